@@ -1,0 +1,77 @@
+//! All of Keyhook's settings, read once from the environment at start-up.
+//!
+//! The AWS endpoint, region and credentials are not here: the AWS SDK reads them itself
+//! (`AWS_ENDPOINT_URL`, `AWS_REGION`, ...), which is how the local stack points at the emulator.
+
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+/// Keyhook's configuration. Build it with [`Config::from_env`] in production, or by hand in tests.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single DynamoDB table (`KEYHOOK_TABLE`).
+    pub table_name: String,
+    /// The KMS key that wraps tenant data keys, id/ARN/alias (`KEYHOOK_KMS_KEY_ID`).
+    pub kms_key_id: String,
+    /// The SQS queue the mailer consumes (`KEYHOOK_MAIL_QUEUE_URL`).
+    pub mail_queue_url: String,
+    /// The verified SES sender address (`KEYHOOK_MAIL_FROM`).
+    pub mail_from: String,
+    /// The public base URL of the HTTP API, used to show each app's `webhookUrl`
+    /// (`KEYHOOK_PUBLIC_BASE_URL`).
+    pub public_base_url: String,
+    /// Stripe's API base URL (`KEYHOOK_STRIPE_API_BASE`, default `https://api.stripe.com`).
+    pub stripe_api_base: String,
+    /// How long an unwrapped tenant key stays in memory (`KEYHOOK_KEY_CACHE_SECONDS`, default 300).
+    pub key_cache_ttl: Duration,
+    /// Stripe signature timestamp tolerance (300 s, as Stripe's own libraries).
+    pub webhook_tolerance: Duration,
+    /// Receives after which the mailer gives up on a message and marks the email `failed`
+    /// (`KEYHOOK_MAIL_MAX_RECEIVES`, default 5; match the queue's redrive `maxReceiveCount`).
+    pub mail_max_receives: u32,
+}
+
+impl Config {
+    /// Reads the configuration from the environment; missing required variables are an error
+    /// that names them all.
+    pub fn from_env() -> Result<Self> {
+        let mut missing = Vec::new();
+        let mut required = |name: &str| match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => v,
+            _ => {
+                missing.push(name.to_string());
+                String::new()
+            }
+        };
+        let table_name = required("KEYHOOK_TABLE");
+        let kms_key_id = required("KEYHOOK_KMS_KEY_ID");
+        let mail_queue_url = required("KEYHOOK_MAIL_QUEUE_URL");
+        let mail_from = required("KEYHOOK_MAIL_FROM");
+        let public_base_url = required("KEYHOOK_PUBLIC_BASE_URL");
+        if !missing.is_empty() {
+            return Err(Error::internal(format!(
+                "missing environment variables: {}",
+                missing.join(", ")
+            )));
+        }
+        let optional_u64 = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        Ok(Config {
+            table_name,
+            kms_key_id,
+            mail_queue_url,
+            mail_from,
+            public_base_url: public_base_url.trim_end_matches('/').to_string(),
+            stripe_api_base: std::env::var("KEYHOOK_STRIPE_API_BASE")
+                .unwrap_or_else(|_| "https://api.stripe.com".to_string()),
+            key_cache_ttl: Duration::from_secs(optional_u64("KEYHOOK_KEY_CACHE_SECONDS", 300)),
+            webhook_tolerance: Duration::from_secs(300),
+            mail_max_receives: optional_u64("KEYHOOK_MAIL_MAX_RECEIVES", 5) as u32,
+        })
+    }
+}

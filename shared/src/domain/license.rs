@@ -1,0 +1,92 @@
+//! Licenses: what a buyer holds. The key itself is stored only sealed; `key_hash` finds it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::ExpirationStart;
+use crate::time::serde_ts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenseStatus {
+    Active,
+    Suspended,
+    Revoked,
+    Expired,
+}
+
+/// Where the license email stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailStatus {
+    Pending,
+    Sent,
+    Failed,
+    /// The product does not email keys (Auto Email off).
+    Disabled,
+}
+
+impl EmailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Pending => "pending",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+            EmailStatus::Disabled => "disabled",
+        }
+    }
+}
+
+/// The Stripe objects a license came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseSource {
+    pub stripe_app_id: Option<String>,
+    pub event_id: Option<String>,
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub subscription_id: Option<String>,
+}
+
+/// A device activated on a license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub device_id: String,
+    pub device_name: Option<String>,
+    #[serde(with = "serde_ts")]
+    pub activated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct License {
+    pub id: String,
+    pub tenant_id: String,
+    /// SHA-256 of the canonical key, hex.
+    pub key_hash: String,
+    /// The key sealed under the tenant key (bound to this license id).
+    pub key_sealed: String,
+    pub product_id: String,
+    pub status: LicenseStatus,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    #[serde(with = "serde_ts::option", default)]
+    pub expires_at: Option<OffsetDateTime>,
+    pub expiration_start: ExpirationStart,
+    /// Length of the license when its clock starts at activation (None = perpetual).
+    pub license_days: Option<u32>,
+    pub max_devices: u32,
+    pub max_ips: u32,
+    #[serde(default)]
+    pub devices: Vec<Device>,
+    pub source: LicenseSource,
+    /// The purchase that issued it (`cs_…`, `pi_…`, `in_…`, or `manual_…`).
+    pub purchase_ref: Option<String>,
+    pub email_status: EmailStatus,
+    #[serde(with = "serde_ts")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "serde_ts")]
+    pub updated_at: OffsetDateTime,
+}

@@ -1,0 +1,135 @@
+//! License keys: 25 Crockford base32 symbols (125 bits from the OS CSPRNG), shown as
+//! `XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`. Input is case-insensitive; hyphens and spaces are optional;
+//! Crockford's look-alikes (`I`/`L` → `1`, `O` → `0`) are accepted.
+//!
+//! A key is stored only as its SHA-256 lookup hash plus a ciphertext; the license id is derived
+//! from the hash so that one read by id serves validation.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+use crate::ids::{crockford_encode, random_symbols};
+
+/// Number of symbols in a key.
+pub const KEY_SYMBOLS: usize = 25;
+
+/// A license key in canonical form (25 uppercase symbols, no separators).
+/// `Debug` redacts it, so a key cannot slip into a log through `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LicenseKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyParseError {
+    #[error("a license key has 25 characters (hyphens and spaces aside), this one has {0}")]
+    Length(usize),
+    #[error("a license key contains only letters and digits (Crockford base32); found {0:?}")]
+    Character(char),
+}
+
+impl LicenseKey {
+    /// A new random key.
+    pub fn generate() -> Self {
+        LicenseKey(random_symbols(KEY_SYMBOLS))
+    }
+
+    /// Parses user input leniently (case, hyphens, spaces, look-alike letters).
+    pub fn parse(input: &str) -> Result<Self, KeyParseError> {
+        let mut out = String::with_capacity(KEY_SYMBOLS);
+        for c in input.chars() {
+            if c == '-' || c.is_whitespace() {
+                continue;
+            }
+            let c = match c.to_ascii_uppercase() {
+                'I' | 'L' => '1',
+                'O' => '0',
+                c @ ('0'..='9' | 'A'..='Z') if c != 'U' => c,
+                other => return Err(KeyParseError::Character(other)),
+            };
+            out.push(c);
+        }
+        if out.len() != KEY_SYMBOLS {
+            return Err(KeyParseError::Length(out.len()));
+        }
+        Ok(LicenseKey(out))
+    }
+
+    /// The key as shown to people: five groups of five.
+    pub fn formatted(&self) -> String {
+        let b = self.0.as_bytes();
+        b.chunks(5)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    /// SHA-256 of the canonical form: what we store and look keys up by.
+    pub fn lookup_hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+
+    /// The license id this key belongs to: `lic_` + 128 bits of the lookup hash.
+    pub fn license_id(&self) -> String {
+        license_id_from_hash(&self.lookup_hash())
+    }
+}
+
+/// The license id for a lookup hash.
+pub fn license_id_from_hash(hash: &[u8; 32]) -> String {
+    format!("lic_{}", crockford_encode(&hash[..16]).to_ascii_lowercase())
+}
+
+impl fmt::Debug for LicenseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LicenseKey({}-…)", &self.0[..5])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_the_documented_shape() {
+        let k = LicenseKey::generate();
+        let f = k.formatted();
+        assert_eq!(f.len(), 29);
+        assert_eq!(f.matches('-').count(), 4);
+        assert!(f
+            .chars()
+            .all(|c| c == '-' || crate::ids::CROCKFORD.contains(&(c as u8))));
+        assert_eq!(LicenseKey::parse(&f).unwrap(), k);
+    }
+
+    #[test]
+    fn parsing_is_lenient_about_case_separators_and_lookalikes() {
+        let k = LicenseKey::parse("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01").unwrap();
+        assert_eq!(LicenseKey::parse("abcde fgh1k mn0pq rstvw xyz01").unwrap(), k);
+        assert_eq!(LicenseKey::parse("ABCDEFGHIKMNOPQRSTVWXYZOL").unwrap(), k);
+    }
+
+    #[test]
+    fn parsing_rejects_bad_input() {
+        assert_eq!(LicenseKey::parse("ABC"), Err(KeyParseError::Length(3)));
+        assert_eq!(
+            LicenseKey::parse("UBCDE-FGH1K-MN0PQ-RSTVW-XYZ01"),
+            Err(KeyParseError::Character('U'))
+        );
+        assert!(LicenseKey::parse("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ0!").is_err());
+    }
+
+    #[test]
+    fn license_id_is_stable_and_debug_redacts() {
+        let k = LicenseKey::parse("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01").unwrap();
+        assert_eq!(k.license_id(), k.license_id());
+        assert!(k.license_id().starts_with("lic_"));
+        assert_eq!(k.license_id().len(), 4 + 26);
+        assert!(!format!("{k:?}").contains("FGH1K"));
+    }
+
+    #[test]
+    fn keys_are_distinct() {
+        let keys: std::collections::HashSet<_> =
+            (0..1000).map(|_| LicenseKey::generate().formatted()).collect();
+        assert_eq!(keys.len(), 1000);
+    }
+}

@@ -1,0 +1,65 @@
+//! Products a merchant sells, and how their licenses behave.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::time::serde_ts;
+
+/// When a time-limited license starts its clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpirationStart {
+    #[default]
+    Creation,
+    Activation,
+}
+
+/// What a paid subscription cycle does to licenses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewalMode {
+    /// A new key every paid cycle (ExisOne).
+    #[default]
+    NewKey,
+    /// One key whose expiry follows the paid period (Lukittu).
+    Extend,
+}
+
+/// A product's own email; placeholders `{{ActivationKey}}`, `{{ProductName}}`,
+/// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailTemplate {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    /// Short numeric string, unique across the deployment ("42").
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    /// Decimal string in the app's currency ("29.99").
+    pub price: String,
+    pub auto_email: bool,
+    /// 0 = perpetual.
+    pub default_license_days: u32,
+    pub trial_days: u32,
+    /// 0 = unlimited.
+    pub max_devices: u32,
+    /// 0 = unlimited.
+    pub max_ips: u32,
+    pub expiration_start: ExpirationStart,
+    pub renewal_mode: RenewalMode,
+    pub email_template: Option<EmailTemplate>,
+    /// Archived products keep their licenses but cannot be sold.
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(with = "serde_ts")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "serde_ts")]
+    pub updated_at: OffsetDateTime,
+}

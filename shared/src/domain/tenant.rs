@@ -1,0 +1,48 @@
+//! Tenants (merchants), their envelope keys and their API tokens.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::time::serde_ts;
+
+/// A merchant. Everything else belongs to exactly one tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    /// The tenant key new secrets are sealed under.
+    pub active_key_id: String,
+    /// Ed25519 signing key for validation answers, sealed under the tenant key.
+    pub signing_key_sealed: String,
+    /// Ed25519 public key, base64 (standard, padded).
+    pub signing_public_key: String,
+    #[serde(with = "serde_ts")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A tenant data key as stored: only its KMS-wrapped form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantKeyRecord {
+    pub id: String,
+    pub tenant_id: String,
+    /// KMS `CiphertextBlob`, base64.
+    pub wrapped_key: String,
+    #[serde(with = "serde_ts")]
+    pub created_at: OffsetDateTime,
+}
+
+/// An API token as stored: its SHA-256 only; the token itself is shown once at creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    /// The first characters of the token, so a merchant can tell tokens apart.
+    pub prefix: String,
+    pub token_hash: String,
+    #[serde(with = "serde_ts")]
+    pub created_at: OffsetDateTime,
+}

@@ -1,0 +1,353 @@
+//! Stripe apps: create, read, update, delete, and diagnostics. Secrets are write-only: they are
+//! sealed on the way in and never returned; `status` says whether they actually decrypt.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{caller, merge, ts};
+use crate::crypto::SealContext;
+use crate::domain::stripe_app::fields;
+use crate::domain::{AppStatus, StripeApp};
+use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{ids, Error, Result, Services};
+
+/// Create and update body. On update, absent fields keep their value; a secret set to `""`
+/// is removed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppInput {
+    pub name: Option<String>,
+    pub publishable_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub webhook_signing_secret: Option<String>,
+    pub previous_webhook_signing_secret: Option<String>,
+    pub default_currency: Option<String>,
+    pub is_live: Option<bool>,
+    pub active: Option<bool>,
+    pub is_default: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    pub id: String,
+    pub name: String,
+    pub publishable_key: Option<String>,
+    pub default_currency: String,
+    pub is_live: bool,
+    pub active: bool,
+    pub is_default: bool,
+    pub status: AppStatus,
+    pub has_secret: bool,
+    pub has_webhook_signing_secret: bool,
+    pub has_previous_webhook_signing_secret: bool,
+    pub webhook_url: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Which of an app's secrets decrypt (not merely exist).
+struct Decryptable {
+    secret_key: bool,
+    webhook_secret: bool,
+    previous_webhook_secret: bool,
+}
+
+async fn decryptable(s: &Services, app: &StripeApp) -> Result<Decryptable> {
+    let opens = |field: &'static str, sealed: Option<&String>| {
+        let sealed = sealed.cloned();
+        async move {
+            match sealed {
+                None => Ok(false),
+                Some(sealed) => Ok::<_, Error>(
+                    s.keyring
+                        .open(
+                            SealContext {
+                                tenant_id: &app.tenant_id,
+                                owner: &app.id,
+                                field,
+                            },
+                            &sealed,
+                        )
+                        .await?
+                        .is_some(),
+                ),
+            }
+        }
+    };
+    Ok(Decryptable {
+        secret_key: opens(fields::SECRET_KEY, app.secret_key_sealed.as_ref()).await?,
+        webhook_secret: opens(fields::WEBHOOK_SECRET, app.webhook_secret_sealed.as_ref()).await?,
+        previous_webhook_secret: opens(
+            fields::PREVIOUS_WEBHOOK_SECRET,
+            app.previous_webhook_secret_sealed.as_ref(),
+        )
+        .await?,
+    })
+}
+
+async fn view(s: &Services, app: &StripeApp) -> Result<AppView> {
+    let d = decryptable(s, app).await?;
+    Ok(AppView {
+        id: app.id.clone(),
+        name: app.name.clone(),
+        publishable_key: app.publishable_key.clone(),
+        default_currency: app.default_currency.clone(),
+        is_live: app.is_live,
+        active: app.active,
+        is_default: app.is_default,
+        status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
+        has_secret: d.secret_key,
+        has_webhook_signing_secret: d.webhook_secret,
+        has_previous_webhook_signing_secret: d.previous_webhook_secret,
+        webhook_url: format!("{}/api/stripe/webhook/{}", s.config.public_base_url, app.id),
+        created_at: ts(app.created_at),
+        updated_at: ts(app.updated_at),
+    })
+}
+
+/// Checks a key's shape and that its mode (test/live) matches the app's.
+fn check_key(field: &str, value: &str, prefixes: &[&str], is_live: bool) -> Result<()> {
+    let value = value.trim();
+    let Some(prefix) = prefixes.iter().find(|p| value.starts_with(*p)) else {
+        return Err(Error::validation(
+            field,
+            format!("must start with {}", prefixes.join(" or ")),
+        ));
+    };
+    if value.len() <= prefix.len() + 4 || value.len() > 512 || value.chars().any(char::is_whitespace) {
+        return Err(Error::validation(field, "is not a complete key"));
+    }
+    let live = value.contains("_live_");
+    let test = value.contains("_test_");
+    if (live || test) && live != is_live {
+        return Err(Error::validation(
+            field,
+            if is_live {
+                "is a test-mode key but the app is live (isLive: true)"
+            } else {
+                "is a live-mode key but the app is a test app (set isLive: true for live keys)"
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn check_currency(code: &str) -> Result<String> {
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_lowercase()) {
+        Ok(code.to_string())
+    } else {
+        Err(Error::validation(
+            "defaultCurrency",
+            "must be a lowercase ISO 4217 code such as \"usd\"",
+        ))
+    }
+}
+
+/// Applies an input to an app (new or existing), sealing the secrets it carries.
+async fn apply(s: &Services, app: &mut StripeApp, input: AppInput) -> Result<()> {
+    if let Some(name) = &input.name {
+        app.name = text_field("name", name, 200)?;
+    }
+    app.is_live = merge(app.is_live, input.is_live);
+    app.active = merge(app.active, input.active);
+    app.is_default = merge(app.is_default, input.is_default);
+    if let Some(c) = &input.default_currency {
+        app.default_currency = check_currency(c)?;
+    }
+    if let Some(pk) = input.publishable_key {
+        app.publishable_key = if pk.trim().is_empty() {
+            None
+        } else {
+            check_key("publishableKey", &pk, &["pk_test_", "pk_live_"], app.is_live)?;
+            Some(pk.trim().to_string())
+        };
+    }
+    let secrets = [
+        (
+            "secretKey",
+            fields::SECRET_KEY,
+            input.secret_key,
+            &["sk_test_", "sk_live_", "rk_test_", "rk_live_"][..],
+        ),
+        (
+            "webhookSigningSecret",
+            fields::WEBHOOK_SECRET,
+            input.webhook_signing_secret,
+            &["whsec_"][..],
+        ),
+        (
+            "previousWebhookSigningSecret",
+            fields::PREVIOUS_WEBHOOK_SECRET,
+            input.previous_webhook_signing_secret,
+            &["whsec_"][..],
+        ),
+    ];
+    for (json_field, seal_field, value, prefixes) in secrets {
+        let Some(value) = value else { continue };
+        let sealed = if value.trim().is_empty() {
+            None
+        } else {
+            check_key(json_field, &value, prefixes, app.is_live)?;
+            Some(
+                s.keyring
+                    .seal(
+                        SealContext {
+                            tenant_id: &app.tenant_id,
+                            owner: &app.id,
+                            field: seal_field,
+                        },
+                        value.trim().as_bytes(),
+                    )
+                    .await?,
+            )
+        };
+        match seal_field {
+            fields::SECRET_KEY => app.secret_key_sealed = sealed,
+            fields::WEBHOOK_SECRET => app.webhook_secret_sealed = sealed,
+            _ => app.previous_webhook_secret_sealed = sealed,
+        }
+    }
+    // Keys already stored must still match the (possibly changed) mode.
+    if input.is_live.is_some() {
+        if let Some(pk) = &app.publishable_key {
+            check_key("publishableKey", pk, &["pk_test_", "pk_live_"], app.is_live)?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves an app; when it is the default, the tenant's other default of the same mode stops
+/// being one, in the same transaction.
+async fn save(s: &Services, app: &StripeApp, is_new: bool) -> Result<()> {
+    let mut demoted = Vec::new();
+    if app.is_default {
+        for mut other in s.store.all_tenant_apps(&app.tenant_id).await? {
+            if other.id != app.id && other.is_default && other.is_live == app.is_live {
+                other.is_default = false;
+                other.updated_at = app.updated_at;
+                demoted.push(other);
+            }
+        }
+    }
+    s.store.save_apps(app, is_new, &demoted).await
+}
+
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: AppInput = json_body(req)?;
+    if input.name.is_none() {
+        return Err(Error::validation("name", "is required"));
+    }
+    let now = crate::time::now();
+    let mut app = StripeApp {
+        id: ids::new_id("app"),
+        tenant_id: c.tenant_id,
+        name: String::new(),
+        publishable_key: None,
+        secret_key_sealed: None,
+        webhook_secret_sealed: None,
+        previous_webhook_secret_sealed: None,
+        default_currency: "usd".into(),
+        is_live: false,
+        active: true,
+        is_default: false,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(s, &mut app, input).await?;
+    save(s, &app, true).await?;
+    Ok(ApiResponse::json(StatusCode::CREATED, &view(s, &app).await?))
+}
+
+async fn load(s: &Services, tenant_id: &str, app_id: &str) -> Result<StripeApp> {
+    s.store
+        .get_tenant_app(tenant_id, app_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Stripe app {app_id}")))
+}
+
+pub async fn get(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let app = load(s, &c.tenant_id, app_id).await?;
+    Ok(ApiResponse::ok(&view(s, &app).await?))
+}
+
+pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: AppInput = json_body(req)?;
+    let mut app = load(s, &c.tenant_id, app_id).await?;
+    apply(s, &mut app, input).await?;
+    app.updated_at = crate::time::now();
+    save(s, &app, false).await?;
+    Ok(ApiResponse::ok(&view(s, &app).await?))
+}
+
+pub async fn delete(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    if !s.store.delete_app(&c.tenant_id, app_id).await? {
+        return Err(Error::not_found(format!("Stripe app {app_id}")));
+    }
+    Ok(ApiResponse::no_content())
+}
+
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let (limit, cursor) = pagination(req)?;
+    let page = s.store.list_apps(&c.tenant_id, limit, cursor.as_deref()).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for app in &page.items {
+        items.push(view(s, app).await?);
+    }
+    Ok(ApiResponse::ok(&ListBody {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DiagnosticItem {
+    app_id: String,
+    name: String,
+    has_secret: bool,
+    has_webhook_signing_secret: bool,
+    status: AppStatus,
+}
+
+/// `GET /api/stripe/diagnostics`: whether each app's secrets decrypt for this tenant.
+pub async fn diagnostics(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let mut items = Vec::new();
+    for app in s.store.all_tenant_apps(&c.tenant_id).await? {
+        let d = decryptable(s, &app).await?;
+        items.push(DiagnosticItem {
+            app_id: app.id.clone(),
+            name: app.name.clone(),
+            has_secret: d.secret_key,
+            has_webhook_signing_secret: d.webhook_secret,
+            status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
+        });
+    }
+    Ok(ApiResponse::ok(&serde_json::json!({ "items": items })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shapes_and_modes() {
+        let sk = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"];
+        assert!(check_key("secretKey", "sk_test_abcdefgh", &sk, false).is_ok());
+        assert!(check_key("secretKey", "rk_live_abcdefgh", &sk, true).is_ok());
+        assert!(check_key("secretKey", "sk_live_abcdefgh", &sk, false).is_err());
+        assert!(check_key("secretKey", "sk_test_abcdefgh", &sk, true).is_err());
+        assert!(check_key("secretKey", "pk_test_abcdefgh", &sk, false).is_err());
+        assert!(check_key("secretKey", "sk_test_", &sk, false).is_err());
+        assert!(check_key("webhookSigningSecret", "whsec_abcdefgh", &["whsec_"], true).is_ok());
+        assert!(check_currency("usd").is_ok());
+        assert!(check_currency("USD").is_err());
+    }
+}

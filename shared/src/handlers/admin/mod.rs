@@ -1,0 +1,31 @@
+//! Admin routes: everything a merchant manages, always scoped to the tenant of the caller's
+//! API token. One module per resource.
+
+pub mod apps;
+pub mod events;
+pub mod licenses;
+pub mod plans;
+pub mod products;
+pub mod tenant;
+
+use time::OffsetDateTime;
+
+use crate::http::auth::{self, Caller};
+use crate::http::ApiRequest;
+use crate::{Result, Services};
+
+/// Authenticates an admin request.
+pub async fn caller(s: &Services, req: &ApiRequest) -> Result<Caller> {
+    auth::authenticate(&s.store, req).await
+}
+
+/// Timestamps in responses: RFC 3339, UTC.
+pub(crate) fn ts(t: OffsetDateTime) -> String {
+    crate::time::format(t)
+}
+
+/// `Option<T>` fields of update bodies distinguish "absent" (keep) from a value.
+pub(crate) fn merge<T>(current: T, update: Option<T>) -> T {
+    update.unwrap_or(current)
+}
+

@@ -1,0 +1,124 @@
+//! Plans: named durations of a product, picked by `planId` metadata.
+
+use serde::{Deserialize, Serialize};
+
+use super::{caller, ts};
+use crate::domain::Plan;
+use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{ids, Error, Result, Services};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanInput {
+    pub product_id: Option<String>,
+    pub name: Option<String>,
+    pub days: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanView {
+    pub id: String,
+    pub product_id: String,
+    pub name: String,
+    pub days: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Plan> for PlanView {
+    fn from(p: Plan) -> Self {
+        PlanView {
+            id: p.id,
+            product_id: p.product_id,
+            name: p.name,
+            days: p.days,
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+        }
+    }
+}
+
+async fn apply(s: &Services, plan: &mut Plan, input: PlanInput) -> Result<()> {
+    if let Some(pid) = input.product_id {
+        if s.store.get_tenant_product(&plan.tenant_id, &pid).await?.is_none() {
+            return Err(Error::validation("productId", format!("product {pid} does not exist")));
+        }
+        plan.product_id = pid;
+    }
+    if let Some(name) = &input.name {
+        plan.name = text_field("name", name, 200)?;
+    }
+    if let Some(days) = input.days {
+        if days > 100_000 {
+            return Err(Error::validation("days", "must be at most 100000"));
+        }
+        plan.days = days;
+    }
+    Ok(())
+}
+
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PlanInput = json_body(req)?;
+    for (field, missing) in [
+        ("productId", input.product_id.is_none()),
+        ("name", input.name.is_none()),
+        ("days", input.days.is_none()),
+    ] {
+        if missing {
+            return Err(Error::validation(field, "is required"));
+        }
+    }
+    let now = crate::time::now();
+    let mut plan = Plan {
+        id: ids::new_id("pln"),
+        tenant_id: c.tenant_id,
+        product_id: String::new(),
+        name: String::new(),
+        days: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(s, &mut plan, input).await?;
+    s.store.put_plan(&plan).await?;
+    Ok(ApiResponse::created(&PlanView::from(plan)))
+}
+
+async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Plan> {
+    s.store
+        .get_plan(tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Plan {id}")))
+}
+
+pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&PlanView::from(load(s, &c.tenant_id, id).await?)))
+}
+
+pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PlanInput = json_body(req)?;
+    let mut plan = load(s, &c.tenant_id, id).await?;
+    apply(s, &mut plan, input).await?;
+    plan.updated_at = crate::time::now();
+    s.store.put_plan(&plan).await?;
+    Ok(ApiResponse::ok(&PlanView::from(plan)))
+}
+
+pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    if !s.store.delete_plan(&c.tenant_id, id).await? {
+        return Err(Error::not_found(format!("Plan {id}")));
+    }
+    Ok(ApiResponse::no_content())
+}
+
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let (limit, cursor) = pagination(req)?;
+    let page = s.store.list_plans(&c.tenant_id, limit, cursor.as_deref()).await?;
+    Ok(ApiResponse::ok(&ListBody::from_page(page, PlanView::from)))
+}

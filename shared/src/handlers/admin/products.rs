@@ -1,0 +1,215 @@
+//! Products: create, read, update, delete. A product that has issued licenses cannot be
+//! deleted (its licenses would lose their product); archive it instead (`archived: true`),
+//! which stops new sales and keeps existing licenses working.
+
+use serde::{Deserialize, Serialize};
+
+use super::{caller, merge, ts};
+use crate::domain::money::parse_price;
+use crate::domain::{EmailTemplate, ExpirationStart, Product, RenewalMode};
+use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::store::Filter;
+use crate::{Error, Result, Services};
+
+/// Create and update body; on update, absent fields keep their value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductInput {
+    pub name: Option<String>,
+    pub price: Option<String>,
+    pub auto_email: Option<bool>,
+    pub default_license_days: Option<u32>,
+    pub trial_days: Option<u32>,
+    pub max_devices: Option<u32>,
+    pub max_ips: Option<u32>,
+    pub expiration_start: Option<ExpirationStart>,
+    pub renewal_mode: Option<RenewalMode>,
+    /// `null` removes the product's template (the default one is used).
+    #[serde(default, deserialize_with = "double_option")]
+    pub email_template: Option<Option<EmailTemplate>>,
+    pub archived: Option<bool>,
+}
+
+fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    pub id: String,
+    pub name: String,
+    pub price: String,
+    pub auto_email: bool,
+    pub default_license_days: u32,
+    pub trial_days: u32,
+    pub max_devices: u32,
+    pub max_ips: u32,
+    pub expiration_start: ExpirationStart,
+    pub renewal_mode: RenewalMode,
+    pub email_template: Option<EmailTemplate>,
+    pub archived: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
+        ProductView {
+            id: p.id,
+            name: p.name,
+            price: p.price,
+            auto_email: p.auto_email,
+            default_license_days: p.default_license_days,
+            trial_days: p.trial_days,
+            max_devices: p.max_devices,
+            max_ips: p.max_ips,
+            expiration_start: p.expiration_start,
+            renewal_mode: p.renewal_mode,
+            email_template: p.email_template,
+            archived: p.archived,
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+        }
+    }
+}
+
+/// Largest value of the day and limit fields (about 270 years; keeps dates representable).
+const MAX_DAYS: u32 = 100_000;
+
+fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
+    if let Some(name) = &input.name {
+        p.name = text_field("name", name, 200)?;
+    }
+    if let Some(price) = &input.price {
+        p.price = parse_price("price", price, 2)?;
+    }
+    for (field, value) in [
+        ("defaultLicenseDays", input.default_license_days),
+        ("trialDays", input.trial_days),
+    ] {
+        if value.is_some_and(|v| v > MAX_DAYS) {
+            return Err(Error::validation(field, format!("must be at most {MAX_DAYS}")));
+        }
+    }
+    p.auto_email = merge(p.auto_email, input.auto_email);
+    p.default_license_days = merge(p.default_license_days, input.default_license_days);
+    p.trial_days = merge(p.trial_days, input.trial_days);
+    p.max_devices = merge(p.max_devices, input.max_devices);
+    p.max_ips = merge(p.max_ips, input.max_ips);
+    p.expiration_start = merge(p.expiration_start, input.expiration_start);
+    p.renewal_mode = merge(p.renewal_mode, input.renewal_mode);
+    p.archived = merge(p.archived, input.archived);
+    if let Some(t) = input.email_template {
+        if let Some(t) = &t {
+            text_field("emailTemplate.subject", &t.subject, 500)?;
+            if t.html.trim().is_empty() && t.text.trim().is_empty() {
+                return Err(Error::validation(
+                    "emailTemplate",
+                    "needs an html or a text body",
+                ));
+            }
+            if !(t.html.contains("{{ActivationKey}}") || t.text.contains("{{ActivationKey}}")) {
+                return Err(Error::validation(
+                    "emailTemplate",
+                    "must contain {{ActivationKey}}, or the buyer never sees their key",
+                ));
+            }
+        }
+        p.email_template = t;
+    }
+    Ok(())
+}
+
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: ProductInput = json_body(req)?;
+    if input.name.is_none() {
+        return Err(Error::validation("name", "is required"));
+    }
+    let now = crate::time::now();
+    let mut p = Product {
+        id: String::new(),
+        tenant_id: c.tenant_id,
+        name: String::new(),
+        price: "0".into(),
+        auto_email: true,
+        default_license_days: 0,
+        trial_days: 0,
+        max_devices: 0,
+        max_ips: 0,
+        expiration_start: ExpirationStart::Creation,
+        renewal_mode: RenewalMode::NewKey,
+        email_template: None,
+        archived: false,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&mut p, input)?;
+    p.id = s.store.next_product_id().await?;
+    s.store.create_product(&p).await?;
+    Ok(ApiResponse::created(&ProductView::from(p)))
+}
+
+async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Product> {
+    s.store
+        .get_tenant_product(tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Product {id}")))
+}
+
+pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&ProductView::from(load(s, &c.tenant_id, id).await?)))
+}
+
+pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: ProductInput = json_body(req)?;
+    let mut p = load(s, &c.tenant_id, id).await?;
+    apply(&mut p, input)?;
+    p.updated_at = crate::time::now();
+    s.store.update_product(&p).await?;
+    Ok(ApiResponse::ok(&ProductView::from(p)))
+}
+
+pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    load(s, &c.tenant_id, id).await?;
+    let issued = s
+        .store
+        .list_licenses(
+            &c.tenant_id,
+            1,
+            None,
+            &[Filter {
+                attribute: "productId",
+                value: id.to_string(),
+            }],
+        )
+        .await?;
+    if !issued.items.is_empty() {
+        return Err(Error::Conflict(format!(
+            "product {id} has issued licenses; archive it instead (PUT {{\"archived\": true}})"
+        )));
+    }
+    if !s.store.delete_product(&c.tenant_id, id).await? {
+        return Err(Error::not_found(format!("Product {id}")));
+    }
+    Ok(ApiResponse::no_content())
+}
+
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let (limit, cursor) = pagination(req)?;
+    let page = s
+        .store
+        .list_products(&c.tenant_id, limit, cursor.as_deref())
+        .await?;
+    Ok(ApiResponse::ok(&ListBody::from_page(page, ProductView::from)))
+}

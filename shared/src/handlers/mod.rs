@@ -1,0 +1,6 @@
+//! Request handlers: one module per route family, each thin over the rules in `domain`,
+//! `stripe`, `store`, `crypto` and `mail`.
+
+pub mod admin;
+pub mod mailer;
+pub mod webhook;

@@ -1,0 +1,177 @@
+//! `POST /api/stripe/webhook[/{appId}]`: verify, record, process, answer.
+//!
+//! Stripe gets 2xx only once the event is durably recorded and its effects committed; any
+//! infrastructure failure answers 5xx so Stripe retries. Events that can never succeed
+//! (unknown product, bad metadata, wrong mode) are recorded `failed` with the reason and
+//! answered 200, since retrying cannot fix them.
+
+mod checkout;
+pub(crate) mod issue;
+mod routing;
+
+use http::StatusCode;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::domain::{EventLogEntry, EventStatus, StripeApp};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::stripe::signature::SignatureHeader;
+use crate::stripe::Event;
+use crate::{Error, Result, Services};
+
+/// What processing an event came to.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Effects committed (or nothing to do); the licenses concerned. `logged` when the
+    /// commit already marked the event verified (issuance does, in its transaction).
+    Done {
+        purchase_ref: Option<String>,
+        license_ids: Vec<String>,
+        logged: bool,
+    },
+    /// Refused for a reason retrying cannot fix.
+    Refused(String),
+}
+
+/// The answer Stripe (and `keyhook trigger`) gets.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Receipt<'a> {
+    received: bool,
+    event_id: &'a str,
+    app_id: &'a str,
+    status: EventStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    license_ids: &'a [String],
+    duplicate: bool,
+}
+
+fn bad_signature(message: impl Into<String>) -> Error {
+    Error::BadRequest {
+        code: "invalid_signature",
+        message: message.into(),
+    }
+}
+
+pub async fn receive(s: &Services, req: &ApiRequest, app_id: Option<&str>) -> Result<ApiResponse> {
+    let header = req
+        .header("stripe-signature")
+        .ok_or_else(|| bad_signature("the Stripe-Signature header is missing"))?;
+    let signature = SignatureHeader::parse(header).map_err(|e| bad_signature(e.to_string()))?;
+    signature
+        .check_timestamp(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+            s.config.webhook_tolerance,
+        )
+        .map_err(|e| bad_signature(e.to_string()))?;
+    // Parsed before verification only to narrow the candidate apps (by mode); nothing acts on
+    // it until the signature has matched.
+    let event = Event::parse(&req.body).map_err(|message| Error::BadRequest {
+        code: "invalid_payload",
+        message,
+    })?;
+    let tenant_hint = req.query_param("tenantId").or_else(|| req.query_param("teamId"));
+    let app = routing::match_app(s, &signature, &req.body, app_id, tenant_hint, event.livemode)
+        .await?;
+
+    let span = tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type, app_id = %app.id, tenant_id = %app.tenant_id);
+    handle_verified(s, &app, &event).instrument(span).await
+}
+
+/// Records, processes and answers an event whose signature matched `app`.
+async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result<ApiResponse> {
+    tracing::info!("stripe event verified");
+    let entry = EventLogEntry {
+        event_id: event.id.clone(),
+        tenant_id: app.tenant_id.clone(),
+        app_id: app.id.clone(),
+        event_type: event.event_type.clone(),
+        status: EventStatus::Received,
+        error: None,
+        livemode: event.livemode,
+        api_version: event.api_version.clone(),
+        received_at: crate::time::now(),
+        license_ids: Vec::new(),
+        purchase_ref: None,
+    };
+    if let Some(previous) = s.store.record_event(&entry).await? {
+        if previous.status == EventStatus::Verified {
+            // A redelivery of an event whose effects are committed: only make sure its email
+            // was handed to the mailer (the first delivery may have failed right there).
+            if let Some(purchase_ref) = &previous.purchase_ref {
+                issue::ensure_email_enqueued(s, &app.tenant_id, purchase_ref).await?;
+            }
+            tracing::info!("duplicate delivery of a processed event");
+            return Ok(receipt(app, &previous, true));
+        }
+    }
+
+    let outcome = process(s, app, event).await?;
+    let entry = match outcome {
+        Outcome::Done {
+            purchase_ref,
+            license_ids,
+            logged,
+        } => {
+            if !logged {
+                s.store
+                    .mark_event_verified(&app.tenant_id, &event.id, purchase_ref.as_deref(), &license_ids)
+                    .await?;
+            }
+            EventLogEntry {
+                status: EventStatus::Verified,
+                license_ids,
+                purchase_ref,
+                ..entry
+            }
+        }
+        Outcome::Refused(reason) => {
+            tracing::warn!(reason = %reason, "stripe event refused");
+            s.store
+                .mark_event_failed(&app.tenant_id, &event.id, &reason)
+                .await?;
+            EventLogEntry {
+                status: EventStatus::Failed,
+                error: Some(reason),
+                ..entry
+            }
+        }
+    };
+    Ok(receipt(app, &entry, false))
+}
+
+fn receipt(app: &StripeApp, entry: &EventLogEntry, duplicate: bool) -> ApiResponse {
+    ApiResponse::json(
+        StatusCode::OK,
+        &Receipt {
+            received: true,
+            event_id: &entry.event_id,
+            app_id: &app.id,
+            status: entry.status,
+            error: entry.error.as_deref(),
+            license_ids: &entry.license_ids,
+            duplicate,
+        },
+    )
+}
+
+/// Runs the effects of one verified event.
+async fn process(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
+    if event.livemode != app.is_live {
+        return Ok(Outcome::Refused(format!(
+            "the event is {} but the Stripe app is {}",
+            if event.livemode { "live" } else { "test" },
+            if app.is_live { "live" } else { "test" }
+        )));
+    }
+    match event.event_type.as_str() {
+        "checkout.session.completed" => checkout::completed(s, app, event).await,
+        _ => Ok(Outcome::Done {
+            purchase_ref: None,
+            license_ids: Vec::new(),
+            logged: false,
+        }),
+    }
+}
+pub use issue::LICENSE_KEY_FIELD;

@@ -1,0 +1,60 @@
+//! Admin authentication: `Authorization: Bearer <token>` (or `KeyhookApi <token>`). Tokens are
+//! stored only as SHA-256 hashes; a token belongs to exactly one tenant, and every admin read
+//! and write is scoped to that tenant.
+
+use sha2::{Digest, Sha256};
+
+use crate::http::ApiRequest;
+use crate::store::Store;
+use crate::{ids, Error, Result};
+
+/// Who is calling: the tenant every operation is scoped to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant_id: String,
+    pub token_id: String,
+}
+
+/// The stored form of a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new token: `kh_` + 160 random bits.
+pub fn new_token() -> String {
+    format!("kh_{}", ids::random_symbols(32).to_ascii_lowercase())
+}
+
+fn bearer(req: &ApiRequest) -> Result<&str> {
+    let header = req
+        .header("authorization")
+        .ok_or_else(|| Error::Unauthorized("an Authorization header with an API token is required".into()))?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| Error::Unauthorized("Authorization must be `Bearer <token>`".into()))?;
+    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("keyhookapi")) {
+        return Err(Error::Unauthorized(
+            "Authorization must be `Bearer <token>` or `KeyhookApi <token>`".into(),
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() || token.len() > 200 {
+        return Err(Error::Unauthorized("the API token is malformed".into()));
+    }
+    Ok(token)
+}
+
+/// Resolves the caller from the request's token: one strongly consistent read, so a revoked
+/// token stops working at once.
+pub async fn authenticate(store: &Store, req: &ApiRequest) -> Result<Caller> {
+    let token = bearer(req)?;
+    let record = store
+        .token_by_hash(&token_hash(token))
+        .await?
+        .ok_or_else(|| Error::Unauthorized("the API token is not valid".into()))?;
+    Ok(Caller {
+        tenant_id: record.tenant_id,
+        token_id: record.id,
+    })
+}

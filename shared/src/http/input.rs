@@ -1,0 +1,108 @@
+//! Reading request input: JSON bodies (unknown fields refused where the type says so, errors
+//! naming the field), pagination parameters, and common field checks.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::http::ApiRequest;
+use crate::store::Page;
+use crate::{Error, Result};
+
+/// Parses the JSON body into `T`; the error names the offending field path.
+pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T> {
+    if req.body.is_empty() {
+        return Err(Error::Validation {
+            field: None,
+            message: "a JSON body is required".into(),
+        });
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&req.body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        // serde reports an unknown field at the parent path; name the field itself.
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(|f| if path == "." { f.to_string() } else { format!("{path}.{f}") });
+        let field = unknown.or_else(|| (path != ".").then_some(path));
+        Error::Validation {
+            field,
+            message: if inner.is_syntax() || inner.is_eof() {
+                format!("the body is not valid JSON: {message}")
+            } else {
+                message
+            },
+        }
+    })
+}
+
+/// `?limit=` (default 50, 1–200) and `?cursor=`.
+pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
+    let limit = match req.query_param("limit") {
+        None => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => return Err(Error::validation("limit", "must be a whole number from 1 to 200")),
+        },
+    };
+    Ok((limit, req.query_param("cursor").map(str::to_string)))
+}
+
+/// The contract's list body.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBody<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> ListBody<T> {
+    pub fn from_page<S>(page: Page<S>, view: impl FnMut(S) -> T) -> Self {
+        ListBody {
+            items: page.items.into_iter().map(view).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// Checks a required, trimmed, length-bounded text field.
+pub fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(Error::validation(field, format!("must be at most {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// A plausible email address (one `@`, a dot in the domain, no spaces, at most 254 chars).
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && s.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c == ',' || c == ';')
+        && !domain.contains('@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(is_email("a@b.co"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("a b@c.de"));
+        assert!(!is_email("@c.de"));
+        assert!(!is_email("a@@c.de"));
+    }
+}

@@ -1,0 +1,270 @@
+//! The route table: every HTTP route of Keyhook, the Lambda function that serves it, and its
+//! handler. The local server serves the whole table; each Lambda serves its own rows. The SAM
+//! template and the OpenAPI document are checked against this table by tests.
+
+use std::time::Instant;
+
+use http::{Method, StatusCode};
+use tracing::Instrument;
+
+use crate::handlers::{admin, webhook};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{Error, Result, Services};
+
+/// Largest body any route accepts (Stripe's webhook included): 256 KiB.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The Lambda function that serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Webhook,
+    Checkout,
+    Validate,
+    Admin,
+}
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Webhook => "webhook",
+            Function::Checkout => "checkout",
+            Function::Validate => "validate",
+            Function::Admin => "admin",
+        }
+    }
+}
+
+/// What a route does: one variant per handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Health,
+    StripeWebhook,
+    StripeWebhookForApp,
+    GetTenant,
+    ListApps,
+    CreateApp,
+    GetApp,
+    UpdateApp,
+    DeleteApp,
+    Diagnostics,
+    ListEvents,
+    GetEvent,
+    ListProducts,
+    CreateProduct,
+    GetProduct,
+    UpdateProduct,
+    DeleteProduct,
+    ListPlans,
+    CreatePlan,
+    GetPlan,
+    UpdatePlan,
+    DeletePlan,
+    ListLicenses,
+    GetLicense,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    /// Path template; `{name}` matches one segment.
+    pub path: &'static str,
+    pub function: Function,
+    pub op: Op,
+}
+
+macro_rules! routes {
+    ($($method:ident $path:literal => $function:ident :: $op:ident),* $(,)?) => {
+        &[$(Route { method: Method::$method, path: $path, function: Function::$function, op: Op::$op }),*]
+    };
+}
+
+/// Every route of the HTTP API.
+pub static ROUTES: &[Route] = routes![
+    GET "/health" => Admin::Health,
+    POST "/api/stripe/webhook" => Webhook::StripeWebhook,
+    POST "/api/stripe/webhook/{appId}" => Webhook::StripeWebhookForApp,
+    GET "/api/tenant" => Admin::GetTenant,
+    GET "/api/stripe/apps" => Admin::ListApps,
+    POST "/api/stripe/apps" => Admin::CreateApp,
+    GET "/api/stripe/apps/{appId}" => Admin::GetApp,
+    PUT "/api/stripe/apps/{appId}" => Admin::UpdateApp,
+    DELETE "/api/stripe/apps/{appId}" => Admin::DeleteApp,
+    GET "/api/stripe/diagnostics" => Admin::Diagnostics,
+    GET "/api/stripe/events" => Admin::ListEvents,
+    GET "/api/stripe/events/{eventId}" => Admin::GetEvent,
+    GET "/api/products" => Admin::ListProducts,
+    POST "/api/products" => Admin::CreateProduct,
+    GET "/api/products/{productId}" => Admin::GetProduct,
+    PUT "/api/products/{productId}" => Admin::UpdateProduct,
+    DELETE "/api/products/{productId}" => Admin::DeleteProduct,
+    GET "/api/plans" => Admin::ListPlans,
+    POST "/api/plans" => Admin::CreatePlan,
+    GET "/api/plans/{planId}" => Admin::GetPlan,
+    PUT "/api/plans/{planId}" => Admin::UpdatePlan,
+    DELETE "/api/plans/{planId}" => Admin::DeletePlan,
+    GET "/api/licenses" => Admin::ListLicenses,
+    GET "/api/licenses/{licenseId}" => Admin::GetLicense,
+];
+
+/// Path parameters captured by a route.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    /// A captured parameter; routes guarantee their own parameters exist.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+}
+
+fn match_path(template: &'static str, path: &str) -> Option<Params> {
+    let mut params = Params::default();
+    let mut t = template.split('/');
+    let mut p = path.trim_end_matches('/').split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => {
+                if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if ps.is_empty() {
+                        return None;
+                    }
+                    let value = url::form_urlencoded::parse(format!("v={ps}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default();
+                    params.0.push((name, value));
+                } else if ts != ps {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the route for a request: 404 when no path matches, 405 when the path exists with
+/// other methods.
+pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
+    let mut path_exists = false;
+    for route in ROUTES {
+        if let Some(params) = match_path(route.path, path) {
+            if route.method == *method {
+                return Ok((route, params));
+            }
+            path_exists = true;
+        }
+    }
+    if path_exists {
+        Err(Error::BadRequest {
+            code: "method_not_allowed",
+            message: format!("{method} is not allowed on {path}"),
+        })
+    } else {
+        Err(Error::not_found(format!("Route {method} {path}")))
+    }
+}
+
+/// Serves one request: finds its route (restricted to `only` in a Lambda), runs the handler,
+/// turns errors into the contract's error body, and logs the outcome with the request id.
+pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiRequest) -> ApiResponse {
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %req.request_id, method = %req.method, path = %req.path);
+    async move {
+        let result = async {
+            let (route, params) = find(&req.method, &req.path)?;
+            if only.is_some_and(|f| f != route.function) {
+                return Err(Error::not_found(format!("Route {} {}", req.method, req.path)));
+            }
+            if req.body.len() > MAX_BODY_BYTES {
+                return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+            }
+            run(services, route.op, &req, &params).await
+        }
+        .await;
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let mut r = ApiResponse::error(&e);
+                if e.code() == "method_not_allowed" {
+                    r.status = StatusCode::METHOD_NOT_ALLOWED;
+                }
+                r
+            }
+        };
+        tracing::info!(
+            status = response.status.as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request done"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiResponse> {
+    match op {
+        Op::Health => Ok(ApiResponse::ok(&serde_json::json!({"status": "ok"}))),
+        Op::StripeWebhook => webhook::receive(s, req, None).await,
+        Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
+        Op::GetTenant => admin::tenant::get(s, req).await,
+        Op::ListApps => admin::apps::list(s, req).await,
+        Op::CreateApp => admin::apps::create(s, req).await,
+        Op::GetApp => admin::apps::get(s, req, p.get("appId")).await,
+        Op::UpdateApp => admin::apps::update(s, req, p.get("appId")).await,
+        Op::DeleteApp => admin::apps::delete(s, req, p.get("appId")).await,
+        Op::Diagnostics => admin::apps::diagnostics(s, req).await,
+        Op::ListEvents => admin::events::list(s, req).await,
+        Op::GetEvent => admin::events::get(s, req, p.get("eventId")).await,
+        Op::ListProducts => admin::products::list(s, req).await,
+        Op::CreateProduct => admin::products::create(s, req).await,
+        Op::GetProduct => admin::products::get(s, req, p.get("productId")).await,
+        Op::UpdateProduct => admin::products::update(s, req, p.get("productId")).await,
+        Op::DeleteProduct => admin::products::delete(s, req, p.get("productId")).await,
+        Op::ListPlans => admin::plans::list(s, req).await,
+        Op::CreatePlan => admin::plans::create(s, req).await,
+        Op::GetPlan => admin::plans::get(s, req, p.get("planId")).await,
+        Op::UpdatePlan => admin::plans::update(s, req, p.get("planId")).await,
+        Op::DeletePlan => admin::plans::delete(s, req, p.get("planId")).await,
+        Op::ListLicenses => admin::licenses::list(s, req).await,
+        Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_params() {
+        let (r, p) = find(&Method::POST, "/api/stripe/webhook/app_123").unwrap();
+        assert_eq!(r.op, Op::StripeWebhookForApp);
+        assert_eq!(p.get("appId"), "app_123");
+        let (r, _) = find(&Method::POST, "/api/stripe/webhook").unwrap();
+        assert_eq!(r.op, Op::StripeWebhook);
+        assert_eq!(find(&Method::GET, "/api/products/").unwrap().0.op, Op::ListProducts);
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        assert_eq!(find(&Method::GET, "/nope").unwrap_err().code(), "not_found");
+        assert_eq!(
+            find(&Method::PATCH, "/api/products").unwrap_err().code(),
+            "method_not_allowed"
+        );
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(!(a.method == b.method && a.path == b.path), "{} {}", a.method, a.path);
+            }
+        }
+    }
+}

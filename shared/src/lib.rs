@@ -1,0 +1,24 @@
+//! Keyhook's core crate. Every Lambda in `functions/` and the local server in `cli/` link it and
+//! call the same handlers, so behaviour lives here exactly once.
+//!
+//! A newcomer finds any behaviour in two hops: from the route table ([`http::routes`]) to its
+//! handler ([`handlers`]), and from the handler to the one module that owns the rule
+//! ([`domain`], [`stripe`], [`store`], [`crypto`], [`mail`]).
+
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod mail;
+pub mod services;
+pub mod store;
+pub mod stripe;
+pub mod time;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use services::Services;

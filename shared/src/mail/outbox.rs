@@ -1,0 +1,42 @@
+//! The outbox: a message on the mail queue asks the mailer to send a purchase's email.
+//! Messages carry ids only, never keys; the mailer reads and opens the keys itself.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The body of a mail-queue message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailJob {
+    pub tenant_id: String,
+    pub purchase_ref: String,
+}
+
+/// Enqueues mail jobs on SQS.
+#[derive(Clone)]
+pub struct Outbox {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Outbox {
+    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Outbox {
+            sqs,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    pub async fn enqueue(&self, job: &MailJob) -> Result<()> {
+        let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| Error::aws("sqs", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! The clients and configuration a handler needs, built once per process (outside the
+//! handler, so a warm Lambda reuses connections and caches).
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::crypto::Keyring;
+use crate::mail::{Outbox, Sender};
+use crate::store::Store;
+use crate::{Config, Result};
+
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub keyring: Keyring,
+    pub outbox: Outbox,
+    pub sender: Sender,
+}
+
+impl Services {
+    /// From the environment: Keyhook's config plus the AWS SDK's own (region, credentials,
+    /// `AWS_ENDPOINT_URL` for the local emulator).
+    pub async fn from_env() -> Result<Self> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Ok(Self::new(config, &sdk))
+    }
+
+    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        Self::with_clients(
+            config,
+            store,
+            aws_sdk_kms::Client::new(sdk),
+            aws_sdk_sqs::Client::new(sdk),
+            aws_sdk_sesv2::Client::new(sdk),
+        )
+    }
+
+    /// From explicit clients (tests point one of them at a dead endpoint to simulate an outage).
+    pub fn with_clients(
+        config: Config,
+        store: Store,
+        kms: aws_sdk_kms::Client,
+        sqs: aws_sdk_sqs::Client,
+        ses: aws_sdk_sesv2::Client,
+    ) -> Self {
+        let keyring = Keyring::new(kms, config.kms_key_id.clone(), store.clone(), config.key_cache_ttl);
+        Services {
+            outbox: Outbox::new(sqs, &config.mail_queue_url),
+            sender: Sender::new(ses, &config.mail_from),
+            config: Arc::new(config),
+            store,
+            keyring,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Stripe apps. Keyed by app id (the direct webhook URL names only the app); listed per tenant
+//! through `gsi1`; apps able to receive webhooks are also in the sparse `gsi2`, by mode.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{dynamo_err, keys, Page, Store};
+use crate::domain::StripeApp;
+use crate::Result;
+
+impl Store {
+    fn app_item(app: &StripeApp) -> Result<super::Item> {
+        let item = Self::item(app, keys::app(&app.id))?;
+        let mut item = Self::with_gsi1(
+            item,
+            &app.tenant_id,
+            format!(
+                "{}{}#{}",
+                keys::listing::APPS,
+                crate::time::format(app.created_at),
+                app.id
+            ),
+        );
+        if app.active && app.webhook_secret_sealed.is_some() {
+            item.insert(
+                keys::GSI2_PK.into(),
+                AttributeValue::S(keys::webhook_partition(app.is_live)),
+            );
+            item.insert(keys::GSI2_SK.into(), AttributeValue::S(app.id.clone()));
+        }
+        Ok(item)
+    }
+
+    /// An app by id, whoever owns it (webhook routing by URL).
+    pub async fn get_app(&self, app_id: &str) -> Result<Option<StripeApp>> {
+        self.get(keys::app(app_id)).await
+    }
+
+    /// An app of this tenant.
+    pub async fn get_tenant_app(&self, tenant_id: &str, app_id: &str) -> Result<Option<StripeApp>> {
+        self.get_owned(keys::app(app_id), tenant_id).await
+    }
+
+    pub async fn delete_app(&self, tenant_id: &str, app_id: &str) -> Result<bool> {
+        self.delete_owned(keys::app(app_id), tenant_id).await
+    }
+
+    pub async fn list_apps(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<StripeApp>> {
+        self.list_tenant(tenant_id, keys::listing::APPS, limit, cursor, false, &[])
+            .await
+    }
+
+    /// Every app of a tenant (apps per tenant are few).
+    pub async fn all_tenant_apps(&self, tenant_id: &str) -> Result<Vec<StripeApp>> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_apps(tenant_id, 200, cursor.as_deref())
+                .await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Every active app with a signing secret in one mode, across tenants: the candidates for
+    /// the shared webhook URL.
+    pub async fn webhook_apps(&self, is_live: bool) -> Result<Vec<StripeApp>> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI2)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::GSI2_PK)
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(keys::webhook_partition(is_live)),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(dynamo_err)?;
+            for item in out.items.unwrap_or_default() {
+                all.push(Self::record(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Saves an app (created when `is_new`) and the apps it demotes from default, atomically.
+    pub async fn save_apps(&self, app: &StripeApp, is_new: bool, demoted: &[StripeApp]) -> Result<()> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let put = |a: &StripeApp, new: bool| -> Result<TransactWriteItem> {
+            let mut p = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::app_item(a)?));
+            p = if new {
+                p.condition_expression("attribute_not_exists(pk)")
+            } else {
+                p.condition_expression("attribute_exists(pk) AND tenantId = :t")
+                    .expression_attribute_values(":t", AttributeValue::S(a.tenant_id.clone()))
+            };
+            Ok(TransactWriteItem::builder()
+                .put(p.build().map_err(|e| crate::Error::internal(e.to_string()))?)
+                .build())
+        };
+        let mut items = vec![put(app, is_new)?];
+        for d in demoted {
+            items.push(put(d, false)?);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! The Stripe event log, in the tenant's partition; listed newest first through `gsi1`.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{dynamo_err, keys, Filter, Page, Store};
+use crate::domain::{EventLogEntry, EventStatus};
+use crate::Result;
+
+impl Store {
+    /// Records a newly received event. Returns the entry already recorded when this event id
+    /// was seen before (a redelivery).
+    pub async fn record_event(&self, entry: &EventLogEntry) -> Result<Option<EventLogEntry>> {
+        let item = Self::item(entry, keys::event(&entry.tenant_id, &entry.event_id))?;
+        let item = Self::with_gsi1(
+            item,
+            &entry.tenant_id,
+            format!(
+                "{}{}#{}",
+                keys::listing::EVENTS,
+                crate::time::format(entry.received_at),
+                entry.event_id
+            ),
+        );
+        if self.put_new(item).await? {
+            return Ok(None);
+        }
+        self.get_event(&entry.tenant_id, &entry.event_id).await
+    }
+
+    pub async fn get_event(&self, tenant_id: &str, event_id: &str) -> Result<Option<EventLogEntry>> {
+        self.get(keys::event(tenant_id, event_id)).await
+    }
+
+    /// Marks an event failed, keeping the first error. An event already verified stays so.
+    pub async fn mark_event_failed(&self, tenant_id: &str, event_id: &str, error: &str) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
+            .update_expression("SET #s = :failed, #e = if_not_exists(#e, :err)")
+            .condition_expression("attribute_exists(pk) AND #s <> :verified")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#e", "error")
+            .expression_attribute_values(":failed", AttributeValue::S(EventStatus::Failed.as_str().into()))
+            .expression_attribute_values(":verified", AttributeValue::S(EventStatus::Verified.as_str().into()))
+            .expression_attribute_values(":err", AttributeValue::S(error.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// Marks an event verified (processed), with the licenses it concerned.
+    pub async fn mark_event_verified(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+        purchase_ref: Option<&str>,
+        license_ids: &[String],
+    ) -> Result<()> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":verified", AttributeValue::S(EventStatus::Verified.as_str().into()))
+            .expression_attribute_values(
+                ":ids",
+                AttributeValue::L(license_ids.iter().map(|i| AttributeValue::S(i.clone())).collect()),
+            );
+        req = match purchase_ref {
+            Some(p) => req
+                .update_expression("SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e")
+                .expression_attribute_names("#e", "error")
+                .expression_attribute_values(":p", AttributeValue::S(p.into())),
+            None => req
+                .update_expression("SET #s = :verified, licenseIds = :ids REMOVE #e")
+                .expression_attribute_names("#e", "error"),
+        };
+        req.send().await.map_err(dynamo_err)?;
+        Ok(())
+    }
+
+    pub async fn list_events(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        status: Option<&str>,
+        event_type: Option<&str>,
+    ) -> Result<Page<EventLogEntry>> {
+        let mut filters = Vec::new();
+        if let Some(s) = status {
+            filters.push(Filter {
+                attribute: "status",
+                value: s.to_string(),
+            });
+        }
+        if let Some(t) = event_type {
+            filters.push(Filter {
+                attribute: "type",
+                value: t.to_string(),
+            });
+        }
+        self.list_tenant(tenant_id, keys::listing::EVENTS, limit, cursor, true, &filters)
+            .await
+    }
+}

@@ -1,0 +1,100 @@
+//! The one transaction that issues a purchase: the purchase record (only if new), its licenses,
+//! and the event log entry turning `verified`, all or nothing. Concurrent deliveries of events
+//! for the same purchase race on the purchase record's condition; exactly one wins.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+use super::{dynamo_err, keys, Store};
+use crate::domain::{EventStatus, License, Purchase};
+use crate::{Error, Result};
+
+/// What committing a purchase did.
+#[derive(Debug)]
+pub enum IssueOutcome {
+    /// This call issued the licenses.
+    Issued,
+    /// The purchase had already issued; nothing was written. Its record is returned.
+    AlreadyIssued(Purchase),
+}
+
+impl Store {
+    pub async fn commit_purchase(
+        &self,
+        purchase: &Purchase,
+        licenses: &[License],
+    ) -> Result<IssueOutcome> {
+        let put_new = |item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| Error::internal(e.to_string()))
+        };
+        let mut items = vec![put_new(Self::item(
+            purchase,
+            keys::purchase(&purchase.tenant_id, &purchase.purchase_ref),
+        )?)?];
+        for l in licenses {
+            items.push(put_new(Self::license_item(l)?)?);
+        }
+        let event_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::event(
+                &purchase.tenant_id,
+                &purchase.event_id,
+            ))))
+            .update_expression("SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#e", "error")
+            .expression_attribute_values(
+                ":verified",
+                AttributeValue::S(EventStatus::Verified.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":ids",
+                AttributeValue::L(
+                    purchase
+                        .license_ids
+                        .iter()
+                        .map(|i| AttributeValue::S(i.clone()))
+                        .collect(),
+                ),
+            )
+            .expression_attribute_values(":p", AttributeValue::S(purchase.purchase_ref.clone()))
+            .build()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        items.push(TransactWriteItem::builder().update(event_update).build());
+
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(IssueOutcome::Issued),
+            Err(e) => {
+                let purchase_exists = matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().first()
+                            .and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                );
+                if !purchase_exists {
+                    return Err(dynamo_err(e));
+                }
+                let existing = self
+                    .get_purchase(&purchase.tenant_id, &purchase.purchase_ref)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::aws("dynamodb", "purchase condition failed but record not found")
+                    })?;
+                Ok(IssueOutcome::AlreadyIssued(existing))
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Every primary and index key of the single table, built in one place.
+//! See `docs/data-model.md` for the design and the access pattern each key serves.
+//!
+//! Two families:
+//! - records found by a global id (`APP#…`, `PRODUCT#…`, `LICENSE#…`, `TOKEN#…`), because a
+//!   request names them before we know the tenant (a webhook to an app URL, a validation of a
+//!   key); they carry `tenantId`, and the store checks it on every tenant-scoped read;
+//! - records that only exist inside a tenant (`TENANT#…` partition): its keys, plans,
+//!   purchases and event log.
+//!
+//! Tenant listings go through `gsi1` (`gsi1pk = TENANT#<id>`, `gsi1sk = <KIND>#<sortable>`).
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+/// Sparse index of apps that can receive webhooks, by mode (`WEBHOOK#live` / `WEBHOOK#test`).
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
+
+/// A (pk, sk) pair.
+pub type Key = (String, String);
+
+pub fn tenant(tenant_id: &str) -> Key {
+    (format!("TENANT#{tenant_id}"), "TENANT".into())
+}
+
+pub fn tenant_partition(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}")
+}
+
+pub fn tenant_key(tenant_id: &str, key_id: &str) -> Key {
+    (tenant_partition(tenant_id), format!("TKEY#{key_id}"))
+}
+
+pub fn token(token_hash: &str) -> Key {
+    (format!("TOKEN#{token_hash}"), "TOKEN".into())
+}
+
+pub fn app(app_id: &str) -> Key {
+    (format!("APP#{app_id}"), "APP".into())
+}
+
+pub fn product(product_id: &str) -> Key {
+    (format!("PRODUCT#{product_id}"), "PRODUCT".into())
+}
+
+pub fn plan(tenant_id: &str, plan_id: &str) -> Key {
+    (tenant_partition(tenant_id), format!("PLAN#{plan_id}"))
+}
+
+pub fn license(license_id: &str) -> Key {
+    (format!("LICENSE#{license_id}"), "LICENSE".into())
+}
+
+pub fn purchase(tenant_id: &str, purchase_ref: &str) -> Key {
+    (tenant_partition(tenant_id), format!("PURCHASE#{purchase_ref}"))
+}
+
+pub fn event(tenant_id: &str, event_id: &str) -> Key {
+    (tenant_partition(tenant_id), format!("EVENT#{event_id}"))
+}
+
+/// The global counter that hands out numeric product ids.
+pub fn product_counter() -> Key {
+    ("COUNTER".into(), "PRODUCT".into())
+}
+
+/// Partition of the webhook-matching index for one mode.
+pub fn webhook_partition(is_live: bool) -> String {
+    format!("WEBHOOK#{}", if is_live { "live" } else { "test" })
+}
+
+/// Sort-key prefixes of tenant listings in `gsi1`.
+pub mod listing {
+    pub const APPS: &str = "APP#";
+    pub const PRODUCTS: &str = "PRODUCT#";
+    pub const LICENSES: &str = "LICENSE#";
+    pub const TOKENS: &str = "TOKEN#";
+    pub const EVENTS: &str = "EVENT#";
+}

@@ -1,0 +1,100 @@
+//! Licenses. Keyed by license id, which is derived from the key's lookup hash, so validating a
+//! key is one read; listed per tenant through `gsi1`, newest first.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
+use super::{dynamo_err, keys, Filter, Item, Page, Store};
+use crate::domain::License;
+use crate::{Error, Result};
+
+impl Store {
+    pub(crate) fn license_item(l: &License) -> Result<Item> {
+        let item = Self::item(l, keys::license(&l.id))?;
+        Ok(Self::with_gsi1(
+            item,
+            &l.tenant_id,
+            format!(
+                "{}{}#{}",
+                keys::listing::LICENSES,
+                crate::time::format(l.created_at),
+                l.id
+            ),
+        ))
+    }
+
+    /// A license by id, whoever owns it (validation).
+    pub async fn get_license(&self, license_id: &str) -> Result<Option<License>> {
+        self.get(keys::license(license_id)).await
+    }
+
+    pub async fn get_tenant_license(
+        &self,
+        tenant_id: &str,
+        license_id: &str,
+    ) -> Result<Option<License>> {
+        self.get_owned(keys::license(license_id), tenant_id).await
+    }
+
+    /// Several licenses of a tenant by id (BatchGetItem, strongly consistent), in the order
+    /// asked; missing or foreign ones are an error.
+    pub async fn get_tenant_licenses(&self, tenant_id: &str, ids: &[String]) -> Result<Vec<License>> {
+        let mut found: HashMap<String, License> = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(
+                        chunk
+                            .iter()
+                            .map(|id| Self::key_attrs(keys::license(id)))
+                            .collect(),
+                    ))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| Error::internal(e.to_string()))?,
+            );
+            while let Some(req) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(dynamo_err)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let l: License = Self::record(item)?;
+                    if l.tenant_id == tenant_id {
+                        found.insert(l.id.clone(), l);
+                    }
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+        }
+        ids.iter()
+            .map(|id| {
+                found
+                    .remove(id)
+                    .ok_or_else(|| Error::internal(format!("license {id} is missing")))
+            })
+            .collect()
+    }
+
+    pub async fn list_licenses(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        filters: &[Filter],
+    ) -> Result<Page<License>> {
+        self.list_tenant(tenant_id, keys::listing::LICENSES, limit, cursor, true, filters)
+            .await
+    }
+}

@@ -1,0 +1,287 @@
+//! DynamoDB storage: one table, single-table design (see `keys` and `docs/data-model.md`).
+//! One module per entity; `issuance` holds the transaction that issues a purchase's licenses.
+
+pub mod apps;
+pub mod events;
+pub mod issuance;
+pub mod keys;
+pub mod licenses;
+pub mod plans;
+pub mod products;
+pub mod purchases;
+pub mod tenants;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::{Error, Result};
+use keys::Key;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and its client. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+/// One page of a listing; `next_cursor` is opaque to callers.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A filter applied to a listing after the key condition (`attribute = value`).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub attribute: &'static str,
+    pub value: String,
+}
+
+pub(crate) fn dynamo_err(e: impl std::fmt::Debug + std::error::Error + 'static) -> Error {
+    Error::aws("dynamodb", aws_sdk_dynamodb::error::DisplayErrorContext(e))
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Serialises a record and sets its keys.
+    pub(crate) fn item<T: Serialize>(record: &T, key: Key) -> Result<Item> {
+        let mut item: Item = serde_dynamo::to_item(record)
+            .map_err(|e| Error::internal(format!("serialising record: {e}")))?;
+        item.insert(keys::PK.into(), AttributeValue::S(key.0));
+        item.insert(keys::SK.into(), AttributeValue::S(key.1));
+        Ok(item)
+    }
+
+    pub(crate) fn with_gsi1(mut item: Item, tenant_id: &str, sort: String) -> Item {
+        item.insert(
+            keys::GSI1_PK.into(),
+            AttributeValue::S(keys::tenant_partition(tenant_id)),
+        );
+        item.insert(keys::GSI1_SK.into(), AttributeValue::S(sort));
+        item
+    }
+
+    pub(crate) fn record<T: DeserializeOwned>(item: Item) -> Result<T> {
+        serde_dynamo::from_item(item).map_err(|e| Error::internal(format!("reading record: {e}")))
+    }
+
+    pub(crate) fn key_attrs(key: Key) -> Item {
+        HashMap::from([
+            (keys::PK.to_string(), AttributeValue::S(key.0)),
+            (keys::SK.to_string(), AttributeValue::S(key.1)),
+        ])
+    }
+
+    /// Strongly consistent read of one record.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        out.item.map(Self::record).transpose()
+    }
+
+    /// Reads a globally keyed record and returns it only if it belongs to `tenant_id`: the one
+    /// place where tenant isolation of such records is enforced.
+    pub(crate) async fn get_owned<T: DeserializeOwned>(
+        &self,
+        key: Key,
+        tenant_id: &str,
+    ) -> Result<Option<T>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        match out.item {
+            Some(item) if owned_by(&item, tenant_id) => Self::record(item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes a record unless one with its key exists. `Ok(false)` when it existed.
+    pub(crate) async fn put_new(&self, item: Item) -> Result<bool> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// Writes a record that must already exist and belong to `tenant_id`.
+    pub(crate) async fn put_existing(&self, item: Item, tenant_id: &str) -> Result<()> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::not_found("Resource"))
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// Deletes a record of `tenant_id`. `Ok(false)` when there was none.
+    pub(crate) async fn delete_owned(&self, key: Key, tenant_id: &str) -> Result<bool> {
+        match self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// One page of a tenant listing from `gsi1`, filled up to `limit` even when `filters`
+    /// drop items. Newest first when `newest_first`.
+    pub(crate) async fn list_tenant<T: DeserializeOwned>(
+        &self,
+        tenant_id: &str,
+        prefix: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        newest_first: bool,
+        filters: &[Filter],
+    ) -> Result<Page<T>> {
+        let partition = keys::tenant_partition(tenant_id);
+        let mut start = cursor.map(|c| decode_cursor(c, &partition)).transpose()?;
+        let mut items = Vec::new();
+        let mut filter_expr = Vec::new();
+        let mut names = HashMap::from([
+            ("#pk".to_string(), keys::GSI1_PK.to_string()),
+            ("#sk".to_string(), keys::GSI1_SK.to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (":pk".to_string(), AttributeValue::S(partition.clone())),
+            (":prefix".to_string(), AttributeValue::S(prefix.to_string())),
+        ]);
+        for (i, f) in filters.iter().enumerate() {
+            filter_expr.push(format!("#f{i} = :f{i}"));
+            names.insert(format!("#f{i}"), f.attribute.to_string());
+            values.insert(format!(":f{i}"), AttributeValue::S(f.value.clone()));
+        }
+        loop {
+            let want = limit - items.len();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .set_filter_expression(
+                    (!filter_expr.is_empty()).then(|| filter_expr.join(" AND ")),
+                )
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(!newest_first)
+                .limit(want as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(dynamo_err)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(Self::record(item)?);
+            }
+            start = out.last_evaluated_key;
+            if items.len() >= limit || start.is_none() {
+                break;
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: start.map(|k| encode_cursor(&k)),
+        })
+    }
+}
+
+fn owned_by(item: &Item, tenant_id: &str) -> bool {
+    matches!(item.get("tenantId"), Some(AttributeValue::S(t)) if t == tenant_id)
+}
+
+/// Cursors are the index's last evaluated key, as base64url JSON of its string attributes.
+fn encode_cursor(key: &Item) -> String {
+    let map: HashMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
+        .collect();
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).expect("string map serialises"))
+}
+
+fn decode_cursor(cursor: &str, partition: &str) -> Result<Item> {
+    let invalid = || Error::validation("cursor", "is not a cursor this listing returned");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if map.get(keys::GSI1_PK).map(String::as_str) != Some(partition) {
+        return Err(invalid());
+    }
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}

@@ -1,0 +1,56 @@
+//! Products. Keyed by their numeric id, unique across the deployment (validation names a
+//! product without a tenant); listed per tenant through `gsi1`.
+
+use super::{keys, Page, Store};
+use crate::domain::Product;
+use crate::{Error, Result};
+
+impl Store {
+    fn product_item(p: &Product) -> Result<super::Item> {
+        let item = Self::item(p, keys::product(&p.id))?;
+        // Zero-padded so that numeric ids list in numeric order.
+        Ok(Self::with_gsi1(
+            item,
+            &p.tenant_id,
+            format!("{}{:0>12}", keys::listing::PRODUCTS, p.id),
+        ))
+    }
+
+    pub async fn create_product(&self, p: &Product) -> Result<()> {
+        if !self.put_new(Self::product_item(p)?).await? {
+            return Err(Error::Conflict(format!("product {} already exists", p.id)));
+        }
+        Ok(())
+    }
+
+    pub async fn update_product(&self, p: &Product) -> Result<()> {
+        self.put_existing(Self::product_item(p)?, &p.tenant_id).await
+    }
+
+    /// A product by id, whoever owns it (validation).
+    pub async fn get_product(&self, product_id: &str) -> Result<Option<Product>> {
+        self.get(keys::product(product_id)).await
+    }
+
+    pub async fn get_tenant_product(
+        &self,
+        tenant_id: &str,
+        product_id: &str,
+    ) -> Result<Option<Product>> {
+        self.get_owned(keys::product(product_id), tenant_id).await
+    }
+
+    pub async fn delete_product(&self, tenant_id: &str, product_id: &str) -> Result<bool> {
+        self.delete_owned(keys::product(product_id), tenant_id).await
+    }
+
+    pub async fn list_products(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Product>> {
+        self.list_tenant(tenant_id, keys::listing::PRODUCTS, limit, cursor, false, &[])
+            .await
+    }
+}

@@ -1,0 +1,101 @@
+//! Tenants, their wrapped keys and their API tokens.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::{dynamo_err, keys, Page, Store};
+use crate::domain::{ApiToken, Tenant, TenantKeyRecord};
+use crate::{Error, Result};
+
+impl Store {
+    /// Creates a tenant together with its first key, in one transaction.
+    pub async fn create_tenant(&self, tenant: &Tenant, key: &TenantKeyRecord) -> Result<()> {
+        let tenant_item = Self::item(tenant, keys::tenant(&tenant.id))?;
+        let key_item = Self::item(key, keys::tenant_key(&tenant.id, &key.id))?;
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| Error::internal(e.to_string()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(put(tenant_item)?)
+            .transact_items(put(key_item)?)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+
+    pub async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>> {
+        self.get(keys::tenant(tenant_id)).await
+    }
+
+    pub async fn get_tenant_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+    ) -> Result<Option<TenantKeyRecord>> {
+        self.get(keys::tenant_key(tenant_id, key_id)).await
+    }
+
+    pub async fn put_token(&self, token: &ApiToken) -> Result<()> {
+        let item = Self::item(token, keys::token(&token.token_hash))?;
+        let item = Self::with_gsi1(
+            item,
+            &token.tenant_id,
+            format!(
+                "{}{}#{}",
+                keys::listing::TOKENS,
+                crate::time::format(token.created_at),
+                token.id
+            ),
+        );
+        if !self.put_new(item).await? {
+            return Err(Error::Conflict("token already exists".into()));
+        }
+        Ok(())
+    }
+
+    /// The token with this hash, if it exists.
+    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        self.get(keys::token(token_hash)).await
+    }
+
+    pub async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ApiToken>> {
+        self.list_tenant(tenant_id, keys::listing::TOKENS, limit, cursor, true, &[])
+            .await
+    }
+
+    /// Deletes a token of the tenant by its hash. `Ok(false)` when there was none.
+    pub async fn delete_token(&self, tenant_id: &str, token_hash: &str) -> Result<bool> {
+        self.delete_owned(keys::token(token_hash), tenant_id).await
+    }
+
+    /// Increments the global product-id counter and returns the new id.
+    pub async fn next_product_id(&self) -> Result<String> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::product_counter())))
+            .update_expression("ADD #v :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        out.attributes
+            .and_then(|a| a.get("value").and_then(|v| v.as_n().ok()).cloned())
+            .ok_or_else(|| Error::internal("product counter returned no value"))
+    }
+}

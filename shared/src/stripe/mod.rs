@@ -1,0 +1,8 @@
+//! Stripe: webhook signatures, version-tolerant reading of events, and the metadata rules that
+//! say what a purchase issues.
+
+pub mod event;
+pub mod metadata;
+pub mod signature;
+
+pub use event::Event;

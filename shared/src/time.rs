@@ -1,0 +1,90 @@
+//! Timestamps: UTC, RFC 3339 with millisecond precision and a `Z`, so that their text sorts
+//! in time order (we use them in DynamoDB sort keys).
+
+use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
+
+/// The current time, truncated to milliseconds.
+pub fn now() -> OffsetDateTime {
+    truncate(OffsetDateTime::now_utc())
+}
+
+fn truncate(t: OffsetDateTime) -> OffsetDateTime {
+    let ms = t.millisecond();
+    t.replace_nanosecond(ms as u32 * 1_000_000)
+        .expect("valid nanosecond")
+        .to_offset(UtcOffset::UTC)
+}
+
+/// Fixed-width RFC 3339 (`2026-11-24T10:00:00.000Z`), sortable as text.
+pub fn format(t: OffsetDateTime) -> String {
+    let t = truncate(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+pub fn parse(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(truncate)
+}
+
+pub fn from_unix(secs: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(secs).ok()
+}
+
+/// Serde helpers for `OffsetDateTime` fields in our fixed format.
+pub mod serde_ts {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse(&s).ok_or_else(|| serde::de::Error::custom("invalid RFC 3339 timestamp"))
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_some(&crate::time::format(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            let s = Option::<String>::deserialize(d)?;
+            match s {
+                None => Ok(None),
+                Some(s) => crate::time::parse(&s)
+                    .map(Some)
+                    .ok_or_else(|| serde::de::Error::custom("invalid RFC 3339 timestamp")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_is_fixed_width_and_round_trips() {
+        let t = from_unix(1_700_000_000).unwrap();
+        let s = format(t);
+        assert_eq!(s, "2023-11-14T22:13:20.000Z");
+        assert_eq!(parse(&s).unwrap(), t);
+    }
+}
