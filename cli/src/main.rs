@@ -1,1 +1,325 @@
-fn main(){}
+//! `keyhook`: operator and local-development commands. Run `keyhook --help`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use keyhook_cli::{mail_worker, provision, server, trigger};
+use keyhook_shared::handlers::admin::tenant;
+use keyhook_shared::{Config, Services};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "keyhook",
+    version,
+    about = "Keyhook: Stripe payments to delivered license keys"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The whole stack locally: provision resources, seed a demo tenant, serve every route and
+    /// run the mailer. Expects AWS_ENDPOINT_URL to point at the emulator (see `make dev`).
+    Dev(DevArgs),
+    /// Serve every route and run the mailer against already provisioned resources
+    /// (configuration from KEYHOOK_* variables).
+    Serve {
+        #[arg(long, env = "KEYHOOK_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Create the table, KMS key, queues and SES identity if missing.
+    Provision(ProvisionArgs),
+    /// Tenant administration.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Build a realistic Stripe event, sign it as Stripe does, and post it.
+    Trigger {
+        #[command(subcommand)]
+        event: TriggerEvent,
+    },
+    /// Print the emails the local emulator's SES has recorded.
+    Emails {
+        #[arg(
+            long,
+            env = "AWS_ENDPOINT_URL",
+            default_value = "http://127.0.0.1:5055"
+        )]
+        endpoint: String,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ProvisionArgs {
+    #[arg(long, env = "KEYHOOK_TABLE", default_value = "keyhook")]
+    table: String,
+    #[arg(long, env = "KEYHOOK_KMS_KEY_ID", default_value = "alias/keyhook")]
+    kms_alias: String,
+    #[arg(long, env = "KEYHOOK_MAIL_QUEUE_NAME", default_value = "keyhook-mail")]
+    queue: String,
+    #[arg(
+        long,
+        env = "KEYHOOK_MAIL_FROM",
+        default_value = "licenses@keyhook.local"
+    )]
+    mail_from: String,
+}
+
+impl ProvisionArgs {
+    fn names(&self) -> provision::ResourceNames {
+        provision::ResourceNames {
+            table: self.table.clone(),
+            kms_alias: self.kms_alias.clone(),
+            queue: self.queue.clone(),
+            mail_from: self.mail_from.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct DevArgs {
+    #[arg(long, env = "KEYHOOK_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    resources: ProvisionArgs,
+    /// Where to write the demo's settings (sourced by `make trigger`).
+    #[arg(long, default_value = ".keyhook/dev.env")]
+    env_file: String,
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant, its envelope key and signing key, and its first API token.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TriggerEvent {
+    /// A paid one-time Checkout Session (`checkout.session.completed`).
+    Checkout {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        quantity: Option<u32>,
+        #[arg(long)]
+        plan: Option<String>,
+        /// Send a live-mode event.
+        #[arg(long)]
+        live: bool,
+        /// The webhook URL to post to.
+        #[arg(
+            long,
+            env = "KEYHOOK_WEBHOOK_URL",
+            default_value = "http://127.0.0.1:8080/api/stripe/webhook"
+        )]
+        url: String,
+        /// The app's webhook signing secret (`whsec_…`).
+        #[arg(long, env = "KEYHOOK_WEBHOOK_SECRET")]
+        secret: String,
+    },
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() {
+    keyhook_shared::logging::init_text();
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), BoxError> {
+    match cli.command {
+        Command::Dev(args) => dev(args).await,
+        Command::Serve { addr } => {
+            let services = Services::from_env().await?;
+            let bound = server::spawn(services.clone(), addr).await?;
+            println!("Keyhook is serving every route on http://{bound}");
+            spawn_mail_worker(&services).await;
+            wait_for_ctrl_c().await;
+            Ok(())
+        }
+        Command::Provision(args) => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let r = provision::provision(&sdk, &args.names()).await?;
+            println!("table:      {}\nkms key:    {}\nmail queue: {}\ndead-letter queue: {}\nsender:     {}",
+                r.table, r.kms_key_id, r.queue_url, r.dlq_url, r.mail_from);
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
+            let services = Services::from_env().await?;
+            let (t, token) = tenant::create_tenant(&services, &name).await?;
+            println!(
+                "tenant:    {}\napi token: {token}\n(the token is shown only now)",
+                t.id
+            );
+            Ok(())
+        }
+        Command::Trigger {
+            event:
+                TriggerEvent::Checkout {
+                    product,
+                    email,
+                    name,
+                    quantity,
+                    plan,
+                    live,
+                    url,
+                    secret,
+                },
+        } => {
+            let event = trigger::checkout_completed(&trigger::CheckoutOptions {
+                product_id: product,
+                quantity,
+                plan_id: plan,
+                email,
+                name,
+                livemode: live,
+            });
+            let (body, header) = trigger::sign_event(&event, &secret);
+            let (status, response) = trigger::post(&url, body, &header).await?;
+            println!(
+                "{} {} -> HTTP {status}\n{response}",
+                event["type"].as_str().unwrap_or(""),
+                event["id"].as_str().unwrap_or("")
+            );
+            if status >= 300 {
+                return Err(format!("the webhook answered {status}").into());
+            }
+            Ok(())
+        }
+        Command::Emails { endpoint } => {
+            let data: Value = reqwest::get(format!(
+                "{}/moto-api/data.json",
+                endpoint.trim_end_matches('/')
+            ))
+            .await?
+            .json()
+            .await?;
+            let messages = data["ses"]["Message"].clone();
+            println!("{}", serde_json::to_string_pretty(&messages)?);
+            Ok(())
+        }
+    }
+}
+
+async fn spawn_mail_worker(services: &Services) {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    tokio::spawn(mail_worker::run(
+        services.clone(),
+        aws_sdk_sqs::Client::new(&sdk),
+        services.config.mail_queue_url.clone(),
+    ));
+}
+
+async fn wait_for_ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn dev(args: DevArgs) -> Result<(), BoxError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let resources = provision::provision(&sdk, &args.resources.names()).await?;
+    let base_url = format!("http://{}", args.addr);
+    let config = Config {
+        table_name: resources.table.clone(),
+        kms_key_id: args.resources.kms_alias.clone(),
+        mail_queue_url: resources.queue_url.clone(),
+        mail_from: resources.mail_from.clone(),
+        public_base_url: base_url.clone(),
+        stripe_api_base: std::env::var("KEYHOOK_STRIPE_API_BASE")
+            .unwrap_or_else(|_| "https://api.stripe.com".into()),
+        key_cache_ttl: Duration::from_secs(300),
+        webhook_tolerance: Duration::from_secs(300),
+        mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
+    };
+    let services = Services::new(config, &sdk);
+    let bound = server::spawn(services.clone(), args.addr).await?;
+    spawn_mail_worker(&services).await;
+
+    // The demo tenant is seeded through the HTTP API, like a merchant would.
+    let (tenant, token) = tenant::create_tenant(&services, "Demo Software").await?;
+    let webhook_secret = format!(
+        "whsec_{}",
+        keyhook_shared::ids::random_symbols(32).to_ascii_lowercase()
+    );
+    let http = reqwest::Client::new();
+    let app: Value = http
+        .post(format!("{base_url}/api/stripe/apps"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "name": "Demo Stripe account (test mode)",
+            "publishableKey": "pk_test_demo000000000000",
+            "secretKey": "sk_test_demo000000000000",
+            "webhookSigningSecret": webhook_secret,
+            "defaultCurrency": "usd",
+            "isLive": false, "active": true, "isDefault": true
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let product: Value = http
+        .post(format!("{base_url}/api/products"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "name": "Demo Pro", "price": "29.99", "autoEmail": true, "defaultLicenseDays": 365
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let product_id = product["id"].as_str().unwrap_or_default();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    if let Some(dir) = std::path::Path::new(&args.env_file).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(
+        &args.env_file,
+        format!(
+            "KEYHOOK_URL={base_url}\nKEYHOOK_TOKEN={token}\nKEYHOOK_WEBHOOK_URL={base_url}/api/stripe/webhook\nKEYHOOK_WEBHOOK_SECRET={webhook_secret}\nKEYHOOK_DEMO_PRODUCT={product_id}\nAWS_ENDPOINT_URL={endpoint}\n"
+        ),
+    )?;
+    println!(
+        r#"
+Keyhook is running on http://{bound} (every route, plus the mailer).
+
+  Tenant                {tenant_id}
+  Admin API token       {token}
+  Stripe app            {app_id} (test mode)
+  Webhook URL           {base_url}/api/stripe/webhook   (or {app_webhook})
+  Webhook signing secret {webhook_secret}
+  Demo product id       {product_id}
+
+Try it (in another terminal):
+  make trigger EMAIL=buyer@example.com        # a signed checkout.session.completed
+  curl -s -H "Authorization: Bearer {token}" {base_url}/api/licenses
+  make emails                                 # what SES sent (moto at {endpoint})
+
+These settings are also in {env_file}. Ctrl-C stops everything.
+"#,
+        tenant_id = tenant.id,
+        app_id = app["id"].as_str().unwrap_or_default(),
+        app_webhook = app["webhookUrl"].as_str().unwrap_or_default(),
+        env_file = args.env_file,
+    );
+    wait_for_ctrl_c().await;
+    Ok(())
+}

@@ -22,3 +22,8 @@ pub mod time;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use services::Services;
+
+// Re-exported so the thin Lambda crates need no runtime dependencies of their own.
+pub use aws_lambda_events;
+pub use lambda_http;
+pub use lambda_runtime;

@@ -47,7 +47,12 @@ impl Services {
         sqs: aws_sdk_sqs::Client,
         ses: aws_sdk_sesv2::Client,
     ) -> Self {
-        let keyring = Keyring::new(kms, config.kms_key_id.clone(), store.clone(), config.key_cache_ttl);
+        let keyring = Keyring::new(
+            kms,
+            config.kms_key_id.clone(),
+            store.clone(),
+            config.key_cache_ttl,
+        );
         Services {
             outbox: Outbox::new(sqs, &config.mail_queue_url),
             sender: Sender::new(ses, &config.mail_from),

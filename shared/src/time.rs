@@ -55,7 +55,10 @@ pub mod serde_ts {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_some(&crate::time::format(*t)),
                 None => s.serialize_none(),

@@ -1,1 +1,19 @@
-fn main(){}
+//! The mailer Lambda: consumes the mail queue (SQS) and sends license emails with SES,
+//! reporting partial batch failures. Wiring only: see `keyhook_shared::handlers::mailer`.
+
+use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
+use keyhook_shared::{handlers::mailer, Services};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    keyhook_shared::logging::init_json();
+    let services = Services::from_env().await?;
+    let services = &services;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(
+            mailer::handle_batch(services, event.payload).await,
+        )
+    }))
+    .await
+}

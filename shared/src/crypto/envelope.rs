@@ -162,9 +162,7 @@ impl Keyring {
         };
         match seal::open(&key, ctx, sealed) {
             Ok(p) => Ok(Some(p.to_vec())),
-            Err(SealError::Malformed | SealError::Unauthentic | SealError::WrongKey(_)) => {
-                Ok(None)
-            }
+            Err(SealError::Malformed | SealError::Unauthentic | SealError::WrongKey(_)) => Ok(None),
         }
     }
 

@@ -47,7 +47,11 @@ pub struct SealContext<'a> {
 
 impl SealContext<'_> {
     fn aad(&self) -> Vec<u8> {
-        format!("keyhook/v1|{}|{}|{}", self.tenant_id, self.owner, self.field).into_bytes()
+        format!(
+            "keyhook/v1|{}|{}|{}",
+            self.tenant_id, self.owner, self.field
+        )
+        .into_bytes()
     }
 }
 
@@ -161,7 +165,10 @@ mod tests {
         let c = ctx("ten_a", "app_1", "f");
         let s = seal(&k, c, b"hello");
         assert_eq!(open(&key("tk_1", 8), c, &s), Err(SealError::Unauthentic));
-        assert!(matches!(open(&key("tk_2", 7), c, &s), Err(SealError::WrongKey(_))));
+        assert!(matches!(
+            open(&key("tk_2", 7), c, &s),
+            Err(SealError::WrongKey(_))
+        ));
         let mut t = s.clone().into_bytes();
         let last = t.len() - 2;
         t[last] = if t[last] == b'A' { b'B' } else { b'A' };

@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn parsing_is_lenient_about_case_separators_and_lookalikes() {
         let k = LicenseKey::parse("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01").unwrap();
-        assert_eq!(LicenseKey::parse("abcde fgh1k mn0pq rstvw xyz01").unwrap(), k);
+        assert_eq!(
+            LicenseKey::parse("abcde fgh1k mn0pq rstvw xyz01").unwrap(),
+            k
+        );
         assert_eq!(LicenseKey::parse("ABCDEFGHIKMNOPQRSTVWXYZOL").unwrap(), k);
     }
 
@@ -128,8 +131,9 @@ mod tests {
 
     #[test]
     fn keys_are_distinct() {
-        let keys: std::collections::HashSet<_> =
-            (0..1000).map(|_| LicenseKey::generate().formatted()).collect();
+        let keys: std::collections::HashSet<_> = (0..1000)
+            .map(|_| LicenseKey::generate().formatted())
+            .collect();
         assert_eq!(keys.len(), 1000);
     }
 }

@@ -154,7 +154,10 @@ mod tests {
 
     #[test]
     fn perpetual_product_overrides_plan_days() {
-        assert_eq!(license_days(&product(0, ExpirationStart::Creation), Some(&plan(30))), None);
+        assert_eq!(
+            license_days(&product(0, ExpirationStart::Creation), Some(&plan(30))),
+            None
+        );
     }
 
     #[test]
@@ -184,7 +187,10 @@ mod tests {
         assert_eq!(l.max_devices, 3);
 
         let p = product(30, ExpirationStart::Activation);
-        let order = LicenseOrder { product: &p, ..order };
+        let order = LicenseOrder {
+            product: &p,
+            ..order
+        };
         let (l, _) = order.new_license(now, |_, _| String::new());
         assert_eq!(l.expires_at, None);
         assert_eq!(l.license_days, Some(30));

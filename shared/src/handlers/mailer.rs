@@ -51,12 +51,19 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
         .get("ApproximateReceiveCount")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let Some(purchase) = s.store.get_purchase(&job.tenant_id, &job.purchase_ref).await? else {
+    let Some(purchase) = s
+        .store
+        .get_purchase(&job.tenant_id, &job.purchase_ref)
+        .await?
+    else {
         tracing::error!(purchase_ref = %job.purchase_ref, "mail job for an unknown purchase; dropped");
         return Ok(());
     };
     if purchase.email_status != EmailStatus::Pending {
-        tracing::info!(status = purchase.email_status.as_str(), "email not pending; nothing to do");
+        tracing::info!(
+            status = purchase.email_status.as_str(),
+            "email not pending; nothing to do"
+        );
         return Ok(());
     }
     let now = crate::time::now();
@@ -75,7 +82,9 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
         }
         Err(e) if receives >= s.config.mail_max_receives => {
             tracing::error!(error = %e, receives, "license email failed for good");
-            s.store.set_email_status(&purchase, EmailStatus::Failed).await
+            s.store
+                .set_email_status(&purchase, EmailStatus::Failed)
+                .await
         }
         Err(e) => {
             s.store

@@ -26,9 +26,9 @@ pub fn new_token() -> String {
 }
 
 fn bearer(req: &ApiRequest) -> Result<&str> {
-    let header = req
-        .header("authorization")
-        .ok_or_else(|| Error::Unauthorized("an Authorization header with an API token is required".into()))?;
+    let header = req.header("authorization").ok_or_else(|| {
+        Error::Unauthorized("an Authorization header with an API token is required".into())
+    })?;
     let (scheme, token) = header
         .trim()
         .split_once(' ')

@@ -25,7 +25,13 @@ pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T> {
         let unknown = message
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())
-            .map(|f| if path == "." { f.to_string() } else { format!("{path}.{f}") });
+            .map(|f| {
+                if path == "." {
+                    f.to_string()
+                } else {
+                    format!("{path}.{f}")
+                }
+            });
         let field = unknown.or_else(|| (path != ".").then_some(path));
         Error::Validation {
             field,
@@ -44,7 +50,12 @@ pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
         None => 50,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=200).contains(&n) => n,
-            _ => return Err(Error::validation("limit", "must be a whole number from 1 to 200")),
+            _ => {
+                return Err(Error::validation(
+                    "limit",
+                    "must be a whole number from 1 to 200",
+                ))
+            }
         },
     };
     Ok((limit, req.query_param("cursor").map(str::to_string)))
@@ -74,7 +85,10 @@ pub fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
         return Err(Error::validation(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(Error::validation(field, format!("must be at most {max} characters")));
+        return Err(Error::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(v.to_string())
 }

@@ -63,9 +63,11 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
     crate::logging::init_json();
     let services = Services::from_env().await?;
     let services = &services;
-    lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| async move {
-        let res = dispatch(services, Some(function), to_api_request(req)).await;
-        Ok::<_, std::convert::Infallible>(to_lambda_response(res))
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |req: lambda_http::Request| async move {
+            let res = dispatch(services, Some(function), to_api_request(req)).await;
+            Ok::<_, std::convert::Infallible>(to_lambda_response(res))
+        },
+    ))
     .await
 }

@@ -178,10 +178,15 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
         let result = async {
             let (route, params) = find(&req.method, &req.path)?;
             if only.is_some_and(|f| f != route.function) {
-                return Err(Error::not_found(format!("Route {} {}", req.method, req.path)));
+                return Err(Error::not_found(format!(
+                    "Route {} {}",
+                    req.method, req.path
+                )));
             }
             if req.body.len() > MAX_BODY_BYTES {
-                return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+                return Err(Error::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                });
             }
             run(services, route.op, &req, &params).await
         }
@@ -247,7 +252,10 @@ mod tests {
         assert_eq!(p.get("appId"), "app_123");
         let (r, _) = find(&Method::POST, "/api/stripe/webhook").unwrap();
         assert_eq!(r.op, Op::StripeWebhook);
-        assert_eq!(find(&Method::GET, "/api/products/").unwrap().0.op, Op::ListProducts);
+        assert_eq!(
+            find(&Method::GET, "/api/products/").unwrap().0.op,
+            Op::ListProducts
+        );
     }
 
     #[test]
@@ -263,7 +271,12 @@ mod tests {
     fn every_route_is_unique() {
         for (i, a) in ROUTES.iter().enumerate() {
             for b in &ROUTES[i + 1..] {
-                assert!(!(a.method == b.method && a.path == b.path), "{} {}", a.method, a.path);
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {}",
+                    a.method,
+                    a.path
+                );
             }
         }
     }

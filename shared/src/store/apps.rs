@@ -59,9 +59,7 @@ impl Store {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self
-                .list_apps(tenant_id, 200, cursor.as_deref())
-                .await?;
+            let page = self.list_apps(tenant_id, 200, cursor.as_deref()).await?;
             all.extend(page.items);
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -104,7 +102,12 @@ impl Store {
 
 impl Store {
     /// Saves an app (created when `is_new`) and the apps it demotes from default, atomically.
-    pub async fn save_apps(&self, app: &StripeApp, is_new: bool, demoted: &[StripeApp]) -> Result<()> {
+    pub async fn save_apps(
+        &self,
+        app: &StripeApp,
+        is_new: bool,
+        demoted: &[StripeApp],
+    ) -> Result<()> {
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         let put = |a: &StripeApp, new: bool| -> Result<TransactWriteItem> {
             let mut p = Put::builder()
@@ -117,7 +120,10 @@ impl Store {
                     .expression_attribute_values(":t", AttributeValue::S(a.tenant_id.clone()))
             };
             Ok(TransactWriteItem::builder()
-                .put(p.build().map_err(|e| crate::Error::internal(e.to_string()))?)
+                .put(
+                    p.build()
+                        .map_err(|e| crate::Error::internal(e.to_string()))?,
+                )
                 .build())
         };
         let mut items = vec![put(app, is_new)?];

@@ -27,12 +27,21 @@ impl Store {
         self.get_event(&entry.tenant_id, &entry.event_id).await
     }
 
-    pub async fn get_event(&self, tenant_id: &str, event_id: &str) -> Result<Option<EventLogEntry>> {
+    pub async fn get_event(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<Option<EventLogEntry>> {
         self.get(keys::event(tenant_id, event_id)).await
     }
 
     /// Marks an event failed, keeping the first error. An event already verified stays so.
-    pub async fn mark_event_failed(&self, tenant_id: &str, event_id: &str, error: &str) -> Result<()> {
+    pub async fn mark_event_failed(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+        error: &str,
+    ) -> Result<()> {
         let result = self
             .client
             .update_item()
@@ -42,8 +51,14 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND #s <> :verified")
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#e", "error")
-            .expression_attribute_values(":failed", AttributeValue::S(EventStatus::Failed.as_str().into()))
-            .expression_attribute_values(":verified", AttributeValue::S(EventStatus::Verified.as_str().into()))
+            .expression_attribute_values(
+                ":failed",
+                AttributeValue::S(EventStatus::Failed.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":verified",
+                AttributeValue::S(EventStatus::Verified.as_str().into()),
+            )
             .expression_attribute_values(":err", AttributeValue::S(error.into()))
             .send()
             .await;
@@ -73,14 +88,24 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
             .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":verified", AttributeValue::S(EventStatus::Verified.as_str().into()))
+            .expression_attribute_values(
+                ":verified",
+                AttributeValue::S(EventStatus::Verified.as_str().into()),
+            )
             .expression_attribute_values(
                 ":ids",
-                AttributeValue::L(license_ids.iter().map(|i| AttributeValue::S(i.clone())).collect()),
+                AttributeValue::L(
+                    license_ids
+                        .iter()
+                        .map(|i| AttributeValue::S(i.clone()))
+                        .collect(),
+                ),
             );
         req = match purchase_ref {
             Some(p) => req
-                .update_expression("SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e")
+                .update_expression(
+                    "SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e",
+                )
                 .expression_attribute_names("#e", "error")
                 .expression_attribute_values(":p", AttributeValue::S(p.into())),
             None => req
@@ -112,7 +137,14 @@ impl Store {
                 value: t.to_string(),
             });
         }
-        self.list_tenant(tenant_id, keys::listing::EVENTS, limit, cursor, true, &filters)
-            .await
+        self.list_tenant(
+            tenant_id,
+            keys::listing::EVENTS,
+            limit,
+            cursor,
+            true,
+            &filters,
+        )
+        .await
     }
 }

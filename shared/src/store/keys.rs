@@ -56,7 +56,10 @@ pub fn license(license_id: &str) -> Key {
 }
 
 pub fn purchase(tenant_id: &str, purchase_ref: &str) -> Key {
-    (tenant_partition(tenant_id), format!("PURCHASE#{purchase_ref}"))
+    (
+        tenant_partition(tenant_id),
+        format!("PURCHASE#{purchase_ref}"),
+    )
 }
 
 pub fn event(tenant_id: &str, event_id: &str) -> Key {

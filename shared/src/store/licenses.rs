@@ -39,7 +39,11 @@ impl Store {
 
     /// Several licenses of a tenant by id (BatchGetItem, strongly consistent), in the order
     /// asked; missing or foreign ones are an error.
-    pub async fn get_tenant_licenses(&self, tenant_id: &str, ids: &[String]) -> Result<Vec<License>> {
+    pub async fn get_tenant_licenses(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<License>> {
         let mut found: HashMap<String, License> = HashMap::new();
         for chunk in ids.chunks(100) {
             let mut request = Some(
@@ -94,7 +98,14 @@ impl Store {
         cursor: Option<&str>,
         filters: &[Filter],
     ) -> Result<Page<License>> {
-        self.list_tenant(tenant_id, keys::listing::LICENSES, limit, cursor, true, filters)
-            .await
+        self.list_tenant(
+            tenant_id,
+            keys::listing::LICENSES,
+            limit,
+            cursor,
+            true,
+            filters,
+        )
+        .await
     }
 }

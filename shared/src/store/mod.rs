@@ -234,9 +234,7 @@ impl Store {
                 .table_name(&self.table)
                 .index_name(keys::GSI1)
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .set_filter_expression(
-                    (!filter_expr.is_empty()).then(|| filter_expr.join(" AND ")),
-                )
+                .set_filter_expression((!filter_expr.is_empty()).then(|| filter_expr.join(" AND ")))
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(!newest_first)

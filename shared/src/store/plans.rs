@@ -39,12 +39,18 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::tenant_partition(tenant_id)))
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(keys::tenant_partition(tenant_id)),
+            )
             .expression_attribute_values(":p", AttributeValue::S("PLAN#".into()))
             .limit(limit as i32)
             .set_exclusive_start_key(cursor.map(|c| {
                 [
-                    ("pk".to_string(), AttributeValue::S(keys::tenant_partition(tenant_id))),
+                    (
+                        "pk".to_string(),
+                        AttributeValue::S(keys::tenant_partition(tenant_id)),
+                    ),
                     ("sk".to_string(), AttributeValue::S(format!("PLAN#{c}"))),
                 ]
                 .into()

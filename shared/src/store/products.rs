@@ -24,7 +24,8 @@ impl Store {
     }
 
     pub async fn update_product(&self, p: &Product) -> Result<()> {
-        self.put_existing(Self::product_item(p)?, &p.tenant_id).await
+        self.put_existing(Self::product_item(p)?, &p.tenant_id)
+            .await
     }
 
     /// A product by id, whoever owns it (validation).
@@ -41,7 +42,8 @@ impl Store {
     }
 
     pub async fn delete_product(&self, tenant_id: &str, product_id: &str) -> Result<bool> {
-        self.delete_owned(keys::product(product_id), tenant_id).await
+        self.delete_owned(keys::product(product_id), tenant_id)
+            .await
     }
 
     pub async fn list_products(
@@ -50,7 +52,14 @@ impl Store {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Product>> {
-        self.list_tenant(tenant_id, keys::listing::PRODUCTS, limit, cursor, false, &[])
-            .await
+        self.list_tenant(
+            tenant_id,
+            keys::listing::PRODUCTS,
+            limit,
+            cursor,
+            false,
+            &[],
+        )
+        .await
     }
 }

@@ -8,7 +8,11 @@ use crate::domain::{EmailStatus, Purchase};
 use crate::{Error, Result};
 
 impl Store {
-    pub async fn get_purchase(&self, tenant_id: &str, purchase_ref: &str) -> Result<Option<Purchase>> {
+    pub async fn get_purchase(
+        &self,
+        tenant_id: &str,
+        purchase_ref: &str,
+    ) -> Result<Option<Purchase>> {
         self.get(keys::purchase(tenant_id, purchase_ref)).await
     }
 
@@ -53,7 +57,10 @@ impl Store {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::purchase(tenant_id, purchase_ref))))
+            .set_key(Some(Self::key_attrs(keys::purchase(
+                tenant_id,
+                purchase_ref,
+            ))))
             .update_expression("REMOVE emailClaimUntil")
             .send()
             .await
@@ -63,11 +70,7 @@ impl Store {
 
     /// Records the outcome of the email on the purchase and each of its licenses, atomically,
     /// and releases the claim.
-    pub async fn set_email_status(
-        &self,
-        purchase: &Purchase,
-        status: EmailStatus,
-    ) -> Result<()> {
+    pub async fn set_email_status(&self, purchase: &Purchase, status: EmailStatus) -> Result<()> {
         let status_value = AttributeValue::S(status.as_str().into());
         let update = |key: keys::Key, remove_claim: bool| {
             Update::builder()

@@ -148,7 +148,10 @@ mod tests {
         assert_eq!(s.metadata().unwrap()["productId"], "42");
 
         let v = json!({"id": "cs_2", "customer_details": {"email": null}, "customer_email": "p@example.com"});
-        assert_eq!(CheckoutSession(StripeObject(&v)).customer_email(), Some("p@example.com"));
+        assert_eq!(
+            CheckoutSession(StripeObject(&v)).customer_email(),
+            Some("p@example.com")
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// Reads `productId`, `quantity` and `planId` from a metadata object.
-pub fn product_request(metadata: Option<&Map<String, Value>>) -> Result<ProductRequest, MetadataError> {
+pub fn product_request(
+    metadata: Option<&Map<String, Value>>,
+) -> Result<ProductRequest, MetadataError> {
     let empty = Map::new();
     let m = metadata.unwrap_or(&empty);
     let product_id = m
@@ -55,10 +57,7 @@ pub fn product_request(metadata: Option<&Map<String, Value>>) -> Result<ProductR
             _ => return Err(MetadataError::InvalidQuantity(q)),
         },
     };
-    let plan_id = m
-        .get("planId")
-        .and_then(text)
-        .filter(|s| !s.is_empty());
+    let plan_id = m.get("planId").and_then(text).filter(|s| !s.is_empty());
     Ok(ProductRequest {
         product_id,
         quantity,
@@ -91,14 +90,28 @@ mod tests {
     #[test]
     fn refuses_bad_metadata() {
         assert_eq!(req(json!({})), Err(MetadataError::MissingProductId));
-        assert_eq!(req(json!({"productId": ""})), Err(MetadataError::MissingProductId));
-        assert!(matches!(req(json!({"productId": "abc"})), Err(MetadataError::InvalidProductId(_))));
+        assert_eq!(
+            req(json!({"productId": ""})),
+            Err(MetadataError::MissingProductId)
+        );
+        assert!(matches!(
+            req(json!({"productId": "abc"})),
+            Err(MetadataError::InvalidProductId(_))
+        ));
         for q in ["0", "-1", "1.5", "x", "99", "1000"] {
             assert!(
-                matches!(req(json!({"productId": "42", "quantity": q})), Err(MetadataError::InvalidQuantity(_))),
+                matches!(
+                    req(json!({"productId": "42", "quantity": q})),
+                    Err(MetadataError::InvalidQuantity(_))
+                ),
                 "{q}"
             );
         }
-        assert_eq!(req(json!({"productId": "42", "quantity": "98"})).unwrap().quantity, 98);
+        assert_eq!(
+            req(json!({"productId": "42", "quantity": "98"}))
+                .unwrap()
+                .quantity,
+            98
+        );
     }
 }

@@ -62,7 +62,11 @@ impl SignatureHeader {
     }
 
     /// Refuses timestamps further than `tolerance` from `now` (replays, badly skewed clocks).
-    pub fn check_timestamp(&self, now_unix: i64, tolerance: Duration) -> Result<(), SignatureError> {
+    pub fn check_timestamp(
+        &self,
+        now_unix: i64,
+        tolerance: Duration,
+    ) -> Result<(), SignatureError> {
         let secs = tolerance.as_secs();
         if (now_unix - self.timestamp).unsigned_abs() > secs {
             return Err(SignatureError::OutsideTolerance(secs));
@@ -90,7 +94,9 @@ fn signed_payload_mac(secret: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// The `Stripe-Signature` header Stripe would send for this body: what `keyhook trigger` and
 /// the tests use to sign events exactly as Stripe does.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let sig = signed_payload_mac(secret, timestamp, body).finalize().into_bytes();
+    let sig = signed_payload_mac(secret, timestamp, body)
+        .finalize()
+        .into_bytes();
     format!("t={timestamp},v1={}", hex::encode(sig))
 }
 
@@ -163,7 +169,10 @@ mod tests {
             "t=1700000000,v1=0011",
             "t=1700000000,v0=00112233",
         ] {
-            assert!(SignatureHeader::parse(bad).is_err(), "{bad:?} should not parse");
+            assert!(
+                SignatureHeader::parse(bad).is_err(),
+                "{bad:?} should not parse"
+            );
         }
     }
 }

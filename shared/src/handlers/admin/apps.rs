@@ -116,7 +116,10 @@ fn check_key(field: &str, value: &str, prefixes: &[&str], is_live: bool) -> Resu
             format!("must start with {}", prefixes.join(" or ")),
         ));
     };
-    if value.len() <= prefix.len() + 4 || value.len() > 512 || value.chars().any(char::is_whitespace) {
+    if value.len() <= prefix.len() + 4
+        || value.len() > 512
+        || value.chars().any(char::is_whitespace)
+    {
         return Err(Error::validation(field, "is not a complete key"));
     }
     let live = value.contains("_live_");
@@ -160,7 +163,12 @@ async fn apply(s: &Services, app: &mut StripeApp, input: AppInput) -> Result<()>
         app.publishable_key = if pk.trim().is_empty() {
             None
         } else {
-            check_key("publishableKey", &pk, &["pk_test_", "pk_live_"], app.is_live)?;
+            check_key(
+                "publishableKey",
+                &pk,
+                &["pk_test_", "pk_live_"],
+                app.is_live,
+            )?;
             Some(pk.trim().to_string())
         };
     }
@@ -258,7 +266,10 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     };
     apply(s, &mut app, input).await?;
     save(s, &app, true).await?;
-    Ok(ApiResponse::json(StatusCode::CREATED, &view(s, &app).await?))
+    Ok(ApiResponse::json(
+        StatusCode::CREATED,
+        &view(s, &app).await?,
+    ))
 }
 
 async fn load(s: &Services, tenant_id: &str, app_id: &str) -> Result<StripeApp> {
@@ -295,7 +306,10 @@ pub async fn delete(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiR
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let (limit, cursor) = pagination(req)?;
-    let page = s.store.list_apps(&c.tenant_id, limit, cursor.as_deref()).await?;
+    let page = s
+        .store
+        .list_apps(&c.tenant_id, limit, cursor.as_deref())
+        .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for app in &page.items {
         items.push(view(s, app).await?);

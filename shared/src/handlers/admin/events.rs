@@ -55,7 +55,13 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     }
     let page = s
         .store
-        .list_events(&c.tenant_id, limit, cursor.as_deref(), status, req.query_param("type"))
+        .list_events(
+            &c.tenant_id,
+            limit,
+            cursor.as_deref(),
+            status,
+            req.query_param("type"),
+        )
         .await?;
     Ok(ApiResponse::ok(&ListBody::from_page(page, EventView::from)))
 }

@@ -28,4 +28,3 @@ pub(crate) fn ts(t: OffsetDateTime) -> String {
 pub(crate) fn merge<T>(current: T, update: Option<T>) -> T {
     update.unwrap_or(current)
 }
-

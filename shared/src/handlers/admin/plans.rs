@@ -42,8 +42,15 @@ impl From<Plan> for PlanView {
 
 async fn apply(s: &Services, plan: &mut Plan, input: PlanInput) -> Result<()> {
     if let Some(pid) = input.product_id {
-        if s.store.get_tenant_product(&plan.tenant_id, &pid).await?.is_none() {
-            return Err(Error::validation("productId", format!("product {pid} does not exist")));
+        if s.store
+            .get_tenant_product(&plan.tenant_id, &pid)
+            .await?
+            .is_none()
+        {
+            return Err(Error::validation(
+                "productId",
+                format!("product {pid} does not exist"),
+            ));
         }
         plan.product_id = pid;
     }
@@ -95,7 +102,9 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Plan> {
 
 pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&PlanView::from(load(s, &c.tenant_id, id).await?)))
+    Ok(ApiResponse::ok(&PlanView::from(
+        load(s, &c.tenant_id, id).await?,
+    )))
 }
 
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
@@ -119,6 +128,9 @@ pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let (limit, cursor) = pagination(req)?;
-    let page = s.store.list_plans(&c.tenant_id, limit, cursor.as_deref()).await?;
+    let page = s
+        .store
+        .list_plans(&c.tenant_id, limit, cursor.as_deref())
+        .await?;
     Ok(ApiResponse::ok(&ListBody::from_page(page, PlanView::from)))
 }

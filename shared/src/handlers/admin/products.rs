@@ -94,7 +94,10 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
         ("trialDays", input.trial_days),
     ] {
         if value.is_some_and(|v| v > MAX_DAYS) {
-            return Err(Error::validation(field, format!("must be at most {MAX_DAYS}")));
+            return Err(Error::validation(
+                field,
+                format!("must be at most {MAX_DAYS}"),
+            ));
         }
     }
     p.auto_email = merge(p.auto_email, input.auto_email);
@@ -165,7 +168,9 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Product> {
 
 pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&ProductView::from(load(s, &c.tenant_id, id).await?)))
+    Ok(ApiResponse::ok(&ProductView::from(
+        load(s, &c.tenant_id, id).await?,
+    )))
 }
 
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
@@ -211,5 +216,8 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .store
         .list_products(&c.tenant_id, limit, cursor.as_deref())
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(page, ProductView::from)))
+    Ok(ApiResponse::ok(&ListBody::from_page(
+        page,
+        ProductView::from,
+    )))
 }

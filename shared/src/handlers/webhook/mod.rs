@@ -71,9 +71,18 @@ pub async fn receive(s: &Services, req: &ApiRequest, app_id: Option<&str>) -> Re
         code: "invalid_payload",
         message,
     })?;
-    let tenant_hint = req.query_param("tenantId").or_else(|| req.query_param("teamId"));
-    let app = routing::match_app(s, &signature, &req.body, app_id, tenant_hint, event.livemode)
-        .await?;
+    let tenant_hint = req
+        .query_param("tenantId")
+        .or_else(|| req.query_param("teamId"));
+    let app = routing::match_app(
+        s,
+        &signature,
+        &req.body,
+        app_id,
+        tenant_hint,
+        event.livemode,
+    )
+    .await?;
 
     let span = tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type, app_id = %app.id, tenant_id = %app.tenant_id);
     handle_verified(s, &app, &event).instrument(span).await
@@ -116,7 +125,12 @@ async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result
         } => {
             if !logged {
                 s.store
-                    .mark_event_verified(&app.tenant_id, &event.id, purchase_ref.as_deref(), &license_ids)
+                    .mark_event_verified(
+                        &app.tenant_id,
+                        &event.id,
+                        purchase_ref.as_deref(),
+                        &license_ids,
+                    )
                     .await?;
             }
             EventLogEntry {

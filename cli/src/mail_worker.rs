@@ -1,0 +1,94 @@
+//! Locally, this plays Lambda's SQS event source mapping: it receives batches from the mail
+//! queue, hands them to the same mailer handler the mailer Lambda runs, and deletes the
+//! messages the handler did not report as failed (failed ones reappear after the visibility
+//! timeout, as on AWS).
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use keyhook_shared::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use keyhook_shared::handlers::mailer;
+use keyhook_shared::{Error, Result, Services};
+
+/// One receive-and-handle round; how many messages it handled.
+pub async fn poll_once(
+    services: &Services,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait_seconds: i32,
+) -> Result<usize> {
+    let out = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| Error::aws("sqs", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    let messages = out.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let mut receipts = HashMap::new();
+    let mut records = Vec::with_capacity(messages.len());
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        record.attributes = m
+            .attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_string(), v))
+            .collect();
+        record.event_source = Some("aws:sqs".into());
+        if let (Some(id), Some(handle)) = (m.message_id, m.receipt_handle) {
+            receipts.insert(id, handle);
+        }
+        records.push(record);
+    }
+    let count = records.len();
+    let mut event = SqsEvent::default();
+    event.records = records;
+    let response = mailer::handle_batch(services, event).await;
+    for failure in &response.batch_item_failures {
+        receipts.remove(&failure.item_identifier);
+    }
+    for handle in receipts.into_values() {
+        sqs.delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .map_err(|e| Error::aws("sqs", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    }
+    Ok(count)
+}
+
+/// Handles messages until the queue has none visible.
+pub async fn drain(
+    services: &Services,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = poll_once(services, sqs, queue_url, 0).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+/// Runs forever (the local stack's mailer).
+pub async fn run(services: Services, sqs: aws_sdk_sqs::Client, queue_url: String) {
+    loop {
+        if let Err(e) = poll_once(&services, &sqs, &queue_url, 5).await {
+            tracing::warn!(error = %e, "mail worker poll failed; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}

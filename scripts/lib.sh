@@ -1,0 +1,61 @@
+# Shared by the scripts: the project's tool virtualenvs and the AWS emulator (moto, server mode).
+# Everything is installed by these scripts into .venv/ (git-ignored); nothing is assumed present.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MOTO_VENV="$ROOT/.venv/moto"
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+
+# Emulator credentials and region: dummy values, the emulator accepts any.
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+export AWS_EC2_METADATA_DISABLED=true
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+
+# Creates the moto virtualenv once (about a minute the first time).
+ensure_moto() {
+  if [ -x "$MOTO_VENV/bin/moto_server" ] && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" 2>/dev/null; then
+    return 0
+  fi
+  log "installing moto $MOTO_VERSION into $MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install --quiet "moto[server]==$MOTO_VERSION"
+}
+
+# A free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts moto on 127.0.0.1:$1 in the background, waits until it answers, sets MOTO_PID and
+# AWS_ENDPOINT_URL.
+start_moto() {
+  local port="$1" logfile="${2:-$ROOT/.venv/moto-$1.log}"
+  ensure_moto
+  "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  MOTO_PID=$!
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/moto-api/', timeout=1)" 2>/dev/null; then
+      log "moto is up at $AWS_ENDPOINT_URL (pid $MOTO_PID)"
+      return 0
+    fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+      cat "$logfile" >&2
+      echo "moto failed to start" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "moto did not answer on $AWS_ENDPOINT_URL" >&2
+  return 1
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+}
