@@ -1,1 +1,335 @@
+//! Test support: a whole Keyhook stack per test, on the AWS emulator (moto) that `make test`
+//! starts. Each stack provisions its own uniquely named table, KMS key, queues and sender
+//! identity, and serves every route on its own loopback port through the real dispatcher, so
+//! tests run in parallel without seeing each other.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use keyhook_cli::{mail_worker, provision, server, trigger};
+use keyhook_shared::handlers::admin::tenant;
+use keyhook_shared::{Config, Services};
+use serde_json::{json, Value};
+
+pub use keyhook_cli::trigger::CheckoutOptions;
+
+/// A running stack.
+pub struct Stack {
+    pub services: Services,
+    pub sdk: SdkConfig,
+    pub base_url: String,
+    pub resources: provision::Resources,
+    pub kms_alias: String,
+    pub endpoint: String,
+    pub http: reqwest::Client,
+}
+
+/// A tenant created for a test, with its API token.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: String,
+    pub token: String,
+}
+
+/// A Stripe app registered for a test, with its plaintext signing secret.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub id: String,
+    pub webhook_secret: String,
+    pub secret_key: String,
+}
+
+/// A unique suffix for resource names and email addresses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        keyhook_shared::ids::random_symbols(12).to_ascii_lowercase()
+    )
+}
+
+/// The emulator's endpoint; tests need `make test` (or AWS_ENDPOINT_URL set by hand).
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: run the tests with `make test`, which starts the AWS emulator",
+    )
+}
+
+pub async fn sdk_config() -> SdkConfig {
+    // Dummy credentials and region unless the environment has them (the emulator takes any).
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(k).is_err() {
+            std::env::set_var(k, v);
+        }
+    }
+    aws_config::load_defaults(BehaviorVersion::latest())
+        .await
+        .into_builder()
+        .endpoint_url(endpoint())
+        .build()
+}
+
+/// A config for resources of this stack.
+pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> Config {
+    Config {
+        table_name: r.table.clone(),
+        kms_key_id: kms_alias.to_string(),
+        mail_queue_url: r.queue_url.clone(),
+        mail_from: r.mail_from.clone(),
+        public_base_url: base_url.to_string(),
+        stripe_api_base: "http://127.0.0.1:9".into(),
+        key_cache_ttl: Duration::from_secs(300),
+        webhook_tolerance: Duration::from_secs(300),
+        mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
+    }
+}
+
+impl Stack {
+    /// Provisions fresh resources and starts a server with the normal services.
+    pub async fn start() -> Stack {
+        let sdk = sdk_config().await;
+        let name = unique("kh");
+        let kms_alias = format!("alias/{name}");
+        let resources = provision::provision(
+            &sdk,
+            &provision::ResourceNames {
+                table: name.clone(),
+                kms_alias: kms_alias.clone(),
+                queue: name.clone(),
+                mail_from: format!("licenses@{name}.example.com"),
+            },
+        )
+        .await
+        .expect("provisioning on the emulator");
+        // The base URL is only known after binding; webhook URLs shown by the admin API use
+        // it, so bind first on a free port, then build the services for that port.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        drop(listener);
+        let base_url = format!("http://{addr}");
+        let services = Services::new(config_for(&resources, &kms_alias, &base_url), &sdk);
+        server::spawn(services.clone(), addr)
+            .await
+            .expect("local server binds");
+        Stack {
+            services,
+            sdk,
+            base_url,
+            resources,
+            kms_alias,
+            endpoint: endpoint(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Another server over the same resources, with other services (e.g. a broken client);
+    /// returns its base URL.
+    pub async fn serve_with(&self, services: Services) -> String {
+        let addr = server::spawn(services, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        format!("http://{addr}")
+    }
+
+    pub fn config(&self) -> Config {
+        config_for(&self.resources, &self.kms_alias, &self.base_url)
+    }
+
+    pub async fn tenant(&self, name: &str) -> TestTenant {
+        let (t, token) = tenant::create_tenant(&self.services, name)
+            .await
+            .expect("tenant created");
+        TestTenant { id: t.id, token }
+    }
+
+    /// An admin API call; (status, JSON body or Null).
+    pub async fn api(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base_url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("server answers");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Registers a test-mode Stripe app with fresh secrets.
+    pub async fn app(&self, tenant: &TestTenant) -> TestApp {
+        self.app_with(tenant, json!({})).await
+    }
+
+    /// Registers a Stripe app; `extra` overrides fields of the default body.
+    pub async fn app_with(&self, tenant: &TestTenant, extra: Value) -> TestApp {
+        let webhook_secret = format!("whsec_{}", unique("sig").replace('-', ""));
+        let secret_key = format!("sk_test_{}", unique("key").replace('-', ""));
+        let mut body = json!({
+            "name": "Test app",
+            "publishableKey": "pk_test_0000000000000000",
+            "secretKey": secret_key,
+            "webhookSigningSecret": webhook_secret,
+            "defaultCurrency": "usd",
+            "isLive": false,
+            "active": true,
+            "isDefault": true
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, app) = self
+            .api(
+                &tenant.token,
+                "POST",
+                "/api/stripe/apps",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, 201, "app created: {app}");
+        TestApp {
+            id: app["id"].as_str().unwrap().to_string(),
+            webhook_secret: body["webhookSigningSecret"].as_str().unwrap().to_string(),
+            secret_key: body["secretKey"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// Creates a product; `extra` overrides fields of the default body. Returns its id.
+    pub async fn product(&self, tenant: &TestTenant, extra: Value) -> String {
+        let mut body = json!({
+            "name": "Pro", "price": "29.99", "autoEmail": true, "defaultLicenseDays": 365
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, p) = self
+            .api(&tenant.token, "POST", "/api/products", Some(body))
+            .await;
+        assert_eq!(status, 201, "product created: {p}");
+        p["id"].as_str().unwrap().to_string()
+    }
+
+    /// Posts an event signed with `secret` to `path` (default: the shared webhook URL).
+    pub async fn post_event(&self, path: &str, event: &Value, secret: &str) -> (u16, Value) {
+        let (body, header) = trigger::sign_event(event, secret);
+        self.post_raw(path, body, &header).await
+    }
+
+    /// Posts a body with a given Stripe-Signature header.
+    pub async fn post_raw(&self, path: &str, body: String, signature: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("server answers");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Runs the mailer over the queue until it is empty; messages handled.
+    pub async fn drain_mail(&self) -> usize {
+        mail_worker::drain(
+            &self.services,
+            &aws_sdk_sqs::Client::new(&self.sdk),
+            &self.resources.queue_url,
+        )
+        .await
+        .expect("mail worker runs")
+    }
+
+    /// Messages waiting on the mail queue (visible ones).
+    pub async fn queued_mail(&self) -> usize {
+        let out = aws_sdk_sqs::Client::new(&self.sdk)
+            .get_queue_attributes()
+            .queue_url(&self.resources.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        out.attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                    .cloned()
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The emails SES recorded for a recipient.
+    pub async fn emails_to(&self, address: &str) -> Vec<Value> {
+        let data: Value = self
+            .http
+            .get(format!("{}/moto-api/data.json", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|t| t == address))
+            })
+            .collect()
+    }
+
+    /// Licenses of a tenant as the admin API lists them.
+    pub async fn licenses(&self, tenant: &TestTenant, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .api(
+                &tenant.token,
+                "GET",
+                &format!("/api/licenses?limit=200{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn event_log(&self, tenant: &TestTenant, event_id: &str) -> (u16, Value) {
+        self.api(
+            &tenant.token,
+            "GET",
+            &format!("/api/stripe/events/{event_id}"),
+            None,
+        )
+        .await
+    }
+}
+
+/// A paid one-time checkout event for a product, to a unique buyer.
+pub fn checkout_event(product_id: &str, quantity: Option<u32>) -> (Value, String) {
+    let email = format!("{}@example.com", unique("buyer"));
+    let event = trigger::checkout_completed(&CheckoutOptions {
+        product_id: product_id.to_string(),
+        quantity,
+        plan_id: None,
+        email: Some(email.clone()),
+        name: Some("Ada Lovelace".into()),
+        livemode: false,
+    });
+    (event, email)
+}

@@ -15,7 +15,7 @@ pub enum IssueOutcome {
     /// This call issued the licenses.
     Issued,
     /// The purchase had already issued; nothing was written. Its record is returned.
-    AlreadyIssued(Purchase),
+    AlreadyIssued(Box<Purchase>),
 }
 
 impl Store {
@@ -93,7 +93,7 @@ impl Store {
                     .ok_or_else(|| {
                         Error::aws("dynamodb", "purchase condition failed but record not found")
                     })?;
-                Ok(IssueOutcome::AlreadyIssued(existing))
+                Ok(IssueOutcome::AlreadyIssued(Box::new(existing)))
             }
         }
     }

@@ -45,7 +45,7 @@ pub struct Filter {
     pub value: String,
 }
 
-pub(crate) fn dynamo_err(e: impl std::fmt::Debug + std::error::Error + 'static) -> Error {
+pub(crate) fn dynamo_err(e: impl std::error::Error + 'static) -> Error {
     Error::aws("dynamodb", aws_sdk_dynamodb::error::DisplayErrorContext(e))
 }
 

@@ -110,7 +110,7 @@ pub(super) async fn issue(
         }
         IssueOutcome::AlreadyIssued(existing) => {
             tracing::info!(purchase_ref = %existing.purchase_ref, "purchase already issued");
-            (existing, false)
+            (*existing, false)
         }
     };
     if purchase.email_status == EmailStatus::Pending {

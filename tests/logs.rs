@@ -1,0 +1,82 @@
+//! Secrets never appear in logs: a whole purchase, with every log line captured (JSON, as in
+//! Lambda), must not contain a Stripe secret, a signing secret, an API token or a license key.
+//! Its own test binary, because it installs the process-wide log subscriber.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use keyhook_tests::{checkout_event, Stack};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_or_the_responses() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug,aws_smithy_runtime=info,aws_smithy_runtime_api=info,aws_config=info,hyper=info,hyper_util=info,h2=info,rustls=info,reqwest=info")
+        .with_writer(move || writer.clone())
+        .init();
+
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, _) = checkout_event(&product, Some(2));
+    let (status, _) = stack
+        .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
+        .await;
+    assert_eq!(status, 200);
+    stack.drain_mail().await;
+    let (_, apps) = stack
+        .api(&tenant.token, "GET", "/api/stripe/apps", None)
+        .await;
+    let (_, diagnostics) = stack
+        .api(&tenant.token, "GET", "/api/stripe/diagnostics", None)
+        .await;
+    // A failing request logs its error too.
+    let (status, _) = stack
+        .post_event("/api/stripe/webhook", &event, "whsec_wrong")
+        .await;
+    assert_eq!(status, 400);
+
+    let keys: Vec<String> = stack
+        .licenses(&tenant, "")
+        .await
+        .iter()
+        .map(|l| l["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("licenses issued"), "the capture works");
+    assert!(logs.contains("license email sent"));
+    let mut secrets = vec![
+        app.webhook_secret.clone(),
+        app.secret_key.clone(),
+        tenant.token.clone(),
+    ];
+    secrets.extend(keys.iter().cloned());
+    secrets.extend(keys.iter().map(|k| k.replace('-', "")));
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+        for body in [&apps, &diagnostics] {
+            let text = body.to_string();
+            if !secret.contains('-') || secret.starts_with("kh_") {
+                assert!(!text.contains(secret.as_str()), "a secret is in a response");
+            }
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! The Stripe webhook, end to end: signed events over HTTP to the real handlers, against the
+//! AWS emulator; licenses read back through the admin API, emails as SES recorded them.
+
+use std::collections::HashSet;
+
+use keyhook_shared::Services;
+use keyhook_tests::{checkout_event, unique, Stack};
+use serde_json::{json, Value};
+
+const WEBHOOK: &str = "/api/stripe/webhook";
+
+#[tokio::test]
+async fn one_time_purchase_issues_a_key_and_emails_it() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({"name": "Acme Pro"})).await;
+    let (event, email) = checkout_event(&product, None);
+
+    let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["status"], "verified");
+    assert_eq!(receipt["appId"], app.id.as_str());
+    assert_eq!(receipt["licenseIds"].as_array().unwrap().len(), 1);
+
+    let licenses = stack.licenses(&tenant, "").await;
+    assert_eq!(licenses.len(), 1);
+    let license = &licenses[0];
+    let key = license["key"].as_str().unwrap();
+    assert_eq!(key.len(), 29, "XXXXX-XXXXX-XXXXX-XXXXX-XXXXX: {key}");
+    assert_eq!(license["productId"], product.as_str());
+    assert_eq!(license["status"], "active");
+    assert_eq!(license["customerEmail"], email.as_str());
+    assert_eq!(license["customerName"], "Ada Lovelace");
+    assert_eq!(license["emailStatus"], "pending");
+    assert_eq!(
+        license["source"]["checkoutSessionId"],
+        event["data"]["object"]["id"]
+    );
+    assert_eq!(license["source"]["eventId"], event["id"]);
+    assert!(license["expiresAt"]
+        .as_str()
+        .unwrap()
+        .starts_with(&(time::OffsetDateTime::now_utc().year() + 1).to_string()));
+
+    assert_eq!(stack.drain_mail().await, 1);
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    assert!(
+        emails[0]["body"].as_str().unwrap().contains(key),
+        "the email carries the key"
+    );
+    assert_eq!(emails[0]["subject"], "Your Acme Pro license key");
+    assert!(emails[0]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("licenses@"));
+
+    let licenses = stack.licenses(&tenant, "").await;
+    assert_eq!(licenses[0]["emailStatus"], "sent");
+    let (status, entry) = stack
+        .event_log(&tenant, event["id"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(entry["status"], "verified");
+    assert_eq!(entry["type"], "checkout.session.completed");
+    assert_eq!(entry["apiVersion"], "2025-03-31.basil");
+    assert_eq!(entry["licenseIds"], receipt["licenseIds"]);
+}
+
+#[tokio::test]
+async fn quantity_three_issues_three_keys_in_one_email() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, email) = checkout_event(&product, Some(3));
+
+    let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200);
+    let keys: HashSet<String> = stack
+        .licenses(&tenant, "")
+        .await
+        .iter()
+        .map(|l| l["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    stack.drain_mail().await;
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    let body = emails[0]["body"].as_str().unwrap();
+    for k in &keys {
+        assert!(body.contains(k.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_twice_issues_once() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, email) = checkout_event(&product, Some(2));
+
+    let (s1, first) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    let (s2, second) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(first["licenseIds"], second["licenseIds"]);
+    assert_eq!(stack.licenses(&tenant, "").await.len(), 2);
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn ten_concurrent_deliveries_and_a_second_event_for_the_purchase_issue_once() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, email) = checkout_event(&product, Some(2));
+    // Another event (new id) about the same checkout session: the same purchase.
+    let mut other = event.clone();
+    other["id"] = json!(unique("evt_other"));
+
+    let mut deliveries = Vec::new();
+    for i in 0..10 {
+        let e = if i == 9 { other.clone() } else { event.clone() };
+        let stack = &stack;
+        let secret = app.webhook_secret.clone();
+        deliveries.push(async move { stack.post_event(WEBHOOK, &e, &secret).await });
+    }
+    let results = futures::future::join_all(deliveries).await;
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let issued: HashSet<&Value> = results.iter().map(|(_, b)| &b["licenseIds"]).collect();
+    assert_eq!(issued.len(), 1, "every delivery reports the same licenses");
+    assert_eq!(stack.licenses(&tenant, "").await.len(), 2);
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&email).await.len(), 1, "one email");
+    let (_, entry) = stack
+        .event_log(&tenant, other["id"].as_str().unwrap())
+        .await;
+    assert_eq!(entry["status"], "verified");
+    assert_eq!(entry["licenseIds"], results[0].1["licenseIds"]);
+}
+
+#[tokio::test]
+async fn events_that_cannot_issue_are_recorded_failed_and_answered_200() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"productId": "999999"}), "does not exist"),
+        (json!({}), "productId is missing"),
+        (json!({"productId": product, "quantity": "0"}), "quantity"),
+        (json!({"productId": product, "quantity": "2.5"}), "quantity"),
+        (
+            json!({"productId": product, "planId": "pln_nope"}),
+            "plan pln_nope",
+        ),
+    ];
+    for (metadata, reason) in cases {
+        let (mut event, _) = checkout_event(&product, None);
+        event["data"]["object"]["metadata"] = metadata.clone();
+        let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+        assert_eq!(status, 200, "{metadata}: {receipt}");
+        assert_eq!(receipt["status"], "failed");
+        let (_, entry) = stack
+            .event_log(&tenant, event["id"].as_str().unwrap())
+            .await;
+        assert_eq!(entry["status"], "failed");
+        let error = entry["error"].as_str().unwrap();
+        assert!(error.contains(reason), "{metadata}: {error}");
+    }
+    assert!(stack.licenses(&tenant, "").await.is_empty());
+
+    // A product of another tenant is unknown to this one.
+    let other = stack.tenant("Other").await;
+    let foreign = stack.product(&other, json!({})).await;
+    let (event, _) = checkout_event(&foreign, None);
+    let (_, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(receipt["status"], "failed");
+    assert!(stack.licenses(&other, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn livemode_must_match_the_app() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (mut event, _) = checkout_event(&product, None);
+    event["livemode"] = json!(true);
+    // Live events are matched among live apps only, and this one is a test app.
+    let (status, body) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "no_app_matched_signature");
+    // Sent to the app's own URL it is matched, and refused for its mode.
+    let (status, receipt) = stack
+        .post_event(
+            &format!("{WEBHOOK}/{}", app.id),
+            &event,
+            &app.webhook_secret,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(receipt["status"], "failed");
+    assert!(stack.licenses(&tenant, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn signatures_are_checked_as_stripe_does() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, _) = checkout_event(&product, None);
+    let body = serde_json::to_string(&event).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sign = |secret: &str, t: i64, b: &str| {
+        keyhook_shared::stripe::signature::sign(secret, t, b.as_bytes())
+    };
+
+    let cases = [
+        (
+            sign("whsec_wrong", now, &body),
+            body.clone(),
+            "no_app_matched_signature",
+        ),
+        (
+            sign(&app.webhook_secret, now, &body),
+            body.replace("Ada", "Eve"),
+            "no_app_matched_signature",
+        ),
+        (
+            sign(&app.webhook_secret, now - 301, &body),
+            body.clone(),
+            "invalid_signature",
+        ),
+        (
+            sign(&app.webhook_secret, now + 301, &body),
+            body.clone(),
+            "invalid_signature",
+        ),
+        ("t=abc,v1=00".to_string(), body.clone(), "invalid_signature"),
+        (format!("t={now}"), body.clone(), "invalid_signature"),
+    ];
+    for (header, body, code) in cases {
+        let (status, res) = stack.post_raw(WEBHOOK, body, &header).await;
+        assert_eq!(status, 400, "{header}: {res}");
+        assert_eq!(res["error"]["code"], code, "{header}");
+    }
+    // No header at all.
+    let res = stack
+        .http
+        .post(format!("{}{WEBHOOK}", stack.base_url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    // Nothing was recorded for any of them.
+    let (_, log) = stack
+        .api(&tenant.token, "GET", "/api/stripe/events", None)
+        .await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 0);
+
+    // Several v1 values, one of them right (Stripe during a secret roll): accepted.
+    let good = sign(&app.webhook_secret, now, &body);
+    let stale = sign("whsec_old", now, &body);
+    let header = format!("{stale},{}", good.split(',').nth(1).unwrap());
+    let (status, receipt) = stack.post_raw(WEBHOOK, body, &header).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["status"], "verified");
+}
+
+#[tokio::test]
+async fn apps_are_found_by_tenant_hint_and_direct_url_only_within_scope() {
+    let stack = Stack::start().await;
+    let a = stack.tenant("A").await;
+    let b = stack.tenant("B").await;
+    let app_a = stack.app(&a).await;
+    let app_b = stack.app(&b).await;
+    let product = stack.product(&a, json!({})).await;
+
+    let (event, _) = checkout_event(&product, None);
+    let (status, r) = stack
+        .post_event(
+            &format!("{WEBHOOK}?tenantId={}", a.id),
+            &event,
+            &app_a.webhook_secret,
+        )
+        .await;
+    assert_eq!(
+        (status, r["appId"].as_str()),
+        (200, Some(app_a.id.as_str()))
+    );
+
+    let (event, _) = checkout_event(&product, None);
+    let (status, _) = stack
+        .post_event(
+            &format!("{WEBHOOK}?teamId={}", a.id),
+            &event,
+            &app_a.webhook_secret,
+        )
+        .await;
+    assert_eq!(status, 200, "Lukittu's teamId alias");
+
+    // Tenant A's event, narrowed to tenant B or sent to B's app URL, matches nothing.
+    let (event, _) = checkout_event(&product, None);
+    let (status, _) = stack
+        .post_event(
+            &format!("{WEBHOOK}?tenantId={}", b.id),
+            &event,
+            &app_a.webhook_secret,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = stack
+        .post_event(
+            &format!("{WEBHOOK}/{}", app_b.id),
+            &event,
+            &app_a.webhook_secret,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, r) = stack
+        .post_event(
+            &format!("{WEBHOOK}/{}", app_a.id),
+            &event,
+            &app_a.webhook_secret,
+        )
+        .await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
+    assert_eq!(stack.licenses(&a, "").await.len(), 3);
+    assert!(stack.licenses(&b, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let (mut event, _) = checkout_event("1", None);
+    event["data"]["object"]["padding"] = json!("x".repeat(300 * 1024));
+    let (status, body) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+}
+
+/// Services whose KMS (or SQS) client points at a closed port: an outage. (The endpoint is
+/// set on the service's own config: the AWS_ENDPOINT_URL variable outranks `SdkConfig`'s.)
+fn services_with_dead(stack: &Stack, dead: &str) -> Services {
+    const DEAD: &str = "http://127.0.0.1:9";
+    let kms = match dead {
+        "kms" => aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&stack.sdk)
+                .endpoint_url(DEAD)
+                .build(),
+        ),
+        _ => aws_sdk_kms::Client::new(&stack.sdk),
+    };
+    let sqs = match dead {
+        "sqs" => aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&stack.sdk)
+                .endpoint_url(DEAD)
+                .build(),
+        ),
+        _ => aws_sdk_sqs::Client::new(&stack.sdk),
+    };
+    Services::with_clients(
+        stack.config(),
+        stack.services.store.clone(),
+        kms,
+        sqs,
+        aws_sdk_sesv2::Client::new(&stack.sdk),
+    )
+}
+
+#[tokio::test]
+async fn kms_unavailable_answers_5xx_writes_nothing_and_the_retry_issues_once() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, email) = checkout_event(&product, Some(2));
+
+    let broken = stack.serve_with(services_with_dead(&stack, "kms")).await;
+    let (body, header) = keyhook_cli::trigger::sign_event(&event, &app.webhook_secret);
+    let res = stack
+        .http
+        .post(format!("{broken}{WEBHOOK}"))
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 503, "Stripe must retry");
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "upstream_unavailable");
+    assert!(stack.licenses(&tenant, "").await.is_empty());
+    assert_eq!(stack.queued_mail().await, 0);
+
+    // Stripe's retry, with KMS back.
+    let (status, r) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
+    assert_eq!(stack.licenses(&tenant, "").await.len(), 2);
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn queue_unavailable_answers_5xx_and_the_retry_enqueues_without_reissuing() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, email) = checkout_event(&product, Some(2));
+
+    let broken = stack.serve_with(services_with_dead(&stack, "sqs")).await;
+    let (body, header) = keyhook_cli::trigger::sign_event(&event, &app.webhook_secret);
+    let res = stack
+        .http
+        .post(format!("{broken}{WEBHOOK}"))
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 503);
+    let issued = stack.licenses(&tenant, "").await;
+    assert_eq!(issued.len(), 2, "the licenses are committed");
+    assert_eq!(stack.queued_mail().await, 0);
+
+    let (status, r) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200);
+    assert_eq!(r["duplicate"], true);
+    let again = stack.licenses(&tenant, "").await;
+    assert_eq!(again.len(), 2, "the retry issued nothing new");
+    assert_eq!(stack.drain_mail().await, 1, "the retry enqueued the email");
+    assert_eq!(stack.emails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn products_without_auto_email_issue_without_sending() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({"autoEmail": false})).await;
+    let (event, email) = checkout_event(&product, None);
+    let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200);
+    let licenses = stack.licenses(&tenant, "").await;
+    assert_eq!(licenses[0]["emailStatus"], "disabled");
+    assert_eq!(stack.queued_mail().await, 0);
+    assert!(stack.emails_to(&email).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_buyer_email_falls_back_to_customer_email_and_plans_set_the_duration() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack
+        .product(&tenant, json!({"defaultLicenseDays": 365}))
+        .await;
+    let (status, plan) = stack
+        .api(
+            &tenant.token,
+            "POST",
+            "/api/plans",
+            Some(json!({"productId": product, "name": "Monthly", "days": 30})),
+        )
+        .await;
+    assert_eq!(status, 201, "{plan}");
+
+    let (mut event, _) = checkout_event(&product, None);
+    let prefill = format!("{}@example.com", unique("prefill"));
+    let session = &mut event["data"]["object"];
+    session["customer_details"]["email"] = Value::Null;
+    session["customer_email"] = json!(prefill);
+    session["metadata"]["planId"] = plan["id"].clone();
+    let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200);
+    let license = &stack.licenses(&tenant, "").await[0];
+    assert_eq!(license["customerEmail"], prefill.as_str());
+    let expires = time::OffsetDateTime::parse(
+        license["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((29..=30).contains(&days), "plan's 30 days, got {days}");
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&prefill).await.len(), 1);
+}
