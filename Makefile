@@ -1,11 +1,15 @@
 # The two commands: `make dev` runs Keyhook locally; `make test` runs every test.
-.PHONY: dev test trigger emails fmt lint build
+.PHONY: dev test bench trigger emails fmt lint build
 
 dev:
 	./scripts/dev.sh
 
 test:
 	./scripts/test.sh
+
+# Benchmarks that print figures (speed and AWS-call counts), against the emulator.
+bench:
+	./scripts/bench.sh
 
 # A signed test purchase against `make dev` (settings from .keyhook/dev.env).
 EMAIL ?= buyer@example.com

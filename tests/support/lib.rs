@@ -3,6 +3,8 @@
 //! identity, and serves every route on its own loopback port through the real dispatcher, so
 //! tests run in parallel without seeing each other.
 
+pub mod calls;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

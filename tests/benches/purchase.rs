@@ -1,0 +1,159 @@
+//! Benchmark of the purchase path (issue 3). Prints figures; asserts nothing about speed.
+//!
+//! 1. Signature verification + event parsing per event, for a 2 KB and a 50 KB payload
+//!    (pure CPU, no I/O).
+//! 2. AWS calls per one-time purchase with warm caches, counted by an interceptor on the real
+//!    SDK clients against the emulator: the webhook request, then the mailer's send.
+//!
+//! Run with `make bench` (starts the emulator).
+
+use std::time::Instant;
+
+use keyhook_shared::stripe::signature::{self, SignatureHeader};
+use keyhook_shared::stripe::Event;
+use keyhook_tests::calls::{counted_services, CallCounter};
+use keyhook_tests::{checkout_event, Stack};
+use serde_json::{json, Value};
+
+/// An event of about `target` bytes: Stripe's example session, trimmed or given line items.
+fn event_of_size(target: usize) -> Vec<u8> {
+    let (mut event, _) = checkout_event("42", Some(1));
+    let session = event["data"]["object"].as_object_mut().unwrap();
+    if target < 3000 {
+        for k in [
+            "custom_text",
+            "after_expiration",
+            "consent_collection",
+            "shipping_cost",
+            "saved_payment_method_options",
+            "invoice_creation",
+            "collected_information",
+            "payment_method_configuration_details",
+            "automatic_tax",
+            "total_details",
+            "shipping_address_collection",
+        ] {
+            session.remove(k);
+        }
+    } else {
+        let mut items = Vec::new();
+        while serde_json::to_vec(&event).unwrap().len() < target {
+            items.push(json!({
+                "id": format!("li_{}", items.len()), "object": "item", "amount_discount": 0,
+                "amount_subtotal": 2999, "amount_tax": 0, "amount_total": 2999, "currency": "usd",
+                "description": "Pro License", "quantity": 1,
+                "price": {"id": "price_1PgafmB7WZ01zgkW6dKueIc5", "object": "price", "active": true,
+                          "currency": "usd", "unit_amount": 2999, "product": "prod_QXg1hqf4jFNsqG",
+                          "metadata": {"product_id": "42", "hwid_limit": "3"}}
+            }));
+            event["data"]["object"]["line_items"] = json!({"object": "list", "data": items});
+        }
+    }
+    serde_json::to_vec(&event).unwrap()
+}
+
+fn bench_verify_and_parse(body: &[u8], iterations: u32) -> f64 {
+    let secret = "whsec_benchmark_secret_0123456789";
+    let header = signature::sign(secret, 1_700_000_000, body);
+    let started = Instant::now();
+    for _ in 0..iterations {
+        let h = SignatureHeader::parse(std::hint::black_box(&header)).unwrap();
+        assert!(h.verifies(secret, std::hint::black_box(body)));
+        let e = Event::parse(std::hint::black_box(body)).unwrap();
+        std::hint::black_box(e);
+    }
+    started.elapsed().as_secs_f64() * 1e6 / iterations as f64
+}
+
+fn per_purchase(calls: &std::collections::BTreeMap<String, usize>, n: usize) -> String {
+    calls
+        .iter()
+        .map(|(k, v)| format!("{k}={}", *v as f64 / n as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[tokio::main]
+async fn main() {
+    println!("== Signature verification + event parsing (CPU only) ==");
+    for target in [2 * 1024, 50 * 1024] {
+        let body = event_of_size(target);
+        let iterations = if target < 10_000 { 20_000 } else { 2_000 };
+        bench_verify_and_parse(&body, iterations / 10); // warm-up
+        let us = bench_verify_and_parse(&body, iterations);
+        println!(
+            "  payload {:>6} bytes: {:>8.2} µs per event ({iterations} events)",
+            body.len(),
+            us
+        );
+    }
+
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        println!("(AWS_ENDPOINT_URL not set: skipping the AWS call count; run `make bench`)");
+        return;
+    }
+    println!("== AWS calls per one-time purchase (warm), against the emulator ==");
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Bench").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let counter = CallCounter::default();
+    let services = counted_services(stack.config(), &stack.sdk, &counter);
+    let base = stack.serve_with(services.clone()).await;
+    let post = |event: Value| {
+        let (body, header) = keyhook_cli::trigger::sign_event(&event, &app.webhook_secret);
+        let url = format!("{base}/api/stripe/webhook");
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .header("stripe-signature", header)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200);
+        }
+    };
+    // Warm-up: the first purchase unwraps the tenant key (one KMS Decrypt), then it is cached.
+    post(checkout_event(&product, Some(1)).0).await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    keyhook_cli::mail_worker::drain(&services, &sqs, &stack.resources.queue_url)
+        .await
+        .unwrap();
+    let cold = counter.snapshot();
+    println!(
+        "  first purchase, cold caches (webhook + mailer): {}",
+        per_purchase(&cold, 1)
+    );
+
+    let n = 20;
+    counter.reset();
+    for _ in 0..n {
+        post(checkout_event(&product, Some(1)).0).await;
+    }
+    let webhook = counter.snapshot();
+    println!(
+        "  webhook, per purchase over {n}: {}",
+        per_purchase(&webhook, n)
+    );
+    println!(
+        "    totals per purchase: DynamoDB {}, KMS {}, SQS {}",
+        counter.service_total("DynamoDB") as f64 / n as f64,
+        counter.service_total("KMS") as f64 / n as f64,
+        counter.service_total("SQS") as f64 / n as f64
+    );
+    counter.reset();
+    // The mail worker's own SQS receive/delete calls use an uncounted client: only the
+    // mailer handler's calls are counted, as the mailer Lambda would make them.
+    keyhook_cli::mail_worker::drain(&services, &sqs, &stack.resources.queue_url)
+        .await
+        .unwrap();
+    let mailer = counter.snapshot();
+    println!("  mailer, per email over {n}: {}", per_purchase(&mailer, n));
+    println!(
+        "    totals per email: DynamoDB {}, KMS {}, SES {}",
+        counter.service_total("DynamoDB") as f64 / n as f64,
+        counter.service_total("KMS") as f64 / n as f64,
+        counter.service_total("SESv2") as f64 / n as f64
+    );
+}
