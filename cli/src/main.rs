@@ -99,6 +99,11 @@ enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+    /// Delete a tenant and revoke all its API tokens.
+    Delete {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +174,14 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 "tenant:    {}\napi token: {token}\n(the token is shown only now)",
                 t.id
             );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::Delete { id },
+        } => {
+            let services = Services::from_env().await?;
+            services.store.delete_tenant(&id).await?;
+            println!("tenant {id} deleted; its API tokens no longer work");
             Ok(())
         }
         Command::Trigger {

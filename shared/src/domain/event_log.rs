@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::time::serde_ts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     /// Signature verified and recorded; processing not finished (or failed on our side and

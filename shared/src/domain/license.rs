@@ -6,7 +6,10 @@ use time::OffsetDateTime;
 use crate::domain::ExpirationStart;
 use crate::time::serde_ts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The field a license key is sealed as (part of its associated data).
+pub const KEY_SEAL_FIELD: &str = "licenseKey";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LicenseStatus {
     Active,
@@ -15,8 +18,19 @@ pub enum LicenseStatus {
     Expired,
 }
 
+impl LicenseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseStatus::Active => "active",
+            LicenseStatus::Suspended => "suspended",
+            LicenseStatus::Revoked => "revoked",
+            LicenseStatus::Expired => "expired",
+        }
+    }
+}
+
 /// Where the license email stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailStatus {
     Pending,
@@ -38,7 +52,7 @@ impl EmailStatus {
 }
 
 /// The Stripe objects a license came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseSource {
     pub stripe_app_id: Option<String>,
@@ -50,12 +64,13 @@ pub struct LicenseSource {
 }
 
 /// A device activated on a license.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
     pub device_id: String,
     pub device_name: Option<String>,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "String")]
     pub activated_at: OffsetDateTime,
 }
 

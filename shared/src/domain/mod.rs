@@ -1,20 +1,24 @@
 //! Plain types and rules, no I/O. What is stored is exactly these types (see `store`); what the
 //! HTTP API shows of them is built in `handlers` (secrets never leave this side).
 
+pub mod currency;
 pub mod event_log;
 pub mod license;
 pub mod license_key;
 pub mod money;
 pub mod plan;
+pub mod price_mapping;
 pub mod product;
 pub mod purchase;
 pub mod stripe_app;
 pub mod tenant;
 
+pub use currency::Currency;
 pub use event_log::{EventLogEntry, EventStatus};
 pub use license::{EmailStatus, License, LicenseSource, LicenseStatus};
 pub use license_key::LicenseKey;
 pub use plan::Plan;
+pub use price_mapping::PriceMapping;
 pub use product::{EmailTemplate, ExpirationStart, Product, RenewalMode};
 pub use purchase::Purchase;
 pub use stripe_app::{AppStatus, StripeApp};

@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 use crate::time::serde_ts;
 
 /// When a time-limited license starts its clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpirationStart {
     #[default]
@@ -15,7 +17,9 @@ pub enum ExpirationStart {
 }
 
 /// What a paid subscription cycle does to licenses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RenewalMode {
     /// A new key every paid cycle (ExisOne).
@@ -27,7 +31,7 @@ pub enum RenewalMode {
 
 /// A product's own email; placeholders `{{ActivationKey}}`, `{{ProductName}}`,
 /// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmailTemplate {
     pub subject: String,

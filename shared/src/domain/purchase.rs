@@ -19,9 +19,10 @@ pub struct Purchase {
     /// The Stripe object id that identifies the purchase (`cs_…`, `pi_…`, `in_…`).
     pub purchase_ref: String,
     pub tenant_id: String,
-    pub app_id: String,
-    /// The event that issued it.
-    pub event_id: String,
+    /// The Stripe app it came through (none for licenses an admin issued by hand).
+    pub app_id: Option<String>,
+    /// The Stripe event that issued it (none for licenses an admin issued by hand).
+    pub event_id: Option<String>,
     pub license_ids: Vec<String>,
     pub product_ids: Vec<String>,
     pub customer_email: Option<String>,

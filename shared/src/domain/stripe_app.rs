@@ -30,7 +30,7 @@ pub struct StripeApp {
 }
 
 /// The contract's readiness of an app, computed from whether its secrets actually decrypt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppStatus {
     Ready,

@@ -11,8 +11,8 @@ use time::Duration;
 use tracing::Instrument;
 
 use crate::crypto::SealContext;
+use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::{EmailStatus, LicenseKey, Purchase};
-use crate::handlers::webhook::LICENSE_KEY_FIELD;
 use crate::mail::{render, MailJob, TemplateValues};
 use crate::{Error, Result, Services};
 
@@ -110,7 +110,7 @@ async fn send(s: &Services, purchase: &Purchase) -> Result<String> {
         let ctx = SealContext {
             tenant_id: &purchase.tenant_id,
             owner: &l.id,
-            field: LICENSE_KEY_FIELD,
+            field: KEY_SEAL_FIELD,
         };
         let key = s
             .keyring

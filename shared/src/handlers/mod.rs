@@ -2,5 +2,6 @@
 //! `stripe`, `store`, `crypto` and `mail`.
 
 pub mod admin;
+pub mod issuance;
 pub mod mailer;
 pub mod webhook;

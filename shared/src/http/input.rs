@@ -20,21 +20,14 @@ pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // serde_json appends the position; the field path says more to an API client.
         let message = inner.to_string();
-        // serde reports an unknown field at the parent path; name the field itself.
-        let unknown = message
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(|f| {
-                if path == "." {
-                    f.to_string()
-                } else {
-                    format!("{path}.{f}")
-                }
-            });
-        let field = unknown.or_else(|| (path != ".").then_some(path));
+        let message = match message.find(" at line ") {
+            Some(i) if !inner.is_syntax() && !inner.is_eof() => message[..i].to_string(),
+            _ => message,
+        };
         Error::Validation {
-            field,
+            field: (path != ".").then_some(path),
             message: if inner.is_syntax() || inner.is_eof() {
                 format!("the body is not valid JSON: {message}")
             } else {
@@ -62,7 +55,7 @@ pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
 }
 
 /// The contract's list body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListBody<T> {
     pub items: Vec<T>,

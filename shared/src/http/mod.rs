@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod input;
 pub mod lambda;
+pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod routes;

@@ -8,7 +8,7 @@ use http::{Method, StatusCode};
 use tracing::Instrument;
 
 use crate::handlers::{admin, webhook};
-use crate::http::{ApiRequest, ApiResponse};
+use crate::http::{openapi, ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
 /// Largest body any route accepts (Stripe's webhook included): 256 KiB.
@@ -38,6 +38,8 @@ impl Function {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Health,
+    OpenApi,
+    ApiDocs,
     StripeWebhook,
     StripeWebhookForApp,
     GetTenant,
@@ -59,8 +61,25 @@ pub enum Op {
     GetPlan,
     UpdatePlan,
     DeletePlan,
+    ListPriceMappings,
+    CreatePriceMapping,
+    GetPriceMapping,
+    UpdatePriceMapping,
+    DeletePriceMapping,
+    ListCurrencies,
+    CreateCurrency,
+    UpdateCurrency,
     ListLicenses,
+    CreateLicense,
     GetLicense,
+    PatchLicense,
+    ResendLicenseEmail,
+    ListTenantKeys,
+    CreateTenantKey,
+    ActivateTenantKey,
+    ListTokens,
+    CreateToken,
+    DeleteToken,
 }
 
 #[derive(Debug)]
@@ -81,6 +100,8 @@ macro_rules! routes {
 /// Every route of the HTTP API.
 pub static ROUTES: &[Route] = routes![
     GET "/health" => Admin::Health,
+    GET "/openapi.json" => Admin::OpenApi,
+    GET "/docs" => Admin::ApiDocs,
     POST "/api/stripe/webhook" => Webhook::StripeWebhook,
     POST "/api/stripe/webhook/{appId}" => Webhook::StripeWebhookForApp,
     GET "/api/tenant" => Admin::GetTenant,
@@ -102,8 +123,25 @@ pub static ROUTES: &[Route] = routes![
     GET "/api/plans/{planId}" => Admin::GetPlan,
     PUT "/api/plans/{planId}" => Admin::UpdatePlan,
     DELETE "/api/plans/{planId}" => Admin::DeletePlan,
+    GET "/api/stripe/price-mappings" => Admin::ListPriceMappings,
+    POST "/api/stripe/price-mappings" => Admin::CreatePriceMapping,
+    GET "/api/stripe/price-mappings/{id}" => Admin::GetPriceMapping,
+    PUT "/api/stripe/price-mappings/{id}" => Admin::UpdatePriceMapping,
+    DELETE "/api/stripe/price-mappings/{id}" => Admin::DeletePriceMapping,
+    GET "/api/currencies" => Admin::ListCurrencies,
+    POST "/api/currencies" => Admin::CreateCurrency,
+    PUT "/api/currencies/{code}" => Admin::UpdateCurrency,
     GET "/api/licenses" => Admin::ListLicenses,
+    POST "/api/licenses" => Admin::CreateLicense,
     GET "/api/licenses/{licenseId}" => Admin::GetLicense,
+    PATCH "/api/licenses/{licenseId}" => Admin::PatchLicense,
+    POST "/api/licenses/{licenseId}/resend-email" => Admin::ResendLicenseEmail,
+    GET "/api/tenant-keys" => Admin::ListTenantKeys,
+    POST "/api/tenant-keys" => Admin::CreateTenantKey,
+    POST "/api/tenant-keys/{keyId}/activate" => Admin::ActivateTenantKey,
+    GET "/api/tokens" => Admin::ListTokens,
+    POST "/api/tokens" => Admin::CreateToken,
+    DELETE "/api/tokens/{tokenId}" => Admin::DeleteToken,
 ];
 
 /// Path parameters captured by a route.
@@ -214,7 +252,15 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
 
 async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiResponse> {
     match op {
-        Op::Health => Ok(ApiResponse::ok(&serde_json::json!({"status": "ok"}))),
+        Op::Health => Ok(ApiResponse::ok(&openapi::Health {
+            status: "ok".into(),
+        })),
+        Op::OpenApi => Ok(ApiResponse::ok(&openapi::document())),
+        Op::ApiDocs => Ok(ApiResponse::text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            openapi::DOCS_PAGE,
+        )),
         Op::StripeWebhook => webhook::receive(s, req, None).await,
         Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
         Op::GetTenant => admin::tenant::get(s, req).await,
@@ -236,8 +282,25 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::GetPlan => admin::plans::get(s, req, p.get("planId")).await,
         Op::UpdatePlan => admin::plans::update(s, req, p.get("planId")).await,
         Op::DeletePlan => admin::plans::delete(s, req, p.get("planId")).await,
+        Op::ListPriceMappings => admin::price_mappings::list(s, req).await,
+        Op::CreatePriceMapping => admin::price_mappings::create(s, req).await,
+        Op::GetPriceMapping => admin::price_mappings::get(s, req, p.get("id")).await,
+        Op::UpdatePriceMapping => admin::price_mappings::update(s, req, p.get("id")).await,
+        Op::DeletePriceMapping => admin::price_mappings::delete(s, req, p.get("id")).await,
+        Op::ListCurrencies => admin::currencies::list(s, req).await,
+        Op::CreateCurrency => admin::currencies::create(s, req).await,
+        Op::UpdateCurrency => admin::currencies::update(s, req, p.get("code")).await,
         Op::ListLicenses => admin::licenses::list(s, req).await,
+        Op::CreateLicense => admin::licenses::create(s, req).await,
         Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
+        Op::PatchLicense => admin::licenses::patch(s, req, p.get("licenseId")).await,
+        Op::ResendLicenseEmail => admin::licenses::resend_email(s, req, p.get("licenseId")).await,
+        Op::ListTenantKeys => admin::tenant_keys::list(s, req).await,
+        Op::CreateTenantKey => admin::tenant_keys::create(s, req).await,
+        Op::ActivateTenantKey => admin::tenant_keys::activate(s, req, p.get("keyId")).await,
+        Op::ListTokens => admin::tokens::list(s, req).await,
+        Op::CreateToken => admin::tokens::create(s, req).await,
+        Op::DeleteToken => admin::tokens::delete(s, req, p.get("tokenId")).await,
     }
 }
 

@@ -40,35 +40,9 @@ impl Store {
         for l in licenses {
             items.push(put_new(Self::license_item(l)?)?);
         }
-        let event_update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::event(
-                &purchase.tenant_id,
-                &purchase.event_id,
-            ))))
-            .update_expression("SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_names("#e", "error")
-            .expression_attribute_values(
-                ":verified",
-                AttributeValue::S(EventStatus::Verified.as_str().into()),
-            )
-            .expression_attribute_values(
-                ":ids",
-                AttributeValue::L(
-                    purchase
-                        .license_ids
-                        .iter()
-                        .map(|i| AttributeValue::S(i.clone()))
-                        .collect(),
-                ),
-            )
-            .expression_attribute_values(":p", AttributeValue::S(purchase.purchase_ref.clone()))
-            .build()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        items.push(TransactWriteItem::builder().update(event_update).build());
-
+        if let Some(event_id) = &purchase.event_id {
+            items.push(self.event_verified_update(purchase, event_id)?);
+        }
         let result = self
             .client
             .transact_write_items()
@@ -96,5 +70,41 @@ impl Store {
                 Ok(IssueOutcome::AlreadyIssued(Box::new(existing)))
             }
         }
+    }
+
+    /// The event log entry of the issuing event turns `verified`, with its licenses.
+    fn event_verified_update(
+        &self,
+        purchase: &Purchase,
+        event_id: &str,
+    ) -> Result<TransactWriteItem> {
+        let event_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::event(
+                &purchase.tenant_id,
+                event_id,
+            ))))
+            .update_expression("SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#e", "error")
+            .expression_attribute_values(
+                ":verified",
+                AttributeValue::S(EventStatus::Verified.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":ids",
+                AttributeValue::L(
+                    purchase
+                        .license_ids
+                        .iter()
+                        .map(|i| AttributeValue::S(i.clone()))
+                        .collect(),
+                ),
+            )
+            .expression_attribute_values(":p", AttributeValue::S(purchase.purchase_ref.clone()))
+            .build()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(event_update).build())
     }
 }

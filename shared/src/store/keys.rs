@@ -32,7 +32,10 @@ pub fn tenant_partition(tenant_id: &str) -> String {
 }
 
 pub fn tenant_key(tenant_id: &str, key_id: &str) -> Key {
-    (tenant_partition(tenant_id), format!("TKEY#{key_id}"))
+    (
+        tenant_partition(tenant_id),
+        format!("{}{key_id}", kind::TENANT_KEY),
+    )
 }
 
 pub fn token(token_hash: &str) -> Key {
@@ -45,10 +48,6 @@ pub fn app(app_id: &str) -> Key {
 
 pub fn product(product_id: &str) -> Key {
     (format!("PRODUCT#{product_id}"), "PRODUCT".into())
-}
-
-pub fn plan(tenant_id: &str, plan_id: &str) -> Key {
-    (tenant_partition(tenant_id), format!("PLAN#{plan_id}"))
 }
 
 pub fn license(license_id: &str) -> Key {
@@ -83,4 +82,12 @@ pub mod listing {
     pub const LICENSES: &str = "LICENSE#";
     pub const TOKENS: &str = "TOKEN#";
     pub const EVENTS: &str = "EVENT#";
+}
+
+/// Sort-key prefixes of the records that live in a tenant's partition.
+pub mod kind {
+    pub const PLAN: &str = "PLAN#";
+    pub const PRICE_MAPPING: &str = "PRICEMAP#";
+    pub const CURRENCY: &str = "CURRENCY#";
+    pub const TENANT_KEY: &str = "TKEY#";
 }

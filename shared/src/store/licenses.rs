@@ -109,3 +109,75 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Replaces a license's sealed key if it is still `old` (a concurrent change wins).
+    pub async fn reseal_license(&self, license_id: &str, old: &str, new: &str) -> Result<bool> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::license(license_id))))
+            .update_expression("SET keySealed = :new")
+            .condition_expression("keySealed = :old")
+            .expression_attribute_values(":new", AttributeValue::S(new.into()))
+            .expression_attribute_values(":old", AttributeValue::S(old.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// Writes the fields an admin may change (status, expiry, limits, customer), leaving the
+    /// rest (devices in particular, which activations change concurrently) untouched.
+    pub async fn update_license_admin_fields(&self, l: &License) -> Result<()> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let opt = |v: Option<String>| {
+            v.map(AttributeValue::S)
+                .unwrap_or(AttributeValue::Null(true))
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::license(&l.id))))
+            .update_expression(
+                "SET #st = :st, expiresAt = :exp, maxDevices = :md, maxIps = :mi, \
+                 customerEmail = :ce, customerName = :cn, updatedAt = :up",
+            )
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", AttributeValue::S(l.status.as_str().into()))
+            .expression_attribute_values(":exp", opt(l.expires_at.map(crate::time::format)))
+            .expression_attribute_values(":md", AttributeValue::N(l.max_devices.to_string()))
+            .expression_attribute_values(":mi", AttributeValue::N(l.max_ips.to_string()))
+            .expression_attribute_values(":ce", opt(l.customer_email.clone()))
+            .expression_attribute_values(":cn", opt(l.customer_name.clone()))
+            .expression_attribute_values(
+                ":up",
+                AttributeValue::S(crate::time::format(l.updated_at)),
+            )
+            .expression_attribute_values(":t", AttributeValue::S(l.tenant_id.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::not_found(format!("License {}", l.id)))
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+}

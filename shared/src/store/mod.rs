@@ -2,6 +2,7 @@
 //! One module per entity; `issuance` holds the transaction that issues a purchase's licenses.
 
 pub mod apps;
+pub mod currencies;
 pub mod events;
 pub mod issuance;
 pub mod keys;
@@ -9,6 +10,7 @@ pub mod licenses;
 pub mod plans;
 pub mod products;
 pub mod purchases;
+pub mod tenant_items;
 pub mod tenants;
 
 use std::collections::HashMap;

@@ -1,30 +1,22 @@
-//! Plans live in their tenant's partition.
+//! Plans and price mappings: tenant-partition records (see `tenant_items`).
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::{dynamo_err, keys, Page, Store};
-use crate::domain::Plan;
+use super::keys::kind;
+use super::{Page, Store};
+use crate::domain::{Plan, PriceMapping};
 use crate::Result;
 
 impl Store {
     pub async fn put_plan(&self, plan: &Plan) -> Result<()> {
-        let item = Self::item(plan, keys::plan(&plan.tenant_id, &plan.id))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
+        self.put_tenant_item(&plan.tenant_id, kind::PLAN, &plan.id, plan)
             .await
-            .map_err(dynamo_err)?;
-        Ok(())
     }
 
     pub async fn get_plan(&self, tenant_id: &str, plan_id: &str) -> Result<Option<Plan>> {
-        self.get(keys::plan(tenant_id, plan_id)).await
+        self.get_tenant_item(tenant_id, kind::PLAN, plan_id).await
     }
 
     pub async fn delete_plan(&self, tenant_id: &str, plan_id: &str) -> Result<bool> {
-        self.delete_owned(keys::plan(tenant_id, plan_id), tenant_id)
+        self.delete_tenant_item(tenant_id, kind::PLAN, plan_id)
             .await
     }
 
@@ -34,41 +26,41 @@ impl Store {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Plan>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(keys::tenant_partition(tenant_id)),
-            )
-            .expression_attribute_values(":p", AttributeValue::S("PLAN#".into()))
-            .limit(limit as i32)
-            .set_exclusive_start_key(cursor.map(|c| {
-                [
-                    (
-                        "pk".to_string(),
-                        AttributeValue::S(keys::tenant_partition(tenant_id)),
-                    ),
-                    ("sk".to_string(), AttributeValue::S(format!("PLAN#{c}"))),
-                ]
-                .into()
-            }))
-            .consistent_read(true)
-            .send()
+        self.list_tenant_items(tenant_id, kind::PLAN, limit, cursor)
             .await
-            .map_err(dynamo_err)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(Self::record)
-            .collect::<Result<Vec<Plan>>>()?;
-        let next_cursor = out
-            .last_evaluated_key
-            .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned())
-            .map(|sk| sk.trim_start_matches("PLAN#").to_string());
-        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn put_price_mapping(&self, m: &PriceMapping) -> Result<()> {
+        self.put_tenant_item(&m.tenant_id, kind::PRICE_MAPPING, &m.id, m)
+            .await
+    }
+
+    pub async fn get_price_mapping(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<PriceMapping>> {
+        self.get_tenant_item(tenant_id, kind::PRICE_MAPPING, id)
+            .await
+    }
+
+    pub async fn delete_price_mapping(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        self.delete_tenant_item(tenant_id, kind::PRICE_MAPPING, id)
+            .await
+    }
+
+    pub async fn list_price_mappings(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<PriceMapping>> {
+        self.list_tenant_items(tenant_id, kind::PRICE_MAPPING, limit, cursor)
+            .await
+    }
+
+    /// Every mapping of a tenant (checkout picks among them; they are few).
+    pub async fn all_price_mappings(&self, tenant_id: &str) -> Result<Vec<PriceMapping>> {
+        self.all_tenant_items(tenant_id, kind::PRICE_MAPPING).await
     }
 }

@@ -103,3 +103,36 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Sets a purchase's email back to `pending` (to `email`), for a resend; the record after.
+    pub async fn request_email(
+        &self,
+        tenant_id: &str,
+        purchase_ref: &str,
+        email: &str,
+    ) -> Result<Purchase> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::purchase(
+                tenant_id,
+                purchase_ref,
+            ))))
+            .update_expression(
+                "SET emailStatus = :pending, customerEmail = :e REMOVE emailClaimUntil",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":e", AttributeValue::S(email.into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        out.attributes
+            .map(Self::record)
+            .transpose()?
+            .ok_or_else(|| Error::internal("purchase update returned nothing"))
+    }
+}

@@ -80,6 +80,55 @@ impl Store {
         self.delete_owned(keys::token(token_hash), tenant_id).await
     }
 
+    /// Every key of a tenant (wrapped forms only).
+    pub async fn tenant_keys(&self, tenant_id: &str) -> Result<Vec<TenantKeyRecord>> {
+        self.all_tenant_items(tenant_id, keys::kind::TENANT_KEY)
+            .await
+    }
+
+    pub async fn put_tenant_key(&self, key: &TenantKeyRecord) -> Result<()> {
+        self.put_tenant_item(&key.tenant_id, keys::kind::TENANT_KEY, &key.id, key)
+            .await
+    }
+
+    /// Replaces the tenant record (active key, re-sealed signing key).
+    pub async fn put_tenant(&self, tenant: &Tenant) -> Result<()> {
+        let item = Self::item(tenant, keys::tenant(&tenant.id))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+
+    /// Deletes a tenant and its API tokens (its other records become unreachable: no token
+    /// can name them any more).
+    pub async fn delete_tenant(&self, tenant_id: &str) -> Result<()> {
+        let mut cursor = None;
+        loop {
+            let page = self.list_tokens(tenant_id, 200, cursor.as_deref()).await?;
+            for t in &page.items {
+                self.delete_token(tenant_id, &t.token_hash).await?;
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::tenant(tenant_id))))
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+
     /// Increments the global product-id counter and returns the new id.
     pub async fn next_product_id(&self) -> Result<String> {
         let out = self

@@ -14,7 +14,7 @@ use crate::{ids, Error, Result, Services};
 
 /// Create and update body. On update, absent fields keep their value; a secret set to `""`
 /// is removed.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppInput {
     pub name: Option<String>,
@@ -28,7 +28,7 @@ pub struct AppInput {
     pub is_default: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppView {
     pub id: String,
@@ -157,7 +157,9 @@ async fn apply(s: &Services, app: &mut StripeApp, input: AppInput) -> Result<()>
     app.active = merge(app.active, input.active);
     app.is_default = merge(app.is_default, input.is_default);
     if let Some(c) = &input.default_currency {
-        app.default_currency = check_currency(c)?;
+        let code = check_currency(c)?;
+        super::currencies::active(s, &app.tenant_id, &code, "defaultCurrency").await?;
+        app.default_currency = code;
     }
     if let Some(pk) = input.publishable_key {
         app.publishable_key = if pk.trim().is_empty() {
@@ -320,14 +322,20 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct DiagnosticItem {
-    app_id: String,
-    name: String,
-    has_secret: bool,
-    has_webhook_signing_secret: bool,
-    status: AppStatus,
+pub struct DiagnosticItem {
+    pub app_id: String,
+    pub name: String,
+    pub has_secret: bool,
+    pub has_webhook_signing_secret: bool,
+    pub status: AppStatus,
+}
+
+/// `GET /api/stripe/diagnostics`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Diagnostics {
+    pub items: Vec<DiagnosticItem>,
 }
 
 /// `GET /api/stripe/diagnostics`: whether each app's secrets decrypt for this tenant.
@@ -344,7 +352,7 @@ pub async fn diagnostics(s: &Services, req: &ApiRequest) -> Result<ApiResponse> 
             status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
         });
     }
-    Ok(ApiResponse::ok(&serde_json::json!({ "items": items })))
+    Ok(ApiResponse::ok(&Diagnostics { items }))
 }
 
 #[cfg(test)]

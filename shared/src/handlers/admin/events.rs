@@ -8,7 +8,7 @@ use crate::http::input::{pagination, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub event_id: String,

@@ -5,14 +5,14 @@ use serde::Serialize;
 use super::{caller, ts};
 use crate::crypto::SealContext;
 use crate::domain::license::Device;
+use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::{EmailStatus, License, LicenseSource, LicenseStatus};
-use crate::handlers::webhook::LICENSE_KEY_FIELD;
 use crate::http::input::pagination;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::Filter;
 use crate::{Error, Result, Services};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseView {
     pub id: String,
@@ -37,7 +37,7 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
             SealContext {
                 tenant_id: &l.tenant_id,
                 owner: &l.id,
-                field: LICENSE_KEY_FIELD,
+                field: KEY_SEAL_FIELD,
             },
             &l.key_sealed,
         )
@@ -107,4 +107,228 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         items,
         next_cursor: page.next_cursor,
     }))
+}
+
+/// `POST /api/licenses`: issue a license by hand (a sale outside Stripe, a replacement).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IssueInput {
+    pub product_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    /// Overrides the product's duration; `null` = perpetual.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
+    pub expires_at: Option<Option<String>>,
+    pub max_devices: Option<u32>,
+    pub max_ips: Option<u32>,
+    /// Email the key (default: when the product has Auto Email and there is an address).
+    pub send_email: Option<bool>,
+}
+
+fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+fn parse_expiry(
+    field: &str,
+    value: Option<Option<String>>,
+) -> Result<Option<Option<time::OffsetDateTime>>> {
+    match value {
+        None => Ok(None),
+        Some(None) => Ok(Some(None)),
+        Some(Some(s)) => crate::time::parse(&s)
+            .map(|t| Some(Some(t)))
+            .ok_or_else(|| {
+                Error::validation(
+                    field,
+                    "must be an RFC 3339 timestamp such as 2027-01-31T00:00:00Z, or null",
+                )
+            }),
+    }
+}
+
+fn check_email(field: &str, email: Option<String>) -> Result<Option<String>> {
+    match email
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) if !crate::http::input::is_email(&e) => {
+            Err(Error::validation(field, "is not an email address"))
+        }
+        other => Ok(other),
+    }
+}
+
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    use crate::domain::purchase::Customer;
+    use crate::handlers::issuance::{self, IssueOrder, Overrides};
+    let c = caller(s, req).await?;
+    let input: IssueInput = crate::http::input::json_body(req)?;
+    let product_id = input
+        .product_id
+        .ok_or_else(|| Error::validation("productId", "is required"))?;
+    let product = s
+        .store
+        .get_tenant_product(&c.tenant_id, &product_id)
+        .await?
+        .ok_or_else(|| {
+            Error::validation("productId", format!("product {product_id} does not exist"))
+        })?;
+    let plan = match &input.plan_id {
+        None => None,
+        Some(id) => Some(
+            s.store
+                .get_plan(&c.tenant_id, id)
+                .await?
+                .filter(|p| p.product_id == product.id)
+                .ok_or_else(|| {
+                    Error::validation(
+                        "planId",
+                        format!("plan {id} does not exist for product {product_id}"),
+                    )
+                })?,
+        ),
+    };
+    let customer = Customer {
+        email: check_email("customerEmail", input.customer_email)?,
+        name: input
+            .customer_name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
+    };
+    let issued = issuance::issue(
+        s,
+        IssueOrder {
+            product: &product,
+            plan: plan.as_ref(),
+            quantity: 1,
+            customer,
+            source: Default::default(),
+            purchase_ref: crate::ids::new_id("manual"),
+            app_id: None,
+            event_id: None,
+            send_email: input.send_email.unwrap_or(true),
+            overrides: Overrides {
+                expires_at: parse_expiry("expiresAt", input.expires_at)?,
+                max_devices: input.max_devices,
+                max_ips: input.max_ips,
+            },
+        },
+    )
+    .await?;
+    let license = issued
+        .licenses
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::internal("manual issuance created no license"))?;
+    Ok(ApiResponse::created(&view(s, license).await?))
+}
+
+/// `PATCH /api/licenses/{id}`: suspend, reinstate, revoke, change expiry, limits or customer.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchInput {
+    pub status: Option<LicenseStatus>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
+    pub expires_at: Option<Option<String>>,
+    pub max_devices: Option<u32>,
+    pub max_ips: Option<u32>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+}
+
+pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PatchInput = crate::http::input::json_body(req)?;
+    let mut l = s
+        .store
+        .get_tenant_license(&c.tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("License {id}")))?;
+    if let Some(expires_at) = parse_expiry("expiresAt", input.expires_at)? {
+        l.expires_at = expires_at;
+        // A new expiry in the future (or none) brings an expired license back.
+        if l.status == LicenseStatus::Expired
+            && expires_at.is_none_or(|t| t > time::OffsetDateTime::now_utc())
+        {
+            l.status = LicenseStatus::Active;
+        }
+    }
+    if let Some(status) = input.status {
+        match (l.status, status) {
+            (LicenseStatus::Revoked, s) if s != LicenseStatus::Revoked => {
+                return Err(Error::Conflict(
+                    "a revoked license cannot be reinstated; issue a new one".into(),
+                ))
+            }
+            (_, LicenseStatus::Expired) => {
+                return Err(Error::validation(
+                    "status",
+                    "expired is set by Keyhook from expiresAt; change expiresAt instead",
+                ))
+            }
+            _ => l.status = status,
+        }
+    }
+    l.max_devices = input.max_devices.unwrap_or(l.max_devices);
+    l.max_ips = input.max_ips.unwrap_or(l.max_ips);
+    if input.customer_email.is_some() {
+        l.customer_email = check_email("customerEmail", input.customer_email)?;
+    }
+    if let Some(n) = input.customer_name {
+        l.customer_name = Some(n.trim().to_string()).filter(|n| !n.is_empty());
+    }
+    l.updated_at = crate::time::now();
+    s.store.update_license_admin_fields(&l).await?;
+    Ok(ApiResponse::ok(&view(s, l).await?))
+}
+
+/// `POST /api/licenses/{id}/resend-email`: sends the purchase's email again, to the license's
+/// current customer email.
+pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let l = s
+        .store
+        .get_tenant_license(&c.tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("License {id}")))?;
+    let email = l.customer_email.clone().ok_or_else(|| {
+        Error::validation(
+            "customerEmail",
+            "the license has no customer email; set one with PATCH first",
+        )
+    })?;
+    let purchase_ref = l
+        .purchase_ref
+        .clone()
+        .ok_or_else(|| Error::internal("license without a purchase"))?;
+    let purchase = s
+        .store
+        .request_email(&c.tenant_id, &purchase_ref, &email)
+        .await?;
+    crate::handlers::issuance::enqueue(s, &purchase).await?;
+    Ok(ApiResponse::json(
+        http::StatusCode::ACCEPTED,
+        &ResendView {
+            license_id: l.id,
+            email_status: EmailStatus::Pending,
+            to: email,
+        },
+    ))
+}
+
+/// The answer to a resend: queued for the mailer.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResendView {
+    pub license_id: String,
+    pub email_status: EmailStatus,
+    pub to: String,
 }

@@ -2,11 +2,15 @@
 //! API token. One module per resource.
 
 pub mod apps;
+pub mod currencies;
 pub mod events;
 pub mod licenses;
 pub mod plans;
+pub mod price_mappings;
 pub mod products;
 pub mod tenant;
+pub mod tenant_keys;
+pub mod tokens;
 
 use time::OffsetDateTime;
 

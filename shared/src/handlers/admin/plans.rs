@@ -8,7 +8,7 @@ use crate::http::input::{json_body, pagination, text_field, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanInput {
     pub product_id: Option<String>,
@@ -16,7 +16,7 @@ pub struct PlanInput {
     pub days: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanView {
     pub id: String,

@@ -13,7 +13,7 @@ use crate::store::Filter;
 use crate::{Error, Result, Services};
 
 /// Create and update body; on update, absent fields keep their value.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductInput {
     pub name: Option<String>,
@@ -27,6 +27,7 @@ pub struct ProductInput {
     pub renewal_mode: Option<RenewalMode>,
     /// `null` removes the product's template (the default one is used).
     #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<EmailTemplate>")]
     pub email_template: Option<Option<EmailTemplate>>,
     pub archived: Option<bool>,
 }
@@ -39,7 +40,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductView {
     pub id: String,

@@ -12,7 +12,7 @@ use crate::{ids, Error, Result, Services};
 /// The seal field of a tenant's Ed25519 signing key.
 pub const SIGNING_KEY_FIELD: &str = "signingKey";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantView {
     pub id: String,

@@ -6,7 +6,7 @@
 //! answered 200, since retrying cannot fix them.
 
 mod checkout;
-pub(crate) mod issue;
+mod issue;
 mod routing;
 
 use http::StatusCode;
@@ -34,17 +34,17 @@ pub(crate) enum Outcome {
 }
 
 /// The answer Stripe (and `keyhook trigger`) gets.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct Receipt<'a> {
-    received: bool,
-    event_id: &'a str,
-    app_id: &'a str,
-    status: EventStatus,
+pub struct Receipt<'a> {
+    pub received: bool,
+    pub event_id: &'a str,
+    pub app_id: &'a str,
+    pub status: EventStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    license_ids: &'a [String],
-    duplicate: bool,
+    pub error: Option<&'a str>,
+    pub license_ids: &'a [String],
+    pub duplicate: bool,
 }
 
 fn bad_signature(message: impl Into<String>) -> Error {
@@ -109,7 +109,8 @@ async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result
             // A redelivery of an event whose effects are committed: only make sure its email
             // was handed to the mailer (the first delivery may have failed right there).
             if let Some(purchase_ref) = &previous.purchase_ref {
-                issue::ensure_email_enqueued(s, &app.tenant_id, purchase_ref).await?;
+                crate::handlers::issuance::ensure_email_enqueued(s, &app.tenant_id, purchase_ref)
+                    .await?;
             }
             tracing::info!("duplicate delivery of a processed event");
             return Ok(receipt(app, &previous, true));
@@ -188,4 +189,3 @@ async fn process(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome
         }),
     }
 }
-pub use issue::LICENSE_KEY_FIELD;

@@ -1,0 +1,187 @@
+//! Subscription price mappings: a Stripe recurring price of an app, sold as a product.
+
+use serde::{Deserialize, Serialize};
+
+use super::{caller, ts};
+use crate::domain::money::parse_price;
+use crate::domain::PriceMapping;
+use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{ids, Error, Result, Services};
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PriceMappingInput {
+    pub app_id: Option<String>,
+    pub product_id: Option<String>,
+    pub stripe_price_id: Option<String>,
+    pub display_name: Option<String>,
+    pub display_price: Option<String>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceMappingView {
+    pub id: String,
+    pub app_id: String,
+    pub product_id: String,
+    pub stripe_price_id: String,
+    pub display_name: Option<String>,
+    pub display_price: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<PriceMapping> for PriceMappingView {
+    fn from(m: PriceMapping) -> Self {
+        PriceMappingView {
+            id: m.id,
+            app_id: m.app_id,
+            product_id: m.product_id,
+            stripe_price_id: m.stripe_price_id,
+            display_name: m.display_name,
+            display_price: m.display_price,
+            created_at: ts(m.created_at),
+            updated_at: ts(m.updated_at),
+        }
+    }
+}
+
+async fn apply(s: &Services, m: &mut PriceMapping, input: PriceMappingInput) -> Result<()> {
+    if let Some(app_id) = input.app_id {
+        if s.store
+            .get_tenant_app(&m.tenant_id, &app_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::validation(
+                "appId",
+                format!("Stripe app {app_id} does not exist"),
+            ));
+        }
+        m.app_id = app_id;
+    }
+    if let Some(pid) = input.product_id {
+        if s.store
+            .get_tenant_product(&m.tenant_id, &pid)
+            .await?
+            .is_none()
+        {
+            return Err(Error::validation(
+                "productId",
+                format!("product {pid} does not exist"),
+            ));
+        }
+        m.product_id = pid;
+    }
+    if let Some(price) = input.stripe_price_id {
+        let price = price.trim().to_string();
+        if !price.starts_with("price_")
+            || price.len() < 8
+            || price.len() > 255
+            || !price.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::validation(
+                "stripePriceId",
+                "must be a Stripe price id such as \"price_1PgafmB7WZ01zgkW6dKueIc5\"",
+            ));
+        }
+        m.stripe_price_id = price;
+    }
+    if let Some(name) = input.display_name {
+        m.display_name = if name.trim().is_empty() {
+            None
+        } else {
+            Some(text_field("displayName", &name, 100)?)
+        };
+    }
+    if let Some(price) = input.display_price {
+        m.display_price = if price.trim().is_empty() {
+            None
+        } else {
+            Some(parse_price("displayPrice", &price, 3)?)
+        };
+    }
+    Ok(())
+}
+
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PriceMappingInput = json_body(req)?;
+    for (field, missing) in [
+        ("appId", input.app_id.is_none()),
+        ("productId", input.product_id.is_none()),
+        ("stripePriceId", input.stripe_price_id.is_none()),
+    ] {
+        if missing {
+            return Err(Error::validation(field, "is required"));
+        }
+    }
+    let now = crate::time::now();
+    let mut m = PriceMapping {
+        id: ids::new_id("pm"),
+        tenant_id: c.tenant_id,
+        app_id: String::new(),
+        product_id: String::new(),
+        stripe_price_id: String::new(),
+        display_name: None,
+        display_price: None,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(s, &mut m, input).await?;
+    s.store.put_price_mapping(&m).await?;
+    Ok(ApiResponse::created(&PriceMappingView::from(m)))
+}
+
+async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<PriceMapping> {
+    s.store
+        .get_price_mapping(tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Price mapping {id}")))
+}
+
+pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&PriceMappingView::from(
+        load(s, &c.tenant_id, id).await?,
+    )))
+}
+
+pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PriceMappingInput = json_body(req)?;
+    let mut m = load(s, &c.tenant_id, id).await?;
+    apply(s, &mut m, input).await?;
+    m.updated_at = crate::time::now();
+    s.store.put_price_mapping(&m).await?;
+    Ok(ApiResponse::ok(&PriceMappingView::from(m)))
+}
+
+pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    if !s.store.delete_price_mapping(&c.tenant_id, id).await? {
+        return Err(Error::not_found(format!("Price mapping {id}")));
+    }
+    Ok(ApiResponse::no_content())
+}
+
+/// `GET /api/stripe/price-mappings` (`?productId=`, `?appId=` filter the page).
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let (limit, cursor) = pagination(req)?;
+    let mut page = s
+        .store
+        .list_price_mappings(&c.tenant_id, limit, cursor.as_deref())
+        .await?;
+    if let Some(p) = req.query_param("productId") {
+        page.items.retain(|m| m.product_id == p);
+    }
+    if let Some(a) = req.query_param("appId") {
+        page.items.retain(|m| m.app_id == a);
+    }
+    Ok(ApiResponse::ok(&ListBody::from_page(
+        page,
+        PriceMappingView::from,
+    )))
+}

@@ -1,0 +1,80 @@
+//! API tokens: created (shown once), listed (prefix and name only), revoked. A revoked token
+//! stops working at once: authentication reads the token record with a consistent read.
+
+use serde::{Deserialize, Serialize};
+
+use super::tenant::create_token;
+use super::{caller, ts};
+use crate::domain::ApiToken;
+use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{Error, Result, Services};
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenInput {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    /// Only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl From<ApiToken> for TokenView {
+    fn from(t: ApiToken) -> Self {
+        TokenView {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: ts(t.created_at),
+            token: None,
+        }
+    }
+}
+
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: TokenInput = json_body(req)?;
+    let name = text_field("name", input.name.as_deref().unwrap_or(""), 100)?;
+    let (token, record) = create_token(s, &c.tenant_id, &name).await?;
+    let mut view = TokenView::from(record);
+    view.token = Some(token);
+    Ok(ApiResponse::created(&view))
+}
+
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let (limit, cursor) = pagination(req)?;
+    let page = s
+        .store
+        .list_tokens(&c.tenant_id, limit, cursor.as_deref())
+        .await?;
+    Ok(ApiResponse::ok(&ListBody::from_page(page, TokenView::from)))
+}
+
+pub async fn delete(s: &Services, req: &ApiRequest, token_id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let mut cursor = None;
+    loop {
+        let page = s
+            .store
+            .list_tokens(&c.tenant_id, 200, cursor.as_deref())
+            .await?;
+        if let Some(t) = page.items.iter().find(|t| t.id == token_id) {
+            s.store.delete_token(&c.tenant_id, &t.token_hash).await?;
+            return Ok(ApiResponse::no_content());
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Err(Error::not_found(format!("API token {token_id}"))),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Issuing licenses, exactly once per purchase — the one path for webhook purchases and for
+//! licenses an admin issues by hand: build the licenses (keys sealed under the tenant key),
+//! commit them with the purchase record (and the event's log entry) in one transaction, then
+//! hand the email to the mailer. A purchase already issued changes nothing; its email is
+//! re-enqueued if it has not been sent (the mailer sends at most once).
+
+use time::OffsetDateTime;
+
+use crate::crypto::seal;
+use crate::crypto::SealContext;
+use crate::domain::license::KEY_SEAL_FIELD;
+use crate::domain::purchase::{license_days, Customer, LicenseOrder};
+use crate::domain::{EmailStatus, License, LicenseSource, Plan, Product, Purchase};
+use crate::mail::MailJob;
+use crate::store::issuance::IssueOutcome;
+use crate::{Result, Services};
+
+/// Per-license values an admin may set instead of the product's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `Some(None)` = perpetual.
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    pub max_devices: Option<u32>,
+    pub max_ips: Option<u32>,
+}
+
+/// What to issue.
+pub struct IssueOrder<'a> {
+    pub product: &'a Product,
+    pub plan: Option<&'a Plan>,
+    pub quantity: u32,
+    pub customer: Customer,
+    pub source: LicenseSource,
+    /// The Stripe object (or `manual_…` id) that identifies the purchase.
+    pub purchase_ref: String,
+    pub app_id: Option<String>,
+    pub event_id: Option<String>,
+    /// Whether to email the keys (when the product allows and there is an address).
+    pub send_email: bool,
+    pub overrides: Overrides,
+}
+
+/// What issuing came to.
+pub struct Issued {
+    pub purchase: Purchase,
+    /// The licenses this call created (empty when the purchase had already issued).
+    pub licenses: Vec<License>,
+    /// False when the purchase had already issued.
+    pub new: bool,
+}
+
+pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
+    let product = order.product;
+    let tenant_id = product.tenant_id.as_str();
+    let email_status = match (
+        &order.customer.email,
+        product.auto_email && order.send_email,
+    ) {
+        (_, false) => EmailStatus::Disabled,
+        (None, true) => EmailStatus::Failed,
+        (Some(_), true) => EmailStatus::Pending,
+    };
+    let license_order = LicenseOrder {
+        product,
+        days: license_days(product, order.plan),
+        customer: &order.customer,
+        source: order.source.clone(),
+        purchase_ref: Some(order.purchase_ref.clone()),
+    };
+    let key = s.keyring.active_key(tenant_id).await?;
+    let now = crate::time::now();
+    let licenses: Vec<License> = (0..order.quantity)
+        .map(|_| {
+            let (mut license, _) = license_order.new_license(now, |license_id, license_key| {
+                seal::seal(
+                    &key,
+                    SealContext {
+                        tenant_id,
+                        owner: license_id,
+                        field: KEY_SEAL_FIELD,
+                    },
+                    license_key.formatted().as_bytes(),
+                )
+            });
+            license.email_status = email_status;
+            if let Some(expires_at) = order.overrides.expires_at {
+                license.expires_at = expires_at;
+            }
+            license.max_devices = order.overrides.max_devices.unwrap_or(license.max_devices);
+            license.max_ips = order.overrides.max_ips.unwrap_or(license.max_ips);
+            license
+        })
+        .collect();
+    let purchase = Purchase {
+        purchase_ref: order.purchase_ref,
+        tenant_id: tenant_id.to_string(),
+        app_id: order.app_id,
+        event_id: order.event_id,
+        license_ids: licenses.iter().map(|l| l.id.clone()).collect(),
+        product_ids: vec![product.id.clone()],
+        customer_email: order.customer.email.clone(),
+        customer_name: order.customer.name.clone(),
+        email_status,
+        email_claim_until: None,
+        created_at: now,
+    };
+
+    let issued = match s.store.commit_purchase(&purchase, &licenses).await? {
+        IssueOutcome::Issued => {
+            tracing::info!(
+                purchase_ref = %purchase.purchase_ref,
+                licenses = purchase.license_ids.len(),
+                "licenses issued"
+            );
+            Issued {
+                purchase,
+                licenses,
+                new: true,
+            }
+        }
+        IssueOutcome::AlreadyIssued(existing) => {
+            tracing::info!(purchase_ref = %existing.purchase_ref, "purchase already issued");
+            Issued {
+                purchase: *existing,
+                licenses: Vec::new(),
+                new: false,
+            }
+        }
+    };
+    if issued.purchase.email_status == EmailStatus::Pending {
+        enqueue(s, &issued.purchase).await?;
+    }
+    Ok(issued)
+}
+
+/// Asks the mailer to send a purchase's email.
+pub async fn enqueue(s: &Services, purchase: &Purchase) -> Result<()> {
+    s.outbox
+        .enqueue(&MailJob {
+            tenant_id: purchase.tenant_id.clone(),
+            purchase_ref: purchase.purchase_ref.clone(),
+        })
+        .await
+}
+
+/// Re-enqueues a purchase's email if it has not been sent.
+pub async fn ensure_email_enqueued(
+    s: &Services,
+    tenant_id: &str,
+    purchase_ref: &str,
+) -> Result<()> {
+    match s.store.get_purchase(tenant_id, purchase_ref).await? {
+        Some(p) if p.email_status == EmailStatus::Pending => enqueue(s, &p).await,
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,434 @@
+//! The OpenAPI 3.1 document of the whole HTTP surface, generated from the code: paths and
+//! methods from the route table, request and response schemas derived (`schemars`) from the
+//! very types the handlers read and write. Every `Op` must be described here (the `match` is
+//! exhaustive), so a new route cannot ship undocumented.
+
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+
+use crate::domain::Currency;
+use crate::error::ErrorBody;
+use crate::handlers::admin::{
+    apps, currencies, events, licenses, plans, price_mappings, products, tenant, tenant_keys,
+    tokens,
+};
+use crate::handlers::webhook::Receipt;
+use crate::http::input::ListBody;
+use crate::http::routes::{Op, ROUTES};
+
+/// Who may call an operation.
+#[derive(Clone, Copy)]
+enum Auth {
+    /// Admin API token.
+    Token,
+    /// Stripe's signature.
+    Stripe,
+    /// Public.
+    None,
+}
+
+/// Collects schemas: request bodies under the deserialisation contract, responses under
+/// the serialisation one, both into `components/schemas`.
+struct Gen {
+    requests: SchemaGenerator,
+    responses: SchemaGenerator,
+}
+
+impl Gen {
+    fn new() -> Self {
+        let settings = |contract| {
+            SchemaSettings::draft2020_12().with(|s| {
+                s.definitions_path = "/components/schemas".into();
+                s.contract = contract;
+            })
+        };
+        Gen {
+            requests: settings(Contract::Deserialize).into_generator(),
+            responses: settings(Contract::Serialize).into_generator(),
+        }
+    }
+
+    fn request<T: JsonSchema>(&mut self) -> Value {
+        self.requests.subschema_for::<T>().to_value()
+    }
+
+    fn response<T: JsonSchema>(&mut self) -> Value {
+        self.responses.subschema_for::<T>().to_value()
+    }
+}
+
+/// One operation being described.
+struct Operation {
+    summary: &'static str,
+    tag: &'static str,
+    auth: Auth,
+    body: Option<Value>,
+    success: (u16, &'static str, Option<Value>),
+    query: Vec<(&'static str, &'static str)>,
+    extra_errors: Vec<(u16, &'static str)>,
+}
+
+impl Operation {
+    fn new(summary: &'static str, tag: &'static str, auth: Auth) -> Self {
+        Operation {
+            summary,
+            tag,
+            auth,
+            body: None,
+            success: (200, "OK", None),
+            query: Vec::new(),
+            extra_errors: Vec::new(),
+        }
+    }
+
+    fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+        self.body = Some(g.request::<T>());
+        self
+    }
+
+    fn ok<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+        self.success = (200, "OK", Some(g.response::<T>()));
+        self
+    }
+
+    fn created<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+        self.success = (201, "Created", Some(g.response::<T>()));
+        self
+    }
+
+    fn status<T: JsonSchema>(
+        mut self,
+        g: &mut Gen,
+        status: u16,
+        description: &'static str,
+    ) -> Self {
+        self.success = (status, description, Some(g.response::<T>()));
+        self
+    }
+
+    fn no_content(mut self) -> Self {
+        self.success = (204, "Deleted", None);
+        self
+    }
+
+    /// A paginated list of `T`, with extra query filters.
+    fn list<T: JsonSchema>(
+        mut self,
+        g: &mut Gen,
+        filters: &[(&'static str, &'static str)],
+    ) -> Self {
+        self.success = (200, "One page", Some(g.response::<ListBody<T>>()));
+        self.query.push(("limit", "Page size, 1–200 (default 50)."));
+        self.query
+            .push(("cursor", "The `nextCursor` of the previous page."));
+        self.query.extend_from_slice(filters);
+        self
+    }
+
+    fn error(mut self, status: u16, description: &'static str) -> Self {
+        self.extra_errors.push((status, description));
+        self
+    }
+
+    fn into_json(self, g: &mut Gen, path: &str, method: &str) -> Value {
+        let error_schema = g.response::<ErrorBody>();
+        let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": error_schema}}});
+        let mut responses = Map::new();
+        let (status, description, schema) = self.success;
+        responses.insert(
+            status.to_string(),
+            match schema {
+                Some(s) => json!({"description": description, "content": {"application/json": {"schema": s}}}),
+                None => json!({"description": description}),
+            },
+        );
+        let mut errors: Vec<(u16, &str)> = self.extra_errors;
+        if matches!(self.auth, Auth::Token) {
+            errors.push((
+                401,
+                "Missing, malformed, unknown or revoked API token (`unauthorized`).",
+            ));
+        }
+        if path.contains('{') {
+            errors.push((404, "No such resource for this tenant (`not_found`)."));
+        }
+        if self.body.is_some() {
+            errors.push((
+                422,
+                "A field is invalid (`validation_failed`, with `field`).",
+            ));
+            errors.push((
+                413,
+                "The body is larger than 256 KiB (`payload_too_large`).",
+            ));
+        }
+        errors.push((500, "Internal error (`internal`); no details are returned."));
+        errors.push((
+            503,
+            "A service Keyhook depends on is unavailable (`upstream_unavailable`); retry.",
+        ));
+        for (status, description) in errors {
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| error(description));
+        }
+        let mut parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        parameters.extend(self.query.iter().map(|(name, description)| {
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+        }));
+        let mut op = json!({
+            "operationId": format!("{}{}", method, path.replace(['/', '{', '}', '-'], "_")),
+            "summary": self.summary,
+            "tags": [self.tag],
+            "responses": responses,
+        });
+        if !parameters.is_empty() {
+            op["parameters"] = Value::Array(parameters);
+        }
+        if let Some(body) = self.body {
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": body}}});
+        }
+        match self.auth {
+            Auth::Token => op["security"] = json!([{"bearer": []}, {"keyhookApi": []}]),
+            Auth::Stripe => op["security"] = json!([{"stripeSignature": []}]),
+            Auth::None => op["security"] = json!([]),
+        }
+        op
+    }
+}
+
+/// Describes one operation. Exhaustive: every route's `Op` has an entry.
+fn describe(op: Op, g: &mut Gen) -> Operation {
+    use Auth::*;
+    use Operation as O;
+    match op {
+        Op::Health => O::new("Liveness check", "system", None).ok::<Health>(g),
+        Op::OpenApi => O::new("This OpenAPI document", "system", None).ok::<Value>(g),
+        Op::ApiDocs => O::new("A browsable page of this document", "system", None),
+        Op::StripeWebhook | Op::StripeWebhookForApp => O::new(
+            if op == Op::StripeWebhook {
+                "Receive a Stripe event (any tenant's app, matched by signature; `?tenantId=` or `?teamId=` narrows)"
+            } else {
+                "Receive a Stripe event for one app"
+            },
+            "stripe webhooks",
+            Stripe,
+        )
+        .body::<Value>(g)
+        .ok::<Receipt>(g)
+        .query_if(op == Op::StripeWebhook, &[("tenantId", "Only this tenant's apps."), ("teamId", "Alias of tenantId (Lukittu).")])
+        .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
+        Op::GetTenant => O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g),
+        Op::ListApps => O::new("List Stripe apps", "stripe apps", Token).list::<apps::AppView>(g, &[]),
+        Op::CreateApp => O::new("Register a Stripe app (secrets are write-only)", "stripe apps", Token)
+            .body::<apps::AppInput>(g)
+            .created::<apps::AppView>(g),
+        Op::GetApp => O::new("Get a Stripe app", "stripe apps", Token).ok::<apps::AppView>(g),
+        Op::UpdateApp => O::new("Update a Stripe app (absent fields keep their value; \"\" removes a secret)", "stripe apps", Token)
+            .body::<apps::AppInput>(g)
+            .ok::<apps::AppView>(g),
+        Op::DeleteApp => O::new("Delete a Stripe app", "stripe apps", Token).no_content(),
+        Op::Diagnostics => O::new("Whether each app's secrets decrypt", "stripe apps", Token).ok::<apps::Diagnostics>(g),
+        Op::ListEvents => O::new("The Stripe event log, newest first", "event log", Token)
+            .list::<events::EventView>(g, &[("status", "received, verified or failed."), ("type", "A Stripe event type.")]),
+        Op::GetEvent => O::new("One logged Stripe event", "event log", Token).ok::<events::EventView>(g),
+        Op::ListPriceMappings => O::new("List subscription price mappings", "price mappings", Token)
+            .list::<price_mappings::PriceMappingView>(g, &[("productId", "Only this product's."), ("appId", "Only this app's.")]),
+        Op::CreatePriceMapping => O::new("Map a Stripe recurring price to a product", "price mappings", Token)
+            .body::<price_mappings::PriceMappingInput>(g)
+            .created::<price_mappings::PriceMappingView>(g),
+        Op::GetPriceMapping => O::new("Get a price mapping", "price mappings", Token).ok::<price_mappings::PriceMappingView>(g),
+        Op::UpdatePriceMapping => O::new("Update a price mapping", "price mappings", Token)
+            .body::<price_mappings::PriceMappingInput>(g)
+            .ok::<price_mappings::PriceMappingView>(g),
+        Op::DeletePriceMapping => O::new("Delete a price mapping", "price mappings", Token).no_content(),
+        Op::ListProducts => O::new("List products", "products", Token).list::<products::ProductView>(g, &[]),
+        Op::CreateProduct => O::new("Create a product", "products", Token)
+            .body::<products::ProductInput>(g)
+            .created::<products::ProductView>(g),
+        Op::GetProduct => O::new("Get a product", "products", Token).ok::<products::ProductView>(g),
+        Op::UpdateProduct => O::new("Update a product (absent fields keep their value)", "products", Token)
+            .body::<products::ProductInput>(g)
+            .ok::<products::ProductView>(g),
+        Op::DeleteProduct => O::new("Delete a product without licenses (archive the others)", "products", Token)
+            .no_content()
+            .error(409, "The product has licenses (`conflict`); archive it instead."),
+        Op::ListPlans => O::new("List plans", "plans", Token).list::<plans::PlanView>(g, &[]),
+        Op::CreatePlan => O::new("Create a plan", "plans", Token).body::<plans::PlanInput>(g).created::<plans::PlanView>(g),
+        Op::GetPlan => O::new("Get a plan", "plans", Token).ok::<plans::PlanView>(g),
+        Op::UpdatePlan => O::new("Update a plan", "plans", Token).body::<plans::PlanInput>(g).ok::<plans::PlanView>(g),
+        Op::DeletePlan => O::new("Delete a plan", "plans", Token).no_content(),
+        Op::ListCurrencies => O::new("List currencies (Stripe's, plus the tenant's own)", "currencies", Token)
+            .list::<Currency>(g, &[("active", "true for active currencies only.")]),
+        Op::CreateCurrency => O::new("Add a currency code", "currencies", Token)
+            .body::<currencies::CurrencyInput>(g)
+            .created::<Currency>(g)
+            .error(409, "The currency exists (`conflict`)."),
+        Op::UpdateCurrency => O::new("Activate or deactivate a currency", "currencies", Token)
+            .body::<currencies::CurrencyInput>(g)
+            .ok::<Currency>(g),
+        Op::ListLicenses => O::new("List licenses, newest first", "licenses", Token).list::<licenses::LicenseView>(
+            g,
+            &[("productId", "Only this product's."), ("customerEmail", "Only this buyer's."), ("status", "active, suspended, revoked or expired.")],
+        ),
+        Op::CreateLicense => O::new("Issue a license by hand", "licenses", Token)
+            .body::<licenses::IssueInput>(g)
+            .created::<licenses::LicenseView>(g),
+        Op::GetLicense => O::new("Get a license (with its key)", "licenses", Token).ok::<licenses::LicenseView>(g),
+        Op::PatchLicense => O::new("Suspend, reinstate, revoke; change expiry, limits or customer", "licenses", Token)
+            .body::<licenses::PatchInput>(g)
+            .ok::<licenses::LicenseView>(g)
+            .error(409, "A revoked license cannot be reinstated (`conflict`)."),
+        Op::ResendLicenseEmail => O::new("Email the license's purchase again", "licenses", Token)
+            .status::<licenses::ResendView>(g, 202, "Queued"),
+        Op::ListTenantKeys => O::new("List the tenant's keys (never their material)", "tenant keys", Token)
+            .list::<tenant_keys::TenantKeyView>(g, &[]),
+        Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
+            .created::<tenant_keys::TenantKeyView>(g),
+        Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it", "tenant keys", Token)
+            .ok::<tenant_keys::Activation>(g),
+        Op::ListTokens => O::new("List API tokens (prefix and name only)", "api tokens", Token).list::<tokens::TokenView>(g, &[]),
+        Op::CreateToken => O::new("Create an API token (shown once)", "api tokens", Token)
+            .body::<tokens::TokenInput>(g)
+            .created::<tokens::TokenView>(g),
+        Op::DeleteToken => O::new("Revoke an API token (at once)", "api tokens", Token).no_content(),
+    }
+}
+
+impl Operation {
+    fn query_if(mut self, cond: bool, params: &[(&'static str, &'static str)]) -> Self {
+        if cond {
+            self.query.extend_from_slice(params);
+        }
+        self
+    }
+}
+
+/// `GET /health`.
+#[derive(serde::Serialize, JsonSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut g = Gen::new();
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let method = route.method.as_str().to_ascii_lowercase();
+        let op = describe(route.op, &mut g).into_json(&mut g, route.path, &method);
+        paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("path item is an object")
+            .insert(method, op);
+    }
+    let mut schemas = g.requests.take_definitions(true);
+    schemas.extend(g.responses.take_definitions(true));
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Keyhook API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Stripe payments to delivered license keys. Errors: `{\"error\": {\"code\", \"message\", \"field\"}}`. Lists: `?limit=` (1–200, default 50) and `?cursor=`, answering `{items, nextCursor}`. Timestamps are RFC 3339 UTC; money is a decimal string.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"},
+                "keyhookApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: KeyhookApi <token>`"},
+                "stripeSignature": {"type": "apiKey", "in": "header", "name": "Stripe-Signature", "description": "Stripe's webhook signature (`t=…,v1=…`)."},
+            },
+        },
+    })
+}
+
+/// The browsable page: renders `/openapi.json` in the browser, with no external assets.
+pub const DOCS_PAGE: &str = include_str!("openapi_page.html");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let doc = document();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(p, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.to_uppercase(), p.clone()))
+            })
+            .collect();
+        let mut routed: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.to_string()))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn every_reference_resolves_and_every_operation_answers() {
+        let doc = document();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r}"));
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "unresolved {r}"
+            );
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                assert!(
+                    op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                    "{method} {path}"
+                );
+                assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()));
+            }
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn request_schemas_refuse_unknown_fields_and_secrets_are_write_only() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["AppInput"]["additionalProperties"], false);
+        let view = schemas["AppView"]["properties"].as_object().unwrap();
+        assert!(!view.contains_key("secretKey") && !view.contains_key("webhookSigningSecret"));
+        assert!(schemas["AppInput"]["properties"].get("secretKey").is_some());
+    }
+}

@@ -1,0 +1,883 @@
+//! The admin API, over HTTP against the emulator: validation, secrets, currencies, licenses,
+//! tenant keys, tokens and pagination.
+
+use keyhook_tests::{checkout_event, unique, Stack};
+use serde_json::{json, Value};
+
+const WEBHOOK: &str = "/api/stripe/webhook";
+
+#[tokio::test]
+async fn stripe_apps_keep_secrets_write_only_and_report_status_from_decryption() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let (status, app) = stack
+        .api(&t.token, "POST", "/api/stripe/apps", Some(json!({
+            "name": "Main", "secretKey": "sk_test_abcdefghijkl", "publishableKey": "pk_test_abcdefgh",
+            "defaultCurrency": "eur"
+        })))
+        .await;
+    assert_eq!(status, 201, "{app}");
+    assert_eq!(app["status"], "partial");
+    assert_eq!(app["hasSecret"], true);
+    assert_eq!(app["hasWebhookSigningSecret"], false);
+    assert_eq!(
+        app["webhookUrl"],
+        format!(
+            "{}/api/stripe/webhook/{}",
+            stack.base_url,
+            app["id"].as_str().unwrap()
+        )
+    );
+    assert!(!app.to_string().contains("sk_test_abcdefghijkl"));
+    let id = app["id"].as_str().unwrap();
+
+    let (_, app) = stack
+        .api(
+            &t.token,
+            "PUT",
+            &format!("/api/stripe/apps/{id}"),
+            Some(json!({"webhookSigningSecret": "whsec_abcdefghij"})),
+        )
+        .await;
+    assert_eq!(app["status"], "ready");
+    assert_eq!(app["name"], "Main", "absent fields keep their value");
+    let (_, app) = stack
+        .api(
+            &t.token,
+            "PUT",
+            &format!("/api/stripe/apps/{id}"),
+            Some(json!({"secretKey": ""})),
+        )
+        .await;
+    assert_eq!(app["status"], "not_configured");
+
+    let (_, diag) = stack
+        .api(&t.token, "GET", "/api/stripe/diagnostics", None)
+        .await;
+    assert_eq!(diag["items"][0]["appId"], id);
+    assert_eq!(diag["items"][0]["hasWebhookSigningSecret"], true);
+    assert_eq!(diag["items"][0]["hasSecret"], false);
+}
+
+#[tokio::test]
+async fn stripe_app_input_is_validated_field_by_field() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let cases = [
+        (
+            json!({"name": "x", "secretKey": "pk_test_abcdefgh"}),
+            "secretKey",
+        ),
+        (
+            json!({"name": "x", "secretKey": "sk_live_abcdefgh"}),
+            "secretKey",
+        ),
+        (
+            json!({"name": "x", "isLive": true, "secretKey": "sk_test_abcdefgh"}),
+            "secretKey",
+        ),
+        (
+            json!({"name": "x", "webhookSigningSecret": "abc"}),
+            "webhookSigningSecret",
+        ),
+        (
+            json!({"name": "x", "publishableKey": "sk_test_abcdefgh"}),
+            "publishableKey",
+        ),
+        (
+            json!({"name": "x", "defaultCurrency": "USD"}),
+            "defaultCurrency",
+        ),
+        (
+            json!({"name": "x", "defaultCurrency": "zzz"}),
+            "defaultCurrency",
+        ),
+        (json!({"name": ""}), "name"),
+        (json!({}), "name"),
+        (json!({"name": "x", "colour": "red"}), "colour"),
+        (json!({"name": 5}), "name"),
+    ];
+    for (body, field) in cases {
+        let (status, err) = stack
+            .api(&t.token, "POST", "/api/stripe/apps", Some(body.clone()))
+            .await;
+        assert_eq!(status, 422, "{body}: {err}");
+        assert_eq!(err["error"]["code"], "validation_failed");
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Live keys on a live app, restricted keys: fine.
+    let (status, app) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/apps",
+            Some(json!({"name": "Live", "isLive": true, "secretKey": "rk_live_abcdefghij"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    let (status, err) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/apps",
+            Some(json!({"name": "x"})).map(|_| json!("not an object")),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+}
+
+#[tokio::test]
+async fn one_default_app_per_mode() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let a = stack.app(&t).await;
+    let b = stack.app(&t).await;
+    let live = stack.app_with(&t, json!({"isLive": true, "secretKey": "sk_live_abcdefghij", "publishableKey": "pk_live_abcdefgh"})).await;
+    let get = |id: String| {
+        let stack = &stack;
+        let token = t.token.clone();
+        async move {
+            stack
+                .api(&token, "GET", &format!("/api/stripe/apps/{id}"), None)
+                .await
+                .1
+        }
+    };
+    assert_eq!(
+        get(a.id.clone()).await["isDefault"],
+        false,
+        "b took the test default"
+    );
+    assert_eq!(get(b.id.clone()).await["isDefault"], true);
+    assert_eq!(
+        get(live.id.clone()).await["isDefault"],
+        true,
+        "live has its own default"
+    );
+    stack
+        .api(
+            &t.token,
+            "PUT",
+            &format!("/api/stripe/apps/{}", a.id),
+            Some(json!({"isDefault": true})),
+        )
+        .await;
+    assert_eq!(get(a.id.clone()).await["isDefault"], true);
+    assert_eq!(get(b.id).await["isDefault"], false);
+    assert_eq!(get(live.id).await["isDefault"], true);
+}
+
+#[tokio::test]
+async fn products_plans_and_price_mappings() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let app = stack.app(&t).await;
+    for (body, field) in [
+        (json!({"name": "P", "price": "-1"}), "price"),
+        (json!({"name": "P", "price": "1.234"}), "price"),
+        (
+            json!({"name": "P", "defaultLicenseDays": -1}),
+            "defaultLicenseDays",
+        ),
+        (
+            json!({"name": "P", "expirationStart": "later"}),
+            "expirationStart",
+        ),
+        (
+            json!({"name": "P", "emailTemplate": {"subject": "s", "html": "<p>no key</p>", "text": ""}}),
+            "emailTemplate",
+        ),
+        (json!({"name": "P", "nope": 1}), "nope"),
+    ] {
+        let (status, err) = stack
+            .api(&t.token, "POST", "/api/products", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {err}"
+        );
+    }
+    let product = stack
+        .product(
+            &t,
+            json!({"name": "Pro", "price": "29.9", "maxDevices": 3, "renewalMode": "extend"}),
+        )
+        .await;
+    let (_, p) = stack
+        .api(&t.token, "GET", &format!("/api/products/{product}"), None)
+        .await;
+    assert_eq!(
+        (
+            p["price"].as_str(),
+            p["maxDevices"].as_u64(),
+            p["renewalMode"].as_str()
+        ),
+        (Some("29.9"), Some(3), Some("extend"))
+    );
+    let (_, p) = stack
+        .api(
+            &t.token,
+            "PUT",
+            &format!("/api/products/{product}"),
+            Some(json!({"trialDays": 14})),
+        )
+        .await;
+    assert_eq!(
+        (p["trialDays"].as_u64(), p["name"].as_str()),
+        (Some(14), Some("Pro"))
+    );
+
+    let (status, plan) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/plans",
+            Some(json!({"productId": product, "name": "Annual", "days": 365})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, err) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/plans",
+            Some(json!({"productId": "999999", "name": "x", "days": 1})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("productId"))
+    );
+    let (_, plans) = stack.api(&t.token, "GET", "/api/plans", None).await;
+    assert_eq!(plans["items"][0]["id"], plan["id"]);
+
+    let mapping = json!({"appId": app.id, "productId": product, "stripePriceId": "price_1PgafmB7WZ01zgkW6dKueIc5", "displayName": "Monthly", "displayPrice": "9.99"});
+    let (status, m1) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/price-mappings",
+            Some(mapping.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{m1}");
+    let mut second = mapping.clone();
+    second["stripePriceId"] = json!("price_annual000000");
+    let (status, _) = stack
+        .api(&t.token, "POST", "/api/stripe/price-mappings", Some(second))
+        .await;
+    assert_eq!(status, 201, "several mappings per product");
+    for (patch, field) in [
+        (json!({"stripePriceId": "prod_123"}), "stripePriceId"),
+        (json!({"appId": "app_nope"}), "appId"),
+        (json!({"displayPrice": "x"}), "displayPrice"),
+    ] {
+        let mut body = mapping.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, err) = stack
+            .api(&t.token, "POST", "/api/stripe/price-mappings", Some(body))
+            .await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{err}"
+        );
+    }
+    let (_, list) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/stripe/price-mappings?productId={product}"),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let id = m1["id"].as_str().unwrap();
+    let (_, m) = stack
+        .api(
+            &t.token,
+            "PUT",
+            &format!("/api/stripe/price-mappings/{id}"),
+            Some(json!({"displayName": "Monthly Pro"})),
+        )
+        .await;
+    assert_eq!(m["displayName"], "Monthly Pro");
+    assert_eq!(
+        stack
+            .api(
+                &t.token,
+                "DELETE",
+                &format!("/api/stripe/price-mappings/{id}"),
+                None
+            )
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        stack
+            .api(
+                &t.token,
+                "GET",
+                &format!("/api/stripe/price-mappings/{id}"),
+                None
+            )
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_product_with_licenses_is_archived_not_deleted() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let app = stack.app(&t).await;
+    let sold = stack.product(&t, json!({})).await;
+    let unsold = stack.product(&t, json!({})).await;
+    let (event, _) = checkout_event(&sold, None);
+    stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+
+    let (status, err) = stack
+        .api(&t.token, "DELETE", &format!("/api/products/{sold}"), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    assert_eq!(
+        stack
+            .api(&t.token, "DELETE", &format!("/api/products/{unsold}"), None)
+            .await
+            .0,
+        204
+    );
+    let (_, p) = stack
+        .api(
+            &t.token,
+            "PUT",
+            &format!("/api/products/{sold}"),
+            Some(json!({"archived": true})),
+        )
+        .await;
+    assert_eq!(p["archived"], true);
+    let (event, _) = checkout_event(&sold, None);
+    let (_, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(
+        receipt["status"], "failed",
+        "an archived product is not sold"
+    );
+    assert_eq!(stack.licenses(&t, "").await.len(), 1, "its license stays");
+}
+
+#[tokio::test]
+async fn currencies_are_seeded_and_managed_per_tenant() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let other = stack.tenant("Other").await;
+    let (_, page) = stack
+        .api(&t.token, "GET", "/api/currencies?limit=200", None)
+        .await;
+    let items = page["items"].as_array().unwrap();
+    assert!(items.len() > 130, "Stripe's currencies are seeded");
+    let find = |code: &str| items.iter().find(|c| c["code"] == code).cloned().unwrap();
+    assert_eq!(find("jpy")["zeroDecimal"], true);
+    assert_eq!(find("krw")["zeroDecimal"], true);
+    assert_eq!(find("usd")["zeroDecimal"], false);
+
+    for (body, field) in [
+        (json!({"code": "USD"}), "code"),
+        (json!({"code": "us"}), "code"),
+        (json!({}), "code"),
+    ] {
+        let (status, err) = stack
+            .api(&t.token, "POST", "/api/currencies", Some(body))
+            .await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)));
+    }
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/currencies",
+            Some(json!({"code": "usd"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, c) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/currencies",
+            Some(json!({"code": "xts", "zeroDecimal": true})),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    assert_eq!(c["isActive"], true);
+
+    let (status, c) = stack
+        .api(
+            &t.token,
+            "PUT",
+            "/api/currencies/eur",
+            Some(json!({"isActive": false})),
+        )
+        .await;
+    assert_eq!((status, c["isActive"].as_bool()), (200, Some(false)));
+    let (status, err) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/apps",
+            Some(json!({"name": "x", "defaultCurrency": "eur"})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("defaultCurrency"))
+    );
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/apps",
+            Some(json!({"name": "x", "defaultCurrency": "xts"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Tenant settings stay with the tenant.
+    let (status, _) = stack
+        .api(
+            &other.token,
+            "POST",
+            "/api/stripe/apps",
+            Some(json!({"name": "x", "defaultCurrency": "eur"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, active) = stack
+        .api(
+            &t.token,
+            "GET",
+            "/api/currencies?active=true&limit=200",
+            None,
+        )
+        .await;
+    assert!(active["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["code"] != "eur"));
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "PUT",
+            "/api/currencies/jpy",
+            Some(json!({"zeroDecimal": false})),
+        )
+        .await;
+    assert_eq!(
+        status, 422,
+        "Stripe fixes the minor units of its own currencies"
+    );
+    // Pagination over currencies.
+    let (_, first) = stack
+        .api(&t.token, "GET", "/api/currencies?limit=3", None)
+        .await;
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/currencies?limit=3&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert!(
+        second["items"][0]["code"].as_str().unwrap() > first["items"][2]["code"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn licenses_are_issued_by_hand_changed_and_resent() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let product = stack
+        .product(&t, json!({"defaultLicenseDays": 30, "maxDevices": 2}))
+        .await;
+    let email = format!("{}@example.com", unique("manual"));
+    let (status, l) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/licenses",
+            Some(json!({"productId": product, "customerEmail": email, "maxDevices": 5})),
+        )
+        .await;
+    assert_eq!(status, 201, "{l}");
+    assert_eq!(
+        (
+            l["maxDevices"].as_u64(),
+            l["status"].as_str(),
+            l["emailStatus"].as_str()
+        ),
+        (Some(5), Some("active"), Some("pending"))
+    );
+    let id = l["id"].as_str().unwrap().to_string();
+    stack.drain_mail().await;
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains(l["key"].as_str().unwrap()));
+
+    let path = format!("/api/licenses/{id}");
+    let (_, l) = stack
+        .api(
+            &t.token,
+            "PATCH",
+            &path,
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(l["status"], "suspended");
+    let (_, l) = stack
+        .api(
+            &t.token,
+            "PATCH",
+            &path,
+            Some(json!({"status": "active", "expiresAt": "2031-01-01T00:00:00Z", "maxDevices": 1})),
+        )
+        .await;
+    assert_eq!(
+        (
+            l["status"].as_str(),
+            l["expiresAt"].as_str(),
+            l["maxDevices"].as_u64()
+        ),
+        (Some("active"), Some("2031-01-01T00:00:00.000Z"), Some(1))
+    );
+    let (_, l) = stack
+        .api(&t.token, "PATCH", &path, Some(json!({"expiresAt": null})))
+        .await;
+    assert_eq!(l["expiresAt"], Value::Null, "perpetual");
+    for (body, code, field) in [
+        (json!({"status": "expired"}), 422, Some("status")),
+        (json!({"expiresAt": "tomorrow"}), 422, Some("expiresAt")),
+        (json!({"status": "paused"}), 422, Some("status")),
+        (
+            json!({"customerEmail": "not-an-email"}),
+            422,
+            Some("customerEmail"),
+        ),
+    ] {
+        let (status, err) = stack
+            .api(&t.token, "PATCH", &path, Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (code, field),
+            "{body}: {err}"
+        );
+    }
+    let (status, r) = stack
+        .api(&t.token, "POST", &format!("{path}/resend-email"), None)
+        .await;
+    assert_eq!((status, r["to"].as_str()), (202, Some(email.as_str())));
+    stack.drain_mail().await;
+    assert_eq!(
+        stack.emails_to(&email).await.len(),
+        2,
+        "the resend sent once more"
+    );
+    let (_, l) = stack
+        .api(&t.token, "PATCH", &path, Some(json!({"status": "revoked"})))
+        .await;
+    assert_eq!(l["status"], "revoked");
+    let (status, _) = stack
+        .api(&t.token, "PATCH", &path, Some(json!({"status": "active"})))
+        .await;
+    assert_eq!(status, 409, "revocation is final");
+
+    let (_, list) = stack
+        .api(&t.token, "GET", "/api/licenses?status=revoked", None)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/licenses?customerEmail={email}"),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = stack
+        .api(&t.token, "GET", "/api/licenses?productId=999999", None)
+        .await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn activating_a_new_tenant_key_reseals_everything_and_nothing_breaks() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let app = stack.app(&t).await;
+    let product = stack.product(&t, json!({})).await;
+    let (event, _) = checkout_event(&product, Some(2));
+    stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    let keys_before: Vec<Value> = stack
+        .licenses(&t, "")
+        .await
+        .iter()
+        .map(|l| l["key"].clone())
+        .collect();
+
+    let (_, keys) = stack.api(&t.token, "GET", "/api/tenant-keys", None).await;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1);
+    assert_eq!(keys["items"][0]["active"], true);
+    let (status, new_key) = stack.api(&t.token, "POST", "/api/tenant-keys", None).await;
+    assert_eq!((status, new_key["active"].as_bool()), (201, Some(false)));
+    assert!(!new_key.to_string().contains("wrapped"), "no key material");
+    let id = new_key["id"].as_str().unwrap();
+    let (status, activation) = stack
+        .api(
+            &t.token,
+            "POST",
+            &format!("/api/tenant-keys/{id}/activate"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{activation}");
+    assert_eq!(
+        (
+            activation["resealedApps"].as_u64(),
+            activation["resealedLicenses"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let (_, again) = stack
+        .api(
+            &t.token,
+            "POST",
+            &format!("/api/tenant-keys/{id}/activate"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            again["resealedApps"].as_u64(),
+            again["resealedLicenses"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "repeatable"
+    );
+
+    // Everything still opens, and new values use the new key.
+    let keys_after: Vec<Value> = stack
+        .licenses(&t, "")
+        .await
+        .iter()
+        .map(|l| l["key"].clone())
+        .collect();
+    assert_eq!(keys_before, keys_after);
+    let (_, a) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/stripe/apps/{}", app.id),
+            None,
+        )
+        .await;
+    assert_eq!(a["status"], "ready");
+    let (event, _) = checkout_event(&product, None);
+    let (status, r) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
+    let stored = stack
+        .services
+        .store
+        .get_license(r["licenseIds"][0].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.key_sealed.starts_with(&format!("v1.{id}.")));
+    let (_, keys) = stack.api(&t.token, "GET", "/api/tenant-keys", None).await;
+    assert_eq!(
+        keys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["active"] == true)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_shown_once_listed_without_secret_and_revoked_at_once() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let (status, created) = stack
+        .api(&t.token, "POST", "/api/tokens", Some(json!({"name": "CI"})))
+        .await;
+    assert_eq!(status, 201);
+    let token = created["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with(created["prefix"].as_str().unwrap()));
+    let (_, list) = stack.api(&t.token, "GET", "/api/tokens", None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains(&token));
+    assert_eq!(stack.api(&token, "GET", "/api/tenant", None).await.0, 200);
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "DELETE",
+            &format!("/api/tokens/{}", created["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, err) = stack.api(&token, "GET", "/api/tenant", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(
+        stack
+            .api(&t.token, "POST", "/api/tokens", Some(json!({})))
+            .await
+            .0,
+        422
+    );
+}
+
+#[tokio::test]
+async fn authentication_is_required_and_checked() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let url = format!("{}/api/tenant", stack.base_url);
+    for header in [
+        None,
+        Some("Bearer"),
+        Some("Basic abc"),
+        Some("Bearer kh_nope"),
+        Some("Bearer "),
+    ] {
+        let mut req = stack.http.get(&url);
+        if let Some(h) = header {
+            req = req.header("authorization", h);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 401, "{header:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let res = stack
+        .http
+        .get(&url)
+        .header("authorization", format!("KeyhookApi {}", t.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let tenant: Value = res.json().await.unwrap();
+    assert_eq!(tenant["id"], t.id.as_str());
+    assert!(tenant["signingPublicKey"].as_str().unwrap().len() >= 40);
+
+    stack.services.store.delete_tenant(&t.id).await.unwrap();
+    assert_eq!(
+        stack.api(&t.token, "GET", "/api/tenant", None).await.0,
+        401,
+        "a deleted tenant's token"
+    );
+}
+
+#[tokio::test]
+async fn lists_paginate_with_cursors_that_stay_in_their_tenant() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let other = stack.tenant("Other").await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(stack.product(&t, json!({"name": format!("P{i}")})).await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/products?limit=2&cursor={c}"),
+            None => "/api/products?limit=2".to_string(),
+        };
+        let (status, page) = stack.api(&t.token, "GET", &path, None).await;
+        assert_eq!(status, 200);
+        assert!(page["items"].as_array().unwrap().len() <= 2);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_string()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created, "every product once, in id order");
+    let (_, page) = stack
+        .api(&t.token, "GET", "/api/products?limit=2", None)
+        .await;
+    let foreign_cursor = page["nextCursor"].as_str().unwrap();
+    let (status, err) = stack
+        .api(
+            &other.token,
+            "GET",
+            &format!("/api/products?cursor={foreign_cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("cursor"))
+    );
+    for bad in ["limit=0", "limit=201", "limit=x", "cursor=%%%"] {
+        let (status, _) = stack
+            .api(&t.token, "GET", &format!("/api/products?{bad}"), None)
+            .await;
+        assert_eq!(status, 422, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_its_page_are_served() {
+    let stack = Stack::start().await;
+    let doc: Value = stack
+        .http
+        .get(format!("{}/openapi.json", stack.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/stripe/apps/{appId}"]["put"].is_object());
+    let page = stack
+        .http
+        .get(format!("{}/docs", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("/openapi.json"));
+}
