@@ -8,6 +8,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::crypto::Keyring;
 use crate::mail::{Outbox, Sender};
 use crate::store::Store;
+use crate::stripe::StripeClient;
 use crate::{Config, Result};
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct Services {
     pub keyring: Keyring,
     pub outbox: Outbox,
     pub sender: Sender,
+    /// Stripe's API (`config.stripe_api_base`).
+    pub stripe: StripeClient,
 }
 
 impl Services {
@@ -54,6 +57,7 @@ impl Services {
             config.key_cache_ttl,
         );
         Services {
+            stripe: StripeClient::new(&config.stripe_api_base),
             outbox: Outbox::new(sqs, &config.mail_queue_url),
             sender: Sender::new(ses, &config.mail_from),
             config: Arc::new(config),

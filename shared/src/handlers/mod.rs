@@ -2,6 +2,7 @@
 //! `stripe`, `store`, `crypto` and `mail`.
 
 pub mod admin;
+pub mod app_secrets;
 pub mod issuance;
 pub mod mailer;
 pub mod webhook;

@@ -8,6 +8,7 @@ use super::{caller, merge, ts};
 use crate::crypto::SealContext;
 use crate::domain::stripe_app::fields;
 use crate::domain::{AppStatus, StripeApp};
+use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::input::{json_body, pagination, text_field, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
@@ -55,35 +56,12 @@ struct Decryptable {
 }
 
 async fn decryptable(s: &Services, app: &StripeApp) -> Result<Decryptable> {
-    let opens = |field: &'static str, sealed: Option<&String>| {
-        let sealed = sealed.cloned();
-        async move {
-            match sealed {
-                None => Ok(false),
-                Some(sealed) => Ok::<_, Error>(
-                    s.keyring
-                        .open(
-                            SealContext {
-                                tenant_id: &app.tenant_id,
-                                owner: &app.id,
-                                field,
-                            },
-                            &sealed,
-                        )
-                        .await?
-                        .is_some(),
-                ),
-            }
-        }
-    };
+    let opens =
+        |which| async move { Ok::<_, Error>(app_secrets::open(s, app, which).await?.is_some()) };
     Ok(Decryptable {
-        secret_key: opens(fields::SECRET_KEY, app.secret_key_sealed.as_ref()).await?,
-        webhook_secret: opens(fields::WEBHOOK_SECRET, app.webhook_secret_sealed.as_ref()).await?,
-        previous_webhook_secret: opens(
-            fields::PREVIOUS_WEBHOOK_SECRET,
-            app.previous_webhook_secret_sealed.as_ref(),
-        )
-        .await?,
+        secret_key: opens(AppSecret::SecretKey).await?,
+        webhook_secret: opens(AppSecret::WebhookSecret).await?,
+        previous_webhook_secret: opens(AppSecret::PreviousWebhookSecret).await?,
     })
 }
 

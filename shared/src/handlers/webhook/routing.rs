@@ -2,9 +2,8 @@
 //! Candidates are narrowed by URL (`/webhook/{appId}`), by `?tenantId=`/`?teamId=`, and by the
 //! event's mode; the current and the previous signing secret (during a roll) both verify.
 
-use crate::crypto::SealContext;
-use crate::domain::stripe_app::fields;
 use crate::domain::StripeApp;
+use crate::handlers::app_secrets::{self, AppSecret};
 use crate::stripe::signature::SignatureHeader;
 use crate::{Error, Result, Services};
 
@@ -38,21 +37,8 @@ async fn verifies(
     signature: &SignatureHeader,
     body: &[u8],
 ) -> Result<bool> {
-    let sealed = [
-        (fields::WEBHOOK_SECRET, app.webhook_secret_sealed.as_deref()),
-        (
-            fields::PREVIOUS_WEBHOOK_SECRET,
-            app.previous_webhook_secret_sealed.as_deref(),
-        ),
-    ];
-    for (field, sealed) in sealed {
-        let Some(sealed) = sealed else { continue };
-        let ctx = SealContext {
-            tenant_id: &app.tenant_id,
-            owner: &app.id,
-            field,
-        };
-        if let Some(secret) = s.keyring.open_secret(ctx, sealed).await? {
+    for which in [AppSecret::WebhookSecret, AppSecret::PreviousWebhookSecret] {
+        if let Some(secret) = app_secrets::open(s, app, which).await? {
             if signature.verifies(secret.expose(), body) {
                 return Ok(true);
             }
