@@ -33,8 +33,12 @@ async fn purchase(stack: &Stack, product_extra: Value) -> (String, String, Strin
     let (event, email) = checkout_event(&product, None);
     let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
     assert_eq!(status, 200);
-    let session = event["data"]["object"]["id"].as_str().unwrap().to_string();
-    (tenant.id, session, email)
+    // A one-time purchase is named by its payment intent.
+    let purchase = event["data"]["object"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (tenant.id, purchase, email)
 }
 
 #[tokio::test]

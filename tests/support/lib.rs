@@ -4,6 +4,7 @@
 //! tests run in parallel without seeing each other.
 
 pub mod calls;
+pub mod stripe;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub use keyhook_cli::trigger::CheckoutOptions;
 /// A running stack.
 pub struct Stack {
     pub services: Services,
+    /// Stripe's API as this stack's services see it.
+    pub stripe_api_base: Option<String>,
     pub sdk: SdkConfig,
     pub base_url: String,
     pub resources: provision::Resources,
@@ -91,8 +94,18 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
 }
 
 impl Stack {
-    /// Provisions fresh resources and starts a server with the normal services.
+    /// Provisions fresh resources and starts a server with the normal services (Stripe's API
+    /// unreachable: tests that need it use [`Stack::with_stripe`]).
     pub async fn start() -> Stack {
+        Self::start_inner(None).await
+    }
+
+    /// Like [`Stack::start`], with Stripe's API at `stripe_api_base` (a fake).
+    pub async fn with_stripe(stripe_api_base: &str) -> Stack {
+        Self::start_inner(Some(stripe_api_base.to_string())).await
+    }
+
+    async fn start_inner(stripe_api_base: Option<String>) -> Stack {
         let sdk = sdk_config().await;
         let name = unique("kh");
         let kms_alias = format!("alias/{name}");
@@ -113,12 +126,17 @@ impl Stack {
         let addr: SocketAddr = listener.local_addr().unwrap();
         drop(listener);
         let base_url = format!("http://{addr}");
-        let services = Services::new(config_for(&resources, &kms_alias, &base_url), &sdk);
+        let mut config = config_for(&resources, &kms_alias, &base_url);
+        if let Some(base) = &stripe_api_base {
+            config.stripe_api_base = base.clone();
+        }
+        let services = Services::new(config, &sdk);
         server::spawn(services.clone(), addr)
             .await
             .expect("local server binds");
         Stack {
             services,
+            stripe_api_base,
             sdk,
             base_url,
             resources,
@@ -138,7 +156,11 @@ impl Stack {
     }
 
     pub fn config(&self) -> Config {
-        config_for(&self.resources, &self.kms_alias, &self.base_url)
+        let mut config = config_for(&self.resources, &self.kms_alias, &self.base_url);
+        if let Some(base) = &self.stripe_api_base {
+            config.stripe_api_base = base.clone();
+        }
+        config
     }
 
     pub async fn tenant(&self, name: &str) -> TestTenant {
@@ -275,15 +297,25 @@ impl Stack {
 
     /// The emails SES recorded for a recipient.
     pub async fn emails_to(&self, address: &str) -> Vec<Value> {
-        let data: Value = self
-            .http
-            .get(format!("{}/moto-api/data.json", self.endpoint))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        // moto serialises every backend for this page; while other tests write to it, a read
+        // can fail half-way. Read again until a whole document comes back.
+        let mut data = Value::Null;
+        for attempt in 0..20 {
+            let res = self
+                .http
+                .get(format!("{}/moto-api/data.json", self.endpoint))
+                .send()
+                .await
+                .unwrap();
+            match res.json::<Value>().await {
+                Ok(v) => {
+                    data = v;
+                    break;
+                }
+                Err(e) if attempt == 19 => panic!("moto's data.json never answered JSON: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
         data["ses"]["Message"]
             .as_array()
             .cloned()

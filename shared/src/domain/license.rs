@@ -89,6 +89,10 @@ pub struct License {
     pub customer_name: Option<String>,
     #[serde(with = "serde_ts::option", default)]
     pub expires_at: Option<OffsetDateTime>,
+    /// From this time the license counts as suspended (a subscription whose renewal failed,
+    /// after its grace period); cleared when the payment comes through.
+    #[serde(with = "serde_ts::option", default)]
+    pub suspend_at: Option<OffsetDateTime>,
     pub expiration_start: ExpirationStart,
     /// Length of the license when its clock starts at activation (None = perpetual).
     pub license_days: Option<u32>,
@@ -104,4 +108,20 @@ pub struct License {
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
     pub updated_at: OffsetDateTime,
+}
+
+impl License {
+    /// The status at `now`: a stored `active` turns `suspended` after `suspend_at` and
+    /// `expired` after `expires_at`.
+    pub fn status_at(&self, now: OffsetDateTime) -> LicenseStatus {
+        match self.status {
+            LicenseStatus::Active if self.suspend_at.is_some_and(|t| t <= now) => {
+                LicenseStatus::Suspended
+            }
+            LicenseStatus::Active if self.expires_at.is_some_and(|t| t <= now) => {
+                LicenseStatus::Expired
+            }
+            other => other,
+        }
+    }
 }

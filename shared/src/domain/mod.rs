@@ -11,6 +11,7 @@ pub mod price_mapping;
 pub mod product;
 pub mod purchase;
 pub mod stripe_app;
+pub mod subscription;
 pub mod tenant;
 
 pub use currency::Currency;

@@ -29,6 +29,31 @@ pub enum RenewalMode {
     Extend,
 }
 
+/// What a refund or dispute does to the purchase's licenses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargebackAction {
+    Revoke,
+    Suspend,
+    /// Leave the licenses as they are.
+    Ignore,
+}
+
+/// Grace after a failed renewal before a subscription's licenses are suspended.
+pub const DEFAULT_GRACE_DAYS: u32 = 3;
+
+fn default_grace_days() -> u32 {
+    DEFAULT_GRACE_DAYS
+}
+
+fn default_refund_action() -> ChargebackAction {
+    ChargebackAction::Revoke
+}
+
+fn default_dispute_action() -> ChargebackAction {
+    ChargebackAction::Suspend
+}
+
 /// A product's own email; placeholders `{{ActivationKey}}`, `{{ProductName}}`,
 /// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -62,6 +87,16 @@ pub struct Product {
     /// Archived products keep their licenses but cannot be sold.
     #[serde(default)]
     pub archived: bool,
+    /// Days a subscription license keeps working after a renewal fails (and past the period
+    /// end, so a renewal paid a little late never interrupts it).
+    #[serde(default = "default_grace_days")]
+    pub grace_days: u32,
+    /// What a full refund does to the purchase's licenses (default: revoke).
+    #[serde(default = "default_refund_action")]
+    pub refund_action: ChargebackAction,
+    /// What a dispute does to the purchase's licenses (default: suspend).
+    #[serde(default = "default_dispute_action")]
+    pub dispute_action: ChargebackAction,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]

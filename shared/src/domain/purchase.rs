@@ -48,17 +48,24 @@ pub struct Customer {
 
 /// How many days a new license runs: `None` is perpetual.
 ///
-/// The rule (from the ExisOne guide): a perpetual product (0 default days) overrides any
-/// incoming days; otherwise an explicit plan's days override the product default, and a plan of
-/// 0 days is perpetual.
-pub fn license_days(product: &Product, plan: Option<&Plan>) -> Option<u32> {
+/// The rule (from the ExisOne guide, extended to Lukittu's `expiration_days`): a perpetual
+/// product (0 default days) overrides any incoming days; otherwise an explicit plan's days
+/// override everything else (a plan of 0 days is perpetual), then the Stripe Product's
+/// `expiration_days`, then the product default.
+pub fn license_days(
+    product: &Product,
+    plan: Option<&Plan>,
+    expiration_days: Option<u32>,
+) -> Option<u32> {
     if product.default_license_days == 0 {
         return None;
     }
-    match plan {
-        Some(p) if p.days == 0 => None,
-        Some(p) => Some(p.days),
-        None => Some(product.default_license_days),
+    match (plan, expiration_days) {
+        (Some(p), _) if p.days == 0 => None,
+        (Some(p), _) => Some(p.days),
+        (None, Some(0)) => None,
+        (None, Some(d)) => Some(d),
+        (None, None) => Some(product.default_license_days),
     }
 }
 
@@ -66,6 +73,8 @@ pub fn license_days(product: &Product, plan: Option<&Plan>) -> Option<u32> {
 pub struct LicenseOrder<'a> {
     pub product: &'a Product,
     pub days: Option<u32>,
+    /// When the clock starts (the product's, unless the Stripe Product's metadata says).
+    pub expiration_start: ExpirationStart,
     pub customer: &'a Customer,
     pub source: LicenseSource,
     pub purchase_ref: Option<String>,
@@ -82,7 +91,7 @@ impl LicenseOrder<'_> {
         let key = LicenseKey::generate();
         let id = key.license_id();
         let key_sealed = seal(&id, &key);
-        let expires_at = match (self.product.expiration_start, self.days) {
+        let expires_at = match (self.expiration_start, self.days) {
             (_, None) => None,
             (ExpirationStart::Activation, Some(_)) => None,
             (ExpirationStart::Creation, Some(days)) => Some(now + Duration::days(days as i64)),
@@ -97,7 +106,8 @@ impl LicenseOrder<'_> {
             customer_email: self.customer.email.clone(),
             customer_name: self.customer.name.clone(),
             expires_at,
-            expiration_start: self.product.expiration_start,
+            suspend_at: None,
+            expiration_start: self.expiration_start,
             license_days: self.days,
             max_devices: self.product.max_devices,
             max_ips: self.product.max_ips,
@@ -136,6 +146,9 @@ mod tests {
             renewal_mode: RenewalMode::NewKey,
             email_template: None,
             archived: false,
+            grace_days: 3,
+            refund_action: crate::domain::product::ChargebackAction::Revoke,
+            dispute_action: crate::domain::product::ChargebackAction::Suspend,
             created_at: crate::time::now(),
             updated_at: crate::time::now(),
         }
@@ -156,7 +169,11 @@ mod tests {
     #[test]
     fn perpetual_product_overrides_plan_days() {
         assert_eq!(
-            license_days(&product(0, ExpirationStart::Creation), Some(&plan(30))),
+            license_days(
+                &product(0, ExpirationStart::Creation),
+                Some(&plan(30)),
+                Some(7)
+            ),
             None
         );
     }
@@ -164,9 +181,14 @@ mod tests {
     #[test]
     fn plan_days_override_product_default() {
         let p = product(365, ExpirationStart::Creation);
-        assert_eq!(license_days(&p, Some(&plan(30))), Some(30));
-        assert_eq!(license_days(&p, None), Some(365));
-        assert_eq!(license_days(&p, Some(&plan(0))), None);
+        assert_eq!(license_days(&p, Some(&plan(30)), Some(7)), Some(30));
+        assert_eq!(license_days(&p, None, None), Some(365));
+        assert_eq!(
+            license_days(&p, None, Some(7)),
+            Some(7),
+            "Lukittu expiration_days"
+        );
+        assert_eq!(license_days(&p, Some(&plan(0)), None), None);
     }
 
     #[test]
@@ -177,6 +199,7 @@ mod tests {
         let order = LicenseOrder {
             product: &p,
             days: Some(30),
+            expiration_start: ExpirationStart::Creation,
             customer: &customer,
             source: LicenseSource::default(),
             purchase_ref: None,
@@ -190,6 +213,7 @@ mod tests {
         let p = product(30, ExpirationStart::Activation);
         let order = LicenseOrder {
             product: &p,
+            expiration_start: ExpirationStart::Activation,
             ..order
         };
         let (l, _) = order.new_license(now, |_, _| String::new());

@@ -1,8 +1,8 @@
-//! Issuing licenses, exactly once per purchase — the one path for webhook purchases and for
-//! licenses an admin issues by hand: build the licenses (keys sealed under the tenant key),
-//! commit them with the purchase record (and the event's log entry) in one transaction, then
-//! hand the email to the mailer. A purchase already issued changes nothing; its email is
-//! re-enqueued if it has not been sent (the mailer sends at most once).
+//! Issuing licenses, exactly once per purchase — the one path for webhook purchases (one-time
+//! and subscription) and for licenses an admin issues by hand: build the licenses (keys sealed
+//! under the tenant key), commit them with the purchase record (and the event's log entry) in
+//! one transaction, then hand the email to the mailer. A purchase already issued changes
+//! nothing; its email is re-enqueued if it has not been sent (the mailer sends at most once).
 
 use time::OffsetDateTime;
 
@@ -13,31 +13,39 @@ use crate::domain::purchase::{license_days, Customer, LicenseOrder};
 use crate::domain::{EmailStatus, License, LicenseSource, Plan, Product, Purchase};
 use crate::mail::MailJob;
 use crate::store::issuance::IssueOutcome;
-use crate::{Result, Services};
+use crate::stripe::metadata::Limits;
+use crate::{Error, Result, Services};
 
-/// Per-license values an admin may set instead of the product's.
+/// Per-license values that replace the product's.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `Some(None)` = perpetual.
+    /// `Some(None)` = perpetual; `Some(Some(t))` = expires at `t` (a paid subscription period).
     pub expires_at: Option<Option<OffsetDateTime>>,
     pub max_devices: Option<u32>,
     pub max_ips: Option<u32>,
 }
 
-/// What to issue.
-pub struct IssueOrder<'a> {
+/// One product of a purchase.
+pub struct IssueLine<'a> {
     pub product: &'a Product,
     pub plan: Option<&'a Plan>,
     pub quantity: u32,
+    /// Lukittu metadata of the Stripe Product.
+    pub limits: Limits,
+    pub overrides: Overrides,
+}
+
+/// What to issue.
+pub struct IssueOrder<'a> {
+    pub lines: Vec<IssueLine<'a>>,
     pub customer: Customer,
     pub source: LicenseSource,
     /// The Stripe object (or `manual_…` id) that identifies the purchase.
     pub purchase_ref: String,
     pub app_id: Option<String>,
     pub event_id: Option<String>,
-    /// Whether to email the keys (when the product allows and there is an address).
+    /// Whether to email the keys (when the products allow and there is an address).
     pub send_email: bool,
-    pub overrides: Overrides,
 }
 
 /// What issuing came to.
@@ -50,32 +58,38 @@ pub struct Issued {
 }
 
 pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
-    let product = order.product;
-    let tenant_id = product.tenant_id.as_str();
-    let email_status = match (
-        &order.customer.email,
-        product.auto_email && order.send_email,
-    ) {
+    let first = order
+        .lines
+        .first()
+        .ok_or_else(|| Error::internal("a purchase without products"))?;
+    let tenant_id = first.product.tenant_id.clone();
+    let wants_email = order.send_email && order.lines.iter().any(|l| l.product.auto_email);
+    let email_status = match (&order.customer.email, wants_email) {
         (_, false) => EmailStatus::Disabled,
         (None, true) => EmailStatus::Failed,
         (Some(_), true) => EmailStatus::Pending,
     };
-    let license_order = LicenseOrder {
-        product,
-        days: license_days(product, order.plan),
-        customer: &order.customer,
-        source: order.source.clone(),
-        purchase_ref: Some(order.purchase_ref.clone()),
-    };
-    let key = s.keyring.active_key(tenant_id).await?;
+    let key = s.keyring.active_key(&tenant_id).await?;
     let now = crate::time::now();
-    let licenses: Vec<License> = (0..order.quantity)
-        .map(|_| {
+    let mut licenses = Vec::new();
+    for line in &order.lines {
+        let license_order = LicenseOrder {
+            product: line.product,
+            days: license_days(line.product, line.plan, line.limits.expiration_days),
+            expiration_start: line
+                .limits
+                .expiration_start
+                .unwrap_or(line.product.expiration_start),
+            customer: &order.customer,
+            source: order.source.clone(),
+            purchase_ref: Some(order.purchase_ref.clone()),
+        };
+        for _ in 0..line.quantity {
             let (mut license, _) = license_order.new_license(now, |license_id, license_key| {
                 seal::seal(
                     &key,
                     SealContext {
-                        tenant_id,
+                        tenant_id: &tenant_id,
                         owner: license_id,
                         field: KEY_SEAL_FIELD,
                     },
@@ -83,21 +97,35 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
                 )
             });
             license.email_status = email_status;
-            if let Some(expires_at) = order.overrides.expires_at {
+            if let Some(expires_at) = line.overrides.expires_at {
                 license.expires_at = expires_at;
             }
-            license.max_devices = order.overrides.max_devices.unwrap_or(license.max_devices);
-            license.max_ips = order.overrides.max_ips.unwrap_or(license.max_ips);
-            license
-        })
-        .collect();
+            license.max_devices = line
+                .overrides
+                .max_devices
+                .or(line.limits.max_devices)
+                .unwrap_or(license.max_devices);
+            license.max_ips = line
+                .overrides
+                .max_ips
+                .or(line.limits.max_ips)
+                .unwrap_or(license.max_ips);
+            licenses.push(license);
+        }
+    }
+    let mut product_ids: Vec<String> = Vec::new();
+    for line in &order.lines {
+        if !product_ids.contains(&line.product.id) {
+            product_ids.push(line.product.id.clone());
+        }
+    }
     let purchase = Purchase {
         purchase_ref: order.purchase_ref,
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         app_id: order.app_id,
         event_id: order.event_id,
         license_ids: licenses.iter().map(|l| l.id.clone()).collect(),
-        product_ids: vec![product.id.clone()],
+        product_ids,
         customer_email: order.customer.email.clone(),
         customer_name: order.customer.name.clone(),
         email_status,

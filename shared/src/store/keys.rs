@@ -90,4 +90,5 @@ pub mod kind {
     pub const PRICE_MAPPING: &str = "PRICEMAP#";
     pub const CURRENCY: &str = "CURRENCY#";
     pub const TENANT_KEY: &str = "TKEY#";
+    pub const SUBSCRIPTION: &str = "SUB#";
 }

@@ -10,6 +10,7 @@ pub mod licenses;
 pub mod plans;
 pub mod products;
 pub mod purchases;
+pub mod subscriptions;
 pub mod tenant_items;
 pub mod tenants;
 

@@ -101,6 +101,17 @@ impl From<StripeError> for Error {
     }
 }
 
+impl Error {
+    /// A failed read the webhook needed: always retryable from Stripe's side (5xx), since the
+    /// event cannot be processed without it and nothing was written.
+    pub fn from_stripe_read(e: StripeError) -> Self {
+        Error::Upstream {
+            service: "stripe",
+            detail: e.to_string(),
+        }
+    }
+}
+
 /// Stripe's API at a configurable base URL (`KEYHOOK_STRIPE_API_BASE`; tests point it at a
 /// fake Stripe).
 #[derive(Clone)]

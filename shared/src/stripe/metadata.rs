@@ -1,19 +1,38 @@
 //! What Stripe metadata asks us to issue.
 //!
-//! ExisOne style, on the Checkout Session (one-time) or the subscription
-//! (`subscription_data.metadata`, read on each renewal): `productId` (required), `quantity`
-//! (default 1) and `planId` (optional).
+//! Two styles, and which wins:
+//! 1. ExisOne, on the Checkout Session (one-time) or the subscription
+//!    (`subscription_data.metadata`, read on each renewal): `productId`, `quantity` (default 1),
+//!    `planId`. When present it decides alone: it was set for this very sale.
+//! 2. Lukittu, on each Stripe Product sold (read from the line items): `product_id` (one id or a
+//!    comma-separated list: one license per listed product, times the line's quantity),
+//!    `ip_limit`, `hwid_limit` (legacy `seats`), `expiration_days`, `expiration_start`
+//!    (`CREATION` | `ACTIVATION`).
+//!
+//! Neither present: the event cannot issue anything, and says so.
 
 use serde_json::{Map, Value};
 
 use crate::domain::purchase::MAX_LICENSES_PER_PURCHASE;
+use crate::domain::ExpirationStart;
 
-/// An ExisOne-style request: which product, how many keys, which plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one line of a purchase asks for: which product, how many keys, which plan, and the
+/// limits the Stripe Product's metadata sets (Lukittu).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProductRequest {
     pub product_id: String,
     pub quantity: u32,
     pub plan_id: Option<String>,
+    pub limits: Limits,
+}
+
+/// Per-license values from Lukittu metadata, overriding the Keyhook product's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub max_ips: Option<u32>,
+    pub max_devices: Option<u32>,
+    pub expiration_days: Option<u32>,
+    pub expiration_start: Option<ExpirationStart>,
 }
 
 /// Why metadata cannot issue anything. Retrying the event cannot fix these.
@@ -25,6 +44,16 @@ pub enum MetadataError {
     InvalidProductId(String),
     #[error("metadata.quantity {0:?} is not a whole number from 1 to {max}", max = MAX_LICENSES_PER_PURCHASE)]
     InvalidQuantity(String),
+    #[error("Stripe product metadata {key} {value:?} is not valid: {why}")]
+    InvalidProductMetadata {
+        key: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("the purchase asks for {0} licenses; one purchase issues at most {max}", max = MAX_LICENSES_PER_PURCHASE)]
+    TooMany(u32),
+    #[error("no productId metadata on the session or subscription, and no line item's Stripe product has product_id metadata: Keyhook cannot tell what was bought")]
+    NothingToIssue,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -62,7 +91,104 @@ pub fn product_request(
         product_id,
         quantity,
         plan_id,
+        limits: Limits::default(),
     })
+}
+
+/// Whether ExisOne metadata is present (it then decides alone).
+pub fn has_product_id(metadata: Option<&Map<String, Value>>) -> bool {
+    metadata.is_some_and(|m| {
+        m.get("productId")
+            .and_then(text)
+            .is_some_and(|s| !s.is_empty())
+    })
+}
+
+fn number(m: &Map<String, Value>, key: &'static str) -> Result<Option<u32>, MetadataError> {
+    match m.get(key).and_then(text).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| MetadataError::InvalidProductMetadata {
+                key,
+                value: v,
+                why: "not a whole number",
+            }),
+    }
+}
+
+/// The requests of one line item whose Stripe Product carries Lukittu metadata; empty when
+/// it has no `product_id`.
+pub fn lukittu_line(
+    metadata: &Map<String, Value>,
+    quantity: u32,
+) -> Result<Vec<ProductRequest>, MetadataError> {
+    let Some(ids) = metadata
+        .get("product_id")
+        .and_then(text)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let expiration_start = match metadata.get("expiration_start").and_then(text).as_deref() {
+        None | Some("") => None,
+        Some(v) if v.eq_ignore_ascii_case("creation") => Some(ExpirationStart::Creation),
+        Some(v) if v.eq_ignore_ascii_case("activation") => Some(ExpirationStart::Activation),
+        Some(v) => {
+            return Err(MetadataError::InvalidProductMetadata {
+                key: "expiration_start",
+                value: v.to_string(),
+                why: "must be CREATION or ACTIVATION",
+            })
+        }
+    };
+    let limits = Limits {
+        max_ips: number(metadata, "ip_limit")?,
+        max_devices: match number(metadata, "hwid_limit")? {
+            Some(n) => Some(n),
+            None => number(metadata, "seats")?,
+        },
+        expiration_days: number(metadata, "expiration_days")?,
+        expiration_start,
+    };
+    ids.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            if !(1..=20).contains(&id.len()) || !id.chars().all(|c| c.is_ascii_digit()) {
+                return Err(MetadataError::InvalidProductId(id.to_string()));
+            }
+            Ok(ProductRequest {
+                product_id: id.to_string(),
+                quantity,
+                plan_id: None,
+                limits,
+            })
+        })
+        .collect()
+}
+
+/// The whole purchase: ExisOne metadata if present, else the Lukittu lines; at most
+/// `MAX_LICENSES_PER_PURCHASE` licenses in all.
+pub fn resolve(
+    exisone: Option<&Map<String, Value>>,
+    lukittu_lines: impl FnOnce() -> Result<Vec<ProductRequest>, MetadataError>,
+) -> Result<Vec<ProductRequest>, MetadataError> {
+    let requests = if has_product_id(exisone) {
+        vec![product_request(exisone)?]
+    } else {
+        let lines = lukittu_lines()?;
+        if lines.is_empty() {
+            return Err(MetadataError::NothingToIssue);
+        }
+        lines
+    };
+    let total: u32 = requests.iter().map(|r| r.quantity).sum();
+    if total > MAX_LICENSES_PER_PURCHASE {
+        return Err(MetadataError::TooMany(total));
+    }
+    Ok(requests)
 }
 
 #[cfg(test)]
@@ -81,7 +207,8 @@ mod tests {
             ProductRequest {
                 product_id: "42".into(),
                 quantity: 3,
-                plan_id: Some("pln_1".into())
+                plan_id: Some("pln_1".into()),
+                limits: Limits::default(),
             }
         );
         assert_eq!(req(json!({"productId": " 42 "})).unwrap().quantity, 1);
@@ -113,5 +240,65 @@ mod tests {
                 .quantity,
             98
         );
+    }
+
+    #[test]
+    fn reads_lukittu_product_metadata() {
+        let m = json!({"product_id": "42, 43", "ip_limit": "2", "seats": "3", "expiration_days": "30", "expiration_start": "ACTIVATION"});
+        let lines = lukittu_line(m.as_object().unwrap(), 2).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].product_id, "43");
+        assert_eq!(lines[0].quantity, 2);
+        assert_eq!(
+            lines[0].limits,
+            Limits {
+                max_ips: Some(2),
+                max_devices: Some(3),
+                expiration_days: Some(30),
+                expiration_start: Some(ExpirationStart::Activation)
+            }
+        );
+        let m = json!({"product_id": "42", "hwid_limit": "5", "seats": "3"});
+        assert_eq!(
+            lukittu_line(m.as_object().unwrap(), 1).unwrap()[0]
+                .limits
+                .max_devices,
+            Some(5)
+        );
+        assert!(lukittu_line(json!({"name": "x"}).as_object().unwrap(), 1)
+            .unwrap()
+            .is_empty());
+        assert!(lukittu_line(
+            json!({"product_id": "42", "ip_limit": "many"})
+                .as_object()
+                .unwrap(),
+            1
+        )
+        .is_err());
+        assert!(lukittu_line(
+            json!({"product_id": "42", "expiration_start": "LATER"})
+                .as_object()
+                .unwrap(),
+            1
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn exisone_wins_and_nothing_is_refused() {
+        let exisone = json!({"productId": "7"});
+        let r = resolve(exisone.as_object(), || panic!("line items are not read")).unwrap();
+        assert_eq!(r[0].product_id, "7");
+        let lines = || lukittu_line(json!({"product_id": "42"}).as_object().unwrap(), 3);
+        assert_eq!(
+            resolve(json!({}).as_object(), lines).unwrap()[0].quantity,
+            3
+        );
+        assert_eq!(
+            resolve(None, || Ok(vec![])),
+            Err(MetadataError::NothingToIssue)
+        );
+        let many = || lukittu_line(json!({"product_id": "1,2"}).as_object().unwrap(), 50);
+        assert_eq!(resolve(None, many), Err(MetadataError::TooMany(100)));
     }
 }

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod event;
 pub mod metadata;
+pub mod objects;
 pub mod signature;
 
 pub use client::StripeClient;

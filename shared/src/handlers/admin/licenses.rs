@@ -43,11 +43,12 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         )
         .await?
         .ok_or_else(|| Error::internal(format!("license {} key does not open", l.id)))?;
+    let status = l.status_at(time::OffsetDateTime::now_utc());
     Ok(LicenseView {
         id: l.id,
         key: key.expose().to_string(),
         product_id: l.product_id,
-        status: l.status,
+        status,
         customer_email: l.customer_email,
         customer_name: l.customer_name,
         expires_at: l.expires_at.map(ts),
@@ -167,7 +168,7 @@ fn check_email(field: &str, email: Option<String>) -> Result<Option<String>> {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     use crate::domain::purchase::Customer;
-    use crate::handlers::issuance::{self, IssueOrder, Overrides};
+    use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
     let c = caller(s, req).await?;
     let input: IssueInput = crate::http::input::json_body(req)?;
     let product_id = input
@@ -205,20 +206,23 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let issued = issuance::issue(
         s,
         IssueOrder {
-            product: &product,
-            plan: plan.as_ref(),
-            quantity: 1,
+            lines: vec![IssueLine {
+                product: &product,
+                plan: plan.as_ref(),
+                quantity: 1,
+                limits: Default::default(),
+                overrides: Overrides {
+                    expires_at: parse_expiry("expiresAt", input.expires_at)?,
+                    max_devices: input.max_devices,
+                    max_ips: input.max_ips,
+                },
+            }],
             customer,
             source: Default::default(),
             purchase_ref: crate::ids::new_id("manual"),
             app_id: None,
             event_id: None,
             send_email: input.send_email.unwrap_or(true),
-            overrides: Overrides {
-                expires_at: parse_expiry("expiresAt", input.expires_at)?,
-                max_devices: input.max_devices,
-                max_ips: input.max_ips,
-            },
         },
     )
     .await?;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{caller, merge, ts};
 use crate::domain::money::parse_price;
+use crate::domain::product::ChargebackAction;
 use crate::domain::{EmailTemplate, ExpirationStart, Product, RenewalMode};
 use crate::http::input::{json_body, pagination, text_field, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
@@ -30,6 +31,12 @@ pub struct ProductInput {
     #[schemars(with = "Option<EmailTemplate>")]
     pub email_template: Option<Option<EmailTemplate>>,
     pub archived: Option<bool>,
+    /// Days a subscription license keeps working after a failed renewal (default 3).
+    pub grace_days: Option<u32>,
+    /// What a full refund does: `revoke` (default), `suspend` or `ignore`.
+    pub refund_action: Option<ChargebackAction>,
+    /// What a dispute does: `suspend` (default), `revoke` or `ignore`.
+    pub dispute_action: Option<ChargebackAction>,
 }
 
 fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -55,6 +62,9 @@ pub struct ProductView {
     pub renewal_mode: RenewalMode,
     pub email_template: Option<EmailTemplate>,
     pub archived: bool,
+    pub grace_days: u32,
+    pub refund_action: ChargebackAction,
+    pub dispute_action: ChargebackAction,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -74,6 +84,9 @@ impl From<Product> for ProductView {
             renewal_mode: p.renewal_mode,
             email_template: p.email_template,
             archived: p.archived,
+            grace_days: p.grace_days,
+            refund_action: p.refund_action,
+            dispute_action: p.dispute_action,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -109,6 +122,12 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
     p.expiration_start = merge(p.expiration_start, input.expiration_start);
     p.renewal_mode = merge(p.renewal_mode, input.renewal_mode);
     p.archived = merge(p.archived, input.archived);
+    if input.grace_days.is_some_and(|d| d > 365) {
+        return Err(Error::validation("graceDays", "must be at most 365"));
+    }
+    p.grace_days = merge(p.grace_days, input.grace_days);
+    p.refund_action = merge(p.refund_action, input.refund_action);
+    p.dispute_action = merge(p.dispute_action, input.dispute_action);
     if let Some(t) = input.email_template {
         if let Some(t) = &t {
             text_field("emailTemplate.subject", &t.subject, 500)?;
@@ -151,6 +170,9 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         renewal_mode: RenewalMode::NewKey,
         email_template: None,
         archived: false,
+        grace_days: crate::domain::product::DEFAULT_GRACE_DAYS,
+        refund_action: ChargebackAction::Revoke,
+        dispute_action: ChargebackAction::Suspend,
         created_at: now,
         updated_at: now,
     };

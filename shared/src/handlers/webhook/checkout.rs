@@ -1,58 +1,102 @@
-//! `checkout.session.completed`: a paid Checkout Session (or Payment Link) issues the
-//! licenses its metadata asks for.
+//! `checkout.session.*`: a paid Checkout Session (or Payment Link) issues what it sold.
+//!
+//! The purchase is named by the Stripe object every event about it shares: a one-time
+//! session's payment intent (so `payment_intent.succeeded` is the same purchase), a
+//! subscription session's first invoice (so the first `invoice.paid` is), and the session itself
+//! when there is neither (a free checkout).
 
-use super::issue::{self, IssueRequest};
-use super::Outcome;
+use super::purchase::{self, Lines, PaidPeriod, PurchaseInput};
+use super::{stripe_reads, Outcome};
 use crate::domain::purchase::Customer;
 use crate::domain::{LicenseSource, StripeApp};
 use crate::stripe::event::CheckoutSession;
-use crate::stripe::metadata;
+use crate::stripe::event::StripeObject;
+use crate::stripe::objects::{Invoice, Subscription};
 use crate::stripe::Event;
 use crate::{Result, Services};
 
-pub(super) async fn completed(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
+fn nothing() -> Outcome {
+    Outcome::Done {
+        purchase_ref: None,
+        license_ids: Vec::new(),
+        logged: false,
+    }
+}
+
+/// `checkout.session.completed` (issues if paid) and `…async_payment_succeeded` (issues).
+pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
     let session = CheckoutSession(event.object());
     let Some(session_id) = session.id() else {
         return Ok(Outcome::Refused("the checkout session has no id".into()));
     };
-    match session.payment_status() {
-        Some("paid") | Some("no_payment_required") => {}
-        other => {
-            // Delayed payment methods: keys are issued when the payment succeeds.
-            tracing::info!(payment_status = ?other, "checkout session not paid yet");
-            return Ok(Outcome::Done {
-                purchase_ref: None,
-                license_ids: Vec::new(),
-                logged: false,
-            });
+    let payment_status = session.payment_status();
+    if event.event_type == "checkout.session.completed"
+        && !matches!(payment_status, Some("paid") | Some("no_payment_required"))
+    {
+        // A delayed payment method: `async_payment_succeeded` will issue.
+        tracing::info!(payment_status = ?payment_status, "checkout session not paid yet");
+        return Ok(nothing());
+    }
+    let subscription_id = session.subscription();
+    let mut period_end = None;
+    let mut invoice = session.invoice().map(str::to_string);
+    if let Some(sub_id) = subscription_id {
+        // The period the first invoice paid for (and the invoice itself, for API versions whose
+        // sessions do not name it), when the app's key lets us ask.
+        if let Some(secret) = stripe_reads::secret_key(s, app).await? {
+            if invoice.is_none() {
+                let sub = stripe_reads::subscription(s, &secret, sub_id).await?;
+                invoice = Subscription(StripeObject(&sub))
+                    .latest_invoice()
+                    .map(str::to_string);
+            }
+            if let Some(invoice_id) = &invoice {
+                let paid = stripe_reads::invoice(s, &secret, invoice_id).await?;
+                period_end = Invoice(StripeObject(&paid)).period_end();
+            }
         }
     }
-    let request = match metadata::product_request(session.metadata()) {
-        Ok(r) => r,
-        Err(e) => return Ok(Outcome::Refused(e.to_string())),
+    let purchase_ref = match (session.mode(), invoice.as_deref(), session.payment_intent()) {
+        (Some("subscription"), Some(invoice), _) => invoice.to_string(),
+        (_, _, Some(pi)) if session.mode() != Some("subscription") => pi.to_string(),
+        _ => session_id.to_string(),
     };
-    let customer = Customer {
-        email: session.customer_email().map(str::to_string),
-        name: session.customer_name().map(str::to_string),
-    };
-    let source = LicenseSource {
-        stripe_app_id: Some(app.id.clone()),
-        event_id: Some(event.id.clone()),
-        checkout_session_id: Some(session_id.to_string()),
-        payment_intent_id: session.payment_intent().map(str::to_string),
-        invoice_id: session.invoice().map(str::to_string),
-        subscription_id: session.subscription().map(str::to_string),
-    };
-    issue::issue(
+    purchase::issue(
         s,
         app,
         event,
-        IssueRequest {
-            purchase_ref: session_id.to_string(),
-            request,
-            customer,
-            source,
+        PurchaseInput {
+            purchase_ref,
+            metadata: session.metadata(),
+            lines: Lines::Session(session_id),
+            customer: Customer {
+                email: session.customer_email().map(str::to_string),
+                name: session.customer_name().map(str::to_string),
+            },
+            source: LicenseSource {
+                stripe_app_id: Some(app.id.clone()),
+                event_id: Some(event.id.clone()),
+                checkout_session_id: Some(session_id.to_string()),
+                payment_intent_id: session.payment_intent().map(str::to_string),
+                invoice_id: invoice,
+                subscription_id: subscription_id.map(str::to_string),
+            },
+            period: subscription_id.map(|id| PaidPeriod {
+                subscription_id: id,
+                period_end,
+            }),
         },
     )
     .await
+}
+
+/// `checkout.session.async_payment_failed`: recorded; nothing is issued.
+pub(super) async fn payment_failed(
+    _s: &Services,
+    _app: &StripeApp,
+    event: &Event,
+) -> Result<Outcome> {
+    let session = CheckoutSession(event.object());
+    tracing::info!(session = ?session.id(), "delayed payment failed; nothing issued");
+    Ok(nothing())
 }

@@ -5,9 +5,14 @@
 //! (unknown product, bad metadata, wrong mode) are recorded `failed` with the reason and
 //! answered 200, since retrying cannot fix them.
 
+mod chargeback;
 mod checkout;
-mod issue;
+mod invoice;
+mod payment_intent;
+mod purchase;
 mod routing;
+mod stripe_reads;
+mod subscription;
 
 use http::StatusCode;
 use serde::Serialize;
@@ -181,7 +186,17 @@ async fn process(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome
         )));
     }
     match event.event_type.as_str() {
-        "checkout.session.completed" => checkout::completed(s, app, event).await,
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            checkout::paid(s, app, event).await
+        }
+        "checkout.session.async_payment_failed" => checkout::payment_failed(s, app, event).await,
+        "payment_intent.succeeded" => payment_intent::succeeded(s, app, event).await,
+        "invoice.paid" => invoice::paid(s, app, event).await,
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => subscription::changed(s, app, event).await,
+        "charge.refunded" => chargeback::refunded(s, app, event).await,
+        "charge.dispute.created" => chargeback::disputed(s, app, event).await,
         _ => Ok(Outcome::Done {
             purchase_ref: None,
             license_ids: Vec::new(),

@@ -1,0 +1,199 @@
+//! A Stripe subscription as Keyhook tracks it, and how its state drives its licenses.
+//!
+//! Stripe delivers subscription events in any order, and licenses may be issued before or after
+//! them. The record keeps the newest state seen (older events never overwrite it) and the
+//! licenses of the current period; whichever comes second — the state or the licenses —
+//! applies the state to the licenses, so every order converges.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::{License, LicenseStatus, RenewalMode};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRecord {
+    pub subscription_id: String,
+    pub tenant_id: String,
+    /// Stripe status (`active`, `trialing`, `past_due`, `unpaid`, `canceled`, …); None until a
+    /// subscription event or fetch told us.
+    pub status: Option<String>,
+    pub current_period_start: Option<i64>,
+    pub current_period_end: Option<i64>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    pub ended_at: Option<i64>,
+    /// `created` of the newest event applied (older ones are ignored).
+    #[serde(default)]
+    pub state_event_created: i64,
+    /// The licenses the current state applies to: the subscription's licenses (extend) or the
+    /// current period's (new key).
+    #[serde(default)]
+    pub license_ids: Vec<String>,
+    /// The newest period end licenses were issued or extended for.
+    #[serde(default)]
+    pub paid_through: Option<i64>,
+    pub renewal_mode: Option<RenewalMode>,
+    pub grace_days: Option<u32>,
+    /// Optimistic-concurrency version of the record.
+    #[serde(default)]
+    pub version: u64,
+}
+
+fn ts(unix: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(unix).ok()
+}
+
+impl SubscriptionRecord {
+    /// Applies the subscription's state to one of its licenses. Returns whether it changed.
+    /// Revoked licenses and licenses an admin or a dispute suspended are left alone.
+    pub fn apply_to(&self, license: &mut License, now: OffsetDateTime) -> bool {
+        let before = (license.status, license.expires_at, license.suspend_at);
+        if matches!(
+            license.status,
+            LicenseStatus::Revoked | LicenseStatus::Suspended
+        ) {
+            return false;
+        }
+        let grace = Duration::days(
+            self.grace_days
+                .unwrap_or(crate::domain::product::DEFAULT_GRACE_DAYS) as i64,
+        );
+        match self.status.as_deref() {
+            Some("canceled") | Some("incomplete_expired") => {
+                license.status = LicenseStatus::Expired;
+                license.expires_at = Some(self.ended_at.and_then(ts).unwrap_or(now));
+                license.suspend_at = None;
+            }
+            Some("past_due") | Some("unpaid") | Some("paused") => {
+                // The unpaid period began at current_period_start; after the grace, suspended.
+                let from = self.current_period_start.and_then(ts).unwrap_or(now);
+                license.suspend_at = Some(from + grace);
+            }
+            Some("active") | Some("trialing") => {
+                license.suspend_at = None;
+                if license.status == LicenseStatus::Expired {
+                    license.status = LicenseStatus::Active;
+                }
+                // Expiry follows the period only as far as it has been paid for: a period
+                // Stripe has started but whose invoice is not paid yet extends nothing.
+                let end = match (self.current_period_end, self.paid_through) {
+                    (Some(current), Some(paid)) => Some(current.min(paid)),
+                    (current, None) => current,
+                    (None, paid) => paid,
+                };
+                if let Some(end) = end.and_then(ts) {
+                    license.expires_at = Some(if self.cancel_at_period_end {
+                        end
+                    } else {
+                        end + grace
+                    });
+                }
+            }
+            _ => {}
+        }
+        (license.status, license.expires_at, license.suspend_at) != before
+    }
+
+    /// The expiry of a license paid through `period_end`.
+    pub fn expiry_for(&self, period_end: i64) -> Option<OffsetDateTime> {
+        let grace = Duration::days(
+            self.grace_days
+                .unwrap_or(crate::domain::product::DEFAULT_GRACE_DAYS) as i64,
+        );
+        ts(period_end).map(|t| t + grace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EmailStatus, ExpirationStart, LicenseSource};
+
+    fn license() -> License {
+        License {
+            id: "lic_1".into(),
+            tenant_id: "ten".into(),
+            key_hash: String::new(),
+            key_sealed: String::new(),
+            product_id: "1".into(),
+            status: LicenseStatus::Active,
+            customer_email: None,
+            customer_name: None,
+            expires_at: None,
+            suspend_at: None,
+            expiration_start: ExpirationStart::Creation,
+            license_days: None,
+            max_devices: 0,
+            max_ips: 0,
+            devices: vec![],
+            source: LicenseSource::default(),
+            purchase_ref: None,
+            email_status: EmailStatus::Sent,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn record(status: &str) -> SubscriptionRecord {
+        SubscriptionRecord {
+            status: Some(status.into()),
+            current_period_start: Some(1_000_000),
+            current_period_end: Some(2_000_000),
+            grace_days: Some(3),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn active_tracks_period_end_plus_grace_or_exact_end_when_cancelling() {
+        let mut l = license();
+        assert!(record("active").apply_to(&mut l, OffsetDateTime::UNIX_EPOCH));
+        assert_eq!(l.expires_at, ts(2_000_000 + 3 * 86_400));
+        let mut r = record("active");
+        r.cancel_at_period_end = true;
+        r.apply_to(&mut l, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(l.expires_at, ts(2_000_000));
+    }
+
+    #[test]
+    fn past_due_suspends_after_grace_and_payment_reinstates() {
+        let mut l = license();
+        record("past_due").apply_to(&mut l, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(l.suspend_at, ts(1_000_000 + 3 * 86_400));
+        assert_eq!(
+            l.status_at(ts(1_000_000 + 86_400).unwrap()),
+            LicenseStatus::Active
+        );
+        assert_eq!(
+            l.status_at(ts(1_000_000 + 4 * 86_400).unwrap()),
+            LicenseStatus::Suspended
+        );
+        record("active").apply_to(&mut l, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(l.suspend_at, None);
+    }
+
+    #[test]
+    fn an_unpaid_new_period_extends_nothing() {
+        let mut l = license();
+        let mut r = record("active");
+        r.paid_through = Some(1_500_000);
+        r.apply_to(&mut l, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(l.expires_at, ts(1_500_000 + 3 * 86_400));
+    }
+
+    #[test]
+    fn deletion_expires_and_manual_states_are_kept() {
+        let mut l = license();
+        let mut r = record("canceled");
+        r.ended_at = Some(1_500_000);
+        r.apply_to(&mut l, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            (l.status, l.expires_at),
+            (LicenseStatus::Expired, ts(1_500_000))
+        );
+        let mut revoked = license();
+        revoked.status = LicenseStatus::Revoked;
+        assert!(!record("active").apply_to(&mut revoked, OffsetDateTime::UNIX_EPOCH));
+    }
+}
