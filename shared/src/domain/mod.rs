@@ -10,6 +10,7 @@ pub mod product;
 pub mod purchase;
 pub mod stripe_app;
 pub mod tenant;
+pub mod validation;
 
 pub use event_log::{EventLogEntry, EventStatus};
 pub use license::{EmailStatus, License, LicenseSource, LicenseStatus};

@@ -3,4 +3,5 @@
 
 pub mod admin;
 pub mod mailer;
+pub mod validate;
 pub mod webhook;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 use tracing::Instrument;
 
-use crate::handlers::{admin, webhook};
+use crate::handlers::{admin, validate, webhook};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -61,6 +61,10 @@ pub enum Op {
     DeletePlan,
     ListLicenses,
     GetLicense,
+    ValidateLicense,
+    ActivateLicense,
+    DeactivateLicense,
+    GetSigningKey,
 }
 
 #[derive(Debug)]
@@ -104,6 +108,10 @@ pub static ROUTES: &[Route] = routes![
     DELETE "/api/plans/{planId}" => Admin::DeletePlan,
     GET "/api/licenses" => Admin::ListLicenses,
     GET "/api/licenses/{licenseId}" => Admin::GetLicense,
+    POST "/api/licenses/validate" => Validate::ValidateLicense,
+    POST "/api/licenses/activate" => Validate::ActivateLicense,
+    POST "/api/licenses/deactivate" => Validate::DeactivateLicense,
+    GET "/api/tenants/{tenantId}/signing-key" => Validate::GetSigningKey,
 ];
 
 /// Path parameters captured by a route.
@@ -238,6 +246,10 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::DeletePlan => admin::plans::delete(s, req, p.get("planId")).await,
         Op::ListLicenses => admin::licenses::list(s, req).await,
         Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
+        Op::ValidateLicense => validate::validate(s, req).await,
+        Op::ActivateLicense => validate::activate(s, req).await,
+        Op::DeactivateLicense => validate::deactivate(s, req).await,
+        Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
     }
 }
 
@@ -256,6 +268,22 @@ mod tests {
             find(&Method::GET, "/api/products/").unwrap().0.op,
             Op::ListProducts
         );
+    }
+
+    #[test]
+    fn validation_routes_are_served_by_the_validate_function() {
+        for path in [
+            "/api/licenses/validate",
+            "/api/licenses/activate",
+            "/api/licenses/deactivate",
+        ] {
+            assert_eq!(
+                find(&Method::POST, path).unwrap().0.function,
+                Function::Validate
+            );
+        }
+        let (r, p) = find(&Method::GET, "/api/tenants/ten_1/signing-key").unwrap();
+        assert_eq!((r.op, p.get("tenantId")), (Op::GetSigningKey, "ten_1"));
     }
 
     #[test]
