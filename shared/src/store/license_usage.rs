@@ -1,13 +1,19 @@
 //! The license item as the validation routes use it: the license and its
 //! [`LicenseUsage`] in one strongly consistent read, and a decided [`LicenseChange`] in one
-//! conditional write (a transaction with the per-product device record when a device is newly
-//! activated). The condition is the version and status read: a write decided on a stale read
-//! fails, and the caller re-reads and decides again.
+//! conditional UpdateItem. The condition is the version and status read: a write decided on a
+//! stale read fails, and the caller re-reads and decides again.
+//!
+//! A device newly activated on the license is then recorded per (product, device) by an
+//! idempotent update. Not one transaction with the license write, on purpose: the limits are
+//! single-item conditions already, and the AWS emulator's transactions are not isolated (a
+//! cancelled transaction restores a snapshot of the table taken before concurrent commits,
+//! undoing them), so concurrent activations through transactions lose updates there. Should the
+//! process stop between the two writes, the record misses this activation; the only effect is
+//! that this already licensed device could still start a trial of the product.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -108,80 +114,37 @@ impl Store {
             );
             "attribute_exists(pk) AND #status = :status AND #version = :version"
         };
-        let key = Self::key_attrs(keys::license(&license.id));
-        let expression = format!("SET {}", sets.join(", "));
-
-        let Some(device) = &change.activated else {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .update_expression(expression)
-                .condition_expression(condition)
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(ChangeWrite::Written),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(ChangeWrite::Stale)
-                }
-                Err(e) => Err(dynamo_err(e)),
-            };
-        };
-        let update = Update::builder()
+        let result = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(expression)
+            .set_key(Some(Self::key_attrs(keys::license(&license.id))))
+            .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        let record = self.record_activation(
-            &license.tenant_id,
-            &license.product_id,
-            device,
-            &license.id,
-            now,
-        )?;
-        self.update_license_with(update, record).await
-    }
-
-    async fn update_license_with(
-        &self,
-        license: Update,
-        record: TransactWriteItem,
-    ) -> Result<ChangeWrite> {
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(license).build())
-            .transact_items(record)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(ChangeWrite::Written),
-            Err(e) => {
-                let lost_race = matches!(
-                    e.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(c))
-                        if c.cancellation_reasons().iter().any(|r| matches!(
-                            r.code(),
-                            Some("ConditionalCheckFailed" | "TransactionConflict")
-                        ))
-                );
-                if lost_race {
-                    Ok(ChangeWrite::Stale)
-                } else {
-                    Err(dynamo_err(e))
-                }
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(ChangeWrite::Stale)
             }
+            Err(e) => return Err(dynamo_err(e)),
         }
+        if let Some(device) = &change.activated {
+            self.record_activation(
+                &license.tenant_id,
+                &license.product_id,
+                device,
+                &license.id,
+                now,
+            )
+            .await?;
+        }
+        Ok(ChangeWrite::Written)
     }
 }

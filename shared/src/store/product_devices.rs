@@ -1,8 +1,8 @@
-//! Per-(product, device) records: written with every first activation of a device on a license
-//! (in the same transaction) and by trial start; read by trials. See
+//! Per-(product, device) records: written after every activation of a new device on a license
+//! and by trial start; read by trials. See
 //! [`ProductDevice`](crate::domain::validation::ProductDevice).
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use time::OffsetDateTime;
 
 use super::{dynamo_err, keys, Store};
@@ -105,17 +105,18 @@ impl Store {
         }
     }
 
-    /// The transaction item recording that `device` was activated for a product (first time
-    /// kept; a trial record is extended, not replaced).
-    pub(crate) fn record_activation(
+    /// Records that `device` was activated for a product (the first time is kept; a trial
+    /// record is extended, not replaced). Idempotent.
+    pub(crate) async fn record_activation(
         &self,
         tenant_id: &str,
         product_id: &str,
         device: &DeviceId,
         license_id: &str,
         now: OffsetDateTime,
-    ) -> Result<TransactWriteItem> {
-        let update = Update::builder()
+    ) -> Result<()> {
+        self.client
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::product_device(
                 product_id,
@@ -131,8 +132,9 @@ impl Store {
             .expression_attribute_values(":h", AttributeValue::S(device.key_hash()))
             .expression_attribute_values(":now", AttributeValue::S(crate::time::format(now)))
             .expression_attribute_values(":l", AttributeValue::S(license_id.to_string()))
-            .build()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
     }
 }
