@@ -305,6 +305,38 @@ async fn run() {
         n,
         wall.as_secs_f64() * 1e6 / n as f64
     );
+    // The floor: the same strongly consistent GetItem of the license, bare, through the same
+    // client (what the AWS SDK itself costs per call on this thread).
+    let license_key = keyhook_shared::store::keys::license(
+        &keyhook_shared::domain::LicenseKey::parse(&key)
+            .unwrap()
+            .license_id(),
+    );
+    let cpu0 = thread_cpu();
+    for _ in 0..n {
+        services
+            .store
+            .client()
+            .get_item()
+            .table_name(services.store.table())
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(license_key.0.clone()),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(license_key.1.clone()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sdk = thread_cpu() - cpu0;
+    println!(
+        "of which the AWS SDK GetItem alone (same call, bare): {:.1} µs CPU",
+        sdk.as_secs_f64() * 1e6 / n as f64
+    );
     // The in-memory part alone: rules, summary, JSON, Ed25519 signature.
     let (license, usage) = services
         .store
