@@ -50,12 +50,18 @@ impl DeviceId {
 /// What Keyhook remembers about one device for one product, across all licenses: whether it was
 /// ever activated (then it never gets a trial) and its trial, if one was started (one per
 /// device and product, ever).
+///
+/// Every field has a default: the record is built up by partial updates (activation, trial),
+/// and a reader must never fail on one it does not fully recognise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductDevice {
+    #[serde(default)]
     pub tenant_id: String,
+    #[serde(default)]
     pub product_id: String,
     /// [`DeviceId::key_hash`] of the device.
+    #[serde(default)]
     pub device_hash: String,
     #[serde(with = "serde_ts::option", default)]
     pub first_activated_at: Option<OffsetDateTime>,
