@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::crypto::Keyring;
+use crate::crypto::{Keyring, SigningKeys};
+use crate::handlers::validate::ChurnThrottle;
 use crate::mail::{Outbox, Sender};
 use crate::store::Store;
 use crate::stripe::StripeClient;
@@ -20,6 +21,10 @@ pub struct Services {
     pub sender: Sender,
     /// Stripe's API (`config.stripe_api_base`).
     pub stripe: StripeClient,
+    /// Tenants' opened answer-signing keys (validation).
+    pub signing_keys: SigningKeys,
+    /// Per-IP budget of activation churn (validation).
+    pub churn_throttle: ChurnThrottle,
 }
 
 impl Services {
@@ -56,8 +61,11 @@ impl Services {
             store.clone(),
             config.key_cache_ttl,
         );
+        let signing_keys = SigningKeys::new(keyring.clone(), store.clone(), config.key_cache_ttl);
         Services {
             stripe: StripeClient::new(&config.stripe_api_base),
+            signing_keys,
+            churn_throttle: ChurnThrottle::default(),
             outbox: Outbox::new(sqs, &config.mail_queue_url),
             sender: Sender::new(ses, &config.mail_from),
             config: Arc::new(config),

@@ -4,8 +4,11 @@
 pub mod envelope;
 pub mod seal;
 pub mod secret;
+pub mod signed_answer;
 pub mod signing;
+pub mod signing_keys;
 
 pub use envelope::Keyring;
 pub use seal::{DataKey, SealContext};
 pub use secret::Secret;
+pub use signing_keys::SigningKeys;

@@ -13,6 +13,7 @@ pub mod purchase;
 pub mod stripe_app;
 pub mod subscription;
 pub mod tenant;
+pub mod validation;
 
 pub use currency::Currency;
 pub use event_log::{EventLogEntry, EventStatus};

@@ -5,4 +5,5 @@ pub mod admin;
 pub mod app_secrets;
 pub mod issuance;
 pub mod mailer;
+pub mod validate;
 pub mod webhook;

@@ -13,6 +13,9 @@ use crate::handlers::admin::{
     apps, currencies, events, licenses, plans, price_mappings, products, tenant, tenant_keys,
     tokens,
 };
+use crate::handlers::validate::answer::SignedAnswer;
+use crate::handlers::validate::input as validate_input;
+use crate::handlers::validate::signing_key::SigningKeyView;
 use crate::handlers::webhook::Receipt;
 use crate::http::input::ListBody;
 use crate::http::routes::{Op, ROUTES};
@@ -298,6 +301,24 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .body::<tokens::TokenInput>(g)
             .created::<tokens::TokenView>(g),
         Op::DeleteToken => O::new("Revoke an API token (at once)", "api tokens", Token).no_content(),
+        Op::ValidateLicense => O::new(
+            "Check a key (or, without licenseKey, start or report a device's trial); 200 for every well-formed request",
+            "validation",
+            None,
+        )
+        .body::<validate_input::Body>(g)
+        .ok::<SignedAnswer>(g)
+        .error(429, "Too many requests (`rate_limited`)."),
+        Op::ActivateLicense => O::new("Activate a device on a license", "validation", None)
+            .body::<validate_input::Body>(g)
+            .ok::<SignedAnswer>(g)
+            .error(429, "Too much activation churn (`rate_limited`)."),
+        Op::DeactivateLicense => O::new("Free a device of a license", "validation", None)
+            .body::<validate_input::Body>(g)
+            .ok::<SignedAnswer>(g)
+            .error(429, "Too much activation churn (`rate_limited`)."),
+        Op::GetSigningKey => O::new("A tenant's public key for checking answers offline", "validation", None)
+            .ok::<SigningKeyView>(g),
     }
 }
 

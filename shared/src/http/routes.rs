@@ -7,7 +7,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 use tracing::Instrument;
 
-use crate::handlers::{admin, webhook};
+use crate::handlers::{admin, validate, webhook};
 use crate::http::{openapi, ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -80,6 +80,10 @@ pub enum Op {
     ListTokens,
     CreateToken,
     DeleteToken,
+    ValidateLicense,
+    ActivateLicense,
+    DeactivateLicense,
+    GetSigningKey,
 }
 
 #[derive(Debug)]
@@ -142,6 +146,10 @@ pub static ROUTES: &[Route] = routes![
     GET "/api/tokens" => Admin::ListTokens,
     POST "/api/tokens" => Admin::CreateToken,
     DELETE "/api/tokens/{tokenId}" => Admin::DeleteToken,
+    POST "/api/licenses/validate" => Validate::ValidateLicense,
+    POST "/api/licenses/activate" => Validate::ActivateLicense,
+    POST "/api/licenses/deactivate" => Validate::DeactivateLicense,
+    GET "/api/tenants/{tenantId}/signing-key" => Validate::GetSigningKey,
 ];
 
 /// Path parameters captured by a route.
@@ -301,6 +309,10 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::ListTokens => admin::tokens::list(s, req).await,
         Op::CreateToken => admin::tokens::create(s, req).await,
         Op::DeleteToken => admin::tokens::delete(s, req, p.get("tokenId")).await,
+        Op::ValidateLicense => validate::validate(s, req).await,
+        Op::ActivateLicense => validate::activate(s, req).await,
+        Op::DeactivateLicense => validate::deactivate(s, req).await,
+        Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
     }
 }
 
@@ -319,6 +331,22 @@ mod tests {
             find(&Method::GET, "/api/products/").unwrap().0.op,
             Op::ListProducts
         );
+    }
+
+    #[test]
+    fn validation_routes_are_served_by_the_validate_function() {
+        for path in [
+            "/api/licenses/validate",
+            "/api/licenses/activate",
+            "/api/licenses/deactivate",
+        ] {
+            assert_eq!(
+                find(&Method::POST, path).unwrap().0.function,
+                Function::Validate
+            );
+        }
+        let (r, p) = find(&Method::GET, "/api/tenants/ten_1/signing-key").unwrap();
+        assert_eq!((r.op, p.get("tenantId")), (Op::GetSigningKey, "ten_1"));
     }
 
     #[test]

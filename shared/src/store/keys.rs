@@ -65,6 +65,16 @@ pub fn event(tenant_id: &str, event_id: &str) -> Key {
     (tenant_partition(tenant_id), format!("EVENT#{event_id}"))
 }
 
+/// What is known of one device for one product, across licenses (ever activated? its trial),
+/// by the device id's hash (`DeviceId::key_hash`). Its own partition: written on activation and
+/// trial start, read by trials.
+pub fn product_device(product_id: &str, device_hash: &str) -> Key {
+    (
+        format!("DEVICE#{product_id}#{device_hash}"),
+        "DEVICE".into(),
+    )
+}
+
 /// The global counter that hands out numeric product ids.
 pub fn product_counter() -> Key {
     ("COUNTER".into(), "PRODUCT".into())

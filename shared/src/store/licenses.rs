@@ -152,10 +152,12 @@ impl Store {
             .set_key(Some(Self::key_attrs(keys::license(&l.id))))
             .update_expression(
                 "SET #st = :st, expiresAt = :exp, maxDevices = :md, maxIps = :mi, \
-                 customerEmail = :ce, customerName = :cn, updatedAt = :up",
+                 customerEmail = :ce, customerName = :cn, updatedAt = :up ADD #version :one",
             )
             .condition_expression("attribute_exists(pk) AND tenantId = :t")
             .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":st", AttributeValue::S(l.status.as_str().into()))
             .expression_attribute_values(":exp", opt(l.expires_at.map(crate::time::format)))
             .expression_attribute_values(":md", AttributeValue::N(l.max_devices.to_string()))

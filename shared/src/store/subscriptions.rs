@@ -65,7 +65,12 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::license(&l.id))))
-            .update_expression("SET #st = :st, expiresAt = :exp, suspendAt = :sus, updatedAt = :up")
+            // The version tells validation's optimistic writes that the license changed.
+            .update_expression(
+                "SET #st = :st, expiresAt = :exp, suspendAt = :sus, updatedAt = :up ADD #version :one",
+            )
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .condition_expression("attribute_exists(pk) AND tenantId = :t")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":st", AttributeValue::S(l.status.as_str().into()))

@@ -1,0 +1,74 @@
+//! Tenants' Ed25519 signing keys for validation answers, opened once and kept in memory.
+//!
+//! The seed is sealed in the tenant record under the tenant key; opening it costs a tenant read
+//! plus (when the tenant key is not cached) a KMS `Decrypt`. The opened key is cached per tenant
+//! for a bounded time (the key cache TTL), so a warm validation makes no tenant read and no KMS
+//! call: only the license read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use moka::sync::Cache;
+use zeroize::Zeroizing;
+
+use crate::crypto::{Keyring, SealContext};
+use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// The per-process cache of opened signing keys.
+#[derive(Clone)]
+pub struct SigningKeys {
+    keyring: Keyring,
+    store: Store,
+    cache: Cache<String, Arc<SigningKey>>,
+}
+
+impl SigningKeys {
+    pub fn new(keyring: Keyring, store: Store, ttl: Duration) -> Self {
+        SigningKeys {
+            keyring,
+            store,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// The tenant's signing key: from memory, else opened from the tenant record.
+    pub async fn get(&self, tenant_id: &str) -> Result<Arc<SigningKey>> {
+        if let Some(k) = self.cache.get(tenant_id) {
+            return Ok(k);
+        }
+        let tenant = self
+            .store
+            .get_tenant(tenant_id)
+            .await?
+            .ok_or_else(|| Error::internal(format!("tenant {tenant_id} does not exist")))?;
+        let seed = self
+            .keyring
+            .open(
+                SealContext {
+                    tenant_id,
+                    owner: tenant_id,
+                    field: SIGNING_KEY_FIELD,
+                },
+                &tenant.signing_key_sealed,
+            )
+            .await?
+            .map(Zeroizing::new)
+            .ok_or_else(|| {
+                Error::internal(format!("tenant {tenant_id} signing key does not open"))
+            })?;
+        let seed: Zeroizing<[u8; 32]> = seed
+            .as_slice()
+            .try_into()
+            .map(Zeroizing::new)
+            .map_err(|_| Error::internal("signing key seed is not 32 bytes"))?;
+        let key = Arc::new(SigningKey::from_bytes(&seed));
+        self.cache.insert(tenant_id.to_string(), Arc::clone(&key));
+        Ok(key)
+    }
+}

@@ -1,0 +1,26 @@
+//! The validation state kept on a license item next to the [`License`](crate::domain::License)
+//! attributes, so that one read serves a validation and one conditional write an activation.
+//! Only the validation routes write it; `version` orders every such write (optimistic
+//! concurrency: a write succeeds only if the version it read is still current).
+
+use serde::{Deserialize, Serialize};
+
+use super::budget::ChangeBudget;
+use super::ips::IpAdmission;
+
+/// Item attributes owned by [`LicenseUsage`] (split off the item before reading the license).
+pub const ATTRIBUTES: [&str; 3] = ["ips", "deviceChanges", "version"];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseUsage {
+    /// IPs currently admitted under `maxIps`.
+    #[serde(default)]
+    pub ips: Vec<IpAdmission>,
+    /// The device-change budget window.
+    #[serde(default)]
+    pub device_changes: Option<ChangeBudget>,
+    /// Incremented by every validation write; 0 (absent) before the first.
+    #[serde(default)]
+    pub version: u64,
+}

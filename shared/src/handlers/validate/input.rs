@@ -1,0 +1,195 @@
+//! The body of the validation routes. Unlike admin bodies, unknown fields are ignored: apps in
+//! the field must keep working as we add fields. `productId` is accepted as a string or a
+//! number (`"42"` or `42`), since product ids are numeric.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::validation::DeviceId;
+use crate::http::input::json_body;
+use crate::http::ApiRequest;
+use crate::{Error, Result};
+
+/// Longest `licenseKey` accepted (a key is 29 characters formatted; room for spaces).
+const MAX_KEY_CHARS: usize = 64;
+const MAX_PRODUCT_ID_CHARS: usize = 64;
+const MAX_DEVICE_NAME_CHARS: usize = 200;
+const MAX_NONCE_CHARS: usize = 256;
+
+/// The body as sent (every field optional here; [`parse`] says what is required).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Body {
+    #[serde(default)]
+    license_key: Option<String>,
+    /// A string (`"42"`) or a number (`42`).
+    #[serde(default, deserialize_with = "string_or_number")]
+    #[schemars(with = "Option<String>")]
+    product_id: Option<String>,
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    device_name: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)
+        .map_err(|_| serde::de::Error::custom("must be a string or a whole number"))?
+        .map(|id| match id {
+            Id::Text(s) => s,
+            Id::Number(n) => n.to_string(),
+        }))
+}
+
+/// A checked validation request.
+#[derive(Debug)]
+pub struct ValidationInput {
+    /// The key as typed (parsed leniently later); `None` when absent or blank.
+    pub license_key: Option<String>,
+    pub product_id: String,
+    pub device: Option<DeviceId>,
+    pub device_name: Option<String>,
+    pub nonce: Option<String>,
+}
+
+fn bounded_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(Error::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::validation(
+            field,
+            "must contain only printable characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses and checks the body of any validation route.
+pub fn parse(req: &ApiRequest) -> Result<ValidationInput> {
+    let body: Body = json_body(req)?;
+    let product_id = body
+        .product_id
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| Error::validation("productId", "is required"))?;
+    bounded_text("productId", &product_id, MAX_PRODUCT_ID_CHARS)?;
+    let license_key = body
+        .license_key
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty());
+    if let Some(k) = &license_key {
+        bounded_text("licenseKey", k, MAX_KEY_CHARS)?;
+    }
+    let device = body
+        .device_id
+        .map(|d| DeviceId::parse(&d).map_err(|e| Error::validation("deviceId", e.to_string())))
+        .transpose()?;
+    let device_name = body
+        .device_name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if let Some(n) = &device_name {
+        bounded_text("deviceName", n, MAX_DEVICE_NAME_CHARS)?;
+    }
+    if let Some(n) = &body.nonce {
+        if n.is_empty() {
+            return Err(Error::validation("nonce", "must not be empty"));
+        }
+        bounded_text("nonce", n, MAX_NONCE_CHARS)?;
+    }
+    Ok(ValidationInput {
+        license_key,
+        product_id,
+        device,
+        device_name,
+        nonce: body.nonce,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: &str) -> ApiRequest {
+        ApiRequest {
+            method: http::Method::POST,
+            path: "/api/licenses/validate".into(),
+            query: vec![],
+            headers: Default::default(),
+            body: body.as_bytes().to_vec().into(),
+            source_ip: None,
+            request_id: "r".into(),
+        }
+    }
+
+    fn field_of(body: &str) -> Option<String> {
+        match parse(&request(body)) {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_numeric_product_ids_accepted() {
+        let i = parse(&request(
+            r#"{"productId":42,"licenseKey":" abcde ","appVersion":"9.1","extra":{"a":1}}"#,
+        ))
+        .unwrap();
+        assert_eq!(i.product_id, "42");
+        assert_eq!(i.license_key.as_deref(), Some("abcde"));
+        assert!(i.device.is_none());
+    }
+
+    #[test]
+    fn blank_keys_mean_no_key() {
+        let i = parse(&request(
+            r#"{"productId":"42","licenseKey":"  ","deviceId":"d"}"#,
+        ))
+        .unwrap();
+        assert!(i.license_key.is_none());
+        assert_eq!(i.device.unwrap().as_str(), "d");
+    }
+
+    #[test]
+    fn malformed_fields_are_named() {
+        assert_eq!(field_of(r#"{}"#).as_deref(), Some("productId"));
+        assert_eq!(
+            field_of(r#"{"productId":"42","deviceId":""}"#).as_deref(),
+            Some("deviceId")
+        );
+        let long = "x".repeat(257);
+        assert_eq!(
+            field_of(&format!(r#"{{"productId":"42","deviceId":"{long}"}}"#)).as_deref(),
+            Some("deviceId")
+        );
+        assert_eq!(
+            field_of(r#"{"productId":"42","deviceId":7}"#).as_deref(),
+            Some("deviceId")
+        );
+        assert_eq!(
+            field_of(r#"{"productId":[1]}"#).as_deref(),
+            Some("productId")
+        );
+        assert_eq!(
+            field_of(r#"{"productId":"42","nonce":""}"#).as_deref(),
+            Some("nonce")
+        );
+        assert!(matches!(
+            parse(&request("not json")),
+            Err(Error::Validation { .. })
+        ));
+    }
+}

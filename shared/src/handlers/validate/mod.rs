@@ -1,0 +1,57 @@
+//! The public Validation API (no authentication; called from end-user apps):
+//! `POST /api/licenses/validate`, `/activate`, `/deactivate`, and the tenant's public key at
+//! `GET /api/tenants/{tenantId}/signing-key`.
+//!
+//! Every well-formed request answers `200` with a signed answer ([`answer`]), valid or not;
+//! malformed requests get `422`, activation churn over budget `429`. The flow of a request with
+//! a key is in [`license`] (one read, rules from `domain::validation`, at most one conditional
+//! write), without a key in [`trial`]. See `docs/validation.md`.
+
+pub mod answer;
+pub mod input;
+pub mod license;
+pub mod signing_key;
+pub mod throttle;
+pub mod trial;
+
+pub use signing_key::signing_key;
+pub use throttle::ChurnThrottle;
+
+use crate::domain::validation::ips::client_ip_key;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{Error, Result, Services};
+use license::Route;
+
+/// `POST /api/licenses/validate`: a key's standing for a product (and device), or, without a
+/// key, the device's trial.
+pub async fn validate(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let input = input::parse(req)?;
+    match input.license_key.as_deref() {
+        Some(key) => license::answer(s, req, Route::Validate, &input, key).await,
+        None => trial::answer(s, &input).await,
+    }
+}
+
+/// `POST /api/licenses/activate`: records the device on the license.
+pub async fn activate(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    churn(s, req, Route::Activate).await
+}
+
+/// `POST /api/licenses/deactivate`: removes the device from the license.
+pub async fn deactivate(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    churn(s, req, Route::Deactivate).await
+}
+
+/// Activation and deactivation: the per-IP budget first (before any AWS call), then the key.
+async fn churn(s: &Services, req: &ApiRequest, route: Route) -> Result<ApiResponse> {
+    let input = input::parse(req)?;
+    let Some(key) = input.license_key.as_deref() else {
+        return Err(Error::validation("licenseKey", "is required"));
+    };
+    if !s.churn_throttle.allow(&client_ip_key(req.source_ip)) {
+        return Err(Error::RateLimited(
+            "too many activations and deactivations from this address; retry in a minute".into(),
+        ));
+    }
+    license::answer(s, req, route, &input, key).await
+}

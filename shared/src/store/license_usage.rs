@@ -1,0 +1,150 @@
+//! The license item as the validation routes use it: the license and its
+//! [`LicenseUsage`] in one strongly consistent read, and a decided [`LicenseChange`] in one
+//! conditional UpdateItem. The condition is the version and status read: a write decided on a
+//! stale read fails, and the caller re-reads and decides again.
+//!
+//! A device newly activated on the license is then recorded per (product, device) by an
+//! idempotent update. Not one transaction with the license write, on purpose: the limits are
+//! single-item conditions already, and the AWS emulator's transactions are not isolated (a
+//! cancelled transaction restores a snapshot of the table taken before concurrent commits,
+//! undoing them), so concurrent activations through transactions lose updates there. Should the
+//! process stop between the two writes, the record misses this activation; the only effect is
+//! that this already licensed device could still start a trial of the product.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{dynamo_err, keys, Item, Store};
+use crate::domain::validation::usage::ATTRIBUTES;
+use crate::domain::validation::{LicenseChange, LicenseUsage};
+use crate::domain::License;
+use crate::{Error, Result};
+
+/// What writing a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeWrite {
+    Written,
+    /// The license changed since it was read (or vanished); nothing was written.
+    Stale,
+}
+
+fn value<T: Serialize>(v: &T) -> Result<AttributeValue> {
+    serde_dynamo::to_attribute_value(v)
+        .map_err(|e| Error::internal(format!("serialising attribute: {e}")))
+}
+
+impl Store {
+    /// The license with this id and its usage: one GetItem.
+    pub async fn get_license_with_usage(
+        &self,
+        license_id: &str,
+    ) -> Result<Option<(License, LicenseUsage)>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::license(license_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        let Some(mut item) = out.item else {
+            return Ok(None);
+        };
+        let usage: Item = ATTRIBUTES
+            .iter()
+            .filter_map(|a| item.remove_entry(*a))
+            .collect();
+        Ok(Some((Self::record(item)?, Self::record(usage)?)))
+    }
+
+    /// Writes `change`, decided from `license` and `usage` as read, if neither the version nor
+    /// the status changed since.
+    pub async fn write_license_change(
+        &self,
+        license: &License,
+        usage: &LicenseUsage,
+        change: &LicenseChange,
+        now: OffsetDateTime,
+    ) -> Result<ChangeWrite> {
+        let mut sets = vec!["#version = :next", "updatedAt = :now"];
+        let names = HashMap::from([
+            ("#version".to_string(), "version".to_string()),
+            ("#status".to_string(), "status".to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":next".to_string(),
+                AttributeValue::N((usage.version + 1).to_string()),
+            ),
+            (
+                ":now".to_string(),
+                AttributeValue::S(crate::time::format(now)),
+            ),
+            (":status".to_string(), value(&license.status)?),
+        ]);
+        if let Some(devices) = &change.devices {
+            sets.push("devices = :devices");
+            values.insert(":devices".into(), value(devices)?);
+        }
+        if let Some(ips) = &change.ips {
+            sets.push("ips = :ips");
+            values.insert(":ips".into(), value(ips)?);
+        }
+        if let Some(budget) = &change.device_changes {
+            sets.push("deviceChanges = :changes");
+            values.insert(":changes".into(), value(budget)?);
+        }
+        if let Some(expires_at) = change.expires_at {
+            sets.push("expiresAt = :expires");
+            values.insert(
+                ":expires".into(),
+                AttributeValue::S(crate::time::format(expires_at)),
+            );
+        }
+        let condition = if usage.version == 0 {
+            "attribute_exists(pk) AND #status = :status AND attribute_not_exists(#version)"
+        } else {
+            values.insert(
+                ":version".into(),
+                AttributeValue::N(usage.version.to_string()),
+            );
+            "attribute_exists(pk) AND #status = :status AND #version = :version"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::license(&license.id))))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(ChangeWrite::Stale)
+            }
+            Err(e) => return Err(dynamo_err(e)),
+        }
+        if let Some(device) = &change.activated {
+            self.record_activation(
+                &license.tenant_id,
+                &license.product_id,
+                device,
+                &license.id,
+                now,
+            )
+            .await?;
+        }
+        Ok(ChangeWrite::Written)
+    }
+}

@@ -1,0 +1,140 @@
+//! Per-(product, device) records: written after every activation of a new device on a license
+//! and by trial start; read by trials. See
+//! [`ProductDevice`](crate::domain::validation::ProductDevice).
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use time::OffsetDateTime;
+
+use super::{dynamo_err, keys, Store};
+use crate::domain::validation::trial::TrialPeriod;
+use crate::domain::validation::{DeviceId, ProductDevice};
+use crate::domain::Product;
+use crate::{Error, Result};
+
+impl Store {
+    /// The product and the device's record for it, in one BatchGetItem (strongly consistent).
+    pub async fn get_product_and_device(
+        &self,
+        product_id: &str,
+        device: &DeviceId,
+    ) -> Result<(Option<Product>, Option<ProductDevice>)> {
+        let product_key = keys::product(product_id);
+        let device_key = keys::product_device(product_id, &device.key_hash());
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .keys(Self::key_attrs(product_key.clone()))
+                .keys(Self::key_attrs(device_key))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Error::internal(e.to_string()))?,
+        );
+        let (mut product, mut record) = (None, None);
+        while let Some(req) = request.take() {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, req)
+                .send()
+                .await
+                .map_err(dynamo_err)?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let is_product = matches!(item.get(keys::PK), Some(AttributeValue::S(pk)) if *pk == product_key.0);
+                if is_product {
+                    product = Some(Self::record(item)?);
+                } else {
+                    record = Some(Self::record(item)?);
+                }
+            }
+            request = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        Ok((product, record))
+    }
+
+    /// Starts the device's trial of the product, unless it ever had one or was ever activated
+    /// for the product (`Ok(false)`: the caller re-reads and answers what is there).
+    pub async fn start_trial(
+        &self,
+        product: &Product,
+        device: &DeviceId,
+        period: TrialPeriod,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::product_device(
+                &product.id,
+                &device.key_hash(),
+            ))))
+            .update_expression(
+                "SET tenantId = :t, productId = :p, deviceHash = :h, \
+                 trialStartedAt = :start, trialExpiresAt = :end",
+            )
+            .condition_expression(
+                "attribute_not_exists(trialStartedAt) AND attribute_not_exists(firstActivatedAt)",
+            )
+            .expression_attribute_values(":t", AttributeValue::S(product.tenant_id.clone()))
+            .expression_attribute_values(":p", AttributeValue::S(product.id.clone()))
+            .expression_attribute_values(":h", AttributeValue::S(device.key_hash()))
+            .expression_attribute_values(
+                ":start",
+                AttributeValue::S(crate::time::format(period.started_at)),
+            )
+            .expression_attribute_values(
+                ":end",
+                AttributeValue::S(crate::time::format(period.expires_at)),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// Records that `device` was activated for a product (the first time is kept; a trial
+    /// record is extended, not replaced). Idempotent.
+    pub(crate) async fn record_activation(
+        &self,
+        tenant_id: &str,
+        product_id: &str,
+        device: &DeviceId,
+        license_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::product_device(
+                product_id,
+                &device.key_hash(),
+            ))))
+            .update_expression(
+                "SET tenantId = :t, productId = :p, deviceHash = :h, \
+                 firstActivatedAt = if_not_exists(firstActivatedAt, :now), \
+                 lastActivatedAt = :now, lastLicenseId = :l",
+            )
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.to_string()))
+            .expression_attribute_values(":p", AttributeValue::S(product_id.to_string()))
+            .expression_attribute_values(":h", AttributeValue::S(device.key_hash()))
+            .expression_attribute_values(":now", AttributeValue::S(crate::time::format(now)))
+            .expression_attribute_values(":l", AttributeValue::S(license_id.to_string()))
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+}

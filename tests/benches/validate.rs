@@ -1,0 +1,410 @@
+//! Benchmark of the Validation API (not a test: it prints numbers, it asserts nothing about
+//! time). Needs the AWS emulator, like the tests: `scripts/bench-validate.sh` starts one.
+//!
+//! Everything runs on ONE thread (a current-thread Tokio runtime: the handler, the local server
+//! and the load client), so "CPU per request" and "requests/second" are one core's worth; the
+//! emulator is a separate process. Printed:
+//! 1. AWS calls per request, counted by an SDK interceptor on the clients the handlers use
+//!    (measured, per operation): validate cold and warm, activate (new device, again), trial;
+//! 2. CPU µs per validate in the handler, excluding the network: this thread's CPU time
+//!    (`CLOCK_THREAD_CPUTIME_ID`) over N validations dispatched directly (so it includes our
+//!    rules, signing, JSON and the SDK's request/response work, and excludes time waiting for
+//!    the emulator), and the pure in-memory part (rules + sign + serialise) alone;
+//! 3. requests/second of validate through the local server against the emulator, side by side
+//!    with `GET /health` on the same server, same client, same concurrency.
+//!
+//! All loops are bounded and all traffic goes to 127.0.0.1.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use futures::stream::{self, StreamExt};
+use keyhook_shared::domain::validation::{rules, Check, DeviceId, LicenseUsage};
+use keyhook_shared::handlers::validate::answer::{Answer, LicenseSummary};
+use keyhook_shared::http::{dispatch, ApiRequest, Function};
+use keyhook_shared::store::Store;
+use keyhook_shared::Services;
+use keyhook_tests::{checkout_event, Stack};
+use serde_json::{json, Value};
+
+/// Counts SDK operations (one per call from our code; retries are not separate calls).
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg
+            .load::<Metadata>()
+            .map(|m| format!("{}.{}", m.service(), m.name()))
+            .unwrap_or_else(|| "unknown".into());
+        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        Ok(())
+    }
+}
+
+impl CallCounter {
+    fn take(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// This thread's CPU time.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn request(path: &str, body: &Value) -> ApiRequest {
+    ApiRequest {
+        method: http::Method::POST,
+        path: path.to_string(),
+        query: vec![],
+        headers: Default::default(),
+        body: body.to_string().into_bytes().into(),
+        source_ip: Some("127.0.0.1".parse().unwrap()),
+        request_id: "bench".into(),
+    }
+}
+
+/// Dispatches `n` requests made by `body(i)` through the Validate function; the AWS calls they
+/// made, per request, and the codes answered.
+async fn per_request(
+    services: &Services,
+    counter: &CallCounter,
+    path: &str,
+    n: usize,
+    body: impl Fn(usize) -> Value,
+) -> (String, BTreeMap<String, u64>) {
+    counter.take();
+    let mut codes = BTreeMap::<String, u64>::new();
+    for i in 0..n {
+        let res = dispatch(services, Some(Function::Validate), request(path, &body(i))).await;
+        let v: Value = serde_json::from_slice(&res.body).unwrap();
+        let code = v["code"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{} {}", res.status, v["error"]["code"]));
+        *codes.entry(code).or_default() += 1;
+    }
+    let calls = counter.take();
+    let per = calls
+        .iter()
+        .map(|(op, c)| format!("{op}={}", *c as f64 / n as f64))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let total: u64 = calls.values().sum();
+    (
+        format!(
+            "{:.2} calls/request ({})",
+            total as f64 / n as f64,
+            if per.is_empty() { "none".into() } else { per }
+        ),
+        codes,
+    )
+}
+
+/// Requests/second of `n` requests at `concurrency` through the local server.
+async fn throughput(
+    http: &reqwest::Client,
+    url: &str,
+    body: Option<&str>,
+    n: usize,
+    concurrency: usize,
+) -> f64 {
+    let started = Instant::now();
+    let ok = stream::iter(0..n)
+        .map(|_| async {
+            let req = match body {
+                Some(b) => http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(b.to_string()),
+                None => http.get(url),
+            };
+            let res = req.send().await.expect("server answers");
+            let status = res.status().as_u16();
+            let _ = res.bytes().await;
+            status == 200
+        })
+        .buffer_unordered(concurrency)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await;
+    assert_eq!(ok, n, "every request answered 200");
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn run() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Bench").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let limited = stack
+        .product(
+            &tenant,
+            json!({"name": "Limited", "maxDevices": 100, "trialDays": 14}),
+        )
+        .await;
+    let key_of = |product: String, quantity: u32| {
+        let stack = &stack;
+        let app = &app;
+        let tenant = &tenant;
+        async move {
+            let (event, _) = checkout_event(&product, Some(quantity));
+            let (status, receipt) = stack
+                .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
+                .await;
+            assert_eq!(status, 200, "{receipt}");
+            let mut keys = Vec::new();
+            for id in receipt["licenseIds"].as_array().unwrap() {
+                let (_, l) = stack
+                    .api(
+                        &tenant.token,
+                        "GET",
+                        &format!("/api/licenses/{}", id.as_str().unwrap()),
+                        None,
+                    )
+                    .await;
+                keys.push(l["key"].as_str().unwrap().to_string());
+            }
+            keys
+        }
+    };
+    let key = key_of(product.clone(), 1).await.remove(0);
+    let limited_keys = key_of(limited.clone(), 5).await;
+
+    // Services whose AWS clients count their calls, as a Lambda would build them.
+    let counter = CallCounter::default();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&stack.sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let services = Services::with_clients(
+        stack.config(),
+        Store::new(ddb, &stack.resources.table),
+        kms,
+        aws_sdk_sqs::Client::new(&stack.sdk),
+        aws_sdk_sesv2::Client::new(&stack.sdk),
+    );
+    let validate = json!({"licenseKey": key, "productId": product, "nonce": "bench"});
+
+    println!("== AWS calls per request (counted by an SDK interceptor) ==");
+    let (cold, codes) = per_request(&services, &counter, "/api/licenses/validate", 1, |_| {
+        validate.clone()
+    })
+    .await;
+    println!("validate, cold (first for the tenant): {cold} -> {codes:?}");
+    let (warm, codes) = per_request(&services, &counter, "/api/licenses/validate", 200, |_| {
+        validate.clone()
+    })
+    .await;
+    println!("validate, warm:                        {warm} -> {codes:?}");
+    let dev = |i: usize| format!("device-{i}");
+    let (act, codes) = per_request(
+        &services,
+        &counter,
+        "/api/licenses/activate",
+        50,
+        |i| json!({"licenseKey": limited_keys[i % 5], "productId": limited, "deviceId": dev(i)}),
+    )
+    .await;
+    println!("activate, new device:                  {act} -> {codes:?}");
+    let (again, codes) = per_request(
+        &services,
+        &counter,
+        "/api/licenses/activate",
+        50,
+        |i| json!({"licenseKey": limited_keys[i % 5], "productId": limited, "deviceId": dev(i)}),
+    )
+    .await;
+    println!("activate, device already active:       {again} -> {codes:?}");
+    let (dv, codes) = per_request(
+        &services,
+        &counter,
+        "/api/licenses/validate",
+        50,
+        |i| json!({"licenseKey": limited_keys[i % 5], "productId": limited, "deviceId": dev(i)}),
+    )
+    .await;
+    println!("validate with device (limit 100):      {dv} -> {codes:?}");
+    let (tr, codes) = per_request(
+        &services,
+        &counter,
+        "/api/licenses/validate",
+        50,
+        |i| json!({"productId": limited, "deviceId": format!("trial-{i}")}),
+    )
+    .await;
+    println!("trial, first request of a device:      {tr} -> {codes:?}");
+    let (tr2, codes) = per_request(
+        &services,
+        &counter,
+        "/api/licenses/validate",
+        50,
+        |i| json!({"productId": limited, "deviceId": format!("trial-{i}")}),
+    )
+    .await;
+    println!("trial, running:                        {tr2} -> {codes:?}");
+    let (nf, codes) = per_request(
+        &services,
+        &counter,
+        "/api/licenses/validate",
+        50,
+        |_| json!({"licenseKey": "ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01", "productId": product}),
+    )
+    .await;
+    println!("validate, unknown key:                 {nf} -> {codes:?}");
+
+    println!();
+    println!("== CPU per validate on this thread, excluding the network ==");
+    let n = 2000;
+    let cpu0 = thread_cpu();
+    let wall0 = Instant::now();
+    for _ in 0..n {
+        let res = dispatch(
+            &services,
+            Some(Function::Validate),
+            request("/api/licenses/validate", &validate),
+        )
+        .await;
+        assert_eq!(res.status.as_u16(), 200);
+    }
+    let cpu = thread_cpu() - cpu0;
+    let wall = wall0.elapsed();
+    println!(
+        "handler incl. SDK request/response work: {:.1} µs CPU per validate ({} validations; wall {:.0} µs each, the rest is the emulator)",
+        cpu.as_secs_f64() * 1e6 / n as f64,
+        n,
+        wall.as_secs_f64() * 1e6 / n as f64
+    );
+    // The floor: the same strongly consistent GetItem of the license, bare, through the same
+    // client (what the AWS SDK itself costs per call on this thread).
+    let license_key = keyhook_shared::store::keys::license(
+        &keyhook_shared::domain::LicenseKey::parse(&key)
+            .unwrap()
+            .license_id(),
+    );
+    let cpu0 = thread_cpu();
+    for _ in 0..n {
+        services
+            .store
+            .client()
+            .get_item()
+            .table_name(services.store.table())
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(license_key.0.clone()),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(license_key.1.clone()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sdk = thread_cpu() - cpu0;
+    println!(
+        "of which the AWS SDK GetItem alone (same call, bare): {:.1} µs CPU",
+        sdk.as_secs_f64() * 1e6 / n as f64
+    );
+    // The in-memory part alone: rules, summary, JSON, Ed25519 signature.
+    let (license, usage) = services
+        .store
+        .get_license_with_usage(
+            &keyhook_shared::domain::LicenseKey::parse(&key)
+                .unwrap()
+                .license_id(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let signing_key = services.signing_keys.get(&license.tenant_id).await.unwrap();
+    let device = DeviceId::parse("bench-device").unwrap();
+    let m = 20_000;
+    let cpu0 = thread_cpu();
+    let mut bytes = 0;
+    for _ in 0..m {
+        let now = keyhook_shared::time::now();
+        let check = Check {
+            product_id: &product,
+            device: Some(&device),
+            device_name: None,
+            ip: "127.0.0.1",
+            now,
+        };
+        let verdict = match rules::validate(&license, &LicenseUsage { ..usage.clone() }, &check) {
+            rules::Decision::Answer(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let body = Answer {
+            verdict,
+            license: Some(LicenseSummary::of(&license, now)),
+            trial: None,
+            nonce: Some("bench"),
+            now,
+        }
+        .to_body(Some(&signing_key));
+        bytes += body.len();
+    }
+    let cpu = thread_cpu() - cpu0;
+    println!(
+        "in-memory part only (rules + JSON + Ed25519 sign): {:.1} µs CPU per answer ({} answers, {} bytes each)",
+        cpu.as_secs_f64() * 1e6 / m as f64,
+        m,
+        bytes / m
+    );
+
+    println!();
+    println!("== Requests/second through the local server (one core, concurrency 16) ==");
+    let http = reqwest::Client::new();
+    let health_url = format!("{}/health", stack.base_url);
+    let validate_url = format!("{}/api/licenses/validate", stack.base_url);
+    let body = validate.to_string();
+    // Warm both (connections, caches).
+    throughput(&http, &health_url, None, 200, 16).await;
+    throughput(&http, &validate_url, Some(&body), 200, 16).await;
+    let health = throughput(&http, &health_url, None, 20_000, 16).await;
+    let valid = throughput(&http, &validate_url, Some(&body), 3_000, 16).await;
+    println!("GET /health:              {health:>8.0} req/s");
+    println!("POST /api/licenses/validate: {valid:>5.0} req/s (each one GetItem on the emulator)");
+    println!("ratio health/validate: {:.1}", health / valid);
+}
+
+fn main() {
+    // Quiet: the request log would dominate the measurement.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}

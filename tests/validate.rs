@@ -1,0 +1,812 @@
+//! The public Validation API end to end: keys issued by real signed checkout events, then
+//! validated, activated and deactivated over HTTP through the real dispatcher, against the AWS
+//! emulator. Answers are checked against the tenant's public key from the signing-key route.
+
+use std::net::IpAddr;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::future::join_all;
+use keyhook_shared::crypto::signed_answer::{verify_answer, AnswerError};
+use keyhook_shared::domain::validation::DeviceId;
+use keyhook_shared::http::lambda::to_api_request;
+use keyhook_shared::http::{dispatch, Function};
+use keyhook_shared::store::keys;
+use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant};
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+const VALIDATE: &str = "/api/licenses/validate";
+const ACTIVATE: &str = "/api/licenses/activate";
+const DEACTIVATE: &str = "/api/licenses/deactivate";
+
+/// A stack with a tenant and a Stripe app, ready to sell.
+struct Shop {
+    stack: Stack,
+    tenant: TestTenant,
+    app: TestApp,
+}
+
+/// One answer: status, parsed body, raw body (what the signature covers).
+struct Reply {
+    status: u16,
+    body: Value,
+    raw: String,
+}
+
+impl Shop {
+    async fn open() -> Shop {
+        let stack = Stack::start().await;
+        let tenant = stack.tenant("Acme").await;
+        let app = stack.app(&tenant).await;
+        Shop { stack, tenant, app }
+    }
+
+    async fn product(&self, extra: Value) -> String {
+        self.stack.product(&self.tenant, extra).await
+    }
+
+    /// Issues one license for the product through a signed checkout event; its key.
+    async fn license(&self, product: &str) -> String {
+        let (event, _) = checkout_event(product, None);
+        let (status, receipt) = self
+            .stack
+            .post_event("/api/stripe/webhook", &event, &self.app.webhook_secret)
+            .await;
+        assert_eq!(status, 200, "{receipt}");
+        let id = receipt["licenseIds"][0].as_str().unwrap();
+        self.admin_license(id).await["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn admin_license(&self, id: &str) -> Value {
+        let (status, l) = self
+            .stack
+            .api(
+                &self.tenant.token,
+                "GET",
+                &format!("/api/licenses/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{l}");
+        l
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.post_from(None, path, &body.to_string(), &[]).await
+    }
+
+    /// Posts from a given loopback address (the server sees it as the client IP).
+    async fn post_from(
+        &self,
+        from: Option<&str>,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let client = match from {
+            None => self.stack.http.clone(),
+            Some(ip) => reqwest::Client::builder()
+                .local_address(ip.parse::<IpAddr>().unwrap())
+                .build()
+                .unwrap(),
+        };
+        let mut req = client
+            .post(format!("{}{path}", self.stack.base_url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("server answers");
+        let status = res.status().as_u16();
+        let raw = res.text().await.unwrap();
+        Reply {
+            status,
+            body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+            raw,
+        }
+    }
+
+    async fn public_key(&self) -> String {
+        let res = self
+            .stack
+            .http
+            .get(format!(
+                "{}/api/tenants/{}/signing-key",
+                self.stack.base_url, self.tenant.id
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["algorithm"], "Ed25519");
+        assert_eq!(v["format"], "keyhook-answer-v1");
+        v["publicKey"].as_str().unwrap().to_string()
+    }
+
+    /// Changes attributes of a stored item directly (what an operator or the admin API would
+    /// do to a license), so every standing can be exercised.
+    async fn set(&self, key: keys::Key, attrs: &[(&str, AttributeValue)]) {
+        let store = &self.stack.services.store;
+        let mut update = store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key(keys::PK, AttributeValue::S(key.0))
+            .key(keys::SK, AttributeValue::S(key.1))
+            .condition_expression("attribute_exists(pk)");
+        let mut sets = Vec::new();
+        for (i, (name, value)) in attrs.iter().enumerate() {
+            sets.push(format!("#a{i} = :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":v{i}"), value.clone());
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .expect("item updated");
+    }
+}
+
+fn license_id(key: &str) -> String {
+    keyhook_shared::domain::LicenseKey::parse(key)
+        .unwrap()
+        .license_id()
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn ts(t: OffsetDateTime) -> AttributeValue {
+    s(&keyhook_shared::time::format(t))
+}
+
+fn parse_ts(v: &Value) -> OffsetDateTime {
+    keyhook_shared::time::parse(v.as_str().expect("a timestamp")).unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_key_gets_a_signed_answer_that_verifies_offline() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let key = shop.license(&product).await;
+    let public_key = shop.public_key().await;
+
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": key.to_lowercase().replace('-', " "), "productId": product, "nonce": "n-123"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["valid"], true);
+    assert_eq!(r.body["code"], "VALID");
+    assert_eq!(r.body["nonce"], "n-123");
+    assert_eq!(r.body["license"]["id"], license_id(&key).as_str());
+    assert_eq!(r.body["license"]["productId"], product.as_str());
+    assert_eq!(r.body["license"]["status"], "active");
+    assert_eq!(r.body["license"]["maxDevices"], 0);
+    assert_eq!(r.body["license"]["activeDevices"], 0);
+    assert!(
+        parse_ts(&r.body["license"]["expiresAt"]) > OffsetDateTime::now_utc() + Duration::days(364)
+    );
+    assert!(parse_ts(&r.body["signedAt"]) <= OffsetDateTime::now_utc());
+    assert!(r.raw.ends_with("\"}") && r.raw.contains(",\"signature\":\""));
+    assert!(!r.raw.contains(&key), "the key is never echoed");
+
+    assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+    let forged = r.raw.replacen("\"valid\":true", "\"valid\":true ", 1);
+    assert_eq!(
+        verify_answer(&public_key, forged.as_bytes()),
+        Err(AnswerError::BadSignature)
+    );
+    let other = Shop::open().await;
+    assert_eq!(
+        verify_answer(&other.public_key().await, r.raw.as_bytes()),
+        Err(AnswerError::BadSignature),
+        "another tenant's key does not verify it"
+    );
+
+    // The signing-key route is public, and only knows existing tenants.
+    let res = shop
+        .stack
+        .http
+        .get(format!(
+            "{}/api/tenants/ten_nope/signing-key",
+            shop.stack.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn unknown_keys_and_other_products_are_answered_not_errors() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let other_product = shop.product(json!({"name": "Other"})).await;
+    let key = shop.license(&product).await;
+    let public_key = shop.public_key().await;
+
+    for bogus in ["not a key", "ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01"] {
+        let r = shop
+            .post(VALIDATE, json!({"licenseKey": bogus, "productId": product}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(
+            (r.body["valid"].clone(), r.body["code"].clone()),
+            (json!(false), json!("NOT_FOUND"))
+        );
+        assert!(r.body.get("license").is_none());
+        assert_eq!(
+            verify_answer(&public_key, r.raw.as_bytes()),
+            Ok(()),
+            "signed by the product's tenant"
+        );
+    }
+
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": "ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01", "productId": "999999999"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (200, json!("NOT_FOUND"))
+    );
+    assert_eq!(
+        r.body["signature"],
+        Value::Null,
+        "no tenant can sign for an unknown product"
+    );
+    assert_eq!(
+        verify_answer(&public_key, r.raw.as_bytes()),
+        Err(AnswerError::Unsigned)
+    );
+
+    // A real key asked about another product (existing or not) is a mismatch, signed by the
+    // key's tenant.
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": key, "productId": "999999999"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "PRODUCT_MISMATCH");
+    assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+
+    for path in [VALIDATE, ACTIVATE, DEACTIVATE] {
+        let r = shop
+            .post(
+                path,
+                json!({"licenseKey": key, "productId": other_product, "deviceId": "d1"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].clone()),
+            (200, json!("PRODUCT_MISMATCH")),
+            "{path}"
+        );
+        assert!(r.body.get("license").is_none());
+        assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+    }
+}
+
+#[tokio::test]
+async fn suspended_revoked_and_expired_licenses_are_refused_and_never_activated() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxDevices": 3})).await;
+    let mut cases = Vec::new();
+    for (attr, value, code, status) in [
+        ("status", s("suspended"), "SUSPENDED", "suspended"),
+        ("status", s("revoked"), "REVOKED", "revoked"),
+        ("status", s("expired"), "EXPIRED", "expired"),
+        (
+            "expiresAt",
+            ts(OffsetDateTime::now_utc() - Duration::minutes(1)),
+            "EXPIRED",
+            "expired",
+        ),
+    ] {
+        let key = shop.license(&product).await;
+        // Activated while it was fine, then changed.
+        let r = shop
+            .post(
+                ACTIVATE,
+                json!({"licenseKey": key, "productId": product, "deviceId": "old"}),
+            )
+            .await;
+        assert_eq!(r.body["code"], "VALID");
+        shop.set(keys::license(&license_id(&key)), &[(attr, value)])
+            .await;
+        cases.push((key, code, status));
+    }
+    for (key, code, status) in &cases {
+        let r = shop
+            .post(
+                VALIDATE,
+                json!({"licenseKey": key, "productId": product, "deviceId": "old"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].clone()),
+            (200, json!(code)),
+            "validate {code}"
+        );
+        assert_eq!(r.body["valid"], false);
+        assert_eq!(r.body["license"]["status"], *status);
+        let r = shop
+            .post(
+                ACTIVATE,
+                json!({"licenseKey": key, "productId": product, "deviceId": "new"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].clone()),
+            (200, json!(code)),
+            "activate {code}"
+        );
+        assert_eq!(r.body["license"]["activeDevices"], 1, "no device was added");
+        // Deactivation still frees the seat.
+        let r = shop
+            .post(
+                DEACTIVATE,
+                json!({"licenseKey": key, "productId": product, "deviceId": "old"}),
+            )
+            .await;
+        assert_eq!(r.body["code"], "NOT_ACTIVATED");
+        assert_eq!(r.body["license"]["activeDevices"], 0);
+    }
+}
+
+#[tokio::test]
+async fn devices_are_limited_reactivation_is_idempotent_and_deactivation_frees_a_seat() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxDevices": 2})).await;
+    let key = shop.license(&product).await;
+    let call = |path: &'static str, device: Option<&str>| {
+        let mut body = json!({"licenseKey": key, "productId": product});
+        if let Some(d) = device {
+            body["deviceId"] = json!(d);
+            body["deviceName"] = json!(format!("{d}'s laptop"));
+        }
+        let shop = &shop;
+        async move {
+            let r = shop.post(path, body).await;
+            assert_eq!(r.status, 200, "{}", r.raw);
+            (
+                r.body["code"].as_str().unwrap().to_string(),
+                r.body["valid"].as_bool().unwrap(),
+                r.body["license"]["activeDevices"].as_u64().unwrap(),
+            )
+        }
+    };
+    let code = |c: &str, valid: bool, n: u64| (c.to_string(), valid, n);
+
+    assert_eq!(
+        call(VALIDATE, None).await,
+        code("DEVICE_REQUIRED", false, 0)
+    );
+    assert_eq!(
+        call(VALIDATE, Some("a")).await,
+        code("NOT_ACTIVATED", false, 0)
+    );
+    assert_eq!(
+        call(ACTIVATE, None).await,
+        code("DEVICE_REQUIRED", false, 0)
+    );
+    assert_eq!(call(ACTIVATE, Some("a")).await, code("VALID", true, 1));
+    assert_eq!(
+        call(ACTIVATE, Some("a")).await,
+        code("VALID", true, 1),
+        "idempotent"
+    );
+    assert_eq!(call(VALIDATE, Some("a")).await, code("VALID", true, 1));
+    assert_eq!(call(ACTIVATE, Some("b")).await, code("VALID", true, 2));
+    assert_eq!(
+        call(ACTIVATE, Some("c")).await,
+        code("DEVICE_LIMIT_REACHED", false, 2)
+    );
+    assert_eq!(
+        call(VALIDATE, Some("c")).await,
+        code("NOT_ACTIVATED", false, 2)
+    );
+    assert_eq!(
+        call(DEACTIVATE, Some("a")).await,
+        code("NOT_ACTIVATED", false, 1)
+    );
+    assert_eq!(
+        call(DEACTIVATE, Some("a")).await,
+        code("NOT_ACTIVATED", false, 1),
+        "idempotent"
+    );
+    assert_eq!(
+        call(VALIDATE, Some("a")).await,
+        code("NOT_ACTIVATED", false, 1)
+    );
+    assert_eq!(call(ACTIVATE, Some("c")).await, code("VALID", true, 2));
+
+    let l = shop.admin_license(&license_id(&key)).await;
+    let devices: Vec<(&str, &str)> = l["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["deviceId"].as_str().unwrap(),
+                d["deviceName"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(devices, vec![("b", "b's laptop"), ("c", "c's laptop")]);
+}
+
+#[tokio::test]
+async fn fifty_simultaneous_activations_of_different_devices_leave_exactly_five() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxDevices": 5})).await;
+    let key = shop.license(&product).await;
+    let replies = join_all((0..50).map(|i| {
+        shop.post(
+            ACTIVATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": format!("device-{i}")}),
+        )
+    }))
+    .await;
+    let mut valid = 0;
+    let mut refused = 0;
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", r.raw);
+        match r.body["code"].as_str().unwrap() {
+            "VALID" => valid += 1,
+            "DEVICE_LIMIT_REACHED" => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((valid, refused), (5, 45));
+    let l = shop.admin_license(&license_id(&key)).await;
+    assert_eq!(l["devices"].as_array().unwrap().len(), 5);
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": "device-x"}),
+        )
+        .await;
+    assert_eq!(r.body["license"]["activeDevices"], 5);
+}
+
+#[tokio::test]
+async fn activation_started_licenses_start_their_clock_at_the_first_activation() {
+    let shop = Shop::open().await;
+    let product = shop
+        .product(json!({"expirationStart": "activation", "defaultLicenseDays": 30}))
+        .await;
+    let key = shop.license(&product).await;
+    let id = license_id(&key);
+    assert_eq!(shop.admin_license(&id).await["expiresAt"], Value::Null);
+
+    let r = shop
+        .post(VALIDATE, json!({"licenseKey": key, "productId": product}))
+        .await;
+    assert_eq!(r.body["code"], "VALID");
+    assert_eq!(
+        r.body["license"]["expiresAt"],
+        Value::Null,
+        "validation does not start it"
+    );
+
+    let before = OffsetDateTime::now_utc();
+    let r = shop
+        .post(
+            ACTIVATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": "a"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "VALID");
+    let expires = parse_ts(&r.body["license"]["expiresAt"]);
+    assert!(expires >= before + Duration::days(30) - Duration::seconds(1));
+    assert!(expires <= OffsetDateTime::now_utc() + Duration::days(30));
+    assert_eq!(
+        parse_ts(&shop.admin_license(&id).await["expiresAt"]),
+        expires
+    );
+
+    let r = shop
+        .post(
+            ACTIVATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": "b"}),
+        )
+        .await;
+    assert_eq!(
+        parse_ts(&r.body["license"]["expiresAt"]),
+        expires,
+        "it starts once"
+    );
+}
+
+#[tokio::test]
+async fn a_device_gets_one_trial_per_product_ever_and_never_after_activation() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"trialDays": 7})).await;
+    let public_key = shop.public_key().await;
+    let trial = |device: Option<&str>, product: &str| {
+        let mut body = json!({"productId": product, "nonce": "t"});
+        if let Some(d) = device {
+            body["deviceId"] = json!(d);
+        }
+        let shop = &shop;
+        async move {
+            let r = shop.post(VALIDATE, body).await;
+            assert_eq!(r.status, 200, "{}", r.raw);
+            r
+        }
+    };
+
+    // Fifty racing first requests from one device: all are in the trial, and from then on the
+    // device has exactly one (DynamoDB's condition lets one start win; the emulator's
+    // conditional writes are not atomic under load, so the racing answers themselves are not
+    // compared).
+    let first = join_all((0..50).map(|_| trial(Some("d1"), &product))).await;
+    for r in &first {
+        assert_eq!(r.body["code"], "TRIAL", "{}", r.raw);
+    }
+    let r = &trial(Some("d1"), &product).await;
+    assert_eq!(r.body["code"], "TRIAL");
+    assert_eq!(r.body["valid"], true);
+    assert!(r.body.get("license").is_none());
+    assert_eq!(
+        parse_ts(&r.body["trial"]["expiresAt"]) - parse_ts(&r.body["trial"]["startedAt"]),
+        Duration::days(7)
+    );
+    assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+
+    let again = trial(Some("d1"), &product).await;
+    assert_eq!(
+        again.body["trial"], r.body["trial"],
+        "the same trial, not a new one"
+    );
+
+    // The trial ends, and is never restarted.
+    let record = keys::product_device(&product, &DeviceId::parse("d1").unwrap().key_hash());
+    shop.set(
+        record,
+        &[(
+            "trialExpiresAt",
+            ts(OffsetDateTime::now_utc() - Duration::seconds(1)),
+        )],
+    )
+    .await;
+    let ended = trial(Some("d1"), &product).await;
+    assert_eq!(
+        (ended.body["code"].clone(), ended.body["valid"].clone()),
+        (json!("TRIAL_EXPIRED"), json!(false))
+    );
+    assert_eq!(
+        trial(Some("d1"), &product).await.body["code"],
+        "TRIAL_EXPIRED"
+    );
+
+    // Another device gets its own trial; no device, no trial.
+    assert_eq!(trial(Some("d2"), &product).await.body["code"], "TRIAL");
+    assert_eq!(trial(None, &product).await.body["code"], "DEVICE_REQUIRED");
+
+    // A device activated with a license for the product never gets a trial, even once the
+    // device is deactivated again.
+    let key = shop.license(&product).await;
+    let r = shop
+        .post(
+            ACTIVATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": "d3"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "VALID");
+    assert_eq!(trial(Some("d3"), &product).await.body["code"], "NO_TRIAL");
+    shop.post(
+        DEACTIVATE,
+        json!({"licenseKey": key, "productId": product, "deviceId": "d3"}),
+    )
+    .await;
+    assert_eq!(trial(Some("d3"), &product).await.body["code"], "NO_TRIAL");
+
+    // Products without trial days give none.
+    let no_trial = shop.product(json!({"name": "No trial"})).await;
+    let r = trial(Some("d4"), &no_trial).await;
+    assert_eq!(
+        (r.body["code"].clone(), r.body["valid"].clone()),
+        (json!("NO_TRIAL"), json!(false))
+    );
+    let r = trial(Some("d4"), "999999999").await;
+    assert_eq!(r.body["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn ip_limits_count_the_source_ip_never_forwarded_headers() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxIps": 2})).await;
+    let key = shop.license(&product).await;
+    let body = json!({"licenseKey": key, "productId": product}).to_string();
+    let code = |r: Reply| {
+        assert_eq!(r.status, 200, "{}", r.raw);
+        r.body["code"].as_str().unwrap().to_string()
+    };
+
+    // One client (127.0.0.1) claiming many addresses is still one address.
+    for xff in ["198.51.100.1", "198.51.100.2", "198.51.100.3, 10.0.0.1"] {
+        let r = shop
+            .post_from(
+                Some("127.0.0.1"),
+                VALIDATE,
+                &body,
+                &[("x-forwarded-for", xff), ("x-real-ip", xff)],
+            )
+            .await;
+        assert_eq!(code(r), "VALID");
+    }
+    assert_eq!(
+        code(
+            shop.post_from(Some("127.0.0.2"), VALIDATE, &body, &[])
+                .await
+        ),
+        "VALID"
+    );
+    assert_eq!(
+        code(
+            shop.post_from(Some("127.0.0.3"), VALIDATE, &body, &[])
+                .await
+        ),
+        "IP_LIMIT_REACHED"
+    );
+    let activate = json!({"licenseKey": key, "productId": product, "deviceId": "d"}).to_string();
+    assert_eq!(
+        code(
+            shop.post_from(Some("127.0.0.3"), ACTIVATE, &activate, &[])
+                .await
+        ),
+        "IP_LIMIT_REACHED"
+    );
+    assert_eq!(
+        code(
+            shop.post_from(Some("127.0.0.2"), ACTIVATE, &activate, &[])
+                .await
+        ),
+        "VALID"
+    );
+
+    // In Lambda, the IP is API Gateway's requestContext.http.sourceIp, not the headers.
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /api/licenses/validate", "rawPath": VALIDATE,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "x-forwarded-for": "127.0.0.1"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+            "domainPrefix": "example", "requestId": "req-ip", "routeKey": "POST /api/licenses/validate",
+            "stage": "$default", "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 1795000000000u64,
+            "http": {"method": "POST", "path": VALIDATE, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.9", "userAgent": "app/1.0"}
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string();
+    let req = to_api_request(lambda_http::request::from_str(&event).unwrap());
+    let res = dispatch(&shop.stack.services, Some(Function::Validate), req).await;
+    let answer: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(answer["code"], "IP_LIMIT_REACHED");
+}
+
+#[tokio::test]
+async fn unknown_fields_are_ignored_and_only_malformed_requests_fail() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let key = shop.license(&product).await;
+
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": key, "productId": product.parse::<u64>().unwrap(),
+                   "appVersion": "3.1.4", "os": {"name": "macOS"}, "deviceName": null}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (200, json!("VALID")),
+        "{}",
+        r.raw
+    );
+
+    for (path, body, field) in [
+        (VALIDATE, json!({"licenseKey": key}), "productId"),
+        (
+            VALIDATE,
+            json!({"productId": product, "deviceId": "x".repeat(257)}),
+            "deviceId",
+        ),
+        (
+            VALIDATE,
+            json!({"productId": product, "deviceId": "line\nbreak"}),
+            "deviceId",
+        ),
+        (
+            VALIDATE,
+            json!({"productId": product, "deviceId": 42}),
+            "deviceId",
+        ),
+        (
+            ACTIVATE,
+            json!({"productId": product, "deviceId": "d"}),
+            "licenseKey",
+        ),
+        (
+            DEACTIVATE,
+            json!({"productId": product, "deviceId": "d"}),
+            "licenseKey",
+        ),
+    ] {
+        let r = shop.post(path, body).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.raw);
+        assert_eq!(r.body["error"]["code"], "validation_failed");
+        assert_eq!(r.body["error"]["field"], field);
+    }
+    let r = shop.post_from(None, VALIDATE, "{not json", &[]).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].clone()),
+        (422, json!("validation_failed"))
+    );
+}
+
+#[tokio::test]
+async fn activation_churn_is_rate_limited_per_license_and_per_ip() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxDevices": 1})).await;
+    let key = shop.license(&product).await;
+    let body = |d: &str| json!({"licenseKey": key, "productId": product, "deviceId": d});
+
+    // 20 device changes a day per license; the 21st is refused, validation still answers.
+    for i in 0..20 {
+        let path = if i % 2 == 0 { ACTIVATE } else { DEACTIVATE };
+        let r = shop.post(path, body("d")).await;
+        assert_eq!(r.status, 200, "change {i}: {}", r.raw);
+    }
+    let r = shop.post(ACTIVATE, body("d")).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].clone()),
+        (429, json!("rate_limited"))
+    );
+    let r = shop.post(VALIDATE, body("d")).await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (200, json!("NOT_ACTIVATED"))
+    );
+
+    // One address flooding activations is cut off before any AWS call; others are not.
+    let flood = json!({"licenseKey": "ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01", "productId": product, "deviceId": "x"})
+        .to_string();
+    let replies =
+        join_all((0..200).map(|_| shop.post_from(Some("127.0.0.9"), ACTIVATE, &flood, &[]))).await;
+    let mut limited = 0;
+    for r in &replies {
+        match r.status {
+            200 => assert_eq!(r.body["code"], "NOT_FOUND"),
+            429 => {
+                assert_eq!(r.body["error"]["code"], "rate_limited");
+                limited += 1
+            }
+            other => panic!("unexpected {other}: {}", r.raw),
+        }
+    }
+    // A burst of 120 passes (plus 2 per second of refill while the burst arrives).
+    assert!(limited >= 50, "{limited} of 200 requests were limited");
+    let r = shop
+        .post_from(Some("127.0.0.8"), ACTIVATE, &flood, &[])
+        .await;
+    assert_eq!(r.status, 200);
+}
