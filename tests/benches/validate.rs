@@ -16,53 +16,16 @@
 //! All loops are bounded and all traffic goes to 127.0.0.1.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use futures::stream::{self, StreamExt};
 use keyhook_shared::domain::validation::{rules, Check, DeviceId, LicenseUsage};
 use keyhook_shared::handlers::validate::answer::{Answer, LicenseSummary};
 use keyhook_shared::http::{dispatch, ApiRequest, Function};
-use keyhook_shared::store::Store;
 use keyhook_shared::Services;
+use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};
-
-/// Counts SDK operations (one per call from our code; retries are not separate calls).
-#[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map(|m| format!("{}.{}", m.service(), m.name()))
-            .unwrap_or_else(|| "unknown".into());
-        *self.0.lock().unwrap().entry(op).or_default() += 1;
-        Ok(())
-    }
-}
-
-impl CallCounter {
-    fn take(&self) -> BTreeMap<String, u64> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
 
 /// This thread's CPU time.
 fn thread_cpu() -> Duration {
@@ -114,7 +77,7 @@ async fn per_request(
         .map(|(op, c)| format!("{op}={}", *c as f64 / n as f64))
         .collect::<Vec<_>>()
         .join(", ");
-    let total: u64 = calls.values().sum();
+    let total: usize = calls.values().sum();
     (
         format!(
             "{:.2} calls/request ({})",
@@ -197,23 +160,7 @@ async fn run() {
 
     // Services whose AWS clients count their calls, as a Lambda would build them.
     let counter = CallCounter::default();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let kms = aws_sdk_kms::Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&stack.sdk)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let services = Services::with_clients(
-        stack.config(),
-        Store::new(ddb, &stack.resources.table),
-        kms,
-        aws_sdk_sqs::Client::new(&stack.sdk),
-        aws_sdk_sesv2::Client::new(&stack.sdk),
-    );
+    let services = counted_services(stack.config(), &stack.sdk, &counter);
     let validate = json!({"licenseKey": key, "productId": product, "nonce": "bench"});
 
     println!("== AWS calls per request (counted by an SDK interceptor) ==");

@@ -9,6 +9,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use keyhook_shared::store::Store;
 use keyhook_shared::{Config, Services};
@@ -26,6 +27,11 @@ impl CallCounter {
         self.0.lock().unwrap().clear();
     }
 
+    /// The calls so far, clearing them.
+    pub fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
     /// Total calls to one service (`DynamoDB`, `KMS`, `SQS`, `SESv2`).
     pub fn service_total(&self, service: &str) -> usize {
         self.snapshot()
@@ -41,9 +47,12 @@ impl Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_before_execution(
+    // Before serialisation, the operation's metadata is in the config bag (not yet at
+    // `read_before_execution`). One count per call: retries are not separate calls.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
