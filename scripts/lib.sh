@@ -2,7 +2,7 @@
 # Everything is installed by these scripts into .venv/ (git-ignored); nothing is assumed present.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MOTO_VENV="$ROOT/.venv/moto"
+MOTO_VENV="${MOTO_VENV:-$ROOT/.venv/moto}"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 
 # Emulator credentials and region: dummy values, the emulator accepts any.
@@ -16,7 +16,7 @@ log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 # Creates the moto virtualenv once (about a minute the first time).
 ensure_moto() {
-  if [ -x "$MOTO_VENV/bin/moto_server" ] && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" 2>/dev/null; then
+  if [ -x "$MOTO_VENV/bin/python" ] && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" 2>/dev/null; then
     return 0
   fi
   log "installing moto $MOTO_VERSION into $MOTO_VENV"
@@ -34,7 +34,8 @@ free_port() {
 start_moto() {
   local port="$1" logfile="${2:-$ROOT/.venv/moto-$1.log}"
   ensure_moto
-  "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  # Through our launcher: moto's server with DynamoDB operations made linearizable.
+  "$MOTO_VENV/bin/python" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do

@@ -499,3 +499,47 @@ async fn the_buyer_email_falls_back_to_customer_email_and_plans_set_the_duration
     stack.drain_mail().await;
     assert_eq!(stack.emails_to(&prefill).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_shared_url_matches_new_apps_and_rolled_secrets_with_its_cache_warm() {
+    let stack = Stack::start().await;
+    let a = stack.tenant("A").await;
+    let first = stack.app(&a).await;
+    let product = stack.product(&a, json!({})).await;
+    let (event, _) = checkout_event(&product, None);
+    let (status, _) = stack
+        .post_event(WEBHOOK, &event, &first.webhook_secret)
+        .await;
+    assert_eq!(status, 200, "the candidate list is now cached");
+
+    // A new tenant's app, a moment later: matched once the list is re-read after the miss.
+    let b = stack.tenant("B").await;
+    let second = stack.app(&b).await;
+    let theirs = stack.product(&b, json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (event, _) = checkout_event(&theirs, None);
+    let (status, receipt) = stack
+        .post_event(WEBHOOK, &event, &second.webhook_secret)
+        .await;
+    assert_eq!(
+        (status, receipt["appId"].as_str()),
+        (200, Some(second.id.as_str()))
+    );
+
+    // A rolled secret: the new one verifies, and so does the previous one.
+    let rolled = format!("whsec_{}", unique("rolled").replace('-', ""));
+    let (status, _) = stack
+        .api(&a.token, "PUT", &format!("/api/stripe/apps/{}", first.id),
+            Some(json!({"webhookSigningSecret": rolled, "previousWebhookSigningSecret": first.webhook_secret})))
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for secret in [&rolled, &first.webhook_secret] {
+        let (event, _) = checkout_event(&product, None);
+        let (status, receipt) = stack.post_event(WEBHOOK, &event, secret).await;
+        assert_eq!(
+            (status, receipt["appId"].as_str()),
+            (200, Some(first.id.as_str()))
+        );
+    }
+}

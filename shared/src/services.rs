@@ -7,6 +7,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::crypto::{Keyring, SigningKeys};
 use crate::handlers::validate::ChurnThrottle;
+use crate::handlers::webhook::app_cache::AppCache;
 use crate::mail::{Outbox, Sender};
 use crate::store::Store;
 use crate::stripe::StripeClient;
@@ -21,6 +22,8 @@ pub struct Services {
     pub sender: Sender,
     /// Stripe's API (`config.stripe_api_base`).
     pub stripe: StripeClient,
+    /// Candidate apps and opened signing secrets of the shared webhook URL.
+    pub webhook_apps: Arc<AppCache>,
     /// Tenants' opened answer-signing keys (validation).
     pub signing_keys: SigningKeys,
     /// Per-IP budget of activation churn (validation).
@@ -64,6 +67,7 @@ impl Services {
         let signing_keys = SigningKeys::new(keyring.clone(), store.clone(), config.key_cache_ttl);
         Services {
             stripe: StripeClient::new(&config.stripe_api_base),
+            webhook_apps: Arc::new(AppCache::new(config.key_cache_ttl)),
             signing_keys,
             churn_throttle: ChurnThrottle::default(),
             outbox: Outbox::new(sqs, &config.mail_queue_url),

@@ -9,6 +9,10 @@
 
 use std::time::Instant;
 
+use keyhook_shared::crypto::SealContext;
+use keyhook_shared::domain::stripe_app::fields;
+use keyhook_shared::domain::StripeApp;
+use keyhook_shared::http::{dispatch, ApiRequest, Function};
 use keyhook_shared::stripe::signature::{self, SignatureHeader};
 use keyhook_shared::stripe::Event;
 use keyhook_tests::calls::{counted_services, CallCounter};
@@ -155,5 +159,143 @@ async fn main() {
         counter.service_total("DynamoDB") as f64 / n as f64,
         counter.service_total("KMS") as f64 / n as f64,
         counter.service_total("SESv2") as f64 / n as f64
+    );
+
+    webhook_matching(&stack).await;
+}
+
+/// The shared webhook URL with many apps: 1,000 apps across 10 tenants, the event signed by
+/// the last candidate. Timed in-process through the dispatcher (no HTTP), warm.
+async fn webhook_matching(stack: &Stack) {
+    const APPS: usize = 1000;
+    const TENANTS: usize = 10;
+    println!("== Shared webhook URL with {APPS} apps ({TENANTS} tenants), warm ==");
+    let mut secrets_by_app = std::collections::HashMap::new();
+    let mut products = std::collections::HashMap::new();
+    for t in 0..TENANTS {
+        let tenant = stack.tenant(&format!("Bench {t}")).await;
+        products.insert(
+            tenant.id.clone(),
+            stack.product(&tenant, json!({"autoEmail": false})).await,
+        );
+        for i in 0..APPS / TENANTS {
+            let id = keyhook_shared::ids::new_id("app");
+            let secret = format!(
+                "whsec_bench_{t}_{i}_{}",
+                keyhook_shared::ids::random_symbols(16)
+            );
+            let sealed = stack
+                .services
+                .keyring
+                .seal(
+                    SealContext {
+                        tenant_id: &tenant.id,
+                        owner: &id,
+                        field: fields::WEBHOOK_SECRET,
+                    },
+                    secret.as_bytes(),
+                )
+                .await
+                .unwrap();
+            let now = keyhook_shared::time::now();
+            let app = StripeApp {
+                id: id.clone(),
+                tenant_id: tenant.id.clone(),
+                name: format!("app {i}"),
+                publishable_key: None,
+                secret_key_sealed: None,
+                webhook_secret_sealed: Some(sealed),
+                previous_webhook_secret_sealed: None,
+                default_currency: "usd".into(),
+                is_live: false,
+                active: true,
+                is_default: false,
+                created_at: now,
+                updated_at: now,
+            };
+            stack
+                .services
+                .store
+                .save_apps(&app, true, &[])
+                .await
+                .unwrap();
+            secrets_by_app.insert(id, secret);
+        }
+    }
+    // The candidate that matches is the one scanned last (index order): the worst case.
+    let candidates = stack.services.store.webhook_apps(false).await.unwrap();
+    let target = candidates.last().unwrap();
+    let target_id = target.id.clone();
+    let target_secret = secrets_by_app[&target_id].clone();
+    let product = products[&target.tenant_id].clone();
+    let counter = CallCounter::default();
+    let services = counted_services(stack.config(), &stack.sdk, &counter);
+    let request = |event: &Value| {
+        let (body, header) = keyhook_cli::trigger::sign_event(event, &target_secret);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("stripe-signature", header.parse().unwrap());
+        ApiRequest {
+            method: http::Method::POST,
+            path: "/api/stripe/webhook".into(),
+            query: vec![],
+            headers,
+            body: body.into(),
+            source_ip: None,
+            request_id: "bench".into(),
+        }
+    };
+    // Cold: lists the candidates and opens every secret up to the match.
+    let started = Instant::now();
+    let res = dispatch(
+        &services,
+        Some(Function::Webhook),
+        request(&checkout_event(&product, Some(1)).0),
+    )
+    .await;
+    assert_eq!(
+        res.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&res.body)
+    );
+    println!(
+        "  cold (list + open {} secrets): {:.1} ms",
+        candidates.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let n = 20;
+    counter.reset();
+    let mut total = std::time::Duration::ZERO;
+    for _ in 0..n {
+        let event = checkout_event(&product, Some(1)).0;
+        let req = request(&event);
+        let started = Instant::now();
+        let res = dispatch(&services, Some(Function::Webhook), req).await;
+        total += started.elapsed();
+        assert_eq!(res.status.as_u16(), 200);
+        let receipt: Value = serde_json::from_slice(&res.body).unwrap();
+        assert_eq!(receipt["appId"], target_id.as_str());
+    }
+    println!(
+        "  warm: {:.2} ms per event (whole request, incl. recording and issuing); AWS calls per event: {}",
+        total.as_secs_f64() * 1e3 / n as f64,
+        per_purchase(&counter.snapshot(), n)
+    );
+    // The matching itself: one HMAC per candidate.
+    let body = serde_json::to_vec(&checkout_event(&product, Some(1)).0).unwrap();
+    let header =
+        SignatureHeader::parse(&signature::sign(&target_secret, 1_700_000_000, &body)).unwrap();
+    let secrets: Vec<String> = (0..candidates.len())
+        .map(|i| format!("whsec_other_{i}"))
+        .collect();
+    let started = Instant::now();
+    for secret in &secrets {
+        std::hint::black_box(header.verifies(secret, &body));
+    }
+    println!(
+        "  HMAC over {} candidates of a {} byte event: {:.2} ms",
+        secrets.len(),
+        body.len(),
+        started.elapsed().as_secs_f64() * 1e3
     );
 }

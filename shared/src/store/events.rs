@@ -2,6 +2,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::applied;
 use super::{dynamo_err, keys, Filter, Page, Store};
 use crate::domain::{EventLogEntry, EventStatus};
 use crate::Result;
@@ -62,16 +63,8 @@ impl Store {
             .expression_attribute_values(":err", AttributeValue::S(error.into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        // A failed condition means the event was verified meanwhile: nothing to do.
+        applied(result).map(|_| ())
     }
 
     /// Marks an event verified (processed), with the licenses it concerned.

@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::applied;
 use super::{dynamo_err, keys, Item, Store};
 use crate::domain::validation::usage::ATTRIBUTES;
 use crate::domain::validation::{LicenseChange, LicenseUsage};
@@ -125,15 +126,8 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(ChangeWrite::Stale)
-            }
-            Err(e) => return Err(dynamo_err(e)),
+        if !applied(result)? {
+            return Ok(ChangeWrite::Stale);
         }
         if let Some(device) = &change.activated {
             self.record_activation(

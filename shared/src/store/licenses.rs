@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
+use super::applied;
 use super::{dynamo_err, keys, Filter, Item, Page, Store};
 use crate::domain::License;
 use crate::{Error, Result};
@@ -125,16 +126,7 @@ impl Store {
             .expression_attribute_values(":old", AttributeValue::S(old.into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        applied(result)
     }
 
     /// Writes the fields an admin may change (status, expiry, limits, customer), leaving the
@@ -171,15 +163,9 @@ impl Store {
             .expression_attribute_values(":t", AttributeValue::S(l.tenant_id.clone()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(Error::not_found(format!("License {}", l.id)))
-            }
-            Err(e) => Err(dynamo_err(e)),
+        if !applied(result)? {
+            return Err(Error::not_found(format!("License {}", l.id)));
         }
+        Ok(())
     }
 }

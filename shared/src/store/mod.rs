@@ -18,6 +18,7 @@ pub mod tenants;
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -52,6 +53,46 @@ pub struct Filter {
 
 pub(crate) fn dynamo_err(e: impl std::error::Error + 'static) -> Error {
     Error::aws("dynamodb", aws_sdk_dynamodb::error::DisplayErrorContext(e))
+}
+
+/// Whether an operation's error is a failed condition (the write was refused, not broken).
+pub(crate) trait ConditionFailed {
+    fn condition_failed(&self) -> bool;
+}
+
+macro_rules! condition_failed_for {
+    ($($error:ty),*) => {$(
+        impl ConditionFailed for $error {
+            fn condition_failed(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+        }
+    )*};
+}
+
+condition_failed_for!(
+    aws_sdk_dynamodb::operation::put_item::PutItemError,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemError
+);
+
+/// A conditional write's outcome: `Ok(true)` when applied, `Ok(false)` when its condition
+/// failed, `Err` for anything else.
+pub(crate) fn applied<O, E, R>(result: std::result::Result<O, SdkError<E, R>>) -> Result<bool>
+where
+    E: ConditionFailed + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(ConditionFailed::condition_failed) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(dynamo_err(e)),
+    }
 }
 
 impl Store {
@@ -137,29 +178,20 @@ impl Store {
 
     /// Writes a record unless one with its key exists. `Ok(false)` when it existed.
     pub(crate) async fn put_new(&self, item: Item) -> Result<bool> {
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        applied(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await,
+        )
     }
 
     /// Writes a record that must already exist and belong to `tenant_id`.
     pub(crate) async fn put_existing(&self, item: Item, tenant_id: &str) -> Result<()> {
-        match self
+        let result = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -167,40 +199,25 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND tenantId = :t")
             .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(Error::not_found("Resource"))
-            }
-            Err(e) => Err(dynamo_err(e)),
+            .await;
+        if !applied(result)? {
+            return Err(Error::not_found("Resource"));
         }
+        Ok(())
     }
 
     /// Deletes a record of `tenant_id`. `Ok(false)` when there was none.
     pub(crate) async fn delete_owned(&self, key: Key, tenant_id: &str) -> Result<bool> {
-        match self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(key)))
-            .condition_expression("attribute_exists(pk) AND tenantId = :t")
-            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        applied(
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_attrs(key)))
+                .condition_expression("attribute_exists(pk) AND tenantId = :t")
+                .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+                .send()
+                .await,
+        )
     }
 
     /// One page of a tenant listing from `gsi1`, filled up to `limit` even when `filters`

@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use time::OffsetDateTime;
 
+use super::applied;
 use super::{dynamo_err, keys, Store};
 use crate::domain::validation::trial::TrialPeriod;
 use crate::domain::validation::{DeviceId, ProductDevice};
@@ -93,16 +94,7 @@ impl Store {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        applied(result)
     }
 
     /// Records that `device` was activated for a product (the first time is kept; a trial

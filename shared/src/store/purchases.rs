@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
+use super::applied;
 use super::{dynamo_err, keys, Store};
 use crate::domain::{EmailStatus, Purchase};
 use crate::{Error, Result};
@@ -40,16 +41,7 @@ impl Store {
             .expression_attribute_values(":failed", AttributeValue::S("failed".into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        applied(result)
     }
 
     /// Gives a claim back after a failed send, so the next delivery can try again.

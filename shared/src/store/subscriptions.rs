@@ -4,8 +4,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::applied;
 use super::keys::{self, kind};
-use super::{dynamo_err, Store};
+use super::Store;
 use crate::domain::subscription::SubscriptionRecord;
 use crate::domain::License;
 use crate::{Error, Result};
@@ -42,16 +43,7 @@ impl Store {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        applied(result)
     }
 
     /// Writes a license's lifecycle fields (status, expiry, suspension), leaving the rest
@@ -61,7 +53,8 @@ impl Store {
             t.map(|t| AttributeValue::S(crate::time::format(t)))
                 .unwrap_or(AttributeValue::Null(true))
         };
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::license(&l.id))))
@@ -82,16 +75,10 @@ impl Store {
             )
             .expression_attribute_values(":t", AttributeValue::S(l.tenant_id.clone()))
             .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    Error::internal(format!("license {} vanished", l.id))
-                } else {
-                    dynamo_err(e)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(Error::internal(format!("license {} vanished", l.id)));
+        }
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! (unknown product, bad metadata, wrong mode) are recorded `failed` with the reason and
 //! answered 200, since retrying cannot fix them.
 
+pub mod app_cache;
 mod chargeback;
 mod checkout;
 mod invoice;

@@ -1,0 +1,101 @@
+//! What makes the shared webhook URL cheap with thousands of apps: the candidate apps of each
+//! mode are cached for a short time, and each app's opened signing secrets for as long as the
+//! tenant keys are, keyed by the sealed value itself (a changed secret is a different key, so
+//! nothing stale ever verifies). A warm match makes no AWS call and no decryption: it is one
+//! HMAC per candidate. When nothing matches, the list is re-read once (at most every few
+//! seconds), so an app created a moment ago still matches at once.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+
+use crate::crypto::Secret;
+use crate::domain::StripeApp;
+use crate::handlers::app_secrets::{self, AppSecret};
+use crate::{Result, Services};
+
+/// How long the list of candidate apps is reused.
+const LIST_TTL: Duration = Duration::from_secs(30);
+/// Least time between two re-reads forced by a signature that matched nothing (so a flood of
+/// bad signatures cannot turn into a flood of queries).
+const MIN_REFRESH: Duration = Duration::from_secs(1);
+
+pub struct AppCache {
+    lists: Cache<bool, Arc<Vec<StripeApp>>>,
+    secrets: Cache<String, Arc<Secret>>,
+    last_refresh: Mutex<[Option<Instant>; 2]>,
+}
+
+impl AppCache {
+    pub fn new(secret_ttl: Duration) -> Self {
+        AppCache {
+            lists: Cache::builder()
+                .max_capacity(2)
+                .time_to_live(LIST_TTL)
+                .build(),
+            secrets: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(secret_ttl)
+                .build(),
+            last_refresh: Mutex::new([None, None]),
+        }
+    }
+
+    /// The active apps with a signing secret in one mode, across tenants.
+    pub async fn apps(&self, s: &Services, is_live: bool) -> Result<Arc<Vec<StripeApp>>> {
+        if let Some(apps) = self.lists.get(&is_live) {
+            return Ok(apps);
+        }
+        self.reload(s, is_live).await
+    }
+
+    async fn reload(&self, s: &Services, is_live: bool) -> Result<Arc<Vec<StripeApp>>> {
+        let apps = Arc::new(s.store.webhook_apps(is_live).await?);
+        self.lists.insert(is_live, Arc::clone(&apps));
+        self.last_refresh.lock().expect("not poisoned")[is_live as usize] = Some(Instant::now());
+        Ok(apps)
+    }
+
+    /// Re-reads the list after a miss, unless it was read moments ago; `None` when skipped.
+    pub async fn refresh_after_miss(
+        &self,
+        s: &Services,
+        is_live: bool,
+    ) -> Result<Option<Arc<Vec<StripeApp>>>> {
+        let recent = self.last_refresh.lock().expect("not poisoned")[is_live as usize]
+            .is_some_and(|t| t.elapsed() < MIN_REFRESH);
+        if recent {
+            return Ok(None);
+        }
+        self.reload(s, is_live).await.map(Some)
+    }
+
+    /// An app's opened secret, from the cache or by opening it.
+    pub async fn secret(
+        &self,
+        s: &Services,
+        app: &StripeApp,
+        which: AppSecret,
+    ) -> Result<Option<Arc<Secret>>> {
+        let sealed = match which {
+            AppSecret::WebhookSecret => app.webhook_secret_sealed.as_deref(),
+            AppSecret::PreviousWebhookSecret => app.previous_webhook_secret_sealed.as_deref(),
+            AppSecret::SecretKey => app.secret_key_sealed.as_deref(),
+        };
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        // The sealed text names tenant key and nonce: unique per value, so it is the cache key.
+        let cache_key = format!("{}|{sealed}", app.id);
+        if let Some(secret) = self.secrets.get(&cache_key) {
+            return Ok(Some(secret));
+        }
+        let Some(secret) = app_secrets::open(s, app, which).await? else {
+            return Ok(None);
+        };
+        let secret = Arc::new(secret);
+        self.secrets.insert(cache_key, Arc::clone(&secret));
+        Ok(Some(secret))
+    }
+}
