@@ -90,4 +90,6 @@ pub mod kind {
     pub const PRICE_MAPPING: &str = "PRICEMAP#";
     pub const CURRENCY: &str = "CURRENCY#";
     pub const TENANT_KEY: &str = "TKEY#";
+    /// Checkout sessions Keyhook created, by Stripe session id (`CHECKOUT#cs_…`).
+    pub const CHECKOUT_SESSION: &str = "CHECKOUT#";
 }

@@ -1,0 +1,30 @@
+//! Checkout sessions Keyhook created: tenant-partition records (`CHECKOUT#<cs_…>`, see
+//! `tenant_items`), keyed by the same Stripe id as the purchase the webhook records, so a
+//! session and what it issued are two reads by key apart.
+
+use super::keys::kind;
+use super::Store;
+use crate::domain::checkout::CheckoutSessionRecord;
+use crate::Result;
+
+impl Store {
+    /// Records a created session (replacing it, e.g. when an idempotent retry returns it again).
+    pub async fn put_checkout_session(&self, record: &CheckoutSessionRecord) -> Result<()> {
+        self.put_tenant_item(
+            &record.tenant_id,
+            kind::CHECKOUT_SESSION,
+            &record.session_id,
+            record,
+        )
+        .await
+    }
+
+    pub async fn get_checkout_session(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<CheckoutSessionRecord>> {
+        self.get_tenant_item(tenant_id, kind::CHECKOUT_SESSION, session_id)
+            .await
+    }
+}
