@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 use super::prices;
 use super::request::{Ask, CheckoutInput};
 use super::view::CheckoutSessionView;
-use crate::domain::checkout::{amount, selection, CheckoutSessionRecord, Refusal, Sale};
+use crate::domain::checkout::{
+    amount, selection, CheckoutMode, CheckoutSessionRecord, Refusal, Sale,
+};
 use crate::domain::currency::decimals_of;
 use crate::domain::{Plan, PriceMapping, Product, StripeApp};
 use crate::handlers::admin::{caller, currencies};
@@ -58,17 +60,22 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         selection::check_mapping(m, &product.id)?;
     }
 
-    // Through which app.
-    let app = choose_app(s, tenant_id, ask.app_id.as_deref(), named_mapping.as_ref()).await?;
+    // Through which app, and (only when needed to decide the mode) the tenant's mappings:
+    // independent reads, in parallel.
+    let need_mappings = ask.mode != Some(CheckoutMode::Payment) && named_mapping.is_none();
+    let (app, mappings) = tokio::try_join!(
+        choose_app(s, tenant_id, ask.app_id.as_deref(), named_mapping.as_ref()),
+        async {
+            if need_mappings {
+                s.store.all_price_mappings(tenant_id).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    )?;
     if let Some(m) = &named_mapping {
         selection::check_mapping_app(m, &app.id)?;
     }
-
-    // One-time or subscription: the tenant's mappings are read only when needed to decide.
-    let mappings: Vec<PriceMapping> = match (ask.mode, &named_mapping) {
-        (Some(crate::domain::checkout::CheckoutMode::Payment), _) | (_, Some(_)) => Vec::new(),
-        _ => s.store.all_price_mappings(tenant_id).await?,
-    };
     let sale = selection::sale(
         ask.mode,
         named_mapping.as_ref(),
