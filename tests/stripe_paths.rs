@@ -18,7 +18,7 @@ struct World {
 
 async fn world() -> World {
     let stripe = FakeStripe::start().await;
-    let stack = Stack::with_stripe(&stripe.uri()).await;
+    let stack = Stack::start_with_stripe(&stripe.uri()).await;
     let tenant = stack.tenant("Acme").await;
     let app = stack.app(&tenant).await;
     World {

@@ -47,8 +47,9 @@ impl Intercept for CallCounter {
         "CallCounter"
     }
 
-    // Before serialisation, the operation's metadata is in the config bag (not yet at
-    // `read_before_execution`). One count per call: retries are not separate calls.
+    // Not `read_before_execution`: for interceptors set on a client's config, the SDK calls it
+    // before the operation's configuration (its `Metadata`) is in the bag, so nothing would be
+    // counted. Serialization happens once per operation, before the retry loop.
     fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,

@@ -4,6 +4,7 @@
 //! tests run in parallel without seeing each other.
 
 pub mod calls;
+pub mod fake_stripe;
 pub mod stripe;
 
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use keyhook_cli::{mail_worker, provision, server, trigger};
 use keyhook_shared::handlers::admin::tenant;
+use keyhook_shared::stripe::{RetryPolicy, StripeClient};
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
 
@@ -20,14 +22,14 @@ pub use keyhook_cli::trigger::CheckoutOptions;
 /// A running stack.
 pub struct Stack {
     pub services: Services,
-    /// Stripe's API as this stack's services see it.
-    pub stripe_api_base: Option<String>,
     pub sdk: SdkConfig,
     pub base_url: String,
     pub resources: provision::Resources,
     pub kms_alias: String,
     pub endpoint: String,
     pub http: reqwest::Client,
+    /// The Stripe API the stack calls (a fake), when started with one.
+    pub stripe_api_base: Option<String>,
 }
 
 /// A tenant created for a test, with its API token.
@@ -93,6 +95,23 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
     }
 }
 
+/// Stripe calls in tests fail fast: an outage or a retry costs milliseconds, not seconds.
+pub fn fast_stripe_policy() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        connect_timeout: Duration::from_millis(500),
+        timeout: Duration::from_millis(500),
+        first_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+    }
+}
+
+/// Points services at a (fake) Stripe API with the fast retry policy.
+pub fn with_stripe(mut services: Services, stripe_api_base: &str) -> Services {
+    services.stripe = StripeClient::with_policy(stripe_api_base, fast_stripe_policy());
+    services
+}
+
 impl Stack {
     /// Provisions fresh resources and starts a server with the normal services (Stripe's API
     /// unreachable: tests that need it use [`Stack::with_stripe`]).
@@ -100,12 +119,13 @@ impl Stack {
         Self::start_inner(None).await
     }
 
-    /// Like [`Stack::start`], with Stripe's API at `stripe_api_base` (a fake).
-    pub async fn with_stripe(stripe_api_base: &str) -> Stack {
-        Self::start_inner(Some(stripe_api_base.to_string())).await
+    /// Like [`Stack::start`], with Stripe's API at `stripe_api_base` (a fake Stripe) and fast
+    /// retries.
+    pub async fn start_with_stripe(stripe_api_base: &str) -> Stack {
+        Self::start_inner(Some(stripe_api_base)).await
     }
 
-    async fn start_inner(stripe_api_base: Option<String>) -> Stack {
+    async fn start_inner(stripe_api_base: Option<&str>) -> Stack {
         let sdk = sdk_config().await;
         let name = unique("kh");
         let kms_alias = format!("alias/{name}");
@@ -127,22 +147,25 @@ impl Stack {
         drop(listener);
         let base_url = format!("http://{addr}");
         let mut config = config_for(&resources, &kms_alias, &base_url);
-        if let Some(base) = &stripe_api_base {
-            config.stripe_api_base = base.clone();
+        if let Some(base) = stripe_api_base {
+            config.stripe_api_base = base.to_string();
         }
-        let services = Services::new(config, &sdk);
+        let mut services = Services::new(config, &sdk);
+        if let Some(base) = stripe_api_base {
+            services = with_stripe(services, base);
+        }
         server::spawn(services.clone(), addr)
             .await
             .expect("local server binds");
         Stack {
             services,
-            stripe_api_base,
             sdk,
             base_url,
             resources,
             kms_alias,
             endpoint: endpoint(),
             http: reqwest::Client::new(),
+            stripe_api_base: stripe_api_base.map(str::to_string),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::unique;
 
@@ -241,33 +241,21 @@ pub fn line_item(quantity: u32, product_metadata: Value) -> Value {
     item
 }
 
-/// A fake Stripe API.
-pub struct FakeStripe {
-    pub server: MockServer,
+pub use crate::fake_stripe::FakeStripe;
+
+fn list_of(data: Vec<Value>, url: &str) -> Value {
+    json!({"object": "list", "data": data, "has_more": false, "url": url})
 }
 
+/// The reads the webhook makes, mounted on the shared fake Stripe.
 impl FakeStripe {
-    pub async fn start() -> Self {
-        FakeStripe {
-            server: MockServer::start().await,
-        }
-    }
-
-    pub fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    fn list(data: Vec<Value>, url: &str) -> Value {
-        json!({"object": "list", "data": data, "has_more": false, "url": url})
-    }
-
     /// `GET /v1/checkout/sessions/{id}/line_items` (products must be expanded).
     pub async fn line_items(&self, session_id: &str, items: Vec<Value>) {
         let url = format!("/v1/checkout/sessions/{session_id}/line_items");
         Mock::given(method("GET"))
             .and(path(url.clone()))
             .and(query_param("expand[]", "data.price.product"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(Self::list(items, &url)))
+            .respond_with(ResponseTemplate::new(200).set_body_json(list_of(items, &url)))
             .mount(&self.server)
             .await;
     }
@@ -298,7 +286,7 @@ impl FakeStripe {
             .and(query_param("payment_intent", payment_intent))
             .respond_with(
                 ResponseTemplate::new(200)
-                    .set_body_json(Self::list(sessions, "/v1/checkout/sessions")),
+                    .set_body_json(list_of(sessions, "/v1/checkout/sessions")),
             )
             .mount(&self.server)
             .await;
@@ -315,34 +303,24 @@ impl FakeStripe {
             .await;
     }
 
-    /// Every request answers 500 (Stripe down) until `reset`.
+    /// Every request answers 500 (Stripe down), in front of every other answer, until `reset`.
     pub async fn fail_everything(&self) {
         Mock::given(wiremock::matchers::any())
             .respond_with(
                 ResponseTemplate::new(500)
                     .set_body_json(json!({"error": {"type": "api_error", "message": "down"}})),
             )
+            .with_priority(1)
             .mount(&self.server)
             .await;
     }
 
+    /// Forgets every mock (the default answers included) and every recorded request.
     pub async fn reset(&self) {
         self.server.reset().await;
     }
 
-    /// The requests Stripe received, as `METHOD path?query`.
-    pub async fn requests(&self) -> Vec<String> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.url.path()))
-            .collect()
-    }
-}
-
-impl FakeStripe {
+    /// `GET /v1/invoices/{id}`.
     pub async fn invoice(&self, invoice: Value) {
         Mock::given(method("GET"))
             .and(path(format!(

@@ -1,6 +1,7 @@
 //! Plain types and rules, no I/O. What is stored is exactly these types (see `store`); what the
 //! HTTP API shows of them is built in `handlers` (secrets never leave this side).
 
+pub mod checkout;
 pub mod currency;
 pub mod event_log;
 pub mod license;

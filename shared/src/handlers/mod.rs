@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app_secrets;
+pub mod checkout;
 pub mod issuance;
 pub mod mailer;
 pub mod validate;

@@ -13,6 +13,7 @@ use crate::handlers::admin::{
     apps, currencies, events, licenses, plans, price_mappings, products, tenant, tenant_keys,
     tokens,
 };
+use crate::handlers::checkout;
 use crate::handlers::validate::answer::SignedAnswer;
 use crate::handlers::validate::input as validate_input;
 use crate::handlers::validate::signing_key::SigningKeyView;
@@ -227,6 +228,17 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         .ok::<Receipt>(g)
         .query_if(op == Op::StripeWebhook, &[("tenantId", "Only this tenant's apps."), ("teamId", "Alias of tenantId (Lukittu).")])
         .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
+        Op::CreateCheckoutSession => O::new(
+            "Create a Stripe Checkout session for a product (one-time, or subscription through a price mapping) and redirect the buyer to `url`. An `Idempotency-Key` header makes retries return the same session.",
+            "checkout",
+            Token,
+        )
+        .body::<checkout::CheckoutInput>(g)
+        .created::<checkout::CheckoutSessionView>(g)
+        .error(422, "A field is invalid, or Stripe refused the request (`validation_failed`, with `field`; Stripe's parameter as `stripe.<param>`).")
+        .error(502, "Stripe is unreachable, timed out, kept failing, or refused the app's secret key (`upstream_unavailable`); retry."),
+        Op::GetCheckoutSession => O::new("A checkout session Keyhook created, with the purchase its webhook recorded", "checkout", Token)
+            .ok::<checkout::CheckoutSessionDetail>(g),
         Op::GetTenant => O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g),
         Op::ListApps => O::new("List Stripe apps", "stripe apps", Token).list::<apps::AppView>(g, &[]),
         Op::CreateApp => O::new("Register a Stripe app (secrets are write-only)", "stripe apps", Token)

@@ -7,7 +7,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 use tracing::Instrument;
 
-use crate::handlers::{admin, validate, webhook};
+use crate::handlers::{admin, checkout, validate, webhook};
 use crate::http::{openapi, ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -42,6 +42,8 @@ pub enum Op {
     ApiDocs,
     StripeWebhook,
     StripeWebhookForApp,
+    CreateCheckoutSession,
+    GetCheckoutSession,
     GetTenant,
     ListApps,
     CreateApp,
@@ -108,6 +110,8 @@ pub static ROUTES: &[Route] = routes![
     GET "/docs" => Admin::ApiDocs,
     POST "/api/stripe/webhook" => Webhook::StripeWebhook,
     POST "/api/stripe/webhook/{appId}" => Webhook::StripeWebhookForApp,
+    POST "/api/stripe/checkout/session" => Checkout::CreateCheckoutSession,
+    GET "/api/stripe/checkout/sessions/{sessionId}" => Checkout::GetCheckoutSession,
     GET "/api/tenant" => Admin::GetTenant,
     GET "/api/stripe/apps" => Admin::ListApps,
     POST "/api/stripe/apps" => Admin::CreateApp,
@@ -271,6 +275,8 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         )),
         Op::StripeWebhook => webhook::receive(s, req, None).await,
         Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
+        Op::CreateCheckoutSession => checkout::create(s, req).await,
+        Op::GetCheckoutSession => checkout::get(s, req, p.get("sessionId")).await,
         Op::GetTenant => admin::tenant::get(s, req).await,
         Op::ListApps => admin::apps::list(s, req).await,
         Op::CreateApp => admin::apps::create(s, req).await,

@@ -101,4 +101,6 @@ pub mod kind {
     pub const CURRENCY: &str = "CURRENCY#";
     pub const TENANT_KEY: &str = "TKEY#";
     pub const SUBSCRIPTION: &str = "SUB#";
+    /// Checkout sessions Keyhook created, by Stripe session id (`CHECKOUT#cs_…`).
+    pub const CHECKOUT_SESSION: &str = "CHECKOUT#";
 }

@@ -2,6 +2,7 @@
 //! One module per entity; `issuance` holds the transaction that issues a purchase's licenses.
 
 pub mod apps;
+pub mod checkout_sessions;
 pub mod currencies;
 pub mod events;
 pub mod issuance;

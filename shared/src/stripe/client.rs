@@ -11,10 +11,48 @@ use serde_json::Value;
 use crate::crypto::Secret;
 use crate::Error;
 
-/// Attempts per request (1 + retries).
-const ATTEMPTS: u32 = 3;
-/// Longest wait between attempts, whatever `Retry-After` says.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How hard the client tries: timeouts, attempts and the waits between them.
+///
+/// The default suits a request a merchant's buyer is waiting on: at worst about
+/// `3 × 10 s + 0.2 s + 0.4 s`. Tests shorten it so outages are simulated in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request (1 + retries).
+    pub attempts: u32,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole attempt (connect, send, read the answer).
+    pub timeout: Duration,
+    /// Wait before the first retry; doubled for each further one.
+    pub first_backoff: Duration,
+    /// Longest wait between attempts, whatever `Retry-After` says.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            first_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt` (1-based count of retries so far): Stripe's
+    /// `Retry-After` when it gave one, else exponential backoff; capped either way.
+    fn wait_before(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        retry_after
+            .unwrap_or_else(|| {
+                self.first_backoff
+                    .saturating_mul(1 << (attempt - 1).min(16))
+            })
+            .min(self.max_backoff)
+    }
+}
 
 /// A form body, in Stripe's bracket notation, in insertion order.
 #[derive(Debug, Default, Clone)]
@@ -118,18 +156,29 @@ impl Error {
 pub struct StripeClient {
     http: reqwest::Client,
     base: String,
+    policy: RetryPolicy,
 }
 
 impl StripeClient {
+    /// A client with the default [`RetryPolicy`].
     pub fn new(base: &str) -> Self {
+        Self::with_policy(base, RetryPolicy::default())
+    }
+
+    pub fn with_policy(base: &str, policy: RetryPolicy) -> Self {
         StripeClient {
             http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(10))
+                .connect_timeout(policy.connect_timeout)
+                .timeout(policy.timeout)
                 .build()
                 .expect("HTTP client builds"),
             base: base.trim_end_matches('/').to_string(),
+            policy,
         }
+    }
+
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
     }
 
     /// `POST /v1/<path>` with a form body and an idempotency key (reused on retries, so a
@@ -175,9 +224,10 @@ impl StripeClient {
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Value, StripeError> {
         let mut last = StripeError::Unreachable("no attempt made".into());
-        for attempt in 0..ATTEMPTS {
+        let mut retry_after: Option<Duration> = None;
+        for attempt in 0..self.policy.attempts.max(1) {
             if attempt > 0 {
-                tokio::time::sleep(backoff(attempt, &last)).await;
+                tokio::time::sleep(self.policy.wait_before(attempt, retry_after.take())).await;
             }
             let response = match request().send().await {
                 Ok(r) => r,
@@ -188,15 +238,17 @@ impl StripeClient {
                     } else {
                         "connection failed".into()
                     });
+                    tracing::warn!(attempt = attempt + 1, error = %last, "Stripe call failed");
                     continue;
                 }
             };
             let status = response.status();
-            let retry_after = response
+            retry_after = response
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let body: Value = match response.json().await {
                 Ok(v) => v,
                 Err(_) if status.is_success() => {
@@ -223,16 +275,14 @@ impl StripeClient {
             if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
                 return Err(last);
             }
-            if let Some(secs) = retry_after {
-                tokio::time::sleep(Duration::from_secs(secs).min(MAX_BACKOFF)).await;
-            }
+            tracing::warn!(
+                attempt = attempt + 1,
+                status = status.as_u16(),
+                "Stripe asked to retry"
+            );
         }
         Err(last)
     }
-}
-
-fn backoff(attempt: u32, _last: &StripeError) -> Duration {
-    (Duration::from_millis(200) * 2u32.pow(attempt - 1)).min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
@@ -271,5 +321,21 @@ mod tests {
         );
         let e: Error = StripeError::Unreachable("timed out".into()).into();
         assert_eq!(e.status().as_u16(), 502);
+    }
+
+    #[test]
+    fn waits_back_off_and_honour_retry_after_within_the_cap() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.wait_before(1, None), Duration::from_millis(200));
+        assert_eq!(p.wait_before(2, None), Duration::from_millis(400));
+        assert_eq!(p.wait_before(40, None), p.max_backoff);
+        assert_eq!(
+            p.wait_before(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.wait_before(1, Some(Duration::from_secs(3600))),
+            p.max_backoff
+        );
     }
 }

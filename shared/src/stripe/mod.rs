@@ -1,11 +1,12 @@
 //! Stripe: webhook signatures, version-tolerant reading of events, and the metadata rules that
 //! say what a purchase issues.
 
+pub mod checkout;
 pub mod client;
 pub mod event;
 pub mod metadata;
 pub mod objects;
 pub mod signature;
 
-pub use client::StripeClient;
+pub use client::{RetryPolicy, StripeClient};
 pub use event::Event;

@@ -61,7 +61,7 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
         (_, _, Some(pi)) if session.mode() != Some("subscription") => pi.to_string(),
         _ => session_id.to_string(),
     };
-    purchase::issue(
+    let outcome = purchase::issue(
         s,
         app,
         event,
@@ -87,7 +87,19 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
             }),
         },
     )
-    .await
+    .await?;
+    if let Outcome::Done {
+        purchase_ref: Some(purchase_ref),
+        ..
+    } = &outcome
+    {
+        // If Keyhook created this session (POST /api/stripe/checkout/session), say which
+        // purchase it became.
+        s.store
+            .link_checkout_session(&app.tenant_id, session_id, purchase_ref)
+            .await?;
+    }
+    Ok(outcome)
 }
 
 /// `checkout.session.async_payment_failed`: recorded; nothing is issued.

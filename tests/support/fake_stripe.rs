@@ -1,0 +1,212 @@
+//! A fake Stripe API at the HTTP level (wiremock), answering with Stripe's own example objects
+//! (`tests/fixtures/stripe/`, copied from Stripe's fixtures) filled in from the request, and
+//! recording every request so tests can check the exact form fields Stripe documents.
+//!
+//! Default behaviour (low priority, so a test can mount failures in front of it):
+//! - `POST /v1/checkout/sessions` → 200, a `checkout.session` built from the form;
+//! - `GET /v1/prices/{id}` → the price registered with [`FakeStripe::price`], else Stripe's 404.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Stripe's example Checkout Session.
+pub const SESSION_FIXTURE: &str = include_str!("../fixtures/stripe/checkout.session.json");
+/// Stripe's example Price.
+pub const PRICE_FIXTURE: &str = include_str!("../fixtures/stripe/price.json");
+
+/// Priority of the default answers (wiremock: lower wins; a test's own mocks default to 5).
+const DEFAULT_PRIORITY: u8 = 10;
+
+pub struct FakeStripe {
+    pub server: MockServer,
+    prices: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+/// One request Stripe received.
+#[derive(Debug, Clone)]
+pub struct StripeRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: http::HeaderMap,
+    /// The form body, decoded (`line_items[0][quantity]` → `"1"`).
+    pub form: BTreeMap<String, String>,
+    /// The raw body.
+    pub body: String,
+}
+
+impl StripeRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A Stripe error body, as Stripe shapes it.
+pub fn stripe_error(kind: &str, code: Option<&str>, param: Option<&str>, message: &str) -> Value {
+    json!({"error": {"type": kind, "code": code, "param": param, "message": message,
+                     "doc_url": code.map(|c| format!("https://stripe.com/docs/error-codes/{c}")),
+                     "request_log_url": "https://dashboard.stripe.com/test/logs/req_fake"}})
+}
+
+fn stripe_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        keyhook_shared::ids::random_symbols(24).replace(['-'], "")
+    )
+}
+
+/// Builds a `checkout.session` from a create form, as Stripe would answer it.
+struct SessionResponder {
+    prices: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl Respond for SessionResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let form: BTreeMap<String, String> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect();
+        let quantity: i64 = form
+            .get("line_items[0][quantity]")
+            .and_then(|q| q.parse().ok())
+            .unwrap_or(1);
+        let (currency, unit_amount) = if let Some(price) = form.get("line_items[0][price]") {
+            match self.prices.lock().unwrap().get(price) {
+                Some(p) => (p["currency"].clone(), p["unit_amount"].as_i64()),
+                None => {
+                    return ResponseTemplate::new(400).set_body_json(stripe_error(
+                        "invalid_request_error",
+                        Some("resource_missing"),
+                        Some("line_items[0][price]"),
+                        &format!("No such price: '{price}'"),
+                    ))
+                }
+            }
+        } else {
+            (
+                json!(form.get("line_items[0][price_data][currency]")),
+                form.get("line_items[0][price_data][unit_amount]")
+                    .and_then(|a| a.parse().ok()),
+            )
+        };
+        let mut session: Value = serde_json::from_str(SESSION_FIXTURE).unwrap();
+        let id = stripe_id("cs_test");
+        let metadata: BTreeMap<&str, &str> = form
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("metadata[")
+                    .and_then(|k| k.strip_suffix(']'))
+                    .map(|k| (k, v.as_str()))
+            })
+            .collect();
+        let total = unit_amount.map(|u| u * quantity);
+        session["url"] = json!(format!("https://checkout.stripe.com/c/pay/{id}"));
+        session["id"] = json!(id);
+        session["mode"] = json!(form.get("mode"));
+        session["currency"] = currency;
+        session["amount_subtotal"] = json!(total);
+        session["amount_total"] = json!(total);
+        session["metadata"] = json!(metadata);
+        session["customer_email"] = json!(form.get("customer_email"));
+        session["success_url"] = json!(form.get("success_url"));
+        session["cancel_url"] = json!(form.get("cancel_url"));
+        session["payment_intent"] = Value::Null;
+        session["customer_details"] = Value::Null;
+        session["payment_status"] = json!("unpaid");
+        session["status"] = json!("open");
+        session["created"] = json!(time::OffsetDateTime::now_utc().unix_timestamp());
+        ResponseTemplate::new(200).set_body_json(session)
+    }
+}
+
+impl FakeStripe {
+    pub async fn start() -> FakeStripe {
+        let server = MockServer::start().await;
+        let prices = Arc::new(Mutex::new(HashMap::new()));
+        Mock::given(method("POST"))
+            .and(path("/v1/checkout/sessions"))
+            .respond_with(SessionResponder {
+                prices: Arc::clone(&prices),
+            })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/prices/"))
+            .respond_with(|r: &Request| {
+                let id = r.url.path().trim_start_matches("/v1/prices/");
+                ResponseTemplate::new(404).set_body_json(stripe_error(
+                    "invalid_request_error",
+                    Some("resource_missing"),
+                    Some("price"),
+                    &format!("No such price: '{id}'"),
+                ))
+            })
+            .with_priority(DEFAULT_PRIORITY + 1)
+            .mount(&server)
+            .await;
+        FakeStripe { server, prices }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Registers a price in Stripe's shape (`recurring` false makes a one-time price).
+    pub async fn price(
+        &self,
+        id: &str,
+        currency: &str,
+        unit_amount: i64,
+        recurring: bool,
+    ) -> Value {
+        let mut price: Value = serde_json::from_str(PRICE_FIXTURE).unwrap();
+        price["id"] = json!(id);
+        price["currency"] = json!(currency);
+        price["unit_amount"] = json!(unit_amount);
+        price["unit_amount_decimal"] = json!(unit_amount.to_string());
+        if !recurring {
+            price["type"] = json!("one_time");
+            price["recurring"] = Value::Null;
+        }
+        self.prices
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), price.clone());
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/prices/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(price.clone()))
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&self.server)
+            .await;
+        price
+    }
+
+    /// Every request received, in order.
+    pub async fn requests(&self) -> Vec<StripeRequest> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| StripeRequest {
+                method: r.method.to_string(),
+                path: r.url.path().to_string(),
+                form: url::form_urlencoded::parse(&r.body).into_owned().collect(),
+                body: String::from_utf8_lossy(&r.body).into_owned(),
+                headers: r.headers.clone(),
+            })
+            .collect()
+    }
+
+    /// The session creations received.
+    pub async fn session_requests(&self) -> Vec<StripeRequest> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
+            .collect()
+    }
+}
