@@ -1,5 +1,5 @@
 //! A fake Stripe API at the HTTP level (wiremock), answering with Stripe's own example objects
-//! (`tests/fixtures/stripe/`, copied from Stripe's fixtures) filled in from the request, and
+//! (`events/stripe/objects/`, copied from Stripe's fixtures) filled in from the request, and
 //! recording every request so tests can check the exact form fields Stripe documents.
 //!
 //! Default behaviour (low priority, so a test can mount failures in front of it):
@@ -14,9 +14,9 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Stripe's example Checkout Session.
-pub const SESSION_FIXTURE: &str = include_str!("../fixtures/stripe/checkout.session.json");
+pub const SESSION_FIXTURE: &str = include_str!("../../events/stripe/objects/checkout.session.json");
 /// Stripe's example Price.
-pub const PRICE_FIXTURE: &str = include_str!("../fixtures/stripe/price.json");
+pub const PRICE_FIXTURE: &str = include_str!("../../events/stripe/objects/price.json");
 
 /// Priority of the default answers (wiremock: lower wins; a test's own mocks default to 5).
 const DEFAULT_PRIORITY: u8 = 10;
