@@ -13,7 +13,8 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -115,29 +116,63 @@ impl Store {
             );
             "attribute_exists(pk) AND #status = :status AND #version = :version"
         };
-        let result = self
-            .client
-            .update_item()
+        let key = Self::key_attrs(keys::license(&license.id));
+        let expression = format!("SET {}", sets.join(", "));
+        let Some(device) = &change.activated else {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await;
+            if !applied(result)? {
+                return Ok(ChangeWrite::Stale);
+            }
+            return Ok(ChangeWrite::Written);
+        };
+        let license_update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::license(&license.id))))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_key(Some(key))
+            .update_expression(expression)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        // A new device: the license and the product's device record change together, in one
+        // conditional write (the device record is what makes "never activated" trials exact).
+        let device_update = self.activation_update(
+            &license.tenant_id,
+            &license.product_id,
+            device,
+            &license.id,
+            now,
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(license_update).build())
+            .transact_items(TransactWriteItem::builder().update(device_update).build())
             .send()
             .await;
-        if !applied(result)? {
-            return Ok(ChangeWrite::Stale);
-        }
-        if let Some(device) = &change.activated {
-            self.record_activation(
-                &license.tenant_id,
-                &license.product_id,
-                device,
-                &license.id,
-                now,
-            )
-            .await?;
+        match result {
+            Ok(_) => {}
+            // The license changed since it was read (condition failed), or another write raced
+            // this one (conflict): decide again from a fresh read.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                return Ok(ChangeWrite::Stale)
+            }
+            Err(e) => return Err(dynamo_err(e)),
         }
         Ok(ChangeWrite::Written)
     }

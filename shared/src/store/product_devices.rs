@@ -99,16 +99,17 @@ impl Store {
 
     /// Records that `device` was activated for a product (the first time is kept; a trial
     /// record is extended, not replaced). Idempotent.
-    pub(crate) async fn record_activation(
+    /// The write that records an activation of a device for a product (idempotent); part of
+    /// the activation's transaction (see `license_usage`).
+    pub(crate) fn activation_update(
         &self,
         tenant_id: &str,
         product_id: &str,
         device: &DeviceId,
         license_id: &str,
         now: OffsetDateTime,
-    ) -> Result<()> {
-        self.client
-            .update_item()
+    ) -> Result<aws_sdk_dynamodb::types::Update> {
+        aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::product_device(
                 product_id,
@@ -124,9 +125,7 @@ impl Store {
             .expression_attribute_values(":h", AttributeValue::S(device.key_hash()))
             .expression_attribute_values(":now", AttributeValue::S(crate::time::format(now)))
             .expression_attribute_values(":l", AttributeValue::S(license_id.to_string()))
-            .send()
-            .await
-            .map_err(dynamo_err)?;
-        Ok(())
+            .build()
+            .map_err(|e| crate::Error::internal(e.to_string()))
     }
 }
