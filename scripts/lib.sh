@@ -2,7 +2,7 @@
 # Everything is installed by these scripts into .venv/ (git-ignored); nothing is assumed present.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MOTO_VENV="$ROOT/.venv/moto"
+MOTO_VENV="${MOTO_VENV:-$ROOT/.venv/moto}"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 
 # Emulator credentials and region: dummy values, the emulator accepts any.
