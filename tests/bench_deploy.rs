@@ -164,7 +164,7 @@ async fn main() {
                 Box::new(|_| event("apigw/license.get.json", &vars)),
             ),
             "keyhook-mailer" => (
-                "an SQS batch of one job for an already-sent email (read, no send)",
+                "an SQS batch of one mail job (the first sends the email, the rest find it sent)",
                 Box::new(|_| {
                     let mut batch = event(
                         "sqs/mail-batch.json",
