@@ -66,6 +66,19 @@ build() {
     [ "$m" = "$machine" ] || { echo "$boot is $m, expected $machine" >&2; exit 1; }
     awk -v f="$f" -v m="$m" -v b="$(stat -c %s "$boot")" 'BEGIN { printf "  %-18s %s  %6.1f MB\n", f, m, b / 1048576 }' >&2
   done
+
+  # `sam build` itself, as a deployer runs it (BuildMethod rust-cargolambda, per-function
+  # binaries): cargo's cache from the build above makes it take seconds.
+  if [ "$machine" = aarch64 ]; then
+    local sam_bin out="${CARGO_TARGET_DIR:-$ROOT/target}/sam-build"
+    sam_bin="$(ensure_sam)"
+    log "sam build (into $out)"
+    # cargo-lambda's venv stays first on PATH: it finds zig through its own python3.
+    SAM_CLI_TELEMETRY=0 "$sam_bin/sam" build --template-file "$TEMPLATE" --build-dir "$out" >/dev/null
+    for fn in WebhookFunction CheckoutFunction ValidateFunction AdminFunction MailerFunction; do
+      [ "$(elf_machine "$out/$fn/bootstrap")" = aarch64 ] || { echo "sam build: $fn is not arm64" >&2; exit 1; }
+    done
+  fi
 }
 
 case "$STEPS" in

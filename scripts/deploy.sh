@@ -13,7 +13,8 @@ cd "$ROOT"
 [ -n "$had_key" ] || unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 [ -n "$had_region" ] || unset AWS_REGION AWS_DEFAULT_REGION
 unset AWS_ENDPOINT_URL AWS_EC2_METADATA_DISABLED
-PATH="$(ensure_sam):$(ensure_cargo_lambda):$PATH"
+# cargo-lambda first: it finds its zig through `python3 -m ziglang`, i.e. its own python3.
+PATH="$(ensure_cargo_lambda):$(ensure_sam):$PATH"
 export PATH SAM_CLI_TELEMETRY=0
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 config_env=default
