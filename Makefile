@@ -1,5 +1,5 @@
 # The two commands: `make dev` runs Keyhook locally; `make test` runs every test.
-.PHONY: dev test bench trigger emails fmt lint build
+.PHONY: dev test bench trigger emails fmt lint build deploy-check bench-deploy deploy
 
 dev:
 	./scripts/dev.sh
@@ -30,3 +30,16 @@ lint:
 
 build:
 	cargo build --workspace
+
+# Deployment checks without AWS: cfn-lint, sam validate --lint, the arm64 release build.
+deploy-check:
+	./scripts/deploy-check.sh
+
+# Binary and zip sizes, cold start vs a hello-world lambda, peak RSS (docs/deploy.md).
+bench-deploy:
+	./scripts/bench-deploy.sh
+
+# sam build && sam deploy with the project's own SAM CLI and cargo-lambda (docs/deploy.md).
+# Extra arguments: make deploy ARGS="--config-env dev" or ARGS="--parameter-overrides ...".
+deploy:
+	./scripts/deploy.sh $(ARGS)

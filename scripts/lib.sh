@@ -60,3 +60,38 @@ stop_moto() {
     wait "$MOTO_PID" 2>/dev/null || true
   fi
 }
+
+# Deployment tool virtualenvs, one each: aws-sam-cli pins versions that clash with moto, so no
+# two tools share an environment. Pinned so CI and every developer run the same tools.
+CARGO_LAMBDA_VERSION="${CARGO_LAMBDA_VERSION:-1.9.2}"
+CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
+SAM_CLI_VERSION="${SAM_CLI_VERSION:-1.170.0}"
+
+# ensure_tool_venv NAME PACKAGE VERSION: .venv/NAME with PACKAGE==VERSION, created once.
+ensure_tool_venv() {
+  local name="$1" package="$2" version="$3" venv="$ROOT/.venv/$1"
+  if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$package==$version" ]; then
+    return 0
+  fi
+  log "installing $package $version into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version"
+  echo "$package==$version" >"$venv/.installed"
+}
+
+# cargo-lambda (with its bundled zig) from PyPI; prints the venv's bin directory.
+ensure_cargo_lambda() {
+  ensure_tool_venv cargo-lambda cargo-lambda "$CARGO_LAMBDA_VERSION"
+  echo "$ROOT/.venv/cargo-lambda/bin"
+}
+
+ensure_cfn_lint() {
+  ensure_tool_venv cfn-lint cfn-lint "$CFN_LINT_VERSION"
+  echo "$ROOT/.venv/cfn-lint/bin"
+}
+
+ensure_sam() {
+  ensure_tool_venv sam aws-sam-cli "$SAM_CLI_VERSION"
+  echo "$ROOT/.venv/sam/bin"
+}

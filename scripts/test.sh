@@ -8,12 +8,20 @@ cd "$ROOT"
 log "checking formatting"
 cargo fmt --all --check
 
+# The SAM template: cfn-lint and sam validate (seconds; each tool in its own virtualenv).
+"$ROOT/scripts/deploy-check.sh" lint
+
 MOTO_PORT="$(free_port)"
 trap stop_moto EXIT INT TERM
 start_moto "$MOTO_PORT" "$ROOT/.venv/moto-test.log"
 
 log "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# The function binaries themselves: tests/lambda_runtime.rs runs them on a local Lambda
+# Runtime API (cargo test alone builds only test harnesses for binary crates).
+log "building the function binaries"
+cargo build --workspace --bins --quiet
 
 log "running every test against the emulator at $AWS_ENDPOINT_URL"
 if command -v cargo-nextest >/dev/null 2>&1; then
@@ -22,4 +30,12 @@ if command -v cargo-nextest >/dev/null 2>&1; then
   cargo test --workspace --doc --quiet
 else
   cargo test --workspace --no-fail-fast
+fi
+
+# The release build of every function for Lambda (arm64, cargo-lambda): last, as it is the
+# longest step (about 8 minutes cold on 2 cores). KEYHOOK_SKIP_LAMBDA_BUILD=1 skips it locally.
+if [ "${KEYHOOK_SKIP_LAMBDA_BUILD:-}" = 1 ]; then
+  log "skipping the Lambda release build (KEYHOOK_SKIP_LAMBDA_BUILD=1)"
+else
+  "$ROOT/scripts/deploy-check.sh" build
 fi

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 
 pub use keyhook_cli::trigger::CheckoutOptions;
 
+pub mod runtime_api;
+
 /// A running stack.
 pub struct Stack {
     pub services: Services,

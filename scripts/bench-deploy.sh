@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make bench-deploy`: figures for docs/deploy.md. Builds every function and a hello-world
+# `lambda_runtime` binary the same way (cargo lambda build --release), then prints
+#   - per binary: release size and zip size (arm64, what `sam deploy` uploads; x86_64 too);
+#   - cold start: process start -> first `next` on a local Lambda Runtime API, median of RUNS,
+#     next to hello-lambda's (the ratio is the figure), on this machine's arch (x86_64 here:
+#     arm64 binaries cannot run on it);
+#   - peak RSS after N invocations of a real request against the emulator (moto).
+# N=1000 RUNS=20 by default: `N=200 make bench-deploy` for a quicker look.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+N="${N:-1000}"
+RUNS="${RUNS:-20}"
+BINARIES=(hello-lambda keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-mailer)
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+PATH="$(ensure_cargo_lambda):$PATH"
+export PATH
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+args=()
+for b in "${BINARIES[@]}"; do args+=(--bin "$b"); done
+log "cargo lambda build --release --arm64 (what is deployed)"
+cargo lambda build --release --arm64 --lambda-dir "$TARGET/lambda" "${args[@]}"
+host="$(uname -m)"
+log "cargo lambda build --release for this machine ($host), to run here"
+if [ "$host" = aarch64 ]; then
+  run_dir="$TARGET/lambda"
+else
+  run_dir="$TARGET/lambda-x86_64"
+  cargo lambda build --release --x86-64 --lambda-dir "$run_dir" "${args[@]}"
+fi
+
+log "sizes"
+python3 - "$TARGET/lambda" "$TARGET/lambda-x86_64" "${BINARIES[@]}" <<'PY'
+import io, os, sys, zipfile
+arm, x86, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+def sizes(d, n):
+    p = os.path.join(d, n, "bootstrap")
+    if not os.path.exists(p):
+        return None
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:  # as SAM zips a function
+        z.write(p, "bootstrap")
+    return os.path.getsize(p), len(buf.getvalue())
+mb = lambda b: f"{b / 1048576:.2f} MB"
+print("\n| binary | arm64 binary | arm64 zip | x86_64 binary | x86_64 zip |")
+print("|---|---|---|---|---|")
+for n in names:
+    a, x = sizes(arm, n), sizes(x86, n)
+    cell = lambda s, i: mb(s[i]) if s else "-"
+    print(f"| {n} | {cell(a,0)} | {cell(a,1)} | {cell(x,0)} | {cell(x,1)} |")
+PY
+
+MOTO_PORT="$(free_port)"
+trap stop_moto EXIT INT TERM
+start_moto "$MOTO_PORT" "$ROOT/.venv/moto-bench.log"
+log "cold starts ($RUNS runs each) and peak RSS after $N invocations ($host)"
+cargo run --quiet -p keyhook-tests --bin bench-deploy -- "$run_dir" "$N" "$RUNS"

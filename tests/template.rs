@@ -1,0 +1,661 @@
+//! The SAM template (`infra/template.yaml`) against the code: the HTTP API's routes equal the
+//! route table both ways, the table/key/queues equal what `keyhook provision` creates locally,
+//! every setting of `Config` is set, and each function's role grants exactly the actions
+//! docs/deploy.md lists (no wildcards). No AWS needed: the template is parsed as YAML, with
+//! CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, ...) read as their long forms.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
+use keyhook_cli::provision::{table_definition, MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT};
+use keyhook_shared::http::{Function, ROUTES};
+use serde_json::{json, Value};
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+/// A YAML value as JSON, CloudFormation short tags turned into their long forms.
+fn to_json(v: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => json!(b),
+        Y::Number(n) => serde_json::to_value(&n).expect("number"),
+        Y::String(s) => json!(s),
+        Y::Sequence(s) => Value::Array(s.into_iter().map(to_json).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        Y::String(s) => s,
+                        other => serde_yaml::to_string(&other).unwrap().trim().to_string(),
+                    };
+                    (k, to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(t.value);
+            match name {
+                "Ref" | "Condition" => json!({ name: inner }),
+                // `!GetAtt A.B` is `Fn::GetAtt: [A, B]`.
+                "GetAtt" => match inner {
+                    Value::String(s) => {
+                        let (a, b) = s.split_once('.').expect("!GetAtt Resource.Attribute");
+                        json!({ "Fn::GetAtt": [a, b] })
+                    }
+                    other => json!({ "Fn::GetAtt": other }),
+                },
+                _ => json!({ format!("Fn::{name}"): inner }),
+            }
+        }
+    }
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(repo_file("infra/template.yaml")).expect("template");
+    to_json(serde_yaml::from_str(&text).expect("template is YAML"))
+}
+
+fn resources_of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    let r = &t["Resources"][name];
+    assert!(r.is_object(), "resource {name} is in the template");
+    r
+}
+
+/// `{"Fn::GetAtt": [X, "Arn"]}` -> X.
+fn getatt_target(v: &Value) -> Option<&str> {
+    v["Fn::GetAtt"][0].as_str()
+}
+
+/// The function resources, by the code's function name (`keyhook-webhook` -> "webhook").
+fn functions(t: &Value) -> BTreeMap<String, (&String, &Value)> {
+    resources_of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, f)| {
+            let binary = f["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} names its binary in Metadata.BuildProperties"));
+            let name = binary
+                .strip_prefix("keyhook-")
+                .unwrap_or_else(|| panic!("{id}: binary {binary} is a keyhook function"));
+            (name.to_string(), (id, f))
+        })
+        .collect()
+}
+
+#[test]
+fn the_http_api_has_exactly_the_routes_of_the_code() {
+    let t = template();
+    let by_id: BTreeMap<&String, String> = functions(&t)
+        .into_iter()
+        .map(|(name, (id, _))| (id, name))
+        .collect();
+    let mut in_template = BTreeSet::new();
+    for (id, route) in resources_of_type(&t, "AWS::ApiGatewayV2::Route") {
+        let props = &route["Properties"];
+        assert_eq!(
+            props["ApiId"],
+            json!({"Ref": "HttpApi"}),
+            "{id} is on HttpApi"
+        );
+        let key = props["RouteKey"].as_str().expect("RouteKey");
+        let (method, path) = key.split_once(' ').expect("METHOD /path");
+        let target = props["Target"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: Target is !Sub integrations/${{...}}"));
+        let integration = target
+            .strip_prefix("integrations/${")
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("{id}: target {target}"));
+        let integration = resource(&t, integration);
+        assert_eq!(integration["Type"], "AWS::ApiGatewayV2::Integration");
+        assert_eq!(integration["Properties"]["IntegrationType"], "AWS_PROXY");
+        assert_eq!(integration["Properties"]["PayloadFormatVersion"], "2.0");
+        let function_id = getatt_target(&integration["Properties"]["IntegrationUri"])
+            .unwrap_or_else(|| panic!("{id}: integration targets a function of the template"));
+        let function = by_id
+            .iter()
+            .find(|(fid, _)| fid.as_str() == function_id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| panic!("{id}: {function_id} is a Keyhook function"));
+        assert!(
+            in_template.insert((method.to_string(), path.to_string(), function)),
+            "{key} is declared twice"
+        );
+    }
+    let in_code: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                r.function.name().to_string(),
+            )
+        })
+        .collect();
+    let missing: Vec<_> = in_code.difference(&in_template).collect();
+    let extra: Vec<_> = in_template.difference(&in_code).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "the template's routes differ from shared/src/http/routes.rs\n  \
+         in the code, not in the template (method, path, function): {missing:?}\n  \
+         in the template, not in the code: {extra:?}"
+    );
+}
+
+#[test]
+fn every_function_is_an_arm64_cargo_lambda_build_of_a_workspace_binary() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(globals["Architectures"], json!(["arm64"]));
+    let fns = functions(&t);
+    let names: BTreeSet<&str> = fns.keys().map(String::as_str).collect();
+    let mut expected: BTreeSet<&str> = [
+        Function::Webhook,
+        Function::Checkout,
+        Function::Validate,
+        Function::Admin,
+    ]
+    .iter()
+    .map(|f| f.name())
+    .collect();
+    expected.insert("mailer");
+    assert_eq!(names, expected, "one template function per Lambda crate");
+    for (name, (id, f)) in &fns {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        let manifest = std::fs::read_to_string(repo_file(&format!("functions/{name}/Cargo.toml")))
+            .unwrap_or_else(|_| panic!("{id}: functions/{name} exists"));
+        assert!(
+            manifest.contains(&format!("name = \"keyhook-{name}\"")),
+            "{id}: functions/{name} builds the binary keyhook-{name}"
+        );
+        let props = &f["Properties"];
+        for field in ["MemorySize", "Timeout", "Role"] {
+            assert!(!props[field].is_null(), "{id} sets {field}");
+        }
+        if name != "mailer" {
+            let timeout = props["Timeout"].as_u64().unwrap();
+            assert!(
+                timeout < 30,
+                "{id}: under API Gateway's 30 s integration limit"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_setting_of_config_rs_comes_from_the_template() {
+    let t = template();
+    let source = std::fs::read_to_string(repo_file("shared/src/config.rs")).unwrap();
+    let read: BTreeSet<String> = source
+        .split('"')
+        .filter(|s| {
+            s.starts_with("KEYHOOK_") && s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
+        .map(str::to_string)
+        .collect();
+    assert!(
+        read.len() >= 8,
+        "found the variables of config.rs: {read:?}"
+    );
+    let env = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    let set: BTreeSet<String> = env
+        .keys()
+        .filter(|k| k.starts_with("KEYHOOK_"))
+        .cloned()
+        .collect();
+    assert_eq!(set, read, "template variables = variables config.rs reads");
+    assert_eq!(
+        env["KEYHOOK_MAIL_MAX_RECEIVES"],
+        MAIL_MAX_RECEIVE_COUNT.to_string(),
+        "the mailer gives up exactly when the queue redrives"
+    );
+    assert_eq!(env["KEYHOOK_TABLE"], json!({"Ref": "Table"}));
+    assert_eq!(
+        env["KEYHOOK_KMS_KEY_ID"],
+        json!({"Fn::GetAtt": ["Key", "Arn"]})
+    );
+    assert_eq!(env["KEYHOOK_MAIL_QUEUE_URL"], json!({"Ref": "MailQueue"}));
+    assert_eq!(env["KEYHOOK_MAIL_FROM"], json!({"Ref": "SenderAddress"}));
+    // The base URL is built from the API's id; the API must not depend on the functions.
+    let base = env["KEYHOOK_PUBLIC_BASE_URL"].to_string();
+    assert!(base.contains("${HttpApi}.execute-api"), "{base}");
+    let api = resource(&t, "HttpApi");
+    assert_eq!(api["Type"], "AWS::ApiGatewayV2::Api");
+    assert!(
+        api["Properties"]["Body"].is_null() && api["Properties"]["Target"].is_null(),
+        "HttpApi has no body or quick-create target, so it depends on no function (no cycle)"
+    );
+}
+
+#[test]
+fn the_table_is_the_one_keyhook_provision_creates() {
+    let t = template();
+    let table = resource(&t, "Table");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    let p = &table["Properties"];
+    // provision.rs creates it with BillingMode::PayPerRequest.
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        p["DeletionProtectionEnabled"],
+        json!({"Ref": "TableDeletionProtection"})
+    );
+
+    let key_type = |k: &KeyType| match k {
+        KeyType::Hash => "HASH",
+        KeyType::Range => "RANGE",
+        other => panic!("unexpected key type {other:?}"),
+    };
+    let (schema, attrs, gsis) = table_definition();
+    let schema: Vec<Value> = schema
+        .iter()
+        .map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": key_type(k.key_type())}))
+        .collect();
+    assert_eq!(p["KeySchema"], json!(schema), "key schema");
+
+    let attrs: BTreeSet<(String, String)> = attrs
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_string(),
+                a.attribute_type().as_str().to_string(),
+            )
+        })
+        .collect();
+    let template_attrs: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap().to_string(),
+                a["AttributeType"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(template_attrs, attrs, "attribute definitions");
+
+    let gsis: Vec<Value> = gsis
+        .iter()
+        .map(|g| {
+            let projection = g.projection().and_then(|p| p.projection_type()).map(|p| {
+                assert_eq!(*p, ProjectionType::All);
+                "ALL"
+            });
+            json!({
+                "IndexName": g.index_name(),
+                "KeySchema": g.key_schema().iter()
+                    .map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": key_type(k.key_type())}))
+                    .collect::<Vec<_>>(),
+                "Projection": {"ProjectionType": projection},
+            })
+        })
+        .collect();
+    assert_eq!(p["GlobalSecondaryIndexes"], json!(gsis), "indexes");
+}
+
+#[test]
+fn the_key_and_queues_are_the_ones_keyhook_provision_creates() {
+    let t = template();
+    let key = resource(&t, "Key");
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    assert_eq!(key["DeletionPolicy"], "Retain");
+
+    let queue = &resource(&t, "MailQueue")["Properties"];
+    assert_eq!(
+        queue["VisibilityTimeout"],
+        json!(MAIL_VISIBILITY_TIMEOUT),
+        "visibility timeout = MAIL_VISIBILITY_TIMEOUT"
+    );
+    assert_eq!(
+        queue["RedrivePolicy"]["maxReceiveCount"],
+        json!(MAIL_MAX_RECEIVE_COUNT),
+        "maxReceiveCount = MAIL_MAX_RECEIVE_COUNT"
+    );
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]})
+    );
+    let dlq = &resource(&t, "MailDeadLetterQueue")["Properties"];
+    // provision.rs keeps dead letters 14 days (1209600 s).
+    assert_eq!(dlq["MessageRetentionPeriod"], json!(1_209_600));
+    for q in [queue, dlq] {
+        assert!(
+            q["SqsManagedSseEnabled"] == true || !q["KmsMasterKeyId"].is_null(),
+            "queues are encrypted"
+        );
+    }
+
+    // The mailer consumes the queue with partial batch responses, and finishes well within
+    // the visibility timeout (AWS: at least 6x the function timeout).
+    let (_, mailer) = functions(&t).remove("mailer").unwrap();
+    let event = mailer["Properties"]["Events"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|e| e["Type"] == "SQS")
+        .expect("the mailer has an SQS event source");
+    assert_eq!(
+        event["Properties"]["Queue"],
+        json!({"Fn::GetAtt": ["MailQueue", "Arn"]})
+    );
+    assert_eq!(
+        event["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    let timeout = mailer["Properties"]["Timeout"].as_u64().unwrap();
+    assert!(
+        u64::from(MAIL_VISIBILITY_TIMEOUT) >= 6 * timeout,
+        "visibility {MAIL_VISIBILITY_TIMEOUT} s >= 6 x mailer timeout {timeout} s"
+    );
+}
+
+/// What each function may do: docs/deploy.md's table. Changing a role means changing this too.
+fn expected_actions(function: &str) -> BTreeSet<&'static str> {
+    let logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
+    let extra: &[&str] = match function {
+        "webhook" => &[
+            "dynamodb:GetItem",
+            // a subscription's or a refunded purchase's licenses
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "kms:Decrypt",
+            "sqs:SendMessage",
+        ],
+        "checkout" => &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "kms:Decrypt",
+        ],
+        "validate" => &[
+            "dynamodb:GetItem",
+            // a trial reads the product and the device record together
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "kms:Decrypt",
+        ],
+        "admin" => &[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "sqs:SendMessage",
+        ],
+        "mailer" => &[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "ses:SendEmail",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        other => panic!("unknown function {other}"),
+    };
+    logs.iter().chain(extra).copied().collect()
+}
+
+fn as_list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    }
+}
+
+#[test]
+fn each_function_may_do_only_what_it_uses() {
+    let t = template();
+    for (name, (id, f)) in functions(&t) {
+        let props = &f["Properties"];
+        assert!(
+            props["Policies"].is_null(),
+            "{id}: permissions live in its own role, not SAM policy templates"
+        );
+        let role_id = getatt_target(&props["Role"])
+            .unwrap_or_else(|| panic!("{id}: Role is !GetAtt <Role>.Arn"));
+        let role = resource(&t, role_id);
+        assert_eq!(role["Type"], "AWS::IAM::Role");
+        assert!(
+            role["Properties"]["ManagedPolicyArns"].is_null(),
+            "{role_id}: no managed policies (they grant Resource: *)"
+        );
+        let mut actions = BTreeSet::new();
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                for action in as_list(&statement["Action"]) {
+                    let action = action.as_str().unwrap();
+                    assert!(!action.contains('*'), "{role_id}: wildcard action {action}");
+                    actions.insert(action.to_string());
+                }
+                for r in as_list(&statement["Resource"]) {
+                    assert_ne!(r, "*", "{role_id}: Resource \"*\"");
+                    // Every resource is one of this stack's, or (SES) identities of this
+                    // account pinned by a condition on the From address.
+                    let text = r.to_string();
+                    if text.contains(":identity/*") {
+                        assert_eq!(
+                            statement["Condition"]["StringEquals"]["ses:FromAddress"],
+                            json!({"Ref": "SenderAddress"}),
+                            "{role_id}: SES sends only as the sender"
+                        );
+                    } else {
+                        assert!(
+                            r.get("Fn::GetAtt").is_some() || text.contains("${Table.Arn}"),
+                            "{role_id}: resource {text} is a resource of the stack"
+                        );
+                    }
+                }
+                if as_list(&statement["Action"])
+                    .iter()
+                    .any(|a| a.as_str().unwrap().starts_with("kms:"))
+                {
+                    assert_eq!(
+                        statement["Resource"],
+                        json!({"Fn::GetAtt": ["Key", "Arn"]}),
+                        "{role_id}: KMS on Keyhook's key only"
+                    );
+                }
+            }
+        }
+        let expected: BTreeSet<String> = expected_actions(&name)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(actions, expected, "{role_id}: the actions of {name}");
+    }
+    // The public function in particular cannot make or replace secrets.
+    let validate = expected_actions("validate");
+    for forbidden in [
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "dynamodb:DeleteItem",
+        "dynamodb:Scan",
+        "sqs:SendMessage",
+    ] {
+        assert!(!validate.contains(forbidden), "validate has {forbidden}");
+    }
+}
+
+#[test]
+fn public_routes_are_throttled_and_the_urls_are_outputs() {
+    let t = template();
+    let stage = resource(&t, "ApiStage");
+    assert_eq!(stage["Properties"]["StageName"], "$default");
+    let settings = stage["Properties"]["RouteSettings"].as_object().unwrap();
+    let routes: BTreeSet<String> = resources_of_type(&t, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .map(|(_, r)| r["Properties"]["RouteKey"].as_str().unwrap().to_string())
+        .collect();
+    for key in [
+        "POST /api/licenses/validate",
+        "POST /api/licenses/activate",
+        "POST /api/licenses/deactivate",
+    ] {
+        let s = &settings[key];
+        assert!(
+            !s["ThrottlingRateLimit"].is_null() && !s["ThrottlingBurstLimit"].is_null(),
+            "{key} is throttled"
+        );
+    }
+    for key in settings.keys() {
+        assert!(
+            routes.contains(key),
+            "route setting for a missing route {key}"
+        );
+    }
+    // Route settings need their routes to exist first.
+    let depends: BTreeSet<String> = stage["DependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            resource(&t, d.as_str().unwrap())["Properties"]["RouteKey"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        depends,
+        settings.keys().cloned().collect(),
+        "the stage depends on its throttled routes"
+    );
+    assert!(!stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"].is_null());
+
+    let outputs = t["Outputs"].as_object().unwrap();
+    assert!(outputs["ApiBaseUrl"]["Value"]
+        .to_string()
+        .contains("execute-api"));
+    assert!(outputs["StripeWebhookUrl"]["Value"]
+        .to_string()
+        .contains("/api/stripe/webhook"));
+}
+
+#[test]
+fn the_alarms_worth_having_exist() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    let dimension_targets = |a: &Value| -> Vec<String> {
+        a["Properties"]["Dimensions"]
+            .as_array()
+            .map(|d| d.iter().map(|d| d["Value"].to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert!(
+        alarms
+            .iter()
+            .any(|(_, a)| a["Properties"]["Namespace"] == "AWS/SQS"
+                && dimension_targets(a)
+                    .iter()
+                    .any(|d| d.contains("MailDeadLetterQueue"))),
+        "an alarm on the DLQ"
+    );
+    for (_, (id, _)) in functions(&t) {
+        assert!(
+            alarms
+                .iter()
+                .any(|(_, a)| a["Properties"]["MetricName"] == "Errors"
+                    && dimension_targets(a).iter().any(|d| d.contains(id.as_str()))),
+            "an Errors alarm for {id}"
+        );
+    }
+    let rate = resource(&t, "Webhook5xxRateAlarm");
+    assert!(rate["Properties"]["Metrics"]
+        .to_string()
+        .contains("Webhook5xx"));
+    for filter in ["Webhook5xxMetric", "WebhookRequestsMetric"] {
+        let pattern = resource(&t, filter)["Properties"]["FilterPattern"].to_string();
+        assert!(pattern.contains("POST /api/stripe/webhook"), "{pattern}");
+    }
+    // The filters read the access log's fields; the format must have them.
+    let format = resource(&t, "ApiStage")["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line: Value = serde_json::from_str(
+        &format
+            .replace("$context.status", "503")
+            .replace("$context.responseLatency", "12"),
+    )
+    .expect("the access log format is JSON");
+    assert_eq!(line["routeKey"], "$context.routeKey");
+    assert_eq!(line["status"], 503, "status is a number (>= 500 compares)");
+}
+
+#[test]
+fn samconfig_deploys_with_working_defaults() {
+    let t = template();
+    let text = std::fs::read_to_string(repo_file("samconfig.toml")).expect("samconfig.toml");
+    for needle in [
+        "[default.deploy.parameters]",
+        "stack_name = ",
+        "region = ",
+        "capabilities = \"CAPABILITY_IAM\"",
+        "resolve_s3 = true",
+        "template_file = \"infra/template.yaml\"",
+    ] {
+        assert!(text.contains(needle), "samconfig.toml has {needle}");
+    }
+    let params = t["Parameters"].as_object().unwrap();
+    let overrides: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("parameter_overrides = "))
+        .collect();
+    assert!(!overrides.is_empty());
+    for line in overrides {
+        for name in ["SenderAddress", "Environment"] {
+            assert!(line.contains(&format!("{name}=")), "{line} sets {name}");
+        }
+        for pair in line.trim_matches('"').split(' ') {
+            let name = pair.split('=').next().unwrap();
+            assert!(
+                params.contains_key(name),
+                "override of unknown parameter {name}"
+            );
+        }
+    }
+    // Required parameters (no default) are all overridden.
+    for (name, p) in params {
+        if p["Default"].is_null() {
+            assert!(text.contains(&format!("{name}=")), "{name} has no default");
+        }
+    }
+}
