@@ -4,6 +4,8 @@
 pub mod checkout;
 pub mod currency;
 pub mod event_log;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod license;
 pub mod license_key;
 pub mod money;

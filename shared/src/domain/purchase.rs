@@ -129,29 +129,13 @@ impl LicenseOrder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::RenewalMode;
 
     fn product(days: u32, start: ExpirationStart) -> Product {
-        Product {
-            id: "42".into(),
-            tenant_id: "ten_a".into(),
-            name: "Pro".into(),
-            price: "29.99".into(),
-            auto_email: true,
-            default_license_days: days,
-            trial_days: 0,
-            max_devices: 3,
-            max_ips: 0,
-            expiration_start: start,
-            renewal_mode: RenewalMode::NewKey,
-            email_template: None,
-            archived: false,
-            grace_days: 3,
-            refund_action: crate::domain::product::ChargebackAction::Revoke,
-            dispute_action: crate::domain::product::ChargebackAction::Suspend,
-            created_at: crate::time::now(),
-            updated_at: crate::time::now(),
-        }
+        let mut p = crate::domain::fixtures::product();
+        p.default_license_days = days;
+        p.expiration_start = start;
+        p.max_devices = 3;
+        p
     }
 
     fn plan(days: u32) -> Plan {

@@ -108,31 +108,9 @@ impl SubscriptionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EmailStatus, ExpirationStart, LicenseSource};
 
     fn license() -> License {
-        License {
-            id: "lic_1".into(),
-            tenant_id: "ten".into(),
-            key_hash: String::new(),
-            key_sealed: String::new(),
-            product_id: "1".into(),
-            status: LicenseStatus::Active,
-            customer_email: None,
-            customer_name: None,
-            expires_at: None,
-            suspend_at: None,
-            expiration_start: ExpirationStart::Creation,
-            license_days: None,
-            max_devices: 0,
-            max_ips: 0,
-            devices: vec![],
-            source: LicenseSource::default(),
-            purchase_ref: None,
-            email_status: EmailStatus::Sent,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-            updated_at: OffsetDateTime::UNIX_EPOCH,
-        }
+        crate::domain::fixtures::license()
     }
 
     fn record(status: &str) -> SubscriptionRecord {

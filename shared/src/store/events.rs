@@ -1,5 +1,7 @@
 //! The Stripe event log, in the tenant's partition; listed newest first through `gsi1`.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::applied;
@@ -75,37 +77,17 @@ impl Store {
         purchase_ref: Option<&str>,
         license_ids: &[String],
     ) -> Result<()> {
-        let mut req = self
-            .client
+        let update = VerifiedUpdate::new(purchase_ref, license_ids);
+        self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(
-                ":verified",
-                AttributeValue::S(EventStatus::Verified.as_str().into()),
-            )
-            .expression_attribute_values(
-                ":ids",
-                AttributeValue::L(
-                    license_ids
-                        .iter()
-                        .map(|i| AttributeValue::S(i.clone()))
-                        .collect(),
-                ),
-            );
-        req = match purchase_ref {
-            Some(p) => req
-                .update_expression(
-                    "SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e",
-                )
-                .expression_attribute_names("#e", "error")
-                .expression_attribute_values(":p", AttributeValue::S(p.into())),
-            None => req
-                .update_expression("SET #s = :verified, licenseIds = :ids REMOVE #e")
-                .expression_attribute_names("#e", "error"),
-        };
-        req.send().await.map_err(dynamo_err)?;
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await
+            .map_err(dynamo_err)?;
         Ok(())
     }
 
@@ -139,5 +121,48 @@ impl Store {
             &filters,
         )
         .await
+    }
+}
+
+/// The one definition of "this event is verified, with these licenses": used alone, and inside
+/// the issuance transaction.
+pub(crate) struct VerifiedUpdate {
+    pub expression: &'static str,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl VerifiedUpdate {
+    pub(crate) fn new(purchase_ref: Option<&str>, license_ids: &[String]) -> Self {
+        let mut values = HashMap::from([
+            (
+                ":verified".to_string(),
+                AttributeValue::S(EventStatus::Verified.as_str().into()),
+            ),
+            (
+                ":ids".to_string(),
+                AttributeValue::L(
+                    license_ids
+                        .iter()
+                        .map(|i| AttributeValue::S(i.clone()))
+                        .collect(),
+                ),
+            ),
+        ]);
+        let expression = match purchase_ref {
+            Some(p) => {
+                values.insert(":p".to_string(), AttributeValue::S(p.to_string()));
+                "SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e"
+            }
+            None => "SET #s = :verified, licenseIds = :ids REMOVE #e",
+        };
+        VerifiedUpdate {
+            expression,
+            names: HashMap::from([
+                ("#s".to_string(), "status".to_string()),
+                ("#e".to_string(), "error".to_string()),
+            ]),
+            values,
+        }
     }
 }

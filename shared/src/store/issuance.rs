@@ -3,10 +3,10 @@
 //! for the same purchase race on the purchase record's condition; exactly one wins.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{dynamo_err, keys, Store};
-use crate::domain::{EventStatus, License, Purchase};
+use crate::domain::{License, Purchase};
 use crate::{Error, Result};
 
 /// What committing a purchase did.
@@ -78,31 +78,18 @@ impl Store {
         purchase: &Purchase,
         event_id: &str,
     ) -> Result<TransactWriteItem> {
+        let update =
+            super::events::VerifiedUpdate::new(Some(&purchase.purchase_ref), &purchase.license_ids);
         let event_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::event(
                 &purchase.tenant_id,
                 event_id,
             ))))
-            .update_expression("SET #s = :verified, licenseIds = :ids, purchaseRef = :p REMOVE #e")
+            .update_expression(update.expression)
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_names("#e", "error")
-            .expression_attribute_values(
-                ":verified",
-                AttributeValue::S(EventStatus::Verified.as_str().into()),
-            )
-            .expression_attribute_values(
-                ":ids",
-                AttributeValue::L(
-                    purchase
-                        .license_ids
-                        .iter()
-                        .map(|i| AttributeValue::S(i.clone()))
-                        .collect(),
-                ),
-            )
-            .expression_attribute_values(":p", AttributeValue::S(purchase.purchase_ref.clone()))
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .build()
             .map_err(|e| Error::internal(e.to_string()))?;
         Ok(TransactWriteItem::builder().update(event_update).build())

@@ -235,7 +235,6 @@ pub fn deactivate(license: &License, usage: &LicenseUsage, check: &Check) -> Dec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::license::{EmailStatus, LicenseSource};
     use crate::domain::validation::budget::CHANGES_PER_WINDOW;
 
     fn now() -> OffsetDateTime {
@@ -243,28 +242,14 @@ mod tests {
     }
 
     fn license(max_devices: u32, max_ips: u32) -> License {
-        License {
-            id: "lic_1".into(),
-            tenant_id: "ten_a".into(),
-            key_hash: "h".into(),
-            key_sealed: "s".into(),
-            product_id: "42".into(),
-            status: LicenseStatus::Active,
-            customer_email: None,
-            customer_name: None,
-            expires_at: Some(now() + Duration::days(30)),
-            suspend_at: None,
-            expiration_start: ExpirationStart::Creation,
-            license_days: Some(365),
-            max_devices,
-            max_ips,
-            devices: Vec::new(),
-            source: LicenseSource::default(),
-            purchase_ref: None,
-            email_status: EmailStatus::Sent,
-            created_at: now(),
-            updated_at: now(),
-        }
+        let mut l = crate::domain::fixtures::license();
+        l.expires_at = Some(now() + Duration::days(30));
+        l.license_days = Some(365);
+        l.max_devices = max_devices;
+        l.max_ips = max_ips;
+        l.created_at = now();
+        l.updated_at = now();
+        l
     }
 
     fn device(id: &str) -> DeviceId {

@@ -72,33 +72,19 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ExpirationStart, RenewalMode};
 
     fn now() -> OffsetDateTime {
         crate::time::from_unix(1_800_000_000).unwrap()
     }
 
     fn product(trial_days: u32) -> Product {
-        Product {
-            id: "42".into(),
-            tenant_id: "ten_a".into(),
-            name: "Pro".into(),
-            price: "1.00".into(),
-            auto_email: false,
-            default_license_days: 0,
-            trial_days,
-            max_devices: 0,
-            max_ips: 0,
-            expiration_start: ExpirationStart::Creation,
-            renewal_mode: RenewalMode::NewKey,
-            email_template: None,
-            archived: false,
-            grace_days: 3,
-            refund_action: crate::domain::product::ChargebackAction::Revoke,
-            dispute_action: crate::domain::product::ChargebackAction::Suspend,
-            created_at: now(),
-            updated_at: now(),
-        }
+        let mut p = crate::domain::fixtures::product();
+        p.price = "1.00".into();
+        p.auto_email = false;
+        p.trial_days = trial_days;
+        p.created_at = now();
+        p.updated_at = now();
+        p
     }
 
     fn record() -> ProductDevice {

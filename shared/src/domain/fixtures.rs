@@ -1,0 +1,60 @@
+//! Test fixtures: a plain product and license for the domain's unit tests to adjust.
+
+use time::OffsetDateTime;
+
+use crate::domain::product::{ChargebackAction, DEFAULT_GRACE_DAYS};
+use crate::domain::{
+    EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus, Product, RenewalMode,
+};
+
+/// Product "42" of tenant `ten_a`: perpetual, no limits, no trial, Auto Email on.
+pub fn product() -> Product {
+    let now = OffsetDateTime::UNIX_EPOCH;
+    Product {
+        id: "42".into(),
+        tenant_id: "ten_a".into(),
+        name: "Pro".into(),
+        price: "29.99".into(),
+        auto_email: true,
+        default_license_days: 0,
+        trial_days: 0,
+        max_devices: 0,
+        max_ips: 0,
+        expiration_start: ExpirationStart::Creation,
+        renewal_mode: RenewalMode::NewKey,
+        email_template: None,
+        archived: false,
+        grace_days: DEFAULT_GRACE_DAYS,
+        refund_action: ChargebackAction::Revoke,
+        dispute_action: ChargebackAction::Suspend,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// An active, perpetual license `lic_1` of product "42", without limits or devices.
+pub fn license() -> License {
+    let now = OffsetDateTime::UNIX_EPOCH;
+    License {
+        id: "lic_1".into(),
+        tenant_id: "ten_a".into(),
+        key_hash: "h".into(),
+        key_sealed: "s".into(),
+        product_id: "42".into(),
+        status: LicenseStatus::Active,
+        customer_email: None,
+        customer_name: None,
+        expires_at: None,
+        suspend_at: None,
+        expiration_start: ExpirationStart::Creation,
+        license_days: None,
+        max_devices: 0,
+        max_ips: 0,
+        devices: Vec::new(),
+        source: LicenseSource::default(),
+        purchase_ref: None,
+        email_status: EmailStatus::Sent,
+        created_at: now,
+        updated_at: now,
+    }
+}
