@@ -60,13 +60,57 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
         .map(|l| l["key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(keys.len(), 2);
+
+    // End users' apps send the key itself: validate, activate, and a malformed one.
+    for (path, body) in [
+        (
+            "/api/licenses/validate",
+            json!({"licenseKey": keys[0], "productId": product}),
+        ),
+        (
+            "/api/licenses/activate",
+            json!({"licenseKey": keys[1], "productId": product, "deviceId": "laptop-1"}),
+        ),
+        (
+            "/api/licenses/validate",
+            json!({"licenseKey": format!("{}!", keys[0]), "productId": product}),
+        ),
+    ] {
+        let res = stack
+            .http
+            .post(format!("{}{path}", stack.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().as_u16() < 500, "{path}");
+    }
+    // Admin work that handles secrets: a new API token, a new tenant key re-sealing everything.
+    let (_, created) = stack
+        .api(
+            &tenant.token,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    let second_token = created["token"].as_str().unwrap().to_string();
+    let (_, key) = stack
+        .api(&tenant.token, "POST", "/api/tenant-keys", None)
+        .await;
+    let activate = format!("/api/tenant-keys/{}/activate", key["id"].as_str().unwrap());
+    let (status, _) = stack.api(&tenant.token, "POST", &activate, None).await;
+    assert_eq!(status, 200);
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("licenses issued"), "the capture works");
     assert!(logs.contains("license email sent"));
+    assert!(logs.contains("tenant key activated"));
     let mut secrets = vec![
         app.webhook_secret.clone(),
         app.secret_key.clone(),
         tenant.token.clone(),
+        second_token,
     ];
     secrets.extend(keys.iter().cloned());
     secrets.extend(keys.iter().map(|k| k.replace('-', "")));
