@@ -3,10 +3,8 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::KeysAndAttributes;
-
 use super::applied;
-use super::{dynamo_err, keys, Filter, Item, Page, Store};
+use super::{keys, Filter, Item, Page, Store};
 use crate::domain::License;
 use crate::{Error, Result};
 
@@ -46,41 +44,13 @@ impl Store {
         ids: &[String],
     ) -> Result<Vec<License>> {
         let mut found: HashMap<String, License> = HashMap::new();
-        for chunk in ids.chunks(100) {
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(
-                        chunk
-                            .iter()
-                            .map(|id| Self::key_attrs(keys::license(id)))
-                            .collect(),
-                    ))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| Error::internal(e.to_string()))?,
-            );
-            while let Some(req) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(dynamo_err)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let l: License = Self::record(item)?;
-                    if l.tenant_id == tenant_id {
-                        found.insert(l.id.clone(), l);
-                    }
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
+        for item in self
+            .batch_get(ids.iter().map(|id| keys::license(id)).collect())
+            .await?
+        {
+            let l: License = Self::record(item)?;
+            if l.tenant_id == tenant_id {
+                found.insert(l.id.clone(), l);
             }
         }
         ids.iter()

@@ -20,7 +20,7 @@ pub mod tenants;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -153,6 +153,40 @@ impl Store {
             .await
             .map_err(dynamo_err)?;
         out.item.map(Self::record).transpose()
+    }
+
+    /// Strongly consistent read of several records by key (BatchGetItem, 100 keys a call,
+    /// unprocessed keys asked again), in no particular order; missing ones are absent.
+    pub(crate) async fn batch_get(&self, wanted: Vec<Key>) -> Result<Vec<Item>> {
+        let mut found = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().cloned().map(Self::key_attrs).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| Error::internal(e.to_string()))?,
+            );
+            while let Some(req) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(dynamo_err)?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+        }
+        Ok(found)
     }
 
     /// Reads a globally keyed record and returns it only if it belongs to `tenant_id`: the one

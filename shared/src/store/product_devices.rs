@@ -2,15 +2,15 @@
 //! and by trial start; read by trials. See
 //! [`ProductDevice`](crate::domain::validation::ProductDevice).
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::applied;
-use super::{dynamo_err, keys, Store};
+use super::{keys, Store};
 use crate::domain::validation::trial::TrialPeriod;
 use crate::domain::validation::{DeviceId, ProductDevice};
 use crate::domain::Product;
-use crate::{Error, Result};
+use crate::Result;
 
 impl Store {
     /// The product and the device's record for it, in one BatchGetItem (strongly consistent).
@@ -21,39 +21,18 @@ impl Store {
     ) -> Result<(Option<Product>, Option<ProductDevice>)> {
         let product_key = keys::product(product_id);
         let device_key = keys::product_device(product_id, &device.key_hash());
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .keys(Self::key_attrs(product_key.clone()))
-                .keys(Self::key_attrs(device_key))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| Error::internal(e.to_string()))?,
-        );
         let (mut product, mut record) = (None, None);
-        while let Some(req) = request.take() {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, req)
-                .send()
-                .await
-                .map_err(dynamo_err)?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let is_product = matches!(item.get(keys::PK), Some(AttributeValue::S(pk)) if *pk == product_key.0);
-                if is_product {
-                    product = Some(Self::record(item)?);
-                } else {
-                    record = Some(Self::record(item)?);
-                }
+        for item in self
+            .batch_get(vec![product_key.clone(), device_key])
+            .await?
+        {
+            let is_product =
+                matches!(item.get(keys::PK), Some(AttributeValue::S(pk)) if *pk == product_key.0);
+            if is_product {
+                product = Some(Self::record(item)?);
+            } else {
+                record = Some(Self::record(item)?);
             }
-            request = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
         }
         Ok((product, record))
     }
