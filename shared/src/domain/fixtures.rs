@@ -2,34 +2,13 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::product::{ChargebackAction, DEFAULT_GRACE_DAYS};
-use crate::domain::{
-    EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus, Product, RenewalMode,
-};
+use crate::domain::{EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus, Product};
 
 /// Product "42" of tenant `ten_a`: perpetual, no limits, no trial, Auto Email on.
 pub fn product() -> Product {
-    let now = OffsetDateTime::UNIX_EPOCH;
-    Product {
-        id: "42".into(),
-        tenant_id: "ten_a".into(),
-        name: "Pro".into(),
-        price: "29.99".into(),
-        auto_email: true,
-        default_license_days: 0,
-        trial_days: 0,
-        max_devices: 0,
-        max_ips: 0,
-        expiration_start: ExpirationStart::Creation,
-        renewal_mode: RenewalMode::NewKey,
-        email_template: None,
-        archived: false,
-        grace_days: DEFAULT_GRACE_DAYS,
-        refund_action: ChargebackAction::Revoke,
-        dispute_action: ChargebackAction::Suspend,
-        created_at: now,
-        updated_at: now,
-    }
+    let mut p = Product::new("42", "ten_a", "Pro", OffsetDateTime::UNIX_EPOCH);
+    p.price = "29.99".into();
+    p
 }
 
 /// An active, perpetual license `lic_1` of product "42", without limits or devices.

@@ -102,3 +102,35 @@ pub struct Product {
     #[serde(with = "serde_ts")]
     pub updated_at: OffsetDateTime,
 }
+
+impl Product {
+    /// A new product with Keyhook's defaults: free, perpetual, no limits, no trial, Auto Email
+    /// on, a new key per renewal, grace and chargeback actions as documented.
+    pub fn new(
+        id: impl Into<String>,
+        tenant_id: impl Into<String>,
+        name: impl Into<String>,
+        now: OffsetDateTime,
+    ) -> Self {
+        Product {
+            id: id.into(),
+            tenant_id: tenant_id.into(),
+            name: name.into(),
+            price: "0".into(),
+            auto_email: true,
+            default_license_days: 0,
+            trial_days: 0,
+            max_devices: 0,
+            max_ips: 0,
+            expiration_start: ExpirationStart::Creation,
+            renewal_mode: RenewalMode::NewKey,
+            email_template: None,
+            archived: false,
+            grace_days: DEFAULT_GRACE_DAYS,
+            refund_action: default_refund_action(),
+            dispute_action: default_dispute_action(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}

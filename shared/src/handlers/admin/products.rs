@@ -155,27 +155,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     if input.name.is_none() {
         return Err(Error::validation("name", "is required"));
     }
-    let now = crate::time::now();
-    let mut p = Product {
-        id: String::new(),
-        tenant_id: c.tenant_id,
-        name: String::new(),
-        price: "0".into(),
-        auto_email: true,
-        default_license_days: 0,
-        trial_days: 0,
-        max_devices: 0,
-        max_ips: 0,
-        expiration_start: ExpirationStart::Creation,
-        renewal_mode: RenewalMode::NewKey,
-        email_template: None,
-        archived: false,
-        grace_days: crate::domain::product::DEFAULT_GRACE_DAYS,
-        refund_action: ChargebackAction::Revoke,
-        dispute_action: ChargebackAction::Suspend,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut p = Product::new("", c.tenant_id, "", crate::time::now());
     apply(&mut p, input)?;
     p.id = s.store.next_product_id().await?;
     s.store.create_product(&p).await?;
