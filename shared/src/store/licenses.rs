@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::applied;
 use super::{keys, Filter, Item, Page, Store};
 use crate::domain::License;
@@ -84,7 +86,6 @@ impl Store {
 impl Store {
     /// Replaces a license's sealed key if it is still `old` (a concurrent change wins).
     pub async fn reseal_license(&self, license_id: &str, old: &str, new: &str) -> Result<bool> {
-        use aws_sdk_dynamodb::types::AttributeValue;
         let result = self
             .client
             .update_item()
@@ -99,43 +100,156 @@ impl Store {
         applied(result)
     }
 
-    /// Writes the fields an admin may change (status, expiry, limits, customer), leaving the
-    /// rest (devices in particular, which activations change concurrently) untouched.
-    pub async fn update_license_admin_fields(&self, l: &License) -> Result<()> {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let opt = |v: Option<String>| {
-            v.map(AttributeValue::S)
-                .unwrap_or(AttributeValue::Null(true))
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::license(&l.id))))
-            .update_expression(
-                "SET #st = :st, expiresAt = :exp, maxDevices = :md, maxIps = :mi, \
-                 customerEmail = :ce, customerName = :cn, updatedAt = :up ADD #version :one",
-            )
-            .condition_expression("attribute_exists(pk) AND tenantId = :t")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":st", AttributeValue::S(l.status.as_str().into()))
-            .expression_attribute_values(":exp", opt(l.expires_at.map(crate::time::format)))
-            .expression_attribute_values(":md", AttributeValue::N(l.max_devices.to_string()))
-            .expression_attribute_values(":mi", AttributeValue::N(l.max_ips.to_string()))
-            .expression_attribute_values(":ce", opt(l.customer_email.clone()))
-            .expression_attribute_values(":cn", opt(l.customer_name.clone()))
-            .expression_attribute_values(
-                ":up",
-                AttributeValue::S(crate::time::format(l.updated_at)),
-            )
-            .expression_attribute_values(":t", AttributeValue::S(l.tenant_id.clone()))
-            .send()
-            .await;
-        if !applied(result)? {
-            return Err(Error::not_found(format!("License {}", l.id)));
+    /// Changes a license by read-modify-write: reads it (strongly consistent) with its
+    /// version, lets `edit` change it, and writes only the fields `edit` changed, on condition
+    /// that the version read is still current; on a conflict it reads again and re-runs `edit`
+    /// (at most [`EDIT_ATTEMPTS`] times, then `409 conflict`, which Stripe retries).
+    ///
+    /// Every writer of a license outside validation (admin PATCH, subscription state, renewals,
+    /// refunds and disputes) goes through here; validation's own writes are conditional on the
+    /// same version (`license_usage`). So no write is decided on a stale read, and a write
+    /// never puts back a value another writer replaced meanwhile (a PATCH of the name cannot
+    /// undo an activation's expiry or a refund's revocation).
+    ///
+    /// `Ok(None)` when the license does not exist for `tenant_id`; else the license as written.
+    pub async fn edit_license<F>(
+        &self,
+        tenant_id: &str,
+        license_id: &str,
+        mut edit: F,
+    ) -> Result<Option<License>>
+    where
+        F: FnMut(&mut License) -> Result<()>,
+    {
+        for attempt in 0..EDIT_ATTEMPTS {
+            let Some((before, usage)) = self.get_license_with_usage(license_id).await? else {
+                return Ok(None);
+            };
+            if before.tenant_id != tenant_id {
+                return Ok(None);
+            }
+            let mut after = before.clone();
+            edit(&mut after)?;
+            let changes = edited_fields(&before, &after);
+            if changes.is_empty() {
+                return Ok(Some(before));
+            }
+            after.updated_at = crate::time::now();
+            if self.write_edit(&after, usage.version, changes).await? {
+                return Ok(Some(after));
+            }
+            tracing::info!(license_id, attempt, "license changed meanwhile; read again");
+            edit_backoff(attempt).await;
         }
-        Ok(())
+        Err(Error::Conflict(format!(
+            "license {license_id} is being changed by other requests; retry"
+        )))
     }
+
+    /// Writes `changes` (and `updatedAt`, and the next version) if the license's version is
+    /// still `version`. `Ok(false)` when it is not.
+    async fn write_edit(
+        &self,
+        license: &License,
+        version: u64,
+        changes: Vec<(&'static str, AttributeValue)>,
+    ) -> Result<bool> {
+        let mut sets = vec![
+            "#version = :next".to_string(),
+            "#updatedAt = :up".to_string(),
+        ];
+        let mut names = HashMap::from([
+            ("#version".to_string(), "version".to_string()),
+            ("#updatedAt".to_string(), "updatedAt".to_string()),
+            ("#tenantId".to_string(), "tenantId".to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":next".to_string(),
+                AttributeValue::N((version + 1).to_string()),
+            ),
+            (
+                ":up".to_string(),
+                AttributeValue::S(crate::time::format(license.updated_at)),
+            ),
+            (
+                ":t".to_string(),
+                AttributeValue::S(license.tenant_id.clone()),
+            ),
+        ]);
+        for (i, (field, value)) in changes.into_iter().enumerate() {
+            sets.push(format!("#f{i} = :f{i}"));
+            names.insert(format!("#f{i}"), field.to_string());
+            values.insert(format!(":f{i}"), value);
+        }
+        let condition = if version == 0 {
+            "attribute_exists(pk) AND #tenantId = :t AND attribute_not_exists(#version)"
+        } else {
+            values.insert(":version".into(), AttributeValue::N(version.to_string()));
+            "attribute_exists(pk) AND #tenantId = :t AND #version = :version"
+        };
+        applied(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_attrs(keys::license(&license.id))))
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await,
+        )
+    }
+}
+
+/// Read-modify-write attempts of [`Store::edit_license`].
+pub const EDIT_ATTEMPTS: u32 = 8;
+
+/// A short random pause before reading again, growing with the attempts.
+async fn edit_backoff(attempt: u32) {
+    use rand::Rng;
+    let ceiling_ms = (5u64 << attempt.min(4)).min(80);
+    let pause = rand::thread_rng().gen_range(0..=ceiling_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
+
+/// The fields a license edit may change, as item attributes, where `after` differs from
+/// `before`. Devices, usage and the key are validation's and issuance's, never edited here.
+fn edited_fields(before: &License, after: &License) -> Vec<(&'static str, AttributeValue)> {
+    let text = |v: &Option<String>| {
+        v.clone()
+            .map(AttributeValue::S)
+            .unwrap_or(AttributeValue::Null(true))
+    };
+    let time = |t: Option<time::OffsetDateTime>| {
+        t.map(|t| AttributeValue::S(crate::time::format(t)))
+            .unwrap_or(AttributeValue::Null(true))
+    };
+    let mut changes = Vec::new();
+    if before.status != after.status {
+        changes.push(("status", AttributeValue::S(after.status.as_str().into())));
+    }
+    if before.expires_at != after.expires_at {
+        changes.push(("expiresAt", time(after.expires_at)));
+    }
+    if before.suspend_at != after.suspend_at {
+        changes.push(("suspendAt", time(after.suspend_at)));
+    }
+    if before.max_devices != after.max_devices {
+        changes.push((
+            "maxDevices",
+            AttributeValue::N(after.max_devices.to_string()),
+        ));
+    }
+    if before.max_ips != after.max_ips {
+        changes.push(("maxIps", AttributeValue::N(after.max_ips.to_string())));
+    }
+    if before.customer_email != after.customer_email {
+        changes.push(("customerEmail", text(&after.customer_email)));
+    }
+    if before.customer_name != after.customer_name {
+        changes.push(("customerName", text(&after.customer_name)));
+    }
+    changes
 }

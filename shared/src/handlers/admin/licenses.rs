@@ -251,46 +251,57 @@ pub struct PatchInput {
 pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: PatchInput = crate::http::input::json_body(req)?;
-    let mut l = s
-        .store
-        .get_tenant_license(&c.tenant_id, id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("License {id}")))?;
-    if let Some(expires_at) = parse_expiry("expiresAt", input.expires_at)? {
-        l.expires_at = expires_at;
-        // A new expiry in the future (or none) brings an expired license back.
-        if l.status == LicenseStatus::Expired
-            && expires_at.is_none_or(|t| t > time::OffsetDateTime::now_utc())
-        {
-            l.status = LicenseStatus::Active;
-        }
-    }
-    if let Some(status) = input.status {
-        match (l.status, status) {
-            (LicenseStatus::Revoked, s) if s != LicenseStatus::Revoked => {
-                return Err(Error::Conflict(
-                    "a revoked license cannot be reinstated; issue a new one".into(),
-                ))
-            }
-            (_, LicenseStatus::Expired) => {
-                return Err(Error::validation(
-                    "status",
-                    "expired is set by Keyhook from expiresAt; change expiresAt instead",
-                ))
-            }
-            _ => l.status = status,
-        }
-    }
-    l.max_devices = input.max_devices.unwrap_or(l.max_devices);
-    l.max_ips = input.max_ips.unwrap_or(l.max_ips);
-    if input.customer_email.is_some() {
-        l.customer_email = check_email("customerEmail", input.customer_email)?;
-    }
-    if let Some(n) = input.customer_name {
-        l.customer_name = Some(n.trim().to_string()).filter(|n| !n.is_empty());
-    }
-    l.updated_at = crate::time::now();
-    s.store.update_license_admin_fields(&l).await?;
+    // Checked once, before any read: the edit below is re-run on a fresh read after a
+    // conflict, and applies only the fields the request names.
+    let expires_at = parse_expiry("expiresAt", input.expires_at)?;
+    let customer_email = match input.customer_email {
+        Some(e) => Some(check_email("customerEmail", Some(e))?),
+        None => None,
+    };
+    let customer_name = input
+        .customer_name
+        .map(|n| Some(n.trim().to_string()).filter(|n| !n.is_empty()));
+    let now = time::OffsetDateTime::now_utc();
+    let l =
+        s.store
+            .edit_license(&c.tenant_id, id, |l| {
+                if let Some(expires_at) = expires_at {
+                    l.expires_at = expires_at;
+                    // A new expiry in the future (or none) brings an expired license back.
+                    if l.status == LicenseStatus::Expired && expires_at.is_none_or(|t| t > now) {
+                        l.status = LicenseStatus::Active;
+                    }
+                }
+                if let Some(status) = input.status {
+                    match (l.status, status) {
+                        (LicenseStatus::Revoked, s) if s != LicenseStatus::Revoked => {
+                            return Err(Error::Conflict(
+                                "a revoked license cannot be reinstated; issue a new one".into(),
+                            ))
+                        }
+                        (_, LicenseStatus::Expired) => return Err(Error::validation(
+                            "status",
+                            "expired is set by Keyhook from expiresAt; change expiresAt instead",
+                        )),
+                        _ => l.status = status,
+                    }
+                }
+                if let Some(n) = input.max_devices {
+                    l.max_devices = n;
+                }
+                if let Some(n) = input.max_ips {
+                    l.max_ips = n;
+                }
+                if let Some(e) = &customer_email {
+                    l.customer_email = e.clone();
+                }
+                if let Some(n) = &customer_name {
+                    l.customer_name = n.clone();
+                }
+                Ok(())
+            })
+            .await?
+            .ok_or_else(|| Error::not_found(format!("License {id}")))?;
     Ok(ApiResponse::ok(&view(s, l).await?))
 }
 

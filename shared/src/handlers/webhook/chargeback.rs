@@ -65,7 +65,7 @@ async fn apply(s: &Services, app: &StripeApp, refs: &[String], kind: Kind) -> Re
             continue;
         };
         let mut products = std::collections::HashMap::new();
-        for mut license in s
+        for license in s
             .store
             .get_tenant_licenses(&app.tenant_id, &purchase.license_ids)
             .await?
@@ -83,17 +83,19 @@ async fn apply(s: &Services, app: &StripeApp, refs: &[String], kind: Kind) -> Re
                 (None, Kind::Refund) => ChargebackAction::Revoke,
                 (None, Kind::Dispute) => ChargebackAction::Suspend,
             };
-            let status = match action {
-                ChargebackAction::Revoke => LicenseStatus::Revoked,
-                ChargebackAction::Suspend if license.status != LicenseStatus::Revoked => {
-                    LicenseStatus::Suspended
-                }
-                _ => continue,
-            };
-            if license.status != status {
-                license.status = status;
-                s.store.update_license_lifecycle(&license).await?;
-            }
+            // Decided on the license as the write finds it (a conditional read-modify-write).
+            s.store
+                .edit_license(&app.tenant_id, &license.id, |l| {
+                    match action {
+                        ChargebackAction::Revoke => l.status = LicenseStatus::Revoked,
+                        ChargebackAction::Suspend if l.status != LicenseStatus::Revoked => {
+                            l.status = LicenseStatus::Suspended
+                        }
+                        _ => {}
+                    }
+                    Ok(())
+                })
+                .await?;
         }
         tracing::info!(purchase_ref = %purchase.purchase_ref, "chargeback applied");
         return Ok(Outcome::Done {

@@ -46,22 +46,24 @@ async fn update_record(
     ))
 }
 
-/// Applies a record's state to licenses.
+/// Applies a record's state to licenses (each a conditional read-modify-write, so a
+/// concurrent activation, PATCH or refund is never undone).
 async fn apply(s: &Services, record: &SubscriptionRecord, license_ids: &[String]) -> Result<usize> {
     if record.status.is_none() || license_ids.is_empty() {
         return Ok(0);
     }
     let now = time::OffsetDateTime::now_utc();
     let mut changed = 0;
-    for mut license in s
-        .store
-        .get_tenant_licenses(&record.tenant_id, license_ids)
-        .await?
-    {
-        if record.apply_to(&mut license, now) {
-            s.store.update_license_lifecycle(&license).await?;
-            changed += 1;
-        }
+    for id in license_ids {
+        let mut applied = false;
+        s.store
+            .edit_license(&record.tenant_id, id, |license| {
+                applied = record.apply_to(license, now);
+                Ok(())
+            })
+            .await?
+            .ok_or_else(|| Error::internal(format!("license {id} of a subscription is missing")))?;
+        changed += usize::from(applied);
     }
     Ok(changed)
 }
@@ -161,28 +163,26 @@ pub(super) async fn extend(
     let Some(expiry) = record.expiry_for(period_end) else {
         return Ok(Vec::new());
     };
-    for mut license in s
-        .store
-        .get_tenant_licenses(&record.tenant_id, &record.license_ids)
-        .await?
-    {
-        if matches!(
-            license.status,
-            crate::domain::LicenseStatus::Revoked | crate::domain::LicenseStatus::Suspended
-        ) {
-            continue;
-        }
-        let later = license.expires_at.is_none_or(|t| t < expiry);
-        if later || license.suspend_at.is_some() {
-            if later {
-                license.expires_at = Some(expiry);
-            }
-            license.suspend_at = None;
-            if license.status == crate::domain::LicenseStatus::Expired {
-                license.status = crate::domain::LicenseStatus::Active;
-            }
-            s.store.update_license_lifecycle(&license).await?;
-        }
+    for id in &record.license_ids {
+        s.store
+            .edit_license(&record.tenant_id, id, |license| {
+                if matches!(
+                    license.status,
+                    crate::domain::LicenseStatus::Revoked | crate::domain::LicenseStatus::Suspended
+                ) {
+                    return Ok(());
+                }
+                if license.expires_at.is_none_or(|t| t < expiry) {
+                    license.expires_at = Some(expiry);
+                }
+                license.suspend_at = None;
+                if license.status == crate::domain::LicenseStatus::Expired {
+                    license.status = crate::domain::LicenseStatus::Active;
+                }
+                Ok(())
+            })
+            .await?
+            .ok_or_else(|| Error::internal(format!("license {id} of a subscription is missing")))?;
     }
     update_record(s, &record.tenant_id, &record.subscription_id, |r| {
         if r.paid_through.is_some_and(|p| p >= period_end) {

@@ -1,0 +1,151 @@
+//! Writers of one license racing each other over HTTP against the emulator: admin PATCHes,
+//! activations and a refund. Every write is conditional on the version it read (a read-modify-
+//! write with bounded retries), so none undoes another: the activation's expiry stays, the
+//! refund's revocation stays, the devices stay, and the last PATCH's name is the one kept.
+
+use futures::future::join_all;
+use keyhook_tests::stripe::{self as fake, Shape};
+use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant};
+use serde_json::{json, Value};
+
+const WEBHOOK: &str = "/api/stripe/webhook";
+const ACTIVATE: &str = "/api/licenses/activate";
+const LICENSES: usize = 4;
+const PATCHES: usize = 12;
+const DEVICES: usize = 3;
+
+async fn activate(stack: &Stack, key: &str, product: &str, device: &str) -> Value {
+    let res = stack
+        .http
+        .post(format!("{}{ACTIVATE}", stack.base_url))
+        .json(&json!({"licenseKey": key, "productId": product, "deviceId": device}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn patch(stack: &Stack, t: &TestTenant, id: &str, body: Value) -> (u16, Value) {
+    stack
+        .api(
+            &t.token,
+            "PATCH",
+            &format!("/api/licenses/{id}"),
+            Some(body),
+        )
+        .await
+}
+
+async fn refund(stack: &Stack, app: &TestApp, payment_intent: &str) {
+    let event = fake::event(
+        "charge.refunded",
+        fake::charge(Some(payment_intent), None, 2999, 2999),
+        Shape::Basil,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["status"], "verified", "{receipt}");
+}
+
+#[tokio::test]
+async fn patches_activations_and_a_refund_racing_lose_nothing() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    // The clock starts at the first activation; no device limit.
+    let product = stack
+        .product(
+            &tenant,
+            json!({"defaultLicenseDays": 30, "expirationStart": "activation"}),
+        )
+        .await;
+    let (event, _) = checkout_event(&product, Some(LICENSES as u32));
+    let payment_intent = event["data"]["object"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200, "{receipt}");
+    let ids: Vec<String> = receipt["licenseIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), LICENSES);
+    let mut keys = Vec::new();
+    for id in &ids {
+        let (_, l) = stack
+            .api(&tenant.token, "GET", &format!("/api/licenses/{id}"), None)
+            .await;
+        assert!(l["expiresAt"].is_null(), "the clock has not started: {l}");
+        keys.push(l["key"].as_str().unwrap().to_string());
+    }
+
+    // Per license: a stream of PATCHes of the name, and activations of a few devices, all at
+    // once; the refund lands in the middle of it.
+    let races = ids.iter().zip(&keys).map(|(id, key)| {
+        let (stack, tenant, product) = (&stack, &tenant, &product);
+        async move {
+            let patches = async move {
+                for i in 0..PATCHES {
+                    let (status, body) = patch(
+                        stack,
+                        tenant,
+                        id,
+                        json!({"customerName": format!("Name {i}")}),
+                    )
+                    .await;
+                    assert_eq!(status, 200, "{body}");
+                }
+            };
+            let activations = async move {
+                for d in 0..DEVICES {
+                    let answer = activate(stack, key, product, &format!("{id}-device-{d}")).await;
+                    // After the refund, the license is revoked: that answer is right too.
+                    assert!(
+                        answer["code"] == "VALID" || answer["code"] == "REVOKED",
+                        "{answer}"
+                    );
+                }
+            };
+            futures::join!(patches, activations);
+        }
+    });
+    let refund_in_the_middle = async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        refund(&stack, &app, &payment_intent).await;
+    };
+    futures::join!(join_all(races), refund_in_the_middle);
+
+    let mut activated_devices = 0;
+    for id in &ids {
+        let (_, l) = stack
+            .api(&tenant.token, "GET", &format!("/api/licenses/{id}"), None)
+            .await;
+        assert_eq!(l["status"], "revoked", "the refund is never undone: {l}");
+        assert_eq!(
+            l["customerName"],
+            format!("Name {}", PATCHES - 1),
+            "the last PATCH wins: {l}"
+        );
+        let devices = l["devices"].as_array().unwrap().len();
+        activated_devices += devices;
+        if devices > 0 {
+            assert!(
+                !l["expiresAt"].is_null(),
+                "an activation started the clock; no PATCH reset it: {l}"
+            );
+        }
+    }
+    assert!(
+        activated_devices > 0,
+        "some activations ran before the refund"
+    );
+
+    // PATCHing a revoked license back to active is refused, whatever the timing.
+    let (status, body) = patch(&stack, &tenant, &ids[0], json!({"status": "active"})).await;
+    assert_eq!(status, 409, "{body}");
+}
