@@ -1,8 +1,17 @@
-//! The mailer: at most one email per purchase, partial batch failures, templates.
+//! The mailer: one email per purchase (at least once: sent again only when its record could
+//! not be written), partial batch failures, templates, and resends that carry only the keys
+//! of the address they go to.
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use keyhook_shared::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use keyhook_shared::handlers::mailer;
 use keyhook_shared::mail::MailJob;
+use keyhook_shared::store::Store;
 use keyhook_shared::Services;
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};
@@ -48,11 +57,7 @@ async fn a_redelivered_job_for_a_sent_email_sends_nothing() {
     assert_eq!(stack.drain_mail().await, 1);
     assert_eq!(stack.emails_to(&email).await.len(), 1);
 
-    let job = serde_json::to_string(&MailJob {
-        tenant_id,
-        purchase_ref: session,
-    })
-    .unwrap();
+    let job = serde_json::to_string(&MailJob::purchase(tenant_id, session)).unwrap();
     let response = mailer::handle_batch(&stack.services, batch(&[job.clone(), job])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(stack.emails_to(&email).await.len(), 1, "still one email");
@@ -62,11 +67,7 @@ async fn a_redelivered_job_for_a_sent_email_sends_nothing() {
 async fn a_failed_send_is_reported_for_retry_and_then_succeeds() {
     let stack = Stack::start().await;
     let (tenant_id, session, email) = purchase(&stack, json!({})).await;
-    let job = serde_json::to_string(&MailJob {
-        tenant_id: tenant_id.clone(),
-        purchase_ref: session.clone(),
-    })
-    .unwrap();
+    let job = serde_json::to_string(&MailJob::purchase(&tenant_id, &session)).unwrap();
     let poison = "not json".to_string();
 
     // SES refuses a sender that is not a verified identity.
@@ -107,11 +108,7 @@ async fn a_failed_send_is_reported_for_retry_and_then_succeeds() {
 async fn after_the_last_attempt_the_email_is_marked_failed() {
     let stack = Stack::start().await;
     let (tenant_id, session, email) = purchase(&stack, json!({})).await;
-    let job = serde_json::to_string(&MailJob {
-        tenant_id: tenant_id.clone(),
-        purchase_ref: session.clone(),
-    })
-    .unwrap();
+    let job = serde_json::to_string(&MailJob::purchase(&tenant_id, &session)).unwrap();
     let mut config = stack.config();
     config.mail_from = "nobody@unverified.example".into();
     let failing = Services::new(config, &stack.sdk);
@@ -169,5 +166,178 @@ async fn the_products_template_is_used_with_values_escaped_in_html() {
     assert_eq!(
         emails[0]["subject"],
         "Acme <Studio> for <script>alert(1)</script>"
+    );
+}
+
+/// Fails the first `TransactWriteItems` call made through the client it is set on: the write
+/// that records an email as sent, once SES has accepted it.
+#[derive(Debug, Clone, Default)]
+struct FailFirstTransaction(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Intercept for FailFirstTransaction {
+    fn name(&self) -> &'static str {
+        "FailFirstTransaction"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let is_transaction = cfg
+            .load::<Metadata>()
+            .is_some_and(|m| m.name() == "TransactWriteItems");
+        if is_transaction && !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err("injected failure of the status write".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_email_sent_but_not_recorded_is_sent_again() {
+    let stack = Stack::start().await;
+    let (tenant_id, purchase_ref, email) = purchase(&stack, json!({})).await;
+    let job = serde_json::to_string(&MailJob::purchase(&tenant_id, &purchase_ref)).unwrap();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(FailFirstTransaction::default())
+            .build(),
+    );
+    let config = stack.config();
+    let flaky = Services::with_clients(
+        config.clone(),
+        Store::new(ddb, &config.table_name),
+        aws_sdk_kms::Client::new(&stack.sdk),
+        aws_sdk_sqs::Client::new(&stack.sdk),
+        aws_sdk_sesv2::Client::new(&stack.sdk),
+    );
+
+    // SES accepts the email; recording it fails: the job is retried, the claim released.
+    let response = mailer::handle_batch(&flaky, batch(&[job.clone()])).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "retried");
+    assert_eq!(stack.emails_to(&email).await.len(), 1);
+    let p = stack
+        .services
+        .store
+        .get_purchase(&tenant_id, &purchase_ref)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.email_status.as_str(), "pending");
+    assert!(p.email_claim_until.is_none(), "the claim was released");
+
+    // The retry sends it again (at least once), then records it; later deliveries send
+    // nothing.
+    let response = mailer::handle_batch(&flaky, batch(&[job.clone()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 2, "sent again: at least once");
+    assert_eq!(emails[0]["body"], emails[1]["body"], "the same keys");
+    let response = mailer::handle_batch(&flaky, batch(&[job])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(stack.emails_to(&email).await.len(), 2);
+    let p = stack
+        .services
+        .store
+        .get_purchase(&tenant_id, &purchase_ref)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.email_status.as_str(), "sent");
+}
+
+#[tokio::test]
+async fn a_resend_carries_only_the_keys_of_the_address_it_goes_to() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, buyer) = checkout_event(&product, Some(3));
+    let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(stack.drain_mail().await, 1);
+    let ids: Vec<String> = receipt["licenseIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let mut keys = Vec::new();
+    for id in &ids {
+        let (_, l) = stack
+            .api(&tenant.token, "GET", &format!("/api/licenses/{id}"), None)
+            .await;
+        keys.push(l["key"].as_str().unwrap().to_string());
+    }
+    let first = &stack.emails_to(&buyer).await[0];
+    for key in &keys {
+        assert!(first["body"].as_str().unwrap().contains(key.as_str()));
+    }
+
+    // License 2 goes to someone else, and is resent: they get that key alone.
+    let other = format!("{}@example.com", keyhook_tests::unique("colleague"));
+    let (status, _) = stack
+        .api(
+            &tenant.token,
+            "PATCH",
+            &format!("/api/licenses/{}", ids[1]),
+            Some(json!({"customerEmail": other})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, resend) = stack
+        .api(
+            &tenant.token,
+            "POST",
+            &format!("/api/licenses/{}/resend-email", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!((status, resend["to"].as_str()), (202, Some(other.as_str())));
+    assert_eq!(stack.drain_mail().await, 1);
+    let received = stack.emails_to(&other).await;
+    assert_eq!(received.len(), 1);
+    let body = received[0]["body"].as_str().unwrap();
+    assert!(body.contains(keys[1].as_str()), "{body}");
+    assert!(
+        !body.contains(keys[0].as_str()) && !body.contains(keys[2].as_str()),
+        "never the other keys of the purchase: {body}"
+    );
+    let (_, l) = stack
+        .api(
+            &tenant.token,
+            "GET",
+            &format!("/api/licenses/{}", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(l["emailStatus"], "sent");
+
+    // A resend of license 1 goes to the buyer with the keys the buyer still owns.
+    let (status, _) = stack
+        .api(
+            &tenant.token,
+            "POST",
+            &format!("/api/licenses/{}/resend-email", ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    stack.drain_mail().await;
+    let to_buyer = stack.emails_to(&buyer).await;
+    assert_eq!(to_buyer.len(), 2);
+    let body = to_buyer
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .find(|b| *b != first["body"].as_str().unwrap())
+        .unwrap_or_else(|| to_buyer[1]["body"].as_str().unwrap());
+    assert!(body.contains(keys[0].as_str()) && body.contains(keys[2].as_str()));
+    assert!(!body.contains(keys[1].as_str()), "{body}");
+    assert_eq!(
+        stack.emails_to(&other).await.len(),
+        1,
+        "nothing more to them"
     );
 }

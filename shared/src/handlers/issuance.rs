@@ -2,7 +2,7 @@
 //! and subscription) and for licenses an admin issues by hand: build the licenses (keys sealed
 //! under the tenant key), commit them with the purchase record (and the event's log entry) in
 //! one transaction, then hand the email to the mailer. A purchase already issued changes
-//! nothing; its email is re-enqueued if it has not been sent (the mailer sends at most once).
+//! nothing; its email is re-enqueued if it has not been sent (the mailer skips an email already recorded sent).
 
 use time::OffsetDateTime;
 
@@ -164,10 +164,10 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
 /// Asks the mailer to send a purchase's email.
 pub async fn enqueue(s: &Services, purchase: &Purchase) -> Result<()> {
     s.outbox
-        .enqueue(&MailJob {
-            tenant_id: purchase.tenant_id.clone(),
-            purchase_ref: purchase.purchase_ref.clone(),
-        })
+        .enqueue(&MailJob::purchase(
+            purchase.tenant_id.clone(),
+            purchase.purchase_ref.clone(),
+        ))
         .await
 }
 

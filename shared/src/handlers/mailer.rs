@@ -1,10 +1,19 @@
 //! The mailer: consumes mail jobs from SQS, renders the license email and sends it with SES.
 //!
-//! At most one email per purchase: the mailer claims the send on the purchase record (a
-//! conditional write with an expiry), so redelivered or duplicated messages for a purchase
-//! already sent, or being sent, do nothing. Failures are reported per message (partial batch
-//! response) so only the failed ones are retried; after `mail_max_receives` attempts the email
-//! is marked `failed` and the message dropped (the merchant can resend it).
+//! Delivery is **at least once**. Each email has a record holding its state (the purchase for
+//! a purchase's email, the license for a resend): the mailer claims the send there (a
+//! conditional write with an expiry), sends with SES, then records `sent`. Redelivered or
+//! duplicated jobs for an email recorded sent, or being sent, do nothing. If SES accepted an
+//! email but recording `sent` failed (or the process stopped in between), the job is retried
+//! and the email is sent again: a buyer may get the same keys twice, never none.
+//!
+//! An email carries only keys whose license belongs to its address now: the purchase's email
+//! goes to the buyer with the keys the buyer still owns; a resend goes to one license's
+//! current owner with the purchase's keys that owner holds.
+//!
+//! Failures are reported per message (partial batch response) so only the failed ones are
+//! retried; after `mail_max_receives` attempts the email is marked `failed` and the message
+//! dropped (the merchant can resend it).
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use time::Duration;
@@ -12,8 +21,9 @@ use tracing::Instrument;
 
 use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
-use crate::domain::{EmailStatus, LicenseKey, Purchase};
+use crate::domain::{EmailStatus, License, LicenseKey};
 use crate::mail::{render, MailJob, TemplateValues};
+use crate::store::purchases::EmailAnchor;
 use crate::{Error, Result, Services};
 
 /// How long a claim on a send lasts; well under the queue's visibility timeout.
@@ -51,64 +61,142 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
         .get("ApproximateReceiveCount")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let Some(purchase) = s
-        .store
-        .get_purchase(&job.tenant_id, &job.purchase_ref)
-        .await?
-    else {
-        tracing::error!(purchase_ref = %job.purchase_ref, "mail job for an unknown purchase; dropped");
+    let Some(mail) = Mail::load(s, &job).await? else {
         return Ok(());
     };
-    if purchase.email_status != EmailStatus::Pending {
+    if mail.status != EmailStatus::Pending {
         tracing::info!(
-            status = purchase.email_status.as_str(),
+            status = mail.status.as_str(),
             "email not pending; nothing to do"
         );
         return Ok(());
     }
     let now = crate::time::now();
-    if !s
-        .store
-        .claim_email(&job.tenant_id, &job.purchase_ref, now, now + CLAIM)
-        .await?
-    {
+    if !s.store.claim_email(&mail.anchor, now, now + CLAIM).await? {
         tracing::info!("email already sent or being sent by another delivery");
         return Ok(());
     }
-    match send(s, &purchase).await {
+    let license_ids: Vec<String> = mail.licenses.iter().map(|l| l.id.clone()).collect();
+    match send(s, &mail).await {
         Ok(message_id) => {
-            tracing::info!(ses_message_id = %message_id, "license email sent");
-            s.store.set_email_status(&purchase, EmailStatus::Sent).await
+            tracing::info!(ses_message_id = %message_id, keys = license_ids.len(), "license email sent");
+            if let Err(e) = s
+                .store
+                .set_email_status(&mail.anchor, &license_ids, EmailStatus::Sent)
+                .await
+            {
+                // At least once: SES has the email but our record does not say so. The job is
+                // retried, and the retry sends it again (the same keys, to the same address).
+                tracing::error!(error = %e, "license email sent but not recorded; it will be sent again");
+                if let Err(release) = s.store.release_email_claim(&mail.anchor).await {
+                    tracing::warn!(error = %release, "claim not released; it expires by itself");
+                }
+                return Err(e);
+            }
+            Ok(())
         }
         Err(e) if receives >= s.config.mail_max_receives => {
             tracing::error!(error = %e, receives, "license email failed for good");
             s.store
-                .set_email_status(&purchase, EmailStatus::Failed)
+                .set_email_status(&mail.anchor, &license_ids, EmailStatus::Failed)
                 .await
         }
         Err(e) => {
-            s.store
-                .release_email_claim(&job.tenant_id, &job.purchase_ref)
-                .await?;
+            s.store.release_email_claim(&mail.anchor).await?;
             Err(e)
         }
     }
 }
 
-/// Renders and sends a purchase's email; SES's message id.
-async fn send(s: &Services, purchase: &Purchase) -> Result<String> {
-    let to = purchase
-        .customer_email
-        .as_deref()
-        .ok_or_else(|| Error::internal("pending email without an address"))?;
-    let licenses = s
-        .store
-        .get_tenant_licenses(&purchase.tenant_id, &purchase.license_ids)
-        .await?;
-    let mut keys = Vec::with_capacity(licenses.len());
-    for l in &licenses {
+/// One email to send: to whom, which keys, and the record that holds its state.
+struct Mail {
+    anchor: EmailAnchor,
+    status: EmailStatus,
+    tenant_id: String,
+    to: String,
+    customer_name: Option<String>,
+    /// The licenses whose keys it carries: those of the purchase that belong to `to` now.
+    licenses: Vec<License>,
+}
+
+impl Mail {
+    /// The email a job asks for, as the records stand now; `None` (job dropped) when there is
+    /// nothing to send it for.
+    async fn load(s: &Services, job: &MailJob) -> Result<Option<Mail>> {
+        let Some(purchase) = s
+            .store
+            .get_purchase(&job.tenant_id, &job.purchase_ref)
+            .await?
+        else {
+            tracing::error!(purchase_ref = %job.purchase_ref, "mail job for an unknown purchase; dropped");
+            return Ok(None);
+        };
+        let licenses = s
+            .store
+            .get_tenant_licenses(&purchase.tenant_id, &purchase.license_ids)
+            .await?;
+        let (anchor, status, to, customer_name) = match &job.license_id {
+            None => (
+                EmailAnchor::Purchase {
+                    tenant_id: purchase.tenant_id.clone(),
+                    purchase_ref: purchase.purchase_ref.clone(),
+                },
+                purchase.email_status,
+                purchase.customer_email.clone(),
+                purchase.customer_name.clone(),
+            ),
+            Some(id) => {
+                let Some(license) = licenses.iter().find(|l| &l.id == id) else {
+                    tracing::error!(license_id = %id, "resend of a license not in its purchase; dropped");
+                    return Ok(None);
+                };
+                (
+                    EmailAnchor::License {
+                        license_id: id.clone(),
+                    },
+                    license.email_status,
+                    license.customer_email.clone(),
+                    license.customer_name.clone(),
+                )
+            }
+        };
+        let Some(to) = to else {
+            tracing::error!("email without an address; dropped");
+            return Ok(None);
+        };
+        // A key goes only to its owner: licenses given to someone else since the purchase are
+        // not in the buyer's email, and a resend to a new owner carries only theirs.
+        let licenses: Vec<License> = licenses
+            .into_iter()
+            .filter(|l| {
+                l.customer_email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&to))
+            })
+            .collect();
+        Ok(Some(Mail {
+            anchor,
+            status,
+            tenant_id: purchase.tenant_id,
+            to,
+            customer_name,
+            licenses,
+        }))
+    }
+}
+
+/// Renders and sends an email; SES's message id.
+async fn send(s: &Services, mail: &Mail) -> Result<String> {
+    if mail.licenses.is_empty() {
+        return Err(Error::internal(
+            "none of the purchase's licenses belongs to the address any more",
+        ));
+    }
+    let mut keys = Vec::with_capacity(mail.licenses.len());
+    let mut product_ids: Vec<&str> = Vec::new();
+    for l in &mail.licenses {
         let ctx = SealContext {
-            tenant_id: &purchase.tenant_id,
+            tenant_id: &mail.tenant_id,
             owner: &l.id,
             field: KEY_SEAL_FIELD,
         };
@@ -121,12 +209,15 @@ async fn send(s: &Services, purchase: &Purchase) -> Result<String> {
         let key = LicenseKey::parse(key.expose())
             .map_err(|_| Error::internal("stored key is malformed"))?;
         keys.push(key.formatted());
+        if !product_ids.contains(&l.product_id.as_str()) {
+            product_ids.push(&l.product_id);
+        }
     }
     let mut products = Vec::new();
-    for id in &purchase.product_ids {
+    for id in product_ids {
         let p = s
             .store
-            .get_tenant_product(&purchase.tenant_id, id)
+            .get_tenant_product(&mail.tenant_id, id)
             .await?
             .ok_or_else(|| Error::internal(format!("product {id} of a purchase is missing")))?;
         products.push(p);
@@ -144,9 +235,9 @@ async fn send(s: &Services, purchase: &Purchase) -> Result<String> {
         &TemplateValues {
             keys: &keys,
             product_name: &product_name,
-            customer_email: to,
-            customer_name: purchase.customer_name.as_deref(),
+            customer_email: &mail.to,
+            customer_name: mail.customer_name.as_deref(),
         },
     );
-    s.sender.send(to, &email).await
+    s.sender.send(&mail.to, &email).await
 }

@@ -1,5 +1,6 @@
-//! The outbox: a message on the mail queue asks the mailer to send a purchase's email.
-//! Messages carry ids only, never keys; the mailer reads and opens the keys itself.
+//! The outbox: a message on the mail queue asks the mailer to send a purchase's email, or to
+//! resend one license's keys. Messages carry ids only, never keys or addresses; the mailer
+//! reads the records (and opens the keys) itself when it sends.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,21 @@ use crate::{Error, Result};
 pub struct MailJob {
     pub tenant_id: String,
     pub purchase_ref: String,
+    /// A resend of this license's keys (to its current customer email) rather than the
+    /// purchase's email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+}
+
+impl MailJob {
+    /// The email of a purchase, to its buyer.
+    pub fn purchase(tenant_id: impl Into<String>, purchase_ref: impl Into<String>) -> Self {
+        MailJob {
+            tenant_id: tenant_id.into(),
+            purchase_ref: purchase_ref.into(),
+            license_id: None,
+        }
+    }
 }
 
 /// Enqueues mail jobs on SQS.

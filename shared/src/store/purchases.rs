@@ -17,12 +17,11 @@ impl Store {
         self.get(keys::purchase(tenant_id, purchase_ref)).await
     }
 
-    /// Takes the right to send a purchase's email until `until`. `Ok(false)` when the email was
-    /// already sent, is not wanted, or another mailer holds an unexpired claim.
+    /// Takes the right to send an email until `until`. `Ok(false)` when it was already sent,
+    /// is not wanted, or another mailer holds an unexpired claim.
     pub async fn claim_email(
         &self,
-        tenant_id: &str,
-        purchase_ref: &str,
+        anchor: &EmailAnchor,
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool> {
@@ -30,7 +29,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::purchase(tenant_id, purchase_ref))))
+            .set_key(Some(Self::key_attrs(anchor.key())))
             .update_expression("SET emailClaimUntil = :until")
             .condition_expression(
                 "emailStatus IN (:pending, :failed) AND (attribute_not_exists(emailClaimUntil) OR emailClaimUntil < :now)",
@@ -44,25 +43,29 @@ impl Store {
         applied(result)
     }
 
-    /// Gives a claim back after a failed send, so the next delivery can try again.
-    pub async fn release_email_claim(&self, tenant_id: &str, purchase_ref: &str) -> Result<()> {
+    /// Gives a claim back after a failed send (or an unrecorded one), so the next delivery can
+    /// try again at once.
+    pub async fn release_email_claim(&self, anchor: &EmailAnchor) -> Result<()> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::purchase(
-                tenant_id,
-                purchase_ref,
-            ))))
+            .set_key(Some(Self::key_attrs(anchor.key())))
             .update_expression("REMOVE emailClaimUntil")
+            .condition_expression("attribute_exists(pk)")
             .send()
             .await
             .map_err(dynamo_err)?;
         Ok(())
     }
 
-    /// Records the outcome of the email on the purchase and each of its licenses, atomically,
-    /// and releases the claim.
-    pub async fn set_email_status(&self, purchase: &Purchase, status: EmailStatus) -> Result<()> {
+    /// Records the outcome of an email on its anchor and on each license it carried,
+    /// atomically, and releases the claim.
+    pub async fn set_email_status(
+        &self,
+        anchor: &EmailAnchor,
+        license_ids: &[String],
+        status: EmailStatus,
+    ) -> Result<()> {
         let status_value = AttributeValue::S(status.as_str().into());
         let update = |key: keys::Key, remove_claim: bool| {
             Update::builder()
@@ -79,12 +82,11 @@ impl Store {
                 .map(|u| TransactWriteItem::builder().update(u).build())
                 .map_err(|e| Error::internal(e.to_string()))
         };
-        let mut items = vec![update(
-            keys::purchase(&purchase.tenant_id, &purchase.purchase_ref),
-            true,
-        )?];
-        for id in &purchase.license_ids {
-            items.push(update(keys::license(id), false)?);
+        let mut items = vec![update(anchor.key(), true)?];
+        for id in license_ids {
+            if !matches!(anchor, EmailAnchor::License { license_id, .. } if license_id == id) {
+                items.push(update(keys::license(id), false)?);
+            }
         }
         self.client
             .transact_write_items()
@@ -96,35 +98,46 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Sets a purchase's email back to `pending` (to `email`), for a resend; the record after.
-    pub async fn request_email(
-        &self,
-        tenant_id: &str,
-        purchase_ref: &str,
-        email: &str,
-    ) -> Result<Purchase> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::purchase(
+/// The record that holds an email's state and claim: the purchase, for the email of a
+/// purchase; the license, for a resend of one license's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailAnchor {
+    Purchase {
+        tenant_id: String,
+        purchase_ref: String,
+    },
+    License {
+        license_id: String,
+    },
+}
+
+impl EmailAnchor {
+    fn key(&self) -> keys::Key {
+        match self {
+            EmailAnchor::Purchase {
                 tenant_id,
                 purchase_ref,
-            ))))
-            .update_expression(
-                "SET emailStatus = :pending, customerEmail = :e REMOVE emailClaimUntil",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
-            .expression_attribute_values(":e", AttributeValue::S(email.into()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(dynamo_err)?;
-        out.attributes
-            .map(Self::record)
-            .transpose()?
-            .ok_or_else(|| Error::internal("purchase update returned nothing"))
+            } => keys::purchase(tenant_id, purchase_ref),
+            EmailAnchor::License { license_id } => keys::license(license_id),
+        }
+    }
+}
+
+impl Store {
+    /// Sets a license's email back to `pending` for a resend (the license's keys to its
+    /// current customer email). `Ok(false)` when the license is not the tenant's.
+    pub async fn request_license_email(&self, tenant_id: &str, license_id: &str) -> Result<bool> {
+        applied(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_attrs(keys::license(license_id))))
+                .update_expression("SET emailStatus = :pending REMOVE emailClaimUntil")
+                .condition_expression("attribute_exists(pk) AND tenantId = :t")
+                .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+                .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+                .send()
+                .await,
+        )
     }
 }

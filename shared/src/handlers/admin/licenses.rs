@@ -305,8 +305,9 @@ pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespon
     Ok(ApiResponse::ok(&view(s, l).await?))
 }
 
-/// `POST /api/licenses/{id}/resend-email`: sends the purchase's email again, to the license's
-/// current customer email.
+/// `POST /api/licenses/{id}/resend-email`: emails the license's key again, to the license's
+/// current customer email, with the other keys of its purchase that this address owns (never
+/// keys that belong to someone else).
 pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let l = s
@@ -324,11 +325,16 @@ pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<Ap
         .purchase_ref
         .clone()
         .ok_or_else(|| Error::internal("license without a purchase"))?;
-    let purchase = s
-        .store
-        .request_email(&c.tenant_id, &purchase_ref, &email)
+    if !s.store.request_license_email(&c.tenant_id, &l.id).await? {
+        return Err(Error::not_found(format!("License {id}")));
+    }
+    s.outbox
+        .enqueue(&crate::mail::MailJob {
+            tenant_id: c.tenant_id.clone(),
+            purchase_ref,
+            license_id: Some(l.id.clone()),
+        })
         .await?;
-    crate::handlers::issuance::enqueue(s, &purchase).await?;
     Ok(ApiResponse::json(
         http::StatusCode::ACCEPTED,
         &ResendView {
