@@ -44,6 +44,13 @@ fn ts(unix: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(unix).ok()
 }
 
+/// `t + grace`, saturating at the end of representable time (times come from events: a
+/// hostile or broken one must not panic the handler).
+fn plus(t: OffsetDateTime, grace: Duration) -> OffsetDateTime {
+    t.checked_add(grace)
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
+}
+
 impl SubscriptionRecord {
     /// Applies the subscription's state to one of its licenses. Returns whether it changed.
     /// Revoked licenses and licenses an admin or a dispute suspended are left alone.
@@ -68,7 +75,7 @@ impl SubscriptionRecord {
             Some("past_due") | Some("unpaid") | Some("paused") => {
                 // The unpaid period began at current_period_start; after the grace, suspended.
                 let from = self.current_period_start.and_then(ts).unwrap_or(now);
-                license.suspend_at = Some(from + grace);
+                license.suspend_at = Some(plus(from, grace));
             }
             Some("active") | Some("trialing") => {
                 license.suspend_at = None;
@@ -86,7 +93,7 @@ impl SubscriptionRecord {
                     license.expires_at = Some(if self.cancel_at_period_end {
                         end
                     } else {
-                        end + grace
+                        plus(end, grace)
                     });
                 }
             }
@@ -101,7 +108,7 @@ impl SubscriptionRecord {
             self.grace_days
                 .unwrap_or(crate::domain::product::DEFAULT_GRACE_DAYS) as i64,
         );
-        ts(period_end).map(|t| t + grace)
+        ts(period_end).map(|t| plus(t, grace))
     }
 }
 

@@ -218,6 +218,21 @@ impl<'a> Dispute<'a> {
     }
 }
 
+/// A line's `quantity` (1 when absent), capped just above what one purchase may issue: a
+/// larger one is refused all the same ("at most 98 licenses"), and the cap keeps sums of line
+/// quantities far from overflowing, whatever an event says.
+pub fn line_quantity(value: Option<&Value>) -> u32 {
+    const CAP: u64 = crate::domain::purchase::MAX_LICENSES_PER_PURCHASE as u64 + 1;
+    match value {
+        None | Some(Value::Null) => 1,
+        Some(v) => match v.as_u64() {
+            Some(q) => q.min(CAP) as u32,
+            // Negative, fractional or not a number: more than can be issued, so refused.
+            None => CAP as u32,
+        },
+    }
+}
+
 /// A Checkout line item (from `GET /v1/checkout/sessions/{id}/line_items`, or expanded on
 /// the session).
 #[derive(Debug, Clone, Copy)]
@@ -225,11 +240,7 @@ pub struct LineItem<'a>(pub StripeObject<'a>);
 
 impl<'a> LineItem<'a> {
     pub fn quantity(&self) -> u32 {
-        self.0
-            .at("quantity")
-            .and_then(Value::as_u64)
-            .map(|q| q.min(u32::MAX as u64) as u32)
-            .unwrap_or(1)
+        line_quantity(self.0.at("quantity"))
     }
 
     /// The price: `price` (classic) or `pricing.price_details.price` (basil invoice lines).
@@ -294,6 +305,17 @@ mod tests {
             assert!(l.product_expanded());
             assert_eq!(l.product_metadata().unwrap()["product_id"], "42");
         }
+        for (q, expected) in [
+            (json!(3), 3),
+            (json!(u64::MAX), 99),
+            (json!(-5), 99),
+            (json!(1.5), 99),
+            (json!("2"), 99),
+            (Value::Null, 1),
+        ] {
+            assert_eq!(line_quantity(Some(&q)), expected, "{q}");
+        }
+        assert_eq!(line_quantity(None), 1);
         let unexpanded = json!({"quantity": 1, "price": {"product": "prod_1"}});
         assert!(!LineItem(StripeObject(&unexpanded)).product_expanded());
     }

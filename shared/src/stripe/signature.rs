@@ -68,7 +68,8 @@ impl SignatureHeader {
         tolerance: Duration,
     ) -> Result<(), SignatureError> {
         let secs = tolerance.as_secs();
-        if (now_unix - self.timestamp).unsigned_abs() > secs {
+        // `abs_diff`: any i64 the header carries, however far off, is a refusal, not an overflow.
+        if now_unix.abs_diff(self.timestamp) > secs {
             return Err(SignatureError::OutsideTolerance(secs));
         }
         Ok(())
@@ -174,5 +175,23 @@ mod tests {
                 "{bad:?} should not parse"
             );
         }
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let at = |t: i64| SignatureHeader::parse(&format!("t={t},v1={}", "ab".repeat(32))).unwrap();
+        let refused = Err(SignatureError::OutsideTolerance(300));
+        for t in [i64::MIN, i64::MIN + 1, -1, i64::MAX] {
+            assert_eq!(at(t).check_timestamp(1_700_000_000, TOL), refused, "t={t}");
+        }
+        for now in [i64::MIN, i64::MAX] {
+            assert_eq!(
+                at(1_700_000_000).check_timestamp(now, TOL),
+                refused,
+                "now={now}"
+            );
+        }
+        assert_eq!(at(i64::MAX).check_timestamp(i64::MIN, TOL), refused);
+        assert_eq!(at(i64::MIN).check_timestamp(i64::MAX, TOL), refused);
     }
 }

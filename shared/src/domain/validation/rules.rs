@@ -138,6 +138,42 @@ pub fn validate(license: &License, usage: &LicenseUsage, check: &Check) -> Decis
     }
 }
 
+/// The most devices one license holds, whatever its `maxDevices` (0 = unlimited included):
+/// the device list lives in the license's DynamoDB item, which cannot exceed 400 KB.
+pub const MAX_DEVICES_PER_LICENSE: usize = 1000;
+
+/// The most bytes of device ids and names one license holds (the item's other attributes and
+/// the IP list keep the rest of the 400 KB).
+pub const MAX_DEVICE_LIST_BYTES: usize = 256 * 1024;
+
+/// Bytes a device takes in the list: its id, its name, and the fixed part (attribute names,
+/// the activation time).
+fn device_bytes(id: &str, name: Option<&str>) -> usize {
+    id.len() + name.map_or(0, str::len) + 64
+}
+
+/// `DEVICE_LIMIT_REACHED` when one more device would pass the license's hard bounds.
+fn device_list_full(license: &License, device: &DeviceId, name: Option<&str>) -> Option<Verdict> {
+    if license.devices.len() >= MAX_DEVICES_PER_LICENSE {
+        return Some(Verdict::with_detail(
+            Code::DeviceLimitReached,
+            "The license holds the most devices Keyhook keeps for one license (1000); deactivate one first.",
+        ));
+    }
+    let used: usize = license
+        .devices
+        .iter()
+        .map(|d| device_bytes(&d.device_id, d.device_name.as_deref()))
+        .sum();
+    if used + device_bytes(device.as_str(), name) > MAX_DEVICE_LIST_BYTES {
+        return Some(Verdict::with_detail(
+            Code::DeviceLimitReached,
+            "The license's device list is full (256 KiB of device ids and names); deactivate a device first.",
+        ));
+    }
+    None
+}
+
 /// `activate`: records the device (idempotent for an active one) within the device limit, the
 /// IP limit and the change budget, and starts an activation-started license's clock.
 pub fn activate(license: &License, usage: &LicenseUsage, check: &Check) -> Decision {
@@ -164,6 +200,9 @@ pub fn activate(license: &License, usage: &LicenseUsage, check: &Check) -> Decis
     if license.max_devices > 0 && license.devices.len() >= license.max_devices as usize {
         return Decision::Answer(Code::DeviceLimitReached.verdict());
     }
+    if let Some(v) = device_list_full(license, device, check.device_name) {
+        return Decision::Answer(v);
+    }
     let ips = match ip_admission(license, usage, check) {
         Err(v) => return Decision::Answer(v),
         Ok(ips) => ips,
@@ -182,9 +221,13 @@ pub fn activate(license: &License, usage: &LicenseUsage, check: &Check) -> Decis
         license.expires_at,
         license.license_days,
     ) {
-        (ExpirationStart::Activation, None, Some(days)) => {
-            Some(check.now + Duration::days(days as i64))
-        }
+        // Past the end of representable time, the clock saturates (never a panic).
+        (ExpirationStart::Activation, None, Some(days)) => Some(
+            check
+                .now
+                .checked_add(Duration::days(i64::from(days)))
+                .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc()),
+        ),
         _ => None,
     };
     Decision::Change(
@@ -463,5 +506,61 @@ mod tests {
             code(&activate(&l, &u, &check(Some(&a), "2.2.2.2"))),
             Some(Code::IpLimitReached)
         );
+    }
+
+    #[test]
+    fn even_an_unlimited_license_holds_a_bounded_device_list() {
+        let mut l = license(0, 0);
+        let u = LicenseUsage::default();
+        l.devices = (0..MAX_DEVICES_PER_LICENSE)
+            .map(|i| Device {
+                device_id: format!("d{i}"),
+                device_name: None,
+                activated_at: now(),
+            })
+            .collect();
+        let d = activate(&l, &u, &check(Some(&device("new")), "ip"));
+        match d {
+            Decision::Answer(v) => {
+                assert_eq!(v.code, Code::DeviceLimitReached);
+                assert!(v.detail.contains("1000"), "{}", v.detail);
+            }
+            other => panic!("{other:?}"),
+        }
+        // An already activated device is still fine.
+        assert!(matches!(
+            activate(&l, &u, &check(Some(&device("d3")), "ip")),
+            Decision::Answer(v) if v.code == Code::Valid
+        ));
+
+        // Long ids and names fill the list by size before the count.
+        let long = "x".repeat(256);
+        l.devices = (0..200)
+            .map(|i| Device {
+                device_id: format!("{i}{long}"),
+                device_name: Some("n".repeat(1000)),
+                activated_at: now(),
+            })
+            .collect();
+        match activate(&l, &u, &check(Some(&device("new")), "ip")) {
+            Decision::Answer(v) => {
+                assert_eq!(v.code, Code::DeviceLimitReached);
+                assert!(v.detail.contains("256 KiB"), "{}", v.detail);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_activation_clock_never_overflows() {
+        let mut l = license(0, 0);
+        l.expiration_start = ExpirationStart::Activation;
+        l.expires_at = None;
+        l.license_days = Some(u32::MAX);
+        let u = LicenseUsage::default();
+        match activate(&l, &u, &check(Some(&device("a")), "ip")) {
+            Decision::Change(_, c) => assert!(c.expires_at.is_some_and(|t| t > now())),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -139,7 +139,12 @@ pub(super) async fn issue(
         .as_ref()
         .and_then(|p| p.period_end)
         .and_then(crate::time::from_unix)
-        .map(|end| Some(end + time::Duration::days(grace_days as i64)));
+        .map(|end| {
+            Some(
+                end.checked_add(time::Duration::days(i64::from(grace_days)))
+                    .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc()),
+            )
+        });
     let lines = requests
         .iter()
         .zip(&products)

@@ -72,7 +72,7 @@ pub async fn invoice_line_requests(
             .get(secret, &format!("products/{product_id}"), &Form::new())
             .await
             .map_err(Error::from_stripe_read)?;
-        let quantity = l.at("quantity").and_then(Value::as_u64).unwrap_or(1) as u32;
+        let quantity = crate::stripe::objects::line_quantity(l.at("quantity"));
         if let Some(md) = product["metadata"].as_object() {
             match metadata::lukittu_line(md, quantity) {
                 Ok(r) => requests.extend(r),
