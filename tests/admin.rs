@@ -387,6 +387,10 @@ async fn currencies_are_seeded_and_managed_per_tenant() {
         .await;
     let items = page["items"].as_array().unwrap();
     assert!(items.len() > 130, "Stripe's currencies are seeded");
+    assert!(
+        items.iter().all(|c| c["isActive"] == false),
+        "a tenant without apps charges in no currency yet"
+    );
     let find = |code: &str| items.iter().find(|c| c["code"] == code).cloned().unwrap();
     assert_eq!(find("jpy")["zeroDecimal"], true);
     assert_eq!(find("krw")["zeroDecimal"], true);
@@ -470,11 +474,28 @@ async fn currencies_are_seeded_and_managed_per_tenant() {
             None,
         )
         .await;
-    assert!(active["items"]
+    let active: Vec<&str> = active["items"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|c| c["code"] != "eur"));
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["xts"], "its app's currency; eur stays deactivated");
+    let (_, active) = stack
+        .api(
+            &other.token,
+            "GET",
+            "/api/currencies?active=true&limit=200",
+            None,
+        )
+        .await;
+    let active: Vec<&str> = active["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["eur"], "only the other tenant's app's currency");
     let (status, _) = stack
         .api(
             &t.token,

@@ -251,15 +251,57 @@ async fn jpy_is_zero_decimal_and_refuses_fractional_prices() {
 }
 
 #[tokio::test]
-async fn the_request_currency_overrides_the_app_default_when_active() {
-    let shop = Shop::open(json!({}), json!({"price": "29.99"})).await;
+async fn another_currency_sells_only_at_the_products_explicit_price_in_it() {
+    let shop = Shop::open(
+        json!({}),
+        json!({"price": "29.99", "prices": {"eur": "27.00", "kwd": "9.500"}}),
+    )
+    .await;
+    let set_active = |code: &'static str, active: bool| {
+        let shop = &shop;
+        async move {
+            let (status, body) = shop
+                .stack
+                .api(
+                    &shop.tenant.token,
+                    "PUT",
+                    &format!("/api/currencies/{code}"),
+                    Some(json!({"isActive": active})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    // A new tenant charges only in its apps' currencies.
+    let (status, body) = shop.checkout(json!({"currency": "EUR"})).await;
+    assert_refused(status, &body, "currency");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not active"),
+        "{body}"
+    );
+    for code in ["eur", "kwd", "mxn"] {
+        set_active(code, true).await;
+    }
     let (status, session) = shop.checkout(json!({"currency": "EUR"})).await;
     assert_eq!(status, 201, "{session}");
     assert_eq!(session["currency"], "eur");
-    assert_eq!(session["amount"], "29.99");
+    assert_eq!(session["amount"], "27.00", "the euro price, not 29.99 EUR");
     let (status, session) = shop.checkout(json!({"currency": "kwd"})).await;
     assert_eq!(status, 201, "{session}");
-    assert_eq!(session["amount"], "29.990");
+    assert_eq!(session["amount"], "9.500");
+    // Active, but the product has no price in it: 29.99 is not 29.99 MXN.
+    let (status, body) = shop.checkout(json!({"currency": "mxn"})).await;
+    assert_refused(status, &body, "currency");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("prices.mxn"),
+        "{body}"
+    );
     let sent: Vec<(String, String)> = shop
         .stripe
         .session_requests()
@@ -274,27 +316,19 @@ async fn the_request_currency_overrides_the_app_default_when_active() {
         .collect();
     assert_eq!(
         sent,
-        [
-            ("eur".into(), "2999".into()),
-            ("kwd".into(), "29990".into())
-        ]
+        [("eur".into(), "2700".into()), ("kwd".into(), "9500".into())]
     );
 
-    let (status, _) = shop
-        .stack
-        .api(
-            &shop.tenant.token,
-            "PUT",
-            "/api/currencies/gbp",
-            Some(json!({"isActive": false})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    for bad in ["gbp", "xyz", "dollars"] {
+    // A deactivated currency is refused even with a price in it; so are unknown codes.
+    set_active("eur", false).await;
+    for bad in ["eur", "xyz", "dollars"] {
         let (status, body) = shop.checkout(json!({"currency": bad})).await;
         assert_refused(status, &body, "currency");
     }
-    assert_eq!(shop.stripe.session_requests().await.len(), 2);
+    // The app's own currency still sells at `price`.
+    let (status, session) = shop.checkout(json!({"currency": "usd"})).await;
+    assert_eq!((status, session["amount"].as_str()), (201, Some("29.99")));
+    assert_eq!(shop.stripe.session_requests().await.len(), 3);
 }
 
 #[tokio::test]
@@ -584,7 +618,17 @@ async fn without_a_default_active_app_the_caller_must_name_one() {
 
 #[tokio::test]
 async fn stripe_errors_are_mapped_to_the_contract() {
-    let shop = Shop::open(json!({}), json!({})).await;
+    let shop = Shop::open(json!({}), json!({"prices": {"ang": "29.99"}})).await;
+    let (status, _) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "PUT",
+            "/api/currencies/ang",
+            Some(json!({"isActive": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
     // Stripe refuses the currency: the merchant's to fix, with Stripe's words.
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))

@@ -1,5 +1,7 @@
 //! Products a merchant sells, and how their licenses behave.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -71,8 +73,13 @@ pub struct Product {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
-    /// Decimal string in the app's currency ("29.99").
+    /// Decimal string in the currency of the app that sells it ("29.99").
     pub price: String,
+    /// Explicit prices in other currencies, by lowercase code (`{"eur": "27.00"}`). A checkout
+    /// in a currency other than the app's sells only at one of these: a price is a price in
+    /// one currency, never the same number in another.
+    #[serde(default)]
+    pub prices: BTreeMap<String, String>,
     pub auto_email: bool,
     /// 0 = perpetual.
     pub default_license_days: u32,
@@ -104,6 +111,17 @@ pub struct Product {
 }
 
 impl Product {
+    /// The product's price in `currency`, sold through an app whose currency is
+    /// `app_currency`: the explicit price in that currency, else `price` when the currency is
+    /// the app's; `None` when the product has no price in it.
+    pub fn price_in(&self, currency: &str, app_currency: &str) -> Option<&str> {
+        match self.prices.get(currency) {
+            Some(p) => Some(p),
+            None if currency == app_currency => Some(&self.price),
+            None => None,
+        }
+    }
+
     /// A new product with Keyhook's defaults: free, perpetual, no limits, no trial, Auto Email
     /// on, a new key per renewal, grace and chargeback actions as documented.
     pub fn new(
@@ -117,6 +135,7 @@ impl Product {
             tenant_id: tenant_id.into(),
             name: name.into(),
             price: "0".into(),
+            prices: BTreeMap::new(),
             auto_email: true,
             default_license_days: 0,
             trial_days: 0,
@@ -132,5 +151,23 @@ impl Product {
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_price_is_a_price_in_one_currency() {
+        let mut p = crate::domain::fixtures::product();
+        p.price = "29.99".into();
+        p.prices.insert("eur".into(), "27.00".into());
+        assert_eq!(p.price_in("usd", "usd"), Some("29.99"));
+        assert_eq!(p.price_in("eur", "usd"), Some("27.00"));
+        assert_eq!(p.price_in("mxn", "usd"), None, "29.99 is not 29.99 MXN");
+        // Sold through a euro app, the explicit euro price wins over `price`.
+        assert_eq!(p.price_in("eur", "eur"), Some("27.00"));
+        assert_eq!(p.price_in("usd", "eur"), None);
     }
 }

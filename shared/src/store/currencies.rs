@@ -1,36 +1,22 @@
-//! A tenant's currencies: Stripe's shipped list merged with the tenant's own settings
-//! (deactivated codes, added codes), which live in its partition as `CURRENCY#<code>`.
-
-use std::collections::BTreeMap;
+//! A tenant's currency settings (activated, deactivated or added codes), in its partition as
+//! `CURRENCY#<code>`. What a tenant's currencies are, settings merged with Stripe's shipped
+//! list and its apps' currencies, is `domain::currency`'s rule.
 
 use super::keys::kind;
 use super::Store;
-use crate::domain::currency::{self, Currency};
+use crate::domain::currency::Currency;
 use crate::Result;
 
 impl Store {
-    /// Every currency of a tenant, sorted by code: one Query.
-    pub async fn currencies(&self, tenant_id: &str) -> Result<Vec<Currency>> {
-        let mut all: BTreeMap<String, Currency> =
-            currency::shipped().map(|c| (c.code.clone(), c)).collect();
-        for setting in self
-            .all_tenant_items::<Currency>(tenant_id, kind::CURRENCY)
-            .await?
-        {
-            all.insert(setting.code.clone(), setting);
-        }
-        Ok(all.into_values().collect())
+    /// Every currency setting of a tenant: one Query.
+    pub async fn currency_settings(&self, tenant_id: &str) -> Result<Vec<Currency>> {
+        self.all_tenant_items::<Currency>(tenant_id, kind::CURRENCY)
+            .await
     }
 
-    /// One currency of a tenant, if it exists (shipped or added).
-    pub async fn currency(&self, tenant_id: &str, code: &str) -> Result<Option<Currency>> {
-        if let Some(c) = self
-            .get_tenant_item(tenant_id, kind::CURRENCY, code)
-            .await?
-        {
-            return Ok(Some(c));
-        }
-        Ok(currency::shipped().find(|c| c.code == code))
+    /// The tenant's setting for one currency, if it has one.
+    pub async fn currency_setting(&self, tenant_id: &str, code: &str) -> Result<Option<Currency>> {
+        self.get_tenant_item(tenant_id, kind::CURRENCY, code).await
     }
 
     /// Stores a tenant's setting for a currency.

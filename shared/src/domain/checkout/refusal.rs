@@ -82,6 +82,13 @@ pub enum Refusal {
         currency: String,
         quantity: u32,
     },
+    #[error("product {product} has no price in {currency}: its price ({price}) is in {app_currency}, the app's currency; set the product's prices.{currency}, or omit currency")]
+    NoPriceInCurrency {
+        product: String,
+        price: String,
+        currency: String,
+        app_currency: String,
+    },
     #[error("price mapping {mapping} uses Stripe price {price}, which is not a recurring price; subscriptions need one")]
     PriceNotRecurring { mapping: String, price: String },
 }
@@ -105,7 +112,9 @@ impl Refusal {
             | PriceNotRecurring { .. } => "priceMappingId",
             NoMapping { .. } | PaymentWithMapping => "mode",
             AppNotFound(_) | NoDefaultApp | AppInactive(_) | AppWithoutSecretKey(_) => "appId",
-            TooManyDecimals { .. } | ThreeDecimalRounding { .. } => "currency",
+            TooManyDecimals { .. } | ThreeDecimalRounding { .. } | NoPriceInCurrency { .. } => {
+                "currency"
+            }
         }
     }
 }

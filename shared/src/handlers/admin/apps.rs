@@ -136,7 +136,8 @@ async fn apply(s: &Services, app: &mut StripeApp, input: AppInput) -> Result<()>
     app.is_default = merge(app.is_default, input.is_default);
     if let Some(c) = &input.default_currency {
         let code = check_currency(c)?;
-        super::currencies::active(s, &app.tenant_id, &code, "defaultCurrency").await?;
+        // An app's currency is active by being the app's, unless the tenant deactivated it.
+        super::currencies::active(s, &app.tenant_id, &code, "defaultCurrency", Some(&code)).await?;
         app.default_currency = code;
     }
     if let Some(pk) = input.publishable_key {

@@ -1,10 +1,11 @@
-//! Currencies: Stripe's list, seeded; a tenant adds codes or deactivates them. An app's
-//! `defaultCurrency` and a checkout's `currency` must be active codes.
+//! Currencies: Stripe's list, shipped inactive except the tenant's apps' currencies; a tenant
+//! activates, deactivates or adds codes. An app's `defaultCurrency` must not be a deactivated
+//! code (setting it makes a shipped one active), and a checkout's `currency` must be active.
 
 use serde::Deserialize;
 
 use super::caller;
-use crate::domain::currency::{decimals_of, is_code, Currency};
+use crate::domain::currency::{self, decimals_of, is_code, Currency};
 use crate::http::input::{json_body, pagination, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
@@ -27,18 +28,20 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         Some("false") => false,
         Some(_) => return Err(Error::validation("active", "must be true or false")),
     };
-    let all: Vec<Currency> = s
-        .store
-        .currencies(&c.tenant_id)
-        .await?
-        .into_iter()
-        .filter(|c| !only_active || c.is_active)
-        .filter(|c| {
-            cursor
-                .as_deref()
-                .is_none_or(|after| c.code.as_str() > after)
-        })
-        .collect();
+    let apps = s.store.all_tenant_apps(&c.tenant_id).await?;
+    let app_currencies: Vec<&str> = apps.iter().map(|a| a.default_currency.as_str()).collect();
+    let all: Vec<Currency> = currency::all_for_tenant(
+        s.store.currency_settings(&c.tenant_id).await?,
+        &app_currencies,
+    )
+    .into_iter()
+    .filter(|c| !only_active || c.is_active)
+    .filter(|c| {
+        cursor
+            .as_deref()
+            .is_none_or(|after| c.code.as_str() > after)
+    })
+    .collect();
     let next_cursor = (all.len() > limit).then(|| all[limit - 1].code.clone());
     Ok(ApiResponse::ok(&ListBody {
         items: all.into_iter().take(limit).collect(),
@@ -59,7 +62,13 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             "must be a lowercase ISO 4217 code such as \"usd\" (Stripe requires lowercase)",
         ));
     }
-    if s.store.currency(&c.tenant_id, &code).await?.is_some() {
+    if currency::for_tenant(
+        &code,
+        s.store.currency_setting(&c.tenant_id, &code).await?,
+        || false,
+    )
+    .is_some()
+    {
         return Err(Error::Conflict(format!(
             "currency {code} exists; change it with PUT /api/currencies/{code}"
         )));
@@ -81,9 +90,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: CurrencyInput = json_body(req)?;
-    let mut currency = s
-        .store
-        .currency(&c.tenant_id, code)
+    let mut currency = tenant_currency(s, &c.tenant_id, code, None)
         .await?
         .ok_or_else(|| Error::not_found(format!("Currency {code}")))?;
     if input.code.as_deref().is_some_and(|c| c != code) {
@@ -106,11 +113,42 @@ pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiRes
     Ok(ApiResponse::ok(&currency))
 }
 
-/// An active currency of the tenant, or a validation error naming `field`.
-pub async fn active(s: &Services, tenant_id: &str, code: &str, field: &str) -> Result<Currency> {
-    match s.store.currency(tenant_id, code).await? {
+/// The tenant's currency `code`, as `domain::currency::for_tenant` says; `app_currency` is a
+/// currency already known to be an app's (saves listing the tenant's apps).
+async fn tenant_currency(
+    s: &Services,
+    tenant_id: &str,
+    code: &str,
+    app_currency: Option<&str>,
+) -> Result<Option<Currency>> {
+    let setting = s.store.currency_setting(tenant_id, code).await?;
+    let is_app_currency = if setting.is_some() || app_currency == Some(code) {
+        app_currency == Some(code)
+    } else {
+        s.store
+            .all_tenant_apps(tenant_id)
+            .await?
+            .iter()
+            .any(|a| a.default_currency == code)
+    };
+    Ok(currency::for_tenant(code, setting, || is_app_currency))
+}
+
+/// An active currency of the tenant, or a validation error naming `field`. `app_currency` is
+/// the currency of the app concerned (active unless the tenant deactivated it).
+pub async fn active(
+    s: &Services,
+    tenant_id: &str,
+    code: &str,
+    field: &str,
+    app_currency: Option<&str>,
+) -> Result<Currency> {
+    match tenant_currency(s, tenant_id, code, app_currency).await? {
         Some(c) if c.is_active => Ok(c),
-        Some(_) => Err(Error::validation(field, format!("currency {code} is not active"))),
+        Some(_) => Err(Error::validation(
+            field,
+            format!("currency {code} is not active; activate it with PUT /api/currencies/{code}"),
+        )),
         None => Err(Error::validation(
             field,
             format!("{code:?} is not a currency Keyhook knows (lowercase ISO 4217, see GET /api/currencies)"),

@@ -2,6 +2,8 @@
 //! deleted (its licenses would lose their product); archive it instead (`archived: true`),
 //! which stops new sales and keeps existing licenses working.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{caller, merge, ts};
@@ -19,6 +21,9 @@ use crate::{Error, Result, Services};
 pub struct ProductInput {
     pub name: Option<String>,
     pub price: Option<String>,
+    /// Prices in other currencies by lowercase code (`{"eur": "27.00"}`); replaces the whole
+    /// set. A checkout in a currency other than the app's needs one.
+    pub prices: Option<BTreeMap<String, String>>,
     pub auto_email: Option<bool>,
     pub default_license_days: Option<u32>,
     pub trial_days: Option<u32>,
@@ -53,6 +58,7 @@ pub struct ProductView {
     pub id: String,
     pub name: String,
     pub price: String,
+    pub prices: BTreeMap<String, String>,
     pub auto_email: bool,
     pub default_license_days: u32,
     pub trial_days: u32,
@@ -75,6 +81,7 @@ impl From<Product> for ProductView {
             id: p.id,
             name: p.name,
             price: p.price,
+            prices: p.prices,
             auto_email: p.auto_email,
             default_license_days: p.default_license_days,
             trial_days: p.trial_days,
@@ -93,6 +100,9 @@ impl From<Product> for ProductView {
     }
 }
 
+/// Most currencies one product is priced in.
+const MAX_PRICES: usize = 50;
+
 /// Largest value of the day and limit fields (about 270 years; keeps dates representable).
 const MAX_DAYS: u32 = 100_000;
 
@@ -102,6 +112,26 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
     }
     if let Some(price) = &input.price {
         p.price = parse_price("price", price, 2)?;
+    }
+    if let Some(prices) = input.prices {
+        if prices.len() > MAX_PRICES {
+            return Err(Error::validation(
+                "prices",
+                format!("has more than {MAX_PRICES} currencies"),
+            ));
+        }
+        let mut checked = BTreeMap::new();
+        for (code, price) in prices {
+            if !crate::domain::currency::is_code(&code) {
+                return Err(Error::validation(
+                    format!("prices.{code}"),
+                    "keys must be lowercase ISO 4217 codes such as \"eur\"",
+                ));
+            }
+            let price = parse_price(&format!("prices.{code}"), &price, 3)?;
+            checked.insert(code, price);
+        }
+        p.prices = checked;
     }
     for (field, value) in [
         ("defaultLicenseDays", input.default_license_days),

@@ -91,8 +91,20 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (line_item, priced) = match sale {
         Sale::OneTime => {
             let code = ask.currency.as_deref().unwrap_or(&app.default_currency);
-            let currency = currencies::active(s, tenant_id, code, "currency").await?;
-            let charge = amount::one_time(&product.id, &product.price, &currency, ask.quantity)?;
+            // A price is a price in one currency: another currency sells only at the
+            // product's explicit price in it.
+            let price = product
+                .price_in(code, &app.default_currency)
+                .ok_or_else(|| Refusal::NoPriceInCurrency {
+                    product: product.id.clone(),
+                    price: product.price.clone(),
+                    currency: code.to_string(),
+                    app_currency: app.default_currency.clone(),
+                })?;
+            let currency =
+                currencies::active(s, tenant_id, code, "currency", Some(&app.default_currency))
+                    .await?;
+            let charge = amount::one_time(&product.id, price, &currency, ask.quantity)?;
             (
                 OwnedLineItem::PriceData {
                     currency: currency.code.clone(),
