@@ -181,7 +181,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         } => {
             let services = Services::from_env().await?;
             services.store.delete_tenant(&id).await?;
-            println!("tenant {id} deleted; its API tokens no longer work");
+            println!("tenant {id} deleted; its API tokens no longer work and its Stripe apps receive no more events");
             Ok(())
         }
         Command::Trigger {

@@ -210,6 +210,7 @@ async fn webhook_matching(stack: &Stack) {
                 is_live: false,
                 active: true,
                 is_default: false,
+                connect: Default::default(),
                 created_at: now,
                 updated_at: now,
             };

@@ -156,8 +156,6 @@ impl Product {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_price_is_a_price_in_one_currency() {
         let mut p = crate::domain::fixtures::product();

@@ -105,9 +105,13 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a tenant and its API tokens (its other records become unreachable: no token
-    /// can name them any more).
+    /// Deletes a tenant, its Stripe apps (so no webhook matches them: at once on their own
+    /// URLs, within the candidate cache's lifetime on the shared URL) and its API tokens (its
+    /// other records become unreachable: no token can name them any more).
     pub async fn delete_tenant(&self, tenant_id: &str) -> Result<()> {
+        for app in self.all_tenant_apps(tenant_id).await? {
+            self.delete_app(tenant_id, &app.id).await?;
+        }
         let mut cursor = None;
         loop {
             let page = self.list_tokens(tenant_id, 200, cursor.as_deref()).await?;

@@ -144,6 +144,7 @@ mod tests {
             is_live: false,
             active,
             is_default,
+            connect: Default::default(),
             created_at: now,
             updated_at: now,
         }

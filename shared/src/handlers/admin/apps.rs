@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{caller, merge, ts};
 use crate::crypto::SealContext;
 use crate::domain::stripe_app::fields;
+use crate::domain::stripe_app::ConnectSettings;
 use crate::domain::{AppStatus, StripeApp};
 use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::input::{json_body, pagination, text_field, ListBody};
@@ -27,6 +28,8 @@ pub struct AppInput {
     pub is_live: Option<bool>,
     pub active: Option<bool>,
     pub is_default: Option<bool>,
+    /// Stripe Connect events to accept (replaces the whole setting); none by default.
+    pub connect: Option<ConnectSettings>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -39,6 +42,7 @@ pub struct AppView {
     pub is_live: bool,
     pub active: bool,
     pub is_default: bool,
+    pub connect: ConnectSettings,
     pub status: AppStatus,
     pub has_secret: bool,
     pub has_webhook_signing_secret: bool,
@@ -75,6 +79,7 @@ async fn view(s: &Services, app: &StripeApp) -> Result<AppView> {
         is_live: app.is_live,
         active: app.active,
         is_default: app.is_default,
+        connect: app.connect.clone(),
         status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
         has_secret: d.secret_key,
         has_webhook_signing_secret: d.webhook_secret,
@@ -134,6 +139,25 @@ async fn apply(s: &Services, app: &mut StripeApp, input: AppInput) -> Result<()>
     app.is_live = merge(app.is_live, input.is_live);
     app.active = merge(app.active, input.active);
     app.is_default = merge(app.is_default, input.is_default);
+    if let Some(connect) = input.connect {
+        if connect.account_ids.len() > ConnectSettings::MAX_ACCOUNTS {
+            return Err(Error::validation(
+                "connect.accountIds",
+                format!("names more than {} accounts", ConnectSettings::MAX_ACCOUNTS),
+            ));
+        }
+        if let Some(bad) = connect.account_ids.iter().find(|a| {
+            !a.starts_with("acct_")
+                || a.len() > 255
+                || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            return Err(Error::validation(
+                "connect.accountIds",
+                format!("{bad:?} is not a Stripe account id (acct_…)"),
+            ));
+        }
+        app.connect = connect;
+    }
     if let Some(c) = &input.default_currency {
         let code = check_currency(c)?;
         // An app's currency is active by being the app's, unless the tenant deactivated it.
@@ -242,6 +266,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         is_live: false,
         active: true,
         is_default: false,
+        connect: ConnectSettings::default(),
         created_at: now,
         updated_at: now,
     };

@@ -1,9 +1,10 @@
 //! What makes the shared webhook URL cheap with thousands of apps: the candidate apps of each
 //! mode are cached for a short time, and each app's opened signing secrets for as long as the
 //! tenant keys are, keyed by the sealed value itself (a changed secret is a different key, so
-//! nothing stale ever verifies). A warm match makes no AWS call and no decryption: it is one
-//! HMAC per candidate. When nothing matches, the list is re-read once (at most every few
-//! seconds), so an app created a moment ago still matches at once.
+//! nothing stale ever verifies). A warm match makes no decryption: it is one HMAC per candidate
+//! and one read of the matched app (`routing`). When nothing matches, the list is re-read once
+//! (at most once per [`MIN_REFRESH`] per process, however many misses arrive together), so an
+//! app created a moment ago still matches at once.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,16 +16,22 @@ use crate::domain::StripeApp;
 use crate::handlers::app_secrets::{self, AppSecret};
 use crate::{Result, Services};
 
-/// How long the list of candidate apps is reused.
-const LIST_TTL: Duration = Duration::from_secs(30);
-/// Least time between two re-reads forced by a signature that matched nothing (so a flood of
-/// bad signatures cannot turn into a flood of queries).
-const MIN_REFRESH: Duration = Duration::from_secs(1);
+/// How long the list of candidate apps is reused. It only narrows the search: the app that
+/// matched is read again before use (`routing`), so a change to an app applies at once; a new
+/// app is found by the re-read after a miss.
+pub const LIST_TTL: Duration = Duration::from_secs(30);
+/// Least time between two re-reads forced by a signature that matched nothing: however many
+/// bad signatures arrive, at most one forced re-read per mode per interval per process.
+pub const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 pub struct AppCache {
     lists: Cache<bool, Arc<Vec<StripeApp>>>,
     secrets: Cache<String, Arc<Secret>>,
+    /// When each mode's list was last read, or a forced re-read claimed.
     last_refresh: Mutex<[Option<Instant>; 2]>,
+    /// One list read at a time per process: concurrent requests that find no list wait for
+    /// the read in progress instead of each making their own.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl AppCache {
@@ -39,6 +46,7 @@ impl AppCache {
                 .time_to_live(secret_ttl)
                 .build(),
             last_refresh: Mutex::new([None, None]),
+            reading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -47,30 +55,52 @@ impl AppCache {
         if let Some(apps) = self.lists.get(&is_live) {
             return Ok(apps);
         }
-        self.reload(s, is_live).await
+        let _reading = self.reading.lock().await;
+        if let Some(apps) = self.lists.get(&is_live) {
+            return Ok(apps);
+        }
+        self.read(s, is_live).await
     }
 
-    async fn reload(&self, s: &Services, is_live: bool) -> Result<Arc<Vec<StripeApp>>> {
+    /// Reads the list from the table (callers hold `reading`).
+    async fn read(&self, s: &Services, is_live: bool) -> Result<Arc<Vec<StripeApp>>> {
         let apps = Arc::new(s.store.webhook_apps(is_live).await?);
         self.lists.insert(is_live, Arc::clone(&apps));
-        self.last_refresh.lock().expect("not poisoned")[is_live as usize] = Some(Instant::now());
+        self.mark_read(is_live, Instant::now());
         Ok(apps)
     }
 
-    /// Re-reads the list after a miss, unless it was read moments ago; `None` when skipped.
+    fn mark_read(&self, is_live: bool, at: Instant) {
+        // A poisoned lock only means another request panicked mid-update of two instants.
+        let mut last = self
+            .last_refresh
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last[usize::from(is_live)] = Some(at);
+    }
+
+    /// Re-reads the list after a miss, unless it was read (or a re-read was claimed) less
+    /// than [`MIN_REFRESH`] ago; `None` when skipped. The check and the claim are one step,
+    /// so concurrent misses cannot all re-read.
     pub async fn refresh_after_miss(
         &self,
         s: &Services,
         is_live: bool,
     ) -> Result<Option<Arc<Vec<StripeApp>>>> {
-        let recent = self.last_refresh.lock().expect("not poisoned")[is_live as usize]
-            .is_some_and(|t| t.elapsed() < MIN_REFRESH);
-        if recent {
-            return Ok(None);
+        {
+            let mut last = self
+                .last_refresh
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let slot = &mut last[usize::from(is_live)];
+            if slot.is_some_and(|t| t.elapsed() < MIN_REFRESH) {
+                return Ok(None);
+            }
+            *slot = Some(Instant::now());
         }
-        self.reload(s, is_live).await.map(Some)
+        let _reading = self.reading.lock().await;
+        self.read(s, is_live).await.map(Some)
     }
-
     /// An app's opened secret, from the cache or by opening it.
     pub async fn secret(
         &self,

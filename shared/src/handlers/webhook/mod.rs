@@ -2,8 +2,8 @@
 //!
 //! Stripe gets 2xx only once the event is durably recorded and its effects committed; any
 //! infrastructure failure answers 5xx so Stripe retries. Events that can never succeed
-//! (unknown product, bad metadata, wrong mode) are recorded `failed` with the reason and
-//! answered 200, since retrying cannot fix them.
+//! (unknown product, bad metadata, wrong mode, a Connect event the app does not accept) are
+//! recorded `failed` with the reason and answered 200, since retrying cannot fix them.
 
 pub mod app_cache;
 mod chargeback;
@@ -185,6 +185,11 @@ async fn process(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome
             if event.livemode { "live" } else { "test" },
             if app.is_live { "live" } else { "test" }
         )));
+    }
+    if let Some(account) = event.account.as_deref() {
+        if let Some(reason) = app.connect.refusal(account, &app.id) {
+            return Ok(Outcome::Refused(reason));
+        }
     }
     match event.event_type.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {

@@ -1,13 +1,25 @@
 //! Which Stripe app sent this event: the one whose signing secret verifies the signature.
 //! Candidates are narrowed by URL (`/webhook/{appId}`), by `?tenantId=`/`?teamId=`, and by the
 //! event's mode; the current and the previous signing secret (during a roll) both verify. The
-//! shared URL's candidates and every opened secret come from [`AppCache`] when warm.
+//! shared URL's candidates and every opened secret come from [`AppCache`] when warm; the app
+//! that matched there is then read again (one GetItem), so a deactivated, deleted or re-keyed
+//! app, or one whose tenant was deleted, never matches, and its current settings apply.
+//!
+//! Cost of a signature that verifies nothing: one HMAC of the body per candidate secret (the
+//! scan stops at the first match), and at most one forced re-read of the list per interval per
+//! process ([`AppCache::refresh_after_miss`]); no other AWS call.
 
 use super::app_cache::AppCache;
 use crate::domain::StripeApp;
 use crate::handlers::app_secrets::AppSecret;
 use crate::stripe::signature::SignatureHeader;
 use crate::{Error, Result, Services};
+
+/// An app whose secret verified the signature, and which of its sealed secrets did.
+struct Matched {
+    app: StripeApp,
+    sealed: String,
+}
 
 pub(super) async fn match_app(
     s: &Services,
@@ -29,19 +41,49 @@ pub(super) async fn match_app(
         }
         (None, None) => {
             let apps = cache.apps(s, livemode).await?;
-            match first_match(s, cache, &apps, signature, body).await? {
-                Some(app) => Some(app),
-                None => match cache.refresh_after_miss(s, livemode).await? {
-                    Some(fresh) => first_match(s, cache, &fresh, signature, body).await?,
-                    None => None,
-                },
+            let mut found = match first_match(s, cache, &apps, signature, body).await? {
+                Some(m) => still_current(s, m).await?,
+                None => None,
+            };
+            // Nothing (or only a stale candidate) matched: re-read the list, at most once per
+            // interval, and try again (a new app, or a new secret).
+            if found.is_none() {
+                if let Some(fresh) = cache.refresh_after_miss(s, livemode).await? {
+                    found = match first_match(s, cache, &fresh, signature, body).await? {
+                        Some(m) => still_current(s, m).await?,
+                        None => None,
+                    };
+                }
             }
+            found
         }
     };
-    found.ok_or_else(|| Error::BadRequest {
+    found.map(|m| m.app).ok_or_else(|| Error::BadRequest {
         code: "no_app_matched_signature",
         message: "no active Stripe app's webhook signing secret verifies this signature".into(),
     })
+}
+
+/// The app as it is now, if it still exists, is active and still holds the secret that
+/// verified (a candidate from the cached list may be up to the list's lifetime old).
+async fn still_current(s: &Services, m: Matched) -> Result<Option<Matched>> {
+    let Some(app) = s.store.get_app(&m.app.id).await? else {
+        tracing::info!(app_id = %m.app.id, "matched a deleted app; refused");
+        return Ok(None);
+    };
+    let holds = [
+        app.webhook_secret_sealed.as_deref(),
+        app.previous_webhook_secret_sealed.as_deref(),
+    ]
+    .contains(&Some(m.sealed.as_str()));
+    if !app.active || !holds {
+        tracing::info!(app_id = %app.id, "matched a deactivated or re-keyed app; refused");
+        return Ok(None);
+    }
+    Ok(Some(Matched {
+        app,
+        sealed: m.sealed,
+    }))
 }
 
 async fn first_match(
@@ -50,12 +92,19 @@ async fn first_match(
     apps: &[StripeApp],
     signature: &SignatureHeader,
     body: &[u8],
-) -> Result<Option<StripeApp>> {
+) -> Result<Option<Matched>> {
     for app in apps.iter().filter(|a| a.active) {
         for which in [AppSecret::WebhookSecret, AppSecret::PreviousWebhookSecret] {
             if let Some(secret) = cache.secret(s, app, which).await? {
                 if signature.verifies(secret.expose(), body) {
-                    return Ok(Some(app.clone()));
+                    let sealed = match which {
+                        AppSecret::WebhookSecret => app.webhook_secret_sealed.clone(),
+                        _ => app.previous_webhook_secret_sealed.clone(),
+                    };
+                    return Ok(Some(Matched {
+                        app: app.clone(),
+                        sealed: sealed.unwrap_or_default(),
+                    }));
                 }
             }
         }
