@@ -1,9 +1,9 @@
 //! A Stripe subscription as Keyhook tracks it, and how its state drives its licenses.
 //!
 //! Stripe delivers subscription events in any order, and licenses may be issued before or after
-//! them. The record keeps the newest state seen (older events never overwrite it) and the
-//! licenses of the current period; whichever comes second — the state or the licenses —
-//! applies the state to the licenses, so every order converges.
+//! them. The record keeps the newest state seen (older events never overwrite it, see
+//! [`Observation`]) and the licenses of the current period; whichever comes second — the state
+//! or the licenses — applies the state to the licenses, so every order converges.
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -40,6 +40,46 @@ pub struct SubscriptionRecord {
     pub version: u64,
 }
 
+/// What an event (or a fetch made while handling one) says of a subscription, as far as
+/// ordering goes. Stripe's `created` has one-second resolution and several events about one
+/// subscription often share a second (`customer.subscription.created` with `incomplete` and
+/// `.updated` with `active` at checkout; `.updated` and `.deleted` at a cancellation). Within a
+/// second the object itself says which is newer: a later paid period first, then the further
+/// step of a subscription's life ([`status_rank`]), so the outcome never depends on the order
+/// of delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Observation {
+    pub created: i64,
+    pub period_end: i64,
+    pub status_rank: u8,
+}
+
+impl Observation {
+    pub fn new(created: i64, period_end: Option<i64>, status: Option<&str>) -> Self {
+        Observation {
+            created,
+            period_end: period_end.unwrap_or(0),
+            status_rank: status_rank(status),
+        }
+    }
+}
+
+/// How far along its life a status is: `incomplete` → `trialing` → `active` → `past_due` →
+/// `unpaid` → `paused` → `canceled` / `incomplete_expired` (ended, final).
+pub fn status_rank(status: Option<&str>) -> u8 {
+    match status {
+        None => 0,
+        Some("incomplete") => 1,
+        Some("trialing") => 2,
+        Some("active") => 3,
+        Some("past_due") => 4,
+        Some("unpaid") => 5,
+        Some("paused") => 6,
+        Some("canceled") | Some("incomplete_expired") => 7,
+        Some(_) => 0,
+    }
+}
+
 fn ts(unix: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(unix).ok()
 }
@@ -52,6 +92,21 @@ fn plus(t: OffsetDateTime, grace: Duration) -> OffsetDateTime {
 }
 
 impl SubscriptionRecord {
+    /// The observation the record holds.
+    pub fn observation(&self) -> Observation {
+        Observation::new(
+            self.state_event_created,
+            self.current_period_end,
+            self.status.as_deref(),
+        )
+    }
+
+    /// Whether `seen` is at least as new as what the record holds (an equal one re-applies
+    /// harmlessly).
+    pub fn is_not_older_than_record(&self, seen: Observation) -> bool {
+        self.status.is_none() || seen >= self.observation()
+    }
+
     /// Applies the subscription's state to one of its licenses. Returns whether it changed.
     /// Revoked licenses and licenses an admin or a dispute suspended are left alone.
     pub fn apply_to(&self, license: &mut License, now: OffsetDateTime) -> bool {
@@ -180,5 +235,31 @@ mod tests {
         let mut revoked = license();
         revoked.status = LicenseStatus::Revoked;
         assert!(!record("active").apply_to(&mut revoked, OffsetDateTime::UNIX_EPOCH));
+    }
+
+    #[test]
+    fn within_one_second_the_object_says_which_state_is_newer() {
+        let mut r = record("active");
+        r.state_event_created = 100;
+        r.current_period_end = Some(1_000);
+        // Same second: `created` (incomplete) after `updated` (active) changes nothing;
+        // `deleted` (canceled) wins over `updated` (active) whichever comes first.
+        assert!(!r.is_not_older_than_record(Observation::new(
+            100,
+            Some(1_000),
+            Some("incomplete")
+        )));
+        assert!(r.is_not_older_than_record(Observation::new(100, Some(1_000), Some("canceled"))));
+        r.status = Some("canceled".into());
+        assert!(!r.is_not_older_than_record(Observation::new(100, Some(1_000), Some("active"))));
+        // A later paid period is newer, whatever its status.
+        r.status = Some("past_due".into());
+        assert!(r.is_not_older_than_record(Observation::new(100, Some(2_000), Some("active"))));
+        // A later second always is; an earlier one never.
+        assert!(r.is_not_older_than_record(Observation::new(101, Some(1_000), Some("active"))));
+        assert!(!r.is_not_older_than_record(Observation::new(99, Some(9_000), Some("canceled"))));
+        // Nothing seen yet: anything applies.
+        let fresh = SubscriptionRecord::default();
+        assert!(fresh.is_not_older_than_record(Observation::new(0, None, None)));
     }
 }

@@ -46,6 +46,9 @@ pub struct IssueOrder<'a> {
     pub event_id: Option<String>,
     /// Whether to email the keys (when the products allow and there is an address).
     pub send_email: bool,
+    /// The subscription (`sub_…`) whose first purchase this is: at most one purchase per
+    /// subscription issues with this set, whatever each event names it.
+    pub first_purchase_of: Option<String>,
 }
 
 /// What issuing came to.
@@ -55,6 +58,8 @@ pub struct Issued {
     pub licenses: Vec<License>,
     /// False when the purchase had already issued.
     pub new: bool,
+    /// Whether the issuing event's log entry turned `verified` in the same transaction.
+    pub logged: bool,
 }
 
 pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
@@ -133,8 +138,12 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
         created_at: now,
     };
 
-    let issued = match s.store.commit_purchase(&purchase, &licenses).await? {
-        IssueOutcome::Issued => {
+    let issued = match s
+        .store
+        .commit_purchase(&purchase, &licenses, order.first_purchase_of.as_deref())
+        .await?
+    {
+        IssueOutcome::Issued { logged } => {
             tracing::info!(
                 purchase_ref = %purchase.purchase_ref,
                 licenses = purchase.license_ids.len(),
@@ -144,6 +153,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
                 purchase,
                 licenses,
                 new: true,
+                logged,
             }
         }
         IssueOutcome::AlreadyIssued(existing) => {
@@ -152,6 +162,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
                 purchase: *existing,
                 licenses: Vec::new(),
                 new: false,
+                logged: false,
             }
         }
     };

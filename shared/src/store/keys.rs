@@ -61,6 +61,14 @@ pub fn purchase(tenant_id: &str, purchase_ref: &str) -> Key {
     )
 }
 
+/// The claim on a subscription's first purchase: names the purchase that issued it.
+pub fn first_purchase(tenant_id: &str, subscription_id: &str) -> Key {
+    (
+        tenant_partition(tenant_id),
+        format!("FIRST#{subscription_id}"),
+    )
+}
+
 pub fn event(tenant_id: &str, event_id: &str) -> Key {
     (tenant_partition(tenant_id), format!("EVENT#{event_id}"))
 }

@@ -223,6 +223,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             app_id: None,
             event_id: None,
             send_email: input.send_email.unwrap_or(true),
+            first_purchase_of: None,
         },
     )
     .await?;

@@ -84,6 +84,7 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
             period: subscription_id.map(|id| PaidPeriod {
                 subscription_id: id,
                 period_end,
+                first: true,
             }),
         },
     )

@@ -29,6 +29,10 @@ pub(super) struct PaidPeriod<'a> {
     pub subscription_id: &'a str,
     /// End of the period paid for, when known.
     pub period_end: Option<i64>,
+    /// The subscription's first purchase (its Checkout Session, or its `subscription_create`
+    /// invoice): these two events name it differently when the session does not name its
+    /// invoice, so issuance also claims "the first purchase of this subscription".
+    pub first: bool,
 }
 
 pub(super) struct PurchaseInput<'a> {
@@ -169,6 +173,11 @@ pub(super) async fn issue(
             app_id: Some(app.id.clone()),
             event_id: Some(event.id.clone()),
             send_email: true,
+            first_purchase_of: input
+                .period
+                .as_ref()
+                .filter(|p| p.first)
+                .map(|p| p.subscription_id.to_string()),
         },
     )
     .await?;
@@ -191,7 +200,7 @@ pub(super) async fn issue(
     Ok(Outcome::Done {
         purchase_ref: Some(issued.purchase.purchase_ref),
         license_ids: issued.purchase.license_ids,
-        // A new purchase marked its event verified in its own transaction.
-        logged: issued.new,
+        // A new purchase marked its event verified in its own transaction (when it fitted).
+        logged: issued.logged,
     })
 }

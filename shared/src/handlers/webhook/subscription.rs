@@ -1,10 +1,12 @@
 //! Subscriptions over their whole life. `customer.subscription.created/updated/deleted` update
-//! the subscription's record (newest event wins; older ones are ignored) and apply its state to
+//! the subscription's record (newest state wins: by event time, then within one second by the
+//! subscription's own period and status, see `domain::subscription::Observation`; older ones
+//! are ignored) and apply its state to
 //! its licenses; issuance links new licenses to the record and applies the state it finds.
 //! Both sides write the record with optimistic concurrency, so any order of events converges.
 
 use super::Outcome;
-use crate::domain::subscription::SubscriptionRecord;
+use crate::domain::subscription::{Observation, SubscriptionRecord};
 use crate::domain::RenewalMode;
 use crate::domain::StripeApp;
 use crate::stripe::objects::Subscription;
@@ -79,8 +81,9 @@ pub(super) async fn observe(
     let id = sub
         .id()
         .ok_or_else(|| Error::internal("subscription without id"))?;
+    let seen = Observation::new(created, sub.current_period_end(), sub.status());
     let record = update_record(s, tenant_id, id, |r| {
-        if created < r.state_event_created {
+        if !r.is_not_older_than_record(seen) {
             tracing::info!(subscription = id, "older subscription state ignored");
             return false;
         }

@@ -1,0 +1,192 @@
+//! Subscription events whose order Stripe does not guarantee: two states of one subscription
+//! in the same second, and a subscription's Checkout Session that does not name its invoice
+//! (on an app Keyhook cannot ask Stripe with) racing the invoice itself.
+
+use keyhook_tests::stripe::{self as fake, FakeStripe, Sale, Shape};
+use keyhook_tests::{Stack, TestApp, TestTenant};
+use serde_json::{json, Value};
+
+const WEBHOOK: &str = "/api/stripe/webhook";
+const DAY: i64 = 86_400;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+struct World {
+    _stripe: FakeStripe,
+    stack: Stack,
+    tenant: TestTenant,
+    app: TestApp,
+    product: String,
+}
+
+/// A tenant selling a product; `app_extra` changes its app.
+async fn world(app_extra: Value) -> World {
+    let stripe = FakeStripe::start().await;
+    let stack = Stack::start_with_stripe(&stripe.uri()).await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app_with(&tenant, app_extra).await;
+    let product = stack.product(&tenant, json!({})).await;
+    World {
+        _stripe: stripe,
+        stack,
+        tenant,
+        app,
+        product,
+    }
+}
+
+impl World {
+    async fn deliver(&self, event: &Value) -> Value {
+        let (status, receipt) = self
+            .stack
+            .post_event(WEBHOOK, event, &self.app.webhook_secret)
+            .await;
+        assert_eq!(status, 200, "{}: {receipt}", event["type"]);
+        assert_eq!(receipt["status"], "verified", "{receipt}");
+        receipt
+    }
+}
+
+#[tokio::test]
+async fn two_states_in_one_second_end_the_same_whatever_the_order() {
+    for (shape, cancellation_first) in [(Shape::Basil, true), (Shape::Legacy, false)] {
+        let w = world(json!({})).await;
+        let sale = Sale::subscription(json!({"productId": w.product}));
+        let period_end = now() + 20 * DAY;
+        let invoice = fake::invoice(
+            &sale,
+            sale.invoice.as_deref().unwrap(),
+            "subscription_create",
+            period_end,
+            shape,
+            true,
+        );
+        w.deliver(&fake::event("invoice.paid", invoice, shape, now()))
+            .await;
+        // The cancellation and an update of the same second (Stripe's `created` has one-second
+        // resolution), delivered in either order: the subscription ended.
+        let t = now();
+        let updated = fake::event(
+            "customer.subscription.updated",
+            fake::subscription(&sale, "active", period_end, true, shape),
+            shape,
+            t,
+        );
+        let deleted = fake::event(
+            "customer.subscription.deleted",
+            fake::subscription(&sale, "canceled", period_end, false, shape),
+            shape,
+            t,
+        );
+        let order = if cancellation_first {
+            [deleted, updated]
+        } else {
+            [updated, deleted]
+        };
+        for event in &order {
+            w.deliver(event).await;
+        }
+        let licenses = w.stack.licenses(&w.tenant, "").await;
+        assert_eq!(licenses.len(), 1);
+        assert_eq!(
+            licenses[0]["status"], "expired",
+            "cancellation first: {cancellation_first}: {}",
+            licenses[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_without_its_invoice_and_the_invoice_issue_one_purchase_in_either_order() {
+    for session_first in [true, false] {
+        // No secret key: Keyhook cannot ask Stripe for the session's invoice.
+        let w = world(json!({"secretKey": ""})).await;
+        let sale = Sale::subscription(json!({"productId": w.product}));
+        let mut session = fake::session(&sale, "paid");
+        session["invoice"] = Value::Null;
+        let session = fake::event("checkout.session.completed", session, Shape::Basil, now());
+        let invoice = fake::event(
+            "invoice.paid",
+            fake::invoice(
+                &sale,
+                sale.invoice.as_deref().unwrap(),
+                "subscription_create",
+                now() + 30 * DAY,
+                Shape::Basil,
+                true,
+            ),
+            Shape::Basil,
+            now(),
+        );
+        let (first, second) = if session_first {
+            (&session, &invoice)
+        } else {
+            (&invoice, &session)
+        };
+        let issued = w.deliver(first).await;
+        let again = w.deliver(second).await;
+        assert_eq!(
+            again["licenseIds"], issued["licenseIds"],
+            "session first: {session_first}"
+        );
+        // A renewal is a new purchase as before.
+        let renewal = fake::event(
+            "invoice.paid",
+            fake::invoice(
+                &sale,
+                &fake::id("in"),
+                "subscription_cycle",
+                now() + 60 * DAY,
+                Shape::Basil,
+                true,
+            ),
+            Shape::Basil,
+            now(),
+        );
+        w.deliver(&renewal).await;
+        assert_eq!(
+            w.stack.licenses(&w.tenant, "").await.len(),
+            2,
+            "one license for the first purchase, one for the renewal (session first: {session_first})"
+        );
+        w.stack.drain_mail().await;
+        assert_eq!(w.stack.emails_to(&sale.email).await.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn the_two_events_of_a_first_purchase_racing_issue_once() {
+    let w = world(json!({"secretKey": ""})).await;
+    let sale = Sale::subscription(json!({"productId": w.product}));
+    let mut session = fake::session(&sale, "paid");
+    session["invoice"] = Value::Null;
+    let events = [
+        fake::event("checkout.session.completed", session, Shape::Legacy, now()),
+        fake::event(
+            "invoice.paid",
+            fake::invoice(
+                &sale,
+                sale.invoice.as_deref().unwrap(),
+                "subscription_create",
+                now() + 30 * DAY,
+                Shape::Legacy,
+                true,
+            ),
+            Shape::Legacy,
+            now(),
+        ),
+    ];
+    let receipts = futures::future::join_all(
+        events
+            .iter()
+            .chain(events.iter())
+            .map(|e| w.stack.post_event(WEBHOOK, e, &w.app.webhook_secret)),
+    )
+    .await;
+    for (status, receipt) in &receipts {
+        assert_eq!(*status, 200, "{receipt}");
+    }
+    assert_eq!(w.stack.licenses(&w.tenant, "").await.len(), 1);
+}
