@@ -401,7 +401,7 @@ fn expected_actions(function: &str) -> BTreeSet<&'static str> {
             "dynamodb:GetItem",
             // a trial reads the product and the device record together
             "dynamodb:BatchGetItem",
-            "dynamodb:PutItem",
+            // activations, deactivations and trials are conditional updates; nothing is put
             "dynamodb:UpdateItem",
             "kms:Decrypt",
         ],
@@ -507,10 +507,133 @@ fn each_function_may_do_only_what_it_uses() {
         "kms:Encrypt",
         "kms:GenerateDataKey",
         "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
         "dynamodb:Scan",
         "sqs:SendMessage",
     ] {
         assert!(!validate.contains(forbidden), "validate has {forbidden}");
+    }
+}
+
+/// The partition-key prefixes each function reads and writes in the table (docs/deploy.md):
+/// `(function, reads, writes)`. Changing a role's `dynamodb:LeadingKeys` means changing this.
+const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "webhook",
+        &["APP#*", "PRODUCT#*", "LICENSE#*", "TENANT#*"],
+        &["TENANT#*", "LICENSE#*"],
+    ),
+    (
+        "checkout",
+        &["TOKEN#*", "APP#*", "PRODUCT#*", "TENANT#*"],
+        &["TENANT#*"],
+    ),
+    (
+        "validate",
+        &["LICENSE#*", "PRODUCT#*", "DEVICE#*", "TENANT#*"],
+        &["LICENSE#*", "DEVICE#*"],
+    ),
+    (
+        "admin",
+        &["TENANT#*", "TOKEN#*", "APP#*", "PRODUCT#*", "LICENSE#*", "COUNTER"],
+        &["TENANT#*", "TOKEN#*", "APP#*", "PRODUCT#*", "LICENSE#*", "COUNTER"],
+    ),
+    (
+        "mailer",
+        &["TENANT#*", "LICENSE#*", "PRODUCT#*"],
+        &["TENANT#*", "LICENSE#*"],
+    ),
+];
+
+fn is_write(action: &str) -> bool {
+    matches!(
+        action,
+        "dynamodb:PutItem" | "dynamodb:UpdateItem" | "dynamodb:DeleteItem"
+    )
+}
+
+#[test]
+fn each_function_touches_only_the_partitions_it_uses() {
+    let t = template();
+    for (name, (id, f)) in functions(&t) {
+        let role = resource(&t, getatt_target(&f["Properties"]["Role"]).unwrap());
+        let (_, reads, writes) = LEADING_KEYS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap_or_else(|| panic!("{id}: no expected leading keys"));
+        let mut granted_reads = BTreeSet::new();
+        let mut granted_writes = BTreeSet::new();
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                if statement["Resource"] != json!({"Fn::GetAtt": ["Table", "Arn"]}) {
+                    continue;
+                }
+                // Every statement on the table's items names the partitions it may touch.
+                let keys: BTreeSet<&str> = as_list(
+                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                )
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+                assert!(
+                    !keys.is_empty(),
+                    "{id}: {} has no dynamodb:LeadingKeys condition",
+                    statement["Sid"]
+                );
+                for action in as_list(&statement["Action"]) {
+                    let action = action.as_str().unwrap();
+                    let granted = if is_write(action) {
+                        &mut granted_writes
+                    } else {
+                        &mut granted_reads
+                    };
+                    granted.extend(keys.iter().copied());
+                }
+            }
+        }
+        let reads: BTreeSet<&str> = reads.iter().copied().collect();
+        let writes: BTreeSet<&str> = writes.iter().copied().collect();
+        assert_eq!(granted_reads, reads, "{id}: partitions read");
+        assert_eq!(granted_writes, writes, "{id}: partitions written");
+    }
+
+    // Every partition the code builds is granted to some function (a new kind of record
+    // needs its role updated, or it fails in AWS though the emulator, which ignores IAM,
+    // lets it pass).
+    let keys_rs = std::fs::read_to_string(repo_file("shared/src/store/keys.rs")).unwrap();
+    let mut built: BTreeSet<String> = BTreeSet::new();
+    // A partition key is the first element of a key tuple: `(format!("KIND#…"), …)`, or
+    // `tenant_partition`'s `TENANT#`, or a fixed `("COUNTER".into(), …)`.
+    for (i, _) in keys_rs.match_indices("format!(\"") {
+        let before = keys_rs[..i].trim_end();
+        let rest = &keys_rs[i + "format!(\"".len()..];
+        let kind = rest.split('#').next().unwrap_or_default();
+        let is_kind = !kind.is_empty() && kind.chars().all(|c| c.is_ascii_uppercase());
+        if is_kind && before.ends_with('(') {
+            built.insert(format!("{kind}#*"));
+        }
+    }
+    if keys_rs.contains("pub fn tenant_partition") {
+        built.insert("TENANT#*".into());
+    }
+    if keys_rs.contains("(\"COUNTER\".into()") {
+        built.insert("COUNTER".into());
+    }
+    assert!(built.len() >= 7, "partitions found in keys.rs: {built:?}");
+    let granted: BTreeSet<String> = LEADING_KEYS
+        .iter()
+        .flat_map(|(_, r, w)| r.iter().chain(w.iter()))
+        .map(|k| k.to_string())
+        .collect();
+    for prefix in &built {
+        assert!(
+            granted.contains(prefix),
+            "partition {prefix} (keys.rs) is granted to no function"
+        );
+    }
+    // And the functions' partitions are the ones the code builds.
+    for prefix in &granted {
+        assert!(built.contains(prefix), "{prefix} is not a partition keys.rs builds");
     }
 }
 
