@@ -296,11 +296,11 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .body::<licenses::IssueInput>(g)
             .created::<licenses::LicenseView>(g),
         Op::GetLicense => O::new("Get a license (with its key)", "licenses", Token).ok::<licenses::LicenseView>(g),
-        Op::PatchLicense => O::new("Suspend, reinstate, revoke; change expiry, limits or customer", "licenses", Token)
+        Op::PatchLicense => O::new("Suspend, reinstate, revoke; change expiry, limits or customer. Writes only the fields named, conditionally on the license's version (a concurrent activation, refund or subscription change is never undone)", "licenses", Token)
             .body::<licenses::PatchInput>(g)
             .ok::<licenses::LicenseView>(g)
-            .error(409, "A revoked license cannot be reinstated (`conflict`)."),
-        Op::ResendLicenseEmail => O::new("Email the license's purchase again", "licenses", Token)
+            .error(409, "A revoked license cannot be reinstated, or the license kept changing under the request; retry (`conflict`)."),
+        Op::ResendLicenseEmail => O::new("Email the license's key again, to its current customerEmail, with the purchase's other keys that this address owns (never others' keys); delivered at least once", "licenses", Token)
             .status::<licenses::ResendView>(g, 202, "Queued"),
         Op::ListTenantKeys => O::new("List the tenant's keys (never their material)", "tenant keys", Token)
             .list::<tenant_keys::TenantKeyView>(g, &[]),

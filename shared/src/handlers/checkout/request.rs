@@ -20,7 +20,8 @@ pub struct CheckoutInput {
     pub plan_id: Option<String>,
     /// A subscription price mapping of the product; makes the session a subscription.
     pub price_mapping_id: Option<String>,
-    /// An active currency for a one-time session, instead of the app's `defaultCurrency`.
+    /// An active currency for a one-time session, instead of the app's `defaultCurrency`;
+    /// another currency than the app's sells only at the product's explicit `prices.<code>`.
     /// Ignored for subscriptions (the Stripe price has its own).
     pub currency: Option<String>,
     /// Prefills the buyer's email on Stripe's page.
