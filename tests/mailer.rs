@@ -215,7 +215,7 @@ async fn an_email_sent_but_not_recorded_is_sent_again() {
     );
 
     // SES accepts the email; recording it fails: the job is retried, the claim released.
-    let response = mailer::handle_batch(&flaky, batch(&[job.clone()])).await;
+    let response = mailer::handle_batch(&flaky, batch(std::slice::from_ref(&job))).await;
     assert_eq!(response.batch_item_failures.len(), 1, "retried");
     assert_eq!(stack.emails_to(&email).await.len(), 1);
     let p = stack
@@ -230,7 +230,7 @@ async fn an_email_sent_but_not_recorded_is_sent_again() {
 
     // The retry sends it again (at least once), then records it; later deliveries send
     // nothing.
-    let response = mailer::handle_batch(&flaky, batch(&[job.clone()])).await;
+    let response = mailer::handle_batch(&flaky, batch(std::slice::from_ref(&job))).await;
     assert!(response.batch_item_failures.is_empty());
     let emails = stack.emails_to(&email).await;
     assert_eq!(emails.len(), 2, "sent again: at least once");

@@ -535,8 +535,22 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "admin",
-        &["TENANT#*", "TOKEN#*", "APP#*", "PRODUCT#*", "LICENSE#*", "COUNTER"],
-        &["TENANT#*", "TOKEN#*", "APP#*", "PRODUCT#*", "LICENSE#*", "COUNTER"],
+        &[
+            "TENANT#*",
+            "TOKEN#*",
+            "APP#*",
+            "PRODUCT#*",
+            "LICENSE#*",
+            "COUNTER",
+        ],
+        &[
+            "TENANT#*",
+            "TOKEN#*",
+            "APP#*",
+            "PRODUCT#*",
+            "LICENSE#*",
+            "COUNTER",
+        ],
     ),
     (
         "mailer",
@@ -633,7 +647,10 @@ fn each_function_touches_only_the_partitions_it_uses() {
     }
     // And the functions' partitions are the ones the code builds.
     for prefix in &granted {
-        assert!(built.contains(prefix), "{prefix} is not a partition keys.rs builds");
+        assert!(
+            built.contains(prefix),
+            "{prefix} is not a partition keys.rs builds"
+        );
     }
 }
 
