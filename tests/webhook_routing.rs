@@ -216,7 +216,7 @@ fn request(body: Vec<u8>, header: String) -> ApiRequest {
 #[tokio::test]
 async fn bad_signatures_force_at_most_one_list_read_per_interval() {
     let stack = Stack::start().await;
-    let (_, app, product) = seller(&stack, "A").await;
+    let (tenant, app, product) = seller(&stack, "A").await;
     let counter = CallCounter::default();
     let services = counted_services(stack.config(), &stack.sdk, &counter);
     let good = |event: &Value| {
@@ -245,9 +245,13 @@ async fn bad_signatures_force_at_most_one_list_read_per_interval() {
     for a in &answers {
         assert_eq!(a.status.as_u16(), 400);
     }
-    // And a stream of them right after.
+    // And a stream of them right after, on the shared URL and narrowed to the tenant.
     for i in 0..40 {
-        let a = dispatch(&services, Some(Function::Webhook), bad(i)).await;
+        let mut req = bad(i);
+        if i % 2 == 1 {
+            req.query = vec![("tenantId".into(), tenant.id.clone())];
+        }
+        let a = dispatch(&services, Some(Function::Webhook), req).await;
         assert_eq!(a.status.as_u16(), 400);
     }
     let calls = counter.snapshot();

@@ -1,5 +1,6 @@
 //! Which Stripe app sent this event: the one whose signing secret verifies the signature.
-//! Candidates are narrowed by URL (`/webhook/{appId}`), by `?tenantId=`/`?teamId=`, and by the
+//! Candidates are narrowed by URL (`/webhook/{appId}`: that app, read on each request), by
+//! `?tenantId=`/`?teamId=` (that tenant's share of the shared URL's candidates), and by the
 //! event's mode; the current and the previous signing secret (during a roll) both verify. The
 //! shared URL's candidates and every opened secret come from [`AppCache`] when warm; the app
 //! that matched there is then read again (one GetItem), so a deactivated, deleted or re-keyed
@@ -30,18 +31,17 @@ pub(super) async fn match_app(
     livemode: bool,
 ) -> Result<StripeApp> {
     let cache = &s.webhook_apps;
-    let found = match (app_id, tenant_id) {
-        (Some(id), _) => {
+    let found = match app_id {
+        Some(id) => {
             let apps: Vec<StripeApp> = s.store.get_app(id).await?.into_iter().collect();
             first_match(s, cache, &apps, signature, body).await?
         }
-        (None, Some(t)) => {
-            let apps = s.store.all_tenant_apps(t).await?;
-            first_match(s, cache, &apps, signature, body).await?
-        }
-        (None, None) => {
+        // The shared URL, or the shared URL narrowed to one tenant: the cached candidates.
+        None => {
+            let in_scope = |a: &&StripeApp| tenant_id.is_none_or(|t| a.tenant_id == t);
             let apps = cache.apps(s, livemode).await?;
-            let mut found = match first_match(s, cache, &apps, signature, body).await? {
+            let scoped = apps.iter().filter(in_scope);
+            let mut found = match first_match(s, cache, scoped, signature, body).await? {
                 Some(m) => still_current(s, m).await?,
                 None => None,
             };
@@ -49,7 +49,8 @@ pub(super) async fn match_app(
             // interval, and try again (a new app, or a new secret).
             if found.is_none() {
                 if let Some(fresh) = cache.refresh_after_miss(s, livemode).await? {
-                    found = match first_match(s, cache, &fresh, signature, body).await? {
+                    let scoped = fresh.iter().filter(in_scope);
+                    found = match first_match(s, cache, scoped, signature, body).await? {
                         Some(m) => still_current(s, m).await?,
                         None => None,
                     };
@@ -86,14 +87,14 @@ async fn still_current(s: &Services, m: Matched) -> Result<Option<Matched>> {
     }))
 }
 
-async fn first_match(
+async fn first_match<'a>(
     s: &Services,
     cache: &AppCache,
-    apps: &[StripeApp],
+    apps: impl IntoIterator<Item = &'a StripeApp>,
     signature: &SignatureHeader,
     body: &[u8],
 ) -> Result<Option<Matched>> {
-    for app in apps.iter().filter(|a| a.active) {
+    for app in apps.into_iter().filter(|a| a.active) {
         for which in [AppSecret::WebhookSecret, AppSecret::PreviousWebhookSecret] {
             if let Some(secret) = cache.secret(s, app, which).await? {
                 if signature.verifies(secret.expose(), body) {
