@@ -123,40 +123,51 @@ impl Mail {
     /// The email a job asks for, as the records stand now; `None` (job dropped) when there is
     /// nothing to send it for.
     async fn load(s: &Services, job: &MailJob) -> Result<Option<Mail>> {
-        let Some(purchase) = s
+        let purchase = s
             .store
             .get_purchase(&job.tenant_id, &job.purchase_ref)
-            .await?
-        else {
-            tracing::error!(purchase_ref = %job.purchase_ref, "mail job for an unknown purchase; dropped");
-            return Ok(None);
-        };
-        let licenses = s
-            .store
-            .get_tenant_licenses(&purchase.tenant_id, &purchase.license_ids)
             .await?;
-        let (anchor, status, to, customer_name) = match &job.license_id {
-            None => (
+        let licenses = match &purchase {
+            Some(p) => {
+                s.store
+                    .get_tenant_licenses(&p.tenant_id, &p.license_ids)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let (anchor, status, to, customer_name, licenses) = match (&job.license_id, purchase) {
+            (None, None) => {
+                tracing::error!(purchase_ref = %job.purchase_ref, "mail job for an unknown purchase; dropped");
+                return Ok(None);
+            }
+            (None, Some(purchase)) => (
                 EmailAnchor::Purchase {
                     tenant_id: purchase.tenant_id.clone(),
                     purchase_ref: purchase.purchase_ref.clone(),
                 },
                 purchase.email_status,
-                purchase.customer_email.clone(),
-                purchase.customer_name.clone(),
+                purchase.customer_email,
+                purchase.customer_name,
+                licenses,
             ),
-            Some(id) => {
-                let Some(license) = licenses.iter().find(|l| &l.id == id) else {
-                    tracing::error!(license_id = %id, "resend of a license not in its purchase; dropped");
+            // A resend: the license as it is now, with its purchase's other licenses (a license
+            // without a purchase record, e.g. imported, goes alone).
+            (Some(id), _) => {
+                let Some(license) = s.store.get_tenant_license(&job.tenant_id, id).await? else {
+                    tracing::error!(license_id = %id, "resend of an unknown license; dropped");
                     return Ok(None);
                 };
+                let mut licenses: Vec<License> =
+                    licenses.into_iter().filter(|l| &l.id != id).collect();
+                licenses.insert(0, license.clone());
                 (
                     EmailAnchor::License {
                         license_id: id.clone(),
                     },
                     license.email_status,
-                    license.customer_email.clone(),
-                    license.customer_name.clone(),
+                    license.customer_email,
+                    license.customer_name,
+                    licenses,
                 )
             }
         };
@@ -177,7 +188,7 @@ impl Mail {
         Ok(Some(Mail {
             anchor,
             status,
-            tenant_id: purchase.tenant_id,
+            tenant_id: job.tenant_id.clone(),
             to,
             customer_name,
             licenses,

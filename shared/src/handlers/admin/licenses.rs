@@ -322,10 +322,8 @@ pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<Ap
             "the license has no customer email; set one with PATCH first",
         )
     })?;
-    let purchase_ref = l
-        .purchase_ref
-        .clone()
-        .ok_or_else(|| Error::internal("license without a purchase"))?;
+    // A license without a purchase record (imported) is resent alone.
+    let purchase_ref = l.purchase_ref.clone().unwrap_or_default();
     if !s.store.request_license_email(&c.tenant_id, &l.id).await? {
         return Err(Error::not_found(format!("License {id}")));
     }
