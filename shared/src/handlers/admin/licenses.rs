@@ -211,6 +211,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 plan: plan.as_ref(),
                 quantity: 1,
                 limits: Default::default(),
+                also_product_ids: Vec::new(),
                 overrides: Overrides {
                     expires_at: parse_expiry("expiresAt", input.expires_at)?,
                     max_devices: input.max_devices,

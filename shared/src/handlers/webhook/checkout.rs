@@ -4,6 +4,10 @@
 //! session's payment intent (so `payment_intent.succeeded` is the same purchase), a
 //! subscription session's first invoice (so the first `invoice.paid` is), and the session itself
 //! when there is neither (a free checkout).
+//!
+//! What a subscription session sold may be only in the subscription's metadata (ExisOne's
+//! example sets `productId` in `subscription_data.metadata` alone): then the subscription is
+//! read (one Stripe call), and the session issues the same purchase its first invoice would.
 
 use super::purchase::{self, Lines, PaidPeriod, PurchaseInput};
 use super::{stripe_reads, Outcome};
@@ -11,6 +15,7 @@ use crate::domain::purchase::Customer;
 use crate::domain::{LicenseSource, StripeApp};
 use crate::stripe::event::CheckoutSession;
 use crate::stripe::event::StripeObject;
+use crate::stripe::metadata;
 use crate::stripe::objects::{Invoice, Subscription};
 use crate::stripe::Event;
 use crate::{Result, Services};
@@ -40,15 +45,20 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
     let subscription_id = session.subscription();
     let mut period_end = None;
     let mut invoice = session.invoice().map(str::to_string);
+    let mut subscription = None;
     if let Some(sub_id) = subscription_id {
         // The period the first invoice paid for (and the invoice itself, for API versions whose
-        // sessions do not name it), when the app's key lets us ask.
+        // sessions do not name it; and what was sold, when only the subscription's metadata
+        // says), when the app's key lets us ask.
         if let Some(secret) = stripe_reads::secret_key(s, app).await? {
-            if invoice.is_none() {
+            if invoice.is_none() || !metadata::has_product_id(session.metadata()) {
                 let sub = stripe_reads::subscription(s, &secret, sub_id).await?;
-                invoice = Subscription(StripeObject(&sub))
-                    .latest_invoice()
-                    .map(str::to_string);
+                if invoice.is_none() {
+                    invoice = Subscription(StripeObject(&sub))
+                        .latest_invoice()
+                        .map(str::to_string);
+                }
+                subscription = Some(sub);
             }
             if let Some(invoice_id) = &invoice {
                 let paid = stripe_reads::invoice(s, &secret, invoice_id).await?;
@@ -61,13 +71,20 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
         (_, _, Some(pi)) if session.mode() != Some("subscription") => pi.to_string(),
         _ => session_id.to_string(),
     };
+    // ExisOne metadata: the session's, else the subscription's (`subscription_data.metadata`).
+    let sold = match &subscription {
+        Some(sub) if !metadata::has_product_id(session.metadata()) => {
+            Subscription(StripeObject(sub)).metadata()
+        }
+        _ => session.metadata(),
+    };
     let outcome = purchase::issue(
         s,
         app,
         event,
         PurchaseInput {
             purchase_ref,
-            metadata: session.metadata(),
+            metadata: sold,
             lines: Lines::Session(session_id),
             customer: Customer {
                 email: session.customer_email().map(str::to_string),
