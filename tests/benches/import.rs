@@ -57,7 +57,9 @@ fn license(i: usize) -> ImportLicense {
         product_id: "lk-bench-product".into(),
         customer_email: Some(format!("buyer{i}@example.com")),
         customer_name: Some(format!("Buyer {i}")),
-        expires_at: (i % 2 == 0).then(|| "2030-01-01T00:00:00Z".to_string()),
+        expires_at: i
+            .is_multiple_of(2)
+            .then(|| "2030-01-01T00:00:00Z".to_string()),
         max_devices: Some(3),
         max_ips: None,
         status: None,
