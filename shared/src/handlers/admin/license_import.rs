@@ -119,8 +119,11 @@ pub struct ImportResult {
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub dry_run: bool,
+    /// Licenses created (in a dry run: that would be created).
     pub created: usize,
+    /// External ids imported before, left as they are.
     pub unchanged: usize,
+    /// Entries refused, each with its `error`.
     pub failed: usize,
     pub results: Vec<ImportResult>,
 }
