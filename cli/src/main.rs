@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use keyhook_cli::{mail_worker, provision, server, trigger};
+use keyhook_cli::{import, mail_worker, provision, server, trigger};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
@@ -43,6 +43,10 @@ enum Command {
         #[command(subcommand)]
         event: TriggerEvent,
     },
+    /// Import licenses exported from ExisOne, Lukittu or Keygen (CSV or JSON), keys unchanged,
+    /// through the admin API (`POST /api/licenses/import`) with your API token. Safe to re-run:
+    /// licenses imported before are left as they are.
+    Import(ImportArgs),
     /// Print the emails the local emulator's SES has recorded.
     Emails {
         #[arg(
@@ -136,6 +140,27 @@ enum TriggerEvent {
     },
 }
 
+#[derive(Args)]
+struct ImportArgs {
+    /// The service the file was exported from.
+    #[arg(long, value_enum)]
+    format: import::Format,
+    /// The export: CSV (with a header row) or JSON.
+    file: std::path::PathBuf,
+    /// Show what would be imported; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Keyhook's base URL.
+    #[arg(long, env = "KEYHOOK_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An admin API token of the tenant to import into.
+    #[arg(long, env = "KEYHOOK_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Licenses per request (at most 1000).
+    #[arg(long, default_value_t = import::BATCH)]
+    batch: usize,
+}
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
@@ -217,6 +242,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             }
             Ok(())
         }
+        Command::Import(args) => run_import(args).await,
         Command::Emails { endpoint } => {
             let data: Value = reqwest::get(format!(
                 "{}/moto-api/data.json",
@@ -230,6 +256,59 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             Ok(())
         }
     }
+}
+
+async fn run_import(args: ImportArgs) -> Result<(), BoxError> {
+    let text =
+        std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let parsed = import::parse(args.format, &text)?;
+    for s in &parsed.skipped {
+        println!("record {}: not imported: {}", s.record, s.reason);
+    }
+    println!(
+        "{} licenses read from {}{}",
+        parsed.licenses.len(),
+        args.file.display(),
+        if args.dry_run {
+            " (dry run: nothing changes)"
+        } else {
+            ""
+        }
+    );
+    let (mut created, mut unchanged, mut failed) = (0, 0, 0);
+    import::send(
+        &reqwest::Client::new(),
+        &args.url,
+        &args.token,
+        &parsed.licenses,
+        args.dry_run,
+        args.batch,
+        |report| {
+            created += report.created;
+            unchanged += report.unchanged;
+            failed += report.failed;
+            for r in &report.results {
+                if let Some(error) = &r.error {
+                    println!("{}: failed: {error}", r.external_id);
+                }
+            }
+            println!("  … {} done", created + unchanged + failed);
+        },
+    )
+    .await?;
+    let verb = if args.dry_run {
+        "would be created"
+    } else {
+        "created"
+    };
+    println!(
+        "{created} {verb}, {unchanged} unchanged (imported before), {failed} failed, {} unreadable",
+        parsed.skipped.len()
+    );
+    if failed > 0 || !parsed.skipped.is_empty() {
+        return Err("some licenses were not imported (see above); fix them and run again".into());
+    }
+    Ok(())
 }
 
 async fn spawn_mail_worker(services: &Services) {

@@ -4,7 +4,9 @@
 //!
 //! Default behaviour (low priority, so a test can mount failures in front of it):
 //! - `POST /v1/checkout/sessions` → 200, a `checkout.session` built from the form;
-//! - `GET /v1/prices/{id}` → the price registered with [`FakeStripe::price`], else Stripe's 404.
+//! - `GET /v1/prices/{id}` → the price registered with [`FakeStripe::price`], else Stripe's 404;
+//! - `GET /v1/checkout/sessions?payment_intent=…` → an empty list, as Stripe answers for an
+//!   intent no Checkout Session created (tests mount the sessions they want in front).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -145,6 +147,14 @@ impl FakeStripe {
                 ))
             })
             .with_priority(DEFAULT_PRIORITY + 1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/checkout/sessions"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list", "data": [], "has_more": false, "url": "/v1/checkout/sessions"
+            })))
+            .with_priority(DEFAULT_PRIORITY)
             .mount(&server)
             .await;
         FakeStripe { server, prices }

@@ -33,6 +33,8 @@ pub fn license() -> License {
         source: LicenseSource::default(),
         purchase_ref: None,
         email_status: EmailStatus::Sent,
+        also_product_ids: Vec::new(),
+        external_id: None,
         created_at: now,
         updated_at: now,
     }

@@ -104,6 +104,13 @@ pub struct License {
     /// The purchase that issued it (`cs_…`, `pi_…`, `in_…`, or `manual_…`).
     pub purchase_ref: Option<String>,
     pub email_status: EmailStatus,
+    /// Other products this license validates for (a Stripe Product listing several products,
+    /// sold as one license); `product_id` is the first of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_product_ids: Vec<String>,
+    /// The id the license had in the system it was imported from (`POST /api/licenses/import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -111,6 +118,18 @@ pub struct License {
 }
 
 impl License {
+    /// Whether the license validates for `product_id`.
+    pub fn covers(&self, product_id: &str) -> bool {
+        self.product_id == product_id || self.also_product_ids.iter().any(|p| p == product_id)
+    }
+
+    /// Every product the license validates for, its own first.
+    pub fn product_ids(&self) -> Vec<String> {
+        std::iter::once(self.product_id.clone())
+            .chain(self.also_product_ids.iter().cloned())
+            .collect()
+    }
+
     /// The status at `now`: a stored `active` turns `suspended` after `suspend_at` and
     /// `expired` after `expires_at`.
     pub fn status_at(&self, now: OffsetDateTime) -> LicenseStatus {

@@ -4,6 +4,16 @@
 //!
 //! A key is stored only as its SHA-256 lookup hash plus a ciphertext; the license id is derived
 //! from the hash so that one read by id serves validation.
+//!
+//! Keys imported from another licensing service keep their own text ([`AnyKey`]). The lookup
+//! normalisation, for every key presented (validation, import):
+//! 1. Text that reads as a Keyhook key (25 Crockford symbols once hyphens and spaces are
+//!    removed, case and look-alikes forgiven) is that key: its hash is SHA-256 of the canonical
+//!    25 symbols, exactly as for every key Keyhook ever issued.
+//! 2. Any other text is an imported key: surrounding whitespace is trimmed and the rest is
+//!    matched exactly (case-sensitive, as the services it came from match it); its hash is
+//!    SHA-256 of `"keyhook-imported-key/v1:"` followed by that text, so it can never equal a
+//!    native key's hash. At most 128 printable characters.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -78,6 +88,84 @@ pub fn license_id_from_hash(hash: &[u8; 32]) -> String {
     format!("lic_{}", crockford_encode(&hash[..16]).to_ascii_lowercase())
 }
 
+/// Longest imported key, in characters.
+pub const MAX_IMPORTED_KEY_CHARS: usize = 128;
+
+/// Domain separation of imported keys' hashes from native ones.
+const IMPORTED_HASH_PREFIX: &str = "keyhook-imported-key/v1:";
+
+/// A key as presented: a native Keyhook key, or a key imported from another service.
+/// `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AnyKey {
+    Native(LicenseKey),
+    Imported(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnyKeyError {
+    #[error("a license key must not be empty")]
+    Empty,
+    #[error("a license key has at most {MAX_IMPORTED_KEY_CHARS} characters, this one has {0}")]
+    TooLong(usize),
+    #[error("a license key contains only printable characters")]
+    NotPrintable,
+}
+
+impl AnyKey {
+    /// Reads presented text by the normalisation in the module documentation.
+    pub fn parse(input: &str) -> Result<Self, AnyKeyError> {
+        let text = input.trim();
+        if text.is_empty() {
+            return Err(AnyKeyError::Empty);
+        }
+        if let Ok(native) = LicenseKey::parse(text) {
+            return Ok(AnyKey::Native(native));
+        }
+        let chars = text.chars().count();
+        if chars > MAX_IMPORTED_KEY_CHARS {
+            return Err(AnyKeyError::TooLong(chars));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(AnyKeyError::NotPrintable);
+        }
+        Ok(AnyKey::Imported(text.to_string()))
+    }
+
+    pub fn lookup_hash(&self) -> [u8; 32] {
+        match self {
+            AnyKey::Native(k) => k.lookup_hash(),
+            AnyKey::Imported(text) => {
+                let mut h = Sha256::new();
+                h.update(IMPORTED_HASH_PREFIX.as_bytes());
+                h.update(text.as_bytes());
+                h.finalize().into()
+            }
+        }
+    }
+
+    pub fn license_id(&self) -> String {
+        license_id_from_hash(&self.lookup_hash())
+    }
+
+    /// The key as the buyer knows it (native keys in five groups of five).
+    pub fn display(&self) -> String {
+        match self {
+            AnyKey::Native(k) => k.formatted(),
+            AnyKey::Imported(text) => text.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for AnyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyKey::Native(k) => write!(f, "AnyKey::Native({k:?})"),
+            AnyKey::Imported(_) => write!(f, "AnyKey::Imported(…)"),
+        }
+    }
+}
+
 impl fmt::Debug for LicenseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "LicenseKey({}-…)", &self.0[..5])
@@ -127,6 +215,36 @@ mod tests {
         assert!(k.license_id().starts_with("lic_"));
         assert_eq!(k.license_id().len(), 4 + 26);
         assert!(!format!("{k:?}").contains("FGH1K"));
+    }
+
+    #[test]
+    fn native_keys_keep_their_hash_and_other_keys_are_exact() {
+        let native = LicenseKey::parse("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01").unwrap();
+        let any = AnyKey::parse(" abcde-fgh1k-mn0pq-rstvw-xyz01 ").unwrap();
+        assert_eq!(any, AnyKey::Native(native.clone()));
+        assert_eq!(any.lookup_hash(), native.lookup_hash());
+        assert_eq!(any.license_id(), native.license_id());
+
+        // A Keygen-style key: exact, case-sensitive, trimmed.
+        let keygen = AnyKey::parse(" key/eyJhIjoxfQ==.sig ").unwrap();
+        assert_eq!(keygen, AnyKey::Imported("key/eyJhIjoxfQ==.sig".into()));
+        assert_ne!(
+            keygen.lookup_hash(),
+            AnyKey::parse("KEY/EYJHIJOXFQ==.SIG").unwrap().lookup_hash()
+        );
+        // A Lukittu key with a U is not a Crockford key: imported as is.
+        let lukittu = AnyKey::parse("UUUUU-AAAAA-BBBBB-CCCCC-DDDDD").unwrap();
+        assert!(matches!(lukittu, AnyKey::Imported(_)));
+        assert_eq!(lukittu.display(), "UUUUU-AAAAA-BBBBB-CCCCC-DDDDD");
+        assert!(!format!("{lukittu:?}").contains("AAAAA"));
+
+        assert_eq!(AnyKey::parse("  "), Err(AnyKeyError::Empty));
+        assert_eq!(
+            AnyKey::parse(&"x".repeat(129)),
+            Err(AnyKeyError::TooLong(129))
+        );
+        assert!(AnyKey::parse(&"x".repeat(128)).is_ok());
+        assert_eq!(AnyKey::parse("ab\u{7}c"), Err(AnyKeyError::NotPrintable));
     }
 
     #[test]

@@ -41,6 +41,22 @@ pub enum ChargebackAction {
     Ignore,
 }
 
+/// What a Stripe Product whose `product_id` metadata lists several Keyhook products issues
+/// (decided by the first listed product).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ListedProducts {
+    /// One license per listed product, each with its own product's days, limits and email
+    /// (the default: nothing changes for merchants who sell bundles as separate keys).
+    #[default]
+    Separate,
+    /// One license that validates for every listed product (Lukittu's license with several
+    /// products); the first listed product's settings apply to it.
+    OneLicense,
+}
+
 /// Grace after a failed renewal before a subscription's licenses are suspended.
 pub const DEFAULT_GRACE_DAYS: u32 = 3;
 
@@ -81,8 +97,12 @@ pub struct Product {
     #[serde(default)]
     pub prices: BTreeMap<String, String>,
     pub auto_email: bool,
-    /// 0 = perpetual.
-    pub default_license_days: u32,
+    /// How long a license runs. `None` (not set): the purchase's metadata decides
+    /// (`planId`, `expiration_days`), else perpetual. `Some(0)`: perpetual, whatever the
+    /// metadata says (ExisOne's rule). Stored products always carry a number, so they read as
+    /// `Some(n)` and behave as before this became optional.
+    #[serde(default)]
+    pub default_license_days: Option<u32>,
     pub trial_days: u32,
     /// 0 = unlimited.
     pub max_devices: u32,
@@ -104,6 +124,13 @@ pub struct Product {
     /// What a dispute does to the purchase's licenses (default: suspend).
     #[serde(default = "default_dispute_action")]
     pub dispute_action: ChargebackAction,
+    /// Other names of this product in Stripe metadata (`productId` / `product_id`), such as
+    /// the ids a merchant's previous licensing service gave it; unique per tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_ids: Vec<String>,
+    /// What a Stripe Product listing several products issues, when this one is listed first.
+    #[serde(default)]
+    pub listed_products: ListedProducts,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -122,8 +149,9 @@ impl Product {
         }
     }
 
-    /// A new product with Keyhook's defaults: free, perpetual, no limits, no trial, Auto Email
-    /// on, a new key per renewal, grace and chargeback actions as documented.
+    /// A new product with Keyhook's defaults: free, no default duration (the metadata decides,
+    /// else perpetual), no limits, no trial, Auto Email on, a new key per renewal, grace and
+    /// chargeback actions as documented.
     pub fn new(
         id: impl Into<String>,
         tenant_id: impl Into<String>,
@@ -137,7 +165,7 @@ impl Product {
             price: "0".into(),
             prices: BTreeMap::new(),
             auto_email: true,
-            default_license_days: 0,
+            default_license_days: None,
             trial_days: 0,
             max_devices: 0,
             max_ips: 0,
@@ -148,6 +176,8 @@ impl Product {
             grace_days: DEFAULT_GRACE_DAYS,
             refund_action: default_refund_action(),
             dispute_action: default_dispute_action(),
+            external_ids: Vec::new(),
+            listed_products: ListedProducts::Separate,
             created_at: now,
             updated_at: now,
         }
@@ -156,6 +186,9 @@ impl Product {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::json;
+
     #[test]
     fn a_price_is_a_price_in_one_currency() {
         let mut p = crate::domain::fixtures::product();
@@ -167,5 +200,38 @@ mod tests {
         // Sold through a euro app, the explicit euro price wins over `price`.
         assert_eq!(p.price_in("eur", "eur"), Some("27.00"));
         assert_eq!(p.price_in("usd", "eur"), None);
+    }
+
+    /// A product as stored before `defaultLicenseDays` could be unset, or aliases existed.
+    fn stored(days: serde_json::Value) -> Product {
+        let mut item = json!({
+            "id": "42", "tenantId": "ten_a", "name": "Pro", "price": "29.99", "autoEmail": true,
+            "trialDays": 0, "maxDevices": 0, "maxIps": 0, "expirationStart": "creation",
+            "renewalMode": "new_key", "emailTemplate": null,
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"
+        });
+        if !days.is_null() {
+            item["defaultLicenseDays"] = days;
+        }
+        serde_json::from_value(item).unwrap()
+    }
+
+    #[test]
+    fn stored_products_read_as_before() {
+        assert_eq!(
+            stored(json!(0)).default_license_days,
+            Some(0),
+            "still perpetual"
+        );
+        assert_eq!(stored(json!(365)).default_license_days, Some(365));
+        assert_eq!(stored(serde_json::Value::Null).default_license_days, None);
+        let p = stored(json!(0));
+        assert!(p.external_ids.is_empty());
+        assert_eq!(p.listed_products, ListedProducts::Separate);
+        assert_eq!(
+            Product::new("1", "t", "n", OffsetDateTime::UNIX_EPOCH).default_license_days,
+            None,
+            "new products leave the duration to the metadata"
+        );
     }
 }

@@ -13,6 +13,15 @@ use crate::time::serde_ts;
 /// log entry and one item per license, so one purchase issues at most 98 licenses.
 pub const MAX_LICENSES_PER_PURCHASE: u32 = 98;
 
+/// Longest duration in days, from any source (admin fields, plans, Stripe metadata): about 270
+/// years, which keeps every expiry a representable date.
+pub const MAX_LICENSE_DAYS: u32 = 100_000;
+
+/// `from + days`, or `None` when the date would not be representable.
+pub fn days_after(from: OffsetDateTime, days: u32) -> Option<OffsetDateTime> {
+    from.checked_add(Duration::days(i64::from(days)))
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Purchase {
@@ -48,25 +57,27 @@ pub struct Customer {
 
 /// How many days a new license runs: `None` is perpetual.
 ///
-/// The rule (from the ExisOne guide, extended to Lukittu's `expiration_days`): a perpetual
-/// product (0 default days) overrides any incoming days; otherwise an explicit plan's days
-/// override everything else (a plan of 0 days is perpetual), then the Stripe Product's
-/// `expiration_days`, then the product default.
+/// The precedence (docs/stripe-integration-guide.md has it as a table):
+/// 1. a product whose `defaultLicenseDays` is 0 is perpetual, whatever comes in (ExisOne:
+///    "perpetual overrides incoming days");
+/// 2. else an explicit plan's days (a plan of 0 days is perpetual);
+/// 3. else the Stripe Product's `expiration_days` (Lukittu; 0 is perpetual);
+/// 4. else the product's `defaultLicenseDays`;
+/// 5. else (not set) perpetual.
 pub fn license_days(
     product: &Product,
     plan: Option<&Plan>,
     expiration_days: Option<u32>,
 ) -> Option<u32> {
-    if product.default_license_days == 0 {
+    if product.default_license_days == Some(0) {
         return None;
     }
-    match (plan, expiration_days) {
-        (Some(p), _) if p.days == 0 => None,
+    let days = match (plan, expiration_days) {
         (Some(p), _) => Some(p.days),
-        (None, Some(0)) => None,
         (None, Some(d)) => Some(d),
-        (None, None) => Some(product.default_license_days),
-    }
+        (None, None) => product.default_license_days,
+    };
+    days.filter(|d| *d > 0)
 }
 
 /// What to issue for one product of a purchase.
@@ -78,7 +89,14 @@ pub struct LicenseOrder<'a> {
     pub customer: &'a Customer,
     pub source: LicenseSource,
     pub purchase_ref: Option<String>,
+    /// Other products the license validates for (one license for several products).
+    pub also_product_ids: Vec<String>,
 }
+
+/// A duration that does not fit in a date (refused, never a panic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a license of {0} days would expire after the last representable date")]
+pub struct DaysOutOfRange(pub u32);
 
 impl LicenseOrder<'_> {
     /// A new license and its key. `seal` turns the key into its stored ciphertext (bound to
@@ -87,15 +105,21 @@ impl LicenseOrder<'_> {
         &self,
         now: OffsetDateTime,
         seal: impl FnOnce(&str, &LicenseKey) -> String,
-    ) -> (License, LicenseKey) {
+    ) -> Result<(License, LicenseKey), DaysOutOfRange> {
+        let expires_at = match (self.expiration_start, self.days) {
+            (_, None) => None,
+            (ExpirationStart::Activation, Some(days)) => {
+                // Checked now, so the activation that starts the clock cannot overflow.
+                days_after(now, days).ok_or(DaysOutOfRange(days))?;
+                None
+            }
+            (ExpirationStart::Creation, Some(days)) => {
+                Some(days_after(now, days).ok_or(DaysOutOfRange(days))?)
+            }
+        };
         let key = LicenseKey::generate();
         let id = key.license_id();
         let key_sealed = seal(&id, &key);
-        let expires_at = match (self.expiration_start, self.days) {
-            (_, None) => None,
-            (ExpirationStart::Activation, Some(_)) => None,
-            (ExpirationStart::Creation, Some(days)) => Some(now + Duration::days(days as i64)),
-        };
         let license = License {
             id,
             tenant_id: self.product.tenant_id.clone(),
@@ -119,10 +143,12 @@ impl LicenseOrder<'_> {
             } else {
                 EmailStatus::Disabled
             },
+            also_product_ids: self.also_product_ids.clone(),
+            external_id: None,
             created_at: now,
             updated_at: now,
         };
-        (license, key)
+        Ok((license, key))
     }
 }
 
@@ -132,7 +158,7 @@ mod tests {
 
     fn product(days: u32, start: ExpirationStart) -> Product {
         let mut p = crate::domain::fixtures::product();
-        p.default_license_days = days;
+        p.default_license_days = Some(days);
         p.expiration_start = start;
         p.max_devices = 3;
         p
@@ -173,6 +199,39 @@ mod tests {
             "Lukittu expiration_days"
         );
         assert_eq!(license_days(&p, Some(&plan(0)), None), None);
+        assert_eq!(license_days(&p, None, Some(0)), None, "expiration_days 0");
+    }
+
+    #[test]
+    fn an_unset_default_lets_the_metadata_decide_else_perpetual() {
+        let mut p = product(0, ExpirationStart::Creation);
+        p.default_license_days = None;
+        assert_eq!(license_days(&p, None, Some(30)), Some(30), "Lukittu days");
+        assert_eq!(license_days(&p, Some(&plan(7)), Some(30)), Some(7));
+        assert_eq!(license_days(&p, None, None), None, "perpetual");
+    }
+
+    #[test]
+    fn durations_past_the_last_date_are_refused_not_panics() {
+        let now = crate::time::now();
+        let customer = Customer::default();
+        let p = product(30, ExpirationStart::Creation);
+        for start in [ExpirationStart::Creation, ExpirationStart::Activation] {
+            let order = LicenseOrder {
+                product: &p,
+                days: Some(u32::MAX),
+                expiration_start: start,
+                customer: &customer,
+                source: LicenseSource::default(),
+                purchase_ref: None,
+                also_product_ids: Vec::new(),
+            };
+            assert_eq!(
+                order.new_license(now, |_, _| String::new()).unwrap_err(),
+                DaysOutOfRange(u32::MAX)
+            );
+        }
+        assert!(days_after(now, MAX_LICENSE_DAYS).is_some());
     }
 
     #[test]
@@ -187,8 +246,11 @@ mod tests {
             customer: &customer,
             source: LicenseSource::default(),
             purchase_ref: None,
+            also_product_ids: Vec::new(),
         };
-        let (l, key) = order.new_license(now, |id, _| format!("sealed-for-{id}"));
+        let (l, key) = order
+            .new_license(now, |id, _| format!("sealed-for-{id}"))
+            .unwrap();
         assert_eq!(l.expires_at, Some(now + Duration::days(30)));
         assert_eq!(l.id, key.license_id());
         assert_eq!(l.key_sealed, format!("sealed-for-{}", l.id));
@@ -200,7 +262,7 @@ mod tests {
             expiration_start: ExpirationStart::Activation,
             ..order
         };
-        let (l, _) = order.new_license(now, |_, _| String::new());
+        let (l, _) = order.new_license(now, |_, _| String::new()).unwrap();
         assert_eq!(l.expires_at, None);
         assert_eq!(l.license_days, Some(30));
     }

@@ -33,6 +33,9 @@ pub struct IssueLine<'a> {
     /// Lukittu metadata of the Stripe Product.
     pub limits: Limits,
     pub overrides: Overrides,
+    /// Other products each license of this line validates for (one license for several
+    /// products).
+    pub also_product_ids: Vec<String>,
 }
 
 /// What to issue.
@@ -88,19 +91,22 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
             customer: &order.customer,
             source: order.source.clone(),
             purchase_ref: Some(order.purchase_ref.clone()),
+            also_product_ids: line.also_product_ids.clone(),
         };
         for _ in 0..line.quantity {
-            let (mut license, _) = license_order.new_license(now, |license_id, license_key| {
-                seal::seal(
-                    &key,
-                    SealContext {
-                        tenant_id: &tenant_id,
-                        owner: license_id,
-                        field: KEY_SEAL_FIELD,
-                    },
-                    license_key.formatted().as_bytes(),
-                )
-            });
+            let (mut license, _) = license_order
+                .new_license(now, |license_id, license_key| {
+                    seal::seal(
+                        &key,
+                        SealContext {
+                            tenant_id: &tenant_id,
+                            owner: license_id,
+                            field: KEY_SEAL_FIELD,
+                        },
+                        license_key.formatted().as_bytes(),
+                    )
+                })
+                .map_err(|e| Error::validation("days", e.to_string()))?;
             license.email_status = email_status;
             if let Some(expires_at) = line.overrides.expires_at {
                 license.expires_at = expires_at;

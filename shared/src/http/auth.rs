@@ -1,4 +1,5 @@
-//! Admin authentication: `Authorization: Bearer <token>` (or `KeyhookApi <token>`). Tokens are
+//! Admin authentication: `Authorization: Bearer <token>` (or `KeyhookApi <token>`, or
+//! `ExisOneApi <token>` as ExisOne's examples send it). Tokens are
 //! stored only as SHA-256 hashes; a token belongs to exactly one tenant, and every admin read
 //! and write is scoped to that tenant.
 
@@ -25,6 +26,9 @@ pub fn new_token() -> String {
     format!("kh_{}", ids::random_symbols(32).to_ascii_lowercase())
 }
 
+/// The accepted `Authorization` schemes, case-insensitive: all mean the same token.
+const SCHEMES: [&str; 3] = ["bearer", "keyhookapi", "exisoneapi"];
+
 fn bearer(req: &ApiRequest) -> Result<&str> {
     let header = req.header("authorization").ok_or_else(|| {
         Error::Unauthorized("an Authorization header with an API token is required".into())
@@ -33,9 +37,10 @@ fn bearer(req: &ApiRequest) -> Result<&str> {
         .trim()
         .split_once(' ')
         .ok_or_else(|| Error::Unauthorized("Authorization must be `Bearer <token>`".into()))?;
-    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("keyhookapi")) {
+    if !SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s)) {
         return Err(Error::Unauthorized(
-            "Authorization must be `Bearer <token>` or `KeyhookApi <token>`".into(),
+            "Authorization must be `Bearer <token>` (or `KeyhookApi <token>`, `ExisOneApi <token>`)"
+                .into(),
         ));
     }
     let token = token.trim();

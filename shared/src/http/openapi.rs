@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 use crate::domain::Currency;
 use crate::error::ErrorBody;
 use crate::handlers::admin::{
-    apps, currencies, events, licenses, plans, price_mappings, products, tenant, tenant_keys,
-    tokens,
+    apps, currencies, events, license_import, licenses, plans, price_mappings, products, tenant,
+    tenant_keys, tokens,
 };
 use crate::handlers::checkout;
 use crate::handlers::validate::answer::SignedAnswer;
@@ -199,7 +199,9 @@ impl Operation {
                 json!({"required": true, "content": {"application/json": {"schema": body}}});
         }
         match self.auth {
-            Auth::Token => op["security"] = json!([{"bearer": []}, {"keyhookApi": []}]),
+            Auth::Token => {
+                op["security"] = json!([{"bearer": []}, {"keyhookApi": []}, {"exisOneApi": []}])
+            }
             Auth::Stripe => op["security"] = json!([{"stripeSignature": []}]),
             Auth::None => op["security"] = json!([]),
         }
@@ -227,6 +229,15 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         .body::<Value>(g)
         .ok::<Receipt>(g)
         .query_if(op == Op::StripeWebhook, &[("tenantId", "Only this tenant's apps."), ("teamId", "Alias of tenantId (Lukittu).")])
+        .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
+        Op::LukittuStripeWebhook => O::new(
+            "Receive a Stripe event at Lukittu's webhook URL shape (an alias of `POST /api/stripe/webhook`: matched by signature; `?teamId=` or `?tenantId=` narrows to one tenant). A merchant moving from Lukittu changes only the host of the Stripe endpoint.",
+            "stripe webhooks",
+            Stripe,
+        )
+        .body::<Value>(g)
+        .ok::<Receipt>(g)
+        .query_if(true, &[("teamId", "Only this tenant's apps (Lukittu's parameter)."), ("tenantId", "Same as teamId.")])
         .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
         Op::CreateCheckoutSession => O::new(
             "Create a Stripe Checkout session for a product (one-time, or subscription through a price mapping) and redirect the buyer to `url`. An `Idempotency-Key` header makes retries return the same session.",
@@ -302,6 +313,13 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .error(409, "A revoked license cannot be reinstated, or the license kept changing under the request; retry (`conflict`)."),
         Op::ResendLicenseEmail => O::new("Email the license's key again, to its current customerEmail, with the purchase's other keys that this address owns (never others' keys); delivered at least once", "licenses", Token)
             .status::<licenses::ResendView>(g, 202, "Queued"),
+        Op::ImportLicenses => O::new(
+            "Import licenses from another licensing service (ExisOne, Lukittu, Keygen; see `keyhook import`) with their original keys: 1 to 1000 per request, idempotent per `externalId` (an id imported before is `unchanged`), each entry failing alone with its reason; `dryRun` says what would be created and writes nothing. Keys are any printable text up to 128 characters: one that reads as a Keyhook key keeps Keyhook's normalisation, any other is matched exactly (trimmed). `productId` is a product id or one of a product's `externalIds`.",
+            "licenses",
+            Token,
+        )
+        .body::<license_import::ImportInput>(g)
+        .ok::<license_import::ImportReport>(g),
         Op::ListTenantKeys => O::new("List the tenant's keys (never their material)", "tenant keys", Token)
             .list::<tenant_keys::TenantKeyView>(g, &[]),
         Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
@@ -379,6 +397,7 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"},
                 "keyhookApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: KeyhookApi <token>`"},
+                "exisOneApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: ExisOneApi <token>` (as in ExisOne's examples; the same token)"},
                 "stripeSignature": {"type": "apiKey", "in": "header", "name": "Stripe-Signature", "description": "Stripe's webhook signature (`t=…,v1=…`)."},
             },
         },

@@ -42,6 +42,8 @@ pub enum Op {
     ApiDocs,
     StripeWebhook,
     StripeWebhookForApp,
+    /// Lukittu's webhook URL shape, served as the shared webhook URL.
+    LukittuStripeWebhook,
     CreateCheckoutSession,
     GetCheckoutSession,
     GetTenant,
@@ -76,6 +78,7 @@ pub enum Op {
     GetLicense,
     PatchLicense,
     ResendLicenseEmail,
+    ImportLicenses,
     ListTenantKeys,
     CreateTenantKey,
     ActivateTenantKey,
@@ -110,6 +113,7 @@ pub static ROUTES: &[Route] = routes![
     GET "/docs" => Admin::ApiDocs,
     POST "/api/stripe/webhook" => Webhook::StripeWebhook,
     POST "/api/stripe/webhook/{appId}" => Webhook::StripeWebhookForApp,
+    POST "/api/v1/integrations/stripe" => Webhook::LukittuStripeWebhook,
     POST "/api/stripe/checkout/session" => Checkout::CreateCheckoutSession,
     GET "/api/stripe/checkout/sessions/{sessionId}" => Checkout::GetCheckoutSession,
     GET "/api/tenant" => Admin::GetTenant,
@@ -144,6 +148,7 @@ pub static ROUTES: &[Route] = routes![
     GET "/api/licenses/{licenseId}" => Admin::GetLicense,
     PATCH "/api/licenses/{licenseId}" => Admin::PatchLicense,
     POST "/api/licenses/{licenseId}/resend-email" => Admin::ResendLicenseEmail,
+    POST "/api/licenses/import" => Admin::ImportLicenses,
     GET "/api/tenant-keys" => Admin::ListTenantKeys,
     POST "/api/tenant-keys" => Admin::CreateTenantKey,
     POST "/api/tenant-keys/{keyId}/activate" => Admin::ActivateTenantKey,
@@ -275,6 +280,7 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         )),
         Op::StripeWebhook => webhook::receive(s, req, None).await,
         Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
+        Op::LukittuStripeWebhook => webhook::receive(s, req, None).await,
         Op::CreateCheckoutSession => checkout::create(s, req).await,
         Op::GetCheckoutSession => checkout::get(s, req, p.get("sessionId")).await,
         Op::GetTenant => admin::tenant::get(s, req).await,
@@ -309,6 +315,7 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
         Op::PatchLicense => admin::licenses::patch(s, req, p.get("licenseId")).await,
         Op::ResendLicenseEmail => admin::licenses::resend_email(s, req, p.get("licenseId")).await,
+        Op::ImportLicenses => admin::license_import::import(s, req).await,
         Op::ListTenantKeys => admin::tenant_keys::list(s, req).await,
         Op::CreateTenantKey => admin::tenant_keys::create(s, req).await,
         Op::ActivateTenantKey => admin::tenant_keys::activate(s, req, p.get("keyId")).await,
@@ -333,6 +340,13 @@ mod tests {
         assert_eq!(p.get("appId"), "app_123");
         let (r, _) = find(&Method::POST, "/api/stripe/webhook").unwrap();
         assert_eq!(r.op, Op::StripeWebhook);
+        let (r, _) = find(&Method::POST, "/api/v1/integrations/stripe").unwrap();
+        assert_eq!(
+            (r.op, r.function),
+            (Op::LukittuStripeWebhook, Function::Webhook)
+        );
+        let (r, _) = find(&Method::POST, "/api/licenses/import").unwrap();
+        assert_eq!((r.op, r.function), (Op::ImportLicenses, Function::Admin));
         assert_eq!(
             find(&Method::GET, "/api/products/").unwrap().0.op,
             Op::ListProducts

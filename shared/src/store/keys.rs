@@ -83,6 +83,24 @@ pub fn product_device(product_id: &str, device_hash: &str) -> Key {
     )
 }
 
+/// An alias of a product (`externalIds`), in its tenant's partition: one item per alias, so a
+/// conditional write makes aliases unique per tenant.
+pub fn product_alias(tenant_id: &str, external_id: &str) -> Key {
+    (
+        tenant_partition(tenant_id),
+        format!("{}{external_id}", kind::PRODUCT_ALIAS),
+    )
+}
+
+/// What an imported license's external id became, in its tenant's partition (import is
+/// idempotent per external id).
+pub fn license_import(tenant_id: &str, external_id: &str) -> Key {
+    (
+        tenant_partition(tenant_id),
+        format!("{}{external_id}", kind::LICENSE_IMPORT),
+    )
+}
+
 /// The global counter that hands out numeric product ids.
 pub fn product_counter() -> Key {
     ("COUNTER".into(), "PRODUCT".into())
@@ -111,4 +129,8 @@ pub mod kind {
     pub const SUBSCRIPTION: &str = "SUB#";
     /// Checkout sessions Keyhook created, by Stripe session id (`CHECKOUT#cs_…`).
     pub const CHECKOUT_SESSION: &str = "CHECKOUT#";
+    /// A product's alias (`ALIAS#<externalId>`).
+    pub const PRODUCT_ALIAS: &str = "ALIAS#";
+    /// An imported license's external id (`IMPORT#<externalId>`).
+    pub const LICENSE_IMPORT: &str = "IMPORT#";
 }

@@ -1,10 +1,12 @@
 //! DynamoDB storage: one table, single-table design (see `keys` and `docs/data-model.md`).
 //! One module per entity; `issuance` holds the transaction that issues a purchase's licenses.
 
+pub mod aliases;
 pub mod apps;
 pub mod checkout_sessions;
 pub mod currencies;
 pub mod events;
+pub mod imports;
 pub mod issuance;
 pub mod keys;
 pub mod license_usage;

@@ -6,7 +6,7 @@ use crate::domain::Product;
 use crate::{Error, Result};
 
 impl Store {
-    fn product_item(p: &Product) -> Result<super::Item> {
+    pub(crate) fn product_item(p: &Product) -> Result<super::Item> {
         let item = Self::item(p, keys::product(&p.id))?;
         // Zero-padded so that numeric ids list in numeric order.
         Ok(Self::with_gsi1(

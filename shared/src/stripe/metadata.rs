@@ -5,15 +5,18 @@
 //!    (`subscription_data.metadata`, read on each renewal): `productId`, `quantity` (default 1),
 //!    `planId`. When present it decides alone: it was set for this very sale.
 //! 2. Lukittu, on each Stripe Product sold (read from the line items): `product_id` (one id or a
-//!    comma-separated list: one license per listed product, times the line's quantity),
-//!    `ip_limit`, `hwid_limit` (legacy `seats`), `expiration_days`, `expiration_start`
-//!    (`CREATION` | `ACTIVATION`).
+//!    comma-separated list: one license per listed product, or one license for them all, as
+//!    the first listed product says, times the line's quantity), `ip_limit`, `hwid_limit`
+//!    (legacy `seats`), `expiration_days`, `expiration_start` (`CREATION` | `ACTIVATION`).
 //!
-//! Neither present: the event cannot issue anything, and says so.
+//! Product ids are Keyhook's numeric ids or a product's `externalIds` (the ids a previous
+//! service gave it, e.g. Lukittu's UUIDs): here they are only checked for shape; the webhook
+//! resolves them. Day counts are bounded like the admin fields (`MAX_LICENSE_DAYS`).
+//! Neither style present: the event cannot issue anything, and says so.
 
 use serde_json::{Map, Value};
 
-use crate::domain::purchase::MAX_LICENSES_PER_PURCHASE;
+use crate::domain::purchase::{MAX_LICENSES_PER_PURCHASE, MAX_LICENSE_DAYS};
 use crate::domain::ExpirationStart;
 
 /// What one line of a purchase asks for: which product, how many keys, which plan, and the
@@ -24,7 +27,13 @@ pub struct ProductRequest {
     pub quantity: u32,
     pub plan_id: Option<String>,
     pub limits: Limits,
+    /// Requests listed together by one Stripe Product's `product_id` share a group (its
+    /// position among the purchase's lines); `None` for ExisOne metadata.
+    pub group: Option<usize>,
 }
+
+/// Longest product id or alias accepted in metadata.
+pub const MAX_PRODUCT_REF_CHARS: usize = 100;
 
 /// Per-license values from Lukittu metadata, overriding the Keyhook product's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,7 +49,7 @@ pub struct Limits {
 pub enum MetadataError {
     #[error("metadata.productId is missing: Keyhook cannot tell which product was bought")]
     MissingProductId,
-    #[error("metadata.productId {0:?} is not a Keyhook product id (a number such as \"42\")")]
+    #[error("product id {0:?} in the metadata is not a product id or alias (1 to 100 printable characters)")]
     InvalidProductId(String),
     #[error("metadata.quantity {0:?} is not a whole number from 1 to {max}", max = MAX_LICENSES_PER_PURCHASE)]
     InvalidQuantity(String),
@@ -51,7 +60,7 @@ pub enum MetadataError {
         why: &'static str,
     },
     #[error("the purchase asks for {0} licenses; one purchase issues at most {max}", max = MAX_LICENSES_PER_PURCHASE)]
-    TooMany(u32),
+    TooMany(u64),
     #[error("no productId metadata on the session or subscription, and no line item's Stripe product has product_id metadata: Keyhook cannot tell what was bought")]
     NothingToIssue,
 }
@@ -62,6 +71,11 @@ fn text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Whether `id` can name a product (a Keyhook id or an alias).
+pub fn is_product_ref(id: &str) -> bool {
+    (1..=MAX_PRODUCT_REF_CHARS).contains(&id.chars().count()) && !id.chars().any(char::is_control)
 }
 
 /// Reads `productId`, `quantity` and `planId` from a metadata object.
@@ -75,7 +89,7 @@ pub fn product_request(
         .and_then(text)
         .filter(|s| !s.is_empty())
         .ok_or(MetadataError::MissingProductId)?;
-    if !(1..=20).contains(&product_id.len()) || !product_id.chars().all(|c| c.is_ascii_digit()) {
+    if !is_product_ref(&product_id) {
         return Err(MetadataError::InvalidProductId(product_id));
     }
     let quantity = match m.get("quantity").and_then(text) {
@@ -92,6 +106,7 @@ pub fn product_request(
         quantity,
         plan_id,
         limits: Limits::default(),
+        group: None,
     })
 }
 
@@ -118,11 +133,24 @@ fn number(m: &Map<String, Value>, key: &'static str) -> Result<Option<u32>, Meta
     }
 }
 
+/// A day count, bounded like the admin fields.
+fn days(m: &Map<String, Value>, key: &'static str) -> Result<Option<u32>, MetadataError> {
+    match number(m, key)? {
+        Some(d) if d > MAX_LICENSE_DAYS => Err(MetadataError::InvalidProductMetadata {
+            key,
+            value: d.to_string(),
+            why: "must be at most 100000 days",
+        }),
+        other => Ok(other),
+    }
+}
+
 /// The requests of one line item whose Stripe Product carries Lukittu metadata; empty when
-/// it has no `product_id`.
+/// it has no `product_id`. `group` tells this line's requests apart from other lines'.
 pub fn lukittu_line(
     metadata: &Map<String, Value>,
     quantity: u32,
+    group: usize,
 ) -> Result<Vec<ProductRequest>, MetadataError> {
     let Some(ids) = metadata
         .get("product_id")
@@ -149,14 +177,14 @@ pub fn lukittu_line(
             Some(n) => Some(n),
             None => number(metadata, "seats")?,
         },
-        expiration_days: number(metadata, "expiration_days")?,
+        expiration_days: days(metadata, "expiration_days")?,
         expiration_start,
     };
     ids.split(',')
         .map(str::trim)
         .filter(|id| !id.is_empty())
         .map(|id| {
-            if !(1..=20).contains(&id.len()) || !id.chars().all(|c| c.is_ascii_digit()) {
+            if !is_product_ref(id) {
                 return Err(MetadataError::InvalidProductId(id.to_string()));
             }
             Ok(ProductRequest {
@@ -164,6 +192,7 @@ pub fn lukittu_line(
                 quantity,
                 plan_id: None,
                 limits,
+                group: Some(group),
             })
         })
         .collect()
@@ -184,8 +213,8 @@ pub fn resolve(
         }
         lines
     };
-    let total: u32 = requests.iter().map(|r| r.quantity).sum();
-    if total > MAX_LICENSES_PER_PURCHASE {
+    let total: u64 = requests.iter().map(|r| u64::from(r.quantity)).sum();
+    if total > u64::from(MAX_LICENSES_PER_PURCHASE) {
         return Err(MetadataError::TooMany(total));
     }
     Ok(requests)
@@ -209,6 +238,7 @@ mod tests {
                 quantity: 3,
                 plan_id: Some("pln_1".into()),
                 limits: Limits::default(),
+                group: None,
             }
         );
         assert_eq!(req(json!({"productId": " 42 "})).unwrap().quantity, 1);
@@ -221,8 +251,15 @@ mod tests {
             req(json!({"productId": ""})),
             Err(MetadataError::MissingProductId)
         );
+        assert_eq!(
+            req(json!({"productId": "9f1c2e7a-lukittu"}))
+                .unwrap()
+                .product_id,
+            "9f1c2e7a-lukittu",
+            "aliases are resolved later"
+        );
         assert!(matches!(
-            req(json!({"productId": "abc"})),
+            req(json!({"productId": "x".repeat(101)})),
             Err(MetadataError::InvalidProductId(_))
         ));
         for q in ["0", "-1", "1.5", "x", "99", "1000"] {
@@ -245,7 +282,7 @@ mod tests {
     #[test]
     fn reads_lukittu_product_metadata() {
         let m = json!({"product_id": "42, 43", "ip_limit": "2", "seats": "3", "expiration_days": "30", "expiration_start": "ACTIVATION"});
-        let lines = lukittu_line(m.as_object().unwrap(), 2).unwrap();
+        let lines = lukittu_line(m.as_object().unwrap(), 2, 0).unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].product_id, "43");
         assert_eq!(lines[0].quantity, 2);
@@ -260,26 +297,30 @@ mod tests {
         );
         let m = json!({"product_id": "42", "hwid_limit": "5", "seats": "3"});
         assert_eq!(
-            lukittu_line(m.as_object().unwrap(), 1).unwrap()[0]
+            lukittu_line(m.as_object().unwrap(), 1, 0).unwrap()[0]
                 .limits
                 .max_devices,
             Some(5)
         );
-        assert!(lukittu_line(json!({"name": "x"}).as_object().unwrap(), 1)
-            .unwrap()
-            .is_empty());
+        assert!(
+            lukittu_line(json!({"name": "x"}).as_object().unwrap(), 1, 0)
+                .unwrap()
+                .is_empty()
+        );
         assert!(lukittu_line(
             json!({"product_id": "42", "ip_limit": "many"})
                 .as_object()
                 .unwrap(),
-            1
+            1,
+            0
         )
         .is_err());
         assert!(lukittu_line(
             json!({"product_id": "42", "expiration_start": "LATER"})
                 .as_object()
                 .unwrap(),
-            1
+            1,
+            0
         )
         .is_err());
     }
@@ -289,7 +330,7 @@ mod tests {
         let exisone = json!({"productId": "7"});
         let r = resolve(exisone.as_object(), || panic!("line items are not read")).unwrap();
         assert_eq!(r[0].product_id, "7");
-        let lines = || lukittu_line(json!({"product_id": "42"}).as_object().unwrap(), 3);
+        let lines = || lukittu_line(json!({"product_id": "42"}).as_object().unwrap(), 3, 0);
         assert_eq!(
             resolve(json!({}).as_object(), lines).unwrap()[0].quantity,
             3
@@ -298,7 +339,35 @@ mod tests {
             resolve(None, || Ok(vec![])),
             Err(MetadataError::NothingToIssue)
         );
-        let many = || lukittu_line(json!({"product_id": "1,2"}).as_object().unwrap(), 50);
+        let many = || lukittu_line(json!({"product_id": "1,2"}).as_object().unwrap(), 50, 0);
         assert_eq!(resolve(None, many), Err(MetadataError::TooMany(100)));
+        let huge = || {
+            lukittu_line(
+                json!({"product_id": "1,2"}).as_object().unwrap(),
+                u32::MAX,
+                0,
+            )
+        };
+        assert!(
+            matches!(resolve(None, huge), Err(MetadataError::TooMany(_))),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn day_counts_are_bounded_like_the_admin_fields() {
+        for (value, ok) in [
+            ("100000", true),
+            ("100001", false),
+            ("4294967295", false),
+            ("99999999999", false),
+        ] {
+            let m = json!({"product_id": "42", "expiration_days": value});
+            let r = lukittu_line(m.as_object().unwrap(), 1, 0);
+            assert_eq!(r.is_ok(), ok, "{value}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("expiration_days"), "{e}");
+            }
+        }
     }
 }

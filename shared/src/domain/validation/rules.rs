@@ -79,7 +79,7 @@ pub fn effective_status(license: &License, now: OffsetDateTime) -> LicenseStatus
 
 /// Product and standing: the verdict that stops the request, if any.
 fn standing(license: &License, check: &Check) -> Option<Verdict> {
-    if license.product_id != check.product_id {
+    if !license.covers(check.product_id) {
         return Some(Code::ProductMismatch.verdict());
     }
     match effective_status(license, check.now) {
@@ -249,7 +249,7 @@ pub fn deactivate(license: &License, usage: &LicenseUsage, check: &Check) -> Dec
     let Some(device) = check.device else {
         return Decision::Answer(Code::DeviceRequired.verdict());
     };
-    if license.product_id != check.product_id {
+    if !license.covers(check.product_id) {
         return Decision::Answer(Code::ProductMismatch.verdict());
     }
     if !is_active_on(license, device) {
@@ -332,6 +332,12 @@ mod tests {
         assert_eq!(
             code(&validate(&l, &u, &check(Some(&a), "ip"))),
             Some(Code::ProductMismatch)
+        );
+        // A license for several products validates for each of them.
+        l.also_product_ids = vec!["42".into()];
+        assert_eq!(
+            code(&validate(&l, &u, &check(Some(&a), "ip"))),
+            Some(Code::Valid)
         );
         for (status, expected) in [
             (LicenseStatus::Revoked, Code::Revoked),

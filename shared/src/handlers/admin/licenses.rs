@@ -27,6 +27,10 @@ pub struct LicenseView {
     pub devices: Vec<Device>,
     pub source: LicenseSource,
     pub email_status: EmailStatus,
+    /// Every product the license validates for (`productId` first).
+    pub product_ids: Vec<String>,
+    /// Its id in the service it was imported from.
+    pub external_id: Option<String>,
     pub created_at: String,
 }
 
@@ -44,6 +48,7 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         .await?
         .ok_or_else(|| Error::internal(format!("license {} key does not open", l.id)))?;
     let status = l.status_at(time::OffsetDateTime::now_utc());
+    let product_ids = l.product_ids();
     Ok(LicenseView {
         id: l.id,
         key: key.expose().to_string(),
@@ -57,6 +62,8 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         devices: l.devices,
         source: l.source,
         email_status: l.email_status,
+        product_ids,
+        external_id: l.external_id,
         created_at: ts(l.created_at),
     })
 }
@@ -211,6 +218,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 plan: plan.as_ref(),
                 quantity: 1,
                 limits: Default::default(),
+                also_product_ids: Vec::new(),
                 overrides: Overrides {
                     expires_at: parse_expiry("expiresAt", input.expires_at)?,
                     max_devices: input.max_devices,

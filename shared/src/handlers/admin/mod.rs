@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod currencies;
 pub mod events;
+pub mod license_import;
 pub mod licenses;
 pub mod plans;
 pub mod price_mappings;

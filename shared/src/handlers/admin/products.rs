@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{caller, merge, ts};
 use crate::domain::money::parse_price;
 use crate::domain::product::ChargebackAction;
-use crate::domain::{EmailTemplate, ExpirationStart, Product, RenewalMode};
+use crate::domain::{EmailTemplate, ExpirationStart, ListedProducts, Product, RenewalMode};
 use crate::http::input::{json_body, pagination, text_field, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::Filter;
@@ -25,7 +25,11 @@ pub struct ProductInput {
     /// set. A checkout in a currency other than the app's needs one.
     pub prices: Option<BTreeMap<String, String>>,
     pub auto_email: Option<bool>,
-    pub default_license_days: Option<u32>,
+    /// Days a license runs; `0` = perpetual whatever the metadata says; `null` = not set (the
+    /// purchase's metadata decides, else perpetual).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<u32>")]
+    pub default_license_days: Option<Option<u32>>,
     pub trial_days: Option<u32>,
     pub max_devices: Option<u32>,
     pub max_ips: Option<u32>,
@@ -42,6 +46,12 @@ pub struct ProductInput {
     pub refund_action: Option<ChargebackAction>,
     /// What a dispute does: `suspend` (default), `revoke` or `ignore`.
     pub dispute_action: Option<ChargebackAction>,
+    /// Other ids of this product in Stripe metadata (e.g. its Lukittu or ExisOne id), unique
+    /// per tenant; replaces the list.
+    pub external_ids: Option<Vec<String>>,
+    /// When a Stripe Product's `product_id` lists several products with this one first:
+    /// `separate` (default) licenses, or `one_license` valid for all of them.
+    pub listed_products: Option<ListedProducts>,
 }
 
 fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -60,7 +70,8 @@ pub struct ProductView {
     pub price: String,
     pub prices: BTreeMap<String, String>,
     pub auto_email: bool,
-    pub default_license_days: u32,
+    /// `null`: not set (the metadata decides, else perpetual); `0`: perpetual.
+    pub default_license_days: Option<u32>,
     pub trial_days: u32,
     pub max_devices: u32,
     pub max_ips: u32,
@@ -71,6 +82,8 @@ pub struct ProductView {
     pub grace_days: u32,
     pub refund_action: ChargebackAction,
     pub dispute_action: ChargebackAction,
+    pub external_ids: Vec<String>,
+    pub listed_products: ListedProducts,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -94,6 +107,8 @@ impl From<Product> for ProductView {
             grace_days: p.grace_days,
             refund_action: p.refund_action,
             dispute_action: p.dispute_action,
+            external_ids: p.external_ids,
+            listed_products: p.listed_products,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -105,6 +120,38 @@ const MAX_PRICES: usize = 50;
 
 /// Largest value of the day and limit fields (about 270 years; keeps dates representable).
 const MAX_DAYS: u32 = 100_000;
+
+/// Most aliases one product may have.
+const MAX_EXTERNAL_IDS: usize = 20;
+
+/// Checks a product's aliases: trimmed, 1 to 100 printable characters, no commas (Lukittu's
+/// `product_id` lists are comma-separated), no duplicates.
+fn external_ids(ids: Vec<String>) -> Result<Vec<String>> {
+    if ids.len() > MAX_EXTERNAL_IDS {
+        return Err(Error::validation(
+            "externalIds",
+            format!("at most {MAX_EXTERNAL_IDS} external ids"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = id.trim().to_string();
+        if !crate::stripe::metadata::is_product_ref(&id) || id.contains(',') {
+            return Err(Error::validation(
+                "externalIds",
+                format!("{id:?} must be 1 to 100 printable characters without commas"),
+            ));
+        }
+        if out.contains(&id) {
+            return Err(Error::validation(
+                "externalIds",
+                format!("{id:?} is listed twice"),
+            ));
+        }
+        out.push(id);
+    }
+    Ok(out)
+}
 
 fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
     if let Some(name) = &input.name {
@@ -134,7 +181,7 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
         p.prices = checked;
     }
     for (field, value) in [
-        ("defaultLicenseDays", input.default_license_days),
+        ("defaultLicenseDays", input.default_license_days.flatten()),
         ("trialDays", input.trial_days),
     ] {
         if value.is_some_and(|v| v > MAX_DAYS) {
@@ -158,6 +205,10 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
     p.grace_days = merge(p.grace_days, input.grace_days);
     p.refund_action = merge(p.refund_action, input.refund_action);
     p.dispute_action = merge(p.dispute_action, input.dispute_action);
+    p.listed_products = merge(p.listed_products, input.listed_products);
+    if let Some(ids) = input.external_ids {
+        p.external_ids = external_ids(ids)?;
+    }
     if let Some(t) = input.email_template {
         if let Some(t) = &t {
             text_field("emailTemplate.subject", &t.subject, 500)?;
@@ -188,7 +239,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let mut p = Product::new("", c.tenant_id, "", crate::time::now());
     apply(&mut p, input)?;
     p.id = s.store.next_product_id().await?;
-    s.store.create_product(&p).await?;
+    s.store.create_product_with_aliases(&p).await?;
     Ok(ApiResponse::created(&ProductView::from(p)))
 }
 
@@ -210,15 +261,18 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
     let c = caller(s, req).await?;
     let input: ProductInput = json_body(req)?;
     let mut p = load(s, &c.tenant_id, id).await?;
+    let aliases_before = p.external_ids.clone();
     apply(&mut p, input)?;
     p.updated_at = crate::time::now();
-    s.store.update_product(&p).await?;
+    s.store
+        .update_product_with_aliases(&p, &aliases_before)
+        .await?;
     Ok(ApiResponse::ok(&ProductView::from(p)))
 }
 
 pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    load(s, &c.tenant_id, id).await?;
+    let product = load(s, &c.tenant_id, id).await?;
     let issued = s
         .store
         .list_licenses(
@@ -236,7 +290,7 @@ pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             "product {id} has issued licenses; archive it instead (PUT {{\"archived\": true}})"
         )));
     }
-    if !s.store.delete_product(&c.tenant_id, id).await? {
+    if !s.store.delete_product_with_aliases(&product).await? {
         return Err(Error::not_found(format!("Product {id}")));
     }
     Ok(ApiResponse::no_content())

@@ -9,8 +9,9 @@ use crate::http::input::json_body;
 use crate::http::ApiRequest;
 use crate::{Error, Result};
 
-/// Longest `licenseKey` accepted (a key is 29 characters formatted; room for spaces).
-const MAX_KEY_CHARS: usize = 64;
+/// Longest `licenseKey` accepted: imported keys have up to 128 characters (a native key is 29
+/// formatted).
+const MAX_KEY_CHARS: usize = crate::domain::license_key::MAX_IMPORTED_KEY_CHARS;
 const MAX_PRODUCT_ID_CHARS: usize = 64;
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 const MAX_NONCE_CHARS: usize = 256;

@@ -10,9 +10,9 @@ use rand::Rng;
 
 use super::answer::{respond, Answer, LicenseSummary};
 use super::input::ValidationInput;
+use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{rules, Check, Code, Decision};
-use crate::domain::LicenseKey;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::license_usage::ChangeWrite;
 use crate::{Error, Result, Services};
@@ -36,7 +36,8 @@ pub async fn answer(
     input: &ValidationInput,
     key_text: &str,
 ) -> Result<ApiResponse> {
-    let Ok(key) = LicenseKey::parse(key_text) else {
+    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
+    let Ok(key) = AnyKey::parse(key_text) else {
         return not_found(s, input).await;
     };
     let license_id = key.license_id();

@@ -4,6 +4,12 @@
 //! session's payment intent (so `payment_intent.succeeded` is the same purchase), a
 //! subscription session's first invoice (so the first `invoice.paid` is), and the session itself
 //! when there is neither (a free checkout).
+//!
+//! What a subscription session sold may be only in the subscription's metadata (ExisOne's
+//! example sets `productId` in `subscription_data.metadata` alone): then it is read from the
+//! first invoice (already read for its period; it carries the subscription's metadata), else
+//! from the subscription (one Stripe call), and the session issues the same purchase its first
+//! invoice would.
 
 use super::purchase::{self, Lines, PaidPeriod, PurchaseInput};
 use super::{stripe_reads, Outcome};
@@ -11,6 +17,7 @@ use crate::domain::purchase::Customer;
 use crate::domain::{LicenseSource, StripeApp};
 use crate::stripe::event::CheckoutSession;
 use crate::stripe::event::StripeObject;
+use crate::stripe::metadata;
 use crate::stripe::objects::{Invoice, Subscription};
 use crate::stripe::Event;
 use crate::{Result, Services};
@@ -40,19 +47,36 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
     let subscription_id = session.subscription();
     let mut period_end = None;
     let mut invoice = session.invoice().map(str::to_string);
+    // What was sold when the session does not say: the subscription's metadata, as the first
+    // invoice carries it (read anyway, for its period), else read from the subscription.
+    let mut subscription_metadata = None;
     if let Some(sub_id) = subscription_id {
         // The period the first invoice paid for (and the invoice itself, for API versions whose
         // sessions do not name it), when the app's key lets us ask.
         if let Some(secret) = stripe_reads::secret_key(s, app).await? {
+            let mut sub = None;
             if invoice.is_none() {
-                let sub = stripe_reads::subscription(s, &secret, sub_id).await?;
-                invoice = Subscription(StripeObject(&sub))
+                let fetched = stripe_reads::subscription(s, &secret, sub_id).await?;
+                invoice = Subscription(StripeObject(&fetched))
                     .latest_invoice()
                     .map(str::to_string);
+                sub = Some(fetched);
             }
             if let Some(invoice_id) = &invoice {
                 let paid = stripe_reads::invoice(s, &secret, invoice_id).await?;
-                period_end = Invoice(StripeObject(&paid)).period_end();
+                let paid = Invoice(StripeObject(&paid));
+                period_end = paid.period_end();
+                subscription_metadata = paid
+                    .subscription_metadata()
+                    .filter(|m| metadata::has_product_id(Some(m)))
+                    .cloned();
+            }
+            if !metadata::has_product_id(session.metadata()) && subscription_metadata.is_none() {
+                let sub = match sub {
+                    Some(sub) => sub,
+                    None => stripe_reads::subscription(s, &secret, sub_id).await?,
+                };
+                subscription_metadata = Subscription(StripeObject(&sub)).metadata().cloned();
             }
         }
     }
@@ -61,13 +85,19 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
         (_, _, Some(pi)) if session.mode() != Some("subscription") => pi.to_string(),
         _ => session_id.to_string(),
     };
+    // ExisOne metadata: the session's, else the subscription's (`subscription_data.metadata`).
+    let sold = if metadata::has_product_id(session.metadata()) {
+        session.metadata()
+    } else {
+        subscription_metadata.as_ref().or(session.metadata())
+    };
     let outcome = purchase::issue(
         s,
         app,
         event,
         PurchaseInput {
             purchase_ref,
-            metadata: session.metadata(),
+            metadata: sold,
             lines: Lines::Session(session_id),
             customer: Customer {
                 email: session.customer_email().map(str::to_string),

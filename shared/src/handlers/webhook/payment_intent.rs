@@ -1,7 +1,10 @@
-//! `payment_intent.succeeded`: the backup path for one-time payments. It issues only when the
-//! intent carries Keyhook's metadata (`productId`, as `POST /api/stripe/checkout/session` sets
-//! on `payment_intent_data`), under the same purchase as its session (the intent id), so
-//! whichever of the two events comes first issues and the other changes nothing.
+//! `payment_intent.succeeded`: the backup path for one-time payments, under the same purchase
+//! as its session (the intent id), so whichever of the two events comes first issues and the
+//! other changes nothing. What was sold: the intent's metadata (`productId`, as
+//! `POST /api/stripe/checkout/session` sets on `payment_intent_data`), else the metadata of the
+//! Checkout Session that created the intent (ExisOne's documented setup puts it on the session
+//! only), found with Stripe's list of sessions by `payment_intent`. Neither: not Keyhook's
+//! payment, nothing to do.
 
 use super::purchase::{self, Lines, PurchaseInput};
 use super::{stripe_reads, Outcome};
@@ -18,38 +21,52 @@ pub(super) async fn succeeded(s: &Services, app: &StripeApp, event: &Event) -> R
     let Some(intent_id) = intent.id() else {
         return Ok(Outcome::Refused("the payment intent has no id".into()));
     };
-    if intent.invoice().is_some() || !metadata::has_product_id(intent.metadata()) {
-        // An invoice's payment (invoice.paid issues), or a payment that is not Keyhook's.
-        return Ok(Outcome::Done {
-            purchase_ref: None,
-            license_ids: Vec::new(),
-            logged: false,
-        });
-    }
-    // The buyer: the receipt email, else what the buyer typed into the session that created
-    // the intent.
-    let mut customer = Customer {
-        email: intent.receipt_email().map(str::to_string),
-        name: None,
+    let nothing = Outcome::Done {
+        purchase_ref: None,
+        license_ids: Vec::new(),
+        logged: false,
     };
-    let mut session_id = None;
-    if customer.email.is_none() {
+    if intent.invoice().is_some() {
+        // An invoice's payment: invoice.paid issues.
+        return Ok(nothing);
+    }
+    let on_intent = metadata::has_product_id(intent.metadata());
+    // The session that created the intent: for the metadata when the intent has none, and
+    // for the buyer when the intent has no receipt email.
+    let mut session = None;
+    if !on_intent || intent.receipt_email().is_none() {
         if let Some(secret) = stripe_reads::secret_key(s, app).await? {
-            if let Some(session) = stripe_reads::session_of_intent(s, &secret, intent_id).await? {
-                let session = CheckoutSession(StripeObject(&session));
-                customer.email = session.customer_email().map(str::to_string);
-                customer.name = session.customer_name().map(str::to_string);
-                session_id = session.id().map(str::to_string);
-            }
+            session = stripe_reads::session_of_intent(s, &secret, intent_id).await?;
         }
     }
+    let session = session.as_ref().map(|v| CheckoutSession(StripeObject(v)));
+    let sold = if on_intent {
+        intent.metadata()
+    } else {
+        match session {
+            Some(cs) if metadata::has_product_id(cs.metadata()) => cs.metadata(),
+            // A payment that is not Keyhook's (or a session its own event decides).
+            _ => return Ok(nothing),
+        }
+    };
+    // The buyer: the receipt email, else what the buyer typed into the session.
+    let customer = Customer {
+        email: intent
+            .receipt_email()
+            .or_else(|| session.and_then(|cs| cs.customer_email()))
+            .map(str::to_string),
+        name: session
+            .and_then(|cs| cs.customer_name())
+            .map(str::to_string),
+    };
+    let session_id = session.and_then(|cs| cs.id()).map(str::to_string);
     purchase::issue(
         s,
         app,
         event,
         PurchaseInput {
             purchase_ref: intent_id.to_string(),
-            metadata: intent.metadata(),
+            metadata: sold,
             lines: Lines::None,
             customer,
             source: LicenseSource {

@@ -1,14 +1,14 @@
 //! From "a Stripe purchase happened" to issued licenses: decide what it asks for (ExisOne
-//! metadata, else the Lukittu metadata of its products), resolve the Keyhook products and plans
-//! (refusing what cannot be sold), issue through `handlers::issuance`, and for a subscription,
-//! link the licenses to it so its state drives them.
+//! metadata, else the Lukittu metadata of its products), resolve the Keyhook products (by id or
+//! alias) and plans (refusing what cannot be sold), issue through `handlers::issuance`, and for
+//! a subscription, link the licenses to it so its state drives them.
 
 use serde_json::{Map, Value};
 
 use super::subscription;
 use super::Outcome;
-use crate::domain::purchase::Customer;
-use crate::domain::{LicenseSource, Plan, Product, RenewalMode, StripeApp};
+use crate::domain::purchase::{days_after, license_days, Customer};
+use crate::domain::{LicenseSource, ListedProducts, Plan, Product, RenewalMode, StripeApp};
 use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
 use crate::stripe::metadata::{self, MetadataError, ProductRequest};
 use crate::stripe::Event;
@@ -87,9 +87,9 @@ pub(super) async fn resolve_products(
 ) -> Result<std::result::Result<Vec<(Product, Option<Plan>)>, String>> {
     let mut resolved = Vec::new();
     for r in requests {
-        let Some(product) = s.store.get_tenant_product(tenant_id, &r.product_id).await? else {
+        let Some(product) = s.store.resolve_product(tenant_id, &r.product_id).await? else {
             return Ok(Err(format!(
-                "product {} does not exist for this tenant",
+                "product {:?} does not exist for this tenant: it is neither a Keyhook product id nor one of a product's externalIds",
                 r.product_id
             )));
         };
@@ -106,7 +106,7 @@ pub(super) async fn resolve_products(
                 _ => {
                     return Ok(Err(format!(
                         "plan {plan_id} does not exist for product {}",
-                        r.product_id
+                        product.id
                     )))
                 }
             },
@@ -114,6 +114,47 @@ pub(super) async fn resolve_products(
         resolved.push((product, plan));
     }
     Ok(Ok(resolved))
+}
+
+/// One issue line per request, except that products listed together by one Stripe Product
+/// whose first listed product says `one_license` become one line: one license per unit,
+/// valid for each of them, with the first product's settings.
+fn issue_lines<'a>(
+    requests: &[ProductRequest],
+    products: &'a [(Product, Option<Plan>)],
+    expires_at: Option<Option<time::OffsetDateTime>>,
+) -> Vec<IssueLine<'a>> {
+    let mut lines: Vec<IssueLine<'a>> = Vec::new();
+    let mut open_group: Option<(usize, usize)> = None; // (group, index of its line)
+    for (r, (product, plan)) in requests.iter().zip(products) {
+        if let (Some(group), Some((open, at))) = (r.group, open_group) {
+            if group == open {
+                let line = &mut lines[at];
+                if line.product.id != product.id && !line.also_product_ids.contains(&product.id) {
+                    line.also_product_ids.push(product.id.clone());
+                }
+                continue;
+            }
+        }
+        open_group = match r.group {
+            Some(g) if product.listed_products == ListedProducts::OneLicense => {
+                Some((g, lines.len()))
+            }
+            _ => None,
+        };
+        lines.push(IssueLine {
+            product,
+            plan: plan.as_ref(),
+            quantity: r.quantity,
+            limits: r.limits,
+            overrides: Overrides {
+                expires_at,
+                ..Default::default()
+            },
+            also_product_ids: Vec::new(),
+        });
+    }
+    lines
 }
 
 /// Issues a purchase (once), and links a subscription's licenses.
@@ -138,31 +179,32 @@ pub(super) async fn issue(
         .unwrap_or(0);
     // A subscription's licenses run to the end of the paid period (plus grace), whatever the
     // product's days; without a known period, the product's days apply (as ExisOne does).
-    let expires_at = input
+    let expires_at = match input
         .period
         .as_ref()
         .and_then(|p| p.period_end)
-        .and_then(crate::time::from_unix)
-        .map(|end| {
-            Some(
-                end.checked_add(time::Duration::days(i64::from(grace_days)))
-                    .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc()),
-            )
-        });
-    let lines = requests
-        .iter()
-        .zip(&products)
-        .map(|(r, (product, plan))| IssueLine {
-            product,
-            plan: plan.as_ref(),
-            quantity: r.quantity,
-            limits: r.limits,
-            overrides: Overrides {
-                expires_at,
-                ..Default::default()
-            },
-        })
-        .collect();
+        .map(|end| crate::time::from_unix(end).and_then(|end| days_after(end, grace_days)))
+    {
+        None => None,
+        Some(Some(t)) => Some(Some(t)),
+        Some(None) => {
+            return Ok(Outcome::Refused(
+                "the subscription period's end is not a representable date".into(),
+            ))
+        }
+    };
+    let now = crate::time::now();
+    for (r, (product, plan)) in requests.iter().zip(&products) {
+        if let Some(days) = license_days(product, plan.as_ref(), r.limits.expiration_days) {
+            if days_after(now, days).is_none() {
+                return Ok(Outcome::Refused(format!(
+                    "product {}: a license of {days} days would expire after the last representable date",
+                    product.id
+                )));
+            }
+        }
+    }
+    let lines = issue_lines(&requests, &products, expires_at);
     let issued = issuance::issue(
         s,
         IssueOrder {

@@ -41,10 +41,10 @@ pub async fn session_line_requests(
         .await
         .map_err(Error::from_stripe_read)?;
     let mut requests = Vec::new();
-    for item in list_data(&items) {
-        let line = LineItem(StripeObject(&item));
+    for (group, item) in list_data(&items).iter().enumerate() {
+        let line = LineItem(StripeObject(item));
         if let Some(md) = line.product_metadata() {
-            match metadata::lukittu_line(md, line.quantity()) {
+            match metadata::lukittu_line(md, line.quantity(), group) {
                 Ok(r) => requests.extend(r),
                 Err(e) => return Ok(Err(e)),
             }
@@ -60,7 +60,7 @@ pub async fn invoice_line_requests(
     lines: &[Value],
 ) -> Result<Result<Vec<ProductRequest>, MetadataError>> {
     let mut requests = Vec::new();
-    for line in lines {
+    for (group, line) in lines.iter().enumerate() {
         let l = StripeObject(line);
         let product = l
             .id("price.product")
@@ -74,7 +74,7 @@ pub async fn invoice_line_requests(
             .map_err(Error::from_stripe_read)?;
         let quantity = crate::stripe::objects::line_quantity(l.at("quantity"));
         if let Some(md) = product["metadata"].as_object() {
-            match metadata::lukittu_line(md, quantity) {
+            match metadata::lukittu_line(md, quantity, group) {
                 Ok(r) => requests.extend(r),
                 Err(e) => return Ok(Err(e)),
             }
