@@ -33,6 +33,7 @@ pub fn license() -> License {
         source: LicenseSource::default(),
         purchase_ref: None,
         email_status: EmailStatus::Sent,
+        livemode: Some(true),
         created_at: now,
         updated_at: now,
     }

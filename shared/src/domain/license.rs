@@ -104,6 +104,10 @@ pub struct License {
     /// The purchase that issued it (`cs_…`, `pi_…`, `in_…`, or `manual_…`).
     pub purchase_ref: Option<String>,
     pub email_status: EmailStatus,
+    /// Whether the payment that issued it was live (`false`: Stripe test mode). `None` on items
+    /// written before Keyhook recorded the mode; see [`License::recorded_livemode`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livemode: Option<bool>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -111,6 +115,23 @@ pub struct License {
 }
 
 impl License {
+    /// The mode as far as the license item itself tells: recorded, else read from a Checkout
+    /// Session id (`cs_test_…`/`cs_live_…`). `None` when neither says (a license issued before
+    /// the mode was recorded, from a payment intent or invoice): validation then asks the
+    /// issuing Stripe app (`handlers::validate::license`).
+    pub fn recorded_livemode(&self) -> Option<bool> {
+        self.livemode.or_else(|| {
+            let session = self.source.checkout_session_id.as_deref()?;
+            if session.starts_with("cs_test_") {
+                Some(false)
+            } else if session.starts_with("cs_live_") {
+                Some(true)
+            } else {
+                None
+            }
+        })
+    }
+
     /// The status at `now`: a stored `active` turns `suspended` after `suspend_at` and
     /// `expired` after `expires_at`.
     pub fn status_at(&self, now: OffsetDateTime) -> LicenseStatus {

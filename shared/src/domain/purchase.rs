@@ -35,6 +35,10 @@ pub struct Purchase {
         skip_serializing_if = "Option::is_none"
     )]
     pub email_claim_until: Option<OffsetDateTime>,
+    /// Whether the payment was live (`false`: Stripe test mode); `None` on records written
+    /// before Keyhook recorded the mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livemode: Option<bool>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
 }
@@ -78,6 +82,8 @@ pub struct LicenseOrder<'a> {
     pub customer: &'a Customer,
     pub source: LicenseSource,
     pub purchase_ref: Option<String>,
+    /// Whether the payment was live.
+    pub livemode: bool,
 }
 
 impl LicenseOrder<'_> {
@@ -119,6 +125,7 @@ impl LicenseOrder<'_> {
             } else {
                 EmailStatus::Disabled
             },
+            livemode: Some(self.livemode),
             created_at: now,
             updated_at: now,
         };
@@ -187,6 +194,7 @@ mod tests {
             customer: &customer,
             source: LicenseSource::default(),
             purchase_ref: None,
+            livemode: true,
         };
         let (l, key) = order.new_license(now, |id, _| format!("sealed-for-{id}"));
         assert_eq!(l.expires_at, Some(now + Duration::days(30)));

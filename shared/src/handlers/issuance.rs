@@ -46,6 +46,9 @@ pub struct IssueOrder<'a> {
     pub event_id: Option<String>,
     /// Whether to email the keys (when the products allow and there is an address).
     pub send_email: bool,
+    /// Whether the payment was live (the Stripe event's `livemode`); recorded on the purchase
+    /// and its licenses, so test-mode money never becomes a live license.
+    pub livemode: bool,
 }
 
 /// What issuing came to.
@@ -83,6 +86,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
             customer: &order.customer,
             source: order.source.clone(),
             purchase_ref: Some(order.purchase_ref.clone()),
+            livemode: order.livemode,
         };
         for _ in 0..line.quantity {
             let (mut license, _) = license_order.new_license(now, |license_id, license_key| {
@@ -130,6 +134,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
         customer_name: order.customer.name.clone(),
         email_status,
         email_claim_until: None,
+        livemode: Some(order.livemode),
         created_at: now,
     };
 

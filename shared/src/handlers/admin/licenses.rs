@@ -27,6 +27,9 @@ pub struct LicenseView {
     pub devices: Vec<Device>,
     pub source: LicenseSource,
     pub email_status: EmailStatus,
+    /// `false` for licenses from test-mode payments; `null` for licenses issued before Keyhook
+    /// recorded the mode (validation then reads it from the issuing Stripe app).
+    pub livemode: Option<bool>,
     pub created_at: String,
 }
 
@@ -44,6 +47,7 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         .await?
         .ok_or_else(|| Error::internal(format!("license {} key does not open", l.id)))?;
     let status = l.status_at(time::OffsetDateTime::now_utc());
+    let livemode = l.recorded_livemode();
     Ok(LicenseView {
         id: l.id,
         key: key.expose().to_string(),
@@ -57,6 +61,7 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         devices: l.devices,
         source: l.source,
         email_status: l.email_status,
+        livemode,
         created_at: ts(l.created_at),
     })
 }
@@ -71,7 +76,7 @@ pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse
     Ok(ApiResponse::ok(&view(s, l).await?))
 }
 
-/// `GET /api/licenses?productId=&customerEmail=&status=`, newest first.
+/// `GET /api/licenses?productId=&customerEmail=&status=&livemode=`, newest first.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let (limit, cursor) = pagination(req)?;
@@ -87,6 +92,12 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 value: v.to_string(),
             });
         }
+    }
+    if let Some(mode) = req.query_param("livemode") {
+        filters.push(Filter {
+            attribute: "livemode",
+            value: crate::http::input::bool_param("livemode", mode)?.to_string(),
+        });
     }
     if let Some(st) = req.query_param("status") {
         if !["active", "suspended", "revoked", "expired"].contains(&st) {
@@ -126,6 +137,9 @@ pub struct IssueInput {
     pub max_ips: Option<u32>,
     /// Email the key (default: when the product has Auto Email and there is an address).
     pub send_email: Option<bool>,
+    /// `false` issues a test-mode license (for trying an app before going live); default
+    /// `true`: a license issued by hand is a real sale.
+    pub livemode: Option<bool>,
 }
 
 fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -223,6 +237,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             app_id: None,
             event_id: None,
             send_email: input.send_email.unwrap_or(true),
+            livemode: input.livemode.unwrap_or(true),
         },
     )
     .await?;

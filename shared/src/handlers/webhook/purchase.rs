@@ -164,6 +164,7 @@ pub(super) async fn issue(
             app_id: Some(app.id.clone()),
             event_id: Some(event.id.clone()),
             send_email: true,
+            livemode: event.livemode,
         },
     )
     .await?;
