@@ -12,6 +12,8 @@ pub mod input;
 pub mod license;
 pub mod license_file;
 pub mod signing_key;
+#[cfg(test)]
+mod test_vectors;
 pub mod throttle;
 pub mod trial;
 
