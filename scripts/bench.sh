@@ -7,3 +7,12 @@ cd "$ROOT"
 trap stop_moto EXIT INT TERM
 start_moto "$(free_port)" "$ROOT/.venv/moto-bench.log"
 cargo bench -p keyhook-tests "$@"
+
+# Offline verification in the other languages, on the same vectors (`--bench NAME` skips them).
+if [ $# -eq 0 ]; then
+  log "offline verification, Python and TypeScript"
+  PY_VERIFIER_BIN="$(ensure_py_verifier)"
+  (cd "$ROOT/clients/python" && "$PY_VERIFIER_BIN/python" test_vectors.py bench)
+  ensure_node
+  (cd "$ROOT/clients/typescript" && npm run --silent bench)
+fi

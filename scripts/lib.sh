@@ -95,3 +95,23 @@ ensure_sam() {
   ensure_tool_venv sam aws-sam-cli "$SAM_CLI_VERSION"
   echo "$ROOT/.venv/sam/bin"
 }
+
+# The Python verifier's environment (clients/python): the `cryptography` package.
+PY_VERIFIER_CRYPTOGRAPHY_VERSION="${PY_VERIFIER_CRYPTOGRAPHY_VERSION:-50.0.2}"
+ensure_py_verifier() {
+  ensure_tool_venv py-verifier cryptography "$PY_VERIFIER_CRYPTOGRAPHY_VERSION"
+  echo "$ROOT/.venv/py-verifier/bin"
+}
+
+# Node and npm for the TypeScript verifier (clients/typescript): Debian's packages when absent;
+# its dev dependencies (TypeScript) go into its git-ignored node_modules from the lock file.
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "installing nodejs and npm (Debian packages)"
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  if [ ! -d "$ROOT/clients/typescript/node_modules/typescript" ]; then
+    log "installing the TypeScript verifier's dev dependencies"
+    (cd "$ROOT/clients/typescript" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

@@ -15,6 +15,14 @@ MOTO_PORT="$(free_port)"
 trap stop_moto EXIT INT TERM
 start_moto "$MOTO_PORT" "$ROOT/.venv/moto-test.log"
 
+# The Python and TypeScript verifiers against the shared test vectors (seconds).
+log "Python verifier (clients/python) against clients/test-vectors"
+PY_VERIFIER_BIN="$(ensure_py_verifier)"
+(cd "$ROOT/clients/python" && "$PY_VERIFIER_BIN/python" -m unittest -v test_vectors)
+log "TypeScript verifier (clients/typescript) against clients/test-vectors"
+ensure_node
+(cd "$ROOT/clients/typescript" && npm test --silent)
+
 log "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 

@@ -499,9 +499,9 @@ async fn admin_webhook_and_mailer_events_run_through_their_binaries() {
 async fn validation_events_run_through_the_validate_binary() {
     let stack = Stack::start().await;
     let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let app = stack.live_app(&tenant).await;
     let product = stack.product(&tenant, json!({"maxDevices": 2})).await;
-    let (event, _) = keyhook_tests::checkout_event(&product, None);
+    let (event, _) = keyhook_tests::live_checkout_event(&product, None);
     let (status, receipt) = stack
         .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
         .await;

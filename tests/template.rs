@@ -670,6 +670,8 @@ fn public_routes_are_throttled_and_the_urls_are_outputs() {
         "POST /api/licenses/validate",
         "POST /api/licenses/activate",
         "POST /api/licenses/deactivate",
+        "POST /api/licenses/checkout",
+        "GET /api/tenants/{tenantId}/signing-keys",
     ] {
         let s = &settings[key];
         assert!(

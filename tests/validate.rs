@@ -6,12 +6,12 @@ use std::net::IpAddr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
-use keyhook_shared::crypto::signed_answer::{verify_answer, AnswerError};
+use keyhook_shared::crypto::signed_answer::{verify_answer, AnswerError, Expected, PublicKeySet};
 use keyhook_shared::domain::validation::DeviceId;
 use keyhook_shared::http::lambda::to_api_request;
 use keyhook_shared::http::{dispatch, Function};
 use keyhook_shared::store::keys;
-use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant};
+use keyhook_tests::{checkout_event, live_checkout_event, Stack, TestApp, TestTenant};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -37,7 +37,8 @@ impl Shop {
     async fn open() -> Shop {
         let stack = Stack::start().await;
         let tenant = stack.tenant("Acme").await;
-        let app = stack.app(&tenant).await;
+        // Live: its purchases issue live licenses, which validate for every app.
+        let app = stack.live_app(&tenant).await;
         Shop { stack, tenant, app }
     }
 
@@ -47,7 +48,7 @@ impl Shop {
 
     /// Issues one license for the product through a signed checkout event; its key.
     async fn license(&self, product: &str) -> String {
-        let (event, _) = checkout_event(product, None);
+        let (event, _) = live_checkout_event(product, None);
         let (status, receipt) = self
             .stack
             .post_event("/api/stripe/webhook", &event, &self.app.webhook_secret)
@@ -110,7 +111,31 @@ impl Shop {
         }
     }
 
-    async fn public_key(&self) -> String {
+    /// The tenant's published keys (`signing-keys`), checked against the older single-key
+    /// route.
+    async fn public_key(&self) -> PublicKeySet {
+        let single = self.single_public_key().await;
+        let res = self
+            .stack
+            .http
+            .get(format!(
+                "{}/api/tenants/{}/signing-keys",
+                self.stack.base_url, self.tenant.id
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let set = PublicKeySet::from_json(&res.bytes().await.unwrap()).unwrap();
+        assert!(
+            set.kids().any(|k| k == single.1),
+            "the active key is published"
+        );
+        set
+    }
+
+    /// The older single-key route: (public key, kid).
+    async fn single_public_key(&self) -> (String, String) {
         let res = self
             .stack
             .http
@@ -124,8 +149,11 @@ impl Shop {
         assert_eq!(res.status().as_u16(), 200);
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["algorithm"], "Ed25519");
-        assert_eq!(v["format"], "keyhook-answer-v1");
-        v["publicKey"].as_str().unwrap().to_string()
+        assert_eq!(v["format"], "keyhook-answer-v2");
+        (
+            v["publicKey"].as_str().unwrap().to_string(),
+            v["kid"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Changes attributes of a stored item directly (what an operator or the admin API would
@@ -152,6 +180,26 @@ impl Shop {
             .await
             .expect("item updated");
     }
+}
+
+/// What a request asked, for [`verify_answer`].
+fn asked<'a>(
+    product: &'a str,
+    device: Option<&'a str>,
+    nonce: Option<&'a str>,
+    key: Option<&'a str>,
+) -> Expected<'a> {
+    Expected {
+        product_id: product,
+        device_id: device,
+        nonce,
+        license_key: key,
+    }
+}
+
+/// [`verify_answer`] without the answer.
+fn verifies(keys: &PublicKeySet, raw: &str, expected: Expected) -> Result<(), AnswerError> {
+    verify_answer(keys, raw.as_bytes(), &expected).map(|_| ())
 }
 
 fn license_id(key: &str) -> String {
@@ -201,16 +249,19 @@ async fn a_valid_key_gets_a_signed_answer_that_verifies_offline() {
     assert!(r.raw.ends_with("\"}") && r.raw.contains(",\"signature\":\""));
     assert!(!r.raw.contains(&key), "the key is never echoed");
 
-    assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+    let asked_for = asked(&product, None, Some("n-123"), Some(&key));
+    assert_eq!(verifies(&public_key, &r.raw, asked_for), Ok(()));
     let forged = r.raw.replacen("\"valid\":true", "\"valid\":true ", 1);
     assert_eq!(
-        verify_answer(&public_key, forged.as_bytes()),
+        verifies(&public_key, &forged, asked_for),
         Err(AnswerError::BadSignature)
     );
     let other = Shop::open().await;
-    assert_eq!(
-        verify_answer(&other.public_key().await, r.raw.as_bytes()),
-        Err(AnswerError::BadSignature),
+    assert!(
+        matches!(
+            verifies(&other.public_key().await, &r.raw, asked_for),
+            Err(AnswerError::UnknownKey(_))
+        ),
         "another tenant's key does not verify it"
     );
 
@@ -247,7 +298,11 @@ async fn unknown_keys_and_other_products_are_answered_not_errors() {
         );
         assert!(r.body.get("license").is_none());
         assert_eq!(
-            verify_answer(&public_key, r.raw.as_bytes()),
+            verifies(
+                &public_key,
+                &r.raw,
+                asked(&product, None, None, Some(bogus))
+            ),
             Ok(()),
             "signed by the product's tenant"
         );
@@ -269,7 +324,16 @@ async fn unknown_keys_and_other_products_are_answered_not_errors() {
         "no tenant can sign for an unknown product"
     );
     assert_eq!(
-        verify_answer(&public_key, r.raw.as_bytes()),
+        verifies(
+            &public_key,
+            &r.raw,
+            asked(
+                "999999999",
+                None,
+                None,
+                Some("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01")
+            )
+        ),
         Err(AnswerError::Unsigned)
     );
 
@@ -282,7 +346,14 @@ async fn unknown_keys_and_other_products_are_answered_not_errors() {
         )
         .await;
     assert_eq!(r.body["code"], "PRODUCT_MISMATCH");
-    assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+    assert_eq!(
+        verifies(
+            &public_key,
+            &r.raw,
+            asked("999999999", None, None, Some(&key))
+        ),
+        Ok(())
+    );
 
     for path in [VALIDATE, ACTIVATE, DEACTIVATE] {
         let r = shop
@@ -297,7 +368,14 @@ async fn unknown_keys_and_other_products_are_answered_not_errors() {
             "{path}"
         );
         assert!(r.body.get("license").is_none());
-        assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+        assert_eq!(
+            verifies(
+                &public_key,
+                &r.raw,
+                asked(&other_product, Some("d1"), None, Some(&key))
+            ),
+            Ok(())
+        );
     }
 }
 
@@ -567,7 +645,14 @@ async fn a_device_gets_one_trial_per_product_ever_and_never_after_activation() {
         parse_ts(&r.body["trial"]["expiresAt"]) - parse_ts(&r.body["trial"]["startedAt"]),
         Duration::days(7)
     );
-    assert_eq!(verify_answer(&public_key, r.raw.as_bytes()), Ok(()));
+    assert_eq!(
+        verifies(
+            &public_key,
+            &r.raw,
+            asked(&product, Some("d1"), Some("t"), None)
+        ),
+        Ok(())
+    );
 
     let again = trial(Some("d1"), &product).await;
     assert_eq!(
@@ -809,4 +894,330 @@ async fn activation_churn_is_rate_limited_per_license_and_per_ip() {
         .post_from(Some("127.0.0.8"), ACTIVATE, &flood, &[])
         .await;
     assert_eq!(r.status, 200);
+}
+
+// ---- Answers say what they answer (issue 11) ----
+
+#[tokio::test]
+async fn a_trial_answer_is_refused_for_another_product_device_or_nonce() {
+    let shop = Shop::open().await;
+    let trial_product = shop.product(json!({"trialDays": 14})).await;
+    let paid_product = shop.product(json!({"name": "Paid"})).await;
+    let keys = shop.public_key().await;
+
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"productId": trial_product, "deviceId": "device-X", "nonce": "n1"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "TRIAL", "{}", r.raw);
+    assert_eq!(r.body["format"], "keyhook-answer-v2");
+    assert_eq!(r.body["productId"], trial_product.as_str());
+    let hash = keyhook_format::device_hash(&trial_product, "device-X");
+    assert_eq!(r.body["deviceHash"], hash.as_str());
+    assert_eq!(r.body["trial"]["productId"], trial_product.as_str());
+    assert_eq!(r.body["trial"]["deviceHash"], hash.as_str());
+    assert_eq!(r.body["livemode"], true);
+    assert!(r.body["kid"].is_string());
+    assert!(
+        !r.raw.contains("device-X"),
+        "the raw device id is never echoed"
+    );
+
+    let mine = asked(&trial_product, Some("device-X"), Some("n1"), None);
+    assert_eq!(verifies(&keys, &r.raw, mine), Ok(()));
+    // The reproduced attack: the trial answer, presented to an app of a paid product.
+    assert!(matches!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&paid_product, Some("device-X"), Some("n1"), None)
+        ),
+        Err(AnswerError::WrongProduct { .. })
+    ));
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&trial_product, Some("device-Y"), Some("n1"), None)
+        ),
+        Err(AnswerError::WrongDevice)
+    );
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&trial_product, Some("device-X"), Some("n2"), None)
+        ),
+        Err(AnswerError::WrongNonce),
+        "a replayed answer with another nonce is refused"
+    );
+    // An app that sent a key does not take a trial answer as a license answer.
+    let key = shop.license(&trial_product).await;
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&trial_product, Some("device-X"), Some("n1"), Some(&key))
+        ),
+        Err(AnswerError::WrongLicense)
+    );
+}
+
+#[tokio::test]
+async fn a_license_answer_names_the_license_and_the_device() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxDevices": 2})).await;
+    let key = shop.license(&product).await;
+    let other_key = shop.license(&product).await;
+    let keys = shop.public_key().await;
+    let r = shop
+        .post(
+            ACTIVATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": "device-A", "nonce": "a1"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "VALID", "{}", r.raw);
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&product, Some("device-A"), Some("a1"), Some(&key))
+        ),
+        Ok(())
+    );
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": "device-A", "nonce": "v1"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "VALID");
+    assert_eq!(r.body["licenseId"], license_id(&key).as_str());
+    assert_eq!(r.body["license"]["id"], license_id(&key).as_str());
+    assert_eq!(
+        r.body["deviceHash"],
+        keyhook_format::device_hash(&product, "device-A").as_str()
+    );
+    assert_eq!(r.body["livemode"], true);
+    let mine = asked(&product, Some("device-A"), Some("v1"), Some(&key));
+    assert_eq!(verifies(&keys, &r.raw, mine), Ok(()));
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&product, Some("device-B"), Some("v1"), Some(&key))
+        ),
+        Err(AnswerError::WrongDevice)
+    );
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&product, Some("device-A"), Some("v0"), Some(&key))
+        ),
+        Err(AnswerError::WrongNonce)
+    );
+    assert_eq!(
+        verifies(
+            &keys,
+            &r.raw,
+            asked(&product, Some("device-A"), Some("v1"), Some(&other_key))
+        ),
+        Err(AnswerError::WrongLicense),
+        "an answer about one key is not an answer about another"
+    );
+}
+
+#[tokio::test]
+async fn fresh_device_ids_from_one_address_do_not_make_endless_trials() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"trialDays": 7})).await;
+    let from = Some("127.0.0.9");
+    let body = |device: &str| json!({"productId": product, "deviceId": device}).to_string();
+    for i in 0..10 {
+        let r = shop
+            .post_from(from, VALIDATE, &body(&format!("fresh-{i}")), &[])
+            .await;
+        assert_eq!(r.body["code"], "TRIAL", "trial {i}: {}", r.raw);
+    }
+    let r = shop.post_from(from, VALIDATE, &body("fresh-10"), &[]).await;
+    assert_eq!(r.status, 429, "{}", r.raw);
+    assert_eq!(r.body["error"]["code"], "rate_limited");
+    // Running trials keep answering (no new trial, no write), and the device that was refused
+    // got nothing.
+    let r = shop.post_from(from, VALIDATE, &body("fresh-0"), &[]).await;
+    assert_eq!(r.body["code"], "TRIAL");
+    let record = shop
+        .stack
+        .services
+        .store
+        .get_product_and_device(&product, &DeviceId::parse("fresh-10").unwrap())
+        .await
+        .unwrap()
+        .1;
+    assert!(record.is_none(), "the refused start wrote nothing");
+    // Another address has its own budget.
+    let r = shop
+        .post_from(Some("127.0.0.10"), VALIDATE, &body("fresh-10"), &[])
+        .await;
+    assert_eq!(r.body["code"], "TRIAL");
+}
+
+// ---- Test mode never produces a license that validates as live (issue 11) ----
+
+#[tokio::test]
+async fn test_mode_licenses_never_validate_as_live() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"maxDevices": 2})).await;
+    let live_key = shop.license(&product).await;
+    let test_app = shop.stack.app(&shop.tenant).await;
+    let (event, _) = checkout_event(&product, None);
+    let (status, receipt) = shop
+        .stack
+        .post_event("/api/stripe/webhook", &event, &test_app.webhook_secret)
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    let test_id = receipt["licenseIds"][0].as_str().unwrap().to_string();
+    let test_license = shop.admin_license(&test_id).await;
+    let test_key = test_license["key"].as_str().unwrap().to_string();
+    assert_eq!(test_license["livemode"], false);
+    assert_eq!(
+        shop.admin_license(&license_id(&live_key)).await["livemode"],
+        true
+    );
+    let keys = shop.public_key().await;
+
+    // A live app (the default) refuses it, with a clear code, and never activates it.
+    for path in [VALIDATE, ACTIVATE] {
+        let r = shop
+            .post(
+                path,
+                json!({"licenseKey": test_key, "productId": product, "deviceId": "d1", "nonce": "m"}),
+            )
+            .await;
+        assert_eq!(r.body["code"], "TEST_LICENSE", "{path}: {}", r.raw);
+        assert_eq!(r.body["valid"], false);
+        assert_eq!(r.body["livemode"], false);
+        assert!(r.body["detail"].as_str().unwrap().contains("test mode"));
+        assert_eq!(
+            verifies(
+                &keys,
+                &r.raw,
+                asked(&product, Some("d1"), Some("m"), Some(&test_key))
+            ),
+            Ok(())
+        );
+    }
+    assert_eq!(shop.admin_license(&test_id).await["devices"], json!([]));
+    // A test build accepts it, and says it is a test license.
+    let r = shop
+        .post(
+            ACTIVATE,
+            json!({"licenseKey": test_key, "productId": product, "deviceId": "d1", "environment": "test"}),
+        )
+        .await;
+    assert_eq!(
+        (&r.body["code"], &r.body["livemode"]),
+        (&json!("VALID"), &json!(false))
+    );
+    // Live licenses validate in test builds too (a developer's own purchase).
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": live_key, "productId": product, "environment": "test", "deviceId": "d9"}),
+        )
+        .await;
+    assert_eq!(
+        r.body["code"], "NOT_ACTIVATED",
+        "standing rules still apply"
+    );
+    assert_eq!(r.body["livemode"], true);
+
+    // Older items without the recorded mode read it from the Checkout Session id, then from
+    // the Stripe app that issued them.
+    let store = &shop.stack.services.store;
+    for attr in ["#m", "#s.checkoutSessionId"] {
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key(keys::PK, s(&keys::license(&test_id).0))
+            .key(keys::SK, s(&keys::license(&test_id).1))
+            .update_expression(format!("REMOVE {attr}"))
+            .set_expression_attribute_names(Some(
+                [("#m", "livemode"), ("#s", "source")]
+                    .into_iter()
+                    .filter(|(n, _)| attr.contains(n))
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let r = shop
+            .post(
+                VALIDATE,
+                json!({"licenseKey": test_key, "productId": product, "deviceId": "d1"}),
+            )
+            .await;
+        assert_eq!(r.body["code"], "TEST_LICENSE", "without {attr}: {}", r.raw);
+    }
+
+    // The product may accept test licenses.
+    let (status, _) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "PUT",
+            &format!("/api/products/{product}"),
+            Some(json!({"acceptTestLicenses": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let r = shop
+        .post(
+            VALIDATE,
+            json!({"licenseKey": test_key, "productId": product, "deviceId": "d1"}),
+        )
+        .await;
+    assert_eq!(
+        (&r.body["code"], &r.body["livemode"]),
+        (&json!("VALID"), &json!(false))
+    );
+
+    // Admin views filter by mode.
+    let ids = |items: Vec<Value>| -> Vec<String> {
+        items
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let live = ids(shop.stack.licenses(&shop.tenant, "&livemode=true").await);
+    assert_eq!(live, vec![license_id(&live_key)]);
+    let (status, events) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "GET",
+            "/api/stripe/events?livemode=false",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let events = events["items"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["eventId"], event["id"]);
+    assert_eq!(events[0]["livemode"], false);
+    let (status, _) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "GET",
+            "/api/licenses?livemode=maybe",
+            None,
+        )
+        .await;
+    assert_eq!(status, 422);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::crypto::{Keyring, SigningKeys};
-use crate::handlers::validate::ChurnThrottle;
+use crate::handlers::validate::IpBudgets;
 use crate::handlers::webhook::app_cache::AppCache;
 use crate::mail::{Outbox, Sender};
 use crate::store::Store;
@@ -26,8 +26,8 @@ pub struct Services {
     pub webhook_apps: Arc<AppCache>,
     /// Tenants' opened answer-signing keys (validation).
     pub signing_keys: SigningKeys,
-    /// Per-IP budget of activation churn (validation).
-    pub churn_throttle: ChurnThrottle,
+    /// Per-IP budgets of the validation routes (churn, validate, trial starts).
+    pub ip_budgets: IpBudgets,
 }
 
 impl Services {
@@ -69,7 +69,7 @@ impl Services {
             stripe: StripeClient::new(&config.stripe_api_base),
             webhook_apps: Arc::new(AppCache::new(config.key_cache_ttl)),
             signing_keys,
-            churn_throttle: ChurnThrottle::default(),
+            ip_budgets: IpBudgets::default(),
             outbox: Outbox::new(sqs, &config.mail_queue_url),
             sender: Sender::new(ses, &config.mail_from),
             config: Arc::new(config),

@@ -24,7 +24,7 @@ use keyhook_shared::handlers::validate::answer::{Answer, LicenseSummary};
 use keyhook_shared::http::{dispatch, ApiRequest, Function};
 use keyhook_shared::Services;
 use keyhook_tests::calls::{counted_services, CallCounter};
-use keyhook_tests::{checkout_event, Stack};
+use keyhook_tests::{live_checkout_event, Stack};
 use serde_json::{json, Value};
 
 /// This thread's CPU time.
@@ -122,7 +122,7 @@ async fn throughput(
 async fn run() {
     let stack = Stack::start().await;
     let tenant = stack.tenant("Bench").await;
-    let app = stack.app(&tenant).await;
+    let app = stack.live_app(&tenant).await;
     let product = stack.product(&tenant, json!({})).await;
     let limited = stack
         .product(
@@ -135,7 +135,7 @@ async fn run() {
         let app = &app;
         let tenant = &tenant;
         async move {
-            let (event, _) = checkout_event(&product, Some(quantity));
+            let (event, _) = live_checkout_event(&product, Some(quantity));
             let (status, receipt) = stack
                 .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
                 .await;
@@ -308,13 +308,20 @@ async fn run() {
             device_name: None,
             ip: "127.0.0.1",
             now,
+            livemode: true,
+            test_accepted: false,
         };
         let verdict = match rules::validate(&license, &LicenseUsage { ..usage.clone() }, &check) {
             rules::Decision::Answer(v) => v,
             other => panic!("{other:?}"),
         };
+        let device_hash = keyhook_format::device_hash(&product, device.as_str());
         let body = Answer {
             verdict,
+            product_id: &product,
+            device_hash: Some(&device_hash),
+            license_id: Some(&license.id),
+            livemode: true,
             license: Some(LicenseSummary::of(&license, now)),
             trial: None,
             nonce: Some("bench"),
@@ -325,7 +332,7 @@ async fn run() {
     }
     let cpu = thread_cpu() - cpu0;
     println!(
-        "in-memory part only (rules + JSON + Ed25519 sign): {:.1} µs CPU per answer ({} answers, {} bytes each)",
+        "in-memory part only (rules + device hash + JSON + Ed25519 sign): {:.1} µs CPU per answer ({} answers, {} bytes each)",
         cpu.as_secs_f64() * 1e6 / m as f64,
         m,
         bytes / m

@@ -221,6 +221,16 @@ impl Stack {
         self.app_with(tenant, json!({})).await
     }
 
+    /// Registers a live-mode Stripe app with fresh secrets (its events issue live licenses).
+    pub async fn live_app(&self, tenant: &TestTenant) -> TestApp {
+        let secret_key = format!("sk_live_{}", unique("key").replace('-', ""));
+        self.app_with(
+            tenant,
+            json!({"isLive": true, "secretKey": secret_key, "publishableKey": "pk_live_0000000000000000"}),
+        )
+        .await
+    }
+
     /// Registers a Stripe app; `extra` overrides fields of the default body.
     pub async fn app_with(&self, tenant: &TestTenant, extra: Value) -> TestApp {
         let webhook_secret = format!("whsec_{}", unique("sig").replace('-', ""));
@@ -379,8 +389,21 @@ impl Stack {
     }
 }
 
-/// A paid one-time checkout event for a product, to a unique buyer.
+/// A paid one-time checkout event for a product, to a unique buyer (Stripe test mode).
 pub fn checkout_event(product_id: &str, quantity: Option<u32>) -> (Value, String) {
+    checkout_event_in_mode(product_id, quantity, false)
+}
+
+/// A paid one-time live-mode checkout event (for a [`Stack::live_app`]).
+pub fn live_checkout_event(product_id: &str, quantity: Option<u32>) -> (Value, String) {
+    checkout_event_in_mode(product_id, quantity, true)
+}
+
+fn checkout_event_in_mode(
+    product_id: &str,
+    quantity: Option<u32>,
+    livemode: bool,
+) -> (Value, String) {
     let email = format!("{}@example.com", unique("buyer"));
     let event = trigger::checkout_completed(&CheckoutOptions {
         product_id: product_id.to_string(),
@@ -388,7 +411,7 @@ pub fn checkout_event(product_id: &str, quantity: Option<u32>) -> (Value, String
         plan_id: None,
         email: Some(email.clone()),
         name: Some("Ada Lovelace".into()),
-        livemode: false,
+        livemode,
     });
     (event, email)
 }

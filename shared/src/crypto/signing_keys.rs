@@ -17,12 +17,32 @@ use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
 use crate::store::Store;
 use crate::{Error, Result};
 
+/// A tenant's active signing key and its key id (`kid`, derived from the public key: see
+/// `keyhook_format::key_id`).
+pub struct Signer {
+    pub key: SigningKey,
+    pub kid: String,
+}
+
+impl Signer {
+    pub fn new(key: SigningKey) -> Self {
+        let kid = keyhook_format::key_id(key.verifying_key().as_bytes());
+        Signer { key, kid }
+    }
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("kid", &self.kid).finish()
+    }
+}
+
 /// The per-process cache of opened signing keys.
 #[derive(Clone)]
 pub struct SigningKeys {
     keyring: Keyring,
     store: Store,
-    cache: Cache<String, Arc<SigningKey>>,
+    cache: Cache<String, Arc<Signer>>,
 }
 
 impl SigningKeys {
@@ -37,8 +57,14 @@ impl SigningKeys {
         }
     }
 
-    /// The tenant's signing key: from memory, else opened from the tenant record.
-    pub async fn get(&self, tenant_id: &str) -> Result<Arc<SigningKey>> {
+    /// Drops a tenant's cached key (after a rotation, so this process signs with the new one
+    /// at once; other processes follow within the cache TTL, while the old key stays published).
+    pub fn forget(&self, tenant_id: &str) {
+        self.cache.invalidate(tenant_id);
+    }
+
+    /// The tenant's active signing key: from memory, else opened from the tenant record.
+    pub async fn get(&self, tenant_id: &str) -> Result<Arc<Signer>> {
         if let Some(k) = self.cache.get(tenant_id) {
             return Ok(k);
         }
@@ -67,7 +93,7 @@ impl SigningKeys {
             .try_into()
             .map(Zeroizing::new)
             .map_err(|_| Error::internal("signing key seed is not 32 bytes"))?;
-        let key = Arc::new(SigningKey::from_bytes(&seed));
+        let key = Arc::new(Signer::new(SigningKey::from_bytes(&seed)));
         self.cache.insert(tenant_id.to_string(), Arc::clone(&key));
         Ok(key)
     }

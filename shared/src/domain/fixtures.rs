@@ -35,6 +35,7 @@ pub fn license() -> License {
         email_status: EmailStatus::Sent,
         also_product_ids: Vec::new(),
         external_id: None,
+        livemode: Some(true),
         created_at: now,
         updated_at: now,
     }

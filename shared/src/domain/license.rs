@@ -111,6 +111,10 @@ pub struct License {
     /// The id the license had in the system it was imported from (`POST /api/licenses/import`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Whether the payment that issued it was live (`false`: Stripe test mode). `None` on items
+    /// written before Keyhook recorded the mode; see [`License::recorded_livemode`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livemode: Option<bool>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -128,6 +132,23 @@ impl License {
         std::iter::once(self.product_id.clone())
             .chain(self.also_product_ids.iter().cloned())
             .collect()
+    }
+
+    /// The mode as far as the license item itself tells: recorded, else read from a Checkout
+    /// Session id (`cs_test_…`/`cs_live_…`). `None` when neither says (a license issued before
+    /// the mode was recorded, from a payment intent or invoice): validation then asks the
+    /// issuing Stripe app (`handlers::validate::license`).
+    pub fn recorded_livemode(&self) -> Option<bool> {
+        self.livemode.or_else(|| {
+            let session = self.source.checkout_session_id.as_deref()?;
+            if session.starts_with("cs_test_") {
+                Some(false)
+            } else if session.starts_with("cs_live_") {
+                Some(true)
+            } else {
+                None
+            }
+        })
     }
 
     /// The status at `now`: a stored `active` turns `suspended` after `suspend_at` and

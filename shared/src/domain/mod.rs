@@ -13,6 +13,7 @@ pub mod plan;
 pub mod price_mapping;
 pub mod product;
 pub mod purchase;
+pub mod signing_key;
 pub mod stripe_app;
 pub mod subscription;
 pub mod tenant;

@@ -72,6 +72,24 @@ fn default_dispute_action() -> ChargebackAction {
     ChargebackAction::Suspend
 }
 
+/// Default lifetime of a license file (`POST /api/licenses/checkout` without `ttl`): 7 days.
+pub const DEFAULT_FILE_TTL_SECONDS: u32 = 7 * 86_400;
+/// Default longest lifetime a license file may be asked for: 30 days.
+pub const DEFAULT_FILE_MAX_TTL_SECONDS: u32 = 30 * 86_400;
+/// Shortest lifetime of a license file: 1 hour.
+pub const MIN_FILE_TTL_SECONDS: u32 = 3_600;
+/// Longest lifetime any product may allow: 366 days. Retired signing keys stay published this
+/// long, so every file they signed verifies until it expires.
+pub const MAX_FILE_TTL_SECONDS: u32 = 366 * 86_400;
+
+fn default_file_ttl() -> u32 {
+    DEFAULT_FILE_TTL_SECONDS
+}
+
+fn default_file_max_ttl() -> u32 {
+    DEFAULT_FILE_MAX_TTL_SECONDS
+}
+
 /// A product's own email; placeholders `{{ActivationKey}}`, `{{ProductName}}`,
 /// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -131,6 +149,19 @@ pub struct Product {
     /// What a Stripe Product listing several products issues, when this one is listed first.
     #[serde(default)]
     pub listed_products: ListedProducts,
+    /// Whether licenses from test-mode payments validate for apps that did not say
+    /// `"environment": "test"` (default: no).
+    #[serde(default)]
+    pub accept_test_licenses: bool,
+    /// Features the product grants, as the merchant names them; carried in license files.
+    #[serde(default)]
+    pub entitlements: Vec<String>,
+    /// Lifetime of a license file when the app asks for none, in seconds.
+    #[serde(default = "default_file_ttl")]
+    pub license_file_ttl: u32,
+    /// Longest lifetime an app may ask a license file for, in seconds.
+    #[serde(default = "default_file_max_ttl")]
+    pub license_file_max_ttl: u32,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -178,6 +209,10 @@ impl Product {
             dispute_action: default_dispute_action(),
             external_ids: Vec::new(),
             listed_products: ListedProducts::Separate,
+            accept_test_licenses: false,
+            entitlements: Vec::new(),
+            license_file_ttl: DEFAULT_FILE_TTL_SECONDS,
+            license_file_max_ttl: DEFAULT_FILE_MAX_TTL_SECONDS,
             created_at: now,
             updated_at: now,
         }

@@ -44,6 +44,10 @@ pub struct Purchase {
         skip_serializing_if = "Option::is_none"
     )]
     pub email_claim_until: Option<OffsetDateTime>,
+    /// Whether the payment was live (`false`: Stripe test mode); `None` on records written
+    /// before Keyhook recorded the mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livemode: Option<bool>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
 }
@@ -91,6 +95,8 @@ pub struct LicenseOrder<'a> {
     pub purchase_ref: Option<String>,
     /// Other products the license validates for (one license for several products).
     pub also_product_ids: Vec<String>,
+    /// Whether the payment was live.
+    pub livemode: bool,
 }
 
 /// A duration that does not fit in a date (refused, never a panic).
@@ -145,6 +151,7 @@ impl LicenseOrder<'_> {
             },
             also_product_ids: self.also_product_ids.clone(),
             external_id: None,
+            livemode: Some(self.livemode),
             created_at: now,
             updated_at: now,
         };
@@ -225,6 +232,7 @@ mod tests {
                 source: LicenseSource::default(),
                 purchase_ref: None,
                 also_product_ids: Vec::new(),
+                livemode: true,
             };
             assert_eq!(
                 order.new_license(now, |_, _| String::new()).unwrap_err(),
@@ -247,6 +255,7 @@ mod tests {
             source: LicenseSource::default(),
             purchase_ref: None,
             also_product_ids: Vec::new(),
+            livemode: true,
         };
         let (l, key) = order
             .new_license(now, |id, _| format!("sealed-for-{id}"))

@@ -52,6 +52,9 @@ pub struct IssueOrder<'a> {
     /// The subscription (`sub_…`) whose first purchase this is: at most one purchase per
     /// subscription issues with this set, whatever each event names it.
     pub first_purchase_of: Option<String>,
+    /// Whether the payment was live (the Stripe event's `livemode`); recorded on the purchase
+    /// and its licenses, so test-mode money never becomes a live license.
+    pub livemode: bool,
 }
 
 /// What issuing came to.
@@ -92,6 +95,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
             source: order.source.clone(),
             purchase_ref: Some(order.purchase_ref.clone()),
             also_product_ids: line.also_product_ids.clone(),
+            livemode: order.livemode,
         };
         for _ in 0..line.quantity {
             let (mut license, _) = license_order
@@ -141,6 +145,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
         customer_name: order.customer.name.clone(),
         email_status,
         email_claim_until: None,
+        livemode: Some(order.livemode),
         created_at: now,
     };
 

@@ -37,6 +37,15 @@ pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T> {
     })
 }
 
+/// A `true`/`false` query parameter.
+pub fn bool_param(field: &str, value: &str) -> Result<bool> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::validation(field, "must be true or false")),
+    }
+}
+
 /// `?limit=` (default 50, 1–200) and `?cursor=`.
 pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
     let limit = match req.query_param("limit") {

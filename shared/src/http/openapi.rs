@@ -16,7 +16,8 @@ use crate::handlers::admin::{
 use crate::handlers::checkout;
 use crate::handlers::validate::answer::SignedAnswer;
 use crate::handlers::validate::input as validate_input;
-use crate::handlers::validate::signing_key::SigningKeyView;
+use crate::handlers::validate::license_file::LicenseFileView;
+use crate::handlers::validate::signing_key::{KeySetView, PublicKeyView, SigningKeyView};
 use crate::handlers::webhook::Receipt;
 use crate::http::input::ListBody;
 use crate::http::routes::{Op, ROUTES};
@@ -262,7 +263,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         Op::DeleteApp => O::new("Delete a Stripe app", "stripe apps", Token).no_content(),
         Op::Diagnostics => O::new("Whether each app's secrets decrypt", "stripe apps", Token).ok::<apps::Diagnostics>(g),
         Op::ListEvents => O::new("The Stripe event log, newest first", "event log", Token)
-            .list::<events::EventView>(g, &[("status", "received, verified or failed."), ("type", "A Stripe event type.")]),
+            .list::<events::EventView>(g, &[("status", "received, verified or failed."), ("type", "A Stripe event type."), ("livemode", "true for live events, false for test-mode ones.")]),
         Op::GetEvent => O::new("One logged Stripe event", "event log", Token).ok::<events::EventView>(g),
         Op::ListPriceMappings => O::new("List subscription price mappings", "price mappings", Token)
             .list::<price_mappings::PriceMappingView>(g, &[("productId", "Only this product's."), ("appId", "Only this app's.")]),
@@ -301,7 +302,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .ok::<Currency>(g),
         Op::ListLicenses => O::new("List licenses, newest first", "licenses", Token).list::<licenses::LicenseView>(
             g,
-            &[("productId", "Only this product's."), ("customerEmail", "Only this buyer's."), ("status", "active, suspended, revoked or expired.")],
+            &[("productId", "Only this product's."), ("customerEmail", "Only this buyer's."), ("status", "active, suspended, revoked or expired."), ("livemode", "true for live licenses, false for test-mode ones (licenses without a recorded mode match neither).")],
         ),
         Op::CreateLicense => O::new("Issue a license by hand", "licenses", Token)
             .body::<licenses::IssueInput>(g)
@@ -347,8 +348,29 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .body::<validate_input::Body>(g)
             .ok::<SignedAnswer>(g)
             .error(429, "Too much activation churn (`rate_limited`)."),
-        Op::GetSigningKey => O::new("A tenant's public key for checking answers offline", "validation", None)
+        Op::GetSigningKey => O::new("A tenant's active public key (see signing-keys for the whole set)", "validation", None)
             .ok::<SigningKeyView>(g),
+        Op::GetSigningKeys => O::new("Every public key of a tenant still valid for answers and license files, by kid", "validation", None)
+            .ok::<KeySetView>(g),
+        Op::CheckoutLicenseFile => O::new(
+            "Activate a device (like activate) and get a signed license file for offline use; a refusal answers the signed answer (valid: false) without a file",
+            "validation",
+            None,
+        )
+        .body::<validate_input::Body>(g)
+        .ok::<LicenseFileView>(g)
+        .error(429, "Too much activation churn (`rate_limited`)."),
+        Op::GetLicenseFile => O::new("A signed license file for a device already activated on the license", "licenses", Token)
+            .ok::<LicenseFileView>(g)
+            .query_if(true, &[("deviceId", "The device (required)."), ("ttl", "Lifetime in seconds, within the product's bounds."), ("encrypt", "true to encrypt the file to the license key.")])
+            .error(409, "The license is not active, or the device is not activated on it (`conflict`)."),
+        Op::ListSigningKeys => O::new("Every signing key of the tenant (active, next, retired)", "signing keys", Token)
+            .ok::<KeySetView>(g),
+        Op::CreateSigningKey => O::new("Create a signing key (published at once, signing once activated)", "signing keys", Token)
+            .created::<PublicKeyView>(g),
+        Op::ActivateSigningKey => O::new("Sign with this key from now on; the previous key is retired and stays published for 366 days", "signing keys", Token)
+            .ok::<PublicKeyView>(g)
+            .error(409, "The key is retired (`conflict`)."),
     }
 }
 

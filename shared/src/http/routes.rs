@@ -89,6 +89,12 @@ pub enum Op {
     ActivateLicense,
     DeactivateLicense,
     GetSigningKey,
+    GetSigningKeys,
+    CheckoutLicenseFile,
+    GetLicenseFile,
+    ListSigningKeys,
+    CreateSigningKey,
+    ActivateSigningKey,
 }
 
 #[derive(Debug)]
@@ -159,6 +165,12 @@ pub static ROUTES: &[Route] = routes![
     POST "/api/licenses/activate" => Validate::ActivateLicense,
     POST "/api/licenses/deactivate" => Validate::DeactivateLicense,
     GET "/api/tenants/{tenantId}/signing-key" => Validate::GetSigningKey,
+    GET "/api/tenants/{tenantId}/signing-keys" => Validate::GetSigningKeys,
+    POST "/api/licenses/checkout" => Validate::CheckoutLicenseFile,
+    GET "/api/licenses/{licenseId}/file" => Admin::GetLicenseFile,
+    GET "/api/signing-keys" => Admin::ListSigningKeys,
+    POST "/api/signing-keys" => Admin::CreateSigningKey,
+    POST "/api/signing-keys/{kid}/activate" => Admin::ActivateSigningKey,
 ];
 
 /// Path parameters captured by a route.
@@ -326,6 +338,12 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::ActivateLicense => validate::activate(s, req).await,
         Op::DeactivateLicense => validate::deactivate(s, req).await,
         Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
+        Op::GetSigningKeys => validate::signing_keys(s, req, p.get("tenantId")).await,
+        Op::CheckoutLicenseFile => validate::checkout(s, req).await,
+        Op::GetLicenseFile => validate::license_file::admin_file(s, req, p.get("licenseId")).await,
+        Op::ListSigningKeys => admin::signing_keys::list(s, req).await,
+        Op::CreateSigningKey => admin::signing_keys::create(s, req).await,
+        Op::ActivateSigningKey => admin::signing_keys::activate(s, req, p.get("kid")).await,
     }
 }
 

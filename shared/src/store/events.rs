@@ -98,6 +98,7 @@ impl Store {
         cursor: Option<&str>,
         status: Option<&str>,
         event_type: Option<&str>,
+        livemode: Option<bool>,
     ) -> Result<Page<EventLogEntry>> {
         let mut filters = Vec::new();
         if let Some(s) = status {
@@ -110,6 +111,12 @@ impl Store {
             filters.push(Filter {
                 attribute: "type",
                 value: t.to_string(),
+            });
+        }
+        if let Some(m) = livemode {
+            filters.push(Filter {
+                attribute: "livemode",
+                value: m.to_string(),
             });
         }
         self.list_tenant(

@@ -27,6 +27,9 @@ pub fn tenant(tenant_id: &str) -> Key {
     (format!("TENANT#{tenant_id}"), "TENANT".into())
 }
 
+/// Sort key of a tenant's signing keys other than the active one (one item per tenant).
+pub const SIGNING_KEY_SET: &str = "SIGNKEYSET";
+
 pub fn tenant_partition(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}")
 }

@@ -15,6 +15,7 @@ pub mod plans;
 pub mod product_devices;
 pub mod products;
 pub mod purchases;
+pub mod signing_keys;
 pub mod subscriptions;
 pub mod tenant_items;
 pub mod tenants;
@@ -53,6 +54,10 @@ pub struct Filter {
     pub attribute: &'static str,
     pub value: String,
 }
+
+/// Attributes stored as DynamoDB booleans: a [`Filter`] on them compares `"true"`/`"false"` as
+/// booleans.
+pub const BOOL_ATTRIBUTES: &[&str] = &["livemode"];
 
 pub(crate) fn dynamo_err(e: impl std::error::Error + 'static) -> Error {
     Error::aws("dynamodb", aws_sdk_dynamodb::error::DisplayErrorContext(e))
@@ -283,7 +288,12 @@ impl Store {
         for (i, f) in filters.iter().enumerate() {
             filter_expr.push(format!("#f{i} = :f{i}"));
             names.insert(format!("#f{i}"), f.attribute.to_string());
-            values.insert(format!(":f{i}"), AttributeValue::S(f.value.clone()));
+            let value = match (BOOL_ATTRIBUTES.contains(&f.attribute), f.value.as_str()) {
+                (true, "true") => AttributeValue::Bool(true),
+                (true, "false") => AttributeValue::Bool(false),
+                _ => AttributeValue::S(f.value.clone()),
+            };
+            values.insert(format!(":f{i}"), value);
         }
         loop {
             let want = limit - items.len();

@@ -1,6 +1,8 @@
 //! Choosing what a session sells and through which Stripe app:
 //! - the app: `appId` when given, else the app of the chosen price mapping, else the tenant's
-//!   default active app; it must be active;
+//!   default app — the **live** default when the tenant has one, the test default only when it
+//!   has no live default (so a live storefront never silently opens test-mode sessions); it
+//!   must be active;
 //! - the mode: a price mapping (given, or the product's only one for that app) makes it a
 //!   subscription, otherwise a one-time payment; `mode` in the request forces either;
 //! - the quantity: 1 to [`MAX_LICENSES_PER_PURCHASE`].
@@ -38,14 +40,19 @@ pub fn quantity(requested: Option<i64>) -> Result<u32, Refusal> {
     }
 }
 
-/// The tenant's default active app.
+/// The tenant's default app: the live default if there is one, else the test default. A
+/// default of the chosen mode that is inactive is refused (never replaced by the other mode's).
 pub fn default_app(apps: &[StripeApp]) -> Result<&StripeApp, Refusal> {
-    let mut defaults = apps.iter().filter(|a| a.is_default);
-    if let Some(app) = apps.iter().find(|a| a.is_default && a.active) {
-        return Ok(app);
-    }
-    match defaults.next() {
-        Some(inactive) => Err(Refusal::AppInactive(inactive.id.clone())),
+    let default_of = |live: bool| {
+        let mut of_mode = apps.iter().filter(|a| a.is_default && a.is_live == live);
+        // One default per mode is the rule; an active one wins if old data has two.
+        of_mode
+            .clone()
+            .find(|a| a.active)
+            .or_else(|| of_mode.next())
+    };
+    match default_of(true).or_else(|| default_of(false)) {
+        Some(app) => usable(app),
         None => Err(Refusal::NoDefaultApp),
     }
 }
@@ -192,6 +199,27 @@ mod tests {
         );
         assert_eq!(default_app(&[]).unwrap_err(), Refusal::NoDefaultApp);
         assert!(usable(&app("x", false, true)).is_err());
+    }
+
+    #[test]
+    fn the_live_default_wins_over_an_older_test_default() {
+        let live = |id, active| StripeApp {
+            is_live: true,
+            ..app(id, active, true)
+        };
+        // The test app is older (first); the live default is chosen regardless.
+        let apps = [app("test", true, true), live("live", true)];
+        assert_eq!(default_app(&apps).unwrap().id, "live");
+        let apps = [live("live", true), app("test", true, true)];
+        assert_eq!(default_app(&apps).unwrap().id, "live");
+        // Only a test default: it is used.
+        assert_eq!(default_app(&[app("test", true, true)]).unwrap().id, "test");
+        // An inactive live default is refused, not swapped for the test one.
+        let apps = [app("test", true, true), live("live", false)];
+        assert_eq!(
+            default_app(&apps).unwrap_err(),
+            Refusal::AppInactive("live".into())
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub enum Code {
     DeviceRequired,
     TrialExpired,
     NoTrial,
+    /// A license from a test-mode payment, asked about by an app that is not in test mode.
+    TestLicense,
 }
 
 impl Code {
@@ -47,6 +49,9 @@ impl Code {
             Code::DeviceRequired => "A deviceId is required.",
             Code::TrialExpired => "The trial has ended.",
             Code::NoTrial => "No trial is available for this device and product.",
+            Code::TestLicense => {
+                "The license was issued in test mode; it is valid only for apps that send \"environment\": \"test\", unless the product accepts test licenses."
+            }
         }
     }
 
@@ -89,5 +94,10 @@ mod tests {
         );
         assert!(Code::Trial.is_valid() && Code::Valid.is_valid());
         assert!(!Code::TrialExpired.is_valid());
+        assert_eq!(
+            serde_json::to_string(&Code::TestLicense).unwrap(),
+            "\"TEST_LICENSE\""
+        );
+        assert!(!Code::TestLicense.is_valid());
     }
 }

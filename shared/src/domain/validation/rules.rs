@@ -2,7 +2,8 @@
 //! usage as one read returned them. Pure: the handler writes the [`LicenseChange`] a decision
 //! asks for, conditionally on the version read, and re-decides on a fresh read if it lost a race.
 //!
-//! Order of checks: product, then standing (revoked, suspended, expired), then device, then IP.
+//! Order of checks: product, then mode (a test-mode license only where test licenses are
+//! accepted), then standing (revoked, suspended, expired), then device, then IP.
 //! Expired, suspended and revoked licenses are never activated; deactivation is allowed in any
 //! standing (it only frees a seat).
 
@@ -26,6 +27,11 @@ pub struct Check<'a> {
     /// [`ips::client_ip_key`] of the client.
     pub ip: &'a str,
     pub now: OffsetDateTime,
+    /// Whether the license came from a live payment.
+    pub livemode: bool,
+    /// Whether a test-mode license may validate here: the app said `"environment": "test"`,
+    /// or the product accepts test licenses.
+    pub test_accepted: bool,
 }
 
 /// A change of the license item; only the `Some` parts are written.
@@ -77,10 +83,14 @@ pub fn effective_status(license: &License, now: OffsetDateTime) -> LicenseStatus
     license.status_at(now)
 }
 
-/// Product and standing: the verdict that stops the request, if any.
+/// Product, mode and standing: the verdict that stops the request, if any. Test-mode money
+/// never makes a license valid for a live app.
 fn standing(license: &License, check: &Check) -> Option<Verdict> {
     if !license.covers(check.product_id) {
         return Some(Code::ProductMismatch.verdict());
+    }
+    if !check.livemode && !check.test_accepted {
+        return Some(Code::TestLicense.verdict());
     }
     match effective_status(license, check.now) {
         LicenseStatus::Revoked => Some(Code::Revoked.verdict()),
@@ -306,6 +316,8 @@ mod tests {
             device_name: Some("Laptop"),
             ip,
             now: now(),
+            livemode: true,
+            test_accepted: false,
         }
     }
 
@@ -364,6 +376,23 @@ mod tests {
             code(&activate(&l, &u, &check(Some(&a), "ip"))),
             Some(Code::Expired)
         );
+    }
+
+    #[test]
+    fn test_licenses_validate_only_where_test_licenses_are_accepted() {
+        let u = LicenseUsage::default();
+        let a = device("a");
+        let l = license(0, 0);
+        let mut c = check(Some(&a), "ip");
+        c.livemode = false;
+        assert_eq!(code(&validate(&l, &u, &c)), Some(Code::TestLicense));
+        assert_eq!(code(&activate(&l, &u, &c)), Some(Code::TestLicense));
+        c.test_accepted = true;
+        assert_eq!(code(&validate(&l, &u, &c)), Some(Code::Valid));
+        // Live licenses validate everywhere, test apps included.
+        let mut c = check(Some(&a), "ip");
+        c.test_accepted = true;
+        assert_eq!(code(&validate(&l, &u, &c)), Some(Code::Valid));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Stripe event log: newest first, filterable by status and type.
+//! The Stripe event log: newest first, filterable by status, type and mode (`?livemode=`).
 
 use serde::Serialize;
 
@@ -53,6 +53,10 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             ));
         }
     }
+    let livemode = req
+        .query_param("livemode")
+        .map(|m| crate::http::input::bool_param("livemode", m))
+        .transpose()?;
     let page = s
         .store
         .list_events(
@@ -61,6 +65,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             cursor.as_deref(),
             status,
             req.query_param("type"),
+            livemode,
         )
         .await?;
     Ok(ApiResponse::ok(&ListBody::from_page(page, EventView::from)))

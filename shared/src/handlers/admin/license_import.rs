@@ -428,6 +428,8 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
                 purchase_ref: None,
                 email_status: EmailStatus::Disabled,
                 also_product_ids: Vec::new(),
+                // Keys sold by another service to real customers: live.
+                livemode: Some(true),
                 external_id: Some(external_id),
                 created_at: now,
                 updated_at: now,

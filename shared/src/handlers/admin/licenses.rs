@@ -31,6 +31,9 @@ pub struct LicenseView {
     pub product_ids: Vec<String>,
     /// Its id in the service it was imported from.
     pub external_id: Option<String>,
+    /// `false` for licenses from test-mode payments; `null` for licenses issued before Keyhook
+    /// recorded the mode (validation then reads it from the issuing Stripe app).
+    pub livemode: Option<bool>,
     pub created_at: String,
 }
 
@@ -49,6 +52,7 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         .ok_or_else(|| Error::internal(format!("license {} key does not open", l.id)))?;
     let status = l.status_at(time::OffsetDateTime::now_utc());
     let product_ids = l.product_ids();
+    let livemode = l.recorded_livemode();
     Ok(LicenseView {
         id: l.id,
         key: key.expose().to_string(),
@@ -64,6 +68,7 @@ async fn view(s: &Services, l: License) -> Result<LicenseView> {
         email_status: l.email_status,
         product_ids,
         external_id: l.external_id,
+        livemode,
         created_at: ts(l.created_at),
     })
 }
@@ -78,7 +83,7 @@ pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse
     Ok(ApiResponse::ok(&view(s, l).await?))
 }
 
-/// `GET /api/licenses?productId=&customerEmail=&status=`, newest first.
+/// `GET /api/licenses?productId=&customerEmail=&status=&livemode=`, newest first.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let (limit, cursor) = pagination(req)?;
@@ -94,6 +99,12 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 value: v.to_string(),
             });
         }
+    }
+    if let Some(mode) = req.query_param("livemode") {
+        filters.push(Filter {
+            attribute: "livemode",
+            value: crate::http::input::bool_param("livemode", mode)?.to_string(),
+        });
     }
     if let Some(st) = req.query_param("status") {
         if !["active", "suspended", "revoked", "expired"].contains(&st) {
@@ -133,6 +144,9 @@ pub struct IssueInput {
     pub max_ips: Option<u32>,
     /// Email the key (default: when the product has Auto Email and there is an address).
     pub send_email: Option<bool>,
+    /// `false` issues a test-mode license (for trying an app before going live); default
+    /// `true`: a license issued by hand is a real sale.
+    pub livemode: Option<bool>,
 }
 
 fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -232,6 +246,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             event_id: None,
             send_email: input.send_email.unwrap_or(true),
             first_purchase_of: None,
+            livemode: input.livemode.unwrap_or(true),
         },
     )
     .await?;

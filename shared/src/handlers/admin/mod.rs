@@ -9,6 +9,7 @@ pub mod licenses;
 pub mod plans;
 pub mod price_mappings;
 pub mod products;
+pub mod signing_keys;
 pub mod tenant;
 pub mod tenant_keys;
 pub mod tokens;

@@ -52,6 +52,17 @@ pub struct ProductInput {
     /// When a Stripe Product's `product_id` lists several products with this one first:
     /// `separate` (default) licenses, or `one_license` valid for all of them.
     pub listed_products: Option<ListedProducts>,
+    /// Whether test-mode licenses validate without `"environment": "test"` (default false).
+    pub accept_test_licenses: Option<bool>,
+    /// Features the product grants (1–64 characters each, at most 100), carried in license
+    /// files.
+    pub entitlements: Option<Vec<String>>,
+    /// Lifetime of a license file when the app asks for none, in seconds (default 604800 = 7
+    /// days; 3600 to `licenseFileMaxTtl`).
+    pub license_file_ttl: Option<u32>,
+    /// Longest lifetime an app may ask a license file for, in seconds (default 2592000 = 30
+    /// days; at most 31622400 = 366 days).
+    pub license_file_max_ttl: Option<u32>,
 }
 
 fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -84,6 +95,10 @@ pub struct ProductView {
     pub dispute_action: ChargebackAction,
     pub external_ids: Vec<String>,
     pub listed_products: ListedProducts,
+    pub accept_test_licenses: bool,
+    pub entitlements: Vec<String>,
+    pub license_file_ttl: u32,
+    pub license_file_max_ttl: u32,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -109,6 +124,10 @@ impl From<Product> for ProductView {
             dispute_action: p.dispute_action,
             external_ids: p.external_ids,
             listed_products: p.listed_products,
+            accept_test_licenses: p.accept_test_licenses,
+            entitlements: p.entitlements,
+            license_file_ttl: p.license_file_ttl,
+            license_file_max_ttl: p.license_file_max_ttl,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -154,6 +173,7 @@ fn external_ids(ids: Vec<String>) -> Result<Vec<String>> {
 }
 
 fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
+    apply_client_fields(p, &input)?;
     if let Some(name) = &input.name {
         p.name = text_field("name", name, 200)?;
     }
@@ -209,6 +229,7 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
     if let Some(ids) = input.external_ids {
         p.external_ids = external_ids(ids)?;
     }
+    p.accept_test_licenses = merge(p.accept_test_licenses, input.accept_test_licenses);
     if let Some(t) = input.email_template {
         if let Some(t) = &t {
             text_field("emailTemplate.subject", &t.subject, 500)?;
@@ -227,6 +248,46 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
         }
         p.email_template = t;
     }
+    Ok(())
+}
+
+/// Entitlements and license-file lifetimes.
+fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
+    use crate::domain::product::{MAX_FILE_TTL_SECONDS, MIN_FILE_TTL_SECONDS};
+    if let Some(list) = &input.entitlements {
+        if list.len() > 100 {
+            return Err(Error::validation(
+                "entitlements",
+                "at most 100 entitlements",
+            ));
+        }
+        let mut clean: Vec<String> = Vec::with_capacity(list.len());
+        for e in list {
+            let e = text_field("entitlements", e, 64)?;
+            if !clean.contains(&e) {
+                clean.push(e);
+            }
+        }
+        p.entitlements = clean;
+    }
+    let max = input.license_file_max_ttl.unwrap_or(p.license_file_max_ttl);
+    if !(MIN_FILE_TTL_SECONDS..=MAX_FILE_TTL_SECONDS).contains(&max) {
+        return Err(Error::validation(
+            "licenseFileMaxTtl",
+            format!("must be {MIN_FILE_TTL_SECONDS} to {MAX_FILE_TTL_SECONDS} seconds"),
+        ));
+    }
+    let ttl = input
+        .license_file_ttl
+        .unwrap_or(p.license_file_ttl.min(max));
+    if !(MIN_FILE_TTL_SECONDS..=max).contains(&ttl) {
+        return Err(Error::validation(
+            "licenseFileTtl",
+            format!("must be {MIN_FILE_TTL_SECONDS} seconds to licenseFileMaxTtl ({max})"),
+        ));
+    }
+    p.license_file_max_ttl = max;
+    p.license_file_ttl = ttl;
     Ok(())
 }
 

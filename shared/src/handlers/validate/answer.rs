@@ -1,13 +1,19 @@
-//! The answer of the validation routes: `200 { valid, code, detail, license?, trial?, nonce?,
-//! signedAt, signature }`, signed with the tenant's key in the canonical form of
-//! [`crypto::signed_answer`](crate::crypto::signed_answer). The field order is fixed by
-//! [`AnswerBody`] and `signature` is always last.
+//! The answer of the validation routes, signed with the tenant's key in the canonical form of
+//! [`crypto::signed_answer`](crate::crypto::signed_answer) (`keyhook-answer-v2`). The field
+//! order is fixed by [`AnswerBody`] and `signature` is always last.
+//!
+//! An answer says exactly what it answers, inside the signed bytes: the requested `productId`,
+//! the `deviceHash` of the requested device (never the raw id), the `licenseId` of a keyed
+//! request, `livemode`, the echoed `nonce`, `signedAt`, the signing key's `kid`, and a `trial`
+//! names its product and device hash.
 
 use http::StatusCode;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::crypto::signed_answer::sign_answer;
+use super::input::{Environment, ValidationInput};
+use crate::crypto::signed_answer::{sign_answer, ANSWER_FORMAT};
+use crate::crypto::signing_keys::Signer;
 use crate::domain::validation::rules::effective_status;
 use crate::domain::validation::trial::TrialPeriod;
 use crate::domain::validation::{Code, Verdict};
@@ -41,37 +47,48 @@ impl<'a> LicenseSummary<'a> {
     }
 }
 
-/// What an answer says about the trial.
+/// What an answer says about the trial: whose it is, and when it runs.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TrialSummary {
+pub struct TrialSummary<'a> {
+    pub product_id: &'a str,
+    /// The device hash of the device the trial belongs to.
+    pub device_hash: &'a str,
     pub started_at: String,
     pub expires_at: String,
-}
-
-impl From<TrialPeriod> for TrialSummary {
-    fn from(p: TrialPeriod) -> Self {
-        TrialSummary {
-            started_at: crate::time::format(p.started_at),
-            expires_at: crate::time::format(p.expires_at),
-        }
-    }
 }
 
 /// The unsigned answer, in wire order.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnswerBody<'a> {
+    /// `keyhook-answer-v2`.
+    format: &'static str,
     valid: bool,
     code: Code,
     detail: &'a str,
+    /// The license's mode (`false`: issued by a Stripe test-mode payment); for answers about
+    /// no license (trials, unknown keys), the environment the request named (live by default).
+    livemode: bool,
+    /// The `productId` of the request, as sent.
+    product_id: &'a str,
+    /// `hex(SHA-256("keyhook-device-v1" || 0x00 || productId || 0x00 || deviceId))` of the
+    /// request's device; absent when none was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_hash: Option<&'a str>,
+    /// The license id of the request's key (requests with a Keyhook key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     license: Option<LicenseSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    trial: Option<TrialSummary>,
+    trial: Option<TrialSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
     signed_at: String,
+    /// The signing key (`GET /api/tenants/{tenantId}/signing-keys`); absent when unsigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
 }
 
 /// The answer as documented: the answer's fields, then `signature` (Ed25519, base64, over the
@@ -87,26 +104,67 @@ pub struct SignedAnswer<'a> {
 #[derive(Debug)]
 pub struct Answer<'a> {
     pub verdict: Verdict,
+    /// The request's `productId`.
+    pub product_id: &'a str,
+    /// The request's device hash.
+    pub device_hash: Option<&'a str>,
+    /// The license id of the request's key.
+    pub license_id: Option<&'a str>,
+    pub livemode: bool,
     pub license: Option<LicenseSummary<'a>>,
-    pub trial: Option<TrialSummary>,
+    pub trial: Option<TrialPeriod>,
     pub nonce: Option<&'a str>,
     pub now: OffsetDateTime,
 }
 
-impl Answer<'_> {
-    /// The answer's body, signed with `key` (or with a `null` signature when there is none).
-    pub fn to_body(self, key: Option<&ed25519_dalek::SigningKey>) -> Vec<u8> {
+impl<'a> Answer<'a> {
+    /// An answer to `input` (its product, device hash and nonce), about no license yet.
+    pub fn to(
+        input: &'a ValidationInput,
+        device_hash: Option<&'a str>,
+        verdict: Verdict,
+        now: OffsetDateTime,
+    ) -> Self {
+        Answer {
+            verdict,
+            product_id: &input.product_id,
+            device_hash,
+            license_id: None,
+            livemode: input.environment == Environment::Live,
+            license: None,
+            trial: None,
+            nonce: input.nonce.as_deref(),
+            now,
+        }
+    }
+
+    /// The answer's body, signed with `signer` (or with a `null` signature when there is none).
+    pub fn to_body(self, signer: Option<&Signer>) -> Vec<u8> {
         let unsigned = serde_json::to_vec(&AnswerBody {
+            format: ANSWER_FORMAT,
             valid: self.verdict.code.is_valid(),
             code: self.verdict.code,
             detail: self.verdict.detail,
+            livemode: self.livemode,
+            product_id: self.product_id,
+            device_hash: self.device_hash,
+            license_id: self.license_id,
             license: self.license,
-            trial: self.trial,
+            trial: match (self.trial, self.device_hash) {
+                (Some(p), Some(device_hash)) => Some(TrialSummary {
+                    product_id: self.product_id,
+                    device_hash,
+                    started_at: crate::time::format(p.started_at),
+                    expires_at: crate::time::format(p.expires_at),
+                }),
+                _ => None,
+            },
             nonce: self.nonce,
             signed_at: crate::time::format(self.now),
+            kid: signer.map(|s| s.kid.as_str()),
         })
         .expect("answers serialise");
-        sign_answer(key, unsigned)
+        sign_answer(signer.map(|s| &s.key), unsigned)
     }
 }
 
@@ -117,7 +175,7 @@ pub async fn respond(
     tenant_id: Option<&str>,
     answer: Answer<'_>,
 ) -> Result<ApiResponse> {
-    let key = match tenant_id {
+    let signer = match tenant_id {
         Some(t) => Some(s.signing_keys.get(t).await?),
         None => None,
     };
@@ -129,6 +187,6 @@ pub async fn respond(
     Ok(ApiResponse::text(
         StatusCode::OK,
         "application/json",
-        answer.to_body(key.as_deref()),
+        answer.to_body(signer.as_deref()),
     ))
 }

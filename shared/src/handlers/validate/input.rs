@@ -32,6 +32,25 @@ pub struct Body {
     device_name: Option<String>,
     #[serde(default)]
     nonce: Option<String>,
+    /// `"live"` (default) or `"test"`: a test build accepts licenses from test-mode payments.
+    #[serde(default)]
+    environment: Option<String>,
+    /// License checkout only: lifetime of the file in seconds (the product's default when
+    /// absent).
+    #[serde(default)]
+    ttl: Option<u64>,
+    /// License checkout only: encrypt the file to the license key (default false).
+    #[serde(default)]
+    encrypt: Option<bool>,
+}
+
+/// Where the app runs: its production build (`live`, the default) or a test build (`test`),
+/// which also accepts licenses issued by Stripe test-mode payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Environment {
+    #[default]
+    Live,
+    Test,
 }
 
 fn string_or_number<'de, D: Deserializer<'de>>(
@@ -60,6 +79,20 @@ pub struct ValidationInput {
     pub device: Option<DeviceId>,
     pub device_name: Option<String>,
     pub nonce: Option<String>,
+    pub environment: Environment,
+    /// License checkout: the file lifetime asked for, in seconds.
+    pub ttl: Option<u64>,
+    /// License checkout: encrypt the file to the license key.
+    pub encrypt: bool,
+}
+
+impl ValidationInput {
+    /// The device hash answers carry (`None` without a device).
+    pub fn device_hash(&self) -> Option<String> {
+        self.device
+            .as_ref()
+            .map(|d| keyhook_format::device_hash(&self.product_id, d.as_str()))
+    }
 }
 
 fn bounded_text(field: &str, value: &str, max: usize) -> Result<()> {
@@ -111,12 +144,20 @@ pub fn parse(req: &ApiRequest) -> Result<ValidationInput> {
         }
         bounded_text("nonce", n, MAX_NONCE_CHARS)?;
     }
+    let environment = match body.environment.as_deref().map(str::trim) {
+        None | Some("live") => Environment::Live,
+        Some("test") => Environment::Test,
+        Some(_) => return Err(Error::validation("environment", "must be live or test")),
+    };
     Ok(ValidationInput {
         license_key,
         product_id,
         device,
         device_name,
         nonce: body.nonce,
+        environment,
+        ttl: body.ttl,
+        encrypt: body.encrypt.unwrap_or(false),
     })
 }
 
@@ -187,6 +228,10 @@ mod tests {
         assert_eq!(
             field_of(r#"{"productId":"42","nonce":""}"#).as_deref(),
             Some("nonce")
+        );
+        assert_eq!(
+            field_of(r#"{"productId":"42","environment":"staging"}"#).as_deref(),
+            Some("environment")
         );
         assert!(matches!(
             parse(&request("not json")),

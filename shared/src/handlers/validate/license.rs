@@ -3,16 +3,21 @@
 //! answer. A write that lost a race (another request changed the license since the read) is
 //! re-decided on a fresh read, so limits hold under concurrency: the loser sees the winner's
 //! devices.
+//!
+//! The license's mode decides too: a license from a test-mode payment is `TEST_LICENSE` for an
+//! app that did not say `"environment": "test"`, unless its product accepts test licenses
+//! (read only in that case, so a live license still costs one read).
 
 use std::time::Duration;
 
 use rand::Rng;
 
 use super::answer::{respond, Answer, LicenseSummary};
-use super::input::ValidationInput;
+use super::input::{Environment, ValidationInput};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
-use crate::domain::validation::{rules, Check, Code, Decision};
+use crate::domain::validation::{rules, Check, Code, Decision, Verdict};
+use crate::domain::License;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::license_usage::ChangeWrite;
 use crate::{Error, Result, Services};
@@ -28,36 +33,57 @@ pub enum Route {
     Deactivate,
 }
 
-/// Answers a request that carries `key_text`.
-pub async fn answer(
+/// What the rules decided for a license (after any write they asked for).
+#[derive(Debug)]
+pub struct Decided {
+    /// The license as it is after the decision's write.
+    pub license: License,
+    pub verdict: Verdict,
+    /// The license's mode (recorded, or read from its Stripe app for older licenses).
+    pub livemode: bool,
+    pub now: time::OffsetDateTime,
+}
+
+/// Reads and decides, writing what the rules ask; `None` when no license has this key.
+pub async fn decide(
     s: &Services,
     req: &ApiRequest,
     route: Route,
     input: &ValidationInput,
-    key_text: &str,
-) -> Result<ApiResponse> {
-    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
-    let Ok(key) = AnyKey::parse(key_text) else {
-        return not_found(s, input).await;
-    };
+    key: &AnyKey,
+) -> Result<Option<Decided>> {
     let license_id = key.license_id();
     let key_hash = hex::encode(key.lookup_hash());
     let ip = client_ip_key(req.source_ip);
+    let mut test_accepted = None;
     for attempt in 0..MAX_ATTEMPTS {
         let now = crate::time::now();
         let Some((mut license, mut usage)) = s.store.get_license_with_usage(&license_id).await?
         else {
-            return not_found(s, input).await;
+            return Ok(None);
         };
         if license.key_hash != key_hash {
-            return not_found(s, input).await;
+            return Ok(None);
         }
+        let livemode = livemode_of(s, &license).await?;
+        let accepted = match (livemode, input.environment, test_accepted) {
+            (true, _, _) | (_, Environment::Test, _) => true,
+            (false, Environment::Live, Some(known)) => known,
+            (false, Environment::Live, None) => {
+                let product = s.store.get_product(&license.product_id).await?;
+                let known = product.is_some_and(|p| p.accept_test_licenses);
+                test_accepted = Some(known);
+                known
+            }
+        };
         let check = Check {
             product_id: &input.product_id,
             device: input.device.as_ref(),
             device_name: input.device_name.as_deref(),
             ip: &ip,
             now,
+            livemode,
+            test_accepted: accepted,
         };
         let decision = match route {
             Route::Validate => rules::validate(&license, &usage, &check),
@@ -95,25 +121,76 @@ pub async fn answer(
                 }
             }
         };
-        // A key for another product says nothing about that product's license.
-        let summary =
-            (verdict.code != Code::ProductMismatch).then(|| LicenseSummary::of(&license, now));
-        return respond(
-            s,
-            Some(&license.tenant_id),
-            Answer {
-                verdict,
-                license: summary,
-                trial: None,
-                nonce: input.nonce.as_deref(),
-                now,
-            },
-        )
-        .await;
+        return Ok(Some(Decided {
+            license,
+            verdict,
+            livemode,
+            now,
+        }));
     }
     Err(Error::Conflict(
         "the license is being changed by many requests at once; retry".into(),
     ))
+}
+
+/// The mode of a license: recorded on it (or readable from its Checkout Session id); for a
+/// license issued before Keyhook recorded the mode, the mode of the Stripe app that issued it
+/// (one more read, only for such licenses); live for a license without a Stripe app (issued
+/// by hand), or whose app was deleted. See docs/validation.md, "Test and live".
+pub async fn livemode_of(s: &Services, license: &License) -> Result<bool> {
+    if let Some(m) = license.recorded_livemode() {
+        return Ok(m);
+    }
+    let Some(app_id) = license.source.stripe_app_id.as_deref() else {
+        return Ok(true);
+    };
+    Ok(s.store
+        .get_tenant_app(&license.tenant_id, app_id)
+        .await?
+        .is_none_or(|app| app.is_live))
+}
+
+/// Answers a request that carries `key_text`.
+pub async fn answer(
+    s: &Services,
+    req: &ApiRequest,
+    route: Route,
+    input: &ValidationInput,
+    key_text: &str,
+) -> Result<ApiResponse> {
+    let device_hash = input.device_hash();
+    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
+    let Ok(key) = AnyKey::parse(key_text) else {
+        return not_found(s, input, device_hash.as_deref(), None).await;
+    };
+    let license_id = key.license_id();
+    let Some(decided) = decide(s, req, route, input, &key).await? else {
+        return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
+    };
+    respond_decided(s, input, device_hash.as_deref(), &decided).await
+}
+
+/// The signed answer of a decision.
+pub async fn respond_decided(
+    s: &Services,
+    input: &ValidationInput,
+    device_hash: Option<&str>,
+    d: &Decided,
+) -> Result<ApiResponse> {
+    // A key for another product says nothing about that product's license.
+    let summary =
+        (d.verdict.code != Code::ProductMismatch).then(|| LicenseSummary::of(&d.license, d.now));
+    respond(
+        s,
+        Some(&d.license.tenant_id),
+        Answer {
+            license_id: Some(&d.license.id),
+            livemode: d.livemode,
+            license: summary,
+            ..Answer::to(input, device_hash, d.verdict, d.now)
+        },
+    )
+    .await
 }
 
 /// A short random pause before re-reading, growing with the attempts, so that racing requests
@@ -126,17 +203,24 @@ async fn backoff(attempt: u32) {
 
 /// `NOT_FOUND`, signed by the tenant of the product asked about (the tenant the app trusts);
 /// unsigned when the product does not exist either.
-pub async fn not_found(s: &Services, input: &ValidationInput) -> Result<ApiResponse> {
+pub async fn not_found(
+    s: &Services,
+    input: &ValidationInput,
+    device_hash: Option<&str>,
+    license_id: Option<&str>,
+) -> Result<ApiResponse> {
     let product = s.store.get_product(&input.product_id).await?;
     respond(
         s,
         product.as_ref().map(|p| p.tenant_id.as_str()),
         Answer {
-            verdict: Code::NotFound.verdict(),
-            license: None,
-            trial: None,
-            nonce: input.nonce.as_deref(),
-            now: crate::time::now(),
+            license_id,
+            ..Answer::to(
+                input,
+                device_hash,
+                Code::NotFound.verdict(),
+                crate::time::now(),
+            )
         },
     )
     .await

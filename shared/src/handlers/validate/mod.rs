@@ -10,12 +10,16 @@
 pub mod answer;
 pub mod input;
 pub mod license;
+pub mod license_file;
 pub mod signing_key;
+#[cfg(test)]
+mod test_vectors;
 pub mod throttle;
 pub mod trial;
 
-pub use signing_key::signing_key;
-pub use throttle::ChurnThrottle;
+pub use license_file::checkout;
+pub use signing_key::{signing_key, signing_keys};
+pub use throttle::IpBudgets;
 
 use crate::domain::validation::ips::client_ip_key;
 use crate::http::{ApiRequest, ApiResponse};
@@ -26,9 +30,14 @@ use license::Route;
 /// key, the device's trial.
 pub async fn validate(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let input = input::parse(req)?;
+    if !s.ip_budgets.validate.allow(&client_ip_key(req.source_ip)) {
+        return Err(Error::RateLimited(
+            "too many validations from this address; retry in a minute".into(),
+        ));
+    }
     match input.license_key.as_deref() {
         Some(key) => license::answer(s, req, Route::Validate, &input, key).await,
-        None => trial::answer(s, &input).await,
+        None => trial::answer(s, req, &input).await,
     }
 }
 
@@ -48,7 +57,7 @@ async fn churn(s: &Services, req: &ApiRequest, route: Route) -> Result<ApiRespon
     let Some(key) = input.license_key.as_deref() else {
         return Err(Error::validation("licenseKey", "is required"));
     };
-    if !s.churn_throttle.allow(&client_ip_key(req.source_ip)) {
+    if !s.ip_budgets.churn.allow(&client_ip_key(req.source_ip)) {
         return Err(Error::RateLimited(
             "too many activations and deactivations from this address; retry in a minute".into(),
         ));

@@ -220,6 +220,7 @@ pub(super) async fn issue(
                 .as_ref()
                 .filter(|p| p.first)
                 .map(|p| p.subscription_id.to_string()),
+            livemode: event.livemode,
         },
     )
     .await?;

@@ -1,0 +1,40 @@
+//! Typed errors: what went wrong, so the app can tell "refused" from "offline" from "tampered".
+
+use keyhook_format::VerifyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Keyhook could not be reached (and no offline proof was usable, when one was tried).
+    #[error("Keyhook is unreachable: {0}")]
+    Network(String),
+    /// Keyhook answered an HTTP error (`{ error: { code, message } }`).
+    #[error("Keyhook answered {status} {code}: {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// An answer or file failed verification: never trusted.
+    #[error("not trusted: {0}")]
+    Verify(#[from] VerifyError),
+    /// The clock is earlier than a signed time already seen: it was set back.
+    #[error(
+        "the system clock is behind a time Keyhook already signed ({newest}); it was set back"
+    )]
+    ClockRollback { newest: String },
+    /// Offline, and the last good answer is older than the grace period.
+    #[error("offline since {since}, longer than the grace period")]
+    GraceExpired { since: String },
+    /// Offline, and nothing cached for this license and device.
+    #[error("Keyhook is unreachable and there is no offline proof: {0}")]
+    NoOfflineProof(String),
+    /// A license file was refused by Keyhook (the license's signed answer says why).
+    #[error("refused: {code}: {detail}")]
+    Refused { code: String, detail: String },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("cache: {0}")]
+    Cache(String),
+    #[error("device fingerprint: {0}")]
+    Fingerprint(String),
+}
