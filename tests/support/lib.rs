@@ -94,6 +94,7 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         key_cache_ttl: Duration::from_secs(300),
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
+        dashboard_signup: false,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod checkout_sessions;
 pub mod currencies;
+pub mod dashboard;
 pub mod events;
 pub mod issuance;
 pub mod keys;
