@@ -142,10 +142,16 @@ enum TriggerEvent {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     keyhook_shared::logging::init_text();
-    if let Err(e) = run(Cli::parse()).await {
+    // 8 MiB worker stacks: a dashboard page calls the admin API in-process (a dispatch inside
+    // a dispatch), more than the 2 MiB default holds in a debug build.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(Cli::parse())) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

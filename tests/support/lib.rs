@@ -4,6 +4,7 @@
 //! tests run in parallel without seeing each other.
 
 pub mod calls;
+pub mod dashboard;
 pub mod fake_stripe;
 pub mod stripe;
 

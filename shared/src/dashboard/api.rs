@@ -68,7 +68,9 @@ impl<'a> Api<'a> {
             source_ip: self.source_ip,
             request_id: self.request_id.clone(),
         };
-        let res = as_caller(self.caller.clone(), dispatch(self.s, None, req)).await;
+        // Boxed: the dispatcher's future holds every handler's, too large for the stack when
+        // nested in a page's.
+        let res = as_caller(self.caller.clone(), Box::pin(dispatch(self.s, None, req))).await;
         let json: Value = if res.body.is_empty() {
             Value::Null
         } else {

@@ -148,7 +148,7 @@ pub fn serve<'a>(
     p: &'a Params,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ApiResponse>> + Send + 'a>> {
     Box::pin(async move {
-        let result = route(s, page, req, p).await;
+        let result = Box::pin(route(s, page, req, p)).await;
         Ok(match result {
             Ok(res) => res,
             Err(e) => error_page(s, req, &e),

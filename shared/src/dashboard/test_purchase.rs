@@ -153,7 +153,7 @@ async fn send(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Resul
         source_ip: req.source_ip,
         request_id: req.request_id.clone(),
     };
-    let res = dispatch(s, None, delivery).await;
+    let res = Box::pin(dispatch(s, None, delivery)).await;
     let receipt: Value = serde_json::from_slice(&res.body).unwrap_or(Value::Null);
     if !res.status.is_success() {
         let e = super::api::error_from(res.status.as_u16(), &receipt["error"]);
