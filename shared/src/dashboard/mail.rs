@@ -65,11 +65,20 @@ pub async fn send(s: &Services, job: &SignInMail) -> Result<()> {
         .get_tenant(&link.tenant_id)
         .await?
         .ok_or_else(|| Error::internal("sign-in link of a deleted tenant"))?;
+    let url = link_url(s, token.expose());
+    // Escaped by hand for the HTML body (MiniJinja would also escape `/`, which some mail
+    // clients show as is); the text body gets it plain.
+    let url_html = url
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
     let ctx = context! {
         reason => link.reason,
         tenant_name => tenant.name,
         invited_by => link.invited_by,
-        url => link_url(s, token.expose()),
+        url => url,
+        url_html => minijinja::Value::from_safe_string(url_html),
         email => link.email,
     };
     let subject = match link.reason.as_str() {
