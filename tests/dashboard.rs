@@ -31,21 +31,40 @@ async fn account(stack: &Stack) -> (TestTenant, Dashboard, BTreeMap<&'static str
     assert_eq!(status, 200, "{receipt}");
     stack.drain_mail().await;
     let (_, plan) = stack
-        .api(&t.token, "POST", "/api/plans", Some(json!({"productId": product, "name": "Annual", "days": 365})))
+        .api(
+            &t.token,
+            "POST",
+            "/api/plans",
+            Some(json!({"productId": product, "name": "Annual", "days": 365})),
+        )
         .await;
     let (_, mapping) = stack
-        .api(&t.token, "POST", "/api/stripe/price-mappings",
-            Some(json!({"appId": app.id, "productId": product, "stripePriceId": "price_123456789"})))
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/price-mappings",
+            Some(
+                json!({"appId": app.id, "productId": product, "stripePriceId": "price_123456789"}),
+            ),
+        )
         .await;
     let (_, token) = stack
-        .api(&t.token, "POST", "/api/tokens", Some(json!({"name": "second"})))
+        .api(
+            &t.token,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "second"})),
+        )
         .await;
     let (_, key) = stack.api(&t.token, "POST", "/api/tenant-keys", None).await;
     let d = stack.sign_in(&t, &owner).await;
     let ids = BTreeMap::from([
         ("appId", app.id.clone()),
         ("productId", product.clone()),
-        ("licenseId", receipt["licenseIds"][0].as_str().unwrap().to_string()),
+        (
+            "licenseId",
+            receipt["licenseIds"][0].as_str().unwrap().to_string(),
+        ),
         ("eventId", event["id"].as_str().unwrap().to_string()),
         ("planId", plan["id"].as_str().unwrap().to_string()),
         ("id", mapping["id"].as_str().unwrap().to_string()),
@@ -71,7 +90,12 @@ async fn every_page_renders_light_and_safe() {
     let stack = Stack::start().await;
     let (t, d, ids) = account(&stack).await;
     let (_, license) = stack
-        .api(&t.token, "GET", &format!("/api/licenses/{}", ids["licenseId"]), None)
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/licenses/{}", ids["licenseId"]),
+            None,
+        )
         .await;
     let key = license["key"].as_str().unwrap().to_string();
     let css = d.get("/dashboard/assets/dashboard.css").await;
@@ -89,11 +113,23 @@ async fn every_page_renders_light_and_safe() {
         let page = d.get(&path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
         let csp = page.headers["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert_eq!(page.headers["cache-control"], "no-store");
-        assert!(!page.body.contains("<script>"), "{path} has an inline script");
-        assert!(!page.body.contains(" on") || !page.body.contains("onclick="), "{path}");
-        assert!(!page.body.contains(&key), "{path} shows the license key unasked");
+        assert!(
+            !page.body.contains("<script>"),
+            "{path} has an inline script"
+        );
+        assert!(
+            !page.body.contains(" on") || !page.body.contains("onclick="),
+            "{path}"
+        );
+        assert!(
+            !page.body.contains(&key),
+            "{path} shows the license key unasked"
+        );
         assert!(!page.body.contains(&t.token), "{path} shows an API token");
         let total = page.body.len() + assets;
         assert!(total < 100_000, "{path} weighs {total} bytes");
@@ -106,7 +142,10 @@ async fn every_page_renders_light_and_safe() {
     assert!(weights.len() >= 12);
     // The key appears when asked for, and only then.
     let revealed = d
-        .post(&format!("/dashboard/licenses/{}/key", ids["licenseId"]), &[])
+        .post(
+            &format!("/dashboard/licenses/{}/key", ids["licenseId"]),
+            &[],
+        )
         .await;
     assert_eq!(revealed.status, 200);
     assert!(revealed.body.contains(&key));
@@ -118,20 +157,36 @@ async fn sign_in_links_work_once_and_expired_sessions_end() {
     let t = stack.tenant("Acme").await;
     let owner = format!("{}@example.com", unique("owner"));
     stack.member(&t, &owner, Role::Owner).await;
-    let (token, _) = keyhook_shared::dashboard::team::create_link(&stack.services, &t.id, &owner, "sign_in", None)
-        .await
-        .unwrap();
+    let (token, _) = keyhook_shared::dashboard::team::create_link(
+        &stack.services,
+        &t.id,
+        &owner,
+        "sign_in",
+        None,
+    )
+    .await
+    .unwrap();
     let http = keyhook_tests::dashboard::client();
     let url = format!("{}/dashboard/sign-in/link?token={token}", stack.base_url);
     let first = http.get(&url).send().await.unwrap();
     assert_eq!(first.status().as_u16(), 303);
     assert_eq!(first.headers()["location"], "/dashboard");
     let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "no Secure on a loopback http base URL");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "no Secure on a loopback http base URL"
+    );
     let second = http.get(&url).send().await.unwrap();
     assert_eq!(second.status().as_u16(), 400, "a link works once");
-    assert!(second.text().await.unwrap().contains("expired or was already used"));
+    assert!(second
+        .text()
+        .await
+        .unwrap()
+        .contains("expired or was already used"));
 
     // Signing out revokes the session: the same cookie no longer opens a page.
     let d = stack.sign_in(&t, &owner).await;
@@ -146,7 +201,12 @@ async fn sign_in_links_work_once_and_expired_sessions_end() {
     let viewer = format!("{}@example.com", unique("viewer"));
     stack.member(&t, &viewer, Role::Viewer).await;
     let v = stack.sign_in(&t, &viewer).await;
-    stack.services.store.delete_member(&t.id, &viewer).await.unwrap();
+    stack
+        .services
+        .store
+        .delete_member(&t.id, &viewer)
+        .await
+        .unwrap();
     assert_eq!(v.get("/dashboard").await.status, 303);
 }
 
@@ -159,11 +219,21 @@ async fn sign_in_requests_are_rate_limited_and_reveal_nothing() {
         .send()
         .await
         .unwrap();
-    let pre_cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let pre_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let pre = pre_cookie.split('=').nth(1).unwrap().to_string();
     let ask = |email: String| {
         let http = http.clone();
-        let (url, cookie, pre) = (format!("{}/dashboard/sign-in", stack.base_url), pre_cookie.clone(), pre.clone());
+        let (url, cookie, pre) = (
+            format!("{}/dashboard/sign-in", stack.base_url),
+            pre_cookie.clone(),
+            pre.clone(),
+        );
         async move {
             let res = http
                 .post(url)
@@ -178,11 +248,18 @@ async fn sign_in_requests_are_rate_limited_and_reveal_nothing() {
     let email = format!("{}@example.com", unique("nobody"));
     let (status, body) = ask(email.clone()).await;
     assert_eq!(status, 200);
-    assert!(body.contains("Check your email"), "the same answer whether or not the email has an account");
+    assert!(
+        body.contains("Check your email"),
+        "the same answer whether or not the email has an account"
+    );
     for _ in 0..4 {
         assert_eq!(ask(email.clone()).await.0, 200);
     }
-    assert_eq!(ask(email.clone()).await.0, 429, "the sixth link request in 15 minutes");
+    assert_eq!(
+        ask(email.clone()).await.0,
+        429,
+        "the sixth link request in 15 minutes"
+    );
     // Without the pre-session token the form is refused.
     let res = http
         .post(format!("{}/dashboard/sign-in", stack.base_url))
@@ -202,12 +279,26 @@ async fn viewers_change_nothing_and_forms_need_the_csrf_token() {
     let viewer = stack.sign_in(&t, &viewer_email).await;
     let before = stack.licenses(&t, "").await;
     let mut refused = 0;
-    for route in ROUTES.iter().filter(|r| matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.method == http::Method::POST) {
+    for route in ROUTES.iter().filter(|r| {
+        matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.method == http::Method::POST
+    }) {
         let path = fill(route.path, &ids);
-        if ["/dashboard/sign-out", "/dashboard/email-preview"].contains(&path.as_str()) || path.ends_with("/key") {
+        if ["/dashboard/sign-out", "/dashboard/email-preview"].contains(&path.as_str())
+            || path.ends_with("/key")
+        {
             continue; // not changes: signing out, previewing, reading a key
         }
-        let page = viewer.post(&path, &[("action", "delete"), ("name", "x"), ("email", "a@b.co"), ("role", "owner")]).await;
+        let page = viewer
+            .post(
+                &path,
+                &[
+                    ("action", "delete"),
+                    ("name", "x"),
+                    ("email", "a@b.co"),
+                    ("role", "owner"),
+                ],
+            )
+            .await;
         assert_eq!(page.status, 403, "{path} by a viewer: {}", page.body);
         // And nobody's form works without the session's CSRF token.
         let forged = owner.post_raw(&path, &[("action", "delete")]).await;
@@ -218,7 +309,10 @@ async fn viewers_change_nothing_and_forms_need_the_csrf_token() {
     // A cross-site post is refused even with the token.
     let res = owner
         .http
-        .post(format!("{}/dashboard/products/{}", owner.base_url, ids["productId"]))
+        .post(format!(
+            "{}/dashboard/products/{}",
+            owner.base_url, ids["productId"]
+        ))
         .header("cookie", &owner.cookie)
         .header("sec-fetch-site", "cross-site")
         .form(&[("csrf", owner.csrf.as_str()), ("action", "delete")])
@@ -227,7 +321,14 @@ async fn viewers_change_nothing_and_forms_need_the_csrf_token() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
     assert_eq!(stack.licenses(&t, "").await.len(), before.len());
-    let (status, _) = stack.api(&t.token, "GET", &format!("/api/stripe/apps/{}", ids["appId"]), None).await;
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/stripe/apps/{}", ids["appId"]),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "the app is still there");
 }
 
@@ -238,15 +339,32 @@ async fn form_errors_are_shown_at_their_field() {
     let page = d
         .post(
             "/dashboard/apps",
-            &[("name", "Live keys on a test app"), ("secretKey", "sk_live_abcdefghijkl"), ("defaultCurrency", "usd"), ("active", "on")],
+            &[
+                ("name", "Live keys on a test app"),
+                ("secretKey", "sk_live_abcdefghijkl"),
+                ("defaultCurrency", "usd"),
+                ("active", "on"),
+            ],
         )
         .await;
     assert_eq!(page.status, 422, "{}", page.body);
-    assert!(page.body.contains("id=\"f-secretKey-error\""), "{}", page.body);
-    assert!(page.body.contains("is a live-mode key but the app is a test app"));
-    assert!(!page.body.contains("sk_live_abcdefghijkl"), "secrets are never echoed");
+    assert!(
+        page.body.contains("id=\"f-secretKey-error\""),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("is a live-mode key but the app is a test app"));
+    assert!(
+        !page.body.contains("sk_live_abcdefghijkl"),
+        "secrets are never echoed"
+    );
     let page = d
-        .post("/dashboard/products", &[("name", "Pro"), ("defaultLicenseDays", "many")])
+        .post(
+            "/dashboard/products",
+            &[("name", "Pro"), ("defaultLicenseDays", "many")],
+        )
         .await;
     assert_eq!(page.status, 422);
     assert!(page.body.contains("id=\"f-defaultLicenseDays-error\""));
@@ -260,7 +378,10 @@ async fn aws_calls_per_page_view() {
     let base = stack
         .serve_with(counted_services(stack.config(), &stack.sdk, &counter))
         .await;
-    let d = Dashboard { base_url: base, ..d };
+    let d = Dashboard {
+        base_url: base,
+        ..d
+    };
     println!("AWS calls per page view (warm: tenant key cached):");
     for path in [
         "/dashboard".to_string(),
@@ -280,7 +401,11 @@ async fn aws_calls_per_page_view() {
         let calls = counter.take();
         let total: usize = calls.values().sum();
         println!("  {total:>2}  {path}  {calls:?}");
-        assert_eq!(calls.get("KMS.Decrypt"), None, "{path}: the tenant key is cached");
+        assert_eq!(
+            calls.get("KMS.Decrypt"),
+            None,
+            "{path}: the tenant key is cached"
+        );
         assert!(total <= 12, "{path}: {total} calls");
     }
 }

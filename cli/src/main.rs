@@ -289,7 +289,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
 
     // The demo tenant is seeded through the HTTP API, like a merchant would; its owner signs in
     // to the dashboard with the link printed below (also emailed, as `make emails` shows).
-    let owner_email = std::env::var("KEYHOOK_DEMO_OWNER").unwrap_or_else(|_| "owner@demo.example.com".into());
+    let owner_email =
+        std::env::var("KEYHOOK_DEMO_OWNER").unwrap_or_else(|_| "owner@demo.example.com".into());
     let (tenant, token, owner) =
         team::create_tenant_with_owner(&services, "Demo Software", &owner_email).await?;
     let (sign_in_token, _) =

@@ -50,9 +50,7 @@ fn to_response(res: keyhook_shared::http::ApiResponse) -> Response {
     if let Some(headers) = builder.headers_mut() {
         headers.extend(res.headers);
     }
-    builder
-        .body(Body::from(res.body))
-        .expect("valid response")
+    builder.body(Body::from(res.body)).expect("valid response")
 }
 
 /// The router serving every route.

@@ -51,7 +51,12 @@ impl<'a> Api<'a> {
 
     /// One request through the dispatcher; the answer's JSON, or its error as an [`Error`]
     /// (with the field the API named).
-    pub async fn call(&self, method: Method, path_and_query: &str, body: Option<Value>) -> Result<Value> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let (path, query) = path_and_query
             .split_once('?')
             .map_or((path_and_query, None), |(p, q)| (p, Some(q)));
@@ -102,7 +107,11 @@ pub fn error_from(status: u16, e: &Value) -> Error {
         },
         code if status < 500 => Error::BadRequest {
             code: "bad_request",
-            message: if message.is_empty() { code.to_string() } else { message },
+            message: if message.is_empty() {
+                code.to_string()
+            } else {
+                message
+            },
         },
         _ => Error::internal(format!("in-process call answered {status}")),
     }

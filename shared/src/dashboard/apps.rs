@@ -19,7 +19,11 @@ use crate::{Error, Result, Services};
 pub const STRIPE_EVENTS: &[(&str, &[&str])] = &[
     (
         "Every integration",
-        &["checkout.session.completed", "payment_intent.succeeded", "invoice.paid"],
+        &[
+            "checkout.session.completed",
+            "payment_intent.succeeded",
+            "invoice.paid",
+        ],
     ),
     (
         "Subscriptions",
@@ -29,7 +33,10 @@ pub const STRIPE_EVENTS: &[(&str, &[&str])] = &[
             "customer.subscription.deleted",
         ],
     ),
-    ("Refunds and disputes", &["charge.refunded", "charge.dispute.created"]),
+    (
+        "Refunds and disputes",
+        &["charge.refunded", "charge.dispute.created"],
+    ),
     (
         "Delayed payment methods (bank debits)",
         &[
@@ -50,7 +57,11 @@ const APP_FIELDS: &[(&str, Kind)] = &[
     ("active", Kind::Bool),
     ("isDefault", Kind::Bool),
 ];
-const SECRETS: &[&str] = &["secretKey", "webhookSigningSecret", "previousWebhookSigningSecret"];
+const SECRETS: &[&str] = &[
+    "secretKey",
+    "webhookSigningSecret",
+    "previousWebhookSigningSecret",
+];
 
 /// `GET /dashboard/apps` (`?status=&type=&cursor=` filter the event log).
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
@@ -103,10 +114,12 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 }
 
 async fn currencies(api: &Api<'_>) -> Result<Vec<Value>> {
-    Ok(items(&api.get("/api/currencies?active=true&limit=200").await?)
-        .into_iter()
-        .map(|c| c["code"].clone())
-        .collect())
+    Ok(
+        items(&api.get("/api/currencies?active=true&limit=200").await?)
+            .into_iter()
+            .map(|c| c["code"].clone())
+            .collect(),
+    )
 }
 
 async fn form_page(
@@ -174,7 +187,9 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn edit(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let api = Api::new(s, &me, req);
-    let app = api.get(&format!("/api/stripe/apps/{}", enc(app_id))).await?;
+    let app = api
+        .get(&format!("/api/stripe/apps/{}", enc(app_id)))
+        .await?;
     let values = app_values(&app);
     let mut res = form_page(s, req, &me, Some(app), values, None).await?;
     if let Some(n) = notice(req) {
@@ -212,7 +227,10 @@ pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiR
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(web::redirect(&format!("/dashboard/apps/{}?notice=app_saved", enc(app_id)))),
+        Ok(_) => Ok(web::redirect(&format!(
+            "/dashboard/apps/{}?notice=app_saved",
+            enc(app_id)
+        ))),
         Err(e) => match errors_of(&e) {
             Some(errors) => {
                 let app = api.get(&path).await?;
@@ -256,7 +274,8 @@ pub async fn create_price_mapping(s: &Services, req: &ApiRequest) -> Result<ApiR
 /// `POST /dashboard/price-mappings/{id}` (`action=delete`).
 pub async fn delete_price_mapping(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     apps_post(s, req, async |api, _| {
-        api.delete(&format!("/api/stripe/price-mappings/{}", enc(id))).await?;
+        api.delete(&format!("/api/stripe/price-mappings/{}", enc(id)))
+            .await?;
         Ok("notice=mapping_deleted#price-mappings")
     })
     .await
@@ -276,8 +295,11 @@ pub async fn create_currency(s: &Services, req: &ApiRequest) -> Result<ApiRespon
 pub async fn update_currency(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiResponse> {
     apps_post(s, req, async |api, form| {
         let active = form.action() == "activate";
-        api.put(&format!("/api/currencies/{}", enc(code)), json!({"isActive": active}))
-            .await?;
+        api.put(
+            &format!("/api/currencies/{}", enc(code)),
+            json!({"isActive": active}),
+        )
+        .await?;
         Ok("notice=currency_saved#currencies")
     })
     .await
@@ -289,20 +311,28 @@ pub async fn update_currency(s: &Services, req: &ApiRequest, code: &str) -> Resu
 pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let api = Api::new(s, &me, req);
-    let event = api.get(&format!("/api/stripe/events/{}", enc(event_id))).await?;
+    let event = api
+        .get(&format!("/api/stripe/events/{}", enc(event_id)))
+        .await?;
     let app = api
-        .get(&format!("/api/stripe/apps/{}", enc(event["appId"].as_str().unwrap_or_default())))
+        .get(&format!(
+            "/api/stripe/apps/{}",
+            enc(event["appId"].as_str().unwrap_or_default())
+        ))
         .await
         .ok();
     let mut licenses = Vec::new();
     for id in event["licenseIds"].as_array().cloned().unwrap_or_default() {
         let l = api
-            .get(&format!("/api/licenses/{}", enc(id.as_str().unwrap_or_default())))
+            .get(&format!(
+                "/api/licenses/{}",
+                enc(id.as_str().unwrap_or_default())
+            ))
             .await?;
         licenses.push(without_key(l));
     }
-    let settled = event["status"] != "received"
-        && licenses.iter().all(|l| l["emailStatus"] != "pending");
+    let settled =
+        event["status"] != "received" && licenses.iter().all(|l| l["emailStatus"] != "pending");
     let ctx = context! {
         title => "Stripe event",
         nav => "apps",

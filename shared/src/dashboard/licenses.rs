@@ -28,7 +28,11 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let mut query = String::from("/api/licenses?limit=25");
     for p in ["customerEmail", "productId", "status", "cursor"] {
         if let Some(v) = req.query_param(p) {
-            let v = if p == "customerEmail" { v.trim().to_ascii_lowercase() } else { v.to_string() };
+            let v = if p == "customerEmail" {
+                v.trim().to_ascii_lowercase()
+            } else {
+                v.to_string()
+            };
             query.push_str(&format!("&{p}={}", enc(&v)));
         }
     }
@@ -60,7 +64,13 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     )
 }
 
-async fn new_page(s: &Services, req: &ApiRequest, me: &Signed, values: Value, errors: Option<Value>) -> Result<ApiResponse> {
+async fn new_page(
+    s: &Services,
+    req: &ApiRequest,
+    me: &Signed,
+    values: Value,
+    errors: Option<Value>,
+) -> Result<ApiResponse> {
     let api = Api::new(s, me, req);
     let products = api.get("/api/products?limit=200").await?;
     let plans = api.get("/api/plans?limit=200").await?;
@@ -68,7 +78,11 @@ async fn new_page(s: &Services, req: &ApiRequest, me: &Signed, values: Value, er
         s,
         me,
         "license_new.html",
-        if errors.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+        if errors.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
         context! {
             title => "Issue a license",
             nav => "licenses",
@@ -84,7 +98,14 @@ async fn new_page(s: &Services, req: &ApiRequest, me: &Signed, values: Value, er
 pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     me.must_edit()?;
-    new_page(s, req, &me, json!({"sendEmail": "on", "productId": req.query_param("productId")}), None).await
+    new_page(
+        s,
+        req,
+        &me,
+        json!({"sendEmail": "on", "productId": req.query_param("productId")}),
+        None,
+    )
+    .await
 }
 
 /// A date input (`2027-01-31`) as the API's timestamp (the end of that day, UTC).
@@ -94,7 +115,10 @@ fn expiry(form: &Form, body: &mut Value) -> Result<()> {
     } else if let Some(d) = form.get("expiresAt") {
         let ts = format!("{d}T23:59:59Z");
         if crate::time::parse(&ts).is_none() {
-            return Err(Error::validation("expiresAt", "must be a date such as 2027-01-31"));
+            return Err(Error::validation(
+                "expiresAt",
+                "must be a date such as 2027-01-31",
+            ));
         }
         body["expiresAt"] = json!(ts);
     }
@@ -145,7 +169,10 @@ async fn license_page(
     let key = license["key"].as_str().map(str::to_string);
     let license = without_key(license);
     let product = api
-        .get(&format!("/api/products/{}", enc(license["productId"].as_str().unwrap_or_default())))
+        .get(&format!(
+            "/api/products/{}",
+            enc(license["productId"].as_str().unwrap_or_default())
+        ))
         .await
         .ok();
     // The IPs admitted under maxIps live beside the license (the validation routes' usage);
@@ -193,7 +220,11 @@ pub async fn reveal(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
         let license = api.get(&format!("/api/licenses/{}", enc(id))).await?;
         return Ok(web::html(
             StatusCode::OK,
-            render::fragment("license_key.html", Some(&me), context! { key => license["key"] })?,
+            render::fragment(
+                "license_key.html",
+                Some(&me),
+                context! { key => license["key"] },
+            )?,
         ));
     }
     license_page(s, req, &me, id, context! { reveal => true }, StatusCode::OK).await
@@ -207,7 +238,12 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
     me.must_edit()?;
     let api = Api::new(s, &me, req);
     let path = format!("/api/licenses/{}", enc(id));
-    let here = |notice: &str| Ok(web::redirect(&format!("/dashboard/licenses/{}?notice={notice}", enc(id))));
+    let here = |notice: &str| {
+        Ok(web::redirect(&format!(
+            "/dashboard/licenses/{}?notice={notice}",
+            enc(id)
+        )))
+    };
     match form.action() {
         "suspend" => {
             api.patch(&path, json!({"status": "suspended"})).await?;
@@ -221,7 +257,17 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             api.patch(&path, json!({"status": "revoked"})).await?;
             here("license_revoked")
         }
-        "revoke" => license_page(s, req, &me, id, context! { confirm_revoke => true }, StatusCode::OK).await,
+        "revoke" => {
+            license_page(
+                s,
+                req,
+                &me,
+                id,
+                context! { confirm_revoke => true },
+                StatusCode::OK,
+            )
+            .await
+        }
         "resend" => {
             api.post(&format!("{path}/resend-email"), json!({})).await?;
             here("email_queued")
@@ -262,7 +308,15 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
                 Ok(_) => here("license_saved"),
                 Err(e) => match errors_of(&e) {
                     Some(errors) => {
-                        license_page(s, req, &me, id, context! { errors => errors, values => form.echo(&[]) }, StatusCode::UNPROCESSABLE_ENTITY).await
+                        license_page(
+                            s,
+                            req,
+                            &me,
+                            id,
+                            context! { errors => errors, values => form.echo(&[]) },
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                        )
+                        .await
                     }
                     None => Err(e),
                 },

@@ -74,12 +74,22 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 fn product_values(p: &Value) -> Value {
     let mut v = p.clone();
     for b in ["autoEmail", "archived"] {
-        v[b] = if p[b] == true { json!("on") } else { Value::Null };
+        v[b] = if p[b] == true {
+            json!("on")
+        } else {
+            Value::Null
+        };
     }
     let t = &p["emailTemplate"];
     let default = default_template();
-    v["customTemplate"] = if t.is_null() { Value::Null } else { json!("on") };
-    v["emailTemplate.subject"] = t["subject"].as_str().map_or(json!(default.subject), |s| json!(s));
+    v["customTemplate"] = if t.is_null() {
+        Value::Null
+    } else {
+        json!("on")
+    };
+    v["emailTemplate.subject"] = t["subject"]
+        .as_str()
+        .map_or(json!(default.subject), |s| json!(s));
     v["emailTemplate.html"] = t["html"].as_str().map_or(json!(default.html), |s| json!(s));
     v["emailTemplate.text"] = t["text"].as_str().map_or(json!(default.text), |s| json!(s));
     v
@@ -105,7 +115,11 @@ async fn form_page(
         s,
         me,
         "product_form.html",
-        if errors.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+        if errors.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
         context! {
             title => if product.is_some() { "Edit product" } else { "New product" },
             nav => "products",
@@ -175,7 +189,10 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(web::redirect(&format!("/dashboard/products/{}?notice=product_saved", enc(id)))),
+        Ok(_) => Ok(web::redirect(&format!(
+            "/dashboard/products/{}?notice=product_saved",
+            enc(id)
+        ))),
         Err(e) => match errors_of(&e) {
             Some(errors) => {
                 let product = api.get(&path).await?;
@@ -193,9 +210,18 @@ pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (_, form) = session::post(s, req).await?;
     let template = if form.checked("customTemplate") {
         Some(EmailTemplate {
-            subject: form.raw("emailTemplate.subject").unwrap_or_default().to_string(),
-            html: form.raw("emailTemplate.html").unwrap_or_default().to_string(),
-            text: form.raw("emailTemplate.text").unwrap_or_default().to_string(),
+            subject: form
+                .raw("emailTemplate.subject")
+                .unwrap_or_default()
+                .to_string(),
+            html: form
+                .raw("emailTemplate.html")
+                .unwrap_or_default()
+                .to_string(),
+            text: form
+                .raw("emailTemplate.text")
+                .unwrap_or_default()
+                .to_string(),
         })
     } else {
         None
@@ -211,9 +237,9 @@ pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             customer_name: Some(SAMPLE_NAME),
         },
     );
-    let missing_key = template
-        .as_ref()
-        .is_some_and(|t| !(t.html.contains("{{ActivationKey}}") || t.text.contains("{{ActivationKey}}")));
+    let missing_key = template.as_ref().is_some_and(|t| {
+        !(t.html.contains("{{ActivationKey}}") || t.text.contains("{{ActivationKey}}"))
+    });
     // The rendered HTML goes in as is (it is the email), inside a sandbox without scripts.
     let body = render::fragment(
         "preview.html",
@@ -229,7 +255,10 @@ pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         ApiResponse::text(StatusCode::OK, "text/html; charset=utf-8", body),
         web::PREVIEW_CSP,
     )
-    .with_header(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
+    .with_header(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    ))
 }
 
 /// `POST /dashboard/plans`.
@@ -237,10 +266,17 @@ pub async fn create_plan(s: &Services, req: &ApiRequest) -> Result<ApiResponse> 
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
     let api = Api::new(s, &me, req);
-    let body = form.body(&[("productId", Kind::Text), ("name", Kind::Text), ("days", Kind::Number)])?;
+    let body = form.body(&[
+        ("productId", Kind::Text),
+        ("name", Kind::Text),
+        ("days", Kind::Number),
+    ])?;
     let product = body["productId"].as_str().unwrap_or_default().to_string();
     api.post("/api/plans", body).await?;
-    Ok(web::redirect(&format!("/dashboard/products/{}?notice=plan_saved#plans", enc(&product))))
+    Ok(web::redirect(&format!(
+        "/dashboard/products/{}?notice=plan_saved#plans",
+        enc(&product)
+    )))
 }
 
 /// `POST /dashboard/plans/{planId}` (`action=delete`).
@@ -251,6 +287,11 @@ pub async fn delete_plan(s: &Services, req: &ApiRequest, id: &str) -> Result<Api
     let path = format!("/api/plans/{}", enc(id));
     let plan = api.get(&path).await?;
     api.delete(&path).await?;
-    let product = plan["productId"].as_str().ok_or_else(|| Error::internal("plan without product"))?;
-    Ok(web::redirect(&format!("/dashboard/products/{}?notice=plan_deleted#plans", enc(product))))
+    let product = plan["productId"]
+        .as_str()
+        .ok_or_else(|| Error::internal("plan without product"))?;
+    Ok(web::redirect(&format!(
+        "/dashboard/products/{}?notice=plan_deleted#plans",
+        enc(product)
+    )))
 }

@@ -195,13 +195,15 @@ pub async fn post(s: &Services, req: &ApiRequest) -> Result<(Signed, Form)> {
 /// Ends a session: the record is deleted, so the cookie is worthless even if kept.
 pub async fn end(s: &Services, me: &Signed) -> Result<ApiResponse> {
     s.store.delete_session(&me.session_hash).await?;
-    Ok(web::redirect("/dashboard/sign-in?signed_out=1").with_header(
-        header::SET_COOKIE,
-        web::set_cookie(
-            cookie_name(s),
-            "",
-            0,
-            web::is_https(&s.config.public_base_url),
+    Ok(
+        web::redirect("/dashboard/sign-in?signed_out=1").with_header(
+            header::SET_COOKIE,
+            web::set_cookie(
+                cookie_name(s),
+                "",
+                0,
+                web::is_https(&s.config.public_base_url),
+            ),
         ),
-    ))
+    )
 }

@@ -68,16 +68,25 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn create_tenant_key(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    Api::new(s, &me, req).post("/api/tenant-keys", Value::Null).await?;
+    Api::new(s, &me, req)
+        .post("/api/tenant-keys", Value::Null)
+        .await?;
     Ok(web::redirect("/dashboard/settings?notice=key_created#keys"))
 }
 
 /// `POST /dashboard/settings/tenant-keys/{keyId}`: activates it (re-sealing every secret).
-pub async fn activate_tenant_key(s: &Services, req: &ApiRequest, key_id: &str) -> Result<ApiResponse> {
+pub async fn activate_tenant_key(
+    s: &Services,
+    req: &ApiRequest,
+    key_id: &str,
+) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
     let done = Api::new(s, &me, req)
-        .post(&format!("/api/tenant-keys/{}/activate", enc(key_id)), Value::Null)
+        .post(
+            &format!("/api/tenant-keys/{}/activate", enc(key_id)),
+            Value::Null,
+        )
         .await?;
     Ok(web::redirect(&format!(
         "/dashboard/settings?notice=key_activated&apps={}&licenses={}#keys",
@@ -92,15 +101,32 @@ pub async fn create_token(s: &Services, req: &ApiRequest) -> Result<ApiResponse>
     me.must_edit()?;
     let api = Api::new(s, &me, req);
     match api
-        .post("/api/tokens", json!({"name": form.get("name").unwrap_or_default()}))
+        .post(
+            "/api/tokens",
+            json!({"name": form.get("name").unwrap_or_default()}),
+        )
         .await
     {
         Ok(created) => {
-            page_with(s, req, &me, context! { new_token => created }, StatusCode::CREATED).await
+            page_with(
+                s,
+                req,
+                &me,
+                context! { new_token => created },
+                StatusCode::CREATED,
+            )
+            .await
         }
         Err(e) => match errors_of(&e) {
             Some(errors) => {
-                page_with(s, req, &me, context! { token_errors => errors }, StatusCode::UNPROCESSABLE_ENTITY).await
+                page_with(
+                    s,
+                    req,
+                    &me,
+                    context! { token_errors => errors },
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
             }
             None => Err(e),
         },
@@ -114,7 +140,9 @@ pub async fn revoke_token(s: &Services, req: &ApiRequest, token_id: &str) -> Res
     Api::new(s, &me, req)
         .delete(&format!("/api/tokens/{}", enc(token_id)))
         .await?;
-    Ok(web::redirect("/dashboard/settings?notice=token_revoked#tokens"))
+    Ok(web::redirect(
+        "/dashboard/settings?notice=token_revoked#tokens",
+    ))
 }
 
 /// `POST /dashboard/settings/members`: adds the member and emails them a sign-in link.
@@ -128,16 +156,38 @@ pub async fn invite(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let result = async {
         let role = role?;
         let inviter = me.email.clone().unwrap_or_else(|| me.who.clone());
-        let member =
-            team::add_member(s, &me.tenant_id, form.get("email").unwrap_or_default(), role, &inviter).await?;
-        team::send_link(s, &me.tenant_id, &member.email, "invitation", Some(&inviter)).await
+        let member = team::add_member(
+            s,
+            &me.tenant_id,
+            form.get("email").unwrap_or_default(),
+            role,
+            &inviter,
+        )
+        .await?;
+        team::send_link(
+            s,
+            &me.tenant_id,
+            &member.email,
+            "invitation",
+            Some(&inviter),
+        )
+        .await
     }
     .await;
     match result {
-        Ok(()) => Ok(web::redirect("/dashboard/settings?notice=member_invited#team")),
+        Ok(()) => Ok(web::redirect(
+            "/dashboard/settings?notice=member_invited#team",
+        )),
         Err(e) => match errors_of(&e) {
             Some(errors) => {
-                page_with(s, req, &me, context! { member_errors => errors, member_values => form.echo(&[]) }, StatusCode::UNPROCESSABLE_ENTITY).await
+                page_with(
+                    s,
+                    req,
+                    &me,
+                    context! { member_errors => errors, member_values => form.echo(&[]) },
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
             }
             None => Err(e),
         },
@@ -159,19 +209,27 @@ pub async fn update_member(s: &Services, req: &ApiRequest, member_id: &str) -> R
     let last_owner = member.role == Role::Owner && owners == 1;
     if form.action() == "remove" {
         if last_owner {
-            return Err(Error::Conflict("The last owner cannot be removed; make someone else owner first.".into()));
+            return Err(Error::Conflict(
+                "The last owner cannot be removed; make someone else owner first.".into(),
+            ));
         }
         s.store.delete_member(&me.tenant_id, &member.email).await?;
-        return Ok(web::redirect("/dashboard/settings?notice=member_removed#team"));
+        return Ok(web::redirect(
+            "/dashboard/settings?notice=member_removed#team",
+        ));
     }
     let role = form
         .get("role")
         .and_then(Role::parse)
         .ok_or_else(|| Error::validation("role", "must be viewer, admin or owner"))?;
     if last_owner && role != Role::Owner {
-        return Err(Error::Conflict("The last owner cannot be demoted; make someone else owner first.".into()));
+        return Err(Error::Conflict(
+            "The last owner cannot be demoted; make someone else owner first.".into(),
+        ));
     }
     member.role = role;
     s.store.put_member(&member).await?;
-    Ok(web::redirect("/dashboard/settings?notice=member_saved#team"))
+    Ok(web::redirect(
+        "/dashboard/settings?notice=member_saved#team",
+    ))
 }

@@ -35,7 +35,13 @@ async fn limit(s: &Services, (scope, max): (&str, u32), subject: &str) -> Result
     let window = now - now.rem_euclid(WINDOW_SECONDS);
     let subject_hash = hex::encode(&Sha256::digest(subject.as_bytes())[..16]);
     if s.store
-        .count_attempt(scope, &subject_hash, window, window + 2 * WINDOW_SECONDS, max)
+        .count_attempt(
+            scope,
+            &subject_hash,
+            window,
+            window + 2 * WINDOW_SECONDS,
+            max,
+        )
         .await?
     {
         Ok(())
@@ -135,7 +141,7 @@ pub async fn submit(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "sign_in.html",
                 context! { next => next, with_token => true,
-                    errors => context! { token => "This API token is not valid (revoked, or mistyped)." } },
+                errors => context! { token => "This API token is not valid (revoked, or mistyped)." } },
             ),
         };
     }
@@ -147,7 +153,7 @@ pub async fn submit(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             StatusCode::UNPROCESSABLE_ENTITY,
             "sign_in.html",
             context! { next => next, values => context! { email => email },
-                errors => context! { email => "Enter the email address you were invited with." } },
+            errors => context! { email => "Enter the email address you were invited with." } },
         );
     }
     limit(s, LINKS_PER_IP, &client_ip(req)).await?;

@@ -39,7 +39,11 @@ async fn page_with(
         s,
         me,
         "test_purchase.html",
-        if errors.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+        if errors.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
         context! {
             title => "Test purchase",
             nav => "test",
@@ -54,7 +58,10 @@ async fn page_with(
 /// `GET /dashboard/test-purchase`.
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    let email = me.email.clone().unwrap_or_else(|| "buyer@example.com".into());
+    let email = me
+        .email
+        .clone()
+        .unwrap_or_else(|| "buyer@example.com".into());
     page_with(
         s,
         req,

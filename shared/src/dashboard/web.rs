@@ -8,7 +8,8 @@ use crate::http::{ApiRequest, ApiResponse};
 
 /// No inline script, nothing from elsewhere: the pages load their one stylesheet and script
 /// from Keyhook, forms post only to Keyhook, and no other site may frame them.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The email preview's own policy: a sandbox (no script, no same-origin access) that only the

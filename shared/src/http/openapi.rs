@@ -244,7 +244,10 @@ impl Operation {
             responses.insert("403".into(), json!({"description": "The role may not do this (a viewer changes nothing), or the form's CSRF token does not match the session", "content": html}));
         }
         responses.insert("404".into(), json!({"description": "No such page, or the resource belongs to another tenant", "content": html}));
-        responses.insert("429".into(), json!({"description": "Too many sign-in attempts", "content": html}));
+        responses.insert(
+            "429".into(),
+            json!({"description": "Too many sign-in attempts", "content": html}),
+        );
         let parameters: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
