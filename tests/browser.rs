@@ -318,7 +318,7 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     let started_preview = Instant::now();
     loop {
         b.c.enter_frame(0).await.unwrap();
-        let html = b.c.find(Locator::Css("#html")).await.map(|e| e);
+        let html = b.c.find(Locator::Css("#html")).await;
         let inner = match html {
             Ok(e) => e.html(true).await.unwrap_or_default(),
             Err(_) => String::new(),

@@ -206,13 +206,11 @@ async fn route(s: &Services, page: Page, req: &ApiRequest, p: &Params) -> Result
 /// The page for an error: sign-in for a missing session (back here afterwards), otherwise a
 /// short explanation with the error's status. Server errors say nothing internal.
 fn error_page(s: &Services, req: &ApiRequest, e: &Error) -> ApiResponse {
-    if matches!(e, Error::Unauthorized(_)) {
-        if req.method == Method::GET && !web::is_fragment(req) {
-            return web::redirect(&format!(
-                "/dashboard/sign-in?next={}",
-                url::form_urlencoded::byte_serialize(req.path.as_bytes()).collect::<String>()
-            ));
-        }
+    if matches!(e, Error::Unauthorized(_)) && req.method == Method::GET && !web::is_fragment(req) {
+        return web::redirect(&format!(
+            "/dashboard/sign-in?next={}",
+            url::form_urlencoded::byte_serialize(req.path.as_bytes()).collect::<String>()
+        ));
     }
     if e.is_retryable() {
         tracing::error!(code = e.code(), error = %e, "dashboard request failed");

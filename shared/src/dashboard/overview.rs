@@ -209,9 +209,9 @@ pub fn checklist(
             if emailed.is_some() {
                 "A license email was sent."
             } else if licenses.is_empty() {
-                "No license yet.".into()
+                "No license yet."
             } else {
-                "Licenses exist; none emailed yet.".into()
+                "Licenses exist; none emailed yet."
             },
             match emailed {
                 Some(l) => format!(
