@@ -107,7 +107,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             filter => context! { status => req.query_param("status"), type => req.query_param("type") },
             events_errors => events_error,
             shared_url => format!("{}/api/stripe/webhook", s.config.public_base_url),
-            team_url => format!("{}/api/stripe/webhook?tenantId={}", s.config.public_base_url, me.tenant_id),
+            team_url => format!("{}/api/stripe/webhook?teamId={}", s.config.public_base_url, me.tenant_id),
             stripe_events => STRIPE_EVENTS,
         },
     )
@@ -333,14 +333,15 @@ pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<Api
     }
     let settled =
         event["status"] != "received" && licenses.iter().all(|l| l["emailStatus"] != "pending");
+    let test_purchase = req.query_param("test").is_some();
     let ctx = context! {
-        title => "Stripe event",
-        nav => "apps",
+        title => if test_purchase { "Test purchase" } else { "Stripe event" },
+        nav => if test_purchase { "test" } else { "apps" },
         event => event,
         app => app,
         licenses => licenses,
         settled => settled,
-        test_purchase => req.query_param("test").is_some(),
+        test_purchase => test_purchase,
     };
     if web::is_fragment(req) {
         return Ok(web::html(
