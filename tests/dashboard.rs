@@ -409,3 +409,297 @@ async fn aws_calls_per_page_view() {
         assert!(total <= 12, "{path}: {total} calls");
     }
 }
+
+#[tokio::test]
+async fn license_actions_go_through_the_api_rules() {
+    let stack = Stack::start().await;
+    let (t, d, ids) = account(&stack).await;
+    let lic = ids["licenseId"].clone();
+    let path = format!("/dashboard/licenses/{lic}");
+    let api_license = || async {
+        stack
+            .api(&t.token, "GET", &format!("/api/licenses/{lic}"), None)
+            .await
+            .1
+    };
+    // A device activated by a client app, then freed from the dashboard.
+    let l = api_license().await;
+    let (_, answer) = stack
+        .api(&t.token, "POST", "/api/licenses/activate",
+            Some(json!({"licenseKey": l["key"], "productId": l["productId"], "deviceId": "laptop-1"})))
+        .await;
+    assert_eq!(answer["code"], "VALID", "{answer}");
+    assert!(d.get(&path).await.body.contains("laptop-1"));
+    let freed = d
+        .post(&path, &[("action", "deactivate"), ("deviceId", "laptop-1")])
+        .await;
+    assert_eq!(freed.status, 303, "{}", freed.body);
+    assert_eq!(api_license().await["devices"], json!([]));
+
+    assert_eq!(d.post(&path, &[("action", "suspend")]).await.status, 303);
+    assert_eq!(api_license().await["status"], "suspended");
+    assert_eq!(d.post(&path, &[("action", "reinstate")]).await.status, 303);
+    assert_eq!(api_license().await["status"], "active");
+
+    let saved = d
+        .post(
+            &path,
+            &[
+                ("action", "save"),
+                ("expiresAt", "2031-01-31"),
+                ("maxDevices", "3"),
+                ("maxIps", "0"),
+                ("customerEmail", "new@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let l = api_license().await;
+    assert_eq!(
+        (l["expiresAt"].as_str().unwrap(), l["maxDevices"].as_u64()),
+        ("2031-01-31T23:59:59.000Z", Some(3))
+    );
+    let bad = d
+        .post(
+            &path,
+            &[("action", "save"), ("customerEmail", "not-an-email")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"f-customerEmail-error\""));
+
+    let resent = d.post(&path, &[("action", "resend")]).await;
+    assert_eq!(resent.status, 303);
+    stack.drain_mail().await;
+    assert_eq!(
+        stack.emails_to("new@example.com").await.len(),
+        1,
+        "resent to the new address"
+    );
+
+    // Revoking asks first; only the confirmed post revokes.
+    let ask = d.post(&path, &[("action", "revoke")]).await;
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("Revoke this license?"));
+    assert_eq!(api_license().await["status"], "active");
+    assert_eq!(
+        d.post(&path, &[("action", "revoke"), ("confirm", "yes")])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(api_license().await["status"], "revoked");
+    let again = d.post(&path, &[("action", "reinstate")]).await;
+    assert_eq!(
+        again.status, 409,
+        "the API's rule: a revoked license stays revoked"
+    );
+
+    // Issuing by hand.
+    let issued = d
+        .post(
+            "/dashboard/licenses",
+            &[
+                ("productId", &ids["productId"]),
+                ("customerEmail", "hand@example.com"),
+                ("perpetual", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(issued.status, 303, "{}", issued.body);
+    let new_id = issued
+        .location
+        .unwrap()
+        .trim_start_matches("/dashboard/licenses/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, l) = stack
+        .api(&t.token, "GET", &format!("/api/licenses/{new_id}"), None)
+        .await;
+    assert_eq!(
+        (l["customerEmail"].as_str(), l["expiresAt"].is_null()),
+        (Some("hand@example.com"), true)
+    );
+}
+
+#[tokio::test]
+async fn team_tokens_and_sign_in_with_a_token() {
+    let stack = Stack::start().await;
+    let (t, d, _) = account(&stack).await;
+    // Invite: a member with a role and an emailed link.
+    let invited = format!("{}@example.com", unique("admin"));
+    let page = d
+        .post(
+            "/dashboard/settings/members",
+            &[("email", &invited), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    stack.drain_mail().await;
+    let mails = stack.emails_to(&invited).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0]["subject"].as_str().unwrap().contains("invited"));
+    let members = stack.services.store.members(&t.id).await.unwrap();
+    let owner = members.iter().find(|m| m.role == Role::Owner).unwrap();
+    let admin = members.iter().find(|m| m.email == invited).unwrap();
+    // The last owner stays.
+    let refused = d
+        .post(
+            &format!("/dashboard/settings/members/{}", owner.id),
+            &[("action", "remove")],
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+    let changed = d
+        .post(
+            &format!("/dashboard/settings/members/{}", admin.id),
+            &[("action", "role"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(changed.status, 303);
+    assert_eq!(
+        stack
+            .services
+            .store
+            .get_member(&t.id, &invited)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Role::Viewer
+    );
+
+    // A token created on the dashboard is shown once, and signs in.
+    let created = d
+        .post("/dashboard/settings/tokens", &[("name", "headless")])
+        .await;
+    assert_eq!(created.status, 201);
+    let i = created.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+    let token = created.body[i..].split('<').next().unwrap().to_string();
+    assert!(token.starts_with("kh_"));
+    assert!(
+        !d.get("/dashboard/settings").await.body.contains(&token),
+        "shown only once"
+    );
+    let http = keyhook_tests::dashboard::client();
+    let page = http
+        .get(format!("{}/dashboard/sign-in", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    let pre = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = http
+        .post(format!("{}/dashboard/sign-in", stack.base_url))
+        .header("cookie", &pre)
+        .form(&[
+            ("pre", pre.split('=').nth(1).unwrap()),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = http
+        .get(format!("{}/dashboard", stack.base_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status().as_u16(), 200);
+    assert!(home.text().await.unwrap().contains("API token kh_"));
+    // Revoking the token ends its session.
+    let tokens = stack.api(&t.token, "GET", "/api/tokens", None).await.1;
+    let id = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "headless")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        d.post(&format!("/dashboard/settings/tokens/{id}"), &[])
+            .await
+            .status,
+        303
+    );
+    let home = http
+        .get(format!("{}/dashboard", stack.base_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        home.status().as_u16(),
+        303,
+        "a revoked token's session ends"
+    );
+}
+
+#[tokio::test]
+async fn sign_up_only_when_the_operator_opens_it() {
+    let stack = Stack::start().await;
+    let http = keyhook_tests::dashboard::client();
+    let closed = http
+        .get(format!("{}/dashboard/sign-up", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status().as_u16(), 404);
+    let mut config = stack.config();
+    config.dashboard_signup = true;
+    let base = stack
+        .serve_with(keyhook_shared::Services::new(config, &stack.sdk))
+        .await;
+    let page = http
+        .get(format!("{base}/dashboard/sign-up"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let pre = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let email = format!("{}@example.com", unique("founder"));
+    let res = http
+        .post(format!("{base}/dashboard/sign-up"))
+        .header("cookie", &pre)
+        .form(&[
+            ("pre", pre.split('=').nth(1).unwrap()),
+            ("name", "New Co"),
+            ("email", email.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.unwrap().contains("Check your email"));
+    let memberships = stack.services.store.memberships(&email).await.unwrap();
+    assert_eq!(memberships.len(), 1);
+    assert_eq!(memberships[0].role, Role::Owner);
+    stack.drain_mail().await;
+    assert!(stack.emails_to(&email).await[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("/dashboard/sign-in/link?token=khl_"));
+}

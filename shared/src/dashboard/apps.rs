@@ -291,9 +291,14 @@ pub async fn create_currency(s: &Services, req: &ApiRequest) -> Result<ApiRespon
     .await
 }
 
-/// `POST /dashboard/currencies/{code}`: `action=activate` or `deactivate`.
+/// `POST /dashboard/currencies/{code}`: `action=activate` or `deactivate` (the apps page's
+/// form posts to `/dashboard/currencies/toggle` with the code as a field).
 pub async fn update_currency(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiResponse> {
     apps_post(s, req, async |api, form| {
+        let code = match (code, form.get("code")) {
+            ("toggle", Some(picked)) => picked,
+            _ => code,
+        };
         let active = form.action() == "activate";
         api.put(
             &format!("/api/currencies/{}", enc(code)),
