@@ -344,9 +344,9 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
 Keyhook is running on http://{bound} (every route, plus the mailer).
 
   Dashboard             {base_url}/dashboard
-  Sign in as {owner}    {sign_in_url}
-                        (one-time, 15 minutes; then ask for a new link on the sign-in page
-                        and read it with `make emails`)
+  Sign-in link          {sign_in_url}
+                        (for {owner}; works once, for 15 minutes. Then ask for a new link
+                        on the sign-in page and find it with `make emails`)
 
   Tenant                {tenant_id}
   Admin API token       {token}
