@@ -529,6 +529,21 @@ mod tests {
     }
 
     #[test]
+    fn dashboard_routes_are_html_operations() {
+        let doc = document();
+        let page = &doc["paths"]["/dashboard/licenses/{licenseId}"];
+        assert!(page["get"]["responses"]["200"]["content"]["text/html"].is_object());
+        assert_eq!(page["get"]["security"], json!([{"dashboardSession": []}]));
+        assert!(
+            page["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object()
+        );
+        assert_eq!(
+            doc["paths"]["/dashboard/sign-in"]["get"]["security"],
+            json!([])
+        );
+    }
+
+    #[test]
     fn request_schemas_refuse_unknown_fields_and_secrets_are_write_only() {
         let doc = document();
         let schemas = &doc["components"]["schemas"];
