@@ -260,3 +260,46 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn states(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|s| s.state).collect()
+    }
+
+    #[test]
+    fn the_checklist_follows_the_account() {
+        let empty = checklist(&[], &[], &[], &[], &[]);
+        assert_eq!(empty.len(), 11);
+        assert_eq!(
+            states(&empty),
+            [
+                "todo", "todo", "todo", "todo", "todo", "optional", "optional", "manual", "todo",
+                "todo", "todo"
+            ]
+        );
+        assert_eq!(empty[0].link, "/dashboard/apps/new");
+
+        let partial = json!({"id": "app_1", "name": "A", "status": "partial", "active": true, "hasSecret": true, "hasWebhookSigningSecret": false});
+        let steps = checklist(&[partial], &[], &[], &[], &[]);
+        assert_eq!(states(&steps)[..3], ["done", "todo", "todo"]);
+
+        let ready = json!({"id": "app_1", "name": "A", "status": "ready", "active": true, "hasSecret": true, "hasWebhookSigningSecret": true});
+        let product = json!({"id": "42", "autoEmail": true, "archived": false, "emailTemplate": {"subject": "s"}});
+        let test_event = json!({"eventId": "evt_1", "type": "checkout.session.completed", "livemode": false, "licenseIds": ["lic_1"]});
+        let license = json!({"id": "lic_1", "emailStatus": "sent"});
+        let steps = checklist(&[ready], &[product], &[], &[test_event], &[license]);
+        assert_eq!(
+            states(&steps),
+            [
+                "done", "done", "done", "done", "done", "done", "optional", "manual", "done",
+                "done", "done"
+            ]
+        );
+        assert!(steps[3].detail.contains("\"productId\": \"42\""));
+        assert_eq!(steps[9].link, "/dashboard/events/evt_1");
+    }
+}
