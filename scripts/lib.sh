@@ -114,4 +114,15 @@ ensure_node() {
     log "installing the TypeScript verifier's dev dependencies"
     (cd "$ROOT/clients/typescript" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+# Debian's Chromium and its WebDriver, for the dashboard's browser tests (tests/browser.rs).
+# Installed once with apt (`apt-get update` first); skipped when both are present.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    return 0
+  fi
+  log "installing chromium and chromium-driver (Debian packages)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 }

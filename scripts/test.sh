@@ -11,6 +11,9 @@ cargo fmt --all --check
 # The SAM template: cfn-lint and sam validate (seconds; each tool in its own virtualenv).
 "$ROOT/scripts/deploy-check.sh" lint
 
+# The dashboard's browser suite (tests/browser.rs) drives Debian's Chromium over WebDriver.
+ensure_chromium
+
 MOTO_PORT="$(free_port)"
 trap stop_moto EXIT INT TERM
 start_moto "$MOTO_PORT" "$ROOT/.venv/moto-test.log"

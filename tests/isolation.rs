@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use keyhook_shared::domain::member::Role;
+use keyhook_shared::http::routes::Op;
 use keyhook_shared::http::{Function, ROUTES};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};
@@ -102,7 +104,10 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
 
     let mut exercised = 0;
     for route in ROUTES.iter().filter(|r| r.function == Function::Admin) {
-        if ["/health", "/openapi.json", "/docs", "/api/tenant"].contains(&route.path) {
+        // The dashboard's routes answer pages to sessions, not tokens: the test below.
+        if ["/health", "/openapi.json", "/docs", "/api/tenant"].contains(&route.path)
+            || route.path.starts_with("/dashboard")
+        {
             continue;
         }
         let names: Vec<&str> = route
@@ -196,4 +201,170 @@ async fn guessed_ids_answer_not_found_like_foreign_ones() {
         );
     }
     let _ = Value::Null;
+}
+
+/// The dashboard is isolated exactly like the API: tenant B's owner, signed in, aimed at tenant
+/// A's resources by their real ids on every dashboard route, gets "not found" pages, sees none
+/// of A's ids in B's own pages, and changes nothing of A's.
+#[tokio::test]
+async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
+    let stack = Stack::start().await;
+    let a = stack.tenant("A").await;
+    let b = stack.tenant("B").await;
+    let a_owner = format!("{}@example.com", keyhook_tests::unique("a"));
+    let b_owner = format!("{}@example.com", keyhook_tests::unique("b"));
+    stack.member(&a, &a_owner, Role::Owner).await;
+    stack.member(&b, &b_owner, Role::Owner).await;
+    stack.app(&b).await;
+    let app = stack.app(&a).await;
+    let product = stack.product(&a, json!({})).await;
+    let (_, plan) = stack
+        .api(
+            &a.token,
+            "POST",
+            "/api/plans",
+            Some(json!({"productId": product, "name": "Annual", "days": 365})),
+        )
+        .await;
+    let (_, mapping) = stack
+        .api(
+            &a.token,
+            "POST",
+            "/api/stripe/price-mappings",
+            Some(
+                json!({"appId": app.id, "productId": product, "stripePriceId": "price_123456789"}),
+            ),
+        )
+        .await;
+    let (event, buyer) = checkout_event(&product, None);
+    let (_, receipt) = stack
+        .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
+        .await;
+    let (_, currency) = stack
+        .api(
+            &a.token,
+            "POST",
+            "/api/currencies",
+            Some(json!({"code": "xts"})),
+        )
+        .await;
+    let (_, token) = stack
+        .api(
+            &a.token,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "second"})),
+        )
+        .await;
+    let (_, key) = stack.api(&a.token, "POST", "/api/tenant-keys", None).await;
+    let member = stack
+        .services
+        .store
+        .get_member(&a.id, &a_owner)
+        .await
+        .unwrap()
+        .unwrap();
+    let params: HashMap<&str, String> = HashMap::from([
+        ("appId", app.id.clone()),
+        ("productId", product.clone()),
+        ("planId", plan["id"].as_str().unwrap().to_string()),
+        ("id", mapping["id"].as_str().unwrap().to_string()),
+        (
+            "licenseId",
+            receipt["licenseIds"][0].as_str().unwrap().to_string(),
+        ),
+        ("eventId", event["id"].as_str().unwrap().to_string()),
+        ("code", currency["code"].as_str().unwrap().to_string()),
+        ("tokenId", token["id"].as_str().unwrap().to_string()),
+        ("keyId", key["id"].as_str().unwrap().to_string()),
+        ("memberId", member.id.clone()),
+        ("asset", "dashboard.css".to_string()),
+    ]);
+    let snapshot = || async {
+        let mut seen = Vec::new();
+        for path in [
+            format!("/api/stripe/apps/{}", params["appId"]),
+            format!("/api/products/{}", params["productId"]),
+            format!("/api/plans/{}", params["planId"]),
+            format!("/api/stripe/price-mappings/{}", params["id"]),
+            format!("/api/licenses/{}", params["licenseId"]),
+            "/api/tokens".to_string(),
+            "/api/tenant-keys".to_string(),
+        ] {
+            let (status, body) = stack.api(&a.token, "GET", &path, None).await;
+            assert_eq!(status, 200, "{path}");
+            seen.push(body);
+        }
+        seen
+    };
+    let before = snapshot().await;
+    let members_before = stack.services.store.members(&a.id).await.unwrap().len();
+
+    let d = stack.sign_in(&b, &b_owner).await;
+    let mut exercised = 0;
+    for route in ROUTES
+        .iter()
+        .filter(|r| matches!(r.op, Op::Dashboard(p) if !p.is_public()))
+    {
+        let names: Vec<&str> = route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        let mut path = route.path.to_string();
+        for name in &names {
+            let id = params.get(name).unwrap_or_else(|| {
+                panic!("give {{{name}}} of {} a resource of tenant A", route.path)
+            });
+            path = path.replace(&format!("{{{name}}}"), id);
+        }
+        let page = if route.method == http::Method::GET {
+            d.get(&path).await
+        } else if names.is_empty() {
+            // Creations and forms without ids: B's own, checked for leaks below.
+            continue;
+        } else {
+            let action = if path.contains("/licenses/") {
+                "revoke"
+            } else if path.contains("/members/") {
+                "remove"
+            } else {
+                "delete"
+            };
+            d.post(&path, &[("action", action), ("confirm", "yes")])
+                .await
+        };
+        if names.is_empty() {
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            for (name, id) in &params {
+                if id.len() > 4 && *name != "asset" {
+                    assert!(
+                        !page.body.contains(id.as_str()),
+                        "{path} shows A's {name} {id}"
+                    );
+                }
+            }
+            assert!(!page.body.contains(&buyer), "{path} shows A's buyer");
+        } else {
+            assert_eq!(
+                page.status, 404,
+                "{} {path} by tenant B: {}",
+                route.method, page.body
+            );
+        }
+        exercised += 1;
+    }
+    assert!(
+        exercised >= 20,
+        "only {exercised} dashboard routes exercised"
+    );
+    assert_eq!(
+        before,
+        snapshot().await,
+        "tenant A's resources are unchanged"
+    );
+    assert_eq!(
+        stack.services.store.members(&a.id).await.unwrap().len(),
+        members_before
+    );
 }

@@ -649,3 +649,69 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
         assert!(r.attributes.contains_key("ApproximateReceiveCount"));
     }
 }
+
+/// The dashboard through the admin binary: pages with their headers and cookies as API Gateway
+/// (payload 2.0) carries them, a sign-in link used once, and the session it starts.
+#[tokio::test]
+async fn dashboard_events_run_through_the_admin_binary() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack
+        .member(&tenant, &owner, keyhook_shared::domain::member::Role::Owner)
+        .await;
+    let admin = Lambda::start(&stack, "keyhook-admin").await;
+    let vars = Vars::default();
+
+    let page = admin
+        .invoke(&load("apigw/dashboard-sign-in.get.json", &vars))
+        .await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    let headers = &page["headers"];
+    assert!(headers["content-type"]
+        .as_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(headers["content-security-policy"]
+        .as_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    let cookies = page["cookies"].to_string();
+    assert!(
+        cookies.contains("__Host-kh_pre=") && cookies.contains("Secure"),
+        "an https base URL gets __Host- Secure cookies: {page}"
+    );
+
+    let home = admin.invoke(&load("apigw/dashboard.get.json", &vars)).await;
+    assert_eq!(home["statusCode"], 303, "{home}");
+    assert_eq!(
+        home["headers"]["location"],
+        "/dashboard/sign-in?next=%2Fdashboard"
+    );
+
+    let (token, _) = keyhook_shared::dashboard::team::create_link(
+        &stack.services,
+        &tenant.id,
+        &owner,
+        "sign_in",
+        None,
+    )
+    .await
+    .unwrap();
+    let mut event = load("apigw/dashboard-sign-in-link.get.json", &vars);
+    event["rawQueryString"] = json!(format!("token={token}"));
+    event["queryStringParameters"] = json!({ "token": token });
+    let signed = admin.invoke(&event).await;
+    assert_eq!(signed["statusCode"], 303, "{signed}");
+    assert_eq!(signed["headers"]["location"], "/dashboard");
+    let cookie = signed["cookies"][0].as_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-kh_session=") && cookie.contains("HttpOnly"));
+    let again = admin.invoke(&event).await;
+    assert_eq!(again["statusCode"], 400, "a link works once");
+
+    let mut overview = load("apigw/dashboard.get.json", &vars);
+    overview["cookies"] = json!([cookie.split(';').next().unwrap()]);
+    let page = admin.invoke(&overview).await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    assert!(page["body"].as_str().unwrap().contains("Setup checklist"));
+}

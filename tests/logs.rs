@@ -102,7 +102,47 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
     let (status, _) = stack.api(&tenant.token, "POST", &activate, None).await;
     assert_eq!(status, 200);
 
+    // The dashboard: a sign-in link emailed and used, a key revealed, a token created there.
+    let owner = format!("{}@example.com", keyhook_tests::unique("owner"));
+    stack
+        .member(&tenant, &owner, keyhook_shared::domain::member::Role::Owner)
+        .await;
+    keyhook_shared::dashboard::team::send_link(
+        &stack.services,
+        &tenant.id,
+        &owner,
+        "sign_in",
+        None,
+    )
+    .await
+    .unwrap();
+    stack.drain_mail().await;
+    let mail = stack.emails_to(&owner).await[0]["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link_token: String = mail[mail.find("token=").unwrap() + 6..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let d = stack.sign_in(&tenant, &owner).await;
+    let license_id = stack.licenses(&tenant, "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revealed = d
+        .post(&format!("/dashboard/licenses/{license_id}/key"), &[])
+        .await;
+    assert_eq!(revealed.status, 200);
+    let created = d
+        .post("/dashboard/settings/tokens", &[("name", "ui")])
+        .await;
+    assert_eq!(created.status, 201);
+    let i = created.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+    let dashboard_token = created.body[i..].split('<').next().unwrap().to_string();
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("dashboard sign-in with a link"));
     assert!(logs.contains("licenses issued"), "the capture works");
     assert!(logs.contains("license email sent"));
     assert!(logs.contains("tenant key activated"));
@@ -111,6 +151,10 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
         app.secret_key.clone(),
         tenant.token.clone(),
         second_token,
+        link_token,
+        d.cookie.split('=').nth(1).unwrap().to_string(),
+        d.csrf.clone(),
+        dashboard_token,
     ];
     secrets.extend(keys.iter().cloned());
     secrets.extend(keys.iter().map(|k| k.replace('-', "")));

@@ -317,6 +317,11 @@ fn the_table_is_the_one_keyhook_provision_creates() {
         })
         .collect();
     assert_eq!(p["GlobalSecondaryIndexes"], json!(gsis), "indexes");
+    // provision.rs enables the same time-to-live attribute (dashboard links and sessions).
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        json!({"AttributeName": keyhook_shared::store::keys::TTL, "Enabled": true})
+    );
 }
 
 #[test]

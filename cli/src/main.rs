@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use keyhook_cli::{import, mail_worker, provision, server, trigger};
+use keyhook_shared::dashboard::{mail::link_url, team};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
@@ -98,10 +99,13 @@ struct DevArgs {
 
 #[derive(Subcommand)]
 enum TenantCommand {
-    /// Create a tenant, its envelope key and signing key, and its first API token.
+    /// Create a tenant, its envelope key and signing key, and its first API token; with
+    /// `--owner-email`, also its dashboard owner, who is emailed a sign-in link.
     Create {
         #[arg(long)]
         name: String,
+        #[arg(long)]
+        owner_email: Option<String>,
     },
     /// Delete a tenant and revoke all its API tokens.
     Delete {
@@ -163,10 +167,16 @@ struct ImportArgs {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     keyhook_shared::logging::init_text();
-    if let Err(e) = run(Cli::parse()).await {
+    // 8 MiB worker stacks: a dashboard page calls the admin API in-process (a dispatch inside
+    // a dispatch), more than the 2 MiB default holds in a debug build.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(Cli::parse())) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
@@ -191,10 +201,21 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             Ok(())
         }
         Command::Tenant {
-            command: TenantCommand::Create { name },
+            command: TenantCommand::Create { name, owner_email },
         } => {
             let services = Services::from_env().await?;
-            let (t, token) = tenant::create_tenant(&services, &name).await?;
+            let (t, token) = match &owner_email {
+                Some(email) => {
+                    let (t, token, owner) =
+                        team::create_tenant_with_owner(&services, &name, email).await?;
+                    println!(
+                        "owner:     {} (a sign-in link to {}/dashboard is on its way by email)",
+                        owner.email, services.config.public_base_url
+                    );
+                    (t, token)
+                }
+                None => tenant::create_tenant(&services, &name).await?,
+            };
             println!(
                 "tenant:    {}\napi token: {token}\n(the token is shown only now)",
                 t.id
@@ -339,13 +360,21 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         key_cache_ttl: Duration::from_secs(300),
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
+        dashboard_signup: false,
     };
     let services = Services::new(config, &sdk);
     let bound = server::spawn(services.clone(), args.addr).await?;
     spawn_mail_worker(&services).await;
 
-    // The demo tenant is seeded through the HTTP API, like a merchant would.
-    let (tenant, token) = tenant::create_tenant(&services, "Demo Software").await?;
+    // The demo tenant is seeded through the HTTP API, like a merchant would; its owner signs in
+    // to the dashboard with the link printed below (also emailed, as `make emails` shows).
+    let owner_email =
+        std::env::var("KEYHOOK_DEMO_OWNER").unwrap_or_else(|_| "owner@demo.example.com".into());
+    let (tenant, token, owner) =
+        team::create_tenant_with_owner(&services, "Demo Software", &owner_email).await?;
+    let (sign_in_token, _) =
+        team::create_link(&services, &tenant.id, &owner.email, "sign_in", None).await?;
+    let sign_in_url = link_url(&services, &sign_in_token);
     let webhook_secret = format!(
         "whsec_{}",
         keyhook_shared::ids::random_symbols(32).to_ascii_lowercase()
@@ -393,6 +422,11 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         r#"
 Keyhook is running on http://{bound} (every route, plus the mailer).
 
+  Dashboard             {base_url}/dashboard
+  Sign-in link          {sign_in_url}
+                        (for {owner}; works once, for 15 minutes. Then ask for a new link
+                        on the sign-in page and find it with `make emails`)
+
   Tenant                {tenant_id}
   Admin API token       {token}
   Stripe app            {app_id} (test mode)
@@ -411,6 +445,7 @@ These settings are also in {env_file}. Ctrl-C stops everything.
         app_id = app["id"].as_str().unwrap_or_default(),
         app_webhook = app["webhookUrl"].as_str().unwrap_or_default(),
         env_file = args.env_file,
+        owner = owner.email,
     );
     wait_for_ctrl_c().await;
     Ok(())

@@ -127,6 +127,24 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
                 .into())
         }
     }
+    // Sign-in links, sessions and rate counters expire by themselves (`ttl`, epoch seconds).
+    let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .attribute_name(keys::TTL)
+        .enabled(true)
+        .build()?;
+    if let Err(e) = ddb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+    {
+        // Already enabled (a second `provision`) is fine; anything else is not.
+        let text = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+        if !text.contains("already enabled") {
+            return Err(text.into());
+        }
+    }
     Ok(name.to_string())
 }
 

@@ -44,11 +44,13 @@ async fn handle(
 }
 
 fn to_response(res: keyhook_shared::http::ApiResponse) -> Response {
-    Response::builder()
+    let mut builder = Response::builder()
         .status(res.status)
-        .header("content-type", res.content_type)
-        .body(Body::from(res.body))
-        .expect("valid response")
+        .header("content-type", res.content_type);
+    if let Some(headers) = builder.headers_mut() {
+        headers.extend(res.headers);
+    }
+    builder.body(Body::from(res.body)).expect("valid response")
 }
 
 /// The router serving every route.

@@ -1,67 +1,11 @@
 //! `keyhook trigger`: builds a realistic Stripe event (from Stripe's own example objects, in
-//! `events/stripe/`), signs it with a webhook signing secret exactly as Stripe does, and posts
-//! it. Our offline stand-in for `stripe trigger`, and the "Test Purchase" of the seeds.
+//! `events/stripe/`; the builder is `keyhook_shared::stripe::test_events`, shared with the
+//! dashboard's Test Purchase), signs it with a webhook signing secret exactly as Stripe does,
+//! and posts it. Our offline stand-in for `stripe trigger`.
 
-use keyhook_shared::ids::random_symbols;
-use keyhook_shared::stripe::signature;
-use serde_json::{json, Value};
-
-/// Stripe's `checkout.session.completed` example, as shipped in `events/stripe/`.
-pub const CHECKOUT_COMPLETED: &str =
-    include_str!("../../events/stripe/checkout.session.completed.json");
-
-/// What a test purchase buys.
-#[derive(Debug, Clone)]
-pub struct CheckoutOptions {
-    pub product_id: String,
-    pub quantity: Option<u32>,
-    pub plan_id: Option<String>,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub livemode: bool,
-}
-
-fn stripe_id(prefix: &str, len: usize) -> String {
-    // Stripe ids are base62; our Crockford symbols are a subset, which is all a parser sees.
-    format!("{prefix}_{}", random_symbols(len))
-}
-
-/// A `checkout.session.completed` event for a new, paid one-time purchase.
-pub fn checkout_completed(opts: &CheckoutOptions) -> Value {
-    let mut event: Value = serde_json::from_str(CHECKOUT_COMPLETED).expect("bundled event is JSON");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mode = if opts.livemode { "live" } else { "test" };
-    event["id"] = json!(stripe_id("evt", 24));
-    event["created"] = json!(now);
-    event["livemode"] = json!(opts.livemode);
-    let session = &mut event["data"]["object"];
-    session["id"] = json!(stripe_id(&format!("cs_{mode}"), 58));
-    session["created"] = json!(now - 60);
-    session["livemode"] = json!(opts.livemode);
-    session["payment_intent"] = json!(stripe_id("pi", 24));
-    let mut metadata = json!({ "productId": opts.product_id });
-    if let Some(q) = opts.quantity {
-        metadata["quantity"] = json!(q.to_string());
-    }
-    if let Some(p) = &opts.plan_id {
-        metadata["planId"] = json!(p);
-    }
-    session["metadata"] = metadata;
-    session["customer_details"]["email"] = json!(opts.email);
-    session["customer_details"]["name"] = json!(opts.name);
-    event
-}
-
-/// Serialises an event and signs it: (body, `Stripe-Signature` header).
-pub fn sign_event(event: &Value, secret: &str) -> (String, String) {
-    let body = serde_json::to_string(event).expect("event serialises");
-    let header = signature::sign(
-        secret,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-        body.as_bytes(),
-    );
-    (body, header)
-}
+pub use keyhook_shared::stripe::test_events::{
+    checkout_completed, sign_event, CheckoutOptions, CHECKOUT_COMPLETED,
+};
 
 /// Posts a signed event to a webhook URL; (status, response body).
 pub async fn post(

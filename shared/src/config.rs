@@ -30,6 +30,10 @@ pub struct Config {
     /// Receives after which the mailer gives up on a message and marks the email `failed`
     /// (`KEYHOOK_MAIL_MAX_RECEIVES`, default 5; match the queue's redrive `maxReceiveCount`).
     pub mail_max_receives: u32,
+    /// Whether anyone may create a tenant from the dashboard's sign-up page
+    /// (`KEYHOOK_DASHBOARD_SIGNUP=open`; default off: tenants are created by the operator with
+    /// `keyhook tenant create`).
+    pub dashboard_signup: bool,
 }
 
 impl Config {
@@ -72,6 +76,8 @@ impl Config {
             key_cache_ttl: Duration::from_secs(optional_u64("KEYHOOK_KEY_CACHE_SECONDS", 300)),
             webhook_tolerance: Duration::from_secs(300),
             mail_max_receives: optional_u64("KEYHOOK_MAIL_MAX_RECEIVES", 5) as u32,
+            dashboard_signup: std::env::var("KEYHOOK_DASHBOARD_SIGNUP")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("open")),
         })
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod domain;
 pub mod error;
 pub mod handlers;

@@ -4,6 +4,7 @@
 //! tests run in parallel without seeing each other.
 
 pub mod calls;
+pub mod dashboard;
 pub mod fake_stripe;
 pub mod stripe;
 
@@ -94,6 +95,7 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         key_cache_ttl: Duration::from_secs(300),
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
+        dashboard_signup: false,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod event_log;
 pub(crate) mod fixtures;
 pub mod license;
 pub mod license_key;
+pub mod member;
 pub mod money;
 pub mod plan;
 pub mod price_mapping;

@@ -48,6 +48,13 @@ pub async fn handle_batch(s: &Services, event: SqsEvent) -> SqsBatchResponse {
 }
 
 async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
+    if let Some(job) = message
+        .body
+        .as_deref()
+        .and_then(crate::dashboard::mail::SignInMail::parse)
+    {
+        return crate::dashboard::mail::send(s, &job).await;
+    }
     let Some(job) = message
         .body
         .as_deref()

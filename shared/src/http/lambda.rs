@@ -47,9 +47,13 @@ pub fn to_api_request(req: lambda_http::Request) -> ApiRequest {
 }
 
 pub fn to_lambda_response(res: ApiResponse) -> lambda_http::Response<Body> {
-    lambda_http::Response::builder()
+    let mut builder = lambda_http::Response::builder()
         .status(res.status)
-        .header("content-type", res.content_type)
+        .header("content-type", res.content_type);
+    if let Some(headers) = builder.headers_mut() {
+        headers.extend(res.headers);
+    }
+    builder
         .body(if res.body.is_empty() {
             Body::Empty
         } else {

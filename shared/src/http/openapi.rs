@@ -31,6 +31,8 @@ enum Auth {
     Stripe,
     /// Public.
     None,
+    /// The dashboard's session cookie (and the CSRF token of its forms).
+    Session,
 }
 
 /// Collects schemas: request bodies under the deserialisation contract, responses under
@@ -72,6 +74,8 @@ struct Operation {
     success: (u16, &'static str, Option<Value>),
     query: Vec<(&'static str, &'static str)>,
     extra_errors: Vec<(u16, &'static str)>,
+    /// An HTML page (the dashboard) rather than JSON: `text/html` answers, form bodies.
+    html: bool,
 }
 
 impl Operation {
@@ -84,7 +88,19 @@ impl Operation {
             success: (200, "OK", None),
             query: Vec::new(),
             extra_errors: Vec::new(),
+            html: false,
         }
+    }
+
+    /// A dashboard route: an HTML page, or a form post answered by a page or a redirect.
+    fn html(mut self, method: &str) -> Self {
+        self.html = true;
+        self.success = if method == "POST" {
+            (303, "Done; redirects to the page that shows the result (or answers that page, with the form's errors)", None)
+        } else {
+            (200, "An HTML page", None)
+        };
+        self
     }
 
     fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
@@ -137,6 +153,9 @@ impl Operation {
     }
 
     fn into_json(self, g: &mut Gen, path: &str, method: &str) -> Value {
+        if self.html {
+            return self.into_html_json(path, method);
+        }
         let error_schema = g.response::<ErrorBody>();
         let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": error_schema}}});
         let mut responses = Map::new();
@@ -204,7 +223,51 @@ impl Operation {
                 op["security"] = json!([{"bearer": []}, {"keyhookApi": []}, {"exisOneApi": []}])
             }
             Auth::Stripe => op["security"] = json!([{"stripeSignature": []}]),
-            Auth::None => op["security"] = json!([]),
+            Auth::None | Auth::Session => op["security"] = json!([]),
+        }
+        op
+    }
+}
+
+impl Operation {
+    /// A dashboard operation: HTML in and out, errors as pages.
+    fn into_html_json(self, path: &str, method: &str) -> Value {
+        let html = json!({"text/html": {"schema": {"type": "string"}}});
+        let (status, description, _) = self.success;
+        let mut responses = Map::new();
+        responses.insert(
+            status.to_string(),
+            json!({"description": description, "content": html}),
+        );
+        if method == "post" {
+            responses.insert("200".into(), json!({"description": "The page again, with the form's errors next to their fields (422) or the result (200)", "content": html}));
+        }
+        if !matches!(self.auth, Auth::None) {
+            responses.insert("303".into(), json!({"description": "Not signed in: redirects to /dashboard/sign-in (or, after a post, to the result's page)"}));
+            responses.insert("403".into(), json!({"description": "The role may not do this (a viewer changes nothing), or the form's CSRF token does not match the session", "content": html}));
+        }
+        responses.insert("404".into(), json!({"description": "No such page, or the resource belongs to another tenant", "content": html}));
+        responses.insert(
+            "429".into(),
+            json!({"description": "Too many sign-in attempts", "content": html}),
+        );
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "operationId": format!("{}{}", method, path.replace(['/', '{', '}', '-'], "_")),
+            "summary": self.summary,
+            "tags": [self.tag],
+            "responses": responses,
+            "security": if matches!(self.auth, Auth::None) { json!([]) } else { json!([{"dashboardSession": []}]) },
+        });
+        if !parameters.is_empty() {
+            op["parameters"] = Value::Array(parameters);
+        }
+        if method == "post" {
+            op["requestBody"] = json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "description": "The page's form: fields named as the API's JSON fields, plus `csrf` (the session's token) and, where a form has several buttons, `action`."}}}});
         }
         op
     }
@@ -371,6 +434,11 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         Op::ActivateSigningKey => O::new("Sign with this key from now on; the previous key is retired and stays published for 366 days", "signing keys", Token)
             .ok::<PublicKeyView>(g)
             .error(409, "The key is retired (`conflict`)."),
+        Op::Dashboard(page) => O::new(
+            page.summary(),
+            "dashboard",
+            if page.is_public() { None } else { Session },
+        ),
     }
 }
 
@@ -395,7 +463,11 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for route in ROUTES {
         let method = route.method.as_str().to_ascii_lowercase();
-        let op = describe(route.op, &mut g).into_json(&mut g, route.path, &method);
+        let mut op = describe(route.op, &mut g);
+        if matches!(route.op, Op::Dashboard(_)) {
+            op = op.html(route.method.as_str());
+        }
+        let op = op.into_json(&mut g, route.path, &method);
         paths
             .entry(route.path.to_string())
             .or_insert_with(|| json!({}))
@@ -421,6 +493,7 @@ pub fn document() -> Value {
                 "keyhookApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: KeyhookApi <token>`"},
                 "exisOneApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: ExisOneApi <token>` (as in ExisOne's examples; the same token)"},
                 "stripeSignature": {"type": "apiKey", "in": "header", "name": "Stripe-Signature", "description": "Stripe's webhook signature (`t=…,v1=…`)."},
+                "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "kh_session", "description": "The dashboard's session cookie (`__Host-kh_session` over HTTPS), set by signing in at /dashboard/sign-in; form posts also carry the session's CSRF token."},
             },
         },
     })
@@ -494,6 +567,21 @@ mod tests {
             }
         }
         assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn dashboard_routes_are_html_operations() {
+        let doc = document();
+        let page = &doc["paths"]["/dashboard/licenses/{licenseId}"];
+        assert!(page["get"]["responses"]["200"]["content"]["text/html"].is_object());
+        assert_eq!(page["get"]["security"], json!([{"dashboardSession": []}]));
+        assert!(
+            page["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object()
+        );
+        assert_eq!(
+            doc["paths"]["/dashboard/sign-in"]["get"]["security"],
+            json!([])
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The response every handler returns.
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use crate::Error;
@@ -11,6 +12,9 @@ pub struct ApiResponse {
     pub status: StatusCode,
     pub content_type: &'static str,
     pub body: Bytes,
+    /// Headers besides `content-type` (the dashboard's cookies, redirects and security
+    /// headers); empty for the JSON API.
+    pub headers: HeaderMap,
 }
 
 impl ApiResponse {
@@ -20,6 +24,7 @@ impl ApiResponse {
             status,
             content_type: "application/json",
             body: body.into(),
+            headers: HeaderMap::new(),
         }
     }
 
@@ -36,6 +41,7 @@ impl ApiResponse {
             status: StatusCode::NO_CONTENT,
             content_type: "application/json",
             body: Bytes::new(),
+            headers: HeaderMap::new(),
         }
     }
 
@@ -44,7 +50,14 @@ impl ApiResponse {
             status,
             content_type,
             body: body.into(),
+            headers: HeaderMap::new(),
         }
+    }
+
+    /// Adds a header (appended, so several `set-cookie` headers can be set).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
     }
 
     /// The contract's error body. Server errors are logged with their detail here, the one

@@ -7,6 +7,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 use tracing::Instrument;
 
+use crate::dashboard::{self, Page};
 use crate::handlers::{admin, checkout, validate, webhook};
 use crate::http::{openapi, ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
@@ -95,6 +96,8 @@ pub enum Op {
     ListSigningKeys,
     CreateSigningKey,
     ActivateSigningKey,
+    /// A page (or form post) of the merchant dashboard.
+    Dashboard(Page),
 }
 
 #[derive(Debug)]
@@ -107,8 +110,8 @@ pub struct Route {
 }
 
 macro_rules! routes {
-    ($($method:ident $path:literal => $function:ident :: $op:ident),* $(,)?) => {
-        &[$(Route { method: Method::$method, path: $path, function: Function::$function, op: Op::$op }),*]
+    ($($method:ident $path:literal => $function:ident :: $op:ident $(($page:ident))?),* $(,)?) => {
+        &[$(Route { method: Method::$method, path: $path, function: Function::$function, op: Op::$op $((Page::$page))? }),*]
     };
 }
 
@@ -171,6 +174,48 @@ pub static ROUTES: &[Route] = routes![
     GET "/api/signing-keys" => Admin::ListSigningKeys,
     POST "/api/signing-keys" => Admin::CreateSigningKey,
     POST "/api/signing-keys/{kid}/activate" => Admin::ActivateSigningKey,
+    // The merchant dashboard (shared/src/dashboard): HTML pages and their form posts.
+    GET "/dashboard" => Admin::Dashboard(Overview),
+    GET "/dashboard/sign-in" => Admin::Dashboard(SignInPage),
+    POST "/dashboard/sign-in" => Admin::Dashboard(SignIn),
+    GET "/dashboard/sign-in/link" => Admin::Dashboard(SignInLink),
+    POST "/dashboard/sign-out" => Admin::Dashboard(SignOut),
+    GET "/dashboard/sign-up" => Admin::Dashboard(SignUpPage),
+    POST "/dashboard/sign-up" => Admin::Dashboard(SignUp),
+    GET "/dashboard/assets/{asset}" => Admin::Dashboard(Asset),
+    GET "/dashboard/apps" => Admin::Dashboard(Apps),
+    GET "/dashboard/apps/new" => Admin::Dashboard(NewApp),
+    POST "/dashboard/apps" => Admin::Dashboard(CreateApp),
+    GET "/dashboard/apps/{appId}" => Admin::Dashboard(AppPage),
+    POST "/dashboard/apps/{appId}" => Admin::Dashboard(UpdateApp),
+    POST "/dashboard/price-mappings" => Admin::Dashboard(CreatePriceMapping),
+    POST "/dashboard/price-mappings/{id}" => Admin::Dashboard(UpdatePriceMapping),
+    POST "/dashboard/currencies" => Admin::Dashboard(CreateCurrency),
+    POST "/dashboard/currencies/{code}" => Admin::Dashboard(UpdateCurrency),
+    GET "/dashboard/events/{eventId}" => Admin::Dashboard(Event),
+    GET "/dashboard/products" => Admin::Dashboard(Products),
+    GET "/dashboard/products/new" => Admin::Dashboard(NewProduct),
+    POST "/dashboard/products" => Admin::Dashboard(CreateProduct),
+    GET "/dashboard/products/{productId}" => Admin::Dashboard(ProductPage),
+    POST "/dashboard/products/{productId}" => Admin::Dashboard(UpdateProduct),
+    POST "/dashboard/email-preview" => Admin::Dashboard(EmailPreview),
+    POST "/dashboard/plans" => Admin::Dashboard(CreatePlan),
+    POST "/dashboard/plans/{planId}" => Admin::Dashboard(UpdatePlan),
+    GET "/dashboard/licenses" => Admin::Dashboard(Licenses),
+    GET "/dashboard/licenses/new" => Admin::Dashboard(NewLicense),
+    POST "/dashboard/licenses" => Admin::Dashboard(CreateLicense),
+    GET "/dashboard/licenses/{licenseId}" => Admin::Dashboard(LicensePage),
+    POST "/dashboard/licenses/{licenseId}" => Admin::Dashboard(UpdateLicense),
+    POST "/dashboard/licenses/{licenseId}/key" => Admin::Dashboard(RevealKey),
+    GET "/dashboard/test-purchase" => Admin::Dashboard(TestPurchase),
+    POST "/dashboard/test-purchase" => Admin::Dashboard(RunTestPurchase),
+    GET "/dashboard/settings" => Admin::Dashboard(Settings),
+    POST "/dashboard/settings/tenant-keys" => Admin::Dashboard(CreateTenantKey),
+    POST "/dashboard/settings/tenant-keys/{keyId}" => Admin::Dashboard(ActivateTenantKey),
+    POST "/dashboard/settings/tokens" => Admin::Dashboard(CreateToken),
+    POST "/dashboard/settings/tokens/{tokenId}" => Admin::Dashboard(RevokeToken),
+    POST "/dashboard/settings/members" => Admin::Dashboard(InviteMember),
+    POST "/dashboard/settings/members/{memberId}" => Admin::Dashboard(UpdateMember),
 ];
 
 /// Path parameters captured by a route.
@@ -344,6 +389,7 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::ListSigningKeys => admin::signing_keys::list(s, req).await,
         Op::CreateSigningKey => admin::signing_keys::create(s, req).await,
         Op::ActivateSigningKey => admin::signing_keys::activate(s, req, p.get("kid")).await,
+        Op::Dashboard(page) => dashboard::serve(s, page, req, p).await,
     }
 }
 

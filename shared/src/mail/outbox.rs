@@ -45,6 +45,11 @@ impl Outbox {
     }
 
     pub async fn enqueue(&self, job: &MailJob) -> Result<()> {
+        self.enqueue_message(job).await
+    }
+
+    /// Enqueues any message the mailer knows (license emails, the dashboard's sign-in links).
+    pub async fn enqueue_message<T: Serialize>(&self, job: &T) -> Result<()> {
         let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
         self.sqs
             .send_message()

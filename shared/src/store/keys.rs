@@ -109,6 +109,37 @@ pub fn product_counter() -> Key {
     ("COUNTER".into(), "PRODUCT".into())
 }
 
+/// A member of a tenant's team; also in `gsi2` under `MEMBER#<email>` (an email's tenants).
+pub fn member(tenant_id: &str, email: &str) -> Key {
+    (
+        tenant_partition(tenant_id),
+        format!("{}{email}", kind::MEMBER),
+    )
+}
+
+/// `gsi2` partition of an email's memberships.
+pub fn member_partition(email: &str) -> String {
+    format!("{}{email}", kind::MEMBER)
+}
+
+/// A dashboard session, by the SHA-256 of its cookie.
+pub fn session(session_hash: &str) -> Key {
+    (format!("SESSION#{session_hash}"), "SESSION".into())
+}
+
+/// A one-time sign-in link, by the SHA-256 of its token.
+pub fn sign_in_link(token_hash: &str) -> Key {
+    (format!("SIGNIN#{token_hash}"), "SIGNIN".into())
+}
+
+/// A rate-limit counter: one per scope, subject (hashed) and time window.
+pub fn rate_window(scope: &str, subject_hash: &str, window: i64) -> Key {
+    (format!("RATE#{scope}#{subject_hash}"), window.to_string())
+}
+
+/// The attribute DynamoDB's time to live reads (epoch seconds).
+pub const TTL: &str = "ttl";
+
 /// Partition of the webhook-matching index for one mode.
 pub fn webhook_partition(is_live: bool) -> String {
     format!("WEBHOOK#{}", if is_live { "live" } else { "test" })
@@ -136,4 +167,6 @@ pub mod kind {
     pub const PRODUCT_ALIAS: &str = "ALIAS#";
     /// An imported license's external id (`IMPORT#<externalId>`).
     pub const LICENSE_IMPORT: &str = "IMPORT#";
+    /// Dashboard members, by email (`MEMBER#<email>`).
+    pub const MEMBER: &str = "MEMBER#";
 }

@@ -5,6 +5,7 @@ pub mod aliases;
 pub mod apps;
 pub mod checkout_sessions;
 pub mod currencies;
+pub mod dashboard;
 pub mod events;
 pub mod imports;
 pub mod issuance;

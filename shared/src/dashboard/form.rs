@@ -1,0 +1,190 @@
+//! Forms in, API bodies out: a page's form fields carry the API's own JSON field names, so a
+//! form becomes the body of the admin call it stands for, and the API's `validation_failed`
+//! errors (which name their field) are shown next to that very input.
+
+use serde_json::{Map, Value};
+
+use crate::http::ApiRequest;
+use crate::{Error, Result};
+
+/// A submitted `application/x-www-form-urlencoded` form.
+#[derive(Debug, Default, Clone)]
+pub struct Form(Vec<(String, String)>);
+
+/// What a form field holds, and so how it becomes JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text, trimmed; empty is omitted.
+    Text,
+    /// Text kept as typed (templates); empty is omitted.
+    Multiline,
+    /// A write-only secret: empty means "keep the stored one", so it is omitted.
+    Secret,
+    /// A checkbox: absent is `false`.
+    Bool,
+    /// A whole number; empty is omitted.
+    Number,
+}
+
+impl Form {
+    pub fn parse(req: &ApiRequest) -> Result<Form> {
+        let ct = req.header("content-type").unwrap_or_default();
+        if !req.body.is_empty() && !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(Error::BadRequest {
+                code: "unsupported_media_type",
+                message: "the dashboard's forms post application/x-www-form-urlencoded".into(),
+            });
+        }
+        Ok(Form(
+            url::form_urlencoded::parse(&req.body)
+                .into_owned()
+                .collect(),
+        ))
+    }
+
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Form {
+        Form(pairs)
+    }
+
+    /// A field as typed.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A field, trimmed; `None` when absent or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.raw(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        self.raw(name).is_some()
+    }
+
+    pub fn action(&self) -> &str {
+        self.get("action").unwrap_or("save")
+    }
+
+    /// The submitted values to show again in a form that failed (secrets never echoed).
+    pub fn echo(&self, secrets: &[&str]) -> Value {
+        let mut out = Map::new();
+        for (k, v) in &self.0 {
+            if k == "csrf" || secrets.contains(&k.as_str()) {
+                continue;
+            }
+            out.insert(k.clone(), Value::String(v.clone()));
+        }
+        Value::Object(out)
+    }
+
+    /// The API body for `fields` (JSON names, dotted for nested objects).
+    pub fn body(&self, fields: &[(&str, Kind)]) -> Result<Value> {
+        let mut body = Value::Object(Map::new());
+        for &(name, kind) in fields {
+            let value = match kind {
+                Kind::Bool => Some(Value::Bool(self.checked(name))),
+                Kind::Text => self.get(name).map(|v| Value::String(v.to_string())),
+                Kind::Secret => self.get(name).map(|v| Value::String(v.to_string())),
+                Kind::Multiline => self
+                    .raw(name)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| Value::String(v.replace("\r\n", "\n"))),
+                Kind::Number => match self.get(name) {
+                    None => None,
+                    Some(v) => Some(Value::from(v.parse::<u32>().map_err(|_| {
+                        Error::validation(name, "must be a whole number (0 or more)")
+                    })?)),
+                },
+            };
+            if let Some(v) = value {
+                set_path(&mut body, name, v);
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// Sets `a.b.c` in a JSON object, creating the objects on the way.
+pub fn set_path(target: &mut Value, path: &str, value: Value) {
+    let mut cur = target;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur[part] = value;
+            return;
+        }
+        if !cur[part].is_object() {
+            cur[part] = Value::Object(Map::new());
+        }
+        cur = &mut cur[part];
+    }
+}
+
+/// A failed form's error, for its template: the message by field (`_` when the error names
+/// none). Non-validation errors are not form errors.
+pub fn errors_of(e: &Error) -> Option<Value> {
+    let (field, message) = match e {
+        Error::Validation { field, message } => (field.clone(), message.clone()),
+        Error::Conflict(m) => (None, m.clone()),
+        _ => return None,
+    };
+    let mut m = Map::new();
+    let key = field.unwrap_or_else(|| "_".into());
+    // `emailTemplate` errors concern the whole template; the first field shows them.
+    let key = if key == "emailTemplate" {
+        "emailTemplate.subject".to_string()
+    } else {
+        key
+    };
+    m.insert(key, Value::String(message));
+    Some(Value::Object(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Form {
+        Form::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_form_becomes_the_api_body() {
+        let f = form(&[
+            ("name", "  Pro "),
+            ("autoEmail", "on"),
+            ("trialDays", "7"),
+            ("maxDevices", ""),
+            ("secretKey", ""),
+            ("emailTemplate.subject", "Hi"),
+        ]);
+        let body = f
+            .body(&[
+                ("name", Kind::Text),
+                ("autoEmail", Kind::Bool),
+                ("archived", Kind::Bool),
+                ("trialDays", Kind::Number),
+                ("maxDevices", Kind::Number),
+                ("secretKey", Kind::Secret),
+                ("emailTemplate.subject", Kind::Multiline),
+            ])
+            .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"name": "Pro", "autoEmail": true, "archived": false,
+                "trialDays": 7, "emailTemplate": {"subject": "Hi"}})
+        );
+        let bad = form(&[("trialDays", "seven")]).body(&[("trialDays", Kind::Number)]);
+        assert_eq!(
+            errors_of(&bad.unwrap_err()).unwrap()["trialDays"],
+            "must be a whole number (0 or more)"
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! `GET /dashboard`: the setup checklist of the ExisOne guide (§10), every row computed from
+//! the account's real state and linked to the page that fixes it; recent events and licenses.
+
+use http::StatusCode;
+use minijinja::context;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::api::{items, Api};
+use super::{session, show};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{Result, Services};
+
+/// One checklist row.
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub label: &'static str,
+    pub where_: &'static str,
+    /// `done`, `todo`, `optional` or `manual` (Keyhook cannot see it).
+    pub state: &'static str,
+    pub detail: String,
+    pub link: String,
+}
+
+fn step(
+    label: &'static str,
+    where_: &'static str,
+    state: &'static str,
+    detail: impl Into<String>,
+    link: impl Into<String>,
+) -> Step {
+    Step {
+        label,
+        where_,
+        state,
+        detail: detail.into(),
+        link: link.into(),
+    }
+}
+
+fn done(ok: bool) -> &'static str {
+    if ok {
+        "done"
+    } else {
+        "todo"
+    }
+}
+
+/// The checklist from the account's apps, products, price mappings, events and licenses.
+pub fn checklist(
+    apps: &[Value],
+    products: &[Value],
+    mappings: &[Value],
+    verified_events: &[Value],
+    licenses: &[Value],
+) -> Vec<Step> {
+    let with_secret = apps.iter().any(|a| a["hasSecret"] == true);
+    let with_signing = apps.iter().any(|a| a["hasWebhookSigningSecret"] == true);
+    let ready = apps
+        .iter()
+        .find(|a| a["status"] == "ready" && a["active"] == true);
+    let live: Vec<&Value> = products.iter().filter(|p| p["archived"] != true).collect();
+    let auto_email = live.iter().any(|p| p["autoEmail"] == true);
+    let template = live.iter().any(|p| !p["emailTemplate"].is_null());
+    // Test purchases come from the dashboard too: only a live purchase proves the website.
+    let purchase = verified_events.iter().find(|e| {
+        e["livemode"] == true && e["licenseIds"].as_array().is_some_and(|l| !l.is_empty())
+    });
+    let test_purchase = verified_events.iter().find(|e| {
+        e["livemode"] == false && e["licenseIds"].as_array().is_some_and(|l| !l.is_empty())
+    });
+    let emailed = licenses.iter().find(|l| l["emailStatus"] == "sent");
+    let first_product = live
+        .first()
+        .map(|p| p["id"].as_str().unwrap_or_default().to_string());
+    let product_link = match &first_product {
+        Some(id) => format!("/dashboard/products/{id}"),
+        None => "/dashboard/products/new".into(),
+    };
+    vec![
+        step(
+            "Stripe API keys obtained",
+            "Stripe Dashboard › Developers › API keys",
+            done(with_secret),
+            if with_secret {
+                "A secret key is stored and decrypts."
+            } else {
+                "Copy your secret key (sk_test_… or sk_live_…) into a Stripe app."
+            },
+            if apps.is_empty() {
+                "/dashboard/apps/new".to_string()
+            } else {
+                "/dashboard/apps".to_string()
+            },
+        ),
+        step(
+            "Webhook endpoint created pointing to Keyhook",
+            "Stripe Dashboard › Developers › Webhooks",
+            done(with_signing),
+            if with_signing {
+                "A webhook signing secret (whsec_…) is stored."
+            } else {
+                "Add the endpoint shown on Stripe apps and events, then paste its signing secret."
+            },
+            "/dashboard/apps#webhook",
+        ),
+        step(
+            "Stripe app registered with keys and webhook secret",
+            "Keyhook › Stripe apps",
+            done(ready.is_some()),
+            match ready {
+                Some(a) => format!("{} is Ready.", a["name"].as_str().unwrap_or_default()),
+                None if apps.is_empty() => "Add your Stripe app.".into(),
+                None => "Your app is not Ready yet: see its Status.".into(),
+            },
+            "/dashboard/apps",
+        ),
+        step(
+            "Product created",
+            "Keyhook › Products",
+            done(!live.is_empty()),
+            match &first_product {
+                Some(id) => {
+                    format!("Product ID {id}: use \"productId\": \"{id}\" in your Stripe metadata.")
+                }
+                None => "Create the product you sell.".into(),
+            },
+            product_link.clone(),
+        ),
+        step(
+            "Product has Auto Email enabled",
+            "Keyhook › Products",
+            done(auto_email),
+            if auto_email {
+                "Keys are emailed after purchase."
+            } else {
+                "Check Auto Email so buyers receive their key."
+            },
+            product_link.clone(),
+        ),
+        step(
+            "Email template configured",
+            "Keyhook › Products › Email template",
+            if template { "done" } else { "optional" },
+            if template {
+                "A custom template is set."
+            } else {
+                "Optional: the default template is used until you set one."
+            },
+            format!("{product_link}#template"),
+        ),
+        step(
+            "Subscription price mappings configured (if using subscriptions)",
+            "Keyhook › Stripe apps › Price mappings",
+            if mappings.is_empty() {
+                "optional"
+            } else {
+                "done"
+            },
+            if mappings.is_empty() {
+                "Only needed when Keyhook creates subscription checkouts.".to_string()
+            } else {
+                format!("{} mapping(s).", mappings.len())
+            },
+            "/dashboard/apps#price-mappings",
+        ),
+        step(
+            "Website integration includes productId in metadata",
+            "Your website code",
+            if purchase.is_some() { "done" } else { "manual" },
+            if purchase.is_some() {
+                "A live purchase named its product."
+            } else {
+                "Put \"productId\" in the Checkout Session's metadata (see the product's page); a live purchase checks it off."
+            },
+            product_link,
+        ),
+        step(
+            "Test purchase completed successfully",
+            "Keyhook › Test purchase",
+            done(test_purchase.is_some()),
+            if test_purchase.is_some() {
+                "A test-mode purchase issued licenses."
+            } else {
+                "Run a test purchase: it goes through the real webhook."
+            },
+            "/dashboard/test-purchase",
+        ),
+        step(
+            "Webhook received and verified in Keyhook",
+            "Keyhook › Stripe events",
+            done(!verified_events.is_empty()),
+            match verified_events.first() {
+                Some(e) => format!("Last verified: {}", e["type"].as_str().unwrap_or_default()),
+                None => "No verified event yet.".into(),
+            },
+            match verified_events.first() {
+                Some(e) => format!(
+                    "/dashboard/events/{}",
+                    e["eventId"].as_str().unwrap_or_default()
+                ),
+                None => "/dashboard/apps#events".into(),
+            },
+        ),
+        step(
+            "License key generated and emailed",
+            "Keyhook › License keys",
+            done(emailed.is_some()),
+            if emailed.is_some() {
+                "A license email was sent."
+            } else if licenses.is_empty() {
+                "No license yet."
+            } else {
+                "Licenses exist; none emailed yet."
+            },
+            match emailed {
+                Some(l) => format!(
+                    "/dashboard/licenses/{}",
+                    l["id"].as_str().unwrap_or_default()
+                ),
+                None => "/dashboard/licenses".into(),
+            },
+        ),
+    ]
+}
+
+pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let me = session::require(s, req).await?;
+    let api = Api::new(s, &me, req);
+    let (apps, products, mappings, verified, recent_events, licenses) = futures::try_join!(
+        api.get("/api/stripe/apps?limit=200"),
+        api.get("/api/products?limit=200"),
+        api.get("/api/stripe/price-mappings?limit=200"),
+        api.get("/api/stripe/events?status=verified&limit=20"),
+        api.get("/api/stripe/events?limit=5"),
+        api.get("/api/licenses?limit=20"),
+    )?;
+    let (apps, products, mappings, verified, licenses) = (
+        items(&apps),
+        items(&products),
+        items(&mappings),
+        items(&verified),
+        items(&licenses),
+    );
+    let steps = checklist(&apps, &products, &mappings, &verified, &licenses);
+    let remaining = steps.iter().filter(|s| s.state == "todo").count();
+    show(
+        s,
+        &me,
+        "overview.html",
+        StatusCode::OK,
+        context! {
+            title => "Overview",
+            nav => "overview",
+            steps => steps,
+            remaining => remaining,
+            events => items(&recent_events),
+            licenses => licenses.into_iter().take(5).map(super::licenses::without_key).collect::<Vec<_>>(),
+            products => products,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn states(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|s| s.state).collect()
+    }
+
+    #[test]
+    fn the_checklist_follows_the_account() {
+        let empty = checklist(&[], &[], &[], &[], &[]);
+        assert_eq!(empty.len(), 11);
+        assert_eq!(
+            states(&empty),
+            [
+                "todo", "todo", "todo", "todo", "todo", "optional", "optional", "manual", "todo",
+                "todo", "todo"
+            ]
+        );
+        assert_eq!(empty[0].link, "/dashboard/apps/new");
+
+        let partial = json!({"id": "app_1", "name": "A", "status": "partial", "active": true, "hasSecret": true, "hasWebhookSigningSecret": false});
+        let steps = checklist(&[partial], &[], &[], &[], &[]);
+        assert_eq!(states(&steps)[..3], ["done", "todo", "todo"]);
+
+        let ready = json!({"id": "app_1", "name": "A", "status": "ready", "active": true, "hasSecret": true, "hasWebhookSigningSecret": true});
+        let product = json!({"id": "42", "autoEmail": true, "archived": false, "emailTemplate": {"subject": "s"}});
+        let test_event = json!({"eventId": "evt_1", "type": "checkout.session.completed", "livemode": false, "licenseIds": ["lic_1"]});
+        let license = json!({"id": "lic_1", "emailStatus": "sent"});
+        let steps = checklist(&[ready], &[product], &[], &[test_event], &[license]);
+        assert_eq!(
+            states(&steps),
+            [
+                "done", "done", "done", "done", "done", "done", "optional", "manual", "done",
+                "done", "done"
+            ]
+        );
+        assert!(steps[3].detail.contains("\"productId\": \"42\""));
+        assert_eq!(steps[9].link, "/dashboard/events/evt_1");
+    }
+}

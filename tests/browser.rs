@@ -1,0 +1,543 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `make test`) driven over WebDriver, against the whole local
+//! stack with its mailer running. One merchant's path through the seed guide's checklist:
+//! sign in with the link the emulator's SES received, add a Stripe app and watch it go
+//! Partial -> Ready, create a product with a template and preview it, run a test purchase and
+//! watch its license appear with its email `sent`, reveal and revoke the key (the validation
+//! API then answers REVOKED), invite a viewer who can change nothing, and check that another
+//! tenant's member sees none of it. Every page is also checked at 375 px (no sideways scroll)
+//! and for unlabelled inputs, and a screenshot of each is saved to `target/screenshots/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use keyhook_cli::mail_worker;
+use keyhook_shared::dashboard::team;
+use keyhook_tests::{unique, Stack};
+use serde_json::{json, Value};
+
+const FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+];
+
+fn screenshots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// chromedriver on a free loopback port, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    profiles: Vec<PathBuf>,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        // Only plain HTTP to chromedriver, but the client wants a TLS provider chosen.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (make test installs Debian's chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::get(format!("{url}/status")).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver answers"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Driver {
+            child,
+            url,
+            profiles: Vec::new(),
+        }
+    }
+
+    /// A new browser with an empty profile (its own cookies).
+    async fn browser(&mut self) -> Browser {
+        let profile = std::env::temp_dir().join(unique("chromium-profile"));
+        std::fs::create_dir_all(&profile).unwrap();
+        let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        self.profiles.push(profile);
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+        });
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session");
+        Browser { c: client }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for p in &self.profiles {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+struct Browser {
+    c: Client,
+}
+
+impl Browser {
+    async fn goto(&self, url: &str) {
+        self.c.goto(url).await.unwrap();
+    }
+
+    async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
+    }
+
+    async fn fill(&self, selector: &str, text: &str) {
+        let e = self.css(selector).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, selector: &str) {
+        self.css(selector).await.click().await.unwrap();
+    }
+
+    /// The page's visible text (empty while a navigation replaces the page).
+    async fn text(&self) -> String {
+        match self
+            .c
+            .execute(
+                "return document.body ? document.body.innerText : '';",
+                vec![],
+            )
+            .await
+        {
+            Ok(Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+
+    async fn path(&self) -> String {
+        let u = self.c.current_url().await.unwrap();
+        match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        }
+    }
+
+    /// Waits until the page's text contains `needle`.
+    async fn wait_text(&self, needle: &str) {
+        let started = Instant::now();
+        loop {
+            if self.text().await.contains(needle) {
+                return;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                panic!(
+                    "{needle:?} never appeared on {}:\n{}",
+                    self.path().await,
+                    self.text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.c.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Saves a screenshot; checks the page works at 375 px wide and labels every input.
+    async fn check_and_shoot(&self, name: &str) {
+        let unlabelled = self
+            .js(r#"return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                .map(e => e.name || e.id);"#)
+            .await;
+        assert_eq!(unlabelled, json!([]), "{name}: inputs without a label");
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
+        self.c.set_window_size(375, 812).await.unwrap();
+        let overflow = self
+            .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+            .await;
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(screenshots_dir().join(format!("{name}-375.png")), png).unwrap();
+        self.c.set_window_size(1280, 1000).await.unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{name}: {overflow} px of sideways scroll at 375 px"
+        );
+    }
+}
+
+/// The newest sign-in link SES delivered to `email`.
+async fn link_from_ses(stack: &Stack, email: &str, after: usize) -> String {
+    let started = Instant::now();
+    loop {
+        let mails = stack.emails_to(email).await;
+        if mails.len() > after {
+            let body = mails.last().unwrap()["body"].as_str().unwrap().to_string();
+            let i = body
+                .find("/dashboard/sign-in/link?token=")
+                .expect("a sign-in link");
+            let start = body[..i].rfind("http").unwrap();
+            let end = body[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "/:?=._-".contains(c)))
+                .map_or(body.len(), |n| i + n);
+            return body[start..end].to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no email for {email}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_completes_the_checklist_in_the_browser() {
+    let started = Instant::now();
+    let stack = Stack::start().await;
+    // The mailer, as `make dev` runs it.
+    tokio::spawn(mail_worker::run(
+        stack.services.clone(),
+        aws_sdk_sqs::Client::new(&stack.sdk),
+        stack.resources.queue_url.clone(),
+    ));
+    let base = stack.base_url.clone();
+    let owner = format!("{}@example.com", unique("owner"));
+    let (tenant, token, _) =
+        team::create_tenant_with_owner(&stack.services, "Acme Software", &owner)
+            .await
+            .unwrap();
+    let welcome = link_from_ses(&stack, &owner, 0).await;
+    assert!(welcome.starts_with(&base), "{welcome}");
+
+    let mut driver = Driver::start().await;
+    let b = driver.browser().await;
+
+    // 1. Sign in by a link emailed through SQS -> mailer -> SES.
+    b.goto(&format!("{base}/dashboard/apps")).await;
+    assert!(
+        b.path().await.starts_with("/dashboard/sign-in"),
+        "signed out -> sign-in"
+    );
+    b.check_and_shoot("01-sign-in").await;
+    // By keyboard alone: Tab to the email field, type, Enter.
+    let body = b.css("body").await;
+    let mut focused = Value::Null;
+    for _ in 0..8 {
+        body.send_keys("\u{E004}").await.unwrap();
+        focused = b
+            .js("return document.activeElement && document.activeElement.id;")
+            .await;
+        if focused == "f-email" {
+            break;
+        }
+    }
+    assert_eq!(focused, "f-email", "the email field is reachable with Tab");
+    let email_field = b.css("#f-email").await;
+    email_field.send_keys(&owner).await.unwrap();
+    email_field.send_keys("\u{E007}").await.unwrap();
+    b.wait_text("Check your email").await;
+    let link = link_from_ses(&stack, &owner, 1).await;
+    b.goto(&link).await;
+    b.wait_text("Setup checklist").await;
+    assert_eq!(
+        b.path().await,
+        "/dashboard",
+        "the token left the address bar"
+    );
+    b.goto(&link).await;
+    b.wait_text("expired or was already used").await;
+    b.goto(&format!("{base}/dashboard")).await;
+    b.wait_text("Setup checklist").await;
+    b.check_and_shoot("02-overview-empty").await;
+
+    // 2. A Stripe app: Partial without the signing secret, Ready with it.
+    b.goto(&format!("{base}/dashboard/apps")).await;
+    b.click("a[href='/dashboard/apps/new']").await;
+    b.fill("#f-name", "Acme (test mode)").await;
+    b.fill("#f-publishableKey", "pk_test_51AcmeTestKey000")
+        .await;
+    b.fill("#f-secretKey", "sk_live_51AcmeWrongMode00").await;
+    b.click("button[value=save]").await;
+    b.wait_text("is a live-mode key but the app is a test app")
+        .await;
+    b.css("#f-secretKey-error").await;
+    b.fill("#f-secretKey", "sk_test_51AcmeTestKey000").await;
+    b.click("button[value=save]").await;
+    b.wait_text("Stripe app saved.").await;
+    b.wait_text("Partial").await;
+    b.goto(&format!("{base}/dashboard/apps")).await;
+    b.wait_text("Partial").await;
+    b.click("td a.btn").await;
+    let whsec = format!("whsec_{}", unique("sig").replace('-', ""));
+    b.fill("#f-webhookSigningSecret", &whsec).await;
+    b.click("button[value=save]").await;
+    b.wait_text("Stripe app saved.").await;
+    b.goto(&format!("{base}/dashboard/apps")).await;
+    b.wait_text("Ready").await;
+    assert!(!b.text().await.contains("Partial\n"), "no longer Partial");
+    assert!(
+        !b.c.source().await.unwrap().contains(&whsec),
+        "the secret is write-only"
+    );
+    b.check_and_shoot("03-apps").await;
+
+    // 3. A product with its template, previewed with the mailer's own escaping.
+    b.goto(&format!("{base}/dashboard/products/new")).await;
+    b.fill("#f-name", "Pro <Edition>").await;
+    b.fill("#f-price", "29.99").await;
+    b.fill("#f-defaultLicenseDays", "365").await;
+    b.click("input[name=customTemplate]").await;
+    b.fill("#f-emailTemplate-subject", "Your {{ProductName}} key")
+        .await;
+    b.fill("#f-emailTemplate-html", "<h1>{{ProductName}}</h1><p>Key: <b>{{ActivationKey}}</b></p><p>{{PaymentProcessorCustomerName}}</p>").await;
+    let started_preview = Instant::now();
+    loop {
+        b.c.enter_frame(0).await.unwrap();
+        let html = b.c.find(Locator::Css("#html")).await;
+        let inner = match html {
+            Ok(e) => e.html(true).await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        b.c.enter_parent_frame().await.unwrap();
+        if inner.contains("<h1>Pro &lt;Edition&gt;</h1>") {
+            assert!(
+                inner.contains("ABCDE-FGHJK-MNPQR-STVWX") && inner.contains("Ada Lovelace"),
+                "{inner}"
+            );
+            break;
+        }
+        assert!(
+            started_preview.elapsed() < Duration::from_secs(15),
+            "preview never updated: {inner}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    b.check_and_shoot("04-product-template").await;
+    b.click("button[value=save]").await;
+    b.wait_text("Product saved.").await;
+    let product_id = b
+        .path()
+        .await
+        .trim_start_matches("/dashboard/products/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    b.goto(&format!("{base}/dashboard/products")).await;
+    b.wait_text("Pro <Edition>").await;
+    b.check_and_shoot("05-products").await;
+
+    // 4. A test purchase through the real webhook: the license appears, its email goes out.
+    let buyer = format!("{}@example.com", unique("buyer"));
+    b.goto(&format!("{base}/dashboard/test-purchase")).await;
+    b.check_and_shoot("06-test-purchase").await;
+    b.fill("#f-email", &buyer).await;
+    b.css("#f-productId")
+        .await
+        .select_by_value(&product_id)
+        .await
+        .unwrap();
+    b.click("form[action='/dashboard/test-purchase'] button.primary")
+        .await;
+    b.wait_text("Issued licenses").await;
+    b.wait_text("verified").await;
+    let started_mail = Instant::now();
+    loop {
+        let status = b.css("[data-email-status]").await.text().await.unwrap();
+        if status == "sent" {
+            break;
+        }
+        assert!(
+            started_mail.elapsed() < Duration::from_secs(30),
+            "email status stuck at {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    b.check_and_shoot("07-test-purchase-result").await;
+    assert_eq!(
+        stack.emails_to(&buyer).await.len(),
+        1,
+        "the buyer got the license email"
+    );
+
+    // 5. The license: key on request only, then revoked (confirmed) -> REVOKED.
+    b.click("a[href^='/dashboard/licenses/lic_']").await;
+    b.wait_text("Reveal key").await;
+    let licenses = stack
+        .licenses(
+            &keyhook_tests::TestTenant {
+                id: tenant.id.clone(),
+                token: token.clone(),
+            },
+            "",
+        )
+        .await;
+    let key = licenses[0]["key"].as_str().unwrap().to_string();
+    assert!(
+        !b.c.source().await.unwrap().contains(&key),
+        "the key is not in the page before a click"
+    );
+    b.click("form[data-reveal] button").await;
+    b.wait_text(&key).await;
+    b.check_and_shoot("08-license").await;
+    b.click("button[value=revoke]").await;
+    b.wait_text("Revoke this license?").await;
+    b.click("button.danger.solid").await;
+    b.wait_text("License revoked for good.").await;
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/api/licenses/validate"))
+        .json(&json!({"licenseKey": key, "productId": product_id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["code"], "REVOKED", "{answer}");
+    b.goto(&format!("{base}/dashboard/licenses?customerEmail={buyer}"))
+        .await;
+    b.wait_text("revoked").await;
+    b.check_and_shoot("09-licenses").await;
+
+    // 6. The checklist now shows the work done.
+    b.goto(&format!("{base}/dashboard")).await;
+    b.wait_text("Setup checklist").await;
+    let done = b
+        .js("return document.querySelectorAll('ol.checklist li.s-done').length;")
+        .await;
+    assert!(done.as_u64().unwrap() >= 8, "{done} steps done");
+    b.check_and_shoot("10-overview").await;
+
+    // 7. Settings: invite a viewer.
+    let viewer = format!("{}@example.com", unique("viewer"));
+    b.goto(&format!("{base}/dashboard/settings")).await;
+    b.wait_text(&tenant.id).await;
+    b.fill(
+        "form[action='/dashboard/settings/members'] #f-email",
+        &viewer,
+    )
+    .await;
+    b.css("form[action='/dashboard/settings/members'] #f-role")
+        .await
+        .select_by_value("viewer")
+        .await
+        .unwrap();
+    b.click("form[action='/dashboard/settings/members'] button")
+        .await;
+    b.wait_text("Invitation sent.").await;
+    b.check_and_shoot("11-settings").await;
+
+    // 8. The viewer sees everything and changes nothing.
+    let v = driver.browser().await;
+    let invite = link_from_ses(&stack, &viewer, 0).await;
+    v.goto(&invite).await;
+    v.wait_text("You are a viewer").await;
+    v.goto(&format!("{base}/dashboard/apps")).await;
+    v.wait_text("Ready").await;
+    assert!(
+        v.c.find(Locator::Css("a[href='/dashboard/apps/new']"))
+            .await
+            .is_err(),
+        "no Add app for a viewer"
+    );
+    let app_link = v.css("td a.btn").await.attr("href").await.unwrap().unwrap();
+    v.goto(&format!("{base}{app_link}")).await;
+    let status = v
+        .c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const body = new URLSearchParams({csrf: document.querySelector('[name=csrf]').value, action: 'delete'});
+               fetch(location.pathname, {method: 'POST', body}).then(r => done(r.status));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a viewer's delete is refused");
+    v.goto(&format!("{base}/dashboard/apps")).await;
+    v.wait_text("Ready").await;
+    v.check_and_shoot("12-viewer-apps").await;
+
+    // 9. Another tenant's member sees none of it.
+    let other = format!("{}@example.com", unique("other"));
+    let (other_tenant, _, _) = team::create_tenant_with_owner(&stack.services, "Other Co", &other)
+        .await
+        .unwrap();
+    let o = driver.browser().await;
+    o.goto(&link_from_ses(&stack, &other, 0).await).await;
+    o.wait_text("Other Co").await;
+    o.goto(&format!(
+        "{base}/dashboard/licenses/{}",
+        licenses[0]["id"].as_str().unwrap()
+    ))
+    .await;
+    o.wait_text("Not found").await;
+    o.goto(&format!("{base}/dashboard/products/{product_id}"))
+        .await;
+    o.wait_text("Not found").await;
+    for page in [
+        "/dashboard",
+        "/dashboard/apps",
+        "/dashboard/licenses",
+        "/dashboard/products",
+        "/dashboard/settings",
+    ] {
+        o.goto(&format!("{base}{page}")).await;
+        let source = o.c.source().await.unwrap();
+        for secret in [&buyer, &tenant.id, &product_id, &owner] {
+            assert!(
+                !source.contains(secret.as_str()) || secret.len() < 4,
+                "{page} shows {secret}"
+            );
+        }
+        assert!(source.contains(&other_tenant.id) || page != "/dashboard/settings");
+    }
+
+    // 10. Sign out ends the session.
+    b.click("form[action='/dashboard/sign-out'] button").await;
+    b.wait_text("You are signed out.").await;
+    b.goto(&format!("{base}/dashboard/settings")).await;
+    assert!(b.path().await.starts_with("/dashboard/sign-in"));
+
+    for c in [b.c, v.c, o.c] {
+        let _ = c.close().await;
+    }
+    println!("browser suite: {:.1} s", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,705 @@
+//! The dashboard over HTTP (no browser): every page renders for a real account, stays light,
+//! carries its security headers and never shows a license key unasked; sign-in links work once;
+//! viewers change nothing; forms without the session's CSRF token, or posted from another
+//! site, are refused; AWS calls per page view are counted.
+
+use std::collections::BTreeMap;
+
+use keyhook_shared::domain::member::Role;
+use keyhook_shared::http::routes::{Op, ROUTES};
+use keyhook_tests::calls::{counted_services, CallCounter};
+use keyhook_tests::dashboard::Dashboard;
+use keyhook_tests::{checkout_event, unique, Stack, TestTenant};
+use serde_json::json;
+
+/// A tenant with one of everything, and its owner signed in.
+async fn account(stack: &Stack) -> (TestTenant, Dashboard, BTreeMap<&'static str, String>) {
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
+    let app = stack.app(&t).await;
+    let product = stack
+        .product(
+            &t,
+            json!({"emailTemplate": {"subject": "Key", "html": "<p>{{ActivationKey}}</p>", "text": "{{ActivationKey}}"}}),
+        )
+        .await;
+    let (event, _) = checkout_event(&product, Some(1));
+    let (status, receipt) = stack
+        .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    stack.drain_mail().await;
+    let (_, plan) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/plans",
+            Some(json!({"productId": product, "name": "Annual", "days": 365})),
+        )
+        .await;
+    let (_, mapping) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/price-mappings",
+            Some(
+                json!({"appId": app.id, "productId": product, "stripePriceId": "price_123456789"}),
+            ),
+        )
+        .await;
+    let (_, token) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "second"})),
+        )
+        .await;
+    let (_, key) = stack.api(&t.token, "POST", "/api/tenant-keys", None).await;
+    let d = stack.sign_in(&t, &owner).await;
+    let ids = BTreeMap::from([
+        ("appId", app.id.clone()),
+        ("productId", product.clone()),
+        (
+            "licenseId",
+            receipt["licenseIds"][0].as_str().unwrap().to_string(),
+        ),
+        ("eventId", event["id"].as_str().unwrap().to_string()),
+        ("planId", plan["id"].as_str().unwrap().to_string()),
+        ("id", mapping["id"].as_str().unwrap().to_string()),
+        ("tokenId", token["id"].as_str().unwrap().to_string()),
+        ("keyId", key["id"].as_str().unwrap().to_string()),
+        ("code", "usd".to_string()),
+        ("asset", "dashboard.css".to_string()),
+    ]);
+    (t, d, ids)
+}
+
+/// A route's path with its parameters filled from `ids`.
+fn fill(path: &str, ids: &BTreeMap<&str, String>) -> String {
+    let mut out = path.to_string();
+    for (k, v) in ids {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_page_renders_light_and_safe() {
+    let stack = Stack::start().await;
+    let (t, d, ids) = account(&stack).await;
+    let (_, license) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/licenses/{}", ids["licenseId"]),
+            None,
+        )
+        .await;
+    let key = license["key"].as_str().unwrap().to_string();
+    let css = d.get("/dashboard/assets/dashboard.css").await;
+    let js = d.get("/dashboard/assets/dashboard.js").await;
+    assert_eq!((css.status, js.status), (200, 200));
+    let assets = css.body.len() + js.body.len();
+    let mut weights = Vec::new();
+    for route in ROUTES.iter().filter(|r| {
+        matches!(r.op, Op::Dashboard(_))
+            && r.method == http::Method::GET
+            && !r.path.starts_with("/dashboard/sign-")
+            && !r.path.starts_with("/dashboard/assets")
+    }) {
+        let path = fill(route.path, &ids);
+        let page = d.get(&path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(page.headers["cache-control"], "no-store");
+        assert!(
+            !page.body.contains("<script>"),
+            "{path} has an inline script"
+        );
+        assert!(
+            !page.body.contains(" on") || !page.body.contains("onclick="),
+            "{path}"
+        );
+        assert!(
+            !page.body.contains(&key),
+            "{path} shows the license key unasked"
+        );
+        assert!(!page.body.contains(&t.token), "{path} shows an API token");
+        let total = page.body.len() + assets;
+        assert!(total < 100_000, "{path} weighs {total} bytes");
+        weights.push((path, page.body.len()));
+    }
+    println!("page weights (HTML bytes; plus {assets} bytes of CSS and JS, cached):");
+    for (path, bytes) in &weights {
+        println!("  {bytes:>6}  {path}");
+    }
+    assert!(weights.len() >= 12);
+    // The key appears when asked for, and only then.
+    let revealed = d
+        .post(
+            &format!("/dashboard/licenses/{}/key", ids["licenseId"]),
+            &[],
+        )
+        .await;
+    assert_eq!(revealed.status, 200);
+    assert!(revealed.body.contains(&key));
+}
+
+#[tokio::test]
+async fn sign_in_links_work_once_and_expired_sessions_end() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
+    let (token, _) = keyhook_shared::dashboard::team::create_link(
+        &stack.services,
+        &t.id,
+        &owner,
+        "sign_in",
+        None,
+    )
+    .await
+    .unwrap();
+    let http = keyhook_tests::dashboard::client();
+    let url = format!("{}/dashboard/sign-in/link?token={token}", stack.base_url);
+    let first = http.get(&url).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 303);
+    assert_eq!(first.headers()["location"], "/dashboard");
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "no Secure on a loopback http base URL"
+    );
+    let second = http.get(&url).send().await.unwrap();
+    assert_eq!(second.status().as_u16(), 400, "a link works once");
+    assert!(second
+        .text()
+        .await
+        .unwrap()
+        .contains("expired or was already used"));
+
+    // Signing out revokes the session: the same cookie no longer opens a page.
+    let d = stack.sign_in(&t, &owner).await;
+    assert_eq!(d.get("/dashboard/apps").await.status, 200);
+    let out = d.post("/dashboard/sign-out", &[]).await;
+    assert_eq!(out.status, 303);
+    let after = d.get("/dashboard/apps").await;
+    assert_eq!(after.status, 303);
+    assert!(after.location.unwrap().starts_with("/dashboard/sign-in"));
+
+    // A removed member's session ends at once.
+    let viewer = format!("{}@example.com", unique("viewer"));
+    stack.member(&t, &viewer, Role::Viewer).await;
+    let v = stack.sign_in(&t, &viewer).await;
+    stack
+        .services
+        .store
+        .delete_member(&t.id, &viewer)
+        .await
+        .unwrap();
+    assert_eq!(v.get("/dashboard").await.status, 303);
+}
+
+#[tokio::test]
+async fn sign_in_requests_are_rate_limited_and_reveal_nothing() {
+    let stack = Stack::start().await;
+    let http = keyhook_tests::dashboard::client();
+    let page = http
+        .get(format!("{}/dashboard/sign-in", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    let pre_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let pre = pre_cookie.split('=').nth(1).unwrap().to_string();
+    let ask = |email: String| {
+        let http = http.clone();
+        let (url, cookie, pre) = (
+            format!("{}/dashboard/sign-in", stack.base_url),
+            pre_cookie.clone(),
+            pre.clone(),
+        );
+        async move {
+            let res = http
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[("pre", pre.as_str()), ("email", email.as_str())])
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let email = format!("{}@example.com", unique("nobody"));
+    let (status, body) = ask(email.clone()).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Check your email"),
+        "the same answer whether or not the email has an account"
+    );
+    for _ in 0..4 {
+        assert_eq!(ask(email.clone()).await.0, 200);
+    }
+    assert_eq!(
+        ask(email.clone()).await.0,
+        429,
+        "the sixth link request in 15 minutes"
+    );
+    // Without the pre-session token the form is refused.
+    let res = http
+        .post(format!("{}/dashboard/sign-in", stack.base_url))
+        .form(&[("email", "x@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn viewers_change_nothing_and_forms_need_the_csrf_token() {
+    let stack = Stack::start().await;
+    let (t, owner, ids) = account(&stack).await;
+    let viewer_email = format!("{}@example.com", unique("viewer"));
+    stack.member(&t, &viewer_email, Role::Viewer).await;
+    let viewer = stack.sign_in(&t, &viewer_email).await;
+    let before = stack.licenses(&t, "").await;
+    let mut refused = 0;
+    for route in ROUTES.iter().filter(|r| {
+        matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.method == http::Method::POST
+    }) {
+        let path = fill(route.path, &ids);
+        if ["/dashboard/sign-out", "/dashboard/email-preview"].contains(&path.as_str())
+            || path.ends_with("/key")
+        {
+            continue; // not changes: signing out, previewing, reading a key
+        }
+        let page = viewer
+            .post(
+                &path,
+                &[
+                    ("action", "delete"),
+                    ("name", "x"),
+                    ("email", "a@b.co"),
+                    ("role", "owner"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 403, "{path} by a viewer: {}", page.body);
+        // And nobody's form works without the session's CSRF token.
+        let forged = owner.post_raw(&path, &[("action", "delete")]).await;
+        assert_eq!(forged.status, 403, "{path} without the CSRF token");
+        refused += 1;
+    }
+    assert!(refused >= 18, "{refused} routes checked");
+    // A cross-site post is refused even with the token.
+    let res = owner
+        .http
+        .post(format!(
+            "{}/dashboard/products/{}",
+            owner.base_url, ids["productId"]
+        ))
+        .header("cookie", &owner.cookie)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("csrf", owner.csrf.as_str()), ("action", "delete")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(stack.licenses(&t, "").await.len(), before.len());
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/stripe/apps/{}", ids["appId"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the app is still there");
+}
+
+#[tokio::test]
+async fn form_errors_are_shown_at_their_field() {
+    let stack = Stack::start().await;
+    let (_, d, _) = account(&stack).await;
+    let page = d
+        .post(
+            "/dashboard/apps",
+            &[
+                ("name", "Live keys on a test app"),
+                ("secretKey", "sk_live_abcdefghijkl"),
+                ("defaultCurrency", "usd"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"f-secretKey-error\""),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("is a live-mode key but the app is a test app"));
+    assert!(
+        !page.body.contains("sk_live_abcdefghijkl"),
+        "secrets are never echoed"
+    );
+    let page = d
+        .post(
+            "/dashboard/products",
+            &[("name", "Pro"), ("defaultLicenseDays", "many")],
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("id=\"f-defaultLicenseDays-error\""));
+}
+
+#[tokio::test]
+async fn aws_calls_per_page_view() {
+    let stack = Stack::start().await;
+    let (_, d, ids) = account(&stack).await;
+    let counter = CallCounter::default();
+    let base = stack
+        .serve_with(counted_services(stack.config(), &stack.sdk, &counter))
+        .await;
+    let d = Dashboard {
+        base_url: base,
+        ..d
+    };
+    println!("AWS calls per page view (warm: tenant key cached):");
+    for path in [
+        "/dashboard".to_string(),
+        "/dashboard/apps".into(),
+        format!("/dashboard/apps/{}", ids["appId"]),
+        format!("/dashboard/events/{}", ids["eventId"]),
+        "/dashboard/products".into(),
+        format!("/dashboard/products/{}", ids["productId"]),
+        "/dashboard/licenses".into(),
+        format!("/dashboard/licenses/{}", ids["licenseId"]),
+        "/dashboard/test-purchase".into(),
+        "/dashboard/settings".into(),
+    ] {
+        assert_eq!(d.get(&path).await.status, 200, "{path}");
+        counter.reset();
+        assert_eq!(d.get(&path).await.status, 200, "{path}");
+        let calls = counter.take();
+        let total: usize = calls.values().sum();
+        println!("  {total:>2}  {path}  {calls:?}");
+        assert_eq!(
+            calls.get("KMS.Decrypt"),
+            None,
+            "{path}: the tenant key is cached"
+        );
+        assert!(total <= 12, "{path}: {total} calls");
+    }
+}
+
+#[tokio::test]
+async fn license_actions_go_through_the_api_rules() {
+    let stack = Stack::start().await;
+    let (t, d, ids) = account(&stack).await;
+    let lic = ids["licenseId"].clone();
+    let path = format!("/dashboard/licenses/{lic}");
+    let api_license = || async {
+        stack
+            .api(&t.token, "GET", &format!("/api/licenses/{lic}"), None)
+            .await
+            .1
+    };
+    // A device activated by a client app, then freed from the dashboard.
+    let l = api_license().await;
+    let (_, answer) = stack
+        .api(&t.token, "POST", "/api/licenses/activate",
+            Some(json!({"licenseKey": l["key"], "productId": l["productId"], "deviceId": "laptop-1"})))
+        .await;
+    assert_eq!(answer["code"], "VALID", "{answer}");
+    assert!(d.get(&path).await.body.contains("laptop-1"));
+    let freed = d
+        .post(&path, &[("action", "deactivate"), ("deviceId", "laptop-1")])
+        .await;
+    assert_eq!(freed.status, 303, "{}", freed.body);
+    assert_eq!(api_license().await["devices"], json!([]));
+
+    assert_eq!(d.post(&path, &[("action", "suspend")]).await.status, 303);
+    assert_eq!(api_license().await["status"], "suspended");
+    assert_eq!(d.post(&path, &[("action", "reinstate")]).await.status, 303);
+    assert_eq!(api_license().await["status"], "active");
+
+    let saved = d
+        .post(
+            &path,
+            &[
+                ("action", "save"),
+                ("expiresAt", "2031-01-31"),
+                ("maxDevices", "3"),
+                ("maxIps", "0"),
+                ("customerEmail", "new@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let l = api_license().await;
+    assert_eq!(
+        (l["expiresAt"].as_str().unwrap(), l["maxDevices"].as_u64()),
+        ("2031-01-31T23:59:59.000Z", Some(3))
+    );
+    let bad = d
+        .post(
+            &path,
+            &[("action", "save"), ("customerEmail", "not-an-email")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"f-customerEmail-error\""));
+
+    let resent = d.post(&path, &[("action", "resend")]).await;
+    assert_eq!(resent.status, 303);
+    stack.drain_mail().await;
+    assert_eq!(
+        stack.emails_to("new@example.com").await.len(),
+        1,
+        "resent to the new address"
+    );
+
+    // Revoking asks first; only the confirmed post revokes.
+    let ask = d.post(&path, &[("action", "revoke")]).await;
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("Revoke this license?"));
+    assert_eq!(api_license().await["status"], "active");
+    assert_eq!(
+        d.post(&path, &[("action", "revoke"), ("confirm", "yes")])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(api_license().await["status"], "revoked");
+    let again = d.post(&path, &[("action", "reinstate")]).await;
+    assert_eq!(
+        again.status, 409,
+        "the API's rule: a revoked license stays revoked"
+    );
+
+    // Issuing by hand.
+    let issued = d
+        .post(
+            "/dashboard/licenses",
+            &[
+                ("productId", &ids["productId"]),
+                ("customerEmail", "hand@example.com"),
+                ("perpetual", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(issued.status, 303, "{}", issued.body);
+    let new_id = issued
+        .location
+        .unwrap()
+        .trim_start_matches("/dashboard/licenses/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, l) = stack
+        .api(&t.token, "GET", &format!("/api/licenses/{new_id}"), None)
+        .await;
+    assert_eq!(
+        (l["customerEmail"].as_str(), l["expiresAt"].is_null()),
+        (Some("hand@example.com"), true)
+    );
+}
+
+#[tokio::test]
+async fn team_tokens_and_sign_in_with_a_token() {
+    let stack = Stack::start().await;
+    let (t, d, _) = account(&stack).await;
+    // Invite: a member with a role and an emailed link.
+    let invited = format!("{}@example.com", unique("admin"));
+    let page = d
+        .post(
+            "/dashboard/settings/members",
+            &[("email", &invited), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    stack.drain_mail().await;
+    let mails = stack.emails_to(&invited).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0]["subject"].as_str().unwrap().contains("invited"));
+    let members = stack.services.store.members(&t.id).await.unwrap();
+    let owner = members.iter().find(|m| m.role == Role::Owner).unwrap();
+    let admin = members.iter().find(|m| m.email == invited).unwrap();
+    // The last owner stays.
+    let refused = d
+        .post(
+            &format!("/dashboard/settings/members/{}", owner.id),
+            &[("action", "remove")],
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+    let changed = d
+        .post(
+            &format!("/dashboard/settings/members/{}", admin.id),
+            &[("action", "role"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(changed.status, 303);
+    assert_eq!(
+        stack
+            .services
+            .store
+            .get_member(&t.id, &invited)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Role::Viewer
+    );
+
+    // A token created on the dashboard is shown once, and signs in.
+    let created = d
+        .post("/dashboard/settings/tokens", &[("name", "headless")])
+        .await;
+    assert_eq!(created.status, 201);
+    let i = created.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+    let token = created.body[i..].split('<').next().unwrap().to_string();
+    assert!(token.starts_with("kh_"));
+    assert!(
+        !d.get("/dashboard/settings").await.body.contains(&token),
+        "shown only once"
+    );
+    let http = keyhook_tests::dashboard::client();
+    let page = http
+        .get(format!("{}/dashboard/sign-in", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    let pre = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = http
+        .post(format!("{}/dashboard/sign-in", stack.base_url))
+        .header("cookie", &pre)
+        .form(&[
+            ("pre", pre.split('=').nth(1).unwrap()),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = http
+        .get(format!("{}/dashboard", stack.base_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status().as_u16(), 200);
+    assert!(home.text().await.unwrap().contains("API token kh_"));
+    // Revoking the token ends its session.
+    let tokens = stack.api(&t.token, "GET", "/api/tokens", None).await.1;
+    let id = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "headless")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        d.post(&format!("/dashboard/settings/tokens/{id}"), &[])
+            .await
+            .status,
+        303
+    );
+    let home = http
+        .get(format!("{}/dashboard", stack.base_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        home.status().as_u16(),
+        303,
+        "a revoked token's session ends"
+    );
+}
+
+#[tokio::test]
+async fn sign_up_only_when_the_operator_opens_it() {
+    let stack = Stack::start().await;
+    let http = keyhook_tests::dashboard::client();
+    let closed = http
+        .get(format!("{}/dashboard/sign-up", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status().as_u16(), 404);
+    let mut config = stack.config();
+    config.dashboard_signup = true;
+    let base = stack
+        .serve_with(keyhook_shared::Services::new(config, &stack.sdk))
+        .await;
+    let page = http
+        .get(format!("{base}/dashboard/sign-up"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let pre = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let email = format!("{}@example.com", unique("founder"));
+    let res = http
+        .post(format!("{base}/dashboard/sign-up"))
+        .header("cookie", &pre)
+        .form(&[
+            ("pre", pre.split('=').nth(1).unwrap()),
+            ("name", "New Co"),
+            ("email", email.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.unwrap().contains("Check your email"));
+    let memberships = stack.services.store.memberships(&email).await.unwrap();
+    assert_eq!(memberships.len(), 1);
+    assert_eq!(memberships[0].role, Role::Owner);
+    stack.drain_mail().await;
+    assert!(stack.emails_to(&email).await[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("/dashboard/sign-in/link?token=khl_"));
+}

@@ -1,0 +1,134 @@
+//! Dashboard sessions for tests that speak HTTP (no browser): sign in through a real one-time
+//! link, keep the session cookie, and post forms with the session's CSRF token.
+
+use keyhook_shared::dashboard::team;
+use keyhook_shared::domain::member::Role;
+use reqwest::redirect::Policy;
+
+use crate::{Stack, TestTenant};
+
+/// A signed-in dashboard client.
+pub struct Dashboard {
+    pub base_url: String,
+    pub http: reqwest::Client,
+    /// `kh_session=…`
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A page answer: status, `location` header (redirects), body.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first `name="csrf"` hidden input of a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let i = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[i..].split('"').next()?.to_string())
+}
+
+impl Stack {
+    /// Adds a member to a tenant.
+    pub async fn member(&self, tenant: &TestTenant, email: &str, role: Role) {
+        team::add_member(&self.services, &tenant.id, email, role, "test")
+            .await
+            .expect("member added");
+    }
+
+    /// Signs `email` (a member of `tenant`) in with a fresh one-time link.
+    pub async fn sign_in(&self, tenant: &TestTenant, email: &str) -> Dashboard {
+        let (token, _) = team::create_link(&self.services, &tenant.id, email, "sign_in", None)
+            .await
+            .expect("link created");
+        let http = client();
+        let res = http
+            .get(format!(
+                "{}/dashboard/sign-in/link?token={token}",
+                self.base_url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 303, "the link signs in");
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("kh_session="))
+            .expect("a session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut d = Dashboard {
+            base_url: self.base_url.clone(),
+            http,
+            cookie,
+            csrf: String::new(),
+        };
+        let home = d.get("/dashboard").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+        d.csrf = csrf_of(&home.body).expect("pages carry the CSRF token");
+        d
+    }
+}
+
+impl Dashboard {
+    pub async fn get(&self, path: &str) -> Page {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        page(res).await
+    }
+
+    /// Posts a form (the session's CSRF token added).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &self.csrf));
+        self.post_raw(path, &form).await
+    }
+
+    /// Posts a form as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        page(res).await
+    }
+}
+
+async fn page(res: reqwest::Response) -> Page {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let location = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Page {
+        status,
+        location,
+        body: res.text().await.unwrap(),
+        headers,
+    }
+}
