@@ -104,8 +104,11 @@ impl IpBudget {
 /// at launch) count once.
 #[derive(Clone)]
 pub struct TrialStartBudget {
-    buckets: Cache<String, Arc<Mutex<(Bucket, VecDeque<String>)>>>,
+    buckets: Cache<String, Arc<Mutex<TrialStarts>>>,
 }
+
+/// One IP's trial-start bucket and the devices it counted lately.
+type TrialStarts = (Bucket, VecDeque<String>);
 
 /// Devices remembered per IP (at least the burst, so a burst never evicts its own devices).
 const RECENT_DEVICES: usize = 32;
