@@ -10,7 +10,8 @@ cargo bench -p keyhook-tests "$@"
 
 # Offline verification in the other languages, on the same vectors (`--bench NAME` skips them).
 if [ $# -eq 0 ]; then
-  log "offline verification, Python and TypeScript"
+  log "offline verification, Rust, Python and TypeScript"
+  cargo bench -p keyhook-format --bench offline
   PY_VERIFIER_BIN="$(ensure_py_verifier)"
   (cd "$ROOT/clients/python" && "$PY_VERIFIER_BIN/python" test_vectors.py bench)
   ensure_node

@@ -60,6 +60,7 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
         )
         .await;
     let (_, key) = stack.api(&a.token, "POST", "/api/tenant-keys", None).await;
+    let (_, signing_key) = stack.api(&a.token, "POST", "/api/signing-keys", None).await;
     let params: HashMap<&str, String> = HashMap::from([
         ("appId", app.id.clone()),
         ("productId", product.clone()),
@@ -73,6 +74,7 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
         ("code", currency["code"].as_str().unwrap().to_string()),
         ("tokenId", token["id"].as_str().unwrap().to_string()),
         ("keyId", key["id"].as_str().unwrap().to_string()),
+        ("kid", signing_key["kid"].as_str().unwrap().to_string()),
     ]);
     let a_ids: Vec<&String> = params.values().collect();
 
@@ -91,6 +93,7 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
                 format!("/api/stripe/events/{}", params["eventId"]),
                 "/api/tokens".to_string(),
                 "/api/tenant-keys".to_string(),
+                "/api/signing-keys".to_string(),
                 "/api/currencies?limit=200".to_string(),
             ] {
                 let (status, body) = stack.api(&token, "GET", &path, None).await;

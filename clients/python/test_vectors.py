@@ -64,19 +64,19 @@ def bench() -> None:
     body = c["body"].encode()
     file = VECTORS["files"][0]
     n = 2000
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(n):
         kv.verify_answer(keys, body, product_id=e["productId"], device_id=e["deviceId"],
                          nonce=e["nonce"], license_key=e["licenseKey"])
-    answer_us = (time.perf_counter() - t0) / n * 1e6
-    t0 = time.perf_counter()
+    answer_us = (time.process_time() - t0) / n * 1e6
+    t0 = time.process_time()
     now = kv.parse_time(file["now"])
     for _ in range(n):
         p = kv.verify_file(keys, file["file"])
         kv.check_file(p, product_id=file["productId"], device_id=file["deviceId"], now=now)
-    file_us = (time.perf_counter() - t0) / n * 1e6
-    print(f"python: signed answer {answer_us:.1f} µs/check, license file {file_us:.1f} µs/check "
-          f"({n} each)")
+    file_us = (time.process_time() - t0) / n * 1e6
+    print(f"python: signed answer {answer_us:.1f} µs CPU/check, license file {file_us:.1f} µs "
+          f"CPU/check ({n} each)")
 
 
 if __name__ == "__main__":

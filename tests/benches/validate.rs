@@ -160,7 +160,9 @@ async fn run() {
 
     // Services whose AWS clients count their calls, as a Lambda would build them.
     let counter = CallCounter::default();
-    let services = counted_services(stack.config(), &stack.sdk, &counter);
+    let mut services = counted_services(stack.config(), &stack.sdk, &counter);
+    // One address sends everything here: the per-IP budgets would throttle it.
+    services.ip_budgets = keyhook_shared::handlers::validate::IpBudgets::unlimited();
     let validate = json!({"licenseKey": key, "productId": product, "nonce": "bench"});
 
     println!("== AWS calls per request (counted by an SDK interceptor) ==");
@@ -341,8 +343,12 @@ async fn run() {
     println!();
     println!("== Requests/second through the local server (one core, concurrency 16) ==");
     let http = reqwest::Client::new();
-    let health_url = format!("{}/health", stack.base_url);
-    let validate_url = format!("{}/api/licenses/validate", stack.base_url);
+    // The same stack served without per-IP budgets (the whole load comes from one address).
+    let mut unthrottled = stack.services.clone();
+    unthrottled.ip_budgets = keyhook_shared::handlers::validate::IpBudgets::unlimited();
+    let base_url = stack.serve_with(unthrottled).await;
+    let health_url = format!("{base_url}/health");
+    let validate_url = format!("{base_url}/api/licenses/validate");
     let body = validate.to_string();
     // Warm both (connections, caches).
     throughput(&http, &health_url, None, 200, 16).await;

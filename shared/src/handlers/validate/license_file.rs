@@ -163,6 +163,12 @@ pub async fn checkout(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// `GET /api/licenses/{licenseId}/file?deviceId=&ttl=&encrypt=` (admin).
 pub async fn admin_file(s: &Services, req: &ApiRequest, license_id: &str) -> Result<ApiResponse> {
     let c = crate::handlers::admin::caller(s, req).await?;
+    // Another tenant's license is not found, whatever the query says.
+    let license = s
+        .store
+        .get_tenant_license(&c.tenant_id, license_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("License {license_id}")))?;
     let device = req
         .query_param("deviceId")
         .ok_or_else(|| {
@@ -183,11 +189,6 @@ pub async fn admin_file(s: &Services, req: &ApiRequest, license_id: &str) -> Res
         .map(|e| crate::http::input::bool_param("encrypt", e))
         .transpose()?
         .unwrap_or(false);
-    let license = s
-        .store
-        .get_tenant_license(&c.tenant_id, license_id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("License {license_id}")))?;
     let product = s
         .store
         .get_tenant_product(&c.tenant_id, &license.product_id)

@@ -97,7 +97,7 @@ pub fn key_set(
         .iter()
         .filter(|r| r.kid != active_kid && (all || r.is_published(now)))
         .collect();
-    others.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    others.sort_by_key(|r| std::cmp::Reverse(r.created_at));
     keys.extend(others.into_iter().map(|r| {
         let mut v = record_view(r);
         // A record left `active` by an interrupted rotation is not the active key.
