@@ -90,6 +90,7 @@ fn function_env(stack: &Stack, mail_from: &str) -> Vec<(String, String)> {
         ("KEYHOOK_TABLE", r.table.as_str()),
         ("KEYHOOK_KMS_KEY_ID", stack.kms_alias.as_str()),
         ("KEYHOOK_MAIL_QUEUE_URL", r.queue_url.as_str()),
+        ("KEYHOOK_DELIVERY_QUEUE_URL", r.delivery_queue_url.as_str()),
         ("KEYHOOK_MAIL_FROM", mail_from),
         ("KEYHOOK_PUBLIC_BASE_URL", BASE_URL),
         ("KEYHOOK_STRIPE_API_BASE", "http://127.0.0.1:9"),

@@ -88,6 +88,7 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         table_name: r.table.clone(),
         kms_key_id: kms_alias.to_string(),
         mail_queue_url: r.queue_url.clone(),
+        delivery_queue_url: r.delivery_queue_url.clone(),
         mail_from: r.mail_from.clone(),
         public_base_url: base_url.to_string(),
         stripe_api_base: "http://127.0.0.1:9".into(),
@@ -137,6 +138,7 @@ impl Stack {
                 table: name.clone(),
                 kms_alias: kms_alias.clone(),
                 queue: name.clone(),
+                delivery_queue: format!("{name}-deliveries"),
                 mail_from: format!("licenses@{name}.example.com"),
             },
         )

@@ -38,6 +38,13 @@ pub async fn handle_batch(s: &Services, event: SqsEvent) -> SqsBatchResponse {
 }
 
 async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
+    if let Some(notice) = message
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<crate::mail::NoticeJob>(b).ok())
+    {
+        return crate::handlers::deliveries::notice::send(s, &notice).await;
+    }
     let Some(job) = message
         .body
         .as_deref()

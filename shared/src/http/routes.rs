@@ -86,6 +86,15 @@ pub enum Op {
     ActivateLicense,
     DeactivateLicense,
     GetSigningKey,
+    ListWebhookEndpoints,
+    CreateWebhookEndpoint,
+    GetWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RollWebhookEndpointSecret,
+    ListWebhookDeliveries,
+    TestWebhookEndpoint,
+    RetryWebhookDelivery,
 }
 
 #[derive(Debug)]
@@ -154,6 +163,15 @@ pub static ROUTES: &[Route] = routes![
     POST "/api/licenses/activate" => Validate::ActivateLicense,
     POST "/api/licenses/deactivate" => Validate::DeactivateLicense,
     GET "/api/tenants/{tenantId}/signing-key" => Validate::GetSigningKey,
+    GET "/api/webhook-endpoints" => Admin::ListWebhookEndpoints,
+    POST "/api/webhook-endpoints" => Admin::CreateWebhookEndpoint,
+    GET "/api/webhook-endpoints/{id}" => Admin::GetWebhookEndpoint,
+    PUT "/api/webhook-endpoints/{id}" => Admin::UpdateWebhookEndpoint,
+    DELETE "/api/webhook-endpoints/{id}" => Admin::DeleteWebhookEndpoint,
+    POST "/api/webhook-endpoints/{id}/roll-secret" => Admin::RollWebhookEndpointSecret,
+    GET "/api/webhook-endpoints/{id}/deliveries" => Admin::ListWebhookDeliveries,
+    POST "/api/webhook-endpoints/{id}/test" => Admin::TestWebhookEndpoint,
+    POST "/api/webhook-endpoints/{id}/deliveries/{deliveryId}/retry" => Admin::RetryWebhookDelivery,
 ];
 
 /// Path parameters captured by a route.
@@ -319,6 +337,21 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::ActivateLicense => validate::activate(s, req).await,
         Op::DeactivateLicense => validate::deactivate(s, req).await,
         Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
+        Op::ListWebhookEndpoints => admin::webhook_endpoints::list(s, req).await,
+        Op::CreateWebhookEndpoint => admin::webhook_endpoints::create(s, req).await,
+        Op::GetWebhookEndpoint => admin::webhook_endpoints::get(s, req, p.get("id")).await,
+        Op::UpdateWebhookEndpoint => admin::webhook_endpoints::update(s, req, p.get("id")).await,
+        Op::DeleteWebhookEndpoint => admin::webhook_endpoints::delete(s, req, p.get("id")).await,
+        Op::RollWebhookEndpointSecret => {
+            admin::webhook_endpoints::roll_secret(s, req, p.get("id")).await
+        }
+        Op::ListWebhookDeliveries => {
+            admin::webhook_endpoints::deliveries(s, req, p.get("id")).await
+        }
+        Op::TestWebhookEndpoint => admin::webhook_endpoints::test(s, req, p.get("id")).await,
+        Op::RetryWebhookDelivery => {
+            admin::webhook_endpoints::retry(s, req, p.get("id"), p.get("deliveryId")).await
+        }
     }
 }
 

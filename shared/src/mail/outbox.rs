@@ -13,6 +13,33 @@ pub struct MailJob {
     pub purchase_ref: String,
 }
 
+/// A notice to a merchant about their account (not a license email), on the same queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoticeJob {
+    pub notice: Notice,
+    pub tenant_id: String,
+    /// The webhook endpoint the notice is about.
+    pub endpoint_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// An outgoing webhook endpoint was disabled after failing for five days.
+    WebhookEndpointDisabled,
+}
+
+impl NoticeJob {
+    pub fn endpoint_disabled(tenant_id: &str, endpoint_id: &str) -> Self {
+        NoticeJob {
+            notice: Notice::WebhookEndpointDisabled,
+            tenant_id: tenant_id.to_string(),
+            endpoint_id: endpoint_id.to_string(),
+        }
+    }
+}
+
 /// Enqueues mail jobs on SQS.
 #[derive(Clone)]
 pub struct Outbox {
@@ -29,6 +56,14 @@ impl Outbox {
     }
 
     pub async fn enqueue(&self, job: &MailJob) -> Result<()> {
+        self.send(job).await
+    }
+
+    pub async fn enqueue_notice(&self, job: &NoticeJob) -> Result<()> {
+        self.send(job).await
+    }
+
+    async fn send(&self, job: &impl Serialize) -> Result<()> {
         let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
         self.sqs
             .send_message()

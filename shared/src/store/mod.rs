@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod checkout_sessions;
 pub mod currencies;
+pub mod deliveries;
 pub mod events;
 pub mod issuance;
 pub mod keys;
@@ -13,9 +14,12 @@ pub mod plans;
 pub mod product_devices;
 pub mod products;
 pub mod purchases;
+pub mod reconcile_marks;
 pub mod subscriptions;
 pub mod tenant_items;
 pub mod tenants;
+pub mod timers;
+pub mod webhook_endpoints;
 
 use std::collections::HashMap;
 

@@ -11,6 +11,7 @@ pub mod products;
 pub mod tenant;
 pub mod tenant_keys;
 pub mod tokens;
+pub mod webhook_endpoints;
 
 use time::OffsetDateTime;
 
