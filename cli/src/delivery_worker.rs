@@ -15,11 +15,16 @@ pub async fn poll_once(
     wait_seconds: i32,
 ) -> Result<(usize, usize)> {
     let mut attempts = 0;
-    let received = poll_queue_once(sqs, services.deliveries.url(), wait_seconds, |event| async {
-        let (response, handled) = send::handle_batch_counted(services, event).await;
-        attempts = handled.iter().filter(|h| **h == Handled::Attempted).count();
-        response
-    })
+    let received = poll_queue_once(
+        sqs,
+        services.deliveries.url(),
+        wait_seconds,
+        |event| async {
+            let (response, handled) = send::handle_batch_counted(services, event).await;
+            attempts = handled.iter().filter(|h| **h == Handled::Attempted).count();
+            response
+        },
+    )
     .await?;
     Ok((received, attempts))
 }

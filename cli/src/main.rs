@@ -303,10 +303,8 @@ async fn spawn_webhook_workers(
             .and_then(|t| t.latest_stream_arn)
             .ok_or("the table has no stream (run `keyhook provision`)")?,
     };
-    let reader = stream_worker::StreamReader::new(
-        aws_sdk_dynamodbstreams::Client::new(&sdk),
-        stream_arn,
-    );
+    let reader =
+        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream_arn);
     tokio::spawn(reader.run(services.clone()));
     tokio::spawn(delivery_worker::run(
         services.clone(),

@@ -9,9 +9,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use keyhook_shared::handlers::deliveries::stream::{
-    self, StreamChange, StreamEvent, StreamRecord,
-};
+use keyhook_shared::handlers::deliveries::stream::{self, StreamChange, StreamEvent, StreamRecord};
 use keyhook_shared::{Error, Result, Services};
 
 fn streams_err(e: impl std::error::Error + 'static) -> Error {
@@ -147,7 +145,10 @@ fn convert(r: aws_sdk_dynamodbstreams::types::Record) -> Option<StreamRecord> {
     };
     Some(StreamRecord {
         event_id: r.event_id?,
-        event_name: r.event_name.map(|n| n.as_str().to_string()).unwrap_or_default(),
+        event_name: r
+            .event_name
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
         event_source: Some("aws:dynamodb".into()),
         dynamodb: StreamChange {
             approximate_creation_date_time: change

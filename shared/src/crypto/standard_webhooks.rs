@@ -36,7 +36,10 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Option<S
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// The `webhook-signature` header: one signature per secret, space-separated.

@@ -43,7 +43,8 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
         .as_deref()
         .and_then(|b| serde_json::from_str::<crate::mail::NoticeJob>(b).ok())
     {
-        return crate::handlers::deliveries::notice::send(s, &notice).await;
+        // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
+        return Box::pin(crate::handlers::deliveries::notice::send(s, &notice)).await;
     }
     let Some(job) = message
         .body

@@ -12,9 +12,9 @@
 //! to a few minutes ago (events still in flight as webhooks are left to their webhook).
 
 use serde::Serialize;
-use tracing::Instrument;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
+use tracing::Instrument;
 
 use crate::domain::{EventSource, EventStatus, StripeApp};
 use crate::handlers::webhook::{self, stripe_reads};
@@ -134,7 +134,10 @@ async fn run_app(s: &Services, app: &StripeApp, since: Option<OffsetDateTime>) -
         run.error = Some(e.to_string());
     }
     if !run.recovered.is_empty() {
-        tracing::warn!(recovered = run.recovered.len(), "events recovered by reconciliation");
+        tracing::warn!(
+            recovered = run.recovered.len(),
+            "events recovered by reconciliation"
+        );
     }
     run
 }
@@ -202,7 +205,8 @@ async fn reconcile_window(
             Some(EventStatus::Verified) | Some(EventStatus::Failed) => continue,
             Some(EventStatus::Received) | None => {}
         }
-        let span = tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type);
+        let span =
+            tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type);
         let processed = async {
             tracing::info!("processing an event its webhook did not deliver");
             webhook::record_and_process(s, app, &event, EventSource::Reconcile).await

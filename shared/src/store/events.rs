@@ -119,7 +119,12 @@ impl Store {
         event_ids: &[String],
     ) -> Result<HashMap<String, EventStatus>> {
         let items = self
-            .batch_get(event_ids.iter().map(|id| keys::event(tenant_id, id)).collect())
+            .batch_get(
+                event_ids
+                    .iter()
+                    .map(|id| keys::event(tenant_id, id))
+                    .collect(),
+            )
             .await?;
         items
             .into_iter()

@@ -24,7 +24,11 @@ pub struct ReconcileMark {
 }
 
 impl Store {
-    pub async fn reconcile_mark(&self, tenant_id: &str, app_id: &str) -> Result<Option<ReconcileMark>> {
+    pub async fn reconcile_mark(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+    ) -> Result<Option<ReconcileMark>> {
         self.get(keys::reconcile_mark(tenant_id, app_id)).await
     }
 

@@ -68,10 +68,19 @@ impl Store {
                     .query()
                     .table_name(&self.table)
                     .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                    .expression_attribute_values(":pk", AttributeValue::S(keys::timer_partition(&day(d))))
-                    .expression_attribute_values(":from", AttributeValue::S(crate::time::format(from)))
+                    .expression_attribute_values(
+                        ":pk",
+                        AttributeValue::S(keys::timer_partition(&day(d))),
+                    )
+                    .expression_attribute_values(
+                        ":from",
+                        AttributeValue::S(crate::time::format(from)),
+                    )
                     // `~` sorts after every `#…` suffix of the same instant.
-                    .expression_attribute_values(":to", AttributeValue::S(format!("{}~", crate::time::format(to))))
+                    .expression_attribute_values(
+                        ":to",
+                        AttributeValue::S(format!("{}~", crate::time::format(to))),
+                    )
                     .set_exclusive_start_key(start.take())
                     .send()
                     .await
@@ -96,7 +105,10 @@ impl Store {
 
     /// How far the sweep has read, if it ever ran.
     pub async fn sweep_mark(&self) -> Result<Option<OffsetDateTime>> {
-        Ok(self.get::<SweepMark>(keys::sweep_mark()).await?.map(|m| m.through))
+        Ok(self
+            .get::<SweepMark>(keys::sweep_mark())
+            .await?
+            .map(|m| m.through))
     }
 
     pub async fn set_sweep_mark(&self, through: OffsetDateTime) -> Result<()> {

@@ -51,7 +51,11 @@ impl Store {
     }
 
     /// Writes the settings an admin changes. `reenabled` also clears the failure record.
-    pub async fn update_endpoint_settings(&self, e: &WebhookEndpoint, reenabled: bool) -> Result<()> {
+    pub async fn update_endpoint_settings(
+        &self,
+        e: &WebhookEndpoint,
+        reenabled: bool,
+    ) -> Result<()> {
         let opt = |v: &Option<String>| {
             v.clone()
                 .map(AttributeValue::S)
@@ -78,7 +82,13 @@ impl Store {
             .expression_attribute_values(":d", opt(&e.description))
             .expression_attribute_values(
                 ":types",
-                AttributeValue::L(e.event_types.iter().cloned().map(AttributeValue::S).collect()),
+                AttributeValue::L(
+                    e.event_types
+                        .iter()
+                        .cloned()
+                        .map(AttributeValue::S)
+                        .collect(),
+                ),
             )
             .expression_attribute_values(":active", AttributeValue::Bool(e.active))
             .expression_attribute_values(":alert", opt(&e.alert_email))
@@ -135,7 +145,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key(tenant_id, id))))
-            .update_expression("SET failingSince = if_not_exists(failingSince, :now), lastFailureAt = :now")
+            .update_expression(
+                "SET failingSince = if_not_exists(failingSince, :now), lastFailureAt = :now",
+            )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":now", ts(now))
             .return_values(ReturnValue::AllNew)

@@ -199,12 +199,22 @@ fn license(change: &Change) -> Vec<Derived> {
             }
             for d in &new.devices {
                 if !old.devices.iter().any(|o| o.device_id == d.device_id) {
-                    event(EventType::LicenseActivated, &d.device_id, Some(d.clone()), None);
+                    event(
+                        EventType::LicenseActivated,
+                        &d.device_id,
+                        Some(d.clone()),
+                        None,
+                    );
                 }
             }
             for d in &old.devices {
                 if !new.devices.iter().any(|n| n.device_id == d.device_id) {
-                    event(EventType::LicenseDeactivated, &d.device_id, Some(d.clone()), None);
+                    event(
+                        EventType::LicenseDeactivated,
+                        &d.device_id,
+                        Some(d.clone()),
+                        None,
+                    );
                 }
             }
         }
@@ -283,9 +293,8 @@ fn subscription(change: &Change) -> Vec<Derived> {
             .unwrap_or_default()
     };
     let (before, after) = (ids(&change.old), ids(&change.new));
-    let replaced = !before.is_empty()
-        && !after.is_empty()
-        && after.iter().all(|id| !before.contains(id));
+    let replaced =
+        !before.is_empty() && !after.is_empty() && after.iter().all(|id| !before.contains(id));
     let Some(new) = change.new.as_ref() else {
         return Vec::new();
     };
@@ -377,10 +386,19 @@ mod tests {
         let old = license();
         let mut new = old.clone();
         new.status = LicenseStatus::Suspended;
-        assert_eq!(kinds(&derive(&change(Some(&old), &new))), ["license.suspended"]);
-        assert_eq!(kinds(&derive(&change(Some(&new), &old))), ["license.reinstated"]);
+        assert_eq!(
+            kinds(&derive(&change(Some(&old), &new))),
+            ["license.suspended"]
+        );
+        assert_eq!(
+            kinds(&derive(&change(Some(&new), &old))),
+            ["license.reinstated"]
+        );
         new.status = LicenseStatus::Revoked;
-        assert_eq!(kinds(&derive(&change(Some(&old), &new))), ["license.revoked"]);
+        assert_eq!(
+            kinds(&derive(&change(Some(&old), &new))),
+            ["license.revoked"]
+        );
 
         let mut renewed = old.clone();
         renewed.expires_at = Some(t0() + Duration::days(60));

@@ -78,14 +78,15 @@ impl EventType {
 /// "Every event type", in an endpoint's `eventTypes`.
 pub const ALL_EVENTS: &str = "*";
 
-/// A tenant's endpoint, as stored. The signing secret is sealed under the tenant key.
+/// A tenant's endpoint, as stored. Absent optional fields are absent attributes (not NULL), so
+/// conditions such as `attribute_not_exists(failingSince)` mean what they say. The signing secret is sealed under the tenant key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEndpoint {
     pub id: String,
     pub tenant_id: String,
     pub url: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Event type names, or `["*"]` for all.
     pub event_types: Vec<String>,
@@ -93,19 +94,31 @@ pub struct WebhookEndpoint {
     /// The `whsec_…` secret, sealed (field [`SECRET_FIELD`]).
     pub secret_sealed: String,
     /// After a roll, the previous secret, also signed with until `previous_secret_until`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret_sealed: Option<String>,
-    #[serde(with = "serde_ts::option", default)]
+    #[serde(
+        with = "serde_ts::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub previous_secret_until: Option<OffsetDateTime>,
     /// Who is told when the endpoint is disabled for failing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_email: Option<String>,
     /// Start of the current run of failed attempts (cleared by a success).
-    #[serde(with = "serde_ts::option", default)]
+    #[serde(
+        with = "serde_ts::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub failing_since: Option<OffsetDateTime>,
-    #[serde(with = "serde_ts::option", default)]
+    #[serde(
+        with = "serde_ts::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disabled_at: Option<OffsetDateTime>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
@@ -188,15 +201,23 @@ pub struct Delivery {
     /// duplicate or superseded message does nothing.
     #[serde(default)]
     pub seq: u32,
-    #[serde(with = "serde_ts::option", default)]
+    #[serde(
+        with = "serde_ts::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub next_attempt_at: Option<OffsetDateTime>,
     /// While a sender is making an attempt, until when (a crashed sender's claim expires).
-    #[serde(with = "serde_ts::option", default)]
+    #[serde(
+        with = "serde_ts::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub claim_until: Option<OffsetDateTime>,
     #[serde(default)]
     pub history: Vec<Attempt>,
     /// Why it was given up without an attempt (the endpoint was disabled or deleted).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_reason: Option<String>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,

@@ -61,10 +61,16 @@ mod tests {
     #[test]
     fn backs_off_exponentially_with_bounded_jitter_for_about_three_days() {
         let t0 = crate::time::from_unix(1_700_000_000).unwrap();
-        assert_eq!(next_attempt(t0, 1, t0, 0.5), Some(t0 + Duration::seconds(5)));
+        assert_eq!(
+            next_attempt(t0, 1, t0, 0.5),
+            Some(t0 + Duration::seconds(5))
+        );
         let low = next_attempt(t0, 3, t0, 0.0).unwrap() - t0;
         let high = next_attempt(t0, 3, t0, 0.999).unwrap() - t0;
-        assert!(low >= Duration::seconds(96) && high <= Duration::seconds(144), "{low} {high}");
+        assert!(
+            low >= Duration::seconds(96) && high <= Duration::seconds(144),
+            "{low} {high}"
+        );
         // Following the schedule without jitter: how many attempts until it gives up, and when.
         let (mut now, mut attempts) = (t0, 1);
         while let Some(next) = next_attempt(t0, attempts, now, 0.5) {
@@ -72,7 +78,10 @@ mod tests {
             attempts += 1;
         }
         assert_eq!(attempts, 14, "attempts in three days");
-        assert!(now > t0 + Duration::days(2) && now <= t0 + GIVE_UP_AFTER, "{now}");
+        assert!(
+            now > t0 + Duration::days(2) && now <= t0 + GIVE_UP_AFTER,
+            "{now}"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use time::Duration;
 use super::{caller, ts};
 use crate::crypto::{standard_webhooks, SealContext};
 use crate::domain::webhooks::{
-    endpoint::check_url, Attempt, Delivery, DeliveryStatus, EventType, WebhookEndpoint,
-    ALL_EVENTS, PREVIOUS_SECRET_FIELD, SECRET_FIELD,
+    endpoint::check_url, Attempt, Delivery, DeliveryStatus, EventType, WebhookEndpoint, ALL_EVENTS,
+    PREVIOUS_SECRET_FIELD, SECRET_FIELD,
 };
 use crate::handlers::deliveries::emit::{self, OutgoingEvent};
 use crate::handlers::deliveries::queue::DeliveryJob;
@@ -195,7 +195,12 @@ fn apply(e: &mut WebhookEndpoint, input: EndpointInput) -> Result<bool> {
     Ok(reenabled)
 }
 
-async fn seal_secret(s: &Services, e: &WebhookEndpoint, field: &str, value: &str) -> Result<String> {
+async fn seal_secret(
+    s: &Services,
+    e: &WebhookEndpoint,
+    field: &str,
+    value: &str,
+) -> Result<String> {
     s.keyring
         .seal(
             SealContext {
@@ -262,12 +267,17 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .store
         .list_endpoints(&c.tenant_id, limit, cursor.as_deref())
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(page, |e| view(&e, None))))
+    Ok(ApiResponse::ok(&ListBody::from_page(page, |e| {
+        view(&e, None)
+    })))
 }
 
 pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&view(&load(s, &c.tenant_id, id).await?, None)))
+    Ok(ApiResponse::ok(&view(
+        &load(s, &c.tenant_id, id).await?,
+        None,
+    )))
 }
 
 /// `PUT /api/webhook-endpoints/{id}`.
@@ -318,7 +328,10 @@ pub async fn roll_secret(s: &Services, req: &ApiRequest, id: &str) -> Result<Api
     e.previous_secret_sealed = Some(previous);
     e.previous_secret_until = Some(until);
     e.updated_at = now;
-    Ok(ApiResponse::ok(&view(&e, Some(secret.expose().to_string()))))
+    Ok(ApiResponse::ok(&view(
+        &e,
+        Some(secret.expose().to_string()),
+    )))
 }
 
 /// `GET /api/webhook-endpoints/{id}/deliveries?status=`, newest first.
@@ -342,7 +355,10 @@ pub async fn deliveries(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiR
         .store
         .list_deliveries(&c.tenant_id, id, limit, cursor.as_deref(), status)
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(page, DeliveryView::from)))
+    Ok(ApiResponse::ok(&ListBody::from_page(
+        page,
+        DeliveryView::from,
+    )))
 }
 
 /// `POST /api/webhook-endpoints/{id}/test`: queues a `webhook.test` event to this endpoint.
@@ -364,12 +380,20 @@ pub async fn test(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespons
         }),
     };
     let d = emit::deliver(s, &e, &event).await?;
-    Ok(ApiResponse::json(StatusCode::ACCEPTED, &DeliveryView::from(d)))
+    Ok(ApiResponse::json(
+        StatusCode::ACCEPTED,
+        &DeliveryView::from(d),
+    ))
 }
 
 /// `POST /api/webhook-endpoints/{id}/deliveries/{deliveryId}/retry`: one more attempt now
 /// (and, within three days of the event, the usual schedule after it).
-pub async fn retry(s: &Services, req: &ApiRequest, id: &str, delivery_id: &str) -> Result<ApiResponse> {
+pub async fn retry(
+    s: &Services,
+    req: &ApiRequest,
+    id: &str,
+    delivery_id: &str,
+) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let e = load(s, &c.tenant_id, id).await?;
     let not_found = || Error::not_found(format!("Delivery {delivery_id}"));
@@ -397,5 +421,8 @@ pub async fn retry(s: &Services, req: &ApiRequest, id: &str, delivery_id: &str) 
             std::time::Duration::ZERO,
         )
         .await?;
-    Ok(ApiResponse::json(StatusCode::ACCEPTED, &DeliveryView::from(d)))
+    Ok(ApiResponse::json(
+        StatusCode::ACCEPTED,
+        &DeliveryView::from(d),
+    ))
 }

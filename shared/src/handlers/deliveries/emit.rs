@@ -66,7 +66,11 @@ impl<'a> Emitter<'a> {
     }
 
     /// The tenant's endpoints that want `kind` (read once per emitter).
-    pub async fn wanting(&mut self, tenant_id: &str, kind: EventType) -> Result<Vec<WebhookEndpoint>> {
+    pub async fn wanting(
+        &mut self,
+        tenant_id: &str,
+        kind: EventType,
+    ) -> Result<Vec<WebhookEndpoint>> {
         if !self.endpoints.contains_key(tenant_id) {
             let all = self.s.store.all_endpoints(tenant_id).await?;
             self.endpoints.insert(tenant_id.to_string(), all);
@@ -79,7 +83,11 @@ impl<'a> Emitter<'a> {
     }
 
     /// Creates and enqueues the event's deliveries to `endpoints`.
-    pub async fn emit(&mut self, endpoints: &[WebhookEndpoint], event: &OutgoingEvent) -> Result<()> {
+    pub async fn emit(
+        &mut self,
+        endpoints: &[WebhookEndpoint],
+        event: &OutgoingEvent,
+    ) -> Result<()> {
         for endpoint in endpoints {
             deliver(self.s, endpoint, event).await?;
             self.enqueued += 1;

@@ -19,7 +19,9 @@ use crate::{Error, Result, Services};
 /// One invocation of the deliveries function: a DynamoDB stream batch, an SQS batch of
 /// delivery jobs, or the scheduled sweep (`{"task": "sweep"}`).
 pub async fn handle_lambda_event(s: &Services, event: Value) -> Result<Value> {
-    let source = event["Records"][0]["eventSource"].as_str().unwrap_or_default();
+    let source = event["Records"][0]["eventSource"]
+        .as_str()
+        .unwrap_or_default();
     match source {
         "aws:dynamodb" => {
             let batch: stream::StreamEvent = serde_json::from_value(event)

@@ -17,7 +17,11 @@ pub async fn send(s: &Services, job: &NoticeJob) -> Result<()> {
     match job.notice {
         Notice::WebhookEndpointDisabled => {}
     }
-    let Some(endpoint) = s.store.get_endpoint(&job.tenant_id, &job.endpoint_id).await? else {
+    let Some(endpoint) = s
+        .store
+        .get_endpoint(&job.tenant_id, &job.endpoint_id)
+        .await?
+    else {
         tracing::info!(endpoint_id = %job.endpoint_id, "notice for a deleted endpoint; dropped");
         return Ok(());
     };

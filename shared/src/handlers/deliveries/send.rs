@@ -60,7 +60,10 @@ pub async fn handle_batch(s: &Services, event: SqsEvent) -> SqsBatchResponse {
 
 /// [`handle_batch`], also saying what each message came to (the local worker stops draining
 /// when only waiting messages are left).
-pub async fn handle_batch_counted(s: &Services, event: SqsEvent) -> (SqsBatchResponse, Vec<Handled>) {
+pub async fn handle_batch_counted(
+    s: &Services,
+    event: SqsEvent,
+) -> (SqsBatchResponse, Vec<Handled>) {
     let results = futures::future::join_all(event.records.iter().map(|m| async move {
         let id = m.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("delivery_job", message_id = %id);
@@ -97,7 +100,11 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<Handled> {
 
 /// Makes the attempt `job` asks for, if it is still wanted and due.
 pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
-    let Some(d) = s.store.get_delivery(&job.tenant_id, &job.delivery_id).await? else {
+    let Some(d) = s
+        .store
+        .get_delivery(&job.tenant_id, &job.delivery_id)
+        .await?
+    else {
         return Ok(Handled::Skipped);
     };
     if d.seq != job.seq || d.status != DeliveryStatus::Pending {
@@ -116,11 +123,14 @@ pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
     {
         // Superseded or settled meanwhile: nothing to do. Claimed by another sender: ask SQS
         // to bring this message back later, in case that sender dies before finishing.
-        let fresh = s.store.get_delivery(&job.tenant_id, &job.delivery_id).await?;
+        let fresh = s
+            .store
+            .get_delivery(&job.tenant_id, &job.delivery_id)
+            .await?;
         return match fresh {
-            Some(f) if f.seq == job.seq && f.status == DeliveryStatus::Pending => Err(Error::Conflict(
-                "another sender holds this attempt".into(),
-            )),
+            Some(f) if f.seq == job.seq && f.status == DeliveryStatus::Pending => {
+                Err(Error::Conflict("another sender holds this attempt".into()))
+            }
             _ => Ok(Handled::Skipped),
         };
     }
@@ -197,7 +207,13 @@ pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
 }
 
 /// Gives a delivery up without an attempt.
-async fn close(s: &Services, d: &Delivery, seq: u32, reason: &str, now: OffsetDateTime) -> Result<()> {
+async fn close(
+    s: &Services,
+    d: &Delivery,
+    seq: u32,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
     s.store
         .finish_delivery(
             &d.tenant_id,
@@ -246,7 +262,10 @@ async fn post(s: &Services, endpoint: &WebhookEndpoint, d: &Delivery) -> Result<
         .ok_or_else(|| Error::internal("the endpoint's secret does not open"))?;
     let mut secrets = vec![secret];
     let now = s.clock.now();
-    if let (Some(previous), Some(until)) = (&endpoint.previous_secret_sealed, endpoint.previous_secret_until) {
+    if let (Some(previous), Some(until)) = (
+        &endpoint.previous_secret_sealed,
+        endpoint.previous_secret_until,
+    ) {
         if until > now {
             if let Some(p) = open_secret(s, endpoint, previous, PREVIOUS_SECRET_FIELD).await? {
                 secrets.push(p);
@@ -331,14 +350,16 @@ async fn endpoint_health(
             "every delivery attempt failed since {}",
             crate::time::format(since)
         );
-        if s
-            .store
+        if s.store
             .disable_endpoint(&endpoint.tenant_id, &endpoint.id, now, &reason)
             .await?
         {
             tracing::warn!(endpoint_id = %endpoint.id, "webhook endpoint disabled after 5 days of failures");
             s.outbox
-                .enqueue_notice(&NoticeJob::endpoint_disabled(&endpoint.tenant_id, &endpoint.id))
+                .enqueue_notice(&NoticeJob::endpoint_disabled(
+                    &endpoint.tenant_id,
+                    &endpoint.id,
+                ))
                 .await?;
         }
     }

@@ -108,7 +108,11 @@ pub async fn handle(s: &Services, event: StreamEvent) -> StreamResponse {
     StreamResponse::default()
 }
 
-async fn handle_record(s: &Services, emitter: &mut Emitter<'_>, record: &StreamRecord) -> Result<()> {
+async fn handle_record(
+    s: &Services,
+    emitter: &mut Emitter<'_>,
+    record: &StreamRecord,
+) -> Result<()> {
     let change = record.change();
     for d in derive::derive(&change) {
         let (tenant_id, kind, id) = match &d {
@@ -135,15 +139,21 @@ async fn handle_record(s: &Services, emitter: &mut Emitter<'_>, record: &StreamR
             Derived::License {
                 id, kind, license, ..
             } => (license.tenant_id.clone(), *kind, id.clone()),
-            Derived::TrialStarted { id, device } => {
-                (device.tenant_id.clone(), EventType::TrialStarted, id.clone())
-            }
-            Derived::PurchaseFailed { id, entry } => {
-                (entry.tenant_id.clone(), EventType::PurchaseFailed, id.clone())
-            }
-            Derived::EmailFailed { id, purchase } => {
-                (purchase.tenant_id.clone(), EventType::EmailFailed, id.clone())
-            }
+            Derived::TrialStarted { id, device } => (
+                device.tenant_id.clone(),
+                EventType::TrialStarted,
+                id.clone(),
+            ),
+            Derived::PurchaseFailed { id, entry } => (
+                entry.tenant_id.clone(),
+                EventType::PurchaseFailed,
+                id.clone(),
+            ),
+            Derived::EmailFailed { id, purchase } => (
+                purchase.tenant_id.clone(),
+                EventType::EmailFailed,
+                id.clone(),
+            ),
         };
         let endpoints = emitter.wanting(&tenant_id, kind).await?;
         if endpoints.is_empty() {
@@ -177,7 +187,9 @@ async fn new_key_renewal(
     else {
         return Ok(());
     };
-    let endpoints = emitter.wanting(tenant_id, EventType::LicenseRenewed).await?;
+    let endpoints = emitter
+        .wanting(tenant_id, EventType::LicenseRenewed)
+        .await?;
     if endpoints.is_empty() {
         return Ok(());
     }

@@ -41,13 +41,16 @@ pub async fn run(s: &Services) -> Result<SweepReport> {
     };
     for t in timers {
         let Some(kind) = t.kind() else { continue };
-        let Some(license) = s.store.get_tenant_license(&t.tenant_id, &t.license_id).await? else {
+        let Some(license) = s
+            .store
+            .get_tenant_license(&t.tenant_id, &t.license_id)
+            .await?
+        else {
             continue;
         };
         let still = match kind {
             TimerKind::Expire => {
-                license.expires_at == Some(t.at)
-                    && license.status_at(now) == LicenseStatus::Expired
+                license.expires_at == Some(t.at) && license.status_at(now) == LicenseStatus::Expired
             }
             TimerKind::Suspend => {
                 license.suspend_at == Some(t.at)
