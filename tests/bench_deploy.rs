@@ -22,6 +22,7 @@ fn env_for(stack: &Stack) -> Vec<(String, String)> {
         ("KEYHOOK_TABLE", r.table.as_str()),
         ("KEYHOOK_KMS_KEY_ID", stack.kms_alias.as_str()),
         ("KEYHOOK_MAIL_QUEUE_URL", r.queue_url.as_str()),
+        ("KEYHOOK_DELIVERY_QUEUE_URL", r.delivery_queue_url.as_str()),
         ("KEYHOOK_MAIL_FROM", r.mail_from.as_str()),
         ("KEYHOOK_PUBLIC_BASE_URL", BASE_URL),
         ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),

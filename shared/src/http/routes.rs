@@ -165,13 +165,13 @@ pub static ROUTES: &[Route] = routes![
     GET "/api/tenants/{tenantId}/signing-key" => Validate::GetSigningKey,
     GET "/api/webhook-endpoints" => Admin::ListWebhookEndpoints,
     POST "/api/webhook-endpoints" => Admin::CreateWebhookEndpoint,
-    GET "/api/webhook-endpoints/{id}" => Admin::GetWebhookEndpoint,
-    PUT "/api/webhook-endpoints/{id}" => Admin::UpdateWebhookEndpoint,
-    DELETE "/api/webhook-endpoints/{id}" => Admin::DeleteWebhookEndpoint,
-    POST "/api/webhook-endpoints/{id}/roll-secret" => Admin::RollWebhookEndpointSecret,
-    GET "/api/webhook-endpoints/{id}/deliveries" => Admin::ListWebhookDeliveries,
-    POST "/api/webhook-endpoints/{id}/test" => Admin::TestWebhookEndpoint,
-    POST "/api/webhook-endpoints/{id}/deliveries/{deliveryId}/retry" => Admin::RetryWebhookDelivery,
+    GET "/api/webhook-endpoints/{endpointId}" => Admin::GetWebhookEndpoint,
+    PUT "/api/webhook-endpoints/{endpointId}" => Admin::UpdateWebhookEndpoint,
+    DELETE "/api/webhook-endpoints/{endpointId}" => Admin::DeleteWebhookEndpoint,
+    POST "/api/webhook-endpoints/{endpointId}/roll-secret" => Admin::RollWebhookEndpointSecret,
+    GET "/api/webhook-endpoints/{endpointId}/deliveries" => Admin::ListWebhookDeliveries,
+    POST "/api/webhook-endpoints/{endpointId}/test" => Admin::TestWebhookEndpoint,
+    POST "/api/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry" => Admin::RetryWebhookDelivery,
 ];
 
 /// Path parameters captured by a route.
@@ -339,18 +339,24 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
         Op::ListWebhookEndpoints => admin::webhook_endpoints::list(s, req).await,
         Op::CreateWebhookEndpoint => admin::webhook_endpoints::create(s, req).await,
-        Op::GetWebhookEndpoint => admin::webhook_endpoints::get(s, req, p.get("id")).await,
-        Op::UpdateWebhookEndpoint => admin::webhook_endpoints::update(s, req, p.get("id")).await,
-        Op::DeleteWebhookEndpoint => admin::webhook_endpoints::delete(s, req, p.get("id")).await,
+        Op::GetWebhookEndpoint => admin::webhook_endpoints::get(s, req, p.get("endpointId")).await,
+        Op::UpdateWebhookEndpoint => {
+            admin::webhook_endpoints::update(s, req, p.get("endpointId")).await
+        }
+        Op::DeleteWebhookEndpoint => {
+            admin::webhook_endpoints::delete(s, req, p.get("endpointId")).await
+        }
         Op::RollWebhookEndpointSecret => {
-            admin::webhook_endpoints::roll_secret(s, req, p.get("id")).await
+            admin::webhook_endpoints::roll_secret(s, req, p.get("endpointId")).await
         }
         Op::ListWebhookDeliveries => {
-            admin::webhook_endpoints::deliveries(s, req, p.get("id")).await
+            admin::webhook_endpoints::deliveries(s, req, p.get("endpointId")).await
         }
-        Op::TestWebhookEndpoint => admin::webhook_endpoints::test(s, req, p.get("id")).await,
+        Op::TestWebhookEndpoint => {
+            admin::webhook_endpoints::test(s, req, p.get("endpointId")).await
+        }
         Op::RetryWebhookDelivery => {
-            admin::webhook_endpoints::retry(s, req, p.get("id"), p.get("deliveryId")).await
+            admin::webhook_endpoints::retry(s, req, p.get("endpointId"), p.get("deliveryId")).await
         }
     }
 }
