@@ -506,6 +506,14 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
     // An event that can never issue is recorded failed: purchase.failed.
     let (bad, _) = checkout_event("999999", None);
     stack.post_event(WEBHOOK, &bad, &app.webhook_secret).await;
+    // A buyer who left no address, for a product that emails keys: email.failed.
+    let mailed = stack.product(&tenant, json!({"autoEmail": true})).await;
+    let (mut anonymous, _) = checkout_event(&mailed, None);
+    anonymous["data"]["object"]["customer_details"]["email"] = Value::Null;
+    anonymous["data"]["object"]["customer_email"] = Value::Null;
+    stack
+        .post_event(WEBHOOK, &anonymous, &app.webhook_secret)
+        .await;
     stack.deliver().await;
 
     let types: Vec<String> = merchant
@@ -521,7 +529,9 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
     assert_eq!(
         sorted,
         [
+            "email.failed",
             "license.activated",
+            "license.created",
             "license.created",
             "license.deactivated",
             "license.reinstated",

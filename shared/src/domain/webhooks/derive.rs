@@ -457,6 +457,60 @@ mod tests {
     }
 
     #[test]
+    fn a_subscriptions_licenses_replaced_is_a_new_key_renewal() {
+        let sub = |ids: &[&str]| {
+            let mut i = Image::new();
+            i.insert("pk".into(), AttributeValue::S("TENANT#ten_1".into()));
+            i.insert("sk".into(), AttributeValue::S("SUB#sub_1".into()));
+            i.insert("tenantId".into(), AttributeValue::S("ten_1".into()));
+            i.insert("subscriptionId".into(), AttributeValue::S("sub_1".into()));
+            i.insert(
+                "licenseIds".into(),
+                AttributeValue::L(
+                    ids.iter()
+                        .map(|s| AttributeValue::S(s.to_string()))
+                        .collect(),
+                ),
+            );
+            i
+        };
+        let change = |old: &[&str], new: &[&str]| Change {
+            record_id: "r".into(),
+            at: t0(),
+            old: Some(sub(old)),
+            new: Some(sub(new)),
+        };
+        match &derive(&change(&["lic_old"], &["lic_new"]))[..] {
+            [Derived::NewKeyRenewal {
+                license_ids,
+                previous_license_ids,
+                ..
+            }] => {
+                assert_eq!(license_ids, &["lic_new"]);
+                assert_eq!(previous_license_ids, &["lic_old"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The first link, and an extend-mode addition, are not renewals by new key.
+        assert!(derive(&change(&[], &["lic_1"])).is_empty());
+        assert!(derive(&change(&["lic_1"], &["lic_1", "lic_2"])).is_empty());
+    }
+
+    #[test]
+    fn a_grace_period_end_is_a_suspend_timer_and_a_past_one_a_suspension() {
+        let old = license();
+        let mut grace = old.clone();
+        grace.suspend_at = Some(t0() + Duration::days(3));
+        assert_eq!(kinds(&derive(&change(Some(&old), &grace))), ["suspend"]);
+        let mut lapsed = old.clone();
+        lapsed.suspend_at = Some(t0());
+        assert_eq!(
+            kinds(&derive(&change(Some(&old), &lapsed))),
+            ["license.suspended"]
+        );
+    }
+
+    #[test]
     fn event_log_and_purchase_failures() {
         let entry = |status: EventStatus| {
             let e = EventLogEntry {
