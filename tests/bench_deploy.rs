@@ -131,6 +131,7 @@ async fn main() {
         "keyhook-validate",
         "keyhook-admin",
         "keyhook-mailer",
+        "keyhook-deliveries",
     ] {
         let binary = dir.join(name).join("bootstrap");
         assert!(binary.is_file(), "{} is not built", binary.display());
@@ -175,6 +176,10 @@ async fn main() {
                     batch["Records"][0]["body"] = json!(job);
                     batch
                 }),
+            ),
+            "keyhook-deliveries" => (
+                "the scheduled sweep (reads the day's license timers)",
+                Box::new(|_| event("schedule/sweep.json", &[])),
             ),
             _ => unreachable!(),
         };
