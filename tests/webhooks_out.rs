@@ -606,3 +606,47 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
     assert_eq!(expired[0]["type"], "license.expired");
     assert_eq!(expired[0]["data"]["license"]["status"], "expired");
 }
+
+#[tokio::test]
+async fn a_retry_whose_message_was_lost_is_scheduled_again_when_the_attempts_message_returns() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let merchant = MerchantEndpoint::start(&stack.services.clock, &[500], 200).await;
+    let endpoint = stack.endpoint(&tenant, json!({"url": merchant.url})).await;
+    let id = endpoint["id"].as_str().unwrap();
+    let (_, d) = stack
+        .api(
+            &tenant.token,
+            "POST",
+            &format!("/api/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(stack.deliver().await, 1, "the first attempt fails");
+    // The retry's message is lost (as if the sender stopped right after recording the
+    // attempt), and SQS hands the first attempt's message out again.
+    aws_sdk_sqs::Client::new(&stack.sdk)
+        .purge_queue()
+        .queue_url(&stack.resources.delivery_queue_url)
+        .send()
+        .await
+        .unwrap();
+    let job = keyhook_shared::handlers::deliveries::queue::DeliveryJob {
+        tenant_id: tenant.id.clone(),
+        delivery_id: d["id"].as_str().unwrap().to_string(),
+        seq: 0,
+    };
+    stack
+        .services
+        .deliveries
+        .enqueue(&job, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    stack.services.clock.advance(Duration::hours(1));
+    stack.deliver().await;
+    stack.deliver().await;
+    let log = stack.deliveries(&tenant, id).await;
+    assert_eq!(log[0]["status"], "succeeded", "{}", log[0]);
+    assert_eq!(log[0]["attempts"], 2);
+    assert_eq!(merchant.received().len(), 2, "no attempt was made twice");
+}

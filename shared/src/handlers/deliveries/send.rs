@@ -107,13 +107,27 @@ pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
     else {
         return Ok(Handled::Skipped);
     };
+    let now = s.clock.now();
+    if d.status == DeliveryStatus::Pending && d.seq == job.seq + 1 && d.claim_until.is_none() {
+        // The attempt for `job.seq` was recorded but this message came back: the retry's
+        // message may never have been sent (the sender stopped, or SQS failed, right after
+        // recording). Send it again; a duplicate is harmless (the claim on `seq` decides).
+        let retry = DeliveryJob {
+            seq: d.seq,
+            ..job.clone()
+        };
+        s.deliveries
+            .enqueue(&retry, wait_until(d.next_attempt_at, now))
+            .await?;
+        return Ok(Handled::Skipped);
+    }
     if d.seq != job.seq || d.status != DeliveryStatus::Pending {
         return Ok(Handled::Skipped);
     }
-    let now = s.clock.now();
-    if let Some(due) = d.next_attempt_at.filter(|t| *t > now) {
-        let wait = Duration::from_millis((due - now).whole_milliseconds().max(0) as u64);
-        s.deliveries.enqueue(job, wait).await?;
+    if d.next_attempt_at.is_some_and(|t| t > now) {
+        s.deliveries
+            .enqueue(job, wait_until(d.next_attempt_at, now))
+            .await?;
         return Ok(Handled::Waiting);
     }
     if !s
@@ -194,16 +208,23 @@ pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
     if !recorded {
         return Ok(Handled::Attempted);
     }
-    if let Some(at) = next {
-        let wait = Duration::from_millis((at - finished_at).whole_milliseconds().max(0) as u64);
+    if next.is_some() {
         let retry = DeliveryJob {
             seq: job.seq + 1,
             ..job.clone()
         };
-        s.deliveries.enqueue(&retry, wait).await?;
+        s.deliveries
+            .enqueue(&retry, wait_until(next, finished_at))
+            .await?;
     }
     endpoint_health(s, &endpoint, succeeded, finished_at).await?;
     Ok(Handled::Attempted)
+}
+
+/// How long from `now` until `at` (zero if past or unknown).
+fn wait_until(at: Option<OffsetDateTime>, now: OffsetDateTime) -> Duration {
+    at.map(|t| Duration::from_millis((t - now).whole_milliseconds().max(0) as u64))
+        .unwrap_or_default()
 }
 
 /// Gives a delivery up without an attempt.
