@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 TEMPLATE=infra/template.yaml
-FUNCTIONS=(keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-mailer)
+FUNCTIONS=(keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-mailer keyhook-deliveries keyhook-reconcile)
 STEPS="${1:-all}"
 
 lint() {
@@ -75,7 +75,7 @@ build() {
     log "sam build (into $out)"
     # cargo-lambda's venv stays first on PATH: it finds zig through its own python3.
     SAM_CLI_TELEMETRY=0 "$sam_bin/sam" build --template-file "$TEMPLATE" --build-dir "$out" >/dev/null
-    for fn in WebhookFunction CheckoutFunction ValidateFunction AdminFunction MailerFunction; do
+    for fn in WebhookFunction CheckoutFunction ValidateFunction AdminFunction MailerFunction DeliveriesFunction ReconcileFunction; do
       [ "$(elf_machine "$out/$fn/bootstrap")" = aarch64 ] || { echo "sam build: $fn is not arm64" >&2; exit 1; }
     done
   fi

@@ -22,6 +22,7 @@ fn env_for(stack: &Stack) -> Vec<(String, String)> {
         ("KEYHOOK_TABLE", r.table.as_str()),
         ("KEYHOOK_KMS_KEY_ID", stack.kms_alias.as_str()),
         ("KEYHOOK_MAIL_QUEUE_URL", r.queue_url.as_str()),
+        ("KEYHOOK_DELIVERY_QUEUE_URL", r.delivery_queue_url.as_str()),
         ("KEYHOOK_MAIL_FROM", r.mail_from.as_str()),
         ("KEYHOOK_PUBLIC_BASE_URL", BASE_URL),
         ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
@@ -130,6 +131,7 @@ async fn main() {
         "keyhook-validate",
         "keyhook-admin",
         "keyhook-mailer",
+        "keyhook-deliveries",
     ] {
         let binary = dir.join(name).join("bootstrap");
         assert!(binary.is_file(), "{} is not built", binary.display());
@@ -174,6 +176,10 @@ async fn main() {
                     batch["Records"][0]["body"] = json!(job);
                     batch
                 }),
+            ),
+            "keyhook-deliveries" => (
+                "the scheduled sweep (reads the day's license timers)",
+                Box::new(|_| event("schedule/sweep.json", &[])),
             ),
             _ => unreachable!(),
         };

@@ -61,6 +61,18 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
         .await;
     let (_, key) = stack.api(&a.token, "POST", "/api/tenant-keys", None).await;
     let (_, signing_key) = stack.api(&a.token, "POST", "/api/signing-keys", None).await;
+    let endpoint = stack
+        .endpoint(&a, json!({"url": "https://a.example.com/hooks"}))
+        .await;
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
+    let (_, delivery) = stack
+        .api(
+            &a.token,
+            "POST",
+            &format!("/api/webhook-endpoints/{endpoint_id}/test"),
+            None,
+        )
+        .await;
     let params: HashMap<&str, String> = HashMap::from([
         ("appId", app.id.clone()),
         ("productId", product.clone()),
@@ -75,6 +87,8 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
         ("tokenId", token["id"].as_str().unwrap().to_string()),
         ("keyId", key["id"].as_str().unwrap().to_string()),
         ("kid", signing_key["kid"].as_str().unwrap().to_string()),
+        ("endpointId", endpoint_id.clone()),
+        ("deliveryId", delivery["id"].as_str().unwrap().to_string()),
     ]);
     let a_ids: Vec<&String> = params.values().collect();
 
@@ -95,6 +109,8 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
                 "/api/tenant-keys".to_string(),
                 "/api/signing-keys".to_string(),
                 "/api/currencies?limit=200".to_string(),
+                format!("/api/webhook-endpoints/{}", params["endpointId"]),
+                format!("/api/webhook-endpoints/{}/deliveries", params["endpointId"]),
             ] {
                 let (status, body) = stack.api(&token, "GET", &path, None).await;
                 assert_eq!(status, 200, "{path}");
@@ -138,6 +154,7 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
                 "/api/products" => json!({"name": "b's own"}),
                 "/api/currencies" => json!({"code": "xxx"}),
                 "/api/tokens" => json!({"name": "b's own"}),
+                "/api/webhook-endpoints" => json!({"url": "https://b.example.com/hooks"}),
                 _ => json!({}),
             }),
             _ => None,

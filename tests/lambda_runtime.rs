@@ -2,7 +2,9 @@
 //! runs it, polling a local Lambda Runtime API (`keyhook_tests::runtime_api`), against the AWS
 //! emulator. API Gateway HTTP API (payload 2.0) requests for every route (`events/apigw/`), the
 //! Stripe payload (`events/stripe/`) signed into the webhook requests, and an SQS batch for the
-//! mailer (`events/sqs/`) built from the messages the webhook binary actually enqueued.
+//! mailer (`events/sqs/`) built from the messages the webhook binary actually enqueued; for
+//! outgoing webhooks, a DynamoDB stream batch (`events/dynamodb/`), a delivery batch built from
+//! the job the deliveries binary enqueued, and the schedules (`events/schedule/`).
 //!
 //! Event files hold `{{name}}` placeholders (camelCase) for what only exists at run time:
 //! the tenant's token, ids, the signed Stripe body. Everything else is as AWS sends it.
@@ -90,6 +92,7 @@ fn function_env(stack: &Stack, mail_from: &str) -> Vec<(String, String)> {
         ("KEYHOOK_TABLE", r.table.as_str()),
         ("KEYHOOK_KMS_KEY_ID", stack.kms_alias.as_str()),
         ("KEYHOOK_MAIL_QUEUE_URL", r.queue_url.as_str()),
+        ("KEYHOOK_DELIVERY_QUEUE_URL", r.delivery_queue_url.as_str()),
         ("KEYHOOK_MAIL_FROM", mail_from),
         ("KEYHOOK_PUBLIC_BASE_URL", BASE_URL),
         ("KEYHOOK_STRIPE_API_BASE", "http://127.0.0.1:9"),
@@ -639,6 +642,20 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
          sample events for routes the code does not have: {without_route:?}"
     );
 
+    let deliveries: SqsEvent = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("sqs/delivery-batch.json")).unwrap(),
+    )
+    .expect("events/sqs/delivery-batch.json is an SQS event");
+    assert!(!deliveries.records.is_empty());
+    let stream: keyhook_shared::handlers::deliveries::stream::StreamEvent = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("dynamodb/stream-batch.json")).unwrap(),
+    )
+    .expect("events/dynamodb/stream-batch.json is a DynamoDB stream event");
+    assert!(stream
+        .records
+        .iter()
+        .all(|r| r.event_source.as_deref() == Some("aws:dynamodb")));
+
     let batch: SqsEvent = serde_json::from_str(
         &std::fs::read_to_string(events_dir().join("sqs/mail-batch.json")).unwrap(),
     )
@@ -714,4 +731,156 @@ async fn dashboard_events_run_through_the_admin_binary() {
     let page = admin.invoke(&overview).await;
     assert_eq!(page["statusCode"], 200, "{page}");
     assert!(page["body"].as_str().unwrap().contains("Setup checklist"));
+}
+
+#[tokio::test]
+async fn outgoing_webhook_events_run_through_the_admin_deliveries_and_reconcile_binaries() {
+    use keyhook_tests::merchant::MerchantEndpoint;
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
+    let mut vars = Vars::default();
+    vars.set("token", &tenant.token)
+        .set("tenantId", &tenant.id)
+        .set("merchantUrl", &merchant.url);
+
+    // Endpoint: create (secret shown once), list, get, update.
+    let admin = Lambda::start(&stack, "keyhook-admin").await;
+    let (status, endpoint) = admin
+        .http(&load("apigw/webhook-endpoints.post.json", &vars))
+        .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    vars.set("endpointId", endpoint["id"].as_str().unwrap());
+    let (status, list) = admin
+        .http(&load("apigw/webhook-endpoints.get.json", &vars))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&list, "id"), vec![endpoint["id"].as_str().unwrap()]);
+    let (status, got) = admin
+        .http(&load("apigw/webhook-endpoint.get.json", &vars))
+        .await;
+    assert_eq!(
+        (status, got["eventTypes"].as_array().unwrap().len()),
+        (200, 3)
+    );
+    let (status, updated) = admin
+        .http(&load("apigw/webhook-endpoint.put.json", &vars))
+        .await;
+    assert_eq!(
+        (status, &updated["eventTypes"]),
+        (200, &json!(["*"])),
+        "{updated}"
+    );
+
+    // A stream batch (a trial started, and an item no event is derived from) through the
+    // deliveries binary: one delivery is queued.
+    let deliveries = Lambda::start(&stack, "keyhook-deliveries").await;
+    vars.set("streamEventId", unique("rec"))
+        .set("productId", "42")
+        .set("deviceHash", "9f86d081884c7d65");
+    let response = deliveries
+        .invoke(&load("dynamodb/stream-batch.json", &vars))
+        .await;
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "{}",
+        deliveries.process.output()
+    );
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let mut messages = Vec::new();
+    for _ in 0..5 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&stack.resources.delivery_queue_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        messages.extend(out.messages.unwrap_or_default());
+        if !messages.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(messages.len(), 1, "one delivery job: {messages:?}");
+    let job = &messages[0];
+    let mut batch = load(
+        "sqs/delivery-batch.json",
+        &vars
+            .with("messageId1", job.message_id().unwrap())
+            .with("md5OfBody1", job.md5_of_body().unwrap())
+            .with("deliveryJob1", ""),
+    );
+    batch["Records"][0]["body"] = json!(job.body().unwrap());
+    let response = deliveries.invoke(&batch).await;
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "{}",
+        deliveries.process.output()
+    );
+    let received = merchant.received();
+    assert_eq!(received.len(), 1);
+    let payload = received[0].json();
+    assert_eq!(payload["type"], "trial.started");
+    assert_eq!(payload["data"]["trial"]["productId"], "42");
+    let expected = keyhook_shared::crypto::standard_webhooks::sign(
+        &secret,
+        received[0].header("webhook-id"),
+        received[0].header("webhook-timestamp").parse().unwrap(),
+        &received[0].body,
+    )
+    .unwrap();
+    assert_eq!(received[0].header("webhook-signature"), expected);
+
+    // The delivery log, a manual retry, a test event and a secret roll.
+    let (status, log) = admin
+        .http(&load("apigw/webhook-endpoint-deliveries.get.json", &vars))
+        .await;
+    assert_eq!(status, 200, "{log}");
+    assert_eq!(log["items"][0]["status"], "succeeded");
+    vars.set("deliveryId", log["items"][0]["id"].as_str().unwrap());
+    let (status, retried) = admin
+        .http(&load(
+            "apigw/webhook-endpoint-delivery-retry.post.json",
+            &vars,
+        ))
+        .await;
+    assert_eq!(
+        (status, &retried["status"]),
+        (202, &json!("pending")),
+        "{retried}"
+    );
+    let (status, test) = admin
+        .http(&load("apigw/webhook-endpoint-test.post.json", &vars))
+        .await;
+    assert_eq!(
+        (status, &test["eventType"]),
+        (202, &json!("webhook.test")),
+        "{test}"
+    );
+    let (status, rolled) = admin
+        .http(&load("apigw/webhook-endpoint-roll-secret.post.json", &vars))
+        .await;
+    assert_eq!(status, 200, "{rolled}");
+    assert!(rolled["secret"].as_str().unwrap().starts_with("whsec_"));
+
+    // The schedules: the sweep through the deliveries binary, reconciliation through its own.
+    let sweep = deliveries.invoke(&load("schedule/sweep.json", &vars)).await;
+    assert!(sweep["timers"].is_u64(), "{sweep}");
+    let reconcile = Lambda::start(&stack, "keyhook-reconcile").await;
+    let runs = reconcile
+        .invoke(&load("schedule/reconcile.json", &vars))
+        .await;
+    assert_eq!(runs, json!([]), "no app to reconcile in this stack");
+
+    let (status, _) = admin
+        .http(&load("apigw/webhook-endpoint.delete.json", &vars))
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = admin
+        .http(&load("apigw/webhook-endpoint.get.json", &vars))
+        .await;
+    assert_eq!(status, 404);
 }

@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
-use keyhook_cli::provision::{table_definition, MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT};
+use keyhook_cli::provision::{
+    table_definition, DELIVERY_MAX_RECEIVE_COUNT, DELIVERY_VISIBILITY_TIMEOUT,
+    MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT, STREAM_VIEW,
+};
 use keyhook_shared::http::{Function, ROUTES};
 use serde_json::{json, Value};
 
@@ -177,7 +180,7 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_a_workspace_binary() {
     .iter()
     .map(|f| f.name())
     .collect();
-    expected.insert("mailer");
+    expected.extend(["mailer", "deliveries", "reconcile"]);
     assert_eq!(names, expected, "one template function per Lambda crate");
     for (name, (id, f)) in &fns {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
@@ -191,7 +194,8 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_a_workspace_binary() {
         for field in ["MemorySize", "Timeout", "Role"] {
             assert!(!props[field].is_null(), "{id} sets {field}");
         }
-        if name != "mailer" {
+        // The functions behind API Gateway (the others are fed by queues, streams, schedules).
+        if !["mailer", "deliveries", "reconcile"].contains(&name.as_str()) {
             let timeout = props["Timeout"].as_u64().unwrap();
             assert!(
                 timeout < 30,
@@ -236,6 +240,10 @@ fn every_setting_of_config_rs_comes_from_the_template() {
         json!({"Fn::GetAtt": ["Key", "Arn"]})
     );
     assert_eq!(env["KEYHOOK_MAIL_QUEUE_URL"], json!({"Ref": "MailQueue"}));
+    assert_eq!(
+        env["KEYHOOK_DELIVERY_QUEUE_URL"],
+        json!({"Ref": "DeliveryQueue"})
+    );
     assert_eq!(env["KEYHOOK_MAIL_FROM"], json!({"Ref": "SenderAddress"}));
     // The base URL is built from the API's id; the API must not depend on the functions.
     let base = env["KEYHOOK_PUBLIC_BASE_URL"].to_string();
@@ -322,6 +330,86 @@ fn the_table_is_the_one_keyhook_provision_creates() {
         p["TimeToLiveSpecification"],
         json!({"AttributeName": keyhook_shared::store::keys::TTL, "Enabled": true})
     );
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"],
+        STREAM_VIEW.as_str(),
+        "the stream outgoing webhooks are derived from, as provision.rs enables it"
+    );
+}
+
+#[test]
+fn outgoing_webhooks_have_their_stream_queue_dlq_and_schedules() {
+    let t = template();
+    let queue = &resource(&t, "DeliveryQueue")["Properties"];
+    assert_eq!(
+        queue["VisibilityTimeout"],
+        json!(DELIVERY_VISIBILITY_TIMEOUT)
+    );
+    assert_eq!(
+        queue["RedrivePolicy"]["maxReceiveCount"],
+        json!(DELIVERY_MAX_RECEIVE_COUNT)
+    );
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]})
+    );
+    let dlq = &resource(&t, "DeliveryDeadLetterQueue")["Properties"];
+    assert_eq!(dlq["MessageRetentionPeriod"], json!(1_209_600));
+    for q in [queue, dlq] {
+        assert_eq!(q["SqsManagedSseEnabled"], true, "queues are encrypted");
+    }
+
+    let fns = functions(&t);
+    let (_, deliveries) = &fns["deliveries"];
+    let events = deliveries["Properties"]["Events"].as_object().unwrap();
+    let of_type = |kind: &str| {
+        events
+            .values()
+            .find(|e| e["Type"] == kind)
+            .unwrap_or_else(|| panic!("the deliveries function has a {kind} event"))
+    };
+    let stream = &of_type("DynamoDB")["Properties"];
+    assert_eq!(
+        stream["Stream"],
+        json!({"Fn::GetAtt": ["Table", "StreamArn"]})
+    );
+    assert_eq!(
+        stream["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    // The filters let through exactly the items events are derived from.
+    let filters = stream["FilterCriteria"]["Filters"].to_string();
+    for prefix in ["LICENSE#", "DEVICE#", "EVENT#", "PURCHASE#", "SUB#"] {
+        assert!(
+            filters.contains(prefix),
+            "the stream filter passes {prefix}"
+        );
+    }
+    let sqs = &of_type("SQS")["Properties"];
+    assert_eq!(
+        sqs["Queue"],
+        json!({"Fn::GetAtt": ["DeliveryQueue", "Arn"]})
+    );
+    assert_eq!(
+        sqs["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    let sweep = &of_type("Schedule")["Properties"];
+    let input: Value = serde_json::from_str(sweep["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        input["task"], "sweep",
+        "what handle_lambda_event dispatches on"
+    );
+    let timeout = deliveries["Properties"]["Timeout"].as_u64().unwrap();
+    assert!(u64::from(DELIVERY_VISIBILITY_TIMEOUT) >= 6 * timeout);
+
+    let (_, reconcile) = &fns["reconcile"];
+    assert!(reconcile["Properties"]["Events"]
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|e| e["Type"] == "Schedule"));
+    assert_eq!(reconcile["Properties"]["ReservedConcurrentExecutions"], 1);
 }
 
 #[test]
@@ -433,6 +521,35 @@ fn expected_actions(function: &str) -> BTreeSet<&'static str> {
             "sqs:DeleteMessage",
             "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes",
+        ],
+        "deliveries" => &[
+            "dynamodb:GetItem",
+            // a new-key renewal's licenses
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            // the table's stream, read by Lambda's event source on the function's behalf
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            "kms:Decrypt",
+            "sqs:SendMessage",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        // The webhook's processing, reached through Stripe's event list.
+        "reconcile" => &[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "kms:Decrypt",
+            "sqs:SendMessage",
         ],
         other => panic!("unknown function {other}"),
     };

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use keyhook_shared::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use keyhook_shared::handlers::mailer;
 use keyhook_shared::{Error, Result, Services};
 
@@ -17,6 +17,24 @@ pub async fn poll_once(
     queue_url: &str,
     wait_seconds: i32,
 ) -> Result<usize> {
+    poll_queue_once(sqs, queue_url, wait_seconds, |event| {
+        mailer::handle_batch(services, event)
+    })
+    .await
+}
+
+/// One receive-and-handle round on any queue, as Lambda's SQS event source does it: a batch
+/// of up to 10 messages to `handle`, then the messages it did not report as failed deleted.
+pub async fn poll_queue_once<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait_seconds: i32,
+    handle: F,
+) -> Result<usize>
+where
+    F: FnOnce(SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = SqsBatchResponse>,
+{
     let out = sqs
         .receive_message()
         .queue_url(queue_url)
@@ -52,7 +70,7 @@ pub async fn poll_once(
     let count = records.len();
     let mut event = SqsEvent::default();
     event.records = records;
-    let response = mailer::handle_batch(services, event).await;
+    let response = handle(event).await;
     for failure in &response.batch_item_failures {
         receipts.remove(&failure.item_identifier);
     }

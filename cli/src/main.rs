@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use keyhook_cli::{import, mail_worker, provision, server, trigger};
+use keyhook_cli::{
+    delivery_worker, import, mail_worker, provision, server, stream_worker, trigger,
+};
 use keyhook_shared::dashboard::{mail::link_url, team};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::{Config, Services};
@@ -48,6 +50,20 @@ enum Command {
     /// through the admin API (`POST /api/licenses/import`) with your API token. Safe to re-run:
     /// licenses imported before are left as they are.
     Import(ImportArgs),
+    /// Reconcile with Stripe: list each active app's recent events from Stripe's API and
+    /// process those Keyhook never recorded (webhooks that never arrived). Idempotent.
+    Reconcile {
+        /// Only this Stripe app.
+        #[arg(long = "app")]
+        app_id: Option<String>,
+        /// List events from this time (RFC 3339, or "30m", "12h", "3d" ago) instead of the
+        /// app's watermark (Stripe keeps 30 days).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Emit `license.expired` (and delayed suspensions) for licenses that came due since the
+    /// last sweep (the deliveries function runs this every 5 minutes on AWS).
+    Sweep,
     /// Print the emails the local emulator's SES has recorded.
     Emails {
         #[arg(
@@ -69,6 +85,12 @@ struct ProvisionArgs {
     queue: String,
     #[arg(
         long,
+        env = "KEYHOOK_DELIVERY_QUEUE_NAME",
+        default_value = "keyhook-deliveries"
+    )]
+    delivery_queue: String,
+    #[arg(
+        long,
         env = "KEYHOOK_MAIL_FROM",
         default_value = "licenses@keyhook.local"
     )]
@@ -81,6 +103,7 @@ impl ProvisionArgs {
             table: self.table.clone(),
             kms_alias: self.kms_alias.clone(),
             queue: self.queue.clone(),
+            delivery_queue: self.delivery_queue.clone(),
             mail_from: self.mail_from.clone(),
         }
     }
@@ -190,14 +213,16 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             let bound = server::spawn(services.clone(), addr).await?;
             println!("Keyhook is serving every route on http://{bound}");
             spawn_mail_worker(&services).await;
+            let stream_arn = std::env::var("KEYHOOK_STREAM_ARN").ok();
+            spawn_webhook_workers(&services, stream_arn).await?;
             wait_for_ctrl_c().await;
             Ok(())
         }
         Command::Provision(args) => {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let r = provision::provision(&sdk, &args.names()).await?;
-            println!("table:      {}\nkms key:    {}\nmail queue: {}\ndead-letter queue: {}\nsender:     {}",
-                r.table, r.kms_key_id, r.queue_url, r.dlq_url, r.mail_from);
+            println!("table:      {}\nstream:     {}\nkms key:    {}\nmail queue: {}\ndead-letter queue: {}\ndelivery queue: {}\ndelivery dead-letter queue: {}\nsender:     {}",
+                r.table, r.stream_arn, r.kms_key_id, r.queue_url, r.dlq_url, r.delivery_queue_url, r.delivery_dlq_url, r.mail_from);
             Ok(())
         }
         Command::Tenant {
@@ -264,6 +289,26 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             Ok(())
         }
         Command::Import(args) => run_import(args).await,
+        Command::Reconcile { app_id, since } => {
+            let services = Services::from_env().await?;
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let runs = keyhook_shared::handlers::reconcile::run(
+                &services,
+                &keyhook_shared::handlers::reconcile::Options { app_id, since },
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&runs)?);
+            if runs.iter().any(|r| r.error.is_some()) {
+                return Err("reconciliation failed for some apps (see \"error\")".into());
+            }
+            Ok(())
+        }
+        Command::Sweep => {
+            let services = Services::from_env().await?;
+            let report = keyhook_shared::handlers::deliveries::sweep::run(&services).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Emails { endpoint } => {
             let data: Value = reqwest::get(format!(
                 "{}/moto-api/data.json",
@@ -341,6 +386,53 @@ async fn spawn_mail_worker(services: &Services) {
     ));
 }
 
+/// The outgoing-webhook workers: the stream consumer (the table's stream, found with
+/// DescribeTable unless given) and the sender (with the sweep).
+async fn spawn_webhook_workers(
+    services: &Services,
+    stream_arn: Option<String>,
+) -> Result<(), BoxError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let stream_arn = match stream_arn {
+        Some(a) => a,
+        None => aws_sdk_dynamodb::Client::new(&sdk)
+            .describe_table()
+            .table_name(&services.config.table_name)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or("the table has no stream (run `keyhook provision`)")?,
+    };
+    let reader =
+        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream_arn);
+    tokio::spawn(reader.run(services.clone()));
+    tokio::spawn(delivery_worker::run(
+        services.clone(),
+        aws_sdk_sqs::Client::new(&sdk),
+    ));
+    Ok(())
+}
+
+/// `--since`: RFC 3339, or an age such as `30m`, `12h`, `3d`.
+fn parse_since(s: &str) -> Result<time::OffsetDateTime, BoxError> {
+    if let Some(t) = keyhook_shared::time::parse(s) {
+        return Ok(t);
+    }
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("--since {s:?}: RFC 3339, or a number of m, h or d"))?;
+    let age = match unit {
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        _ => return Err(format!("--since {s:?}: RFC 3339, or a number of m, h or d").into()),
+    };
+    Ok(keyhook_shared::time::now() - age)
+}
+
 async fn wait_for_ctrl_c() {
     let _ = tokio::signal::ctrl_c().await;
 }
@@ -353,6 +445,7 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         table_name: resources.table.clone(),
         kms_key_id: args.resources.kms_alias.clone(),
         mail_queue_url: resources.queue_url.clone(),
+        delivery_queue_url: resources.delivery_queue_url.clone(),
         mail_from: resources.mail_from.clone(),
         public_base_url: base_url.clone(),
         stripe_api_base: std::env::var("KEYHOOK_STRIPE_API_BASE")
@@ -365,6 +458,7 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
     let services = Services::new(config, &sdk);
     let bound = server::spawn(services.clone(), args.addr).await?;
     spawn_mail_worker(&services).await;
+    spawn_webhook_workers(&services, Some(resources.stream_arn.clone())).await?;
 
     // The demo tenant is seeded through the HTTP API, like a merchant would; its owner signs in
     // to the dashboard with the link printed below (also emailed, as `make emails` shows).
@@ -420,7 +514,7 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
     )?;
     println!(
         r#"
-Keyhook is running on http://{bound} (every route, plus the mailer).
+Keyhook is running on http://{bound} (every route, the mailer, and outgoing webhooks).
 
   Dashboard             {base_url}/dashboard
   Sign-in link          {sign_in_url}
@@ -438,6 +532,8 @@ Try it (in another terminal):
   make trigger EMAIL=buyer@example.com        # a signed checkout.session.completed
   curl -s -H "Authorization: Bearer {token}" {base_url}/api/licenses
   make emails                                 # what SES sent (moto at {endpoint})
+  curl -s -H "Authorization: Bearer {token}" -d '{{"url":"http://127.0.0.1:9000/hook"}}' {base_url}/api/webhook-endpoints
+                                              # receive signed events (docs/webhooks.md)
 
 These settings are also in {env_file}. Ctrl-C stops everything.
 "#,

@@ -1,12 +1,13 @@
-//! Creates Keyhook's AWS resources if they do not exist: the DynamoDB table with its indexes,
-//! the KMS key (behind an alias), the mail queue with its dead-letter queue, and the SES
-//! sender identity. The SAM template (`infra/template.yaml`) declares the same resources for
+//! Creates Keyhook's AWS resources if they do not exist: the DynamoDB table with its indexes
+//! and its stream (new and old images: outgoing webhook events are derived from it), the KMS
+//! key (behind an alias), the mail queue and the webhook delivery queue with their dead-letter
+//! queues, and the SES sender identity. The SAM template (`infra/template.yaml`) declares the same resources for
 //! AWS; a test keeps the two in step.
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use keyhook_shared::store::keys;
@@ -16,6 +17,16 @@ pub const MAIL_MAX_RECEIVE_COUNT: u32 = 5;
 /// The mail queue's visibility timeout (seconds): above the mailer's timeout and claim.
 pub const MAIL_VISIBILITY_TIMEOUT: u32 = 180;
 
+/// Receives of a delivery message before it goes to the dead-letter queue. Retries of a failing
+/// endpoint are scheduled by the sender itself (new messages); this only catches a message the
+/// sender keeps crashing on.
+pub const DELIVERY_MAX_RECEIVE_COUNT: u32 = 5;
+/// The delivery queue's visibility timeout (seconds): 6 x the deliveries function's 30 s
+/// timeout, above the sender's 60 s claim on a delivery.
+pub const DELIVERY_VISIBILITY_TIMEOUT: u32 = 180;
+/// The table's stream view: outgoing events compare each item's old and new image.
+pub const STREAM_VIEW: StreamViewType = StreamViewType::NewAndOldImages;
+
 /// Names of the resources to create.
 #[derive(Debug, Clone)]
 pub struct ResourceNames {
@@ -23,6 +34,8 @@ pub struct ResourceNames {
     /// KMS alias, `alias/...`.
     pub kms_alias: String,
     pub queue: String,
+    /// The webhook delivery queue (its dead-letter queue is `<name>-dlq`).
+    pub delivery_queue: String,
     pub mail_from: String,
 }
 
@@ -30,9 +43,13 @@ pub struct ResourceNames {
 #[derive(Debug, Clone)]
 pub struct Resources {
     pub table: String,
+    /// The table's stream (outgoing webhook events are derived from it).
+    pub stream_arn: String,
     pub kms_key_id: String,
     pub queue_url: String,
     pub dlq_url: String,
+    pub delivery_queue_url: String,
+    pub delivery_dlq_url: String,
     pub mail_from: String,
 }
 
@@ -92,20 +109,50 @@ pub fn table_definition() -> (
 }
 
 pub async fn provision(sdk: &SdkConfig, names: &ResourceNames) -> Result<Resources, BoxError> {
-    let table = ensure_table(&aws_sdk_dynamodb::Client::new(sdk), &names.table).await?;
+    let (table, stream_arn) =
+        ensure_table(&aws_sdk_dynamodb::Client::new(sdk), &names.table).await?;
     let kms_key_id = ensure_kms_key(&aws_sdk_kms::Client::new(sdk), &names.kms_alias).await?;
-    let (queue_url, dlq_url) = ensure_queues(&aws_sdk_sqs::Client::new(sdk), &names.queue).await?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let (queue_url, dlq_url) = ensure_queues(
+        &sqs,
+        &names.queue,
+        MAIL_MAX_RECEIVE_COUNT,
+        MAIL_VISIBILITY_TIMEOUT,
+    )
+    .await?;
+    let (delivery_queue_url, delivery_dlq_url) = ensure_queues(
+        &sqs,
+        &names.delivery_queue,
+        DELIVERY_MAX_RECEIVE_COUNT,
+        DELIVERY_VISIBILITY_TIMEOUT,
+    )
+    .await?;
     ensure_sender(&aws_sdk_sesv2::Client::new(sdk), &names.mail_from).await?;
     Ok(Resources {
         table,
+        stream_arn,
         kms_key_id,
         queue_url,
         dlq_url,
+        delivery_queue_url,
+        delivery_dlq_url,
         mail_from: names.mail_from.clone(),
     })
 }
 
-async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<String, BoxError> {
+fn stream_spec() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(STREAM_VIEW)
+        .build()
+        .expect("complete stream specification")
+}
+
+/// The table (created with its stream, or given one if it has none) and its stream's ARN.
+async fn ensure_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(String, String), BoxError> {
     let (schema, attrs, gsis) = table_definition();
     let result = ddb
         .create_table()
@@ -114,6 +161,7 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
         .set_attribute_definitions(Some(attrs))
         .set_global_secondary_indexes(Some(gsis))
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream_spec())
         .send()
         .await;
     match result {
@@ -145,7 +193,27 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
             return Err(text.into());
         }
     }
-    Ok(name.to_string())
+    let ddb_err = |e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string();
+    let described = ddb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(ddb_err)?;
+    let mut stream_arn = described.table.and_then(|t| t.latest_stream_arn);
+    if stream_arn.is_none() {
+        // A table made before outgoing webhooks: give it its stream.
+        let updated = ddb
+            .update_table()
+            .table_name(name)
+            .stream_specification(stream_spec())
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+        stream_arn = updated.table_description.and_then(|t| t.latest_stream_arn);
+    }
+    let stream_arn = stream_arn.ok_or("DynamoDB returned no stream ARN")?;
+    Ok((name.to_string(), stream_arn))
 }
 
 async fn ensure_kms_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<String, BoxError> {
@@ -174,9 +242,12 @@ async fn ensure_kms_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<String
     Ok(key_id)
 }
 
+/// A queue with its dead-letter queue (`<name>-dlq`, 14 days' retention); their URLs.
 async fn ensure_queues(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
+    max_receive_count: u32,
+    visibility_timeout: u32,
 ) -> Result<(String, String), BoxError> {
     let dlq = sqs
         .create_queue()
@@ -199,7 +270,7 @@ async fn ensure_queues(
         .ok_or("SQS returned no DLQ ARN")?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": MAIL_MAX_RECEIVE_COUNT.to_string(),
+        "maxReceiveCount": max_receive_count.to_string(),
     })
     .to_string();
     let queue = sqs
@@ -208,7 +279,7 @@ async fn ensure_queues(
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .attributes(
             QueueAttributeName::VisibilityTimeout,
-            MAIL_VISIBILITY_TIMEOUT.to_string(),
+            visibility_timeout.to_string(),
         )
         .send()
         .await

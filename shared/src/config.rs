@@ -16,6 +16,8 @@ pub struct Config {
     pub kms_key_id: String,
     /// The SQS queue the mailer consumes (`KEYHOOK_MAIL_QUEUE_URL`).
     pub mail_queue_url: String,
+    /// The SQS queue of outgoing webhook deliveries (`KEYHOOK_DELIVERY_QUEUE_URL`).
+    pub delivery_queue_url: String,
     /// The verified SES sender address (`KEYHOOK_MAIL_FROM`).
     pub mail_from: String,
     /// The public base URL of the HTTP API, used to show each app's `webhookUrl`
@@ -51,6 +53,7 @@ impl Config {
         let table_name = required("KEYHOOK_TABLE");
         let kms_key_id = required("KEYHOOK_KMS_KEY_ID");
         let mail_queue_url = required("KEYHOOK_MAIL_QUEUE_URL");
+        let delivery_queue_url = required("KEYHOOK_DELIVERY_QUEUE_URL");
         let mail_from = required("KEYHOOK_MAIL_FROM");
         let public_base_url = required("KEYHOOK_PUBLIC_BASE_URL");
         if !missing.is_empty() {
@@ -69,6 +72,7 @@ impl Config {
             table_name,
             kms_key_id,
             mail_queue_url,
+            delivery_queue_url,
             mail_from,
             public_base_url: public_base_url.trim_end_matches('/').to_string(),
             stripe_api_base: std::env::var("KEYHOOK_STRIPE_API_BASE")

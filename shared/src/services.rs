@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::clock::Clock;
 use crate::crypto::{Keyring, SigningKeys};
+use crate::handlers::deliveries::queue::DeliveryQueue;
 use crate::handlers::validate::IpBudgets;
 use crate::handlers::webhook::app_cache::AppCache;
 use crate::mail::{Outbox, Sender};
@@ -28,6 +30,10 @@ pub struct Services {
     pub signing_keys: SigningKeys,
     /// Per-IP budgets of the validation routes (churn, validate, trial starts).
     pub ip_budgets: IpBudgets,
+    /// Outgoing webhook deliveries (SQS).
+    pub deliveries: DeliveryQueue,
+    /// The time outgoing webhooks go by (tests move it forward).
+    pub clock: Clock,
 }
 
 impl Services {
@@ -70,6 +76,8 @@ impl Services {
             webhook_apps: Arc::new(AppCache::new(config.key_cache_ttl)),
             signing_keys,
             ip_budgets: IpBudgets::default(),
+            deliveries: DeliveryQueue::new(sqs.clone(), &config.delivery_queue_url),
+            clock: Clock::default(),
             outbox: Outbox::new(sqs, &config.mail_queue_url),
             sender: Sender::new(ses, &config.mail_from),
             config: Arc::new(config),

@@ -7,6 +7,9 @@
 //! - `GET /v1/prices/{id}` → the price registered with [`FakeStripe::price`], else Stripe's 404;
 //! - `GET /v1/checkout/sessions?payment_intent=…` → an empty list, as Stripe answers for an
 //!   intent no Checkout Session created (tests mount the sessions they want in front).
+//! - `GET /v1/events` → the events registered with [`FakeStripe::event`], as Stripe lists them:
+//!   newest first, `created[gte]`/`created[lte]` and `types[]` filters, `limit` and
+//!   `starting_after` pages with `has_more`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,64 @@ const DEFAULT_PRIORITY: u8 = 10;
 pub struct FakeStripe {
     pub server: MockServer,
     prices: Arc<Mutex<HashMap<String, Value>>>,
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+/// Lists events as `GET /v1/events` does.
+struct EventsResponder {
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Respond for EventsResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+        let one = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let num = |k: &str| one(k).and_then(|v| v.parse::<i64>().ok());
+        let types: Vec<&String> = query
+            .iter()
+            .filter(|(k, _)| k == "types[]")
+            .map(|(_, v)| v)
+            .collect();
+        let limit = num("limit").unwrap_or(10).clamp(1, 100) as usize;
+        let mut events: Vec<Value> = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                let created = e["created"].as_i64().unwrap_or(0);
+                num("created[gte]").is_none_or(|t| created >= t)
+                    && num("created[lte]").is_none_or(|t| created <= t)
+                    && (types.is_empty()
+                        || types.iter().any(|t| e["type"].as_str() == Some(t.as_str())))
+            })
+            .cloned()
+            .collect();
+        // Newest first; ties in the order they were registered, newest first.
+        events.reverse();
+        events.sort_by_key(|e| std::cmp::Reverse(e["created"].as_i64().unwrap_or(0)));
+        if let Some(after) = one("starting_after") {
+            match events.iter().position(|e| e["id"] == after.as_str()) {
+                Some(i) => events.drain(..=i).for_each(drop),
+                None => {
+                    return ResponseTemplate::new(400).set_body_json(stripe_error(
+                        "invalid_request_error",
+                        Some("resource_missing"),
+                        Some("starting_after"),
+                        &format!("No such event: '{after}'"),
+                    ))
+                }
+            }
+        }
+        let has_more = events.len() > limit;
+        events.truncate(limit);
+        ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "url": "/v1/events",
+            "has_more": has_more,
+            "data": events,
+        }))
+    }
 }
 
 /// One request Stripe received.
@@ -34,6 +95,8 @@ pub struct StripeRequest {
     pub method: String,
     pub path: String,
     pub headers: http::HeaderMap,
+    /// The query string, decoded, in order (`types[]` repeats).
+    pub query: Vec<(String, String)>,
     /// The form body, decoded (`line_items[0][quantity]` → `"1"`).
     pub form: BTreeMap<String, String>,
     /// The raw body.
@@ -127,6 +190,15 @@ impl FakeStripe {
     pub async fn start() -> FakeStripe {
         let server = MockServer::start().await;
         let prices = Arc::new(Mutex::new(HashMap::new()));
+        let events = Arc::new(Mutex::new(Vec::new()));
+        Mock::given(method("GET"))
+            .and(path("/v1/events"))
+            .respond_with(EventsResponder {
+                events: Arc::clone(&events),
+            })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&server)
+            .await;
         Mock::given(method("POST"))
             .and(path("/v1/checkout/sessions"))
             .respond_with(SessionResponder {
@@ -157,7 +229,34 @@ impl FakeStripe {
             .with_priority(DEFAULT_PRIORITY)
             .mount(&server)
             .await;
-        FakeStripe { server, prices }
+        FakeStripe {
+            server,
+            prices,
+            events,
+        }
+    }
+
+    /// Registers an event (as Stripe would list it: `object: "event"`, `pending_webhooks`,
+    /// `request`), e.g. one whose webhook never reached Keyhook.
+    pub fn event(&self, event: &Value) {
+        let mut e = event.clone();
+        e["object"] = json!("event");
+        if e.get("pending_webhooks").is_none() {
+            e["pending_webhooks"] = json!(1);
+        }
+        if e.get("request").is_none() {
+            e["request"] = json!({"id": null, "idempotency_key": null});
+        }
+        self.events.lock().unwrap().push(e);
+    }
+
+    /// The event list requests received.
+    pub async fn event_list_requests(&self) -> Vec<StripeRequest> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path == "/v1/events")
+            .collect()
     }
 
     pub fn uri(&self) -> String {
@@ -204,6 +303,7 @@ impl FakeStripe {
             .map(|r| StripeRequest {
                 method: r.method.to_string(),
                 path: r.url.path().to_string(),
+                query: r.url.query_pairs().into_owned().collect(),
                 form: url::form_urlencoded::parse(&r.body).into_owned().collect(),
                 body: String::from_utf8_lossy(&r.body).into_owned(),
                 headers: r.headers.clone(),

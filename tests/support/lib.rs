@@ -6,13 +6,15 @@
 pub mod calls;
 pub mod dashboard;
 pub mod fake_stripe;
+pub mod merchant;
 pub mod stripe;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use keyhook_cli::{mail_worker, provision, server, trigger};
+use keyhook_cli::stream_worker::StreamReader;
+use keyhook_cli::{delivery_worker, mail_worker, provision, server, trigger};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::stripe::{RetryPolicy, StripeClient};
 use keyhook_shared::{Config, Services};
@@ -33,6 +35,8 @@ pub struct Stack {
     pub http: reqwest::Client,
     /// The Stripe API the stack calls (a fake), when started with one.
     pub stripe_api_base: Option<String>,
+    /// The table's stream, read as Lambda's event source would (see [`Stack::deliver`]).
+    stream: tokio::sync::Mutex<StreamReader>,
 }
 
 /// A tenant created for a test, with its API token.
@@ -89,6 +93,7 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         table_name: r.table.clone(),
         kms_key_id: kms_alias.to_string(),
         mail_queue_url: r.queue_url.clone(),
+        delivery_queue_url: r.delivery_queue_url.clone(),
         mail_from: r.mail_from.clone(),
         public_base_url: base_url.to_string(),
         stripe_api_base: "http://127.0.0.1:9".into(),
@@ -139,6 +144,7 @@ impl Stack {
                 table: name.clone(),
                 kms_alias: kms_alias.clone(),
                 queue: name.clone(),
+                delivery_queue: format!("{name}-deliveries"),
                 mail_from: format!("licenses@{name}.example.com"),
             },
         )
@@ -158,18 +164,24 @@ impl Stack {
         if let Some(base) = stripe_api_base {
             services = with_stripe(services, base);
         }
+        // Retries wait on `services.clock` (which tests move forward), not on SQS's delay.
+        services.deliveries = services.deliveries.clone().with_max_delay(Duration::ZERO);
         server::spawn(services.clone(), addr)
             .await
             .expect("local server binds");
         Stack {
             services,
-            sdk,
             base_url,
-            resources,
             kms_alias,
             endpoint: endpoint(),
             http: reqwest::Client::new(),
             stripe_api_base: stripe_api_base.map(str::to_string),
+            stream: tokio::sync::Mutex::new(StreamReader::new(
+                aws_sdk_dynamodbstreams::Client::new(&sdk),
+                resources.stream_arn.clone(),
+            )),
+            sdk,
+            resources,
         }
     }
 
@@ -301,6 +313,61 @@ impl Stack {
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Reads the table's stream until it has nothing new (events derived, deliveries queued);
+    /// records handled.
+    pub async fn drain_stream(&self) -> usize {
+        self.stream
+            .lock()
+            .await
+            .drain(&self.services)
+            .await
+            .expect("stream worker runs")
+    }
+
+    /// Runs the sender until a round makes no attempt (what is left waits for the clock);
+    /// attempts made.
+    pub async fn drain_deliveries(&self) -> usize {
+        delivery_worker::drain(&self.services, &aws_sdk_sqs::Client::new(&self.sdk))
+            .await
+            .expect("delivery worker runs")
+    }
+
+    /// The stream, then the deliveries due now, until nothing moves; attempts made.
+    pub async fn deliver(&self) -> usize {
+        let mut attempts = 0;
+        loop {
+            let records = self.drain_stream().await;
+            let made = self.drain_deliveries().await;
+            attempts += made;
+            if records == 0 && made == 0 {
+                return attempts;
+            }
+        }
+    }
+
+    /// Registers a webhook endpoint; its view (with the secret).
+    pub async fn endpoint(&self, tenant: &TestTenant, body: Value) -> Value {
+        let (status, e) = self
+            .api(&tenant.token, "POST", "/api/webhook-endpoints", Some(body))
+            .await;
+        assert_eq!(status, 201, "endpoint created: {e}");
+        e
+    }
+
+    /// An endpoint's deliveries, newest first.
+    pub async fn deliveries(&self, tenant: &TestTenant, endpoint_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .api(
+                &tenant.token,
+                "GET",
+                &format!("/api/webhook-endpoints/{endpoint_id}/deliveries?limit=200"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
     }
 
     /// Runs the mailer over the queue until it is empty; messages handled.

@@ -7,6 +7,7 @@ pub mod secret;
 pub mod signed_answer;
 pub mod signing;
 pub mod signing_keys;
+pub mod standard_webhooks;
 
 pub use envelope::Keyring;
 pub use seal::{DataKey, SealContext};

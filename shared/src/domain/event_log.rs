@@ -27,6 +27,27 @@ impl EventStatus {
     }
 }
 
+/// How Keyhook came to know an event: Stripe delivered it, or `keyhook reconcile` found it in
+/// Stripe's event list after its webhook never arrived (or never got through).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    #[default]
+    Webhook,
+    Reconcile,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Webhook => "webhook",
+            EventSource::Reconcile => "reconcile",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventLogEntry {
@@ -48,4 +69,7 @@ pub struct EventLogEntry {
     /// The purchase (checkout session, payment intent or invoice) this event concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purchase_ref: Option<String>,
+    /// Entries recorded before sources existed read as `webhook`.
+    #[serde(default)]
+    pub source: EventSource,
 }

@@ -19,9 +19,10 @@ pub mod stripe_app;
 pub mod subscription;
 pub mod tenant;
 pub mod validation;
+pub mod webhooks;
 
 pub use currency::Currency;
-pub use event_log::{EventLogEntry, EventStatus};
+pub use event_log::{EventLogEntry, EventSource, EventStatus};
 pub use license::{EmailStatus, License, LicenseSource, LicenseStatus};
 pub use license_key::LicenseKey;
 pub use plan::Plan;

@@ -55,6 +55,14 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
     {
         return crate::dashboard::mail::send(s, &job).await;
     }
+    if let Some(notice) = message
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<crate::mail::NoticeJob>(b).ok())
+    {
+        // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
+        return Box::pin(crate::handlers::deliveries::notice::send(s, &notice)).await;
+    }
     let Some(job) = message
         .body
         .as_deref()

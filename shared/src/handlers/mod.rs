@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod app_secrets;
 pub mod checkout;
+pub mod deliveries;
 pub mod issuance;
 pub mod mailer;
+pub mod reconcile;
 pub mod validate;
 pub mod webhook;

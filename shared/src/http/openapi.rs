@@ -11,7 +11,7 @@ use crate::domain::Currency;
 use crate::error::ErrorBody;
 use crate::handlers::admin::{
     apps, currencies, events, license_import, licenses, plans, price_mappings, products, tenant,
-    tenant_keys, tokens,
+    tenant_keys, tokens, webhook_endpoints as whe,
 };
 use crate::handlers::checkout;
 use crate::handlers::validate::answer::SignedAnswer;
@@ -326,7 +326,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         Op::DeleteApp => O::new("Delete a Stripe app", "stripe apps", Token).no_content(),
         Op::Diagnostics => O::new("Whether each app's secrets decrypt", "stripe apps", Token).ok::<apps::Diagnostics>(g),
         Op::ListEvents => O::new("The Stripe event log, newest first", "event log", Token)
-            .list::<events::EventView>(g, &[("status", "received, verified or failed."), ("type", "A Stripe event type."), ("livemode", "true for live events, false for test-mode ones.")]),
+            .list::<events::EventView>(g, &[("status", "received, verified or failed."), ("type", "A Stripe event type."), ("livemode", "true for live events, false for test-mode ones."), ("source", "webhook (Stripe delivered it) or reconcile (found by `keyhook reconcile`).")]),
         Op::GetEvent => O::new("One logged Stripe event", "event log", Token).ok::<events::EventView>(g),
         Op::ListPriceMappings => O::new("List subscription price mappings", "price mappings", Token)
             .list::<price_mappings::PriceMappingView>(g, &[("productId", "Only this product's."), ("appId", "Only this app's.")]),
@@ -439,6 +439,39 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             "dashboard",
             if page.is_public() { None } else { Session },
         ),
+        Op::ListWebhookEndpoints => O::new("List webhook endpoints (secrets never shown)", "webhook endpoints", Token)
+            .list::<whe::EndpointView>(g, &[]),
+        Op::CreateWebhookEndpoint => O::new(
+            "Register an endpoint for Keyhook's events (signed per Standard Webhooks; the `whsec_` secret is in this answer only)",
+            "webhook endpoints",
+            Token,
+        )
+        .body::<whe::EndpointInput>(g)
+        .created::<whe::EndpointView>(g)
+        .error(409, "The tenant has 20 endpoints already (`conflict`)."),
+        Op::GetWebhookEndpoint => O::new("Get a webhook endpoint", "webhook endpoints", Token).ok::<whe::EndpointView>(g),
+        Op::UpdateWebhookEndpoint => O::new(
+            "Update an endpoint (absent fields keep their value; `active: true` re-enables one disabled for failing)",
+            "webhook endpoints",
+            Token,
+        )
+        .body::<whe::EndpointInput>(g)
+        .ok::<whe::EndpointView>(g),
+        Op::DeleteWebhookEndpoint => O::new("Delete a webhook endpoint (its pending deliveries are dropped)", "webhook endpoints", Token).no_content(),
+        Op::RollWebhookEndpointSecret => O::new(
+            "Roll the signing secret: the new one is in this answer only; the previous one keeps signing, alongside, for 24 hours",
+            "webhook endpoints",
+            Token,
+        )
+        .ok::<whe::EndpointView>(g),
+        Op::ListWebhookDeliveries => O::new("The endpoint's delivery log, newest first (attempts, status codes, latency, next attempt)", "webhook endpoints", Token)
+            .list::<whe::DeliveryView>(g, &[("status", "pending, succeeded or failed.")]),
+        Op::TestWebhookEndpoint => O::new("Queue a `webhook.test` event to this endpoint", "webhook endpoints", Token)
+            .status::<whe::DeliveryView>(g, 202, "Queued")
+            .error(409, "The endpoint is not active (`conflict`)."),
+        Op::RetryWebhookDelivery => O::new("Attempt a delivery again now (queued)", "webhook endpoints", Token)
+            .status::<whe::DeliveryView>(g, 202, "Queued")
+            .error(409, "The endpoint is not active, or an attempt is in progress (`conflict`)."),
     }
 }
 

@@ -98,6 +98,15 @@ pub enum Op {
     ActivateSigningKey,
     /// A page (or form post) of the merchant dashboard.
     Dashboard(Page),
+    ListWebhookEndpoints,
+    CreateWebhookEndpoint,
+    GetWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RollWebhookEndpointSecret,
+    ListWebhookDeliveries,
+    TestWebhookEndpoint,
+    RetryWebhookDelivery,
 }
 
 #[derive(Debug)]
@@ -216,6 +225,15 @@ pub static ROUTES: &[Route] = routes![
     POST "/dashboard/settings/tokens/{tokenId}" => Admin::Dashboard(RevokeToken),
     POST "/dashboard/settings/members" => Admin::Dashboard(InviteMember),
     POST "/dashboard/settings/members/{memberId}" => Admin::Dashboard(UpdateMember),
+    GET "/api/webhook-endpoints" => Admin::ListWebhookEndpoints,
+    POST "/api/webhook-endpoints" => Admin::CreateWebhookEndpoint,
+    GET "/api/webhook-endpoints/{endpointId}" => Admin::GetWebhookEndpoint,
+    PUT "/api/webhook-endpoints/{endpointId}" => Admin::UpdateWebhookEndpoint,
+    DELETE "/api/webhook-endpoints/{endpointId}" => Admin::DeleteWebhookEndpoint,
+    POST "/api/webhook-endpoints/{endpointId}/roll-secret" => Admin::RollWebhookEndpointSecret,
+    GET "/api/webhook-endpoints/{endpointId}/deliveries" => Admin::ListWebhookDeliveries,
+    POST "/api/webhook-endpoints/{endpointId}/test" => Admin::TestWebhookEndpoint,
+    POST "/api/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry" => Admin::RetryWebhookDelivery,
 ];
 
 /// Path parameters captured by a route.
@@ -390,6 +408,27 @@ async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiRe
         Op::CreateSigningKey => admin::signing_keys::create(s, req).await,
         Op::ActivateSigningKey => admin::signing_keys::activate(s, req, p.get("kid")).await,
         Op::Dashboard(page) => dashboard::serve(s, page, req, p).await,
+        Op::ListWebhookEndpoints => admin::webhook_endpoints::list(s, req).await,
+        Op::CreateWebhookEndpoint => admin::webhook_endpoints::create(s, req).await,
+        Op::GetWebhookEndpoint => admin::webhook_endpoints::get(s, req, p.get("endpointId")).await,
+        Op::UpdateWebhookEndpoint => {
+            admin::webhook_endpoints::update(s, req, p.get("endpointId")).await
+        }
+        Op::DeleteWebhookEndpoint => {
+            admin::webhook_endpoints::delete(s, req, p.get("endpointId")).await
+        }
+        Op::RollWebhookEndpointSecret => {
+            admin::webhook_endpoints::roll_secret(s, req, p.get("endpointId")).await
+        }
+        Op::ListWebhookDeliveries => {
+            admin::webhook_endpoints::deliveries(s, req, p.get("endpointId")).await
+        }
+        Op::TestWebhookEndpoint => {
+            admin::webhook_endpoints::test(s, req, p.get("endpointId")).await
+        }
+        Op::RetryWebhookDelivery => {
+            admin::webhook_endpoints::retry(s, req, p.get("endpointId"), p.get("deliveryId")).await
+        }
     }
 }
 

@@ -5,6 +5,6 @@ pub mod outbox;
 pub mod sender;
 pub mod template;
 
-pub use outbox::{MailJob, Outbox};
+pub use outbox::{MailJob, Notice, NoticeJob, Outbox};
 pub use sender::Sender;
 pub use template::{render, Rendered, TemplateValues};

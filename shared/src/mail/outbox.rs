@@ -29,6 +29,33 @@ impl MailJob {
     }
 }
 
+/// A notice to a merchant about their account (not a license email), on the same queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoticeJob {
+    pub notice: Notice,
+    pub tenant_id: String,
+    /// The webhook endpoint the notice is about.
+    pub endpoint_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// An outgoing webhook endpoint was disabled after failing for five days.
+    WebhookEndpointDisabled,
+}
+
+impl NoticeJob {
+    pub fn endpoint_disabled(tenant_id: &str, endpoint_id: &str) -> Self {
+        NoticeJob {
+            notice: Notice::WebhookEndpointDisabled,
+            tenant_id: tenant_id.to_string(),
+            endpoint_id: endpoint_id.to_string(),
+        }
+    }
+}
+
 /// Enqueues mail jobs on SQS.
 #[derive(Clone)]
 pub struct Outbox {
@@ -48,7 +75,11 @@ impl Outbox {
         self.enqueue_message(job).await
     }
 
-    /// Enqueues any message the mailer knows (license emails, the dashboard's sign-in links).
+    pub async fn enqueue_notice(&self, job: &NoticeJob) -> Result<()> {
+        self.enqueue_message(job).await
+    }
+
+    /// Enqueues any message the mailer knows (license emails, notices, the dashboard's sign-in links).
     pub async fn enqueue_message<T: Serialize>(&self, job: &T) -> Result<()> {
         let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
         self.sqs

@@ -91,6 +91,47 @@ impl Store {
         Ok(())
     }
 
+    /// Marks who finished an event (reconciliation picking up one whose webhook never finished).
+    pub async fn set_event_source(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+        source: crate::domain::EventSource,
+    ) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
+            .update_expression("SET #src = :src")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#src", "source")
+            .expression_attribute_values(":src", AttributeValue::S(source.as_str().into()))
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+
+    /// Which of these events are recorded, and in what status (BatchGetItem, consistent).
+    pub async fn event_statuses(
+        &self,
+        tenant_id: &str,
+        event_ids: &[String],
+    ) -> Result<HashMap<String, EventStatus>> {
+        let items = self
+            .batch_get(
+                event_ids
+                    .iter()
+                    .map(|id| keys::event(tenant_id, id))
+                    .collect(),
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|item| Self::record::<EventLogEntry>(item).map(|e| (e.event_id, e.status)))
+            .collect()
+    }
+
     pub async fn list_events(
         &self,
         tenant_id: &str,
@@ -99,8 +140,15 @@ impl Store {
         status: Option<&str>,
         event_type: Option<&str>,
         livemode: Option<bool>,
+        source: Option<&str>,
     ) -> Result<Page<EventLogEntry>> {
         let mut filters = Vec::new();
+        if let Some(s) = source {
+            filters.push(Filter {
+                attribute: "source",
+                value: s.to_string(),
+            });
+        }
         if let Some(s) = status {
             filters.push(Filter {
                 attribute: "status",

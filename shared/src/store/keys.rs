@@ -145,6 +145,25 @@ pub fn webhook_partition(is_live: bool) -> String {
     format!("WEBHOOK#{}", if is_live { "live" } else { "test" })
 }
 
+/// A day's license timers (`TIMER#2026-11-24`): licenses that turn expired or suspended by
+/// themselves that day, read by the sweep (sort key `<at>#<licenseId>#<kind>`).
+pub fn timer_partition(day: &str) -> String {
+    format!("TIMER#{day}")
+}
+
+/// How far the timer sweep has read.
+pub fn sweep_mark() -> Key {
+    ("SWEEP".into(), "TIMERS".into())
+}
+
+/// How far reconciliation with Stripe has read one app's events.
+pub fn reconcile_mark(tenant_id: &str, app_id: &str) -> Key {
+    (
+        tenant_partition(tenant_id),
+        format!("{}{app_id}", kind::RECONCILE),
+    )
+}
+
 /// Sort-key prefixes of tenant listings in `gsi1`.
 pub mod listing {
     pub const APPS: &str = "APP#";
@@ -152,6 +171,8 @@ pub mod listing {
     pub const LICENSES: &str = "LICENSE#";
     pub const TOKENS: &str = "TOKEN#";
     pub const EVENTS: &str = "EVENT#";
+    /// Webhook deliveries, per endpoint: `WHDLV#<endpointId>#<createdAt>#<deliveryId>`.
+    pub const DELIVERIES: &str = "WHDLV#";
 }
 
 /// Sort-key prefixes of the records that live in a tenant's partition.
@@ -169,4 +190,10 @@ pub mod kind {
     pub const LICENSE_IMPORT: &str = "IMPORT#";
     /// Dashboard members, by email (`MEMBER#<email>`).
     pub const MEMBER: &str = "MEMBER#";
+    /// Outgoing webhook endpoints (`WHEP#<endpointId>`).
+    pub const WEBHOOK_ENDPOINT: &str = "WHEP#";
+    /// Outgoing webhook deliveries (`WHDLV#<deliveryId>`).
+    pub const DELIVERY: &str = "WHDLV#";
+    /// Reconciliation watermarks, per Stripe app (`RECONCILE#<appId>`).
+    pub const RECONCILE: &str = "RECONCILE#";
 }

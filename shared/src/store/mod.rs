@@ -6,6 +6,7 @@ pub mod apps;
 pub mod checkout_sessions;
 pub mod currencies;
 pub mod dashboard;
+pub mod deliveries;
 pub mod events;
 pub mod imports;
 pub mod issuance;
@@ -16,10 +17,13 @@ pub mod plans;
 pub mod product_devices;
 pub mod products;
 pub mod purchases;
+pub mod reconcile_marks;
 pub mod signing_keys;
 pub mod subscriptions;
 pub mod tenant_items;
 pub mod tenants;
+pub mod timers;
+pub mod webhook_endpoints;
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{caller, ts};
-use crate::domain::{EventLogEntry, EventStatus};
+use crate::domain::{EventLogEntry, EventSource, EventStatus};
 use crate::http::input::{pagination, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
@@ -22,6 +22,8 @@ pub struct EventView {
     pub received_at: String,
     pub license_ids: Vec<String>,
     pub purchase_ref: Option<String>,
+    /// `webhook` (Stripe delivered it) or `reconcile` (found by reconciliation with Stripe).
+    pub source: EventSource,
 }
 
 impl From<EventLogEntry> for EventView {
@@ -37,6 +39,7 @@ impl From<EventLogEntry> for EventView {
             received_at: ts(e.received_at),
             license_ids: e.license_ids,
             purchase_ref: e.purchase_ref,
+            source: e.source,
         }
     }
 }
@@ -57,6 +60,15 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .query_param("livemode")
         .map(|m| crate::http::input::bool_param("livemode", m))
         .transpose()?;
+    let source = req.query_param("source");
+    if let Some(src) = source {
+        if !["webhook", "reconcile"].contains(&src) {
+            return Err(Error::validation(
+                "source",
+                "must be one of webhook, reconcile",
+            ));
+        }
+    }
     let page = s
         .store
         .list_events(
@@ -66,6 +78,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             status,
             req.query_param("type"),
             livemode,
+            source,
         )
         .await?;
     Ok(ApiResponse::ok(&ListBody::from_page(page, EventView::from)))

@@ -37,7 +37,7 @@ pub struct LicenseView {
     pub created_at: String,
 }
 
-async fn view(s: &Services, l: License) -> Result<LicenseView> {
+pub(crate) async fn view(s: &Services, l: License) -> Result<LicenseView> {
     let key = s
         .keyring
         .open_secret(

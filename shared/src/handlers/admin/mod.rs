@@ -13,6 +13,7 @@ pub mod signing_keys;
 pub mod tenant;
 pub mod tenant_keys;
 pub mod tokens;
+pub mod webhook_endpoints;
 
 use time::OffsetDateTime;
 

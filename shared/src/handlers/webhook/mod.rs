@@ -12,14 +12,14 @@ mod invoice;
 mod payment_intent;
 mod purchase;
 mod routing;
-mod stripe_reads;
+pub(crate) mod stripe_reads;
 mod subscription;
 
 use http::StatusCode;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::domain::{EventLogEntry, EventStatus, StripeApp};
+use crate::domain::{EventLogEntry, EventSource, EventStatus, StripeApp};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::signature::SignatureHeader;
 use crate::stripe::Event;
@@ -91,12 +91,34 @@ pub async fn receive(s: &Services, req: &ApiRequest, app_id: Option<&str>) -> Re
     .await?;
 
     let span = tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type, app_id = %app.id, tenant_id = %app.tenant_id);
-    handle_verified(s, &app, &event).instrument(span).await
+    async {
+        tracing::info!("stripe event verified");
+        let processed = record_and_process(s, &app, &event, EventSource::Webhook).await?;
+        Ok(receipt(&app, &processed.entry, processed.duplicate))
+    }
+    .instrument(span)
+    .await
 }
 
-/// Records, processes and answers an event whose signature matched `app`.
-async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result<ApiResponse> {
-    tracing::info!("stripe event verified");
+/// What recording and processing an event came to.
+#[derive(Debug)]
+pub struct Processed {
+    /// The event's log entry after processing.
+    pub entry: EventLogEntry,
+    /// The event had already been processed; nothing changed.
+    pub duplicate: bool,
+}
+
+/// The one entrance to event processing, for an event known to come from `app`'s Stripe
+/// account: a webhook whose signature matched (see [`receive`]), or an event reconciliation
+/// fetched from Stripe's API with the app's own secret key. Records the event (once), runs its
+/// effects, and marks it verified or failed.
+pub async fn record_and_process(
+    s: &Services,
+    app: &StripeApp,
+    event: &Event,
+    source: EventSource,
+) -> Result<Processed> {
     let entry = EventLogEntry {
         event_id: event.id.clone(),
         tenant_id: app.tenant_id.clone(),
@@ -109,6 +131,7 @@ async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result
         received_at: crate::time::now(),
         license_ids: Vec::new(),
         purchase_ref: None,
+        source,
     };
     if let Some(previous) = s.store.record_event(&entry).await? {
         if previous.status == EventStatus::Verified {
@@ -119,7 +142,10 @@ async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result
                     .await?;
             }
             tracing::info!("duplicate delivery of a processed event");
-            return Ok(receipt(app, &previous, true));
+            return Ok(Processed {
+                entry: previous,
+                duplicate: true,
+            });
         }
     }
 
@@ -159,7 +185,10 @@ async fn handle_verified(s: &Services, app: &StripeApp, event: &Event) -> Result
             }
         }
     };
-    Ok(receipt(app, &entry, false))
+    Ok(Processed {
+        entry,
+        duplicate: false,
+    })
 }
 
 fn receipt(app: &StripeApp, entry: &EventLogEntry, duplicate: bool) -> ApiResponse {

@@ -1,0 +1,209 @@
+//! The table's stream, consumed: each record's old and new image go through
+//! [`derive`](crate::domain::webhooks::derive), and what they mean is emitted (or, for a timer,
+//! stored for the sweep). Lambda's DynamoDB event source delivers the records in order per
+//! item; locally `keyhook`'s stream worker reads the same stream and calls the same handler.
+//!
+//! A batch is processed in order and stops at the first record that fails; its sequence number
+//! is reported (`batchItemFailures`), so Lambda retries from there and nothing is skipped.
+//! Records processed twice emit nothing new: event and delivery ids are derived from them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::emit::{Emitter, OutgoingEvent};
+use super::payload;
+use crate::domain::webhooks::derive::{self, Change, Derived};
+use crate::domain::webhooks::EventType;
+use crate::store::timers::Timer;
+use crate::{Result, Services};
+
+/// A batch of stream records, as Lambda's DynamoDB event source sends it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<StreamRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamRecord {
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    #[serde(rename = "eventName", default)]
+    pub event_name: String,
+    #[serde(rename = "eventSource", default)]
+    pub event_source: Option<String>,
+    pub dynamodb: StreamChange,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamChange {
+    /// Seconds since the epoch (to the second on AWS).
+    #[serde(default)]
+    pub approximate_creation_date_time: Option<f64>,
+    #[serde(default)]
+    pub keys: Option<serde_dynamo::Item>,
+    #[serde(default)]
+    pub new_image: Option<serde_dynamo::Item>,
+    #[serde(default)]
+    pub old_image: Option<serde_dynamo::Item>,
+    #[serde(default)]
+    pub sequence_number: Option<String>,
+}
+
+/// The partial batch response: where Lambda retries from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamResponse {
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFailure {
+    pub item_identifier: String,
+}
+
+impl StreamRecord {
+    fn change(&self) -> Change {
+        let at = self
+            .dynamodb
+            .approximate_creation_date_time
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128).ok())
+            .unwrap_or_else(crate::time::now);
+        Change {
+            record_id: self.event_id.clone(),
+            at,
+            old: self.dynamodb.old_image.clone().map(Into::into),
+            new: self.dynamodb.new_image.clone().map(Into::into),
+        }
+    }
+}
+
+/// Handles a batch: everything up to the first failure is done, the rest is retried.
+pub async fn handle(s: &Services, event: StreamEvent) -> StreamResponse {
+    let mut emitter = Emitter::new(s);
+    for record in &event.records {
+        if let Err(e) = handle_record(s, &mut emitter, record).await {
+            tracing::error!(record = %record.event_id, error = %e, "stream record failed; retried from here");
+            return StreamResponse {
+                batch_item_failures: vec![ItemFailure {
+                    item_identifier: record
+                        .dynamodb
+                        .sequence_number
+                        .clone()
+                        .unwrap_or_else(|| record.event_id.clone()),
+                }],
+            };
+        }
+    }
+    if emitter.enqueued > 0 {
+        tracing::info!(
+            records = event.records.len(),
+            deliveries = emitter.enqueued,
+            "stream batch handled"
+        );
+    }
+    StreamResponse::default()
+}
+
+async fn handle_record(
+    s: &Services,
+    emitter: &mut Emitter<'_>,
+    record: &StreamRecord,
+) -> Result<()> {
+    let change = record.change();
+    for d in derive::derive(&change) {
+        let (tenant_id, kind, id) = match &d {
+            Derived::Timer {
+                tenant_id,
+                license_id,
+                kind,
+                at,
+            } => {
+                s.store
+                    .put_timer(&Timer {
+                        tenant_id: tenant_id.clone(),
+                        license_id: license_id.clone(),
+                        kind: kind.as_str().to_string(),
+                        at: *at,
+                    })
+                    .await?;
+                continue;
+            }
+            Derived::NewKeyRenewal { .. } => {
+                new_key_renewal(s, emitter, &d, change.at).await?;
+                continue;
+            }
+            Derived::License {
+                id, kind, license, ..
+            } => (license.tenant_id.clone(), *kind, id.clone()),
+            Derived::TrialStarted { id, device } => (
+                device.tenant_id.clone(),
+                EventType::TrialStarted,
+                id.clone(),
+            ),
+            Derived::PurchaseFailed { id, entry } => (
+                entry.tenant_id.clone(),
+                EventType::PurchaseFailed,
+                id.clone(),
+            ),
+            Derived::EmailFailed { id, purchase } => (
+                purchase.tenant_id.clone(),
+                EventType::EmailFailed,
+                id.clone(),
+            ),
+        };
+        let endpoints = emitter.wanting(&tenant_id, kind).await?;
+        if endpoints.is_empty() {
+            continue;
+        }
+        let event = OutgoingEvent {
+            id,
+            kind,
+            at: change.at,
+            data: payload::data(s, &d).await?,
+        };
+        emitter.emit(&endpoints, &event).await?;
+    }
+    Ok(())
+}
+
+/// A subscription's licenses replaced by a newer period's: `license.renewed` for each new one.
+async fn new_key_renewal(
+    s: &Services,
+    emitter: &mut Emitter<'_>,
+    d: &Derived,
+    at: OffsetDateTime,
+) -> Result<()> {
+    let Derived::NewKeyRenewal {
+        id,
+        tenant_id,
+        subscription_id,
+        license_ids,
+        previous_license_ids,
+    } = d
+    else {
+        return Ok(());
+    };
+    let endpoints = emitter
+        .wanting(tenant_id, EventType::LicenseRenewed)
+        .await?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    for license in s.store.get_tenant_licenses(tenant_id, license_ids).await? {
+        let mut data = payload::license(s, license.clone()).await?;
+        data["subscriptionId"] = json!(subscription_id);
+        data["previousLicenseIds"] = json!(previous_license_ids);
+        let event = OutgoingEvent {
+            id: derive::event_id(&[id, &license.id]),
+            kind: EventType::LicenseRenewed,
+            at,
+            data,
+        };
+        emitter.emit(&endpoints, &event).await?;
+    }
+    Ok(())
+}
