@@ -426,7 +426,7 @@ async fn license_actions_go_through_the_api_rules() {
     let l = api_license().await;
     let (_, answer) = stack
         .api(&t.token, "POST", "/api/licenses/activate",
-            Some(json!({"licenseKey": l["key"], "productId": l["productId"], "deviceId": "laptop-1"})))
+            Some(json!({"licenseKey": l["key"], "productId": l["productId"], "deviceId": "laptop-1", "environment": "test"})))
         .await;
     assert_eq!(answer["code"], "VALID", "{answer}");
     assert!(d.get(&path).await.body.contains("laptop-1"));
