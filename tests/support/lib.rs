@@ -4,7 +4,10 @@
 //! tests run in parallel without seeing each other.
 
 pub mod calls;
+pub mod cost;
+pub mod dynamo_responder;
 pub mod fake_stripe;
+pub mod figures;
 pub mod stripe;
 
 use std::net::SocketAddr;
