@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench-deploy`: figures for docs/deploy.md. Builds every function and a hello-world
-# `lambda_runtime` binary the same way (cargo lambda build --release), then prints
+# `lambda_runtime` binary the same way (the release profile: cargo lambda build --release --arm64
+# for what is deployed, cargo build --release for this machine), then prints
 #   - per binary: release size and zip size (arm64, what `sam deploy` uploads; x86_64 too);
 #   - cold start: process start -> first `next` on a local Lambda Runtime API, median of RUNS,
 #     next to hello-lambda's (the ratio is the figure), on this machine's arch (x86_64 here:
@@ -27,12 +28,18 @@ for b in "${BINARIES[@]}"; do args+=(--bin "$b"); done
 log "cargo lambda build --release --arm64 (what is deployed)"
 cargo lambda build --release --arm64 --lambda-dir "$TARGET/lambda" "${args[@]}"
 host="$(uname -m)"
-log "cargo lambda build --release for this machine ($host), to run here"
 if [ "$host" = aarch64 ]; then
   run_dir="$TARGET/lambda"
 else
+  # Plain `cargo build --release` for this machine (same profile, same code; it shares cargo's
+  # cache with `cargo bench`, where a cargo-lambda x86_64 build would be a third full build).
+  log "cargo build --release for this machine ($host), to run here"
   run_dir="$TARGET/lambda-x86_64"
-  cargo lambda build --release --x86-64 --lambda-dir "$run_dir" "${args[@]}"
+  cargo build --release "${args[@]}"
+  for b in "${BINARIES[@]}"; do
+    mkdir -p "$run_dir/$b"
+    cp "$TARGET/release/$b" "$run_dir/$b/bootstrap"
+  done
 fi
 
 log "sizes"

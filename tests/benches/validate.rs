@@ -399,16 +399,56 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
         "== CPU per validate, DynamoDB = a keep-alive GetItem responder on another thread (not the emulator) =="
     );
     let mut keyhook = 0.0;
-    for (label, client) in [
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, StalledStreamProtectionConfig};
+    let variant =
+        |f: &dyn Fn(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder| {
+            aws_sdk_dynamodb::Client::from_conf(
+                f(aws_sdk_dynamodb::config::Builder::from(&to_responder)).build(),
+            )
+        };
+    let shared_http = stack
+        .sdk
+        .to_builder()
+        .endpoint_url(responder.url())
+        .http_client(keyhook_shared::sdk::http_client())
+        .build();
+    let mut variants = vec![
         (
             "SDK client, default config",
             aws_sdk_dynamodb::Client::new(&to_responder),
         ),
         (
-            "SDK client as Keyhook builds it",
-            keyhook_shared::sdk::dynamodb_client(&to_responder),
+            "X no stalled-stream protection",
+            variant(&|b| b.stalled_stream_protection(StalledStreamProtectionConfig::disabled())),
         ),
-    ] {
+        (
+            "X no retries",
+            variant(&|b| b.retry_config(RetryConfig::disabled())),
+        ),
+        (
+            "X no stall + no retries",
+            variant(&|b| {
+                b.stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+                    .retry_config(RetryConfig::disabled())
+            }),
+        ),
+        (
+            "X shared lazy http client",
+            aws_sdk_dynamodb::Client::new(&shared_http),
+        ),
+        (
+            "X identity cache none",
+            variant(&|b| b.identity_cache(aws_sdk_dynamodb::config::IdentityCache::no_cache())),
+        ),
+    ];
+    if std::env::var("KEYHOOK_BENCH_VARIANTS").is_err() {
+        variants.truncate(1);
+    }
+    variants.push((
+        "SDK client as Keyhook builds it",
+        keyhook_shared::sdk::dynamodb_client(&to_responder),
+    ));
+    for (label, client) in variants {
         // KMS (the tenant key, once) still goes to the emulator; only DynamoDB is the responder.
         let services = Services::with_clients(
             stack.config(),
