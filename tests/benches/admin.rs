@@ -101,10 +101,18 @@ async fn main() {
             .map(|(k, v)| format!("{k}={}", *v as f64 / n as f64))
             .collect::<Vec<_>>()
             .join(", ");
-        let label = format!(
-            "{method} {}",
-            path.replace(&product, "{id}").replace(&app.id, "{id}")
-        );
+        // Ids replaced segment by segment (a short product id can occur inside an app id).
+        let shown: Vec<&str> = path
+            .split('/')
+            .map(|seg| {
+                if seg == product || seg == app.id {
+                    "{id}"
+                } else {
+                    seg
+                }
+            })
+            .collect();
+        let label = format!("{method} {}", shown.join("/"));
         let note = body.map(|b| format!(" {b}")).unwrap_or_default();
         println!(
             "  {:<40}{note}: {:.1} calls ({detail})",
