@@ -75,5 +75,17 @@ impl HttpClient for LazyRoots {
 
 /// The DynamoDB client every function uses (the validation hot path is one GetItem).
 pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(sdk)
+    aws_sdk_dynamodb::Client::from_conf(
+        dynamodb_settings(aws_sdk_dynamodb::config::Builder::from(sdk)).build(),
+    )
+}
+
+/// Keyhook's settings on a DynamoDB client configuration. For now the SDK's defaults (standard
+/// retries, stalled-stream protection, the lazy identity cache): `make bench` measures them
+/// against single changes on a keep-alive GetItem responder (`KEYHOOK_BENCH_VARIANTS=1`), and
+/// none is changed until a measurement says it pays.
+pub fn dynamodb_settings(
+    builder: aws_sdk_dynamodb::config::Builder,
+) -> aws_sdk_dynamodb::config::Builder {
+    builder
 }

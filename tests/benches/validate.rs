@@ -353,24 +353,29 @@ async fn run() {
     println!("POST /api/licenses/validate: {valid:>5.0} req/s (each one GetItem on the emulator)");
     println!("ratio health/validate: {:.1}", health / valid);
 
-    keyhook_tests::figures::record(
-        "validate",
-        &[
-            ("dynamodb_calls_warm", json!(warm_calls)),
+    let mut figures = vec![
+        ("dynamodb_calls_warm", json!(warm_calls)),
+        ("answer_bytes", json!(bytes / m)),
+        ("license_item_bytes", json!(item_bytes)),
+    ];
+    // CPU figures only from an optimised build (`cargo bench`), never a debug one.
+    if !cfg!(debug_assertions) {
+        figures.extend([
             ("cpu_us_harness", json!(harness_us)),
             ("cpu_us_emulator", json!(emulator_us)),
             ("cpu_us_in_memory", json!(in_memory_us)),
-            ("answer_bytes", json!(bytes / m)),
-            ("license_item_bytes", json!(item_bytes)),
-        ],
-    );
+        ]);
+    }
+    keyhook_tests::figures::record("validate", &figures);
 }
 
 /// CPU per validate with DynamoDB answered by a keep-alive responder (not the emulator): the
 /// SDK's own cost per GetItem, separated from moto's (which closes connections and answers
 /// slowly). Same handler, same flow; the responder serves a snapshot of the bench's table.
 /// Compares the SDK client with its default configuration and the one Keyhook builds
-/// (`sdk::dynamodb_client`). Returns Keyhook's figure (µs CPU per validate) and the size
+/// (`sdk::dynamodb_client`); with `KEYHOOK_BENCH_VARIANTS=1`, also single settings changed
+/// (stalled-stream protection, retries, identity cache, the shared HTTP client), to see what
+/// each costs. Returns Keyhook's figure (µs CPU per validate) and the size
 /// of the license item read (DynamoDB's item size: names + values).
 async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
     let mut items = Vec::new();
@@ -393,52 +398,38 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
         }
     }
     let responder = DynamoResponder::start(&items);
-    let to_responder = stack.sdk.to_builder().endpoint_url(responder.url()).build();
+    // The endpoint on the DynamoDB configuration itself: the SDK prefers AWS_ENDPOINT_URL from
+    // the environment (the emulator) over an SdkConfig's endpoint.
+    let to_responder =
+        || aws_sdk_dynamodb::config::Builder::from(&stack.sdk).endpoint_url(responder.url());
     println!();
     println!(
         "== CPU per validate, DynamoDB = a keep-alive GetItem responder on another thread (not the emulator) =="
     );
     let mut keyhook = 0.0;
-    use aws_sdk_dynamodb::config::{retry::RetryConfig, StalledStreamProtectionConfig};
-    let variant =
-        |f: &dyn Fn(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder| {
-            aws_sdk_dynamodb::Client::from_conf(
-                f(aws_sdk_dynamodb::config::Builder::from(&to_responder)).build(),
-            )
-        };
-    let shared_http = stack
-        .sdk
-        .to_builder()
-        .endpoint_url(responder.url())
-        .http_client(keyhook_shared::sdk::http_client())
-        .build();
+    use aws_sdk_dynamodb::config::{
+        retry::RetryConfig, Builder, IdentityCache, StalledStreamProtectionConfig,
+    };
+    let client = |b: Builder| aws_sdk_dynamodb::Client::from_conf(b.build());
     let mut variants = vec![
+        ("SDK client, default config", client(to_responder())),
         (
-            "SDK client, default config",
-            aws_sdk_dynamodb::Client::new(&to_responder),
+            "  variant: no stalled-stream protection",
+            client(
+                to_responder().stalled_stream_protection(StalledStreamProtectionConfig::disabled()),
+            ),
         ),
         (
-            "X no stalled-stream protection",
-            variant(&|b| b.stalled_stream_protection(StalledStreamProtectionConfig::disabled())),
+            "  variant: no retries",
+            client(to_responder().retry_config(RetryConfig::disabled())),
         ),
         (
-            "X no retries",
-            variant(&|b| b.retry_config(RetryConfig::disabled())),
+            "  variant: no identity cache",
+            client(to_responder().identity_cache(IdentityCache::no_cache())),
         ),
         (
-            "X no stall + no retries",
-            variant(&|b| {
-                b.stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-                    .retry_config(RetryConfig::disabled())
-            }),
-        ),
-        (
-            "X shared lazy http client",
-            aws_sdk_dynamodb::Client::new(&shared_http),
-        ),
-        (
-            "X identity cache none",
-            variant(&|b| b.identity_cache(aws_sdk_dynamodb::config::IdentityCache::no_cache())),
+            "  variant: the shared lazy HTTPS client (sdk::http_client)",
+            client(to_responder().http_client(keyhook_shared::sdk::http_client())),
         ),
     ];
     if std::env::var("KEYHOOK_BENCH_VARIANTS").is_err() {
@@ -446,7 +437,7 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
     }
     variants.push((
         "SDK client as Keyhook builds it",
-        keyhook_shared::sdk::dynamodb_client(&to_responder),
+        client(keyhook_shared::sdk::dynamodb_settings(to_responder())),
     ));
     for (label, client) in variants {
         // KMS (the tenant key, once) still goes to the emulator; only DynamoDB is the responder.
