@@ -963,3 +963,102 @@ fn samconfig_deploys_with_working_defaults() {
         }
     }
 }
+
+#[test]
+fn the_validation_routes_can_skip_api_gateway_through_a_function_url() {
+    let t = template();
+    let param = &t["Parameters"]["ValidationEndpoint"];
+    assert_eq!(param["AllowedValues"], json!(["HttpApi", "FunctionUrl"]));
+    assert_eq!(
+        param["Default"], "HttpApi",
+        "the HTTP API stays the default"
+    );
+    assert_eq!(
+        t["Conditions"]["ValidationViaFunctionUrl"],
+        json!({"Fn::Equals": [{"Ref": "ValidationEndpoint"}, "FunctionUrl"]})
+    );
+    let fns = functions(&t);
+    let (validate_id, _) = fns["validate"];
+
+    // Exactly one Function URL, on the validate function, public, only under the parameter.
+    let urls = resources_of_type(&t, "AWS::Lambda::Url");
+    assert_eq!(urls.len(), 1, "one Function URL: {urls:?}");
+    let (url_id, url) = urls[0];
+    assert_eq!(url["Condition"], "ValidationViaFunctionUrl");
+    assert_eq!(
+        getatt_target(&url["Properties"]["TargetFunctionArn"]),
+        Some(validate_id.as_str()),
+        "the URL targets the validate function (it serves only the validation routes)"
+    );
+    assert_eq!(url["Properties"]["AuthType"], "NONE");
+    for (name, (id, f)) in &fns {
+        if name != "validate" {
+            assert!(
+                f["Properties"]["FunctionUrlConfig"].is_null(),
+                "{id}: no Function URL outside validation"
+            );
+        }
+    }
+
+    // The two grants AuthType NONE needs, the only public ones: both only under the
+    // parameter, both on validate, and InvokeFunction only through the URL.
+    let permissions: Vec<&Value> = resources_of_type(&t, "AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p["Properties"]["Principal"] == "*")
+        .collect();
+    assert_eq!(permissions.len(), 2, "{permissions:?}");
+    for p in &permissions {
+        assert_eq!(p["Properties"]["FunctionName"], json!({"Ref": validate_id}));
+    }
+    let by_action = |action: &str| {
+        let found: Vec<&&Value> = permissions
+            .iter()
+            .filter(|p| p["Properties"]["Action"] == action)
+            .collect();
+        assert_eq!(found.len(), 1, "one {action} grant on {validate_id}");
+        let p = *found[0];
+        assert_eq!(p["Condition"], "ValidationViaFunctionUrl", "{action}");
+        p
+    };
+    assert_eq!(
+        by_action("lambda:InvokeFunctionUrl")["Properties"]["FunctionUrlAuthType"],
+        "NONE"
+    );
+    assert_eq!(
+        by_action("lambda:InvokeFunction")["Properties"]["InvokedViaFunctionUrl"],
+        true,
+        "anyone may invoke only through the URL"
+    );
+
+    // The validation base URL: the Function URL's host under the parameter, else the API's.
+    let output = &t["Outputs"]["ValidationBaseUrl"]["Value"]["Fn::If"];
+    assert_eq!(output[0], "ValidationViaFunctionUrl");
+    assert!(
+        output[1]
+            .to_string()
+            .contains(&format!("\"{url_id}\",\"FunctionUrl\"")),
+        "{}",
+        output[1]
+    );
+    assert!(
+        output[2].to_string().contains("execute-api"),
+        "{}",
+        output[2]
+    );
+
+    // The HTTP API keeps serving the validation routes (and throttling them) either way.
+    let routes: BTreeSet<String> = resources_of_type(&t, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .filter(|(_, r)| r["Condition"].is_null())
+        .map(|(_, r)| r["Properties"]["RouteKey"].as_str().unwrap().to_string())
+        .collect();
+    for r in ROUTES.iter().filter(|r| r.function == Function::Validate) {
+        assert!(
+            routes.contains(&format!("{} {}", r.method, r.path)),
+            "{} {} stays on the HTTP API",
+            r.method,
+            r.path
+        );
+    }
+}

@@ -149,6 +149,11 @@ async fn main() {
         counter.service_total("KMS") as f64 / n as f64,
         counter.service_total("SQS") as f64 / n as f64
     );
+    let webhook_totals = (
+        counter.service_total("DynamoDB"),
+        counter.service_total("SQS"),
+        counter.service_total("KMS"),
+    );
     counter.reset();
     // The mail worker's own SQS receive/delete calls use an uncounted client: only the
     // mailer handler's calls are counted, as the mailer Lambda would make them.
@@ -162,6 +167,36 @@ async fn main() {
         counter.service_total("DynamoDB") as f64 / n as f64,
         counter.service_total("KMS") as f64 / n as f64,
         counter.service_total("SESv2") as f64 / n as f64
+    );
+
+    keyhook_tests::figures::record(
+        "purchase",
+        &[
+            (
+                "webhook_dynamodb_calls",
+                json!(webhook_totals.0 as f64 / n as f64),
+            ),
+            (
+                "webhook_sqs_calls",
+                json!(webhook_totals.1 as f64 / n as f64),
+            ),
+            (
+                "webhook_kms_calls",
+                json!(webhook_totals.2 as f64 / n as f64),
+            ),
+            (
+                "mailer_dynamodb_calls",
+                json!(counter.service_total("DynamoDB") as f64 / n as f64),
+            ),
+            (
+                "mailer_ses_calls",
+                json!(counter.service_total("SESv2") as f64 / n as f64),
+            ),
+            (
+                "mailer_kms_calls",
+                json!(counter.service_total("KMS") as f64 / n as f64),
+            ),
+        ],
     );
 
     webhook_matching(&stack).await;
