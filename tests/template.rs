@@ -1061,4 +1061,18 @@ fn the_validation_routes_can_skip_api_gateway_through_a_function_url() {
             r.path
         );
     }
+
+    // Without route throttling on the Function URL, the function's reserved concurrency is the
+    // outer guard: a parameter (0 = none) that sets it only when given.
+    let reserved = &t["Parameters"]["ValidateReservedConcurrency"];
+    assert_eq!(reserved["Default"], 0);
+    assert_eq!(
+        t["Conditions"]["HasValidateReservedConcurrency"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ValidateReservedConcurrency"}, 0]}]})
+    );
+    let (_, validate) = fns["validate"];
+    assert_eq!(
+        validate["Properties"]["ReservedConcurrentExecutions"],
+        json!({"Fn::If": ["HasValidateReservedConcurrency", {"Ref": "ValidateReservedConcurrency"}, {"Ref": "AWS::NoValue"}]})
+    );
 }
