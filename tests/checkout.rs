@@ -163,6 +163,7 @@ async fn one_time_in_usd_sends_exactly_stripes_fields_and_records_the_session() 
             ("payment_intent_data[metadata][productId]", product),
             ("payment_intent_data[metadata][quantity]", "2"),
             ("payment_intent_data[metadata][planId]", &plan),
+            ("metadata[keyhookCheckout]", "true"),
         ])
     );
     // Stripe's {CHECKOUT_SESSION_ID} placeholder must reach Stripe as text.
@@ -190,6 +191,8 @@ async fn one_time_in_usd_sends_exactly_stripes_fields_and_records_the_session() 
         livemode: false,
     });
     event["data"]["object"]["id"] = json!(id);
+    // Stripe sends the session back with the metadata Keyhook created it with.
+    event["data"]["object"]["metadata"]["keyhookCheckout"] = json!("true");
     let (status, receipt) = shop
         .stack
         .post_event("/api/stripe/webhook", &event, &shop.app.webhook_secret)
@@ -368,6 +371,7 @@ async fn subscriptions_use_the_mapped_price_and_its_currency() {
             ("metadata[quantity]", "2"),
             ("subscription_data[metadata][productId]", product),
             ("subscription_data[metadata][quantity]", "2"),
+            ("metadata[keyhookCheckout]", "true"),
         ])
     );
 
