@@ -114,6 +114,8 @@ ensure_node() {
     log "installing the TypeScript verifier's dev dependencies"
     (cd "$ROOT/clients/typescript" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
 # Debian's Chromium and its WebDriver, for the dashboard's browser tests (tests/browser.rs).
 # Installed once with apt (`apt-get update` first); skipped when both are present.
 ensure_chromium() {

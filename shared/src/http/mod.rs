@@ -4,6 +4,7 @@
 //! run exactly the same handlers.
 
 pub mod auth;
+pub mod idempotency;
 pub mod input;
 pub mod lambda;
 pub mod openapi;

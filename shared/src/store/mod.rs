@@ -8,6 +8,7 @@ pub mod currencies;
 pub mod dashboard;
 pub mod deliveries;
 pub mod events;
+pub mod idempotency;
 pub mod imports;
 pub mod issuance;
 pub mod keys;

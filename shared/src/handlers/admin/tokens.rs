@@ -69,6 +69,11 @@ pub async fn delete(s: &Services, req: &ApiRequest, token_id: &str) -> Result<Ap
             .list_tokens(&c.tenant_id, 200, cursor.as_deref())
             .await?;
         if let Some(t) = page.items.iter().find(|t| t.id == token_id) {
+            if t.id == c.token_id {
+                return Err(Error::Conflict(
+                    "this is the token making the request; revoke it with another token or from the dashboard's settings".into(),
+                ));
+            }
             s.store.delete_token(&c.tenant_id, &t.token_hash).await?;
             return Ok(ApiResponse::no_content());
         }

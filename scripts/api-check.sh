@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The API document against the running code (part of `make test`): starts Keyhook on a free
+# port against the emulator (moto: the test run's, or one of its own) with a fake Stripe,
+# seeds a tenant, an API token and data the requests can name, then
+#   1. generates a Python client from /openapi.json (openapi-python-client) and runs a short
+#      merchant script with it (tests/openapi/client_check.py): the document works as-is;
+#   2. runs schemathesis against /openapi.json with every check, a fixed seed and a bounded
+#      number of examples: it must find nothing.
+# Stops what it started. Tools go into their own virtualenvs under .venv/ (scripts/lib.sh).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+OPENAPI_PYTHON_CLIENT_VERSION="${OPENAPI_PYTHON_CLIENT_VERSION:-0.29.1}"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/keyhook-api-check.XXXXXX")"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  stop_moto
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  start_moto "$(free_port)" "$WORK/moto.log"
+fi
+
+ensure_tool_venv schemathesis schemathesis "$SCHEMATHESIS_VERSION"
+ensure_tool_venv openapi-python-client openapi-python-client "$OPENAPI_PYTHON_CLIENT_VERSION"
+
+log "building keyhook"
+cargo build --quiet -p keyhook-cli
+
+STRIPE_PORT="$(free_port)"
+python3 "$ROOT/tests/openapi/fake_stripe.py" "$STRIPE_PORT" &
+PIDS+=("$!")
+
+# Its own table, key, queues: nothing shared with the tests running on the same emulator.
+PORT="$(free_port)"
+NAME="keyhook-api-check-$PORT"
+KEYHOOK_STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT" \
+KEYHOOK_DEMO_OWNER="owner@api-check.example.com" \
+  "$ROOT/target/debug/keyhook" dev --addr "127.0.0.1:$PORT" \
+    --table "$NAME" --kms-alias "alias/$NAME" --queue "$NAME-mail" \
+    --delivery-queue "$NAME-deliveries" --env-file "$WORK/dev.env" >"$WORK/keyhook.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 300); do
+  [ -s "$WORK/dev.env" ] && break
+  if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then cat "$WORK/keyhook.log" >&2; exit 1; fi
+  sleep 0.2
+done
+set -a; . "$WORK/dev.env"; set +a
+log "Keyhook is up at $KEYHOOK_URL (fake Stripe on port $STRIPE_PORT)"
+
+log "schemathesis $SCHEMATHESIS_VERSION against $KEYHOOK_URL/openapi.json"
+started=$SECONDS
+"$ROOT/.venv/schemathesis/bin/schemathesis" run "$KEYHOOK_URL/openapi.json" \
+  --url "$KEYHOOK_URL" \
+  --checks all \
+  --seed 20261128 \
+  --max-examples "${KEYHOOK_FUZZ_EXAMPLES:-20}" \
+  --header "Authorization: Bearer $KEYHOOK_TOKEN" \
+  --exclude-path-regex '^/dashboard' \
+  --workers 2 \
+  --no-color ${KEYHOOK_FUZZ_ARGS:-} | tee "$WORK/schemathesis.log"
+log "schemathesis: $((SECONDS - started)) s"
