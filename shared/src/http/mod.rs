@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod schema;
 
 pub use request::ApiRequest;
 pub use response::ApiResponse;

@@ -6,15 +6,19 @@ use serde::{Deserialize, Serialize};
 use super::tenant::create_token;
 use super::{caller, ts};
 use crate::domain::ApiToken;
-use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::input::{pagination, text_field, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenInput {
+    #[schemars(extend("pattern" = crate::http::schema::NON_BLANK, "maxLength" = 100))]
     pub name: Option<String>,
 }
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["name"];
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -42,7 +46,7 @@ impl From<ApiToken> for TokenView {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: TokenInput = json_body(req)?;
+    let input: TokenInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     let name = text_field("name", input.name.as_deref().unwrap_or(""), 100)?;
     let (token, record) = create_token(s, &c.tenant_id, &name).await?;
     let mut view = TokenView::from(record);
