@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # `make bench-deploy`: figures for docs/deploy.md. Builds every function and a hello-world
-# `lambda_runtime` binary the same way (cargo lambda build --release), then prints
+# `lambda_runtime` binary the same way (the release profile: cargo lambda build --release --arm64
+# for what is deployed, cargo build --release for this machine), then prints
 #   - per binary: release size and zip size (arm64, what `sam deploy` uploads; x86_64 too);
 #   - cold start: process start -> first `next` on a local Lambda Runtime API, median of RUNS,
 #     next to hello-lambda's (the ratio is the figure), on this machine's arch (x86_64 here:
 #     arm64 binaries cannot run on it);
 #   - peak RSS after N invocations of a real request against the emulator (moto).
-# N=1000 RUNS=20 by default: `N=200 make bench-deploy` for a quicker look.
+# N=1000 RUNS=20 by default: `N=200 make bench-deploy` for a quicker look; N=0 measures cold
+# starts only (what `make bench` runs). Sizes and cold starts are also written as figures for
+# the table `make bench` ends with (tests/bench_summary.rs).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -25,18 +28,26 @@ for b in "${BINARIES[@]}"; do args+=(--bin "$b"); done
 log "cargo lambda build --release --arm64 (what is deployed)"
 cargo lambda build --release --arm64 --lambda-dir "$TARGET/lambda" "${args[@]}"
 host="$(uname -m)"
-log "cargo lambda build --release for this machine ($host), to run here"
 if [ "$host" = aarch64 ]; then
   run_dir="$TARGET/lambda"
 else
+  # Plain `cargo build --release` for this machine (same profile, same code; it shares cargo's
+  # cache with `cargo bench`, where a cargo-lambda x86_64 build would be a third full build).
+  log "cargo build --release for this machine ($host), to run here"
   run_dir="$TARGET/lambda-x86_64"
-  cargo lambda build --release --x86-64 --lambda-dir "$run_dir" "${args[@]}"
+  cargo build --release "${args[@]}"
+  for b in "${BINARIES[@]}"; do
+    mkdir -p "$run_dir/$b"
+    cp "$TARGET/release/$b" "$run_dir/$b/bootstrap"
+  done
 fi
 
 log "sizes"
-python3 - "$TARGET/lambda" "$TARGET/lambda-x86_64" "${BINARIES[@]}" <<'PY'
-import io, os, sys, zipfile
-arm, x86, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+FIGURES="${KEYHOOK_BENCH_FIGURES:-$TARGET/bench-figures}"
+mkdir -p "$FIGURES"
+python3 - "$TARGET/lambda" "$TARGET/lambda-x86_64" "$FIGURES/sizes.json" "${BINARIES[@]}" <<'PY'
+import io, json, os, sys, zipfile
+arm, x86, out, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def sizes(d, n):
     p = os.path.join(d, n, "bootstrap")
     if not os.path.exists(p):
@@ -48,10 +59,16 @@ def sizes(d, n):
 mb = lambda b: f"{b / 1048576:.2f} MB"
 print("\n| binary | arm64 binary | arm64 zip | x86_64 binary | x86_64 zip |")
 print("|---|---|---|---|---|")
+figures = {}
 for n in names:
     a, x = sizes(arm, n), sizes(x86, n)
     cell = lambda s, i: mb(s[i]) if s else "-"
     print(f"| {n} | {cell(a,0)} | {cell(a,1)} | {cell(x,0)} | {cell(x,1)} |")
+    figures[n] = {k: v for k, v in [("arm64_binary", a and a[0]), ("arm64_zip", a and a[1]),
+                                    ("x86_64_binary", x and x[0]), ("x86_64_zip", x and x[1])] if v}
+# For the table `make bench` ends with (tests/bench_summary.rs).
+with open(out, "w") as f:
+    json.dump(figures, f, indent=2)
 PY
 
 MOTO_PORT="$(free_port)"

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# `make bench`: the benchmarks that print figures (they assert nothing about speed). Starts the
-# AWS emulator for the ones that count AWS calls, and stops it afterwards.
+# `make bench`: the benchmarks that print figures (they assert nothing about speed), then one
+# table of issue 17's figures against their targets (tests/bench_summary.rs), computed from what
+# this run measured. Starts the AWS emulator for the benchmarks that count AWS calls, and stops
+# it afterwards. The cold starts and zip sizes come from the release builds
+# (scripts/bench-deploy.sh with N=0: cold starts only; the first run builds both architectures,
+# later runs reuse cargo's cache); KEYHOOK_BENCH_SKIP_DEPLOY=1 skips them (the table then says
+# "not measured").
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap stop_moto EXIT INT TERM
-start_moto "$(free_port)" "$ROOT/.venv/moto-bench.log"
-cargo bench -p keyhook-tests "$@"
-
+export KEYHOOK_BENCH_FIGURES="${KEYHOOK_BENCH_FIGURES:-${CARGO_TARGET_DIR:-$ROOT/target}/bench-figures}"
+rm -rf "$KEYHOOK_BENCH_FIGURES"
+(
+  trap stop_moto EXIT INT TERM
+  start_moto "$(free_port)" "$ROOT/.venv/moto-bench.log"
+  cargo bench -p keyhook-tests "$@"
+)
 # Offline verification in the other languages, on the same vectors (`--bench NAME` skips them).
 if [ $# -eq 0 ]; then
   log "offline verification, Rust, Python and TypeScript"
@@ -17,3 +25,7 @@ if [ $# -eq 0 ]; then
   ensure_node
   (cd "$ROOT/clients/typescript" && npm run --silent bench)
 fi
+if [ "${KEYHOOK_BENCH_SKIP_DEPLOY:-}" != 1 ]; then
+  N=0 RUNS="${RUNS:-20}" "$ROOT/scripts/bench-deploy.sh"
+fi
+cargo run --quiet -p keyhook-tests --bin bench-summary

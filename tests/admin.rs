@@ -721,7 +721,11 @@ async fn activating_a_new_tenant_key_reseals_everything_and_nothing_breaks() {
     assert_eq!(a["status"], "ready");
     let (event, _) = checkout_event(&product, None);
     let (status, r) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
-    assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (200, Some("verified")),
+        "{r}"
+    );
     let stored = stack
         .services
         .store

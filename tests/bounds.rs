@@ -126,7 +126,7 @@ async fn even_an_unlimited_license_stops_at_a_thousand_devices() {
         .unwrap();
 
     let activate = |device: &'static str| {
-        let body = json!({"licenseKey": key, "productId": product, "deviceId": device});
+        let body = json!({"licenseKey": key, "productId": product, "deviceId": device, "environment": "test"});
         let stack = &stack;
         async move {
             let res = stack

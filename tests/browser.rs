@@ -424,7 +424,8 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     b.wait_text("License revoked for good.").await;
     let answer: Value = reqwest::Client::new()
         .post(format!("{base}/api/licenses/validate"))
-        .json(&json!({"licenseKey": key, "productId": product_id}))
+        // A test purchase's license, asked by a test build of the app.
+        .json(&json!({"licenseKey": key, "productId": product_id, "environment": "test"}))
         .send()
         .await
         .unwrap()

@@ -18,7 +18,8 @@ async fn activate(stack: &Stack, key: &str, product: &str, device: &str) -> Valu
     let res = stack
         .http
         .post(format!("{}{ACTIVATE}", stack.base_url))
-        .json(&json!({"licenseKey": key, "productId": product, "deviceId": device}))
+        // Test-mode purchase: the app says it is a test build.
+        .json(&json!({"licenseKey": key, "productId": product, "deviceId": device, "environment": "test"}))
         .send()
         .await
         .unwrap();

@@ -426,7 +426,7 @@ async fn license_actions_go_through_the_api_rules() {
     let l = api_license().await;
     let (_, answer) = stack
         .api(&t.token, "POST", "/api/licenses/activate",
-            Some(json!({"licenseKey": l["key"], "productId": l["productId"], "deviceId": "laptop-1"})))
+            Some(json!({"licenseKey": l["key"], "productId": l["productId"], "deviceId": "laptop-1", "environment": "test"})))
         .await;
     assert_eq!(answer["code"], "VALID", "{answer}");
     assert!(d.get(&path).await.body.contains("laptop-1"));
@@ -702,4 +702,42 @@ async fn sign_up_only_when_the_operator_opens_it() {
         .as_str()
         .unwrap()
         .contains("/dashboard/sign-in/link?token=khl_"));
+}
+
+#[tokio::test]
+async fn licenses_show_and_filter_test_and_live() {
+    let stack = Stack::start().await;
+    let (t, d, ids) = account(&stack).await;
+    // The account's purchase came through a test-mode app; a license issued by hand is live.
+    let test_id = ids["licenseId"].clone();
+    let (status, live) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/licenses",
+            Some(json!({"productId": ids["productId"], "customerEmail": "live@example.com", "sendEmail": false})),
+        )
+        .await;
+    assert_eq!(status, 201, "{live}");
+    let live_id = live["id"].as_str().unwrap().to_string();
+    assert_eq!(live["livemode"], true);
+
+    let all = d.get("/dashboard/licenses").await;
+    assert_eq!(all.status, 200);
+    assert!(all.body.contains(&test_id) && all.body.contains(&live_id));
+    assert!(all.body.contains("b-test") && all.body.contains("b-live"));
+    let tests_only = d.get("/dashboard/licenses?livemode=false").await;
+    assert!(tests_only.body.contains(&test_id), "{}", tests_only.body);
+    assert!(!tests_only.body.contains(&live_id));
+    let live_only = d.get("/dashboard/licenses?livemode=true").await;
+    assert!(live_only.body.contains(&live_id));
+    assert!(!live_only.body.contains(&test_id));
+    // The filter keeps its choice, and a test license's page says what it validates for.
+    assert!(live_only.body.contains("<option value=\"true\" selected>"));
+    let page = d.get(&format!("/dashboard/licenses/{test_id}")).await;
+    assert!(page.body.contains("validates only for test builds"));
+    // A bad value is a form error, not a failure.
+    let bad = d.get("/dashboard/licenses?livemode=maybe").await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("f-livemode-error"), "{}", bad.body);
 }

@@ -56,7 +56,8 @@ impl World {
 
     /// A validation route's answer for a key and product.
     async fn check(&self, route: &str, key: &str, product: &str, device: Option<&str>) -> Value {
-        let mut body = json!({"licenseKey": key, "productId": product});
+        // Purchases here are test mode; imported licenses are live: a test build accepts both.
+        let mut body = json!({"licenseKey": key, "productId": product, "environment": "test"});
         if let Some(d) = device {
             body["deviceId"] = json!(d);
         }
@@ -878,4 +879,51 @@ async fn import_entries_fail_alone_with_their_reason() {
     );
     let (status, _) = w.import(json!({"licenses": []})).await;
     assert_eq!(status, 422);
+}
+
+/// An imported license has no purchase and a key in its old service's format: a resend emails
+/// that key exactly as the buyer knows it.
+#[tokio::test]
+async fn an_imported_license_can_be_resent_with_its_original_key() {
+    let w = world().await;
+    let product = w.product(json!({"externalIds": ["lk-9"]})).await;
+    let buyer = format!("{}@example.com", keyhook_tests::unique("buyer"));
+    let key = "lk_OldService-Key.0042";
+    let (status, report) = w
+        .import(json!({"licenses": [{
+            "key": key, "productId": "lk-9", "externalId": "old-42", "customerEmail": buyer
+        }]}))
+        .await;
+    assert_eq!(
+        (status, report["created"].as_u64()),
+        (200, Some(1)),
+        "{report}"
+    );
+    let license = license_by_key(&w, key).await;
+    assert_eq!(license["productId"], product.as_str());
+    let (status, resend) = w
+        .stack
+        .api(
+            &w.tenant.token,
+            "POST",
+            &format!(
+                "/api/licenses/{}/resend-email",
+                license["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, resend["to"].as_str()),
+        (202, Some(buyer.as_str())),
+        "{resend}"
+    );
+    assert_eq!(w.stack.drain_mail().await, 1);
+    let received = w.stack.emails_to(&buyer).await;
+    assert_eq!(received.len(), 1);
+    let body = received[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains(key),
+        "the key as the old service issued it: {body}"
+    );
 }

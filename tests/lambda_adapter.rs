@@ -99,3 +99,85 @@ async fn a_function_serves_only_its_own_routes() {
     let on_admin = dispatch(&stack.services, Some(Function::Admin), req()).await;
     assert_eq!(on_admin.status.as_u16(), 200);
 }
+
+/// A Lambda Function URL event (payload 2.0, as Lambda sends it for `AuthType: NONE`).
+fn function_url_event(
+    path: &str,
+    source_ip: &str,
+    headers: serde_json::Value,
+    body: &str,
+) -> String {
+    let host = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abcdefghijklmnopqrstuvwxyz012345",
+            "domainName": host, "domainPrefix": "abcdefghijklmnopqrstuvwxyz012345",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": "AcmeApp/2.3.1"},
+            "requestId": "url-req-1", "routeKey": "$default", "stage": "$default",
+            "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 1795000000000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_function_url_event_is_served_and_budgeted_by_its_source_ip() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let product = stack.product(&tenant, json!({"maxDevices": 3})).await;
+    let body = json!({
+        "licenseKey": "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", "productId": product, "deviceId": "dev-1"
+    })
+    .to_string();
+    let send = |ip: &str, forwarded_for: &str| {
+        let raw = function_url_event(
+            "/api/licenses/deactivate",
+            ip,
+            json!({"content-type": "application/json", "x-forwarded-for": forwarded_for}),
+            &body,
+        );
+        let request = lambda_http::request::from_str(&raw).expect("a Function URL event");
+        let api_request = to_api_request(request);
+        assert_eq!(api_request.path, "/api/licenses/deactivate");
+        assert_eq!(api_request.request_id, "url-req-1");
+        assert_eq!(api_request.source_ip, Some(ip.parse().unwrap()));
+        dispatch(&stack.services, Some(Function::Validate), api_request)
+    };
+    // Served from the Function URL's event: 200 (the key is unknown: NOT_FOUND).
+    assert_eq!(
+        send("203.0.113.7", "198.51.100.1").await.status.as_u16(),
+        200
+    );
+    // The per-IP budget of activation churn is keyed by requestContext.http.sourceIp, which
+    // Lambda sets, not by X-Forwarded-For, which the client writes. Spend 203.0.113.7's budget:
+    for _ in 0..2 * keyhook_shared::handlers::validate::throttle::CHURN.burst as usize {
+        stack.services.ip_budgets.churn.allow("203.0.113.7");
+    }
+    let spoofed = send("203.0.113.7", "203.0.113.8").await;
+    assert_eq!(
+        spoofed.status.as_u16(),
+        429,
+        "the budget of 203.0.113.7 is spent"
+    );
+    // Another address still has its own, whatever it claims to forward for.
+    assert_eq!(
+        send("203.0.113.8", "203.0.113.7").await.status.as_u16(),
+        200
+    );
+    // Other functions' routes are not served on the validate function's URL.
+    let raw = function_url_event("/api/products", "203.0.113.9", json!({}), "");
+    let res = dispatch(
+        &stack.services,
+        Some(Function::Validate),
+        to_api_request(lambda_http::request::from_str(&raw).unwrap()),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 404);
+}

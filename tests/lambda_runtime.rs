@@ -552,6 +552,19 @@ async fn validation_events_run_through_the_validate_binary() {
     assert_eq!(validated["license"]["id"], license_id);
     signed(&validated);
 
+    // The same request through a Lambda Function URL (ValidationEndpoint=FunctionUrl in the
+    // template): its event shape goes through the same binary to the same answer.
+    let (status, via_url) = validate
+        .http(&load("function-url/licenses-validate.post.json", &vars))
+        .await;
+    assert_eq!(status, 200, "{via_url}");
+    assert_eq!(
+        (&via_url["valid"], &via_url["code"]),
+        (&json!(true), &json!("VALID"))
+    );
+    assert_eq!(via_url["license"]["id"], license_id);
+    signed(&via_url);
+
     let (status, deactivated) = validate
         .http(&load("apigw/licenses-deactivate.post.json", &vars))
         .await;

@@ -665,7 +665,11 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "APP#*",
             "PRODUCT#*",
             "LICENSE#*",
+            "DEVICE#*",
             "COUNTER",
+            "SESSION#*",
+            "SIGNIN#*",
+            "RATE#*",
         ],
         &[
             "TENANT#*",
@@ -673,20 +677,41 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "APP#*",
             "PRODUCT#*",
             "LICENSE#*",
+            "DEVICE#*",
             "COUNTER",
+            "SESSION#*",
+            "SIGNIN#*",
+            "RATE#*",
         ],
     ),
     (
         "mailer",
-        &["TENANT#*", "LICENSE#*", "PRODUCT#*"],
+        &["TENANT#*", "LICENSE#*", "PRODUCT#*", "SIGNIN#*"],
+        &["TENANT#*", "LICENSE#*"],
+    ),
+    (
+        "deliveries",
+        &["TENANT#*", "LICENSE#*", "TIMER#*", "SWEEP"],
+        &["TENANT#*", "TIMER#*", "SWEEP"],
+    ),
+    (
+        "reconcile",
+        &["APP#*", "PRODUCT#*", "LICENSE#*", "TENANT#*"],
         &["TENANT#*", "LICENSE#*"],
     ),
 ];
 
+/// Partitions of the secondary indexes only (never a table partition key, so no
+/// `dynamodb:LeadingKeys` names them): the webhook-matching index and an email's tenants.
+const INDEX_PARTITIONS: &[&str] = &["WEBHOOK#*", "MEMBER#*"];
+
 fn is_write(action: &str) -> bool {
     matches!(
         action,
-        "dynamodb:PutItem" | "dynamodb:UpdateItem" | "dynamodb:DeleteItem"
+        "dynamodb:PutItem"
+            | "dynamodb:UpdateItem"
+            | "dynamodb:DeleteItem"
+            | "dynamodb:BatchWriteItem"
     )
 }
 
@@ -747,15 +772,28 @@ fn each_function_touches_only_the_partitions_it_uses() {
         let rest = &keys_rs[i + "format!(\"".len()..];
         let kind = rest.split('#').next().unwrap_or_default();
         let is_kind = !kind.is_empty() && kind.chars().all(|c| c.is_ascii_uppercase());
-        if is_kind && before.ends_with('(') {
+        // The first element of a key tuple, or the whole body of a `fn …_partition`.
+        if is_kind && (before.ends_with('(') || before.ends_with('{')) {
             built.insert(format!("{kind}#*"));
+        }
+    }
+    for index_partition in INDEX_PARTITIONS {
+        built.remove(*index_partition);
+    }
+    // Fixed partitions: `("NAME".into(), …)`.
+    for (i, _) in keys_rs.match_indices("(\"") {
+        let rest = &keys_rs[i + 2..];
+        if let Some((name, tail)) = rest.split_once('"') {
+            if tail.starts_with(".into()")
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_uppercase())
+            {
+                built.insert(name.to_string());
+            }
         }
     }
     if keys_rs.contains("pub fn tenant_partition") {
         built.insert("TENANT#*".into());
-    }
-    if keys_rs.contains("(\"COUNTER\".into()") {
-        built.insert("COUNTER".into());
     }
     assert!(built.len() >= 7, "partitions found in keys.rs: {built:?}");
     let granted: BTreeSet<String> = LEADING_KEYS
@@ -924,4 +962,117 @@ fn samconfig_deploys_with_working_defaults() {
             assert!(text.contains(&format!("{name}=")), "{name} has no default");
         }
     }
+}
+
+#[test]
+fn the_validation_routes_can_skip_api_gateway_through_a_function_url() {
+    let t = template();
+    let param = &t["Parameters"]["ValidationEndpoint"];
+    assert_eq!(param["AllowedValues"], json!(["HttpApi", "FunctionUrl"]));
+    assert_eq!(
+        param["Default"], "HttpApi",
+        "the HTTP API stays the default"
+    );
+    assert_eq!(
+        t["Conditions"]["ValidationViaFunctionUrl"],
+        json!({"Fn::Equals": [{"Ref": "ValidationEndpoint"}, "FunctionUrl"]})
+    );
+    let fns = functions(&t);
+    let (validate_id, _) = fns["validate"];
+
+    // Exactly one Function URL, on the validate function, public, only under the parameter.
+    let urls = resources_of_type(&t, "AWS::Lambda::Url");
+    assert_eq!(urls.len(), 1, "one Function URL: {urls:?}");
+    let (url_id, url) = urls[0];
+    assert_eq!(url["Condition"], "ValidationViaFunctionUrl");
+    assert_eq!(
+        getatt_target(&url["Properties"]["TargetFunctionArn"]),
+        Some(validate_id.as_str()),
+        "the URL targets the validate function (it serves only the validation routes)"
+    );
+    assert_eq!(url["Properties"]["AuthType"], "NONE");
+    for (name, (id, f)) in &fns {
+        if name != "validate" {
+            assert!(
+                f["Properties"]["FunctionUrlConfig"].is_null(),
+                "{id}: no Function URL outside validation"
+            );
+        }
+    }
+
+    // The two grants AuthType NONE needs, the only public ones: both only under the
+    // parameter, both on validate, and InvokeFunction only through the URL.
+    let permissions: Vec<&Value> = resources_of_type(&t, "AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p["Properties"]["Principal"] == "*")
+        .collect();
+    assert_eq!(permissions.len(), 2, "{permissions:?}");
+    for p in &permissions {
+        assert_eq!(p["Properties"]["FunctionName"], json!({"Ref": validate_id}));
+    }
+    let by_action = |action: &str| {
+        let found: Vec<&&Value> = permissions
+            .iter()
+            .filter(|p| p["Properties"]["Action"] == action)
+            .collect();
+        assert_eq!(found.len(), 1, "one {action} grant on {validate_id}");
+        let p = *found[0];
+        assert_eq!(p["Condition"], "ValidationViaFunctionUrl", "{action}");
+        p
+    };
+    assert_eq!(
+        by_action("lambda:InvokeFunctionUrl")["Properties"]["FunctionUrlAuthType"],
+        "NONE"
+    );
+    assert_eq!(
+        by_action("lambda:InvokeFunction")["Properties"]["InvokedViaFunctionUrl"],
+        true,
+        "anyone may invoke only through the URL"
+    );
+
+    // The validation base URL: the Function URL's host under the parameter, else the API's.
+    let output = &t["Outputs"]["ValidationBaseUrl"]["Value"]["Fn::If"];
+    assert_eq!(output[0], "ValidationViaFunctionUrl");
+    assert!(
+        output[1]
+            .to_string()
+            .contains(&format!("\"{url_id}\",\"FunctionUrl\"")),
+        "{}",
+        output[1]
+    );
+    assert!(
+        output[2].to_string().contains("execute-api"),
+        "{}",
+        output[2]
+    );
+
+    // The HTTP API keeps serving the validation routes (and throttling them) either way.
+    let routes: BTreeSet<String> = resources_of_type(&t, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .filter(|(_, r)| r["Condition"].is_null())
+        .map(|(_, r)| r["Properties"]["RouteKey"].as_str().unwrap().to_string())
+        .collect();
+    for r in ROUTES.iter().filter(|r| r.function == Function::Validate) {
+        assert!(
+            routes.contains(&format!("{} {}", r.method, r.path)),
+            "{} {} stays on the HTTP API",
+            r.method,
+            r.path
+        );
+    }
+
+    // Without route throttling on the Function URL, the function's reserved concurrency is the
+    // outer guard: a parameter (0 = none) that sets it only when given.
+    let reserved = &t["Parameters"]["ValidateReservedConcurrency"];
+    assert_eq!(reserved["Default"], 0);
+    assert_eq!(
+        t["Conditions"]["HasValidateReservedConcurrency"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ValidateReservedConcurrency"}, 0]}]})
+    );
+    let (_, validate) = fns["validate"];
+    assert_eq!(
+        validate["Properties"]["ReservedConcurrentExecutions"],
+        json!({"Fn::If": ["HasValidateReservedConcurrency", {"Ref": "ValidateReservedConcurrency"}, {"Ref": "AWS::NoValue"}]})
+    );
 }

@@ -486,7 +486,8 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
             assert_eq!(status, 200, "{b}");
         }
     };
-    let activate = json!({"licenseKey": key, "productId": product, "deviceId": "mac-1"});
+    // A test-mode purchase: its license answers test builds.
+    let activate = json!({"licenseKey": key, "productId": product, "deviceId": "mac-1", "environment": "test"});
     assert_eq!(
         post_json(&stack, "/api/licenses/activate", activate.clone()).await["valid"],
         true

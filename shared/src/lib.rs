@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod mail;
+pub mod sdk;
 pub mod services;
 pub mod store;
 pub mod stripe;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 
 use crate::clock::Clock;
 use crate::crypto::{Keyring, SigningKeys};
@@ -38,15 +38,16 @@ pub struct Services {
 
 impl Services {
     /// From the environment: Keyhook's config plus the AWS SDK's own (region, credentials,
-    /// `AWS_ENDPOINT_URL` for the local emulator).
+    /// `AWS_ENDPOINT_URL` for the local emulator), every client sharing one lazily built
+    /// HTTPS client (`crate::sdk`).
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let sdk = crate::sdk::config_from_env().await;
         Ok(Self::new(config, &sdk))
     }
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        let store = Store::new(crate::sdk::dynamodb_client(sdk), &config.table_name);
         Self::with_clients(
             config,
             store,

@@ -4,6 +4,9 @@
 //!    (pure CPU, no I/O).
 //! 2. AWS calls per one-time purchase with warm caches, counted by an interceptor on the real
 //!    SDK clients against the emulator: the webhook request, then the mailer's send.
+//! 3. The shared webhook URL with 1,000 apps: a matching event, and what an unauthenticated
+//!    request costs (a 256 KiB body whose signature matches no app: µs per bad request, and
+//!    its AWS calls, at most one list re-read per second per process).
 //!
 //! Run with `make bench` (starts the emulator).
 
@@ -146,6 +149,11 @@ async fn main() {
         counter.service_total("KMS") as f64 / n as f64,
         counter.service_total("SQS") as f64 / n as f64
     );
+    let webhook_totals = (
+        counter.service_total("DynamoDB"),
+        counter.service_total("SQS"),
+        counter.service_total("KMS"),
+    );
     counter.reset();
     // The mail worker's own SQS receive/delete calls use an uncounted client: only the
     // mailer handler's calls are counted, as the mailer Lambda would make them.
@@ -159,6 +167,36 @@ async fn main() {
         counter.service_total("DynamoDB") as f64 / n as f64,
         counter.service_total("KMS") as f64 / n as f64,
         counter.service_total("SESv2") as f64 / n as f64
+    );
+
+    keyhook_tests::figures::record(
+        "purchase",
+        &[
+            (
+                "webhook_dynamodb_calls",
+                json!(webhook_totals.0 as f64 / n as f64),
+            ),
+            (
+                "webhook_sqs_calls",
+                json!(webhook_totals.1 as f64 / n as f64),
+            ),
+            (
+                "webhook_kms_calls",
+                json!(webhook_totals.2 as f64 / n as f64),
+            ),
+            (
+                "mailer_dynamodb_calls",
+                json!(counter.service_total("DynamoDB") as f64 / n as f64),
+            ),
+            (
+                "mailer_ses_calls",
+                json!(counter.service_total("SESv2") as f64 / n as f64),
+            ),
+            (
+                "mailer_kms_calls",
+                json!(counter.service_total("KMS") as f64 / n as f64),
+            ),
+        ],
     );
 
     webhook_matching(&stack).await;

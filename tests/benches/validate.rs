@@ -24,6 +24,7 @@ use keyhook_shared::handlers::validate::answer::{Answer, LicenseSummary};
 use keyhook_shared::http::{dispatch, ApiRequest, Function};
 use keyhook_shared::Services;
 use keyhook_tests::calls::{counted_services, CallCounter};
+use keyhook_tests::dynamo_responder::DynamoResponder;
 use keyhook_tests::{live_checkout_event, Stack};
 use serde_json::{json, Value};
 
@@ -59,7 +60,7 @@ async fn per_request(
     path: &str,
     n: usize,
     body: impl Fn(usize) -> Value,
-) -> (String, BTreeMap<String, u64>) {
+) -> (String, BTreeMap<String, u64>, f64) {
     counter.take();
     let mut codes = BTreeMap::<String, u64>::new();
     for i in 0..n {
@@ -85,6 +86,7 @@ async fn per_request(
             if per.is_empty() { "none".into() } else { per }
         ),
         codes,
+        total as f64 / n as f64,
     )
 }
 
@@ -166,18 +168,19 @@ async fn run() {
     let validate = json!({"licenseKey": key, "productId": product, "nonce": "bench"});
 
     println!("== AWS calls per request (counted by an SDK interceptor) ==");
-    let (cold, codes) = per_request(&services, &counter, "/api/licenses/validate", 1, |_| {
+    let (cold, codes, _) = per_request(&services, &counter, "/api/licenses/validate", 1, |_| {
         validate.clone()
     })
     .await;
     println!("validate, cold (first for the tenant): {cold} -> {codes:?}");
-    let (warm, codes) = per_request(&services, &counter, "/api/licenses/validate", 200, |_| {
-        validate.clone()
-    })
-    .await;
+    let (warm, codes, warm_calls) =
+        per_request(&services, &counter, "/api/licenses/validate", 200, |_| {
+            validate.clone()
+        })
+        .await;
     println!("validate, warm:                        {warm} -> {codes:?}");
     let dev = |i: usize| format!("device-{i}");
-    let (act, codes) = per_request(
+    let (act, codes, _) = per_request(
         &services,
         &counter,
         "/api/licenses/activate",
@@ -186,7 +189,7 @@ async fn run() {
     )
     .await;
     println!("activate, new device:                  {act} -> {codes:?}");
-    let (again, codes) = per_request(
+    let (again, codes, _) = per_request(
         &services,
         &counter,
         "/api/licenses/activate",
@@ -195,7 +198,7 @@ async fn run() {
     )
     .await;
     println!("activate, device already active:       {again} -> {codes:?}");
-    let (dv, codes) = per_request(
+    let (dv, codes, _) = per_request(
         &services,
         &counter,
         "/api/licenses/validate",
@@ -204,7 +207,7 @@ async fn run() {
     )
     .await;
     println!("validate with device (limit 100):      {dv} -> {codes:?}");
-    let (tr, codes) = per_request(
+    let (tr, codes, _) = per_request(
         &services,
         &counter,
         "/api/licenses/validate",
@@ -213,7 +216,7 @@ async fn run() {
     )
     .await;
     println!("trial, first request of a device:      {tr} -> {codes:?}");
-    let (tr2, codes) = per_request(
+    let (tr2, codes, _) = per_request(
         &services,
         &counter,
         "/api/licenses/validate",
@@ -222,7 +225,7 @@ async fn run() {
     )
     .await;
     println!("trial, running:                        {tr2} -> {codes:?}");
-    let (nf, codes) = per_request(
+    let (nf, codes, _) = per_request(
         &services,
         &counter,
         "/api/licenses/validate",
@@ -247,6 +250,7 @@ async fn run() {
         assert_eq!(res.status.as_u16(), 200);
     }
     let cpu = thread_cpu() - cpu0;
+    let emulator_us = cpu.as_secs_f64() * 1e6 / n as f64;
     let wall = wall0.elapsed();
     println!(
         "handler incl. SDK request/response work: {:.1} µs CPU per validate ({} validations; wall {:.0} µs each, the rest is the emulator)",
@@ -333,12 +337,15 @@ async fn run() {
         bytes += body.len();
     }
     let cpu = thread_cpu() - cpu0;
+    let in_memory_us = cpu.as_secs_f64() * 1e6 / m as f64;
     println!(
         "in-memory part only (rules + device hash + JSON + Ed25519 sign): {:.1} µs CPU per answer ({} answers, {} bytes each)",
         cpu.as_secs_f64() * 1e6 / m as f64,
         m,
         bytes / m
     );
+
+    let (harness_us, item_bytes) = sdk_harness(&stack, &validate).await;
 
     println!();
     println!("== Requests/second through the local server (one core, concurrency 16) ==");
@@ -358,6 +365,189 @@ async fn run() {
     println!("GET /health:              {health:>8.0} req/s");
     println!("POST /api/licenses/validate: {valid:>5.0} req/s (each one GetItem on the emulator)");
     println!("ratio health/validate: {:.1}", health / valid);
+
+    let mut figures = vec![
+        ("dynamodb_calls_warm", json!(warm_calls)),
+        ("answer_bytes", json!(bytes / m)),
+        ("license_item_bytes", json!(item_bytes)),
+    ];
+    // CPU figures only from an optimised build (`cargo bench`), never a debug one.
+    if !cfg!(debug_assertions) {
+        figures.extend([
+            ("cpu_us_harness", json!(harness_us)),
+            ("cpu_us_emulator", json!(emulator_us)),
+            ("cpu_us_in_memory", json!(in_memory_us)),
+        ]);
+    }
+    keyhook_tests::figures::record("validate", &figures);
+}
+
+/// CPU per validate with DynamoDB answered by a keep-alive responder (not the emulator): the
+/// SDK's own cost per GetItem, separated from moto's (which closes connections and answers
+/// slowly). Same handler, same flow; the responder serves a snapshot of the bench's table.
+/// Compares the SDK client with its default configuration and the one Keyhook builds
+/// (`sdk::dynamodb_client`); with `KEYHOOK_BENCH_VARIANTS=1`, also single settings changed
+/// (stalled-stream protection, retries, identity cache, the shared HTTP client), to see what
+/// each costs. Returns Keyhook's figure (µs CPU per validate) and the size
+/// of the license item read (DynamoDB's item size: names + values).
+async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = stack
+            .services
+            .store
+            .client()
+            .scan()
+            .table_name(stack.services.store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    let responder = DynamoResponder::start(&items);
+    // The endpoint on the DynamoDB configuration itself: the SDK prefers AWS_ENDPOINT_URL from
+    // the environment (the emulator) over an SdkConfig's endpoint.
+    let to_responder =
+        || aws_sdk_dynamodb::config::Builder::from(&stack.sdk).endpoint_url(responder.url());
+    println!();
+    println!(
+        "== CPU per validate, DynamoDB = a keep-alive GetItem responder on another thread (not the emulator) =="
+    );
+    let mut keyhook = 0.0;
+    use aws_sdk_dynamodb::config::{
+        retry::RetryConfig, Builder, IdentityCache, StalledStreamProtectionConfig,
+    };
+    let client = |b: Builder| aws_sdk_dynamodb::Client::from_conf(b.build());
+    let mut variants = vec![
+        ("SDK client, default config", client(to_responder())),
+        (
+            "  variant: no stalled-stream protection",
+            client(
+                to_responder().stalled_stream_protection(StalledStreamProtectionConfig::disabled()),
+            ),
+        ),
+        (
+            "  variant: no retries",
+            client(to_responder().retry_config(RetryConfig::disabled())),
+        ),
+        (
+            "  variant: no identity cache",
+            client(to_responder().identity_cache(IdentityCache::no_cache())),
+        ),
+        (
+            "  variant: the shared lazy HTTPS client (sdk::http_client)",
+            client(to_responder().http_client(keyhook_shared::sdk::http_client())),
+        ),
+    ];
+    if std::env::var("KEYHOOK_BENCH_VARIANTS").is_err() {
+        variants.truncate(1);
+    }
+    variants.push((
+        "SDK client as Keyhook builds it",
+        client(keyhook_shared::sdk::dynamodb_settings(to_responder())),
+    ));
+    for (label, client) in variants {
+        // KMS (the tenant key, once) still goes to the emulator; only DynamoDB is the responder.
+        let services = Services::with_clients(
+            stack.config(),
+            keyhook_shared::store::Store::new(client.clone(), stack.services.store.table()),
+            aws_sdk_kms::Client::new(&stack.sdk),
+            aws_sdk_sqs::Client::new(&stack.sdk),
+            aws_sdk_sesv2::Client::new(&stack.sdk),
+        );
+        let once = || {
+            dispatch(
+                &services,
+                Some(Function::Validate),
+                request("/api/licenses/validate", validate),
+            )
+        };
+        // Warm-up: opens the tenant's signing key, opens the connection.
+        for _ in 0..200 {
+            let res = once().await;
+            let v: Value = serde_json::from_slice(&res.body).unwrap();
+            assert_eq!(v["code"], "VALID", "{v}");
+        }
+        let n = 5000;
+        let served = responder.served();
+        let cpu0 = thread_cpu();
+        let wall0 = Instant::now();
+        for _ in 0..n {
+            let res = once().await;
+            assert_eq!(res.status.as_u16(), 200);
+        }
+        let cpu = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / n as f64;
+        let wall = wall0.elapsed().as_secs_f64() * 1e6 / n as f64;
+        assert_eq!(
+            responder.served() - served,
+            n as u64,
+            "one GetItem per validate, all answered by the responder"
+        );
+        // The bare call, same client.
+        let (pk, sk) = keyhook_shared::store::keys::license(
+            &keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
+                .unwrap()
+                .license_id(),
+        );
+        let cpu0 = thread_cpu();
+        for _ in 0..n {
+            let out = client
+                .get_item()
+                .table_name(stack.services.store.table())
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            assert!(out.item.is_some());
+        }
+        let bare = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / n as f64;
+        println!(
+            "{label}: {cpu:.1} µs CPU per validate (wall {wall:.0} µs); the bare GetItem: {bare:.1} µs CPU"
+        );
+        keyhook = cpu;
+    }
+    let (pk, sk) = keyhook_shared::store::keys::license(
+        &keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
+            .unwrap()
+            .license_id(),
+    );
+    let license = items
+        .iter()
+        .find(|i| {
+            i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk)
+                && i.get("sk").and_then(|v| v.as_s().ok()) == Some(&sk)
+        })
+        .expect("the license is in the table");
+    (keyhook, item_size(license))
+}
+
+/// DynamoDB's size of an item: attribute names plus values (numbers counted as their text, an
+/// upper bound), which decides its read units (one per 4 KB, strongly consistent).
+fn item_size(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> usize {
+        match v {
+            A::S(s) | A::N(s) => s.len(),
+            A::B(b) => b.as_ref().len(),
+            A::Bool(_) | A::Null(_) => 1,
+            A::Ss(v) | A::Ns(v) => v.iter().map(String::len).sum(),
+            A::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+            A::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            A::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
 fn main() {

@@ -4,8 +4,11 @@
 //! tests run in parallel without seeing each other.
 
 pub mod calls;
+pub mod cost;
 pub mod dashboard;
+pub mod dynamo_responder;
 pub mod fake_stripe;
+pub mod figures;
 pub mod merchant;
 pub mod stripe;
 

@@ -21,12 +21,12 @@ pub fn without_key(mut l: Value) -> Value {
     l
 }
 
-/// `GET /dashboard/licenses?customerEmail=&productId=&status=&cursor=`.
+/// `GET /dashboard/licenses?customerEmail=&productId=&status=&livemode=&cursor=`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let api = Api::new(s, &me, req);
     let mut query = String::from("/api/licenses?limit=25");
-    for p in ["customerEmail", "productId", "status", "cursor"] {
+    for p in ["customerEmail", "productId", "status", "livemode", "cursor"] {
         if let Some(v) = req.query_param(p) {
             let v = if p == "customerEmail" {
                 v.trim().to_ascii_lowercase()
@@ -58,6 +58,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 customerEmail => req.query_param("customerEmail"),
                 productId => req.query_param("productId"),
                 status => req.query_param("status"),
+                livemode => req.query_param("livemode"),
             },
             errors => errors,
         },

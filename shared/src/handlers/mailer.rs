@@ -21,7 +21,8 @@ use tracing::Instrument;
 
 use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
-use crate::domain::{EmailStatus, License, LicenseKey};
+use crate::domain::license_key::AnyKey;
+use crate::domain::{EmailStatus, License};
 use crate::mail::{render, MailJob, TemplateValues};
 use crate::store::purchases::EmailAnchor;
 use crate::{Error, Result, Services};
@@ -231,10 +232,11 @@ async fn send(s: &Services, mail: &Mail) -> Result<String> {
             .open_secret(ctx, &l.key_sealed)
             .await?
             .ok_or_else(|| Error::internal(format!("license {} key does not open", l.id)))?;
-        // Re-parse to show every key in one canonical format.
-        let key = LicenseKey::parse(key.expose())
-            .map_err(|_| Error::internal("stored key is malformed"))?;
-        keys.push(key.formatted());
+        // Re-parse to show every key in one canonical format (imported keys exactly as the
+        // service that sold them wrote them).
+        let key =
+            AnyKey::parse(key.expose()).map_err(|_| Error::internal("stored key is malformed"))?;
+        keys.push(key.display());
         if !product_ids.contains(&l.product_id.as_str()) {
             product_ids.push(&l.product_id);
         }

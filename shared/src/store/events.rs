@@ -132,48 +132,22 @@ impl Store {
             .collect()
     }
 
+    /// One page of the tenant's event log, newest first, with only the entries matching every
+    /// filter (`status`, `type`, `livemode`, `source`).
     pub async fn list_events(
         &self,
         tenant_id: &str,
         limit: usize,
         cursor: Option<&str>,
-        status: Option<&str>,
-        event_type: Option<&str>,
-        livemode: Option<bool>,
-        source: Option<&str>,
+        filters: &[Filter],
     ) -> Result<Page<EventLogEntry>> {
-        let mut filters = Vec::new();
-        if let Some(s) = source {
-            filters.push(Filter {
-                attribute: "source",
-                value: s.to_string(),
-            });
-        }
-        if let Some(s) = status {
-            filters.push(Filter {
-                attribute: "status",
-                value: s.to_string(),
-            });
-        }
-        if let Some(t) = event_type {
-            filters.push(Filter {
-                attribute: "type",
-                value: t.to_string(),
-            });
-        }
-        if let Some(m) = livemode {
-            filters.push(Filter {
-                attribute: "livemode",
-                value: m.to_string(),
-            });
-        }
         self.list_tenant(
             tenant_id,
             keys::listing::EVENTS,
             limit,
             cursor,
             true,
-            &filters,
+            filters,
         )
         .await
     }

@@ -6,6 +6,7 @@ use super::{caller, ts};
 use crate::domain::{EventLogEntry, EventSource, EventStatus};
 use crate::http::input::{pagination, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::store::Filter;
 use crate::{Error, Result, Services};
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -69,17 +70,18 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             ));
         }
     }
+    let filters: Vec<Filter> = [
+        ("status", status.map(str::to_string)),
+        ("type", req.query_param("type").map(str::to_string)),
+        ("livemode", livemode.map(|m| m.to_string())),
+        ("source", source.map(str::to_string)),
+    ]
+    .into_iter()
+    .filter_map(|(attribute, value)| value.map(|value| Filter { attribute, value }))
+    .collect();
     let page = s
         .store
-        .list_events(
-            &c.tenant_id,
-            limit,
-            cursor.as_deref(),
-            status,
-            req.query_param("type"),
-            livemode,
-            source,
-        )
+        .list_events(&c.tenant_id, limit, cursor.as_deref(), &filters)
         .await?;
     Ok(ApiResponse::ok(&ListBody::from_page(page, EventView::from)))
 }

@@ -101,6 +101,22 @@ impl AppCache {
         let _reading = self.reading.lock().await;
         self.read(s, is_live).await.map(Some)
     }
+    /// Corrects one app in the cached list of its mode, as read just now (`None`: deleted):
+    /// a stale candidate found by a match is fixed at once, without re-reading the list. An
+    /// app that can no longer match (deleted, inactive, no signing secret) leaves the list.
+    pub fn correct(&self, app_id: &str, is_live: bool, current: Option<&StripeApp>) {
+        let Some(list) = self.lists.get(&is_live) else {
+            return;
+        };
+        let mut apps: Vec<StripeApp> = list.iter().filter(|a| a.id != app_id).cloned().collect();
+        if let Some(app) = current
+            .filter(|a| a.active && a.is_live == is_live && a.webhook_secret_sealed.is_some())
+        {
+            apps.push(app.clone());
+        }
+        self.lists.insert(is_live, Arc::new(apps));
+    }
+
     /// An app's opened secret, from the cache or by opening it.
     pub async fn secret(
         &self,

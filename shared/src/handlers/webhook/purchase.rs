@@ -179,20 +179,16 @@ pub(super) async fn issue(
         .unwrap_or(0);
     // A subscription's licenses run to the end of the paid period (plus grace), whatever the
     // product's days; without a known period, the product's days apply (as ExisOne does).
-    let expires_at = match input
+    // A period ending at the end of representable time (plus grace) saturates there: the
+    // buyer paid, so the license is issued, never refused or overflowed.
+    let expires_at = input
         .period
         .as_ref()
         .and_then(|p| p.period_end)
-        .map(|end| crate::time::from_unix(end).and_then(|end| days_after(end, grace_days)))
-    {
-        None => None,
-        Some(Some(t)) => Some(Some(t)),
-        Some(None) => {
-            return Ok(Outcome::Refused(
-                "the subscription period's end is not a representable date".into(),
-            ))
-        }
-    };
+        .and_then(crate::time::from_unix)
+        .map(|end| {
+            Some(days_after(end, grace_days).unwrap_or(time::PrimitiveDateTime::MAX.assume_utc()))
+        });
     let now = crate::time::now();
     for (r, (product, plan)) in requests.iter().zip(&products) {
         if let Some(days) = license_days(product, plan.as_ref(), r.limits.expiration_days) {

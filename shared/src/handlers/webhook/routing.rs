@@ -42,7 +42,7 @@ pub(super) async fn match_app(
             let apps = cache.apps(s, livemode).await?;
             let scoped = apps.iter().filter(in_scope);
             let mut found = match first_match(s, cache, scoped, signature, body).await? {
-                Some(m) => still_current(s, m).await?,
+                Some(m) => still_current(s, cache, m, signature, body).await?,
                 None => None,
             };
             // Nothing (or only a stale candidate) matched: re-read the list, at most once per
@@ -51,7 +51,7 @@ pub(super) async fn match_app(
                 if let Some(fresh) = cache.refresh_after_miss(s, livemode).await? {
                     let scoped = fresh.iter().filter(in_scope);
                     found = match first_match(s, cache, scoped, signature, body).await? {
-                        Some(m) => still_current(s, m).await?,
+                        Some(m) => still_current(s, cache, m, signature, body).await?,
                         None => None,
                     };
                 }
@@ -65,26 +65,48 @@ pub(super) async fn match_app(
     })
 }
 
-/// The app as it is now, if it still exists, is active and still holds the secret that
-/// verified (a candidate from the cached list may be up to the list's lifetime old).
-async fn still_current(s: &Services, m: Matched) -> Result<Option<Matched>> {
-    let Some(app) = s.store.get_app(&m.app.id).await? else {
+/// The app as it is now, if it still exists, is active and still verifies the signature (a
+/// candidate from the cached list may be up to the list's lifetime old). The secret that
+/// verified is usually still stored as it was; when its sealed text changed (a rolled secret,
+/// or the same secret re-sealed under a new tenant key), the current secrets decide.
+async fn still_current(
+    s: &Services,
+    cache: &AppCache,
+    m: Matched,
+    signature: &SignatureHeader,
+    body: &[u8],
+) -> Result<Option<Matched>> {
+    let fresh = s.store.get_app(&m.app.id).await?;
+    let stale = fresh
+        .as_ref()
+        .is_none_or(|app| !app.active || app.webhook_secret_sealed != m.app.webhook_secret_sealed);
+    if stale {
+        cache.correct(&m.app.id, m.app.is_live, fresh.as_ref());
+    }
+    let Some(app) = fresh else {
         tracing::info!(app_id = %m.app.id, "matched a deleted app; refused");
         return Ok(None);
     };
+    if !app.active {
+        tracing::info!(app_id = %app.id, "matched a deactivated app; refused");
+        return Ok(None);
+    }
     let holds = [
         app.webhook_secret_sealed.as_deref(),
         app.previous_webhook_secret_sealed.as_deref(),
     ]
     .contains(&Some(m.sealed.as_str()));
-    if !app.active || !holds {
-        tracing::info!(app_id = %app.id, "matched a deactivated or re-keyed app; refused");
-        return Ok(None);
+    if holds {
+        return Ok(Some(Matched {
+            app,
+            sealed: m.sealed,
+        }));
     }
-    Ok(Some(Matched {
-        app,
-        sealed: m.sealed,
-    }))
+    let current = first_match(s, cache, [&app], signature, body).await?;
+    if current.is_none() {
+        tracing::info!(app_id = %app.id, "matched a re-keyed app; refused");
+    }
+    Ok(current)
 }
 
 async fn first_match<'a>(

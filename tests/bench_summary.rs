@@ -1,0 +1,212 @@
+//! The table `make bench` ends with (issue 17, lean hot paths): each figure as measured by this
+//! run's benchmarks (`keyhook_tests::figures`, written by `tests/benches/*` and
+//! `make bench-deploy`'s cold-start run), its target, and whether it is met. Nothing is
+//! hard-coded but the targets and the list prices of the cost model (`keyhook_tests::cost`);
+//! a figure this run did not measure says so.
+
+use keyhook_tests::cost::{self, Measured, Via};
+use keyhook_tests::figures;
+use serde_json::{Map, Value};
+
+struct Row {
+    figure: String,
+    measured: Option<String>,
+    target: String,
+    met: Option<bool>,
+}
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// `≤ target` on a measured value.
+fn at_most(
+    figure: &str,
+    value: Option<f64>,
+    target: f64,
+    show: impl Fn(f64) -> String,
+    note: &str,
+) -> Row {
+    Row {
+        figure: figure.to_string(),
+        measured: value.map(|v| format!("{}{note}", show(v))),
+        target: format!("≤ {}", show(target)),
+        met: value.map(|v| v <= target + 1e-9),
+    }
+}
+
+fn calls(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The validate function's memory, from the template (what the cost model bills).
+fn validate_memory_mb() -> f64 {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml"),
+    )
+    .expect("infra/template.yaml");
+    let t: serde_yaml::Value = serde_yaml::from_str(&text).expect("template is YAML");
+    t["Resources"]["ValidateFunction"]["Properties"]["MemorySize"]
+        .as_f64()
+        .expect("ValidateFunction sets MemorySize")
+}
+
+fn main() {
+    let all = figures::read_all();
+    let empty = Map::new();
+    let group = |name: &str| all.get(name).and_then(Value::as_object).unwrap_or(&empty);
+    let purchase = group("purchase");
+    let validate = group("validate");
+    let admin = group("admin_get_calls");
+    let cold = group("cold_start");
+    let sizes = group("sizes");
+    let mut rows = Vec::new();
+
+    let get = |g: &Map<String, Value>, k: &str| g.get(k).and_then(num);
+    rows.push(at_most(
+        "purchase webhook, warm: DynamoDB calls",
+        get(purchase, "webhook_dynamodb_calls"),
+        2.0,
+        calls,
+        "",
+    ));
+    rows.push(at_most(
+        "purchase webhook, warm: SQS calls",
+        get(purchase, "webhook_sqs_calls"),
+        1.0,
+        calls,
+        "",
+    ));
+    rows.push(at_most(
+        "mailer, per email: DynamoDB calls",
+        get(purchase, "mailer_dynamodb_calls"),
+        3.0,
+        calls,
+        "",
+    ));
+    rows.push(at_most(
+        "mailer, per email: SES calls",
+        get(purchase, "mailer_ses_calls"),
+        1.0,
+        calls,
+        "",
+    ));
+    let worst_get = admin
+        .iter()
+        .filter_map(|(k, v)| num(v).map(|v| (k.clone(), v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    rows.push(at_most(
+        &format!("admin GET, warm: AWS calls (worst of {})", admin.len()),
+        worst_get.as_ref().map(|w| w.1),
+        1.0,
+        calls,
+        &worst_get
+            .as_ref()
+            .map(|(k, _)| format!(" ({k})"))
+            .unwrap_or_default(),
+    ));
+    let harness = get(validate, "cpu_us_harness");
+    rows.push(at_most(
+        "validate CPU per request, SDK incl., keep-alive GetItem responder",
+        harness,
+        100.0,
+        |v| format!("{v:.0} µs"),
+        "",
+    ));
+
+    // Cold start: each function's fastest start over hello-lambda's, the worst function.
+    let min_ms = |name: &str| cold.get(name).and_then(|v| v.get("min_ms")).and_then(num);
+    let worst_ratio = min_ms("hello-lambda").and_then(|hello| {
+        cold.keys()
+            .filter(|k| k.starts_with("keyhook-"))
+            .filter_map(|k| min_ms(k).map(|ms| (k.clone(), ms / hello)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    });
+    rows.push(at_most(
+        "cold start / hello-world (worst function, fastest of the runs)",
+        worst_ratio.as_ref().map(|w| w.1),
+        1.5,
+        |v| format!("{v:.2}x"),
+        &worst_ratio
+            .as_ref()
+            .map(|(k, _)| format!(" ({k})"))
+            .unwrap_or_default(),
+    ));
+    let biggest_zip = sizes
+        .iter()
+        .filter(|(k, _)| k.starts_with("keyhook-"))
+        .filter_map(|(k, v)| v.get("arm64_zip").and_then(num).map(|b| (k.clone(), b)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    rows.push(at_most(
+        "largest function zip (arm64, as deployed)",
+        biggest_zip.as_ref().map(|z| z.1 / 1_048_576.0),
+        4.0,
+        |v| format!("{v:.2} MB"),
+        &biggest_zip
+            .as_ref()
+            .map(|(k, _)| format!(" ({k})"))
+            .unwrap_or_default(),
+    ));
+
+    let measured = (|| {
+        Some(Measured {
+            dynamodb_calls: get(validate, "dynamodb_calls_warm")?,
+            item_bytes: get(validate, "license_item_bytes")?,
+            cpu_us: harness?,
+            answer_bytes: get(validate, "answer_bytes")?,
+            memory_mb: validate_memory_mb(),
+        })
+    })();
+    let cost_of =
+        |via| measured.map(|m| cost::per_million(&m, via, &cost::PRICES, &cost::ASSUMPTIONS));
+    let url = cost_of(Via::FunctionUrl);
+    let api = cost_of(Via::HttpApi);
+    rows.push(at_most(
+        "paper cost per million validations, Function URL",
+        url.as_ref().map(|c| c.total),
+        0.50,
+        |v| format!("${v:.2}"),
+        "",
+    ));
+    rows.push(Row {
+        figure: "paper cost per million validations, HTTP API (for comparison)".into(),
+        measured: api.as_ref().map(|c| format!("${:.2}", c.total)),
+        target: "-".into(),
+        met: None,
+    });
+
+    println!();
+    println!("== Issue 17, lean hot paths: measured in this run / target ==");
+    println!();
+    println!("| figure | measured | target | met |");
+    println!("|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} |",
+            r.figure,
+            r.measured.as_deref().unwrap_or("not measured in this run"),
+            r.target,
+            match r.met {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "-",
+            }
+        );
+    }
+    if let (Some(url), Some(api)) = (url, api) {
+        println!();
+        println!("Cost of a million validations (prices and assumptions: docs/deploy.md):");
+        for (name, cost) in [("Function URL", url), ("HTTP API", api)] {
+            let lines: Vec<String> = cost
+                .lines
+                .iter()
+                .map(|(what, v)| format!("{what} ${v:.3}"))
+                .collect();
+            println!("  {name}: ${:.2} = {}", cost.total, lines.join(" + "));
+        }
+    }
+}
