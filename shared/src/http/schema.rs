@@ -102,8 +102,13 @@ pub const CURRENCY_CODE: &str = "^[a-z]{3}$";
 pub const STRIPE_PRICE_ID: &str = "^price_[A-Za-z0-9_]{2,249}$";
 /// A Stripe connected account id.
 pub const STRIPE_ACCOUNT_ID: &str = "^acct_[A-Za-z0-9_]{0,250}$";
-/// An RFC 3339 timestamp (`2027-01-31T00:00:00Z`), as `time::parse` reads it.
-pub const TIMESTAMP: &str = "^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$";
+/// An RFC 3339 timestamp (`2027-01-31T00:00:00Z`), as `time::parse` reads it: real calendar
+/// dates only (30-day months, February 29 in leap years), no leap second.
+pub const TIMESTAMP: &str = concat!(
+    "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))",
+    "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)",
+    "[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+);
 
 /// Empty (removes the key), or a Stripe key with one of the prefixes and at least five more
 /// characters, without whitespace (`apps::check_key`).
@@ -315,14 +320,21 @@ mod tests {
 
     #[test]
     fn whitespace_and_control_classes_are_rusts() {
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            let s = c.to_string();
+        let non_blank = jsonschema::validator_for(&serde_json::json!({"pattern": NON_BLANK}))
+            .expect("compiles");
+        let printable = jsonschema::validator_for(&serde_json::json!({"pattern": PRINTABLE}))
+            .expect("compiles");
+        // Every whitespace and control character is below U+3001; the classes list explicit
+        // ranges, so the characters above (a sample of each plane) match like the last ones.
+        let sample = (0x3001..=0x10FFFFu32).step_by(0x101);
+        for c in (0..=0x3100u32).chain(sample).filter_map(char::from_u32) {
+            let s = Value::String(c.to_string());
             assert_eq!(
-                !matches(NON_BLANK, &s),
+                !non_blank.is_valid(&s),
                 c.is_whitespace(),
                 "{c:?} whitespace"
             );
-            assert_eq!(!matches(PRINTABLE, &s), c.is_control(), "{c:?} control");
+            assert_eq!(!printable.is_valid(&s), c.is_control(), "{c:?} control");
         }
     }
 
@@ -380,11 +392,21 @@ mod tests {
             "2027-01-31T00:00:00Z",
             "0000-02-28T23:59:59.123456789+23:59",
             "9999-12-28t12:00:00-05:00",
+            "2027-04-30T00:00:00Z",
+            "2028-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
         ] {
             assert!(matches(TIMESTAMP, ok), "{ok}");
             assert!(crate::time::parse(ok).is_some(), "{ok}");
         }
-        for bad in ["2027-02-30T00:00:00Z", "2027-01-31", "2027-01-31T24:00:00Z"] {
+        for bad in [
+            "2027-02-30T00:00:00Z",
+            "2027-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2027-04-31T00:00:00Z",
+            "2027-01-31",
+            "2027-01-31T24:00:00Z",
+        ] {
             assert!(!matches(TIMESTAMP, bad), "{bad}");
         }
     }
