@@ -34,7 +34,7 @@ pub fn json_body_requiring<T: DeserializeOwned + schemars::JsonSchema + 'static>
             message: format!("the body is not valid JSON: {e}"),
         })?;
     crate::http::schema::check::<T>(&value, required)?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(whole_numbers_as_integers(value)).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
         Error::Validation {
@@ -141,5 +141,34 @@ mod tests {
         assert!(!is_email("a b@c.de"));
         assert!(!is_email("@c.de"));
         assert!(!is_email("a@@c.de"));
+    }
+}
+
+/// `354.0` as `354`: JSON Schema (and so the document) calls a number with a zero fraction an
+/// integer, while serde would refuse it for an integer field.
+fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 => {
+                if (0.0..=u64::MAX as f64).contains(&f) && f < 18_446_744_073_709_551_616.0 {
+                    Value::from(f as u64)
+                } else if (i64::MIN as f64..0.0).contains(&f) {
+                    Value::from(f as i64)
+                } else {
+                    Value::Number(n)
+                }
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(whole_numbers_as_integers).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }

@@ -41,8 +41,8 @@ enum Auth {
 struct Gen {
     requests: SchemaGenerator,
     responses: SchemaGenerator,
-    /// `<Type>Create` components to derive: (type's component, required fields).
-    creates: Vec<(String, &'static [&'static str])>,
+    /// `<Type>Create` components to derive: (type's component, required fields, name).
+    creates: Vec<(String, &'static [&'static str], String)>,
 }
 
 impl Gen {
@@ -61,11 +61,11 @@ impl Gen {
     }
 
     fn request<T: JsonSchema>(&mut self) -> Value {
-        self.requests.subschema_for::<T>().to_value()
+        any_as_object(self.requests.subschema_for::<T>().to_value())
     }
 
     fn response<T: JsonSchema>(&mut self) -> Value {
-        self.responses.subschema_for::<T>().to_value()
+        any_as_object(self.responses.subschema_for::<T>().to_value())
     }
 
     /// The body of a create: `T`'s schema with `required` fields present and not null, as
@@ -77,11 +77,31 @@ impl Gen {
             .and_then(|r| r.rsplit('/').next())
             .expect("input types are components")
             .to_string();
-        let create = format!("{name}Create");
-        if !self.creates.iter().any(|(n, _)| *n == name) {
-            self.creates.push((name, required));
-        }
+        // One component per (type, required list): the public routes share one body type
+        // with a different required list each (`BodyCreate`, `BodyCreate2`, ...).
+        let same_type = self.creates.iter().filter(|(n, _, _)| *n == name);
+        let create = match same_type.clone().find(|(_, r, _)| *r == required) {
+            Some((_, _, component)) => component.clone(),
+            None => {
+                let component = match same_type.count() {
+                    0 => format!("{name}Create"),
+                    n => format!("{name}Create{}", n + 1),
+                };
+                self.creates.push((name, required, component.clone()));
+                component
+            }
+        };
         json!({"$ref": format!("#/components/schemas/{create}")})
+    }
+}
+
+/// "Any JSON" as `{}` rather than the boolean schema `true`: both are valid OpenAPI 3.1, but
+/// client generators (openapi-python-client) read only the object form.
+fn any_as_object(schema: Value) -> Value {
+    if schema == Value::Bool(true) {
+        json!({})
+    } else {
+        schema
     }
 }
 
@@ -244,11 +264,7 @@ impl Operation {
                 .entry(status.to_string())
                 .or_insert_with(|| error(description));
         }
-        let mut parameters: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
+        let mut parameters = path_parameters(path);
         parameters.extend(self.query.iter().map(|(name, description)| {
             let required = *name == "deviceId";
             let schema = query_schema(name).unwrap_or_else(|| json!({"type": "string"}));
@@ -289,6 +305,14 @@ impl Operation {
 }
 
 /// `OPTIONS` on a cross-origin path: the CORS preflight.
+/// The `{name}` segments of a path, as path parameters.
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
 fn preflight(path: &str) -> Value {
     let header =
         |description: &str| json!({"description": description, "schema": {"type": "string"}});
@@ -297,6 +321,7 @@ fn preflight(path: &str) -> Value {
         "summary": "CORS preflight: any origin may call this route from a browser (no credentials)",
         "tags": ["validation"],
         "security": [],
+        "parameters": path_parameters(path),
         "responses": {"204": {
             "description": "The methods and headers a page may use",
             "headers": {
@@ -509,8 +534,8 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         )
         .body::<license_import::ImportInput>(g)
         .ok::<license_import::ImportReport>(g),
-        Op::ListTenantKeys => O::new("List the tenant's keys (never their material)", "tenant keys", Token)
-            .list::<tenant_keys::TenantKeyView>(g, &[]),
+        Op::ListTenantKeys => O::new("List the tenant's keys (never their material), oldest first, all in one page (a tenant has few)", "tenant keys", Token)
+            .ok::<ListBody<tenant_keys::TenantKeyView>>(g),
         Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
             .created::<tenant_keys::TenantKeyView>(g),
         Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it", "tenant keys", Token)
@@ -654,10 +679,10 @@ pub fn document() -> Value {
             .insert(method, op);
     }
     let mut schemas = g.requests.take_definitions(true);
-    for (name, required) in std::mem::take(&mut g.creates) {
+    for (name, required, component) in std::mem::take(&mut g.creates) {
         let mut create = schemas[&name].clone();
         crate::http::schema::require(&mut create, required);
-        schemas.insert(format!("{name}Create"), create);
+        schemas.insert(component, create);
     }
     schemas.extend(g.responses.take_definitions(true));
     json!({

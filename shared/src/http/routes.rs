@@ -294,11 +294,7 @@ pub fn is_cross_origin(op: Op) -> bool {
 /// The methods a path answers, for `Allow`: its routes' methods, `HEAD` where `GET` is, and
 /// `OPTIONS`; `None` when no route has this path.
 pub fn allowed_methods(path: &str) -> Option<String> {
-    let mut methods: Vec<&str> = ROUTES
-        .iter()
-        .filter(|r| match_path(r.path, path).is_some())
-        .map(|r| r.method.as_str())
-        .collect();
+    let mut methods: Vec<&str> = routes_of(path).map(|r| r.method.as_str()).collect();
     if methods.is_empty() {
         return None;
     }
@@ -309,6 +305,20 @@ pub fn allowed_methods(path: &str) -> Option<String> {
     Some(methods.join(", "))
 }
 
+/// The routes of the most specific path template matching `path`: `/api/licenses/activate`
+/// is that literal path (POST), never `/api/licenses/{licenseId}` with the id "activate".
+fn routes_of(path: &str) -> impl Iterator<Item = &'static Route> + '_ {
+    let params = |r: &Route| r.path.matches('{').count();
+    let fewest = ROUTES
+        .iter()
+        .filter(|r| match_path(r.path, path).is_some())
+        .map(params)
+        .min();
+    ROUTES
+        .iter()
+        .filter(move |r| Some(params(r)) == fewest && match_path(r.path, path).is_some())
+}
+
 /// Finds the route for a request (`HEAD` is served by the `GET` route): 404 when no path
 /// matches, 405 (with the methods the path answers) when the path exists with other methods.
 pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
@@ -317,7 +327,7 @@ pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
     } else {
         method
     };
-    for route in ROUTES {
+    for route in routes_of(path) {
         if route.method == *wanted {
             if let Some(params) = match_path(route.path, path) {
                 return Ok((route, params));

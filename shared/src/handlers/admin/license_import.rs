@@ -79,6 +79,7 @@ pub struct ImportLicense {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<ImportDevice>>,
     /// The license's id in the service it comes from; an import is idempotent per external id.
+    #[schemars(extend("pattern" = crate::http::schema::PRINTABLE_NON_BLANK, "maxLength" = MAX_EXTERNAL_ID_CHARS))]
     pub external_id: String,
 }
 
