@@ -130,20 +130,6 @@ pub fn is_email(s: &str) -> bool {
         && !domain.contains('@')
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails() {
-        assert!(is_email("a@b.co"));
-        assert!(!is_email("a@b"));
-        assert!(!is_email("a b@c.de"));
-        assert!(!is_email("@c.de"));
-        assert!(!is_email("a@@c.de"));
-    }
-}
-
 /// `354.0` as `354`: JSON Schema (and so the document) calls a number with a zero fraction an
 /// integer, while serde would refuse it for an integer field.
 fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
@@ -170,5 +156,27 @@ fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(is_email("a@b.co"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("a b@c.de"));
+        assert!(!is_email("@c.de"));
+        assert!(!is_email("a@@c.de"));
+    }
+
+    #[test]
+    fn whole_floats_become_integers() {
+        use serde_json::json;
+        let v = whole_numbers_as_integers(json!({"a": 354.0, "b": [2.5, -3.0], "c": "1.0"}));
+        assert_eq!(v, json!({"a": 354, "b": [2.5, -3], "c": "1.0"}));
+        assert!(v["a"].is_u64());
     }
 }
