@@ -783,6 +783,71 @@ async fn tokens_are_shown_once_listed_without_secret_and_revoked_at_once() {
     );
 }
 
+/// The token check is cached per process (`store::read_cache`): a warm admin GET is one
+/// DynamoDB call (the item), and a token revoked through another process stops working here
+/// within the cache's lifetime (a short one here; 30 s by default).
+#[tokio::test]
+async fn a_warm_admin_get_is_one_call_and_a_token_revoked_elsewhere_stops_within_the_bound() {
+    use keyhook_tests::calls::{counted_services, CallCounter};
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let product = stack.product(&t, json!({})).await;
+    // Another process: its own caches, a 2 s token lifetime, every AWS call counted.
+    let bound = std::time::Duration::from_secs(2);
+    let mut config = stack.config();
+    config.token_cache_ttl = bound;
+    let counter = CallCounter::default();
+    let other = stack
+        .serve_with(counted_services(config, &stack.sdk, &counter))
+        .await;
+    let get = |base: String, token: String, path: String| {
+        let http = stack.http.clone();
+        async move {
+            http.get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let path = format!("/api/products/{product}");
+    assert_eq!(get(other.clone(), t.token.clone(), path.clone()).await, 200);
+    counter.reset();
+    assert_eq!(get(other.clone(), t.token.clone(), path.clone()).await, 200);
+    assert_eq!(
+        counter.snapshot(),
+        std::collections::BTreeMap::from([("DynamoDB.GetItem".to_string(), 1)]),
+        "a warm GET reads the item only"
+    );
+
+    // A second token, used through the other process, then revoked through the first.
+    let (_, created) = stack
+        .api(&t.token, "POST", "/api/tokens", Some(json!({"name": "CI"})))
+        .await;
+    let token = created["token"].as_str().unwrap().to_string();
+    assert_eq!(get(other.clone(), token.clone(), path.clone()).await, 200);
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = stack
+        .api(&t.token, "DELETE", &format!("/api/tokens/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        get(stack.base_url.clone(), token.clone(), path.clone()).await,
+        401,
+        "at once in the process that revoked it"
+    );
+    tokio::time::sleep(bound + std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        get(other.clone(), token.clone(), path.clone()).await,
+        401,
+        "within the bound everywhere"
+    );
+    // The first token is unaffected.
+    assert_eq!(get(other, t.token.clone(), path).await, 200);
+}
+
 #[tokio::test]
 async fn authentication_is_required_and_checked() {
     let stack = Stack::start().await;

@@ -341,3 +341,56 @@ async fn a_resend_carries_only_the_keys_of_the_address_it_goes_to() {
         "nothing more to them"
     );
 }
+
+/// Issue 17: a purchase's email is three DynamoDB calls (the claim, which returns the
+/// purchase; one batch read of its licenses and products; the record of `sent`) and one SES
+/// call, once the tenant key is cached.
+#[tokio::test]
+async fn a_purchase_email_is_three_dynamodb_calls_and_one_ses_call() {
+    use keyhook_tests::calls::{counted_services, CallCounter};
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let counter = CallCounter::default();
+    let counted = counted_services(stack.config(), &stack.sdk, &counter);
+    let mut jobs = Vec::new();
+    for _ in 0..2 {
+        let (event, email) = checkout_event(&product, Some(2));
+        let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+        assert_eq!(status, 200);
+        let purchase_ref = event["data"]["object"]["payment_intent"].as_str().unwrap();
+        jobs.push((
+            serde_json::to_string(&MailJob::purchase(&tenant.id, purchase_ref)).unwrap(),
+            email,
+        ));
+    }
+    // The first email of the process opens the tenant key.
+    let response = mailer::handle_batch(&counted, batch(&[jobs[0].0.clone()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    counter.reset();
+    let response = mailer::handle_batch(&counted, batch(&[jobs[1].0.clone()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        counter.take(),
+        std::collections::BTreeMap::from([
+            ("DynamoDB.BatchGetItem".to_string(), 1),
+            ("DynamoDB.TransactWriteItems".to_string(), 1),
+            ("DynamoDB.UpdateItem".to_string(), 1),
+            ("SESv2.SendEmail".to_string(), 1),
+        ])
+    );
+    let emails = stack.emails_to(&jobs[1].1).await;
+    assert_eq!(emails.len(), 1);
+    let keys = stack
+        .licenses(&tenant, &format!("&customerEmail={}", jobs[1].1))
+        .await;
+    assert_eq!(keys.len(), 2);
+    for l in &keys {
+        assert!(emails[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(l["key"].as_str().unwrap()));
+        assert_eq!(l["emailStatus"], "sent");
+    }
+}

@@ -1221,3 +1221,28 @@ async fn test_mode_licenses_never_validate_as_live() {
         .await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn validation_from_one_address_is_budgeted_before_any_read() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let body =
+        json!({"licenseKey": "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", "productId": product}).to_string();
+    // Spend 127.0.0.10's validate budget (its burst) in the process, as a flood would.
+    let budget = &shop.stack.services.ip_budgets.validate;
+    let burst = keyhook_shared::handlers::validate::throttle::VALIDATE.burst as usize;
+    for _ in 0..burst {
+        budget.allow("127.0.0.10");
+    }
+    let r = shop
+        .post_from(Some("127.0.0.10"), VALIDATE, &body, &[])
+        .await;
+    assert_eq!(r.status, 429, "{}", r.raw);
+    assert_eq!(r.body["error"]["code"], "rate_limited");
+    // Another address validates as usual (an unknown key: a signed NOT_FOUND).
+    let r = shop
+        .post_from(Some("127.0.0.11"), VALIDATE, &body, &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["code"], "NOT_FOUND");
+}

@@ -544,3 +544,137 @@ async fn the_shared_url_matches_new_apps_and_rolled_secrets_with_its_cache_warm(
         );
     }
 }
+
+/// Posts a signed event to another server (its own process caches) over HTTP.
+async fn post_to(base: &str, event: &Value, secret: &str) -> (u16, Value) {
+    let (body, header) = keyhook_cli::trigger::sign_event(event, secret);
+    let res = reqwest::Client::new()
+        .post(format!("{base}{WEBHOOK}"))
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Issue 17: a warm purchase webhook is the matched app's re-read, one transaction (purchase,
+/// licenses and the event's log entry, recorded there) and one enqueue; the entry is complete
+/// (listed, typed, timed) and a redelivery is still answered as a duplicate.
+#[tokio::test]
+async fn a_warm_purchase_is_two_dynamodb_calls_and_one_enqueue() {
+    use keyhook_tests::calls::{counted_services, CallCounter};
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let counter = CallCounter::default();
+    let base = stack
+        .serve_with(counted_services(stack.config(), &stack.sdk, &counter))
+        .await;
+    // Warm-up: the candidate apps, the tenant key, the product.
+    let (status, _) = post_to(
+        &base,
+        &checkout_event(&product, Some(1)).0,
+        &app.webhook_secret,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    counter.reset();
+    let (event, _) = checkout_event(&product, Some(2));
+    let (status, receipt) = post_to(&base, &event, &app.webhook_secret).await;
+    assert_eq!(
+        (status, receipt["status"].as_str()),
+        (200, Some("verified")),
+        "{receipt}"
+    );
+    assert_eq!(
+        counter.take(),
+        std::collections::BTreeMap::from([
+            ("DynamoDB.GetItem".to_string(), 1),
+            ("DynamoDB.TransactWriteItems".to_string(), 1),
+            ("SQS.SendMessage".to_string(), 1),
+        ])
+    );
+    let event_id = event["id"].as_str().unwrap();
+    let (_, entry) = stack.event_log(&tenant, event_id).await;
+    assert_eq!(entry["status"], "verified");
+    assert_eq!(entry["type"], "checkout.session.completed");
+    assert_eq!(entry["source"], "webhook");
+    assert!(entry["receivedAt"].is_string(), "{entry}");
+    assert_eq!(entry["licenseIds"], receipt["licenseIds"]);
+    let (_, listed) = stack
+        .api(&tenant.token, "GET", "/api/stripe/events?limit=10", None)
+        .await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["eventId"] == event_id),
+        "{listed}"
+    );
+
+    let (status, again) = post_to(&base, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["licenseIds"], receipt["licenseIds"]);
+    assert_eq!(stack.licenses(&tenant, "").await.len(), 3);
+}
+
+/// The purchase webhook's product cache: a product archived through this process is refused at
+/// once; through another, within the cache's lifetime (a short one here; 10 s by default).
+#[tokio::test]
+async fn a_product_changed_elsewhere_reaches_purchases_within_the_cache_bound() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let bound = std::time::Duration::from_secs(2);
+    let mut config = stack.config();
+    config.product_cache_ttl = bound;
+    let other = stack.serve_with(Services::new(config, &stack.sdk)).await;
+    let (status, r) = post_to(
+        &other,
+        &checkout_event(&product, None).0,
+        &app.webhook_secret,
+    )
+    .await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
+
+    let (status, _) = stack
+        .api(
+            &tenant.token,
+            "PUT",
+            &format!("/api/products/{product}"),
+            Some(json!({"archived": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, r) = stack
+        .post_event(
+            WEBHOOK,
+            &checkout_event(&product, None).0,
+            &app.webhook_secret,
+        )
+        .await;
+    assert_eq!(
+        r["status"], "failed",
+        "at once through the process that changed it"
+    );
+    tokio::time::sleep(bound + std::time::Duration::from_millis(200)).await;
+    let (event, _) = checkout_event(&product, None);
+    let (status, r) = post_to(&other, &event, &app.webhook_secret).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("failed")), "{r}");
+    let (_, entry) = stack
+        .event_log(&tenant, event["id"].as_str().unwrap())
+        .await;
+    assert!(
+        entry["error"].as_str().unwrap().contains("archived"),
+        "{entry}"
+    );
+}

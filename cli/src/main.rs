@@ -451,6 +451,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         stripe_api_base: std::env::var("KEYHOOK_STRIPE_API_BASE")
             .unwrap_or_else(|_| "https://api.stripe.com".into()),
         key_cache_ttl: Duration::from_secs(300),
+        token_cache_ttl: keyhook_shared::store::read_cache::TOKEN_TTL,
+        product_cache_ttl: keyhook_shared::store::read_cache::PRODUCT_TTL,
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
         dashboard_signup: false,

@@ -27,6 +27,13 @@ pub struct Config {
     pub stripe_api_base: String,
     /// How long an unwrapped tenant key stays in memory (`KEYHOOK_KEY_CACHE_SECONDS`, default 300).
     pub key_cache_ttl: Duration,
+    /// How long a process reuses an API token it has read (`KEYHOOK_TOKEN_CACHE_SECONDS`,
+    /// default 30): a token revoked elsewhere stops working within this time.
+    pub token_cache_ttl: Duration,
+    /// How long a process reuses a product the purchase webhook or the mailer has read
+    /// (`KEYHOOK_PRODUCT_CACHE_SECONDS`, default 10): a change made elsewhere applies to
+    /// purchases and emails within this time.
+    pub product_cache_ttl: Duration,
     /// Stripe signature timestamp tolerance (300 s, as Stripe's own libraries).
     pub webhook_tolerance: Duration,
     /// Receives after which the mailer gives up on a message and marks the email `failed`
@@ -78,6 +85,11 @@ impl Config {
             stripe_api_base: std::env::var("KEYHOOK_STRIPE_API_BASE")
                 .unwrap_or_else(|_| "https://api.stripe.com".to_string()),
             key_cache_ttl: Duration::from_secs(optional_u64("KEYHOOK_KEY_CACHE_SECONDS", 300)),
+            token_cache_ttl: Duration::from_secs(optional_u64("KEYHOOK_TOKEN_CACHE_SECONDS", 30)),
+            product_cache_ttl: Duration::from_secs(optional_u64(
+                "KEYHOOK_PRODUCT_CACHE_SECONDS",
+                10,
+            )),
             webhook_tolerance: Duration::from_secs(300),
             mail_max_receives: optional_u64("KEYHOOK_MAIL_MAX_RECEIVES", 5) as u32,
             dashboard_signup: std::env::var("KEYHOOK_DASHBOARD_SIGNUP")

@@ -21,24 +21,9 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_symbols(20).to_ascii_lowercase())
 }
 
-/// Crockford base32 of arbitrary bytes (no padding), used for ids derived from hashes.
-pub fn crockford_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &b in bytes {
-        buffer = (buffer << 8) | b as u32;
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(CROCKFORD[((buffer >> bits) & 0x1f) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(CROCKFORD[((buffer << (5 - bits)) & 0x1f) as usize] as char);
-    }
-    out
-}
+/// Crockford base32 of arbitrary bytes (no padding), used for ids derived from hashes: the
+/// encoding of the client crate (`keyhook-format`), which derives license ids the same way.
+pub use keyhook_format::license_key::crockford_encode;
 
 #[cfg(test)]
 mod tests {

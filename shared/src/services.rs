@@ -65,6 +65,7 @@ impl Services {
         sqs: aws_sdk_sqs::Client,
         ses: aws_sdk_sesv2::Client,
     ) -> Self {
+        let store = store.with_cache_ttls(config.token_cache_ttl, config.product_cache_ttl);
         let keyring = Keyring::new(
             kms,
             config.kms_key_id.clone(),

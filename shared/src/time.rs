@@ -15,19 +15,10 @@ fn truncate(t: OffsetDateTime) -> OffsetDateTime {
         .to_offset(UtcOffset::UTC)
 }
 
-/// Fixed-width RFC 3339 (`2026-11-24T10:00:00.000Z`), sortable as text.
+/// Fixed-width RFC 3339 (`2026-11-24T10:00:00.000Z`), sortable as text: the same text the
+/// client crate (`keyhook-format`) writes in signed documents.
 pub fn format(t: OffsetDateTime) -> String {
-    let t = truncate(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    keyhook_format::time_fmt::format(truncate(t))
 }
 
 pub fn parse(s: &str) -> Option<OffsetDateTime> {

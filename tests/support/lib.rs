@@ -101,6 +101,8 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         public_base_url: base_url.to_string(),
         stripe_api_base: "http://127.0.0.1:9".into(),
         key_cache_ttl: Duration::from_secs(300),
+        token_cache_ttl: keyhook_shared::store::read_cache::TOKEN_TTL,
+        product_cache_ttl: keyhook_shared::store::read_cache::PRODUCT_TTL,
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
         dashboard_signup: false,

@@ -33,7 +33,7 @@ pub fn license_id(input: &str) -> Option<String> {
     let hash = Sha256::digest(key.as_bytes());
     Some(format!(
         "lic_{}",
-        crockford(&hash[..16]).to_ascii_lowercase()
+        crockford_encode(&hash[..16]).to_ascii_lowercase()
     ))
 }
 
@@ -45,8 +45,10 @@ pub fn secret_bytes(input: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn crockford(bytes: &[u8]) -> String {
-    let mut out = String::new();
+/// Crockford base32 of arbitrary bytes (no padding): license ids, and the ids the service
+/// derives from hashes.
+pub fn crockford_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
     let mut buffer: u32 = 0;
     let mut bits = 0;
     for &b in bytes {

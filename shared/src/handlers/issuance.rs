@@ -10,7 +10,7 @@ use crate::crypto::seal;
 use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::purchase::{license_days, Customer, LicenseOrder};
-use crate::domain::{EmailStatus, License, LicenseSource, Plan, Product, Purchase};
+use crate::domain::{EmailStatus, EventLogEntry, License, LicenseSource, Plan, Product, Purchase};
 use crate::mail::MailJob;
 use crate::store::issuance::IssueOutcome;
 use crate::stripe::metadata::Limits;
@@ -46,7 +46,9 @@ pub struct IssueOrder<'a> {
     /// The Stripe object (or `manual_…` id) that identifies the purchase.
     pub purchase_ref: String,
     pub app_id: Option<String>,
-    pub event_id: Option<String>,
+    /// The log entry of the Stripe event that issues it (none for licenses an admin issues by
+    /// hand): recorded verified in the issuing transaction.
+    pub event: Option<&'a EventLogEntry>,
     /// Whether to email the keys (when the products allow and there is an address).
     pub send_email: bool,
     /// The subscription (`sub_…`) whose first purchase this is: at most one purchase per
@@ -138,7 +140,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
         purchase_ref: order.purchase_ref,
         tenant_id: tenant_id.clone(),
         app_id: order.app_id,
-        event_id: order.event_id,
+        event_id: order.event.map(|e| e.event_id.clone()),
         license_ids: licenses.iter().map(|l| l.id.clone()).collect(),
         product_ids,
         customer_email: order.customer.email.clone(),
@@ -151,7 +153,12 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
 
     let issued = match s
         .store
-        .commit_purchase(&purchase, &licenses, order.first_purchase_of.as_deref())
+        .commit_purchase(
+            &purchase,
+            &licenses,
+            order.first_purchase_of.as_deref(),
+            order.event,
+        )
         .await?
     {
         IssueOutcome::Issued { logged } => {

@@ -7,6 +7,10 @@
 //! email but recording `sent` failed (or the process stopped in between), the job is retried
 //! and the email is sent again: a buyer may get the same keys twice, never none.
 //!
+//! A purchase's email costs three DynamoDB calls and one SES call: the claim (the same write
+//! returns the purchase), one batch read of its licenses and products, and the record of
+//! `sent` (on the purchase and its licenses, in one transaction).
+//!
 //! An email carries only keys whose license belongs to its address now: the purchase's email
 //! goes to the buyer with the keys the buyer still owns; a resend goes to one license's
 //! current owner with the purchase's keys that owner holds.
@@ -22,7 +26,7 @@ use tracing::Instrument;
 use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::license_key::AnyKey;
-use crate::domain::{EmailStatus, License};
+use crate::domain::{EmailStatus, License, Product};
 use crate::mail::{render, MailJob, TemplateValues};
 use crate::store::purchases::EmailAnchor;
 use crate::{Error, Result, Services};
@@ -77,23 +81,86 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
         .get("ApproximateReceiveCount")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let Some(mail) = Mail::load(s, &job).await? else {
-        return Ok(());
+    let mail = match &job.license_id {
+        None => match purchase_mail(s, &job).await? {
+            Some(mail) => mail,
+            None => return Ok(()),
+        },
+        Some(_) => {
+            let Some(mail) = Mail::load(s, &job).await? else {
+                return Ok(());
+            };
+            if mail.status != EmailStatus::Pending {
+                tracing::info!(
+                    status = mail.status.as_str(),
+                    "email not pending; nothing to do"
+                );
+                return Ok(());
+            }
+            let now = crate::time::now();
+            if !s.store.claim_email(&mail.anchor, now, now + CLAIM).await? {
+                tracing::info!("email already sent or being sent by another delivery");
+                return Ok(());
+            }
+            mail
+        }
     };
-    if mail.status != EmailStatus::Pending {
-        tracing::info!(
-            status = mail.status.as_str(),
-            "email not pending; nothing to do"
-        );
-        return Ok(());
-    }
+    deliver(s, &mail, receives).await
+}
+
+/// A purchase's email, claimed: the claim first (it reads the purchase too), then its
+/// licenses and products in one read. `None` when there is nothing to send (the claim is
+/// given back if it was taken).
+async fn purchase_mail(s: &Services, job: &MailJob) -> Result<Option<Mail>> {
     let now = crate::time::now();
-    if !s.store.claim_email(&mail.anchor, now, now + CLAIM).await? {
-        tracing::info!("email already sent or being sent by another delivery");
-        return Ok(());
+    let Some(purchase) = s
+        .store
+        .claim_purchase_email(&job.tenant_id, &job.purchase_ref, now, now + CLAIM)
+        .await?
+    else {
+        tracing::info!(
+            purchase_ref = %job.purchase_ref,
+            "email already sent, being sent, not wanted, or of an unknown purchase; nothing to do"
+        );
+        return Ok(None);
+    };
+    let anchor = EmailAnchor::Purchase {
+        tenant_id: purchase.tenant_id.clone(),
+        purchase_ref: purchase.purchase_ref.clone(),
+    };
+    let mail = async {
+        let (licenses, products) = s
+            .store
+            .get_licenses_and_products(
+                &purchase.tenant_id,
+                &purchase.license_ids,
+                &purchase.product_ids,
+            )
+            .await?;
+        Ok::<_, Error>(Mail::new(
+            anchor.clone(),
+            purchase.email_status,
+            job,
+            purchase.customer_email,
+            purchase.customer_name,
+            licenses,
+            products,
+        ))
     }
+    .await;
+    if !matches!(mail, Ok(Some(_))) {
+        // Nothing to send, or the read failed: the next delivery may try at once.
+        if let Err(release) = s.store.release_email_claim(&anchor).await {
+            tracing::warn!(error = %release, "claim not released; it expires by itself");
+        }
+    }
+    mail
+}
+
+/// Sends a claimed email and records the outcome (or gives the claim back for a retry).
+async fn deliver(s: &Services, mail: &Mail, receives: u32) -> Result<()> {
     let license_ids: Vec<String> = mail.licenses.iter().map(|l| l.id.clone()).collect();
-    match send(s, &mail).await {
+    match send(s, mail).await {
         Ok(message_id) => {
             tracing::info!(ses_message_id = %message_id, keys = license_ids.len(), "license email sent");
             if let Err(e) = s
@@ -133,6 +200,8 @@ struct Mail {
     customer_name: Option<String>,
     /// The licenses whose keys it carries: those of the purchase that belong to `to` now.
     licenses: Vec<License>,
+    /// Products of those licenses already read (the others are read when sending).
+    products: Vec<Product>,
 }
 
 impl Mail {
@@ -187,9 +256,31 @@ impl Mail {
                 )
             }
         };
+        Ok(Mail::new(
+            anchor,
+            status,
+            job,
+            to,
+            customer_name,
+            licenses,
+            Vec::new(),
+        ))
+    }
+
+    /// The email to `to` with the keys among `licenses` that belong to that address now;
+    /// `None` (nothing to send) without an address.
+    fn new(
+        anchor: EmailAnchor,
+        status: EmailStatus,
+        job: &MailJob,
+        to: Option<String>,
+        customer_name: Option<String>,
+        licenses: Vec<License>,
+        products: Vec<Product>,
+    ) -> Option<Mail> {
         let Some(to) = to else {
             tracing::error!("email without an address; dropped");
-            return Ok(None);
+            return None;
         };
         // A key goes only to its owner: licenses given to someone else since the purchase are
         // not in the buyer's email, and a resend to a new owner carries only theirs.
@@ -201,14 +292,15 @@ impl Mail {
                     .is_some_and(|e| e.eq_ignore_ascii_case(&to))
             })
             .collect();
-        Ok(Some(Mail {
+        Some(Mail {
             anchor,
             status,
             tenant_id: job.tenant_id.clone(),
             to,
             customer_name,
             licenses,
-        }))
+            products,
+        })
     }
 }
 
@@ -243,6 +335,10 @@ async fn send(s: &Services, mail: &Mail) -> Result<String> {
     }
     let mut products = Vec::new();
     for id in product_ids {
+        if let Some(p) = mail.products.iter().find(|p| p.id == id) {
+            products.push(p.clone());
+            continue;
+        }
         let p = s
             .store
             .get_tenant_product(&mail.tenant_id, id)

@@ -544,7 +544,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         Op::CreateToken => O::new("Create an API token (shown once)", "api tokens", Token)
             .body_requiring::<tokens::TokenInput>(g, tokens::CREATE_REQUIRED)
             .created::<tokens::TokenView>(g),
-        Op::DeleteToken => O::new("Revoke an API token (at once)", "api tokens", Token).no_content()
+        Op::DeleteToken => O::new("Revoke an API token. It stops being accepted within 30 seconds (`KEYHOOK_TOKEN_CACHE_SECONDS`): each server instance reuses a token it has checked for up to that long; the instance that revoked it refuses it at once", "api tokens", Token).no_content()
             .error(409, "This is the token making the request: revoke it with another one (`conflict`)."),
         Op::ValidateLicense => O::new(
             "Check a key (or, without licenseKey, start or report a device's trial); 200 for every well-formed request",

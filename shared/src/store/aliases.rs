@@ -77,6 +77,7 @@ impl Store {
             .set_transact_items(Some(items))
             .send()
             .await;
+        self.caches.products.invalidate_all();
         let Err(e) = result else { return Ok(()) };
         let reasons: Vec<Option<String>> = match e.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
@@ -194,6 +195,25 @@ impl Store {
             Err(Error::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Store::resolve_product`] through this process's product cache (`read_cache`): a
+    /// product found is reused for `KEYHOOK_PRODUCT_CACHE_SECONDS` (10 s); a product write
+    /// made through this process clears the cache. For the purchase webhook's hot path.
+    pub async fn resolve_product_cached(
+        &self,
+        tenant_id: &str,
+        reference: &str,
+    ) -> Result<Option<Product>> {
+        let key = (tenant_id.to_string(), reference.to_string());
+        if let Some(p) = self.caches.products.get(&key) {
+            return Ok(Some(p));
+        }
+        let product = self.resolve_product(tenant_id, reference).await?;
+        if let Some(p) = &product {
+            self.caches.products.insert(key, p.clone());
+        }
+        Ok(product)
     }
 
     /// The tenant's product that `reference` names: an alias of one, else its Keyhook id.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::applied;
-use super::{dynamo_err, keys, Filter, Page, Store};
+use super::{dynamo_err, keys, Filter, Item, Page, Store};
 use crate::domain::{EventLogEntry, EventStatus};
 use crate::Result;
 
@@ -13,8 +13,16 @@ impl Store {
     /// Records a newly received event. Returns the entry already recorded when this event id
     /// was seen before (a redelivery).
     pub async fn record_event(&self, entry: &EventLogEntry) -> Result<Option<EventLogEntry>> {
+        if self.put_new(Self::event_item(entry)?).await? {
+            return Ok(None);
+        }
+        self.get_event(&entry.tenant_id, &entry.event_id).await
+    }
+
+    /// An entry as stored, with its listing keys.
+    fn event_item(entry: &EventLogEntry) -> Result<Item> {
         let item = Self::item(entry, keys::event(&entry.tenant_id, &entry.event_id))?;
-        let item = Self::with_gsi1(
+        Ok(Self::with_gsi1(
             item,
             &entry.tenant_id,
             format!(
@@ -23,11 +31,35 @@ impl Store {
                 crate::time::format(entry.received_at),
                 entry.event_id
             ),
-        );
-        if self.put_new(item).await? {
-            return Ok(None);
-        }
-        self.get_event(&entry.tenant_id, &entry.event_id).await
+        ))
+    }
+
+    /// Records `entry` verified, with the purchase and licenses it concerned, whether or not
+    /// it was recorded before (one call: the purchase webhook records an event only when it
+    /// commits, see `handlers::webhook`). `Ok(false)`, writing nothing, when it was already
+    /// verified: a redelivery.
+    pub async fn record_event_verified(
+        &self,
+        entry: &EventLogEntry,
+        purchase_ref: Option<&str>,
+        license_ids: &[String],
+    ) -> Result<bool> {
+        let upsert = VerifiedUpsert::new(entry, purchase_ref, license_ids)?;
+        applied(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_attrs(keys::event(
+                    &entry.tenant_id,
+                    &entry.event_id,
+                ))))
+                .update_expression(upsert.expression)
+                .condition_expression("attribute_not_exists(pk) OR #s <> :verified")
+                .set_expression_attribute_names(Some(upsert.names))
+                .set_expression_attribute_values(Some(upsert.values))
+                .send()
+                .await,
+        )
     }
 
     pub async fn get_event(
@@ -150,6 +182,52 @@ impl Store {
             filters,
         )
         .await
+    }
+}
+
+/// "This event is verified, with these licenses", creating its entry if it was never recorded
+/// and keeping every first-seen field (when it was received, by which source) if it was: the
+/// issuance transaction's event action, and [`Store::record_event_verified`].
+pub(crate) struct VerifiedUpsert {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl VerifiedUpsert {
+    pub(crate) fn new(
+        entry: &EventLogEntry,
+        purchase_ref: Option<&str>,
+        license_ids: &[String],
+    ) -> Result<Self> {
+        let verified = VerifiedUpdate::new(purchase_ref, license_ids);
+        let (sets, removes) = verified
+            .expression
+            .trim_start_matches("SET ")
+            .split_once(" REMOVE ")
+            .expect("VerifiedUpdate's expression is SET … REMOVE …");
+        let mut names = verified.names;
+        let mut values = verified.values;
+        let mut set = vec![sets.to_string()];
+        let written = ["status", "error", "licenseIds", "purchaseRef"];
+        let mut item = Store::event_item(entry)?;
+        item.remove(keys::PK);
+        item.remove(keys::SK);
+        let mut fields: Vec<(String, AttributeValue)> = item
+            .into_iter()
+            .filter(|(k, _)| !written.contains(&k.as_str()))
+            .collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, (field, value)) in fields.into_iter().enumerate() {
+            names.insert(format!("#f{i}"), field);
+            values.insert(format!(":f{i}"), value);
+            set.push(format!("#f{i} = if_not_exists(#f{i}, :f{i})"));
+        }
+        Ok(VerifiedUpsert {
+            expression: format!("SET {} REMOVE {removes}", set.join(", ")),
+            names,
+            values,
+        })
     }
 }
 

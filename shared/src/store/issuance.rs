@@ -1,5 +1,6 @@
 //! The one transaction that issues a purchase: the purchase record (only if new), its licenses,
-//! and the event log entry turning `verified`, all or nothing. Concurrent deliveries of events
+//! and the event log entry turning `verified` (created if the event was not recorded before),
+//! all or nothing. Concurrent deliveries of events
 //! for the same purchase race on the purchase record's condition; exactly one wins.
 //!
 //! A subscription's first purchase may be named two ways (its Checkout Session when the session
@@ -11,7 +12,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{dynamo_err, keys, Store};
-use crate::domain::{License, Purchase};
+use crate::domain::{EventLogEntry, License, Purchase};
 use crate::{Error, Result};
 
 /// What committing a purchase did.
@@ -47,6 +48,7 @@ impl Store {
         purchase: &Purchase,
         licenses: &[License],
         first_purchase_of: Option<&str>,
+        event: Option<&EventLogEntry>,
     ) -> Result<IssueOutcome> {
         let put_new = |item| {
             Put::builder()
@@ -74,11 +76,13 @@ impl Store {
         for l in licenses {
             items.push(put_new(Self::license_item(l)?)?);
         }
-        // The log entry fits unless the purchase is as large as a transaction allows; then the
-        // handler marks it after the commit (a redelivery finds the purchase either way).
-        let logged = match &purchase.event_id {
-            Some(event_id) if items.len() < MAX_TRANSACTION_ITEMS => {
-                items.push(self.event_verified_update(purchase, event_id)?);
+        // The log entry (recorded here if it was not yet: the purchase webhook records an
+        // event first only when it must) fits unless the purchase is as large as a
+        // transaction allows; then the handler records it after the commit (a redelivery
+        // finds the purchase either way).
+        let logged = match event {
+            Some(entry) if items.len() < MAX_TRANSACTION_ITEMS => {
+                items.push(self.event_verified_update(purchase, entry)?);
                 true
             }
             _ => false,
@@ -133,22 +137,25 @@ impl Store {
         }
     }
 
-    /// The event log entry of the issuing event turns `verified`, with its licenses.
+    /// The event log entry of the issuing event turns `verified` (recorded now if it was not
+    /// yet), with its licenses.
     fn event_verified_update(
         &self,
         purchase: &Purchase,
-        event_id: &str,
+        entry: &EventLogEntry,
     ) -> Result<TransactWriteItem> {
-        let update =
-            super::events::VerifiedUpdate::new(Some(&purchase.purchase_ref), &purchase.license_ids);
+        let update = super::events::VerifiedUpsert::new(
+            entry,
+            Some(&purchase.purchase_ref),
+            &purchase.license_ids,
+        )?;
         let event_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(keys::event(
                 &purchase.tenant_id,
-                event_id,
+                &entry.event_id,
             ))))
             .update_expression(update.expression)
-            .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_names(Some(update.names))
             .set_expression_attribute_values(Some(update.values))
             .build()

@@ -64,6 +64,48 @@ impl Store {
             .collect()
     }
 
+    /// A purchase email's records in one read (BatchGetItem, strongly consistent): the
+    /// tenant's licenses of these ids (missing or foreign ones are an error), in the order
+    /// asked, and those of these products that exist.
+    pub async fn get_licenses_and_products(
+        &self,
+        tenant_id: &str,
+        license_ids: &[String],
+        product_ids: &[String],
+    ) -> Result<(Vec<License>, Vec<crate::domain::Product>)> {
+        let wanted = license_ids
+            .iter()
+            .map(|id| keys::license(id))
+            .chain(product_ids.iter().map(|id| keys::product(id)))
+            .collect();
+        let mut licenses: HashMap<String, License> = HashMap::new();
+        let mut products = Vec::new();
+        for item in self.batch_get(wanted).await? {
+            let is_product =
+                matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == "PRODUCT");
+            if is_product {
+                let p: crate::domain::Product = Self::record(item)?;
+                if p.tenant_id == tenant_id {
+                    products.push(p);
+                }
+            } else {
+                let l: License = Self::record(item)?;
+                if l.tenant_id == tenant_id {
+                    licenses.insert(l.id.clone(), l);
+                }
+            }
+        }
+        let licenses = license_ids
+            .iter()
+            .map(|id| {
+                licenses
+                    .remove(id)
+                    .ok_or_else(|| Error::internal(format!("license {id} is missing")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((licenses, products))
+    }
+
     pub async fn list_licenses(
         &self,
         tenant_id: &str,

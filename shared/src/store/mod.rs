@@ -18,6 +18,7 @@ pub mod plans;
 pub mod product_devices;
 pub mod products;
 pub mod purchases;
+pub mod read_cache;
 pub mod reconcile_marks;
 pub mod signing_keys;
 pub mod subscriptions;
@@ -27,6 +28,8 @@ pub mod timers;
 pub mod webhook_endpoints;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -40,11 +43,13 @@ use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The table and its client. Cheap to clone.
+/// The table and its client, and the per-process read caches (`read_cache`). Cheap to clone:
+/// clones share the caches.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) client: Client,
     pub(crate) table: String,
+    pub(crate) caches: Arc<read_cache::ReadCaches>,
 }
 
 /// One page of a listing; `next_cursor` is opaque to callers.
@@ -114,7 +119,18 @@ impl Store {
         Store {
             client,
             table: table.into(),
+            caches: Arc::new(read_cache::ReadCaches::new(
+                read_cache::TOKEN_TTL,
+                read_cache::PRODUCT_TTL,
+            )),
         }
+    }
+
+    /// The same table with fresh read caches of these lifetimes (`Config`'s
+    /// `token_cache_ttl` and `product_cache_ttl`).
+    pub fn with_cache_ttls(mut self, tokens: Duration, products: Duration) -> Self {
+        self.caches = Arc::new(read_cache::ReadCaches::new(tokens, products));
+        self
     }
 
     pub fn client(&self) -> &Client {

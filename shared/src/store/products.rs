@@ -17,15 +17,20 @@ impl Store {
     }
 
     pub async fn create_product(&self, p: &Product) -> Result<()> {
-        if !self.put_new(Self::product_item(p)?).await? {
+        let created = self.put_new(Self::product_item(p)?).await;
+        self.caches.products.invalidate_all();
+        if !created? {
             return Err(Error::Conflict(format!("product {} already exists", p.id)));
         }
         Ok(())
     }
 
     pub async fn update_product(&self, p: &Product) -> Result<()> {
-        self.put_existing(Self::product_item(p)?, &p.tenant_id)
-            .await
+        let updated = self
+            .put_existing(Self::product_item(p)?, &p.tenant_id)
+            .await;
+        self.caches.products.invalidate_all();
+        updated
     }
 
     /// A product by id, whoever owns it (validation).
@@ -42,8 +47,11 @@ impl Store {
     }
 
     pub async fn delete_product(&self, tenant_id: &str, product_id: &str) -> Result<bool> {
-        self.delete_owned(keys::product(product_id), tenant_id)
-            .await
+        let deleted = self
+            .delete_owned(keys::product(product_id), tenant_id)
+            .await;
+        self.caches.products.invalidate_all();
+        deleted
     }
 
     pub async fn list_products(

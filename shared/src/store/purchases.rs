@@ -1,6 +1,6 @@
 //! Purchase records: the idempotency anchor of issuance, and the state of the license email.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::applied;
@@ -41,6 +41,44 @@ impl Store {
             .send()
             .await;
         applied(result)
+    }
+
+    /// Takes the right to send a purchase's email until `until`, in one write that also reads
+    /// the purchase (the mailer's first call): `Ok(Some(purchase))` as it stands with the
+    /// claim, `Ok(None)` when there is nothing to claim (no such purchase; its email is not
+    /// pending, i.e. sent, failed or not wanted; or another mailer holds an unexpired claim).
+    pub async fn claim_purchase_email(
+        &self,
+        tenant_id: &str,
+        purchase_ref: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<Purchase>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::purchase(tenant_id, purchase_ref))))
+            .update_expression("SET emailClaimUntil = :until")
+            .condition_expression(
+                "emailStatus = :pending AND (attribute_not_exists(emailClaimUntil) OR emailClaimUntil < :now)",
+            )
+            .expression_attribute_values(":until", AttributeValue::S(crate::time::format(until)))
+            .expression_attribute_values(":now", AttributeValue::S(crate::time::format(now)))
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(Self::record).transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
     }
 
     /// Gives a claim back after a failed send (or an unrecorded one), so the next delivery can

@@ -65,6 +65,20 @@ impl Store {
         self.get(keys::token(token_hash)).await
     }
 
+    /// The token with this hash as admin authentication reads it: from the per-process cache
+    /// while its entry is young enough (`read_cache`: a revocation elsewhere applies within
+    /// the cache's lifetime), else one consistent read.
+    pub async fn authenticating_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        if let Some(token) = self.caches.tokens.get(token_hash) {
+            return Ok(Some(token));
+        }
+        let token = self.token_by_hash(token_hash).await?;
+        if let Some(t) = &token {
+            self.caches.tokens.insert(token_hash.to_string(), t.clone());
+        }
+        Ok(token)
+    }
+
     pub async fn list_tokens(
         &self,
         tenant_id: &str,
@@ -75,9 +89,12 @@ impl Store {
             .await
     }
 
-    /// Deletes a token of the tenant by its hash. `Ok(false)` when there was none.
+    /// Deletes a token of the tenant by its hash (in this process's cache too: it stops
+    /// working here at once). `Ok(false)` when there was none.
     pub async fn delete_token(&self, tenant_id: &str, token_hash: &str) -> Result<bool> {
-        self.delete_owned(keys::token(token_hash), tenant_id).await
+        let deleted = self.delete_owned(keys::token(token_hash), tenant_id).await;
+        self.caches.tokens.invalidate(token_hash);
+        deleted
     }
 
     /// Every key of a tenant (wrapped forms only).

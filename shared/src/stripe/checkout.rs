@@ -25,6 +25,19 @@ pub enum LineItem<'a> {
     Price(&'a str),
 }
 
+/// The session metadata key (and value) that marks a session Keyhook created
+/// (`POST /api/stripe/checkout/session`): its webhook then links the session's record to the
+/// purchase. Sessions without it (Payment Links, merchants' own) have no record to link.
+pub const CREATED_BY_KEYHOOK: (&str, &str) = ("keyhookCheckout", "true");
+
+/// Whether a session's metadata says Keyhook created it.
+pub fn created_by_keyhook(metadata: Option<&serde_json::Map<String, Value>>) -> bool {
+    metadata
+        .and_then(|m| m.get(CREATED_BY_KEYHOOK.0))
+        .and_then(Value::as_str)
+        == Some(CREATED_BY_KEYHOOK.1)
+}
+
 /// The metadata that tells Keyhook's webhook what to issue.
 #[derive(Debug, Clone, Copy)]
 pub struct IssueMetadata<'a> {
@@ -79,7 +92,10 @@ pub fn session_form(p: &SessionParams<'_>) -> Form {
             .set(format!("{prefix}[quantity]"), p.metadata.quantity)
             .set_opt(format!("{prefix}[planId]"), p.metadata.plan_id);
     }
-    form
+    form.set(
+        format!("metadata[{}]", CREATED_BY_KEYHOOK.0),
+        CREATED_BY_KEYHOOK.1,
+    )
 }
 
 fn unexpected(what: &str) -> StripeError {
@@ -195,6 +211,7 @@ mod tests {
             ("payment_intent_data[metadata][productId]", "42"),
             ("payment_intent_data[metadata][quantity]", "2"),
             ("payment_intent_data[metadata][planId]", "pln_1"),
+            ("metadata[keyhookCheckout]", "true"),
         ]
         .into();
         assert_eq!(fields(&form), expected);

@@ -246,7 +246,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             source: Default::default(),
             purchase_ref: crate::ids::new_id("manual"),
             app_id: None,
-            event_id: None,
+            event: None,
             send_email: input.send_email.unwrap_or(true),
             first_purchase_of: None,
             livemode: input.livemode.unwrap_or(true),

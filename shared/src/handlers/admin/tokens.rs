@@ -1,5 +1,6 @@
 //! API tokens: created (shown once), listed (prefix and name only), revoked. A revoked token
-//! stops working at once: authentication reads the token record with a consistent read.
+//! stops working at once in the process that revoked it, and within the token cache's lifetime
+//! (`KEYHOOK_TOKEN_CACHE_SECONDS`, default 30 s) in every other (`store::read_cache`).
 
 use serde::{Deserialize, Serialize};
 

@@ -14,12 +14,12 @@
 use super::purchase::{self, Lines, PaidPeriod, PurchaseInput};
 use super::{stripe_reads, Outcome};
 use crate::domain::purchase::Customer;
-use crate::domain::{LicenseSource, StripeApp};
+use crate::domain::{EventLogEntry, LicenseSource, StripeApp};
 use crate::stripe::event::CheckoutSession;
 use crate::stripe::event::StripeObject;
-use crate::stripe::metadata;
 use crate::stripe::objects::{Invoice, Subscription};
 use crate::stripe::Event;
+use crate::stripe::{checkout, metadata};
 use crate::{Result, Services};
 
 fn nothing() -> Outcome {
@@ -31,7 +31,13 @@ fn nothing() -> Outcome {
 }
 
 /// `checkout.session.completed` (issues if paid) and `…async_payment_succeeded` (issues).
-pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
+/// `log`: the event's log entry, recorded verified by the issuing transaction.
+pub(super) async fn paid(
+    s: &Services,
+    app: &StripeApp,
+    event: &Event,
+    log: &EventLogEntry,
+) -> Result<Outcome> {
     let session = CheckoutSession(event.object());
     let Some(session_id) = session.id() else {
         return Ok(Outcome::Refused("the checkout session has no id".into()));
@@ -94,7 +100,7 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
     let outcome = purchase::issue(
         s,
         app,
-        event,
+        log,
         PurchaseInput {
             purchase_ref,
             metadata: sold,
@@ -119,13 +125,16 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
         },
     )
     .await?;
-    if let Outcome::Done {
-        purchase_ref: Some(purchase_ref),
-        ..
-    } = &outcome
+    if let (
+        Outcome::Done {
+            purchase_ref: Some(purchase_ref),
+            ..
+        },
+        true,
+    ) = (&outcome, checkout::created_by_keyhook(session.metadata()))
     {
-        // If Keyhook created this session (POST /api/stripe/checkout/session), say which
-        // purchase it became.
+        // Keyhook created this session (POST /api/stripe/checkout/session, which marks it in
+        // the metadata): say which purchase it became. Other sessions have no record to link.
         s.store
             .link_checkout_session(&app.tenant_id, session_id, purchase_ref)
             .await?;

@@ -6,13 +6,19 @@
 use super::purchase::{self, Lines, PaidPeriod, PurchaseInput};
 use super::{stripe_reads, subscription, Outcome};
 use crate::domain::purchase::Customer;
-use crate::domain::{LicenseSource, RenewalMode, StripeApp};
+use crate::domain::{EventLogEntry, LicenseSource, RenewalMode, StripeApp};
 use crate::stripe::event::StripeObject;
 use crate::stripe::objects::{Invoice, Subscription};
 use crate::stripe::Event;
 use crate::{Result, Services};
 
-pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
+/// `log`: the event's log entry, recorded verified by the issuing transaction.
+pub(super) async fn paid(
+    s: &Services,
+    app: &StripeApp,
+    event: &Event,
+    log: &EventLogEntry,
+) -> Result<Outcome> {
     let invoice = Invoice(event.object());
     let Some(invoice_id) = invoice.id() else {
         return Ok(Outcome::Refused("the invoice has no id".into()));
@@ -65,7 +71,7 @@ pub(super) async fn paid(s: &Services, app: &StripeApp, event: &Event) -> Result
     purchase::issue(
         s,
         app,
-        event,
+        log,
         PurchaseInput {
             purchase_ref: invoice_id.to_string(),
             metadata: metadata.as_ref(),

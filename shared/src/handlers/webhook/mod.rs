@@ -113,6 +113,14 @@ pub struct Processed {
 /// account: a webhook whose signature matched (see [`receive`]), or an event reconciliation
 /// fetched from Stripe's API with the app's own secret key. Records the event (once), runs its
 /// effects, and marks it verified or failed.
+///
+/// Most events are recorded `received` first: a redelivery of one already verified is
+/// answered without running its effects again. A paid Checkout Session that names what it
+/// sold (no Stripe read, no subscription: [`recorded_on_commit`]) is not: its effects are
+/// idempotent through the purchase record, so it is recorded verified by the transaction that
+/// issues it (one DynamoDB write for the whole purchase), and written separately only on the
+/// paths that need it: refused (`failed`, with the reason), an infrastructure error
+/// (`received`, then 5xx), or no new issuance (verified after, which also tells a redelivery).
 pub async fn record_and_process(
     s: &Services,
     app: &StripeApp,
@@ -133,30 +141,47 @@ pub async fn record_and_process(
         purchase_ref: None,
         source,
     };
-    if let Some(previous) = s.store.record_event(&entry).await? {
-        if previous.status == EventStatus::Verified {
-            // A redelivery of an event whose effects are committed: only make sure its email
-            // was handed to the mailer (the first delivery may have failed right there).
-            if let Some(purchase_ref) = &previous.purchase_ref {
-                crate::handlers::issuance::ensure_email_enqueued(s, &app.tenant_id, purchase_ref)
-                    .await?;
+    let on_commit = recorded_on_commit(event);
+    if !on_commit {
+        if let Some(previous) = s.store.record_event(&entry).await? {
+            if previous.status == EventStatus::Verified {
+                return redelivered(s, app, previous).await;
             }
-            tracing::info!("duplicate delivery of a processed event");
-            return Ok(Processed {
-                entry: previous,
-                duplicate: true,
-            });
         }
     }
 
-    let outcome = process(s, app, event).await?;
+    let outcome = match process(s, app, event, &entry).await {
+        Ok(outcome) => outcome,
+        Err(e) if on_commit => {
+            // Not recorded yet: recorded `received` now, as other events are (unless it was
+            // verified before: a redelivery, answered as one).
+            if let Ok(Some(previous)) = s.store.record_event(&entry).await {
+                if previous.status == EventStatus::Verified {
+                    return redelivered(s, app, previous).await;
+                }
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut duplicate = false;
     let entry = match outcome {
         Outcome::Done {
             purchase_ref,
             license_ids,
             logged,
         } => {
-            if !logged {
+            if !logged && on_commit {
+                // Recorded verified now; already verified means a redelivery (its effects
+                // were found committed: the purchase existed, its email re-enqueued if unsent).
+                duplicate = !s
+                    .store
+                    .record_event_verified(&entry, purchase_ref.as_deref(), &license_ids)
+                    .await?;
+                if duplicate {
+                    tracing::info!("duplicate delivery of a processed event");
+                }
+            } else if !logged {
                 s.store
                     .mark_event_verified(
                         &app.tenant_id,
@@ -174,6 +199,13 @@ pub async fn record_and_process(
             }
         }
         Outcome::Refused(reason) => {
+            if on_commit {
+                if let Some(previous) = s.store.record_event(&entry).await? {
+                    if previous.status == EventStatus::Verified {
+                        return redelivered(s, app, previous).await;
+                    }
+                }
+            }
             tracing::warn!(reason = %reason, "stripe event refused");
             s.store
                 .mark_event_failed(&app.tenant_id, &event.id, &reason)
@@ -185,10 +217,38 @@ pub async fn record_and_process(
             }
         }
     };
+    Ok(Processed { entry, duplicate })
+}
+
+/// A redelivery of an event whose effects are committed: only make sure its email was handed
+/// to the mailer (the first delivery may have failed right there).
+async fn redelivered(s: &Services, app: &StripeApp, previous: EventLogEntry) -> Result<Processed> {
+    if let Some(purchase_ref) = &previous.purchase_ref {
+        crate::handlers::issuance::ensure_email_enqueued(s, &app.tenant_id, purchase_ref).await?;
+    }
+    tracing::info!("duplicate delivery of a processed event");
     Ok(Processed {
-        entry,
-        duplicate: false,
+        entry: previous,
+        duplicate: true,
     })
+}
+
+/// Whether the event is recorded by the transaction that commits its effects rather than
+/// first: a paid Checkout Session (`completed` or `async_payment_succeeded`) that names what it
+/// sold in its metadata and is not a subscription's. Its processing reads nothing from Stripe
+/// and is idempotent through the purchase record (exactly-once issuance does not depend on the
+/// event's record), so a redelivery costs what a first delivery does and changes nothing.
+fn recorded_on_commit(event: &Event) -> bool {
+    use crate::stripe::event::CheckoutSession;
+    matches!(
+        event.event_type.as_str(),
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded"
+    ) && {
+        let session = CheckoutSession(event.object());
+        crate::stripe::metadata::has_product_id(session.metadata())
+            && session.subscription().is_none()
+            && session.mode() != Some("subscription")
+    }
 }
 
 fn receipt(app: &StripeApp, entry: &EventLogEntry, duplicate: bool) -> ApiResponse {
@@ -207,7 +267,13 @@ fn receipt(app: &StripeApp, entry: &EventLogEntry, duplicate: bool) -> ApiRespon
 }
 
 /// Runs the effects of one verified event.
-async fn process(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
+/// `log`: the event's log entry (issuance records it verified in its transaction).
+async fn process(
+    s: &Services,
+    app: &StripeApp,
+    event: &Event,
+    log: &EventLogEntry,
+) -> Result<Outcome> {
     if event.livemode != app.is_live {
         return Ok(Outcome::Refused(format!(
             "the event is {} but the Stripe app is {}",
@@ -222,11 +288,11 @@ async fn process(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome
     }
     match event.event_type.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            checkout::paid(s, app, event).await
+            checkout::paid(s, app, event, log).await
         }
         "checkout.session.async_payment_failed" => checkout::payment_failed(s, app, event).await,
-        "payment_intent.succeeded" => payment_intent::succeeded(s, app, event).await,
-        "invoice.paid" => invoice::paid(s, app, event).await,
+        "payment_intent.succeeded" => payment_intent::succeeded(s, app, event, log).await,
+        "invoice.paid" => invoice::paid(s, app, event, log).await,
         "customer.subscription.created"
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => subscription::changed(s, app, event).await,

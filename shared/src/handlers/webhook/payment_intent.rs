@@ -9,14 +9,20 @@
 use super::purchase::{self, Lines, PurchaseInput};
 use super::{stripe_reads, Outcome};
 use crate::domain::purchase::Customer;
-use crate::domain::{LicenseSource, StripeApp};
+use crate::domain::{EventLogEntry, LicenseSource, StripeApp};
 use crate::stripe::event::{CheckoutSession, StripeObject};
 use crate::stripe::metadata;
 use crate::stripe::objects::PaymentIntent;
 use crate::stripe::Event;
 use crate::{Result, Services};
 
-pub(super) async fn succeeded(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
+/// `log`: the event's log entry, recorded verified by the issuing transaction.
+pub(super) async fn succeeded(
+    s: &Services,
+    app: &StripeApp,
+    event: &Event,
+    log: &EventLogEntry,
+) -> Result<Outcome> {
     let intent = PaymentIntent(event.object());
     let Some(intent_id) = intent.id() else {
         return Ok(Outcome::Refused("the payment intent has no id".into()));
@@ -63,7 +69,7 @@ pub(super) async fn succeeded(s: &Services, app: &StripeApp, event: &Event) -> R
     purchase::issue(
         s,
         app,
-        event,
+        log,
         PurchaseInput {
             purchase_ref: intent_id.to_string(),
             metadata: sold,

@@ -8,10 +8,11 @@ use serde_json::{Map, Value};
 use super::subscription;
 use super::Outcome;
 use crate::domain::purchase::{days_after, license_days, Customer};
-use crate::domain::{LicenseSource, ListedProducts, Plan, Product, RenewalMode, StripeApp};
+use crate::domain::{
+    EventLogEntry, LicenseSource, ListedProducts, Plan, Product, RenewalMode, StripeApp,
+};
 use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
 use crate::stripe::metadata::{self, MetadataError, ProductRequest};
-use crate::stripe::Event;
 use crate::{Result, Services};
 
 /// Where the Lukittu metadata of a purchase's products can be read, if needed.
@@ -87,7 +88,11 @@ pub(super) async fn resolve_products(
 ) -> Result<std::result::Result<Vec<(Product, Option<Plan>)>, String>> {
     let mut resolved = Vec::new();
     for r in requests {
-        let Some(product) = s.store.resolve_product(tenant_id, &r.product_id).await? else {
+        let Some(product) = s
+            .store
+            .resolve_product_cached(tenant_id, &r.product_id)
+            .await?
+        else {
             return Ok(Err(format!(
                 "product {:?} does not exist for this tenant: it is neither a Keyhook product id nor one of a product's externalIds",
                 r.product_id
@@ -161,7 +166,7 @@ fn issue_lines<'a>(
 pub(super) async fn issue(
     s: &Services,
     app: &StripeApp,
-    event: &Event,
+    log: &EventLogEntry,
     input: PurchaseInput<'_>,
 ) -> Result<Outcome> {
     let requests = match requests(s, app, input.metadata, &input.lines).await? {
@@ -209,14 +214,14 @@ pub(super) async fn issue(
             source: input.source,
             purchase_ref: input.purchase_ref,
             app_id: Some(app.id.clone()),
-            event_id: Some(event.id.clone()),
+            event: Some(log),
             send_email: true,
             first_purchase_of: input
                 .period
                 .as_ref()
                 .filter(|p| p.first)
                 .map(|p| p.subscription_id.to_string()),
-            livemode: event.livemode,
+            livemode: log.livemode,
         },
     )
     .await?;

@@ -1,0 +1,53 @@
+//! Per-process caches of the reads on hot paths that tolerate a short, bounded staleness
+//! (issue 17: fewer AWS calls per request). Each is bounded in size and in age:
+//!
+//! - **API tokens** (admin authentication, [`Store::authenticating_token`]): a token found is
+//!   reused for `KEYHOOK_TOKEN_CACHE_SECONDS` (default 30 s). A token revoked (or its tenant
+//!   deleted) through this process stops working at once (the delete drops the entry); in
+//!   other processes within that time. Unknown tokens are never cached: each is one read.
+//! - **Products by reference** (purchase webhook, mailer, [`Store::resolve_product_cached`]):
+//!   a product found by id or external id is reused for `KEYHOOK_PRODUCT_CACHE_SECONDS`
+//!   (default 10 s). A change made through this process applies at once (every product or
+//!   alias write clears the cache); made through another process, within that time.
+//!   Products not found are never cached.
+
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::domain::{ApiToken, Product};
+
+/// Entries each cache holds at most (least recently used go first).
+pub const MAX_ENTRIES: u64 = 10_000;
+/// Default lifetime of a cached token.
+pub const TOKEN_TTL: Duration = Duration::from_secs(30);
+/// Default lifetime of a cached product.
+pub const PRODUCT_TTL: Duration = Duration::from_secs(10);
+
+pub(crate) struct ReadCaches {
+    /// By token hash.
+    pub tokens: Cache<String, ApiToken>,
+    /// By (tenant id, product id or external id).
+    pub products: Cache<(String, String), Product>,
+}
+
+fn cache<K, V>(ttl: Duration) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(MAX_ENTRIES)
+        // moka refuses a zero lifetime; 1 ns caches nothing in practice.
+        .time_to_live(ttl.max(Duration::from_nanos(1)))
+        .build()
+}
+
+impl ReadCaches {
+    pub fn new(token_ttl: Duration, product_ttl: Duration) -> Self {
+        ReadCaches {
+            tokens: cache(token_ttl),
+            products: cache(product_ttl),
+        }
+    }
+}
