@@ -4,6 +4,7 @@
 //! exhaustive), so a new route cannot ship undocumented.
 
 use schemars::generate::{Contract, SchemaSettings};
+use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
@@ -19,7 +20,7 @@ use crate::handlers::validate::input as validate_input;
 use crate::handlers::validate::license_file::LicenseFileView;
 use crate::handlers::validate::signing_key::{KeySetView, PublicKeyView, SigningKeyView};
 use crate::handlers::webhook::Receipt;
-use crate::http::idempotency;
+use crate::http::{idempotency, schema};
 use crate::http::input::ListBody;
 use crate::http::routes::{Op, ROUTES};
 
@@ -51,6 +52,8 @@ impl Gen {
             SchemaSettings::draft2020_12().with(|s| {
                 s.definitions_path = "/components/schemas".into();
                 s.contract = contract;
+                s.transforms
+                    .push(Box::new(RecursiveTransform(schema::bound_integers)));
             })
         };
         Gen {
@@ -198,7 +201,7 @@ impl Operation {
         self.success = (200, "One page", Some(g.response::<ListBody<T>>()));
         self.query.push(("limit", "Page size, 1–200 (default 50)."));
         self.query
-            .push(("cursor", "The `nextCursor` of the previous page."));
+            .push(("cursor", "The `nextCursor` of the previous page of this listing; any other value is `404 not_found`."));
         self.query.extend_from_slice(filters);
         self
     }
@@ -243,6 +246,12 @@ impl Operation {
         }
         if path.contains('{') {
             errors.push((404, "No such resource for this tenant (`not_found`)."));
+        }
+        if self.query.iter().any(|(n, _)| *n == "cursor") {
+            errors.push((
+                404,
+                "The `cursor` is not one this listing returned (`not_found`).",
+            ));
         }
         if self.body.is_some() {
             errors.push((

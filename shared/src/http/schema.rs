@@ -17,7 +17,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use schemars::generate::{Contract, SchemaSettings};
-use schemars::JsonSchema;
+use schemars::transform::RecursiveTransform;
+use schemars::{JsonSchema, Schema};
 use serde_json::Value;
 
 use crate::{Error, Result};
@@ -157,12 +158,32 @@ fn pattern_message(pattern: &str) -> String {
 /// contract), standalone (`$defs`), with `required` fields added: present, and not null.
 pub fn request_schema<T: JsonSchema>(required: &[&str]) -> Value {
     let mut schema = SchemaSettings::draft2020_12()
-        .with(|s| s.contract = Contract::Deserialize)
+        .with(|s| {
+            s.contract = Contract::Deserialize;
+            s.transforms.push(Box::new(RecursiveTransform(bound_integers)));
+        })
         .into_generator()
         .into_root_schema_for::<T>()
         .to_value();
     require(&mut schema, required);
     schema
+}
+
+/// States the range of Rust's integer types, which schemars gives only as a `format` (and
+/// `minimum: 0`): without a `maximum` a generator sends 2^40 for a `u32` field and sees it
+/// refused. Bounds the type's attributes already narrow are kept.
+pub fn bound_integers(schema: &mut Schema) {
+    let (min, max): (Value, Value) = match schema.get("format").and_then(Value::as_str) {
+        Some("uint32") => (0.into(), u32::MAX.into()),
+        Some("uint64" | "uint") => (0.into(), u64::MAX.into()),
+        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+        Some("int64") => (i64::MIN.into(), i64::MAX.into()),
+        _ => return,
+    };
+    if let Some(obj) = schema.as_object_mut() {
+        obj.entry("minimum").or_insert(min);
+        obj.entry("maximum").or_insert(max);
+    }
 }
 
 /// Makes `fields` of an object schema required and not nullable.
