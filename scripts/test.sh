@@ -43,6 +43,12 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+# The API document against the running code: a Python client generated from /openapi.json
+# runs a merchant's script on the local stack (and, with KEYHOOK_FUZZ=1, schemathesis fuzzes
+# every operation). Its own Keyhook on a free port, against this run's moto.
+log "the OpenAPI document against the local stack (scripts/api-check.sh)"
+"$ROOT/scripts/api-check.sh"
+
 # The release build of every function for Lambda (arm64, cargo-lambda): last, as it is the
 # longest step (about 8 minutes cold on 2 cores). KEYHOOK_SKIP_LAMBDA_BUILD=1 skips it locally.
 if [ "${KEYHOOK_SKIP_LAMBDA_BUILD:-}" = 1 ]; then

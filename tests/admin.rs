@@ -933,11 +933,29 @@ async fn lists_paginate_with_cursors_that_stay_in_their_tenant() {
             None,
         )
         .await;
-    assert_eq!(
-        (status, err["error"]["field"].as_str()),
-        (422, Some("cursor"))
-    );
-    for bad in ["limit=0", "limit=201", "limit=x", "cursor=%%%"] {
+    // Another tenant's cursor names no page of this one's listing, like its ids.
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+    for bad in ["cursor=%%%", "cursor=abc"] {
+        let (status, _) = stack
+            .api(&t.token, "GET", &format!("/api/products?{bad}"), None)
+            .await;
+        assert_eq!(status, 404, "{bad}");
+    }
+    // A cursor of another listing of the same tenant is no position in this one.
+    let (_, one) = stack
+        .api(&t.token, "GET", "/api/products?limit=1", None)
+        .await;
+    let product_cursor = one["nextCursor"].as_str().unwrap();
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/licenses?cursor={product_cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    for bad in ["limit=0", "limit=201", "limit=x"] {
         let (status, _) = stack
             .api(&t.token, "GET", &format!("/api/products?{bad}"), None)
             .await;

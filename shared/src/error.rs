@@ -33,6 +33,16 @@ pub enum Error {
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 409 with a specific machine-readable code (`idempotency_key_in_use`, ...).
+    #[error("{message}")]
+    ConflictCode { code: &'static str, message: String },
+    /// 405: the path exists, with other methods (`allow`, for the `Allow` header).
+    #[error("{method} is not allowed on {path}; it answers {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: String,
+    },
     /// 413: the body is larger than the route accepts.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -82,7 +92,8 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::ConflictCode { .. } => StatusCode::CONFLICT,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream { service, .. } if *service == "stripe" => StatusCode::BAD_GATEWAY,
@@ -100,6 +111,8 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
+            Error::ConflictCode { code, .. } => code,
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::RateLimited(_) => "rate_limited",
             Error::Upstream { .. } => "upstream_unavailable",

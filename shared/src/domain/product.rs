@@ -94,7 +94,12 @@ fn default_file_max_ttl() -> u32 {
 /// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"properties": {"html": {"pattern": "\\{\\{ActivationKey\\}\\}"}}},
+    {"properties": {"text": {"pattern": "\\{\\{ActivationKey\\}\\}"}}}
+]))]
 pub struct EmailTemplate {
+    #[schemars(extend("pattern" = crate::http::schema::NON_BLANK, "maxLength" = 500))]
     pub subject: String,
     pub html: String,
     pub text: String,

@@ -8,31 +8,38 @@ use crate::http::ApiRequest;
 use crate::store::Page;
 use crate::{Error, Result};
 
-/// Parses the JSON body into `T`; the error names the offending field path.
-pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T> {
+/// Parses the JSON body into `T`, after checking it against `T`'s JSON Schema (the one the
+/// OpenAPI document publishes, see `http::schema`); the error names the offending field path.
+pub fn json_body<T: DeserializeOwned + schemars::JsonSchema + 'static>(
+    req: &ApiRequest,
+) -> Result<T> {
+    json_body_requiring::<T>(req, &[])
+}
+
+/// [`json_body`] for a create: `required` fields must be present and not null (the document's
+/// `<Type>Create` schema says the same, from the same list).
+pub fn json_body_requiring<T: DeserializeOwned + schemars::JsonSchema + 'static>(
+    req: &ApiRequest,
+    required: &[&str],
+) -> Result<T> {
     if req.body.is_empty() {
         return Err(Error::Validation {
             field: None,
             message: "a JSON body is required".into(),
         });
     }
-    let de = &mut serde_json::Deserializer::from_slice(&req.body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: serde_json::Value =
+        serde_json::from_slice(&req.body).map_err(|e| Error::Validation {
+            field: None,
+            message: format!("the body is not valid JSON: {e}"),
+        })?;
+    crate::http::schema::check::<T>(&value, required)?;
+    serde_path_to_error::deserialize(whole_numbers_as_integers(value)).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_json appends the position; the field path says more to an API client.
-        let message = inner.to_string();
-        let message = match message.find(" at line ") {
-            Some(i) if !inner.is_syntax() && !inner.is_eof() => message[..i].to_string(),
-            _ => message,
-        };
+        let message = e.into_inner().to_string();
         Error::Validation {
             field: (path != ".").then_some(path),
-            message: if inner.is_syntax() || inner.is_eof() {
-                format!("the body is not valid JSON: {message}")
-            } else {
-                message
-            },
+            message,
         }
     })
 }
@@ -46,12 +53,26 @@ pub fn bool_param(field: &str, value: &str) -> Result<bool> {
     }
 }
 
-/// `?limit=` (default 50, 1–200) and `?cursor=`.
+/// Bounds of `?limit=`.
+pub const MIN_LIMIT: usize = 1;
+pub const MAX_LIMIT: usize = 200;
+
+/// `?limit=` (default 50, 1–200: digits only) and `?cursor=`.
 pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
-    let limit = match req.query_param("limit") {
+    let raw = req
+        .query
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .map(|(_, v)| v.as_str());
+    let limit = match raw {
         None => 50,
         Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=200).contains(&n) => n,
+            Ok(n)
+                if l.bytes().all(|b| b.is_ascii_digit())
+                    && (MIN_LIMIT..=MAX_LIMIT).contains(&n) =>
+            {
+                n
+            }
             _ => {
                 return Err(Error::validation(
                     "limit",
@@ -101,12 +122,41 @@ pub fn is_email(s: &str) -> bool {
         return false;
     };
     !local.is_empty()
-        && s.len() <= 254
+        && s.chars().count() <= 254
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !s.chars().any(|c| c.is_whitespace() || c == ',' || c == ';')
         && !domain.contains('@')
+}
+
+/// `354.0` as `354`: JSON Schema (and so the document) calls a number with a zero fraction an
+/// integer, while serde would refuse it for an integer field.
+fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 => {
+                if (0.0..=u64::MAX as f64).contains(&f) && f < 18_446_744_073_709_551_616.0 {
+                    Value::from(f as u64)
+                } else if (i64::MIN as f64..0.0).contains(&f) {
+                    Value::from(f as i64)
+                } else {
+                    Value::Number(n)
+                }
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(whole_numbers_as_integers).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -120,5 +170,13 @@ mod tests {
         assert!(!is_email("a b@c.de"));
         assert!(!is_email("@c.de"));
         assert!(!is_email("a@@c.de"));
+    }
+
+    #[test]
+    fn whole_floats_become_integers() {
+        use serde_json::json;
+        let v = whole_numbers_as_integers(json!({"a": 354.0, "b": [2.5, -3.0], "c": "1.0"}));
+        assert_eq!(v, json!({"a": 354, "b": [2.5, -3], "c": "1.0"}));
+        assert!(v["a"].is_u64());
     }
 }

@@ -4,12 +4,14 @@
 //! run exactly the same handlers.
 
 pub mod auth;
+pub mod idempotency;
 pub mod input;
 pub mod lambda;
 pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod schema;
 
 pub use request::ApiRequest;
 pub use response::ApiResponse;

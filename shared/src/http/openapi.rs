@@ -4,6 +4,7 @@
 //! exhaustive), so a new route cannot ship undocumented.
 
 use schemars::generate::{Contract, SchemaSettings};
+use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
@@ -19,6 +20,7 @@ use crate::handlers::validate::input as validate_input;
 use crate::handlers::validate::license_file::LicenseFileView;
 use crate::handlers::validate::signing_key::{KeySetView, PublicKeyView, SigningKeyView};
 use crate::handlers::webhook::Receipt;
+use crate::http::{idempotency, schema};
 use crate::http::input::ListBody;
 use crate::http::routes::{Op, ROUTES};
 
@@ -40,6 +42,8 @@ enum Auth {
 struct Gen {
     requests: SchemaGenerator,
     responses: SchemaGenerator,
+    /// `<Type>Create` components to derive: (type's component, required fields, name).
+    creates: Vec<(String, &'static [&'static str], String)>,
 }
 
 impl Gen {
@@ -48,20 +52,59 @@ impl Gen {
             SchemaSettings::draft2020_12().with(|s| {
                 s.definitions_path = "/components/schemas".into();
                 s.contract = contract;
+                s.transforms
+                    .push(Box::new(RecursiveTransform(schema::bound_integers)));
             })
         };
         Gen {
             requests: settings(Contract::Deserialize).into_generator(),
             responses: settings(Contract::Serialize).into_generator(),
+            creates: Vec::new(),
         }
     }
 
     fn request<T: JsonSchema>(&mut self) -> Value {
-        self.requests.subschema_for::<T>().to_value()
+        any_as_object(self.requests.subschema_for::<T>().to_value())
     }
 
     fn response<T: JsonSchema>(&mut self) -> Value {
-        self.responses.subschema_for::<T>().to_value()
+        any_as_object(self.responses.subschema_for::<T>().to_value())
+    }
+
+    /// The body of a create: `T`'s schema with `required` fields present and not null, as
+    /// its own component (`<T>Create`), from the list the handler checks with.
+    fn create<T: JsonSchema>(&mut self, required: &'static [&'static str]) -> Value {
+        let reference = self.request::<T>();
+        let name = reference["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .expect("input types are components")
+            .to_string();
+        // One component per (type, required list): the public routes share one body type
+        // with a different required list each (`BodyCreate`, `BodyCreate2`, ...).
+        let same_type = self.creates.iter().filter(|(n, _, _)| *n == name);
+        let create = match same_type.clone().find(|(_, r, _)| *r == required) {
+            Some((_, _, component)) => component.clone(),
+            None => {
+                let component = match same_type.count() {
+                    0 => format!("{name}Create"),
+                    n => format!("{name}Create{}", n + 1),
+                };
+                self.creates.push((name, required, component.clone()));
+                component
+            }
+        };
+        json!({"$ref": format!("#/components/schemas/{create}")})
+    }
+}
+
+/// "Any JSON" as `{}` rather than the boolean schema `true`: both are valid OpenAPI 3.1, but
+/// client generators (openapi-python-client) read only the object form.
+fn any_as_object(schema: Value) -> Value {
+    if schema == Value::Bool(true) {
+        json!({})
+    } else {
+        schema
     }
 }
 
@@ -73,6 +116,10 @@ struct Operation {
     body: Option<Value>,
     success: (u16, &'static str, Option<Value>),
     query: Vec<(&'static str, &'static str)>,
+    /// Header parameters: (name, required, description, schema).
+    headers: Vec<(&'static str, bool, &'static str, Value)>,
+    /// Answers whose headers matter: CORS on the public routes.
+    cross_origin: bool,
     extra_errors: Vec<(u16, &'static str)>,
     /// An HTML page (the dashboard) rather than JSON: `text/html` answers, form bodies.
     html: bool,
@@ -87,6 +134,8 @@ impl Operation {
             body: None,
             success: (200, "OK", None),
             query: Vec::new(),
+            headers: Vec::new(),
+            cross_origin: false,
             extra_errors: Vec::new(),
             html: false,
         }
@@ -105,6 +154,16 @@ impl Operation {
 
     fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
         self.body = Some(g.request::<T>());
+        self
+    }
+
+    /// A body with `required` fields (the list the handler checks with).
+    fn body_requiring<T: JsonSchema>(
+        mut self,
+        g: &mut Gen,
+        required: &'static [&'static str],
+    ) -> Self {
+        self.body = Some(g.create::<T>(required));
         self
     }
 
@@ -142,7 +201,7 @@ impl Operation {
         self.success = (200, "One page", Some(g.response::<ListBody<T>>()));
         self.query.push(("limit", "Page size, 1–200 (default 50)."));
         self.query
-            .push(("cursor", "The `nextCursor` of the previous page."));
+            .push(("cursor", "The `nextCursor` of the previous page of this listing; any other value is `404 not_found`."));
         self.query.extend_from_slice(filters);
         self
     }
@@ -168,6 +227,17 @@ impl Operation {
             },
         );
         let mut errors: Vec<(u16, &str)> = self.extra_errors;
+        if self.query.iter().any(|(n, _)| query_schema(n).is_some())
+            || self.headers.iter().any(|h| h.0 == idempotency::HEADER)
+        {
+            errors.push((
+                422,
+                "A parameter is invalid (`validation_failed`, with `field`).",
+            ));
+        }
+        if self.headers.iter().any(|h| h.0 == idempotency::HEADER) {
+            errors.push((409, "The `Idempotency-Key` is in use by a request still running (`idempotency_key_in_use`; retry), or was used within 24 hours for a different request (`idempotency_key_mismatch`); or the request conflicts with the current state (`conflict`)."));
+        }
         if matches!(self.auth, Auth::Token) {
             errors.push((
                 401,
@@ -176,6 +246,12 @@ impl Operation {
         }
         if path.contains('{') {
             errors.push((404, "No such resource for this tenant (`not_found`)."));
+        }
+        if self.query.iter().any(|(n, _)| *n == "cursor") {
+            errors.push((
+                404,
+                "The `cursor` is not one this listing returned (`not_found`).",
+            ));
         }
         if self.body.is_some() {
             errors.push((
@@ -197,13 +273,15 @@ impl Operation {
                 .entry(status.to_string())
                 .or_insert_with(|| error(description));
         }
-        let mut parameters: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
+        let mut parameters = path_parameters(path);
         parameters.extend(self.query.iter().map(|(name, description)| {
-            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+            let required = *name == "deviceId";
+            let schema = query_schema(name).unwrap_or_else(|| json!({"type": "string"}));
+            let name = name.split('@').next().unwrap_or(name);
+            json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+        }));
+        parameters.extend(self.headers.iter().map(|(name, required, description, schema)| {
+            json!({"name": name, "in": "header", "required": required, "description": description, "schema": schema})
         }));
         let mut op = json!({
             "operationId": format!("{}{}", method, path.replace(['/', '{', '}', '-'], "_")),
@@ -218,6 +296,12 @@ impl Operation {
             op["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": body}}});
         }
+        if self.cross_origin {
+            let cors = json!({"Access-Control-Allow-Origin": {"description": "`*`: any web page may call this route.", "schema": {"type": "string", "const": "*"}}});
+            for r in responses_of(&mut op) {
+                r["headers"] = cors.clone();
+            }
+        }
         match self.auth {
             Auth::Token => {
                 op["security"] = json!([{"bearer": []}, {"keyhookApi": []}, {"exisOneApi": []}])
@@ -227,6 +311,69 @@ impl Operation {
         }
         op
     }
+}
+
+/// `OPTIONS` on a cross-origin path: the CORS preflight.
+/// The `{name}` segments of a path, as path parameters.
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+fn preflight(path: &str) -> Value {
+    let header =
+        |description: &str| json!({"description": description, "schema": {"type": "string"}});
+    json!({
+        "operationId": format!("options{}", path.replace(['/', '{', '}', '-'], "_")),
+        "summary": "CORS preflight: any origin may call this route from a browser (no credentials)",
+        "tags": ["validation"],
+        "security": [],
+        "parameters": path_parameters(path),
+        "responses": {"204": {
+            "description": "The methods and headers a page may use",
+            "headers": {
+                "Allow": header("The methods of this path."),
+                "Access-Control-Allow-Origin": {"description": "`*`", "schema": {"type": "string", "const": "*"}},
+                "Access-Control-Allow-Methods": header("The methods of this path."),
+                "Access-Control-Allow-Headers": header("The headers the browser asked for (default `content-type`)."),
+                "Access-Control-Max-Age": header("Seconds the browser may cache this answer (86400)."),
+            },
+        }},
+    })
+}
+
+/// The responses of an operation, to add headers to.
+fn responses_of(op: &mut Value) -> impl Iterator<Item = &mut Value> {
+    op["responses"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|m| m.values_mut())
+}
+
+/// The schema of a query parameter, by name: what the handlers accept (`None`: any text).
+fn query_schema(name: &str) -> Option<Value> {
+    use crate::http::input::{MAX_LIMIT, MIN_LIMIT};
+    Some(match name {
+        "limit" => {
+            json!({"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT, "default": 50})
+        }
+        "livemode" | "active" | "encrypt" => json!({"type": "boolean"}),
+        "status@licenses" => {
+            json!({"type": "string", "enum": ["active", "suspended", "revoked", "expired"]})
+        }
+        "status@events" => json!({"type": "string", "enum": ["received", "verified", "failed"]}),
+        "status@deliveries" => {
+            json!({"type": "string", "enum": ["pending", "succeeded", "failed"]})
+        }
+        "source" => json!({"type": "string", "enum": ["webhook", "reconcile"]}),
+        "ttl" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        "deviceId" => {
+            json!({"type": "string", "pattern": crate::http::schema::PRINTABLE_NON_BLANK, "maxLength": crate::domain::validation::device::MAX_DEVICE_ID_CHARS})
+        }
+        _ => return None,
+    })
 }
 
 impl Operation {
@@ -308,68 +455,80 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             "checkout",
             Token,
         )
-        .body::<checkout::CheckoutInput>(g)
+        .body_requiring::<checkout::CheckoutInput>(g, checkout::request::REQUIRED)
         .created::<checkout::CheckoutSessionView>(g)
         .error(422, "A field is invalid, or Stripe refused the request (`validation_failed`, with `field`; Stripe's parameter as `stripe.<param>`).")
+        .error(404, "The product, plan, price mapping or app named does not exist (`not_found`).")
+        .error(409, "The tenant's state cannot serve it: archived or free product, inactive app or currency, no price in the currency, mapping of another product or app, several mappings (`conflict`).")
         .error(502, "Stripe is unreachable, timed out, kept failing, or refused the app's secret key (`upstream_unavailable`); retry."),
         Op::GetCheckoutSession => O::new("A checkout session Keyhook created, with the purchase its webhook recorded", "checkout", Token)
             .ok::<checkout::CheckoutSessionDetail>(g),
         Op::GetTenant => O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g),
         Op::ListApps => O::new("List Stripe apps", "stripe apps", Token).list::<apps::AppView>(g, &[]),
         Op::CreateApp => O::new("Register a Stripe app (secrets are write-only)", "stripe apps", Token)
-            .body::<apps::AppInput>(g)
+            .body_requiring::<apps::AppInput>(g, apps::CREATE_REQUIRED)
+            .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`).")
             .created::<apps::AppView>(g),
         Op::GetApp => O::new("Get a Stripe app", "stripe apps", Token).ok::<apps::AppView>(g),
         Op::UpdateApp => O::new("Update a Stripe app (absent fields keep their value; \"\" removes a secret)", "stripe apps", Token)
             .body::<apps::AppInput>(g)
-            .ok::<apps::AppView>(g),
+            .ok::<apps::AppView>(g)
+            .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`)."),
         Op::DeleteApp => O::new("Delete a Stripe app", "stripe apps", Token).no_content(),
         Op::Diagnostics => O::new("Whether each app's secrets decrypt", "stripe apps", Token).ok::<apps::Diagnostics>(g),
         Op::ListEvents => O::new("The Stripe event log, newest first", "event log", Token)
-            .list::<events::EventView>(g, &[("status", "received, verified or failed."), ("type", "A Stripe event type."), ("livemode", "true for live events, false for test-mode ones."), ("source", "webhook (Stripe delivered it) or reconcile (found by `keyhook reconcile`).")]),
+            .list::<events::EventView>(g, &[("status@events", "received, verified or failed."), ("type", "A Stripe event type."), ("livemode", "true for live events, false for test-mode ones."), ("source", "webhook (Stripe delivered it) or reconcile (found by `keyhook reconcile`).")]),
         Op::GetEvent => O::new("One logged Stripe event", "event log", Token).ok::<events::EventView>(g),
         Op::ListPriceMappings => O::new("List subscription price mappings", "price mappings", Token)
             .list::<price_mappings::PriceMappingView>(g, &[("productId", "Only this product's."), ("appId", "Only this app's.")]),
         Op::CreatePriceMapping => O::new("Map a Stripe recurring price to a product", "price mappings", Token)
-            .body::<price_mappings::PriceMappingInput>(g)
-            .created::<price_mappings::PriceMappingView>(g),
+            .body_requiring::<price_mappings::PriceMappingInput>(g, price_mappings::CREATE_REQUIRED)
+            .created::<price_mappings::PriceMappingView>(g)
+            .error(404, "The app or product named does not exist (`not_found`)."),
         Op::GetPriceMapping => O::new("Get a price mapping", "price mappings", Token).ok::<price_mappings::PriceMappingView>(g),
         Op::UpdatePriceMapping => O::new("Update a price mapping", "price mappings", Token)
             .body::<price_mappings::PriceMappingInput>(g)
-            .ok::<price_mappings::PriceMappingView>(g),
+            .ok::<price_mappings::PriceMappingView>(g)
+            .error(404, "The mapping, or the app or product named, does not exist (`not_found`)."),
         Op::DeletePriceMapping => O::new("Delete a price mapping", "price mappings", Token).no_content(),
         Op::ListProducts => O::new("List products", "products", Token).list::<products::ProductView>(g, &[]),
         Op::CreateProduct => O::new("Create a product", "products", Token)
-            .body::<products::ProductInput>(g)
-            .created::<products::ProductView>(g),
+            .body_requiring::<products::ProductInput>(g, products::CREATE_REQUIRED)
+            .created::<products::ProductView>(g)
+            .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, or an external id is another product's (`conflict`)."),
         Op::GetProduct => O::new("Get a product", "products", Token).ok::<products::ProductView>(g),
         Op::UpdateProduct => O::new("Update a product (absent fields keep their value)", "products", Token)
             .body::<products::ProductInput>(g)
-            .ok::<products::ProductView>(g),
+            .ok::<products::ProductView>(g)
+            .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, or an external id is another product's (`conflict`)."),
         Op::DeleteProduct => O::new("Delete a product without licenses (archive the others)", "products", Token)
             .no_content()
             .error(409, "The product has licenses (`conflict`); archive it instead."),
         Op::ListPlans => O::new("List plans", "plans", Token).list::<plans::PlanView>(g, &[]),
-        Op::CreatePlan => O::new("Create a plan", "plans", Token).body::<plans::PlanInput>(g).created::<plans::PlanView>(g),
+        Op::CreatePlan => O::new("Create a plan", "plans", Token).body_requiring::<plans::PlanInput>(g, plans::CREATE_REQUIRED).created::<plans::PlanView>(g)
+            .error(404, "The product named does not exist (`not_found`)."),
         Op::GetPlan => O::new("Get a plan", "plans", Token).ok::<plans::PlanView>(g),
-        Op::UpdatePlan => O::new("Update a plan", "plans", Token).body::<plans::PlanInput>(g).ok::<plans::PlanView>(g),
+        Op::UpdatePlan => O::new("Update a plan", "plans", Token).body::<plans::PlanInput>(g).ok::<plans::PlanView>(g)
+            .error(404, "The plan, or the product named, does not exist (`not_found`)."),
         Op::DeletePlan => O::new("Delete a plan", "plans", Token).no_content(),
         Op::ListCurrencies => O::new("List currencies (Stripe's, plus the tenant's own)", "currencies", Token)
             .list::<Currency>(g, &[("active", "true for active currencies only.")]),
         Op::CreateCurrency => O::new("Add a currency code", "currencies", Token)
-            .body::<currencies::CurrencyInput>(g)
+            .body_requiring::<currencies::CurrencyInput>(g, currencies::CREATE_REQUIRED)
             .created::<Currency>(g)
             .error(409, "The currency exists (`conflict`)."),
         Op::UpdateCurrency => O::new("Activate or deactivate a currency", "currencies", Token)
             .body::<currencies::CurrencyInput>(g)
-            .ok::<Currency>(g),
+            .ok::<Currency>(g)
+            .error(409, "`code` is not the path's, or `zeroDecimal` of a Stripe currency changes (`conflict`)."),
         Op::ListLicenses => O::new("List licenses, newest first", "licenses", Token).list::<licenses::LicenseView>(
             g,
-            &[("productId", "Only this product's."), ("customerEmail", "Only this buyer's."), ("status", "active, suspended, revoked or expired."), ("livemode", "true for live licenses, false for test-mode ones (licenses without a recorded mode match neither).")],
+            &[("productId", "Only this product's."), ("customerEmail", "Only this buyer's."), ("status@licenses", "active, suspended, revoked or expired."), ("livemode", "true for live licenses, false for test-mode ones (licenses without a recorded mode match neither).")],
         ),
         Op::CreateLicense => O::new("Issue a license by hand", "licenses", Token)
-            .body::<licenses::IssueInput>(g)
-            .created::<licenses::LicenseView>(g),
+            .body_requiring::<licenses::IssueInput>(g, licenses::CREATE_REQUIRED)
+            .created::<licenses::LicenseView>(g)
+            .error(404, "The product or plan named does not exist (`not_found`)."),
         Op::GetLicense => O::new("Get a license (with its key)", "licenses", Token).ok::<licenses::LicenseView>(g),
         Op::PatchLicense => O::new("Suspend, reinstate, revoke; change expiry, limits or customer. Writes only the fields named, conditionally on the license's version (a concurrent activation, refund or subscription change is never undone)", "licenses", Token)
             .body::<licenses::PatchInput>(g)
@@ -384,31 +543,32 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         )
         .body::<license_import::ImportInput>(g)
         .ok::<license_import::ImportReport>(g),
-        Op::ListTenantKeys => O::new("List the tenant's keys (never their material)", "tenant keys", Token)
-            .list::<tenant_keys::TenantKeyView>(g, &[]),
+        Op::ListTenantKeys => O::new("List the tenant's keys (never their material), oldest first, all in one page (a tenant has few)", "tenant keys", Token)
+            .ok::<ListBody<tenant_keys::TenantKeyView>>(g),
         Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
             .created::<tenant_keys::TenantKeyView>(g),
         Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it", "tenant keys", Token)
             .ok::<tenant_keys::Activation>(g),
         Op::ListTokens => O::new("List API tokens (prefix and name only)", "api tokens", Token).list::<tokens::TokenView>(g, &[]),
         Op::CreateToken => O::new("Create an API token (shown once)", "api tokens", Token)
-            .body::<tokens::TokenInput>(g)
+            .body_requiring::<tokens::TokenInput>(g, tokens::CREATE_REQUIRED)
             .created::<tokens::TokenView>(g),
-        Op::DeleteToken => O::new("Revoke an API token. It stops being accepted within 30 seconds (`KEYHOOK_TOKEN_CACHE_SECONDS`): each server instance reuses a token it has checked for up to that long; the instance that revoked it refuses it at once", "api tokens", Token).no_content(),
+        Op::DeleteToken => O::new("Revoke an API token. It stops being accepted within 30 seconds (`KEYHOOK_TOKEN_CACHE_SECONDS`): each server instance reuses a token it has checked for up to that long; the instance that revoked it refuses it at once", "api tokens", Token).no_content()
+            .error(409, "This is the token making the request: revoke it with another one (`conflict`)."),
         Op::ValidateLicense => O::new(
             "Check a key (or, without licenseKey, start or report a device's trial); 200 for every well-formed request",
             "validation",
             None,
         )
-        .body::<validate_input::Body>(g)
+        .body_requiring::<validate_input::Body>(g, validate_input::VALIDATE_REQUIRED)
         .ok::<SignedAnswer>(g)
         .error(429, "Too many requests (`rate_limited`)."),
         Op::ActivateLicense => O::new("Activate a device on a license", "validation", None)
-            .body::<validate_input::Body>(g)
+            .body_requiring::<validate_input::Body>(g, validate_input::ACTIVATE_REQUIRED)
             .ok::<SignedAnswer>(g)
             .error(429, "Too much activation churn (`rate_limited`)."),
         Op::DeactivateLicense => O::new("Free a device of a license", "validation", None)
-            .body::<validate_input::Body>(g)
+            .body_requiring::<validate_input::Body>(g, validate_input::ACTIVATE_REQUIRED)
             .ok::<SignedAnswer>(g)
             .error(429, "Too much activation churn (`rate_limited`)."),
         Op::GetSigningKey => O::new("A tenant's active public key (see signing-keys for the whole set)", "validation", None)
@@ -420,13 +580,15 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             "validation",
             None,
         )
-        .body::<validate_input::Body>(g)
+        .body_requiring::<validate_input::Body>(g, validate_input::CHECKOUT_REQUIRED)
         .ok::<LicenseFileView>(g)
+        .error(409, "`ttl` is outside the product's bounds (`conflict`).")
         .error(429, "Too much activation churn (`rate_limited`)."),
         Op::GetLicenseFile => O::new("A signed license file for a device already activated on the license", "licenses", Token)
             .ok::<LicenseFileView>(g)
             .query_if(true, &[("deviceId", "The device (required)."), ("ttl", "Lifetime in seconds, within the product's bounds."), ("encrypt", "true to encrypt the file to the license key.")])
-            .error(409, "The license is not active, or the device is not activated on it (`conflict`)."),
+            .error(409, "The license is not active, the device is not activated on it, or `ttl` is outside the product's bounds (`conflict`).")
+            .error(422, "`deviceId` is missing or malformed (`validation_failed`)."),
         Op::ListSigningKeys => O::new("Every signing key of the tenant (active, next, retired)", "signing keys", Token)
             .ok::<KeySetView>(g),
         Op::CreateSigningKey => O::new("Create a signing key (published at once, signing once activated)", "signing keys", Token)
@@ -446,7 +608,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             "webhook endpoints",
             Token,
         )
-        .body::<whe::EndpointInput>(g)
+        .body_requiring::<whe::EndpointInput>(g, whe::CREATE_REQUIRED)
         .created::<whe::EndpointView>(g)
         .error(409, "The tenant has 20 endpoints already (`conflict`)."),
         Op::GetWebhookEndpoint => O::new("Get a webhook endpoint", "webhook endpoints", Token).ok::<whe::EndpointView>(g),
@@ -465,7 +627,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         )
         .ok::<whe::EndpointView>(g),
         Op::ListWebhookDeliveries => O::new("The endpoint's delivery log, newest first (attempts, status codes, latency, next attempt)", "webhook endpoints", Token)
-            .list::<whe::DeliveryView>(g, &[("status", "pending, succeeded or failed.")]),
+            .list::<whe::DeliveryView>(g, &[("status@deliveries", "pending, succeeded or failed.")]),
         Op::TestWebhookEndpoint => O::new("Queue a `webhook.test` event to this endpoint", "webhook endpoints", Token)
             .status::<whe::DeliveryView>(g, 202, "Queued")
             .error(409, "The endpoint is not active (`conflict`)."),
@@ -500,7 +662,24 @@ pub fn document() -> Value {
         if matches!(route.op, Op::Dashboard(_)) {
             op = op.html(route.method.as_str());
         }
+        if idempotency::accepts_key(route.op) {
+            op.headers.push((
+                idempotency::HEADER,
+                false,
+                "Makes a retried create safe: the first answer (status and body) is returned again for 24 hours (with `Idempotent-Replayed: true`), per tenant and route; concurrent duplicates never create twice. Printable ASCII, 1–255 characters.",
+                json!({"type": "string", "pattern": idempotency::KEY_PATTERN}),
+            ));
+        }
+        op.cross_origin = crate::http::routes::is_cross_origin(route.op);
         let op = op.into_json(&mut g, route.path, &method);
+        if crate::http::routes::is_cross_origin(route.op) {
+            paths
+                .entry(route.path.to_string())
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("path item is an object")
+                .insert("options".into(), preflight(route.path));
+        }
         paths
             .entry(route.path.to_string())
             .or_insert_with(|| json!({}))
@@ -509,13 +688,18 @@ pub fn document() -> Value {
             .insert(method, op);
     }
     let mut schemas = g.requests.take_definitions(true);
+    for (name, required, component) in std::mem::take(&mut g.creates) {
+        let mut create = schemas[&name].clone();
+        crate::http::schema::require(&mut create, required);
+        schemas.insert(component, create);
+    }
     schemas.extend(g.responses.take_definitions(true));
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Keyhook API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Stripe payments to delivered license keys. Errors: `{\"error\": {\"code\", \"message\", \"field\"}}`. Lists: `?limit=` (1–200, default 50) and `?cursor=`, answering `{items, nextCursor}`. Timestamps are RFC 3339 UTC; money is a decimal string.",
+            "description": "Stripe payments to delivered license keys. Errors: `{\"error\": {\"code\", \"message\", \"field\"}}`: `422 validation_failed` (with `field`) when a request breaks this document's schema (the server checks bodies against the very schemas published here), `404 not_found` when it names something that does not exist, `409 conflict` when it is well formed but the current state cannot serve it. Lists: `?limit=` (1–200, default 50) and `?cursor=`, answering `{items, nextCursor}`. Timestamps are RFC 3339 UTC; money is a decimal string. Every path answers `HEAD` where it answers `GET` (same status and headers, no body), `OPTIONS` with `Allow` (204), and any other method with `405` and `Allow`. The public validation routes answer CORS preflights and carry `Access-Control-Allow-Origin: *`; the admin routes are same-origin (no CORS headers). Creates accept `Idempotency-Key`.",
         },
         "servers": [{"url": "/"}],
         "paths": paths,
@@ -563,6 +747,8 @@ mod tests {
                 item.as_object()
                     .unwrap()
                     .keys()
+                    // CORS preflights are documented beside the routes they serve.
+                    .filter(|m| *m != "options")
                     .map(move |m| (m.to_uppercase(), p.clone()))
             })
             .collect();

@@ -45,6 +45,16 @@ impl ApiResponse {
         }
     }
 
+    /// A status with no body (`204` answers to `OPTIONS`).
+    pub fn empty(status: StatusCode) -> Self {
+        ApiResponse {
+            status,
+            content_type: "application/json",
+            body: Bytes::new(),
+            headers: HeaderMap::new(),
+        }
+    }
+
     pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
         ApiResponse {
             status,

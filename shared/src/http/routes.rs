@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use http::{Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use tracing::Instrument;
 
 use crate::dashboard::{self, Page};
 use crate::handlers::{admin, checkout, validate, webhook};
-use crate::http::{openapi, ApiRequest, ApiResponse};
+use crate::http::{idempotency, openapi, ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
 /// Largest body any route accepts (Stripe's webhook included): 256 KiB.
@@ -277,26 +277,138 @@ fn match_path(template: &'static str, path: &str) -> Option<Params> {
     }
 }
 
-/// Finds the route for a request: 404 when no path matches, 405 when the path exists with
-/// other methods.
+/// Whether browsers may call an operation from any origin (CORS): the public routes apps call
+/// from a web page or a webview. Admin routes stay same-origin: they answer no CORS headers.
+pub fn is_cross_origin(op: Op) -> bool {
+    matches!(
+        op,
+        Op::ValidateLicense
+            | Op::ActivateLicense
+            | Op::DeactivateLicense
+            | Op::CheckoutLicenseFile
+            | Op::GetSigningKey
+            | Op::GetSigningKeys
+    )
+}
+
+/// The methods a path answers, for `Allow`: its routes' methods, `HEAD` where `GET` is, and
+/// `OPTIONS`; `None` when no route has this path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let mut methods: Vec<&str> = routes_of(path).map(|r| r.method.as_str()).collect();
+    if methods.is_empty() {
+        return None;
+    }
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.push("OPTIONS");
+    Some(methods.join(", "))
+}
+
+/// The routes of the most specific path template matching `path`: `/api/licenses/activate`
+/// is that literal path (POST), never `/api/licenses/{licenseId}` with the id "activate".
+fn routes_of(path: &str) -> impl Iterator<Item = &'static Route> + '_ {
+    let params = |r: &Route| r.path.matches('{').count();
+    let fewest = ROUTES
+        .iter()
+        .filter(|r| match_path(r.path, path).is_some())
+        .map(params)
+        .min();
+    ROUTES
+        .iter()
+        .filter(move |r| Some(params(r)) == fewest && match_path(r.path, path).is_some())
+}
+
+/// Finds the route for a request (`HEAD` is served by the `GET` route): 404 when no path
+/// matches, 405 (with the methods the path answers) when the path exists with other methods.
 pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
-    let mut path_exists = false;
-    for route in ROUTES {
-        if let Some(params) = match_path(route.path, path) {
-            if route.method == *method {
+    let wanted = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    for route in routes_of(path) {
+        if route.method == *wanted {
+            if let Some(params) = match_path(route.path, path) {
                 return Ok((route, params));
             }
-            path_exists = true;
         }
     }
-    if path_exists {
-        Err(Error::BadRequest {
-            code: "method_not_allowed",
-            message: format!("{method} is not allowed on {path}"),
-        })
-    } else {
-        Err(Error::not_found(format!("Route {method} {path}")))
+    match allowed_methods(path) {
+        Some(allow) => Err(Error::MethodNotAllowed {
+            method: method.to_string(),
+            path: path.to_string(),
+            allow,
+        }),
+        None => Err(Error::not_found(format!("Route {method} {path}"))),
     }
+}
+
+/// The routes API Gateway must send to the functions: every row of [`ROUTES`]; `HEAD` beside
+/// each `GET` of a function other than the admin one; `OPTIONS` (CORS preflight) beside each
+/// cross-origin route; and `$default` (everything else: unknown paths, undeclared methods, the
+/// admin function's `HEAD`s), served by the admin function. `tests/template.rs` checks that
+/// the SAM template declares exactly these.
+pub fn gateway_routes() -> Vec<(String, Function)> {
+    let mut out: Vec<(String, Function)> = Vec::new();
+    for r in ROUTES {
+        out.push((format!("{} {}", r.method, r.path), r.function));
+        if r.method == Method::GET && r.function != Function::Admin {
+            out.push((format!("HEAD {}", r.path), r.function));
+        }
+        if is_cross_origin(r.op) {
+            out.push((format!("OPTIONS {}", r.path), r.function));
+        }
+    }
+    out.push(("$default".to_string(), Function::Admin));
+    out
+}
+
+/// `OPTIONS`: 204 with `Allow`; on a cross-origin path, also the CORS preflight answer
+/// (any origin, the path's methods, the headers the browser asks for, cached a day).
+fn options(req: &ApiRequest) -> Result<ApiResponse> {
+    let allow = allowed_methods(&req.path)
+        .ok_or_else(|| Error::not_found(format!("Route OPTIONS {}", req.path)))?;
+    let mut res = ApiResponse::empty(StatusCode::NO_CONTENT).with_header(
+        http::header::ALLOW,
+        HeaderValue::from_str(&allow).expect("method names are header-safe"),
+    );
+    let cross_origin = ROUTES
+        .iter()
+        .any(|r| is_cross_origin(r.op) && match_path(r.path, &req.path).is_some());
+    if cross_origin {
+        let asked = req
+            .header("access-control-request-headers")
+            .filter(|h| {
+                h.len() <= 1000
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b))
+            })
+            .unwrap_or("content-type");
+        res = with_cors(res)
+            .with_header(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_str(&allow).expect("method names are header-safe"),
+            )
+            .with_header(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_str(asked).expect("checked above"),
+            )
+            .with_header(
+                http::header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+    }
+    Ok(res)
+}
+
+/// The CORS header of a cross-origin route's answers (errors included, so a page can read
+/// them). No credentials: these routes take none.
+fn with_cors(res: ApiResponse) -> ApiResponse {
+    res.with_header(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    )
 }
 
 /// Serves one request: finds its route (restricted to `only` in a Lambda), runs the handler,
@@ -305,7 +417,11 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %req.request_id, method = %req.method, path = %req.path);
     async move {
+        let mut cross_origin = false;
         let result = async {
+            if req.method == Method::OPTIONS {
+                return options(&req);
+            }
             let (route, params) = find(&req.method, &req.path)?;
             if only.is_some_and(|f| f != route.function) {
                 return Err(Error::not_found(format!(
@@ -313,24 +429,41 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
                     req.method, req.path
                 )));
             }
+            cross_origin = is_cross_origin(route.op);
             if req.body.len() > MAX_BODY_BYTES {
                 return Err(Error::PayloadTooLarge {
                     limit: MAX_BODY_BYTES,
                 });
             }
-            run(services, route.op, &req, &params).await
+            idempotency::run(
+                services,
+                route,
+                &req,
+                run(services, route.op, &req, &params),
+            )
+            .await
         }
         .await;
-        let response = match result {
+        let mut response = match result {
             Ok(r) => r,
             Err(e) => {
-                let mut r = ApiResponse::error(&e);
-                if e.code() == "method_not_allowed" {
-                    r.status = StatusCode::METHOD_NOT_ALLOWED;
+                let r = ApiResponse::error(&e);
+                match &e {
+                    Error::MethodNotAllowed { allow, .. } => r.with_header(
+                        http::header::ALLOW,
+                        HeaderValue::from_str(allow).expect("method names are header-safe"),
+                    ),
+                    _ => r,
                 }
-                r
             }
         };
+        if cross_origin {
+            response = with_cors(response);
+        }
+        if req.method == Method::HEAD {
+            // The GET answer's status and headers, without its body.
+            response.body = bytes::Bytes::new();
+        }
         tracing::info!(
             status = response.status.as_u16(),
             elapsed_us = started.elapsed().as_micros() as u64,

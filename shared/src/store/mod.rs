@@ -8,6 +8,7 @@ pub mod currencies;
 pub mod dashboard;
 pub mod deliveries;
 pub mod events;
+pub mod idempotency;
 pub mod imports;
 pub mod issuance;
 pub mod keys;
@@ -295,7 +296,9 @@ impl Store {
         filters: &[Filter],
     ) -> Result<Page<T>> {
         let partition = keys::tenant_partition(tenant_id);
-        let mut start = cursor.map(|c| decode_cursor(c, &partition)).transpose()?;
+        let mut start = cursor
+            .map(|c| decode_cursor(c, &partition, prefix))
+            .transpose()?;
         let mut items = Vec::new();
         let mut filter_expr = Vec::new();
         let mut names = HashMap::from([
@@ -361,12 +364,23 @@ fn encode_cursor(key: &Item) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).expect("string map serialises"))
 }
 
-fn decode_cursor(cursor: &str, partition: &str) -> Result<Item> {
-    let invalid = || Error::validation("cursor", "is not a cursor this listing returned");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if map.get(keys::GSI1_PK).map(String::as_str) != Some(partition) {
-        return Err(invalid());
+/// A cursor is a position in one listing: a value this listing returned (same tenant, same
+/// kind). Anything else names no page of it: `404 not_found`, as an id of another tenant or
+/// an id that never existed does (the document can say a cursor is a string, not which).
+fn decode_cursor(cursor: &str, partition: &str, prefix: &str) -> Result<Item> {
+    let unknown = || Error::not_found("Cursor");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| unknown())?;
+    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| unknown())?;
+    let is_position = map.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
+        && map
+            .get(keys::GSI1_SK)
+            .is_some_and(|sk| sk.starts_with(prefix))
+        && [keys::PK, keys::SK]
+            .iter()
+            .all(|k| map.get(*k).is_some_and(|v| !v.is_empty()))
+        && map.len() == 4;
+    if !is_position {
+        return Err(unknown());
     }
     Ok(map
         .into_iter()

@@ -120,10 +120,21 @@ impl Refusal {
 }
 
 impl From<Refusal> for Error {
+    /// A malformed field is `422` (the API document's schema refuses it too); a reference to
+    /// nothing is `404`; a well-formed request the tenant's state cannot serve is `409`.
     fn from(r: Refusal) -> Self {
-        Error::Validation {
-            field: Some(r.field().to_string()),
-            message: r.to_string(),
+        match &r {
+            Refusal::Quantity { .. } | Refusal::RedirectUrl { .. } | Refusal::CustomerEmail => {
+                Error::Validation {
+                    field: Some(r.field().to_string()),
+                    message: r.to_string(),
+                }
+            }
+            Refusal::ProductNotFound(_)
+            | Refusal::PlanNotFound(_)
+            | Refusal::MappingNotFound(_)
+            | Refusal::AppNotFound(_) => Error::NotFound(format!("{} ({})", r, r.field())),
+            _ => Error::Conflict(format!("{}: {}", r.field(), r)),
         }
     }
 }

@@ -10,20 +10,35 @@ use crate::domain::stripe_app::fields;
 use crate::domain::stripe_app::ConnectSettings;
 use crate::domain::{AppStatus, StripeApp};
 use crate::handlers::app_secrets::{self, AppSecret};
-use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
+use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["name"];
 
 /// Create and update body. On update, absent fields keep their value; a secret set to `""`
 /// is removed.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppInput {
+    #[schemars(extend("pattern" = schema::NON_BLANK, "maxLength" = 200))]
     pub name: Option<String>,
+    /// `pk_test_…` or `pk_live_…` (its mode must match `isLive`); `""` removes it.
+    #[schemars(extend("pattern" = schema::PUBLISHABLE_KEY, "maxLength" = schema::STRIPE_KEY_MAX_CHARS))]
     pub publishable_key: Option<String>,
+    /// `sk_…` or restricted `rk_…` (its mode must match `isLive`); write-only; `""` removes it.
+    #[schemars(extend("pattern" = schema::SECRET_KEY, "maxLength" = schema::STRIPE_KEY_MAX_CHARS, "writeOnly" = true))]
     pub secret_key: Option<String>,
+    /// The endpoint's `whsec_…` signing secret; write-only; `""` removes it.
+    #[schemars(extend("pattern" = schema::WEBHOOK_SECRET, "maxLength" = schema::STRIPE_KEY_MAX_CHARS, "writeOnly" = true))]
     pub webhook_signing_secret: Option<String>,
+    /// The secret before a roll, still accepted; write-only; `""` removes it.
+    #[schemars(extend("pattern" = schema::WEBHOOK_SECRET, "maxLength" = schema::STRIPE_KEY_MAX_CHARS, "writeOnly" = true))]
     pub previous_webhook_signing_secret: Option<String>,
+    /// An active currency of the tenant (`GET /api/currencies`).
+    #[schemars(extend("pattern" = schema::CURRENCY_CODE))]
     pub default_currency: Option<String>,
     pub is_live: Option<bool>,
     pub active: Option<bool>,
@@ -108,14 +123,15 @@ fn check_key(field: &str, value: &str, prefixes: &[&str], is_live: bool) -> Resu
     let live = value.contains("_live_");
     let test = value.contains("_test_");
     if (live || test) && live != is_live {
-        return Err(Error::validation(
-            field,
+        // Well formed, but at odds with the app's mode (possibly the stored one): a conflict.
+        return Err(Error::Conflict(format!(
+            "{field} {}",
             if is_live {
                 "is a test-mode key but the app is live (isLive: true)"
             } else {
                 "is a live-mode key but the app is a test app (set isLive: true for live keys)"
-            },
-        ));
+            }
+        )));
     }
     Ok(())
 }
@@ -249,10 +265,7 @@ async fn save(s: &Services, app: &StripeApp, is_new: bool) -> Result<()> {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: AppInput = json_body(req)?;
-    if input.name.is_none() {
-        return Err(Error::validation("name", "is required"));
-    }
+    let input: AppInput = json_body_requiring(req, CREATE_REQUIRED)?;
     let now = crate::time::now();
     let mut app = StripeApp {
         id: ids::new_id("app"),

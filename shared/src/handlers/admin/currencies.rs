@@ -13,10 +13,15 @@ use crate::{Error, Result, Services};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CurrencyInput {
+    /// Lowercase ISO 4217; on update, if given, the code of the path (it cannot change).
+    #[schemars(extend("pattern" = crate::http::schema::CURRENCY_CODE))]
     pub code: Option<String>,
     pub zero_decimal: Option<bool>,
     pub is_active: Option<bool>,
 }
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["code"];
 
 /// `GET /api/currencies` (`?active=true` for active ones only), by code, paginated.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
@@ -52,7 +57,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// `POST /api/currencies`: adds a code Stripe's shipped list lacks.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: CurrencyInput = json_body(req)?;
+    let input: CurrencyInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     let code = input
         .code
         .ok_or_else(|| Error::validation("code", "is required"))?;
@@ -94,13 +99,14 @@ pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiRes
         .await?
         .ok_or_else(|| Error::not_found(format!("Currency {code}")))?;
     if input.code.as_deref().is_some_and(|c| c != code) {
-        return Err(Error::validation("code", "cannot be changed"));
+        return Err(Error::Conflict(format!(
+            "code cannot be changed (this is currency {code})"
+        )));
     }
     if let Some(z) = input.zero_decimal {
         if !currency.custom && z != currency.zero_decimal {
-            return Err(Error::validation(
-                "zeroDecimal",
-                "is fixed by Stripe for its own currencies",
+            return Err(Error::Conflict(
+                "zeroDecimal is fixed by Stripe for its own currencies".into(),
             ));
         }
         currency.zero_decimal = z;
@@ -145,13 +151,12 @@ pub async fn active(
 ) -> Result<Currency> {
     match tenant_currency(s, tenant_id, code, app_currency).await? {
         Some(c) if c.is_active => Ok(c),
-        Some(_) => Err(Error::validation(
-            field,
-            format!("currency {code} is not active; activate it with PUT /api/currencies/{code}"),
-        )),
-        None => Err(Error::validation(
-            field,
-            format!("{code:?} is not a currency Keyhook knows (lowercase ISO 4217, see GET /api/currencies)"),
-        )),
+        // Well formed, but at odds with the tenant's currency settings: a conflict.
+        Some(_) => Err(Error::Conflict(format!(
+            "{field}: currency {code} is not active; activate it with PUT /api/currencies/{code}"
+        ))),
+        None => Err(Error::Conflict(format!(
+            "{field}: {code:?} is not a currency Keyhook knows (lowercase ISO 4217, see GET /api/currencies)"
+        ))),
     }
 }

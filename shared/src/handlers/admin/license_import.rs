@@ -42,7 +42,9 @@ const MAX_NAME_CHARS: usize = 200;
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportInput {
-    /// 1 to 1000 licenses.
+    /// 1 to 1000 licenses. Each entry is checked on its own: a bad one fails alone, in the
+    /// report, so its fields carry no constraints here beyond their types.
+    #[schemars(extend("minItems" = 1, "maxItems" = MAX_IMPORT_BATCH))]
     pub licenses: Vec<ImportLicense>,
     /// Say what would happen, change nothing.
     #[serde(default)]
@@ -77,6 +79,7 @@ pub struct ImportLicense {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<ImportDevice>>,
     /// The license's id in the service it comes from; an import is idempotent per external id.
+    #[schemars(extend("pattern" = crate::http::schema::PRINTABLE_NON_BLANK, "maxLength" = MAX_EXTERNAL_ID_CHARS))]
     pub external_id: String,
 }
 

@@ -8,6 +8,10 @@ use crate::domain::license::Device;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::{EmailStatus, License, LicenseSource, LicenseStatus};
 use crate::http::input::pagination;
+use crate::http::schema;
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["productId"];
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::Filter;
 use crate::{Error, Result, Services};
@@ -132,13 +136,17 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueInput {
+    /// A product of the tenant (404 when there is none).
     pub product_id: Option<String>,
+    /// A plan of that product (404 when there is none).
     pub plan_id: Option<String>,
+    /// `""` for none.
+    #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
     /// Overrides the product's duration; `null` = perpetual.
     #[serde(default, deserialize_with = "nullable")]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", extend("pattern" = schema::TIMESTAMP))]
     pub expires_at: Option<Option<String>>,
     pub max_devices: Option<u32>,
     pub max_ips: Option<u32>,
@@ -191,7 +199,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     use crate::domain::purchase::Customer;
     use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
     let c = caller(s, req).await?;
-    let input: IssueInput = crate::http::input::json_body(req)?;
+    let input: IssueInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     let product_id = input
         .product_id
         .ok_or_else(|| Error::validation("productId", "is required"))?;
@@ -199,9 +207,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .store
         .get_tenant_product(&c.tenant_id, &product_id)
         .await?
-        .ok_or_else(|| {
-            Error::validation("productId", format!("product {product_id} does not exist"))
-        })?;
+        .ok_or_else(|| Error::not_found(format!("Product {product_id} (productId)")))?;
     let plan = match &input.plan_id {
         None => None,
         Some(id) => Some(
@@ -210,10 +216,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 .await?
                 .filter(|p| p.product_id == product.id)
                 .ok_or_else(|| {
-                    Error::validation(
-                        "planId",
-                        format!("plan {id} does not exist for product {product_id}"),
-                    )
+                    Error::not_found(format!("Plan {id} of product {product_id} (planId)"))
                 })?,
         ),
     };
@@ -262,12 +265,17 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchInput {
+    /// `expired` is Keyhook's to set (from `expiresAt`); a revoked license stays revoked (409).
+    #[schemars(extend("enum" = ["active", "suspended", "revoked", null]))]
     pub status: Option<LicenseStatus>,
+    /// `null` = never expires.
     #[serde(default, deserialize_with = "nullable")]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", extend("pattern" = schema::TIMESTAMP))]
     pub expires_at: Option<Option<String>>,
     pub max_devices: Option<u32>,
     pub max_ips: Option<u32>,
+    /// `""` removes it.
+    #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
 }

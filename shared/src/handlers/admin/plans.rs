@@ -11,10 +11,19 @@ use crate::{ids, Error, Result, Services};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanInput {
+    /// A product of the tenant (404 when there is none).
     pub product_id: Option<String>,
+    #[schemars(extend("pattern" = crate::http::schema::NON_BLANK, "maxLength" = 200))]
     pub name: Option<String>,
+    #[schemars(extend("maximum" = MAX_DAYS))]
     pub days: Option<u32>,
 }
+
+/// Longest plan, in days.
+const MAX_DAYS: u32 = 100_000;
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["productId", "name", "days"];
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -47,10 +56,7 @@ async fn apply(s: &Services, plan: &mut Plan, input: PlanInput) -> Result<()> {
             .await?
             .is_none()
         {
-            return Err(Error::validation(
-                "productId",
-                format!("product {pid} does not exist"),
-            ));
+            return Err(Error::not_found(format!("Product {pid} (productId)")));
         }
         plan.product_id = pid;
     }
@@ -58,7 +64,7 @@ async fn apply(s: &Services, plan: &mut Plan, input: PlanInput) -> Result<()> {
         plan.name = text_field("name", name, 200)?;
     }
     if let Some(days) = input.days {
-        if days > 100_000 {
+        if days > MAX_DAYS {
             return Err(Error::validation("days", "must be at most 100000"));
         }
         plan.days = days;
@@ -68,7 +74,7 @@ async fn apply(s: &Services, plan: &mut Plan, input: PlanInput) -> Result<()> {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: PlanInput = json_body(req)?;
+    let input: PlanInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     for (field, missing) in [
         ("productId", input.product_id.is_none()),
         ("name", input.name.is_none()),

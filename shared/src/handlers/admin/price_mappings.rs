@@ -5,19 +5,30 @@ use serde::{Deserialize, Serialize};
 use super::{caller, ts};
 use crate::domain::money::parse_price;
 use crate::domain::PriceMapping;
-use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
+use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriceMappingInput {
+    /// A Stripe app of the tenant (404 when there is none).
     pub app_id: Option<String>,
+    /// A product of the tenant (404 when there is none).
     pub product_id: Option<String>,
+    #[schemars(extend("pattern" = schema::STRIPE_PRICE_ID))]
     pub stripe_price_id: Option<String>,
+    /// `""` removes it.
+    #[schemars(extend("pattern" = schema::EMPTY_OR_NON_BLANK, "maxLength" = 100))]
     pub display_name: Option<String>,
+    /// `""` removes it.
+    #[schemars(extend("pattern" = schema::EMPTY_OR_PRICE_3))]
     pub display_price: Option<String>,
 }
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["appId", "productId", "stripePriceId"];
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -54,10 +65,7 @@ async fn apply(s: &Services, m: &mut PriceMapping, input: PriceMappingInput) -> 
             .await?
             .is_none()
         {
-            return Err(Error::validation(
-                "appId",
-                format!("Stripe app {app_id} does not exist"),
-            ));
+            return Err(Error::not_found(format!("Stripe app {app_id} (appId)")));
         }
         m.app_id = app_id;
     }
@@ -67,10 +75,7 @@ async fn apply(s: &Services, m: &mut PriceMapping, input: PriceMappingInput) -> 
             .await?
             .is_none()
         {
-            return Err(Error::validation(
-                "productId",
-                format!("product {pid} does not exist"),
-            ));
+            return Err(Error::not_found(format!("Product {pid} (productId)")));
         }
         m.product_id = pid;
     }
@@ -107,7 +112,7 @@ async fn apply(s: &Services, m: &mut PriceMapping, input: PriceMappingInput) -> 
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: PriceMappingInput = json_body(req)?;
+    let input: PriceMappingInput = json_body_requiring(req, CREATE_REQUIRED)?;
     for (field, missing) in [
         ("appId", input.app_id.is_none()),
         ("productId", input.product_id.is_none()),

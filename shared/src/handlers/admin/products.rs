@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::{caller, merge, ts};
 use crate::domain::money::parse_price;
 use crate::domain::product::ChargebackAction;
+use crate::domain::product::{MAX_FILE_TTL_SECONDS, MIN_FILE_TTL_SECONDS};
 use crate::domain::{EmailTemplate, ExpirationStart, ListedProducts, Product, RenewalMode};
-use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
+use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::Filter;
 use crate::{Error, Result, Services};
@@ -19,17 +21,22 @@ use crate::{Error, Result, Services};
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductInput {
+    #[schemars(extend("pattern" = schema::NON_BLANK, "maxLength" = 200))]
     pub name: Option<String>,
+    /// In the currency of the app that sells it, up to 2 decimals (`"29.99"`).
+    #[schemars(extend("pattern" = schema::PRICE_2))]
     pub price: Option<String>,
     /// Prices in other currencies by lowercase code (`{"eur": "27.00"}`); replaces the whole
     /// set. A checkout in a currency other than the app's needs one.
+    #[schemars(extend("maxProperties" = MAX_PRICES, "propertyNames" = {"pattern": schema::CURRENCY_CODE}, "additionalProperties" = {"type": "string", "pattern": schema::PRICE_3}))]
     pub prices: Option<BTreeMap<String, String>>,
     pub auto_email: Option<bool>,
     /// Days a license runs; `0` = perpetual whatever the metadata says; `null` = not set (the
     /// purchase's metadata decides, else perpetual).
     #[serde(default, deserialize_with = "double_option")]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", extend("maximum" = MAX_DAYS))]
     pub default_license_days: Option<Option<u32>>,
+    #[schemars(extend("maximum" = MAX_DAYS))]
     pub trial_days: Option<u32>,
     pub max_devices: Option<u32>,
     pub max_ips: Option<u32>,
@@ -41,6 +48,7 @@ pub struct ProductInput {
     pub email_template: Option<Option<EmailTemplate>>,
     pub archived: Option<bool>,
     /// Days a subscription license keeps working after a failed renewal (default 3).
+    #[schemars(extend("maximum" = MAX_GRACE_DAYS))]
     pub grace_days: Option<u32>,
     /// What a full refund does: `revoke` (default), `suspend` or `ignore`.
     pub refund_action: Option<ChargebackAction>,
@@ -48,6 +56,7 @@ pub struct ProductInput {
     pub dispute_action: Option<ChargebackAction>,
     /// Other ids of this product in Stripe metadata (e.g. its Lukittu or ExisOne id), unique
     /// per tenant; replaces the list.
+    #[schemars(extend("maxItems" = MAX_EXTERNAL_IDS, "uniqueItems" = true, "items" = {"type": "string", "pattern": EXTERNAL_ID_PATTERN, "maxLength": crate::stripe::metadata::MAX_PRODUCT_REF_CHARS}))]
     pub external_ids: Option<Vec<String>>,
     /// When a Stripe Product's `product_id` lists several products with this one first:
     /// `separate` (default) licenses, or `one_license` valid for all of them.
@@ -56,12 +65,15 @@ pub struct ProductInput {
     pub accept_test_licenses: Option<bool>,
     /// Features the product grants (1–64 characters each, at most 100), carried in license
     /// files.
+    #[schemars(extend("maxItems" = MAX_ENTITLEMENTS, "items" = {"type": "string", "pattern": schema::NON_BLANK, "maxLength": MAX_ENTITLEMENT_CHARS}))]
     pub entitlements: Option<Vec<String>>,
     /// Lifetime of a license file when the app asks for none, in seconds (default 604800 = 7
     /// days; 3600 to `licenseFileMaxTtl`).
+    #[schemars(extend("minimum" = MIN_FILE_TTL_SECONDS, "maximum" = MAX_FILE_TTL_SECONDS))]
     pub license_file_ttl: Option<u32>,
     /// Longest lifetime an app may ask a license file for, in seconds (default 2592000 = 30
     /// days; at most 31622400 = 366 days).
+    #[schemars(extend("minimum" = MIN_FILE_TTL_SECONDS, "maximum" = MAX_FILE_TTL_SECONDS))]
     pub license_file_max_ttl: Option<u32>,
 }
 
@@ -143,6 +155,20 @@ const MAX_DAYS: u32 = 100_000;
 /// Most aliases one product may have.
 const MAX_EXTERNAL_IDS: usize = 20;
 
+/// Most days of grace after a failed renewal.
+const MAX_GRACE_DAYS: u32 = 365;
+
+/// Most entitlements of a product, and characters of each.
+const MAX_ENTITLEMENTS: usize = 100;
+const MAX_ENTITLEMENT_CHARS: usize = 64;
+
+/// An alias: printable, no comma, no whitespace at either end.
+const EXTERNAL_ID_PATTERN: &str =
+    "^[^\\x00-\\x1f\\x7f-\\x9f,\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^\\x00-\\x1f\\x7f-\\x9f,]*[^\\x00-\\x1f\\x7f-\\x9f,\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$";
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["name"];
+
 /// Checks a product's aliases: trimmed, 1 to 100 printable characters, no commas (Lukittu's
 /// `product_id` lists are comma-separated), no duplicates.
 fn external_ids(ids: Vec<String>) -> Result<Vec<String>> {
@@ -219,7 +245,7 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
     p.expiration_start = merge(p.expiration_start, input.expiration_start);
     p.renewal_mode = merge(p.renewal_mode, input.renewal_mode);
     p.archived = merge(p.archived, input.archived);
-    if input.grace_days.is_some_and(|d| d > 365) {
+    if input.grace_days.is_some_and(|d| d > MAX_GRACE_DAYS) {
         return Err(Error::validation("graceDays", "must be at most 365"));
     }
     p.grace_days = merge(p.grace_days, input.grace_days);
@@ -253,9 +279,8 @@ fn apply(p: &mut Product, input: ProductInput) -> Result<()> {
 
 /// Entitlements and license-file lifetimes.
 fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
-    use crate::domain::product::{MAX_FILE_TTL_SECONDS, MIN_FILE_TTL_SECONDS};
     if let Some(list) = &input.entitlements {
-        if list.len() > 100 {
+        if list.len() > MAX_ENTITLEMENTS {
             return Err(Error::validation(
                 "entitlements",
                 "at most 100 entitlements",
@@ -263,7 +288,7 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
         }
         let mut clean: Vec<String> = Vec::with_capacity(list.len());
         for e in list {
-            let e = text_field("entitlements", e, 64)?;
+            let e = text_field("entitlements", e, MAX_ENTITLEMENT_CHARS)?;
             if !clean.contains(&e) {
                 clean.push(e);
             }
@@ -281,10 +306,10 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
         .license_file_ttl
         .unwrap_or(p.license_file_ttl.min(max));
     if !(MIN_FILE_TTL_SECONDS..=max).contains(&ttl) {
-        return Err(Error::validation(
-            "licenseFileTtl",
-            format!("must be {MIN_FILE_TTL_SECONDS} seconds to licenseFileMaxTtl ({max})"),
-        ));
+        // Within its own bounds (the schema's), but longer than the product's maximum.
+        return Err(Error::Conflict(format!(
+            "licenseFileTtl must be {MIN_FILE_TTL_SECONDS} seconds to licenseFileMaxTtl ({max})"
+        )));
     }
     p.license_file_max_ttl = max;
     p.license_file_ttl = ttl;
@@ -293,10 +318,7 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: ProductInput = json_body(req)?;
-    if input.name.is_none() {
-        return Err(Error::validation("name", "is required"));
-    }
+    let input: ProductInput = json_body_requiring(req, CREATE_REQUIRED)?;
     let mut p = Product::new("", c.tenant_id, "", crate::time::now());
     apply(&mut p, input)?;
     p.id = s.store.next_product_id().await?;

@@ -7,15 +7,19 @@ use serde::{Deserialize, Serialize};
 use super::tenant::create_token;
 use super::{caller, ts};
 use crate::domain::ApiToken;
-use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::input::{pagination, text_field, ListBody};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenInput {
+    #[schemars(extend("pattern" = crate::http::schema::NON_BLANK, "maxLength" = 100))]
     pub name: Option<String>,
 }
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["name"];
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -43,7 +47,7 @@ impl From<ApiToken> for TokenView {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: TokenInput = json_body(req)?;
+    let input: TokenInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     let name = text_field("name", input.name.as_deref().unwrap_or(""), 100)?;
     let (token, record) = create_token(s, &c.tenant_id, &name).await?;
     let mut view = TokenView::from(record);
@@ -70,6 +74,11 @@ pub async fn delete(s: &Services, req: &ApiRequest, token_id: &str) -> Result<Ap
             .list_tokens(&c.tenant_id, 200, cursor.as_deref())
             .await?;
         if let Some(t) = page.items.iter().find(|t| t.id == token_id) {
+            if t.id == c.token_id {
+                return Err(Error::Conflict(
+                    "this is the token making the request; revoke it with another token or from the dashboard's settings".into(),
+                ));
+            }
             s.store.delete_token(&c.tenant_id, &t.token_hash).await?;
             return Ok(ApiResponse::no_content());
         }

@@ -15,7 +15,20 @@ use crate::domain::webhooks::{
 };
 use crate::handlers::deliveries::emit::{self, OutgoingEvent};
 use crate::handlers::deliveries::queue::DeliveryJob;
-use crate::http::input::{is_email, json_body, pagination, text_field, ListBody};
+use crate::http::input::{
+    is_email, json_body, json_body_requiring, pagination, text_field, ListBody,
+};
+use crate::http::schema;
+
+/// `"*"` and the event types an endpoint can subscribe to, for the schema.
+fn event_type_names() -> Vec<&'static str> {
+    std::iter::once(ALL_EVENTS)
+        .chain(EventType::SUBSCRIBABLE.iter().map(|e| e.as_str()))
+        .collect()
+}
+
+/// Fields a create must carry.
+pub const CREATE_REQUIRED: &[&str] = &["url"];
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
 
@@ -30,13 +43,18 @@ pub const ROLL_OVERLAP: Duration = Duration::hours(24);
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointInput {
     /// `https://…` (or `http://` on 127.0.0.1, [::1] or localhost).
+    #[schemars(extend("pattern" = schema::WEB_URL, "maxLength" = schema::URL_MAX_CHARS))]
     pub url: Option<String>,
     /// Event types to send (`license.created`, …), or `["*"]` for all (the default).
+    #[schemars(extend("minItems" = 1, "maxItems" = 50, "items" = {"type": "string", "enum": event_type_names()}))]
     pub event_types: Option<Vec<String>>,
+    /// `""` removes it.
+    #[schemars(extend("pattern" = schema::EMPTY_OR_NON_BLANK, "maxLength" = 500))]
     pub description: Option<String>,
     /// `false` pauses deliveries; `true` re-enables an endpoint disabled for failing.
     pub active: Option<bool>,
-    /// Who is emailed when the endpoint is disabled after five days of failures.
+    /// Who is emailed when the endpoint is disabled after five days of failures; `""` removes it.
+    #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub alert_email: Option<String>,
 }
 
@@ -223,7 +241,7 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<WebhookEndpoint
 /// `POST /api/webhook-endpoints`.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: EndpointInput = json_body(req)?;
+    let input: EndpointInput = json_body_requiring(req, CREATE_REQUIRED)?;
     if input.url.is_none() {
         return Err(Error::validation("url", "is required"));
     }

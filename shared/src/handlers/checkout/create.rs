@@ -14,7 +14,6 @@ use crate::domain::currency::decimals_of;
 use crate::domain::{Plan, PriceMapping, Product, StripeApp};
 use crate::handlers::admin::{caller, currencies};
 use crate::handlers::app_secrets::{self, AppSecret};
-use crate::http::input::json_body;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::checkout::{
     session_form, CreatedSession, IssueMetadata, LineItem, SessionParams,
@@ -31,7 +30,10 @@ struct Priced {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let ask = Ask::read(json_body::<CheckoutInput>(req)?)?;
+    let ask = Ask::read(crate::http::input::json_body_requiring::<CheckoutInput>(
+        req,
+        super::request::REQUIRED,
+    )?)?;
     let tenant_id = c.tenant_id.as_str();
 
     // Reads by key, in parallel: what is sold.

@@ -5,6 +5,10 @@ use serde::Deserialize;
 use crate::domain::checkout::{redirect_url, selection, CheckoutMode, Refusal};
 use crate::domain::currency::is_code;
 use crate::http::input::is_email;
+use crate::http::schema;
+
+/// Fields a request must carry.
+pub const REQUIRED: &[&str] = &["productId", "successUrl", "cancelUrl"];
 use crate::{Error, Result};
 
 /// The body. Unknown fields are refused (a typo must not silently sell the wrong thing).
@@ -12,9 +16,11 @@ use crate::{Error, Result};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckoutInput {
     /// The Keyhook product to sell (required).
+    #[schemars(extend("pattern" = schema::NON_BLANK))]
     pub product_id: Option<String>,
     /// Licenses to issue (per paid cycle for subscriptions); also the line item's quantity.
     /// 1–98, default 1.
+    #[schemars(extend("minimum" = 1, "maximum" = crate::domain::purchase::MAX_LICENSES_PER_PURCHASE))]
     pub quantity: Option<i64>,
     /// A plan of the product, setting the license duration.
     pub plan_id: Option<String>,
@@ -22,14 +28,18 @@ pub struct CheckoutInput {
     pub price_mapping_id: Option<String>,
     /// An active currency for a one-time session, instead of the app's `defaultCurrency`;
     /// another currency than the app's sells only at the product's explicit `prices.<code>`.
-    /// Ignored for subscriptions (the Stripe price has its own).
+    /// Ignored for subscriptions (the Stripe price has its own). Case-insensitive; `""` = absent.
+    #[schemars(extend("pattern" = "^$|^[A-Za-z]{3}$"))]
     pub currency: Option<String>,
-    /// Prefills the buyer's email on Stripe's page.
+    /// Prefills the buyer's email on Stripe's page; `""` = absent.
+    #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub customer_email: Option<String>,
     /// Where Stripe sends the buyer after paying (absolute https; http only for localhost).
     /// Stripe's `{CHECKOUT_SESSION_ID}` placeholder is passed through.
+    #[schemars(extend("pattern" = schema::WEB_URL, "maxLength" = schema::URL_MAX_CHARS))]
     pub success_url: Option<String>,
     /// Where Stripe sends the buyer who cancels (same rules).
+    #[schemars(extend("pattern" = schema::WEB_URL, "maxLength" = schema::URL_MAX_CHARS))]
     pub cancel_url: Option<String>,
     /// The Stripe app to charge through; default: the price mapping's app, else the
     /// tenant's default active app.

@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::validation::device::MAX_DEVICE_ID_CHARS;
 use crate::domain::validation::DeviceId;
-use crate::http::input::json_body;
-use crate::http::ApiRequest;
+use crate::http::input::json_body_requiring;
+use crate::http::{schema, ApiRequest};
 use crate::{Error, Result};
 
 /// Longest `licenseKey` accepted: imported keys have up to 128 characters (a native key is 29
@@ -20,24 +21,32 @@ const MAX_NONCE_CHARS: usize = 256;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Body {
+    /// Blank counts as absent (a trial request).
     #[serde(default)]
+    #[schemars(extend("pattern" = schema::PRINTABLE, "maxLength" = MAX_KEY_CHARS))]
     license_key: Option<String>,
     /// A string (`"42"`) or a number (`42`).
     #[serde(default, deserialize_with = "string_or_number")]
-    #[schemars(with = "Option<String>")]
+    #[schemars(schema_with = "product_id_schema")]
     product_id: Option<String>,
     #[serde(default)]
+    #[schemars(extend("pattern" = schema::PRINTABLE_NON_BLANK, "maxLength" = MAX_DEVICE_ID_CHARS))]
     device_id: Option<String>,
     #[serde(default)]
+    #[schemars(extend("pattern" = schema::PRINTABLE, "maxLength" = MAX_DEVICE_NAME_CHARS))]
     device_name: Option<String>,
+    /// Echoed in the signed answer.
     #[serde(default)]
+    #[schemars(extend("pattern" = schema::PRINTABLE, "minLength" = 1, "maxLength" = MAX_NONCE_CHARS))]
     nonce: Option<String>,
     /// `"live"` (default) or `"test"`: a test build accepts licenses from test-mode payments.
     #[serde(default)]
+    #[schemars(extend("enum" = ["live", "test", null]))]
     environment: Option<String>,
     /// License checkout only: lifetime of the file in seconds (the product's default when
-    /// absent).
+    /// absent; outside the product's bounds: 409).
     #[serde(default)]
+    #[schemars(extend("maximum" = u64::MAX))]
     ttl: Option<u64>,
     /// License checkout only: encrypt the file to the license key (default false).
     #[serde(default)]
@@ -52,6 +61,22 @@ pub enum Environment {
     Live,
     Test,
 }
+
+/// `productId`: a product id (text, or a whole number).
+fn product_id_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            {"type": "string", "pattern": schema::PRINTABLE_NON_BLANK, "maxLength": MAX_PRODUCT_ID_CHARS},
+            {"type": "integer", "minimum": 0, "maximum": u64::MAX},
+            {"type": "null"}
+        ]
+    })
+}
+
+/// Fields each route requires (present, not null, and text not blank).
+pub const VALIDATE_REQUIRED: &[&str] = &["productId"];
+pub const ACTIVATE_REQUIRED: &[&str] = &["licenseKey", "productId"];
+pub const CHECKOUT_REQUIRED: &[&str] = &["licenseKey", "productId", "deviceId"];
 
 fn string_or_number<'de, D: Deserializer<'de>>(
     d: D,
@@ -111,9 +136,14 @@ fn bounded_text(field: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Parses and checks the body of any validation route.
+/// Parses and checks the body of `POST /api/licenses/validate`.
 pub fn parse(req: &ApiRequest) -> Result<ValidationInput> {
-    let body: Body = json_body(req)?;
+    parse_requiring(req, VALIDATE_REQUIRED)
+}
+
+/// Parses and checks the body of a validation route that requires `required`.
+pub fn parse_requiring(req: &ApiRequest, required: &[&str]) -> Result<ValidationInput> {
+    let body: Body = json_body_requiring(req, required)?;
     let product_id = body
         .product_id
         .map(|p| p.trim().to_string())

@@ -50,12 +50,10 @@ pub fn ttl_of(product: &Product, requested: Option<u64>) -> Result<Duration> {
         Some(t) if (u64::from(MIN_FILE_TTL_SECONDS)..=u64::from(max)).contains(&t) => {
             Ok(Duration::seconds(t as i64))
         }
-        Some(_) => Err(Error::validation(
-            "ttl",
-            format!(
-                "must be {MIN_FILE_TTL_SECONDS} to {max} seconds (the product's licenseFileMaxTtl)"
-            ),
-        )),
+        // A whole number of seconds, but outside this product's bounds: a conflict.
+        Some(_) => Err(Error::Conflict(format!(
+            "ttl must be {MIN_FILE_TTL_SECONDS} to {max} seconds (the product's licenseFileMaxTtl)"
+        ))),
     }
 }
 
@@ -114,7 +112,7 @@ fn respond_file(signer: &Signer, file: LicenseFile, expires_at: OffsetDateTime) 
 
 /// `POST /api/licenses/checkout`.
 pub async fn checkout(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let input: ValidationInput = input::parse(req)?;
+    let input: ValidationInput = input::parse_requiring(req, input::CHECKOUT_REQUIRED)?;
     let Some(key_text) = input.license_key.as_deref() else {
         return Err(Error::validation("licenseKey", "is required"));
     };

@@ -53,7 +53,7 @@ pub async fn deactivate(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 
 /// Activation and deactivation: the per-IP budget first (before any AWS call), then the key.
 async fn churn(s: &Services, req: &ApiRequest, route: Route) -> Result<ApiResponse> {
-    let input = input::parse(req)?;
+    let input = input::parse_requiring(req, input::ACTIVATE_REQUIRED)?;
     let Some(key) = input.license_key.as_deref() else {
         return Err(Error::validation("licenseKey", "is required"));
     };

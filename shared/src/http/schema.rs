@@ -1,0 +1,461 @@
+//! Request bodies are checked against the very JSON Schema the OpenAPI document publishes for
+//! them (generated with `schemars` from the handler's input type), before the handler reads
+//! them: a body the document calls invalid is refused with `422 validation_failed` naming the
+//! field, so the document and the server cannot disagree on what is well formed. The handlers'
+//! own checks stay (the dashboard and the CLI reach them too); the patterns below are written
+//! so that whatever matches them passes those checks, and the tests at the bottom hold the two
+//! together where a pattern restates a Rust check.
+//!
+//! Patterns are ECMA 262 as JSON Schema wants, limited to what Python's `re` and Rust's `regex`
+//! read the same way (explicit character classes, no `\s`, `\w` or `\p{..}`), so a client or a
+//! fuzzer generating from the document agrees with the server.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::Validator;
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::transform::RecursiveTransform;
+use schemars::{JsonSchema, Schema};
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// The characters Rust's `char::is_whitespace` (what `str::trim` removes) matches.
+macro_rules! ws {
+    () => {
+        "\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+/// The characters Rust's `char::is_control` matches (Unicode category Cc).
+macro_rules! cc {
+    () => {
+        "\\x00-\\x1f\\x7f-\\x9f"
+    };
+}
+
+/// Not blank: at least one character that is not whitespace (what `text_field` requires after
+/// trimming).
+pub const NON_BLANK: &str = concat!("[^", ws!(), "]");
+/// Empty (meaning "remove"), or not blank.
+pub const EMPTY_OR_NON_BLANK: &str = concat!("^$|[^", ws!(), "]");
+/// Printable (no control character) and not blank: device ids, product references.
+pub const PRINTABLE_NON_BLANK: &str =
+    concat!("^[^", cc!(), "]*[^", cc!(), ws!(), "][^", cc!(), "]*$");
+/// Printable (no control character), possibly empty: names, keys and nonces of the public
+/// validation routes.
+pub const PRINTABLE: &str = concat!("^[^", cc!(), "]*$");
+/// An email address as `input::is_email` accepts it: one `@`, a dot inside the domain, no
+/// whitespace, `,` or `;`.
+pub const EMAIL: &str = concat!(
+    "^[^@,;",
+    ws!(),
+    "]+@[^@,;.",
+    ws!(),
+    "][^@,;",
+    ws!(),
+    "]*\\.[^@,;",
+    ws!(),
+    "]*[^@,;.",
+    ws!(),
+    "]$"
+);
+/// Most characters in an email address.
+pub const EMAIL_MAX_CHARS: u64 = 254;
+
+/// A host name: dot-separated labels of letters and digits, single hyphens inside, the last
+/// label starting with a letter (so it never reads as an IP address).
+macro_rules! host {
+    () => {
+        "(?:[A-Za-z0-9](?:-?[A-Za-z0-9])*\\.)+[A-Za-z](?:-?[A-Za-z0-9])*"
+    };
+}
+/// Port, path and query of a URL: printable ASCII without spaces, quotes, `<>`, `\`, `^`, `` ` ``,
+/// `{|}` (Stripe's `{CHECKOUT_SESSION_ID}` placeholder aside), or `#` (no fragment).
+macro_rules! rest {
+    () => {
+        "(?::[1-9][0-9]{0,3})?(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@%/-]|\\{CHECKOUT_SESSION_ID\\})*)?(?:\\?(?:[A-Za-z0-9._~!$&'()*+,;=:@%/?-]|\\{CHECKOUT_SESSION_ID\\})*)?"
+    };
+}
+/// An `https` URL with a host name, or `http` on localhost / 127.0.0.1 / [::1]: what
+/// `checkout::redirect_url::check` and `webhooks::endpoint::check_url` accept.
+pub const WEB_URL: &str = concat!(
+    "^(?:https://",
+    host!(),
+    "|http://(?:localhost|127\\.0\\.0\\.1|\\[::1\\]))",
+    rest!(),
+    "$"
+);
+/// Longest URL accepted.
+pub const URL_MAX_CHARS: u64 = 2048;
+
+/// A price with up to 2 decimals (a product's own price).
+pub const PRICE_2: &str = "^[0-9]{1,12}(?:\\.[0-9]{1,2})?$";
+/// A price with up to 3 decimals (prices in other currencies, display prices).
+pub const PRICE_3: &str = "^[0-9]{1,12}(?:\\.[0-9]{1,3})?$";
+/// Empty (removes it), or a price with up to 3 decimals.
+pub const EMPTY_OR_PRICE_3: &str = "^$|^[0-9]{1,12}(?:\\.[0-9]{1,3})?$";
+/// A lowercase ISO 4217 code, as Stripe wants it.
+pub const CURRENCY_CODE: &str = "^[a-z]{3}$";
+/// A Stripe price id.
+pub const STRIPE_PRICE_ID: &str = "^price_[A-Za-z0-9_]{2,249}$";
+/// A Stripe connected account id.
+pub const STRIPE_ACCOUNT_ID: &str = "^acct_[A-Za-z0-9_]{0,250}$";
+/// An RFC 3339 timestamp (`2027-01-31T00:00:00Z`), as `time::parse` reads it: real calendar
+/// dates only (30-day months, February 29 in leap years), no leap second.
+pub const TIMESTAMP: &str = concat!(
+    "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))",
+    "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)",
+    "[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+);
+
+/// Empty (removes the key), or a Stripe key with one of the prefixes and at least five more
+/// characters, without whitespace (`apps::check_key`).
+macro_rules! stripe_key {
+    ($prefixes:literal) => {
+        concat!("^$|^(?:", $prefixes, ")[^", ws!(), "]{5,}$")
+    };
+}
+pub const PUBLISHABLE_KEY: &str = stripe_key!("pk_test_|pk_live_");
+pub const SECRET_KEY: &str = stripe_key!("sk_test_|sk_live_|rk_test_|rk_live_");
+pub const WEBHOOK_SECRET: &str = stripe_key!("whsec_");
+/// Longest Stripe key accepted.
+pub const STRIPE_KEY_MAX_CHARS: u64 = 512;
+
+/// The messages of the patterns above, for the error a client reads.
+fn pattern_message(pattern: &str) -> String {
+    let known: &[(&str, &str)] = &[
+        (NON_BLANK, "must not be blank"),
+        (EMPTY_OR_NON_BLANK, "must be empty or not blank"),
+        (PRINTABLE_NON_BLANK, "must be printable text, not blank"),
+        (PRINTABLE, "must contain only printable characters"),
+        (EMAIL, "is not an email address"),
+        (
+            WEB_URL,
+            "must be an https URL with a host name (http only on localhost, 127.0.0.1 or [::1]), without credentials or fragment",
+        ),
+        (PRICE_2, "must be a non-negative decimal with up to 2 decimals, such as \"29.99\""),
+        (PRICE_3, "must be a non-negative decimal with up to 3 decimals, such as \"29.99\""),
+        (EMPTY_OR_PRICE_3, "must be empty or a decimal with up to 3 decimals, such as \"29.99\""),
+        (CURRENCY_CODE, "must be a lowercase ISO 4217 code such as \"usd\""),
+        (STRIPE_PRICE_ID, "must be a Stripe price id such as \"price_1PgafmB7WZ01zgkW6dKueIc5\""),
+        (STRIPE_ACCOUNT_ID, "must be a Stripe account id (acct_…)"),
+        (TIMESTAMP, "must be an RFC 3339 timestamp such as 2027-01-31T00:00:00Z"),
+        (PUBLISHABLE_KEY, "must start with pk_test_ or pk_live_ (or be empty)"),
+        (SECRET_KEY, "must start with sk_test_, sk_live_, rk_test_ or rk_live_ (or be empty)"),
+        (WEBHOOK_SECRET, "must start with whsec_ (or be empty)"),
+    ];
+    known
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .map(|(_, m)| m.to_string())
+        .unwrap_or_else(|| format!("must match the pattern {pattern}"))
+}
+
+/// The schema of a request body of type `T`, as the document publishes it (deserialisation
+/// contract), standalone (`$defs`), with `required` fields added: present, and not null.
+pub fn request_schema<T: JsonSchema>(required: &[&str]) -> Value {
+    let mut schema = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.contract = Contract::Deserialize;
+            s.transforms.push(Box::new(RecursiveTransform(bound_integers)));
+        })
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    require(&mut schema, required);
+    schema
+}
+
+/// States the range of Rust's integer types, which schemars gives only as a `format` (and
+/// `minimum: 0`): without a `maximum` a generator sends 2^40 for a `u32` field and sees it
+/// refused. Bounds the type's attributes already narrow are kept.
+pub fn bound_integers(schema: &mut Schema) {
+    let (min, max): (Value, Value) = match schema.get("format").and_then(Value::as_str) {
+        Some("uint32") => (0.into(), u32::MAX.into()),
+        Some("uint64" | "uint") => (0.into(), u64::MAX.into()),
+        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+        Some("int64") => (i64::MIN.into(), i64::MAX.into()),
+        _ => return,
+    };
+    if let Some(obj) = schema.as_object_mut() {
+        obj.entry("minimum").or_insert(min);
+        obj.entry("maximum").or_insert(max);
+    }
+}
+
+/// Makes `fields` of an object schema required and not nullable.
+pub fn require(schema: &mut Value, fields: &[&str]) {
+    if fields.is_empty() {
+        return;
+    }
+    let list = schema
+        .as_object_mut()
+        .expect("an object schema")
+        .entry("required")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    for f in fields {
+        if let Some(list) = list.as_array_mut() {
+            if !list.iter().any(|v| v == f) {
+                list.push(Value::String(f.to_string()));
+            }
+        }
+    }
+    for f in fields {
+        let Some(prop) = schema["properties"].get_mut(*f) else {
+            panic!("required field {f} is not a property of the schema");
+        };
+        not_null(prop);
+        // Required text of the public routes is not blank either.
+        if prop.get("pattern").is_some_and(|p| p == PRINTABLE) {
+            prop["pattern"] = Value::String(PRINTABLE_NON_BLANK.into());
+        }
+    }
+}
+
+/// Removes `null` from a property schema: `type: [T, null]` becomes `T`, an `anyOf` loses its
+/// null branch.
+fn not_null(prop: &mut Value) {
+    if let Some(types) = prop.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let t = types[0].clone();
+            prop["type"] = t;
+        }
+    }
+    if let Some(branches) = prop.get_mut("anyOf").and_then(Value::as_array_mut) {
+        branches.retain(|b| b.get("type").is_none_or(|t| t != "null"));
+        if branches.len() == 1 {
+            let only = branches[0].clone();
+            let obj = prop.as_object_mut().expect("object");
+            obj.remove("anyOf");
+            if let Value::Object(m) = only {
+                obj.extend(m);
+            }
+        }
+    }
+}
+
+type Key = (TypeId, String);
+
+static VALIDATORS: LazyLock<Mutex<HashMap<Key, Arc<Validator>>>> = LazyLock::new(Default::default);
+
+/// The compiled schema of `T` with `required`, built once per process.
+fn validator<T: JsonSchema + 'static>(required: &[&str]) -> Arc<Validator> {
+    let key = (TypeId::of::<T>(), required.join(","));
+    if let Some(v) = VALIDATORS.lock().expect("lock").get(&key) {
+        return Arc::clone(v);
+    }
+    let schema = request_schema::<T>(required);
+    let compiled = Arc::new(
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| {
+                panic!("the schema of {} compiles: {e}", std::any::type_name::<T>())
+            }),
+    );
+    VALIDATORS
+        .lock()
+        .expect("lock")
+        .insert(key, Arc::clone(&compiled));
+    compiled
+}
+
+/// Checks a parsed body against `T`'s schema (with `required`); the first error, as the
+/// contract's `validation_failed` naming the field (`connect.accountIds[0]`).
+pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result<()> {
+    let validator = validator::<T>(required);
+    let Some(e) = validator.iter_errors(body).next() else {
+        return Ok(());
+    };
+    let mut path = String::new();
+    for segment in e.instance_path().iter() {
+        match segment {
+            jsonschema::paths::LocationSegment::Property(p) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&p);
+            }
+            jsonschema::paths::LocationSegment::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let (field, message) = match e.kind() {
+        ValidationErrorKind::Required { property } => (
+            join(property.as_str().unwrap_or_default()),
+            "is required".to_string(),
+        ),
+        ValidationErrorKind::AdditionalProperties { unexpected } => (
+            join(unexpected.first().map(String::as_str).unwrap_or_default()),
+            "is not a field of this request".to_string(),
+        ),
+        ValidationErrorKind::Pattern { pattern } => (path, pattern_message(pattern)),
+        ValidationErrorKind::MaxLength { limit } => {
+            (path, format!("must be at most {limit} characters"))
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            (path, format!("must be at least {limit} characters"))
+        }
+        ValidationErrorKind::Maximum { limit } => (path, format!("must be at most {limit}")),
+        ValidationErrorKind::Minimum { limit } => (path, format!("must be at least {limit}")),
+        ValidationErrorKind::MaxItems { limit } => {
+            (path, format!("must have at most {limit} items"))
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            (path, format!("must have at least {limit} items"))
+        }
+        ValidationErrorKind::MaxProperties { limit } => {
+            (path, format!("must have at most {limit} entries"))
+        }
+        ValidationErrorKind::UniqueItems => (path, "must not list an item twice".to_string()),
+        ValidationErrorKind::Enum { options } => (path, format!("must be one of {options}")),
+        ValidationErrorKind::Type { .. } => (path, format!("has the wrong type ({e})")),
+        _ => (path, e.to_string()),
+    };
+    Err(Error::Validation {
+        field: (!field.is_empty()).then_some(field),
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, s: &str) -> bool {
+        jsonschema::is_valid(
+            &serde_json::json!({"pattern": pattern}),
+            &Value::String(s.into()),
+        )
+    }
+
+    #[test]
+    fn whitespace_and_control_classes_are_rusts() {
+        let non_blank = jsonschema::validator_for(&serde_json::json!({"pattern": NON_BLANK}))
+            .expect("compiles");
+        let printable = jsonschema::validator_for(&serde_json::json!({"pattern": PRINTABLE}))
+            .expect("compiles");
+        // Every whitespace and control character is below U+3001; the classes list explicit
+        // ranges, so the characters above (a sample of each plane) match like the last ones.
+        let sample = (0x3001..=0x10FFFFu32).step_by(0x101);
+        for c in (0..=0x3100u32).chain(sample).filter_map(char::from_u32) {
+            let s = Value::String(c.to_string());
+            assert_eq!(
+                !non_blank.is_valid(&s),
+                c.is_whitespace(),
+                "{c:?} whitespace"
+            );
+            assert_eq!(!printable.is_valid(&s), c.is_control(), "{c:?} control");
+        }
+    }
+
+    #[test]
+    fn emails_that_match_are_emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com", "ü@ex.ample"] {
+            assert!(
+                matches(EMAIL, ok) && crate::http::input::is_email(ok),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "a@b", "a b@c.de", "@c.de", "a@@c.de", "a@.c", "a@c.", "a,b@c.de",
+        ] {
+            assert!(!matches(EMAIL, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_that_match_pass_the_url_checks() {
+        for ok in [
+            "https://shop.example.com/thanks?session_id={CHECKOUT_SESSION_ID}",
+            "https://my-shop.example/x",
+            "http://localhost:8080/hook",
+            "http://127.0.0.1/hook",
+            "http://[::1]:9000/",
+            "https://a.b",
+        ] {
+            assert!(matches(WEB_URL, ok), "{ok}");
+            assert!(
+                crate::domain::checkout::redirect_url::check("successUrl", ok).is_ok(),
+                "{ok}"
+            );
+            assert!(
+                crate::domain::webhooks::endpoint::check_url(ok).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://shop.example.com/",
+            "https://10.0.0.1/",
+            "https://1.2.3/",
+            "https://user:pw@a.example/",
+            "https://a.example/#frag",
+            "https://xn--zz.example/",
+            "ftp://a.example/",
+        ] {
+            assert!(!matches(WEB_URL, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_that_match_parse() {
+        for ok in [
+            "2027-01-31T00:00:00Z",
+            "0000-02-28T23:59:59.123456789+23:59",
+            "9999-12-28t12:00:00-05:00",
+            "2027-04-30T00:00:00Z",
+            "2028-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
+        ] {
+            assert!(matches(TIMESTAMP, ok), "{ok}");
+            assert!(crate::time::parse(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "2027-02-30T00:00:00Z",
+            "2027-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2027-04-31T00:00:00Z",
+            "2027-01-31",
+            "2027-01-31T24:00:00Z",
+        ] {
+            assert!(!matches(TIMESTAMP, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_and_prices() {
+        assert!(matches(SECRET_KEY, "") && matches(SECRET_KEY, "sk_test_abcde"));
+        assert!(!matches(SECRET_KEY, "sk_test_abcd") && !matches(SECRET_KEY, "pk_test_abcde"));
+        assert!(matches(WEBHOOK_SECRET, "whsec_abcdef") && !matches(WEBHOOK_SECRET, "whsec_ab cd"));
+        assert!(
+            matches(PRICE_2, "29.99") && !matches(PRICE_2, "29.999") && !matches(PRICE_2, "1.")
+        );
+        assert!(matches(EMPTY_OR_PRICE_3, "") && matches(EMPTY_OR_PRICE_3, "1.005"));
+        assert!(matches(STRIPE_PRICE_ID, "price_1PgafmB7WZ01zgkW6dKueIc5"));
+        assert!(!matches(STRIPE_PRICE_ID, "price_1") && !matches(STRIPE_PRICE_ID, "prod_123"));
+    }
+
+    #[test]
+    fn required_fields_lose_null() {
+        #[derive(schemars::JsonSchema, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct In {
+            name: Option<String>,
+        }
+        let s = request_schema::<In>(&["name"]);
+        assert_eq!(s["properties"]["name"]["type"], "string");
+        assert_eq!(s["required"], serde_json::json!(["name"]));
+        assert!(check::<In>(&serde_json::json!({"name": null}), &["name"]).is_err());
+        assert!(check::<In>(&serde_json::json!({"name": "x"}), &["name"]).is_ok());
+    }
+}
