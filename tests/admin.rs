@@ -934,7 +934,10 @@ async fn lists_paginate_with_cursors_that_stay_in_their_tenant() {
         )
         .await;
     // Another tenant's cursor names no page of this one's listing, like its ids.
-    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     for bad in ["cursor=%%%", "cursor=abc"] {
         let (status, _) = stack
             .api(&t.token, "GET", &format!("/api/products?{bad}"), None)

@@ -20,9 +20,9 @@ use crate::handlers::validate::input as validate_input;
 use crate::handlers::validate::license_file::LicenseFileView;
 use crate::handlers::validate::signing_key::{KeySetView, PublicKeyView, SigningKeyView};
 use crate::handlers::webhook::Receipt;
-use crate::http::{idempotency, schema};
 use crate::http::input::ListBody;
 use crate::http::routes::{Op, ROUTES};
+use crate::http::{idempotency, schema};
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]

@@ -160,7 +160,8 @@ pub fn request_schema<T: JsonSchema>(required: &[&str]) -> Value {
     let mut schema = SchemaSettings::draft2020_12()
         .with(|s| {
             s.contract = Contract::Deserialize;
-            s.transforms.push(Box::new(RecursiveTransform(bound_integers)));
+            s.transforms
+                .push(Box::new(RecursiveTransform(bound_integers)));
         })
         .into_generator()
         .into_root_schema_for::<T>()
