@@ -3,6 +3,8 @@
 //! very types the handlers read and write. Every `Op` must be described here (the `match` is
 //! exhaustive), so a new route cannot ship undocumented.
 
+use std::collections::HashSet;
+
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, SchemaGenerator};
@@ -172,6 +174,13 @@ impl Operation {
         self
     }
 
+    /// 200 with one of two bodies (a license file, or the refusal's answer).
+    fn ok_either<A: JsonSchema, B: JsonSchema>(mut self, g: &mut Gen) -> Self {
+        let either = json!({"anyOf": [g.response::<A>(), g.response::<B>()]});
+        self.success = (200, "OK", Some(either));
+        self
+    }
+
     fn created<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
         self.success = (201, "Created", Some(g.response::<T>()));
         self
@@ -278,7 +287,13 @@ impl Operation {
             let required = *name == "deviceId";
             let schema = query_schema(name).unwrap_or_else(|| json!({"type": "string"}));
             let name = name.split('@').next().unwrap_or(name);
-            json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+            let mut parameter = json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema});
+            // `?status=` is `status` left out (`ApiRequest::query_param`), as an HTML form
+            // with "any" chosen sends it; `?limit=` must be a number.
+            if !required && name != "limit" {
+                parameter["allowEmptyValue"] = json!(true);
+            }
+            parameter
         }));
         parameters.extend(self.headers.iter().map(|(name, required, description, schema)| {
             json!({"name": name, "in": "header", "required": required, "description": description, "schema": schema})
@@ -581,7 +596,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             None,
         )
         .body_requiring::<validate_input::Body>(g, validate_input::CHECKOUT_REQUIRED)
-        .ok::<LicenseFileView>(g)
+        .ok_either::<LicenseFileView, SignedAnswer>(g)
         .error(409, "`ttl` is outside the product's bounds (`conflict`).")
         .error(429, "Too much activation churn (`rate_limited`)."),
         Op::GetLicenseFile => O::new("A signed license file for a device already activated on the license", "licenses", Token)
@@ -687,13 +702,37 @@ pub fn document() -> Value {
             .expect("path item is an object")
             .insert(method, op);
     }
-    let mut schemas = g.requests.take_definitions(true);
+    let mut requests = g.requests.take_definitions(true);
     for (name, required, component) in std::mem::take(&mut g.creates) {
-        let mut create = schemas[&name].clone();
+        let mut create = requests[&name].clone();
         crate::http::schema::require(&mut create, required);
-        schemas.insert(component, create);
+        requests.insert(component, create);
     }
-    schemas.extend(g.responses.take_definitions(true));
+    let mut schemas = g.responses.take_definitions(true);
+    // A type both read and written (`ConnectSettings`) has two schemas: a field with a default
+    // may be left out of a request but is always in an answer. The request's is published as
+    // `<Type>Input`, and every reference from a request body follows it.
+    let both: HashSet<String> = requests
+        .iter()
+        .filter(|(name, schema)| schemas.get(*name).is_some_and(|r| r != *schema))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for (name, mut schema) in requests {
+        input_refs(&mut schema, &both);
+        let name = if both.contains(&name) {
+            format!("{name}Input")
+        } else {
+            name
+        };
+        schemas.insert(name, schema);
+    }
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in op.values_mut() {
+            if let Some(body) = op.get_mut("requestBody") {
+                input_refs(body, &both);
+            }
+        }
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -714,6 +753,24 @@ pub fn document() -> Value {
             },
         },
     })
+}
+
+/// Points references to the types of `names` at their request schemas (`<Type>Input`).
+fn input_refs(value: &mut Value, names: &HashSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get_mut("$ref") {
+                if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                    if names.contains(name) {
+                        *r = format!("{r}Input");
+                    }
+                }
+            }
+            map.values_mut().for_each(|v| input_refs(v, names));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| input_refs(v, names)),
+        _ => {}
+    }
 }
 
 /// The browsable page: renders `/openapi.json` in the browser, with no external assets.
@@ -811,5 +868,27 @@ mod tests {
         let view = schemas["AppView"]["properties"].as_object().unwrap();
         assert!(!view.contains_key("secretKey") && !view.contains_key("webhookSigningSecret"));
         assert!(schemas["AppInput"]["properties"].get("secretKey").is_some());
+    }
+
+    #[test]
+    fn a_type_read_and_written_is_published_twice_when_its_schemas_differ() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        // An answer always carries `enabled`; a request may leave it out (default false).
+        let required = |name: &str| {
+            schemas[name]["required"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert!(required("ConnectSettings").contains(&json!("enabled")));
+        assert!(!required("ConnectSettingsInput").contains(&json!("enabled")));
+        let refs = |v: &Value| v.to_string();
+        assert!(
+            refs(&schemas["AppInput"]["properties"]["connect"]).contains("ConnectSettingsInput")
+        );
+        assert!(refs(&schemas["AppInputCreate"]["properties"]["connect"])
+            .contains("ConnectSettingsInput"));
+        assert!(!refs(&schemas["AppView"]["properties"]["connect"]).contains("Input"));
     }
 }
