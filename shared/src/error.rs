@@ -33,6 +33,11 @@ pub enum Error {
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 409 about one field: well formed (the API document's schema accepts it), but the
+    /// tenant's state cannot take it (an inactive currency, a live key on a test app). The
+    /// field is named, so forms show the error next to it.
+    #[error("{message}")]
+    ConflictAt { field: String, message: String },
     /// 409 with a specific machine-readable code (`idempotency_key_in_use`, ...).
     #[error("{message}")]
     ConflictCode { code: &'static str, message: String },
@@ -69,6 +74,13 @@ impl Error {
         }
     }
 
+    pub fn conflict_at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::ConflictAt {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound(what.into())
     }
@@ -92,7 +104,9 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) | Error::ConflictCode { .. } => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::ConflictAt { .. } | Error::ConflictCode { .. } => {
+                StatusCode::CONFLICT
+            }
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -110,7 +124,7 @@ impl Error {
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
+            Error::Conflict(_) | Error::ConflictAt { .. } => "conflict",
             Error::ConflictCode { code, .. } => code,
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
@@ -137,6 +151,7 @@ impl Error {
         };
         let field = match self {
             Error::Validation { field, .. } => field.clone(),
+            Error::ConflictAt { field, .. } => Some(field.clone()),
             _ => None,
         };
         ErrorBody {

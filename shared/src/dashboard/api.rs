@@ -97,7 +97,10 @@ pub fn error_from(status: u16, e: &Value) -> Error {
             message,
         },
         "not_found" => Error::NotFound(message),
-        "conflict" => Error::Conflict(message),
+        "conflict" => match e["field"].as_str() {
+            Some(field) => Error::conflict_at(field, message),
+            None => Error::Conflict(message),
+        },
         "forbidden" => Error::Forbidden(message),
         "unauthorized" => Error::Unauthorized(message),
         "rate_limited" => Error::RateLimited(message),

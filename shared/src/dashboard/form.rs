@@ -128,6 +128,7 @@ pub fn errors_of(e: &Error) -> Option<Value> {
     let (field, message) = match e {
         Error::Validation { field, message } => (field.clone(), message.clone()),
         Error::Conflict(m) => (None, m.clone()),
+        Error::ConflictAt { field, message } => (Some(field.clone()), message.clone()),
         _ => return None,
     };
     let mut m = Map::new();

@@ -227,6 +227,13 @@ fn error_page(s: &Services, req: &ApiRequest, e: &Error) -> ApiResponse {
         ),
         Error::RateLimited(m) => ("Too many attempts", m.clone()),
         Error::Conflict(m) => ("Could not do that", m.clone()),
+        Error::Validation {
+            message,
+            field: Some(f),
+        }
+        | Error::ConflictAt { message, field: f } => {
+            ("Could not do that", format!("{f} {message}"))
+        }
         Error::Validation { message, field } => (
             "Could not do that",
             match field {

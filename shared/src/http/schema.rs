@@ -76,7 +76,7 @@ macro_rules! host {
 /// `{|}` (Stripe's `{CHECKOUT_SESSION_ID}` placeholder aside), or `#` (no fragment).
 macro_rules! rest {
     () => {
-        "(?::[1-9][0-9]{0,3})?(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@%/-]|\\{CHECKOUT_SESSION_ID\\})*)?(?:\\?(?:[A-Za-z0-9._~!$&'()*+,;=:@%/?-]|\\{CHECKOUT_SESSION_ID\\})*)?"
+        "(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@%/-]|\\{CHECKOUT_SESSION_ID\\})*)?(?:\\?(?:[A-Za-z0-9._~!$&'()*+,;=:@%/?-]|\\{CHECKOUT_SESSION_ID\\})*)?"
     };
 }
 /// An `https` URL with a host name, or `http` on localhost / 127.0.0.1 / [::1]: what
@@ -383,6 +383,8 @@ mod tests {
             "http://localhost:8080/hook",
             "http://127.0.0.1/hook",
             "http://[::1]:9000/",
+            "http://127.0.0.1:45123/hook",
+            "https://a.example:65535/",
             "https://a.b",
         ] {
             assert!(matches(WEB_URL, ok), "{ok}");
@@ -403,6 +405,8 @@ mod tests {
             "https://a.example/#frag",
             "https://xn--zz.example/",
             "ftp://a.example/",
+            "https://a.example:65536/",
+            "https://a.example:0/",
         ] {
             assert!(!matches(WEB_URL, bad), "{bad}");
         }

@@ -134,7 +134,7 @@ impl From<Refusal> for Error {
             | Refusal::PlanNotFound(_)
             | Refusal::MappingNotFound(_)
             | Refusal::AppNotFound(_) => Error::NotFound(format!("{} ({})", r, r.field())),
-            _ => Error::Conflict(format!("{}: {}", r.field(), r)),
+            _ => Error::conflict_at(r.field(), r.to_string()),
         }
     }
 }

@@ -124,14 +124,14 @@ fn check_key(field: &str, value: &str, prefixes: &[&str], is_live: bool) -> Resu
     let test = value.contains("_test_");
     if (live || test) && live != is_live {
         // Well formed, but at odds with the app's mode (possibly the stored one): a conflict.
-        return Err(Error::Conflict(format!(
-            "{field} {}",
+        return Err(Error::conflict_at(
+            field,
             if is_live {
                 "is a test-mode key but the app is live (isLive: true)"
             } else {
                 "is a live-mode key but the app is a test app (set isLive: true for live keys)"
-            }
-        )));
+            },
+        ));
     }
     Ok(())
 }

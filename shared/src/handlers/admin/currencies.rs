@@ -99,14 +99,16 @@ pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiRes
         .await?
         .ok_or_else(|| Error::not_found(format!("Currency {code}")))?;
     if input.code.as_deref().is_some_and(|c| c != code) {
-        return Err(Error::Conflict(format!(
-            "code cannot be changed (this is currency {code})"
-        )));
+        return Err(Error::conflict_at(
+            "code",
+            format!("cannot be changed (this is currency {code})"),
+        ));
     }
     if let Some(z) = input.zero_decimal {
         if !currency.custom && z != currency.zero_decimal {
-            return Err(Error::Conflict(
-                "zeroDecimal is fixed by Stripe for its own currencies".into(),
+            return Err(Error::conflict_at(
+                "zeroDecimal",
+                "is fixed by Stripe for its own currencies",
             ));
         }
         currency.zero_decimal = z;
@@ -152,11 +154,13 @@ pub async fn active(
     match tenant_currency(s, tenant_id, code, app_currency).await? {
         Some(c) if c.is_active => Ok(c),
         // Well formed, but at odds with the tenant's currency settings: a conflict.
-        Some(_) => Err(Error::Conflict(format!(
-            "{field}: currency {code} is not active; activate it with PUT /api/currencies/{code}"
-        ))),
-        None => Err(Error::Conflict(format!(
-            "{field}: {code:?} is not a currency Keyhook knows (lowercase ISO 4217, see GET /api/currencies)"
-        ))),
+        Some(_) => Err(Error::conflict_at(
+            field,
+            format!("currency {code} is not active; activate it with PUT /api/currencies/{code}"),
+        )),
+        None => Err(Error::conflict_at(
+            field,
+            format!("{code:?} is not a currency Keyhook knows (lowercase ISO 4217, see GET /api/currencies)"),
+        )),
     }
 }

@@ -307,9 +307,10 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
         .unwrap_or(p.license_file_ttl.min(max));
     if !(MIN_FILE_TTL_SECONDS..=max).contains(&ttl) {
         // Within its own bounds (the schema's), but longer than the product's maximum.
-        return Err(Error::Conflict(format!(
-            "licenseFileTtl must be {MIN_FILE_TTL_SECONDS} seconds to licenseFileMaxTtl ({max})"
-        )));
+        return Err(Error::conflict_at(
+            "licenseFileTtl",
+            format!("must be {MIN_FILE_TTL_SECONDS} seconds to licenseFileMaxTtl ({max})"),
+        ));
     }
     p.license_file_max_ttl = max;
     p.license_file_ttl = ttl;

@@ -51,9 +51,12 @@ pub fn ttl_of(product: &Product, requested: Option<u64>) -> Result<Duration> {
             Ok(Duration::seconds(t as i64))
         }
         // A whole number of seconds, but outside this product's bounds: a conflict.
-        Some(_) => Err(Error::Conflict(format!(
-            "ttl must be {MIN_FILE_TTL_SECONDS} to {max} seconds (the product's licenseFileMaxTtl)"
-        ))),
+        Some(_) => Err(Error::conflict_at(
+            "ttl",
+            format!(
+                "must be {MIN_FILE_TTL_SECONDS} to {max} seconds (the product's licenseFileMaxTtl)"
+            ),
+        )),
     }
 }
 
