@@ -95,8 +95,13 @@
   // The import form: results replace the results section and the chosen file stays chosen,
   // so "Import" after a dry run is one click. Without the script, choose the file again.
   document.querySelectorAll("form[data-import-form]").forEach(function (form) {
+    var clicked = null;
+    form.addEventListener("click", function (e) {
+      var b = e.target.closest("button[name]");
+      if (b) clicked = b;
+    });
     form.addEventListener("submit", function (e) {
-      var button = e.submitter;
+      var button = e.submitter || clicked;
       if (form.dataset.plain) return;
       e.preventDefault();
       var data = new FormData(form);
