@@ -105,13 +105,12 @@ impl Dashboard {
     }
 
     /// Posts a `multipart/form-data` form with one file (`file_field`: name, file name, text)
-    /// and the session's CSRF token; `fragment` asks for the script's fragment answer.
+    /// and the session's CSRF token.
     pub async fn post_file(
         &self,
         path: &str,
         fields: &[(&str, &str)],
         file_field: (&str, &str, &str),
-        fragment: bool,
     ) -> Page {
         let boundary = "----keyhook-test-boundary-7MA4YWxk";
         let mut body = String::new();
@@ -125,7 +124,7 @@ impl Dashboard {
         body.push_str(&format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{text}\r\n--{boundary}--\r\n"
         ));
-        let mut req = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base_url))
             .header("cookie", &self.cookie)
@@ -134,9 +133,6 @@ impl Dashboard {
                 format!("multipart/form-data; boundary={boundary}"),
             )
             .body(body);
-        if fragment {
-            req = req.header("x-dashboard-fragment", "1");
-        }
         page(req.send().await.unwrap()).await
     }
 

@@ -71,14 +71,6 @@ async fn page_with(
     } else {
         StatusCode::OK
     };
-    if web::is_fragment(req) {
-        let body = render::fragment(
-            "import_results.html",
-            Some(me),
-            context! { outcome => outcome, errors => errors, fragment => true },
-        )?;
-        return Ok(web::html(status, body));
-    }
     let products = Api::new(s, me, req).get("/api/products?limit=200").await?;
     show(
         s,

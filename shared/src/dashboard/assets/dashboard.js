@@ -92,41 +92,6 @@
     }
   });
 
-  // The import form: results replace the results section and the chosen file stays chosen,
-  // so "Import" after a dry run is one click. Without the script, choose the file again.
-  document.querySelectorAll("form[data-import-form]").forEach(function (form) {
-    var clicked = null;
-    form.addEventListener("click", function (e) {
-      var b = e.target.closest("button[name]");
-      if (b) clicked = b;
-    });
-    form.addEventListener("submit", function (e) {
-      var button = e.submitter || clicked;
-      if (form.dataset.plain) return;
-      e.preventDefault();
-      var data = new FormData(form);
-      if (button && button.name) data.set(button.name, button.value);
-      var target = document.getElementById("import-results");
-      form.setAttribute("aria-busy", "true");
-      fetch(form.action, { method: "POST", headers: FRAGMENT, body: data, credentials: "same-origin" })
-        .then(function (r) {
-          if (r.status !== 200 && r.status !== 422) throw new Error(r.status);
-          return r.text();
-        })
-        .then(function (html) {
-          var box = document.createElement("div");
-          box.innerHTML = html;
-          target.replaceWith(box.firstElementChild);
-          form.removeAttribute("aria-busy");
-          document.getElementById("import-results").scrollIntoView({ block: "start" });
-        })
-        .catch(function () {
-          form.dataset.plain = "1";
-          form.requestSubmit(button);
-        });
-    });
-  });
-
   // Live sections: [data-poll] is fetched again every 1.5 s until the server's answer no
   // longer carries data-poll (the event is processed and its emails are sent or failed).
   var poll = function (el, tries) {
