@@ -466,6 +466,79 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     b.wait_text("Invitation sent.").await;
     b.check_and_shoot("11-settings").await;
 
+    // 7b. Outgoing webhooks: an endpoint added (its secret shown this once), a test event
+    // sent and followed in the delivery log.
+    let merchant =
+        keyhook_tests::merchant::MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
+    b.goto(&format!("{base}/dashboard/webhooks")).await;
+    b.wait_text("Add an endpoint").await;
+    b.fill("#f-url", &merchant.url).await;
+    b.fill("#f-description", "Fulfilment").await;
+    let all_events = b.css("input[name=eventTypes][value='*']").await;
+    assert!(
+        all_events.is_selected().await.unwrap(),
+        "all events by default"
+    );
+    b.click("form[action='/dashboard/webhooks'] button[type=submit]")
+        .await;
+    b.wait_text("Copy it now").await;
+    assert!(b.c.source().await.unwrap().contains("whsec_"));
+    b.check_and_shoot("13-webhook-created").await;
+    b.click("button[value=test]").await;
+    b.wait_text("Test event queued").await;
+    assert!(
+        !b.c.source().await.unwrap().contains("whsec_"),
+        "the secret is shown once"
+    );
+    stack.deliver().await;
+    b.c.refresh().await.unwrap();
+    b.wait_text("200 · ").await;
+    // (The licenses issued earlier are delivered too: `license.created`.)
+    let tests_received = merchant
+        .received()
+        .iter()
+        .filter(|r| r.json()["type"] == "webhook.test")
+        .count();
+    assert_eq!(tests_received, 1);
+    b.check_and_shoot("14-webhook-deliveries").await;
+
+    // 7c. Import an ExisOne export: a dry run, then the import (the file stays chosen).
+    let export = std::env::temp_dir().join(format!("{}.csv", unique("exisone-export")));
+    std::fs::write(
+        &export,
+        format!(
+            "Id,ActivationKey,ProductId,CustomerEmail,ExpirationDate\n\
+             9001,MOVED-KEY-0001-AAAA,{product_id},moved@example.com,2031-06-30\n\
+             9002,MOVED-KEY-0002-BBBB,no-such-product,lost@example.com,\n"
+        ),
+    )
+    .unwrap();
+    b.goto(&format!("{base}/dashboard/import")).await;
+    b.css("#f-file")
+        .await
+        .send_keys(export.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("button[value=dry_run]").await;
+    b.wait_text("Dry run: nothing changed yet").await;
+    b.wait_text("would create").await;
+    // Chosen again: the page works without the script too (the file field is then empty).
+    if b.js("return document.getElementById('f-file').files.length;")
+        .await
+        == json!(0)
+    {
+        b.css("#f-file")
+            .await
+            .send_keys(export.to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    b.click("button[value=import]").await;
+    b.wait_text("1 created").await;
+    assert!(!b.c.source().await.unwrap().contains("MOVED-KEY-0001"));
+    b.check_and_shoot("15-import").await;
+    let _ = std::fs::remove_file(&export);
+
     // 8. The viewer sees everything and changes nothing.
     let v = driver.browser().await;
     let invite = link_from_ses(&stack, &viewer, 0).await;

@@ -10,7 +10,7 @@ use keyhook_shared::http::routes::{Op, ROUTES};
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::dashboard::Dashboard;
 use keyhook_tests::{checkout_event, unique, Stack, TestTenant};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// A tenant with one of everything, and its owner signed in.
 async fn account(stack: &Stack) -> (TestTenant, Dashboard, BTreeMap<&'static str, String>) {
@@ -57,6 +57,24 @@ async fn account(stack: &Stack) -> (TestTenant, Dashboard, BTreeMap<&'static str
         )
         .await;
     let (_, key) = stack.api(&t.token, "POST", "/api/tenant-keys", None).await;
+    let (_, endpoint) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/webhook-endpoints",
+            Some(json!({"url": "http://127.0.0.1:9/keyhook", "eventTypes": ["*"]})),
+        )
+        .await;
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
+    let (_, delivery) = stack
+        .api(
+            &t.token,
+            "POST",
+            &format!("/api/webhook-endpoints/{endpoint_id}/test"),
+            None,
+        )
+        .await;
+    let (_, signing) = stack.api(&t.token, "POST", "/api/signing-keys", None).await;
     let d = stack.sign_in(&t, &owner).await;
     let ids = BTreeMap::from([
         ("appId", app.id.clone()),
@@ -70,6 +88,9 @@ async fn account(stack: &Stack) -> (TestTenant, Dashboard, BTreeMap<&'static str
         ("id", mapping["id"].as_str().unwrap().to_string()),
         ("tokenId", token["id"].as_str().unwrap().to_string()),
         ("keyId", key["id"].as_str().unwrap().to_string()),
+        ("endpointId", endpoint_id),
+        ("deliveryId", delivery["id"].as_str().unwrap().to_string()),
+        ("kid", signing["kid"].as_str().unwrap().to_string()),
         ("code", "usd".to_string()),
         ("asset", "dashboard.css".to_string()),
     ]);
@@ -394,6 +415,9 @@ async fn aws_calls_per_page_view() {
         format!("/dashboard/licenses/{}", ids["licenseId"]),
         "/dashboard/test-purchase".into(),
         "/dashboard/settings".into(),
+        "/dashboard/webhooks".into(),
+        format!("/dashboard/webhooks/{}", ids["endpointId"]),
+        "/dashboard/import".into(),
     ] {
         assert_eq!(d.get(&path).await.status, 200, "{path}");
         counter.reset();
@@ -740,4 +764,446 @@ async fn licenses_show_and_filter_test_and_live() {
     let bad = d.get("/dashboard/licenses?livemode=maybe").await;
     assert_eq!(bad.status, 200);
     assert!(bad.body.contains("f-livemode-error"), "{}", bad.body);
+}
+
+#[tokio::test]
+async fn product_form_carries_prices_aliases_entitlements_and_file_lifetimes() {
+    let stack = Stack::start().await;
+    let (t, d, _) = account(&stack).await;
+    let created = d
+        .post(
+            "/dashboard/products",
+            &[
+                ("name", "Studio"),
+                ("price", "29.00"),
+                ("defaultLicenseDays", ""),
+                ("priceCurrency", "EUR"),
+                ("priceAmount", "27.00"),
+                ("priceCurrency", "gbp"),
+                ("priceAmount", " 23.50 "),
+                ("priceCurrency", ""),
+                ("priceAmount", ""),
+                ("externalIds", "exo-1, lk-2\r\nkg-3\r\n"),
+                ("listedProducts", "one_license"),
+                ("acceptTestLicenses", "on"),
+                ("entitlements", "export\npro"),
+                ("licenseFileTtl", "86400"),
+                ("licenseFileMaxTtl", "604800"),
+                ("autoEmail", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let id = created
+        .location
+        .unwrap()
+        .trim_start_matches("/dashboard/products/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let get = || async {
+        stack
+            .api(&t.token, "GET", &format!("/api/products/{id}"), None)
+            .await
+            .1
+    };
+    let p = get().await;
+    assert_eq!(p["prices"], json!({"eur": "27.00", "gbp": "23.50"}));
+    assert_eq!(p["externalIds"], json!(["exo-1", "lk-2", "kg-3"]));
+    assert_eq!(p["entitlements"], json!(["export", "pro"]));
+    assert_eq!(
+        (&p["listedProducts"], &p["acceptTestLicenses"]),
+        (&json!("one_license"), &json!(true))
+    );
+    assert_eq!(
+        (&p["licenseFileTtl"], &p["licenseFileMaxTtl"]),
+        (&json!(86400), &json!(604800))
+    );
+    assert!(p["defaultLicenseDays"].is_null(), "empty = not set: {p}");
+
+    // The form shows what is stored: one row per currency, then an empty one to add another.
+    let page = d.get(&format!("/dashboard/products/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("name=\"priceCurrency\"").count(), 3);
+    assert!(page.body.contains("value=\"gbp\"") && page.body.contains("value=\"23.50\""));
+    assert!(page.body.contains("exo-1\nlk-2\nkg-3"));
+
+    // Removing a row removes the price; days set, then unset again.
+    let path = format!("/dashboard/products/{id}");
+    let base: Vec<(&str, &str)> = vec![
+        ("action", "save"),
+        ("name", "Studio"),
+        ("priceCurrency", "eur"),
+        ("priceAmount", "25.00"),
+        ("externalIds", ""),
+        ("listedProducts", "separate"),
+        ("entitlements", "export"),
+        ("licenseFileTtl", "86400"),
+        ("licenseFileMaxTtl", "604800"),
+    ];
+    let mut with_days = base.clone();
+    with_days.push(("defaultLicenseDays", "30"));
+    assert_eq!(d.post(&path, &with_days).await.status, 303);
+    let p = get().await;
+    assert_eq!(p["prices"], json!({"eur": "25.00"}));
+    assert_eq!(p["externalIds"], json!([]));
+    assert_eq!(p["acceptTestLicenses"], false);
+    assert_eq!(p["defaultLicenseDays"], 30);
+    let mut unset = base.clone();
+    unset.push(("defaultLicenseDays", ""));
+    assert_eq!(d.post(&path, &unset).await.status, 303);
+    assert!(get().await["defaultLicenseDays"].is_null());
+
+    // The API's errors at their field (and nothing saved).
+    for (field, value, shown) in [
+        ("licenseFileTtl", "60", "id=\"f-licenseFileTtl-error\""),
+        (
+            "licenseFileMaxTtl",
+            "99999999",
+            "id=\"f-licenseFileMaxTtl-error\"",
+        ),
+        ("externalIds", "dup\ndup", "id=\"f-externalIds-error\""),
+    ] {
+        let mut form: Vec<(&str, &str)> =
+            base.iter().filter(|(k, _)| *k != field).copied().collect();
+        form.push((field, value));
+        let page = d.post(&path, &form).await;
+        assert_eq!(page.status, 422, "{field}: {}", page.body);
+        assert!(page.body.contains(shown), "{field}: {}", page.body);
+    }
+    let mut bad_price = base.clone();
+    bad_price.extend([("priceCurrency", "xx1"), ("priceAmount", "5")]);
+    let page = d.post(&path, &bad_price).await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.body.contains("xx1: keys must be lowercase ISO 4217"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("value=\"xx1\""),
+        "the row is shown again as typed"
+    );
+    let mut no_amount = base.clone();
+    no_amount.extend([("priceCurrency", "chf"), ("priceAmount", "")]);
+    let page = d.post(&path, &no_amount).await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("chf: needs an amount"), "{}", page.body);
+    assert_eq!(get().await["prices"], json!({"eur": "25.00"}));
+    assert_eq!(get().await["entitlements"], json!(["export"]));
+}
+
+/// The endpoint id in a page's "Webhook endpoint" heading area (`whep_…`).
+fn endpoint_id_in(body: &str) -> String {
+    let i = body.find("whep_").expect("an endpoint id on the page");
+    body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+#[tokio::test]
+async fn webhook_endpoints_are_managed_with_their_delivery_log() {
+    let stack = Stack::start().await;
+    let (t, d, _) = account(&stack).await;
+    let merchant =
+        keyhook_tests::merchant::MerchantEndpoint::start(&stack.services.clock, &[500], 200).await;
+    // Errors at their field, nothing created.
+    let bad = d
+        .post(
+            "/dashboard/webhooks",
+            &[("url", "ftp://example.com/hook"), ("eventTypes", "*")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("id=\"f-url-error\""), "{}", bad.body);
+    let none = d
+        .post("/dashboard/webhooks", &[("url", merchant.url.as_str())])
+        .await;
+    assert_eq!(none.status, 422);
+    assert!(
+        none.body.contains("id=\"f-eventTypes-error\""),
+        "{}",
+        none.body
+    );
+
+    // Created: the secret is on this answer, and never again.
+    let created = d
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("url", merchant.url.as_str()),
+                ("description", "Fulfilment"),
+                ("eventTypes", "license.created"),
+                ("eventTypes", "license.revoked"),
+                ("alertEmail", "ops@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let i = created.body.find("whsec_").expect("the secret, once");
+    let secret: String = created.body[i..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<')
+        .collect();
+    let id = endpoint_id_in(&created.body);
+    let (_, e) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/webhook-endpoints/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        e["eventTypes"],
+        json!(["license.created", "license.revoked"])
+    );
+    assert_eq!(e["alertEmail"], "ops@example.com");
+    let page_path = format!("/dashboard/webhooks/{id}");
+    for path in ["/dashboard/webhooks", page_path.as_str()] {
+        let page = d.get(path).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains(&id) && page.body.contains("Fulfilment"),
+            "{path}"
+        );
+        assert!(
+            !page.body.contains(&secret),
+            "{path} shows the secret again"
+        );
+        assert!(!page.body.contains("whsec_"), "{path}");
+    }
+
+    // A test event: the first attempt fails (500), the log says so; a retry succeeds.
+    let sent = d.post(&page_path, &[("action", "test")]).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert!(stack.deliver().await >= 1);
+    let log = d.get(&page_path).await.body;
+    assert!(log.contains("webhook.test"), "{log}");
+    assert!(
+        log.contains("500 · ") && log.contains(" ms"),
+        "status and latency: {log}"
+    );
+    assert!(
+        log.contains("b-pending"),
+        "pending, with a next attempt: {log}"
+    );
+    // (The account's earlier purchase is delivered too: its `license.created`.)
+    let test_delivery = || async {
+        stack
+            .deliveries(&t, &id)
+            .await
+            .into_iter()
+            .find(|d| d["eventType"] == "webhook.test")
+            .expect("the test event's delivery")
+    };
+    let delivery = test_delivery().await["id"].as_str().unwrap().to_string();
+    let retried = d
+        .post(&format!("{page_path}/deliveries/{delivery}"), &[])
+        .await;
+    assert_eq!(retried.status, 303, "{}", retried.body);
+    stack.deliver().await;
+    let log = d.get(&format!("{page_path}?status=succeeded")).await.body;
+    assert!(log.contains("200 · ") && log.contains(&delivery), "{log}");
+    let tests_received: Vec<u16> = merchant
+        .received()
+        .iter()
+        .filter(|r| r.json()["type"] == "webhook.test")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(tests_received, vec![500, 200]);
+    let d1 = test_delivery().await;
+    assert_eq!(
+        (d1["status"].as_str(), d1["attempts"].as_u64()),
+        (Some("succeeded"), Some(2))
+    );
+
+    // Paused: saved through the API's rules; a test event is then refused, as the API does.
+    let saved = d
+        .post(
+            &page_path,
+            &[
+                ("action", "save"),
+                ("url", merchant.url.as_str()),
+                ("eventTypes", "*"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, e) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/webhook-endpoints/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (&e["active"], &e["eventTypes"], &e["description"]),
+        (&json!(false), &json!(["*"]), &Value::Null)
+    );
+    assert_eq!(d.post(&page_path, &[("action", "test")]).await.status, 409);
+
+    // Rolling shows a new secret, once.
+    let rolled = d.post(&page_path, &[("action", "roll")]).await;
+    assert_eq!(rolled.status, 200);
+    assert!(rolled.body.contains("whsec_") && !rolled.body.contains(&secret));
+    assert!(!d.get(&page_path).await.body.contains("whsec_"));
+
+    let deleted = d.post(&page_path, &[("action", "delete")]).await;
+    assert_eq!(deleted.status, 303);
+    let (status, _) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/webhook-endpoints/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_after_a_confirmation() {
+    let stack = Stack::start().await;
+    let (t, d, ids) = account(&stack).await;
+    let keys = || async {
+        stack
+            .api(&t.token, "GET", "/api/signing-keys", None)
+            .await
+            .1["keys"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let status_of = |keys: &[Value], kid: &str| {
+        keys.iter()
+            .find(|k| k["kid"] == kid)
+            .map(|k| k["status"].as_str().unwrap().to_string())
+    };
+    let before = keys().await;
+    let active = before.iter().find(|k| k["status"] == "active").unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = d.get("/dashboard/settings").await.body;
+    assert!(
+        page.contains(&active) && page.contains(&ids["kid"]),
+        "{page}"
+    );
+
+    assert_eq!(
+        d.post("/dashboard/settings/signing-keys", &[]).await.status,
+        303
+    );
+    assert_eq!(keys().await.len(), before.len() + 1);
+
+    let path = format!("/dashboard/settings/signing-keys/{}", ids["kid"]);
+    let ask = d.post(&path, &[]).await;
+    assert_eq!(ask.status, 200);
+    assert!(ask
+        .body
+        .contains(&format!("Activate signing key {}?", ids["kid"])));
+    assert_eq!(
+        status_of(&keys().await, &ids["kid"]).as_deref(),
+        Some("next")
+    );
+
+    let done = d.post(&path, &[("confirm", "yes")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = keys().await;
+    assert_eq!(status_of(&after, &ids["kid"]).as_deref(), Some("active"));
+    assert_eq!(status_of(&after, &active).as_deref(), Some("retired"));
+    assert!(d.get("/dashboard/settings").await.body.contains("retired"));
+}
+
+#[tokio::test]
+async fn import_runs_dry_then_for_real_with_results_per_license() {
+    let stack = Stack::start().await;
+    let (t, d, _) = account(&stack).await;
+    let product = stack.product(&t, json!({"externalIds": ["exo-42"]})).await;
+    let csv = "Id,ActivationKey,ProductId,CustomerEmail,ExpirationDate\n\
+               101,IMPORT-KEY-AAAA-0001,exo-42,imported@example.com,2030-01-31\n\
+               102,IMPORT-KEY-AAAA-0002,no-such-product,other@example.com,\n\
+               103,,exo-42,,\n";
+    let page = d.get("/dashboard/import").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("enctype=\"multipart/form-data\""));
+    assert!(page.body.contains("exo-42"), "the products' external ids");
+
+    let dr = &d;
+    let run = |action: &'static str| async move {
+        dr.post_file(
+            "/dashboard/import",
+            &[("format", "exisone"), ("action", action)],
+            ("file", "licenses.csv", csv),
+        )
+        .await
+    };
+    let dry = run("dry_run").await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert!(
+        dry.body.contains("Dry run: nothing changed yet"),
+        "{}",
+        dry.body
+    );
+    assert!(dry.body.contains("would create") && dry.body.contains("101"));
+    assert!(
+        dry.body.contains("no-such-product"),
+        "the failure says why: {}",
+        dry.body
+    );
+    assert!(dry.body.contains("Record 3: no ActivationKey"));
+    assert!(
+        !dry.body.contains("IMPORT-KEY-AAAA"),
+        "keys are never shown back"
+    );
+    assert!(stack
+        .licenses(&t, "&customerEmail=imported%40example.com")
+        .await
+        .is_empty());
+
+    let done = run("import").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("b-done\">created"), "{}", done.body);
+    assert!(!done.body.contains("IMPORT-KEY-AAAA"));
+    let imported = stack
+        .licenses(&t, "&customerEmail=imported%40example.com")
+        .await;
+    assert_eq!(imported.len(), 1);
+    assert_eq!(imported[0]["productId"], product);
+    let id = imported[0]["id"].as_str().unwrap();
+    assert!(done.body.contains(&format!("/dashboard/licenses/{id}")));
+
+    // Again: nothing changes.
+    let again = d
+        .post_file(
+            "/dashboard/import",
+            &[("format", "exisone"), ("action", "import")],
+            ("file", "licenses.csv", csv),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains(">unchanged<"), "{}", again.body);
+    assert_eq!(
+        stack
+            .licenses(&t, "&customerEmail=imported%40example.com")
+            .await
+            .len(),
+        1
+    );
+
+    // An unreadable file is an error at the file field.
+    let bad = d
+        .post_file(
+            "/dashboard/import",
+            &[("format", "lukittu"), ("action", "dry_run")],
+            ("file", "export.json", "{\"data\": 7"),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"f-file-error\""), "{}", bad.body);
 }

@@ -278,6 +278,24 @@ async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
         )
         .await;
     let (_, key) = stack.api(&a.token, "POST", "/api/tenant-keys", None).await;
+    let (_, endpoint) = stack
+        .api(
+            &a.token,
+            "POST",
+            "/api/webhook-endpoints",
+            Some(json!({"url": "http://127.0.0.1:9/a"})),
+        )
+        .await;
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
+    let (_, delivery) = stack
+        .api(
+            &a.token,
+            "POST",
+            &format!("/api/webhook-endpoints/{endpoint_id}/test"),
+            None,
+        )
+        .await;
+    let (_, signing) = stack.api(&a.token, "POST", "/api/signing-keys", None).await;
     let member = stack
         .services
         .store
@@ -299,6 +317,9 @@ async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
         ("tokenId", token["id"].as_str().unwrap().to_string()),
         ("keyId", key["id"].as_str().unwrap().to_string()),
         ("memberId", member.id.clone()),
+        ("endpointId", endpoint_id.clone()),
+        ("deliveryId", delivery["id"].as_str().unwrap().to_string()),
+        ("kid", signing["kid"].as_str().unwrap().to_string()),
         ("asset", "dashboard.css".to_string()),
     ]);
     let snapshot = || async {
@@ -311,6 +332,8 @@ async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
             format!("/api/licenses/{}", params["licenseId"]),
             "/api/tokens".to_string(),
             "/api/tenant-keys".to_string(),
+            format!("/api/webhook-endpoints/{}", params["endpointId"]),
+            "/api/signing-keys".to_string(),
         ] {
             let (status, body) = stack.api(&a.token, "GET", &path, None).await;
             assert_eq!(status, 200, "{path}");

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use keyhook_cli::{
     delivery_worker, import, mail_worker, provision, server, stream_worker, trigger,
@@ -170,7 +171,8 @@ enum TriggerEvent {
 #[derive(Args)]
 struct ImportArgs {
     /// The service the file was exported from.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(import::Format::NAMES)
+        .map(|s| s.parse::<import::Format>().expect("one of the possible values")))]
     format: import::Format,
     /// The export: CSV (with a header row) or JSON.
     file: std::path::PathBuf,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod ids;
+pub mod import;
 pub mod logging;
 pub mod mail;
 pub mod sdk;

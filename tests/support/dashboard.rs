@@ -104,6 +104,38 @@ impl Dashboard {
         self.post_raw(path, &form).await
     }
 
+    /// Posts a `multipart/form-data` form with one file (`file_field`: name, file name, text)
+    /// and the session's CSRF token.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: (&str, &str, &str),
+    ) -> Page {
+        let boundary = "----keyhook-test-boundary-7MA4YWxk";
+        let mut body = String::new();
+        let csrf = [("csrf", self.csrf.as_str())];
+        for (name, value) in fields.iter().chain(csrf.iter()) {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        let (name, file_name, text) = file_field;
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{text}\r\n--{boundary}--\r\n"
+        ));
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("cookie", &self.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        page(req.send().await.unwrap()).await
+    }
+
     /// Posts a form as given (no CSRF token added).
     pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Page {
         let res = self

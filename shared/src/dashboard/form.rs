@@ -24,6 +24,11 @@ pub enum Kind {
     Bool,
     /// A whole number; empty is omitted.
     Number,
+    /// A whole number the API may leave unset: empty is `null`.
+    OptionalNumber,
+    /// A list typed one item a line or comma-separated: an array of the trimmed, non-empty
+    /// items (empty is `[]`, which clears the list).
+    List,
 }
 
 impl Form {
@@ -42,6 +47,38 @@ impl Form {
         ))
     }
 
+    /// A submitted form, `application/x-www-form-urlencoded` or `multipart/form-data` (a form
+    /// with a file: the import page). A file field's value is the file's text, and
+    /// `{name}.filename` its name; a file that is not UTF-8 text is an error at its field.
+    pub async fn read(req: &ApiRequest) -> Result<Form> {
+        let ct = req.header("content-type").unwrap_or_default();
+        if !ct.starts_with("multipart/form-data") {
+            return Form::parse(req);
+        }
+        let unreadable = |e: multer::Error| Error::BadRequest {
+            code: "bad_request",
+            message: format!("the form could not be read: {e}"),
+        };
+        let boundary = multer::parse_boundary(ct).map_err(unreadable)?;
+        let body = req.body.clone();
+        let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+        let mut parts = multer::Multipart::new(stream, boundary);
+        let mut pairs = Vec::new();
+        while let Some(part) = parts.next_field().await.map_err(unreadable)? {
+            let name = part.name().unwrap_or_default().to_string();
+            let file_name = part.file_name().map(str::to_string);
+            let bytes = part.bytes().await.map_err(unreadable)?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                Error::validation(name.clone(), "must be a text file (UTF-8 CSV or JSON)")
+            })?;
+            if let Some(f) = file_name {
+                pairs.push((format!("{name}.filename"), f));
+            }
+            pairs.push((name, text));
+        }
+        Ok(Form(pairs))
+    }
+
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Form {
         Form(pairs)
     }
@@ -57,6 +94,15 @@ impl Form {
     /// A field, trimmed; `None` when absent or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.raw(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of a repeated field (rows of a table), as typed, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn checked(&self, name: &str) -> bool {
@@ -91,12 +137,19 @@ impl Form {
                     .raw(name)
                     .filter(|v| !v.trim().is_empty())
                     .map(|v| Value::String(v.replace("\r\n", "\n"))),
-                Kind::Number => match self.get(name) {
+                Kind::Number | Kind::OptionalNumber => match self.get(name) {
+                    None if kind == Kind::OptionalNumber => Some(Value::Null),
                     None => None,
                     Some(v) => Some(Value::from(v.parse::<u32>().map_err(|_| {
                         Error::validation(name, "must be a whole number (0 or more)")
                     })?)),
                 },
+                Kind::List => Some(Value::from(
+                    list_items(self.raw(name).unwrap_or_default())
+                        .into_iter()
+                        .map(Value::from)
+                        .collect::<Vec<_>>(),
+                )),
             };
             if let Some(v) = value {
                 set_path(&mut body, name, v);
@@ -104,6 +157,15 @@ impl Form {
         }
         Ok(body)
     }
+}
+
+/// The items of a list field: split at line breaks and commas, trimmed, empties dropped.
+pub fn list_items(text: &str) -> Vec<String> {
+    text.split(['\n', ','])
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Sets `a.b.c` in a JSON object, creating the objects on the way.
@@ -163,6 +225,8 @@ mod tests {
             ("autoEmail", "on"),
             ("trialDays", "7"),
             ("maxDevices", ""),
+            ("defaultLicenseDays", ""),
+            ("externalIds", " exo-1, exo-2\r\nlk-3\n\n"),
             ("secretKey", ""),
             ("emailTemplate.subject", "Hi"),
         ]);
@@ -173,6 +237,9 @@ mod tests {
                 ("archived", Kind::Bool),
                 ("trialDays", Kind::Number),
                 ("maxDevices", Kind::Number),
+                ("defaultLicenseDays", Kind::OptionalNumber),
+                ("externalIds", Kind::List),
+                ("entitlements", Kind::List),
                 ("secretKey", Kind::Secret),
                 ("emailTemplate.subject", Kind::Multiline),
             ])
@@ -180,7 +247,9 @@ mod tests {
         assert_eq!(
             body,
             serde_json::json!({"name": "Pro", "autoEmail": true, "archived": false,
-                "trialDays": 7, "emailTemplate": {"subject": "Hi"}})
+                "trialDays": 7, "defaultLicenseDays": null,
+                "externalIds": ["exo-1", "exo-2", "lk-3"], "entitlements": [],
+                "emailTemplate": {"subject": "Hi"}})
         );
         let bad = form(&[("trialDays", "seven")]).body(&[("trialDays", Kind::Number)]);
         assert_eq!(

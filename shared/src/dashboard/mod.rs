@@ -13,6 +13,7 @@ pub mod api;
 pub mod apps;
 pub mod assets;
 pub mod form;
+pub mod import;
 pub mod licenses;
 pub mod mail;
 pub mod overview;
@@ -24,6 +25,7 @@ pub mod sign_in;
 pub mod team;
 pub mod test_purchase;
 pub mod web;
+pub mod webhooks;
 
 use http::{Method, StatusCode};
 
@@ -75,6 +77,15 @@ pub enum Page {
     RevokeToken,
     InviteMember,
     UpdateMember,
+    CreateSigningKey,
+    ActivateSigningKey,
+    Webhooks,
+    CreateWebhookEndpoint,
+    WebhookEndpointPage,
+    UpdateWebhookEndpoint,
+    RetryWebhookDelivery,
+    Import,
+    RunImport,
 }
 
 impl Page {
@@ -123,6 +134,15 @@ impl Page {
             RevokeToken => "Dashboard: revoke an API token",
             InviteMember => "Dashboard: invite a team member by email",
             UpdateMember => "Dashboard: change a member's role or remove them",
+            CreateSigningKey => "Dashboard: create the next signing key (published, not signing yet)",
+            ActivateSigningKey => "Dashboard: activate a signing key (asks for confirmation first)",
+            Webhooks => "Dashboard: outgoing webhook endpoints, and the form to add one",
+            CreateWebhookEndpoint => "Dashboard: add a webhook endpoint (its secret shown once)",
+            WebhookEndpointPage => "Dashboard: a webhook endpoint's settings and delivery log",
+            UpdateWebhookEndpoint => "Dashboard: save, test, roll the secret of, or delete a webhook endpoint",
+            RetryWebhookDelivery => "Dashboard: retry a webhook delivery now",
+            Import => "Dashboard: the form to import an ExisOne, Lukittu or Keygen export",
+            RunImport => "Dashboard: import an export (dry run or for real), with per-license results",
         }
     }
 
@@ -200,6 +220,17 @@ async fn route(s: &Services, page: Page, req: &ApiRequest, p: &Params) -> Result
         RevokeToken => settings::revoke_token(s, req, p.get("tokenId")).await,
         InviteMember => settings::invite(s, req).await,
         UpdateMember => settings::update_member(s, req, p.get("memberId")).await,
+        CreateSigningKey => settings::create_signing_key(s, req).await,
+        ActivateSigningKey => settings::activate_signing_key(s, req, p.get("kid")).await,
+        Webhooks => webhooks::list(s, req).await,
+        CreateWebhookEndpoint => webhooks::create(s, req).await,
+        WebhookEndpointPage => webhooks::edit(s, req, p.get("endpointId")).await,
+        UpdateWebhookEndpoint => webhooks::update(s, req, p.get("endpointId")).await,
+        RetryWebhookDelivery => {
+            webhooks::retry(s, req, p.get("endpointId"), p.get("deliveryId")).await
+        }
+        Import => import::page(s, req).await,
+        RunImport => import::run(s, req).await,
     }
 }
 
@@ -300,6 +331,16 @@ pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {
         "member_invited" => "Invitation sent.",
         "member_saved" => "Member's role changed.",
         "member_removed" => "Member removed.",
+        "signing_key_created" => {
+            "Signing key created: it is published now; activate it once your apps know it."
+        }
+        "signing_key_activated" => {
+            "Signing key activated: answers and license files are signed with it from now on."
+        }
+        "endpoint_saved" => "Webhook endpoint saved.",
+        "endpoint_deleted" => "Webhook endpoint deleted.",
+        "test_queued" => "Test event queued: it appears below in a moment.",
+        "delivery_retried" => "Delivery queued for another attempt now.",
         _ => return None,
     })
 }

@@ -1,6 +1,6 @@
-//! Products and plans (`/dashboard/products`): every product field, the email template editor
-//! and its preview (rendered by the mailer's own code, `mail::template`), and the product's
-//! plans.
+//! Products and plans (`/dashboard/products`): every product field (per-currency prices as
+//! rows, aliases, entitlements, license-file lifetimes), the email template editor and its
+//! preview (rendered by the mailer's own code, `mail::template`), and the product's plans.
 
 use http::{header, HeaderValue, StatusCode};
 use minijinja::context;
@@ -19,7 +19,7 @@ const PRODUCT_FIELDS: &[(&str, Kind)] = &[
     ("name", Kind::Text),
     ("price", Kind::Text),
     ("autoEmail", Kind::Bool),
-    ("defaultLicenseDays", Kind::Number),
+    ("defaultLicenseDays", Kind::OptionalNumber),
     ("trialDays", Kind::Number),
     ("maxDevices", Kind::Number),
     ("maxIps", Kind::Number),
@@ -29,7 +29,66 @@ const PRODUCT_FIELDS: &[(&str, Kind)] = &[
     ("refundAction", Kind::Text),
     ("disputeAction", Kind::Text),
     ("archived", Kind::Bool),
+    ("externalIds", Kind::List),
+    ("listedProducts", Kind::Text),
+    ("acceptTestLicenses", Kind::Bool),
+    ("entitlements", Kind::List),
+    ("licenseFileTtl", Kind::Number),
+    ("licenseFileMaxTtl", Kind::Number),
 ];
+
+/// The price rows of the form (`priceCurrency` and `priceAmount`, one pair a row) as typed;
+/// rows left empty are dropped.
+fn price_rows(form: &Form) -> Vec<(String, String)> {
+    let currencies = form.all("priceCurrency");
+    let amounts = form.all("priceAmount");
+    (0..currencies.len().max(amounts.len()))
+        .map(|i| {
+            let cell = |v: &[&str]| v.get(i).map_or("", |c| c.trim()).to_string();
+            (cell(&currencies).to_ascii_lowercase(), cell(&amounts))
+        })
+        .filter(|(c, a)| !(c.is_empty() && a.is_empty()))
+        .collect()
+}
+
+/// The API's `prices` object from the rows. Only the form's own shape is checked here (a row
+/// needs both cells, a currency once); codes and amounts are the API's to judge.
+fn prices(form: &Form) -> Result<Value> {
+    let mut out = serde_json::Map::new();
+    for (currency, amount) in price_rows(form) {
+        if currency.is_empty() {
+            return Err(Error::validation(
+                "prices",
+                format!("the price {amount} needs its currency code"),
+            ));
+        }
+        let field = format!("prices.{currency}");
+        if amount.is_empty() {
+            return Err(Error::validation(field, "needs an amount"));
+        }
+        if out.insert(currency, Value::String(amount)).is_some() {
+            return Err(Error::validation(field, "is listed twice; keep one row"));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// The rows the form shows: `rows`, then one empty row to add a currency without the script.
+fn rows_for_form(rows: Vec<(String, String)>) -> Value {
+    let mut v: Vec<Value> = rows
+        .into_iter()
+        .map(|(c, a)| json!({"currency": c, "amount": a}))
+        .collect();
+    v.push(json!({"currency": "", "amount": ""}));
+    Value::Array(v)
+}
+
+/// A failed form's values to show again: as typed, the price rows included.
+fn echo(form: &Form) -> Value {
+    let mut v = form.echo(&[]);
+    v["priceRows"] = rows_for_form(price_rows(form));
+    v
+}
 
 /// The sample values of the preview.
 pub const SAMPLE_KEY: &str = "ABCDE-FGHJK-MNPQR-STVWX";
@@ -39,6 +98,7 @@ pub const SAMPLE_NAME: &str = "Ada Lovelace";
 /// The API body of the product form: its fields, and the template (or `null`, the default).
 fn body(form: &Form) -> Result<Value> {
     let mut body = form.body(PRODUCT_FIELDS)?;
+    body["prices"] = prices(form)?;
     body["emailTemplate"] = if form.checked("customTemplate") {
         json!({
             "subject": form.raw("emailTemplate.subject").unwrap_or_default().trim(),
@@ -73,13 +133,33 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// The form's values from a product (checkboxes as `on`, template fields dotted).
 fn product_values(p: &Value) -> Value {
     let mut v = p.clone();
-    for b in ["autoEmail", "archived"] {
+    for b in ["autoEmail", "archived", "acceptTestLicenses"] {
         v[b] = if p[b] == true {
             json!("on")
         } else {
             Value::Null
         };
     }
+    for list in ["externalIds", "entitlements"] {
+        v[list] = json!(p[list]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"))
+            .unwrap_or_default());
+    }
+    v["priceRows"] = rows_for_form(
+        p["prices"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(c, a)| (c.clone(), a.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
     let t = &p["emailTemplate"];
     let default = default_template();
     v["customTemplate"] = if t.is_null() {
@@ -137,9 +217,12 @@ pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     me.must_edit()?;
     let defaults = json!({
-        "price": "0", "autoEmail": true, "defaultLicenseDays": 0, "trialDays": 0, "maxDevices": 0,
+        "price": "0", "autoEmail": true, "defaultLicenseDays": null, "trialDays": 0, "maxDevices": 0,
         "maxIps": 0, "expirationStart": "creation", "renewalMode": "new_key", "graceDays": 3,
         "refundAction": "revoke", "disputeAction": "suspend", "emailTemplate": null,
+        "prices": {}, "externalIds": [], "listedProducts": "separate", "acceptTestLicenses": false,
+        "entitlements": [], "licenseFileTtl": crate::domain::product::DEFAULT_FILE_TTL_SECONDS,
+        "licenseFileMaxTtl": crate::domain::product::DEFAULT_FILE_MAX_TTL_SECONDS,
     });
     form_page(s, req, &me, None, product_values(&defaults), None).await
 }
@@ -159,7 +242,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             p["id"].as_str().unwrap_or_default()
         ))),
         Err(e) => match errors_of(&e) {
-            Some(errors) => form_page(s, req, &me, None, form.echo(&[]), Some(errors)).await,
+            Some(errors) => form_page(s, req, &me, None, echo(&form), Some(errors)).await,
             None => Err(e),
         },
     }
@@ -196,7 +279,7 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
         Err(e) => match errors_of(&e) {
             Some(errors) => {
                 let product = api.get(&path).await?;
-                form_page(s, req, &me, Some(product), form.echo(&[]), Some(errors)).await
+                form_page(s, req, &me, Some(product), echo(&form), Some(errors)).await
             }
             None => Err(e),
         },

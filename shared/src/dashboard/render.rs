@@ -35,6 +35,10 @@ static TEMPLATES: &[(&str, &str)] = templates![
     "license_key.html",
     "test_purchase.html",
     "settings.html",
+    "webhooks.html",
+    "webhook.html",
+    "import.html",
+    "import_results.html",
     "email_sign_in.html",
     "email_sign_in.txt",
 ];

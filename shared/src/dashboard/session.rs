@@ -181,7 +181,7 @@ pub async fn post(s: &Services, req: &ApiRequest) -> Result<(Signed, Form)> {
     }
     same_site(req)?;
     let me = require(s, req).await?;
-    let form = Form::parse(req)?;
+    let form = Form::read(req).await?;
     let sent = form.get("csrf").unwrap_or_default();
     if !bool::from(sent.as_bytes().ct_eq(me.csrf.as_bytes())) || sent.is_empty() {
         return Err(Error::Forbidden(

@@ -1,6 +1,7 @@
 //! Settings (`/dashboard/settings`): tenant keys (generate, activate with its re-seal count),
 //! API tokens (created and shown once, revoked), the team (invite by email with a role,
-//! change a role, remove), and the tenant id (Lukittu's "team id") with the signing key.
+//! change a role, remove), the tenant id (Lukittu's "team id"), and the signing keys (create
+//! the next one, activate it after a confirmation).
 
 use http::StatusCode;
 use minijinja::context;
@@ -22,10 +23,11 @@ async fn page_with(
     status: StatusCode,
 ) -> Result<ApiResponse> {
     let api = Api::new(s, me, req);
-    let (tenant, keys, tokens) = futures::try_join!(
+    let (tenant, keys, tokens, signing) = futures::try_join!(
         api.get("/api/tenant"),
         api.get("/api/tenant-keys"),
         api.get("/api/tokens?limit=200"),
+        api.get("/api/signing-keys"),
     )?;
     let mut members: Vec<Value> = s
         .store
@@ -49,6 +51,7 @@ async fn page_with(
             tenant => tenant,
             keys => items(&keys),
             tokens => items(&tokens),
+            signing_keys => signing["keys"].as_array().cloned().unwrap_or_default(),
             members => members,
             roles => ["viewer", "admin", "owner"],
             team_webhook_url => format!("{}/api/stripe/webhook?teamId={}", s.config.public_base_url, me.tenant_id),
@@ -93,6 +96,41 @@ pub async fn activate_tenant_key(
         done["resealedApps"].as_u64().unwrap_or(0),
         done["resealedLicenses"].as_u64().unwrap_or(0)
     )))
+}
+
+/// `POST /dashboard/settings/signing-keys`: a new `next` signing key (published, not signing).
+pub async fn create_signing_key(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let (me, _) = session::post(s, req).await?;
+    me.must_edit()?;
+    Api::new(s, &me, req)
+        .post("/api/signing-keys", Value::Null)
+        .await?;
+    Ok(web::redirect(
+        "/dashboard/settings?notice=signing_key_created#signing-keys",
+    ))
+}
+
+/// `POST /dashboard/settings/signing-keys/{kid}`: activates it once confirmed (`confirm=yes`);
+/// before that, the page asks.
+pub async fn activate_signing_key(
+    s: &Services,
+    req: &ApiRequest,
+    kid: &str,
+) -> Result<ApiResponse> {
+    let (me, form) = session::post(s, req).await?;
+    me.must_edit()?;
+    if form.get("confirm") != Some("yes") {
+        return page_with(s, req, &me, context! { confirm_kid => kid }, StatusCode::OK).await;
+    }
+    Api::new(s, &me, req)
+        .post(
+            &format!("/api/signing-keys/{}/activate", enc(kid)),
+            Value::Null,
+        )
+        .await?;
+    Ok(web::redirect(
+        "/dashboard/settings?notice=signing_key_activated#signing-keys",
+    ))
 }
 
 /// `POST /dashboard/settings/tokens`: the new token is on this answer's page only.

@@ -67,6 +67,31 @@
     });
   });
 
+  // Repeated rows (a product's prices): add a row, remove one. Without the script the form
+  // always has an empty row, and clearing a row removes it.
+  document.querySelectorAll("[data-add-row],[data-remove-row]").forEach(function (b) { b.hidden = false; });
+  document.addEventListener("click", function (e) {
+    var add = e.target.closest("[data-add-row]");
+    if (add) {
+      var rows = add.parentNode.querySelector("[data-rows]");
+      var last = rows && rows.lastElementChild;
+      if (!last) return;
+      var copy = last.cloneNode(true);
+      copy.classList.remove("has-error");
+      copy.querySelectorAll("input").forEach(function (i) { i.value = ""; });
+      copy.querySelectorAll(".error").forEach(function (p) { p.remove(); });
+      rows.appendChild(copy);
+      copy.querySelector("input").focus();
+      return;
+    }
+    var remove = e.target.closest("[data-remove-row]");
+    if (remove) {
+      var row = remove.closest("[data-row]");
+      if (row.parentNode.children.length > 1) row.remove();
+      else row.querySelectorAll("input").forEach(function (i) { i.value = ""; });
+    }
+  });
+
   // Live sections: [data-poll] is fetched again every 1.5 s until the server's answer no
   // longer carries data-poll (the event is processed and its emails are sent or failed).
   var poll = function (el, tries) {
