@@ -877,7 +877,8 @@ async fn product_form_carries_prices_aliases_entitlements_and_file_lifetimes() {
     let page = d.post(&path, &bad_price).await;
     assert_eq!(page.status, 422);
     assert!(
-        page.body.contains("xx1: keys must be lowercase ISO 4217"),
+        page.body
+            .contains("xx1: must be a lowercase ISO 4217 code such as &quot;usd&quot;"),
         "{}",
         page.body
     );
@@ -908,7 +909,7 @@ async fn webhook_endpoints_are_managed_with_their_delivery_log() {
     let stack = Stack::start().await;
     let (t, d, _) = account(&stack).await;
     let merchant =
-        keyhook_tests::merchant::MerchantEndpoint::start(&stack.services.clock, &[500], 200).await;
+        keyhook_tests::merchant::MerchantEndpoint::start(&stack.services.clock, &[], 500).await;
     // Errors at their field, nothing created.
     let bad = d
         .post(
@@ -1000,6 +1001,9 @@ async fn webhook_endpoints_are_managed_with_their_delivery_log() {
             .expect("the test event's delivery")
     };
     let delivery = test_delivery().await["id"].as_str().unwrap().to_string();
+    // The endpoint recovers; a retry by hand delivers. (On a slow machine the sender's own
+    // retry, 4 to 6 s after the first attempt, may have failed in between: still pending.)
+    merchant.answer_from_now(200);
     let retried = d
         .post(&format!("{page_path}/deliveries/{delivery}"), &[])
         .await;
@@ -1013,11 +1017,16 @@ async fn webhook_endpoints_are_managed_with_their_delivery_log() {
         .filter(|r| r.json()["type"] == "webhook.test")
         .map(|r| r.status)
         .collect();
-    assert_eq!(tests_received, vec![500, 200]);
+    let (last, before) = tests_received.split_last().unwrap();
+    assert_eq!(*last, 200, "{tests_received:?}");
+    assert!(
+        !before.is_empty() && before.iter().all(|s| *s == 500),
+        "{tests_received:?}"
+    );
     let d1 = test_delivery().await;
     assert_eq!(
         (d1["status"].as_str(), d1["attempts"].as_u64()),
-        (Some("succeeded"), Some(2))
+        (Some("succeeded"), Some(tests_received.len() as u64))
     );
 
     // Paused: saved through the API's rules; a test event is then refused, as the API does.

@@ -93,6 +93,13 @@ impl MerchantEndpoint {
         }
     }
 
+    /// Answers `status` from now on (what is left of the script is dropped).
+    pub fn answer_from_now(&self, status: u16) {
+        let mut i = self.inner.lock().unwrap();
+        i.script.clear();
+        i.then = status;
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }

@@ -301,6 +301,15 @@ pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result
             "is not a field of this request".to_string(),
         ),
         ValidationErrorKind::Pattern { pattern } => (path, pattern_message(pattern)),
+        // A map's key (`prices.xx1`): the key, then what keys must be.
+        ValidationErrorKind::PropertyNames { error } => {
+            let key = error.instance().as_str().unwrap_or_default().to_string();
+            let rule = match error.kind() {
+                ValidationErrorKind::Pattern { pattern } => pattern_message(pattern),
+                _ => error.to_string(),
+            };
+            (path, format!("{key}: {rule}"))
+        }
         ValidationErrorKind::MaxLength { limit } => {
             (path, format!("must be at most {limit} characters"))
         }
