@@ -12,7 +12,7 @@ use serde_json::json;
 use super::api::{items, Api};
 use super::form::Form;
 use super::session::{self, Signed};
-use super::{notice, render, show, web};
+use super::{notice, show};
 use crate::handlers::admin::license_import::{ImportReport, ImportStatus};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::import::{parse, Format, Skipped};
