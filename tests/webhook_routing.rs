@@ -70,7 +70,7 @@ async fn connect_events_are_refused_unless_the_app_takes_them() {
         .await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
-        (422, Some("connect.accountIds")),
+        (422, Some("connect.accountIds[0]")),
         "{body}"
     );
     let (status, body) = stack

@@ -272,6 +272,28 @@ pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result
     let Some(e) = validator.iter_errors(body).next() else {
         return Ok(());
     };
+    let (field, message) = field_and_message(&e);
+    Err(Error::Validation {
+        field: (!field.is_empty()).then_some(field),
+        message,
+    })
+}
+
+/// The field (`connect.accountIds[0]`) and the message of a schema error.
+fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
+    // An optional value (`anyOf: [T, null]`) that is not null: the error of its `T` branch,
+    // which names the field inside it.
+    if let ValidationErrorKind::AnyOf { context } = e.kind() {
+        let mut not_null = context.iter().filter(|branch| {
+            !matches!(branch.as_slice(), [only] if matches!(only.kind(), ValidationErrorKind::Type { .. }))
+        });
+        // Exactly one branch the value could have meant (the others refused its type).
+        if let (Some(branch), None) = (not_null.next(), not_null.next()) {
+            if let Some(inner) = branch.first() {
+                return field_and_message(inner);
+            }
+        }
+    }
     let mut path = String::new();
     for segment in e.instance_path().iter() {
         match segment {
@@ -291,7 +313,7 @@ pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result
             format!("{path}.{name}")
         }
     };
-    let (field, message) = match e.kind() {
+    match e.kind() {
         ValidationErrorKind::Required { property } => (
             join(property.as_str().unwrap_or_default()),
             "is required".to_string(),
@@ -331,11 +353,7 @@ pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result
         ValidationErrorKind::Enum { options } => (path, format!("must be one of {options}")),
         ValidationErrorKind::Type { .. } => (path, format!("has the wrong type ({e})")),
         _ => (path, e.to_string()),
-    };
-    Err(Error::Validation {
-        field: (!field.is_empty()).then_some(field),
-        message,
-    })
+    }
 }
 
 #[cfg(test)]
