@@ -100,6 +100,42 @@ async fn a_function_serves_only_its_own_routes() {
     assert_eq!(on_admin.status.as_u16(), 200);
 }
 
+/// The template's `ANY <path>` routes hand every other method to the function serving the path:
+/// it answers them as the local server does.
+#[tokio::test]
+async fn other_methods_reach_the_function_through_the_any_routes() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let via_any = |method: &str, path: &str, headers: serde_json::Value| {
+        let mut event: serde_json::Value =
+            serde_json::from_str(&apigw_event(method, path, "", headers, "", false)).unwrap();
+        event["routeKey"] = json!(format!("ANY {path}"));
+        event["requestContext"]["routeKey"] = json!(format!("ANY {path}"));
+        to_api_request(lambda_http::request::from_str(&event.to_string()).unwrap())
+    };
+
+    let preflight = via_any(
+        "OPTIONS",
+        "/api/licenses/validate",
+        json!({"origin": "https://app.example.com", "access-control-request-method": "POST"}),
+    );
+    let res =
+        to_lambda_response(dispatch(&stack.services, Some(Function::Validate), preflight).await);
+    assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    let auth = json!({"authorization": format!("Bearer {}", tenant.token)});
+    let put = via_any("PUT", "/api/products", auth.clone());
+    let res = to_lambda_response(dispatch(&stack.services, Some(Function::Admin), put).await);
+    assert_eq!(res.status().as_u16(), 405);
+    assert!(res.headers()["allow"].to_str().unwrap().contains("GET"));
+
+    let head = via_any("HEAD", "/api/products", auth);
+    let res = to_lambda_response(dispatch(&stack.services, Some(Function::Admin), head).await);
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.body().is_empty());
+}
+
 /// A Lambda Function URL event (payload 2.0, as Lambda sends it for `AuthType: NONE`).
 fn function_url_event(
     path: &str,
