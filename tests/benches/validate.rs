@@ -454,13 +454,15 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
     ));
     for (label, client) in variants {
         // KMS (the tenant key, once) still goes to the emulator; only DynamoDB is the responder.
-        let services = Services::with_clients(
+        let mut services = Services::with_clients(
             stack.config(),
             keyhook_shared::store::Store::new(client.clone(), stack.services.store.table()),
             aws_sdk_kms::Client::new(&stack.sdk),
             aws_sdk_sqs::Client::new(&stack.sdk),
             aws_sdk_sesv2::Client::new(&stack.sdk),
         );
+        // One address sends everything here: the per-address budget would stop it at 300.
+        services.ip_budgets = keyhook_shared::handlers::validate::IpBudgets::unlimited();
         let once = || {
             dispatch(
                 &services,
