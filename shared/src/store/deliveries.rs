@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
-use super::{applied, dynamo_err, keys, Filter, Page, Store};
+use super::{applied, keys, updated_record, Filter, Page, Store};
 use crate::domain::webhooks::{Attempt, Delivery, DeliveryStatus};
 use crate::{Error, Result};
 
@@ -189,15 +189,6 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out.attributes.map(Self::record).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        updated_record(result)
     }
 }

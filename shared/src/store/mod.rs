@@ -114,6 +114,30 @@ where
     }
 }
 
+/// A conditional `UpdateItem` asked for `ReturnValue::AllNew`: the record as written, or `None`
+/// when its condition failed.
+pub(crate) fn updated_record<T, R>(
+    result: std::result::Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+    >,
+) -> Result<Option<T>>
+where
+    T: DeserializeOwned,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(out) => out.attributes.map(Store::record).transpose(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(ConditionFailed::condition_failed) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(dynamo_err(e)),
+    }
+}
+
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Store {

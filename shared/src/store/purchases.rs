@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::applied;
+use super::{applied, updated_record};
 use super::{dynamo_err, keys, Store};
 use crate::domain::{EmailStatus, Purchase};
 use crate::{Error, Result};
@@ -69,16 +69,7 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out.attributes.map(Self::record).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        updated_record(result)
     }
 
     /// Gives a claim back after a failed send (or an unrecorded one), so the next delivery can

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
-use super::{applied, dynamo_err, keys, Page, Store};
+use super::{applied, keys, updated_record, Page, Store};
 use crate::domain::webhooks::WebhookEndpoint;
 use crate::{Error, Result};
 
@@ -153,16 +153,7 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out.attributes.map(Self::record).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(dynamo_err(e)),
-        }
+        updated_record(result)
     }
 
     /// A success ends the failure run (a no-op write is avoided by the caller).
