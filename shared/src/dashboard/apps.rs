@@ -7,7 +7,7 @@ use minijinja::context;
 use serde_json::{json, Value};
 
 use super::api::{enc, items, Api};
-use super::form::{errors_of, Form, Kind};
+use super::form::{errors_of, form_status, Form, Kind};
 use super::licenses::without_key;
 use super::session::{self, Signed};
 use super::{notice, render, show, web};
@@ -131,11 +131,7 @@ async fn form_page(
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
     let api = Api::new(s, me, req);
-    let status = if errors.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&errors);
     show(
         s,
         me,

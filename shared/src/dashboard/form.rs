@@ -184,6 +184,15 @@ pub fn set_path(target: &mut Value, path: &str, value: Value) {
     }
 }
 
+/// The status of a page showing a form: 422 when it carries errors (from [`errors_of`]).
+pub fn form_status(errors: &Option<Value>) -> http::StatusCode {
+    if errors.is_some() {
+        http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        http::StatusCode::OK
+    }
+}
+
 /// A failed form's error, for its template: the message by field (`_` when the error names
 /// none). Non-validation errors are not form errors.
 pub fn errors_of(e: &Error) -> Option<Value> {

@@ -5,12 +5,11 @@
 //! the same file changes nothing (the API is idempotent per external id). The file's keys are
 //! never shown back: the results name licenses by their external id.
 
-use http::StatusCode;
 use minijinja::context;
 use serde_json::json;
 
 use super::api::{items, Api};
-use super::form::Form;
+use super::form::{form_status, Form};
 use super::session::{self, Signed};
 use super::{notice, show};
 use crate::handlers::admin::license_import::{ImportReport, ImportStatus};
@@ -66,11 +65,7 @@ async fn page_with(
     errors: Option<serde_json::Value>,
     outcome: Option<Outcome>,
 ) -> Result<ApiResponse> {
-    let status = if errors.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&errors);
     let products = Api::new(s, me, req).get("/api/products?limit=200").await?;
     show(
         s,

@@ -7,7 +7,7 @@ use minijinja::context;
 use serde_json::{json, Value};
 
 use super::api::{enc, items, Api};
-use super::form::{errors_of, Form, Kind};
+use super::form::{errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
 use super::{notice, render, show, web};
 use crate::http::{ApiRequest, ApiResponse};
@@ -79,11 +79,7 @@ async fn new_page(
         s,
         me,
         "license_new.html",
-        if errors.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        form_status(&errors),
         context! {
             title => "Issue a license",
             nav => "licenses",

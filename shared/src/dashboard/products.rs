@@ -7,7 +7,7 @@ use minijinja::context;
 use serde_json::{json, Value};
 
 use super::api::{enc, items, Api};
-use super::form::{errors_of, Form, Kind};
+use super::form::{errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
 use super::{notice, render, show, web};
 use crate::domain::EmailTemplate;
@@ -195,11 +195,7 @@ async fn form_page(
         s,
         me,
         "product_form.html",
-        if errors.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        form_status(&errors),
         context! {
             title => if product.is_some() { "Edit product" } else { "New product" },
             nav => "products",

@@ -5,12 +5,12 @@
 //! page: the log entry, the licenses it issued and their emails, as they change.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method};
 use minijinja::context;
 use serde_json::{json, Value};
 
 use super::api::{items, Api};
-use super::form::{errors_of, Form};
+use super::form::{errors_of, form_status, Form};
 use super::session::{self, Signed};
 use super::{show, web};
 use crate::handlers::app_secrets::{self, AppSecret};
@@ -39,11 +39,7 @@ async fn page_with(
         s,
         me,
         "test_purchase.html",
-        if errors.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        form_status(&errors),
         context! {
             title => "Test purchase",
             nav => "test",

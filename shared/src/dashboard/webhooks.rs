@@ -9,7 +9,7 @@ use minijinja::context;
 use serde_json::{json, Map, Value};
 
 use super::api::{enc, items, Api};
-use super::form::{errors_of, Form, Kind};
+use super::form::{errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
 use super::{notice, show, web};
 use crate::domain::webhooks::{EventType, ALL_EVENTS};
@@ -132,11 +132,7 @@ async fn list_page(
         s,
         me,
         "webhooks.html",
-        if errors.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        form_status(&errors),
         context! {
             title => "Outgoing webhooks",
             nav => "webhooks",
