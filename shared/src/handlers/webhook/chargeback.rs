@@ -16,18 +16,10 @@ enum Kind {
     Dispute,
 }
 
-fn nothing() -> Outcome {
-    Outcome::Done {
-        purchase_ref: None,
-        license_ids: Vec::new(),
-        logged: false,
-    }
-}
-
 pub(super) async fn refunded(s: &Services, app: &StripeApp, event: &Event) -> Result<Outcome> {
     let charge = Charge(event.object());
     if !charge.fully_refunded() {
-        return Ok(nothing());
+        return Ok(Outcome::nothing());
     }
     let refs: Vec<String> = [charge.payment_intent(), charge.invoice()]
         .into_iter()
@@ -104,5 +96,5 @@ async fn apply(s: &Services, app: &StripeApp, refs: &[String], kind: Kind) -> Re
             logged: false,
         });
     }
-    Ok(nothing())
+    Ok(Outcome::nothing())
 }

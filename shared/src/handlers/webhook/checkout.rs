@@ -22,14 +22,6 @@ use crate::stripe::Event;
 use crate::stripe::{checkout, metadata};
 use crate::{Result, Services};
 
-fn nothing() -> Outcome {
-    Outcome::Done {
-        purchase_ref: None,
-        license_ids: Vec::new(),
-        logged: false,
-    }
-}
-
 /// `checkout.session.completed` (issues if paid) and `…async_payment_succeeded` (issues).
 /// `log`: the event's log entry, recorded verified by the issuing transaction.
 pub(super) async fn paid(
@@ -48,7 +40,7 @@ pub(super) async fn paid(
     {
         // A delayed payment method: `async_payment_succeeded` will issue.
         tracing::info!(payment_status = ?payment_status, "checkout session not paid yet");
-        return Ok(nothing());
+        return Ok(Outcome::nothing());
     }
     let subscription_id = session.subscription();
     let mut period_end = None;
@@ -150,5 +142,5 @@ pub(super) async fn payment_failed(
 ) -> Result<Outcome> {
     let session = CheckoutSession(event.object());
     tracing::info!(session = ?session.id(), "delayed payment failed; nothing issued");
-    Ok(nothing())
+    Ok(Outcome::nothing())
 }

@@ -43,11 +43,7 @@ pub(super) async fn paid(
         && !crate::stripe::metadata::has_product_id(invoice.0.metadata("metadata"))
     {
         // A one-off invoice that is not Keyhook's.
-        return Ok(Outcome::Done {
-            purchase_ref: None,
-            license_ids: Vec::new(),
-            logged: false,
-        });
+        return Ok(Outcome::nothing());
     }
     let metadata = metadata.or_else(|| invoice.0.metadata("metadata").cloned());
 

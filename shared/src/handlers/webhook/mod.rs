@@ -39,6 +39,17 @@ pub(crate) enum Outcome {
     Refused(String),
 }
 
+impl Outcome {
+    /// Nothing to do, nothing written: the event is recorded verified on its own.
+    pub(crate) fn nothing() -> Self {
+        Outcome::Done {
+            purchase_ref: None,
+            license_ids: Vec::new(),
+            logged: false,
+        }
+    }
+}
+
 /// The answer Stripe (and `keyhook trigger`) gets.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -298,10 +309,6 @@ async fn process(
         | "customer.subscription.deleted" => subscription::changed(s, app, event).await,
         "charge.refunded" => chargeback::refunded(s, app, event).await,
         "charge.dispute.created" => chargeback::disputed(s, app, event).await,
-        _ => Ok(Outcome::Done {
-            purchase_ref: None,
-            license_ids: Vec::new(),
-            logged: false,
-        }),
+        _ => Ok(Outcome::nothing()),
     }
 }

@@ -27,11 +27,7 @@ pub(super) async fn succeeded(
     let Some(intent_id) = intent.id() else {
         return Ok(Outcome::Refused("the payment intent has no id".into()));
     };
-    let nothing = Outcome::Done {
-        purchase_ref: None,
-        license_ids: Vec::new(),
-        logged: false,
-    };
+    let nothing = Outcome::nothing();
     if intent.invoice().is_some() {
         // An invoice's payment: invoice.paid issues.
         return Ok(nothing);
