@@ -4,7 +4,8 @@
 
 use base64::Engine;
 use keyhook_shared::http::lambda::{to_api_request, to_lambda_response};
-use keyhook_shared::http::{dispatch, Function};
+use keyhook_shared::http::routes::{serve_function, FunctionRoutes};
+use keyhook_shared::http::{dispatch, Function, ROUTES};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::json;
 
@@ -98,6 +99,64 @@ async fn a_function_serves_only_its_own_routes() {
     assert_eq!(on_webhook.status.as_u16(), 404);
     let on_admin = dispatch(&stack.services, Some(Function::Admin), req()).await;
     assert_eq!(on_admin.status.as_u16(), 200);
+}
+
+/// Each Lambda binary serves its rows with its own handler table (`FunctionRoutes`), not the
+/// local server's: every row of the route table, sent as its function receives it (with an
+/// authorized tenant, an empty JSON body), reaches a handler of that function. A row whose op
+/// sits in another function's table would answer 500 `internal`.
+#[tokio::test]
+async fn every_route_reaches_a_handler_of_its_own_function() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    for route in ROUTES {
+        let path: String = route
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let raw = apigw_event(
+            route.method.as_str(),
+            &path,
+            "",
+            json!({"authorization": format!("Bearer {}", tenant.token), "content-type": "application/json"}),
+            "{}",
+            false,
+        );
+        let req = to_api_request(lambda_http::request::from_str(&raw).unwrap());
+        let res = serve_function(&stack.services, FunctionRoutes::of(route.function), req).await;
+        let body = String::from_utf8_lossy(&res.body);
+        let unrouted =
+            res.status.as_u16() == 404 && body.contains(&format!("Route {}", route.method));
+        assert!(
+            res.status.as_u16() != 500 && !unrouted,
+            "{} {} on {:?}: {} {body}",
+            route.method,
+            route.path,
+            route.function,
+            res.status
+        );
+        // The other functions do not serve it.
+        for other in [
+            Function::Webhook,
+            Function::Checkout,
+            Function::Validate,
+            Function::Admin,
+        ] {
+            if other != route.function {
+                let req = to_api_request(lambda_http::request::from_str(&raw).unwrap());
+                let res = serve_function(&stack.services, FunctionRoutes::of(other), req).await;
+                assert_eq!(
+                    res.status.as_u16(),
+                    404,
+                    "{} {} on {other:?}",
+                    route.method,
+                    route.path
+                );
+            }
+        }
+    }
 }
 
 /// The template's `ANY <path>` routes hand every other method to the function serving the path:

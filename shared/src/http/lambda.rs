@@ -3,7 +3,8 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
-use crate::http::{dispatch, ApiRequest, ApiResponse, Function};
+use crate::http::routes::{serve_function, FunctionRoutes};
+use crate::http::{ApiRequest, ApiResponse};
 use crate::Services;
 
 /// Converts API Gateway's request. The body arrives decoded (lambda_http undoes base64), so
@@ -62,14 +63,15 @@ pub fn to_lambda_response(res: ApiResponse) -> lambda_http::Response<Body> {
         .expect("valid response")
 }
 
-/// Runs an HTTP Lambda: builds the services once, then serves `function`'s routes.
-pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
+/// Runs an HTTP Lambda: builds the services once, then serves `routes` (the function's own
+/// rows and handlers, so its binary links no other function's code).
+pub async fn run(routes: FunctionRoutes) -> Result<(), lambda_http::Error> {
     crate::logging::init_json();
     let services = Services::from_env().await?;
     let services = &services;
     lambda_http::run(lambda_http::service_fn(
         move |req: lambda_http::Request| async move {
-            let res = dispatch(services, Some(function), to_api_request(req)).await;
+            let res = serve_function(services, routes, to_api_request(req)).await;
             Ok::<_, std::convert::Infallible>(to_lambda_response(res))
         },
     ))

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 use tracing::Instrument;
 
@@ -420,9 +421,73 @@ fn with_cors(res: ApiResponse) -> ApiResponse {
     )
 }
 
-/// Serves one request: finds its route (restricted to `only` in a Lambda), runs the handler,
-/// turns errors into the contract's error body, and logs the outcome with the request id.
+/// The code behind one function's routes: `op` is one of its rows (the dispatcher checked).
+pub type Handlers =
+    for<'a> fn(&'a Services, Op, &'a ApiRequest, &'a Params) -> BoxFuture<'a, Result<ApiResponse>>;
+
+/// A Lambda function's share of the route table: which rows it serves and the code serving
+/// them. Each function's binary names its own (`FunctionRoutes::VALIDATE`, ...), so it links
+/// only its own handlers: a dispatcher matching every `Op` put the dashboard, the admin API
+/// and their templates into every HTTP function's binary.
+#[derive(Clone, Copy)]
+pub struct FunctionRoutes {
+    pub function: Function,
+    pub handlers: Handlers,
+}
+
+impl FunctionRoutes {
+    pub const WEBHOOK: Self = Self::new(Function::Webhook, webhook_handlers);
+    pub const CHECKOUT: Self = Self::new(Function::Checkout, checkout_handlers);
+    pub const VALIDATE: Self = Self::new(Function::Validate, validate_handlers);
+    pub const ADMIN: Self = Self::new(Function::Admin, admin_handlers);
+
+    const fn new(function: Function, handlers: Handlers) -> Self {
+        Self { function, handlers }
+    }
+
+    /// A function's routes (the local server serves all four).
+    pub fn of(function: Function) -> Self {
+        match function {
+            Function::Webhook => Self::WEBHOOK,
+            Function::Checkout => Self::CHECKOUT,
+            Function::Validate => Self::VALIDATE,
+            Function::Admin => Self::ADMIN,
+        }
+    }
+}
+
+/// Serves one request with every function's routes (`only: None`, the local server) or one
+/// function's (as that Lambda would; tests and benches). A Lambda binary calls [`serve`] with
+/// its own [`FunctionRoutes`] instead, so it does not link the others.
 pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiRequest) -> ApiResponse {
+    serve(services, req, |f| {
+        only.is_none_or(|o| o == f)
+            .then(|| FunctionRoutes::of(f).handlers)
+    })
+    .await
+}
+
+/// Serves one request in a Lambda: only `routes`' rows (others are 404, as API Gateway would
+/// never send them).
+pub async fn serve_function(
+    services: &Services,
+    routes: FunctionRoutes,
+    req: ApiRequest,
+) -> ApiResponse {
+    serve(services, req, move |f| {
+        (f == routes.function).then_some(routes.handlers)
+    })
+    .await
+}
+
+/// Serves one request: finds its route, takes the handlers `handlers_for` gives its function
+/// (none: 404), runs the handler, turns errors into the contract's error body, and logs the
+/// outcome with the request id.
+async fn serve(
+    services: &Services,
+    req: ApiRequest,
+    handlers_for: impl Fn(Function) -> Option<Handlers>,
+) -> ApiResponse {
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %req.request_id, method = %req.method, path = %req.path);
     async move {
@@ -432,12 +497,12 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
                 return options(&req);
             }
             let (route, params) = find(&req.method, &req.path)?;
-            if only.is_some_and(|f| f != route.function) {
+            let Some(handlers) = handlers_for(route.function) else {
                 return Err(Error::not_found(format!(
                     "Route {} {}",
                     req.method, req.path
                 )));
-            }
+            };
             cross_origin = is_cross_origin(route.op);
             if req.body.len() > MAX_BODY_BYTES {
                 return Err(Error::PayloadTooLarge {
@@ -448,7 +513,7 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
                 services,
                 route,
                 &req,
-                run(services, route.op, &req, &params),
+                handlers(services, route.op, &req, &params),
             )
             .await
         }
@@ -484,94 +549,161 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
     .await
 }
 
-async fn run(s: &Services, op: Op, req: &ApiRequest, p: &Params) -> Result<ApiResponse> {
-    match op {
-        Op::Health => Ok(ApiResponse::ok(&openapi::Health {
-            status: "ok".into(),
-        })),
-        Op::OpenApi => Ok(ApiResponse::ok(&openapi::document())),
-        Op::ApiDocs => Ok(ApiResponse::text(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            openapi::DOCS_PAGE,
-        )),
-        Op::StripeWebhook => webhook::receive(s, req, None).await,
-        Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
-        Op::LukittuStripeWebhook => webhook::receive(s, req, None).await,
-        Op::CreateCheckoutSession => checkout::create(s, req).await,
-        Op::GetCheckoutSession => checkout::get(s, req, p.get("sessionId")).await,
-        Op::GetTenant => admin::tenant::get(s, req).await,
-        Op::ListApps => admin::apps::list(s, req).await,
-        Op::CreateApp => admin::apps::create(s, req).await,
-        Op::GetApp => admin::apps::get(s, req, p.get("appId")).await,
-        Op::UpdateApp => admin::apps::update(s, req, p.get("appId")).await,
-        Op::DeleteApp => admin::apps::delete(s, req, p.get("appId")).await,
-        Op::Diagnostics => admin::apps::diagnostics(s, req).await,
-        Op::ListEvents => admin::events::list(s, req).await,
-        Op::GetEvent => admin::events::get(s, req, p.get("eventId")).await,
-        Op::ListProducts => admin::products::list(s, req).await,
-        Op::CreateProduct => admin::products::create(s, req).await,
-        Op::GetProduct => admin::products::get(s, req, p.get("productId")).await,
-        Op::UpdateProduct => admin::products::update(s, req, p.get("productId")).await,
-        Op::DeleteProduct => admin::products::delete(s, req, p.get("productId")).await,
-        Op::ListPlans => admin::plans::list(s, req).await,
-        Op::CreatePlan => admin::plans::create(s, req).await,
-        Op::GetPlan => admin::plans::get(s, req, p.get("planId")).await,
-        Op::UpdatePlan => admin::plans::update(s, req, p.get("planId")).await,
-        Op::DeletePlan => admin::plans::delete(s, req, p.get("planId")).await,
-        Op::ListPriceMappings => admin::price_mappings::list(s, req).await,
-        Op::CreatePriceMapping => admin::price_mappings::create(s, req).await,
-        Op::GetPriceMapping => admin::price_mappings::get(s, req, p.get("id")).await,
-        Op::UpdatePriceMapping => admin::price_mappings::update(s, req, p.get("id")).await,
-        Op::DeletePriceMapping => admin::price_mappings::delete(s, req, p.get("id")).await,
-        Op::ListCurrencies => admin::currencies::list(s, req).await,
-        Op::CreateCurrency => admin::currencies::create(s, req).await,
-        Op::UpdateCurrency => admin::currencies::update(s, req, p.get("code")).await,
-        Op::ListLicenses => admin::licenses::list(s, req).await,
-        Op::CreateLicense => admin::licenses::create(s, req).await,
-        Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
-        Op::PatchLicense => admin::licenses::patch(s, req, p.get("licenseId")).await,
-        Op::ResendLicenseEmail => admin::licenses::resend_email(s, req, p.get("licenseId")).await,
-        Op::ImportLicenses => admin::license_import::import(s, req).await,
-        Op::ListTenantKeys => admin::tenant_keys::list(s, req).await,
-        Op::CreateTenantKey => admin::tenant_keys::create(s, req).await,
-        Op::ActivateTenantKey => admin::tenant_keys::activate(s, req, p.get("keyId")).await,
-        Op::ListTokens => admin::tokens::list(s, req).await,
-        Op::CreateToken => admin::tokens::create(s, req).await,
-        Op::DeleteToken => admin::tokens::delete(s, req, p.get("tokenId")).await,
-        Op::ValidateLicense => validate::validate(s, req).await,
-        Op::ActivateLicense => validate::activate(s, req).await,
-        Op::DeactivateLicense => validate::deactivate(s, req).await,
-        Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
-        Op::GetSigningKeys => validate::signing_keys(s, req, p.get("tenantId")).await,
-        Op::CheckoutLicenseFile => validate::checkout(s, req).await,
-        Op::GetLicenseFile => validate::license_file::admin_file(s, req, p.get("licenseId")).await,
-        Op::ListSigningKeys => admin::signing_keys::list(s, req).await,
-        Op::CreateSigningKey => admin::signing_keys::create(s, req).await,
-        Op::ActivateSigningKey => admin::signing_keys::activate(s, req, p.get("kid")).await,
-        Op::Dashboard(page) => dashboard::serve(s, page, req, p).await,
-        Op::ListWebhookEndpoints => admin::webhook_endpoints::list(s, req).await,
-        Op::CreateWebhookEndpoint => admin::webhook_endpoints::create(s, req).await,
-        Op::GetWebhookEndpoint => admin::webhook_endpoints::get(s, req, p.get("endpointId")).await,
-        Op::UpdateWebhookEndpoint => {
-            admin::webhook_endpoints::update(s, req, p.get("endpointId")).await
+/// A route's op reached a function that does not serve it: the route table and the handler
+/// tables disagree (a bug: tests/lambda_adapter.rs sends every route to its function).
+fn not_served(function: Function, op: Op) -> Error {
+    Error::internal(format!(
+        "{op:?} is not served by the {} function",
+        function.name()
+    ))
+}
+
+/// The handlers of the webhook function's routes.
+fn webhook_handlers<'a>(
+    s: &'a Services,
+    op: Op,
+    req: &'a ApiRequest,
+    p: &'a Params,
+) -> BoxFuture<'a, Result<ApiResponse>> {
+    Box::pin(async move {
+        match op {
+            Op::StripeWebhook => webhook::receive(s, req, None).await,
+            Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
+            Op::LukittuStripeWebhook => webhook::receive(s, req, None).await,
+            other => Err(not_served(Function::Webhook, other)),
         }
-        Op::DeleteWebhookEndpoint => {
-            admin::webhook_endpoints::delete(s, req, p.get("endpointId")).await
+    })
+}
+
+/// The handlers of the checkout function's routes.
+fn checkout_handlers<'a>(
+    s: &'a Services,
+    op: Op,
+    req: &'a ApiRequest,
+    p: &'a Params,
+) -> BoxFuture<'a, Result<ApiResponse>> {
+    Box::pin(async move {
+        match op {
+            Op::CreateCheckoutSession => checkout::create(s, req).await,
+            Op::GetCheckoutSession => checkout::get(s, req, p.get("sessionId")).await,
+            other => Err(not_served(Function::Checkout, other)),
         }
-        Op::RollWebhookEndpointSecret => {
-            admin::webhook_endpoints::roll_secret(s, req, p.get("endpointId")).await
+    })
+}
+
+/// The handlers of the validate function's routes.
+fn validate_handlers<'a>(
+    s: &'a Services,
+    op: Op,
+    req: &'a ApiRequest,
+    p: &'a Params,
+) -> BoxFuture<'a, Result<ApiResponse>> {
+    Box::pin(async move {
+        match op {
+            Op::ValidateLicense => validate::validate(s, req).await,
+            Op::ActivateLicense => validate::activate(s, req).await,
+            Op::DeactivateLicense => validate::deactivate(s, req).await,
+            Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
+            Op::GetSigningKeys => validate::signing_keys(s, req, p.get("tenantId")).await,
+            Op::CheckoutLicenseFile => validate::checkout(s, req).await,
+            other => Err(not_served(Function::Validate, other)),
         }
-        Op::ListWebhookDeliveries => {
-            admin::webhook_endpoints::deliveries(s, req, p.get("endpointId")).await
+    })
+}
+
+/// The handlers of the admin function's routes.
+fn admin_handlers<'a>(
+    s: &'a Services,
+    op: Op,
+    req: &'a ApiRequest,
+    p: &'a Params,
+) -> BoxFuture<'a, Result<ApiResponse>> {
+    Box::pin(async move {
+        match op {
+            Op::Health => Ok(ApiResponse::ok(&openapi::Health {
+                status: "ok".into(),
+            })),
+            Op::OpenApi => Ok(ApiResponse::ok(&openapi::document())),
+            Op::ApiDocs => Ok(ApiResponse::text(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                openapi::DOCS_PAGE,
+            )),
+            Op::GetTenant => admin::tenant::get(s, req).await,
+            Op::ListApps => admin::apps::list(s, req).await,
+            Op::CreateApp => admin::apps::create(s, req).await,
+            Op::GetApp => admin::apps::get(s, req, p.get("appId")).await,
+            Op::UpdateApp => admin::apps::update(s, req, p.get("appId")).await,
+            Op::DeleteApp => admin::apps::delete(s, req, p.get("appId")).await,
+            Op::Diagnostics => admin::apps::diagnostics(s, req).await,
+            Op::ListEvents => admin::events::list(s, req).await,
+            Op::GetEvent => admin::events::get(s, req, p.get("eventId")).await,
+            Op::ListProducts => admin::products::list(s, req).await,
+            Op::CreateProduct => admin::products::create(s, req).await,
+            Op::GetProduct => admin::products::get(s, req, p.get("productId")).await,
+            Op::UpdateProduct => admin::products::update(s, req, p.get("productId")).await,
+            Op::DeleteProduct => admin::products::delete(s, req, p.get("productId")).await,
+            Op::ListPlans => admin::plans::list(s, req).await,
+            Op::CreatePlan => admin::plans::create(s, req).await,
+            Op::GetPlan => admin::plans::get(s, req, p.get("planId")).await,
+            Op::UpdatePlan => admin::plans::update(s, req, p.get("planId")).await,
+            Op::DeletePlan => admin::plans::delete(s, req, p.get("planId")).await,
+            Op::ListPriceMappings => admin::price_mappings::list(s, req).await,
+            Op::CreatePriceMapping => admin::price_mappings::create(s, req).await,
+            Op::GetPriceMapping => admin::price_mappings::get(s, req, p.get("id")).await,
+            Op::UpdatePriceMapping => admin::price_mappings::update(s, req, p.get("id")).await,
+            Op::DeletePriceMapping => admin::price_mappings::delete(s, req, p.get("id")).await,
+            Op::ListCurrencies => admin::currencies::list(s, req).await,
+            Op::CreateCurrency => admin::currencies::create(s, req).await,
+            Op::UpdateCurrency => admin::currencies::update(s, req, p.get("code")).await,
+            Op::ListLicenses => admin::licenses::list(s, req).await,
+            Op::CreateLicense => admin::licenses::create(s, req).await,
+            Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
+            Op::PatchLicense => admin::licenses::patch(s, req, p.get("licenseId")).await,
+            Op::ResendLicenseEmail => {
+                admin::licenses::resend_email(s, req, p.get("licenseId")).await
+            }
+            Op::ImportLicenses => admin::license_import::import(s, req).await,
+            Op::ListTenantKeys => admin::tenant_keys::list(s, req).await,
+            Op::CreateTenantKey => admin::tenant_keys::create(s, req).await,
+            Op::ActivateTenantKey => admin::tenant_keys::activate(s, req, p.get("keyId")).await,
+            Op::ListTokens => admin::tokens::list(s, req).await,
+            Op::CreateToken => admin::tokens::create(s, req).await,
+            Op::DeleteToken => admin::tokens::delete(s, req, p.get("tokenId")).await,
+            Op::GetLicenseFile => {
+                validate::license_file::admin_file(s, req, p.get("licenseId")).await
+            }
+            Op::ListSigningKeys => admin::signing_keys::list(s, req).await,
+            Op::CreateSigningKey => admin::signing_keys::create(s, req).await,
+            Op::ActivateSigningKey => admin::signing_keys::activate(s, req, p.get("kid")).await,
+            Op::Dashboard(page) => dashboard::serve(s, page, req, p).await,
+            Op::ListWebhookEndpoints => admin::webhook_endpoints::list(s, req).await,
+            Op::CreateWebhookEndpoint => admin::webhook_endpoints::create(s, req).await,
+            Op::GetWebhookEndpoint => {
+                admin::webhook_endpoints::get(s, req, p.get("endpointId")).await
+            }
+            Op::UpdateWebhookEndpoint => {
+                admin::webhook_endpoints::update(s, req, p.get("endpointId")).await
+            }
+            Op::DeleteWebhookEndpoint => {
+                admin::webhook_endpoints::delete(s, req, p.get("endpointId")).await
+            }
+            Op::RollWebhookEndpointSecret => {
+                admin::webhook_endpoints::roll_secret(s, req, p.get("endpointId")).await
+            }
+            Op::ListWebhookDeliveries => {
+                admin::webhook_endpoints::deliveries(s, req, p.get("endpointId")).await
+            }
+            Op::TestWebhookEndpoint => {
+                admin::webhook_endpoints::test(s, req, p.get("endpointId")).await
+            }
+            Op::RetryWebhookDelivery => {
+                admin::webhook_endpoints::retry(s, req, p.get("endpointId"), p.get("deliveryId"))
+                    .await
+            }
+            other => Err(not_served(Function::Admin, other)),
         }
-        Op::TestWebhookEndpoint => {
-            admin::webhook_endpoints::test(s, req, p.get("endpointId")).await
-        }
-        Op::RetryWebhookDelivery => {
-            admin::webhook_endpoints::retry(s, req, p.get("endpointId"), p.get("deliveryId")).await
-        }
-    }
+    })
 }
 
 #[cfg(test)]
