@@ -3,6 +3,7 @@
 //! `Idempotency-Key` on every POST, a timeout, and retries with backoff on connection errors,
 //! 429 and 5xx (honouring `Retry-After`). Stripe's error body is kept for the caller to map.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -154,7 +155,10 @@ impl Error {
 /// fake Stripe).
 #[derive(Clone)]
 pub struct StripeClient {
-    http: reqwest::Client,
+    /// Built on the first call to Stripe, not with the services: most functions never call
+    /// Stripe (validate, the mailer), and building it loads its TLS roots, which is cold-start
+    /// time; a function that never calls Stripe links none of its HTTP client.
+    http: Arc<OnceLock<reqwest::Client>>,
     base: String,
     policy: RetryPolicy,
 }
@@ -167,14 +171,20 @@ impl StripeClient {
 
     pub fn with_policy(base: &str, policy: RetryPolicy) -> Self {
         StripeClient {
-            http: reqwest::Client::builder()
-                .connect_timeout(policy.connect_timeout)
-                .timeout(policy.timeout)
-                .build()
-                .expect("HTTP client builds"),
+            http: Arc::default(),
             base: base.trim_end_matches('/').to_string(),
             policy,
         }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(self.policy.connect_timeout)
+                .timeout(self.policy.timeout)
+                .build()
+                .expect("HTTP client builds")
+        })
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -192,7 +202,7 @@ impl StripeClient {
     ) -> Result<Value, StripeError> {
         let url = format!("{}/v1/{path}", self.base);
         self.send(|| {
-            self.http
+            self.http()
                 .post(&url)
                 .bearer_auth(secret.expose())
                 .header("Idempotency-Key", idempotency_key)
@@ -211,7 +221,7 @@ impl StripeClient {
     ) -> Result<Value, StripeError> {
         let url = format!("{}/v1/{path}", self.base);
         self.send(|| {
-            self.http
+            self.http()
                 .get(&url)
                 .bearer_auth(secret.expose())
                 .query(query.pairs())
