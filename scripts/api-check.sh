@@ -12,9 +12,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
-OPENAPI_PYTHON_CLIENT_VERSION="${OPENAPI_PYTHON_CLIENT_VERSION:-0.29.1}"
-
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/keyhook-api-check.XXXXXX")"
 PIDS=()
 cleanup() {
@@ -36,8 +33,12 @@ if [ "${KEYHOOK_FUZZ:-1}" = 1 ]; then
 fi
 ensure_tool_venv openapi-python-client openapi-python-client "$OPENAPI_PYTHON_CLIENT_VERSION"
 
-log "building keyhook"
-cargo build --quiet -p keyhook-cli
+# scripts/test.sh has built it (KEYHOOK_PREBUILT=1) and runs this beside the arm64 build, which
+# holds cargo's build lock.
+if [ "${KEYHOOK_PREBUILT:-}" != 1 ]; then
+  log "building keyhook"
+  cargo build --quiet -p keyhook-cli
+fi
 
 STRIPE_PORT="$(free_port)"
 python3 "$ROOT/tests/openapi/fake_stripe.py" "$STRIPE_PORT" &

@@ -12,7 +12,8 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_EC2_METADATA_DISABLED=true
 
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+# Each step's line carries the wall clock, so a slow step shows in any run's output.
+log() { printf '\033[1;34m==>\033[0m [%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # Creates the moto virtualenv once (about a minute the first time).
 ensure_moto() {
@@ -66,6 +67,9 @@ stop_moto() {
 CARGO_LAMBDA_VERSION="${CARGO_LAMBDA_VERSION:-1.9.2}"
 CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
 SAM_CLI_VERSION="${SAM_CLI_VERSION:-1.170.0}"
+# The API document's checks (scripts/api-check.sh).
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+OPENAPI_PYTHON_CLIENT_VERSION="${OPENAPI_PYTHON_CLIENT_VERSION:-0.29.1}"
 
 # ensure_tool_venv NAME PACKAGE VERSION: .venv/NAME with PACKAGE==VERSION, created once.
 ensure_tool_venv() {
@@ -127,4 +131,31 @@ ensure_chromium() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+# Rust's standard library for Lambda's arm64 target (cargo-lambda links with its own zig).
+# Fails when it cannot be installed (offline); deploy-check.sh then builds for x86_64.
+ensure_arm64_target() {
+  rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu \
+    || rustup target add aarch64-unknown-linux-gnu
+}
+
+# Everything `make test` downloads rather than compiles: the tool virtualenvs, Debian's
+# Chromium and Node, the arm64 target. scripts/test.sh runs it in the background while clippy
+# compiles (downloads and compiling do not compete for the same thing); the Debian packages
+# and the Python tools go side by side (apt and pip have separate locks).
+ensure_test_tools() {
+  local apt_pid rc=0
+  (ensure_chromium && ensure_node) &
+  apt_pid=$!
+  ensure_moto
+  ensure_cfn_lint >/dev/null
+  ensure_sam >/dev/null
+  ensure_py_verifier >/dev/null
+  ensure_tool_venv openapi-python-client openapi-python-client "$OPENAPI_PYTHON_CLIENT_VERSION"
+  ensure_tool_venv schemathesis schemathesis "$SCHEMATHESIS_VERSION"
+  ensure_cargo_lambda >/dev/null
+  ensure_arm64_target || echo "WARNING: no arm64 target; the Lambda build falls back to x86_64" >&2
+  wait "$apt_pid" || rc=$?
+  return "$rc"
 }
