@@ -312,8 +312,10 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             Ok(())
         }
         Command::Emails { endpoint } => {
+            // `service=ses`: only SES's models (scripts/moto_server.py; moto's own page
+            // ignores it and answers every service's).
             let data: Value = reqwest::get(format!(
-                "{}/moto-api/data.json",
+                "{}/moto-api/data.json?service=ses",
                 endpoint.trim_end_matches('/')
             ))
             .await?

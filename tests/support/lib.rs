@@ -406,13 +406,15 @@ impl Stack {
 
     /// The emails SES recorded for a recipient.
     pub async fn emails_to(&self, address: &str) -> Vec<Value> {
-        // moto serialises every backend for this page; while other tests write to it, a read
-        // can fail half-way. Read again until a whole document comes back.
+        // Only SES's models (`service=ses`, scripts/moto_server.py): moto's own page serialises
+        // every item of every test's table, which grew to seconds a read late in a run. While
+        // other tests write, a read can still fail half-way: read again until a whole document
+        // comes back.
         let mut data = Value::Null;
         for attempt in 0..20 {
             let res = self
                 .http
-                .get(format!("{}/moto-api/data.json", self.endpoint))
+                .get(format!("{}/moto-api/data.json?service=ses", self.endpoint))
                 .send()
                 .await
                 .unwrap();
