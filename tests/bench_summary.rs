@@ -111,7 +111,7 @@ fn main() {
     ));
     let harness = get(validate, "cpu_us_harness");
     rows.push(at_most(
-        "validate CPU per request, SDK incl., keep-alive GetItem responder",
+        "validate CPU per request incl. its DynamoDB read (signed directly), keep-alive GetItem responder",
         harness,
         100.0,
         |v| format!("{v:.0} µs"),

@@ -1246,3 +1246,271 @@ async fn validation_from_one_address_is_budgeted_before_any_read() {
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.body["code"], "NOT_FOUND");
 }
+
+/// Credentials that change on every resolution (`token-1`, `token-2`, ...), valid for
+/// `lifetime`: how often the SDK's identity cache resolved them.
+#[derive(Debug, Clone)]
+struct Rotating {
+    secret: &'static str,
+    lifetime: std::time::Duration,
+    minted: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Rotating {
+    fn new(secret: &'static str, lifetime: std::time::Duration) -> Self {
+        Rotating {
+            secret,
+            lifetime,
+            minted: Default::default(),
+        }
+    }
+
+    fn minted(&self) -> u32 {
+        self.minted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for Rotating {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let n = self
+            .minted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        aws_credential_types::provider::future::ProvideCredentials::ready(Ok(
+            aws_credential_types::Credentials::new(
+                "AKIDSIGNEDREAD",
+                self.secret,
+                Some(format!("token-{n}")),
+                Some(std::time::SystemTime::now() + self.lifetime),
+                "test",
+            ),
+        ))
+    }
+}
+
+/// A store whose DynamoDB client is built as Keyhook builds it, pointed at `responder`, with
+/// these credentials and fast retries.
+fn store_at(
+    shop: &Shop,
+    responder: &keyhook_tests::dynamo_responder::DynamoResponder,
+    credentials: Rotating,
+) -> keyhook_shared::store::Store {
+    let config = keyhook_shared::sdk::dynamodb_settings(
+        aws_sdk_dynamodb::config::Builder::from(&shop.stack.sdk)
+            .endpoint_url(responder.url())
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-3"))
+            .credentials_provider(credentials)
+            .http_client(keyhook_shared::sdk::http_client())
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(std::time::Duration::from_millis(1)),
+            ),
+    )
+    .build();
+    keyhook_shared::store::Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        shop.stack.services.store.table(),
+    )
+}
+
+/// The validation routes' license read is signed by Keyhook itself once the SDK client made the
+/// first one (`store::signed_get`): checked here against a GetItem responder that recomputes
+/// every SigV4 signature, with a session token that rotates, error answers and retries.
+#[tokio::test]
+async fn the_license_read_is_signed_with_the_sdks_credentials_and_retries_as_the_sdk_does() {
+    use keyhook_shared::Error;
+    use keyhook_tests::dynamo_responder::{table_items, DynamoResponder};
+
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let key = shop.license(&product).await;
+    let id = license_id(&key);
+    let store = &shop.stack.services.store;
+    let responder = DynamoResponder::start(&table_items(store.client(), store.table()).await);
+    responder.check_signatures(&[("AKIDSIGNEDREAD", "the-secret")]);
+
+    // Credentials that expire within the identity cache's buffer: re-resolved on every read.
+    let rotating = Rotating::new("the-secret", std::time::Duration::from_secs(1));
+    let signed = store_at(&shop, &responder, rotating.clone());
+    // The first read goes through the SDK client, which resolves endpoint and credentials.
+    let (license, usage) = signed.get_license_with_usage(&id).await.unwrap().unwrap();
+    assert_eq!(license.id, id);
+    assert_eq!(signed.signed_get_items(), 0);
+    // Later ones are signed directly, with what the SDK resolved.
+    let (again, usage_again) = signed.get_license_with_usage(&id).await.unwrap().unwrap();
+    assert_eq!(signed.signed_get_items(), 1);
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::to_value(&license).unwrap(),
+        "the same record as the SDK read"
+    );
+    assert_eq!(usage_again.version, usage.version);
+    let seen = responder.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.signature_ok, Some(true), "{s:?}");
+        assert_eq!(s.access_key_id, "AKIDSIGNEDREAD");
+        assert_eq!(s.region, "eu-west-3");
+        assert_eq!(s.service, "dynamodb");
+    }
+    assert_eq!(
+        rotating.minted(),
+        2,
+        "expiring credentials are resolved again"
+    );
+    assert_eq!(seen[0].session_token.as_deref(), Some("token-1"));
+    assert_eq!(seen[1].session_token.as_deref(), Some("token-2"));
+
+    // Throttling is retried, and so is a 5xx answer; the answer is the item.
+    responder.fail_next(
+        1,
+        400,
+        "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    );
+    responder.fail_next(
+        1,
+        500,
+        "com.amazonaws.dynamodb.v20120810#InternalServerError",
+    );
+    let before = responder.seen().len();
+    let (after_retries, _) = signed.get_license_with_usage(&id).await.unwrap().unwrap();
+    assert_eq!(after_retries.id, id);
+    assert_eq!(responder.failures_left(), 0);
+    assert_eq!(
+        responder.seen().len() - before,
+        3,
+        "two retries, each signed afresh"
+    );
+    assert!(responder
+        .seen()
+        .iter()
+        .all(|s| s.signature_ok == Some(true)));
+
+    // Past the client's attempts (3), and for errors that are not transient, the same error as
+    // the SDK path's: DynamoDB is unavailable (503 to the caller), nothing is made up.
+    responder.fail_next(
+        4,
+        503,
+        "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+    );
+    let before = responder.seen().len();
+    let e = signed.get_license_with_usage(&id).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Upstream {
+                service: "dynamodb",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.status().as_u16(), 503);
+    assert_eq!(responder.seen().len() - before, 3);
+    assert_eq!(responder.failures_left(), 1);
+    // The next read retries past the last one.
+    let before = responder.seen().len();
+    assert!(signed.get_license_with_usage(&id).await.unwrap().is_some());
+    assert_eq!(responder.seen().len() - before, 2);
+    responder.fail_next(
+        2,
+        400,
+        "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+    );
+    let before = responder.seen().len();
+    let e = signed.get_license_with_usage(&id).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Upstream { service: "dynamodb", detail } if detail.contains("ResourceNotFoundException")),
+        "{e:?}"
+    );
+    assert_eq!(responder.seen().len() - before, 1, "not retried");
+    assert_eq!(responder.failures_left(), 1);
+    // The SDK path maps the same answer to the same error.
+    let sdk_error = signed
+        .client()
+        .get_item()
+        .table_name(signed.table())
+        .key("pk", s("x"))
+        .key("sk", s("y"))
+        .send()
+        .await
+        .unwrap_err();
+    let sdk_error = Error::aws(
+        "dynamodb",
+        aws_sdk_dynamodb::error::DisplayErrorContext(sdk_error),
+    );
+    assert_eq!(sdk_error.status(), e.status());
+    assert_eq!(sdk_error.code(), e.code());
+
+    // An unknown key is an absent item, not an error.
+    assert!(signed
+        .get_license_with_usage("lic_unknown")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Credentials that do not expire are resolved once and cached, and a wrong secret is
+    // refused by the responder (its check is real).
+    let lasting = Rotating::new("not-the-secret", std::time::Duration::from_secs(3600));
+    let wrong = store_at(&shop, &responder, lasting.clone());
+    for _ in 0..3 {
+        let e = wrong.get_license_with_usage(&id).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Upstream { detail, .. } if detail.contains("InvalidSignature")),
+            "{e:?}"
+        );
+    }
+    assert_eq!(lasting.minted(), 1);
+    assert!(responder
+        .seen()
+        .iter()
+        .rev()
+        .take(3)
+        .all(|s| s.signature_ok == Some(false) && s.session_token.as_deref() == Some("token-1")));
+
+    // The whole validation over the signed read: a signed answer; once the tenant's signing
+    // key is open (the first request), one GetItem, signed directly.
+    let services = keyhook_shared::Services::with_clients(
+        shop.stack.config(),
+        signed.clone(),
+        aws_sdk_kms::Client::new(&shop.stack.sdk),
+        aws_sdk_sqs::Client::new(&shop.stack.sdk),
+        aws_sdk_sesv2::Client::new(&shop.stack.sdk),
+    );
+    let validate = || {
+        dispatch(
+            &services,
+            Some(Function::Validate),
+            keyhook_shared::http::ApiRequest {
+                method: http::Method::POST,
+                path: VALIDATE.into(),
+                query: vec![],
+                headers: Default::default(),
+                body: json!({"licenseKey": key, "productId": product})
+                    .to_string()
+                    .into_bytes()
+                    .into(),
+                source_ip: Some("192.0.2.7".parse().unwrap()),
+                request_id: "signed-read".into(),
+            },
+        )
+    };
+    for round in 0..2 {
+        let (served, sent) = (responder.served(), signed.signed_get_items());
+        let res = validate().await;
+        let body: Value = serde_json::from_slice(&res.body).unwrap();
+        assert_eq!(res.status.as_u16(), 200, "{body}");
+        assert_eq!(body["code"], "VALID");
+        assert_eq!(signed.signed_get_items() - sent, 1);
+        if round == 1 {
+            assert_eq!(responder.served() - served, 1);
+        }
+    }
+    assert_eq!(responder.seen().last().unwrap().signature_ok, Some(true));
+}

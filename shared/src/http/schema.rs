@@ -269,6 +269,10 @@ fn validator<T: JsonSchema + 'static>(required: &[&str]) -> Arc<Validator> {
 /// contract's `validation_failed` naming the field (`connect.accountIds[0]`).
 pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result<()> {
     let validator = validator::<T>(required);
+    // The common case, a valid body, without collecting errors (and their paths).
+    if validator.is_valid(body) {
+        return Ok(());
+    }
     let Some(e) = validator.iter_errors(body).next() else {
         return Ok(());
     };

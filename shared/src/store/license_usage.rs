@@ -39,21 +39,13 @@ fn value<T: Serialize>(v: &T) -> Result<AttributeValue> {
 }
 
 impl Store {
-    /// The license with this id and its usage: one GetItem.
+    /// The license with this id and its usage: one GetItem (strongly consistent), the hot
+    /// path of the validation routes, signed directly (`signed_get`).
     pub async fn get_license_with_usage(
         &self,
         license_id: &str,
     ) -> Result<Option<(License, LicenseUsage)>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::license(license_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err)?;
-        let Some(mut item) = out.item else {
+        let Some(mut item) = self.get_item_signed(keys::license(license_id)).await? else {
             return Ok(None);
         };
         let usage: Item = ATTRIBUTES

@@ -20,6 +20,7 @@ pub mod products;
 pub mod purchases;
 pub mod read_cache;
 pub mod reconcile_marks;
+mod signed_get;
 pub mod signing_keys;
 pub mod subscriptions;
 pub mod tenant_items;
@@ -50,6 +51,8 @@ pub struct Store {
     pub(crate) client: Client,
     pub(crate) table: String,
     pub(crate) caches: Arc<read_cache::ReadCaches>,
+    /// The license read of the validation routes, signed directly (`signed_get`).
+    pub(crate) signed: Arc<signed_get::SignedGet>,
 }
 
 /// One page of a listing; `next_cursor` is opaque to callers.
@@ -147,6 +150,7 @@ impl Store {
                 read_cache::TOKEN_TTL,
                 read_cache::PRODUCT_TTL,
             )),
+            signed: Default::default(),
         }
     }
 
