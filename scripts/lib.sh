@@ -55,9 +55,16 @@ start_moto() {
   return 1
 }
 
+# Stops it: SIGTERM, then SIGKILL after 5 s (moto can take half a minute to finish the requests
+# it still holds, and its state is thrown away anyway).
 stop_moto() {
   if [ -n "${MOTO_PID:-}" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
     kill "$MOTO_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$MOTO_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$MOTO_PID" 2>/dev/null || true
     wait "$MOTO_PID" 2>/dev/null || true
   fi
 }
