@@ -78,17 +78,19 @@ SAM_CLI_VERSION="${SAM_CLI_VERSION:-1.170.0}"
 SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
 OPENAPI_PYTHON_CLIENT_VERSION="${OPENAPI_PYTHON_CLIENT_VERSION:-0.29.1}"
 
-# ensure_tool_venv NAME PACKAGE VERSION: .venv/NAME with PACKAGE==VERSION, created once.
+# ensure_tool_venv NAME PACKAGE VERSION: .venv/NAME with PACKAGE==VERSION, created once. The
+# marker names the path too: a virtualenv's scripts start with its path, so one made through
+# another path (a git worktree whose .venv links here) is made again rather than left broken.
 ensure_tool_venv() {
   local name="$1" package="$2" version="$3" venv="$ROOT/.venv/$1"
-  if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$package==$version" ]; then
+  if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$package==$version at $venv" ]; then
     return 0
   fi
   log "installing $package $version into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version"
-  echo "$package==$version" >"$venv/.installed"
+  echo "$package==$version at $venv" >"$venv/.installed"
 }
 
 # cargo-lambda (with its bundled zig) from PyPI; prints the venv's bin directory.
