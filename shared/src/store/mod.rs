@@ -198,17 +198,21 @@ impl Store {
         ])
     }
 
-    /// Strongly consistent read of one record.
-    pub(crate) async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>> {
-        let out = self
-            .client
+    /// The strongly consistent `GetItem` of one key, ready to send.
+    pub(crate) fn consistent_get(
+        &self,
+        key: Key,
+    ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
+        self.client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key)))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err)?;
+    }
+
+    /// Strongly consistent read of one record.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>> {
+        let out = self.consistent_get(key).send().await.map_err(dynamo_err)?;
         out.item.map(Self::record).transpose()
     }
 
@@ -253,15 +257,7 @@ impl Store {
         key: Key,
         tenant_id: &str,
     ) -> Result<Option<T>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err)?;
+        let out = self.consistent_get(key).send().await.map_err(dynamo_err)?;
         match out.item {
             Some(item) if owned_by(&item, tenant_id) => Self::record(item).map(Some),
             _ => Ok(None),

@@ -155,11 +155,7 @@ impl Store {
             return resolved.get_item(&self.table, &key).await;
         }
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(key)))
-            .consistent_read(true)
+            .consistent_get(key)
             .customize()
             .interceptor(Learn {
                 resolved: self.signed.resolved.clone(),
