@@ -261,30 +261,54 @@ impl Params {
     }
 }
 
-fn match_path(template: &'static str, path: &str) -> Option<Params> {
-    let mut params = Params::default();
+/// The name of a `{name}` template segment.
+fn param_name(segment: &str) -> Option<&str> {
+    segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+}
+
+/// Whether `path` fits the route's `template` (`{name}` stands for one non-empty segment; a
+/// trailing `/` is ignored). Allocates nothing: every request tries it on many routes.
+fn path_fits(template: &str, path: &str) -> bool {
     let mut t = template.split('/');
     let mut p = path.trim_end_matches('/').split('/');
     loop {
         match (t.next(), p.next()) {
-            (None, None) => return Some(params),
+            (None, None) => return true,
             (Some(ts), Some(ps)) => {
-                if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    if ps.is_empty() {
-                        return None;
-                    }
-                    let value = url::form_urlencoded::parse(format!("v={ps}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_default();
-                    params.0.push((name, value));
-                } else if ts != ps {
-                    return None;
+                let fits = match param_name(ts) {
+                    Some(_) => !ps.is_empty(),
+                    None => ts == ps,
+                };
+                if !fits {
+                    return false;
                 }
             }
-            _ => return None,
+            _ => return false,
         }
     }
+}
+
+/// The parameters `path` gives the route's `template` (which it fits), percent-decoded.
+fn captures(template: &'static str, path: &str) -> Params {
+    Params(
+        template
+            .split('/')
+            .zip(path.trim_end_matches('/').split('/'))
+            .filter_map(|(ts, ps)| {
+                let name = param_name(ts)?;
+                let value = url::form_urlencoded::parse(format!("v={ps}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                Some((name, value))
+            })
+            .collect(),
+    )
+}
+
+/// How many parameters a route's path has: fewer is more specific.
+fn param_count(route: &Route) -> usize {
+    route.path.matches('{').count()
 }
 
 /// Whether browsers may call an operation from any origin (CORS): the public routes apps call
@@ -318,15 +342,14 @@ pub fn allowed_methods(path: &str) -> Option<String> {
 /// The routes of the most specific path template matching `path`: `/api/licenses/activate`
 /// is that literal path (POST), never `/api/licenses/{licenseId}` with the id "activate".
 fn routes_of(path: &str) -> impl Iterator<Item = &'static Route> + '_ {
-    let params = |r: &Route| r.path.matches('{').count();
     let fewest = ROUTES
         .iter()
-        .filter(|r| match_path(r.path, path).is_some())
-        .map(params)
+        .filter(|r| path_fits(r.path, path))
+        .map(param_count)
         .min();
     ROUTES
         .iter()
-        .filter(move |r| Some(params(r)) == fewest && match_path(r.path, path).is_some())
+        .filter(move |r| Some(param_count(r)) == fewest && path_fits(r.path, path))
 }
 
 /// Finds the route for a request (`HEAD` is served by the `GET` route): 404 when no path
@@ -337,12 +360,21 @@ pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
     } else {
         method
     };
-    for route in routes_of(path) {
-        if route.method == *wanted {
-            if let Some(params) = match_path(route.path, path) {
-                return Ok((route, params));
-            }
+    // One pass: the most specific path (fewest parameters) wins, then the method.
+    let mut fewest = usize::MAX;
+    let mut hit = None;
+    for route in ROUTES.iter().filter(|r| path_fits(r.path, path)) {
+        let params = param_count(route);
+        if params < fewest {
+            fewest = params;
+            hit = None;
         }
+        if params == fewest && hit.is_none() && route.method == *wanted {
+            hit = Some(route);
+        }
+    }
+    if let Some(route) = hit {
+        return Ok((route, captures(route.path, path)));
     }
     match allowed_methods(path) {
         Some(allow) => Err(Error::MethodNotAllowed {
@@ -385,7 +417,7 @@ fn options(req: &ApiRequest) -> Result<ApiResponse> {
     );
     let cross_origin = ROUTES
         .iter()
-        .any(|r| is_cross_origin(r.op) && match_path(r.path, &req.path).is_some());
+        .any(|r| is_cross_origin(r.op) && path_fits(r.path, &req.path));
     if cross_origin {
         let asked = req
             .header("access-control-request-headers")
