@@ -19,7 +19,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::applied;
-use super::{dynamo_err, keys, Item, Store};
+use super::{dynamo_err, keys, Store};
 use crate::domain::validation::usage::ATTRIBUTES;
 use crate::domain::validation::{LicenseChange, LicenseUsage};
 use crate::domain::License;
@@ -48,7 +48,7 @@ impl Store {
         let Some(mut item) = self.get_item_signed(keys::license(license_id)).await? else {
             return Ok(None);
         };
-        let usage: Item = ATTRIBUTES
+        let usage: HashMap<String, serde_dynamo::AttributeValue> = ATTRIBUTES
             .iter()
             .filter_map(|a| item.remove_entry(*a))
             .collect();

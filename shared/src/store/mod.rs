@@ -187,7 +187,8 @@ impl Store {
         item
     }
 
-    pub(crate) fn record<T: DeserializeOwned>(item: Item) -> Result<T> {
+    /// An item (the SDK's, or `serde_dynamo`'s as the signed read gives it) as a record.
+    pub(crate) fn record<T: DeserializeOwned>(item: impl Into<serde_dynamo::Item>) -> Result<T> {
         serde_dynamo::from_item(item).map_err(|e| Error::internal(format!("reading record: {e}")))
     }
 

@@ -54,7 +54,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::keys::Key;
-use super::{dynamo_err, Item, Store};
+use super::{dynamo_err, Store};
 use crate::{Error, Result};
 
 /// The SDK's name of the SigV4 auth scheme.
@@ -148,8 +148,10 @@ struct Failed {
 
 impl Store {
     /// A strongly consistent GetItem of one item: the validation routes' license read. Signed
-    /// directly (module docs) once the SDK client has made the first one.
-    pub(crate) async fn get_item_signed(&self, key: Key) -> Result<Option<Item>> {
+    /// directly (module docs) once the SDK client has made the first one. The item comes as
+    /// `serde_dynamo` reads it (from the answer's JSON, with no round trip through the SDK's
+    /// types).
+    pub(crate) async fn get_item_signed(&self, key: Key) -> Result<Option<serde_dynamo::Item>> {
         if let Some(resolved) = self.signed.resolved.get() {
             self.signed.sent.fetch_add(1, Ordering::Relaxed);
             return resolved.get_item(&self.table, &key).await;
@@ -164,7 +166,7 @@ impl Store {
             .send()
             .await
             .map_err(dynamo_err)?;
-        Ok(out.item)
+        Ok(out.item.map(Into::into))
     }
 
     /// GetItems this store signed and sent itself (not through the SDK client, whose
@@ -175,7 +177,7 @@ impl Store {
 }
 
 impl Resolved {
-    async fn get_item(&self, table: &str, key: &Key) -> Result<Option<Item>> {
+    async fn get_item(&self, table: &str, key: &Key) -> Result<Option<serde_dynamo::Item>> {
         let body = serde_json::to_vec(&GetItemIn {
             table_name: table,
             key: KeyIn {
@@ -230,7 +232,10 @@ impl Resolved {
         exp.mul_f64(rand::thread_rng().gen::<f64>())
     }
 
-    async fn attempt(&self, body: &[u8]) -> std::result::Result<Option<Item>, Failed> {
+    async fn attempt(
+        &self,
+        body: &[u8],
+    ) -> std::result::Result<Option<serde_dynamo::Item>, Failed> {
         let fail = |retry: bool, detail: String| Failed { retry, detail };
         let identity = self
             .components
@@ -296,7 +301,7 @@ impl Resolved {
         if status == 200 {
             let out: GetItemOut = serde_json::from_slice(&bytes)
                 .map_err(|e| fail(false, format!("reading the answer: {e}")))?;
-            return Ok(out.item.map(Into::into));
+            return Ok(out.item);
         }
         let error: ErrorOut = serde_json::from_slice(&bytes).unwrap_or_default();
         // `com.amazonaws.dynamodb.v20120810#ThrottlingException` → `ThrottlingException`.
