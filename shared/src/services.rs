@@ -11,6 +11,7 @@ use crate::handlers::deliveries::queue::DeliveryQueue;
 use crate::handlers::validate::IpBudgets;
 use crate::handlers::webhook::app_cache::AppCache;
 use crate::mail::{Outbox, Sender};
+use crate::sdk::LazyClient;
 use crate::store::Store;
 use crate::stripe::StripeClient;
 use crate::{Config, Result};
@@ -46,14 +47,25 @@ impl Services {
         Ok(Self::new(config, &sdk))
     }
 
+    /// Every function reads DynamoDB, so its client is built now; KMS, SQS and SES clients are
+    /// built on first use (`LazyClient`: validation never calls SQS or SES).
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
         let store = Store::new(crate::sdk::dynamodb_client(sdk), &config.table_name);
         Self::with_clients(
             config,
             store,
-            aws_sdk_kms::Client::new(sdk),
-            aws_sdk_sqs::Client::new(sdk),
-            aws_sdk_sesv2::Client::new(sdk),
+            LazyClient::new({
+                let sdk = sdk.clone();
+                move || aws_sdk_kms::Client::new(&sdk)
+            }),
+            LazyClient::new({
+                let sdk = sdk.clone();
+                move || aws_sdk_sqs::Client::new(&sdk)
+            }),
+            LazyClient::new({
+                let sdk = sdk.clone();
+                move || aws_sdk_sesv2::Client::new(&sdk)
+            }),
         )
     }
 
@@ -61,10 +73,11 @@ impl Services {
     pub fn with_clients(
         config: Config,
         store: Store,
-        kms: aws_sdk_kms::Client,
-        sqs: aws_sdk_sqs::Client,
-        ses: aws_sdk_sesv2::Client,
+        kms: impl Into<LazyClient<aws_sdk_kms::Client>>,
+        sqs: impl Into<LazyClient<aws_sdk_sqs::Client>>,
+        ses: impl Into<LazyClient<aws_sdk_sesv2::Client>>,
     ) -> Self {
+        let sqs = sqs.into();
         let store = store.with_cache_ttls(config.token_cache_ttl, config.product_cache_ttl);
         let keyring = Keyring::new(
             kms,

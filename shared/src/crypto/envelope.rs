@@ -17,6 +17,7 @@ use moka::sync::Cache;
 use crate::crypto::seal::{self, DataKey, SealContext, SealError};
 use crate::crypto::Secret;
 use crate::domain::TenantKeyRecord;
+use crate::sdk::LazyClient;
 use crate::store::Store;
 use crate::{ids, Error, Result};
 
@@ -30,7 +31,7 @@ const ACTIVE_KEY_ID_TTL: Duration = Duration::from_secs(30);
 /// Opens and seals tenant secrets; holds the KMS client and the unwrapped-key cache.
 #[derive(Clone)]
 pub struct Keyring {
-    kms: aws_sdk_kms::Client,
+    kms: LazyClient<aws_sdk_kms::Client>,
     kms_key_id: String,
     store: Store,
     keys: Cache<(String, String), Arc<DataKey>>,
@@ -38,9 +39,14 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    pub fn new(kms: aws_sdk_kms::Client, kms_key_id: String, store: Store, ttl: Duration) -> Self {
+    pub fn new(
+        kms: impl Into<LazyClient<aws_sdk_kms::Client>>,
+        kms_key_id: String,
+        store: Store,
+        ttl: Duration,
+    ) -> Self {
         Keyring {
-            kms,
+            kms: kms.into(),
             kms_key_id,
             store,
             keys: Cache::builder()
@@ -58,6 +64,7 @@ impl Keyring {
     pub async fn generate_key(&self, tenant_id: &str) -> Result<(TenantKeyRecord, Arc<DataKey>)> {
         let out = self
             .kms
+            .get()
             .generate_data_key()
             .key_id(&self.kms_key_id)
             .key_spec(DataKeySpec::Aes256)
@@ -102,6 +109,7 @@ impl Keyring {
             .map_err(|_| Error::internal("stored wrapped key is not base64"))?;
         let out = self
             .kms
+            .get()
             .decrypt()
             .key_id(&self.kms_key_id)
             .ciphertext_blob(Blob::new(wrapped))

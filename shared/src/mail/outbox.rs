@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sdk::LazyClient;
 use crate::{Error, Result};
 
 /// The body of a mail-queue message.
@@ -59,14 +60,17 @@ impl NoticeJob {
 /// Enqueues mail jobs on SQS.
 #[derive(Clone)]
 pub struct Outbox {
-    sqs: aws_sdk_sqs::Client,
+    sqs: LazyClient<aws_sdk_sqs::Client>,
     queue_url: String,
 }
 
 impl Outbox {
-    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(
+        sqs: impl Into<LazyClient<aws_sdk_sqs::Client>>,
+        queue_url: impl Into<String>,
+    ) -> Self {
         Outbox {
-            sqs,
+            sqs: sqs.into(),
             queue_url: queue_url.into(),
         }
     }
@@ -83,6 +87,7 @@ impl Outbox {
     pub async fn enqueue_message<T: Serialize>(&self, job: &T) -> Result<()> {
         let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
         self.sqs
+            .get()
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)

@@ -3,18 +3,19 @@
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::mail::Rendered;
+use crate::sdk::LazyClient;
 use crate::{Error, Result};
 
 #[derive(Clone)]
 pub struct Sender {
-    ses: aws_sdk_sesv2::Client,
+    ses: LazyClient<aws_sdk_sesv2::Client>,
     from: String,
 }
 
 impl Sender {
-    pub fn new(ses: aws_sdk_sesv2::Client, from: impl Into<String>) -> Self {
+    pub fn new(ses: impl Into<LazyClient<aws_sdk_sesv2::Client>>, from: impl Into<String>) -> Self {
         Sender {
-            ses,
+            ses: ses.into(),
             from: from.into(),
         }
     }
@@ -39,6 +40,7 @@ impl Sender {
             .build();
         let out = self
             .ses
+            .get()
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(to).build())

@@ -11,6 +11,7 @@
 //!   alias write clears the cache); made through another process, within that time.
 //!   Products not found are never cached.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -24,11 +25,15 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(30);
 /// Default lifetime of a cached product.
 pub const PRODUCT_TTL: Duration = Duration::from_secs(10);
 
+/// Built on first use: a function that never reads a token or a product (validation) does not
+/// pay for building them at its start.
 pub(crate) struct ReadCaches {
+    token_ttl: Duration,
+    product_ttl: Duration,
     /// By token hash.
-    pub tokens: Cache<String, ApiToken>,
+    tokens: OnceLock<Cache<String, ApiToken>>,
     /// By (tenant id, product id or external id).
-    pub products: Cache<(String, String), Product>,
+    products: OnceLock<Cache<(String, String), Product>>,
 }
 
 fn cache<K, V>(ttl: Duration) -> Cache<K, V>
@@ -46,8 +51,18 @@ where
 impl ReadCaches {
     pub fn new(token_ttl: Duration, product_ttl: Duration) -> Self {
         ReadCaches {
-            tokens: cache(token_ttl),
-            products: cache(product_ttl),
+            token_ttl,
+            product_ttl,
+            tokens: OnceLock::new(),
+            products: OnceLock::new(),
         }
+    }
+
+    pub fn tokens(&self) -> &Cache<String, ApiToken> {
+        self.tokens.get_or_init(|| cache(self.token_ttl))
+    }
+
+    pub fn products(&self) -> &Cache<(String, String), Product> {
+        self.products.get_or_init(|| cache(self.product_ttl))
     }
 }

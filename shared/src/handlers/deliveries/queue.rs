@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sdk::LazyClient;
 use crate::{Error, Result};
 
 /// SQS's longest message delay; a retry further away is reached in hops of at most this.
@@ -21,15 +22,18 @@ pub struct DeliveryJob {
 
 #[derive(Clone)]
 pub struct DeliveryQueue {
-    sqs: aws_sdk_sqs::Client,
+    sqs: LazyClient<aws_sdk_sqs::Client>,
     queue_url: String,
     max_delay: Duration,
 }
 
 impl DeliveryQueue {
-    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(
+        sqs: impl Into<LazyClient<aws_sdk_sqs::Client>>,
+        queue_url: impl Into<String>,
+    ) -> Self {
         DeliveryQueue {
-            sqs,
+            sqs: sqs.into(),
             queue_url: queue_url.into(),
             max_delay: MAX_DELAY,
         }
@@ -50,6 +54,7 @@ impl DeliveryQueue {
     pub async fn enqueue(&self, job: &DeliveryJob, delay: Duration) -> Result<()> {
         let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
         self.sqs
+            .get()
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
