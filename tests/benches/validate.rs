@@ -477,11 +477,20 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
         }
         let n = 5000;
         let served = responder.served();
+        // In batches: the fastest batch is the figure least disturbed by the machine's other
+        // work (this VM's CPU time per request varies by a third between runs); the mean stays
+        // the reported figure.
+        let batch = 500;
+        let mut fastest = f64::MAX;
         let cpu0 = thread_cpu();
         let wall0 = Instant::now();
-        for _ in 0..n {
-            let res = once().await;
-            assert_eq!(res.status.as_u16(), 200);
+        for _ in 0..n / batch {
+            let batch0 = thread_cpu();
+            for _ in 0..batch {
+                let res = once().await;
+                assert_eq!(res.status.as_u16(), 200);
+            }
+            fastest = fastest.min((thread_cpu() - batch0).as_secs_f64() * 1e6 / batch as f64);
         }
         let cpu = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / n as f64;
         let wall = wall0.elapsed().as_secs_f64() * 1e6 / n as f64;
@@ -533,7 +542,7 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
             "the license read is signed directly"
         );
         println!(
-            "{label}: {cpu:.1} µs CPU per validate (wall {wall:.0} µs); the bare SDK GetItem: {bare:.1} µs CPU; the signed license read (GetItem + parse): {signed:.1} µs CPU"
+            "{label}: {cpu:.1} µs CPU per validate (fastest batch of {batch}: {fastest:.1} µs; wall {wall:.0} µs); the bare SDK GetItem: {bare:.1} µs CPU; the signed license read (GetItem + parse): {signed:.1} µs CPU"
         );
         keyhook = cpu;
     }

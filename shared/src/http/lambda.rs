@@ -47,20 +47,48 @@ pub fn to_api_request(req: lambda_http::Request) -> ApiRequest {
     }
 }
 
+/// Converts a response for API Gateway (payload v2) and Function URLs: a UTF-8 body of a
+/// textual content type goes as text, anything else as binary (base64 on the wire), byte for
+/// byte.
 pub fn to_lambda_response(res: ApiResponse) -> lambda_http::Response<Body> {
+    let body = if res.body.is_empty() {
+        Body::Empty
+    } else if is_textual(res.content_type) {
+        match String::from_utf8(res.body.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    } else {
+        Body::Binary(res.body.to_vec())
+    };
     let mut builder = lambda_http::Response::builder()
         .status(res.status)
         .header("content-type", res.content_type);
     if let Some(headers) = builder.headers_mut() {
         headers.extend(res.headers);
     }
-    builder
-        .body(if res.body.is_empty() {
-            Body::Empty
-        } else {
-            Body::Text(String::from_utf8_lossy(&res.body).into_owned())
-        })
-        .expect("valid response")
+    builder.body(body).expect("valid response")
+}
+
+/// Content types sent as text: `text/*` and JSON (all Keyhook's answers but replayed
+/// non-JSON idempotent ones).
+fn is_textual(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.starts_with("text/") || essence == "application/json" || essence.ends_with("+json")
+}
+
+/// A response already in its final form. lambda_http's own `IntoResponse` for a
+/// `Response<Body>` would decode a text body again by its `charset` (with `encoding_rs`, every
+/// encoding linked into each function); [`to_lambda_response`] has decided text or binary.
+pub struct Converted(pub lambda_http::Response<Body>);
+
+impl lambda_http::IntoResponse for Converted {
+    fn into_response(
+        self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = lambda_http::Response<Body>> + Send>>
+    {
+        Box::pin(std::future::ready(self.0))
+    }
 }
 
 /// Runs an HTTP Lambda: builds the services once, then serves `routes` (the function's own
@@ -72,8 +100,48 @@ pub async fn run(routes: FunctionRoutes) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_http::service_fn(
         move |req: lambda_http::Request| async move {
             let res = serve_function(services, routes, to_api_request(req)).await;
-            Ok::<_, std::convert::Infallible>(to_lambda_response(res))
+            Ok::<_, std::convert::Infallible>(Converted(to_lambda_response(res)))
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::StatusCode;
+
+    use super::*;
+
+    fn body_of(content_type: &'static str, body: &[u8]) -> Body {
+        to_lambda_response(ApiResponse::text(
+            StatusCode::OK,
+            content_type,
+            Bytes::copy_from_slice(body),
+        ))
+        .into_body()
+    }
+
+    #[test]
+    fn text_goes_as_text_and_anything_else_byte_for_byte_as_binary() {
+        assert_eq!(
+            body_of("application/json", "{\"é\":1}".as_bytes()),
+            Body::Text("{\"é\":1}".into())
+        );
+        assert_eq!(
+            body_of("text/html; charset=utf-8", b"<p>hi</p>"),
+            Body::Text("<p>hi</p>".into())
+        );
+        let bytes = [0xff, 0xfe, 0x00, b'a'];
+        assert_eq!(
+            body_of("application/octet-stream", &bytes),
+            Body::Binary(bytes.to_vec())
+        );
+        // A textual type whose bytes are not UTF-8 is not mangled into U+FFFD either.
+        assert_eq!(
+            body_of("application/json", &bytes),
+            Body::Binary(bytes.to_vec())
+        );
+        assert_eq!(body_of("application/json", b""), Body::Empty);
+    }
 }
