@@ -67,21 +67,31 @@ impl<C> LazyClient<C> {
         }
     }
 
+    /// A client of `sdk`'s configuration (`build` is the service's `Client::new`), built when
+    /// it is first needed.
+    pub fn of(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self
+    where
+        C: 'static,
+    {
+        let sdk = sdk.clone();
+        Self::new(move || build(&sdk))
+    }
+
     /// The client (built now if this is its first use).
     pub fn get(&self) -> &C {
         self.inner.client.get_or_init(|| (self.inner.make)())
     }
 }
 
-/// A client already built (tests pass their own).
-impl<C: Clone + Send + Sync + 'static> From<C> for LazyClient<C> {
+/// A client already built (tests pass their own): there is nothing left to build.
+impl<C> From<C> for LazyClient<C> {
     fn from(client: C) -> Self {
-        let lazy = LazyClient::new({
-            let client = client.clone();
-            move || client.clone()
-        });
-        let _ = lazy.inner.client.set(client);
-        lazy
+        LazyClient {
+            inner: Arc::new(LazyInner {
+                client: OnceLock::from(client),
+                make: Box::new(|| unreachable!("a client given built is set from the start")),
+            }),
+        }
     }
 }
 

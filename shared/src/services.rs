@@ -54,18 +54,9 @@ impl Services {
         Self::with_clients(
             config,
             store,
-            LazyClient::new({
-                let sdk = sdk.clone();
-                move || aws_sdk_kms::Client::new(&sdk)
-            }),
-            LazyClient::new({
-                let sdk = sdk.clone();
-                move || aws_sdk_sqs::Client::new(&sdk)
-            }),
-            LazyClient::new({
-                let sdk = sdk.clone();
-                move || aws_sdk_sesv2::Client::new(&sdk)
-            }),
+            LazyClient::of(sdk, aws_sdk_kms::Client::new),
+            LazyClient::of(sdk, aws_sdk_sqs::Client::new),
+            LazyClient::of(sdk, aws_sdk_sesv2::Client::new),
         )
     }
 

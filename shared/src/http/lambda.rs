@@ -51,15 +51,17 @@ pub fn to_api_request(req: lambda_http::Request) -> ApiRequest {
 /// textual content type goes as text, anything else as binary (base64 on the wire), byte for
 /// byte.
 pub fn to_lambda_response(res: ApiResponse) -> lambda_http::Response<Body> {
+    // `Vec::from` takes the bytes over without a copy when the response holds the only
+    // reference to them (as handlers' bodies do).
     let body = if res.body.is_empty() {
         Body::Empty
     } else if is_textual(res.content_type) {
-        match String::from_utf8(res.body.to_vec()) {
+        match String::from_utf8(Vec::from(res.body)) {
             Ok(text) => Body::Text(text),
             Err(e) => Body::Binary(e.into_bytes()),
         }
     } else {
-        Body::Binary(res.body.to_vec())
+        Body::Binary(Vec::from(res.body))
     };
     let mut builder = lambda_http::Response::builder()
         .status(res.status)

@@ -360,20 +360,7 @@ pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
     } else {
         method
     };
-    // One pass: the most specific path (fewest parameters) wins, then the method.
-    let mut fewest = usize::MAX;
-    let mut hit = None;
-    for route in ROUTES.iter().filter(|r| path_fits(r.path, path)) {
-        let params = param_count(route);
-        if params < fewest {
-            fewest = params;
-            hit = None;
-        }
-        if params == fewest && hit.is_none() && route.method == *wanted {
-            hit = Some(route);
-        }
-    }
-    if let Some(route) = hit {
+    if let Some(route) = routes_of(path).find(|r| r.method == *wanted) {
         return Ok((route, captures(route.path, path)));
     }
     match allowed_methods(path) {
