@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod input;
 pub mod lambda;
 pub mod openapi;
+pub mod outbound;
 pub mod request;
 pub mod response;
 pub mod routes;

@@ -179,7 +179,7 @@ impl StripeClient {
 
     fn http(&self) -> &reqwest::Client {
         self.http.get_or_init(|| {
-            reqwest::Client::builder()
+            crate::http::outbound::client_builder()
                 .connect_timeout(self.policy.connect_timeout)
                 .timeout(self.policy.timeout)
                 .build()

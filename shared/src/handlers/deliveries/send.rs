@@ -31,7 +31,7 @@ const CLAIM: time::Duration = time::Duration::seconds(60);
 fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
+        crate::http::outbound::client_builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             // A redirect is an answer the merchant must fix, not one to follow.
