@@ -10,14 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use keyhook_tests::fake_stripe::FakeStripe;
 use keyhook_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};
 
 const BASE_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
 
-fn env_for(stack: &Stack) -> Vec<(String, String)> {
+fn env_for(stack: &Stack, stripe: &FakeStripe) -> Vec<(String, String)> {
     let r = &stack.resources;
+    let stripe = stripe.uri();
     [
         ("KEYHOOK_TABLE", r.table.as_str()),
         ("KEYHOOK_KMS_KEY_ID", stack.kms_alias.as_str()),
@@ -25,6 +27,7 @@ fn env_for(stack: &Stack) -> Vec<(String, String)> {
         ("KEYHOOK_DELIVERY_QUEUE_URL", r.delivery_queue_url.as_str()),
         ("KEYHOOK_MAIL_FROM", r.mail_from.as_str()),
         ("KEYHOOK_PUBLIC_BASE_URL", BASE_URL),
+        ("KEYHOOK_STRIPE_API_BASE", stripe.as_str()),
         ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "testing"),
@@ -88,9 +91,10 @@ async fn main() {
     let invocations: usize = args.get(2).map_or(1000, |n| n.parse().unwrap());
     let runs: usize = args.get(3).map_or(20, |n| n.parse().unwrap());
 
-    // One stack on the emulator with a tenant, an app, a product and a purchase: what the
-    // requests below need.
-    let stack = Stack::start().await;
+    // One stack on the emulator with a tenant, an app, a product and a purchase, and a fake
+    // Stripe (reconcile lists its events): what the requests below need.
+    let stripe = FakeStripe::start().await;
+    let stack = Stack::start_with_stripe(&stripe.uri()).await;
     let tenant = stack.tenant("Bench").await;
     let app = stack.app(&tenant).await;
     let product = stack.product(&tenant, json!({})).await;
@@ -113,7 +117,7 @@ async fn main() {
         .unwrap()
         .to_string();
     let job = json!({"tenantId": tenant.id, "purchaseRef": session}).to_string();
-    let env = env_for(&stack);
+    let env = env_for(&stack, &stripe);
 
     let vars: Vec<(&str, &str)> = vec![
         ("token", &tenant.token),
@@ -133,6 +137,7 @@ async fn main() {
         "keyhook-admin",
         "keyhook-mailer",
         "keyhook-deliveries",
+        "keyhook-reconcile",
     ] {
         let binary = dir.join(name).join("bootstrap");
         if !binary.is_file() {
@@ -184,6 +189,10 @@ async fn main() {
             ),
             "keyhook-deliveries" => (
                 "the scheduled sweep (reads the day's license timers)",
+                Box::new(|_| event("schedule/sweep.json", &[])),
+            ),
+            "keyhook-reconcile" => (
+                "the scheduled run (lists the app's recent Stripe events, finds none missing)",
                 Box::new(|_| event("schedule/sweep.json", &[])),
             ),
             _ => unreachable!(),
