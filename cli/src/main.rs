@@ -211,7 +211,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     match cli.command {
         Command::Dev(args) => dev(args).await,
         Command::Serve { addr } => {
-            let services = Services::from_env().await?;
+            let services = services_from_env().await?;
             let bound = server::spawn(services.clone(), addr).await?;
             println!("Keyhook is serving every route on http://{bound}");
             spawn_mail_worker(&services).await;
@@ -230,7 +230,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Tenant {
             command: TenantCommand::Create { name, owner_email },
         } => {
-            let services = Services::from_env().await?;
+            let services = services_from_env().await?;
             let (t, token) = match &owner_email {
                 Some(email) => {
                     let (t, token, owner) =
@@ -252,7 +252,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Tenant {
             command: TenantCommand::Delete { id },
         } => {
-            let services = Services::from_env().await?;
+            let services = services_from_env().await?;
             services.store.delete_tenant(&id).await?;
             println!("tenant {id} deleted; its API tokens no longer work and its Stripe apps receive no more events");
             Ok(())
@@ -292,7 +292,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::Import(args) => run_import(args).await,
         Command::Reconcile { app_id, since } => {
-            let services = Services::from_env().await?;
+            let services = services_from_env().await?;
             let since = since.as_deref().map(parse_since).transpose()?;
             let runs = keyhook_shared::handlers::reconcile::run(
                 &services,
@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             Ok(())
         }
         Command::Sweep => {
-            let services = Services::from_env().await?;
+            let services = services_from_env().await?;
             let report = keyhook_shared::handlers::deliveries::sweep::run(&services).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
@@ -379,6 +379,18 @@ async fn run_import(args: ImportArgs) -> Result<(), BoxError> {
         return Err("some licenses were not imported (see above); fix them and run again".into());
     }
     Ok(())
+}
+
+/// Keyhook's services on an operator's machine (the local server, tenant commands): the AWS
+/// SDK's full default configuration (profiles, SSO, `credential_process`), where a function
+/// on Lambda reads only its environment (`Services::from_env`).
+async fn services_from_env() -> Result<Services, BoxError> {
+    let config = Config::from_env()?;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(keyhook_shared::sdk::http_client())
+        .load()
+        .await;
+    Ok(Services::new(config, &sdk))
 }
 
 async fn spawn_mail_worker(services: &Services) {

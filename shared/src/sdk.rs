@@ -10,7 +10,10 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_runtime::env_config::EnvConfigValue;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_http_client::ConnectorBuilder;
@@ -20,27 +23,60 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+use aws_types::os_shim_internal::Env;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-/// The AWS SDK's configuration from the environment (region, credentials,
-/// `AWS_ENDPOINT_URL` for the local emulator), with the shared lazy HTTPS client.
+/// The AWS SDK's configuration for a Lambda function, from its environment only: the region
+/// (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: the Lambda runtime sets all of them), the
+/// endpoint URLs the SDK reads from the environment (`AWS_ENDPOINT_URL`, or per service
+/// `AWS_ENDPOINT_URL_DYNAMODB` and the like: the local emulator), and the shared lazy HTTPS
+/// client; everything else is the service clients' defaults.
 ///
-/// On Lambda the runtime puts the region and the execution role's credentials in the
-/// environment. Given them, the loader is told so and skips building its default provider
-/// chains (an STS client for web identity tokens, an IMDS client, the profile chain), which
-/// were a fifth of a function's start before its first `next` (perf, 2026-11-29). The answer
-/// is the same: both default chains look at these variables first.
-pub async fn config_from_env() -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(region) = set("AWS_REGION") {
-        loader = loader.region(aws_config::Region::new(region));
+/// Why not `aws_config::defaults(..).load()`: on Lambda its default chains find the same
+/// variables first, but the loader also reads profile files and a dozen settings, and its
+/// chains link an STS client (web identity, assume-role), an IMDS client, SSO and the profile
+/// parser into every function: about 0.3 MB of each binary (`make bench-deploy`) and work
+/// before the first `next`. An operator's machine (the CLI and local server, with profiles and
+/// SSO) loads the full default chain instead (`keyhook-cli`).
+pub fn config_from_env() -> crate::Result<SdkConfig> {
+    config_from(Env::real())
+}
+
+fn config_from(env: Env) -> crate::Result<SdkConfig> {
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|name| env.get(name).ok().filter(|v| !v.trim().is_empty()))
+        .ok_or_else(|| {
+            crate::Error::internal("missing environment variable: AWS_REGION (Lambda sets it)")
+        })?;
+    let credentials = EnvironmentVariableCredentialsProvider::new();
+    Ok(SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .service_config(EnvServiceConfig { env })
+        .http_client(http_client())
+        .build())
+}
+
+/// Per-service settings as the SDK reads them from the environment (`AWS_ENDPOINT_URL_DYNAMODB`,
+/// then `AWS_ENDPOINT_URL`), with the SDK's own lookup (`aws_runtime::env_config`) and no profile
+/// file.
+#[derive(Debug)]
+struct EnvServiceConfig {
+    env: Env,
+}
+
+impl LoadServiceConfig for EnvServiceConfig {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        EnvConfigValue::new()
+            .env(key.env())
+            .profile(key.profile())
+            .service_id(key.service_id())
+            .load(&self.env, None)
+            .map(|(value, _source)| value.into_owned())
     }
-    if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
-        loader = loader.credentials_provider(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        );
-    }
-    loader.load().await
 }
 
 /// An AWS service client built on its first use. Building one parses the SDK's endpoint
@@ -177,7 +213,57 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::Arc;
 
-    use super::LazyClient;
+    use aws_types::os_shim_internal::Env;
+    use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+
+    use super::{config_from, EnvServiceConfig, LazyClient};
+
+    fn key<'a>(service_id: &'a str) -> ServiceConfigKey<'a> {
+        ServiceConfigKey::builder()
+            .service_id(service_id)
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn endpoint_urls_come_from_the_environment_the_service_specific_one_first() {
+        let config = EnvServiceConfig {
+            env: Env::from_slice(&[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+            ]),
+        };
+        assert_eq!(
+            config.load_config(key("DynamoDB")).as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(
+            config.load_config(key("KMS")).as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        let none = EnvServiceConfig {
+            env: Env::from_slice(&[]),
+        };
+        assert_eq!(none.load_config(key("DynamoDB")), None);
+    }
+
+    #[test]
+    fn the_region_is_aws_region_else_aws_default_region_else_a_named_error() {
+        let region = |vars: &[(&str, &str)]| {
+            config_from(Env::from_slice(vars)).map(|c| c.region().map(|r| r.to_string()))
+        };
+        let both = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+        ];
+        assert_eq!(region(&both).unwrap().as_deref(), Some("eu-west-1"));
+        let default = [("AWS_DEFAULT_REGION", "us-east-2")];
+        assert_eq!(region(&default).unwrap().as_deref(), Some("us-east-2"));
+        let err = region(&[("AWS_REGION", " ")]).unwrap_err().to_string();
+        assert!(err.contains("AWS_REGION"), "{err}");
+    }
 
     #[test]
     fn a_lazy_client_is_built_on_first_use_once_for_all_its_clones() {

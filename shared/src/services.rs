@@ -38,12 +38,12 @@ pub struct Services {
 }
 
 impl Services {
-    /// From the environment: Keyhook's config plus the AWS SDK's own (region, credentials,
-    /// `AWS_ENDPOINT_URL` for the local emulator), every client sharing one lazily built
-    /// HTTPS client (`crate::sdk`).
-    pub async fn from_env() -> Result<Self> {
+    /// A Lambda function's services, from its environment: Keyhook's config plus the AWS SDK's
+    /// (region, the role's credentials, `AWS_ENDPOINT_URL` for the local emulator:
+    /// [`crate::sdk::config_from_env`]), every client sharing one lazily built HTTPS client.
+    pub fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
-        let sdk = crate::sdk::config_from_env().await;
+        let sdk = crate::sdk::config_from_env()?;
         Ok(Self::new(config, &sdk))
     }
 

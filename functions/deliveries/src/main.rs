@@ -10,7 +10,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyhook_shared::logging::init_json();
-    let services = Services::from_env().await?;
+    let services = Services::from_env()?;
     let services = &services;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         deliveries::handle_lambda_event(services, event.payload)

@@ -8,7 +8,7 @@ use keyhook_shared::{handlers::mailer, Services};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyhook_shared::logging::init_json();
-    let services = Services::from_env().await?;
+    let services = Services::from_env()?;
     let services = &services;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(

@@ -9,7 +9,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyhook_shared::logging::init_json();
-    let services = Services::from_env().await?;
+    let services = Services::from_env()?;
     let services = &services;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let runs = reconcile::run(services, &reconcile::Options::default()).await?;

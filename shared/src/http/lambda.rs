@@ -97,7 +97,7 @@ impl lambda_http::IntoResponse for Converted {
 /// rows and handlers, so its binary links no other function's code).
 pub async fn run(routes: FunctionRoutes) -> Result<(), lambda_http::Error> {
     crate::logging::init_json();
-    let services = Services::from_env().await?;
+    let services = Services::from_env()?;
     let services = &services;
     lambda_http::run(lambda_http::service_fn(
         move |req: lambda_http::Request| async move {
