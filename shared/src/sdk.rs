@@ -30,8 +30,9 @@ use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 /// (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: the Lambda runtime sets all of them), the
 /// endpoint URLs the SDK reads from the environment (`AWS_ENDPOINT_URL`, or per service
-/// `AWS_ENDPOINT_URL_DYNAMODB` and the like: the local emulator), and the shared lazy HTTPS
-/// client; everything else is the service clients' defaults.
+/// `AWS_ENDPOINT_URL_DYNAMODB` and the like: the local emulator), `AWS_USE_FIPS_ENDPOINT` and
+/// `AWS_USE_DUALSTACK_ENDPOINT`, and the shared lazy HTTPS client; everything else (retries,
+/// timeouts, identity cache) is the service clients' defaults.
 ///
 /// Why not `aws_config::defaults(..).load()`: on Lambda its default chains find the same
 /// variables first, but the loader also reads profile files and a dozen settings, and its
@@ -51,13 +52,27 @@ fn config_from(env: Env) -> crate::Result<SdkConfig> {
             crate::Error::internal("missing environment variable: AWS_REGION (Lambda sets it)")
         })?;
     let credentials = EnvironmentVariableCredentialsProvider::new();
-    Ok(SdkConfig::builder()
+    let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .service_config(EnvServiceConfig { env })
-        .http_client(http_client())
-        .build())
+        .http_client(http_client());
+    // FIPS and dual-stack endpoints, for deployments that need them (GovCloud, IPv6).
+    builder.set_use_fips(flag(&env, "AWS_USE_FIPS_ENDPOINT")?);
+    builder.set_use_dual_stack(flag(&env, "AWS_USE_DUALSTACK_ENDPOINT")?);
+    Ok(builder.service_config(EnvServiceConfig { env }).build())
+}
+
+/// A boolean setting as the SDK reads it: `true` or `false` (any case), unset if absent.
+fn flag(env: &Env, name: &str) -> crate::Result<Option<bool>> {
+    match env.get(name) {
+        Err(_) => Ok(None),
+        Ok(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Ok(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Ok(v) => Err(crate::Error::internal(format!(
+            "{name} must be true or false, not {v:?}"
+        ))),
+    }
 }
 
 /// Per-service settings as the SDK reads them from the environment (`AWS_ENDPOINT_URL_DYNAMODB`,
@@ -263,6 +278,27 @@ mod tests {
         assert_eq!(region(&default).unwrap().as_deref(), Some("us-east-2"));
         let err = region(&[("AWS_REGION", " ")]).unwrap_err().to_string();
         assert!(err.contains("AWS_REGION"), "{err}");
+    }
+
+    #[test]
+    fn fips_and_dual_stack_are_read_as_the_sdk_reads_them() {
+        let config = config_from(Env::from_slice(&[
+            ("AWS_REGION", "us-gov-west-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(config.use_fips(), Some(true));
+        assert_eq!(config.use_dual_stack(), Some(false));
+        let plain = config_from(Env::from_slice(&[("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!((plain.use_fips(), plain.use_dual_stack()), (None, None));
+        let err = config_from(Env::from_slice(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "yes"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("AWS_USE_FIPS_ENDPOINT"), "{err}");
     }
 
     #[test]
