@@ -88,7 +88,7 @@ async fn main() {
         args.get(1)
             .expect("usage: bench-deploy <lambda-dir> [n] [runs]"),
     );
-    let invocations: usize = args.get(2).map_or(1000, |n| n.parse().unwrap());
+    let invocations: usize = args.get(2).map_or(100, |n| n.parse().unwrap());
     let runs: usize = args.get(3).map_or(20, |n| n.parse().unwrap());
 
     // One stack on the emulator with a tenant, an app, a product and a purchase, and a fake
