@@ -193,7 +193,7 @@ async fn main() {
             ),
             "keyhook-reconcile" => (
                 "the scheduled run (lists the app's recent Stripe events, finds none missing)",
-                Box::new(|_| event("schedule/sweep.json", &[])),
+                Box::new(|_| event("schedule/reconcile.json", &[])),
             ),
             _ => unreachable!(),
         };

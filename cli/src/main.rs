@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use keyhook_cli::{
@@ -211,18 +212,18 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     match cli.command {
         Command::Dev(args) => dev(args).await,
         Command::Serve { addr } => {
-            let services = services_from_env().await?;
+            let sdk = operator_sdk().await;
+            let services = Services::new(Config::from_env()?, &sdk);
             let bound = server::spawn(services.clone(), addr).await?;
             println!("Keyhook is serving every route on http://{bound}");
-            spawn_mail_worker(&services).await;
+            spawn_mail_worker(&services, &sdk);
             let stream_arn = std::env::var("KEYHOOK_STREAM_ARN").ok();
-            spawn_webhook_workers(&services, stream_arn).await?;
+            spawn_webhook_workers(&services, &sdk, stream_arn).await?;
             wait_for_ctrl_c().await;
             Ok(())
         }
         Command::Provision(args) => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let r = provision::provision(&sdk, &args.names()).await?;
+            let r = provision::provision(&operator_sdk().await, &args.names()).await?;
             println!("table:      {}\nstream:     {}\nkms key:    {}\nmail queue: {}\ndead-letter queue: {}\ndelivery queue: {}\ndelivery dead-letter queue: {}\nsender:     {}",
                 r.table, r.stream_arn, r.kms_key_id, r.queue_url, r.dlq_url, r.delivery_queue_url, r.delivery_dlq_url, r.mail_from);
             Ok(())
@@ -381,23 +382,25 @@ async fn run_import(args: ImportArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Keyhook's services on an operator's machine (the local server, tenant commands): the AWS
-/// SDK's full default configuration (profiles, SSO, `credential_process`), where a function
-/// on Lambda reads only its environment (`Services::from_env`).
-async fn services_from_env() -> Result<Services, BoxError> {
-    let config = Config::from_env()?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The AWS SDK's configuration on an operator's machine: its full default chain (profiles,
+/// SSO, `credential_process`), where a function on Lambda reads only its environment
+/// (`keyhook_shared::sdk::config_from_env`); every client shares one HTTPS client.
+async fn operator_sdk() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(keyhook_shared::sdk::http_client())
         .load()
-        .await;
-    Ok(Services::new(config, &sdk))
+        .await
 }
 
-async fn spawn_mail_worker(services: &Services) {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// Keyhook's services for a one-off command, configured from the environment.
+async fn services_from_env() -> Result<Services, BoxError> {
+    Ok(Services::new(Config::from_env()?, &operator_sdk().await))
+}
+
+fn spawn_mail_worker(services: &Services, sdk: &SdkConfig) {
     tokio::spawn(mail_worker::run(
         services.clone(),
-        aws_sdk_sqs::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(sdk),
         services.config.mail_queue_url.clone(),
     ));
 }
@@ -406,12 +409,12 @@ async fn spawn_mail_worker(services: &Services) {
 /// DescribeTable unless given) and the sender (with the sweep).
 async fn spawn_webhook_workers(
     services: &Services,
+    sdk: &SdkConfig,
     stream_arn: Option<String>,
 ) -> Result<(), BoxError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let stream_arn = match stream_arn {
         Some(a) => a,
-        None => aws_sdk_dynamodb::Client::new(&sdk)
+        None => aws_sdk_dynamodb::Client::new(sdk)
             .describe_table()
             .table_name(&services.config.table_name)
             .send()
@@ -422,11 +425,11 @@ async fn spawn_webhook_workers(
             .ok_or("the table has no stream (run `keyhook provision`)")?,
     };
     let reader =
-        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream_arn);
+        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(sdk), stream_arn);
     tokio::spawn(reader.run(services.clone()));
     tokio::spawn(delivery_worker::run(
         services.clone(),
-        aws_sdk_sqs::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(sdk),
     ));
     Ok(())
 }
@@ -454,7 +457,7 @@ async fn wait_for_ctrl_c() {
 }
 
 async fn dev(args: DevArgs) -> Result<(), BoxError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = operator_sdk().await;
     let resources = provision::provision(&sdk, &args.resources.names()).await?;
     let base_url = format!("http://{}", args.addr);
     let config = Config {
@@ -475,8 +478,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
     };
     let services = Services::new(config, &sdk);
     let bound = server::spawn(services.clone(), args.addr).await?;
-    spawn_mail_worker(&services).await;
-    spawn_webhook_workers(&services, Some(resources.stream_arn.clone())).await?;
+    spawn_mail_worker(&services, &sdk);
+    spawn_webhook_workers(&services, &sdk, Some(resources.stream_arn.clone())).await?;
 
     // The demo tenant is seeded through the HTTP API, like a merchant would; its owner signs in
     // to the dashboard with the link printed below (also emailed, as `make emails` shows).
