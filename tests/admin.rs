@@ -655,6 +655,37 @@ async fn licenses_are_issued_by_hand_changed_and_resent() {
         .api(&t.token, "GET", "/api/licenses?productId=999999", None)
         .await;
     assert!(list["items"].as_array().unwrap().is_empty());
+    // Contact details change on any license, a revoked one too, and nothing else changes.
+    let (status, l) = stack
+        .api(
+            &t.token,
+            "PATCH",
+            &path,
+            Some(json!({"customerName": "  Ada Lovelace ", "customerEmail": ""})),
+        )
+        .await;
+    assert_eq!(status, 200, "{l}");
+    assert_eq!(
+        (
+            l["customerName"].as_str(),
+            l["customerEmail"].is_null(),
+            l["status"].as_str(),
+            l["maxDevices"].as_u64()
+        ),
+        (Some("Ada Lovelace"), true, Some("revoked"), Some(1)),
+        "{l}"
+    );
+    let (_, read) = stack.api(&t.token, "GET", &path, None).await;
+    assert_eq!(read, l, "the answer is the license as stored");
+    let (_, list) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/licenses?customerEmail={email}"),
+            None,
+        )
+        .await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
 }
 
 #[tokio::test]

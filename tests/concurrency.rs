@@ -1,7 +1,9 @@
 //! Writers of one license racing each other over HTTP against the emulator: admin PATCHes,
-//! activations and a refund. Every write is conditional on the version it read (a read-modify-
-//! write with bounded retries), so none undoes another: the activation's expiry stays, the
-//! refund's revocation stays, the devices stay, and the last PATCH's name is the one kept.
+//! activations and a refund. A write decided from what it read (a limit, the status, the
+//! expiry) is conditional on the version it read (a read-modify-write with bounded retries);
+//! contact details, which depend on nothing read, are written as given and never make the
+//! others retry. Either way none undoes another: the activation's expiry stays, the refund's
+//! revocation stays, the devices stay, and the last PATCH's name and limit are the ones kept.
 
 use futures::future::join_all;
 use keyhook_tests::stripe::{self as fake, Shape};
@@ -13,6 +15,8 @@ const ACTIVATE: &str = "/api/licenses/activate";
 const LICENSES: usize = 4;
 const PATCHES: usize = 12;
 const DEVICES: usize = 3;
+// The last PATCH is one that changes the limit too (see `max_devices`).
+const _: () = assert!((PATCHES - 1) % 4 == 3);
 
 async fn activate(stack: &Stack, key: &str, product: &str, device: &str) -> Value {
     let res = stack
@@ -25,6 +29,11 @@ async fn activate(stack: &Stack, key: &str, product: &str, device: &str) -> Valu
         .unwrap();
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
+}
+
+/// The limit the `i`th PATCH sets: always above the devices activated, so none is refused.
+fn max_devices(i: usize) -> usize {
+    DEVICES + 1 + i
 }
 
 async fn patch(stack: &Stack, t: &TestTenant, id: &str, body: Value) -> (u16, Value) {
@@ -92,13 +101,12 @@ async fn patches_activations_and_a_refund_racing_lose_nothing() {
         async move {
             let patches = async move {
                 for i in 0..PATCHES {
-                    let (status, body) = patch(
-                        stack,
-                        tenant,
-                        id,
-                        json!({"customerName": format!("Name {i}")}),
-                    )
-                    .await;
+                    let mut body = json!({"customerName": format!("Name {i}")});
+                    // Every fourth also changes a limit: a versioned edit racing the others.
+                    if i % 4 == 3 {
+                        body["maxDevices"] = json!(max_devices(i));
+                    }
+                    let (status, body) = patch(stack, tenant, id, body).await;
                     assert_eq!(status, 200, "{body}");
                 }
             };
@@ -128,8 +136,11 @@ async fn patches_activations_and_a_refund_racing_lose_nothing() {
             .await;
         assert_eq!(l["status"], "revoked", "the refund is never undone: {l}");
         assert_eq!(
-            l["customerName"],
-            format!("Name {}", PATCHES - 1),
+            (l["customerName"].as_str(), l["maxDevices"].as_u64()),
+            (
+                Some(format!("Name {}", PATCHES - 1).as_str()),
+                Some(max_devices(PATCHES - 1) as u64)
+            ),
             "the last PATCH wins: {l}"
         );
         let devices = l["devices"].as_array().unwrap().len();

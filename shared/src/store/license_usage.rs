@@ -3,13 +3,11 @@
 //! conditional UpdateItem. The condition is the version and status read: a write decided on a
 //! stale read fails, and the caller re-reads and decides again.
 //!
-//! A device newly activated on the license is then recorded per (product, device) by an
-//! idempotent update. Not one transaction with the license write, on purpose: the limits are
-//! single-item conditions already, and the AWS emulator's transactions are not isolated (a
-//! cancelled transaction restores a snapshot of the table taken before concurrent commits,
-//! undoing them), so concurrent activations through transactions lose updates there. Should the
-//! process stop between the two writes, the record misses this activation; the only effect is
-//! that this already licensed device could still start a trial of the product.
+//! A device newly activated on the license is recorded per (product, device) in the same
+//! `TransactWriteItems` as the license write, so the record that makes "never activated for
+//! this product" exact for trials never misses an activation. (The emulator's transactions are
+//! not isolated on their own; `scripts/moto_server.py` serialises its DynamoDB operations, see
+//! docs/validation.md.)
 
 use std::collections::HashMap;
 

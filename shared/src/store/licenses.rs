@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::applied;
+use super::{applied, updated_record};
 use super::{keys, Filter, Item, Page, Store};
 use crate::domain::License;
 use crate::{Error, Result};
@@ -186,6 +186,69 @@ impl Store {
         Err(Error::Conflict(format!(
             "license {license_id} is being changed by other requests; retry"
         )))
+    }
+
+    /// Sets the buyer's contact details on a license (`Some(None)` removes one). No rule reads
+    /// them and no writer derives them from what it read, so they are written as given,
+    /// conditional only on the license being the tenant's: not on the version, unlike
+    /// [`Store::edit_license`], and without moving it. A stream of renames therefore never
+    /// makes an activation or a refund decide again, and no other field is written, so a
+    /// concurrent change of one stays. The answer is the license as written (`ALL_NEW`).
+    ///
+    /// `Ok(None)` when the license does not exist for `tenant_id`.
+    pub async fn set_license_contact(
+        &self,
+        tenant_id: &str,
+        license_id: &str,
+        email: Option<Option<String>>,
+        name: Option<Option<String>>,
+    ) -> Result<Option<License>> {
+        let Some(current) = self.get_tenant_license(tenant_id, license_id).await? else {
+            return Ok(None);
+        };
+        let text = |v: Option<String>| {
+            v.map(AttributeValue::S)
+                .unwrap_or(AttributeValue::Null(true))
+        };
+        let mut sets = vec!["#updatedAt = :up".to_string()];
+        let mut names = HashMap::from([
+            ("#updatedAt".to_string(), "updatedAt".to_string()),
+            ("#tenantId".to_string(), "tenantId".to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":up".to_string(),
+                AttributeValue::S(crate::time::format(crate::time::now())),
+            ),
+            (":t".to_string(), AttributeValue::S(tenant_id.to_string())),
+        ]);
+        for (field, wanted, now) in [
+            ("customerEmail", email, &current.customer_email),
+            ("customerName", name, &current.customer_name),
+        ] {
+            let Some(wanted) = wanted.filter(|w| w != now) else {
+                continue;
+            };
+            sets.push(format!("#{field} = :{field}"));
+            names.insert(format!("#{field}"), field.to_string());
+            values.insert(format!(":{field}"), text(wanted));
+        }
+        if sets.len() == 1 {
+            return Ok(Some(current));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::license(license_id))))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(pk) AND #tenantId = :t")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        updated_record(result)
     }
 
     /// Writes `changes` (and `updatedAt`, and the next version) if the license's version is

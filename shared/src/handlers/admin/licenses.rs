@@ -293,6 +293,20 @@ pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespon
     let customer_name = input
         .customer_name
         .map(|n| Some(n.trim().to_string()).filter(|n| !n.is_empty()));
+    let contact_only = input.status.is_none()
+        && expires_at.is_none()
+        && input.max_devices.is_none()
+        && input.max_ips.is_none();
+    if contact_only {
+        // Contact details depend on nothing read: written as given, they never race the
+        // validation routes' writes or a refund (see `Store::set_license_contact`).
+        let l = s
+            .store
+            .set_license_contact(&c.tenant_id, id, customer_email, customer_name)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("License {id}")))?;
+        return Ok(ApiResponse::ok(&view(s, l).await?));
+    }
     let now = time::OffsetDateTime::now_utc();
     let l =
         s.store
