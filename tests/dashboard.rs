@@ -440,6 +440,8 @@ async fn license_actions_go_through_the_api_rules() {
     let (t, d, ids) = account(&stack).await;
     let lic = ids["licenseId"].clone();
     let path = format!("/dashboard/licenses/{lic}");
+    // Unique per run: the emulator's mailbox outlives a test run.
+    let new_email = format!("{}@example.com", keyhook_tests::unique("new"));
     let api_license = || async {
         stack
             .api(&t.token, "GET", &format!("/api/licenses/{lic}"), None)
@@ -473,7 +475,7 @@ async fn license_actions_go_through_the_api_rules() {
                 ("expiresAt", "2031-01-31"),
                 ("maxDevices", "3"),
                 ("maxIps", "0"),
-                ("customerEmail", "new@example.com"),
+                ("customerEmail", new_email.as_str()),
             ],
         )
         .await;
@@ -496,7 +498,7 @@ async fn license_actions_go_through_the_api_rules() {
     assert_eq!(resent.status, 303);
     stack.drain_mail().await;
     assert_eq!(
-        stack.emails_to("new@example.com").await.len(),
+        stack.emails_to(&new_email).await.len(),
         1,
         "resent to the new address"
     );
