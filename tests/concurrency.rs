@@ -161,3 +161,52 @@ async fn patches_activations_and_a_refund_racing_lose_nothing() {
     let (status, body) = patch(&stack, &tenant, &ids[0], json!({"status": "active"})).await;
     assert_eq!(status, 409, "{body}");
 }
+
+/// The version is what tells a validation write that the license changed under its decision:
+/// a rename leaves it (nothing is decided from a name), a change of a limit moves it.
+#[tokio::test]
+async fn a_rename_leaves_a_validation_decision_current_and_a_limit_change_does_not() {
+    use keyhook_shared::domain::validation::{LicenseChange, LicenseUsage};
+    use keyhook_shared::domain::License;
+    use keyhook_shared::store::license_usage::ChangeWrite;
+
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let app = stack.app(&tenant).await;
+    let product = stack.product(&tenant, json!({})).await;
+    let (event, _) = checkout_event(&product, Some(1));
+    let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    assert_eq!(status, 200, "{receipt}");
+    let id = receipt["licenseIds"][0].as_str().unwrap().to_string();
+    let store = &stack.services.store;
+    // A validation's write, decided on `read` (what it writes does not matter here).
+    let write_decided_on = |(license, usage): (License, LicenseUsage)| async move {
+        let change = LicenseChange {
+            devices: Some(license.devices.clone()),
+            ..Default::default()
+        };
+        store
+            .write_license_change(&license, &usage, &change, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+    };
+
+    let read = store.get_license_with_usage(&id).await.unwrap().unwrap();
+    let (status, body) = patch(&stack, &tenant, &id, json!({"customerName": "Grace"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(write_decided_on(read).await, ChangeWrite::Written);
+
+    let read = store.get_license_with_usage(&id).await.unwrap().unwrap();
+    let (status, body) = patch(&stack, &tenant, &id, json!({"maxDevices": 7})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(write_decided_on(read).await, ChangeWrite::Stale);
+
+    let (_, l) = stack
+        .api(&tenant.token, "GET", &format!("/api/licenses/{id}"), None)
+        .await;
+    assert_eq!(
+        (l["customerName"].as_str(), l["maxDevices"].as_u64()),
+        (Some("Grace"), Some(7)),
+        "{l}"
+    );
+}
