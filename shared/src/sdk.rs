@@ -38,8 +38,9 @@ use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 /// variables first, but the loader also reads profile files and a dozen settings, and its
 /// chains link an STS client (web identity, assume-role), an IMDS client, SSO and the profile
 /// parser into every function: 0.65 MB of the validate binary (arm64, 9.26 to 8.61 MB;
-/// docs/deploy.md, "Performance") and work before the first `next`. An operator's machine (the CLI and local server, with profiles and
-/// SSO) loads the full default chain instead (`keyhook-cli`).
+/// docs/deploy.md, "Performance") and work before the first `next`. An operator's machine
+/// (the CLI and local server, with profiles and SSO) loads the full default chain instead
+/// (`keyhook-cli`).
 pub fn config_from_env() -> crate::Result<SdkConfig> {
     config_from(Env::real())
 }

@@ -177,8 +177,11 @@ impl Store {
                 return Ok(Some(before));
             }
             after.updated_at = crate::time::now();
-            if self.write_edit(&after, usage.version, changes).await? {
-                return Ok(Some(after));
+            if let Some(written) = self
+                .write_edit(&after, Some(usage.version), changes)
+                .await?
+            {
+                return Ok(Some(written));
             }
             tracing::info!(license_id, attempt, "license changed meanwhile; read again");
             edit_backoff(attempt).await;
@@ -203,76 +206,40 @@ impl Store {
         email: Option<Option<String>>,
         name: Option<Option<String>>,
     ) -> Result<Option<License>> {
-        let Some(current) = self.get_tenant_license(tenant_id, license_id).await? else {
+        let Some(before) = self.get_tenant_license(tenant_id, license_id).await? else {
             return Ok(None);
         };
-        let text = |v: Option<String>| {
-            v.map(AttributeValue::S)
-                .unwrap_or(AttributeValue::Null(true))
-        };
+        let mut after = before.clone();
+        if let Some(email) = email {
+            after.customer_email = email;
+        }
+        if let Some(name) = name {
+            after.customer_name = name;
+        }
+        let changes = edited_fields(&before, &after);
+        if changes.is_empty() {
+            return Ok(Some(before));
+        }
+        after.updated_at = crate::time::now();
+        self.write_edit(&after, None, changes).await
+    }
+
+    /// Writes `changes` (and `updatedAt`) if the license is still the tenant's and, for a
+    /// write decided on a read (`version: Some`), its version is still the one read (0: none
+    /// yet); such a write moves the version. `version: None` writes the fields as given and
+    /// leaves the version. The license as written, or `None` when the condition failed.
+    async fn write_edit(
+        &self,
+        license: &License,
+        version: Option<u64>,
+        changes: Vec<(&'static str, AttributeValue)>,
+    ) -> Result<Option<License>> {
         let mut sets = vec!["#updatedAt = :up".to_string()];
         let mut names = HashMap::from([
             ("#updatedAt".to_string(), "updatedAt".to_string()),
             ("#tenantId".to_string(), "tenantId".to_string()),
         ]);
         let mut values = HashMap::from([
-            (
-                ":up".to_string(),
-                AttributeValue::S(crate::time::format(crate::time::now())),
-            ),
-            (":t".to_string(), AttributeValue::S(tenant_id.to_string())),
-        ]);
-        for (field, wanted, now) in [
-            ("customerEmail", email, &current.customer_email),
-            ("customerName", name, &current.customer_name),
-        ] {
-            let Some(wanted) = wanted.filter(|w| w != now) else {
-                continue;
-            };
-            sets.push(format!("#{field} = :{field}"));
-            names.insert(format!("#{field}"), field.to_string());
-            values.insert(format!(":{field}"), text(wanted));
-        }
-        if sets.len() == 1 {
-            return Ok(Some(current));
-        }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::license(license_id))))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression("attribute_exists(pk) AND #tenantId = :t")
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        updated_record(result)
-    }
-
-    /// Writes `changes` (and `updatedAt`, and the next version) if the license's version is
-    /// still `version`. `Ok(false)` when it is not.
-    async fn write_edit(
-        &self,
-        license: &License,
-        version: u64,
-        changes: Vec<(&'static str, AttributeValue)>,
-    ) -> Result<bool> {
-        let mut sets = vec![
-            "#version = :next".to_string(),
-            "#updatedAt = :up".to_string(),
-        ];
-        let mut names = HashMap::from([
-            ("#version".to_string(), "version".to_string()),
-            ("#updatedAt".to_string(), "updatedAt".to_string()),
-            ("#tenantId".to_string(), "tenantId".to_string()),
-        ]);
-        let mut values = HashMap::from([
-            (
-                ":next".to_string(),
-                AttributeValue::N((version + 1).to_string()),
-            ),
             (
                 ":up".to_string(),
                 AttributeValue::S(crate::time::format(license.updated_at)),
@@ -287,13 +254,21 @@ impl Store {
             names.insert(format!("#f{i}"), field.to_string());
             values.insert(format!(":f{i}"), value);
         }
-        let condition = if version == 0 {
-            "attribute_exists(pk) AND #tenantId = :t AND attribute_not_exists(#version)"
-        } else {
-            values.insert(":version".into(), AttributeValue::N(version.to_string()));
-            "attribute_exists(pk) AND #tenantId = :t AND #version = :version"
+        let condition = match version {
+            None => "attribute_exists(pk) AND #tenantId = :t",
+            Some(version) => {
+                sets.push("#version = :next".into());
+                names.insert("#version".into(), "version".into());
+                values.insert(":next".into(), AttributeValue::N((version + 1).to_string()));
+                if version == 0 {
+                    "attribute_exists(pk) AND #tenantId = :t AND attribute_not_exists(#version)"
+                } else {
+                    values.insert(":version".into(), AttributeValue::N(version.to_string()));
+                    "attribute_exists(pk) AND #tenantId = :t AND #version = :version"
+                }
+            }
         };
-        applied(
+        updated_record(
             self.client
                 .update_item()
                 .table_name(&self.table)
@@ -302,6 +277,7 @@ impl Store {
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::AllNew)
                 .send()
                 .await,
         )

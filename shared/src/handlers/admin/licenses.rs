@@ -297,18 +297,14 @@ pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespon
         && expires_at.is_none()
         && input.max_devices.is_none()
         && input.max_ips.is_none();
-    if contact_only {
+    let now = time::OffsetDateTime::now_utc();
+    let written = if contact_only {
         // Contact details depend on nothing read: written as given, they never race the
         // validation routes' writes or a refund (see `Store::set_license_contact`).
-        let l = s
-            .store
+        s.store
             .set_license_contact(&c.tenant_id, id, customer_email, customer_name)
             .await?
-            .ok_or_else(|| Error::not_found(format!("License {id}")))?;
-        return Ok(ApiResponse::ok(&view(s, l).await?));
-    }
-    let now = time::OffsetDateTime::now_utc();
-    let l =
+    } else {
         s.store
             .edit_license(&c.tenant_id, id, |l| {
                 if let Some(expires_at) = expires_at {
@@ -347,7 +343,8 @@ pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespon
                 Ok(())
             })
             .await?
-            .ok_or_else(|| Error::not_found(format!("License {id}")))?;
+    };
+    let l = written.ok_or_else(|| Error::not_found(format!("License {id}")))?;
     Ok(ApiResponse::ok(&view(s, l).await?))
 }
 
