@@ -5,6 +5,7 @@
 //! handler ([`handlers`]), and from the handler to the one module that owns the rule
 //! ([`domain`], [`stripe`], [`store`], [`crypto`], [`mail`]).
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod crypto;

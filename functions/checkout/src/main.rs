@@ -2,7 +2,7 @@
 //! Wiring only: clients are built once, then its own routes are served (`FunctionRoutes`: the
 //! binary links no other function's handlers).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), keyhook_shared::lambda_http::Error> {
     keyhook_shared::http::lambda::run(keyhook_shared::http::routes::FunctionRoutes::CHECKOUT).await
 }

@@ -5,7 +5,7 @@ use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
 use keyhook_shared::{handlers::mailer, Services};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyhook_shared::logging::init_json();
     let services = Services::from_env()?;

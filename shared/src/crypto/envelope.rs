@@ -14,6 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use moka::sync::Cache;
 
+use crate::cache::LazyCache;
+
 use crate::crypto::seal::{self, DataKey, SealContext, SealError};
 use crate::crypto::Secret;
 use crate::domain::TenantKeyRecord;
@@ -34,8 +36,8 @@ pub struct Keyring {
     kms: LazyClient<aws_sdk_kms::Client>,
     kms_key_id: String,
     store: Store,
-    keys: Cache<(String, String), Arc<DataKey>>,
-    active: Cache<String, String>,
+    keys: LazyCache<(String, String), Arc<DataKey>>,
+    active: LazyCache<String, String>,
 }
 
 impl Keyring {
@@ -49,14 +51,18 @@ impl Keyring {
             kms: kms.into(),
             kms_key_id,
             store,
-            keys: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(ttl)
-                .build(),
-            active: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(ACTIVE_KEY_ID_TTL.min(ttl))
-                .build(),
+            keys: LazyCache::new(move || {
+                Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(ttl)
+                    .build()
+            }),
+            active: LazyCache::new(move || {
+                Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(ACTIVE_KEY_ID_TTL.min(ttl))
+                    .build()
+            }),
         }
     }
 

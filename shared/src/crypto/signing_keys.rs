@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use moka::sync::Cache;
+
+use crate::cache::LazyCache;
 use zeroize::Zeroizing;
 
 use crate::crypto::{Keyring, SealContext};
@@ -42,7 +44,7 @@ impl std::fmt::Debug for Signer {
 pub struct SigningKeys {
     keyring: Keyring,
     store: Store,
-    cache: Cache<String, Arc<Signer>>,
+    cache: LazyCache<String, Arc<Signer>>,
 }
 
 impl SigningKeys {
@@ -50,10 +52,12 @@ impl SigningKeys {
         SigningKeys {
             keyring,
             store,
-            cache: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(ttl)
-                .build(),
+            cache: LazyCache::new(move || {
+                Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(ttl)
+                    .build()
+            }),
         }
     }
 

@@ -77,7 +77,7 @@ impl Store {
             .set_transact_items(Some(items))
             .send()
             .await;
-        self.caches.products().invalidate_all();
+        self.caches.products.invalidate_all();
         let Err(e) = result else { return Ok(()) };
         let reasons: Vec<Option<String>> = match e.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
@@ -206,12 +206,12 @@ impl Store {
         reference: &str,
     ) -> Result<Option<Product>> {
         let key = (tenant_id.to_string(), reference.to_string());
-        if let Some(p) = self.caches.products().get(&key) {
+        if let Some(p) = self.caches.products.get(&key) {
             return Ok(Some(p));
         }
         let product = self.resolve_product(tenant_id, reference).await?;
         if let Some(p) = &product {
-            self.caches.products().insert(key, p.clone());
+            self.caches.products.insert(key, p.clone());
         }
         Ok(product)
     }

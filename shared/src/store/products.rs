@@ -18,7 +18,7 @@ impl Store {
 
     pub async fn create_product(&self, p: &Product) -> Result<()> {
         let created = self.put_new(Self::product_item(p)?).await;
-        self.caches.products().invalidate_all();
+        self.caches.products.invalidate_all();
         if !created? {
             return Err(Error::Conflict(format!("product {} already exists", p.id)));
         }
@@ -29,7 +29,7 @@ impl Store {
         let updated = self
             .put_existing(Self::product_item(p)?, &p.tenant_id)
             .await;
-        self.caches.products().invalidate_all();
+        self.caches.products.invalidate_all();
         updated
     }
 
@@ -50,7 +50,7 @@ impl Store {
         let deleted = self
             .delete_owned(keys::product(product_id), tenant_id)
             .await;
-        self.caches.products().invalidate_all();
+        self.caches.products.invalidate_all();
         deleted
     }
 

@@ -11,11 +11,11 @@
 //!   alias write clears the cache); made through another process, within that time.
 //!   Products not found are never cached.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use moka::sync::Cache;
 
+use crate::cache::LazyCache;
 use crate::domain::{ApiToken, Product};
 
 /// Entries each cache holds at most (least recently used go first).
@@ -25,44 +25,34 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(30);
 /// Default lifetime of a cached product.
 pub const PRODUCT_TTL: Duration = Duration::from_secs(10);
 
-/// Built on first use: a function that never reads a token or a product (validation) does not
-/// pay for building them at its start.
+/// Built on first use ([`LazyCache`]): a function that never reads a token or a product
+/// (validation) does not pay for building them at its start.
 pub(crate) struct ReadCaches {
-    token_ttl: Duration,
-    product_ttl: Duration,
     /// By token hash.
-    tokens: OnceLock<Cache<String, ApiToken>>,
+    pub tokens: LazyCache<String, ApiToken>,
     /// By (tenant id, product id or external id).
-    products: OnceLock<Cache<(String, String), Product>>,
+    pub products: LazyCache<(String, String), Product>,
 }
 
-fn cache<K, V>(ttl: Duration) -> Cache<K, V>
+fn cache<K, V>(ttl: Duration) -> LazyCache<K, V>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    Cache::builder()
-        .max_capacity(MAX_ENTRIES)
-        // moka refuses a zero lifetime; 1 ns caches nothing in practice.
-        .time_to_live(ttl.max(Duration::from_nanos(1)))
-        .build()
+    LazyCache::new(move || {
+        Cache::builder()
+            .max_capacity(MAX_ENTRIES)
+            // moka refuses a zero lifetime; 1 ns caches nothing in practice.
+            .time_to_live(ttl.max(Duration::from_nanos(1)))
+            .build()
+    })
 }
 
 impl ReadCaches {
     pub fn new(token_ttl: Duration, product_ttl: Duration) -> Self {
         ReadCaches {
-            token_ttl,
-            product_ttl,
-            tokens: OnceLock::new(),
-            products: OnceLock::new(),
+            tokens: cache(token_ttl),
+            products: cache(product_ttl),
         }
-    }
-
-    pub fn tokens(&self) -> &Cache<String, ApiToken> {
-        self.tokens.get_or_init(|| cache(self.token_ttl))
-    }
-
-    pub fn products(&self) -> &Cache<(String, String), Product> {
-        self.products.get_or_init(|| cache(self.product_ttl))
     }
 }

@@ -69,14 +69,12 @@ impl Store {
     /// while its entry is young enough (`read_cache`: a revocation elsewhere applies within
     /// the cache's lifetime), else one consistent read.
     pub async fn authenticating_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
-        if let Some(token) = self.caches.tokens().get(token_hash) {
+        if let Some(token) = self.caches.tokens.get(token_hash) {
             return Ok(Some(token));
         }
         let token = self.token_by_hash(token_hash).await?;
         if let Some(t) = &token {
-            self.caches
-                .tokens()
-                .insert(token_hash.to_string(), t.clone());
+            self.caches.tokens.insert(token_hash.to_string(), t.clone());
         }
         Ok(token)
     }
@@ -95,7 +93,7 @@ impl Store {
     /// working here at once). `Ok(false)` when there was none.
     pub async fn delete_token(&self, tenant_id: &str, token_hash: &str) -> Result<bool> {
         let deleted = self.delete_owned(keys::token(token_hash), tenant_id).await;
-        self.caches.tokens().invalidate(token_hash);
+        self.caches.tokens.invalidate(token_hash);
         deleted
     }
 

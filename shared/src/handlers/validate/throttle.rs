@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
+use crate::cache::LazyCache;
+
 /// A bucket's size and refill rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -71,17 +73,19 @@ impl Bucket {
 #[derive(Clone)]
 pub struct IpBudget {
     rate: Rate,
-    buckets: Cache<String, Arc<Mutex<Bucket>>>,
+    buckets: LazyCache<String, Arc<Mutex<Bucket>>>,
 }
 
 impl IpBudget {
     pub fn new(rate: Rate) -> Self {
         IpBudget {
             rate,
-            buckets: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs_f64(rate.burst / rate.per_second))
-                .build(),
+            buckets: LazyCache::new(move || {
+                Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_idle(Duration::from_secs_f64(rate.burst / rate.per_second))
+                    .build()
+            }),
         }
     }
 
@@ -105,7 +109,7 @@ impl IpBudget {
 #[derive(Clone)]
 pub struct TrialStartBudget {
     rate: Rate,
-    buckets: Cache<String, Arc<Mutex<TrialStarts>>>,
+    buckets: LazyCache<String, Arc<Mutex<TrialStarts>>>,
 }
 
 /// One IP's trial-start bucket and the devices it counted lately.
@@ -124,10 +128,12 @@ impl TrialStartBudget {
     pub fn new(rate: Rate) -> Self {
         TrialStartBudget {
             rate,
-            buckets: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs_f64(rate.burst / rate.per_second))
-                .build(),
+            buckets: LazyCache::new(move || {
+                Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_idle(Duration::from_secs_f64(rate.burst / rate.per_second))
+                    .build()
+            }),
         }
     }
 

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
+use crate::cache::LazyCache;
+
 use crate::crypto::Secret;
 use crate::domain::StripeApp;
 use crate::handlers::app_secrets::{self, AppSecret};
@@ -25,8 +27,8 @@ pub const LIST_TTL: Duration = Duration::from_secs(30);
 pub const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 pub struct AppCache {
-    lists: Cache<bool, Arc<Vec<StripeApp>>>,
-    secrets: Cache<String, Arc<Secret>>,
+    lists: LazyCache<bool, Arc<Vec<StripeApp>>>,
+    secrets: LazyCache<String, Arc<Secret>>,
     /// When each mode's list was last read, or a forced re-read claimed.
     last_refresh: Mutex<[Option<Instant>; 2]>,
     /// One list read at a time per process: concurrent requests that find no list wait for
@@ -37,14 +39,18 @@ pub struct AppCache {
 impl AppCache {
     pub fn new(secret_ttl: Duration) -> Self {
         AppCache {
-            lists: Cache::builder()
-                .max_capacity(2)
-                .time_to_live(LIST_TTL)
-                .build(),
-            secrets: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(secret_ttl)
-                .build(),
+            lists: LazyCache::new(|| {
+                Cache::builder()
+                    .max_capacity(2)
+                    .time_to_live(LIST_TTL)
+                    .build()
+            }),
+            secrets: LazyCache::new(move || {
+                Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(secret_ttl)
+                    .build()
+            }),
             last_refresh: Mutex::new([None, None]),
             reading: tokio::sync::Mutex::new(()),
         }
