@@ -5,6 +5,7 @@ use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
 use keyhook_shared::{handlers::mailer, Services};
 
+// Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyhook_shared::logging::init_json();

@@ -6,6 +6,7 @@ use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
 use keyhook_shared::{handlers::reconcile, Services};
 use serde_json::Value;
 
+// Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyhook_shared::logging::init_json();
