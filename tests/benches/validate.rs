@@ -358,7 +358,7 @@ async fn run() {
         bytes / m
     );
 
-    let (harness_us, item_bytes) = sdk_harness(&stack, &validate).await;
+    let (harness_us, round_trip_us, item_bytes) = sdk_harness(&stack, &validate).await;
 
     println!();
     println!("== Requests/second through the local server (one core, concurrency 16) ==");
@@ -388,6 +388,7 @@ async fn run() {
     if !cfg!(debug_assertions) {
         figures.extend([
             ("cpu_us_harness", json!(harness_us)),
+            ("cpu_us_round_trip", json!(round_trip_us)),
             ("cpu_us_emulator", json!(emulator_us)),
             ("cpu_us_in_memory", json!(in_memory_us)),
         ]);
@@ -401,9 +402,10 @@ async fn run() {
 /// Compares the SDK client with its default configuration and the one Keyhook builds
 /// (`sdk::dynamodb_client`); with `KEYHOOK_BENCH_VARIANTS=1`, also single settings changed
 /// (stalled-stream protection, retries, identity cache, the shared HTTP client), to see what
-/// each costs. Returns Keyhook's figure (µs CPU per validate) and the size
-/// of the license item read (DynamoDB's item size: names + values).
-async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
+/// each costs. Returns Keyhook's figure (µs CPU per validate), the bare round trip's
+/// ([`round_trip_floor`]) and the size of the license item read (DynamoDB's item size: names +
+/// values).
+async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
     let items = keyhook_tests::dynamo_responder::table_items(
         stack.services.store.client(),
         stack.services.store.table(),
@@ -562,7 +564,7 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, usize) {
                 && i.get("sk").and_then(|v| v.as_s().ok()) == Some(&sk)
         })
         .expect("the license is in the table");
-    (keyhook, item_size(license))
+    (keyhook, round_trip, item_size(license))
 }
 
 /// CPU per bare HTTP round trip to the responder: the same GetItem body, prebuilt, over one
