@@ -11,6 +11,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use moka::sync::Cache;
 
@@ -30,6 +31,26 @@ where
             cell: Arc::new(OnceLock::new()),
             build: Arc::new(build),
         }
+    }
+
+    /// At most `capacity` entries, each dropped `ttl` after it was written.
+    pub fn time_to_live(capacity: u64, ttl: Duration) -> Self {
+        Self::new(move || {
+            Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build()
+        })
+    }
+
+    /// At most `capacity` entries, each dropped after `idle` without a read or write.
+    pub fn time_to_idle(capacity: u64, idle: Duration) -> Self {
+        Self::new(move || {
+            Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(idle)
+                .build()
+        })
     }
 
     /// Whether the cache has been built (tests: what a start builds).

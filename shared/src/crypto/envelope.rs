@@ -12,10 +12,8 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use moka::sync::Cache;
 
 use crate::cache::LazyCache;
-
 use crate::crypto::seal::{self, DataKey, SealContext, SealError};
 use crate::crypto::Secret;
 use crate::domain::TenantKeyRecord;
@@ -51,18 +49,8 @@ impl Keyring {
             kms: kms.into(),
             kms_key_id,
             store,
-            keys: LazyCache::new(move || {
-                Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(ttl)
-                    .build()
-            }),
-            active: LazyCache::new(move || {
-                Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(ACTIVE_KEY_ID_TTL.min(ttl))
-                    .build()
-            }),
+            keys: LazyCache::time_to_live(10_000, ttl),
+            active: LazyCache::time_to_live(10_000, ACTIVE_KEY_ID_TTL.min(ttl)),
         }
     }
 

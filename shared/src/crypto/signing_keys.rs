@@ -9,11 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use moka::sync::Cache;
-
-use crate::cache::LazyCache;
 use zeroize::Zeroizing;
 
+use crate::cache::LazyCache;
 use crate::crypto::{Keyring, SealContext};
 use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
 use crate::store::Store;
@@ -52,12 +50,7 @@ impl SigningKeys {
         SigningKeys {
             keyring,
             store,
-            cache: LazyCache::new(move || {
-                Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(ttl)
-                    .build()
-            }),
+            cache: LazyCache::time_to_live(10_000, ttl),
         }
     }
 

@@ -13,8 +13,6 @@
 
 use std::time::Duration;
 
-use moka::sync::Cache;
-
 use crate::cache::LazyCache;
 use crate::domain::{ApiToken, Product};
 
@@ -39,13 +37,8 @@ where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    LazyCache::new(move || {
-        Cache::builder()
-            .max_capacity(MAX_ENTRIES)
-            // moka refuses a zero lifetime; 1 ns caches nothing in practice.
-            .time_to_live(ttl.max(Duration::from_nanos(1)))
-            .build()
-    })
+    // moka refuses a zero lifetime; 1 ns caches nothing in practice.
+    LazyCache::time_to_live(MAX_ENTRIES, ttl.max(Duration::from_nanos(1)))
 }
 
 impl ReadCaches {

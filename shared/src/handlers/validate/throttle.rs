@@ -16,8 +16,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moka::sync::Cache;
-
 use crate::cache::LazyCache;
 
 /// A bucket's size and refill rate.
@@ -80,12 +78,10 @@ impl IpBudget {
     pub fn new(rate: Rate) -> Self {
         IpBudget {
             rate,
-            buckets: LazyCache::new(move || {
-                Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_idle(Duration::from_secs_f64(rate.burst / rate.per_second))
-                    .build()
-            }),
+            buckets: LazyCache::time_to_idle(
+                100_000,
+                Duration::from_secs_f64(rate.burst / rate.per_second),
+            ),
         }
     }
 
@@ -128,12 +124,10 @@ impl TrialStartBudget {
     pub fn new(rate: Rate) -> Self {
         TrialStartBudget {
             rate,
-            buckets: LazyCache::new(move || {
-                Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_idle(Duration::from_secs_f64(rate.burst / rate.per_second))
-                    .build()
-            }),
+            buckets: LazyCache::time_to_idle(
+                100_000,
+                Duration::from_secs_f64(rate.burst / rate.per_second),
+            ),
         }
     }
 

@@ -9,10 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moka::sync::Cache;
-
 use crate::cache::LazyCache;
-
 use crate::crypto::Secret;
 use crate::domain::StripeApp;
 use crate::handlers::app_secrets::{self, AppSecret};
@@ -39,18 +36,8 @@ pub struct AppCache {
 impl AppCache {
     pub fn new(secret_ttl: Duration) -> Self {
         AppCache {
-            lists: LazyCache::new(|| {
-                Cache::builder()
-                    .max_capacity(2)
-                    .time_to_live(LIST_TTL)
-                    .build()
-            }),
-            secrets: LazyCache::new(move || {
-                Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_live(secret_ttl)
-                    .build()
-            }),
+            lists: LazyCache::time_to_live(2, LIST_TTL),
+            secrets: LazyCache::time_to_live(100_000, secret_ttl),
             last_refresh: Mutex::new([None, None]),
             reading: tokio::sync::Mutex::new(()),
         }
