@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
-/// A moka cache built by `build` on first use (see the module doc).
+/// A moka cache built on first use (see the module doc), with the policy its constructor names.
 pub struct LazyCache<K, V> {
     cell: Arc<OnceLock<Cache<K, V>>>,
     build: Arc<dyn Fn() -> Cache<K, V> + Send + Sync>,
@@ -26,7 +26,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub fn new(build: impl Fn() -> Cache<K, V> + Send + Sync + 'static) -> Self {
+    fn new(build: impl Fn() -> Cache<K, V> + Send + Sync + 'static) -> Self {
         LazyCache {
             cell: Arc::new(OnceLock::new()),
             build: Arc::new(build),
@@ -53,8 +53,8 @@ where
         })
     }
 
-    /// Whether the cache has been built (tests: what a start builds).
-    pub fn is_built(&self) -> bool {
+    #[cfg(test)]
+    fn is_built(&self) -> bool {
         self.cell.get().is_some()
     }
 }

@@ -66,6 +66,15 @@ impl Bucket {
     }
 }
 
+/// One budget's state by client IP, at most 100,000 addresses: an address idle long enough for
+/// its bucket to be full again is dropped (its next request starts a full bucket).
+fn buckets<V: Clone + Send + Sync + 'static>(rate: Rate) -> LazyCache<String, V> {
+    LazyCache::time_to_idle(
+        100_000,
+        Duration::from_secs_f64(rate.burst / rate.per_second),
+    )
+}
+
 /// Token buckets by client IP for one rate (bounded; buckets idle long enough to be full again
 /// are dropped).
 #[derive(Clone)]
@@ -78,10 +87,7 @@ impl IpBudget {
     pub fn new(rate: Rate) -> Self {
         IpBudget {
             rate,
-            buckets: LazyCache::time_to_idle(
-                100_000,
-                Duration::from_secs_f64(rate.burst / rate.per_second),
-            ),
+            buckets: buckets(rate),
         }
     }
 
@@ -124,10 +130,7 @@ impl TrialStartBudget {
     pub fn new(rate: Rate) -> Self {
         TrialStartBudget {
             rate,
-            buckets: LazyCache::time_to_idle(
-                100_000,
-                Duration::from_secs_f64(rate.burst / rate.per_second),
-            ),
+            buckets: buckets(rate),
         }
     }
 
