@@ -1,5 +1,5 @@
 # The two commands: `make dev` runs Keyhook locally; `make test` runs every test.
-.PHONY: dev test bench trigger emails fmt lint build deploy-check bench-deploy deploy
+.PHONY: dev test bench trigger emails fmt lint build openapi deploy-check bench-deploy deploy
 
 dev:
 	./scripts/dev.sh
@@ -30,6 +30,11 @@ lint:
 
 build:
 	cargo build --workspace
+
+# Regenerates the published OpenAPI document and request schemas (shared/openapi/) from the
+# code; `make test` fails while they are stale.
+openapi:
+	KEYHOOK_BLESS=1 cargo test -p keyhook-shared --lib -q the_published_files_are_what_the_code_generates
 
 # Deployment checks without AWS: cfn-lint, sam validate --lint, the arm64 release build.
 deploy-check:

@@ -2,8 +2,15 @@
 //! methods from the route table, request and response schemas derived (`schemars`) from the
 //! very types the handlers read and write. Every `Op` must be described here (the `match` is
 //! exhaustive), so a new route cannot ship undocumented.
+//!
+//! The generation runs at build time, not in the functions: a test writes the document and the
+//! request bodies' standalone schemas to `shared/openapi/` (checked in, and the test fails when
+//! they are stale; `make openapi` rewrites them), the admin function serves that file
+//! ([`PUBLISHED`]) and every function checks request bodies against the other
+//! (`http::schema`). So no binary links `schemars`' generators or the schema of every answer
+//! type (about 0.4 MB of code in the admin function), and what is served is what was reviewed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::transform::RecursiveTransform;
@@ -46,6 +53,8 @@ struct Gen {
     responses: SchemaGenerator,
     /// `<Type>Create` components to derive: (type's component, required fields, name).
     creates: Vec<(String, &'static [&'static str], String)>,
+    /// Each request body's standalone schema, by `schema::body_key` (what the server checks).
+    bodies: BTreeMap<String, Value>,
 }
 
 impl Gen {
@@ -62,7 +71,16 @@ impl Gen {
             requests: settings(Contract::Deserialize).into_generator(),
             responses: settings(Contract::Serialize).into_generator(),
             creates: Vec::new(),
+            bodies: BTreeMap::new(),
         }
+    }
+
+    /// Records the standalone schema of a request body of `T` with `required` fields.
+    fn body_schema<T: JsonSchema>(&mut self, required: &[&str]) {
+        self.bodies.insert(
+            schema::body_key::<T>(required),
+            schema::request_schema::<T>(required),
+        );
     }
 
     fn request<T: JsonSchema>(&mut self) -> Value {
@@ -155,6 +173,7 @@ impl Operation {
     }
 
     fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+        g.body_schema::<T>(&[]);
         self.body = Some(g.request::<T>());
         self
     }
@@ -165,6 +184,7 @@ impl Operation {
         g: &mut Gen,
         required: &'static [&'static str],
     ) -> Self {
+        g.body_schema::<T>(required);
         self.body = Some(g.create::<T>(required));
         self
     }
@@ -667,8 +687,26 @@ pub struct Health {
     pub status: String,
 }
 
-/// The whole document.
+/// The published document (`shared/openapi/openapi.json`), which `/openapi.json` serves.
+pub const PUBLISHED: &str = include_str!("../../openapi/openapi.json");
+
+/// The published request bodies' schemas (`shared/openapi/request-bodies.json`), by
+/// `schema::body_key`, which `http::schema` checks bodies against.
+pub const PUBLISHED_REQUEST_BODIES: &str = include_str!("../../openapi/request-bodies.json");
+
+/// The whole document, generated from the code (at build time: see the module doc).
 pub fn document() -> Value {
+    generate().0
+}
+
+/// Every request body's standalone schema (with `$defs`), by `schema::body_key`: the
+/// operations' bodies as the document publishes them, required fields included.
+pub fn request_bodies() -> Value {
+    Value::Object(generate().1.into_iter().collect())
+}
+
+/// The document, and the request bodies' schemas collected while describing it.
+fn generate() -> (Value, BTreeMap<String, Value>) {
     let mut g = Gen::new();
     let mut paths = Map::new();
     for route in ROUTES {
@@ -733,7 +771,7 @@ pub fn document() -> Value {
             }
         }
     }
-    json!({
+    let document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Keyhook API",
@@ -752,7 +790,8 @@ pub fn document() -> Value {
                 "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "kh_session", "description": "The dashboard's session cookie (`__Host-kh_session` over HTTPS), set by signing in at /dashboard/sign-in; form posts also carry the session's CSRF token."},
             },
         },
-    })
+    });
+    (document, g.bodies)
 }
 
 /// Points references to the types of `names` at their request schemas (`<Type>Input`).
@@ -791,6 +830,36 @@ mod tests {
             Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
             _ => {}
         }
+    }
+
+    /// Compares a published file with what the code generates; with `KEYHOOK_BLESS` set
+    /// (`make openapi`), rewrites it instead.
+    fn check_published(file: &str, published: &str, generated: &Value) {
+        let text = serde_json::to_string_pretty(generated).expect("serialises") + "\n";
+        if text == published {
+            return;
+        }
+        if std::env::var_os("KEYHOOK_BLESS").is_some() {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("openapi")
+                .join(file);
+            std::fs::write(&path, text).expect("writes the published file");
+            return;
+        }
+        panic!(
+            "shared/openapi/{file} is not what the code generates: run `make openapi`, review \
+             the diff and commit it"
+        );
+    }
+
+    #[test]
+    fn the_published_files_are_what_the_code_generates() {
+        check_published("openapi.json", PUBLISHED, &document());
+        check_published(
+            "request-bodies.json",
+            PUBLISHED_REQUEST_BODIES,
+            &request_bodies(),
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Request bodies are checked against the very JSON Schema the OpenAPI document publishes for
-//! them (generated with `schemars` from the handler's input type), before the handler reads
+//! them (generated with `schemars` from the handler's input type at build time, and published
+//! in `shared/openapi/request-bodies.json`: see `http::openapi`), before the handler reads
 //! them: a body the document calls invalid is refused with `422 validation_failed` naming the
 //! field, so the document and the server cannot disagree on what is well formed. The handlers'
 //! own checks stay (the dashboard and the CLI reach them too); the patterns below are written
@@ -19,6 +20,7 @@ use jsonschema::Validator;
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::{Error, Result};
@@ -239,36 +241,61 @@ fn not_null(prop: &mut Value) {
     }
 }
 
+/// The name a request body's schema is published under: `T`'s schema id (its module path and
+/// name, which `schemars` derives from the source), then the required fields, if any.
+pub fn body_key<T: JsonSchema>(required: &[&str]) -> String {
+    let id = T::schema_id();
+    if required.is_empty() {
+        id.into_owned()
+    } else {
+        format!("{id} requiring {}", required.join(","))
+    }
+}
+
 type Key = (TypeId, String);
 
 static VALIDATORS: LazyLock<Mutex<HashMap<Key, Arc<Validator>>>> = LazyLock::new(Default::default);
 
-/// The compiled schema of `T` with `required`, built once per process.
-fn validator<T: JsonSchema + 'static>(required: &[&str]) -> Arc<Validator> {
+/// The published request bodies' schemas, read on the first check (as raw text: only the one
+/// being compiled is parsed).
+static PUBLISHED: LazyLock<HashMap<&'static str, &'static RawValue>> = LazyLock::new(|| {
+    serde_json::from_str(crate::http::openapi::PUBLISHED_REQUEST_BODIES)
+        .expect("shared/openapi/request-bodies.json is a map of schemas")
+});
+
+/// The compiled schema of `T` with `required`, built once per process from the published one.
+/// A body no operation publishes is a programming error (the test of the published files and
+/// the tests of its route find it); it is answered `500 internal`, never accepted unchecked.
+fn validator<T: JsonSchema + 'static>(required: &[&str]) -> Result<Arc<Validator>> {
     let key = (TypeId::of::<T>(), required.join(","));
     if let Some(v) = VALIDATORS.lock().expect("lock").get(&key) {
-        return Arc::clone(v);
+        return Ok(Arc::clone(v));
     }
-    let schema = request_schema::<T>(required);
+    let name = body_key::<T>(required);
+    let published = PUBLISHED.get(name.as_str()).ok_or_else(|| {
+        Error::internal(format!(
+            "no published request schema for {name} (run `make openapi`)"
+        ))
+    })?;
+    let schema: Value = serde_json::from_str(published.get())
+        .map_err(|e| Error::internal(format!("the published schema of {name}: {e}")))?;
     let compiled = Arc::new(
         jsonschema::options()
             .should_validate_formats(true)
             .build(&schema)
-            .unwrap_or_else(|e| {
-                panic!("the schema of {} compiles: {e}", std::any::type_name::<T>())
-            }),
+            .map_err(|e| Error::internal(format!("the published schema of {name}: {e}")))?,
     );
     VALIDATORS
         .lock()
         .expect("lock")
         .insert(key, Arc::clone(&compiled));
-    compiled
+    Ok(compiled)
 }
 
-/// Checks a parsed body against `T`'s schema (with `required`); the first error, as the
-/// contract's `validation_failed` naming the field (`connect.accountIds[0]`).
+/// Checks a parsed body against `T`'s published schema (with `required`); the first error, as
+/// the contract's `validation_failed` naming the field (`connect.accountIds[0]`).
 pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result<()> {
-    let validator = validator::<T>(required);
+    let validator = validator::<T>(required)?;
     // The common case, a valid body, without collecting errors (and their paths).
     if validator.is_valid(body) {
         return Ok(());
@@ -491,7 +518,30 @@ mod tests {
         let s = request_schema::<In>(&["name"]);
         assert_eq!(s["properties"]["name"]["type"], "string");
         assert_eq!(s["required"], serde_json::json!(["name"]));
-        assert!(check::<In>(&serde_json::json!({"name": null}), &["name"]).is_err());
-        assert!(check::<In>(&serde_json::json!({"name": "x"}), &["name"]).is_ok());
+        let compiled = jsonschema::validator_for(&s).expect("compiles");
+        assert!(!compiled.is_valid(&serde_json::json!({"name": null})));
+        assert!(compiled.is_valid(&serde_json::json!({"name": "x"})));
+    }
+
+    #[test]
+    fn bodies_are_checked_against_the_published_schema() {
+        use crate::handlers::admin::tokens::{TokenInput, CREATE_REQUIRED};
+        let missing = check::<TokenInput>(&serde_json::json!({}), CREATE_REQUIRED);
+        assert!(
+            matches!(&missing, Err(Error::Validation { field: Some(f), .. }) if f == "name"),
+            "{missing:?}"
+        );
+        assert!(check::<TokenInput>(&serde_json::json!({"name": "ci"}), CREATE_REQUIRED).is_ok());
+    }
+
+    #[test]
+    fn a_body_no_operation_publishes_is_an_internal_error() {
+        #[derive(schemars::JsonSchema, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Unpublished {
+            name: String,
+        }
+        let e = check::<Unpublished>(&serde_json::json!({"name": "x"}), &[]).unwrap_err();
+        assert_eq!(e.code(), "internal");
     }
 }
