@@ -3,12 +3,12 @@
 //! very types the handlers read and write. Every `Op` must be described here (the `match` is
 //! exhaustive), so a new route cannot ship undocumented.
 //!
-//! The generation runs at build time, not in the functions: a test writes the document and the
-//! request bodies' standalone schemas to `shared/openapi/` (checked in, and the test fails when
-//! they are stale; `make openapi` rewrites them), the admin function serves that file
-//! ([`PUBLISHED`]) and every function checks request bodies against the other
-//! (`http::schema`). So no binary links `schemars`' generators or the schema of every answer
-//! type (about 0.4 MB of code in the admin function), and what is served is what was reviewed.
+//! The generation runs at build time, not in the functions (`http::published`): the document
+//! and each request body's standalone schema are checked in under `shared/openapi/`, the admin
+//! function serves the document ([`PUBLISHED`]), and every function checks request bodies with
+//! validators compiled from those schemas (`http::schema`). So no binary links `schemars`'
+//! generators, the schema of every answer type or a JSON Schema compiler, and what is served is
+//! what was reviewed.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -53,8 +53,9 @@ struct Gen {
     responses: SchemaGenerator,
     /// `<Type>Create` components to derive: (type's component, required fields, name).
     creates: Vec<(String, &'static [&'static str], String)>,
-    /// Each request body's standalone schema, by `schema::body_key` (what the server checks).
-    bodies: BTreeMap<String, Value>,
+    /// Each request body's standalone schema (what the server checks), by the body type's
+    /// schema id and the fields it requires.
+    bodies: BTreeMap<(String, Vec<String>), Value>,
 }
 
 impl Gen {
@@ -78,7 +79,10 @@ impl Gen {
     /// Records the standalone schema of a request body of `T` with `required` fields.
     fn body_schema<T: JsonSchema>(&mut self, required: &[&str]) {
         self.bodies.insert(
-            schema::body_key::<T>(required),
+            (
+                T::schema_id().into_owned(),
+                required.iter().map(|f| f.to_string()).collect(),
+            ),
             schema::request_schema::<T>(required),
         );
     }
@@ -690,23 +694,36 @@ pub struct Health {
 /// The published document (`shared/openapi/openapi.json`), which `/openapi.json` serves.
 pub const PUBLISHED: &str = include_str!("../../openapi/openapi.json");
 
-/// The published request bodies' schemas (`shared/openapi/request-bodies.json`), by
-/// `schema::body_key`, which `http::schema` checks bodies against.
-pub const PUBLISHED_REQUEST_BODIES: &str = include_str!("../../openapi/request-bodies.json");
-
 /// The whole document, generated from the code (at build time: see the module doc).
 pub fn document() -> Value {
     generate().0
 }
 
-/// Every request body's standalone schema (with `$defs`), by `schema::body_key`: the
-/// operations' bodies as the document publishes them, required fields included.
-pub fn request_bodies() -> Value {
-    Value::Object(generate().1.into_iter().collect())
+/// A request body as an operation of the document reads it.
+pub struct RequestBody {
+    /// The body type's `schemars` schema id (module path and name).
+    pub type_id: String,
+    /// The fields the handler requires (present and not null).
+    pub required: Vec<String>,
+    /// The standalone schema (with `$defs`) the server checks the body against.
+    pub schema: Value,
+}
+
+/// Every operation's request body, each (type, required fields) once.
+pub fn request_bodies() -> Vec<RequestBody> {
+    generate()
+        .1
+        .into_iter()
+        .map(|((type_id, required), schema)| RequestBody {
+            type_id,
+            required,
+            schema,
+        })
+        .collect()
 }
 
 /// The document, and the request bodies' schemas collected while describing it.
-fn generate() -> (Value, BTreeMap<String, Value>) {
+fn generate() -> (Value, BTreeMap<(String, Vec<String>), Value>) {
     let mut g = Gen::new();
     let mut paths = Map::new();
     for route in ROUTES {
@@ -830,36 +847,6 @@ mod tests {
             Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
             _ => {}
         }
-    }
-
-    /// Compares a published file with what the code generates; with `KEYHOOK_BLESS` set
-    /// (`make openapi`), rewrites it instead.
-    fn check_published(file: &str, published: &str, generated: &Value) {
-        let text = serde_json::to_string_pretty(generated).expect("serialises") + "\n";
-        if text == published {
-            return;
-        }
-        if std::env::var_os("KEYHOOK_BLESS").is_some() {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("openapi")
-                .join(file);
-            std::fs::write(&path, text).expect("writes the published file");
-            return;
-        }
-        panic!(
-            "shared/openapi/{file} is not what the code generates: run `make openapi`, review \
-             the diff and commit it"
-        );
-    }
-
-    #[test]
-    fn the_published_files_are_what_the_code_generates() {
-        check_published("openapi.json", PUBLISHED, &document());
-        check_published(
-            "request-bodies.json",
-            PUBLISHED_REQUEST_BODIES,
-            &request_bodies(),
-        );
     }
 
     #[test]

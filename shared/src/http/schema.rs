@@ -11,16 +11,10 @@
 //! read the same way (explicit character classes, no `\s`, `\w` or `\p{..}`), so a client or a
 //! fuzzer generating from the document agrees with the server.
 
-use std::any::TypeId;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
-
 use jsonschema::error::ValidationErrorKind;
-use jsonschema::Validator;
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::{Error, Result};
@@ -241,66 +235,19 @@ fn not_null(prop: &mut Value) {
     }
 }
 
-/// The name a request body's schema is published under: `T`'s schema id (its module path and
-/// name, which `schemars` derives from the source), then the required fields, if any.
-pub fn body_key<T: JsonSchema>(required: &[&str]) -> String {
-    let id = T::schema_id();
-    if required.is_empty() {
-        id.into_owned()
-    } else {
-        format!("{id} requiring {}", required.join(","))
-    }
-}
-
-type Key = (TypeId, String);
-
-static VALIDATORS: LazyLock<Mutex<HashMap<Key, Arc<Validator>>>> = LazyLock::new(Default::default);
-
-/// The published request bodies' schemas, read on the first check (as raw text: only the one
-/// being compiled is parsed).
-static PUBLISHED: LazyLock<HashMap<&'static str, &'static RawValue>> = LazyLock::new(|| {
-    serde_json::from_str(crate::http::openapi::PUBLISHED_REQUEST_BODIES)
-        .expect("shared/openapi/request-bodies.json is a map of schemas")
-});
-
-/// The compiled schema of `T` with `required`, built once per process from the published one.
-/// A body no operation publishes is a programming error (the test of the published files and
-/// the tests of its route find it); it is answered `500 internal`, never accepted unchecked.
-fn validator<T: JsonSchema + 'static>(required: &[&str]) -> Result<Arc<Validator>> {
-    let key = (TypeId::of::<T>(), required.join(","));
-    if let Some(v) = VALIDATORS.lock().expect("lock").get(&key) {
-        return Ok(Arc::clone(v));
-    }
-    let name = body_key::<T>(required);
-    let published = PUBLISHED.get(name.as_str()).ok_or_else(|| {
-        Error::internal(format!(
-            "no published request schema for {name} (run `make openapi`)"
-        ))
-    })?;
-    let schema: Value = serde_json::from_str(published.get())
-        .map_err(|e| Error::internal(format!("the published schema of {name}: {e}")))?;
-    let compiled = Arc::new(
-        jsonschema::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .map_err(|e| Error::internal(format!("the published schema of {name}: {e}")))?,
-    );
-    VALIDATORS
-        .lock()
-        .expect("lock")
-        .insert(key, Arc::clone(&compiled));
-    Ok(compiled)
-}
-
-/// Checks a parsed body against `T`'s published schema (with `required`); the first error, as
-/// the contract's `validation_failed` naming the field (`connect.accountIds[0]`).
-pub fn check<T: JsonSchema + 'static>(body: &Value, required: &[&str]) -> Result<()> {
-    let validator = validator::<T>(required)?;
-    // The common case, a valid body, without collecting errors (and their paths).
-    if validator.is_valid(body) {
-        return Ok(());
-    }
-    let Some(e) = validator.iter_errors(body).next() else {
+/// Checks a parsed body against the published schema of `T` with `required` (compiled into the
+/// binary: `http::request_bodies`); the first error, as the contract's `validation_failed`
+/// naming the field (`connect.accountIds[0]`). A body no operation publishes is a programming
+/// error (the tests of the published files and of its route find it): it is answered
+/// `500 internal`, never accepted unchecked.
+pub fn check<T: JsonSchema>(body: &Value, required: &[&str]) -> Result<()> {
+    let type_id = T::schema_id();
+    let Some(first) = super::request_bodies::first_error(&type_id, required, body) else {
+        return Err(Error::internal(format!(
+            "no published request schema for {type_id} requiring {required:?} (run `make openapi`)"
+        )));
+    };
+    let Some(e) = first else {
         return Ok(());
     };
     let (field, message) = field_and_message(&e);
