@@ -300,8 +300,16 @@ fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
             join(unexpected.first().map(String::as_str).unwrap_or_default()),
             "is not a field of this request".to_string(),
         ),
+        // A map's key (`prices.xx1`): the key, then what keys must be. The compiled validators
+        // report the key's own error at the map (its schema path passes through
+        // `propertyNames`, its instance is the key); a runtime validator wraps it instead.
+        ValidationErrorKind::Pattern { pattern }
+            if e.schema_path().as_str().contains("/propertyNames/") =>
+        {
+            let key = e.instance().as_str().unwrap_or_default();
+            (path, format!("{key}: {}", pattern_message(pattern)))
+        }
         ValidationErrorKind::Pattern { pattern } => (path, pattern_message(pattern)),
-        // A map's key (`prices.xx1`): the key, then what keys must be.
         ValidationErrorKind::PropertyNames { error } => {
             let key = error.instance().as_str().unwrap_or_default().to_string();
             let rule = match error.kind() {
@@ -338,19 +346,22 @@ fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
 mod tests {
     use super::*;
 
-    fn matches(pattern: &str, s: &str) -> bool {
-        jsonschema::is_valid(
-            &serde_json::json!({"pattern": pattern}),
-            &Value::String(s.into()),
-        )
+    /// A pattern compiled as the published validators compile it (`regex`, not `fancy-regex`).
+    fn pattern(pattern: &str) -> jsonschema::Validator {
+        jsonschema::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&serde_json::json!({"pattern": pattern}))
+            .expect("compiles")
+    }
+
+    fn matches(p: &str, s: &str) -> bool {
+        pattern(p).is_valid(&Value::String(s.into()))
     }
 
     #[test]
     fn whitespace_and_control_classes_are_rusts() {
-        let non_blank = jsonschema::validator_for(&serde_json::json!({"pattern": NON_BLANK}))
-            .expect("compiles");
-        let printable = jsonschema::validator_for(&serde_json::json!({"pattern": PRINTABLE}))
-            .expect("compiles");
+        let non_blank = pattern(NON_BLANK);
+        let printable = pattern(PRINTABLE);
         // Every whitespace and control character is below U+3001; the classes list explicit
         // ranges, so the characters above (a sample of each plane) match like the last ones.
         let sample = (0x3001..=0x10FFFFu32).step_by(0x101);
@@ -479,6 +490,17 @@ mod tests {
             "{missing:?}"
         );
         assert!(check::<TokenInput>(&serde_json::json!({"name": "ci"}), CREATE_REQUIRED).is_ok());
+        // A map's key names itself before what keys must be.
+        use crate::handlers::admin::products::ProductInput;
+        let bad_key = check::<ProductInput>(&serde_json::json!({"prices": {"xx1": "5"}}), &[]);
+        let Err(Error::Validation { field, message }) = bad_key else {
+            panic!("{bad_key:?}");
+        };
+        assert_eq!(field.as_deref(), Some("prices"));
+        assert_eq!(
+            message,
+            "xx1: must be a lowercase ISO 4217 code such as \"usd\""
+        );
     }
 
     #[test]
