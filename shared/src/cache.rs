@@ -1,24 +1,37 @@
 //! Per-process caches built on their first use.
 //!
-//! Why: `Services` holds every cache any function uses (webhook secrets, tenant keys, signing
-//! keys, per-IP budgets, reads), and a moka cache allocates and initialises about 27 KB (its
-//! read and write logs) when it is built. Built eagerly, that was about 220 KB of heap and 60
-//! page faults in every function's cold start, mostly for caches the function never touches
-//! (validation never reads a webhook secret). A [`LazyCache`] builds its cache on the first
-//! call that uses it; its clones share the one cache, as clones of a moka cache do.
+//! Why built on first use: `Services` holds every cache any function uses (webhook secrets,
+//! tenant keys, signing keys, per-IP budgets, reads), and a moka cache allocates and
+//! initialises about 27 KB (its read and write logs) when it is built. Built eagerly, that was
+//! about 220 KB of heap and 60 page faults in every function's cold start, mostly for caches
+//! the function never touches (validation never reads a webhook secret). A [`LazyCache`]
+//! builds its cache on the first call that uses it; its clones share the one cache.
+//!
+//! Why the values are stored type-erased: moka's code is generic over the key and value types,
+//! and each pair used was compiled again (ten pairs, about 0.5 MB of every function's code).
+//! A [`LazyCache`] keeps each value behind an `Arc<dyn Any>`, so moka is compiled once per key
+//! type (three), while the cache's own methods stay typed: a cache only ever holds the `V` it
+//! was declared with.
 
+use std::any::Any;
+use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
-use std::ops::Deref;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
 
-/// A moka cache built on first use (see the module doc), with the policy its constructor names.
+/// A value as the moka cache holds it.
+type Erased = Arc<dyn Any + Send + Sync>;
+
+/// A bounded moka cache of `V` by `K`, built on first use (see the module doc), with the
+/// policy its constructor names.
 pub struct LazyCache<K, V> {
-    cell: Arc<OnceLock<Cache<K, V>>>,
-    build: Arc<dyn Fn() -> Cache<K, V> + Send + Sync>,
+    cell: Arc<OnceLock<Cache<K, Erased>>>,
+    build: Arc<dyn Fn() -> Cache<K, Erased> + Send + Sync>,
+    values: PhantomData<fn() -> V>,
 }
 
 impl<K, V> LazyCache<K, V>
@@ -26,11 +39,17 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(build: impl Fn() -> Cache<K, V> + Send + Sync + 'static) -> Self {
+    fn new(build: impl Fn() -> Cache<K, Erased> + Send + Sync + 'static) -> Self {
         LazyCache {
             cell: Arc::new(OnceLock::new()),
             build: Arc::new(build),
+            values: PhantomData,
         }
+    }
+
+    /// At most `capacity` entries, with no lifetime (only the bound evicts).
+    pub fn bounded(capacity: u64) -> Self {
+        Self::new(move || Cache::new(capacity))
     }
 
     /// At most `capacity` entries, each dropped `ttl` after it was written.
@@ -53,22 +72,61 @@ where
         })
     }
 
+    fn cache(&self) -> &Cache<K, Erased> {
+        self.cell.get_or_init(|| (self.build)())
+    }
+
+    /// The value stored for `key`, if any (a clone).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache().get(key).map(|value| typed::<V>(&value))
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        self.cache().insert(key, Arc::new(value));
+    }
+
+    /// The value stored for `key`, or the one `init` makes, stored; concurrent callers for
+    /// one key get the same value (moka runs one `init`).
+    pub fn get_with_by_ref<Q>(&self, key: &Q, init: impl FnOnce() -> V) -> V
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
+        let value = self
+            .cache()
+            .get_with_by_ref(key, || Arc::new(init()) as Erased);
+        typed::<V>(&value)
+    }
+
+    pub fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache().invalidate(key);
+    }
+
+    pub fn invalidate_all(&self) {
+        self.cache().invalidate_all();
+    }
+
     #[cfg(test)]
     fn is_built(&self) -> bool {
         self.cell.get().is_some()
     }
 }
 
-impl<K, V> Deref for LazyCache<K, V>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    type Target = Cache<K, V>;
-
-    fn deref(&self) -> &Cache<K, V> {
-        self.cell.get_or_init(|| (self.build)())
-    }
+/// The `V` behind a stored value: every value of a `LazyCache<K, V>` was stored by its typed
+/// methods, so it is a `V`.
+fn typed<V: Clone + 'static>(value: &Erased) -> V {
+    value
+        .downcast_ref::<V>()
+        .expect("a LazyCache holds only its own value type")
+        .clone()
 }
 
 impl<K, V> Clone for LazyCache<K, V> {
@@ -76,6 +134,7 @@ impl<K, V> Clone for LazyCache<K, V> {
         LazyCache {
             cell: Arc::clone(&self.cell),
             build: Arc::clone(&self.build),
+            values: PhantomData,
         }
     }
 }
@@ -111,5 +170,18 @@ mod tests {
         cache.invalidate("a");
         assert_eq!(clone.get("a"), None);
         assert_eq!(builds.load(SeqCst), 1, "built once");
+    }
+
+    #[test]
+    fn get_with_runs_init_once_per_key() {
+        let cache: LazyCache<String, Arc<u32>> = LazyCache::bounded(10);
+        let first = cache.get_with_by_ref("ip", || Arc::new(1));
+        let second = cache.get_with_by_ref("ip", || Arc::new(2));
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the stored value, not a new one"
+        );
+        cache.invalidate_all();
+        assert_eq!(cache.get("ip"), None);
     }
 }

@@ -4,16 +4,15 @@
 
 use std::sync::{Arc, LazyLock};
 
-use moka::sync::Cache;
-
+use crate::cache::LazyCache;
 use crate::crypto::Secret;
 use crate::stripe::checkout::PriceFacts;
 use crate::stripe::client::Form;
 use crate::{Result, Services};
 
 /// Prices by (app id, price id). Bounded: an entry is a few dozen bytes.
-static PRICES: LazyLock<Cache<(String, String), Arc<PriceFacts>>> =
-    LazyLock::new(|| Cache::builder().max_capacity(10_000).build());
+static PRICES: LazyLock<LazyCache<(String, String), Arc<PriceFacts>>> =
+    LazyLock::new(|| LazyCache::bounded(10_000));
 
 /// The price's facts, from the cache or from Stripe with the app's key.
 pub async fn facts(
