@@ -10,15 +10,13 @@ use crate::{Error, Result};
 
 /// Parses the JSON body into `T`, after checking it against `T`'s JSON Schema (the one the
 /// OpenAPI document publishes, see `http::schema`); the error names the offending field path.
-pub fn json_body<T: DeserializeOwned + schemars::JsonSchema + 'static>(
-    req: &ApiRequest,
-) -> Result<T> {
+pub fn json_body<T: DeserializeOwned + schemars::JsonSchema>(req: &ApiRequest) -> Result<T> {
     json_body_requiring::<T>(req, &[])
 }
 
 /// [`json_body`] for a create: `required` fields must be present and not null (the document's
 /// `<Type>Create` schema says the same, from the same list).
-pub fn json_body_requiring<T: DeserializeOwned + schemars::JsonSchema + 'static>(
+pub fn json_body_requiring<T: DeserializeOwned + schemars::JsonSchema>(
     req: &ApiRequest,
     required: &[&str],
 ) -> Result<T> {

@@ -709,21 +709,9 @@ pub struct RequestBody {
     pub schema: Value,
 }
 
-/// Every operation's request body, each (type, required fields) once.
-pub fn request_bodies() -> Vec<RequestBody> {
-    generate()
-        .1
-        .into_iter()
-        .map(|((type_id, required), schema)| RequestBody {
-            type_id,
-            required,
-            schema,
-        })
-        .collect()
-}
-
-/// The document, and the request bodies' schemas collected while describing it.
-fn generate() -> (Value, BTreeMap<(String, Vec<String>), Value>) {
+/// The document, and every operation's request body (each type and required fields once),
+/// collected while describing it.
+pub fn generate() -> (Value, Vec<RequestBody>) {
     let mut g = Gen::new();
     let mut paths = Map::new();
     for route in ROUTES {
@@ -808,7 +796,16 @@ fn generate() -> (Value, BTreeMap<(String, Vec<String>), Value>) {
             },
         },
     });
-    (document, g.bodies)
+    let bodies = g
+        .bodies
+        .into_iter()
+        .map(|((type_id, required), schema)| RequestBody {
+            type_id,
+            required,
+            schema,
+        })
+        .collect();
+    (document, bodies)
 }
 
 /// Points references to the types of `names` at their request schemas (`<Type>Input`).

@@ -19,10 +19,6 @@ use serde_json::Value;
 
 use crate::http::openapi::{self, RequestBody};
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `admin.apps.AppInput+name.json`: the type's path under `handlers`, then the required fields.
 fn body_file(body: &RequestBody) -> String {
     let ty = body
@@ -92,13 +88,13 @@ fn validators_source(bodies: &[RequestBody]) -> String {
     src
 }
 
-/// Compares `path` with `generated`; with `KEYHOOK_BLESS` set, writes it instead. The name of
-/// a stale file, or `None`.
-fn check_file(path: &Path, generated: &str) -> Option<String> {
+/// Compares `path` with `generated`; when blessing (`KEYHOOK_BLESS`), writes it instead. The
+/// name of a stale file, or `None`.
+fn check_file(path: &Path, generated: &str, bless: bool) -> Option<String> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(generated) {
         return None;
     }
-    if std::env::var_os("KEYHOOK_BLESS").is_some() {
+    if bless {
         std::fs::create_dir_all(path.parent().expect("a directory")).expect("creates it");
         std::fs::write(path, generated).expect("writes the published file");
         return None;
@@ -112,17 +108,23 @@ fn pretty(value: &Value) -> String {
 
 #[test]
 fn the_published_files_are_what_the_code_generates() {
-    let dir = crate_dir();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var_os("KEYHOOK_BLESS").is_some();
+    let (document, bodies) = openapi::generate();
     let mut stale = Vec::new();
     stale.extend(check_file(
         &dir.join("openapi/openapi.json"),
-        &pretty(&openapi::document()),
+        &pretty(&document),
+        bless,
     ));
-    let bodies = openapi::request_bodies();
     let bodies_dir = dir.join("openapi/bodies");
     let names: Vec<String> = bodies.iter().map(body_file).collect();
     for (body, name) in bodies.iter().zip(&names) {
-        stale.extend(check_file(&bodies_dir.join(name), &pretty(&body.schema)));
+        stale.extend(check_file(
+            &bodies_dir.join(name),
+            &pretty(&body.schema),
+            bless,
+        ));
     }
     // A schema no operation reads any more.
     for entry in std::fs::read_dir(&bodies_dir).expect("shared/openapi/bodies exists") {
@@ -132,7 +134,7 @@ fn the_published_files_are_what_the_code_generates() {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         if !names.iter().any(|n| n == name) {
-            if std::env::var_os("KEYHOOK_BLESS").is_some() {
+            if bless {
                 std::fs::remove_file(&path).expect("removes it");
             } else {
                 stale.push(path.display().to_string());
@@ -142,6 +144,7 @@ fn the_published_files_are_what_the_code_generates() {
     stale.extend(check_file(
         &dir.join("src/http/request_bodies.rs"),
         &validators_source(&bodies),
+        bless,
     ));
     assert!(
         stale.is_empty(),
@@ -151,7 +154,7 @@ fn the_published_files_are_what_the_code_generates() {
 
 #[test]
 fn every_published_body_has_a_validator() {
-    for body in openapi::request_bodies() {
+    for body in openapi::generate().1 {
         let required: Vec<&str> = body.required.iter().map(String::as_str).collect();
         assert!(
             super::request_bodies::first_error(&body.type_id, &required, &Value::Null).is_some(),

@@ -1,6 +1,7 @@
 //! Request bodies are checked against the very JSON Schema the OpenAPI document publishes for
-//! them (generated with `schemars` from the handler's input type at build time, and published
-//! in `shared/openapi/request-bodies.json`: see `http::openapi`), before the handler reads
+//! them (generated with `schemars` from the handler's input type at build time, published in
+//! `shared/openapi/bodies/` and compiled into `http::request_bodies`: see `http::published`),
+//! before the handler reads
 //! them: a body the document calls invalid is refused with `422 validation_failed` naming the
 //! field, so the document and the server cannot disagree on what is well formed. The handlers'
 //! own checks stay (the dashboard and the CLI reach them too); the patterns below are written
@@ -291,7 +292,7 @@ fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
             format!("{path}.{name}")
         }
     };
-    match e.kind() {
+    let (field, message) = match e.kind() {
         ValidationErrorKind::Required { property } => (
             join(property.as_str().unwrap_or_default()),
             "is required".to_string(),
@@ -300,24 +301,7 @@ fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
             join(unexpected.first().map(String::as_str).unwrap_or_default()),
             "is not a field of this request".to_string(),
         ),
-        // A map's key (`prices.xx1`): the key, then what keys must be. The compiled validators
-        // report the key's own error at the map (its schema path passes through
-        // `propertyNames`, its instance is the key); a runtime validator wraps it instead.
-        ValidationErrorKind::Pattern { pattern }
-            if e.schema_path().as_str().contains("/propertyNames/") =>
-        {
-            let key = e.instance().as_str().unwrap_or_default();
-            (path, format!("{key}: {}", pattern_message(pattern)))
-        }
         ValidationErrorKind::Pattern { pattern } => (path, pattern_message(pattern)),
-        ValidationErrorKind::PropertyNames { error } => {
-            let key = error.instance().as_str().unwrap_or_default().to_string();
-            let rule = match error.kind() {
-                ValidationErrorKind::Pattern { pattern } => pattern_message(pattern),
-                _ => error.to_string(),
-            };
-            (path, format!("{key}: {rule}"))
-        }
         ValidationErrorKind::MaxLength { limit } => {
             (path, format!("must be at most {limit} characters"))
         }
@@ -339,7 +323,16 @@ fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
         ValidationErrorKind::Enum { options } => (path, format!("must be one of {options}")),
         ValidationErrorKind::Type { .. } => (path, format!("has the wrong type ({e})")),
         _ => (path, e.to_string()),
+    };
+    // A map's key (`prices.xx1`): the compiled validators report the key's own error at the
+    // map, with the key as the instance and a schema path through `propertyNames`. The key
+    // comes first, then what keys must be.
+    if e.schema_path().as_str().contains("/propertyNames/") {
+        if let Some(key) = e.instance().as_str() {
+            return (field, format!("{key}: {message}"));
+        }
     }
+    (field, message)
 }
 
 #[cfg(test)]
