@@ -426,7 +426,10 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
     };
     let client = |b: Builder| aws_sdk_dynamodb::Client::from_conf(b.build());
     let mut variants = vec![
-        ("SDK client, default config", client(to_responder())),
+        (
+            "SDK client, default config (on Keyhook's HTTPS client)",
+            client(to_responder()),
+        ),
         (
             "  variant: no stalled-stream protection",
             client(
@@ -440,10 +443,6 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
         (
             "  variant: no identity cache",
             client(to_responder().identity_cache(IdentityCache::no_cache())),
-        ),
-        (
-            "  variant: the shared lazy HTTPS client (sdk::http_client)",
-            client(to_responder().http_client(keyhook_shared::sdk::http_client())),
         ),
     ];
     if std::env::var("KEYHOOK_BENCH_VARIANTS").is_err() {

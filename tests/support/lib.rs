@@ -15,7 +15,7 @@ pub mod stripe;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use keyhook_cli::stream_worker::StreamReader;
 use keyhook_cli::{delivery_worker, mail_worker, provision, server, trigger};
 use keyhook_shared::handlers::admin::tenant;
@@ -83,8 +83,10 @@ pub async fn sdk_config() -> SdkConfig {
             std::env::set_var(k, v);
         }
     }
-    aws_config::load_defaults(BehaviorVersion::latest())
-        .await
+    // The functions' own configuration (`sdk::config_from_env`: their HTTPS client, the
+    // environment's credentials and region), pointed at the emulator.
+    keyhook_shared::sdk::config_from_env()
+        .expect("the SDK configuration from the environment")
         .into_builder()
         .endpoint_url(endpoint())
         .build()

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::session::Signed;
 use crate::http::auth::{as_caller, Caller};
-use crate::http::{dispatch, ApiRequest};
+use crate::http::{dispatch_for_dashboard, ApiRequest};
 use crate::{Error, Result, Services};
 
 /// An in-process client of the API for one dashboard request.
@@ -75,7 +75,11 @@ impl<'a> Api<'a> {
         };
         // Boxed: the dispatcher's future holds every handler's, too large for the stack when
         // nested in a page's.
-        let res = as_caller(self.caller.clone(), Box::pin(dispatch(self.s, None, req))).await;
+        let res = as_caller(
+            self.caller.clone(),
+            Box::pin(dispatch_for_dashboard(self.s, req)),
+        )
+        .await;
         let json: Value = if res.body.is_empty() {
             Value::Null
         } else {

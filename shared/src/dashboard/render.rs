@@ -104,8 +104,48 @@ pub fn fragment(name: &str, me: Option<&Signed>, ctx: Value) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use minijinja::context;
+
     #[test]
     fn every_template_parses() {
         assert!(super::ENV.templates().count() >= super::TEMPLATES.len());
+    }
+
+    /// Filters are looked up when a template runs, not when it parses: a filter the build
+    /// lacks (a MiniJinja feature not enabled) fails only the page that reaches it, such as a
+    /// list's link to its next page.
+    #[test]
+    fn every_filter_the_templates_use_exists() {
+        let mut names: Vec<&str> = super::TEMPLATES
+            .iter()
+            .flat_map(|(_, source)| source.split('|').skip(1))
+            .map(|rest| {
+                let rest = rest.trim_start();
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .filter(|name| !name.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(
+            names.contains(&"urlencode") && names.contains(&"when"),
+            "{names:?}"
+        );
+        for name in names {
+            let source = format!("{{{{ v|{name} }}}}");
+            if let Err(e) = super::ENV.render_str(&source, context! { v => "x" }) {
+                assert_ne!(e.kind(), minijinja::ErrorKind::UnknownFilter, "{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_next_page_cursor_is_url_encoded() {
+        let link = super::ENV.render_str("{{ c|urlencode }}", context! { c => "eyJ+/x=" });
+        // As Jinja's: `/` is left as it is, which a query value may hold.
+        assert_eq!(link.unwrap(), "eyJ%2B/x%3D");
     }
 }

@@ -15,7 +15,7 @@ use super::session::{self, Signed};
 use super::{show, web};
 use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::input::is_email;
-use crate::http::{dispatch, ApiRequest, ApiResponse};
+use crate::http::{dispatch_for_dashboard, ApiRequest, ApiResponse};
 use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
 use crate::{Error, Result, Services};
 
@@ -156,7 +156,7 @@ async fn send(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Resul
         source_ip: req.source_ip,
         request_id: req.request_id.clone(),
     };
-    let res = Box::pin(dispatch(s, None, delivery)).await;
+    let res = Box::pin(dispatch_for_dashboard(s, delivery)).await;
     let receipt: Value = serde_json::from_slice(&res.body).unwrap_or(Value::Null);
     if !res.status.is_success() {
         let e = super::api::error_from(res.status.as_u16(), &receipt["error"]);

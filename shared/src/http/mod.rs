@@ -21,4 +21,4 @@ pub mod schema;
 
 pub use request::ApiRequest;
 pub use response::ApiResponse;
-pub use routes::{dispatch, Function, Route, ROUTES};
+pub use routes::{dispatch, dispatch_for_dashboard, Function, Route, ROUTES};

@@ -1,13 +1,14 @@
-//! Keyhook's own outbound HTTPS calls (Stripe's API, merchants' webhook endpoints) go through
-//! `reqwest` on the same TLS stack as the AWS SDK's client: rustls with the aws-lc-rs crypto
-//! provider and the platform's root certificates. With reqwest's default `rustls-tls` a
-//! function linked a second crypto library (`ring`) and a second, built-in root store
-//! (`webpki-roots`) beside the SDK's; docs/deploy.md ("Performance") has what that cost.
+//! Every outbound HTTPS call of a function goes through `reqwest` built here: Keyhook's own
+//! (Stripe's API, merchants' webhook endpoints) and the AWS SDK's (`sdk::reqwest_client`).
+//! TLS is rustls with the aws-lc-rs crypto provider (the one the SDK uses, with its
+//! post-quantum key exchange) and the platform's root certificates. With reqwest's default
+//! `rustls-tls` a function linked a second crypto library (`ring`) and a second, built-in root
+//! store (`webpki-roots`); docs/deploy.md ("Performance") has what that cost.
 
 use std::sync::Once;
 
-/// A `reqwest` builder whose TLS uses aws-lc-rs (the SDK's provider) and the platform's roots
-/// (the SDK's trust store, `/etc/pki/tls/certs` on Lambda's Amazon Linux).
+/// A `reqwest` builder whose TLS uses aws-lc-rs and the platform's roots
+/// (`/etc/pki/tls/certs` on Lambda's Amazon Linux).
 pub fn client_builder() -> reqwest::ClientBuilder {
     install_crypto_provider();
     reqwest::Client::builder()

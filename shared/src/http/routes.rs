@@ -486,6 +486,36 @@ pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiReque
     .await
 }
 
+/// Serves one request the dashboard makes in-process (`dashboard::api`, the test purchase):
+/// the admin API's routes, the public deactivation (a device freed from a license's page
+/// goes through the rule a client app uses) and the Stripe receivers (a test purchase is
+/// delivered as Stripe would). The dashboard runs in the admin function: serving only these,
+/// its binary links neither the checkout nor the rest of validation.
+pub async fn dispatch_for_dashboard(services: &Services, req: ApiRequest) -> ApiResponse {
+    serve(services, req, |f| match f {
+        Function::Admin => Some(admin_handlers as Handlers),
+        Function::Webhook => Some(webhook_handlers),
+        Function::Validate => Some(dashboard_validate_handlers),
+        Function::Checkout => None,
+    })
+    .await
+}
+
+/// The one validation route the dashboard calls.
+fn dashboard_validate_handlers<'a>(
+    s: &'a Services,
+    op: Op,
+    req: &'a ApiRequest,
+    _: &'a Params,
+) -> BoxFuture<'a, Result<ApiResponse>> {
+    Box::pin(async move {
+        match op {
+            Op::DeactivateLicense => validate::deactivate(s, req).await,
+            other => Err(not_served(Function::Validate, other)),
+        }
+    })
+}
+
 /// Serves one request in a Lambda: only `routes`' rows (others are 404, as API Gateway would
 /// never send them).
 pub async fn serve_function(

@@ -14,17 +14,12 @@ use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_runtime::env_config::EnvConfigValue;
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-use aws_smithy_http_client::ConnectorBuilder;
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_types::os_shim_internal::Env;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+
+pub mod reqwest_client;
 
 /// The AWS SDK's configuration for a Lambda function, from its environment only: the region
 /// (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
@@ -163,48 +158,10 @@ impl<C> fmt::Debug for LazyClient<C> {
     }
 }
 
-/// The HTTPS client every AWS SDK client of the process shares: the SDK's own default one
-/// (hyper 1, rustls with aws-lc, the system's trust roots, proxy settings from the
-/// environment), built lazily.
+/// The HTTPS client every AWS SDK client of the process shares ([`reqwest_client::SdkHttpClient`]:
+/// reqwest over HTTP/1.1, its TLS built on the first request).
 pub fn http_client() -> SharedHttpClient {
-    let inner = aws_smithy_http_client::Builder::new().build_with_connector_fn(
-        |settings: Option<&HttpConnectorSettings>, components: Option<&RuntimeComponents>| {
-            let mut builder =
-                ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-            builder.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                builder.set_sleep_impl(components.sleep_impl());
-            }
-            builder.set_proxy_config(Some(ProxyConfig::from_env()));
-            builder.build()
-        },
-    );
-    LazyRoots(inner).into_shared()
-}
-
-/// Delegates to the SDK's client, except that it does not build a connector when a service
-/// client is built (the SDK does, to load the trust roots early, once per service client):
-/// the first request builds it, once for all services (connectors are cached by settings).
-struct LazyRoots(SharedHttpClient);
-
-impl fmt::Debug for LazyRoots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("LazyRoots").field(&self.0).finish()
-    }
-}
-
-impl HttpClient for LazyRoots {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
-    }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
+    reqwest_client::SdkHttpClient::default().into_shared()
 }
 
 /// The DynamoDB client every function uses (the validation hot path is one GetItem).
