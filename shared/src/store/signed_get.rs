@@ -13,7 +13,7 @@
 //! records what the SDK resolved for it: the endpoint URL the request went to (the SDK's own
 //! endpoint resolution: `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, the client's
 //! `endpoint_url`, else `https://dynamodb.{region}.amazonaws.com`), the HTTP connector it used
-//! (the shared hyper/rustls client of `crate::sdk`, so its pooled keep-alive connections), the
+//! (the shared reqwest client of `crate::sdk`, so its pooled keep-alive connections), the
 //! identity cache and the credentials resolver (so credentials come from the SDK's cached
 //! provider and are re-resolved when they expire, as they do on Lambda), the retry and timeout
 //! configuration. Every later read is signed here with those. A client for which any of them is
