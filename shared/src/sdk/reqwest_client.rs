@@ -17,7 +17,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -69,7 +69,7 @@ impl HttpClient for SdkHttpClient {
         }
         let connector = SharedHttpConnector::new(Connector {
             timeouts,
-            client: Arc::new(OnceLock::new()),
+            client: OnceLock::new(),
         });
         connectors.push((timeouts, connector.clone()));
         connector
@@ -80,11 +80,12 @@ impl HttpClient for SdkHttpClient {
     }
 }
 
-/// Sends the SDK's requests with one `reqwest::Client`, built on the first request.
+/// Sends the SDK's requests with one `reqwest::Client`, built on the first request (two
+/// racing first requests may both build one; one is kept).
 #[derive(Debug)]
 struct Connector {
     timeouts: Timeouts,
-    client: Arc<OnceLock<reqwest::Client>>,
+    client: OnceLock<reqwest::Client>,
 }
 
 impl Connector {
