@@ -768,6 +768,56 @@ async fn licenses_show_and_filter_test_and_live() {
     assert!(bad.body.contains("f-livemode-error"), "{}", bad.body);
 }
 
+/// A list longer than a page links its next page, filters kept, and the link works.
+#[tokio::test]
+async fn a_long_license_list_pages_through_older_licenses() {
+    let stack = Stack::start().await;
+    let (t, d, ids) = account(&stack).await;
+    // The account's purchase issued one (test) license; 25 live ones by hand make 26, over a
+    // page of 25.
+    for i in 0..25 {
+        let (status, body) = stack
+            .api(
+                &t.token,
+                "POST",
+                "/api/licenses",
+                Some(json!({"productId": ids["productId"], "customerEmail": format!("p{i}@example.com"), "sendEmail": false})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let first = d.get("/dashboard/licenses?livemode=true").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rows = |body: &str| body.matches("href=\"/dashboard/licenses/lic_").count();
+    let next_page = |body: &str| {
+        let start = body
+            .find("href=\"/dashboard/licenses?cursor=")
+            .expect("a link to the next page")
+            + "href=\"".len();
+        let end = start + body[start..].find('"').unwrap();
+        body[start..end].replace("&amp;", "&")
+    };
+    assert_eq!(rows(&first.body), 25);
+    let link = next_page(&first.body);
+    assert!(
+        link.ends_with("&livemode=true"),
+        "the filter is kept: {link}"
+    );
+    assert!(first.body.contains("Older licenses"));
+    let older = d.get(&link).await;
+    assert_eq!(older.status, 200, "{}", older.body);
+    assert!(
+        older.body.contains("<option value=\"true\" selected>"),
+        "the next page keeps the filter: {}",
+        older.body
+    );
+    // Unfiltered, the 26th (the test license) is on the second page.
+    let all = d.get("/dashboard/licenses").await;
+    let second = d.get(&next_page(&all.body)).await;
+    assert_eq!(rows(&second.body), 1, "{}", second.body);
+    assert!(second.body.contains(&ids["licenseId"]));
+}
+
 #[tokio::test]
 async fn product_form_carries_prices_aliases_entitlements_and_file_lifetimes() {
     let stack = Stack::start().await;
