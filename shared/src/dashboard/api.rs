@@ -73,8 +73,8 @@ impl<'a> Api<'a> {
             source_ip: self.source_ip,
             request_id: self.request_id.clone(),
         };
-        // Boxed: the dispatcher's future holds every handler's, too large for the stack when
-        // nested in a page's.
+        // Boxed: the dispatcher's future holds every handler's it can reach (the admin API's
+        // among them), too large for the stack when nested in a page's.
         let res = as_caller(
             self.caller.clone(),
             Box::pin(dispatch_for_dashboard(self.s, req)),
