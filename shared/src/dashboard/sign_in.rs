@@ -23,7 +23,7 @@ use crate::{Error, Result, Services};
 
 const TRY_LATER: &str = "Too many sign-in attempts. Wait 15 minutes and try again.";
 /// Link requests per email and per client address, in 15 minutes.
-pub const LINKS_PER_EMAIL: Limit = Limit {
+const LINKS_PER_EMAIL: Limit = Limit {
     scope: "link-email",
     max: 5,
     message: TRY_LATER,
