@@ -811,6 +811,94 @@ async fn tokens_are_shown_once_listed_without_secret_and_revoked_at_once() {
     );
 }
 
+/// A token records who created it: the operator's first token and tokens made with it say
+/// `operator`; a member's token, and tokens made with it, name the member, who answers for
+/// them (at most 50; none once they have left the team).
+#[tokio::test]
+async fn tokens_record_who_created_them() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let (status, by_operator) = stack
+        .api(&t.token, "POST", "/api/tokens", Some(json!({"name": "CI"})))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(by_operator["createdBy"], "operator");
+    let (_, list) = stack.api(&t.token, "GET", "/api/tokens", None).await;
+    assert!(list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["createdBy"] == "operator" && x.get("handedOverTo").is_none()));
+
+    let email = format!("{}@example.com", unique("admin"));
+    stack
+        .member(&t, &email, keyhook_shared::domain::member::Role::Admin)
+        .await;
+    let d = stack.sign_in(&t, &email).await;
+    let page = d
+        .post("/dashboard/settings/tokens", &[("name", "mine")])
+        .await;
+    assert_eq!(page.status, 201);
+    let i = page.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+    let mine = page.body[i..].split('<').next().unwrap().to_string();
+    let (status, via_mine) = stack
+        .api(
+            &mine,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "made with mine"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(via_mine["createdBy"], json!(email), "{via_mine}");
+    // A member answers for at most 50 tokens.
+    for i in 2..50 {
+        let (status, body) = stack
+            .api(
+                &mine,
+                "POST",
+                "/api/tokens",
+                Some(json!({"name": format!("n{i}")})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, full) = stack
+        .api(
+            &mine,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "one too many"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{full}");
+    assert!(full["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already answers for 50 API tokens"));
+    // Once the member is gone, their tokens cannot create more on their behalf (a token still
+    // cached somewhere keeps its creator, and the write checks the member).
+    stack
+        .services
+        .store
+        .delete_member(&t.id, &email)
+        .await
+        .unwrap();
+    let (status, gone) = stack
+        .api(
+            &mine,
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "after leaving"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{gone}");
+    assert!(gone["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no longer a member"));
+}
+
 /// The token check is cached per process (`store::read_cache`): a warm admin GET is one
 /// DynamoDB call (the item), and a token revoked through another process stops working here
 /// within the cache's lifetime (a short one here; 30 s by default).

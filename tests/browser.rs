@@ -180,6 +180,21 @@ impl Browser {
         self.c.execute(script, vec![]).await.unwrap()
     }
 
+    /// Saves screenshots of one section of a long page (scrolled to its `id`), at 1280 and
+    /// 375 px.
+    async fn shoot_section(&self, id: &str, name: &str) {
+        for (width, height, suffix) in [(1280, 1000, ""), (375, 812, "-375")] {
+            self.c.set_window_size(width, height).await.unwrap();
+            self.js(&format!(
+                "document.getElementById('{id}').scrollIntoView(); return 0;"
+            ))
+            .await;
+            let png = self.c.screenshot().await.unwrap();
+            std::fs::write(screenshots_dir().join(format!("{name}{suffix}.png")), png).unwrap();
+        }
+        self.c.set_window_size(1280, 1000).await.unwrap();
+    }
+
     /// Saves a screenshot; checks the page works at 375 px wide and labels every input.
     async fn check_and_shoot(&self, name: &str) {
         let unlabelled = self
@@ -275,7 +290,12 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     email_field.send_keys("\u{E007}").await.unwrap();
     b.wait_text("Check your email").await;
     let link = link_from_ses(&stack, &owner, 1).await;
+    // Opening the link shows what it does and a button; only the button uses it up.
     b.goto(&link).await;
+    b.wait_text("Sign in to Keyhook").await;
+    b.wait_text("Acme Software").await;
+    b.check_and_shoot("02a-sign-in-link").await;
+    b.click("button[name=choice]").await;
     b.wait_text("Setup checklist").await;
     assert_eq!(
         b.path().await,
@@ -464,7 +484,27 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     b.click("form[action='/dashboard/settings/members'] button")
         .await;
     b.wait_text("Invitation sent.").await;
+    // An API token: the list names who created it, and the team who answers for tokens.
+    b.fill(
+        "form[action='/dashboard/settings/tokens'] #f-name",
+        "CI deploys",
+    )
+    .await;
+    b.click("form[action='/dashboard/settings/tokens'] button")
+        .await;
+    b.wait_text("Your new API token").await;
+    b.goto(&format!("{base}/dashboard/settings#team")).await;
+    b.wait_text("answers for 1 API token").await;
+    let creator = b
+        .js("return [...document.querySelectorAll('#tokens td')].map(td => td.innerText).join('|');")
+        .await;
+    assert!(
+        creator.as_str().unwrap().contains(&owner),
+        "the token list names its creator: {creator}"
+    );
     b.check_and_shoot("11-settings").await;
+    b.shoot_section("team", "11b-team").await;
+    b.shoot_section("tokens", "11c-tokens").await;
 
     // 7b. Outgoing webhooks: an endpoint added (its secret shown this once), a test event
     // sent and followed in the delivery log.
@@ -539,10 +579,28 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     b.check_and_shoot("15-import").await;
     let _ = std::fs::remove_file(&export);
 
-    // 8. The viewer sees everything and changes nothing.
+    // 8. The viewer sees everything and changes nothing. They are also in another account:
+    // their invitation's link opens a page to choose one.
+    let (globex, _) =
+        keyhook_shared::handlers::admin::tenant::create_tenant(&stack.services, "Globex Ltd")
+            .await
+            .unwrap();
+    team::add_member(
+        &stack.services,
+        &globex.id,
+        &viewer,
+        keyhook_shared::domain::member::Role::Admin,
+        "test",
+    )
+    .await
+    .unwrap();
     let v = driver.browser().await;
     let invite = link_from_ses(&stack, &viewer, 0).await;
     v.goto(&invite).await;
+    v.wait_text("Choose an account").await;
+    v.wait_text("Globex Ltd").await;
+    v.check_and_shoot("12a-choose-account").await;
+    v.click(&format!("button[value='{}']", tenant.id)).await;
     v.wait_text("You are a viewer").await;
     v.goto(&format!("{base}/dashboard/apps")).await;
     v.wait_text("Ready").await;
@@ -576,6 +634,7 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
         .unwrap();
     let o = driver.browser().await;
     o.goto(&link_from_ses(&stack, &other, 0).await).await;
+    o.click("button[name=choice]").await;
     o.wait_text("Other Co").await;
     o.goto(&format!(
         "{base}/dashboard/licenses/{}",

@@ -172,27 +172,68 @@ async fn every_page_renders_light_and_safe() {
     assert!(revealed.body.contains(&key));
 }
 
+/// Opening a link shows a "Sign in" button and changes nothing (a mail scanner's GET does not
+/// burn it); only the button's POST, from the link's own page, uses it up, once.
 #[tokio::test]
-async fn sign_in_links_work_once_and_expired_sessions_end() {
+async fn sign_in_links_are_used_up_only_by_their_button() {
     let stack = Stack::start().await;
     let t = stack.tenant("Acme").await;
     let owner = format!("{}@example.com", unique("owner"));
     stack.member(&t, &owner, Role::Owner).await;
-    let (token, _) = keyhook_shared::dashboard::team::create_link(
-        &stack.services,
-        &t.id,
-        &owner,
-        "sign_in",
-        None,
-    )
-    .await
-    .unwrap();
+    let token = stack.link_token(&owner).await;
     let http = keyhook_tests::dashboard::client();
-    let url = format!("{}/dashboard/sign-in/link?token={token}", stack.base_url);
-    let first = http.get(&url).send().await.unwrap();
+    // A scanner follows the link (twice): the page, a button, nothing used up.
+    for _ in 0..2 {
+        let scanned = stack.open_link(&http, &token).await;
+        assert_eq!(scanned.status, 200, "{}", scanned.body);
+        assert!(
+            scanned.body.contains(">Sign in</button>"),
+            "{}",
+            scanned.body
+        );
+        assert!(scanned.body.contains("Acme"));
+        assert!(scanned
+            .body
+            .contains("method=\"post\" action=\"/dashboard/sign-in/link\""));
+    }
+    let page = stack.open_link(&http, &token).await;
+    // Another site's auto-submitted form (no pre-session cookie of this browser, or marked
+    // cross-site) cannot use it: no login CSRF.
+    let forged = http
+        .post(format!("{}/dashboard/sign-in/link", stack.base_url))
+        .form(&[
+            ("pre", page.pre()),
+            ("token", token.as_str()),
+            ("choice", t.id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    let cross_site = http
+        .post(format!("{}/dashboard/sign-in/link", stack.base_url))
+        .header("cookie", &page.pre_cookie)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("pre", page.pre()),
+            ("token", token.as_str()),
+            ("choice", t.id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status().as_u16(), 403);
+    // The button signs in.
+    let first = stack.use_link(&http, &page, &token, &t.id).await;
     assert_eq!(first.status().as_u16(), 303);
     assert_eq!(first.headers()["location"], "/dashboard");
-    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("kh_session="))
+        .unwrap();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -201,14 +242,25 @@ async fn sign_in_links_work_once_and_expired_sessions_end() {
         !cookie.contains("Secure"),
         "no Secure on a loopback http base URL"
     );
-    let second = http.get(&url).send().await.unwrap();
+    // Once.
+    let second = stack.use_link(&http, &page, &token, &t.id).await;
     assert_eq!(second.status().as_u16(), 400, "a link works once");
     assert!(second
         .text()
         .await
         .unwrap()
         .contains("expired or was already used"));
+    let reopened = stack.open_link(&http, &token).await;
+    assert_eq!(reopened.status, 400);
+    assert!(reopened.body.contains("expired or was already used"));
+}
 
+#[tokio::test]
+async fn sessions_end_with_sign_out_removal_and_tenant_deletion() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
     // Signing out revokes the session: the same cookie no longer opens a page.
     let d = stack.sign_in(&t, &owner).await;
     assert_eq!(d.get("/dashboard/apps").await.status, 200);
@@ -229,6 +281,63 @@ async fn sign_in_links_work_once_and_expired_sessions_end() {
         .await
         .unwrap();
     assert_eq!(v.get("/dashboard").await.status, 303);
+
+    // Deleting the tenant ends its members' sessions at once, and its token's session too.
+    let d = stack.sign_in(&t, &owner).await;
+    let token_session = keyhook_tests::dashboard::client()
+        .post(format!("{}/dashboard/sign-in", stack.base_url))
+        .header("cookie", "kh_pre=00000000000000000000000000000000")
+        .form(&[
+            ("pre", "00000000000000000000000000000000"),
+            ("token", t.token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token_cookie = keyhook_tests::dashboard::session_cookie(&token_session).unwrap();
+    let by_token = Dashboard {
+        cookie: token_cookie,
+        ..stack.sign_in(&t, &owner).await
+    };
+    assert_eq!(d.get("/dashboard").await.status, 200);
+    assert_eq!(by_token.get("/dashboard").await.status, 200);
+    stack.services.store.delete_tenant(&t.id).await.unwrap();
+    for s in [&d, &by_token] {
+        // A page that reads nothing of the tenant itself: only the session check notices.
+        let page = s.get("/dashboard/licenses").await;
+        assert_eq!(page.status, 303, "the tenant is gone: {}", page.body);
+        assert!(page.location.unwrap().starts_with("/dashboard/sign-in"));
+    }
+}
+
+/// The session check reads the tenant with the member in one call: a page view makes no more
+/// AWS calls than before tenant deletion was checked (two for the session).
+#[tokio::test]
+async fn a_session_check_reads_member_and_tenant_in_one_call() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
+    let counter = CallCounter::default();
+    let base = stack
+        .serve_with(counted_services(stack.config(), &stack.sdk, &counter))
+        .await;
+    let d = Dashboard {
+        base_url: base,
+        ..stack.sign_in(&t, &owner).await
+    };
+    counter.reset();
+    let sign_in = d.get("/dashboard/sign-in").await;
+    assert_eq!(sign_in.status, 303, "signed in: sign-in redirects home");
+    let calls = counter.take();
+    assert_eq!(
+        calls,
+        BTreeMap::from([
+            ("DynamoDB.GetItem".to_string(), 1),
+            ("DynamoDB.BatchGetItem".to_string(), 1)
+        ]),
+        "the session, then its member and tenant together"
+    );
 }
 
 #[tokio::test]
@@ -289,6 +398,480 @@ async fn sign_in_requests_are_rate_limited_and_reveal_nothing() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
+}
+
+/// Asks for a sign-in link for `email` on the sign-in page (its pre-session token echoed); the
+/// answer's status and body.
+async fn ask_for_link(base: &str, email: &str) -> (u16, String) {
+    let http = keyhook_tests::dashboard::client();
+    let page =
+        keyhook_tests::dashboard::public_get(&http, &format!("{base}/dashboard/sign-in"), None)
+            .await;
+    let res = http
+        .post(format!("{base}/dashboard/sign-in"))
+        .header("cookie", &page.pre_cookie)
+        .form(&[("pre", page.pre()), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// A link request does the same work whether or not the address is a member: the same AWS
+/// calls, one by one, and the same page (but for the address itself).
+#[tokio::test]
+async fn a_link_request_does_the_same_work_for_members_and_strangers() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let member = format!("{}@example.com", unique("member"));
+    stack.member(&t, &member, Role::Owner).await;
+    let stranger = format!("{}@example.com", unique("strangr"));
+    let counter = CallCounter::default();
+    let base = stack
+        .serve_with(counted_services(stack.config(), &stack.sdk, &counter))
+        .await;
+    // Warm both paths (the first request of a process builds its clients).
+    ask_for_link(&base, &format!("{}@example.com", unique("warm"))).await;
+    let mut seen = Vec::new();
+    for email in [&member, &stranger, &member, &stranger] {
+        counter.reset();
+        let (status, body) = ask_for_link(&base, email).await;
+        assert_eq!(status, 200);
+        seen.push((counter.take(), body.replace(email.as_str(), "ADDRESS")));
+    }
+    let (member_calls, member_page) = &seen[0];
+    let (stranger_calls, stranger_page) = &seen[1];
+    println!("AWS calls per link request: {member_calls:?}");
+    assert_eq!(member_calls, stranger_calls, "the same calls for both");
+    assert_eq!(seen[2].0, seen[3].0);
+    let visible = |page: &str| match keyhook_tests::dashboard::hidden_of(page, "pre") {
+        // A pre-session token (if the page has a form) differs per browser.
+        Some(pre) => page.replace(&pre, "PRE"),
+        None => page.to_string(),
+    };
+    assert_eq!(visible(member_page), visible(stranger_page));
+    assert!(member_page.contains("Check your email"));
+    // Only the member gets an email.
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&member).await.len(), 2);
+    assert!(stack.emails_to(&stranger).await.is_empty());
+}
+
+/// One address in many tenants gets one email with one link, whose page lists every account
+/// (not just the first five); the chosen one is signed in to.
+#[tokio::test]
+async fn one_address_in_many_tenants_gets_one_link_to_choose_an_account() {
+    let stack = Stack::start().await;
+    let email = format!("{}@example.com", unique("consult"));
+    let mut tenants = Vec::new();
+    for i in 0..7 {
+        let t = stack.tenant(&format!("Client {i}")).await;
+        stack.member(&t, &email, Role::Admin).await;
+        tenants.push(t);
+    }
+    let (status, _) = ask_for_link(&stack.base_url, &email).await;
+    assert_eq!(status, 200);
+    stack.drain_mail().await;
+    let mails = stack.emails_to(&email).await;
+    assert_eq!(mails.len(), 1, "one email, one link");
+    let body = mails[0]["body"].as_str().unwrap();
+    assert!(body.contains("one of your 7 accounts"), "{body}");
+    let i = body.find("token=").unwrap() + "token=".len();
+    let token: String = body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let http = keyhook_tests::dashboard::client();
+    let page = stack.open_link(&http, &token).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Choose an account"));
+    for (i, t) in tenants.iter().enumerate() {
+        assert!(page.body.contains(&format!("Client {i}")), "{}", page.body);
+        assert!(page.body.contains(&format!("value=\"{}\"", t.id)));
+    }
+    let last = &tenants[6];
+    let res = stack.use_link(&http, &page, &token, &last.id).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let cookie = keyhook_tests::dashboard::session_cookie(&res).unwrap();
+    let home = http
+        .get(format!("{}/dashboard/settings", stack.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains(&last.id), "signed in to the chosen account");
+    // Another account with the used link: nothing.
+    let again = stack.use_link(&http, &page, &token, &tenants[0].id).await;
+    assert_eq!(again.status().as_u16(), 400);
+}
+
+/// A link names an address, not an account: a member cannot use it for an account they are
+/// not in.
+#[tokio::test]
+async fn a_link_signs_in_only_to_its_addresses_accounts() {
+    let stack = Stack::start().await;
+    let mine = stack.tenant("Mine").await;
+    let theirs = stack.tenant("Theirs").await;
+    let email = format!("{}@example.com", unique("member"));
+    stack.member(&mine, &email, Role::Owner).await;
+    let token = stack.link_token(&email).await;
+    let http = keyhook_tests::dashboard::client();
+    let page = stack.open_link(&http, &token).await;
+    assert!(!page.body.contains("Theirs"));
+    let res = stack.use_link(&http, &page, &token, &theirs.id).await;
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(keyhook_tests::dashboard::session_cookie(&res).is_none());
+}
+
+/// Invitations are rate-limited per tenant and per recipient (across tenants).
+#[tokio::test]
+async fn invitations_are_rate_limited_per_tenant_and_per_recipient() {
+    let stack = Stack::start().await;
+    let (_, d, _) = account(&stack).await;
+    let invite = |email: String| {
+        let d = &d;
+        async move {
+            d.post(
+                "/dashboard/settings/members",
+                &[("email", email.as_str()), ("role", "viewer")],
+            )
+            .await
+        }
+    };
+    for i in 0..20 {
+        let page = invite(format!("{}-{i}@example.com", unique("inv"))).await;
+        assert_eq!(page.status, 303, "invitation {i}: {}", page.body);
+    }
+    let refused = invite(format!("{}@example.com", unique("inv"))).await;
+    assert_eq!(refused.status, 429, "the 21st invitation in 15 minutes");
+    assert!(refused.body.contains("20 invitations"));
+
+    // One recipient, invited by four tenants: the fourth is refused.
+    let target = format!("{}@example.com", unique("popular"));
+    for i in 0..4 {
+        let t = stack.tenant(&format!("Inviter {i}")).await;
+        let owner = format!("{}@example.com", unique("owner"));
+        stack.member(&t, &owner, Role::Owner).await;
+        let o = stack.sign_in(&t, &owner).await;
+        let page = o
+            .post(
+                "/dashboard/settings/members",
+                &[("email", target.as_str()), ("role", "viewer")],
+            )
+            .await;
+        if i < 3 {
+            assert_eq!(page.status, 303, "{}", page.body);
+        } else {
+            assert_eq!(page.status, 429, "the 4th invitation of one address");
+            assert!(page.body.contains("invited 3 times"));
+        }
+    }
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&target).await.len(), 3);
+}
+
+/// The `id` of the member `email` on the settings page's team table.
+async fn member_id(stack: &Stack, t: &TestTenant, email: &str) -> String {
+    stack
+        .services
+        .store
+        .get_member(&t.id, email)
+        .await
+        .unwrap()
+        .expect("a member")
+        .id
+}
+
+/// Two owners demoting each other at the same moment cannot leave the tenant without one; nor
+/// can two owners removing each other.
+#[tokio::test]
+async fn owners_acting_on_each_other_at_once_always_leave_an_owner() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let a = format!("{}@example.com", unique("ownera"));
+    let b = format!("{}@example.com", unique("ownerb"));
+    stack.member(&t, &a, Role::Owner).await;
+    stack.member(&t, &b, Role::Owner).await;
+    let (ida, idb) = (
+        member_id(&stack, &t, &a).await,
+        member_id(&stack, &t, &b).await,
+    );
+    let da = stack.sign_in(&t, &a).await;
+    let db = stack.sign_in(&t, &b).await;
+    let (b_page, a_page) = (
+        format!("/dashboard/settings/members/{idb}"),
+        format!("/dashboard/settings/members/{ida}"),
+    );
+    let owners_left = || async {
+        stack
+            .services
+            .store
+            .members(&t.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == Role::Owner)
+            .count()
+    };
+    let mut both_refused = 0;
+    for round in 0..6 {
+        let form = [("action", "role"), ("role", "admin")];
+        let (ra, rb) = tokio::join!(da.post(&b_page, &form), db.post(&a_page, &form),);
+        assert!(
+            owners_left().await >= 1,
+            "round {round}: no owner left ({} and {})",
+            ra.status,
+            rb.status
+        );
+        assert!(
+            !(ra.status == 303 && rb.status == 303),
+            "round {round}: both demotions went through"
+        );
+        for r in [&ra, &rb] {
+            // Refused: the other is no longer an owner (403), or the team changed (409).
+            assert!(
+                [303, 403, 409].contains(&r.status),
+                "round {round}: {}",
+                r.body
+            );
+        }
+        if ra.status != 303 && rb.status != 303 {
+            both_refused += 1;
+        }
+        // Back to two owners for the next round.
+        for email in [&a, &b] {
+            let m = stack
+                .services
+                .store
+                .get_member(&t.id, email)
+                .await
+                .unwrap()
+                .unwrap();
+            if m.role != Role::Owner {
+                assert!(stack
+                    .services
+                    .store
+                    .change_member_role(&m, Role::Owner, &[])
+                    .await
+                    .unwrap());
+            }
+        }
+    }
+    println!("demotion rounds where both were refused (a transaction conflict): {both_refused}");
+    // Removing each other at once: one of them stays, an owner.
+    let form = [("action", "remove")];
+    let (ra, rb) = tokio::join!(da.post(&b_page, &form), db.post(&a_page, &form),);
+    assert!(
+        !(ra.status == 303 && rb.status == 303),
+        "both removals went through"
+    );
+    assert!(owners_left().await >= 1, "no owner left after removals");
+}
+
+/// A role change decided on a stale read does not go through.
+#[tokio::test]
+async fn a_role_change_is_conditional_on_the_version_read() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let a = format!("{}@example.com", unique("owner"));
+    let v = format!("{}@example.com", unique("viewer"));
+    stack.member(&t, &a, Role::Owner).await;
+    stack.member(&t, &v, Role::Viewer).await;
+    let read = stack
+        .services
+        .store
+        .get_member(&t.id, &v)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stack
+        .services
+        .store
+        .change_member_role(&read, Role::Admin, &[&a])
+        .await
+        .unwrap());
+    // The same stale read again: refused.
+    assert!(!stack
+        .services
+        .store
+        .change_member_role(&read, Role::Owner, &[&a])
+        .await
+        .unwrap());
+    let now = stack
+        .services
+        .store
+        .get_member(&t.id, &v)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.role, Role::Admin);
+    assert_eq!(now.version, read.version + 1);
+}
+
+/// API tokens record who created them (also through another token); removing the member
+/// revokes theirs, or hands them over to the owner who removes them, as the owner chooses.
+#[tokio::test]
+async fn removing_a_member_revokes_or_hands_over_their_tokens() {
+    let stack = Stack::start().await;
+    let (t, owner, _) = account(&stack).await;
+    let owner_email = owner_email_of(&stack, &t).await;
+    let mut tokens_of = BTreeMap::new();
+    for who in ["leaver", "mover"] {
+        let email = format!("{}@example.com", unique(who));
+        stack.member(&t, &email, Role::Admin).await;
+        let d = stack.sign_in(&t, &email).await;
+        let created = d
+            .post(
+                "/dashboard/settings/tokens",
+                &[("name", &format!("{who} ci"))],
+            )
+            .await;
+        assert_eq!(created.status, 201);
+        let i = created.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+        let first = created.body[i..].split('<').next().unwrap().to_string();
+        // A token created with that token answers to the same member.
+        let (status, second) = stack
+            .api(
+                &first,
+                "POST",
+                "/api/tokens",
+                Some(json!({"name": format!("{who} nightly")})),
+            )
+            .await;
+        assert_eq!(status, 201, "{second}");
+        assert_eq!(second["createdBy"], json!(email));
+        tokens_of.insert(
+            who,
+            (email, first, second["token"].as_str().unwrap().to_string()),
+        );
+    }
+    let settings = owner.get("/dashboard/settings").await;
+    for (email, _, _) in tokens_of.values() {
+        assert!(
+            settings
+                .body
+                .contains(&format!("<td class=\"small\">{email}")),
+            "the token list names its creator {email}"
+        );
+    }
+    // Removing without saying what happens to their tokens: asked.
+    let (leaver, leaver_ci, leaver_nightly) = &tokens_of["leaver"];
+    let leaver_id = member_id(&stack, &t, leaver).await;
+    let unsaid = owner
+        .post(
+            &format!("/dashboard/settings/members/{leaver_id}"),
+            &[("action", "remove")],
+        )
+        .await;
+    assert_eq!(unsaid.status, 422, "{}", unsaid.body);
+    assert!(unsaid.body.contains("revoked or handed over"));
+    assert_eq!(
+        stack.api(leaver_ci, "GET", "/api/tokens", None).await.0,
+        200
+    );
+    // Revoke: both of the leaver's tokens stop working at once.
+    let removed = owner
+        .post(
+            &format!("/dashboard/settings/members/{leaver_id}"),
+            &[("action", "remove"), ("tokens", "revoke")],
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    for token in [leaver_ci, leaver_nightly] {
+        assert_eq!(stack.api(token, "GET", "/api/tokens", None).await.0, 401);
+    }
+    // Hand over: the mover's tokens keep working; the owner answers for them now.
+    let (mover, mover_ci, mover_nightly) = &tokens_of["mover"];
+    let mover_id = member_id(&stack, &t, mover).await;
+    let handed = owner
+        .post(
+            &format!("/dashboard/settings/members/{mover_id}"),
+            &[("action", "remove"), ("tokens", "hand_over")],
+        )
+        .await;
+    assert_eq!(handed.status, 303, "{}", handed.body);
+    for token in [mover_ci, mover_nightly] {
+        assert_eq!(stack.api(token, "GET", "/api/tokens", None).await.0, 200);
+    }
+    let (_, list) = stack.api(&t.token, "GET", "/api/tokens", None).await;
+    let nightly = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "mover nightly")
+        .unwrap();
+    assert_eq!(nightly["createdBy"], json!(mover));
+    assert_eq!(nightly["handedOverTo"], json!(owner_email));
+    let o = stack
+        .services
+        .store
+        .get_member(&t.id, &owner_email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        o.token_hashes.len(),
+        2,
+        "the owner answers for the two tokens"
+    );
+    let settings = owner.get("/dashboard/settings").await;
+    assert!(settings
+        .body
+        .contains(&format!("handed over to {owner_email}")));
+}
+
+/// The owner's email of an [`account`].
+async fn owner_email_of(stack: &Stack, t: &TestTenant) -> String {
+    stack
+        .services
+        .store
+        .members(&t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.role == Role::Owner)
+        .unwrap()
+        .email
+}
+
+/// A `next` that is not ASCII neither panics nor leaves the dashboard: it comes back
+/// percent-encoded.
+#[tokio::test]
+async fn a_next_that_is_not_ascii_signs_in_without_a_panic() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let http = keyhook_tests::dashboard::client();
+    let next = "/dashboard/licenses?email=zoë@exämple.com";
+    let page = keyhook_tests::dashboard::public_get(
+        &http,
+        &format!(
+            "{}/dashboard/sign-in?next={}",
+            stack.base_url,
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let res = http
+        .post(format!("{}/dashboard/sign-in", stack.base_url))
+        .header("cookie", &page.pre_cookie)
+        .form(&[
+            ("pre", page.pre()),
+            ("token", t.token.as_str()),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/dashboard/licenses?email=zo%C3%AB@ex%C3%A4mple.com"
+    );
 }
 
 #[tokio::test]

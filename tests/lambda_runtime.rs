@@ -719,24 +719,47 @@ async fn dashboard_events_run_through_the_admin_binary() {
         "/dashboard/sign-in?next=%2Fdashboard"
     );
 
-    let (token, _) = keyhook_shared::dashboard::team::create_link(
-        &stack.services,
-        &tenant.id,
-        &owner,
-        "sign_in",
-        None,
-    )
-    .await
-    .unwrap();
+    let token = stack.link_token(&owner).await;
     let mut event = load("apigw/dashboard-sign-in-link.get.json", &vars);
     event["rawQueryString"] = json!(format!("token={token}"));
     event["queryStringParameters"] = json!({ "token": token });
-    let signed = admin.invoke(&event).await;
+    let link_page = admin.invoke(&event).await;
+    assert_eq!(
+        link_page["statusCode"], 200,
+        "opening a link uses nothing up: {link_page}"
+    );
+    assert!(link_page["body"]
+        .as_str()
+        .unwrap()
+        .contains(">Sign in</button>"));
+    let pre_cookie = link_page["cookies"][0]
+        .as_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(pre_cookie.starts_with("__Host-kh_pre="), "{pre_cookie}");
+    let pre = pre_cookie.split_once('=').unwrap().1.to_string();
+    let mut press = load(
+        "apigw/dashboard-sign-in-link.post.json",
+        &vars.with("linkToken", &token).with("tenantId", &tenant.id),
+    );
+    press["cookies"] = json!([pre_cookie]);
+    press["body"] = json!(format!("pre={pre}&token={token}&choice={}", tenant.id));
+    let signed = admin.invoke(&press).await;
     assert_eq!(signed["statusCode"], 303, "{signed}");
     assert_eq!(signed["headers"]["location"], "/dashboard");
-    let cookie = signed["cookies"][0].as_str().unwrap().to_string();
-    assert!(cookie.starts_with("__Host-kh_session=") && cookie.contains("HttpOnly"));
-    let again = admin.invoke(&event).await;
+    let cookie = signed["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .find(|c| c.starts_with("__Host-kh_session="))
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("HttpOnly"));
+    let again = admin.invoke(&press).await;
     assert_eq!(again["statusCode"], 400, "a link works once");
 
     let mut overview = load("apigw/dashboard.get.json", &vars);

@@ -107,11 +107,11 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
     stack
         .member(&tenant, &owner, keyhook_shared::domain::member::Role::Owner)
         .await;
-    keyhook_shared::dashboard::team::send_link(
+    keyhook_shared::dashboard::team::request_link(
         &stack.services,
-        &tenant.id,
         &owner,
-        "sign_in",
+        keyhook_shared::domain::member::LinkReason::SignIn,
+        None,
         None,
     )
     .await

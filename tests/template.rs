@@ -533,7 +533,11 @@ fn expected_actions(function: &str) -> BTreeSet<&'static str> {
         "mailer" => &[
             "dynamodb:GetItem",
             "dynamodb:BatchGetItem",
+            // a sign-in request's one-time link (SIGNIN# only)
+            "dynamodb:PutItem",
             "dynamodb:UpdateItem",
+            // the accounts of a sign-in request's address (gsi2)
+            "dynamodb:Query",
             "kms:Decrypt",
             "ses:SendEmail",
             "sqs:ReceiveMessage",
@@ -706,7 +710,7 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
     (
         "mailer",
         &["TENANT#*", "LICENSE#*", "PRODUCT#*", "SIGNIN#*"],
-        &["TENANT#*", "LICENSE#*"],
+        &["TENANT#*", "LICENSE#*", "SIGNIN#*"],
     ),
     (
         "deliveries",

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use keyhook_cli::{
     delivery_worker, import, mail_worker, provision, server, stream_worker, trigger,
 };
-use keyhook_shared::dashboard::{mail::link_url, team};
+use keyhook_shared::dashboard::{link::DASHBOARD_SIGN_IN, team};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
@@ -487,9 +487,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         std::env::var("KEYHOOK_DEMO_OWNER").unwrap_or_else(|_| "owner@demo.example.com".into());
     let (tenant, token, owner) =
         team::create_tenant_with_owner(&services, "Demo Software", &owner_email).await?;
-    let (sign_in_token, _) =
-        team::create_link(&services, &tenant.id, &owner.email, "sign_in", None).await?;
-    let sign_in_url = link_url(&services, &sign_in_token);
+    let sign_in_token = DASHBOARD_SIGN_IN.issue(&services, &owner.email).await?;
+    let sign_in_url = DASHBOARD_SIGN_IN.url(&services, &sign_in_token);
     let webhook_secret = format!(
         "whsec_{}",
         keyhook_shared::ids::random_symbols(32).to_ascii_lowercase()

@@ -1,6 +1,8 @@
 //! Dashboard sessions for tests that speak HTTP (no browser): sign in through a real one-time
-//! link, keep the session cookie, and post forms with the session's CSRF token.
+//! link (its page, then its "Sign in" button), keep the session cookie, and post forms with
+//! the session's CSRF token.
 
+use keyhook_shared::dashboard::link::DASHBOARD_SIGN_IN;
 use keyhook_shared::dashboard::team;
 use keyhook_shared::domain::member::Role;
 use reqwest::redirect::Policy;
@@ -34,8 +36,63 @@ pub fn client() -> reqwest::Client {
 
 /// The value of the first `name="csrf"` hidden input of a page.
 pub fn csrf_of(html: &str) -> Option<String> {
-    let i = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    hidden_of(html, "csrf")
+}
+
+/// The value of the first hidden input named `name` of a page.
+pub fn hidden_of(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let i = html.find(&marker)? + marker.len();
     Some(html[i..].split('"').next()?.to_string())
+}
+
+/// A page before sign-in, as a browser gets it: status, body, and its pre-session cookie.
+#[derive(Debug)]
+pub struct PublicPage {
+    pub status: u16,
+    pub body: String,
+    /// `kh_pre=…` (what the browser sends back).
+    pub pre_cookie: String,
+}
+
+impl PublicPage {
+    /// The pre-session token its forms echo.
+    pub fn pre(&self) -> &str {
+        self.pre_cookie.split_once('=').map_or("", |(_, v)| v)
+    }
+}
+
+/// GETs a page before sign-in (`cookie`: a pre-session cookie to send, if any).
+pub async fn public_get(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> PublicPage {
+    let mut req = http.get(url);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let pre_cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("kh_pre="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    PublicPage {
+        status,
+        body: res.text().await.unwrap(),
+        pre_cookie,
+    }
+}
+
+/// The `kh_session=…` cookie a response sets, if any.
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("kh_session="))
+        .map(|c| c.split(';').next().unwrap().to_string())
 }
 
 impl Stack {
@@ -46,32 +103,51 @@ impl Stack {
             .expect("member added");
     }
 
-    /// Signs `email` (a member of `tenant`) in with a fresh one-time link.
-    pub async fn sign_in(&self, tenant: &TestTenant, email: &str) -> Dashboard {
-        let (token, _) = team::create_link(&self.services, &tenant.id, email, "sign_in", None)
+    /// A fresh one-time sign-in link's token for `email` (as the mailer makes them).
+    pub async fn link_token(&self, email: &str) -> String {
+        DASHBOARD_SIGN_IN
+            .issue(&self.services, &email.to_ascii_lowercase())
             .await
-            .expect("link created");
-        let http = client();
-        let res = http
-            .get(format!(
-                "{}/dashboard/sign-in/link?token={token}",
-                self.base_url
-            ))
+            .expect("link issued")
+    }
+
+    /// Opens a sign-in link's page.
+    pub async fn open_link(&self, http: &reqwest::Client, token: &str) -> PublicPage {
+        public_get(
+            http,
+            &format!("{}/dashboard/sign-in/link?token={token}", self.base_url),
+            None,
+        )
+        .await
+    }
+
+    /// Presses a link page's "Sign in" button for the account `choice`.
+    pub async fn use_link(
+        &self,
+        http: &reqwest::Client,
+        page: &PublicPage,
+        token: &str,
+        choice: &str,
+    ) -> reqwest::Response {
+        http.post(format!("{}/dashboard/sign-in/link", self.base_url))
+            .header("cookie", &page.pre_cookie)
+            .form(&[("pre", page.pre()), ("token", token), ("choice", choice)])
             .send()
             .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 303, "the link signs in");
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("kh_session="))
-            .expect("a session cookie")
-            .split(';')
-            .next()
             .unwrap()
-            .to_string();
+    }
+
+    /// Signs `email` (a member of `tenant`) in with a fresh one-time link: its page, then its
+    /// "Sign in" button.
+    pub async fn sign_in(&self, tenant: &TestTenant, email: &str) -> Dashboard {
+        let token = self.link_token(email).await;
+        let http = client();
+        let page = self.open_link(&http, &token).await;
+        assert_eq!(page.status, 200, "the link's page: {}", page.body);
+        assert!(page.body.contains("Sign in"), "{}", page.body);
+        let res = self.use_link(&http, &page, &token, &tenant.id).await;
+        assert_eq!(res.status().as_u16(), 303, "the link's button signs in");
+        let cookie = session_cookie(&res).expect("a session cookie");
         let mut d = Dashboard {
             base_url: self.base_url.clone(),
             http,

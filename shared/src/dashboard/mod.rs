@@ -4,9 +4,9 @@
 //! The pages are another edge over the admin API, not a second implementation of it: every
 //! read and write a page makes is an in-process call of the admin handlers ([`api`]) as the
 //! signed-in member's tenant, so validation, rules and tenant isolation are exactly the API's.
-//! What lives here is only what a browser needs: sign-in by one-time emailed link (or an API
-//! token), sessions in DynamoDB with CSRF tokens ([`session`]), team members and roles
-//! ([`team`]), forms turned into API bodies and API errors shown at their field ([`form`]),
+//! What lives here is only what a browser needs: pages before sign-in ([`public`]), sign-in by
+//! one-time emailed link ([`link`], [`sign_in`]) or an API token, sessions in DynamoDB with
+//! CSRF tokens ([`session`]), team members and roles ([`team`]), forms turned into API bodies and API errors shown at their field ([`form`]),
 //! templates ([`render`]) and a small script for progressive enhancement (`assets/`).
 
 pub mod api;
@@ -15,9 +15,11 @@ pub mod assets;
 pub mod form;
 pub mod import;
 pub mod licenses;
+pub mod link;
 pub mod mail;
 pub mod overview;
 pub mod products;
+pub mod public;
 pub mod render;
 pub mod session;
 pub mod settings;
@@ -39,6 +41,7 @@ pub enum Page {
     SignInPage,
     SignIn,
     SignInLink,
+    UseSignInLink,
     SignOut,
     SignUpPage,
     SignUp,
@@ -95,7 +98,8 @@ impl Page {
         match self {
             SignInPage => "Dashboard: the sign-in page (email link or API token)",
             SignIn => "Dashboard: email a one-time sign-in link, or sign in with an API token",
-            SignInLink => "Dashboard: use a one-time sign-in link (`?token=`), then redirect away",
+            SignInLink => "Dashboard: a one-time sign-in link's page (`?token=`): the address's accounts, each with a Sign in button; opening it uses nothing up",
+            UseSignInLink => "Dashboard: sign in with a one-time link (its page's button): uses the link up, starts a session in the chosen account",
             SignOut => "Dashboard: sign out (revokes the session)",
             SignUpPage => "Dashboard: the self-service sign-up page (when the operator enables it)",
             SignUp => "Dashboard: create a tenant and email its owner a sign-in link",
@@ -151,7 +155,7 @@ impl Page {
         use Page::*;
         matches!(
             self,
-            SignInPage | SignIn | SignInLink | SignUpPage | SignUp | Asset
+            SignInPage | SignIn | SignInLink | UseSignInLink | SignUpPage | SignUp | Asset
         )
     }
 }
@@ -181,7 +185,8 @@ async fn route(s: &Services, page: Page, req: &ApiRequest, p: &Params) -> Result
     match page {
         SignInPage => sign_in::page(s, req).await,
         SignIn => sign_in::submit(s, req).await,
-        SignInLink => sign_in::use_link(s, req).await,
+        SignInLink => sign_in::link_page(s, req).await,
+        UseSignInLink => sign_in::use_link(s, req).await,
         SignOut => sign_in::sign_out(s, req).await,
         SignUpPage => sign_in::sign_up_page(s, req).await,
         SignUp => sign_in::sign_up(s, req).await,
@@ -331,6 +336,12 @@ pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {
         "member_invited" => "Invitation sent.",
         "member_saved" => "Member's role changed.",
         "member_removed" => "Member removed.",
+        "member_removed_tokens_revoked" => {
+            "Member removed; the API tokens they answered for are revoked."
+        }
+        "member_removed_tokens_handed_over" => {
+            "Member removed; you now answer for the API tokens they created."
+        }
         "signing_key_created" => {
             "Signing key created: it is published now; activate it once your apps know it."
         }

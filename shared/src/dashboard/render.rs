@@ -21,6 +21,7 @@ static TEMPLATES: &[(&str, &str)] = templates![
     "error.html",
     "sign_in.html",
     "sign_up.html",
+    "link.html",
     "overview.html",
     "apps.html",
     "app_form.html",

@@ -1,7 +1,8 @@
 //! Sessions: an HttpOnly cookie naming a session record in DynamoDB (stored under the cookie's
-//! SHA-256, with a TTL). Every request re-reads the session and the member (or API token)
-//! behind it, so sign-out, a removed member, a changed role or a revoked token take effect at
-//! once. Every state-changing request carries the session's CSRF token in its form.
+//! SHA-256, with a TTL). Every request re-reads the session, then the member (or API token)
+//! behind it together with its tenant (one `BatchGetItem`), so sign-out, a removed member, a
+//! changed role, a revoked token or a deleted tenant take effect at once. Every state-changing
+//! request carries the session's CSRF token in its form.
 
 use http::header;
 use http::Method;
@@ -11,8 +12,10 @@ use time::Duration;
 use super::form::Form;
 use super::web;
 use crate::domain::member::{Role, Session};
+use crate::domain::tenant::Principal;
 use crate::http::auth::{token_hash, Caller};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::store::dashboard::SessionHolder;
 use crate::{ids, Error, Result, Services};
 
 /// How long a session lasts (absolute; sign in again afterwards).
@@ -39,6 +42,8 @@ pub struct Signed {
     /// How the header names who is signed in.
     pub who: String,
     pub csrf: String,
+    /// Who the session acts for: the member, or whoever answers for its API token.
+    pub principal: Option<Principal>,
     session_hash: String,
     token_id: String,
 }
@@ -49,6 +54,7 @@ impl Signed {
         Caller {
             tenant_id: self.tenant_id.clone(),
             token_id: self.token_id.clone(),
+            principal: self.principal.clone(),
         }
     }
 
@@ -115,7 +121,8 @@ pub async fn start(
 }
 
 /// The session of a request, if it is signed in: the session record, then the member (or the
-/// API token) it stands for — two strongly consistent reads.
+/// API token) it stands for and its tenant — two strongly consistent reads (a `GetItem`, a
+/// `BatchGetItem`).
 pub async fn current(s: &Services, req: &ApiRequest) -> Result<Option<Signed>> {
     let Some(id) = web::cookie(req, cookie_name(s)) else {
         return Ok(None);
@@ -127,28 +134,32 @@ pub async fn current(s: &Services, req: &ApiRequest) -> Result<Option<Signed>> {
     let Some(session) = s.store.get_session(&hash).await? else {
         return Ok(None);
     };
-    let (role, who, token_id) = match (&session.email, &session.token_hash) {
-        (Some(email), _) => match s.store.get_member(&session.tenant_id, email).await? {
-            Some(m) => (m.role, email.clone(), format!("member:{email}")),
-            None => return Ok(None),
-        },
-        (None, Some(th)) => match s.store.token_by_hash(th).await? {
-            Some(t) if t.tenant_id == session.tenant_id => (
-                Role::Admin,
-                format!("API token {}…", t.prefix),
-                t.id.clone(),
-            ),
-            _ => return Ok(None),
-        },
-        (None, None) => return Ok(None),
+    let Some((holder, tenant)) = s.store.session_holder(&session).await? else {
+        return Ok(None);
+    };
+    let (role, who, token_id, principal) = match holder {
+        SessionHolder::Member(m) => (
+            m.role,
+            m.email.clone(),
+            format!("member:{}", m.email),
+            Some(Principal::Member { email: m.email }),
+        ),
+        SessionHolder::Token(t) if t.tenant_id == session.tenant_id => (
+            Role::Admin,
+            format!("API token {}…", t.prefix),
+            t.id.clone(),
+            t.answerable(),
+        ),
+        SessionHolder::Token(_) => return Ok(None),
     };
     Ok(Some(Signed {
         tenant_id: session.tenant_id,
-        tenant_name: session.tenant_name,
+        tenant_name: tenant.name,
         role,
         email: session.email,
         who,
         csrf: session.csrf,
+        principal,
         session_hash: hash,
         token_id,
     }))

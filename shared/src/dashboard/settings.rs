@@ -1,7 +1,8 @@
 //! Settings (`/dashboard/settings`): tenant keys (generate, activate with its re-seal count),
-//! API tokens (created and shown once, revoked), the team (invite by email with a role,
-//! change a role, remove), the tenant id (Lukittu's "team id"), and the signing keys (create
-//! the next one, activate it after a confirmation).
+//! API tokens (created and shown once, with who created them; revoked), the team (invite by
+//! email with a role, change a role, remove — revoking or taking over the API tokens the
+//! member answers for), the tenant id (Lukittu's "team id"), and the signing keys (create the
+//! next one, activate it after a confirmation).
 
 use http::StatusCode;
 use minijinja::context;
@@ -34,7 +35,7 @@ async fn page_with(
         .members(&me.tenant_id)
         .await?
         .into_iter()
-        .map(|m| json!({"id": m.id, "email": m.email, "role": m.role.as_str(), "createdAt": crate::time::format(m.created_at), "invitedBy": m.invited_by}))
+        .map(|m| json!({"id": m.id, "email": m.email, "role": m.role.as_str(), "createdAt": crate::time::format(m.created_at), "invitedBy": m.invited_by, "tokens": m.token_hashes.len()}))
         .collect();
     members.sort_by(|a, b| a["email"].as_str().cmp(&b["email"].as_str()));
     let count = |p: &str| req.query_param(p).and_then(|v| v.parse::<u32>().ok());
@@ -187,33 +188,16 @@ pub async fn revoke_token(s: &Services, req: &ApiRequest, token_id: &str) -> Res
 pub async fn invite(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_manage_team()?;
-    let role = form
-        .get("role")
-        .and_then(Role::parse)
-        .ok_or_else(|| Error::validation("role", "must be viewer, admin or owner"));
     let result = async {
-        let role = role?;
-        let inviter = me.email.clone().unwrap_or_else(|| me.who.clone());
-        let member = team::add_member(
-            s,
-            &me.tenant_id,
-            form.get("email").unwrap_or_default(),
-            role,
-            &inviter,
-        )
-        .await?;
-        team::send_link(
-            s,
-            &me.tenant_id,
-            &member.email,
-            "invitation",
-            Some(&inviter),
-        )
-        .await
+        let role = form
+            .get("role")
+            .and_then(Role::parse)
+            .ok_or_else(|| Error::validation("role", "must be viewer, admin or owner"))?;
+        team::invite(s, &me, form.get("email").unwrap_or_default(), role).await
     }
     .await;
     match result {
-        Ok(()) => Ok(web::redirect(
+        Ok(_) => Ok(web::redirect(
             "/dashboard/settings?notice=member_invited#team",
         )),
         Err(e) => match errors_of(&e) {
@@ -232,41 +216,29 @@ pub async fn invite(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     }
 }
 
-/// `POST /dashboard/settings/members/{memberId}`: `action=remove`, or `role=` to change it.
-/// The last owner can be neither removed nor demoted.
+/// `POST /dashboard/settings/members/{memberId}`: `action=remove` (with `tokens=revoke` or
+/// `hand_over` when the member answers for API tokens), or `role=` to change it. The last
+/// owner can be neither removed nor demoted, however many owners act at once.
 pub async fn update_member(s: &Services, req: &ApiRequest, member_id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_manage_team()?;
-    let members = s.store.members(&me.tenant_id).await?;
-    let mut member = members
-        .iter()
-        .find(|m| m.id == member_id)
-        .cloned()
-        .ok_or_else(|| Error::not_found(format!("Member {member_id}")))?;
-    let owners = members.iter().filter(|m| m.role == Role::Owner).count();
-    let last_owner = member.role == Role::Owner && owners == 1;
     if form.action() == "remove" {
-        if last_owner {
-            return Err(Error::Conflict(
-                "The last owner cannot be removed; make someone else owner first.".into(),
-            ));
-        }
-        s.store.delete_member(&me.tenant_id, &member.email).await?;
-        return Ok(web::redirect(
-            "/dashboard/settings?notice=member_removed#team",
-        ));
+        let choice = form.get("tokens").and_then(team::TokenChoice::parse);
+        let tokens = team::remove(s, &me, member_id, choice).await?;
+        let notice = match (tokens, choice) {
+            (0, _) => "member_removed",
+            (_, Some(team::TokenChoice::HandOverToMe)) => "member_removed_tokens_handed_over",
+            _ => "member_removed_tokens_revoked",
+        };
+        return Ok(web::redirect(&format!(
+            "/dashboard/settings?notice={notice}#team"
+        )));
     }
     let role = form
         .get("role")
         .and_then(Role::parse)
         .ok_or_else(|| Error::validation("role", "must be viewer, admin or owner"))?;
-    if last_owner && role != Role::Owner {
-        return Err(Error::Conflict(
-            "The last owner cannot be demoted; make someone else owner first.".into(),
-        ));
-    }
-    member.role = role;
-    s.store.put_member(&member).await?;
+    team::change_role(s, &me, member_id, role).await?;
     Ok(web::redirect(
         "/dashboard/settings?notice=member_saved#team",
     ))

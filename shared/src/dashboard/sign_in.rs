@@ -1,112 +1,52 @@
-//! Signing in: a one-time link emailed to a member (no password is stored anywhere), or an API
-//! token for headless setups; signing out; and the self-service sign-up the operator may open
-//! (`KEYHOOK_DASHBOARD_SIGNUP=open`).
+//! Signing in: a one-time link emailed to an address (no password is stored anywhere), or an
+//! API token for headless setups; signing out; and the self-service sign-up the operator may
+//! open (`KEYHOOK_DASHBOARD_SIGNUP=open`).
 //!
-//! Link requests and sign-in attempts are rate-limited per address and per email, with exact
-//! counters in DynamoDB (shared by every instance). The answer to a link request is the same
-//! whether or not the email has an account. Pages before sign-in carry a pre-session cookie
-//! echoed in their form (double-submit), so another site cannot post them.
+//! A link request does the same work whatever the address: it counts the attempt, records the
+//! request and queues its email ([`team::request_link`]); the mailer alone finds out whether
+//! the address has accounts. One link per request, whatever the number of accounts: it opens a
+//! page listing them, and the chosen account's "Sign in" button uses the link up
+//! ([`link::DASHBOARD_SIGN_IN`]). Requests and attempts are rate-limited per address and per
+//! email, with exact counters in DynamoDB (shared by every instance).
 
-use http::{header, Method, StatusCode};
+use http::{Method, StatusCode};
 use minijinja::context;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use super::form::Form;
-use super::session::{self, same_site};
-use super::{render, team, web};
-use crate::domain::member::normalize_email;
+use super::link::{Choice, LinkPage, DASHBOARD_SIGN_IN};
+use super::public::{self, Limit};
+use super::{session, team, web};
+use crate::domain::member::{normalize_email, LinkReason};
 use crate::http::auth::token_hash;
 use crate::http::input::is_email;
-use crate::http::ApiRequest;
-use crate::http::ApiResponse;
-use crate::{ids, Error, Result, Services};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{Error, Result, Services};
 
-/// Rate limits: (scope, attempts per 15-minute window).
-const LINKS_PER_EMAIL: (&str, u32) = ("link-email", 5);
-const LINKS_PER_IP: (&str, u32) = ("link-ip", 30);
-const ATTEMPTS_PER_IP: (&str, u32) = ("sign-in-ip", 30);
-const SIGNUPS_PER_IP: (&str, u32) = ("sign-up-ip", 5);
-const WINDOW_SECONDS: i64 = 15 * 60;
+const TRY_LATER: &str = "Too many sign-in attempts. Wait 15 minutes and try again.";
+/// Link requests per email and per client address, in 15 minutes.
+const LINKS_PER_EMAIL: Limit = Limit {
+    scope: "link-email",
+    max: 5,
+    message: TRY_LATER,
+};
+const LINKS_PER_IP: Limit = Limit {
+    scope: "link-ip",
+    max: 30,
+    message: TRY_LATER,
+};
+/// Sign-in attempts (opening or using links, API tokens) per client address, in 15 minutes.
+pub const ATTEMPTS_PER_IP: Limit = Limit {
+    scope: "sign-in-ip",
+    max: 30,
+    message: TRY_LATER,
+};
+const SIGNUPS_PER_IP: Limit = Limit {
+    scope: "sign-up-ip",
+    max: 5,
+    message: TRY_LATER,
+};
 
-/// Counts one attempt against a limit; `RateLimited` past it.
-async fn limit(s: &Services, (scope, max): (&str, u32), subject: &str) -> Result<()> {
-    let now = crate::time::now().unix_timestamp();
-    let window = now - now.rem_euclid(WINDOW_SECONDS);
-    let subject_hash = hex::encode(&Sha256::digest(subject.as_bytes())[..16]);
-    if s.store
-        .count_attempt(
-            scope,
-            &subject_hash,
-            window,
-            window + 2 * WINDOW_SECONDS,
-            max,
-        )
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(Error::RateLimited(
-            "Too many sign-in attempts. Wait 15 minutes and try again.".into(),
-        ))
-    }
-}
-
-fn client_ip(req: &ApiRequest) -> String {
-    req.source_ip
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn pre_cookie_name(s: &Services) -> &'static str {
-    if web::is_https(&s.config.public_base_url) {
-        "__Host-kh_pre"
-    } else {
-        "kh_pre"
-    }
-}
-
-/// A page before sign-in, with its pre-session cookie.
-fn public_page(
-    s: &Services,
-    req: &ApiRequest,
-    status: StatusCode,
-    template: &str,
-    ctx: minijinja::Value,
-) -> Result<ApiResponse> {
-    let pre = web::cookie(req, pre_cookie_name(s))
-        .filter(|c| c.len() == 32)
-        .unwrap_or_else(|| ids::random_symbols(32));
-    let body = render::page(
-        s,
-        template,
-        None,
-        context! { pre => pre, signup_open => s.config.dashboard_signup, ..ctx },
-    )?;
-    Ok(web::html(status, body).with_header(
-        header::SET_COOKIE,
-        web::set_cookie(
-            pre_cookie_name(s),
-            &pre,
-            3600,
-            web::is_https(&s.config.public_base_url),
-        ),
-    ))
-}
-
-/// The form of a page before sign-in, its pre-session token checked.
-fn public_form(s: &Services, req: &ApiRequest) -> Result<Form> {
-    same_site(req)?;
-    let form = Form::parse(req)?;
-    let cookie = web::cookie(req, pre_cookie_name(s)).unwrap_or_default();
-    let sent = form.get("pre").unwrap_or_default();
-    if cookie.is_empty() || !bool::from(cookie.as_bytes().ct_eq(sent.as_bytes())) {
-        return Err(Error::Forbidden(
-            "This form has expired. Reload the sign-in page and try again.".into(),
-        ));
-    }
-    Ok(form)
-}
+const LINK_EXPIRED: &str =
+    "This sign-in link has expired or was already used. Enter your email to get a new one.";
 
 /// `GET /dashboard/sign-in`.
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
@@ -114,28 +54,28 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         return Ok(web::redirect("/dashboard"));
     }
     let notice = req.query_param("signed_out").map(|_| "You are signed out.");
-    public_page(
+    public::page(
         s,
         req,
         StatusCode::OK,
         "sign_in.html",
-        context! { next => req.query_param("next"), notice => notice },
+        context! { next => web::safe_next(req.query_param("next")), notice => notice },
     )
 }
 
 /// `POST /dashboard/sign-in`: `email` asks for a link; `token` signs in with an API token.
 pub async fn submit(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let form = public_form(s, req)?;
+    let form = public::form(s, req)?;
     let next = web::safe_next(form.get("next"));
     if let Some(token) = form.get("token") {
-        limit(s, ATTEMPTS_PER_IP, &client_ip(req)).await?;
+        public::limit(s, ATTEMPTS_PER_IP, &public::client_ip(req)).await?;
         let hash = token_hash(token);
         return match s.store.token_by_hash(&hash).await? {
             Some(t) if token.len() <= 200 => {
                 tracing::info!(tenant_id = %t.tenant_id, token_id = %t.id, "dashboard sign-in with an API token");
                 session::start(s, &t.tenant_id, None, Some((&t.id, &hash)), &next).await
             }
-            _ => public_page(
+            _ => public::page(
                 s,
                 req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -147,7 +87,7 @@ pub async fn submit(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     }
     let email = normalize_email(form.get("email").unwrap_or_default());
     if !is_email(&email) {
-        return public_page(
+        return public::page(
             s,
             req,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -156,17 +96,11 @@ pub async fn submit(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             errors => context! { email => "Enter the email address you were invited with." } },
         );
     }
-    limit(s, LINKS_PER_IP, &client_ip(req)).await?;
-    limit(s, LINKS_PER_EMAIL, &email).await?;
-    let memberships = s.store.memberships(&email).await?;
-    for m in memberships.iter().take(5) {
-        team::send_link(s, &m.tenant_id, &m.email, "sign_in", None).await?;
-    }
-    tracing::info!(
-        accounts = memberships.len(),
-        "dashboard sign-in link requested"
-    );
-    public_page(
+    public::limit(s, LINKS_PER_IP, &public::client_ip(req)).await?;
+    public::limit(s, LINKS_PER_EMAIL, &email).await?;
+    team::request_link(s, &email, LinkReason::SignIn, None, None).await?;
+    tracing::info!("dashboard sign-in link requested");
+    public::page(
         s,
         req,
         StatusCode::OK,
@@ -175,33 +109,92 @@ pub async fn submit(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     )
 }
 
-/// `GET /dashboard/sign-in/link?token=`: uses the link up, starts a session and redirects to
-/// the overview, so the token leaves the address bar at once.
-pub async fn use_link(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    limit(s, ATTEMPTS_PER_IP, &client_ip(req)).await?;
-    let token = req.query_param("token").unwrap_or_default();
-    let link = if token.is_empty() || token.len() > 100 {
-        None
-    } else {
-        s.store.take_sign_in_link(&token_hash(token)).await?
+fn link_expired(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    public::page(
+        s,
+        req,
+        StatusCode::BAD_REQUEST,
+        "sign_in.html",
+        context! { error => LINK_EXPIRED },
+    )
+}
+
+/// `GET /dashboard/sign-in/link?token=`: the link's page, which changes nothing: the accounts
+/// the address belongs to, each with a "Sign in" button that uses the link up.
+pub async fn link_page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let Some((token, link)) = DASHBOARD_SIGN_IN.peek(s, req).await? else {
+        return link_expired(s, req);
     };
-    let member = match &link {
-        Some(l) => s.store.get_member(&l.tenant_id, &l.email).await?,
-        None => None,
-    };
-    match (link, member) {
-        (Some(l), Some(m)) => {
-            tracing::info!(tenant_id = %l.tenant_id, member_id = %m.id, "dashboard sign-in with a link");
-            session::start(s, &l.tenant_id, Some(&m.email), None, "/dashboard").await
-        }
-        _ => public_page(
+    let accounts = team::accounts(s, &link.subject).await?;
+    if accounts.is_empty() {
+        return public::page(
             s,
             req,
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "sign_in.html",
-            context! { error => "This sign-in link has expired or was already used. Enter your email to get a new one." },
-        ),
+            context! { error => format!("{} is not a member of any Keyhook account any more. Ask an owner of your team to invite you again.", link.subject) },
+        );
     }
+    let page = LinkPage {
+        title: if accounts.len() == 1 {
+            "Sign in to Keyhook".into()
+        } else {
+            "Choose an account".into()
+        },
+        intro: if accounts.len() == 1 {
+            format!("Signing in as {}.", link.subject)
+        } else {
+            format!(
+                "{} belongs to {} accounts. Sign in to one; the link then stops working.",
+                link.subject,
+                accounts.len()
+            )
+        },
+        button: "Sign in".into(),
+        choices: accounts
+            .into_iter()
+            .map(|(tenant, member)| Choice {
+                value: tenant.id,
+                label: tenant.name,
+                detail: member.role.as_str().to_string(),
+            })
+            .collect(),
+    };
+    DASHBOARD_SIGN_IN.page(s, req, &token, &page)
+}
+
+/// `POST /dashboard/sign-in/link`: the link's "Sign in" button (its page's pre-session token
+/// checked): uses the link up, starts a session in the chosen account and redirects to the
+/// overview.
+pub async fn use_link(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let form = public::form(s, req)?;
+    let Some(link) = DASHBOARD_SIGN_IN.take(s, req, &form).await? else {
+        return link_expired(s, req);
+    };
+    let tenant_id = form.get("choice").unwrap_or_default();
+    let member = if tenant_id.is_empty() {
+        None
+    } else {
+        s.store.get_member(tenant_id, &link.subject).await?
+    };
+    let Some(member) = member else {
+        return public::page(
+            s,
+            req,
+            StatusCode::FORBIDDEN,
+            "sign_in.html",
+            context! { error => format!("{} is not a member of that account. Enter your email to get a new link.", link.subject) },
+        );
+    };
+    tracing::info!(tenant_id = %member.tenant_id, member_id = %member.id, "dashboard sign-in with a link");
+    session::start(
+        s,
+        &member.tenant_id,
+        Some(&member.email),
+        None,
+        "/dashboard",
+    )
+    .await
 }
 
 /// `POST /dashboard/sign-out`.
@@ -221,18 +214,18 @@ fn signup_enabled(s: &Services) -> Result<()> {
 /// `GET /dashboard/sign-up` (only when the operator opened sign-up).
 pub async fn sign_up_page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     signup_enabled(s)?;
-    public_page(s, req, StatusCode::OK, "sign_up.html", context! {})
+    public::page(s, req, StatusCode::OK, "sign_up.html", context! {})
 }
 
 /// `POST /dashboard/sign-up`: a new tenant whose owner is emailed a sign-in link.
 pub async fn sign_up(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     signup_enabled(s)?;
     debug_assert_eq!(req.method, Method::POST);
-    let form = public_form(s, req)?;
+    let form = public::form(s, req)?;
     let name = form.get("name").unwrap_or_default().to_string();
     let email = normalize_email(form.get("email").unwrap_or_default());
     let invalid = |errors: minijinja::Value| {
-        public_page(
+        public::page(
             s,
             req,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -246,10 +239,10 @@ pub async fn sign_up(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     if !is_email(&email) {
         return invalid(context! { email => "Enter a valid email address." });
     }
-    limit(s, SIGNUPS_PER_IP, &client_ip(req)).await?;
-    limit(s, LINKS_PER_EMAIL, &email).await?;
+    public::limit(s, SIGNUPS_PER_IP, &public::client_ip(req)).await?;
+    public::limit(s, LINKS_PER_EMAIL, &email).await?;
     team::create_tenant_with_owner(s, &name, &email).await?;
-    public_page(
+    public::page(
         s,
         req,
         StatusCode::OK,

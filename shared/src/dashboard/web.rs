@@ -41,13 +41,22 @@ pub fn html(status: StatusCode, body: String) -> ApiResponse {
     .with_header(header::X_FRAME_OPTIONS, value("DENY"))
 }
 
-/// A 303 to a path of the dashboard (after a form post, and for sign-in).
+/// A 303 to a path of the dashboard (after a form post, and for sign-in). Any byte a header
+/// cannot carry as is (non-ASCII, controls, spaces) is percent-encoded, so no location fails.
 pub fn redirect(location: &str) -> ApiResponse {
+    let mut encoded = String::with_capacity(location.len());
+    for b in location.bytes() {
+        if b.is_ascii_graphic() {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
     secure(
         ApiResponse::text(StatusCode::SEE_OTHER, "text/html; charset=utf-8", ""),
         CSP,
     )
-    .with_header(header::LOCATION, value(location))
+    .with_header(header::LOCATION, value(&encoded))
 }
 
 /// Whether the dashboard's script asked for a page fragment (it swaps it into the page).
@@ -80,18 +89,30 @@ pub fn set_cookie(name: &str, value_: &str, max_age: i64, https: bool) -> Header
     ))
 }
 
-/// Only paths of the dashboard are followed after sign-in (no open redirect).
+/// Only paths of the dashboard are followed after sign-in (no open redirect). The path is
+/// resolved as a browser would (dot segments, percent-encoding of anything not ASCII), then
+/// checked, so what is returned is ASCII and stays under `/dashboard`.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with("/dashboard")
-                && !n.contains("//")
-                && !n.contains('\\')
-                && !n.starts_with("/dashboard/sign-") =>
-        {
-            n.to_string()
-        }
-        _ => "/dashboard".to_string(),
+    const HOME: &str = "/dashboard";
+    let Some(next) = next.filter(|n| n.starts_with('/') && !n.contains('\\')) else {
+        return HOME.to_string();
+    };
+    let base = url::Url::parse("http://keyhook.invalid/").expect("a valid base URL");
+    let Ok(resolved) = base.join(next) else {
+        return HOME.to_string();
+    };
+    let path = resolved.path();
+    let inside = path == HOME || path.starts_with("/dashboard/");
+    if resolved.origin() != base.origin()
+        || !inside
+        || path.contains("//")
+        || path.starts_with("/dashboard/sign-")
+    {
+        return HOME.to_string();
+    }
+    match resolved.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
     }
 }
 
@@ -105,6 +126,30 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
         assert_eq!(safe_next(Some("/dashboard//evil.example")), "/dashboard");
         assert_eq!(safe_next(Some("/dashboard/sign-out")), "/dashboard");
+        assert_eq!(safe_next(Some("//evil.example/dashboard")), "/dashboard");
+        assert_eq!(safe_next(Some("/dashboard/../api/tokens")), "/dashboard");
+        assert_eq!(safe_next(Some("/dashboardx")), "/dashboard");
+        assert_eq!(
+            safe_next(Some("/dashboard/licenses?email=a@b.c")),
+            "/dashboard/licenses?email=a@b.c"
+        );
         assert_eq!(safe_next(None), "/dashboard");
+    }
+
+    /// A path that is not ASCII comes back percent-encoded, and a redirect to any string
+    /// carries a valid header (it used to panic on non-ASCII).
+    #[test]
+    fn next_with_non_ascii_is_encoded_not_a_panic() {
+        let next = safe_next(Some("/dashboard/licenses?email=é@ü.example&q=日本"));
+        assert!(next.is_ascii(), "{next}");
+        assert!(
+            next.starts_with("/dashboard/licenses?email=%C3%A9"),
+            "{next}"
+        );
+        let res = redirect("/dashboard/é\n x");
+        assert_eq!(
+            res.headers[http::header::LOCATION],
+            "/dashboard/%C3%A9%0A%20x"
+        );
     }
 }

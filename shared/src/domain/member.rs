@@ -1,6 +1,6 @@
-//! Who may use a tenant's dashboard: members (by email, with a role), their sign-in links and
-//! their sessions. Nothing here is a secret in plain form: links and sessions are stored under
-//! the SHA-256 of their token, and a link's token is kept only sealed (for the mailer).
+//! Who may use a tenant's dashboard: members (by email, with a role), the requests that email
+//! them a sign-in link, and their sessions. Nothing here is a secret in plain form: sessions are
+//! stored under the SHA-256 of their cookie, and a link's token exists only in its email.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -48,6 +48,10 @@ impl Role {
     }
 }
 
+/// How many API tokens one member may answer for (created, or handed over to them): removing a
+/// member revokes or hands over all of theirs in one transaction, which this keeps in bounds.
+pub const MAX_TOKENS_PER_MEMBER: usize = 50;
+
 /// A member of a tenant's team. An email may belong to several tenants.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +66,18 @@ pub struct Member {
     pub invited_by: String,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
+    /// Moves on every change of the member (a role, a token they answer for): role changes and
+    /// removal are conditional on the version read. 0: never changed.
+    #[serde(default)]
+    pub version: u64,
+    /// The SHA-256 of every API token this member answers for (a DynamoDB string set), so
+    /// removing them finds each of their tokens with the read that removal is conditional on.
+    #[serde(
+        default,
+        with = "serde_dynamo::string_set",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub token_hashes: Vec<String>,
 }
 
 /// The canonical form of an email address used as an identity (trimmed, lowercase).
@@ -69,24 +85,40 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_ascii_lowercase()
 }
 
-/// A one-time sign-in link, stored under the SHA-256 of its token.
+/// Why a sign-in link is emailed: the email's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkReason {
+    /// Someone asked for a link on the sign-in page.
+    SignIn,
+    /// An owner invited them.
+    Invitation,
+    /// Their new tenant was created.
+    Welcome,
+}
+
+/// A request to email a sign-in link. The request path writes one for every address asked
+/// for, member or not (the same work either way); the mailer finds the address's accounts, and
+/// only if it has some makes the link and sends it. Its id is all the mail queue carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SignInLink {
-    pub tenant_id: String,
+pub struct SignInRequest {
+    pub id: String,
+    /// Lowercase.
     pub email: String,
-    /// The token, sealed under the tenant key: only the mailer opens it, to write the link.
-    pub token_sealed: String,
-    /// Why it was sent (`sign_in`, `invitation`, `welcome`): the email's wording.
-    pub reason: String,
-    /// Who asked for it (the inviter's email), for the invitation's wording.
+    pub reason: LinkReason,
+    /// The account an invitation or welcome is about (listed first on the link's page).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Who invited them, for the invitation's wording.
     #[serde(default)]
     pub invited_by: Option<String>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "serde_ts")]
-    pub expires_at: OffsetDateTime,
-    /// DynamoDB's time to live (epoch seconds): expired links disappear by themselves.
+    /// Set once the mailer has sent its email (a redelivered job then sends nothing).
+    #[serde(default, with = "serde_ts::option")]
+    pub sent_at: Option<OffsetDateTime>,
+    /// DynamoDB's time to live (epoch seconds).
     pub ttl: i64,
 }
 

@@ -33,6 +33,31 @@ pub struct TenantKeyRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// Who a request acts for, and so who answers for an API token it creates: a team member (in
+/// the dashboard, or through an API token that member answers for), or the operator
+/// (`keyhook tenant create`, and tokens created with the operator's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Principal {
+    Member { email: String },
+    Operator,
+}
+
+impl Principal {
+    /// The member's email, if a member.
+    pub fn member(&self) -> Option<&str> {
+        match self {
+            Principal::Member { email } => Some(email),
+            Principal::Operator => None,
+        }
+    }
+
+    /// How pages and the API name it: the member's email, or `operator`.
+    pub fn label(&self) -> &str {
+        self.member().unwrap_or("operator")
+    }
+}
+
 /// An API token as stored: its SHA-256 only; the token itself is shown once at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,4 +70,23 @@ pub struct ApiToken {
     pub token_hash: String,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
+    /// Who created it; `None` for a token stored before creators were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Principal>,
+    /// The member it was handed over to when its creator left the team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_over_to: Option<String>,
+}
+
+impl ApiToken {
+    /// Who answers for the token now: the member it was handed over to, else its creator.
+    /// Removing that member revokes it (or hands it over again).
+    pub fn answerable(&self) -> Option<Principal> {
+        match &self.handed_over_to {
+            Some(email) => Some(Principal::Member {
+                email: email.clone(),
+            }),
+            None => self.created_by.clone(),
+        }
+    }
 }

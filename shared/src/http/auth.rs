@@ -5,6 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::tenant::Principal;
 use crate::http::ApiRequest;
 use crate::store::Store;
 use crate::{ids, Error, Result};
@@ -14,6 +15,9 @@ use crate::{ids, Error, Result};
 pub struct Caller {
     pub tenant_id: String,
     pub token_id: String,
+    /// Who the call acts for (a member, or the operator), and so who answers for an API token
+    /// it creates; `None` for a token stored before creators were recorded.
+    pub principal: Option<Principal>,
 }
 
 /// The stored form of a token.
@@ -78,6 +82,7 @@ pub async fn authenticate(store: &Store, req: &ApiRequest) -> Result<Caller> {
         .await?
         .ok_or_else(|| Error::Unauthorized("the API token is not valid".into()))?;
     Ok(Caller {
+        principal: record.answerable(),
         tenant_id: record.tenant_id,
         token_id: record.id,
     })

@@ -189,6 +189,7 @@ pub static ROUTES: &[Route] = routes![
     GET "/dashboard/sign-in" => Admin::Dashboard(SignInPage),
     POST "/dashboard/sign-in" => Admin::Dashboard(SignIn),
     GET "/dashboard/sign-in/link" => Admin::Dashboard(SignInLink),
+    POST "/dashboard/sign-in/link" => Admin::Dashboard(UseSignInLink),
     POST "/dashboard/sign-out" => Admin::Dashboard(SignOut),
     GET "/dashboard/sign-up" => Admin::Dashboard(SignUpPage),
     POST "/dashboard/sign-up" => Admin::Dashboard(SignUp),

@@ -127,9 +127,15 @@ pub fn session(session_hash: &str) -> Key {
     (format!("SESSION#{session_hash}"), "SESSION".into())
 }
 
-/// A one-time sign-in link, by the SHA-256 of its token.
-pub fn sign_in_link(token_hash: &str) -> Key {
+/// A one-time link (`domain::one_time_link`), by the SHA-256 of its token.
+pub fn one_time_link(token_hash: &str) -> Key {
     (format!("SIGNIN#{token_hash}"), "SIGNIN".into())
+}
+
+/// A request to email a sign-in link (`sir_…`), read by the mailer. In the links' partition
+/// family (`SIGNIN#`), which is all of the table the mailer writes besides email state.
+pub fn sign_in_request(request_id: &str) -> Key {
+    (format!("SIGNIN#{request_id}"), "REQUEST".into())
 }
 
 /// A rate-limit counter: one per scope, subject (hashed) and time window.

@@ -1,8 +1,9 @@
 //! Tenants, their wrapped keys and their API tokens.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
-use super::{dynamo_err, keys, Page, Store};
+use super::{applied, dynamo_err, keys, Page, Store};
+use crate::domain::member::MAX_TOKENS_PER_MEMBER;
 use crate::domain::{ApiToken, Tenant, TenantKeyRecord};
 use crate::{Error, Result};
 
@@ -34,6 +35,15 @@ impl Store {
         self.get(keys::tenant(tenant_id)).await
     }
 
+    /// The tenants among `ids` that exist (one strongly consistent `BatchGetItem` per 100).
+    pub async fn get_tenants(&self, ids: &[String]) -> Result<Vec<Tenant>> {
+        self.batch_get(ids.iter().map(|id| keys::tenant(id)).collect())
+            .await?
+            .into_iter()
+            .map(Self::record)
+            .collect()
+    }
+
     pub async fn get_tenant_key(
         &self,
         tenant_id: &str,
@@ -42,6 +52,9 @@ impl Store {
         self.get(keys::tenant_key(tenant_id, key_id)).await
     }
 
+    /// Stores a new token. A token a member answers for is written together with its hash in
+    /// that member's record, on condition that they are still a member with room for it
+    /// ([`MAX_TOKENS_PER_MEMBER`]): a member removed meanwhile cannot leave a token behind.
     pub async fn put_token(&self, token: &ApiToken) -> Result<()> {
         let item = Self::item(token, keys::token(&token.token_hash))?;
         let item = Self::with_gsi1(
@@ -54,10 +67,52 @@ impl Store {
                 token.id
             ),
         );
-        if !self.put_new(item).await? {
-            return Err(Error::Conflict("token already exists".into()));
+        let Some(email) = token
+            .answerable()
+            .and_then(|p| p.member().map(str::to_string))
+        else {
+            if !self.put_new(item).await? {
+                return Err(Error::Conflict("token already exists".into()));
+            }
+            return Ok(());
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let member = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::member(&token.tenant_id, &email))))
+            .update_expression("ADD tokenHashes :hash, #version :one")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(tokenHashes) OR size(tokenHashes) < :max)",
+            )
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":hash", AttributeValue::Ss(vec![token.token_hash.clone()]))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":max", AttributeValue::N(MAX_TOKENS_PER_MEMBER.to_string()))
+            .build()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let written = self
+            .transact(vec![
+                TransactWriteItem::builder().put(put).build(),
+                TransactWriteItem::builder().update(member).build(),
+            ])
+            .await?;
+        if written {
+            return Ok(());
         }
-        Ok(())
+        Err(match self.get_member(&token.tenant_id, &email).await? {
+            None => Error::Conflict(format!(
+                "{email} is no longer a member of this team, so API tokens cannot be created on their behalf"
+            )),
+            Some(m) if m.token_hashes.len() >= MAX_TOKENS_PER_MEMBER => Error::Conflict(format!(
+                "{email} already answers for {MAX_TOKENS_PER_MEMBER} API tokens; revoke one first"
+            )),
+            Some(_) => Error::Conflict("the team changed meanwhile; try again".into()),
+        })
     }
 
     /// The token with this hash, if it exists.
@@ -90,11 +145,51 @@ impl Store {
     }
 
     /// Deletes a token of the tenant by its hash (in this process's cache too: it stops
-    /// working here at once). `Ok(false)` when there was none.
+    /// working here at once), and takes it off the record of the member who answered for it.
+    /// `Ok(false)` when there was none.
     pub async fn delete_token(&self, tenant_id: &str, token_hash: &str) -> Result<bool> {
-        let deleted = self.delete_owned(keys::token(token_hash), tenant_id).await;
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::token(token_hash))))
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
         self.caches.tokens.invalidate(token_hash);
-        deleted
+        let deleted: Option<ApiToken> = match out {
+            Ok(out) => out.attributes.map(Self::record).transpose()?,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(dynamo_err(e)),
+        };
+        if let Some(email) = deleted
+            .and_then(|t| t.answerable())
+            .and_then(|p| p.member().map(str::to_string))
+        {
+            // Tidying only (a hash left behind names no token); a removed member has no record.
+            applied(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_attrs(keys::member(tenant_id, &email))))
+                    .update_expression("DELETE tokenHashes :hash")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(
+                        ":hash",
+                        AttributeValue::Ss(vec![token_hash.to_string()]),
+                    )
+                    .send()
+                    .await,
+            )?;
+        }
+        Ok(true)
     }
 
     /// Every key of a tenant (wrapped forms only).
@@ -123,8 +218,9 @@ impl Store {
     }
 
     /// Deletes a tenant, its Stripe apps (so no webhook matches them: at once on their own
-    /// URLs, within the candidate cache's lifetime on the shared URL) and its API tokens (its
-    /// other records become unreachable: no token can name them any more).
+    /// URLs, within the candidate cache's lifetime on the shared URL), its API tokens and its
+    /// team members (its other records become unreachable: no token or member can name them
+    /// any more). Dashboard sessions end at once: each page reads the tenant with the member.
     pub async fn delete_tenant(&self, tenant_id: &str) -> Result<()> {
         for app in self.all_tenant_apps(tenant_id).await? {
             self.delete_app(tenant_id, &app.id).await?;
@@ -139,6 +235,9 @@ impl Store {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
+        }
+        for m in self.members(tenant_id).await? {
+            self.delete_member(tenant_id, &m.email).await?;
         }
         self.client
             .delete_item()

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{caller, ts};
 use crate::crypto::{seal, signing, SealContext};
+use crate::domain::tenant::Principal;
 use crate::domain::{ApiToken, Tenant};
 use crate::http::auth::{new_token, token_hash};
 use crate::http::{ApiRequest, ApiResponse};
@@ -42,8 +43,14 @@ pub async fn get(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     Ok(ApiResponse::ok(&TenantView::from(&tenant)))
 }
 
-/// A new API token for a tenant: the token (shown once) and its stored record.
-pub async fn create_token(s: &Services, tenant_id: &str, name: &str) -> Result<(String, ApiToken)> {
+/// A new API token for a tenant, created by `created_by` (who then answers for it): the token
+/// (shown once) and its stored record.
+pub async fn create_token(
+    s: &Services,
+    tenant_id: &str,
+    name: &str,
+    created_by: Option<Principal>,
+) -> Result<(String, ApiToken)> {
     let token = new_token();
     let record = ApiToken {
         id: ids::new_id("tok"),
@@ -52,6 +59,8 @@ pub async fn create_token(s: &Services, tenant_id: &str, name: &str) -> Result<(
         prefix: token.chars().take(8).collect(),
         token_hash: token_hash(&token),
         created_at: crate::time::now(),
+        created_by,
+        handed_over_to: None,
     };
     s.store.put_token(&record).await?;
     Ok((token, record))
@@ -81,6 +90,6 @@ pub async fn create_tenant(s: &Services, name: &str) -> Result<(Tenant, String)>
         created_at: crate::time::now(),
     };
     s.store.create_tenant(&tenant, &key_record).await?;
-    let (token, _) = create_token(s, &tenant_id, "initial").await?;
+    let (token, _) = create_token(s, &tenant_id, "initial", Some(Principal::Operator)).await?;
     Ok((tenant, token))
 }

@@ -1,5 +1,8 @@
-//! API tokens: created (shown once), listed (prefix and name only), revoked. A revoked token
-//! stops working at once in the process that revoked it, and within the token cache's lifetime
+//! API tokens: created (shown once), listed (prefix, name and who created them), revoked. A
+//! token records who created it: the team member acting (in the dashboard, or through a token
+//! they answer for), or the operator. That member answers for it: removing them from the team
+//! revokes it or hands it over (`dashboard::team`). A revoked token stops working at once in
+//! the process that revoked it, and within the token cache's lifetime
 //! (`KEYHOOK_TOKEN_CACHE_SECONDS`, default 30 s) in every other (`store::read_cache`).
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +31,15 @@ pub struct TokenView {
     pub name: String,
     pub prefix: String,
     pub created_at: String,
+    /// Who created it: a team member's email, or `operator` (the tenant's first token, from
+    /// `keyhook tenant create`, and tokens created with the operator's); absent when not
+    /// recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// The member who answers for it since its creator left the team (chosen by the owner who
+    /// removed them); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handed_over_to: Option<String>,
     /// Only in the creation response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -40,6 +52,8 @@ impl From<ApiToken> for TokenView {
             name: t.name,
             prefix: t.prefix,
             created_at: ts(t.created_at),
+            created_by: t.created_by.as_ref().map(|p| p.label().to_string()),
+            handed_over_to: t.handed_over_to,
             token: None,
         }
     }
@@ -49,7 +63,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: TokenInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     let name = text_field("name", input.name.as_deref().unwrap_or(""), 100)?;
-    let (token, record) = create_token(s, &c.tenant_id, &name).await?;
+    let (token, record) = create_token(s, &c.tenant_id, &name, c.principal.clone()).await?;
     let mut view = TokenView::from(record);
     view.token = Some(token);
     Ok(ApiResponse::created(&view))
