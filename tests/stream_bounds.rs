@@ -6,7 +6,7 @@
 //! - a license with 1,000 long device ids (an import) gets its events with the devices
 //!   summarised, and another tenant's purchase behind it is delivered in the same pass;
 //! - an event that can never be prepared (its license's key no longer opens) is recorded as a
-//!   failed delivery the tenant sees, and the stream moves on;
+//!   failed delivery the tenant sees, and the stream (and the expiry sweep) moves on;
 //! - a record failing for a transient reason is read again (nothing skipped) until it is older
 //!   than Lambda's record age limit; then its position goes to the dead-letter queue, as
 //!   Lambda's on-failure destination does, and the stream moves on.
@@ -49,6 +49,28 @@ async fn import(stack: &Stack, tenant: &TestTenant, licenses: Value) -> Vec<Stri
         .iter()
         .map(|r| r["licenseId"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Overwrites a license's sealed key with one that does not open (a corrupted item), and sets
+/// its status in the same write.
+async fn break_key(stack: &Stack, license_id: &str, status: Option<&str>) {
+    let mut update = stack
+        .services
+        .store
+        .client()
+        .update_item()
+        .table_name(&stack.resources.table)
+        .key("pk", AttributeValue::S(format!("LICENSE#{license_id}")))
+        .key("sk", AttributeValue::S("LICENSE".into()))
+        .expression_attribute_values(":garbage", AttributeValue::S("v1.tk_x.not-a-seal".into()));
+    update = match status {
+        Some(status) => update
+            .update_expression("SET keySealed = :garbage, #s = :status")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":status", AttributeValue::S(status.into())),
+        None => update.update_expression("SET keySealed = :garbage"),
+    };
+    update.send().await.unwrap();
 }
 
 /// A second tenant with a Stripe app, a product and an endpoint for `license.created`.
@@ -181,21 +203,7 @@ async fn an_event_that_can_never_be_prepared_is_a_failed_delivery_and_the_stream
 
     // The license is suspended by a write that also leaves its sealed key unreadable (a
     // corrupted item): the event's payload, which carries the key, can never be built.
-    stack
-        .services
-        .store
-        .client()
-        .update_item()
-        .table_name(&stack.resources.table)
-        .key("pk", AttributeValue::S(format!("LICENSE#{license_id}")))
-        .key("sk", AttributeValue::S("LICENSE".into()))
-        .update_expression("SET keySealed = :garbage, #s = :suspended")
-        .expression_attribute_names("#s", "status")
-        .expression_attribute_values(":garbage", AttributeValue::S("v1.tk_x.not-a-seal".into()))
-        .expression_attribute_values(":suspended", AttributeValue::S("suspended".into()))
-        .send()
-        .await
-        .unwrap();
+    break_key(&stack, &license_id, Some("suspended")).await;
 
     // Another tenant's purchase behind it in the stream.
     let (app, product_b, shop_merchant) = other_shop(&stack).await;
@@ -346,4 +354,68 @@ async fn the_local_stream_worker_retries_a_transient_failure_then_dead_letters_a
     assert!(sent
         .iter()
         .all(|b| b["data"]["license"]["id"] != second.as_str()));
+}
+
+#[tokio::test]
+async fn a_license_whose_expiry_can_never_be_sent_does_not_stop_the_sweep() {
+    let stack = Stack::start().await;
+    let expires = stack.services.clock.now() + time::Duration::days(1);
+    // Two tenants, each a license expiring tomorrow and an endpoint for `license.expired`; the
+    // first tenant's expires a minute earlier, and its key no longer opens.
+    let mut tenants = Vec::new();
+    for (name, at) in [
+        ("Broken", expires),
+        ("Fine", expires + time::Duration::minutes(1)),
+    ] {
+        let tenant = stack.tenant(name).await;
+        let product = stack.product(&tenant, json!({"autoEmail": false})).await;
+        let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
+        let endpoint = stack
+            .endpoint(
+                &tenant,
+                json!({"url": merchant.url, "eventTypes": ["license.expired"]}),
+            )
+            .await;
+        let license = import(
+            &stack,
+            &tenant,
+            json!([{
+                "key": unique(name).to_uppercase(),
+                "productId": product,
+                "externalId": name,
+                "expiresAt": keyhook_shared::time::format(at),
+            }]),
+        )
+        .await
+        .remove(0);
+        tenants.push((tenant, merchant, endpoint, license));
+    }
+    stack.deliver().await;
+    break_key(&stack, &tenants[0].3, None).await;
+    stack.deliver().await;
+
+    stack.services.clock.advance(time::Duration::days(2));
+    let report = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+        .await
+        .expect("the sweep runs past the broken license");
+    assert_eq!(report.timers, 2);
+    stack.deliver().await;
+
+    let (broken, fine) = (&tenants[0], &tenants[1]);
+    let sent = fine.1.received();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json()["type"], "license.expired");
+    assert_eq!(sent[0].json()["data"]["license"]["id"], fine.3.as_str());
+    assert!(broken.1.received().is_empty());
+    let deliveries = stack
+        .deliveries(&broken.0, broken.2["id"].as_str().unwrap())
+        .await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0]["eventType"], "license.expired");
+    assert_eq!(deliveries[0]["status"], "failed");
+    // The next sweep starts after this one: nothing is sent twice, nothing is stuck.
+    let again = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+        .await
+        .unwrap();
+    assert_eq!(again.events, 0);
 }

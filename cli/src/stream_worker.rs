@@ -19,6 +19,7 @@ use keyhook_shared::handlers::deliveries::stream::{
 };
 use keyhook_shared::{Error, Result, Services};
 use serde_json::json;
+use time::OffsetDateTime;
 
 fn streams_err(e: impl std::error::Error + 'static) -> Error {
     Error::aws(
@@ -160,7 +161,7 @@ impl StreamReader {
         for r in &records {
             let position = r.position();
             if Some(&position) == failed_at.as_ref() {
-                match self.failed(services, shard, r) {
+                match self.failed(services.clock.now(), shard, r) {
                     None => return Ok((handled, Some(r.event_id.clone()))),
                     Some(condition) => {
                         self.give_up(shard, r, condition).await?;
@@ -176,8 +177,8 @@ impl StreamReader {
         Ok((handled, None))
     }
 
-    /// Counts a failure of `r`; whether it is now to be given up, and why.
-    fn failed(&mut self, services: &Services, shard: &str, r: &StreamRecord) -> Option<GivenUp> {
+    /// Counts a failure of `r` at `now`; whether it is now to be given up, and why.
+    fn failed(&mut self, now: OffsetDateTime, shard: &str, r: &StreamRecord) -> Option<GivenUp> {
         let position = r.position();
         let failing = self
             .failing
@@ -195,7 +196,7 @@ impl StreamReader {
         failing.failures += 1;
         let age = r
             .created_at()
-            .map(|t| services.clock.now() - t)
+            .map(|t| now - t)
             .unwrap_or_default();
         if age > MAX_RECORD_AGE {
             Some(GivenUp::RecordAgeExceeded)
@@ -300,4 +301,56 @@ fn convert(r: aws_sdk_dynamodbstreams::types::Record) -> Option<StreamRecord> {
             sequence_number: change.sequence_number,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader() -> StreamReader {
+        let conf = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .build();
+        StreamReader::new(aws_sdk_dynamodbstreams::Client::from_conf(conf), "arn")
+    }
+
+    fn record(seq: &str, created: OffsetDateTime) -> StreamRecord {
+        StreamRecord {
+            event_id: format!("ev-{seq}"),
+            event_name: "INSERT".into(),
+            event_source: None,
+            dynamodb: StreamChange {
+                approximate_creation_date_time: Some(created.unix_timestamp() as f64),
+                sequence_number: Some(seq.into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_failing_record_is_given_up_after_lambdas_retries_or_age() {
+        let now = keyhook_shared::time::now();
+        let mut reader = reader();
+        let r = record("100", now);
+        // The first try fails, and MAX_RETRY_ATTEMPTS - 1 retries: each is read again; the
+        // last retry failing gives the record up.
+        for _ in 0..MAX_RETRY_ATTEMPTS {
+            assert_eq!(reader.failed(now, "s1", &r), None);
+        }
+        assert_eq!(
+            reader.failed(now, "s1", &r),
+            Some(GivenUp::RetryAttemptsExhausted)
+        );
+        // Another shard, and another record of the same shard, count afresh.
+        assert_eq!(reader.failed(now, "s2", &r), None);
+        assert_eq!(reader.failed(now, "s1", &record("101", now)), None);
+        // A record older than Lambda's limit is given up at its next failure.
+        let later = now + MAX_RECORD_AGE + std::time::Duration::from_secs(1);
+        assert_eq!(
+            reader.failed(later, "s2", &r),
+            Some(GivenUp::RecordAgeExceeded)
+        );
+        let just = now + MAX_RECORD_AGE - std::time::Duration::from_secs(1);
+        assert_eq!(reader.failed(just, "s3", &r), None);
+    }
 }
