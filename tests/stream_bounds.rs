@@ -41,10 +41,7 @@ async fn import(stack: &Stack, tenant: &TestTenant, licenses: Value) -> Vec<Stri
         .await;
     assert_eq!(status, 200, "{report}");
     let results = report["results"].as_array().unwrap();
-    assert!(
-        results.iter().all(|r| r["status"] == "created"),
-        "{report}"
-    );
+    assert!(results.iter().all(|r| r["status"] == "created"), "{report}");
     results
         .iter()
         .map(|r| r["licenseId"].as_str().unwrap().to_string())
@@ -100,7 +97,10 @@ async fn a_license_with_a_thousand_long_device_ids_does_not_delay_another_tenant
         .await;
     let farm_merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
     stack
-        .endpoint(&farm, json!({"url": farm_merchant.url, "eventTypes": ["*"]}))
+        .endpoint(
+            &farm,
+            json!({"url": farm_merchant.url, "eventTypes": ["*"]}),
+        )
         .await;
     let devices: Vec<Value> = (0..1000)
         .map(|i| json!({ "deviceId": long_device_id(i) }))
@@ -122,9 +122,7 @@ async fn a_license_with_a_thousand_long_device_ids_does_not_delay_another_tenant
     // Tenant B buys after that, so its records are behind A's in the stream.
     let (app, product_b, shop_merchant) = other_shop(&stack).await;
     let (event, _) = checkout_event(&product_b, None);
-    let (status, receipt) = stack
-        .post_event(WEBHOOK, &event, &app.webhook_secret)
-        .await;
+    let (status, receipt) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
     assert_eq!(status, 200, "{receipt}");
 
     // One pass of the stream worker and the sender.
@@ -163,8 +161,14 @@ async fn a_license_with_a_thousand_long_device_ids_does_not_delay_another_tenant
     let newest: Vec<String> = (1000 - MAX_PAYLOAD_DEVICES..1000)
         .map(long_device_id)
         .collect();
-    assert_eq!(sent, newest, "the most recently activated, in the license's order");
-    assert!(license["key"].is_string(), "the rest of the license is whole");
+    assert_eq!(
+        sent, newest,
+        "the most recently activated, in the license's order"
+    );
+    assert!(
+        license["key"].is_string(),
+        "the rest of the license is whole"
+    );
 
     // The admin API still has every device.
     let (status, full) = stack
@@ -208,9 +212,7 @@ async fn an_event_that_can_never_be_prepared_is_a_failed_delivery_and_the_stream
     // Another tenant's purchase behind it in the stream.
     let (app, product_b, shop_merchant) = other_shop(&stack).await;
     let (event, _) = checkout_event(&product_b, None);
-    let (status, _) = stack
-        .post_event(WEBHOOK, &event, &app.webhook_secret)
-        .await;
+    let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
     assert_eq!(status, 200);
 
     stack.deliver().await;

@@ -168,7 +168,11 @@ impl StreamReader {
                         self.failing.remove(shard);
                     }
                 }
-            } else if self.failing.get(shard).is_some_and(|f| f.position == position) {
+            } else if self
+                .failing
+                .get(shard)
+                .is_some_and(|f| f.position == position)
+            {
                 self.failing.remove(shard);
             }
             self.positions.insert(shard.to_string(), position);
@@ -194,10 +198,7 @@ impl StreamReader {
             };
         }
         failing.failures += 1;
-        let age = r
-            .created_at()
-            .map(|t| now - t)
-            .unwrap_or_default();
+        let age = r.created_at().map(|t| now - t).unwrap_or_default();
         if age > MAX_RECORD_AGE {
             Some(GivenUp::RecordAgeExceeded)
         } else if failing.failures > MAX_RETRY_ATTEMPTS {

@@ -371,7 +371,10 @@ mod tests {
             previous_expires_at: None,
         };
         let r = reference_of(&d, t0());
-        assert_eq!(r["license"], json!({"id": "lic_1", "productId": "42", "status": "suspended"}));
+        assert_eq!(
+            r["license"],
+            json!({"id": "lic_1", "productId": "42", "status": "suspended"})
+        );
         assert_eq!(r["device"]["deviceId"], device(7, t0()).device_id);
         assert_eq!(r["truncated"], true);
     }
