@@ -12,6 +12,7 @@ use keyhook_cli::provision::{
     table_definition, DELIVERY_MAX_RECEIVE_COUNT, DELIVERY_VISIBILITY_TIMEOUT,
     MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT, STREAM_VIEW,
 };
+use keyhook_shared::handlers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
 use keyhook_shared::http::{Function, ROUTES};
 use serde_json::{json, Value};
 
@@ -395,6 +396,21 @@ fn outgoing_webhooks_have_their_stream_queue_dlq_and_schedules() {
     assert_eq!(
         stream["FunctionResponseTypes"],
         json!(["ReportBatchItemFailures"])
+    );
+    // A record is retried within the budget the local stream worker keeps, then its position
+    // goes to the DLQ; a crash or timeout splits the batch to isolate the record.
+    assert_eq!(stream["BisectBatchOnFunctionError"], true);
+    assert_eq!(stream["MaximumRetryAttempts"], json!(MAX_RETRY_ATTEMPTS));
+    assert_eq!(
+        stream["MaximumRecordAgeInSeconds"],
+        json!(MAX_RECORD_AGE.as_secs())
+    );
+    assert_eq!(
+        stream["DestinationConfig"]["OnFailure"],
+        json!({
+            "Type": "SQS",
+            "Destination": {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
+        })
     );
     // The filters let through exactly the items events are derived from.
     let filters = stream["FilterCriteria"]["Filters"].to_string();

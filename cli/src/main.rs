@@ -424,8 +424,13 @@ async fn spawn_webhook_workers(
             .and_then(|t| t.latest_stream_arn)
             .ok_or("the table has no stream (run `keyhook provision`)")?,
     };
+    // The delivery queue's dead-letter queue (`<name>-dlq`, as provision.rs names it).
     let reader =
-        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(sdk), stream_arn);
+        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(sdk), stream_arn)
+            .with_dead_letter_queue(
+                aws_sdk_sqs::Client::new(sdk),
+                format!("{}-dlq", services.config.delivery_queue_url),
+            );
     tokio::spawn(reader.run(services.clone()));
     tokio::spawn(delivery_worker::run(
         services.clone(),

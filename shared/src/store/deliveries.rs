@@ -6,6 +6,7 @@
 //! the outcome needs it still and moves it on. So duplicated, superseded or crashed messages
 //! never make two attempts at once, and a crashed attempt is taken over once its claim expires.
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
@@ -41,7 +42,9 @@ pub struct Outcome<'a> {
 }
 
 impl Store {
-    /// Writes a new delivery; `Ok(false)` when it exists (the same event derived again).
+    /// Writes a new delivery; `Ok(false)` when it exists (the same event derived again). An item
+    /// DynamoDB refuses (`ValidationException`: too large, say) is an internal error, not an
+    /// unavailable service: writing it again can never succeed.
     pub async fn create_delivery(&self, d: &Delivery) -> Result<bool> {
         let item = Self::item(d, key(&d.tenant_id, &d.id))?;
         let item = Self::with_gsi1(
@@ -55,7 +58,24 @@ impl Store {
                 d.id
             ),
         );
-        self.put_new(item).await
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        if let Err(e) = &result {
+            if e.as_service_error().and_then(|e| e.code()) == Some("ValidationException") {
+                return Err(Error::internal(format!(
+                    "DynamoDB refused delivery {}: {}",
+                    d.id,
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )));
+            }
+        }
+        applied(result)
     }
 
     pub async fn get_delivery(&self, tenant_id: &str, id: &str) -> Result<Option<Delivery>> {

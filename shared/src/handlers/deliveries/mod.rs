@@ -2,6 +2,10 @@
 //! ([`stream`], with [`sweep`] for what happens without a write), each event into deliveries
 //! ([`emit`]), and the delivery queue into signed attempts ([`send`]). The deliveries Lambda
 //! receives all three kinds of trigger; [`handle_lambda_event`] tells them apart.
+//!
+//! One tenant's data must not hold the others' events: payloads are bounded ([`payload`]), and
+//! a failure is either transient (retried: the stream record, the sweep run) or one that can
+//! never pass, which is recorded and stepped over ([`is_transient`]).
 
 pub mod emit;
 pub mod notice;
@@ -39,6 +43,14 @@ pub async fn handle_lambda_event(s: &Services, event: Value) -> Result<Value> {
             json!(event.as_object().map(|o| o.keys().collect::<Vec<_>>()))
         ))),
     }
+}
+
+/// Whether a failure may pass by itself: an AWS service failing, throttling or unreachable
+/// (retried). Anything else can never pass by retrying the same record (a stored item that does
+/// not read or whose key does not open, an item DynamoDB refuses, a tenant deleted meanwhile):
+/// it is recorded failed where the tenant sees it, and the work moves on.
+pub fn is_transient(e: &Error) -> bool {
+    matches!(e, Error::Upstream { .. })
 }
 
 fn to_json(v: &impl Serialize) -> Value {

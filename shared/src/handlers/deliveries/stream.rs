@@ -3,8 +3,14 @@
 //! stored for the sweep). Lambda's DynamoDB event source delivers the records in order per
 //! item; locally `keyhook`'s stream worker reads the same stream and calls the same handler.
 //!
-//! A batch is processed in order and stops at the first record that fails; its sequence number
-//! is reported (`batchItemFailures`), so Lambda retries from there and nothing is skipped.
+//! A batch is processed in order. A record that fails for a transient reason (an AWS service
+//! failing: [`is_transient`](super::is_transient)) stops it; its sequence number is reported
+//! (`batchItemFailures`), so Lambda retries from there, at most [`MAX_RETRY_ATTEMPTS`] times
+//! and until the record is [`MAX_RECORD_AGE`] old; then its position goes to the dead-letter
+//! queue and the shard moves on (infra/template.yaml; the local stream worker does the same).
+//! A failure that can never pass is not retried: the event is recorded as a failed delivery
+//! the tenant sees (`emit`), or, when it cannot be tied to one, logged, and the batch goes on.
+//! So no tenant's record holds the others' events behind it for longer than an AWS outage.
 //! Records processed twice emit nothing new: event and delivery ids are derived from them.
 
 use serde::{Deserialize, Serialize};
@@ -12,11 +18,19 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::emit::{Emitter, OutgoingEvent};
-use super::payload;
+use super::{is_transient, payload};
 use crate::domain::webhooks::derive::{self, Change, Derived};
 use crate::domain::webhooks::EventType;
 use crate::store::timers::Timer;
 use crate::{Result, Services};
+
+/// How many times a record failing for a transient reason is retried (Lambda's
+/// `MaximumRetryAttempts`; the local stream worker counts the same).
+pub const MAX_RETRY_ATTEMPTS: u32 = 1000;
+
+/// How old a record failing for a transient reason may get before it is given up to the
+/// dead-letter queue (Lambda's `MaximumRecordAgeInSeconds`; the local stream worker too).
+pub const MAX_RECORD_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// A batch of stream records, as Lambda's DynamoDB event source sends it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -66,12 +80,23 @@ pub struct ItemFailure {
 }
 
 impl StreamRecord {
-    fn change(&self) -> Change {
-        let at = self
-            .dynamodb
+    /// When the change was committed, as the stream says (to the second).
+    pub fn created_at(&self) -> Option<OffsetDateTime> {
+        self.dynamodb
             .approximate_creation_date_time
             .and_then(|secs| OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128).ok())
-            .unwrap_or_else(crate::time::now);
+    }
+
+    /// The position to report or resume from.
+    pub fn position(&self) -> String {
+        self.dynamodb
+            .sequence_number
+            .clone()
+            .unwrap_or_else(|| self.event_id.clone())
+    }
+
+    fn change(&self) -> Change {
+        let at = self.created_at().unwrap_or_else(crate::time::now);
         Change {
             record_id: self.event_id.clone(),
             at,
@@ -81,27 +106,31 @@ impl StreamRecord {
     }
 }
 
-/// Handles a batch: everything up to the first failure is done, the rest is retried.
+/// Handles a batch: everything up to the first transient failure is done, the rest is
+/// retried; a record that can never succeed is stepped over.
 pub async fn handle(s: &Services, event: StreamEvent) -> StreamResponse {
     let mut emitter = Emitter::new(s);
     for record in &event.records {
-        if let Err(e) = handle_record(s, &mut emitter, record).await {
-            tracing::error!(record = %record.event_id, error = %e, "stream record failed; retried from here");
-            return StreamResponse {
-                batch_item_failures: vec![ItemFailure {
-                    item_identifier: record
-                        .dynamodb
-                        .sequence_number
-                        .clone()
-                        .unwrap_or_else(|| record.event_id.clone()),
-                }],
-            };
+        match handle_record(s, &mut emitter, record).await {
+            Ok(()) => {}
+            Err(e) if is_transient(&e) => {
+                tracing::error!(record = %record.event_id, error = %e, "stream record failed; retried from here");
+                return StreamResponse {
+                    batch_item_failures: vec![ItemFailure {
+                        item_identifier: record.position(),
+                    }],
+                };
+            }
+            Err(e) => {
+                tracing::error!(record = %record.event_id, error = %e, "stream record can never succeed; skipped");
+            }
         }
     }
-    if emitter.enqueued > 0 {
+    if emitter.enqueued > 0 || emitter.failed > 0 {
         tracing::info!(
             records = event.records.len(),
             deliveries = emitter.enqueued,
+            failed = emitter.failed,
             "stream batch handled"
         );
     }
@@ -163,9 +192,11 @@ async fn handle_record(
             id,
             kind,
             at: change.at,
-            data: payload::data(s, &d).await?,
+            data: payload::reference_of(&d, change.at),
         };
-        emitter.emit(&endpoints, &event).await?;
+        emitter
+            .emit_read(&endpoints, event, payload::data(s, &d).await)
+            .await?;
     }
     Ok(())
 }
@@ -193,17 +224,20 @@ async fn new_key_renewal(
     if endpoints.is_empty() {
         return Ok(());
     }
-    for license in s.store.get_tenant_licenses(tenant_id, license_ids).await? {
-        let mut data = payload::license(s, license.clone()).await?;
+    let renewal = |mut data: serde_json::Value| {
         data["subscriptionId"] = json!(subscription_id);
         data["previousLicenseIds"] = json!(previous_license_ids);
+        data
+    };
+    for license in s.store.get_tenant_licenses(tenant_id, license_ids).await? {
         let event = OutgoingEvent {
             id: derive::event_id(&[id, &license.id]),
             kind: EventType::LicenseRenewed,
             at,
-            data,
+            data: payload::reference(&renewal(payload::license_reference(&license, at))),
         };
-        emitter.emit(&endpoints, &event).await?;
+        let read = payload::license(s, license).await.map(renewal);
+        emitter.emit_read(&endpoints, event, read).await?;
     }
     Ok(())
 }
