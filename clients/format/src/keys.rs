@@ -186,3 +186,53 @@ impl PublicKeySet {
             .map_err(|_| VerifyError::BadSignature)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=";
+
+    fn set(retired_at: &str) -> Result<PublicKeySet, VerifyError> {
+        let kid = PublicKeySet::single(KEY)?
+            .kids()
+            .next()
+            .unwrap()
+            .to_string();
+        PublicKeySet::from_json(
+            format!(
+                r#"{{"keys":[{{"kid":"{kid}","alg":"Ed25519","publicKey":"{KEY}","status":"retired","retiredAt":{retired_at}}}]}}"#
+            )
+            .as_bytes(),
+        )
+    }
+
+    #[test]
+    fn a_retired_key_is_trusted_only_on_what_it_signed_before_its_retirement() {
+        let keys = set(r#""2026-11-20T00:00:00.000Z""#).unwrap();
+        let kid = keys.kids().next().unwrap().to_string();
+        assert!(keys
+            .check_signed_in_service(&kid, "2026-11-19T00:00:00.000Z")
+            .is_ok());
+        assert!(keys
+            .check_signed_in_service(&kid, "2026-11-20T00:10:00.000Z")
+            .is_ok());
+        assert_eq!(
+            keys.check_signed_in_service(&kid, "2026-11-20T00:10:00.001Z"),
+            Err(VerifyError::RetiredKey {
+                kid: kid.clone(),
+                signed_at: "2026-11-20T00:10:00.001Z".into(),
+                retired_at: "2026-11-20T00:00:00.000Z".into(),
+            })
+        );
+        // Keys without retiredAt (active, next) are not bounded.
+        let active = set("null").unwrap();
+        assert!(active
+            .check_signed_in_service(&kid, "2099-01-01T00:00:00.000Z")
+            .is_ok());
+        assert!(matches!(
+            set(r#""yesterday""#),
+            Err(VerifyError::Malformed(_))
+        ));
+    }
+}

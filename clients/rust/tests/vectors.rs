@@ -3,7 +3,7 @@
 //! clock mark the vectors say.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use keyhook_client::{Client, Config, Environment, Error};
 use keyhook_format::{Rollback, VerifyError};
@@ -13,7 +13,9 @@ use time::OffsetDateTime;
 static NOW: Mutex<Option<OffsetDateTime>> = Mutex::new(None);
 
 fn clock() -> OffsetDateTime {
-    NOW.lock().unwrap().expect("the test sets the clock")
+    NOW.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .expect("the test sets the clock")
 }
 
 fn vectors() -> Value {
@@ -69,13 +71,13 @@ fn client(v: &Value, case: &Value, product: &str, cache: Option<PathBuf>) -> Cli
 
 #[test]
 fn every_answer_vector_gives_its_result() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let v = vectors();
     let cases = v["answers"].as_array().unwrap();
     assert!(cases.len() >= 22);
     for c in cases {
         let e = &c["expect"];
-        *NOW.lock().unwrap() = Some(t(&c["now"]));
+        *NOW.lock().unwrap_or_else(PoisonError::into_inner) = Some(t(&c["now"]));
         let client = client(&v, c, e["productId"].as_str().unwrap(), None);
         let got = client.verify_answer(
             c["body"].as_str().unwrap().as_bytes(),
@@ -95,12 +97,12 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 #[test]
 fn every_file_vector_gives_its_result() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let v = vectors();
     let cases = v["files"].as_array().unwrap();
     assert!(cases.len() >= 24);
     for (i, c) in cases.iter().enumerate() {
-        *NOW.lock().unwrap() = Some(t(&c["now"]));
+        *NOW.lock().unwrap_or_else(PoisonError::into_inner) = Some(t(&c["now"]));
         let dir =
             std::env::temp_dir().join(format!("keyhook-client-vectors-{}-{i}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -157,13 +159,13 @@ fn case<'a>(v: &'a Value, section: &str, name: &str) -> &'a Value {
 }
 
 fn set_clock(s: &str) {
-    *NOW.lock().unwrap() = Some(t(&Value::String(s.into())));
+    *NOW.lock().unwrap_or_else(PoisonError::into_inner) = Some(t(&Value::String(s.into())));
 }
 
 #[test]
 fn a_kept_file_carries_the_app_offline_until_it_expires_and_a_clock_wound_back_into_its_life_is_refused(
 ) {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let v = vectors();
     let file = case(&v, "files", "valid-encrypted");
     let (key, device) = (
@@ -228,7 +230,7 @@ fn a_kept_file_carries_the_app_offline_until_it_expires_and_a_clock_wound_back_i
 
 #[test]
 fn a_live_build_refuses_a_kept_answer_about_a_test_license() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let v = vectors();
     let answer = case(&v, "answers", "test-license-in-a-test-build");
     let e = &answer["expect"];
