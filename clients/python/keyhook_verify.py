@@ -1,20 +1,32 @@
 """Offline verification of Keyhook's signed answers (keyhook-answer-v2) and license files
-(keyhook-license-file-v1), with the `cryptography` package. One file, no other dependency:
+(keyhook-license-file-v1), and the clock mark (keyhook-clock-mark-v1) that stops a clock set
+back from stretching them, with the `cryptography` package. One file, no other dependency:
 copy it into your app.
 
     keys = KeySet.from_json(open("signing-keys.json").read())   # GET /api/tenants/{id}/signing-keys
     answer = verify_answer(keys, response.content, product_id="42", device_id=device,
                            nonce=my_nonce, license_key=key)          # raises VerifyError
-    check_fresh(answer, now)
+    check_fresh(answer, now)                                         # online: the clock is right
+    guard = ClockGuard(app_dir / "mark.json", product_id="42", device_id=device, license_key=key)
+    guard.confirm(now)                                               # after a fresh online answer
+    # offline:
+    guard.check(now, has_proof=True)                                 # clock_rollback if set back
     payload = verify_file(keys, file_text, license_key=key)
     check_file(payload, product_id="42", device_id=device, now=now)
+
+`environment="test"` (verify_answer, check_file) for test builds: a live build refuses a test
+license's file and valid answers about test licenses.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import os
+import pathlib
+import re
 from datetime import datetime, timedelta, timezone
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -25,16 +37,23 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ANSWER_FORMAT = "keyhook-answer-v2"
 FILE_FORMAT = "keyhook-license-file-v1"
+MARK_FORMAT = "keyhook-clock-mark-v1"
 BEGIN = "-----BEGIN KEYHOOK LICENSE FILE-----"
 END = "-----END KEYHOOK LICENSE FILE-----"
 _MARK = b',"signature":"'
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A retired key's signatures are trusted up to this long after its retiredAt (the server's
+# warm processes stop signing with it within half of that).
+RETIREMENT_TOLERANCE = timedelta(minutes=10)
+# The longest life of a license file (expiresAt - issuedAt).
+MAX_FILE_LIFETIME = timedelta(days=366)
 
 
 class VerifyError(Exception):
     """Not trusted. `kind` is one of: unsigned, malformed, unsupported_format, unknown_key,
     bad_signature, wrong_product, wrong_device, wrong_nonce, wrong_license, expired, stale,
-    not_yet_valid, key_required, decrypt, clock_rollback."""
+    not_yet_valid, key_required, decrypt, retired_key, lifetime_too_long, test_license,
+    clock_rollback (detail: "behind <time>", "mark missing" or "mark altered")."""
 
     def __init__(self, kind: str, detail: str = ""):
         super().__init__(f"{kind}: {detail}" if detail else kind)
@@ -75,9 +94,18 @@ def key_id(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()[:16]
 
 
+def _secret_bytes(license_key: str | None) -> bytes:
+    """The canonical Keyhook key, else the key trimmed; empty without a key (a trial)."""
+    if license_key is None:
+        return b""
+    canon = canonical_key(license_key)
+    return (canon if canon is not None else license_key.strip()).encode()
+
+
 class KeySet:
     def __init__(self) -> None:
         self._keys: dict[str, Ed25519PublicKey] = {}
+        self._retired: dict[str, datetime] = {}
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "KeySet":
@@ -89,7 +117,15 @@ class KeySet:
             if key_id(raw) != k["kid"]:
                 raise VerifyError("malformed", f"kid {k['kid']} does not match its key")
             ks._keys[k["kid"]] = Ed25519PublicKey.from_public_bytes(raw)
+            if k.get("retiredAt") is not None:
+                ks._retired[k["kid"]] = parse_time(k["retiredAt"])
         return ks
+
+    def check_signed_in_service(self, kid: str, signed_at: str) -> None:
+        """Refuses a signature the key made after its retirement (beyond the tolerance)."""
+        retired = self._retired.get(kid)
+        if retired is not None and parse_time(signed_at) > retired + RETIREMENT_TOLERANCE:
+            raise VerifyError("retired_key", f"{kid} signed at {signed_at}, retired before")
 
     def verify(self, kid: str, message: bytes, signature_b64: str) -> None:
         key = self._keys.get(kid)
@@ -105,9 +141,25 @@ def parse_time(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+def format_time(t: datetime) -> str:
+    """RFC 3339 UTC with milliseconds, as Keyhook writes times (finer digits dropped)."""
+    t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _check_environment(livemode: bool, environment: str, accept_test_licenses: bool) -> None:
+    if environment not in ("live", "test"):
+        raise ValueError(f"environment is 'live' or 'test', not {environment!r}")
+    if not livemode and environment == "live" and not accept_test_licenses:
+        raise VerifyError("test_license", "a test license in a live build")
+
+
 def verify_answer(keys: KeySet, body: bytes, *, product_id: str, device_id: str | None,
-                  nonce: str | None, license_key: str | None) -> dict:
-    """The answer, if it is signed by `keys` and answers exactly this request."""
+                  nonce: str | None, license_key: str | None, environment: str = "live",
+                  accept_test_licenses: bool = False) -> dict:
+    """The answer, if it is signed by `keys` and answers exactly this request. A live build
+    refuses a valid answer about a test license (unless `accept_test_licenses`, for products
+    with acceptTestLicenses); a refusal is returned whatever its mode."""
     i = body.rfind(_MARK)
     if i < 0:
         raise VerifyError("unsigned" if body.endswith(b'"signature":null}') else "malformed")
@@ -119,6 +171,7 @@ def verify_answer(keys: KeySet, body: bytes, *, product_id: str, device_id: str 
     if header.get("format") != ANSWER_FORMAT:
         raise VerifyError("unsupported_format", str(header.get("format", "keyhook-answer-v1")))
     keys.verify(header["kid"], message, signature)
+    keys.check_signed_in_service(header["kid"], header["signedAt"])
     a = header
     if a["productId"] != product_id:
         raise VerifyError("wrong_product", a["productId"])
@@ -150,6 +203,8 @@ def verify_answer(keys: KeySet, body: bytes, *, product_id: str, device_id: str 
             raise VerifyError("wrong_license")
         if found is None and a["valid"]:
             raise VerifyError("wrong_license")
+    if a["valid"]:
+        _check_environment(a["livemode"], environment, accept_test_licenses)
     return a
 
 
@@ -162,18 +217,92 @@ def check_fresh(answer: dict, now: datetime, max_age: timedelta = timedelta(minu
         raise VerifyError("stale", answer["signedAt"])
 
 
-def check_clock(now: datetime, newest_seen: datetime | None,
-                skew: timedelta = timedelta(minutes=5)) -> None:
-    """Refuses a clock set back behind the newest signed time already seen."""
-    if newest_seen is not None and now + skew < newest_seen:
-        raise VerifyError("clock_rollback", newest_seen.isoformat())
+def _mark_mac(high_water: str, product_id: str, device_id: str, license_key: str | None) -> str:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=MARK_FORMAT.encode()).derive(_secret_bytes(license_key))
+    message = b"\x00".join(s.encode() for s in (MARK_FORMAT, product_id, device_id, high_water))
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def seal_mark(high_water: datetime, *, product_id: str, device_id: str,
+              license_key: str | None) -> str:
+    """The clock mark to store for (product, license key, device): the highest local time
+    observed, MAC'd (keyhook-clock-mark-v1; docs/integrate.md)."""
+    hw = format_time(high_water)
+    return json.dumps({"format": MARK_FORMAT, "highWater": hw,
+                       "mac": _mark_mac(hw, product_id, device_id, license_key)},
+                      separators=(",", ":"))
+
+
+def open_mark(text: str, *, product_id: str, device_id: str, license_key: str | None) -> datetime:
+    """The high-water time of a stored mark; clock_rollback ("mark altered") unless it
+    verifies for this (product, license key, device)."""
+    try:
+        m = json.loads(text)
+        hw = m["highWater"]
+        mac = m["mac"]
+        ok = (m["format"] == MARK_FORMAT and isinstance(hw, str) and isinstance(mac, str)
+              and re.fullmatch("[0-9a-fA-F]{64}", mac) is not None
+              and hmac.compare_digest(bytes.fromhex(mac), bytes.fromhex(
+                  _mark_mac(hw, product_id, device_id, license_key))))
+        if ok:
+            return parse_time(hw)
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise VerifyError("clock_rollback", "mark altered")
+
+
+def check_mark(mark: str | None, *, product_id: str, device_id: str, license_key: str | None,
+               now: datetime, has_proof: bool,
+               tolerance: timedelta = timedelta(minutes=5)) -> str:
+    """The clock check before a kept proof is trusted offline. `mark` is the stored mark (None:
+    none), `has_proof` whether a license file or answer is kept for this slot. Raises
+    clock_rollback (behind the mark beyond `tolerance`, mark altered, or missing while a proof
+    is kept); else returns the mark to store, advanced to `now` (never moved back)."""
+    slot = {"product_id": product_id, "device_id": device_id, "license_key": license_key}
+    if mark is None:
+        if has_proof:
+            raise VerifyError("clock_rollback", "mark missing")
+        return seal_mark(now, **slot)
+    high_water = open_mark(mark, **slot)
+    if now + tolerance < high_water:
+        raise VerifyError("clock_rollback", "behind " + format_time(high_water))
+    return seal_mark(max(high_water, now), **slot)
+
+
+class ClockGuard:
+    """Keeps the clock mark of one (product, license key, device) in a file."""
+
+    def __init__(self, path: str | os.PathLike, *, product_id: str, device_id: str,
+                 license_key: str | None, tolerance: timedelta = timedelta(minutes=5)):
+        self.path = pathlib.Path(path)
+        self.slot = {"product_id": product_id, "device_id": device_id, "license_key": license_key}
+        self.tolerance = tolerance
+
+    def _write(self, text: str) -> None:
+        tmp = self.path.with_name("." + self.path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.path)
+
+    def check(self, now: datetime, *, has_proof: bool) -> None:
+        """Before trusting a kept file or answer offline: raises clock_rollback, else advances
+        the mark."""
+        try:
+            mark = self.path.read_text()
+        except FileNotFoundError:
+            mark = None
+        self._write(check_mark(mark, now=now, has_proof=has_proof, tolerance=self.tolerance,
+                               **self.slot))
+
+    def confirm(self, now: datetime) -> None:
+        """After a verified, fresh online answer (its nonce and signedAt prove the clock): the
+        mark restarts at now, whatever it said."""
+        self._write(seal_mark(now, **self.slot))
 
 
 def _file_key(license_key: str) -> bytes:
-    canon = canonical_key(license_key)
-    ikm = (canon if canon is not None else license_key.strip()).encode()
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"keyhook-license-file-v1/aes-256-gcm").derive(ikm)
+                info=b"keyhook-license-file-v1/aes-256-gcm").derive(_secret_bytes(license_key))
 
 
 def verify_file(keys: KeySet, text: str, license_key: str | None = None) -> dict:
@@ -204,11 +333,17 @@ def verify_file(keys: KeySet, text: str, license_key: str | None = None) -> dict
     payload = json.loads(plain)
     if payload.get("format") != FILE_FORMAT or payload.get("kid") != env["kid"]:
         raise VerifyError("malformed", "payload")
+    keys.check_signed_in_service(payload["kid"], payload["issuedAt"])
+    if parse_time(payload["expiresAt"]) - parse_time(payload["issuedAt"]) > MAX_FILE_LIFETIME:
+        raise VerifyError("lifetime_too_long", f"{payload['issuedAt']} to {payload['expiresAt']}")
     return payload
 
 
 def check_file(payload: dict, *, product_id: str, device_id: str, now: datetime,
-               skew: timedelta = timedelta(minutes=5)) -> None:
+               skew: timedelta = timedelta(minutes=5), environment: str = "live",
+               accept_test_licenses: bool = False) -> None:
+    """That the file is for this product and device, valid at `now`, and of a license this
+    build trusts (a live build refuses a test license's file)."""
     if payload["productId"] != product_id:
         raise VerifyError("wrong_product", payload["productId"])
     if payload["deviceHash"] != device_hash(product_id, device_id):
@@ -220,3 +355,4 @@ def check_file(payload: dict, *, product_id: str, device_id: str, now: datetime,
     ends = payload["license"].get("expiresAt")
     if ends is not None and parse_time(ends) <= now:
         raise VerifyError("expired", ends)
+    _check_environment(payload["livemode"], environment, accept_test_licenses)

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import tempfile
 import time
 import unittest
 from datetime import timedelta
@@ -32,23 +33,53 @@ class Vectors(unittest.TestCase):
             def check():
                 a = kv.verify_answer(self.keys, c["body"].encode(), product_id=e["productId"],
                                      device_id=e["deviceId"], nonce=e["nonce"],
-                                     license_key=e["licenseKey"])
+                                     license_key=e["licenseKey"], environment=c["environment"])
                 kv.check_fresh(a, kv.parse_time(c["now"]), self.max_age, self.skew)
             with self.subTest(c["name"]):
                 self.assertEqual(result_of(check), c["result"])
 
     def test_every_file_vector(self):
         for c in VECTORS["files"]:
+            after = []
+
             def check():
                 now = kv.parse_time(c["now"])
-                newest = kv.parse_time(c["newestSeen"]) if c["newestSeen"] else None
-                kv.check_clock(now, newest, self.skew)
+                after.append(kv.check_mark(c["mark"], product_id=c["productId"],
+                                           device_id=c["deviceId"], license_key=c["licenseKey"],
+                                           now=now, has_proof=c["kept"], tolerance=self.skew))
                 p = kv.verify_file(self.keys, c["file"], c["licenseKey"])
                 kv.check_file(p, product_id=c["productId"], device_id=c["deviceId"], now=now,
-                              skew=self.skew)
+                              skew=self.skew, environment=c["environment"])
                 self.assertEqual(p["entitlements"], ["pro", "export"])
             with self.subTest(c["name"]):
                 self.assertEqual(result_of(check), c["result"])
+                self.assertEqual(after[0] if after else None, c["markAfter"])
+
+    def test_every_mark_vector(self):
+        for c in VECTORS["marks"]:
+            slot = dict(product_id=c["productId"], device_id=c["deviceId"],
+                        license_key=c["licenseKey"])
+            with self.subTest(c["licenseKey"]):
+                self.assertEqual(kv.seal_mark(kv.parse_time(c["highWater"]), **slot), c["mark"])
+                self.assertEqual(kv.open_mark(c["mark"], **slot), kv.parse_time(c["highWater"]))
+
+    def test_the_clock_guard_keeps_the_mark_in_its_file(self):
+        c = next(c for c in VECTORS["files"] if c["name"] == "valid")
+        with tempfile.TemporaryDirectory() as d:
+            path = pathlib.Path(d) / "mark.json"
+            guard = kv.ClockGuard(path, product_id=c["productId"], device_id=c["deviceId"],
+                                  license_key=c["licenseKey"])
+            now = kv.parse_time("2026-12-02T00:00:00Z")
+            guard.check(now, has_proof=False)          # first use
+            with self.assertRaises(kv.VerifyError) as e:  # wound back into the file's life
+                guard.check(kv.parse_time("2026-11-28T00:00:00Z"), has_proof=True)
+            self.assertEqual(str(e.exception), "clock_rollback: behind 2026-12-02T00:00:00.000Z")
+            path.unlink()
+            with self.assertRaises(kv.VerifyError) as e:
+                guard.check(now, has_proof=True)
+            self.assertEqual(str(e.exception), "clock_rollback: mark missing")
+            guard.confirm(kv.parse_time("2026-11-28T00:00:00Z"))  # a fresh online answer
+            guard.check(kv.parse_time("2026-11-28T00:01:00Z"), has_proof=True)
 
     def test_license_ids_match_the_server(self):
         a = json.loads(VECTORS["answers"][0]["body"])

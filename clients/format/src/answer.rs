@@ -11,7 +11,10 @@
 //! requested), `deviceHash` ([`crate::device_hash`] of the requested device, when one was
 //! sent), `licenseId` (for requests with a key), `livemode`, `nonce` (echoed), `signedAt`,
 //! `kid`; `trial` names its `productId` and `deviceHash`. [`verify_answer`] checks every one of
-//! them against what the caller asked ([`Expected`]) before returning the answer.
+//! them against what the caller asked ([`Expected`]) before returning the answer, and that the
+//! signing key was not retired before `signedAt` ([`PublicKeySet::check_signed_in_service`]).
+//! The build's mode is checked with [`Answer::check_livemode`], freshness with
+//! [`Answer::check_fresh`].
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Deserialize;
@@ -164,7 +167,10 @@ pub fn verify_answer_signature(keys: &PublicKeySet, body: &[u8]) -> Result<Answe
         .kid
         .ok_or_else(|| VerifyError::Malformed("answer without kid".into()))?;
     keys.verify(&kid, &message, signature)?;
-    serde_json::from_slice(&message).map_err(|e| VerifyError::Malformed(format!("answer: {e}")))
+    let answer: Answer = serde_json::from_slice(&message)
+        .map_err(|e| VerifyError::Malformed(format!("answer: {e}")))?;
+    keys.check_signed_in_service(&answer.kid, &answer.signed_at)?;
+    Ok(answer)
 }
 
 impl Answer {
@@ -220,6 +226,17 @@ impl Answer {
                     _ => {}
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// That the answer may be trusted by a build that accepts test licenses or not: a live
+    /// build (`accepts_test_licenses` false) refuses a *valid* answer about a test license
+    /// (`livemode: false`). A refusal grants nothing, so it is returned whatever its mode (a
+    /// live build gets `TEST_LICENSE` answers that way); live licenses are good in every build.
+    pub fn check_livemode(&self, accepts_test_licenses: bool) -> Result<(), VerifyError> {
+        if self.valid && !self.livemode && !accepts_test_licenses {
+            return Err(VerifyError::TestLicense);
         }
         Ok(())
     }

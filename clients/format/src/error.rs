@@ -33,4 +33,22 @@ pub enum VerifyError {
     KeyRequired,
     #[error("the file does not decrypt with this license key")]
     Decrypt,
+    /// Signed by a key after it was retired (beyond [`crate::keys::RETIREMENT_TOLERANCE`]):
+    /// a retired key's signature is trusted only on what it signed while it was in use.
+    #[error("signed by key {kid:?} at {signed_at}, after the key was retired at {retired_at}")]
+    RetiredKey {
+        kid: String,
+        signed_at: String,
+        retired_at: String,
+    },
+    /// A license file that claims to live longer than any file Keyhook issues
+    /// ([`crate::file::MAX_FILE_LIFETIME`]).
+    #[error("the file claims to live from {issued_at} to {expires_at}, longer than 366 days")]
+    LifetimeTooLong {
+        issued_at: String,
+        expires_at: String,
+    },
+    /// A test license (issued by a Stripe test-mode payment) granted in a live build.
+    #[error("it is about a test license (Stripe test mode), and this is a live build")]
+    TestLicense,
 }

@@ -14,6 +14,10 @@
 //! envelope), so it is checked before anything is decrypted or parsed, and it covers `enc` and
 //! `kid` too.
 //!
+//! Verification also refuses a file its key signed after its retirement (`issuedAt` later than
+//! the key set's `retiredAt` + [`crate::keys::RETIREMENT_TOLERANCE`]) and a file that claims to
+//! live longer than [`MAX_FILE_LIFETIME`].
+//!
 //! Encryption key: HKDF-SHA256 with an empty salt, input keying material the license key
 //! (canonical form for Keyhook keys: 25 uppercase symbols without hyphens; other keys as
 //! stored, trimmed) and info `keyhook-license-file-v1/aes-256-gcm`, 32 bytes. No associated
@@ -42,6 +46,10 @@ pub const ENC_AES_256_GCM: &str = "aes-256-gcm";
 pub const ENC_NONE: &str = "none";
 /// HKDF `info` of the file encryption key.
 pub const HKDF_INFO: &[u8] = b"keyhook-license-file-v1/aes-256-gcm";
+/// The longest life of a license file (`expiresAt - issuedAt`): the server's largest TTL, and
+/// how long a retired key stays published. A file claiming more is refused, so a key leaked
+/// before its retirement cannot sign a back-dated file that outlives it.
+pub const MAX_FILE_LIFETIME: Duration = Duration::days(366);
 
 /// The license as of the file's issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +237,14 @@ impl LicenseFile {
                 "license file: payload and envelope name different keys".into(),
             ));
         }
+        keys.check_signed_in_service(&payload.kid, &payload.issued_at)?;
+        // A file dated before its key's retirement cannot outlive the key's publication.
+        if payload.expires_at()? - payload.issued_at()? > MAX_FILE_LIFETIME {
+            return Err(VerifyError::LifetimeTooLong {
+                issued_at: payload.issued_at.clone(),
+                expires_at: payload.expires_at.clone(),
+            });
+        }
         Ok(payload)
     }
 }
@@ -272,6 +288,15 @@ impl FilePayload {
 
     pub fn expires_at(&self) -> Result<OffsetDateTime, VerifyError> {
         crate::time_fmt::parse("expiresAt", &self.expires_at)
+    }
+
+    /// That a build may trust the file: a live build (`accepts_test_licenses` false) refuses a
+    /// file of a test license (`livemode: false`); live licenses' files are good in every build.
+    pub fn check_livemode(&self, accepts_test_licenses: bool) -> Result<(), VerifyError> {
+        if !self.livemode && !accepts_test_licenses {
+            return Err(VerifyError::TestLicense);
+        }
+        Ok(())
     }
 
     /// Whether the product grants `entitlement`.

@@ -1,7 +1,8 @@
-//! What the client keeps between runs, on disk (or in memory without a directory): the last
-//! good signed answer and license file per (product, license, device), and the newest signed
-//! time seen (for clock-rollback detection). Everything cached is signed and verified again
-//! when read, so tampering with the cache only loses it.
+//! What the client keeps between runs, on disk (or in memory without a directory), per slot
+//! (product, license, device): the last good signed answer, the license file, and the clock
+//! mark (`keyhook_format::clock_mark`: the highest local time observed, MAC'd). Everything
+//! cached is signed or MAC'd and verified again when read, so tampering with the cache only
+//! loses it (a missing or altered mark is taken as a clock set back).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,7 +10,6 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use crate::Error;
 
@@ -18,13 +18,6 @@ use crate::Error;
 pub struct CachedAnswer {
     pub body: String,
     pub nonce: String,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct State {
-    #[serde(default)]
-    newest_seen: Option<String>,
 }
 
 /// The store: files in `dir`, or a map in memory.
@@ -115,23 +108,17 @@ impl Cache {
         }
     }
 
-    /// The newest signed time seen so far.
-    pub fn newest_seen(&self) -> Option<OffsetDateTime> {
-        let state: State = serde_json::from_str(&self.read("state.json")?).ok()?;
-        keyhook_format::time_fmt::parse("newestSeen", state.newest_seen.as_deref()?).ok()
+    /// Whether an offline proof (file or answer) is kept for the slot.
+    pub fn has_proof(&self, slot: &str) -> bool {
+        self.file(slot).is_some() || self.read(&format!("answer-{slot}.json")).is_some()
     }
 
-    /// Records `t` if it is newer than the newest seen.
-    pub fn saw(&self, t: OffsetDateTime) -> Result<(), Error> {
-        if self.newest_seen().is_some_and(|n| n >= t) {
-            return Ok(());
-        }
-        let state = State {
-            newest_seen: Some(keyhook_format::time_fmt::format(t)),
-        };
-        self.write(
-            "state.json",
-            &serde_json::to_string(&state).map_err(|e| Error::Cache(e.to_string()))?,
-        )
+    /// The slot's clock mark, as stored.
+    pub fn mark(&self, slot: &str) -> Option<String> {
+        self.read(&format!("mark-{slot}.json"))
+    }
+
+    pub fn put_mark(&self, slot: &str, text: &str) -> Result<(), Error> {
+        self.write(&format!("mark-{slot}.json"), text)
     }
 }

@@ -6,6 +6,7 @@ use time::{Duration, OffsetDateTime};
 use crate::cache::{self, Cache, CachedAnswer};
 use crate::{Config, Error};
 use keyhook_format::answer::{verify_answer, Expected};
+use keyhook_format::clock_mark::{self, MarkSlot, Rollback};
 use keyhook_format::{Answer, FilePayload, LicenseFile, VerifyError};
 
 /// Where a [`Status`] comes from.
@@ -110,17 +111,45 @@ impl Client {
         (self.config.clock)()
     }
 
-    /// Refuses a clock earlier than a signed time already seen (beyond the skew).
-    fn check_clock(&self) -> Result<OffsetDateTime, Error> {
-        let now = self.now();
-        if let Some(newest) = self.cache.newest_seen() {
-            if now + self.config.clock_skew < newest {
-                return Err(Error::ClockRollback {
-                    newest: keyhook_format::time_fmt::format(newest),
-                });
-            }
+    fn mark_slot<'a>(&'a self, key: Option<&'a str>, device_id: &'a str) -> MarkSlot<'a> {
+        MarkSlot {
+            product_id: &self.config.product_id,
+            license_key: key,
+            device_id,
         }
+    }
+
+    /// The clock check before anything kept is trusted offline: the slot's clock mark must
+    /// verify and the clock must not be behind it (beyond `clock_skew`); a missing mark is
+    /// refused when a proof is kept (else this is the slot's first use). Advances the mark to
+    /// now; returns now.
+    fn observe_clock(&self, key: Option<&str>, device_id: &str) -> Result<OffsetDateTime, Error> {
+        let now = self.now();
+        let slot = cache::slot(&self.config.product_id, key, device_id);
+        let next = clock_mark::check(
+            &self.mark_slot(key, device_id),
+            self.cache.mark(&slot).as_deref(),
+            self.cache.has_proof(&slot),
+            now,
+            self.config.clock_skew,
+        )?;
+        self.cache.put_mark(&slot, &next)?;
         Ok(now)
+    }
+
+    /// After a verified fresh answer (its nonce and `signedAt` prove the clock right): the
+    /// slot's mark restarts at now, replacing a missing, altered or too-far-ahead one.
+    fn clock_confirmed(
+        &self,
+        key: Option<&str>,
+        device_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let slot = cache::slot(&self.config.product_id, key, device_id);
+        self.cache.put_mark(
+            &slot,
+            &clock_mark::seal(&self.mark_slot(key, device_id), now),
+        )
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<(u16, Vec<u8>), Error> {
@@ -166,10 +195,12 @@ impl Client {
         body
     }
 
-    /// Verifies an answer to the request (`key`, `device_id`, `nonce`): signature, format,
-    /// product, device, license, nonce, then freshness; records its time. The client's own
-    /// calls use it; an app that sends requests through its own HTTP stack calls it on the raw
-    /// response body (with [`Client::new_nonce`]'s nonce).
+    /// Verifies an answer to the request (`key`, `device_id`, `nonce`): signature (by a key of
+    /// the set, not retired before `signedAt`), format, product, device, license, nonce, the
+    /// build's mode (a live build refuses a valid answer about a test license), then freshness;
+    /// a fresh answer proves the clock, so the slot's clock mark restarts at now. The client's
+    /// own calls use it; an app that sends requests through its own HTTP stack calls it on the
+    /// raw response body (with [`Client::new_nonce`]'s nonce).
     pub fn verify_answer(
         &self,
         body: &[u8],
@@ -177,8 +208,7 @@ impl Client {
         device_id: Option<&str>,
         nonce: &str,
     ) -> Result<Answer, Error> {
-        let now = self.check_clock()?;
-        self.accept_answer(body, key, device_id, nonce, now)
+        self.accept_answer(body, key, device_id, nonce)
     }
 
     /// A fresh random nonce for a request.
@@ -192,7 +222,6 @@ impl Client {
         key: Option<&str>,
         device_id: Option<&str>,
         nonce: &str,
-        now: OffsetDateTime,
     ) -> Result<Answer, Error> {
         let answer = verify_answer(
             &self.config.keys,
@@ -204,8 +233,10 @@ impl Client {
                 license_key: key,
             },
         )?;
+        answer.check_livemode(self.config.accepts_test_licenses())?;
+        let now = self.now();
         answer.check_fresh(now, self.config.max_answer_age, self.config.clock_skew)?;
-        self.cache.saw(answer.signed_at()?)?;
+        self.clock_confirmed(key, device_id.unwrap_or(""), now)?;
         Ok(answer)
     }
 
@@ -217,7 +248,6 @@ impl Client {
         device_id: Option<&str>,
         extra: &[(&str, Value)],
     ) -> Result<(Answer, String, String), Error> {
-        let now = self.check_clock()?;
         let nonce = nonce();
         let mut body = self.request_body(key, device_id, &nonce);
         for (k, v) in extra {
@@ -227,7 +257,7 @@ impl Client {
         if status != 200 {
             return Err(Self::server_error(status, &raw));
         }
-        let answer = self.accept_answer(&raw, key, device_id, &nonce, now)?;
+        let answer = self.accept_answer(&raw, key, device_id, &nonce)?;
         Ok((answer, String::from_utf8_lossy(&raw).into_owned(), nonce))
     }
 
@@ -331,7 +361,6 @@ impl Client {
         ttl: Option<Duration>,
         encrypt: bool,
     ) -> Result<(String, FilePayload), Error> {
-        let now = self.check_clock()?;
         let nonce = nonce();
         let mut body = self.request_body(Some(key), Some(device_id), &nonce);
         if let Some(t) = ttl {
@@ -347,7 +376,7 @@ impl Client {
         let slot = cache::slot(&self.config.product_id, Some(key), device_id);
         let Some(text) = v["file"].as_str() else {
             // Refused: the signed answer says why.
-            let answer = self.accept_answer(&raw, Some(key), Some(device_id), &nonce, now)?;
+            let answer = self.accept_answer(&raw, Some(key), Some(device_id), &nonce)?;
             if !answer.valid {
                 self.cache.forget(&slot);
             }
@@ -356,20 +385,45 @@ impl Client {
                 detail: answer.detail,
             });
         };
+        // The file carries no nonce, so it proves nothing about the clock: checked against the
+        // mark like any file (a mark lost since is restored by an online validate first).
         let payload = self.verify_file(text, Some(key), device_id)?;
-        self.cache.put_file(&slot, text)?;
         Ok((text.to_string(), payload))
     }
 
-    /// Verifies a license file offline: signature (embedded keys), product, device, issue and
-    /// expiry times, clock rollback. `key` decrypts encrypted files.
+    /// Verifies a license file offline, after the clock check (the slot's clock mark, see
+    /// [`keyhook_format::clock_mark`]): signature (by a key of the set, not retired before
+    /// `issuedAt`), lifetime, product, device, issue and expiry times, the build's mode (a live
+    /// build refuses a test license's file). `key` decrypts encrypted files. The file is kept
+    /// for [`Client::check_offline`] unless a file issued later is kept already.
     pub fn verify_file(
         &self,
         text: &str,
         key: Option<&str>,
         device_id: &str,
     ) -> Result<FilePayload, Error> {
-        let now = self.check_clock()?;
+        let now = self.observe_clock(key, device_id)?;
+        let payload = self.check_file(text, key, device_id, now)?;
+        let slot = cache::slot(&self.config.product_id, key, device_id);
+        let kept_is_newer = self.cache.file(&slot).is_some_and(|kept| {
+            LicenseFile(kept)
+                .verify(&self.config.keys, key)
+                .is_ok_and(|k| k.issued_at().ok() > payload.issued_at().ok())
+        });
+        if !kept_is_newer {
+            self.cache.put_file(&slot, text)?;
+        }
+        Ok(payload)
+    }
+
+    /// A license file's own checks at `now` (no clock mark).
+    fn check_file(
+        &self,
+        text: &str,
+        key: Option<&str>,
+        device_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<FilePayload, Error> {
         let payload = LicenseFile(text.to_string()).verify(&self.config.keys, key)?;
         payload.check(
             &self.config.product_id,
@@ -377,18 +431,24 @@ impl Client {
             now,
             self.config.clock_skew,
         )?;
-        self.cache.saw(payload.issued_at()?)?;
+        payload.check_livemode(self.config.accepts_test_licenses())?;
         Ok(payload)
     }
 
-    /// The standing without Keyhook: the cached license file if it is still valid, else the
-    /// last good answer if it is within the grace period. Both are verified again.
+    /// The standing without Keyhook: after the clock check (the slot's clock mark), the cached
+    /// license file if it is still valid, else the last good answer if it is within the grace
+    /// period. Both are verified again.
     pub fn check_offline(&self, key: Option<&str>, device_id: &str) -> Result<Status, Error> {
-        let now = self.check_clock()?;
         let slot = cache::slot(&self.config.product_id, key, device_id);
+        if !self.cache.has_proof(&slot) {
+            return Err(Error::NoOfflineProof(
+                "nothing cached for this license and device".into(),
+            ));
+        }
+        let now = self.observe_clock(key, device_id)?;
         let mut last_error = None;
         if let Some(text) = self.cache.file(&slot) {
-            match self.verify_file(&text, key, device_id) {
+            match self.check_file(&text, key, device_id, now) {
                 Ok(p) => return Ok(Status::of_file(p)),
                 Err(e) => last_error = Some(e),
             }
@@ -404,11 +464,10 @@ impl Client {
                     license_key: key,
                 },
             )?;
+            answer.check_livemode(self.config.accepts_test_licenses())?;
             let signed_at = answer.signed_at()?;
             if signed_at > now + self.config.clock_skew {
-                return Err(Error::ClockRollback {
-                    newest: answer.signed_at.clone(),
-                });
+                return Err(Rollback::Behind(answer.signed_at.clone()).into());
             }
             if signed_at + self.config.grace < now {
                 return Err(Error::GraceExpired {

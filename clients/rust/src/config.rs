@@ -8,8 +8,10 @@ use time::{Duration, OffsetDateTime};
 use crate::Error;
 use keyhook_format::PublicKeySet;
 
-/// The build the app is: `Live` (default) refuses licenses from Stripe test-mode payments;
-/// `Test` accepts them (for your own test builds).
+/// The build the app is: `Live` (default) refuses licenses from Stripe test-mode payments
+/// (online, Keyhook answers `TEST_LICENSE`; offline, a test license's file or cached answer is
+/// refused with `VerifyError::TestLicense`); `Test` accepts them (for your own test builds).
+/// Live licenses are good in both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Environment {
     #[default]
@@ -36,15 +38,21 @@ pub struct Config {
     /// The tenant's public keys (`GET /api/tenants/{tenantId}/signing-keys`), embedded.
     pub keys: PublicKeySet,
     pub environment: Environment,
+    /// A live build that also trusts test licenses (default false): set it when the product
+    /// has `acceptTestLicenses: true`, for which Keyhook answers test licenses `VALID` in live
+    /// builds too.
+    pub accept_test_licenses: bool,
     /// Oldest online answer accepted (default 5 minutes).
     pub max_answer_age: Duration,
-    /// Tolerated clock difference with Keyhook (default 5 minutes).
+    /// Tolerated clock difference with Keyhook (default 5 minutes), and how far behind the
+    /// clock mark (the highest local time this app has observed) the clock may be before it
+    /// counts as set back (jitter, a correction by NTP).
     pub clock_skew: Duration,
     /// How long after the last good online answer the app keeps working offline on it
     /// (default 7 days). License files have their own expiry.
     pub grace: Duration,
-    /// Where the last good answer, license file and newest time seen are kept (`None`: in
-    /// memory only). One directory per product.
+    /// Where the last good answer, license file and clock mark are kept (`None`: in memory
+    /// only, so nothing survives a restart). One directory per product.
     pub cache_dir: Option<PathBuf>,
     /// Timeout of one HTTP request (default 10 s).
     pub timeout: std::time::Duration,
@@ -53,6 +61,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether this build trusts test licenses (a test build, or `accept_test_licenses`).
+    pub fn accepts_test_licenses(&self) -> bool {
+        self.environment == Environment::Test || self.accept_test_licenses
+    }
+
     /// Settings with defaults, trusting the key set in `keys_json` (the body of
     /// `GET /api/tenants/{tenantId}/signing-keys`).
     pub fn new(base_url: &str, product_id: &str, keys_json: &str) -> Result<Self, Error> {
@@ -65,6 +78,7 @@ impl Config {
             product_id: product_id.to_string(),
             keys,
             environment: Environment::Live,
+            accept_test_licenses: false,
             max_answer_age: Duration::minutes(5),
             clock_skew: Duration::minutes(5),
             grace: Duration::days(7),

@@ -1,6 +1,6 @@
 //! Typed errors: what went wrong, so the app can tell "refused" from "offline" from "tampered".
 
-use keyhook_format::VerifyError;
+use keyhook_format::{Rollback, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,11 +17,11 @@ pub enum Error {
     /// An answer or file failed verification: never trusted.
     #[error("not trusted: {0}")]
     Verify(#[from] VerifyError),
-    /// The clock is earlier than a signed time already seen: it was set back.
-    #[error(
-        "the system clock is behind a time Keyhook already signed ({newest}); it was set back"
-    )]
-    ClockRollback { newest: String },
+    /// The clock cannot be trusted offline: it is behind the clock mark (the highest local
+    /// time observed) or a signed time, or the mark is missing or altered. Kept proofs are
+    /// refused until an online check succeeds (which resets the mark).
+    #[error("the system clock was set back: {0}")]
+    ClockRollback(#[from] Rollback),
     /// Offline, and the last good answer is older than the grace period.
     #[error("offline since {since}, longer than the grace period")]
     GraceExpired { since: String },

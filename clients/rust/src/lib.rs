@@ -5,9 +5,12 @@
 //! that keep the app working offline. Every answer is verified before you see it: its Ed25519
 //! signature against the tenant's published keys (embedded in your app), and that it is an
 //! answer to *this* request — the product, the device (by hash), the license, the fresh random
-//! nonce sent with it — and recent. A cached answer or license file carries the app through a
-//! grace period you choose when Keyhook cannot be reached; a clock set back behind the newest
-//! signed time seen is refused.
+//! nonce sent with it — and recent; and that its signing key was not retired before it says it
+//! was signed, and that a live build is not handed a test license. A cached answer or license
+//! file carries the app through a grace period you choose when Keyhook cannot be reached; a
+//! clock set back is refused offline, even to a day inside a file's life: the client keeps a
+//! MAC'd clock mark (the highest local time observed, see `keyhook_format::clock_mark`), and a
+//! missing or altered mark counts as a clock set back until an online check succeeds.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), keyhook_client::Error> {

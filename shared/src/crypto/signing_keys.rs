@@ -2,8 +2,8 @@
 //!
 //! The seed is sealed in the tenant record under the tenant key; opening it costs a tenant read
 //! plus (when the tenant key is not cached) a KMS `Decrypt`. The opened key is cached per tenant
-//! for a bounded time (the key cache TTL), so a warm validation makes no tenant read and no KMS
-//! call: only the license read.
+//! for a bounded time (the key cache TTL, at most [`MAX_SIGNER_AGE`]), so a warm validation
+//! makes no tenant read and no KMS call: only the license read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,19 @@ use crate::crypto::{Keyring, SealContext};
 use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
 use crate::store::Store;
 use crate::{Error, Result};
+
+/// The longest a process keeps signing with a key it opened, whatever the key cache TTL: half
+/// of the time clients still trust a retired key's signatures after its `retiredAt`
+/// (`keyhook_format::keys::RETIREMENT_TOLERANCE`), so nothing a process signs with a key it
+/// opened before a rotation is refused; the other half covers the time between reading the
+/// tenant and caching its key, and the clocks of different processes.
+pub const MAX_SIGNER_AGE: Duration =
+    Duration::from_secs(keyhook_format::keys::RETIREMENT_TOLERANCE.whole_seconds() as u64 / 2);
+
+/// The cache lifetime of an opened signing key for a configured key cache TTL.
+fn signer_ttl(key_cache_ttl: Duration) -> Duration {
+    key_cache_ttl.min(MAX_SIGNER_AGE)
+}
 
 /// A tenant's active signing key and its key id (`kid`, derived from the public key: see
 /// `keyhook_format::key_id`).
@@ -50,7 +63,7 @@ impl SigningKeys {
         SigningKeys {
             keyring,
             store,
-            cache: LazyCache::time_to_live(10_000, ttl),
+            cache: LazyCache::time_to_live(10_000, signer_ttl(ttl)),
         }
     }
 
@@ -93,5 +106,21 @@ impl SigningKeys {
         let key = Arc::new(Signer::new(SigningKey::from_bytes(&seed)));
         self.cache.insert(tenant_id.to_string(), Arc::clone(&key));
         Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_signs_with_a_key_for_at_most_half_the_retirement_tolerance() {
+        assert_eq!(MAX_SIGNER_AGE, Duration::from_secs(300));
+        assert_eq!(
+            signer_ttl(Duration::from_secs(3600)),
+            MAX_SIGNER_AGE,
+            "a longer KEYHOOK_KEY_CACHE_SECONDS does not stretch it"
+        );
+        assert_eq!(signer_ttl(Duration::from_secs(60)), Duration::from_secs(60));
     }
 }

@@ -1,9 +1,10 @@
 //! The test vectors of `clients/test-vectors/`, made by the server's own signing code (the
-//! answer builder of [`super::answer`] and the file builder of [`super::license_file`]) with
-//! fixed keys and times, so every verifier (Rust, Python, TypeScript) is checked against what
-//! the server really sends. The test fails when the committed vectors differ from what the
-//! code makes; `KEYHOOK_REGENERATE_VECTORS=1 cargo test -p keyhook-shared test_vectors`
-//! rewrites them.
+//! answer builder of [`super::answer`], the file builder of [`super::license_file`], the key
+//! set of [`super::signing_key`]) with fixed keys and times, and the clock marks of
+//! `keyhook_format::clock_mark`, so every verifier (Rust, Python, TypeScript) is checked
+//! against what the server really sends and what every client must store. The test fails when
+//! the committed vectors differ from what the code makes;
+//! `KEYHOOK_REGENERATE_VECTORS=1 cargo test -p keyhook-shared test_vectors` rewrites them.
 
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
@@ -11,10 +12,13 @@ use time::{Duration, OffsetDateTime};
 
 use super::answer::{Answer, LicenseSummary};
 use super::license_file::{build, FileOrder};
+use super::signing_key::{key_set, KeySetView};
 use crate::crypto::signing_keys::Signer;
+use crate::domain::signing_key::{SigningKeyRecord, SigningKeyStatus};
 use crate::domain::validation::trial::TrialPeriod;
 use crate::domain::validation::{Code, DeviceId};
-use crate::domain::LicenseKey;
+use crate::domain::{LicenseKey, Tenant};
+use keyhook_format::clock_mark::{self, MarkSlot};
 use keyhook_format::file::Encryption;
 use keyhook_format::{FilePayload, LicenseFile};
 
@@ -31,15 +35,64 @@ fn signer(seed: u8) -> Signer {
     Signer::new(SigningKey::from_bytes(&[seed; 32]))
 }
 
-fn key_set(signers: &[&Signer]) -> Value {
+/// When the previous key (seed 0x03..) was retired and the active one (0x01..) took over.
+const RETIRED_AT: &str = "2026-11-20T00:00:00Z";
+
+fn public_key(s: &Signer) -> String {
     use base64::Engine;
-    json!({"keys": signers.iter().map(|s| json!({
-        "kid": s.kid,
-        "alg": "Ed25519",
-        "publicKey": base64::engine::general_purpose::STANDARD.encode(s.key.verifying_key().as_bytes()),
-        "status": "active",
-        "createdAt": "2026-11-01T00:00:00.000Z",
-    })).collect::<Vec<_>>()})
+    base64::engine::general_purpose::STANDARD.encode(s.key.verifying_key().as_bytes())
+}
+
+/// The key set as `GET /api/tenants/{tenantId}/signing-keys` publishes it: `active` signing
+/// since [`RETIRED_AT`], `retired` (with its `retiredAt`) before.
+fn published_keys(active: &Signer, retired: &Signer) -> Value {
+    let tenant = Tenant {
+        id: "ten_vectors".into(),
+        name: "Vectors".into(),
+        active_key_id: String::new(),
+        signing_key_sealed: String::new(),
+        signing_public_key: public_key(active),
+        created_at: t("2026-10-01T00:00:00Z"),
+    };
+    let record = |s: &Signer, status, created: &str, retired_at: Option<&str>| SigningKeyRecord {
+        kid: s.kid.clone(),
+        tenant_id: tenant.id.clone(),
+        public_key: public_key(s),
+        seed_sealed: None,
+        status,
+        created_at: t(created),
+        retired_at: retired_at.map(t),
+    };
+    let records = [
+        record(
+            retired,
+            SigningKeyStatus::Retired,
+            "2026-10-01T00:00:00Z",
+            Some(RETIRED_AT),
+        ),
+        record(
+            active,
+            SigningKeyStatus::Active,
+            "2026-11-15T00:00:00Z",
+            None,
+        ),
+    ];
+    serde_json::to_value(KeySetView {
+        keys: key_set(&tenant, &records, t("2026-11-24T10:00:00Z"), false),
+    })
+    .unwrap()
+}
+
+/// The clock mark a client stores for (product, key, device) at `high_water`.
+fn mark(product: &str, key: Option<&str>, device: &str, high_water: &str) -> String {
+    clock_mark::seal(
+        &MarkSlot {
+            product_id: product,
+            license_key: key,
+            device_id: device,
+        },
+        t(high_water),
+    )
 }
 
 /// A live license of product 42 for [`KEY`], 2 devices, expiring 2027-11-24.
@@ -61,38 +114,53 @@ fn expect(product: &str, device: Option<&str>, nonce: Option<&str>, key: Option<
     json!({"productId": product, "deviceId": device, "nonce": nonce, "licenseKey": key})
 }
 
+/// An answer case, checked by a live build.
 fn case(name: &str, body: &[u8], expect: Value, now: &str, result: &str) -> Value {
     json!({
         "name": name,
         "body": String::from_utf8(body.to_vec()).unwrap(),
         "expect": expect,
+        "environment": "live",
         "now": now,
         "result": result,
     })
 }
 
+/// The same case, checked by a test build.
+fn in_test_build(mut case: Value) -> Value {
+    case["environment"] = "test".into();
+    case
+}
+
 fn vectors() -> Value {
     let a = signer(1);
     let stranger = signer(2);
+    let old = signer(3);
     let signed_at = t("2026-11-24T10:00:00Z");
     let now = "2026-11-24T10:01:00.000Z";
     let lic = license();
     let device_hash = keyhook_format::device_hash(PRODUCT, DEVICE);
-    let valid = |s: &Signer| {
+    let answer_at = |s: &Signer, code: Code, livemode: bool, at: OffsetDateTime| {
         Answer {
-            verdict: Code::Valid.verdict(),
+            verdict: code.verdict(),
             product_id: PRODUCT,
             device_hash: Some(&device_hash),
             license_id: Some(&lic.id),
-            livemode: true,
-            license: Some(LicenseSummary::of(&lic, signed_at)),
+            livemode,
+            license: Some(LicenseSummary::of(&lic, at)),
             trial: None,
             nonce: Some("n-1"),
-            now: signed_at,
+            now: at,
         }
         .to_body(Some(s))
     };
+    let valid = |s: &Signer| answer_at(s, Code::Valid, true, signed_at);
     let valid_body = valid(&a);
+    let test_license = answer_at(&a, Code::Valid, false, signed_at);
+    let test_license_refused = answer_at(&a, Code::TestLicense, false, signed_at);
+    let retired_at = t(RETIRED_AT);
+    let by_old_key_at = |at: OffsetDateTime| answer_at(&old, Code::Valid, true, at);
+    let one_minute_after = |at: OffsetDateTime| crate::time::format(at + Duration::minutes(1));
     let trial_body = Answer {
         verdict: Code::Trial.verdict(),
         product_id: PRODUCT,
@@ -222,6 +290,55 @@ fn vectors() -> Value {
             now,
             "unsigned",
         ),
+        case(
+            "test-license-in-a-live-build",
+            &test_license,
+            mine.clone(),
+            now,
+            "test_license",
+        ),
+        in_test_build(case(
+            "test-license-in-a-test-build",
+            &test_license,
+            mine.clone(),
+            now,
+            "ok",
+        )),
+        case(
+            "test-license-refused-in-a-live-build",
+            &test_license_refused,
+            mine.clone(),
+            now,
+            "ok",
+        ),
+        case(
+            "retired-key-before-its-retirement",
+            &by_old_key_at(retired_at - Duration::hours(1)),
+            mine.clone(),
+            &one_minute_after(retired_at - Duration::hours(1)),
+            "ok",
+        ),
+        case(
+            "retired-key-within-the-tolerance",
+            &by_old_key_at(retired_at + Duration::minutes(4)),
+            mine.clone(),
+            &one_minute_after(retired_at + Duration::minutes(4)),
+            "ok",
+        ),
+        case(
+            "retired-key-after-its-retirement",
+            &by_old_key_at(retired_at + Duration::minutes(11)),
+            mine.clone(),
+            &one_minute_after(retired_at + Duration::minutes(11)),
+            "retired_key",
+        ),
+        case(
+            "retired-key-days-after-its-retirement",
+            &valid(&old),
+            mine.clone(),
+            now,
+            "retired_key",
+        ),
     ];
 
     // Files.
@@ -244,14 +361,11 @@ fn vectors() -> Value {
     };
     let a_static: &'static Signer = Box::leak(Box::new(signer(1)));
     let stranger_static: &'static Signer = Box::leak(Box::new(signer(2)));
+    let old_static: &'static Signer = Box::leak(Box::new(signer(3)));
     let (plain, _) = build(order(a_static));
     let payload: FilePayload = plain
         .verify(
-            &keyhook_format::PublicKeySet::single(&{
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.encode(a.key.verifying_key().as_bytes())
-            })
-            .unwrap(),
+            &keyhook_format::PublicKeySet::single(&public_key(&a)).unwrap(),
             None,
         )
         .unwrap();
@@ -264,6 +378,24 @@ fn vectors() -> Value {
         }),
     );
     let (foreign, _) = build(order(stranger_static));
+    let (test_file, _) = build(FileOrder {
+        livemode: false,
+        ..order(a_static)
+    });
+    let (longest, _) = build(FileOrder {
+        ttl: Duration::seconds(crate::domain::product::MAX_FILE_TTL_SECONDS.into()),
+        ..order(a_static)
+    });
+    let too_long = {
+        let mut p = payload.clone();
+        p.expires_at = crate::time::format(issued + Duration::days(367));
+        LicenseFile::sign(&a.key, &p, None)
+    };
+    let (old_before, _) = build(FileOrder {
+        now: retired_at - Duration::days(5),
+        ..order(old_static)
+    });
+    let (old_after, _) = build(order(old_static));
     let tampered_file = {
         let mut p = payload.clone();
         p.entitlements.push("enterprise".into());
@@ -284,31 +416,54 @@ fn vectors() -> Value {
             keyhook_format::file::END
         ))
     };
+
+    let fnow = "2026-11-25T00:00:00.000Z";
+    // A file case: first the clock check (the stored `mark`, whether a proof is `kept` for
+    // the slot), then the file. Unless a case is about the mark, it is the slot's first use.
     let file_case = |name: &str,
                      f: &LicenseFile,
                      product: &str,
                      device: &str,
                      key: Option<&str>,
                      now: &str,
-                     newest: Option<&str>,
                      result: &str| {
         json!({
             "name": name, "file": f.0, "productId": product, "deviceId": device,
-            "licenseKey": key, "now": now, "newestSeen": newest, "result": result,
+            "licenseKey": key, "environment": "live", "now": now,
+            "mark": null, "kept": false, "markAfter": mark(product, key, device, now),
+            "result": result,
         })
     };
-    let fnow = "2026-11-25T00:00:00.000Z";
+    // The same case with a stored mark; `mark_after` is what the check leaves (none when the
+    // clock is refused).
+    let with_mark =
+        |mut c: Value, stored: Option<String>, kept: bool, mark_after: Option<String>| {
+            c["mark"] = stored.into();
+            c["kept"] = kept.into();
+            c["markAfter"] = mark_after.into();
+            c
+        };
+    let plain_mark = |at: &str| mark(PRODUCT, None, DEVICE, at);
+    let seen_later = plain_mark("2026-11-26T00:00:00.000Z");
+    let altered = seen_later.replace("2026-11-26T00:00:00.000Z", "2026-11-24T12:00:00.000Z");
+    assert_ne!(altered, plain_mark("2026-11-24T12:00:00.000Z"));
+    let jitter = plain_mark("2026-11-25T00:04:00.000Z");
+    let valid = || file_case("valid", &plain, PRODUCT, DEVICE, None, fnow, "ok");
     let files = vec![
-        file_case("valid", &plain, PRODUCT, DEVICE, None, fnow, None, "ok"),
-        file_case(
-            "valid-encrypted",
-            &encrypted,
-            PRODUCT,
-            DEVICE,
-            Some(KEY),
-            fnow,
-            None,
-            "ok",
+        valid(),
+        with_mark(
+            file_case(
+                "valid-encrypted",
+                &encrypted,
+                PRODUCT,
+                DEVICE,
+                Some(KEY),
+                fnow,
+                "ok",
+            ),
+            Some(mark(PRODUCT, Some(KEY), DEVICE, "2026-11-24T12:00:00.000Z")),
+            true,
+            Some(mark(PRODUCT, Some(KEY), DEVICE, fnow)),
         ),
         file_case(
             "encrypted-without-key",
@@ -317,7 +472,6 @@ fn vectors() -> Value {
             DEVICE,
             None,
             fnow,
-            None,
             "key_required",
         ),
         file_case(
@@ -327,7 +481,6 @@ fn vectors() -> Value {
             DEVICE,
             Some(OTHER_KEY),
             fnow,
-            None,
             "decrypt",
         ),
         file_case(
@@ -337,7 +490,6 @@ fn vectors() -> Value {
             DEVICE,
             None,
             fnow,
-            None,
             "bad_signature",
         ),
         file_case(
@@ -347,7 +499,6 @@ fn vectors() -> Value {
             DEVICE,
             None,
             "2026-12-01T10:00:00.000Z",
-            None,
             "expired",
         ),
         file_case(
@@ -357,7 +508,6 @@ fn vectors() -> Value {
             DEVICE,
             None,
             fnow,
-            None,
             "wrong_product",
         ),
         file_case(
@@ -367,7 +517,6 @@ fn vectors() -> Value {
             "machine-other",
             None,
             fnow,
-            None,
             "wrong_device",
         ),
         file_case(
@@ -377,7 +526,6 @@ fn vectors() -> Value {
             DEVICE,
             None,
             fnow,
-            None,
             "unknown_key",
         ),
         file_case(
@@ -387,28 +535,197 @@ fn vectors() -> Value {
             DEVICE,
             None,
             "2026-11-24T09:00:00.000Z",
-            None,
             "not_yet_valid",
         ),
+        // The clock mark.
+        with_mark(
+            file_case(
+                "clock-ahead-of-the-mark",
+                &plain,
+                PRODUCT,
+                DEVICE,
+                None,
+                fnow,
+                "ok",
+            ),
+            Some(plain_mark("2026-11-24T12:00:00.000Z")),
+            true,
+            Some(plain_mark(fnow)),
+        ),
+        with_mark(
+            file_case(
+                "clock-behind-the-mark",
+                &plain,
+                PRODUCT,
+                DEVICE,
+                None,
+                fnow,
+                "clock_rollback",
+            ),
+            Some(seen_later),
+            true,
+            None,
+        ),
+        with_mark(
+            file_case(
+                "clock-behind-the-mark-within-the-tolerance",
+                &plain,
+                PRODUCT,
+                DEVICE,
+                None,
+                fnow,
+                "ok",
+            ),
+            Some(jitter.clone()),
+            true,
+            Some(jitter),
+        ),
+        with_mark(
+            file_case(
+                "mark-missing",
+                &plain,
+                PRODUCT,
+                DEVICE,
+                None,
+                fnow,
+                "clock_rollback",
+            ),
+            None,
+            true,
+            None,
+        ),
+        with_mark(
+            file_case(
+                "mark-altered",
+                &plain,
+                PRODUCT,
+                DEVICE,
+                None,
+                fnow,
+                "clock_rollback",
+            ),
+            Some(altered),
+            true,
+            None,
+        ),
+        with_mark(
+            file_case(
+                "mark-of-another-license",
+                &encrypted,
+                PRODUCT,
+                DEVICE,
+                Some(KEY),
+                fnow,
+                "clock_rollback",
+            ),
+            Some(mark(
+                PRODUCT,
+                Some(OTHER_KEY),
+                DEVICE,
+                "2026-11-24T12:00:00.000Z",
+            )),
+            true,
+            None,
+        ),
+        with_mark(
+            file_case(
+                "mark-not-a-mark",
+                &plain,
+                PRODUCT,
+                DEVICE,
+                None,
+                fnow,
+                "clock_rollback",
+            ),
+            Some("2026-11-24T12:00:00.000Z".into()),
+            true,
+            None,
+        ),
+        // The build's mode.
         file_case(
-            "rolled-back-clock",
-            &plain,
+            "test-license-in-a-live-build",
+            &test_file,
             PRODUCT,
             DEVICE,
             None,
-            "2026-11-24T12:00:00.000Z",
-            Some("2026-11-26T00:00:00.000Z"),
-            "clock_rollback",
+            fnow,
+            "test_license",
+        ),
+        in_test_build(file_case(
+            "test-license-in-a-test-build",
+            &test_file,
+            PRODUCT,
+            DEVICE,
+            None,
+            fnow,
+            "ok",
+        )),
+        {
+            let mut c = in_test_build(valid());
+            c["name"] = "live-license-in-a-test-build".into();
+            c
+        },
+        // Retired keys and the longest life of a file.
+        file_case(
+            "retired-key-before-its-retirement",
+            &old_before,
+            PRODUCT,
+            DEVICE,
+            None,
+            "2026-11-21T00:00:00.000Z",
+            "ok",
+        ),
+        file_case(
+            "retired-key-after-its-retirement",
+            &old_after,
+            PRODUCT,
+            DEVICE,
+            None,
+            fnow,
+            "retired_key",
+        ),
+        file_case(
+            "lifetime-of-366-days",
+            &longest,
+            PRODUCT,
+            DEVICE,
+            None,
+            fnow,
+            "ok",
+        ),
+        file_case(
+            "lifetime-beyond-366-days",
+            &too_long,
+            PRODUCT,
+            DEVICE,
+            None,
+            fnow,
+            "lifetime_too_long",
         ),
     ];
+    // Seal vectors: the exact text a client stores.
+    let marks = [
+        (Some(KEY), "2026-11-25T00:00:00.000Z"),
+        (
+            Some("7k2m9 q4x1c 8v3b6 n0d5f hjkmp"),
+            "2026-11-25T00:00:00.000Z",
+        ),
+        (Some("  legacy key 7 "), "2026-11-25T00:00:00.000Z"),
+        (None, "2026-11-25T00:00:00.000Z"),
+    ]
+    .map(|(key, at)| {
+        json!({"productId": PRODUCT, "licenseKey": key, "deviceId": DEVICE, "highWater": at,
+               "mark": mark(PRODUCT, key, DEVICE, at)})
+    });
     json!({
-        "description": "Keyhook test vectors: signed answers (keyhook-answer-v2) and license files (keyhook-license-file-v1), made by the server's signing code with fixed keys (seeds 0x01.. and 0x02..). Every verifier must give `result` for each case. Answers: verify with `keys`, check expect.{productId, deviceId, nonce, licenseKey}, then freshness at `now` (maxAnswerAgeSeconds, clockSkewSeconds). Files: check the clock against `newestSeen` first (clock_rollback when now + skew < newestSeen), then verify with `keys` (decrypting with licenseKey), then productId, deviceId, issuedAt <= now + skew, expiresAt > now.",
+        "description": "Keyhook test vectors: signed answers (keyhook-answer-v2), license files (keyhook-license-file-v1) and clock marks (keyhook-clock-mark-v1), made by the server's signing code with fixed keys (seeds 0x01.. active, 0x02.. unknown, 0x03.. retired). Every verifier must give `result` for each case. Answers: verify with `keys` (a retired key's signature only up to retiredAt + 10 minutes), check expect.{productId, deviceId, nonce, licenseKey}, the build's `environment` (a live build refuses a valid answer with livemode false), then freshness at `now` (maxAnswerAgeSeconds, clockSkewSeconds). Files: first the clock check of the stored `mark` (null: none) with `kept` (a proof is kept for the slot) at `now`, tolerance clockSkewSeconds: clock_rollback when the mark does not verify, when now + tolerance < its highWater, or when it is missing and kept is true; else the mark to store is `markAfter`. Then verify with `keys` (decrypting with licenseKey; a retired key only up to retiredAt + 10 minutes; expiresAt - issuedAt at most 366 days), then productId, deviceId, issuedAt <= now + skew, expiresAt > now, license.expiresAt > now, and the build's `environment` (a live build refuses livemode false). Marks: sealing highWater for (productId, licenseKey, deviceId) gives exactly `mark`.",
         "maxAnswerAgeSeconds": 300,
         "clockSkewSeconds": 300,
-        "keys": key_set(&[&a]),
+        "keys": published_keys(&a, &old),
         "payload": payload,
         "answers": answers,
         "files": files,
+        "marks": marks,
     })
 }
 
