@@ -48,7 +48,7 @@ pub const ROLL_OVERLAP: Duration = Duration::hours(24);
 pub const TESTS_PER_WINDOW: u32 = 10;
 pub const TEST_WINDOW_SECONDS: i64 = 15 * 60;
 /// Read-modify-write attempts of an update or a roll that lost a race to another write.
-const EDIT_ATTEMPTS: u32 = 5;
+const EDIT_ATTEMPTS: u32 = 8;
 
 /// Create and update body. On update, absent fields keep their value; `alertEmail: ""` and
 /// `description: ""` remove them.
