@@ -803,7 +803,10 @@ async fn outgoing_webhook_events_run_through_the_admin_deliveries_and_reconcile_
         .api(
             &tenant.token,
             "PUT",
-            &format!("/api/webhook-endpoints/{}", endpoint["id"].as_str().unwrap()),
+            &format!(
+                "/api/webhook-endpoints/{}",
+                endpoint["id"].as_str().unwrap()
+            ),
             Some(json!({"url": merchant.url})),
         )
         .await;

@@ -670,6 +670,10 @@ fn deployed(stack: &Stack) -> keyhook_shared::Services {
 }
 
 const REFUSED: &str = "refused: not a public address";
+
+fn port_of(url: &str) -> u16 {
+    reqwest::Url::parse(url).unwrap().port().unwrap()
+}
 const NO_ANSWER: &str = "could not connect (or no answer in time)";
 
 #[tokio::test]
@@ -679,7 +683,7 @@ async fn a_deployment_sends_nothing_to_loopback_whether_written_as_a_name_or_an_
     let product = stack.product(&tenant, json!({"autoEmail": false})).await;
     let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
     // Registered where loopback is allowed (as in `keyhook dev`): by name and by address.
-    let port = merchant.url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let port = port_of(&merchant.url);
     let by_name = stack
         .endpoint(
             &tenant,
@@ -734,9 +738,7 @@ async fn a_deployment_sends_nothing_to_loopback_whether_written_as_a_name_or_an_
     assert!(drain().await.unwrap() >= 2, "the events' retries");
     assert!(merchant.received().is_empty(), "nor on a retry");
     for e in [&by_name, &by_address] {
-        let log = stack
-            .deliveries(&tenant, e["id"].as_str().unwrap())
-            .await;
+        let log = stack.deliveries(&tenant, e["id"].as_str().unwrap()).await;
         assert_eq!(log.len(), 2, "{log:?}");
         for d in &log {
             let history = d["history"].as_array().unwrap();
@@ -772,7 +774,7 @@ async fn the_delivery_log_says_could_not_connect_and_nothing_about_the_network()
     let stack = Stack::start().await;
     let tenant = stack.tenant("Acme").await;
     let dead = dead_url();
-    let port = dead.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    let port = port_of(&dead).to_string();
     let endpoint = stack.endpoint(&tenant, json!({"url": dead})).await;
     let id = endpoint["id"].as_str().unwrap();
     stack
@@ -790,7 +792,14 @@ async fn the_delivery_log_says_could_not_connect_and_nothing_about_the_network()
     assert!(attempt["statusCode"].is_null());
     assert!(attempt["latencyMs"].is_null(), "no timing: {attempt}");
     let text = log[0].to_string();
-    for leak in [port.as_str(), "refused (os", "os error", "timed out", "tcp", "connection"] {
+    for leak in [
+        port.as_str(),
+        "refused (os",
+        "os error",
+        "timed out",
+        "tcp",
+        "connection",
+    ] {
         assert!(!text.contains(leak), "{leak:?} in {text}");
     }
 }
@@ -842,7 +851,10 @@ async fn test_events_are_limited_per_endpoint_and_never_retried() {
     }
     assert_eq!(merchant.received().len(), 11);
     for d in stack.deliveries(&tenant, &id).await {
-        assert_eq!((d["status"].as_str(), d["attempts"].as_u64()), (Some("failed"), Some(1)));
+        assert_eq!(
+            (d["status"].as_str(), d["attempts"].as_u64()),
+            (Some("failed"), Some(1))
+        );
         assert!(d["nextAttemptAt"].is_null());
     }
     // The next window takes tests again.
@@ -893,11 +905,17 @@ async fn an_edit_decided_before_the_sender_disabled_an_endpoint_does_not_re_enab
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["error"]["code"], "conflict");
     assert!(
-        err["error"]["message"].as_str().unwrap().contains("it is now disabled"),
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("it is now disabled"),
         "{err}"
     );
     let now = get().await;
-    assert_eq!((&now["active"], &now["description"]), (&json!(false), &Value::Null));
+    assert_eq!(
+        (&now["active"], &now["description"]),
+        (&json!(false), &Value::Null)
+    );
     assert!(now["disabledAt"].is_string());
     assert_ne!(now["version"], read["version"]);
 
@@ -940,15 +958,21 @@ async fn an_edit_decided_before_the_sender_disabled_an_endpoint_does_not_re_enab
         .await;
     assert_eq!(saved.status, 409, "{}", saved.body);
     assert!(
-        saved
-            .body
-            .contains("Not saved: this endpoint changed since you opened the page (it is now disabled"),
+        saved.body.contains(
+            "Not saved: this endpoint changed since you opened the page (it is now disabled"
+        ),
         "{}",
         saved.body
     );
-    assert!(saved.body.contains("Fulfilment"), "the typed changes are kept");
+    assert!(
+        saved.body.contains("Fulfilment"),
+        "the typed changes are kept"
+    );
     let now = get().await;
-    assert_eq!((&now["active"], &now["description"]), (&json!(false), &Value::Null));
+    assert_eq!(
+        (&now["active"], &now["description"]),
+        (&json!(false), &Value::Null)
+    );
     // The page now carries the current version and state: saving it keeps the endpoint
     // disabled unless Active is ticked again, knowingly.
     let version_now = hidden_value(&saved.body, "version").unwrap();
@@ -967,7 +991,10 @@ async fn an_edit_decided_before_the_sender_disabled_an_endpoint_does_not_re_enab
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
     let now = get().await;
-    assert_eq!((&now["active"], &now["description"]), (&json!(false), &json!("Fulfilment")));
+    assert_eq!(
+        (&now["active"], &now["description"]),
+        (&json!(false), &json!("Fulfilment"))
+    );
 }
 
 /// The value of a page's hidden input `name`.
@@ -985,7 +1012,10 @@ async fn concurrent_edits_of_different_fields_all_stay() {
         let endpoint = stack
             .endpoint(&tenant, json!({"url": "https://hooks.example.com/a"}))
             .await;
-        let path = format!("/api/webhook-endpoints/{}", endpoint["id"].as_str().unwrap());
+        let path = format!(
+            "/api/webhook-endpoints/{}",
+            endpoint["id"].as_str().unwrap()
+        );
         let edits = [
             json!({"url": "https://hooks.example.com/b"}),
             json!({"description": "CRM"}),
@@ -993,9 +1023,11 @@ async fn concurrent_edits_of_different_fields_all_stay() {
             json!({"eventTypes": ["license.created"]}),
             json!({"active": false}),
         ];
-        let answers = futures::future::join_all(edits.iter().map(|body| {
-            stack.api(&tenant.token, "PUT", &path, Some(body.clone()))
-        }))
+        let answers = futures::future::join_all(
+            edits
+                .iter()
+                .map(|body| stack.api(&tenant.token, "PUT", &path, Some(body.clone()))),
+        )
         .await;
         // Each applies, or (only one setting `active`, whose state another edit cannot
         // change) none is refused.

@@ -68,7 +68,11 @@ impl Config {
         let delivery_queue_url = required("KEYHOOK_DELIVERY_QUEUE_URL");
         let mail_from = required("KEYHOOK_MAIL_FROM");
         let public_base_url = required("KEYHOOK_PUBLIC_BASE_URL");
-        refuse_loopback_webhooks(std::env::var("KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS").ok().as_deref())?;
+        refuse_loopback_webhooks(
+            std::env::var("KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS")
+                .ok()
+                .as_deref(),
+        )?;
         if !missing.is_empty() {
             return Err(Error::internal(format!(
                 "missing environment variables: {}",

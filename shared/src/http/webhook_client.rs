@@ -169,7 +169,10 @@ mod tests {
             ("metadata.hooks.test", vec![ip("169.254.169.254")]),
             ("nat64.hooks.test", vec![ip("64:ff9b::a00:8")]),
             // A public address first, a private one after: refused whole.
-            ("mixed.hooks.test", vec![ip("93.184.216.34"), ip("127.0.0.1")]),
+            (
+                "mixed.hooks.test",
+                vec![ip("93.184.216.34"), ip("127.0.0.1")],
+            ),
         ])))
     }
 
@@ -222,7 +225,11 @@ mod tests {
                 assert_eq!(send(&public, &url).await, Err(Failure::Refused), "{url}");
             }
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the listener");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            0,
+            "nothing reached the listener"
+        );
 
         // The same name where loopback is allowed (keyhook dev) does connect: the zone is
         // what the client used, and only the policy refused it above.
@@ -231,7 +238,11 @@ mod tests {
         assert_eq!(send(&dev, &url).await, Ok(204));
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         // Never 0.0.0.0 or a private address, even there.
-        for name in ["zero.hooks.test", "private.hooks.test", "metadata.hooks.test"] {
+        for name in [
+            "zero.hooks.test",
+            "private.hooks.test",
+            "metadata.hooks.test",
+        ] {
             let url = format!("http://{name}:{port}/hook");
             assert_eq!(send(&dev, &url).await, Err(Failure::Refused), "{url}");
         }

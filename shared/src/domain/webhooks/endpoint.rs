@@ -75,10 +75,14 @@ fn is_public_v4(a: Ipv4Addr) -> bool {
 fn is_public_v6(a: Ipv6Addr) -> bool {
     let s = a.segments();
     let global_unicast = (s[0] & 0xe000) == 0x2000;
-    let special = (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments (Teredo, benchmarking, ORCHID)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || s[0] == 0x2002 // 6to4
-        || (s[0] == 0x3fff && s[1] < 0x1000); // documentation (3fff::/20)
+    let special = match s[0] {
+        // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID); documentation
+        // 2001:db8::/32.
+        0x2001 => s[1] < 0x0200 || s[1] == 0x0db8,
+        0x2002 => true,          // 6to4
+        0x3fff => s[1] < 0x1000, // documentation 3fff::/20
+        _ => false,
+    };
     global_unicast && !special
 }
 
@@ -226,7 +230,13 @@ mod tests {
             assert!(!Reach::Public.allows(ip(loopback)), "{loopback}");
             assert!(Reach::PublicAndLoopback.allows(ip(loopback)), "{loopback}");
         }
-        for never in ["0.0.0.0", "::", "::ffff:127.0.0.1", "10.0.0.1", "169.254.169.254"] {
+        for never in [
+            "0.0.0.0",
+            "::",
+            "::ffff:127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+        ] {
             assert!(!Reach::PublicAndLoopback.allows(ip(never)), "{never}");
         }
     }
