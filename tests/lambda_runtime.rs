@@ -780,13 +780,24 @@ async fn outgoing_webhook_events_run_through_the_admin_deliveries_and_reconcile_
         .set("tenantId", &tenant.id)
         .set("merchantUrl", &merchant.url);
 
-    // Endpoint: create (secret shown once), list, get, update.
+    // A function sends webhooks to public addresses only: the merchant's server on loopback
+    // is refused at registration...
     let admin = Lambda::start(&stack, "keyhook-admin").await;
+    let (status, refused) = admin
+        .http(&load("apigw/webhook-endpoints.post.json", &vars))
+        .await;
+    assert_eq!(
+        (status, &refused["error"]["field"]),
+        (422, &json!("url")),
+        "{refused}"
+    );
+
+    // Endpoint: create (secret shown once), list, get, update.
+    vars.set("merchantUrl", "https://hooks.acme.example/keyhook");
     let (status, endpoint) = admin
         .http(&load("apigw/webhook-endpoints.post.json", &vars))
         .await;
     assert_eq!(status, 201, "{endpoint}");
-    let secret = endpoint["secret"].as_str().unwrap().to_string();
     vars.set("endpointId", endpoint["id"].as_str().unwrap());
     let (status, list) = admin
         .http(&load("apigw/webhook-endpoints.get.json", &vars))
@@ -808,6 +819,21 @@ async fn outgoing_webhook_events_run_through_the_admin_deliveries_and_reconcile_
         (200, &json!(["*"])),
         "{updated}"
     );
+
+    // ... and at delivery, for an endpoint that points there (as one registered with `keyhook
+    // dev`, which allows loopback, does).
+    let (status, moved) = stack
+        .api(
+            &tenant.token,
+            "PUT",
+            &format!(
+                "/api/webhook-endpoints/{}",
+                endpoint["id"].as_str().unwrap()
+            ),
+            Some(json!({"url": merchant.url})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
 
     // A stream batch (a trial started, and an item no event is derived from) through the
     // deliveries binary: one delivery is queued.
@@ -856,26 +882,20 @@ async fn outgoing_webhook_events_run_through_the_admin_deliveries_and_reconcile_
         "{}",
         deliveries.process.output()
     );
-    let received = merchant.received();
-    assert_eq!(received.len(), 1);
-    let payload = received[0].json();
-    assert_eq!(payload["type"], "trial.started");
-    assert_eq!(payload["data"]["trial"]["productId"], "42");
-    let expected = keyhook_shared::crypto::standard_webhooks::sign(
-        &secret,
-        received[0].header("webhook-id"),
-        received[0].header("webhook-timestamp").parse().unwrap(),
-        &received[0].body,
-    )
-    .unwrap();
-    assert_eq!(received[0].header("webhook-signature"), expected);
+    assert!(merchant.received().is_empty(), "nothing reached loopback");
 
     // The delivery log, a manual retry, a test event and a secret roll.
     let (status, log) = admin
         .http(&load("apigw/webhook-endpoint-deliveries.get.json", &vars))
         .await;
     assert_eq!(status, 200, "{log}");
-    assert_eq!(log["items"][0]["status"], "succeeded");
+    let delivery = &log["items"][0];
+    assert_eq!(delivery["eventType"], "trial.started");
+    assert_eq!(
+        (&delivery["status"], &delivery["lastAttempt"]["error"]),
+        (&json!("pending"), &json!("refused: not a public address")),
+        "{delivery}"
+    );
     vars.set("deliveryId", log["items"][0]["id"].as_str().unwrap());
     let (status, retried) = admin
         .http(&load(

@@ -611,19 +611,21 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
 #[tokio::test]
 async fn a_retry_whose_message_was_lost_is_scheduled_again_when_the_attempts_message_returns() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
+    let (tenant, app) = shop(&stack).await;
+    let product = stack.product(&tenant, json!({"autoEmail": false})).await;
     let merchant = MerchantEndpoint::start(&stack.services.clock, &[500], 200).await;
-    let endpoint = stack.endpoint(&tenant, json!({"url": merchant.url})).await;
-    let id = endpoint["id"].as_str().unwrap();
-    let (_, d) = stack
-        .api(
-            &tenant.token,
-            "POST",
-            &format!("/api/webhook-endpoints/{id}/test"),
-            None,
+    let endpoint = stack
+        .endpoint(
+            &tenant,
+            json!({"url": merchant.url, "eventTypes": ["license.created"]}),
         )
         .await;
+    let id = endpoint["id"].as_str().unwrap();
+    let (event, _) = checkout_event(&product, None);
+    stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
     assert_eq!(stack.deliver().await, 1, "the first attempt fails");
+    let d = stack.deliveries(&tenant, id).await[0].clone();
+    assert_eq!(d["status"], "pending", "{d}");
     // The retry's message is lost (as if the sender stopped right after recording the
     // attempt), and SQS hands the first attempt's message out again.
     aws_sdk_sqs::Client::new(&stack.sdk)
@@ -650,4 +652,406 @@ async fn a_retry_whose_message_was_lost_is_scheduled_again_when_the_attempts_mes
     assert_eq!(log[0]["status"], "succeeded", "{}", log[0]);
     assert_eq!(log[0]["attempts"], 2);
     assert_eq!(merchant.received().len(), 2, "no attempt was made twice");
+}
+
+/// The services of a deployed Keyhook over this stack's resources: webhooks to public
+/// addresses only (the stack's own allow loopback, where its merchants listen). The same
+/// clock; retries wait on it, not on SQS.
+fn deployed(stack: &Stack) -> keyhook_shared::Services {
+    let mut config = stack.config();
+    config.allow_loopback_webhooks = false;
+    let mut services = keyhook_shared::Services::new(config, &stack.sdk);
+    services.clock = stack.services.clock.clone();
+    services.deliveries = services
+        .deliveries
+        .clone()
+        .with_max_delay(std::time::Duration::ZERO);
+    services
+}
+
+const REFUSED: &str = "refused: not a public address";
+
+fn port_of(url: &str) -> u16 {
+    reqwest::Url::parse(url).unwrap().port().unwrap()
+}
+const NO_ANSWER: &str = "could not connect (or no answer in time)";
+
+#[tokio::test]
+async fn a_deployment_sends_nothing_to_loopback_whether_written_as_a_name_or_an_address() {
+    let stack = Stack::start().await;
+    let (tenant, app) = shop(&stack).await;
+    let product = stack.product(&tenant, json!({"autoEmail": false})).await;
+    let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
+    // Registered where loopback is allowed (as in `keyhook dev`): by name and by address.
+    let port = port_of(&merchant.url);
+    let by_name = stack
+        .endpoint(
+            &tenant,
+            json!({"url": format!("http://localhost:{port}/keyhook/webhooks")}),
+        )
+        .await;
+    let by_address = stack.endpoint(&tenant, json!({"url": merchant.url})).await;
+
+    // A deployment refuses both at registration...
+    let deployed = deployed(&stack);
+    let base = stack.serve_with(deployed.clone()).await;
+    for url in [
+        merchant.url.clone(),
+        format!("http://localhost:{port}/hook"),
+        format!("https://localhost:{port}/hook"),
+        "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next".into(),
+    ] {
+        let res = stack
+            .http
+            .post(format!("{base}/api/webhook-endpoints"))
+            .bearer_auth(&tenant.token)
+            .json(&json!({"url": url}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 422, "{url}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["field"], "url", "{err}");
+    }
+    // ... and, for endpoints that are there, at connect time: `localhost` goes through the
+    // resolver (the system's, which answers 127.0.0.1), the address is checked as written.
+    // Deliveries, tests and retries alike.
+    let (event, _) = checkout_event(&product, None);
+    stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    stack.drain_stream().await;
+    for e in [&by_name, &by_address] {
+        let (status, _) = stack
+            .api(
+                &tenant.token,
+                "POST",
+                &format!("/api/webhook-endpoints/{}/test", e["id"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let drain = || keyhook_cli::delivery_worker::drain(&deployed, &sqs);
+    assert_eq!(drain().await.unwrap(), 4, "two events to two endpoints");
+    assert!(merchant.received().is_empty(), "nothing reached loopback");
+    stack.services.clock.advance(Duration::hours(1));
+    assert!(drain().await.unwrap() >= 2, "the events' retries");
+    assert!(merchant.received().is_empty(), "nor on a retry");
+    for e in [&by_name, &by_address] {
+        let log = stack.deliveries(&tenant, e["id"].as_str().unwrap()).await;
+        assert_eq!(log.len(), 2, "{log:?}");
+        for d in &log {
+            let history = d["history"].as_array().unwrap();
+            for a in history {
+                assert_eq!(a["error"], REFUSED, "{d}");
+                assert!(a["statusCode"].is_null() && a["latencyMs"].is_null(), "{d}");
+            }
+            if d["eventType"] == "webhook.test" {
+                assert_eq!(d["status"], "failed", "a test is not retried: {d}");
+                assert_eq!(history.len(), 1);
+            } else {
+                assert_eq!(d["status"], "pending", "{d}");
+                assert!(history.len() >= 2, "retried: {d}");
+            }
+        }
+    }
+    // The same endpoints, from the stack that allows loopback: delivered (so it was the
+    // deployment's rule that refused them, not a broken URL).
+    stack.services.clock.advance(Duration::hours(6));
+    stack.deliver().await;
+    assert_eq!(
+        merchant
+            .received()
+            .iter()
+            .filter(|r| r.json()["type"] == "license.created")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_delivery_log_says_could_not_connect_and_nothing_about_the_network() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let dead = dead_url();
+    let port = port_of(&dead).to_string();
+    let endpoint = stack.endpoint(&tenant, json!({"url": dead})).await;
+    let id = endpoint["id"].as_str().unwrap();
+    stack
+        .api(
+            &tenant.token,
+            "POST",
+            &format!("/api/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(stack.deliver().await, 1);
+    let log = stack.deliveries(&tenant, id).await;
+    let attempt = &log[0]["lastAttempt"];
+    assert_eq!(attempt["error"], NO_ANSWER, "{attempt}");
+    assert!(attempt["statusCode"].is_null());
+    assert!(attempt["latencyMs"].is_null(), "no timing: {attempt}");
+    let text = log[0].to_string();
+    for leak in [
+        port.as_str(),
+        "refused (os",
+        "os error",
+        "timed out",
+        "tcp",
+        "connection",
+    ] {
+        assert!(!text.contains(leak), "{leak:?} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn test_events_are_limited_per_endpoint_and_never_retried() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 500).await;
+    let endpoint = stack.endpoint(&tenant, json!({"url": merchant.url})).await;
+    let other = stack.endpoint(&tenant, json!({"url": merchant.url})).await;
+    let test = |id: String| {
+        let stack = &stack;
+        let token = tenant.token.clone();
+        async move {
+            stack
+                .api(
+                    &token,
+                    "POST",
+                    &format!("/api/webhook-endpoints/{id}/test"),
+                    None,
+                )
+                .await
+        }
+    };
+    let id = endpoint["id"].as_str().unwrap().to_string();
+    // Ten at once: all counted, all accepted.
+    let sent = futures::future::join_all((0..10).map(|_| test(id.clone()))).await;
+    assert!(sent.iter().all(|(s, _)| *s == 202), "{sent:?}");
+    let (status, err) = test(id.clone()).await;
+    assert_eq!(status, 429, "{err}");
+    assert_eq!(err["error"]["code"], "rate_limited");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("At most 10 test events per endpoint every 15 minutes"),
+        "{err}"
+    );
+    // Per endpoint: another one of the tenant's is not held back.
+    let (status, _) = test(other["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(status, 202);
+
+    // Each failing test got one attempt, and none later.
+    assert_eq!(stack.deliver().await, 11);
+    for _ in 0..3 {
+        stack.services.clock.advance(Duration::hours(2));
+        assert_eq!(stack.deliver().await, 0, "no retry of a test event");
+    }
+    assert_eq!(merchant.received().len(), 11);
+    for d in stack.deliveries(&tenant, &id).await {
+        assert_eq!(
+            (d["status"].as_str(), d["attempts"].as_u64()),
+            (Some("failed"), Some(1))
+        );
+        assert!(d["nextAttemptAt"].is_null());
+    }
+    // The next window takes tests again.
+    let (status, _) = test(id.clone()).await;
+    assert_eq!(status, 202, "six hours later");
+}
+
+#[tokio::test]
+async fn an_edit_decided_before_the_sender_disabled_an_endpoint_does_not_re_enable_it() {
+    use keyhook_shared::domain::member::Role;
+
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let endpoint = stack.endpoint(&tenant, json!({"url": dead_url()})).await;
+    let id = endpoint["id"].as_str().unwrap().to_string();
+    let path = format!("/api/webhook-endpoints/{id}");
+    let store = &stack.services.store;
+    let get = || async { stack.api(&tenant.token, "GET", &path, None).await.1 };
+    let disable = || async {
+        assert!(store
+            .disable_endpoint(
+                &tenant.id,
+                &id,
+                stack.services.clock.now(),
+                "every delivery attempt failed since 2030-01-01T00:00:00Z",
+            )
+            .await
+            .unwrap());
+    };
+    let enable = || async {
+        let (status, e) = stack
+            .api(&tenant.token, "PUT", &path, Some(json!({"active": true})))
+            .await;
+        assert_eq!(status, 200, "{e}");
+    };
+
+    // The API: an update carrying the version it read.
+    let read = get().await;
+    disable().await; // what the sender does after five days of failures
+    let (status, err) = stack
+        .api(
+            &tenant.token,
+            "PUT",
+            &path,
+            Some(json!({"description": "CRM", "active": true, "version": read["version"]})),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "conflict");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("it is now disabled"),
+        "{err}"
+    );
+    let now = get().await;
+    assert_eq!(
+        (&now["active"], &now["description"]),
+        (&json!(false), &Value::Null)
+    );
+    assert!(now["disabledAt"].is_string());
+    assert_ne!(now["version"], read["version"]);
+
+    // The store: a settings write decided on a read from before the disabling changes nothing.
+    enable().await;
+    let before = store.get_endpoint(&tenant.id, &id).await.unwrap().unwrap();
+    disable().await;
+    let mut edited = before.clone();
+    edited.description = Some("from a stale read".into());
+    assert!(!store
+        .update_endpoint_settings(&edited, false, before.version)
+        .await
+        .unwrap());
+    let after = store.get_endpoint(&tenant.id, &id).await.unwrap().unwrap();
+    assert!(!after.active && after.disabled_at.is_some(), "{after:?}");
+    assert_eq!(after.description, None);
+
+    // The dashboard: a page opened before, saved after, with Active ticked.
+    enable().await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&tenant, &owner, Role::Owner).await;
+    let d = stack.sign_in(&tenant, &owner).await;
+    let page_path = format!("/dashboard/webhooks/{id}");
+    let page = d.get(&page_path).await;
+    let version = hidden_value(&page.body, "version").expect("the form carries the version");
+    disable().await;
+    let url = get().await["url"].as_str().unwrap().to_string();
+    let saved = d
+        .post(
+            &page_path,
+            &[
+                ("action", "save"),
+                ("version", version.as_str()),
+                ("url", url.as_str()),
+                ("eventTypes", "*"),
+                ("description", "Fulfilment"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 409, "{}", saved.body);
+    assert!(
+        saved.body.contains(
+            "Not saved: this endpoint changed since you opened the page (it is now disabled"
+        ),
+        "{}",
+        saved.body
+    );
+    assert!(
+        saved.body.contains("Fulfilment"),
+        "the typed changes are kept"
+    );
+    let now = get().await;
+    assert_eq!(
+        (&now["active"], &now["description"]),
+        (&json!(false), &Value::Null)
+    );
+    // The page now carries the current version and state: saving it keeps the endpoint
+    // disabled unless Active is ticked again, knowingly.
+    let version_now = hidden_value(&saved.body, "version").unwrap();
+    assert_eq!(version_now, now["version"].to_string());
+    let saved = d
+        .post(
+            &page_path,
+            &[
+                ("action", "save"),
+                ("version", version_now.as_str()),
+                ("url", url.as_str()),
+                ("eventTypes", "*"),
+                ("description", "Fulfilment"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let now = get().await;
+    assert_eq!(
+        (&now["active"], &now["description"]),
+        (&json!(false), &json!("Fulfilment"))
+    );
+}
+
+/// The value of a page's hidden input `name`.
+fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("type=\"hidden\" name=\"{name}\" value=\"");
+    let i = html.find(&marker)? + marker.len();
+    Some(html[i..].split('"').next()?.to_string())
+}
+
+#[tokio::test]
+async fn concurrent_edits_of_different_fields_all_stay() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    for round in 0..3 {
+        let endpoint = stack
+            .endpoint(&tenant, json!({"url": "https://hooks.example.com/a"}))
+            .await;
+        let path = format!(
+            "/api/webhook-endpoints/{}",
+            endpoint["id"].as_str().unwrap()
+        );
+        let edits = [
+            json!({"url": "https://hooks.example.com/b"}),
+            json!({"description": "CRM"}),
+            json!({"alertEmail": "ops@example.com"}),
+            json!({"eventTypes": ["license.created"]}),
+            json!({"active": false}),
+        ];
+        let answers = futures::future::join_all(
+            edits
+                .iter()
+                .map(|body| stack.api(&tenant.token, "PUT", &path, Some(body.clone()))),
+        )
+        .await;
+        // Each applies, or (only one setting `active`, whose state another edit cannot
+        // change) none is refused.
+        for (status, body) in &answers {
+            assert_eq!(*status, 200, "round {round}: {body}");
+        }
+        let (_, e) = stack.api(&tenant.token, "GET", &path, None).await;
+        assert_eq!(
+            (
+                &e["url"],
+                &e["description"],
+                &e["alertEmail"],
+                &e["eventTypes"],
+                &e["active"]
+            ),
+            (
+                &json!("https://hooks.example.com/b"),
+                &json!("CRM"),
+                &json!("ops@example.com"),
+                &json!(["license.created"]),
+                &json!(false)
+            ),
+            "round {round}: every edit stays"
+        );
+        assert_eq!(e["version"], 5, "one version per edit: {e}");
+    }
 }

@@ -43,6 +43,11 @@ pub struct Config {
     /// (`KEYHOOK_DASHBOARD_SIGNUP=open`; default off: tenants are created by the operator with
     /// `keyhook tenant create`).
     pub dashboard_signup: bool,
+    /// Whether outgoing webhooks may go to the loopback interface (`127.0.0.0/8`, `::1`) as well
+    /// as to public addresses: `keyhook dev` and the tests only, where the merchant's endpoint
+    /// runs on the same machine. Never in a deployment, where loopback is the function's own
+    /// Runtime API: [`Config::from_env`] refuses `KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS=1`.
+    pub allow_loopback_webhooks: bool,
 }
 
 impl Config {
@@ -63,6 +68,11 @@ impl Config {
         let delivery_queue_url = required("KEYHOOK_DELIVERY_QUEUE_URL");
         let mail_from = required("KEYHOOK_MAIL_FROM");
         let public_base_url = required("KEYHOOK_PUBLIC_BASE_URL");
+        refuse_loopback_webhooks(
+            std::env::var("KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS")
+                .ok()
+                .as_deref(),
+        )?;
         if !missing.is_empty() {
             return Err(Error::internal(format!(
                 "missing environment variables: {}",
@@ -94,6 +104,37 @@ impl Config {
             mail_max_receives: optional_u64("KEYHOOK_MAIL_MAX_RECEIVES", 5) as u32,
             dashboard_signup: std::env::var("KEYHOOK_DASHBOARD_SIGNUP")
                 .is_ok_and(|v| v.trim().eq_ignore_ascii_case("open")),
+            allow_loopback_webhooks: false,
         })
+    }
+}
+
+/// A configuration read from the environment is a deployment's (a Lambda function, `keyhook
+/// serve`, an operator's command), which must never send webhooks to loopback: asking for it
+/// there is an error, not a setting quietly ignored. Only `keyhook dev` allows it.
+fn refuse_loopback_webhooks(value: Option<&str>) -> Result<()> {
+    match value.map(str::trim) {
+        None | Some("") | Some("0") => Ok(()),
+        Some(_) => Err(Error::internal(
+            "KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS is for `keyhook dev` only: a deployed Keyhook sends \
+             webhooks to public addresses only (on Lambda, 127.0.0.1:9001 is the function's own \
+             Runtime API); unset it",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_refuses_to_start_with_loopback_webhooks() {
+        assert!(refuse_loopback_webhooks(None).is_ok());
+        assert!(refuse_loopback_webhooks(Some("")).is_ok());
+        assert!(refuse_loopback_webhooks(Some("0")).is_ok());
+        for on in ["1", "true", " 1 "] {
+            let e = refuse_loopback_webhooks(Some(on)).unwrap_err().to_string();
+            assert!(e.contains("KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS"), "{e}");
+        }
     }
 }

@@ -108,6 +108,9 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
         dashboard_signup: false,
+        // The merchants' endpoints of the tests (`merchant::MerchantEndpoint`) listen on
+        // loopback; a test of what a deployment refuses turns this off.
+        allow_loopback_webhooks: true,
     }
 }
 

@@ -2,7 +2,9 @@
 //! delete), the event types each is sent, its signing secret (on the answer that created or
 //! rolled it only), and its delivery log with status, latency, attempts and the next attempt;
 //! a delivery can be retried and a test event sent. Every change is the admin API's
-//! (`/api/webhook-endpoints`), called in-process.
+//! (`/api/webhook-endpoints`), called in-process. The settings form carries the endpoint's
+//! `version`, so a save decided on a page opened before the endpoint changed (the sender
+//! disabled it, say) changes nothing and shows the endpoint as it is now.
 
 use http::StatusCode;
 use minijinja::context;
@@ -43,8 +45,9 @@ fn event_choices() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The API body of the endpoint form. The event types are checkboxes (`eventTypes`, repeated):
-/// "all" wins; none checked is sent as none, for the API to refuse at the field.
-fn body(form: &Form, with_active: bool) -> Result<Value> {
+/// "all" wins; none checked is sent as none, for the API to refuse at the field. An update
+/// (`editing`) also sends `active` and the `version` the page was showing.
+fn body(form: &Form, editing: bool) -> Result<Value> {
     let mut body = form.body(&[
         ("url", Kind::Text),
         ("description", Kind::Text),
@@ -62,8 +65,11 @@ fn body(form: &Form, with_active: bool) -> Result<Value> {
     } else {
         json!(types)
     };
-    if with_active {
+    if editing {
         body["active"] = json!(form.checked("active"));
+        if let Some(version) = form.body(&[("version", Kind::Number)])?.get("version") {
+            body["version"] = version.clone();
+        }
     }
     Ok(body)
 }
@@ -180,7 +186,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 Shown {
                     new_secret: secret,
                     created: true,
-                    failed: None,
+                    ..Shown::default()
                 },
                 StatusCode::CREATED,
             )
@@ -201,6 +207,23 @@ struct Shown {
     created: bool,
     /// A failed form, as typed, and its errors.
     failed: Option<(Value, Value)>,
+    /// The form failed because the endpoint changed since the page was opened: its state
+    /// (`active`) and `version` are shown as they are now, the other fields as typed.
+    changed: bool,
+}
+
+/// An endpoint's state in words, for the "changed meanwhile" message.
+fn state_now(endpoint: &Value) -> String {
+    if endpoint["disabledAt"].is_string() {
+        match endpoint["disabledReason"].as_str() {
+            Some(why) => format!("it is now disabled: {why}"),
+            None => "it is now disabled".into(),
+        }
+    } else if endpoint["active"] == true {
+        "it is now active".into()
+    } else {
+        "it is now paused".into()
+    }
 }
 
 /// One endpoint's page: its form, state and deliveries (`?status=` filters, `?cursor=` pages).
@@ -226,7 +249,19 @@ async fn endpoint_page(
     }
     let (endpoint, deliveries) = futures::try_join!(api.get(&path), api.get(&log))?;
     let (values, errors) = match shown.failed {
-        Some((values, errors)) => (values, Some(errors)),
+        Some((mut values, mut errors)) => {
+            if shown.changed {
+                let now = values_of(&endpoint);
+                values["active"] = now["active"].clone();
+                values["version"] = now["version"].clone();
+                errors["_"] = json!(format!(
+                    "Not saved: this endpoint changed since you opened the page ({}). Its state \
+                     below is as it is now, your other changes are kept: save again to apply them.",
+                    state_now(&endpoint)
+                ));
+            }
+            (values, Some(errors))
+        }
         None => (values_of(&endpoint), None),
     };
     show(
@@ -308,6 +343,7 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
                 Ok(_) => here("endpoint_saved"),
                 Err(e) => match form_errors(&e) {
                     Some(errors) => {
+                        let changed = matches!(e, Error::Conflict(_));
                         endpoint_page(
                             s,
                             req,
@@ -315,9 +351,14 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
                             id,
                             Shown {
                                 failed: Some((echo(&form), errors)),
+                                changed,
                                 ..Shown::default()
                             },
-                            StatusCode::UNPROCESSABLE_ENTITY,
+                            if changed {
+                                StatusCode::CONFLICT
+                            } else {
+                                StatusCode::UNPROCESSABLE_ENTITY
+                            },
                         )
                         .await
                     }

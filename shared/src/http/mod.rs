@@ -18,6 +18,7 @@ mod request_bodies;
 pub mod response;
 pub mod routes;
 pub mod schema;
+pub mod webhook_client;
 
 pub use request::ApiRequest;
 pub use response::ApiResponse;

@@ -652,12 +652,13 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         .error(409, "The tenant has 20 endpoints already (`conflict`)."),
         Op::GetWebhookEndpoint => O::new("Get a webhook endpoint", "webhook endpoints", Token).ok::<whe::EndpointView>(g),
         Op::UpdateWebhookEndpoint => O::new(
-            "Update an endpoint (absent fields keep their value; `active: true` re-enables one disabled for failing)",
+            "Update an endpoint (absent fields keep their value; `active: true` re-enables one disabled for failing; `version` makes the update conditional on the version read)",
             "webhook endpoints",
             Token,
         )
         .body::<whe::EndpointInput>(g)
-        .ok::<whe::EndpointView>(g),
+        .ok::<whe::EndpointView>(g)
+        .error(409, "The endpoint changed since the `version` given, or its state changed while an update setting `active` was applied (`conflict`): read it again."),
         Op::DeleteWebhookEndpoint => O::new("Delete a webhook endpoint (its pending deliveries are dropped)", "webhook endpoints", Token).no_content(),
         Op::RollWebhookEndpointSecret => O::new(
             "Roll the signing secret: the new one is in this answer only; the previous one keeps signing, alongside, for 24 hours",
@@ -667,9 +668,10 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         .ok::<whe::EndpointView>(g),
         Op::ListWebhookDeliveries => O::new("The endpoint's delivery log, newest first (attempts, status codes, latency, next attempt)", "webhook endpoints", Token)
             .list::<whe::DeliveryView>(g, &[("status@deliveries", "pending, succeeded or failed.")]),
-        Op::TestWebhookEndpoint => O::new("Queue a `webhook.test` event to this endpoint", "webhook endpoints", Token)
+        Op::TestWebhookEndpoint => O::new("Queue a `webhook.test` event to this endpoint (one attempt, no retries)", "webhook endpoints", Token)
             .status::<whe::DeliveryView>(g, 202, "Queued")
-            .error(409, "The endpoint is not active (`conflict`)."),
+            .error(409, "The endpoint is not active (`conflict`).")
+            .error(429, "The endpoint was sent 10 test events in this 15-minute window (`rate_limited`)."),
         Op::RetryWebhookDelivery => O::new("Attempt a delivery again now (queued)", "webhook endpoints", Token)
             .status::<whe::DeliveryView>(g, 202, "Queued")
             .error(409, "The endpoint is not active, or an attempt is in progress (`conflict`)."),

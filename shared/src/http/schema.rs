@@ -402,7 +402,11 @@ mod tests {
                 "{ok}"
             );
             assert!(
-                crate::domain::webhooks::endpoint::check_url(ok).is_ok(),
+                crate::domain::webhooks::endpoint::check_url(
+                    ok,
+                    crate::domain::webhooks::endpoint::Reach::PublicAndLoopback
+                )
+                .is_ok(),
                 "{ok}"
             );
         }

@@ -1,6 +1,10 @@
 //! Outgoing webhook endpoints, in the tenant's partition (`WHEP#<id>`). The admin changes the
-//! settings; the sender changes the health fields (`failingSince`, disabling); each writes only
-//! its own attributes, so neither undoes the other.
+//! settings and rolls the secret; the sender changes the health fields (`failingSince`,
+//! disabling). Each writes only its own attributes, and every write decided on a read (a
+//! settings edit, a roll, disabling) is conditional on the endpoint's `version` it read and
+//! moves it: an edit read before the sender disabled the endpoint cannot re-enable it. The
+//! failure marks write only `failingSince` / `lastFailureAt`, which no edit decides from, so
+//! they leave the version alone (a failing endpoint's edits do not conflict with every attempt).
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
@@ -50,12 +54,15 @@ impl Store {
         self.delete_tenant_item(tenant_id, KIND, id).await
     }
 
-    /// Writes the settings an admin changes. `reenabled` also clears the failure record.
+    /// Writes the settings an admin changes, if the endpoint's version is still `read_version`
+    /// (and moves it). `reenabled` also clears the failure record. `Ok(false)` when the version
+    /// moved or the endpoint is gone: read it again.
     pub async fn update_endpoint_settings(
         &self,
         e: &WebhookEndpoint,
         reenabled: bool,
-    ) -> Result<()> {
+        read_version: u64,
+    ) -> Result<bool> {
         let opt = |v: &Option<String>| {
             v.clone()
                 .map(AttributeValue::S)
@@ -63,20 +70,24 @@ impl Store {
         };
         let expression = format!(
             "SET #url = :url, description = :d, eventTypes = :types, active = :active, \
-             alertEmail = :alert, updatedAt = :now{}",
+             alertEmail = :alert, updatedAt = :now, #version = :next{}",
             if reenabled {
                 " REMOVE failingSince, disabledAt, disabledReason"
             } else {
                 ""
             }
         );
+        let (condition, version) = read_version_condition(read_version);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key(&e.tenant_id, &e.id))))
             .update_expression(expression)
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(condition)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":read", version)
+            .expression_attribute_values(":next", next_version(read_version))
             .expression_attribute_names("#url", "url")
             .expression_attribute_values(":url", AttributeValue::S(e.url.clone()))
             .expression_attribute_values(":d", opt(&e.description))
@@ -95,13 +106,14 @@ impl Store {
             .expression_attribute_values(":now", ts(e.updated_at))
             .send()
             .await;
-        if !applied(result)? {
-            return Err(Error::not_found(format!("Webhook endpoint {}", e.id)));
-        }
-        Ok(())
+        applied(result)
     }
 
-    /// Replaces the secret; the previous one keeps signing until `until`.
+    /// Replaces the secret (the previous one keeps signing until `until`), if the endpoint's
+    /// version is still `read_version`, the one whose secret became `previous_sealed`: two
+    /// concurrent rolls cannot both answer a secret. `Ok(false)` when the version moved or the
+    /// endpoint is gone.
+    #[allow(clippy::too_many_arguments)]
     pub async fn roll_endpoint_secret(
         &self,
         tenant_id: &str,
@@ -110,26 +122,28 @@ impl Store {
         previous_sealed: &str,
         until: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<()> {
+        read_version: u64,
+    ) -> Result<bool> {
+        let (condition, version) = read_version_condition(read_version);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key(tenant_id, id))))
             .update_expression(
-                "SET secretSealed = :s, previousSecretSealed = :p, previousSecretUntil = :u, updatedAt = :now",
+                "SET secretSealed = :s, previousSecretSealed = :p, previousSecretUntil = :u, updatedAt = :now, #version = :next",
             )
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(condition)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":read", version)
+            .expression_attribute_values(":next", next_version(read_version))
             .expression_attribute_values(":s", AttributeValue::S(secret_sealed.into()))
             .expression_attribute_values(":p", AttributeValue::S(previous_sealed.into()))
             .expression_attribute_values(":u", ts(until))
             .expression_attribute_values(":now", ts(now))
             .send()
             .await;
-        if !applied(result)? {
-            return Err(Error::not_found(format!("Webhook endpoint {id}")));
-        }
-        Ok(())
+        applied(result)
     }
 
     /// Records a failed attempt: the failure run starts now unless it already had. The endpoint
@@ -170,7 +184,8 @@ impl Store {
         applied(result).map(|_| ())
     }
 
-    /// Disables an active endpoint. `Ok(true)` only for the call that disabled it.
+    /// Disables an active endpoint and moves its version (an edit read before cannot undo
+    /// it). `Ok(true)` only for the call that disabled it.
     pub async fn disable_endpoint(
         &self,
         tenant_id: &str,
@@ -184,9 +199,12 @@ impl Store {
                 .table_name(&self.table)
                 .set_key(Some(Self::key_attrs(key(tenant_id, id))))
                 .update_expression(
-                    "SET active = :off, disabledAt = :now, disabledReason = :r, updatedAt = :now",
+                    "SET active = :off, disabledAt = :now, disabledReason = :r, updatedAt = :now \
+                     ADD #version :one",
                 )
                 .condition_expression("active = :on")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
                 .expression_attribute_values(":off", AttributeValue::Bool(false))
                 .expression_attribute_values(":on", AttributeValue::Bool(true))
                 .expression_attribute_values(":now", ts(now))
@@ -195,4 +213,19 @@ impl Store {
                 .await,
         )
     }
+}
+
+/// The condition that the endpoint exists at `read_version` (0: an item written before
+/// versions, or at its first), and the value of `:read`.
+fn read_version_condition(read_version: u64) -> (&'static str, AttributeValue) {
+    let condition = if read_version == 0 {
+        "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :read)"
+    } else {
+        "attribute_exists(pk) AND #version = :read"
+    };
+    (condition, AttributeValue::N(read_version.to_string()))
+}
+
+fn next_version(read_version: u64) -> AttributeValue {
+    AttributeValue::N((read_version + 1).to_string())
 }

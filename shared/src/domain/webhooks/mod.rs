@@ -124,6 +124,10 @@ pub struct WebhookEndpoint {
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
     pub updated_at: OffsetDateTime,
+    /// Moved by every write decided on a read (settings, a secret roll, the sender disabling
+    /// it), each conditional on the version it read, so none undoes another. 0: none yet.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// The seal field of an endpoint's secret (and of its previous one).
@@ -175,8 +179,10 @@ pub struct Attempt {
     pub at: OffsetDateTime,
     /// The endpoint's HTTP status, when it answered.
     pub status_code: Option<u16>,
-    pub latency_ms: u64,
-    /// Why it failed without an HTTP answer (timeout, connection refused, ...).
+    /// How long the answer took; none without an answer (no timing of a failed connection).
+    pub latency_ms: Option<u64>,
+    /// Why there was no HTTP answer: `refused: not a public address`, or `could not connect
+    /// (or no answer in time)` (nothing more: no port, timing or error from the network).
     pub error: Option<String>,
 }
 

@@ -2,6 +2,12 @@
 //! enabling a disabled one), delete, roll the secret, the delivery log, a test event, and a
 //! manual retry. Deliveries themselves are made by `handlers::deliveries`, never inside these
 //! requests: a test or a retry is queued and answered `202`.
+//!
+//! URLs are checked against `domain::webhooks::endpoint` with the deployment's [`Reach`] (public
+//! addresses only, unless `keyhook dev`). An update and a roll are read-modify-writes
+//! conditional on the endpoint's version, so neither undoes a concurrent change: above all, an
+//! edit decided before the sender disabled the endpoint cannot re-enable it. Test events are
+//! limited per endpoint ([`TESTS_PER_WINDOW`]) and get one attempt, no retries.
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -10,7 +16,8 @@ use time::Duration;
 use super::{caller, ts};
 use crate::crypto::{standard_webhooks, SealContext};
 use crate::domain::webhooks::{
-    endpoint::check_url, Attempt, Delivery, DeliveryStatus, EventType, WebhookEndpoint, ALL_EVENTS,
+    endpoint::{check_url, Reach},
+    Attempt, Delivery, DeliveryStatus, EventType, WebhookEndpoint, ALL_EVENTS,
     PREVIOUS_SECRET_FIELD, SECRET_FIELD,
 };
 use crate::handlers::deliveries::emit::{self, OutgoingEvent};
@@ -36,13 +43,22 @@ use crate::{ids, Error, Result, Services};
 pub const MAX_ENDPOINTS: usize = 20;
 /// How long the previous secret keeps signing after a roll.
 pub const ROLL_OVERLAP: Duration = Duration::hours(24);
+/// Test events an endpoint may be sent per [`TEST_WINDOW_SECONDS`] (counted exactly across
+/// instances): enough to debug an endpoint, too few to use Keyhook as a prober.
+pub const TESTS_PER_WINDOW: u32 = 10;
+pub const TEST_WINDOW_SECONDS: i64 = 15 * 60;
+/// Read-modify-write attempts of an update or a roll that lost a race to another write.
+const EDIT_ATTEMPTS: u32 = 8;
 
 /// Create and update body. On update, absent fields keep their value; `alertEmail: ""` and
 /// `description: ""` remove them.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointInput {
-    /// `https://…` (or `http://` on 127.0.0.1, [::1] or localhost).
+    /// `https://…` to a public address: a host written as an IP address must be public, and a
+    /// name is checked again on every delivery, at connect time (private, loopback, link-local
+    /// and other special-purpose addresses are refused). `http://` on 127.0.0.1, [::1] or
+    /// localhost only in local development (`keyhook dev`).
     #[schemars(extend("pattern" = schema::WEB_URL, "maxLength" = schema::URL_MAX_CHARS))]
     pub url: Option<String>,
     /// Event types to send (`license.created`, …), or `["*"]` for all (the default).
@@ -56,6 +72,12 @@ pub struct EndpointInput {
     /// Who is emailed when the endpoint is disabled after five days of failures; `""` removes it.
     #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub alert_email: Option<String>,
+    /// Update only: the endpoint's `version` this change was decided on (from a read). If the
+    /// endpoint changed since (the sender disabled it, another edit, a roll), the update answers
+    /// `409 conflict` and changes nothing. Without it, the update applies to the endpoint as it
+    /// is, except that it answers `409` rather than set `active` on an endpoint whose state
+    /// changed while it was applied.
+    pub version: Option<u64>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -78,6 +100,9 @@ pub struct EndpointView {
     pub disabled_reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Moves on every change of settings, secret or state: send it back with an update to
+    /// make the update conditional on it.
+    pub version: u64,
 }
 
 fn view(e: &WebhookEndpoint, secret: Option<String>) -> EndpointView {
@@ -99,10 +124,12 @@ fn view(e: &WebhookEndpoint, secret: Option<String>) -> EndpointView {
         disabled_reason: e.disabled_reason.clone(),
         created_at: ts(e.created_at),
         updated_at: ts(e.updated_at),
+        version: e.version,
     }
 }
 
-/// A delivery in the log: its attempts (status code, latency), the next one, the outcome.
+/// A delivery in the log: its attempts (status code and latency, or why there was no answer),
+/// the next one, the outcome.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
@@ -181,9 +208,9 @@ fn optional_text(field: &str, value: String, max: usize) -> Result<Option<String
 }
 
 /// Applies an input to an endpoint (new or existing). Returns whether it re-enabled it.
-fn apply(e: &mut WebhookEndpoint, input: EndpointInput) -> Result<bool> {
+fn apply(e: &mut WebhookEndpoint, input: EndpointInput, reach: Reach) -> Result<bool> {
     if let Some(url) = input.url {
-        e.url = check_url(&url)
+        e.url = check_url(&url, reach)
             .map_err(|m| Error::validation("url", m))?
             .to_string();
     }
@@ -245,6 +272,12 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     if input.url.is_none() {
         return Err(Error::validation("url", "is required"));
     }
+    if input.version.is_some() {
+        return Err(Error::validation(
+            "version",
+            "is for updates only (a new endpoint has none yet)",
+        ));
+    }
     if s.store.all_endpoints(&c.tenant_id).await?.len() >= MAX_ENDPOINTS {
         return Err(Error::Conflict(format!(
             "a tenant may have at most {MAX_ENDPOINTS} webhook endpoints"
@@ -267,8 +300,9 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         disabled_reason: None,
         created_at: now,
         updated_at: now,
+        version: 0,
     };
-    apply(&mut e, input)?;
+    apply(&mut e, input, reach(s))?;
     let secret = standard_webhooks::new_secret();
     e.secret_sealed = seal_secret(s, &e, SECRET_FIELD, secret.expose()).await?;
     s.store.create_endpoint(&e).await?;
@@ -298,15 +332,72 @@ pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse
     )))
 }
 
-/// `PUT /api/webhook-endpoints/{id}`.
+/// Where this deployment's webhooks may go.
+fn reach(s: &Services) -> Reach {
+    Reach::new(s.config.allow_loopback_webhooks)
+}
+
+/// `PUT /api/webhook-endpoints/{id}`: read, apply, write conditional on the version read. A
+/// lost race reads again and applies the input again (it names only the fields it changes),
+/// unless the request pinned a `version` (then `409`), or it sets `active` and the endpoint's
+/// state changed in between (then `409`: whether to re-enable or pause was decided on a state
+/// that no longer holds).
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: EndpointInput = json_body(req)?;
-    let mut e = load(s, &c.tenant_id, id).await?;
-    let reenabled = apply(&mut e, input)?;
-    e.updated_at = crate::time::now();
-    s.store.update_endpoint_settings(&e, reenabled).await?;
-    Ok(ApiResponse::ok(&view(&e, None)))
+    let mut input: EndpointInput = json_body(req)?;
+    let pinned = input.version.take();
+    let first = load(s, &c.tenant_id, id).await?;
+    let mut read = first.clone();
+    for _ in 0..EDIT_ATTEMPTS {
+        if let Some(v) = pinned.filter(|v| *v != read.version) {
+            return Err(Error::Conflict(format!(
+                "webhook endpoint {id} changed since version {v} was read (it is at version {}{}); \
+                 read it again and make your change on what it is now",
+                read.version,
+                state_note(&read)
+            )));
+        }
+        if input.active.is_some() && state(&read) != state(&first) {
+            return Err(Error::Conflict(format!(
+                "webhook endpoint {id} changed while this update was applied{}; read it again \
+                 before setting \"active\"",
+                state_note(&read)
+            )));
+        }
+        let mut e = read.clone();
+        let reenabled = apply(&mut e, input.clone(), reach(s))?;
+        e.updated_at = crate::time::now();
+        e.version = read.version + 1;
+        if s.store
+            .update_endpoint_settings(&e, reenabled, read.version)
+            .await?
+        {
+            return Ok(ApiResponse::ok(&view(&e, None)));
+        }
+        read = load(s, &c.tenant_id, id).await?;
+    }
+    Err(Error::Conflict(format!(
+        "webhook endpoint {id} is being changed by other requests; retry"
+    )))
+}
+
+/// What the sender and an edit change about whether deliveries go out.
+fn state(e: &WebhookEndpoint) -> (bool, Option<time::OffsetDateTime>) {
+    (e.active, e.disabled_at)
+}
+
+/// ": it is now disabled (why)", for a conflict's message.
+fn state_note(e: &WebhookEndpoint) -> String {
+    if e.disabled_at.is_some() {
+        format!(
+            ": it is now disabled ({})",
+            e.disabled_reason.as_deref().unwrap_or("for failing")
+        )
+    } else if !e.active {
+        ": it is now paused".into()
+    } else {
+        ": it is now active".into()
+    }
 }
 
 pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
@@ -319,9 +410,23 @@ pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
 
 /// `POST /api/webhook-endpoints/{id}/roll-secret`: a new secret (shown once); the previous one
 /// keeps signing, alongside, for 24 hours, so the merchant can switch without missing anything.
+/// Conditional on the version read (the secret that becomes the previous one); a lost race
+/// rolls again from what is there, as the new secret has not been shown yet.
 pub async fn roll_secret(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let mut e = load(s, &c.tenant_id, id).await?;
+    for _ in 0..EDIT_ATTEMPTS {
+        let e = load(s, &c.tenant_id, id).await?;
+        if let Some(rolled) = try_roll(s, e).await? {
+            return Ok(rolled);
+        }
+    }
+    Err(Error::Conflict(format!(
+        "webhook endpoint {id} is being changed by other requests; retry"
+    )))
+}
+
+/// One roll of `e` as read; `None` if it changed meanwhile.
+async fn try_roll(s: &Services, mut e: WebhookEndpoint) -> Result<Option<ApiResponse>> {
     let current = s
         .keyring
         .open_secret(
@@ -339,17 +444,30 @@ pub async fn roll_secret(s: &Services, req: &ApiRequest, id: &str) -> Result<Api
     let sealed = seal_secret(s, &e, SECRET_FIELD, secret.expose()).await?;
     let previous = seal_secret(s, &e, PREVIOUS_SECRET_FIELD, current.expose()).await?;
     let until = now + ROLL_OVERLAP;
-    s.store
-        .roll_endpoint_secret(&e.tenant_id, &e.id, &sealed, &previous, until, now)
-        .await?;
+    if !s
+        .store
+        .roll_endpoint_secret(
+            &e.tenant_id,
+            &e.id,
+            &sealed,
+            &previous,
+            until,
+            now,
+            e.version,
+        )
+        .await?
+    {
+        return Ok(None);
+    }
     e.secret_sealed = sealed;
     e.previous_secret_sealed = Some(previous);
     e.previous_secret_until = Some(until);
     e.updated_at = now;
-    Ok(ApiResponse::ok(&view(
+    e.version += 1;
+    Ok(Some(ApiResponse::ok(&view(
         &e,
         Some(secret.expose().to_string()),
-    )))
+    ))))
 }
 
 /// `GET /api/webhook-endpoints/{id}/deliveries?status=`, newest first.
@@ -379,7 +497,8 @@ pub async fn deliveries(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiR
     )))
 }
 
-/// `POST /api/webhook-endpoints/{id}/test`: queues a `webhook.test` event to this endpoint.
+/// `POST /api/webhook-endpoints/{id}/test`: queues a `webhook.test` event to this endpoint
+/// (one attempt, no retries), at most [`TESTS_PER_WINDOW`] per endpoint per 15 minutes.
 pub async fn test(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let e = load(s, &c.tenant_id, id).await?;
@@ -388,6 +507,7 @@ pub async fn test(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespons
             "the endpoint is not active; re-enable it first (PUT {\"active\": true})".into(),
         ));
     }
+    limit_tests(s, &e).await?;
     let event = OutgoingEvent {
         id: ids::new_id("evt"),
         kind: EventType::WebhookTest,
@@ -402,6 +522,33 @@ pub async fn test(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespons
         StatusCode::ACCEPTED,
         &DeliveryView::from(d),
     ))
+}
+
+/// Counts a test event against the endpoint's budget; `429 rate_limited` past it.
+async fn limit_tests(s: &Services, e: &WebhookEndpoint) -> Result<()> {
+    let now = s.clock.now().unix_timestamp();
+    let window = now - now.rem_euclid(TEST_WINDOW_SECONDS);
+    // The endpoint's id is random and names no one: the counter's subject as it is.
+    if s.store
+        .count_attempt(
+            "webhook-test",
+            &e.id,
+            window,
+            window + 2 * TEST_WINDOW_SECONDS,
+            TESTS_PER_WINDOW,
+        )
+        .await?
+    {
+        return Ok(());
+    }
+    Err(Error::RateLimited(format!(
+        "At most {TESTS_PER_WINDOW} test events per endpoint every 15 minutes: send the next \
+         one after {}",
+        crate::time::format(
+            time::OffsetDateTime::from_unix_timestamp(window + TEST_WINDOW_SECONDS)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        )
+    )))
 }
 
 /// `POST /api/webhook-endpoints/{id}/deliveries/{deliveryId}/retry`: one more attempt now

@@ -3,9 +3,15 @@
 //! is settled; waits (re-enqueues, at most 15 minutes at a time) if it is not yet due; else
 //! claims the attempt, POSTs the sealed payload signed per Standard Webhooks, and records the
 //! outcome: succeeded on 2xx; otherwise the next attempt (backoff with jitter, three days) or
-//! failed. An endpoint failing every attempt for five days is disabled and its contact emailed.
+//! failed. A test event gets one attempt. An endpoint failing every attempt for five days is
+//! disabled and its contact emailed.
+//!
+//! Every attempt (first, retry, test) goes through [`WebhookClient`]: only to public addresses
+//! (checked on the address connected to), unless the configuration allows loopback (`keyhook
+//! dev`). An attempt without an answer is logged for the tenant as "refused: not a public
+//! address" or "could not connect", without latency; the detail goes to the operator's log.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -14,10 +20,12 @@ use tracing::Instrument;
 
 use super::queue::DeliveryJob;
 use crate::crypto::{standard_webhooks, SealContext};
+use crate::domain::webhooks::endpoint::Reach;
 use crate::domain::webhooks::{
-    retry, Attempt, Delivery, DeliveryStatus, WebhookEndpoint, PAYLOAD_FIELD,
+    retry, Attempt, Delivery, DeliveryStatus, EventType, WebhookEndpoint, PAYLOAD_FIELD,
     PREVIOUS_SECRET_FIELD, SECRET_FIELD,
 };
+use crate::http::webhook_client::{Failure, SystemLookup, WebhookClient};
 use crate::mail::NoticeJob;
 use crate::store::deliveries::Outcome;
 use crate::{Error, Result, Services};
@@ -28,17 +36,21 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// visibility timeout (180 s), so a redelivered message finds it expired.
 const CLAIM: time::Duration = time::Duration::seconds(60);
 
-fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        crate::http::outbound::client_builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            // A redirect is an answer the merchant must fix, not one to follow.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Keyhook-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client builds")
+/// The client for `reach`, built once per process (a redirect is an answer the merchant must
+/// fix, not one to follow: the client follows none).
+fn http(reach: Reach) -> &'static WebhookClient {
+    static PUBLIC: OnceLock<WebhookClient> = OnceLock::new();
+    static WITH_LOOPBACK: OnceLock<WebhookClient> = OnceLock::new();
+    let cell = match reach {
+        Reach::Public => &PUBLIC,
+        Reach::PublicAndLoopback => &WITH_LOOPBACK,
+    };
+    cell.get_or_init(|| {
+        WebhookClient::new(reach, Arc::new(SystemLookup), |b| {
+            b.timeout(REQUEST_TIMEOUT)
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!("Keyhook-Webhooks/", env!("CARGO_PKG_VERSION")))
+        })
     })
 }
 
@@ -167,11 +179,14 @@ pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
         attempt: d.attempts + 1,
         at: now,
         status_code: result.status,
-        latency_ms: result.latency.as_millis() as u64,
-        error: result.error.clone(),
+        latency_ms: result.latency.map(|l| l.as_millis() as u64),
+        error: result.failure.map(|f| f.text().to_string()),
     };
     let succeeded = result.status.is_some_and(|c| (200..300).contains(&c));
-    let next = if succeeded {
+    // A test shows whether the endpoint works now; retried, it would be an attempt a tenant
+    // can cause at will for days.
+    let is_test = d.event_type == EventType::WebhookTest.as_str();
+    let next = if succeeded || is_test {
         None
     } else {
         retry::next_attempt_random(d.created_at, d.attempts + 1, finished_at)
@@ -201,7 +216,7 @@ pub async fn attempt(s: &Services, job: &DeliveryJob) -> Result<Handled> {
         endpoint_id = %d.endpoint_id,
         attempt = attempt.attempt,
         status_code = ?attempt.status_code,
-        latency_ms = attempt.latency_ms,
+        latency_ms = ?attempt.latency_ms,
         outcome = status.as_str(),
         "webhook delivery attempted"
     );
@@ -252,10 +267,21 @@ async fn close(
     Ok(())
 }
 
+/// An attempt's outcome: a status and its latency, or why there was none.
 struct PostResult {
     status: Option<u16>,
-    latency: Duration,
-    error: Option<String>,
+    latency: Option<Duration>,
+    failure: Option<Failure>,
+}
+
+impl PostResult {
+    fn failed(failure: Failure) -> PostResult {
+        PostResult {
+            status: None,
+            latency: None,
+            failure: Some(failure),
+        }
+    }
 }
 
 async fn open_secret(
@@ -309,9 +335,15 @@ async fn post(s: &Services, endpoint: &WebhookEndpoint, d: &Delivery) -> Result<
     let refs: Vec<&crate::crypto::Secret> = secrets.iter().collect();
     let signature = standard_webhooks::signature_header(&refs, &d.event_id, timestamp, &body)
         .ok_or_else(|| Error::internal("the endpoint's secret is not a whsec_ secret"))?;
+    let request = match http(Reach::new(s.config.allow_loopback_webhooks)).post(&endpoint.url) {
+        Ok(r) => r,
+        Err(failure) => {
+            tracing::warn!(endpoint_id = %endpoint.id, "webhook URL's host is an address this deployment may not reach");
+            return Ok(PostResult::failed(failure));
+        }
+    };
     let started = Instant::now();
-    let response = http()
-        .post(&endpoint.url)
+    let response = request
         .header("content-type", "application/json")
         .header("webhook-id", &d.event_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -323,20 +355,22 @@ async fn post(s: &Services, endpoint: &WebhookEndpoint, d: &Delivery) -> Result<
     Ok(match response {
         Ok(r) => PostResult {
             status: Some(r.status().as_u16()),
-            latency,
-            error: None,
+            latency: Some(latency),
+            failure: None,
         },
-        Err(e) => PostResult {
-            status: None,
-            latency,
-            error: Some(if e.is_timeout() {
-                "timed out".into()
-            } else if e.is_connect() {
-                "connection failed".into()
-            } else {
-                "request failed".into()
-            }),
-        },
+        Err(e) => {
+            let failure = Failure::of(&e);
+            // The operator's log has the detail (without the URL, which may carry a secret);
+            // the tenant's delivery log only the failure's sentence.
+            tracing::warn!(
+                endpoint_id = %endpoint.id,
+                error = ?e.without_url(),
+                latency_ms = latency.as_millis() as u64,
+                refused = failure == Failure::Refused,
+                "webhook delivery got no answer"
+            );
+            PostResult::failed(failure)
+        }
     })
 }
 
