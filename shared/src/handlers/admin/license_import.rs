@@ -412,11 +412,14 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
             Ok(c) => c,
         };
         if let Some(record) = state.imports.get(external_id) {
-            if record.license_id == c.license_id {
+            // The same key's license (imported before keys were scoped: at the unscoped id).
+            if record.license_id == c.license_id
+                || c.unscoped_id.as_ref() == Some(&record.license_id)
+            {
                 results.push(result(
                     external_id,
                     ImportStatus::Unchanged,
-                    Some(c.license_id),
+                    Some(record.license_id.clone()),
                     None,
                 ));
             } else {
