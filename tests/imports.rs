@@ -8,9 +8,7 @@
 use keyhook_shared::crypto::{seal, SealContext};
 use keyhook_shared::domain::license::KEY_SEAL_FIELD;
 use keyhook_shared::domain::license_key::AnyKey;
-use keyhook_shared::domain::{
-    EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus,
-};
+use keyhook_shared::domain::{EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus};
 use keyhook_shared::handlers::admin::license_import::IMPORT_REQUESTS_PER_MINUTE;
 use keyhook_shared::store::imports::{ImportWrite, LicenseImport};
 use keyhook_tests::{unique, Stack, TestTenant};
@@ -71,9 +69,15 @@ async fn the_same_legacy_key_in_two_tenants_is_two_licenses_each_valid_under_its
         )
         .await;
         assert_eq!(report["results"][0]["status"], "created", "{report}");
-        let id = report["results"][0]["licenseId"].as_str().unwrap().to_string();
+        let id = report["results"][0]["licenseId"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let l = license(&stack, tenant, &id).await;
-        assert_eq!((l["key"].as_str(), l["customerEmail"].as_str()), (Some(key.as_str()), Some(email)));
+        assert_eq!(
+            (l["key"].as_str(), l["customerEmail"].as_str()),
+            (Some(key.as_str()), Some(email))
+        );
         ids.push(id);
     }
     assert_ne!(ids[0], ids[1], "two tenants, two licenses");
@@ -113,7 +117,9 @@ async fn a_dry_run_never_reports_another_tenants_key() {
     let product_a = stack.product(&a, json!({})).await;
     let product_b = stack.product(&b, json!({})).await;
     // Short legacy keys, the kind one could guess by the thousand.
-    let keys: Vec<String> = (0..20).map(|i| format!("EX{i:02}-{}", unique("g"))).collect();
+    let keys: Vec<String> = (0..20)
+        .map(|i| format!("EX{i:02}-{}", unique("g")))
+        .collect();
     let entries: Vec<Value> = keys
         .iter()
         .enumerate()
@@ -255,8 +261,16 @@ async fn licenses_imported_before_keys_were_scoped_keep_working_for_their_tenant
     )
     .await;
     assert_eq!(dry["results"][0]["status"], "would_create", "{dry}");
-    let created = import(&stack, &b, json!({"licenses": [entry(&key, &product_b, "b-1")]})).await;
-    let b_id = created["results"][0]["licenseId"].as_str().unwrap().to_string();
+    let created = import(
+        &stack,
+        &b,
+        json!({"licenses": [entry(&key, &product_b, "b-1")]}),
+    )
+    .await;
+    let b_id = created["results"][0]["licenseId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(b_id, legacy);
     assert_eq!(
         validate(&stack, &key, &product_b).await["license"]["id"],
@@ -280,10 +294,18 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
     let key = format!("RACE-{}", unique("k"));
     let imports = (0..10).map(|i| {
         let mut licenses: Vec<Value> = (0..30)
-            .map(|j| entry(&format!("FILL-{i}-{j}-{key}"), &product, &format!("fill-{i}-{j}")))
+            .map(|j| {
+                entry(
+                    &format!("FILL-{i}-{j}-{key}"),
+                    &product,
+                    &format!("fill-{i}-{j}"),
+                )
+            })
             .collect();
-        licenses.push(json!({"key": key, "productId": product, "externalId": format!("race-{i}"),
-                             "customerEmail": format!("buyer{i}@example.com")}));
+        licenses.push(
+            json!({"key": key, "productId": product, "externalId": format!("race-{i}"),
+                             "customerEmail": format!("buyer{i}@example.com")}),
+        );
         import(&stack, &tenant, json!({"licenses": licenses}))
     });
     let reports = futures::future::join_all(imports).await;
@@ -291,7 +313,11 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
     let winners: Vec<usize> = (0..10)
         .filter(|&i| outcomes[i]["status"] == "created")
         .collect();
-    assert_eq!(winners.len(), 1, "exactly one import creates the key's license: {outcomes:?}");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one import creates the key's license: {outcomes:?}"
+    );
     for (i, o) in outcomes.iter().enumerate() {
         if i != winners[0] {
             assert_eq!(o["status"], "failed", "{o}");
@@ -299,7 +325,11 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
         }
     }
     for r in &reports {
-        assert_eq!(r["created"].as_u64().unwrap() + r["failed"].as_u64().unwrap(), 31, "{r}");
+        assert_eq!(
+            r["created"].as_u64().unwrap() + r["failed"].as_u64().unwrap(),
+            31,
+            "{r}"
+        );
     }
     let id = outcomes[winners[0]]["licenseId"].as_str().unwrap();
     let l = license(&stack, &tenant, id).await;
@@ -398,7 +428,10 @@ async fn imports_are_rate_limited_per_tenant() {
     let limit = IMPORT_REQUESTS_PER_MINUTE as usize;
     let mut admitted = 0;
     let refused = loop {
-        assert!(admitted <= 2 * limit, "never refused after {admitted} requests");
+        assert!(
+            admitted <= 2 * limit,
+            "never refused after {admitted} requests"
+        );
         let res = send(&a, &product_a).await.unwrap();
         match res.status().as_u16() {
             200 => admitted += 1,
@@ -406,7 +439,10 @@ async fn imports_are_rate_limited_per_tenant() {
             other => panic!("{other}: {}", res.text().await.unwrap()),
         }
     };
-    assert!(admitted >= limit, "{admitted} admitted before the first refusal");
+    assert!(
+        admitted >= limit,
+        "{admitted} admitted before the first refusal"
+    );
     let retry_after: u64 = refused.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -446,7 +482,10 @@ async fn dates_at_the_end_of_year_9999_are_an_entrys_error_never_a_panic() {
     .await;
     let results = report["results"].as_array().unwrap();
     assert_eq!(results[0]["status"], "created", "{report}");
-    for (r, field) in [(&results[1], "expiresAt"), (&results[2], "devices: activatedAt")] {
+    for (r, field) in [
+        (&results[1], "expiresAt"),
+        (&results[2], "devices: activatedAt"),
+    ] {
         assert_eq!(r["status"], "failed", "{r}");
         let error = r["error"].as_str().unwrap();
         assert!(
@@ -461,7 +500,10 @@ async fn dates_at_the_end_of_year_9999_are_an_entrys_error_never_a_panic() {
     );
     let answer = validate(&stack, &last, &product).await;
     assert_eq!(
-        (answer["code"].as_str(), answer["license"]["expiresAt"].as_str()),
+        (
+            answer["code"].as_str(),
+            answer["license"]["expiresAt"].as_str()
+        ),
         (Some("VALID"), Some("9999-12-31T23:59:59.000Z")),
         "{answer}"
     );
@@ -475,7 +517,11 @@ async fn dates_at_the_end_of_year_9999_are_an_entrys_error_never_a_panic() {
         )
         .await;
     assert_eq!(
-        (status, body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["field"].as_str()
+        ),
         (422, Some("validation_failed"), Some("expiresAt")),
         "{body}"
     );

@@ -47,7 +47,12 @@ pub async fn send(
         };
         let mut limited = 0;
         let (status, body) = loop {
-            let res = http.post(&url).bearer_auth(token).json(&body).send().await?;
+            let res = http
+                .post(&url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?;
             let status = res.status().as_u16();
             let wait = res
                 .headers()

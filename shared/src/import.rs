@@ -561,10 +561,13 @@ mod tests {
             Some("9999-12-31T00:00:00Z")
         );
         // A year with a sign is not one Keyhook stores either.
-        let p = parse(Format::Exisone, "Id,ActivationKey,ProductId,ExpirationDate
+        let p = parse(
+            Format::Exisone,
+            "Id,ActivationKey,ProductId,ExpirationDate
 1,K,42,-0001-01-01
-")
-            .unwrap();
+",
+        )
+        .unwrap();
         assert!(
             p.skipped[0].reason.starts_with("ExpirationDate "),
             "{:?}",

@@ -66,7 +66,9 @@ fn item_bytes(item: &Item) -> usize {
             AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
             AttributeValue::B(b) => b.as_ref().len(),
             AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
-            AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+            }
             AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(String::len).sum(),
             _ => 1,
         }

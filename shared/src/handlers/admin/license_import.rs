@@ -83,7 +83,7 @@ pub struct ImportLicense {
     pub customer_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
-    /// RFC 3339; absent or null: never expires.
+    /// RFC 3339, up to 9999-12-31T23:59:59Z in UTC; absent or null: never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// Absent: the product's.
@@ -109,7 +109,7 @@ pub struct ImportDevice {
     pub device_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
-    /// RFC 3339; absent: the time of the import.
+    /// RFC 3339, up to 9999-12-31T23:59:59Z in UTC; absent: the time of the import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activated_at: Option<String>,
 }
@@ -181,7 +181,9 @@ fn optional_text(v: &Option<String>) -> Option<String> {
 fn timestamp(field: &str, text: &str) -> std::result::Result<OffsetDateTime, String> {
     crate::time::parse(text).ok_or_else(|| {
         if OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).is_ok() {
-            format!("{field} {text:?} is later than 9999-12-31T23:59:59Z, the last date Keyhook stores")
+            format!(
+                "{field} {text:?} is later than 9999-12-31T23:59:59Z, the last date Keyhook stores"
+            )
         } else {
             format!("{field} {text:?} is not an RFC 3339 timestamp such as 2027-01-31T00:00:00Z")
         }
@@ -296,7 +298,7 @@ pub async fn import(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     if let Some(retry_after) = over_rate(s, &c.tenant_id).await? {
         let refused = Error::RateLimited(format!(
             "more than {IMPORT_REQUESTS_PER_MINUTE} import requests this minute for this \
-             tenant; retry in {retry_after} s (keyhook import waits by itself)"
+             tenant; retry in {retry_after} s"
         ));
         return Ok(ApiResponse::error(&refused).with_header(
             http::header::RETRY_AFTER,
