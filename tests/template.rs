@@ -540,8 +540,6 @@ fn expected_actions(function: &str) -> BTreeSet<&'static str> {
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
             "dynamodb:Query",
-            // license import (25 items a call)
-            "dynamodb:BatchWriteItem",
             "kms:Decrypt",
             "kms:GenerateDataKey",
             "sqs:SendMessage",

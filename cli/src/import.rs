@@ -5,6 +5,8 @@
 //! same checks as any admin request and needs no AWS credentials. Re-running it changes
 //! nothing (idempotent per external id).
 
+use std::time::Duration;
+
 use keyhook_shared::handlers::admin::license_import::{ImportInput, ImportLicense, ImportReport};
 pub use keyhook_shared::import::{parse, FileError, Format, Parsed, Skipped};
 
@@ -20,7 +22,13 @@ pub enum SendError {
     Refused { status: u16, body: String },
 }
 
-/// Sends licenses in batches of `batch`; `progress` sees each batch's report.
+/// Most consecutive `429` answers to one batch before giving up (each waited out first).
+const MAX_RATE_LIMITED: u32 = 10;
+/// Longest wait `Retry-After` may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Sends licenses in batches of `batch`; `progress` sees each batch's report. A batch refused
+/// by the tenant's import rate limit (`429`) is sent again after the `Retry-After` it names.
 pub async fn send(
     http: &reqwest::Client,
     base_url: &str,
@@ -33,17 +41,34 @@ pub async fn send(
     let url = format!("{}/api/licenses/import", base_url.trim_end_matches('/'));
     let mut reports = Vec::new();
     for chunk in licenses.chunks(batch.clamp(1, 1000)) {
-        let res = http
-            .post(&url)
-            .bearer_auth(token)
-            .json(&ImportInput {
-                licenses: chunk.to_vec(),
-                dry_run,
-            })
-            .send()
-            .await?;
-        let status = res.status().as_u16();
-        let body = res.text().await?;
+        let body = ImportInput {
+            licenses: chunk.to_vec(),
+            dry_run,
+        };
+        let mut limited = 0;
+        let (status, body) = loop {
+            let res = http
+                .post(&url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?;
+            let status = res.status().as_u16();
+            let wait = res
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .map_or(Duration::from_secs(5), |s| {
+                    Duration::from_secs(s).min(MAX_WAIT)
+                });
+            let text = res.text().await?;
+            if status == 429 && limited < MAX_RATE_LIMITED {
+                limited += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            break (status, text);
+        };
         if status != 200 {
             return Err(SendError::Refused { status, body });
         }

@@ -232,8 +232,8 @@ fn truthy(v: &str) -> bool {
 }
 
 /// A timestamp as exports write them: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC), or a date
-/// (its start, UTC). Words meaning "never" are `None`.
-fn timestamp(v: &str) -> Result<Option<String>, String> {
+/// (its start, UTC), read from `field`. Words meaning "never" are `None`.
+fn timestamp(field: &str, v: &str) -> Result<Option<String>, String> {
     let v = v.trim();
     if v.is_empty()
         || ["never", "perpetual", "null", "none", "lifetime"]
@@ -241,32 +241,44 @@ fn timestamp(v: &str) -> Result<Option<String>, String> {
     {
         return Ok(None);
     }
-    if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
-        return Ok(Some(t.format(&Rfc3339).expect("formats")));
-    }
-    let dt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    if let Ok(t) = PrimitiveDateTime::parse(v.split('.').next().unwrap_or(v), dt) {
-        return Ok(Some(t.assume_utc().format(&Rfc3339).expect("formats")));
-    }
-    let d = time::macros::format_description!("[year]-[month]-[day]");
-    if let Ok(d) = Date::parse(v, d) {
-        return Ok(Some(
-            d.midnight().assume_utc().format(&Rfc3339).expect("formats"),
+    let t = if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
+        t
+    } else if let Ok(t) = PrimitiveDateTime::parse(
+        v.split('.').next().unwrap_or(v),
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    ) {
+        t.assume_utc()
+    } else if let Ok(d) = Date::parse(v, time::macros::format_description!("[year]-[month]-[day]"))
+    {
+        d.midnight().assume_utc()
+    } else {
+        return Err(format!(
+            "{field} {v:?} is neither RFC 3339 nor YYYY-MM-DD[ HH:MM:SS]"
         ));
-    }
-    Err(format!(
-        "date {v:?} is neither RFC 3339 nor YYYY-MM-DD[ HH:MM:SS]"
-    ))
+    };
+    rfc3339(field, v, t).map(Some)
 }
 
-/// Without an id column, the external id is the license id the key derives (never the key
-/// itself, which must not be stored in clear).
+/// `t` as the import API takes it (RFC 3339, UTC), if Keyhook can store it: its UTC date in
+/// years 0000 to 9999. `what` and `v` name the field and the text it came from.
+fn rfc3339(what: &str, v: &str, t: OffsetDateTime) -> Result<String, String> {
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|u| (0..=9999).contains(&u.year()))
+        .and_then(|u| u.format(&Rfc3339).ok())
+        .ok_or_else(|| {
+            format!("{what} {v:?} is outside the dates Keyhook stores (years 0000 to 9999, UTC)")
+        })
+}
+
+/// Without an id column, the external id is derived from the key alone (never the key itself,
+/// which must not be stored in clear): the key's unscoped license id, the same whatever the
+/// product and in every version, so a re-run finds what it imported.
 fn external_id(r: &Record, names: &[&str], key: &str) -> Result<String, String> {
     if let Some(id) = field(r, names) {
         return Ok(id);
     }
     AnyKey::parse(key)
-        .map(|k| format!("key:{}", k.license_id()))
+        .map(|k| format!("key:{}", k.unscoped_license_id()))
         .map_err(|e| format!("key: {e}"))
 }
 
@@ -300,7 +312,7 @@ fn exisone(r: &Record) -> Result<ImportLicense, String> {
         customer_email: field(r, &["CustomerEmail", "Email"]),
         customer_name: field(r, &["PaymentProcessorCustomerName", "CustomerName", "Name"]),
         expires_at: match field(r, &["ExpirationDate", "ExpiresAt", "ExpiryDate", "Expires"]) {
-            Some(v) => timestamp(&v)?,
+            Some(v) => timestamp("ExpirationDate", &v)?,
             None => None,
         },
         max_devices: number(r, &["MaxDevices", "MaxActivations"])?,
@@ -326,7 +338,7 @@ fn status_word(s: &str) -> Result<LicenseStatus, String> {
 fn lukittu(r: &Record) -> Result<ImportLicense, String> {
     let key = field(r, &["licenseKey", "key"]).ok_or("no licenseKey")?;
     let expires_at = match field(r, &["expirationDate"]) {
-        Some(v) => timestamp(&v)?,
+        Some(v) => timestamp("expirationDate", &v)?,
         None => match (
             field(r, &["expirationType"]).as_deref(),
             number(r, &["expirationDays"])?,
@@ -334,13 +346,19 @@ fn lukittu(r: &Record) -> Result<ImportLicense, String> {
             // A duration counted from creation: its end.
             (Some("DURATION"), Some(days)) => {
                 let created = field(r, &["createdAt"]).ok_or("expirationDays without createdAt")?;
-                let created = OffsetDateTime::parse(&created, &Rfc3339)
+                let start = OffsetDateTime::parse(&created, &Rfc3339)
                     .map_err(|_| format!("createdAt {created:?} is not RFC 3339"))?;
-                Some(
-                    (created + Duration::days(i64::from(days.min(100_000))))
-                        .format(&Rfc3339)
-                        .expect("formats"),
-                )
+                let days = days.min(crate::domain::purchase::MAX_LICENSE_DAYS);
+                let past = || {
+                    format!(
+                        "expirationDays: createdAt {created:?} + {days} days is past \
+                         9999-12-31, the last date Keyhook stores"
+                    )
+                };
+                let end = start
+                    .checked_add(Duration::days(i64::from(days)))
+                    .ok_or_else(past)?;
+                Some(rfc3339("expirationDays", &created, end).map_err(|_| past())?)
             }
             _ => None,
         },
@@ -434,7 +452,7 @@ fn keygen(r: &Record) -> Result<ImportLicense, String> {
         ),
         customer_name: field(r, &["attributes.name", "name"]),
         expires_at: match field(r, &["attributes.expiry", "expiry"]) {
-            Some(v) => timestamp(&v)?,
+            Some(v) => timestamp("expiry", &v)?,
             None => None,
         },
         max_devices: number(r, &["attributes.maxMachines", "maxMachines"])?,
@@ -509,5 +527,51 @@ mod tests {
             Some("2026-01-31T00:00:00Z")
         );
         assert_eq!(p.licenses[0].product_id, "p1");
+    }
+
+    #[test]
+    fn dates_past_year_9999_are_a_reason_not_a_panic() {
+        let p = parse(
+            Format::Lukittu,
+            r#"[{"id":"u1","licenseKey":"K1","expirationType":"DURATION","expirationDays":30,
+                 "createdAt":"9999-12-31T00:00:00Z","products":[{"id":"p1"}]},
+                {"id":"u2","licenseKey":"K2","expirationDate":"9999-12-31T23:59:59-01:00",
+                 "products":[{"id":"p1"}]},
+                {"id":"u3","licenseKey":"K3","expirationType":"DURATION","expirationDays":1,
+                 "createdAt":"9999-12-30T00:00:00Z","products":[{"id":"p1"}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(p.skipped.len(), 2, "{:?}", p.skipped);
+        assert_eq!(p.skipped[0].record, 1);
+        assert!(
+            p.skipped[0].reason.starts_with("expirationDays: ")
+                && p.skipped[0].reason.contains("9999-12-31"),
+            "{:?}",
+            p.skipped[0]
+        );
+        assert_eq!(p.skipped[1].record, 2);
+        assert!(
+            p.skipped[1].reason.starts_with("expirationDate ")
+                && p.skipped[1].reason.contains("years 0000 to 9999"),
+            "{:?}",
+            p.skipped[1]
+        );
+        assert_eq!(
+            p.licenses[0].expires_at.as_deref(),
+            Some("9999-12-31T00:00:00Z")
+        );
+        // A year with a sign is not one Keyhook stores either.
+        let p = parse(
+            Format::Exisone,
+            "Id,ActivationKey,ProductId,ExpirationDate
+1,K,42,-0001-01-01
+",
+        )
+        .unwrap();
+        assert!(
+            p.skipped[0].reason.starts_with("ExpirationDate "),
+            "{:?}",
+            p.skipped
+        );
     }
 }

@@ -21,8 +21,15 @@ pub fn format(t: OffsetDateTime) -> String {
     keyhook_format::time_fmt::format(truncate(t))
 }
 
+/// An RFC 3339 timestamp, in UTC. `None` for text that is not one, and for a time whose UTC
+/// date falls outside years 0000 to 9999 (`9999-12-31T23:00:00-05:00`): [`format`] could not
+/// write it back as it reads (and converting it would panic).
 pub fn parse(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(truncate)
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()?
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .map(truncate)
 }
 
 pub fn from_unix(secs: i64) -> Option<OffsetDateTime> {
@@ -80,5 +87,18 @@ mod tests {
         let s = format(t);
         assert_eq!(s, "2023-11-14T22:13:20.000Z");
         assert_eq!(parse(&s).unwrap(), t);
+    }
+
+    #[test]
+    fn times_whose_utc_date_leaves_years_0_to_9999_do_not_parse() {
+        let last = parse("9999-12-31T23:59:59.999Z").unwrap();
+        assert_eq!(format(last), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            parse("9999-12-31T23:59:59+01:00").map(format).as_deref(),
+            Some("9999-12-31T22:59:59.000Z")
+        );
+        assert_eq!(parse("9999-12-31T23:59:59-01:00"), None);
+        assert_eq!(parse("0000-01-01T00:00:00+01:00"), None);
+        assert!(parse("0000-01-01T00:00:00Z").is_some());
     }
 }

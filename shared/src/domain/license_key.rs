@@ -11,9 +11,19 @@
 //!    removed, case and look-alikes forgiven) is that key: its hash is SHA-256 of the canonical
 //!    25 symbols, exactly as for every key Keyhook ever issued.
 //! 2. Any other text is an imported key: surrounding whitespace is trimmed and the rest is
-//!    matched exactly (case-sensitive, as the services it came from match it); its hash is
-//!    SHA-256 of `"keyhook-imported-key/v1:"` followed by that text, so it can never equal a
-//!    native key's hash. At most 128 printable characters.
+//!    matched exactly (case-sensitive, as the services it came from match it). At most 128
+//!    printable characters. An imported key belongs to the product it was imported for, and so
+//!    to that product's tenant: its hash is SHA-256 of `"keyhook-imported-key/v2:"`, the
+//!    product id's length and the product id (`<len>:<productId>:`), then the key's text. The
+//!    same legacy key imported by two tenants is two licenses, and a request that names a
+//!    product (every validation does) derives the license id without reading anything else.
+//!    The prefix keeps it apart from native keys' hashes.
+//!
+//! Licenses imported before keys were scoped to their product stay where they were: their
+//! hash is SHA-256 of `"keyhook-imported-key/v1:"` followed by the text
+//! ([`AnyKey::unscoped_hash`]), one namespace for the deployment. Validation reads there only
+//! when the product's own id finds nothing, and only accepts a license that covers the
+//! product asked about (`handlers::validate::license`); see `docs/data-model.md`.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -91,8 +101,10 @@ pub fn license_id_from_hash(hash: &[u8; 32]) -> String {
 /// Longest imported key, in characters.
 pub const MAX_IMPORTED_KEY_CHARS: usize = 128;
 
-/// Domain separation of imported keys' hashes from native ones.
-const IMPORTED_HASH_PREFIX: &str = "keyhook-imported-key/v1:";
+/// Domain separation of imported keys' hashes from native ones (scoped to a product).
+const IMPORTED_HASH_PREFIX: &str = "keyhook-imported-key/v2:";
+/// The same, before imported keys were scoped: licenses imported then keep this hash.
+const UNSCOPED_IMPORTED_HASH_PREFIX: &str = "keyhook-imported-key/v1:";
 
 /// A key as presented: a native Keyhook key, or a key imported from another service.
 /// `Debug` redacts it.
@@ -132,20 +144,49 @@ impl AnyKey {
         Ok(AnyKey::Imported(text.to_string()))
     }
 
-    pub fn lookup_hash(&self) -> [u8; 32] {
+    /// Whether the key's license is found through the product it is presented for (an
+    /// imported key) rather than by the key alone (a Keyhook key).
+    pub fn is_imported(&self) -> bool {
+        matches!(self, AnyKey::Imported(_))
+    }
+
+    /// The lookup hash of the key presented for `product_id`: a native key's own hash (the
+    /// product does not matter); an imported key's within that product.
+    pub fn lookup_hash(&self, product_id: &str) -> [u8; 32] {
         match self {
             AnyKey::Native(k) => k.lookup_hash(),
             AnyKey::Imported(text) => {
                 let mut h = Sha256::new();
                 h.update(IMPORTED_HASH_PREFIX.as_bytes());
+                h.update(format!("{}:{product_id}:", product_id.len()).as_bytes());
                 h.update(text.as_bytes());
                 h.finalize().into()
             }
         }
     }
 
-    pub fn license_id(&self) -> String {
-        license_id_from_hash(&self.lookup_hash())
+    /// The license id of the key presented for `product_id` (see [`AnyKey::lookup_hash`]).
+    pub fn license_id(&self, product_id: &str) -> String {
+        license_id_from_hash(&self.lookup_hash(product_id))
+    }
+
+    /// The hash of the key alone, whatever the product: a native key's lookup hash; for an
+    /// imported key, the hash licenses imported before keys were scoped are stored under.
+    pub fn unscoped_hash(&self) -> [u8; 32] {
+        match self {
+            AnyKey::Native(k) => k.lookup_hash(),
+            AnyKey::Imported(text) => {
+                let mut h = Sha256::new();
+                h.update(UNSCOPED_IMPORTED_HASH_PREFIX.as_bytes());
+                h.update(text.as_bytes());
+                h.finalize().into()
+            }
+        }
+    }
+
+    /// The license id of [`AnyKey::unscoped_hash`].
+    pub fn unscoped_license_id(&self) -> String {
+        license_id_from_hash(&self.unscoped_hash())
     }
 
     /// The key as the buyer knows it (native keys in five groups of five).
@@ -222,15 +263,22 @@ mod tests {
         let native = LicenseKey::parse("ABCDE-FGH1K-MN0PQ-RSTVW-XYZ01").unwrap();
         let any = AnyKey::parse(" abcde-fgh1k-mn0pq-rstvw-xyz01 ").unwrap();
         assert_eq!(any, AnyKey::Native(native.clone()));
-        assert_eq!(any.lookup_hash(), native.lookup_hash());
-        assert_eq!(any.license_id(), native.license_id());
+        // A native key is one license whatever product it is presented for.
+        for product in ["7", "42"] {
+            assert_eq!(any.lookup_hash(product), native.lookup_hash());
+            assert_eq!(any.license_id(product), native.license_id());
+        }
+        assert_eq!(any.unscoped_license_id(), native.license_id());
+        assert!(!any.is_imported());
 
         // A Keygen-style key: exact, case-sensitive, trimmed.
         let keygen = AnyKey::parse(" key/eyJhIjoxfQ==.sig ").unwrap();
         assert_eq!(keygen, AnyKey::Imported("key/eyJhIjoxfQ==.sig".into()));
         assert_ne!(
-            keygen.lookup_hash(),
-            AnyKey::parse("KEY/EYJHIJOXFQ==.SIG").unwrap().lookup_hash()
+            keygen.lookup_hash("7"),
+            AnyKey::parse("KEY/EYJHIJOXFQ==.SIG")
+                .unwrap()
+                .lookup_hash("7")
         );
         // A Lukittu key with a U is not a Crockford key: imported as is.
         let lukittu = AnyKey::parse("UUUUU-AAAAA-BBBBB-CCCCC-DDDDD").unwrap();
@@ -245,6 +293,26 @@ mod tests {
         );
         assert!(AnyKey::parse(&"x".repeat(128)).is_ok());
         assert_eq!(AnyKey::parse("ab\u{7}c"), Err(AnyKeyError::NotPrintable));
+    }
+
+    #[test]
+    fn an_imported_key_is_a_license_per_product() {
+        let key = AnyKey::parse("EX7Q-4MZP-9KDL-2WTR").unwrap();
+        assert!(key.is_imported());
+        assert_eq!(key.license_id("7"), key.license_id("7"));
+        assert_ne!(key.license_id("7"), key.license_id("8"));
+        // Neither is where licenses imported before scoping are, nor a native key's.
+        assert_ne!(key.license_id("7"), key.unscoped_license_id());
+        assert!(key.license_id("7").starts_with("lic_"));
+        // The product id is length-prefixed: no product and key pair reads as another.
+        let a = AnyKey::Imported("2:x".into()).lookup_hash("1");
+        let b = AnyKey::Imported("x".into()).lookup_hash("1:2");
+        assert_ne!(a, b);
+        // The unscoped hash is the one imports used before (v1), so those licenses are found.
+        let mut h = Sha256::new();
+        h.update(b"keyhook-imported-key/v1:EX7Q-4MZP-9KDL-2WTR");
+        let v1: [u8; 32] = h.finalize().into();
+        assert_eq!(key.unscoped_hash(), v1);
     }
 
     #[test]

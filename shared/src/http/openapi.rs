@@ -576,12 +576,13 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         Op::ResendLicenseEmail => O::new("Email the license's key again, to its current customerEmail, with the purchase's other keys that this address owns (never others' keys); delivered at least once", "licenses", Token)
             .status::<licenses::ResendView>(g, 202, "Queued"),
         Op::ImportLicenses => O::new(
-            "Import licenses from another licensing service (ExisOne, Lukittu, Keygen; see `keyhook import`) with their original keys: 1 to 1000 per request, idempotent per `externalId` (an id imported before is `unchanged`), each entry failing alone with its reason; `dryRun` says what would be created and writes nothing. Keys are any printable text up to 128 characters: one that reads as a Keyhook key keeps Keyhook's normalisation, any other is matched exactly (trimmed). `productId` is a product id or one of a product's `externalIds`.",
+            "Import licenses from another licensing service (ExisOne, Lukittu, Keygen; see `keyhook import`) with their original keys: 1 to 1000 per request, idempotent per `externalId` (an id imported before is `unchanged`), each entry failing alone with its reason; `dryRun` says what would be created and writes nothing. Keys are any printable text up to 128 characters: one that reads as a Keyhook key keeps Keyhook's normalisation (one license across Keyhook), any other is matched exactly (trimmed) and belongs to the product it is imported for, so to the tenant (another tenant's license with the same key is neither read nor reported). `productId` is a product id or one of a product's `externalIds`. Nothing is overwritten: a license or external id created while the import ran makes that entry fail. 60 requests a minute per tenant, dry runs included.",
             "licenses",
             Token,
         )
         .body::<license_import::ImportInput>(g)
-        .ok::<license_import::ImportReport>(g),
+        .ok::<license_import::ImportReport>(g)
+        .error(429, "More than 60 import requests this minute for this tenant (`rate_limited`); `Retry-After` says in how many seconds to retry."),
         Op::ListTenantKeys => O::new("List the tenant's keys (never their material), oldest first, all in one page (a tenant has few)", "tenant keys", Token)
             .ok::<ListBody<tenant_keys::TenantKeyView>>(g),
         Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)

@@ -1,13 +1,16 @@
-//! Imported licenses: what already exists (licenses by the id their key derives, import
+//! Imported licenses: what already exists (licenses by the ids their keys derive, import
 //! records by external id) in BatchGetItem calls of 100 keys, and the new licenses with their
-//! import records in BatchWriteItem calls of 25 items (unprocessed items sent again). Batch
-//! writes carry no conditions; the handler reads first and writes only what is new, so a re-run
-//! writes nothing.
+//! import records in `TransactWriteItems` calls, each item on the condition that it does not
+//! exist yet. The handler reads first and writes only what is new, so a re-run writes nothing;
+//! the conditions make sure that a license created between that read and the write (another
+//! import, an issuance of the same key) or an external id imported meanwhile is never
+//! overwritten: that entry fails alone and the rest of its transaction is sent again.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{dynamo_err, keys, Item, Store};
@@ -15,8 +18,14 @@ use crate::domain::License;
 use crate::time::serde_ts;
 use crate::{Error, Result};
 
-/// Items per BatchWriteItem call (DynamoDB's limit).
-pub const WRITE_BATCH: usize = 25;
+/// Licenses per transaction: each is two actions (license, import record), and DynamoDB takes
+/// 100 actions in one.
+pub const LICENSES_PER_TRANSACTION: usize = 50;
+/// Bytes of items per transaction, kept under DynamoDB's 4 MB per transaction.
+const TRANSACTION_BYTES: usize = 3_500_000;
+/// Sends of one transaction that lost to concurrent transactions (`TransactionConflict`)
+/// before giving up with a retryable error.
+const MAX_CONFLICT_RETRIES: u32 = 8;
 
 /// The record of one imported external id: which license it became.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,10 +41,39 @@ pub struct LicenseImport {
 /// What exists already for a batch of imports.
 #[derive(Debug, Default)]
 pub struct ImportState {
-    /// Licenses by id, whoever owns them (a key is one license across the deployment).
+    /// Licenses by id, whoever owns them (the handler decides what another tenant's means).
     pub licenses: HashMap<String, License>,
     /// The tenant's import records by external id.
     pub imports: HashMap<String, LicenseImport>,
+}
+
+/// What became of one imported license's write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportWrite {
+    /// The license and its import record were written.
+    Written,
+    /// A license with this id exists now (created since the handler's read): nothing written.
+    LicenseExists,
+    /// The external id was imported since the handler's read: nothing written.
+    ImportExists,
+}
+
+/// DynamoDB's size of an item, near enough to keep transactions under their limit (names and
+/// values in bytes, a few bytes of overhead per nested value).
+fn item_bytes(item: &Item) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+            }
+            AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(String::len).sum(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
 impl Store {
@@ -69,59 +107,112 @@ impl Store {
         Ok(state)
     }
 
-    /// Writes imported licenses and their import records.
+    /// Writes imported licenses with their import records, each pair on the condition that
+    /// neither exists; one outcome per pair, in order.
     pub async fn write_imported(
         &self,
-        licenses: &[License],
-        imports: &[LicenseImport],
-    ) -> Result<()> {
-        let mut items: Vec<Item> = Vec::with_capacity(licenses.len() + imports.len());
-        for l in licenses {
-            items.push(Self::license_item(l)?);
+        pairs: &[(License, LicenseImport)],
+    ) -> Result<Vec<ImportWrite>> {
+        let mut items: Vec<[Item; 2]> = Vec::with_capacity(pairs.len());
+        for (license, record) in pairs {
+            items.push([
+                Self::license_item(license)?,
+                Self::item(
+                    record,
+                    keys::license_import(&record.tenant_id, &record.external_id),
+                )?,
+            ]);
         }
-        for r in imports {
-            items.push(Self::item(
-                r,
-                keys::license_import(&r.tenant_id, &r.external_id),
-            )?);
-        }
-        for chunk in items.chunks(WRITE_BATCH) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map(|p| WriteRequest::builder().put_request(p).build())
-                        .map_err(|e| Error::internal(e.to_string()))
-                })
-                .collect::<Result<_>>()?;
-            let mut attempt = 0u32;
-            while !requests.is_empty() {
-                if attempt > 0 {
-                    // Throttled: back off before sending what was not processed.
-                    let ms = (25u64 << attempt.min(6)).min(2_000);
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+        let mut outcomes = vec![ImportWrite::Written; pairs.len()];
+        let mut start = 0;
+        while start < items.len() {
+            // As many pairs as fit in one transaction (at least one).
+            let mut end = start;
+            let mut bytes = 0;
+            while end < items.len() && end - start < LICENSES_PER_TRANSACTION {
+                let size = items[end].iter().map(item_bytes).sum::<usize>();
+                if end > start && bytes + size > TRANSACTION_BYTES {
+                    break;
                 }
-                if attempt > 10 {
-                    return Err(Error::aws(
-                        "dynamodb",
-                        "BatchWriteItem kept leaving items unprocessed",
-                    ));
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(dynamo_err)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                attempt += 1;
+                bytes += size;
+                end += 1;
             }
+            self.write_pairs(&items, start..end, &mut outcomes).await?;
+            start = end;
+        }
+        Ok(outcomes)
+    }
+
+    /// One transaction of the pairs in `range`; pairs whose condition fails are recorded in
+    /// `outcomes` and the others sent again without them.
+    async fn write_pairs(
+        &self,
+        items: &[[Item; 2]],
+        range: std::ops::Range<usize>,
+        outcomes: &mut [ImportWrite],
+    ) -> Result<()> {
+        let put_new = |item: &Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| Error::internal(e.to_string()))
+        };
+        let mut pending: Vec<usize> = range.collect();
+        let mut conflicts = 0u32;
+        while !pending.is_empty() {
+            let actions = pending
+                .iter()
+                .flat_map(|&i| items[i].iter())
+                .map(put_new)
+                .collect::<Result<Vec<_>>>()?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions))
+                .send()
+                .await;
+            let Err(e) = result else { return Ok(()) };
+            let reasons: Vec<Option<String>> = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().map(str::to_string))
+                    .collect(),
+                _ => return Err(dynamo_err(e)),
+            };
+            let code = |action: usize| reasons.get(action).and_then(|r| r.as_deref());
+            let mut refused = false;
+            // Which pairs' conditions failed (the reasons are in the order of the actions).
+            let mut kept = Vec::with_capacity(pending.len());
+            for (n, &i) in pending.iter().enumerate() {
+                let (license, record) = (code(2 * n), code(2 * n + 1));
+                if record == Some("ConditionalCheckFailed") {
+                    outcomes[i] = ImportWrite::ImportExists;
+                    refused = true;
+                } else if license == Some("ConditionalCheckFailed") {
+                    outcomes[i] = ImportWrite::LicenseExists;
+                    refused = true;
+                } else {
+                    kept.push(i);
+                }
+            }
+            pending = kept;
+            if refused {
+                continue;
+            }
+            let conflicted = reasons
+                .iter()
+                .any(|r| r.as_deref() == Some("TransactionConflict"));
+            if !conflicted || conflicts >= MAX_CONFLICT_RETRIES {
+                return Err(dynamo_err(e));
+            }
+            // Lost to a concurrent transaction on one of the items: send again shortly.
+            conflicts += 1;
+            let ms = rand::random::<u64>() % (10u64 << conflicts.min(5));
+            tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         Ok(())
     }

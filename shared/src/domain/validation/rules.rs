@@ -158,7 +158,7 @@ pub const MAX_DEVICE_LIST_BYTES: usize = 256 * 1024;
 
 /// Bytes a device takes in the list: its id, its name, and the fixed part (attribute names,
 /// the activation time).
-fn device_bytes(id: &str, name: Option<&str>) -> usize {
+pub fn device_bytes(id: &str, name: Option<&str>) -> usize {
     id.len() + name.map_or(0, str::len) + 64
 }
 

@@ -2,33 +2,45 @@
 //! Keygen; `keyhook import` converts their exports), with their original keys, so keys already
 //! in buyers' hands keep working. Batched and idempotent per external id:
 //!
+//! 0. each tenant has [`IMPORT_REQUESTS_PER_MINUTE`] requests a minute, dry runs included
+//!    (an exact DynamoDB counter); past it, `429 rate_limited` with `Retry-After`;
 //! 1. every entry is checked on its own (key, product by id or alias, customer, expiry,
 //!    limits, devices, status); a bad entry fails alone, with its reason;
-//! 2. one pass of BatchGetItem reads what exists: the licenses the keys derive (a key names one
-//!    license across the deployment) and the tenant's import records of the external ids;
+//! 2. one pass of BatchGetItem reads what exists: the licenses the keys derive and the
+//!    tenant's import records of the external ids. An imported key derives its license id
+//!    within its product, so within the tenant (`domain::license_key`): what is found there is
+//!    the tenant's own, and another tenant's license with the same legacy key is never read,
+//!    so neither the import nor its dry run can tell whether it exists. (A key that reads as a
+//!    Keyhook key is one license across the deployment, as every key Keyhook issues; its 125
+//!    random bits cannot be guessed.) A license imported before keys were scoped is read at
+//!    its old id too, and counts only if it is this tenant's for this product;
 //! 3. an external id imported before is `unchanged` (nothing is overwritten: the license may
 //!    have changed in Keyhook since); a key that is already a license fails;
-//! 4. the rest is written with BatchWriteItem (license + import record), keys sealed under the
-//!    tenant key (unwrapped once, cached). `dryRun` stops before writing and says what would be
-//!    created.
+//! 4. the rest is written in transactions, each license and import record on the condition
+//!    that it does not exist yet, keys sealed under the tenant key (unwrapped once, cached): a
+//!    license created between the read and the write (a concurrent import, an issuance) is
+//!    never overwritten, that entry fails with the reason. `dryRun` stops before writing and
+//!    says what would be created.
 //!
-//! Imported licenses are ordinary licenses: the id derives from the key's lookup hash
-//! (`domain::license_key::AnyKey`), so validation finds them with the same one read.
+//! Imported licenses are ordinary licenses: validation derives the same id from the key and
+//! the product it names, and finds them with one read.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::caller;
 use crate::crypto::{seal, SealContext};
 use crate::domain::license::{Device, KEY_SEAL_FIELD};
 use crate::domain::license_key::AnyKey;
+use crate::domain::validation::rules::{device_bytes, MAX_DEVICE_LIST_BYTES};
 use crate::domain::validation::DeviceId;
 use crate::domain::{EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus, Product};
 use crate::http::input::{is_email, json_body};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::store::imports::LicenseImport;
+use crate::store::imports::{ImportWrite, LicenseImport};
 use crate::{Error, Result, Services};
 
 /// Most licenses in one request (the CLI sends batches of 500).
@@ -37,6 +49,14 @@ pub const MAX_IMPORT_BATCH: usize = 1000;
 pub const MAX_IMPORTED_DEVICES: usize = 1000;
 const MAX_EXTERNAL_ID_CHARS: usize = 200;
 const MAX_NAME_CHARS: usize = 200;
+
+/// Import requests (dry runs included) one tenant may make in a minute: about 60,000 licenses
+/// in `keyhook import`'s batches of 500, more than the table takes from one import; a
+/// runaway script or a stolen token cannot do more.
+pub const IMPORT_REQUESTS_PER_MINUTE: u32 = 60;
+const RATE_WINDOW_SECONDS: i64 = 60;
+/// The scope of the import counter (`RATE#import#<sha256(tenant id)>`).
+const RATE_SCOPE: &str = "import";
 
 /// The body.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -63,7 +83,7 @@ pub struct ImportLicense {
     pub customer_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
-    /// RFC 3339; absent or null: never expires.
+    /// RFC 3339, up to 9999-12-31T23:59:59Z in UTC; absent or null: never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// Absent: the product's.
@@ -89,7 +109,7 @@ pub struct ImportDevice {
     pub device_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
-    /// RFC 3339; absent: the time of the import.
+    /// RFC 3339, up to 9999-12-31T23:59:59Z in UTC; absent: the time of the import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activated_at: Option<String>,
 }
@@ -134,7 +154,11 @@ pub struct ImportReport {
 /// An entry that passed its own checks.
 struct Checked {
     key: AnyKey,
+    /// The id the key derives for its product (see `domain::license_key`).
     license_id: String,
+    /// An imported key's id before keys were scoped: a license there may be this tenant's,
+    /// imported earlier.
+    unscoped_id: Option<String>,
     product: Product,
     customer_email: Option<String>,
     customer_name: Option<String>,
@@ -152,6 +176,20 @@ fn optional_text(v: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// An entry's timestamp field: RFC 3339, within the dates Keyhook stores (up to the end of
+/// year 9999, in UTC).
+fn timestamp(field: &str, text: &str) -> std::result::Result<OffsetDateTime, String> {
+    crate::time::parse(text).ok_or_else(|| {
+        if OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).is_ok() {
+            format!(
+                "{field} {text:?} is later than 9999-12-31T23:59:59Z, the last date Keyhook stores"
+            )
+        } else {
+            format!("{field} {text:?} is not an RFC 3339 timestamp such as 2027-01-31T00:00:00Z")
+        }
+    })
+}
+
 fn check_devices(
     input: &[ImportDevice],
     now: OffsetDateTime,
@@ -160,6 +198,7 @@ fn check_devices(
         return Err(format!("at most {MAX_IMPORTED_DEVICES} devices"));
     }
     let mut devices: Vec<Device> = Vec::with_capacity(input.len());
+    let mut bytes = 0;
     for d in input {
         let id = DeviceId::parse(&d.device_id).map_err(|e| format!("devices: deviceId {e}"))?;
         if devices.iter().any(|x| x.device_id == id.as_str()) {
@@ -167,14 +206,21 @@ fn check_devices(
         }
         let activated_at = match d.activated_at.as_deref() {
             None => now,
-            Some(t) => crate::time::parse(t).ok_or_else(|| {
-                format!("devices: activatedAt {t:?} is not an RFC 3339 timestamp")
-            })?,
+            Some(t) => timestamp("devices: activatedAt", t)?,
         };
+        let device_name: Option<String> =
+            optional_text(&d.device_name).map(|n| n.chars().take(MAX_NAME_CHARS).collect());
+        // The bound activations keep, so the license stays far below DynamoDB's item size.
+        bytes += device_bytes(id.as_str(), device_name.as_deref());
+        if bytes > MAX_DEVICE_LIST_BYTES {
+            return Err(format!(
+                "devices: at most {} KiB of device ids and names on one license",
+                MAX_DEVICE_LIST_BYTES / 1024
+            ));
+        }
         devices.push(Device {
             device_id: id.as_str().to_string(),
-            device_name: optional_text(&d.device_name)
-                .map(|n| n.chars().take(MAX_NAME_CHARS).collect()),
+            device_name,
             activated_at,
         });
     }
@@ -215,13 +261,12 @@ fn check(
     }
     let expires_at = match optional_text(&entry.expires_at) {
         None => None,
-        Some(t) => Some(crate::time::parse(&t).ok_or_else(|| {
-            format!("expiresAt {t:?} is not an RFC 3339 timestamp such as 2027-01-31T00:00:00Z")
-        })?),
+        Some(t) => Some(timestamp("expiresAt", &t)?),
     };
     let devices = check_devices(entry.devices.as_deref().unwrap_or_default(), now)?;
     Ok(Checked {
-        license_id: key.license_id(),
+        license_id: key.license_id(&product.id),
+        unscoped_id: key.is_imported().then(|| key.unscoped_license_id()),
         key,
         product,
         customer_email,
@@ -250,9 +295,39 @@ fn result(
 
 pub async fn import(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    if let Some(retry_after) = over_rate(s, &c.tenant_id).await? {
+        let refused = Error::RateLimited(format!(
+            "more than {IMPORT_REQUESTS_PER_MINUTE} import requests this minute for this \
+             tenant; retry in {retry_after} s"
+        ));
+        return Ok(ApiResponse::error(&refused).with_header(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(retry_after),
+        ));
+    }
     let input: ImportInput = json_body(req)?;
     let report = run(s, &c.tenant_id, input).await?;
     Ok(ApiResponse::ok(&report))
+}
+
+/// Counts this request against the tenant's imports of the minute (exact under concurrency:
+/// one conditional DynamoDB counter per tenant and minute). `Some(seconds until the next
+/// minute)` when the minute's requests are spent.
+async fn over_rate(s: &Services, tenant_id: &str) -> Result<Option<u64>> {
+    let now = crate::time::now().unix_timestamp();
+    let window = now - now.rem_euclid(RATE_WINDOW_SECONDS);
+    let subject = hex::encode(&Sha256::digest(tenant_id.as_bytes())[..16]);
+    let admitted = s
+        .store
+        .count_attempt(
+            RATE_SCOPE,
+            &subject,
+            window,
+            window + 2 * RATE_WINDOW_SECONDS,
+            IMPORT_REQUESTS_PER_MINUTE,
+        )
+        .await?;
+    Ok((!admitted).then(|| (window + RATE_WINDOW_SECONDS - now).max(1) as u64))
 }
 
 /// Imports a batch for a tenant (the handler without HTTP; benchmarks call it too).
@@ -313,7 +388,7 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
     let license_ids: Vec<String> = outcomes
         .iter()
         .filter_map(|o| o.as_ref().ok())
-        .map(|c| c.license_id.clone())
+        .flat_map(|c| std::iter::once(c.license_id.clone()).chain(c.unscoped_id.clone()))
         .collect();
     let external_ids: Vec<String> = input
         .licenses
@@ -339,11 +414,14 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
             Ok(c) => c,
         };
         if let Some(record) = state.imports.get(external_id) {
-            if record.license_id == c.license_id {
+            // The same key's license (imported before keys were scoped: at the unscoped id).
+            if record.license_id == c.license_id
+                || c.unscoped_id.as_ref() == Some(&record.license_id)
+            {
                 results.push(result(
                     external_id,
                     ImportStatus::Unchanged,
-                    Some(c.license_id),
+                    Some(record.license_id.clone()),
                     None,
                 ));
             } else {
@@ -359,15 +437,23 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
             }
             continue;
         }
-        if let Some(existing) = state.licenses.get(&c.license_id) {
+        // The license the key derives here, else one this tenant imported for this product
+        // before keys were scoped (another tenant's is none of this import's business).
+        let existing = state.licenses.get(&c.license_id).or_else(|| {
+            c.unscoped_id
+                .as_ref()
+                .and_then(|id| state.licenses.get(id))
+                .filter(|l| l.tenant_id == tenant_id && l.covers(&c.product.id))
+        });
+        if let Some(existing) = existing {
             let error = if existing.tenant_id != tenant_id {
-                // Another tenant's key: say nothing about it.
+                // A Keyhook-format key of another tenant: say nothing about it.
                 "this key is already in use in Keyhook; it cannot be imported".to_string()
             } else if existing.external_id.as_deref() == Some(external_id) {
                 results.push(result(
                     external_id,
                     ImportStatus::Unchanged,
-                    Some(c.license_id),
+                    Some(existing.id.clone()),
                     None,
                 ));
                 continue;
@@ -392,8 +478,8 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
 
     if !input.dry_run && !to_write.is_empty() {
         let key = s.keyring.active_key(tenant_id).await?;
-        let mut licenses = Vec::with_capacity(to_write.len());
-        let mut imports = Vec::with_capacity(to_write.len());
+        let mut pairs = Vec::with_capacity(to_write.len());
+        let mut positions = Vec::with_capacity(to_write.len());
         for (i, c) in to_write {
             let external_id = input.licenses[i].external_id.trim().to_string();
             let key_sealed = seal::seal(
@@ -405,16 +491,16 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
                 },
                 c.key.display().as_bytes(),
             );
-            imports.push(LicenseImport {
+            let record = LicenseImport {
                 tenant_id: tenant_id.to_string(),
                 external_id: external_id.clone(),
                 license_id: c.license_id.clone(),
                 imported_at: now,
-            });
-            licenses.push(License {
+            };
+            let license = License {
+                key_hash: hex::encode(c.key.lookup_hash(&c.product.id)),
                 id: c.license_id,
                 tenant_id: tenant_id.to_string(),
-                key_hash: hex::encode(c.key.lookup_hash()),
                 key_sealed,
                 product_id: c.product.id.clone(),
                 status: c.status,
@@ -436,10 +522,32 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
                 external_id: Some(external_id),
                 created_at: now,
                 updated_at: now,
-            });
+            };
+            pairs.push((license, record));
+            positions.push(i);
         }
-        s.store.write_imported(&licenses, &imports).await?;
-        tracing::info!(tenant_id, licenses = licenses.len(), "licenses imported");
+        let written = s.store.write_imported(&pairs).await?;
+        for (i, outcome) in positions.into_iter().zip(written) {
+            let error = match outcome {
+                ImportWrite::Written => continue,
+                ImportWrite::LicenseExists => {
+                    "a license with this key was created while the import ran; nothing was \
+                     overwritten (run the import again to see it)"
+                }
+                ImportWrite::ImportExists => {
+                    "this externalId was imported by another request while this one ran; \
+                     nothing was overwritten (run the import again to see it as unchanged)"
+                }
+            };
+            results[i].status = ImportStatus::Failed;
+            results[i].license_id = None;
+            results[i].error = Some(error.to_string());
+        }
+        let created = results
+            .iter()
+            .filter(|r| r.status == ImportStatus::Created)
+            .count();
+        tracing::info!(tenant_id, licenses = created, "licenses imported");
     }
 
     let count = |st: ImportStatus| results.iter().filter(|r| r.status == st).count();

@@ -1,5 +1,5 @@
 //! A request with a license key: read the license (one GetItem by the id derived from the key's
-//! hash), let the rules decide, write the change they ask for conditionally on the version read,
+//! hash; an imported key's within the product asked about, see [`Lookup`]), let the rules decide, write the change they ask for conditionally on the version read,
 //! answer. A write that lost a race (another request changed the license since the read) is
 //! re-decided on a fresh read, so limits hold under concurrency: the loser sees the winner's
 //! devices.
@@ -16,7 +16,7 @@ use super::answer::{respond, Answer, LicenseSummary};
 use super::input::{Environment, ValidationInput};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
-use crate::domain::validation::{rules, Check, Code, Decision, Verdict};
+use crate::domain::validation::{rules, Check, Code, Decision, LicenseUsage, Verdict};
 use crate::domain::License;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::license_usage::ChangeWrite;
@@ -44,6 +44,58 @@ pub struct Decided {
     pub now: time::OffsetDateTime,
 }
 
+/// Where the license of a key presented for a product is read: the id the key derives for that
+/// product (one GetItem: a native key's own id; an imported key's within the product, so within
+/// its tenant). An imported key that finds nothing there is looked for once more where licenses
+/// imported before keys were scoped are stored ([`AnyKey::unscoped_license_id`]), and such a
+/// license counts only if it covers the product asked about: another tenant's license with the
+/// same legacy key is never found through this tenant's product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub license_id: String,
+    key_hash: String,
+    /// An unscoped (pre-scoping) location: the license must cover the product.
+    unscoped: bool,
+}
+
+impl Lookup {
+    /// Where the key's license is for `product_id`.
+    pub fn of(key: &AnyKey, product_id: &str) -> Self {
+        Lookup {
+            license_id: key.license_id(product_id),
+            key_hash: hex::encode(key.lookup_hash(product_id)),
+            unscoped: false,
+        }
+    }
+
+    /// Where to look next when [`Lookup::of`] found nothing: an imported key's unscoped
+    /// location; nothing for a native key (its id is the only one).
+    pub fn fallback(key: &AnyKey) -> Option<Self> {
+        key.is_imported().then(|| Lookup {
+            license_id: key.unscoped_license_id(),
+            key_hash: hex::encode(key.unscoped_hash()),
+            unscoped: true,
+        })
+    }
+
+    /// Whether `license`, read at this location, is the key's license for `product_id`.
+    pub fn accepts(&self, license: &License, product_id: &str) -> bool {
+        license.key_hash == self.key_hash && (!self.unscoped || license.covers(product_id))
+    }
+}
+
+/// The license and usage at `at`, if it is the key's license for `product_id`.
+async fn read_at(
+    s: &Services,
+    at: &Lookup,
+    product_id: &str,
+) -> Result<Option<(License, LicenseUsage)>> {
+    Ok(s.store
+        .get_license_with_usage(&at.license_id)
+        .await?
+        .filter(|(license, _)| at.accepts(license, product_id)))
+}
+
 /// Reads and decides, writing what the rules ask; `None` when no license has this key.
 pub async fn decide(
     s: &Services,
@@ -52,19 +104,21 @@ pub async fn decide(
     input: &ValidationInput,
     key: &AnyKey,
 ) -> Result<Option<Decided>> {
-    let license_id = key.license_id();
-    let key_hash = hex::encode(key.lookup_hash());
+    let mut at = Lookup::of(key, &input.product_id);
     let ip = client_ip_key(req.source_ip);
     let mut test_accepted = None;
     for attempt in 0..MAX_ATTEMPTS {
         let now = crate::time::now();
-        let Some((mut license, mut usage)) = s.store.get_license_with_usage(&license_id).await?
-        else {
+        let mut found = read_at(s, &at, &input.product_id).await?;
+        if found.is_none() && attempt == 0 {
+            if let Some(fallback) = Lookup::fallback(key) {
+                found = read_at(s, &fallback, &input.product_id).await?;
+                at = fallback;
+            }
+        }
+        let Some((mut license, mut usage)) = found else {
             return Ok(None);
         };
-        if license.key_hash != key_hash {
-            return Ok(None);
-        }
         let livemode = livemode_of(s, &license).await?;
         let accepted = match (livemode, input.environment, test_accepted) {
             (true, _, _) | (_, Environment::Test, _) => true,
@@ -163,7 +217,7 @@ pub async fn answer(
     let Ok(key) = AnyKey::parse(key_text) else {
         return not_found(s, input, device_hash.as_deref(), None).await;
     };
-    let license_id = key.license_id();
+    let license_id = key.license_id(&input.product_id);
     let Some(decided) = decide(s, req, route, input, &key).await? else {
         return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
     };

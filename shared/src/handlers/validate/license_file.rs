@@ -135,13 +135,23 @@ pub async fn checkout(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         return license::not_found(s, &input, device_hash.as_deref(), None).await;
     };
     let Some(product) = s.store.get_product(&input.product_id).await? else {
-        return license::not_found(s, &input, device_hash.as_deref(), Some(&key.license_id()))
-            .await;
+        return license::not_found(
+            s,
+            &input,
+            device_hash.as_deref(),
+            Some(&key.license_id(&input.product_id)),
+        )
+        .await;
     };
     let ttl = ttl_of(&product, input.ttl)?;
     let Some(decided) = license::decide(s, req, Route::Activate, &input, &key).await? else {
-        return license::not_found(s, &input, device_hash.as_deref(), Some(&key.license_id()))
-            .await;
+        return license::not_found(
+            s,
+            &input,
+            device_hash.as_deref(),
+            Some(&key.license_id(&input.product_id)),
+        )
+        .await;
     };
     if !decided.verdict.code.is_valid() || decided.license.tenant_id != product.tenant_id {
         return license::respond_decided(s, &input, device_hash.as_deref(), &decided).await;
