@@ -13,6 +13,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keyhook_cli::stream_worker::StreamReader;
+use keyhook_shared::domain::validation::rules::{device_bytes, MAX_DEVICE_LIST_BYTES};
 use keyhook_shared::handlers::deliveries::payload::{MAX_BODY_BYTES, MAX_PAYLOAD_DEVICES};
 use keyhook_shared::handlers::deliveries::queue::DeliveryQueue;
 use keyhook_shared::handlers::deliveries::stream::MAX_RECORD_AGE;
@@ -22,11 +23,13 @@ use serde_json::{json, Value};
 
 const WEBHOOK: &str = "/api/stripe/webhook";
 
-/// A device id of 236 characters, unique per `i` (1,000 of them fill an import request to just
-/// under the admin API's 256 KiB body limit).
+/// A device id unique per `i`, of the longest length 1,000 devices of one license may each
+/// have: together they fill the license's device list to its bound (`MAX_DEVICE_LIST_BYTES`,
+/// which imports and activations both keep).
 fn long_device_id(i: usize) -> String {
+    let chars = MAX_DEVICE_LIST_BYTES / 1000 - device_bytes("", None);
     let head = format!("render-node-{i:04}-");
-    format!("{head}{}", "f".repeat(236 - head.len()))
+    format!("{head}{}", "f".repeat(chars - head.len()))
 }
 
 /// Imports licenses for `tenant`; the created licenses' ids.
@@ -89,7 +92,7 @@ async fn other_shop(stack: &Stack) -> (keyhook_tests::TestApp, String, MerchantE
 async fn a_license_with_a_thousand_long_device_ids_does_not_delay_another_tenants_license_created()
 {
     let stack = Stack::start().await;
-    // Tenant A: every event, and a license imported with 1,000 devices of 236-character ids,
+    // Tenant A: every event, and a license imported with 1,000 devices of the longest ids its device list holds,
     // all activated at the import (the later in the list counts as the more recent).
     let farm = stack.tenant("Render farm").await;
     let product = stack
