@@ -7,10 +7,12 @@
 //! its example if needed, quietly, then runs it), given `KEYHOOK_URL`, `KEYHOOK_TENANT_ID`,
 //! `KEYHOOK_PRODUCT_ID`, `KEYHOOK_LICENSE_KEY`, `KEYHOOK_CACHE_DIR` (a fresh directory per
 //! language: its mark, files, answers and the key set it fetched online),
-//! `KEYHOOK_ENVIRONMENT=test` and, for the rollback phase, `KEYHOOK_CLOCK_OFFSET_SECONDS`. The
-//! phases ([`PHASES`]): `online` (validate, activate on two devices, refused on the third,
-//! deactivate, activate, validate, check out a license file), `offline` (Keyhook unreachable:
-//! valid from the kept file) and `rollback` (unreachable, the clock two days back: refused).
+//! `KEYHOOK_ENVIRONMENT=test` and `KEYHOOK_CLOCK_OFFSET_SECONDS` (the client's clock is now + this).
+//! The phases ([`PHASES`]): `online` (validate, activate on two devices, refused on the third,
+//! deactivate, activate, validate, check out a license file), `offline` (Keyhook unreachable,
+//! three days later: valid from the kept file) and `rollback` (unreachable, the clock then set
+//! two days back, to a day inside the file's life and after everything signed: only the clock
+//! mark can refuse it).
 //! Device ids are derived from the names `dev-A`, `dev-B`, `dev-C` as machine ids
 //! (docs/integrate.md), so every language sends the same ids.
 //!
@@ -42,8 +44,7 @@ const LANGUAGES: &[&str] = &["python", "typescript", "go", "java"];
 /// The address the offline phases use: nothing listens there.
 const UNREACHABLE: &str = "http://127.0.0.1:9";
 
-/// The rollback phase's clock: two days back.
-const ROLLBACK_SECONDS: i64 = -2 * 86_400;
+const DAY: i64 = 86_400;
 
 /// How long one phase of one language may take (a first build of the Go or Java example
 /// included).
@@ -51,10 +52,11 @@ const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
 
 type Steps = &'static [(&'static str, &'static str)];
 
-/// The script: each phase's steps, (action, device name).
-const PHASES: &[(&str, Steps)] = &[
+/// The script: each phase, its clock offset in seconds, its steps (action, device name).
+const PHASES: &[(&str, i64, Steps)] = &[
     (
         "online",
+        0,
         &[
             ("validate", "dev-A"),
             ("activate", "dev-A"),
@@ -66,20 +68,23 @@ const PHASES: &[(&str, Steps)] = &[
             ("checkout", "dev-A"),
         ],
     ),
-    ("offline", &[("validate", "dev-A")]),
-    ("rollback", &[("validate", "dev-A")]),
+    ("offline", 3 * DAY, &[("validate", "dev-A")]),
+    ("rollback", DAY, &[("validate", "dev-A")]),
 ];
 
 /// What the script must give, line by line.
 fn expected() -> Vec<Value> {
-    let line = |step: &str, ok: bool, code: &str, offline: bool| {
-        json!({"step": step, "ok": ok, "code": code, "offline": offline})
-    };
+    let line = |step: &str, ok: bool, code: &str, offline: bool| json!({"step": step, "ok": ok, "code": code, "offline": offline});
     vec![
         line("online.1.validate dev-A", false, "NOT_ACTIVATED", false),
         line("online.2.activate dev-A", true, "VALID", false),
         line("online.3.activate dev-B", true, "VALID", false),
-        line("online.4.activate dev-C", false, "DEVICE_LIMIT_REACHED", false),
+        line(
+            "online.4.activate dev-C",
+            false,
+            "DEVICE_LIMIT_REACHED",
+            false,
+        ),
         line("online.5.deactivate dev-B", false, "NOT_ACTIVATED", false),
         line("online.6.activate dev-C", true, "VALID", false),
         line("online.7.validate dev-A", true, "VALID", false),
@@ -153,8 +158,20 @@ fn kind(e: &Error) -> &'static str {
     }
 }
 
-fn two_days_back() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc() + time::Duration::seconds(ROLLBACK_SECONDS)
+/// The Rust client's clock is a function: one per offset of [`PHASES`].
+fn clock_for(offset: i64) -> fn() -> time::OffsetDateTime {
+    fn one_day_on() -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::days(1)
+    }
+    fn three_days_on() -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::days(3)
+    }
+    match offset {
+        0 => time::OffsetDateTime::now_utc,
+        DAY => one_day_on,
+        o if o == 3 * DAY => three_days_on,
+        other => panic!("no clock for an offset of {other} s"),
+    }
 }
 
 /// The script with the Rust client, in-process: the reference.
@@ -162,7 +179,7 @@ async fn rust_reference(run: &Run) -> Vec<Value> {
     std::fs::create_dir_all(&run.cache).unwrap();
     let keys_path = run.cache.join("keys.json");
     let mut lines = Vec::new();
-    for (phase, steps) in PHASES {
+    for (phase, offset, steps) in PHASES {
         if *phase == "online" {
             let keys = reqwest::get(format!(
                 "{}/api/tenants/{}/signing-keys",
@@ -184,9 +201,7 @@ async fn rust_reference(run: &Run) -> Vec<Value> {
         let mut config = Config::new(base_url, &run.product_id, &keys).unwrap();
         config.cache_dir = Some(run.cache.clone());
         config.environment = Environment::Test;
-        if *phase == "rollback" {
-            config.clock = two_days_back;
-        }
+        config.clock = clock_for(*offset);
         let client = Client::new(config).unwrap();
         for (n, (action, name)) in steps.iter().enumerate() {
             let device = keyhook_client::fingerprint::device_id_from(&run.product_id, name);
@@ -225,7 +240,7 @@ async fn rust_reference(run: &Run) -> Vec<Value> {
 }
 
 /// One phase of `language`'s e2e.sh: its stdout's lines, or why it failed.
-fn run_phase(language: &str, phase: &str, run: &Run) -> Result<Vec<Value>, String> {
+fn run_phase(language: &str, phase: &str, offset: i64, run: &Run) -> Result<Vec<Value>, String> {
     let mut command = Command::new("bash");
     command
         .arg(script(language))
@@ -243,13 +258,10 @@ fn run_phase(language: &str, phase: &str, run: &Run) -> Result<Vec<Value>, Strin
         .env("KEYHOOK_LICENSE_KEY", &run.key)
         .env("KEYHOOK_CACHE_DIR", &run.cache)
         .env("KEYHOOK_ENVIRONMENT", "test")
-        .env_remove("KEYHOOK_CLOCK_OFFSET_SECONDS")
+        .env("KEYHOOK_CLOCK_OFFSET_SECONDS", offset.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if phase == "rollback" {
-        command.env("KEYHOOK_CLOCK_OFFSET_SECONDS", ROLLBACK_SECONDS.to_string());
-    }
     let started = Instant::now();
     let mut child = command
         .spawn()
@@ -302,8 +314,8 @@ fn run_phase(language: &str, phase: &str, run: &Run) -> Result<Vec<Value>, Strin
 /// Every phase of `language`, in order.
 fn run_language(language: &str, run: &Run) -> Result<Vec<Value>, String> {
     let mut lines = Vec::new();
-    for (phase, _) in PHASES {
-        lines.extend(run_phase(language, phase, run)?);
+    for (phase, offset, _) in PHASES {
+        lines.extend(run_phase(language, phase, *offset, run)?);
     }
     Ok(lines)
 }

@@ -76,7 +76,7 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(s.answer["trial"]["deviceHash"], kv.device_hash(PRODUCT, self.device))
         self.assertNotIn("licenseKey", self.server.requests[0][1])
 
-    def test_a_replayed_answer_is_refused_and_not_kept(self):
+    def test_a_replayed_answer_is_refused(self):
         c = self.client()
         c.activate(KEY, self.device)
         self.server.replay = True

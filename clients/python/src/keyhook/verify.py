@@ -85,6 +85,10 @@ def parse_time(s: Any, field: str = "time") -> datetime:
         raise VerifyError("malformed", f"{field} is not an RFC 3339 timestamp")
     year, month, day, hour, minute, second, fraction, sign, off_h, off_m = m.groups()
     try:
+        if fraction is None or len(fraction) in (3, 6):
+            # What Keyhook writes: the C parser (ten times faster), once the regex passed.
+            iso = s[:10] + "T" + s[11:]
+            return datetime.fromisoformat(iso[:-1] + "+00:00" if sign is None else iso)
         offset = timedelta(0)
         if sign is not None:
             offset = timedelta(hours=int(off_h), minutes=int(off_m))

@@ -350,7 +350,13 @@ fn vectors() -> Value {
             "retired_key",
         ),
         // Well signed, badly formed: refused as malformed, never read loosely.
-        case("signed-but-not-json", &not_json, mine.clone(), now, "malformed"),
+        case(
+            "signed-but-not-json",
+            &not_json,
+            mine.clone(),
+            now,
+            "malformed",
+        ),
         case(
             "valid-is-not-a-boolean",
             &resigned("\"valid\":true", "\"valid\":\"true\""),
