@@ -280,6 +280,8 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(keyhook.ConfigError):
             self.client(environment="staging")
         with self.assertRaises(keyhook.ConfigError):
+            self.client("keyhook.example.com")
+        with self.assertRaises(keyhook.ConfigError):
             keyhook.Client(self.server.url, PRODUCT, '{"keys":[]}')
         with self.assertRaises(keyhook.VerificationError):
             keyhook.Client(self.server.url, PRODUCT, "not json")

@@ -155,6 +155,7 @@ export class Client {
 
   constructor(options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    if (!/^https?:\/\//.test(this.baseUrl)) throw new ConfigError(`the base URL is https://…, not ${JSON.stringify(options.baseUrl)}`);
     this.productId = options.productId;
     this.keys = options.keys instanceof KeySet ? options.keys : typed(() => KeySet.fromJson(options.keys as string | Buffer));
     if (this.keys.size === 0) throw new ConfigError("the key set has no Ed25519 key");
@@ -250,10 +251,11 @@ export class Client {
    * freshness; a fresh answer proves the clock, so the slot's clock mark restarts at now. For
    * apps that send requests through their own HTTP stack (with newNonce()'s nonce).
    */
-  verifyAnswer(body: Buffer, key: string | null, deviceId: string | null, nonce: string): Answer {
+  verifyAnswer(body: Buffer | Uint8Array | string, key: string | null, deviceId: string | null, nonce: string): Answer {
     const now = this.clock();
+    const raw = Buffer.isBuffer(body) ? body : typeof body === "string" ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const answer = typed(() => {
-      const a = verifySignedAnswer(this.keys, body, {
+      const a = verifySignedAnswer(this.keys, raw, {
         productId: this.productId,
         deviceId,
         nonce,

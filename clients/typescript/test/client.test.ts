@@ -311,6 +311,7 @@ test("device ids are stable per product and hide the machine id", () => {
 test("bad settings are refused", async (t) => {
   const { client, server } = await setup(t);
   assert.throws(() => client({ environment: "staging" as keyhook.Environment }), keyhook.ConfigError);
+  assert.throws(() => client({ baseUrl: "keyhook.example.com" }), keyhook.ConfigError);
   assert.throws(() => new Client({ baseUrl: server.url, productId: PRODUCT, keys: '{"keys":[]}' }), keyhook.ConfigError);
   assert.throws(() => new Client({ baseUrl: server.url, productId: PRODUCT, keys: "not json" }), keyhook.VerificationError);
 });

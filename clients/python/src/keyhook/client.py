@@ -64,6 +64,8 @@ class Config:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ConfigError(f"the base URL is https://…, not {self.base_url!r}")
         if self.environment not in ("live", "test"):
             raise ConfigError(f"environment is 'live' or 'test', not {self.environment!r}")
         if len(self.keys) == 0:

@@ -321,13 +321,13 @@ def signed_parts(body: bytes) -> tuple[bytes, str]:
     return body[:i] + b"}", signature
 
 
-def verify_answer(keys: KeySet, body: bytes, *, product_id: str, device_id: str | None,
+def verify_answer(keys: KeySet, body: bytes | str, *, product_id: str, device_id: str | None,
                   nonce: str | None, license_key: str | None, environment: str = "live",
                   accept_test_licenses: bool = False) -> dict:
     """The answer, if it is signed by `keys` and answers exactly this request. A live build
     refuses a valid answer about a test license (unless `accept_test_licenses`, for products
     with acceptTestLicenses); a refusal is returned whatever its mode."""
-    message, signature = signed_parts(bytes(body))
+    message, signature = signed_parts(body.encode() if isinstance(body, str) else bytes(body))
     header = _json(message, "answer")
     if not isinstance(header, dict):
         raise VerifyError("malformed", "answer: not an object")
