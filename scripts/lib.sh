@@ -109,22 +109,26 @@ ensure_sam() {
   echo "$ROOT/.venv/sam/bin"
 }
 
-# The Python verifier's environment (clients/python): the `cryptography` package.
-PY_VERIFIER_CRYPTOGRAPHY_VERSION="${PY_VERIFIER_CRYPTOGRAPHY_VERSION:-50.0.2}"
-ensure_py_verifier() {
-  ensure_tool_venv py-verifier cryptography "$PY_VERIFIER_CRYPTOGRAPHY_VERSION"
-  echo "$ROOT/.venv/py-verifier/bin"
+# The Python client's environment (clients/python, its one dependency: `cryptography`); the
+# client itself runs from clients/python/src (its tests and e2e.sh set PYTHONPATH).
+PY_CLIENT_CRYPTOGRAPHY_VERSION="${PY_CLIENT_CRYPTOGRAPHY_VERSION:-50.0.2}"
+ensure_py_client() {
+  ensure_tool_venv py-client cryptography "$PY_CLIENT_CRYPTOGRAPHY_VERSION"
+  echo "$ROOT/.venv/py-client/bin"
 }
 
-# Node and npm for the TypeScript verifier (clients/typescript): Debian's packages when absent;
+# Node and npm for the TypeScript client (clients/typescript): Debian's packages when absent;
 # its dev dependencies (TypeScript) go into its git-ignored node_modules from the lock file.
 ensure_node() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     log "installing nodejs and npm (Debian packages)"
-    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
   fi
   if [ ! -d "$ROOT/clients/typescript/node_modules/typescript" ]; then
-    log "installing the TypeScript verifier's dev dependencies"
+    log "installing the TypeScript client's dev dependencies"
     (cd "$ROOT/clients/typescript" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
@@ -160,7 +164,7 @@ ensure_test_tools() {
   ensure_moto
   ensure_cfn_lint >/dev/null
   ensure_sam >/dev/null
-  ensure_py_verifier >/dev/null
+  ensure_py_client >/dev/null
   ensure_tool_venv openapi-python-client openapi-python-client "$OPENAPI_PYTHON_CLIENT_VERSION"
   ensure_tool_venv schemathesis schemathesis "$SCHEMATHESIS_VERSION"
   ensure_cargo_lambda >/dev/null

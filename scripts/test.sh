@@ -57,13 +57,18 @@ wait_for "installing the test tools" "$TOOLS_PID" "$TOOLS_LOG"
 MOTO_PORT="$(free_port)"
 start_moto "$MOTO_PORT" "$ROOT/.venv/moto-test.log"
 
-# The Python and TypeScript verifiers against the shared test vectors (seconds).
-log "Python verifier (clients/python) against clients/test-vectors"
-PY_VERIFIER_BIN="$(ensure_py_verifier)"
-(cd "$ROOT/clients/python" && "$PY_VERIFIER_BIN/python" -m unittest -v test_vectors)
-log "TypeScript verifier (clients/typescript) against clients/test-vectors"
+# The client libraries' own tests: the shared test vectors, and each client against a small
+# signing Keyhook of its own (seconds each). Their end-to-end run against the real stack, with
+# every language compared to the Rust client, is tests/clients_e2e.rs below.
+log "Python client (clients/python): vectors and unit tests"
+PY_CLIENT_BIN="$(ensure_py_client)"
+(cd "$ROOT/clients/python" && PYTHONPATH=src "$PY_CLIENT_BIN/python" -m unittest discover -s tests)
+log "TypeScript client (clients/typescript): vectors and unit tests"
 ensure_node
-(cd "$ROOT/clients/typescript" && npm test --silent)
+(cd "$ROOT/clients/typescript" && npm test --silent >"$ROOT/.venv/typescript-client-tests.log" 2>&1) \
+  || { cat "$ROOT/.venv/typescript-client-tests.log" >&2; exit 1; }
+grep -E '^# (tests|pass|fail) ' "$ROOT/.venv/typescript-client-tests.log" >&2
+# (Go and Java: their tests go here.)
 
 log "running every test against the emulator at $AWS_ENDPOINT_URL"
 if command -v cargo-nextest >/dev/null 2>&1; then

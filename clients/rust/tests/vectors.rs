@@ -74,7 +74,7 @@ fn every_answer_vector_gives_its_result() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let v = vectors();
     let cases = v["answers"].as_array().unwrap();
-    assert!(cases.len() >= 22);
+    assert!(cases.len() >= 25);
     for c in cases {
         let e = &c["expect"];
         *NOW.lock().unwrap_or_else(PoisonError::into_inner) = Some(t(&c["now"]));
@@ -100,7 +100,7 @@ fn every_file_vector_gives_its_result() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let v = vectors();
     let cases = v["files"].as_array().unwrap();
-    assert!(cases.len() >= 24);
+    assert!(cases.len() >= 26);
     for (i, c) in cases.iter().enumerate() {
         *NOW.lock().unwrap_or_else(PoisonError::into_inner) = Some(t(&c["now"]));
         let dir =
@@ -279,4 +279,32 @@ fn a_live_build_refuses_a_kept_answer_about_a_test_license() {
             .valid
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn license_ids_and_device_ids_are_what_the_vectors_say() {
+    let v = vectors();
+    let ids = v["licenseIds"].as_array().unwrap();
+    assert!(ids.len() >= 9);
+    for c in ids {
+        assert_eq!(
+            keyhook_format::license_key::license_id(c["key"].as_str().unwrap()).as_deref(),
+            c["licenseId"].as_str(),
+            "license id of {}",
+            c["key"]
+        );
+    }
+    let devices = v["deviceIds"].as_array().unwrap();
+    assert!(devices.len() >= 4);
+    for c in devices {
+        assert_eq!(
+            keyhook_client::fingerprint::device_id_from(
+                c["productId"].as_str().unwrap(),
+                c["machineId"].as_str().unwrap()
+            ),
+            c["deviceId"].as_str().unwrap(),
+            "device id of {}",
+            c["machineId"]
+        );
+    }
 }

@@ -2,7 +2,7 @@
  * Offline verification of Keyhook's signed answers (keyhook-answer-v2) and license files
  * (keyhook-license-file-v1), and the clock mark (keyhook-clock-mark-v1) that stops a clock set
  * back from stretching them, with Node's built-in crypto (Ed25519, HKDF-SHA256, HMAC-SHA256,
- * AES-256-GCM). No runtime dependency: copy this file into your app.
+ * AES-256-GCM). No runtime dependency.
  *
  *   const keys = KeySet.fromJson(signingKeysJson);   // GET /api/tenants/{id}/signing-keys
  *   const answer = verifyAnswer(keys, rawBody, { productId, deviceId, nonce, licenseKey });
@@ -16,6 +16,11 @@
  *
  * `environment: "test"` (verifyAnswer, checkFile) for test builds: a live build refuses a test
  * license's file and valid answers about test licenses.
+ *
+ * Every refusal is a `VerifyError` whose `kind` is the result named by the shared test vectors
+ * (clients/test-vectors): anything that does not parse as what it claims to be is `malformed`.
+ * The `Client` (./client) is built on these functions; this file imports nothing else of the
+ * package, so it can still be copied into an app on its own.
  */
 import {
   createDecipheriv,
@@ -43,6 +48,16 @@ export const RETIREMENT_TOLERANCE_MS = 10 * MINUTE;
 /** The longest life of a license file (expiresAt - issuedAt). */
 export const MAX_FILE_LIFETIME_MS = 366 * 24 * 60 * MINUTE;
 
+/**
+ * Unicode White_Space: what every Keyhook client skips in a key and trims off an imported one
+ * (JavaScript's \s and trim() also take U+FEFF, a byte-order mark; Rust and Python do not).
+ */
+const WHITE_SPACE = new Set(
+  "\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
+);
+const RFC3339 = /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
 /** The build: "live" refuses test licenses' files and valid answers about test licenses. */
 export type Environment = "live" | "test";
 
@@ -51,9 +66,109 @@ export type Environment = "live" | "test";
  * lifetime_too_long, test_license, clock_rollback, …).
  */
 export class VerifyError extends Error {
-  constructor(public readonly kind: string, detail = "") {
+  constructor(
+    public readonly kind: string,
+    public readonly detail = "",
+  ) {
     super(detail ? `${kind}: ${detail}` : kind);
+    this.name = "VerifyError";
   }
+}
+
+/**
+ * Milliseconds since the epoch of an RFC 3339 timestamp (what Keyhook signs); `malformed` for
+ * anything else (Date.parse would take a date alone, or a time without offset as local time).
+ */
+export function parseTime(s: unknown, field = "time"): number {
+  const m = typeof s === "string" ? RFC3339.exec(s) : null;
+  if (m) {
+    const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number);
+    const ms = m[7] ? Number(m[7].slice(1, 4).padEnd(3, "0")) : 0;
+    const utc = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+    const check = new Date(utc);
+    // Date.UTC rolls over (February 30th is March 2nd): a real date reads back the same.
+    if (
+      check.getUTCFullYear() === y && check.getUTCMonth() === mo - 1 && check.getUTCDate() === d &&
+      check.getUTCHours() === h && check.getUTCMinutes() === mi && check.getUTCSeconds() === sec
+    ) {
+      const zone = m[8];
+      const offset = zone === "Z" || zone === "z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+      if (Math.abs(offset) < 24 * 60) return utc - offset * MINUTE;
+    }
+  }
+  throw new VerifyError("malformed", `${field} is not an RFC 3339 timestamp`);
+}
+
+/** RFC 3339 UTC with milliseconds, as Keyhook writes times. */
+export function formatTime(t: Date | number): string {
+  return new Date(t).toISOString();
+}
+
+/** Standard, padded base64, nothing else (Buffer.from would skip what it cannot read). */
+function b64decode(text: unknown, what: string): Buffer {
+  if (typeof text !== "string" || text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new VerifyError("malformed", `${what}: bad base64`);
+  }
+  return Buffer.from(text, "base64");
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new VerifyError("malformed", `${what}: ${(e as Error).message}`);
+  }
+}
+
+// The shapes of what is signed: a member of the wrong type is `malformed`, as in the Rust
+// client, whose types are checked by its JSON reader. `?` marks a member that may be absent or
+// null; "u32" a whole number from 0 to 2^32 - 1.
+type Shape = Record<string, string>;
+const ANSWER_LICENSE_SHAPE: Shape = { id: "str", productId: "str", status: "str", expiresAt: "str?", maxDevices: "u32", activeDevices: "u32" };
+const TRIAL_SHAPE: Shape = { productId: "str", deviceHash: "str", startedAt: "str", expiresAt: "str" };
+const FILE_LICENSE_SHAPE: Shape = { status: "str", expiresAt: "str?", maxDevices: "u32", maxIps: "u32" };
+const NESTED: Record<string, Shape> = { license: ANSWER_LICENSE_SHAPE, trial: TRIAL_SHAPE, fileLicense: FILE_LICENSE_SHAPE };
+const ANSWER_SHAPE: Shape = {
+  format: "str", valid: "bool", code: "str", detail: "str", livemode: "bool", productId: "str", deviceHash: "str?",
+  licenseId: "str?", license: "license?", trial: "trial?", nonce: "str?", signedAt: "str", kid: "str",
+};
+const PAYLOAD_SHAPE: Shape = {
+  format: "str", kid: "str", tenantId: "str", licenseId: "str", productId: "str", deviceHash: "str", livemode: "bool",
+  license: "fileLicense", entitlements: "strs", issuedAt: "str", expiresAt: "str",
+};
+const ENVELOPE_SHAPE: Shape = { format: "str", alg: "str", kid: "str", enc: "str", payload: "str", signature: "str" };
+const KEY_SHAPE: Shape = { kid: "str", alg: "str", publicKey: "str", retiredAt: "str?" };
+
+function hasType(value: unknown, kind: string): boolean {
+  switch (kind) {
+    case "str":
+      return typeof value === "string";
+    case "bool":
+      return typeof value === "boolean";
+    case "u32":
+      return typeof value === "number" && Number.isInteger(value) && value >= 0 && value < 2 ** 32;
+    case "strs":
+      return Array.isArray(value) && value.every((v) => typeof v === "string");
+    default:
+      return shapeProblem(value, NESTED[kind]) === null;
+  }
+}
+
+function shapeProblem(obj: unknown, shape: Shape): string | null {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return "not an object";
+  for (const [name, kind] of Object.entries(shape)) {
+    const value = (obj as Record<string, unknown>)[name];
+    const optional = kind.endsWith("?");
+    if (optional && (value === undefined || value === null)) continue;
+    if (!hasType(value, kind.replace("?", ""))) return `${name} is missing or not a ${kind.replace("?", "")}`;
+  }
+  return null;
+}
+
+function checkShape<T>(obj: unknown, shape: Shape, what: string): T {
+  const problem = shapeProblem(obj, shape);
+  if (problem !== null) throw new VerifyError("malformed", `${what}: ${problem}`);
+  return obj as T;
 }
 
 /** hex(SHA-256("keyhook-device-v1" || 0 || productId || 0 || deviceId)). */
@@ -66,13 +181,18 @@ export function deviceHash(productId: string, deviceId: string): string {
     .digest("hex");
 }
 
+/**
+ * The canonical form of a Keyhook key (25 uppercase Crockford symbols), or null for text that is
+ * not one. Lenient: case, hyphens and white space, I/L -> 1, O -> 0 (ASCII only).
+ */
 export function canonicalKey(text: string): string | null {
   let out = "";
   for (const ch of text) {
-    if (ch === "-" || /\s/.test(ch)) continue;
+    if (ch === "-" || WHITE_SPACE.has(ch)) continue;
+    if (!/^[0-9A-Za-z]$/.test(ch)) return null;
     let c = ch.toUpperCase();
     c = c === "I" || c === "L" ? "1" : c === "O" ? "0" : c;
-    if (!/^[0-9A-Z]$/.test(c) || c === "U") return null;
+    if (c === "U") return null;
     out += c;
   }
   return out.length === 25 ? out : null;
@@ -93,36 +213,71 @@ export function keyId(publicKey: Buffer): string {
   return createHash("sha256").update(publicKey).digest("hex").slice(0, 16);
 }
 
-/** The canonical Keyhook key, else the key trimmed; empty without a key (a trial). */
-function secretBytes(licenseKey: string | null): Buffer {
+function trimWhiteSpace(text: string): string {
+  const chars = [...text];
+  let start = 0;
+  let end = chars.length;
+  while (start < end && WHITE_SPACE.has(chars[start])) start++;
+  while (end > start && WHITE_SPACE.has(chars[end - 1])) end--;
+  return chars.slice(start, end).join("");
+}
+
+/**
+ * What the file and mark keys derive from: the canonical Keyhook key, else the key trimmed;
+ * empty without a key (a trial).
+ */
+export function secretBytes(licenseKey: string | null): Buffer {
   if (licenseKey === null) return Buffer.alloc(0);
-  return Buffer.from(canonicalKey(licenseKey) ?? licenseKey.trim());
+  return Buffer.from(canonicalKey(licenseKey) ?? trimWhiteSpace(licenseKey));
 }
 
 export class KeySet {
   private keys = new Map<string, KeyObject>();
   private retired = new Map<string, number>();
 
-  static fromJson(text: string): KeySet {
+  /**
+   * The set from the body of GET /api/tenants/{tenantId}/signing-keys. Each key's kid must be
+   * the one its public key derives (a mislabelled key is refused); other algorithms are skipped.
+   */
+  static fromJson(text: string | Buffer): KeySet {
+    const published = parseJson(text.toString(), "key set") as { keys?: unknown };
+    if (typeof published !== "object" || published === null || !Array.isArray(published.keys)) {
+      throw new VerifyError("malformed", "key set: no keys");
+    }
     const set = new KeySet();
-    for (const k of JSON.parse(text).keys as Array<Record<string, string>>) {
+    for (const entry of published.keys) {
+      const k = checkShape<Record<string, string>>(entry, KEY_SHAPE, "key set");
       if (k.alg !== "Ed25519") continue;
-      const raw = Buffer.from(k.publicKey, "base64");
-      if (keyId(raw) !== k.kid) throw new VerifyError("malformed", `kid ${k.kid} does not match its key`);
-      set.keys.set(k.kid, createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" }));
+      let raw: Buffer;
+      let key: KeyObject;
+      try {
+        raw = b64decode(k.publicKey.trim(), "publicKey");
+        if (raw.length !== 32) throw new Error("not 32 bytes");
+        key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+      } catch {
+        throw new VerifyError("bad_public_key", k.kid);
+      }
+      if (keyId(raw) !== k.kid) throw new VerifyError("malformed", `key set: kid ${k.kid} does not match its key`);
+      set.keys.set(k.kid, key);
       if (k.retiredAt !== undefined && k.retiredAt !== null) {
-        const at = Date.parse(k.retiredAt);
-        if (Number.isNaN(at)) throw new VerifyError("malformed", `retiredAt of ${k.kid}`);
-        set.retired.set(k.kid, at);
+        set.retired.set(k.kid, parseTime(k.retiredAt, "key set: retiredAt"));
       }
     }
     return set;
   }
 
+  get size(): number {
+    return this.keys.size;
+  }
+
+  kids(): string[] {
+    return [...this.keys.keys()];
+  }
+
   /** Refuses a signature the key made after its retirement (beyond the tolerance). */
   checkSignedInService(kid: string, signedAt: string): void {
     const retired = this.retired.get(kid);
-    if (retired !== undefined && Date.parse(signedAt) > retired + RETIREMENT_TOLERANCE_MS) {
+    if (retired !== undefined && parseTime(signedAt, "signedAt") > retired + RETIREMENT_TOLERANCE_MS) {
       throw new VerifyError("retired_key", `${kid} signed at ${signedAt}, retired before`);
     }
   }
@@ -130,7 +285,12 @@ export class KeySet {
   verify(kid: string, message: Buffer, signatureB64: string): void {
     const key = this.keys.get(kid);
     if (!key) throw new VerifyError("unknown_key", kid);
-    const sig = Buffer.from(signatureB64, "base64");
+    let sig: Buffer;
+    try {
+      sig = b64decode(signatureB64, "signature");
+    } catch {
+      throw new VerifyError("bad_signature");
+    }
     if (sig.length !== 64 || !verify(null, message, key, sig)) throw new VerifyError("bad_signature");
   }
 }
@@ -156,23 +316,38 @@ function checkEnvironment(livemode: boolean, environment: Environment = "live", 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Answer = Record<string, any>;
 
-/** The answer, if signed by `keys` and answering exactly this request; throws VerifyError. */
-export function verifyAnswer(keys: KeySet, body: Buffer, expected: Expected): Answer {
+/**
+ * The signed message (the body cut at its last `,"signature":"`, closed with `}`) and the base64
+ * signature.
+ */
+export function signedParts(body: Buffer): { message: Buffer; signature: string } {
   const i = body.lastIndexOf(MARK);
   if (i < 0) {
-    throw new VerifyError(body.toString().endsWith('"signature":null}') ? "unsigned" : "malformed");
+    if (body.toString("latin1").endsWith('"signature":null}')) throw new VerifyError("unsigned");
+    throw new VerifyError("malformed", "no signature member");
   }
   if (!body.toString("latin1").endsWith('"}')) throw new VerifyError("bad_signature");
-  const signature = body.subarray(i + MARK.length, body.length - 2).toString();
-  const message = Buffer.concat([body.subarray(0, i), Buffer.from("}")]);
-  const a: Answer = JSON.parse(message.toString());
-  if (a.format !== ANSWER_FORMAT) throw new VerifyError("unsupported_format", a.format ?? "keyhook-answer-v1");
-  keys.verify(a.kid, message, signature);
+  const signature = body.subarray(i + MARK.length, body.length - 2).toString("latin1");
+  return { message: Buffer.concat([body.subarray(0, i), Buffer.from("}")]), signature };
+}
+
+/** The answer, if signed by `keys` and answering exactly this request; throws VerifyError. */
+export function verifyAnswer(keys: KeySet, body: Buffer, expected: Expected): Answer {
+  const { message, signature } = signedParts(body);
+  const header = parseJson(message.toString(), "answer") as Answer;
+  if (typeof header !== "object" || header === null || Array.isArray(header)) throw new VerifyError("malformed", "answer: not an object");
+  if (header.format !== undefined && header.format !== null && typeof header.format !== "string") {
+    throw new VerifyError("malformed", "answer: format is not a str");
+  }
+  if (header.format !== ANSWER_FORMAT) throw new VerifyError("unsupported_format", header.format ?? "keyhook-answer-v1");
+  if (typeof header.kid !== "string") throw new VerifyError("malformed", "answer without kid");
+  keys.verify(header.kid, message, signature);
+  const a = checkShape<Answer>(header, ANSWER_SHAPE, "answer");
   keys.checkSignedInService(a.kid, a.signedAt);
   const { productId, deviceId, nonce, licenseKey } = expected;
   if (a.productId !== productId) throw new VerifyError("wrong_product", a.productId);
-  const mine = deviceId === null ? undefined : deviceHash(productId, deviceId);
-  if (a.deviceHash !== mine) throw new VerifyError("wrong_device");
+  const mine = deviceId === null ? null : deviceHash(productId, deviceId);
+  if ((a.deviceHash ?? null) !== mine) throw new VerifyError("wrong_device");
   if ((a.nonce ?? null) !== nonce) throw new VerifyError("wrong_nonce");
   const trial = a.trial;
   const lic = a.license;
@@ -180,25 +355,27 @@ export function verifyAnswer(keys: KeySet, body: Buffer, expected: Expected): An
     if (trial.productId !== productId) throw new VerifyError("wrong_product", trial.productId);
     if (trial.deviceHash !== mine) throw new VerifyError("wrong_device");
   }
+  const found = a.licenseId ?? null;
   if (lic) {
     if (lic.productId !== productId) throw new VerifyError("wrong_product", lic.productId);
-    if (lic.id !== a.licenseId) throw new VerifyError("wrong_license");
+    if (lic.id !== found) throw new VerifyError("wrong_license");
   }
   if (licenseKey === null) {
-    if (a.licenseId !== undefined || lic || (a.valid && !trial)) throw new VerifyError("wrong_license");
+    if (found !== null || lic || (a.valid && !trial)) throw new VerifyError("wrong_license");
   } else {
     if (trial) throw new VerifyError("wrong_license");
     const want = licenseId(licenseKey);
-    if (a.licenseId !== undefined && want !== null && a.licenseId !== want) throw new VerifyError("wrong_license");
-    if (a.licenseId === undefined && a.valid) throw new VerifyError("wrong_license");
+    if (found !== null && want !== null && found !== want) throw new VerifyError("wrong_license");
+    if (found === null && a.valid) throw new VerifyError("wrong_license");
   }
   // A refusal grants nothing, so it is returned whatever its mode.
   if (a.valid) checkEnvironment(a.livemode, expected.environment, expected.acceptTestLicenses);
   return a;
 }
 
+/** That the answer was signed at most `maxAgeMs` before `now` and not more than `skewMs` after it. */
 export function checkFresh(answer: Answer, now: Date, maxAgeMs = 5 * MINUTE, skewMs = 5 * MINUTE): void {
-  const at = Date.parse(answer.signedAt);
+  const at = parseTime(answer.signedAt, "signedAt");
   if (at > now.getTime() + skewMs) throw new VerifyError("not_yet_valid", answer.signedAt);
   if (at + maxAgeMs < now.getTime()) throw new VerifyError("stale", answer.signedAt);
 }
@@ -208,11 +385,6 @@ export interface MarkSlot {
   productId: string;
   deviceId: string;
   licenseKey: string | null;
-}
-
-/** RFC 3339 UTC with milliseconds, as Keyhook writes times. */
-function formatTime(t: Date): string {
-  return t.toISOString();
 }
 
 function markMac(highWater: string, slot: MarkSlot): Buffer {
@@ -244,8 +416,11 @@ export function openMark(text: string, slot: MarkSlot): Date {
     /^[0-9a-fA-F]{64}$/.test(mac) &&
     timingSafeEqual(Buffer.from(mac, "hex"), markMac(highWater, slot))
   ) {
-    const at = Date.parse(highWater);
-    if (!Number.isNaN(at)) return new Date(at);
+    try {
+      return new Date(parseTime(highWater, "highWater"));
+    } catch {
+      // an unreadable time is an altered mark
+    }
   }
   throw new VerifyError("clock_rollback", "mark altered");
 }
@@ -268,6 +443,13 @@ export function checkMark(mark: string | null, slot: MarkSlot, opts: { now: Date
   return sealMark(opts.now > highWater ? opts.now : highWater, slot);
 }
 
+/** A temporary file, then a rename: a crash never leaves half a file. */
+export function writeAtomically(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
 /** Keeps the clock mark of one (product, license key, device) in a file. */
 export class ClockGuard {
   constructor(
@@ -277,9 +459,7 @@ export class ClockGuard {
   ) {}
 
   private write(text: string): void {
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.tmp`);
-    writeFileSync(tmp, text);
-    renameSync(tmp, this.path);
+    writeAtomically(this.path, text);
   }
 
   /** Before trusting a kept file or answer offline: throws clock_rollback, else advances the mark. */
@@ -308,16 +488,21 @@ export function verifyFile(keys: KeySet, text: string, licenseKey: string | null
   const t = text.trim();
   if (!t.startsWith(BEGIN) || !t.endsWith(END)) throw new VerifyError("malformed", "not a Keyhook license file");
   const inner = t.slice(BEGIN.length, t.length - END.length).replace(/\s+/g, "");
-  const env = JSON.parse(Buffer.from(inner, "base64").toString());
+  const env = checkShape<Record<string, string>>(
+    parseJson(b64decode(inner, "license file").toString(), "license file"),
+    ENVELOPE_SHAPE,
+    "license file",
+  );
   if (env.format !== FILE_FORMAT) throw new VerifyError("unsupported_format", env.format);
-  if (env.alg !== "Ed25519") throw new VerifyError("malformed", "algorithm");
+  if (env.alg !== "Ed25519") throw new VerifyError("malformed", "algorithm " + env.alg);
   keys.verify(env.kid, Buffer.from(`${FILE_FORMAT}.${env.enc}.${env.kid}.${env.payload}`), env.signature);
-  const raw = Buffer.from(env.payload, "base64");
+  const raw = b64decode(env.payload, "license file payload");
   let plain: Buffer;
   if (env.enc === "none") {
     plain = raw;
   } else if (env.enc === "aes-256-gcm") {
     if (licenseKey === null) throw new VerifyError("key_required");
+    if (raw.length < 12 + 16) throw new VerifyError("decrypt");
     try {
       const d = createDecipheriv("aes-256-gcm", fileKey(licenseKey), raw.subarray(0, 12));
       d.setAuthTag(raw.subarray(raw.length - 16));
@@ -328,10 +513,11 @@ export function verifyFile(keys: KeySet, text: string, licenseKey: string | null
   } else {
     throw new VerifyError("malformed", "encryption " + env.enc);
   }
-  const payload = JSON.parse(plain.toString());
-  if (payload.format !== FILE_FORMAT || payload.kid !== env.kid) throw new VerifyError("malformed", "payload");
+  const payload = checkShape<Answer>(parseJson(plain.toString(), "license file payload"), PAYLOAD_SHAPE, "license file payload");
+  if (payload.format !== FILE_FORMAT) throw new VerifyError("unsupported_format", payload.format);
+  if (payload.kid !== env.kid) throw new VerifyError("malformed", "payload and envelope name different keys");
   keys.checkSignedInService(payload.kid, payload.issuedAt);
-  if (Date.parse(payload.expiresAt) - Date.parse(payload.issuedAt) > MAX_FILE_LIFETIME_MS) {
+  if (parseTime(payload.expiresAt, "expiresAt") - parseTime(payload.issuedAt, "issuedAt") > MAX_FILE_LIFETIME_MS) {
     throw new VerifyError("lifetime_too_long", `${payload.issuedAt} to ${payload.expiresAt}`);
   }
   return payload;
@@ -346,9 +532,9 @@ export function checkFile(
   const now = opts.now.getTime();
   if (payload.productId !== opts.productId) throw new VerifyError("wrong_product", payload.productId);
   if (payload.deviceHash !== deviceHash(opts.productId, opts.deviceId)) throw new VerifyError("wrong_device");
-  if (Date.parse(payload.issuedAt) > now + skew) throw new VerifyError("not_yet_valid", payload.issuedAt);
-  if (Date.parse(payload.expiresAt) <= now) throw new VerifyError("expired", payload.expiresAt);
+  if (parseTime(payload.issuedAt, "issuedAt") > now + skew) throw new VerifyError("not_yet_valid", payload.issuedAt);
+  if (parseTime(payload.expiresAt, "expiresAt") <= now) throw new VerifyError("expired", payload.expiresAt);
   const ends = payload.license.expiresAt;
-  if (ends !== null && Date.parse(ends) <= now) throw new VerifyError("expired", ends);
+  if (ends !== undefined && ends !== null && parseTime(ends, "license.expiresAt") <= now) throw new VerifyError("expired", ends);
   checkEnvironment(payload.livemode, opts.environment, opts.acceptTestLicenses);
 }

@@ -196,6 +196,16 @@ fn vectors() -> Value {
         now: signed_at,
     }
     .to_body(None);
+    // The valid answer with one member changed, signed again: what only a parser that checks
+    // types and timestamps refuses (a signature proves who wrote it, not that it is well
+    // formed).
+    let resigned = |from: &str, to: &str| {
+        let (message, _) = keyhook_format::answer::signed_parts(&valid_body).unwrap();
+        let text = String::from_utf8(message).unwrap();
+        assert!(text.contains(from), "{from}");
+        keyhook_format::answer::sign_answer(Some(&a.key), text.replace(from, to).into_bytes())
+    };
+    let not_json = keyhook_format::answer::sign_answer(Some(&a.key), b"{not json}".to_vec());
     let mine = expect(PRODUCT, Some(DEVICE), Some("n-1"), Some(KEY));
     let answers = vec![
         case("valid", &valid_body, mine.clone(), now, "ok"),
@@ -339,6 +349,31 @@ fn vectors() -> Value {
             now,
             "retired_key",
         ),
+        // Well signed, badly formed: refused as malformed, never read loosely.
+        case(
+            "signed-but-not-json",
+            &not_json,
+            mine.clone(),
+            now,
+            "malformed",
+        ),
+        case(
+            "valid-is-not-a-boolean",
+            &resigned("\"valid\":true", "\"valid\":\"true\""),
+            mine.clone(),
+            now,
+            "malformed",
+        ),
+        case(
+            "signed-at-without-an-offset",
+            &resigned(
+                "\"signedAt\":\"2026-11-24T10:00:00.000Z\"",
+                "\"signedAt\":\"2026-11-24T10:00:00\"",
+            ),
+            mine.clone(),
+            now,
+            "malformed",
+        ),
     ];
 
     // Files.
@@ -416,6 +451,22 @@ fn vectors() -> Value {
             keyhook_format::file::END
         ))
     };
+
+    let issued_without_offset = {
+        let mut p = payload.clone();
+        p.issued_at = "2026-11-24T10:00:00".into();
+        LicenseFile::sign(&a.key, &p, None)
+    };
+    let not_base64 = LicenseFile(format!(
+        "{}\n{}*\n{}\n",
+        keyhook_format::file::BEGIN,
+        plain
+            .0
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>(),
+        keyhook_format::file::END
+    ));
 
     let fnow = "2026-11-25T00:00:00.000Z";
     // A file case: first the clock check (the stored `mark`, whether a proof is `kept` for
@@ -702,6 +753,25 @@ fn vectors() -> Value {
             fnow,
             "lifetime_too_long",
         ),
+        // Well signed, badly formed; and armour that is not base64.
+        file_case(
+            "issued-at-without-an-offset",
+            &issued_without_offset,
+            PRODUCT,
+            DEVICE,
+            None,
+            fnow,
+            "malformed",
+        ),
+        file_case(
+            "armour-not-base64",
+            &not_base64,
+            PRODUCT,
+            DEVICE,
+            None,
+            fnow,
+            "malformed",
+        ),
     ];
     // Seal vectors: the exact text a client stores.
     let marks = [
@@ -717,8 +787,40 @@ fn vectors() -> Value {
         json!({"productId": PRODUCT, "licenseKey": key, "deviceId": DEVICE, "highWater": at,
                "mark": mark(PRODUCT, key, DEVICE, at)})
     });
+    // License ids of keys as a user may type or paste them (every client must agree on what
+    // is a Keyhook key: white space is Unicode White_Space, letters are ASCII only).
+    let license_ids = [
+        KEY,
+        " 7k2m9\tq4x1c 8v3b6-n0d5f hjkmp\n",
+        "7K2M9-Q4XlC-8V3B6-NoD5F-HJKMP",
+        "7K2M9\u{a0}Q4X1C\u{a0}8V3B6\u{a0}N0D5F\u{a0}HJKMP",
+        "\u{feff}7K2M9-Q4X1C-8V3B6-N0D5F-HJKMP",
+        "7K2M9-Q4X\u{131}C-8V3B6-N0D5F-HJKMP",
+        "7K2M9-Q4X1C-8V3B6-N0D5F-HJKMU",
+        "7K2M9-Q4X1C-8V3B6-N0D5F",
+        "legacy-key-7",
+    ]
+    .map(|key| json!({"key": key, "licenseId": keyhook_format::license_key::license_id(key)}));
+    // Device ids (docs/integrate.md): hex(SHA-256("keyhook-fingerprint-v1" 0x00 productId 0x00
+    // machineId)), the same id for the same machine in every client.
+    let device_ids = [
+        ("42", "0123456789abcdef0123456789abcdef"),
+        ("43", "0123456789abcdef0123456789abcdef"),
+        ("42", "dev-A"),
+        ("42", "machine-\u{e9}t\u{e9}"),
+    ]
+    .map(|(product, machine)| {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in ["keyhook-fingerprint-v1", product] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        h.update(machine.as_bytes());
+        json!({"productId": product, "machineId": machine, "deviceId": hex::encode(h.finalize())})
+    });
     json!({
-        "description": "Keyhook test vectors: signed answers (keyhook-answer-v2), license files (keyhook-license-file-v1) and clock marks (keyhook-clock-mark-v1), made by the server's signing code with fixed keys (seeds 0x01.. active, 0x02.. unknown, 0x03.. retired). Every verifier must give `result` for each case. Answers: verify with `keys` (a retired key's signature only up to retiredAt + 10 minutes), check expect.{productId, deviceId, nonce, licenseKey}, the build's `environment` (a live build refuses a valid answer with livemode false), then freshness at `now` (maxAnswerAgeSeconds, clockSkewSeconds). Files: first the clock check of the stored `mark` (null: none) with `kept` (a proof is kept for the slot) at `now`, tolerance clockSkewSeconds: clock_rollback when the mark does not verify, when now + tolerance < its highWater, or when it is missing and kept is true; else the mark to store is `markAfter`. Then verify with `keys` (decrypting with licenseKey; a retired key only up to retiredAt + 10 minutes; expiresAt - issuedAt at most 366 days), then productId, deviceId, issuedAt <= now + skew, expiresAt > now, license.expiresAt > now, and the build's `environment` (a live build refuses livemode false). Marks: sealing highWater for (productId, licenseKey, deviceId) gives exactly `mark`.",
+        "description": "Keyhook test vectors: signed answers (keyhook-answer-v2), license files (keyhook-license-file-v1) and clock marks (keyhook-clock-mark-v1), made by the server's signing code with fixed keys (seeds 0x01.. active, 0x02.. unknown, 0x03.. retired). Every verifier must give `result` for each case. Answers: verify with `keys` (a retired key's signature only up to retiredAt + 10 minutes), check expect.{productId, deviceId, nonce, licenseKey}, the build's `environment` (a live build refuses a valid answer with livemode false), then freshness at `now` (maxAnswerAgeSeconds, clockSkewSeconds). Files: first the clock check of the stored `mark` (null: none) with `kept` (a proof is kept for the slot) at `now`, tolerance clockSkewSeconds: clock_rollback when the mark does not verify, when now + tolerance < its highWater, or when it is missing and kept is true; else the mark to store is `markAfter`. Then verify with `keys` (decrypting with licenseKey; a retired key only up to retiredAt + 10 minutes; expiresAt - issuedAt at most 366 days), then productId, deviceId, issuedAt <= now + skew, expiresAt > now, license.expiresAt > now, and the build's `environment` (a live build refuses livemode false). Marks: sealing highWater for (productId, licenseKey, deviceId) gives exactly `mark`. Anything signed that does not parse as what it claims (a member of the wrong type, a timestamp that is not RFC 3339 with an offset, armour that is not standard padded base64) is `malformed`. licenseIds: the license id of `key` as typed (null: not a Keyhook key). deviceIds: the device id derived from (productId, machineId).",
         "maxAnswerAgeSeconds": 300,
         "clockSkewSeconds": 300,
         "keys": published_keys(&a, &old),
@@ -726,6 +828,8 @@ fn vectors() -> Value {
         "answers": answers,
         "files": files,
         "marks": marks,
+        "licenseIds": license_ids,
+        "deviceIds": device_ids,
     })
 }
 
