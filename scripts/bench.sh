@@ -18,12 +18,17 @@ rm -rf "$KEYHOOK_BENCH_FIGURES"
 )
 # Offline verification in the other languages, on the same vectors (`--bench NAME` skips them).
 if [ $# -eq 0 ]; then
-  log "offline verification, Rust, Python and TypeScript"
+  log "offline verification, Rust, Python, TypeScript, Go and Java"
   cargo bench -p keyhook-format --bench offline
   PY_VERIFIER_BIN="$(ensure_py_verifier)"
   (cd "$ROOT/clients/python" && "$PY_VERIFIER_BIN/python" test_vectors.py bench)
   ensure_node
   (cd "$ROOT/clients/typescript" && npm run --silent bench)
+  # Go: go test's benchmarks, one OS thread (CPU per check in µs-CPU/check, wall in ns/op).
+  ensure_go
+  (cd "$ROOT/clients/go" && GOMAXPROCS=1 GOPROXY=off go test -run '^$' -bench . -benchtime 5000x)
+  ensure_java
+  "$ROOT/clients/java/jdk-build.sh" bench
 fi
 if [ "${KEYHOOK_BENCH_SKIP_DEPLOY:-}" != 1 ]; then
   N=0 RUNS="${RUNS:-20}" "$ROOT/scripts/bench-deploy.sh"
