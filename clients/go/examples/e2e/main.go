@@ -49,8 +49,11 @@ func report(step string, s *keyhook.Status, err error) {
 		o.Code = refused.Code
 	default:
 		o.Code = keyhook.Kind(err)
-		k := o.Code
-		o.Offline = k == keyhook.KindRollback || k == keyhook.KindGraceExpired || k == keyhook.KindNetwork
+		// Decided without an answer from Keyhook.
+		switch o.Code {
+		case keyhook.KindNetwork, keyhook.KindRollback, keyhook.KindGraceExpired, "no_offline_proof":
+			o.Offline = true
+		}
 		fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", step, err)
 	}
 	line, _ := json.Marshal(o)

@@ -196,6 +196,18 @@ fn vectors() -> Value {
         now: signed_at,
     }
     .to_body(None);
+    // A member whose name differs from one the answer has only in case is another member,
+    // ignored like any unknown one: a reader that matches names case-insensitively (Go's
+    // encoding/json does) would take the later `ProductId` for the product.
+    let other_case = {
+        let (message, _) = keyhook_format::answer::signed_parts(&valid_body).unwrap();
+        let text = String::from_utf8(message).unwrap().replacen(
+            "\"productId\":\"42\"",
+            "\"productId\":\"42\",\"ProductId\":\"43\"",
+            1,
+        );
+        keyhook_format::answer::sign_answer(Some(&a.key), text.into_bytes())
+    };
     let mine = expect(PRODUCT, Some(DEVICE), Some("n-1"), Some(KEY));
     let answers = vec![
         case("valid", &valid_body, mine.clone(), now, "ok"),
@@ -283,6 +295,13 @@ fn vectors() -> Value {
             "not_yet_valid",
         ),
         case("format-v1", &v1, mine.clone(), now, "unsupported_format"),
+        case(
+            "member-named-in-another-case",
+            &other_case,
+            mine.clone(),
+            now,
+            "ok",
+        ),
         case(
             "unsigned",
             &unsigned,

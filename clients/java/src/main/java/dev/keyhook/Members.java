@@ -84,7 +84,7 @@ final class Members {
     BigDecimal d = (BigDecimal) v;
     try {
       long n = d.longValueExact();
-      if (n < 0 || n > 0xffffffffL || d.scale() > 0) {
+      if (n < 0 || n > 0xffffffffL || d.scale() != 0) {
         throw wrongType(name, "an unsigned 32-bit integer");
       }
       return n;
