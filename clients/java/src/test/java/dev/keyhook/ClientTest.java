@@ -55,8 +55,12 @@ public final class ClientTest {
       keys = kh.keySet(null);
     }
 
+    // One HTTP client for the bed's clients (each of the JDK's starts a selector thread).
+    final java.net.http.HttpClient http =
+        java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
     Client client(UnaryOperator<Config> change) {
-      return new Client(change.apply(Config.of(kh.url(), "42", keys).cacheDir(dir).clock(clock)));
+      return new Client(change.apply(Config.of(kh.url(), "42", keys).cacheDir(dir).clock(clock).httpClient(http)));
     }
 
     Client client() {

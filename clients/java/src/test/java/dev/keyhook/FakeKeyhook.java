@@ -64,7 +64,10 @@ final class FakeKeyhook implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
+    // HttpServer.stop waits for its dispatcher thread, up to a second: let it finish alone.
+    Thread stopper = new Thread(() -> server.stop(0));
+    stopper.setDaemon(true);
+    stopper.start();
   }
 
   /** The published key set; retiredAt (when not null) marks the key retired. */

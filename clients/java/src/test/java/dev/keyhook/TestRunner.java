@@ -62,10 +62,11 @@ public final class TestRunner {
   }
 
   private void run(String name, Cases.Body body) {
+    long start = System.nanoTime();
     try {
       body.run();
       passed++;
-      System.out.println("ok   " + name);
+      System.out.println("ok   " + name + " (" + (System.nanoTime() - start) / 1_000_000 + " ms)");
     } catch (Throwable t) {
       fail(name, t);
     }
