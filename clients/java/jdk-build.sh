@@ -17,7 +17,9 @@ compile() {
   fi
   rm -rf "$out"
   mkdir -p "$out"
-  javac -Xlint:all -Werror --release 17 -encoding UTF-8 ${cp:+-cp "$cp"} -d "$out" $(find "$@" -name '*.java')
+  # The sources in an argument file, each quoted (a checkout's path may hold spaces).
+  find "$@" -name '*.java' | sed 's/\\/\\\\/g; s/.*/"&"/' >"$build/$name.sources"
+  javac -Xlint:all -Werror --release 17 -encoding UTF-8 ${cp:+-cp "$cp"} -d "$out" "@$build/$name.sources"
   touch "$stamp"
 }
 
