@@ -3,9 +3,9 @@
 # free loopback port), runs format, lint and all tests, and stops what it started.
 #
 # The machine has 2 cores, so steps that wait on something else run beside those that compile:
-# the downloads (tool virtualenvs, Chromium, Node, Go, the JDK) beside clippy, and the API checks (bound by
-# the emulator and the network stack) beside the arm64 build. Each step's log line carries the
-# wall clock; the README gives the figures.
+# the downloads (tool virtualenvs, Chromium, Node, Go, the JDK) beside clippy, and the API checks
+# (bound by the emulator and the network stack) beside the arm64 build. Each step's log line
+# carries the wall clock; the README gives the figures.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
