@@ -19,13 +19,17 @@ rm -rf "$KEYHOOK_BENCH_FIGURES"
 # Offline verification in the other languages, on the same vectors (`--bench NAME` skips them):
 # CPU time per signed answer, per license file and per encrypted license file.
 if [ $# -eq 0 ]; then
-  log "offline verification, Rust, Python and TypeScript"
+  log "offline verification, Rust, Python, TypeScript, Go and Java"
   cargo bench -p keyhook-format --bench offline
   PY_CLIENT_BIN="$(ensure_py_client)"
   (cd "$ROOT/clients/python" && PYTHONPATH=src "$PY_CLIENT_BIN/python" tests/bench.py)
   ensure_node
   (cd "$ROOT/clients/typescript" && npm run --silent bench)
-  # (Go and Java: their benchmarks go here.)
+  # Go: go test's benchmarks, one OS thread (CPU per check in µs-CPU/check, wall in ns/op).
+  ensure_go
+  (cd "$ROOT/clients/go" && GOMAXPROCS=1 GOPROXY=off go test -run '^$' -bench . -benchtime 5000x)
+  ensure_java
+  "$ROOT/clients/java/jdk-build.sh" bench
 fi
 if [ "${KEYHOOK_BENCH_SKIP_DEPLOY:-}" != 1 ]; then
   N=0 RUNS="${RUNS:-20}" "$ROOT/scripts/bench-deploy.sh"

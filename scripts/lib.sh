@@ -146,6 +146,35 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+# apt_install PACKAGE...: Debian packages, with `apt-get update` once per shell first.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -z "${KEYHOOK_APT_UPDATED:-}" ]; then
+    $sudo apt-get update -qq
+    KEYHOOK_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# Go for the Go client (clients/go): Debian's golang-go (Go 1.19 on Debian 12, what the client
+# targets; it has no dependencies, so nothing else is downloaded). Skipped when go is present.
+ensure_go() {
+  command -v go >/dev/null 2>&1 && return 0
+  log "installing golang-go (Debian package)"
+  apt_install golang-go
+}
+
+# A JDK (17 or later) for the Java client (clients/java), built with javac alone: Debian's
+# openjdk-17-jdk-headless. Skipped when javac 17 or later is present.
+ensure_java() {
+  local major
+  major="$(javac -version 2>&1 | sed -n 's/^javac \([0-9]*\).*/\1/p')"
+  [ -n "$major" ] && [ "$major" -ge 17 ] && return 0
+  log "installing openjdk-17-jdk-headless (Debian package)"
+  apt_install openjdk-17-jdk-headless
+}
+
 # Rust's standard library for Lambda's arm64 target (cargo-lambda links with its own zig).
 # Fails when it cannot be installed (offline); deploy-check.sh then builds for x86_64.
 ensure_arm64_target() {
@@ -154,12 +183,12 @@ ensure_arm64_target() {
 }
 
 # Everything `make test` downloads rather than compiles: the tool virtualenvs, Debian's
-# Chromium and Node, the arm64 target. scripts/test.sh runs it in the background while clippy
+# Chromium, Node, Go and the JDK, the arm64 target. scripts/test.sh runs it in the background while clippy
 # compiles (downloads and compiling do not compete for the same thing); the Debian packages
 # and the Python tools go side by side (apt and pip have separate locks).
 ensure_test_tools() {
   local apt_pid rc=0
-  (ensure_chromium && ensure_node) &
+  (ensure_chromium && ensure_node && ensure_go && ensure_java) &
   apt_pid=$!
   ensure_moto
   ensure_cfn_lint >/dev/null

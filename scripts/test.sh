@@ -3,9 +3,9 @@
 # free loopback port), runs format, lint and all tests, and stops what it started.
 #
 # The machine has 2 cores, so steps that wait on something else run beside those that compile:
-# the downloads (tool virtualenvs, Chromium, Node) beside clippy, and the API checks (bound by
-# the emulator and the network stack) beside the arm64 build. Each step's log line carries the
-# wall clock; the README gives the figures.
+# the downloads (tool virtualenvs, Chromium, Node, Go, the JDK) beside clippy, and the API checks
+# (bound by the emulator and the network stack) beside the arm64 build. Each step's log line
+# carries the wall clock; the README gives the figures.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -36,7 +36,7 @@ log "checking formatting"
 cargo fmt --all --check
 
 TOOLS_LOG="$ROOT/.venv/test-tools.log"
-log "installing the test tools in the background (virtualenvs, Chromium, Node; $TOOLS_LOG)"
+log "installing the test tools in the background (virtualenvs, Chromium, Node, Go, JDK; $TOOLS_LOG)"
 ensure_test_tools >"$TOOLS_LOG" 2>&1 &
 TOOLS_PID=$!
 BACKGROUND+=("$TOOLS_PID")
@@ -68,7 +68,11 @@ ensure_node
 (cd "$ROOT/clients/typescript" && npm test --silent >"$ROOT/.venv/typescript-client-tests.log" 2>&1) \
   || { cat "$ROOT/.venv/typescript-client-tests.log" >&2; exit 1; }
 grep -E '^# (tests|pass|fail) ' "$ROOT/.venv/typescript-client-tests.log" >&2
-# (Go and Java: their tests go here.)
+# The Go and Java clients: their unit tests (a fake Keyhook for the online paths) and the vectors.
+log "Go client (clients/go): unit tests and clients/test-vectors"
+(cd "$ROOT/clients/go" && GOPROXY=off go test -count=1 ./...)
+log "Java client (clients/java, JDK only): unit tests and clients/test-vectors"
+"$ROOT/clients/java/jdk-build.sh" test | grep -v '^ok '
 
 log "running every test against the emulator at $AWS_ENDPOINT_URL"
 if command -v cargo-nextest >/dev/null 2>&1; then

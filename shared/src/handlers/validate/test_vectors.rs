@@ -206,6 +206,13 @@ fn vectors() -> Value {
         keyhook_format::answer::sign_answer(Some(&a.key), text.replace(from, to).into_bytes())
     };
     let not_json = keyhook_format::answer::sign_answer(Some(&a.key), b"{not json}".to_vec());
+    // A member whose name differs from one the answer has only in case is another member,
+    // ignored like any unknown one: a reader that matches names case-insensitively (Go's
+    // encoding/json does) would take the later `ProductId` for the product.
+    let other_case = resigned(
+        "\"productId\":\"42\"",
+        "\"productId\":\"42\",\"ProductId\":\"43\"",
+    );
     let mine = expect(PRODUCT, Some(DEVICE), Some("n-1"), Some(KEY));
     let answers = vec![
         case("valid", &valid_body, mine.clone(), now, "ok"),
@@ -293,6 +300,13 @@ fn vectors() -> Value {
             "not_yet_valid",
         ),
         case("format-v1", &v1, mine.clone(), now, "unsupported_format"),
+        case(
+            "member-named-in-another-case",
+            &other_case,
+            mine.clone(),
+            now,
+            "ok",
+        ),
         case(
             "unsigned",
             &unsigned,

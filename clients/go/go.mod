@@ -1,0 +1,3 @@
+module github.com/keyhook/keyhook/clients/go
+
+go 1.19
