@@ -657,7 +657,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             "webhook endpoints",
             Token,
         )
-        .body::<whe::EndpointInput>(g)
+        .body::<whe::EndpointUpdate>(g)
         .ok::<whe::EndpointView>(g)
         .error(409, "The endpoint changed since the `version` given, or its state changed while an update setting `active` was applied (`conflict`): read it again."),
         Op::DeleteWebhookEndpoint => O::new("Delete a webhook endpoint (its pending deliveries are dropped)", "webhook endpoints", Token).no_content(),

@@ -137,7 +137,7 @@ struct Body13;
 struct Body14;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.webhook_endpoints.EndpointInput.json",
+    path = "openapi/bodies/admin.webhook_endpoints.EndpointInput+url.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -145,7 +145,7 @@ struct Body14;
 struct Body15;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.webhook_endpoints.EndpointInput+url.json",
+    path = "openapi/bodies/admin.webhook_endpoints.EndpointUpdate.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -208,8 +208,8 @@ pub(crate) fn first_error<'b>(
         ("keyhook_shared::handlers::admin::products::ProductInput", []) => first_error!(Body12, body),
         ("keyhook_shared::handlers::admin::products::ProductInput", ["name"]) => first_error!(Body13, body),
         ("keyhook_shared::handlers::admin::tokens::TokenInput", ["name"]) => first_error!(Body14, body),
-        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointInput", []) => first_error!(Body15, body),
-        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointInput", ["url"]) => first_error!(Body16, body),
+        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointInput", ["url"]) => first_error!(Body15, body),
+        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointUpdate", []) => first_error!(Body16, body),
         ("keyhook_shared::handlers::checkout::request::CheckoutInput", ["productId", "successUrl", "cancelUrl"]) => first_error!(Body17, body),
         ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId"]) => first_error!(Body18, body),
         ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId", "deviceId"]) => first_error!(Body19, body),

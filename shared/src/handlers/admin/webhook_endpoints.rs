@@ -50,8 +50,8 @@ pub const TEST_WINDOW_SECONDS: i64 = 15 * 60;
 /// Read-modify-write attempts of an update or a roll that lost a race to another write.
 const EDIT_ATTEMPTS: u32 = 8;
 
-/// Create and update body. On update, absent fields keep their value; `alertEmail: ""` and
-/// `description: ""` remove them.
+/// Create body (and, with [`EndpointUpdate`], the settings an update may change). On update,
+/// absent fields keep their value; `alertEmail: ""` and `description: ""` remove them.
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointInput {
@@ -72,12 +72,48 @@ pub struct EndpointInput {
     /// Who is emailed when the endpoint is disabled after five days of failures; `""` removes it.
     #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub alert_email: Option<String>,
-    /// Update only: the endpoint's `version` this change was decided on (from a read). If the
-    /// endpoint changed since (the sender disabled it, another edit, a roll), the update answers
+}
+
+/// Update body: the create body's fields, each optional, and the `version` read. (Its own
+/// type rather than an optional field of [`EndpointInput`], so the create's schema does not
+/// offer a field a create must refuse.)
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndpointUpdate {
+    /// As on create.
+    #[schemars(extend("pattern" = schema::WEB_URL, "maxLength" = schema::URL_MAX_CHARS))]
+    pub url: Option<String>,
+    /// As on create.
+    #[schemars(extend("minItems" = 1, "maxItems" = 50, "items" = {"type": "string", "enum": event_type_names()}))]
+    pub event_types: Option<Vec<String>>,
+    /// `""` removes it.
+    #[schemars(extend("pattern" = schema::EMPTY_OR_NON_BLANK, "maxLength" = 500))]
+    pub description: Option<String>,
+    /// `false` pauses deliveries; `true` re-enables an endpoint disabled for failing.
+    pub active: Option<bool>,
+    /// `""` removes it.
+    #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
+    pub alert_email: Option<String>,
+    /// The endpoint's `version` this change was decided on (from a read). If the endpoint
+    /// changed since (the sender disabled it, another edit, a roll), the update answers
     /// `409 conflict` and changes nothing. Without it, the update applies to the endpoint as it
     /// is, except that it answers `409` rather than set `active` on an endpoint whose state
     /// changed while it was applied.
     pub version: Option<u64>,
+}
+
+impl EndpointUpdate {
+    /// The settings to apply, and the version the change was decided on.
+    fn split(self) -> (EndpointInput, Option<u64>) {
+        let settings = EndpointInput {
+            url: self.url,
+            event_types: self.event_types,
+            description: self.description,
+            active: self.active,
+            alert_email: self.alert_email,
+        };
+        (settings, self.version)
+    }
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -272,12 +308,6 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     if input.url.is_none() {
         return Err(Error::validation("url", "is required"));
     }
-    if input.version.is_some() {
-        return Err(Error::validation(
-            "version",
-            "is for updates only (a new endpoint has none yet)",
-        ));
-    }
     if s.store.all_endpoints(&c.tenant_id).await?.len() >= MAX_ENDPOINTS {
         return Err(Error::Conflict(format!(
             "a tenant may have at most {MAX_ENDPOINTS} webhook endpoints"
@@ -344,8 +374,7 @@ fn reach(s: &Services) -> Reach {
 /// that no longer holds).
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let mut input: EndpointInput = json_body(req)?;
-    let pinned = input.version.take();
+    let (input, pinned) = json_body::<EndpointUpdate>(req)?.split();
     let first = load(s, &c.tenant_id, id).await?;
     let mut read = first.clone();
     for _ in 0..EDIT_ATTEMPTS {
