@@ -586,8 +586,9 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .ok::<ListBody<tenant_keys::TenantKeyView>>(g),
         Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
             .created::<tenant_keys::TenantKeyView>(g),
-        Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it", "tenant keys", Token)
-            .ok::<tenant_keys::Activation>(g),
+        Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it. Each write is conditional on what the request read: a signing-key rotation or a secret changed meanwhile is kept", "tenant keys", Token)
+            .ok::<tenant_keys::Activation>(g)
+            .error(409, "The tenant's keys kept changing under the request; retry (`conflict`)."),
         Op::ListTokens => O::new("List API tokens (prefix and name only)", "api tokens", Token).list::<tokens::TokenView>(g, &[]),
         Op::CreateToken => O::new("Create an API token (shown once)", "api tokens", Token)
             .body_requiring::<tokens::TokenInput>(g, tokens::CREATE_REQUIRED)
@@ -634,7 +635,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .created::<PublicKeyView>(g),
         Op::ActivateSigningKey => O::new("Sign with this key from now on; the previous key is retired and stays published for 366 days", "signing keys", Token)
             .ok::<PublicKeyView>(g)
-            .error(409, "The key is retired (`conflict`)."),
+            .error(409, "The key is retired, or the tenant's keys kept changing under the request; retry (`conflict`)."),
         Op::Dashboard(page) => O::new(
             page.summary(),
             "dashboard",
