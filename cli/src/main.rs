@@ -475,6 +475,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
         dashboard_signup: false,
+        // Local events come from `keyhook trigger` and the Stripe CLI, not Stripe's addresses.
+        stripe_source_ips: keyhook_shared::config::StripeSourceIps::Off,
     };
     let services = Services::new(config, &sdk);
     let bound = server::spawn(services.clone(), args.addr).await?;

@@ -43,6 +43,34 @@ pub struct Config {
     /// (`KEYHOOK_DASHBOARD_SIGNUP=open`; default off: tenants are created by the operator with
     /// `keyhook tenant create`).
     pub dashboard_signup: bool,
+    /// Who may post to the shared Stripe webhook URLs (`KEYHOOK_STRIPE_SOURCE_IPS`, default
+    /// `stripe`): matching a signature there costs one HMAC per app of every tenant, so it
+    /// answers only Stripe's published webhook addresses; the per-app URLs answer anyone.
+    pub stripe_source_ips: StripeSourceIps,
+}
+
+/// `KEYHOOK_STRIPE_SOURCE_IPS`: whether the shared webhook URLs check the sender's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeSourceIps {
+    /// `stripe` (the default, and what deployments set): only requests whose source address
+    /// (API Gateway's `requestContext.http.sourceIp`, never a header) is one of Stripe's
+    /// published webhook addresses (`stripe::source_ips`).
+    Stripe,
+    /// `off`: any address (local development, where events come from `keyhook trigger`).
+    Off,
+}
+
+impl StripeSourceIps {
+    /// The setting from the variable's value (unset: `stripe`).
+    pub fn parse(value: Option<&str>) -> Result<Self> {
+        match value.map(str::trim) {
+            None | Some("") | Some("stripe") => Ok(StripeSourceIps::Stripe),
+            Some("off") => Ok(StripeSourceIps::Off),
+            Some(other) => Err(Error::internal(format!(
+                "KEYHOOK_STRIPE_SOURCE_IPS is {other:?}; it must be `stripe` or `off`"
+            ))),
+        }
+    }
 }
 
 impl Config {
@@ -94,6 +122,32 @@ impl Config {
             mail_max_receives: optional_u64("KEYHOOK_MAIL_MAX_RECEIVES", 5) as u32,
             dashboard_signup: std::env::var("KEYHOOK_DASHBOARD_SIGNUP")
                 .is_ok_and(|v| v.trim().eq_ignore_ascii_case("open")),
+            stripe_source_ips: StripeSourceIps::parse(
+                std::env::var("KEYHOOK_STRIPE_SOURCE_IPS").ok().as_deref(),
+            )?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_source_ips_default_to_stripe_and_refuse_anything_unknown() {
+        assert_eq!(
+            StripeSourceIps::parse(None).unwrap(),
+            StripeSourceIps::Stripe
+        );
+        assert_eq!(
+            StripeSourceIps::parse(Some("stripe")).unwrap(),
+            StripeSourceIps::Stripe
+        );
+        assert_eq!(
+            StripeSourceIps::parse(Some(" off ")).unwrap(),
+            StripeSourceIps::Off
+        );
+        let e = StripeSourceIps::parse(Some("no")).unwrap_err().to_string();
+        assert!(e.contains("KEYHOOK_STRIPE_SOURCE_IPS"), "{e}");
     }
 }

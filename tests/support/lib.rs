@@ -108,6 +108,8 @@ pub fn config_for(r: &provision::Resources, kms_alias: &str, base_url: &str) -> 
         webhook_tolerance: Duration::from_secs(300),
         mail_max_receives: provision::MAIL_MAX_RECEIVE_COUNT,
         dashboard_signup: false,
+        // Tests post from loopback; the shared URL's address check has its own tests.
+        stripe_source_ips: keyhook_shared::config::StripeSourceIps::Off,
     }
 }
 
