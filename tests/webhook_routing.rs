@@ -1,7 +1,10 @@
 //! Which app an event belongs to, and what an unauthenticated request can cost: Connect events
 //! only for apps that take them; deleted tenants', deactivated and re-keyed apps stop matching
 //! at once, cached candidate list or not; bad signatures force at most one list re-read per
-//! interval, however many arrive at once, and nothing else.
+//! interval, however many arrive at once, and nothing else; the shared URLs refuse a sender
+//! that is not Stripe (by API Gateway's source address), a body larger than Stripe's events and
+//! a malformed or stale signature before reading anything, while an app's own URL answers any
+//! address.
 
 use std::time::Duration;
 

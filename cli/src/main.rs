@@ -532,7 +532,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
     std::fs::write(
         &args.env_file,
         format!(
-            "KEYHOOK_URL={base_url}\nKEYHOOK_TOKEN={token}\nKEYHOOK_WEBHOOK_URL={base_url}/api/stripe/webhook\nKEYHOOK_WEBHOOK_SECRET={webhook_secret}\nKEYHOOK_DEMO_PRODUCT={product_id}\nAWS_ENDPOINT_URL={endpoint}\n"
+            "KEYHOOK_URL={base_url}\nKEYHOOK_TOKEN={token}\nKEYHOOK_WEBHOOK_URL={app_webhook}\nKEYHOOK_WEBHOOK_SECRET={webhook_secret}\nKEYHOOK_DEMO_PRODUCT={product_id}\nAWS_ENDPOINT_URL={endpoint}\n",
+            app_webhook = app["webhookUrl"].as_str().unwrap_or_default(),
         ),
     )?;
     println!(
@@ -547,7 +548,7 @@ Keyhook is running on http://{bound} (every route, the mailer, and outgoing webh
   Tenant                {tenant_id}
   Admin API token       {token}
   Stripe app            {app_id} (test mode)
-  Webhook URL           {base_url}/api/stripe/webhook   (or {app_webhook})
+  Webhook URL           {app_webhook}   (the app's own; or {base_url}/api/stripe/webhook for every app)
   Webhook signing secret {webhook_secret}
   Demo product id       {product_id}
 
