@@ -1850,3 +1850,29 @@ async fn import_runs_dry_then_for_real_with_results_per_license() {
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("id=\"f-file-error\""), "{}", bad.body);
 }
+
+#[tokio::test]
+async fn the_apps_page_shows_each_apps_own_webhook_url_before_the_shared_one() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
+    let test_app = stack.app(&t).await;
+    let live_app = stack.live_app(&t).await;
+    let d = stack.sign_in(&t, &owner).await;
+    let page = d.get("/dashboard/apps").await;
+    assert_eq!(page.status, 200);
+    // Values are HTML-escaped (`/` as `&#x2f;`).
+    let body = page.body.replace("&#x2f;", "/");
+    let card = &body[body.find("id=\"webhook\"").expect("the webhook card")..];
+    let shared = card
+        .find(&format!("{}/api/stripe/webhook<", stack.base_url))
+        .expect("the shared URL is still shown");
+    for app in [&test_app, &live_app] {
+        let own = card
+            .find(&format!("{}/api/stripe/webhook/{}", stack.base_url, app.id))
+            .unwrap_or_else(|| panic!("{}'s own URL is shown", app.id));
+        assert!(own < shared, "{}'s own URL comes first", app.id);
+    }
+    assert!(card[shared..].contains("Stripe's webhook addresses"));
+}

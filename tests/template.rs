@@ -270,6 +270,10 @@ fn every_setting_of_config_rs_comes_from_the_template() {
         json!({"Ref": "DeliveryQueue"})
     );
     assert_eq!(env["KEYHOOK_MAIL_FROM"], json!({"Ref": "SenderAddress"}));
+    assert_eq!(
+        env["KEYHOOK_STRIPE_SOURCE_IPS"], "stripe",
+        "deployed, the shared webhook URLs answer only Stripe's webhook addresses"
+    );
     // The base URL is built from the API's id; the API must not depend on the functions.
     let base = env["KEYHOOK_PUBLIC_BASE_URL"].to_string();
     assert!(base.contains("${HttpApi}.execute-api"), "{base}");

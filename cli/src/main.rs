@@ -483,6 +483,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         // The merchant's endpoint in development listens on this machine (the example below).
         // Only here: a configuration from the environment refuses it.
         allow_loopback_webhooks: true,
+        // Local events come from `keyhook trigger` and the Stripe CLI, not Stripe's addresses.
+        stripe_source_ips: keyhook_shared::config::StripeSourceIps::Off,
     };
     let services = Services::new(config, &sdk);
     let bound = server::spawn(services.clone(), args.addr).await?;
@@ -537,7 +539,8 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
     std::fs::write(
         &args.env_file,
         format!(
-            "KEYHOOK_URL={base_url}\nKEYHOOK_TOKEN={token}\nKEYHOOK_WEBHOOK_URL={base_url}/api/stripe/webhook\nKEYHOOK_WEBHOOK_SECRET={webhook_secret}\nKEYHOOK_DEMO_PRODUCT={product_id}\nAWS_ENDPOINT_URL={endpoint}\n"
+            "KEYHOOK_URL={base_url}\nKEYHOOK_TOKEN={token}\nKEYHOOK_WEBHOOK_URL={app_webhook}\nKEYHOOK_WEBHOOK_SECRET={webhook_secret}\nKEYHOOK_DEMO_PRODUCT={product_id}\nAWS_ENDPOINT_URL={endpoint}\n",
+            app_webhook = app["webhookUrl"].as_str().unwrap_or_default(),
         ),
     )?;
     println!(
@@ -552,7 +555,7 @@ Keyhook is running on http://{bound} (every route, the mailer, and outgoing webh
   Tenant                {tenant_id}
   Admin API token       {token}
   Stripe app            {app_id} (test mode)
-  Webhook URL           {base_url}/api/stripe/webhook   (or {app_webhook})
+  Webhook URL           {app_webhook}   (the app's own; or {base_url}/api/stripe/webhook for every app)
   Webhook signing secret {webhook_secret}
   Demo product id       {product_id}
 

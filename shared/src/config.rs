@@ -48,6 +48,34 @@ pub struct Config {
     /// runs on the same machine. Never in a deployment, where loopback is the function's own
     /// Runtime API: [`Config::from_env`] refuses `KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS=1`.
     pub allow_loopback_webhooks: bool,
+    /// Who may post to the shared Stripe webhook URLs (`KEYHOOK_STRIPE_SOURCE_IPS`, default
+    /// `stripe`): matching a signature there costs one HMAC per app of every tenant, so it
+    /// answers only Stripe's published webhook addresses; the per-app URLs answer anyone.
+    pub stripe_source_ips: StripeSourceIps,
+}
+
+/// `KEYHOOK_STRIPE_SOURCE_IPS`: whether the shared webhook URLs check the sender's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeSourceIps {
+    /// `stripe` (the default, and what deployments set): only requests whose source address
+    /// (API Gateway's `requestContext.http.sourceIp`, never a header) is one of Stripe's
+    /// published webhook addresses (`stripe::source_ips`).
+    Stripe,
+    /// `off`: any address (local development, where events come from `keyhook trigger`).
+    Off,
+}
+
+impl StripeSourceIps {
+    /// The setting from the variable's value (unset: `stripe`).
+    pub fn parse(value: Option<&str>) -> Result<Self> {
+        match value.map(str::trim) {
+            None | Some("") | Some("stripe") => Ok(StripeSourceIps::Stripe),
+            Some("off") => Ok(StripeSourceIps::Off),
+            Some(other) => Err(Error::internal(format!(
+                "KEYHOOK_STRIPE_SOURCE_IPS is {other:?}; it must be `stripe` or `off`"
+            ))),
+        }
+    }
 }
 
 impl Config {
@@ -105,6 +133,9 @@ impl Config {
             dashboard_signup: std::env::var("KEYHOOK_DASHBOARD_SIGNUP")
                 .is_ok_and(|v| v.trim().eq_ignore_ascii_case("open")),
             allow_loopback_webhooks: false,
+            stripe_source_ips: StripeSourceIps::parse(
+                std::env::var("KEYHOOK_STRIPE_SOURCE_IPS").ok().as_deref(),
+            )?,
         })
     }
 }
@@ -136,5 +167,23 @@ mod tests {
             let e = refuse_loopback_webhooks(Some(on)).unwrap_err().to_string();
             assert!(e.contains("KEYHOOK_ALLOW_LOOPBACK_WEBHOOKS"), "{e}");
         }
+    }
+
+    #[test]
+    fn stripe_source_ips_default_to_stripe_and_refuse_anything_unknown() {
+        assert_eq!(
+            StripeSourceIps::parse(None).unwrap(),
+            StripeSourceIps::Stripe
+        );
+        assert_eq!(
+            StripeSourceIps::parse(Some("stripe")).unwrap(),
+            StripeSourceIps::Stripe
+        );
+        assert_eq!(
+            StripeSourceIps::parse(Some(" off ")).unwrap(),
+            StripeSourceIps::Off
+        );
+        let e = StripeSourceIps::parse(Some("no")).unwrap_err().to_string();
+        assert!(e.contains("KEYHOOK_STRIPE_SOURCE_IPS"), "{e}");
     }
 }

@@ -27,6 +27,9 @@ pub enum Error {
     /// 403: authenticated but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with a specific machine-readable code (`not_from_stripe`).
+    #[error("{message}")]
+    ForbiddenCode { code: &'static str, message: String },
     /// 404: the resource does not exist for this caller (other tenants' resources included).
     #[error("{0}")]
     NotFound(String),
@@ -102,7 +105,7 @@ impl Error {
             Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::ForbiddenCode { .. } => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) | Error::ConflictAt { .. } | Error::ConflictCode { .. } => {
                 StatusCode::CONFLICT
@@ -123,6 +126,7 @@ impl Error {
             Error::BadRequest { code, .. } => code,
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::ForbiddenCode { code, .. } => code,
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) | Error::ConflictAt { .. } => "conflict",
             Error::ConflictCode { code, .. } => code,

@@ -4,13 +4,17 @@
 //!    (pure CPU, no I/O).
 //! 2. AWS calls per one-time purchase with warm caches, counted by an interceptor on the real
 //!    SDK clients against the emulator: the webhook request, then the mailer's send.
-//! 3. The shared webhook URL with 1,000 apps: a matching event, and what an unauthenticated
-//!    request costs (a 256 KiB body whose signature matches no app: µs per bad request, and
-//!    its AWS calls, at most one list re-read per second per process).
+//! 3. What one request to the shared webhook URL costs with 1, 100 and 1,000 apps, with its
+//!    Stripe address check on (as deployed) and off: junk (the largest body it takes, or a
+//!    256 KiB one, signed by no app) and a real event signed by the app scanned last (the
+//!    worst case); the CPU of the thread serving it, and for the real event its wall time and
+//!    AWS calls. Then junk on an app's own URL, which has one candidate at any number of apps.
 //!
 //! Run with `make bench` (starts the emulator).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use std::collections::HashMap;
 
 use keyhook_shared::crypto::SealContext;
 use keyhook_shared::domain::stripe_app::fields;
@@ -199,146 +203,20 @@ async fn main() {
         ],
     );
 
-    webhook_matching(&stack).await;
+    shared_url_costs().await;
 }
 
-/// The shared webhook URL with many apps: 1,000 apps across 10 tenants, the event signed by
-/// the last candidate. Timed in-process through the dispatcher (no HTTP), warm.
-async fn webhook_matching(stack: &Stack) {
-    const APPS: usize = 1000;
-    const TENANTS: usize = 10;
-    println!("== Shared webhook URL with {APPS} apps ({TENANTS} tenants), warm ==");
-    let mut secrets_by_app = std::collections::HashMap::new();
-    let mut products = std::collections::HashMap::new();
-    for t in 0..TENANTS {
-        let tenant = stack.tenant(&format!("Bench {t}")).await;
-        products.insert(
-            tenant.id.clone(),
-            stack.product(&tenant, json!({"autoEmail": false})).await,
-        );
-        for i in 0..APPS / TENANTS {
-            let id = keyhook_shared::ids::new_id("app");
-            let secret = format!(
-                "whsec_bench_{t}_{i}_{}",
-                keyhook_shared::ids::random_symbols(16)
-            );
-            let sealed = stack
-                .services
-                .keyring
-                .seal(
-                    SealContext {
-                        tenant_id: &tenant.id,
-                        owner: &id,
-                        field: fields::WEBHOOK_SECRET,
-                    },
-                    secret.as_bytes(),
-                )
-                .await
-                .unwrap();
-            let now = keyhook_shared::time::now();
-            let app = StripeApp {
-                id: id.clone(),
-                tenant_id: tenant.id.clone(),
-                name: format!("app {i}"),
-                publishable_key: None,
-                secret_key_sealed: None,
-                webhook_secret_sealed: Some(sealed),
-                previous_webhook_secret_sealed: None,
-                default_currency: "usd".into(),
-                is_live: false,
-                active: true,
-                is_default: false,
-                connect: Default::default(),
-                created_at: now,
-                updated_at: now,
-            };
-            stack
-                .services
-                .store
-                .save_apps(&app, true, &[])
-                .await
-                .unwrap();
-            secrets_by_app.insert(id, secret);
-        }
-    }
-    // The candidate that matches is the one scanned last (index order): the worst case.
-    let candidates = stack.services.store.webhook_apps(false).await.unwrap();
-    let target = candidates.last().unwrap();
-    let target_id = target.id.clone();
-    let target_secret = secrets_by_app[&target_id].clone();
-    let product = products[&target.tenant_id].clone();
-    let counter = CallCounter::default();
-    let services = counted_services(stack.config(), &stack.sdk, &counter);
-    let request = |event: &Value| {
-        let (body, header) = keyhook_cli::trigger::sign_event(event, &target_secret);
-        let mut headers = http::HeaderMap::new();
-        headers.insert("stripe-signature", header.parse().unwrap());
-        ApiRequest {
-            method: http::Method::POST,
-            path: "/api/stripe/webhook".into(),
-            query: vec![],
-            headers,
-            body: body.into(),
-            source_ip: None,
-            request_id: "bench".into(),
-        }
+/// This thread's CPU time (the request is dispatched on this thread; the AWS SDK's connection
+/// tasks run on others, so for a real event it is our code's CPU, not the emulator's).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // Cold: lists the candidates and opens every secret up to the match.
-    let started = Instant::now();
-    let res = dispatch(
-        &services,
-        Some(Function::Webhook),
-        request(&checkout_event(&product, Some(1)).0),
-    )
-    .await;
-    assert_eq!(
-        res.status.as_u16(),
-        200,
-        "{}",
-        String::from_utf8_lossy(&res.body)
-    );
-    println!(
-        "  cold (list + open {} secrets): {:.1} ms",
-        candidates.len(),
-        started.elapsed().as_secs_f64() * 1e3
-    );
-    let n = 20;
-    counter.reset();
-    let mut total = std::time::Duration::ZERO;
-    for _ in 0..n {
-        let event = checkout_event(&product, Some(1)).0;
-        let req = request(&event);
-        let started = Instant::now();
-        let res = dispatch(&services, Some(Function::Webhook), req).await;
-        total += started.elapsed();
-        assert_eq!(res.status.as_u16(), 200);
-        let receipt: Value = serde_json::from_slice(&res.body).unwrap();
-        assert_eq!(receipt["appId"], target_id.as_str());
-    }
-    println!(
-        "  warm: {:.2} ms per event (whole request, incl. recording and issuing); AWS calls per event: {}",
-        total.as_secs_f64() * 1e3 / n as f64,
-        per_purchase(&counter.snapshot(), n)
-    );
-    bad_signatures(&services, &counter, &product, candidates.len()).await;
-
-    // The matching itself: one HMAC per candidate.
-    let body = serde_json::to_vec(&checkout_event(&product, Some(1)).0).unwrap();
-    let header =
-        SignatureHeader::parse(&signature::sign(&target_secret, 1_700_000_000, &body)).unwrap();
-    let secrets: Vec<String> = (0..candidates.len())
-        .map(|i| format!("whsec_other_{i}"))
-        .collect();
-    let started = Instant::now();
-    for secret in &secrets {
-        std::hint::black_box(header.verifies(secret, &body));
-    }
-    println!(
-        "  HMAC over {} candidates of a {} byte event: {:.2} ms",
-        secrets.len(),
-        body.len(),
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    // SAFETY: clock_gettime writes into the timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A checkout event padded to exactly `size` bytes of JSON.
@@ -356,50 +234,229 @@ fn event_of_exact_size(product: &str, size: usize) -> Vec<u8> {
     }
 }
 
-/// What an unauthenticated request costs the shared URL: a body of the largest size accepted,
-/// signed with a secret no app has, so every candidate is tried and none matches.
-async fn bad_signatures(
-    services: &keyhook_shared::Services,
-    counter: &CallCounter,
-    product: &str,
-    candidates: usize,
-) {
-    let size = keyhook_shared::http::routes::MAX_BODY_BYTES;
-    let body = event_of_exact_size(product, size);
-    let request = || {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let header = signature::sign("whsec_nobody_has_this_one", now, &body);
-        let mut headers = http::HeaderMap::new();
-        headers.insert("stripe-signature", header.parse().unwrap());
-        ApiRequest {
-            method: http::Method::POST,
-            path: "/api/stripe/webhook".into(),
-            query: vec![],
-            headers,
-            body: body.clone().into(),
-            source_ip: None,
-            request_id: "bench".into(),
-        }
-    };
-    // Warm-up (and the one forced list re-read the interval allows).
-    let res = dispatch(services, Some(Function::Webhook), request()).await;
-    assert_eq!(res.status.as_u16(), 400);
-    let n = 20;
-    counter.reset();
-    let started = Instant::now();
-    for _ in 0..n {
-        let res = dispatch(services, Some(Function::Webhook), request()).await;
-        assert_eq!(res.status.as_u16(), 400);
+/// A webhook request to `path` from `source_ip`, `body` signed now with `secret`.
+fn webhook_request(path: &str, source_ip: &str, body: &[u8], secret: &str) -> ApiRequest {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "stripe-signature",
+        signature::sign(secret, now, body).parse().unwrap(),
+    );
+    ApiRequest {
+        method: http::Method::POST,
+        path: path.into(),
+        query: vec![],
+        headers,
+        body: body.to_vec().into(),
+        source_ip: Some(source_ip.parse().unwrap()),
+        request_id: "bench".into(),
     }
-    let elapsed = started.elapsed();
+}
+
+/// Dispatches `requests` (built beforehand, so signing them is not counted); this thread's CPU
+/// and the wall time per request.
+async fn per_request(
+    services: &keyhook_shared::Services,
+    requests: Vec<ApiRequest>,
+    expected: u16,
+) -> (Duration, Duration) {
+    let n = requests.len() as u32;
+    let (cpu0, wall0) = (thread_cpu(), Instant::now());
+    for request in requests {
+        let res = dispatch(services, Some(Function::Webhook), request).await;
+        assert_eq!(
+            res.status.as_u16(),
+            expected,
+            "{}",
+            String::from_utf8_lossy(&res.body)
+        );
+    }
+    ((thread_cpu() - cpu0) / n, wall0.elapsed() / n)
+}
+
+fn cpu(d: Duration) -> String {
+    if d >= Duration::from_millis(10) {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    }
+}
+
+/// Adds test-mode apps with fresh signing secrets to `tenant` (written directly: creating
+/// 1,000 apps through the API would take minutes); their ids and secrets.
+async fn add_apps(stack: &Stack, tenant: &str, count: usize, into: &mut HashMap<String, String>) {
+    for _ in 0..count {
+        let id = keyhook_shared::ids::new_id("app");
+        let secret = format!(
+            "whsec_bench_{}",
+            keyhook_shared::ids::random_symbols(24).to_ascii_lowercase()
+        );
+        let sealed = stack
+            .services
+            .keyring
+            .seal(
+                SealContext {
+                    tenant_id: tenant,
+                    owner: &id,
+                    field: fields::WEBHOOK_SECRET,
+                },
+                secret.as_bytes(),
+            )
+            .await
+            .unwrap();
+        let now = keyhook_shared::time::now();
+        let app = StripeApp {
+            id: id.clone(),
+            tenant_id: tenant.to_string(),
+            name: format!("app {}", into.len()),
+            publishable_key: None,
+            secret_key_sealed: None,
+            webhook_secret_sealed: Some(sealed),
+            previous_webhook_secret_sealed: None,
+            default_currency: "usd".into(),
+            is_live: false,
+            active: true,
+            is_default: false,
+            connect: Default::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        stack
+            .services
+            .store
+            .save_apps(&app, true, &[])
+            .await
+            .unwrap();
+        into.insert(id, secret);
+    }
+}
+
+/// What one request to the shared webhook URL costs, by number of apps (ten tenants share
+/// them), with the Stripe address check on and off. Timed in-process through the dispatcher
+/// (no HTTP), warm: the candidate list and every secret opened.
+async fn shared_url_costs() {
+    use keyhook_shared::config::StripeSourceIps;
+    use keyhook_shared::http::routes::{MAX_BODY_BYTES, SHARED_WEBHOOK_MAX_BODY_BYTES};
+    const SHARED: &str = "/api/stripe/webhook";
+    const ELSEWHERE: &str = "198.51.100.7";
+    let stripe = keyhook_shared::stripe::source_ips::addresses()[0].to_string();
+    println!("== Shared webhook URL: one request's cost by number of apps (warm) ==");
     println!(
-        "  bad signature, {size} byte body, {candidates} candidates: {:.0} µs per request ({:.2} µs per candidate); AWS calls per request: {}",
-        elapsed.as_secs_f64() * 1e6 / n as f64,
-        elapsed.as_secs_f64() * 1e6 / (n * candidates) as f64,
-        if counter.snapshot().is_empty() {
-            "none".to_string()
-        } else {
-            per_purchase(&counter.snapshot(), n)
+        "  junk: signed by no app, {SHARED_WEBHOOK_MAX_BODY_BYTES} bytes (the most the shared URL takes) or {MAX_BODY_BYTES}; sent from {ELSEWHERE} (not Stripe)"
+    );
+    println!("  real: an event signed by the app scanned last, sent from Stripe's {stripe}");
+    println!(
+        "  {:>5}  {:>5}  {:>22}  {:>22}  {:>34}",
+        "apps",
+        "check",
+        "junk 64 KiB: CPU",
+        "junk 256 KiB: CPU",
+        "real event: CPU / wall / AWS calls"
+    );
+    let stack = Stack::start().await;
+    let mut tenants = Vec::new();
+    let mut products = HashMap::new();
+    for t in 0..10 {
+        let tenant = stack.tenant(&format!("Bench {t}")).await;
+        products.insert(
+            tenant.id.clone(),
+            stack.product(&tenant, json!({"autoEmail": false})).await,
+        );
+        tenants.push(tenant.id);
+    }
+    let mut secrets = HashMap::new();
+    let mut last_figures = None;
+    for apps in [1usize, 100, 1000] {
+        // Spread over the tenants: the first 100 in the first tenant, then 100 each.
+        while secrets.len() < apps {
+            let tenant = &tenants[(secrets.len() / 100).min(tenants.len() - 1)];
+            let count = (apps - secrets.len()).min(100 - secrets.len() % 100);
+            add_apps(&stack, tenant, count, &mut secrets).await;
         }
+        let candidates = stack.services.store.webhook_apps(false).await.unwrap();
+        assert_eq!(candidates.len(), apps);
+        let target = candidates.last().unwrap();
+        let target_secret = secrets[&target.id].clone();
+        let product = products[&target.tenant_id].clone();
+        let junk = event_of_exact_size(&product, SHARED_WEBHOOK_MAX_BODY_BYTES);
+        let big_junk = event_of_exact_size(&product, MAX_BODY_BYTES);
+        for check in [StripeSourceIps::Stripe, StripeSourceIps::Off] {
+            let counter = CallCounter::default();
+            let mut config = stack.config();
+            config.stripe_source_ips = check;
+            let services = counted_services(config, &stack.sdk, &counter);
+            let real = |n: usize| -> Vec<ApiRequest> {
+                (0..n)
+                    .map(|_| {
+                        let event = checkout_event(&product, Some(1)).0;
+                        let body = serde_json::to_vec(&event).unwrap();
+                        webhook_request(SHARED, &stripe, &body, &target_secret)
+                    })
+                    .collect()
+            };
+            // The same junk request, again and again (a clone shares the body).
+            let repeat = |request: ApiRequest, n: usize| vec![request; n];
+            // Warm: the list read and every secret opened once.
+            per_request(&services, real(1), 200).await;
+            let junk_status = if check == StripeSourceIps::Stripe {
+                403
+            } else {
+                400
+            };
+            let rounds = if check == StripeSourceIps::Stripe || apps == 1 {
+                2000
+            } else {
+                20
+            };
+            let junk_request =
+                webhook_request(SHARED, ELSEWHERE, &junk, "whsec_nobody_has_this_one");
+            per_request(&services, repeat(junk_request.clone(), 1), junk_status).await;
+            let (junk_cpu, _) =
+                per_request(&services, repeat(junk_request, rounds), junk_status).await;
+            let big_request =
+                webhook_request(SHARED, ELSEWHERE, &big_junk, "whsec_nobody_has_this_one");
+            let (big_cpu, _) = per_request(&services, repeat(big_request, 2000), 413).await;
+            let n = 10;
+            let requests = real(n);
+            counter.reset();
+            let (real_cpu, real_wall) = per_request(&services, requests, 200).await;
+            let calls = counter.snapshot().values().sum::<usize>() as f64 / n as f64;
+            println!(
+                "  {apps:>5}  {:>5}  {:>22}  {:>22}  {:>34}",
+                if check == StripeSourceIps::Stripe {
+                    "on"
+                } else {
+                    "off"
+                },
+                format!("{} ({junk_status})", cpu(junk_cpu)),
+                format!("{} (413)", cpu(big_cpu)),
+                format!(
+                    "{} / {:.1} ms / {calls}",
+                    cpu(real_cpu),
+                    real_wall.as_secs_f64() * 1e3
+                ),
+            );
+            if check == StripeSourceIps::Off && apps == 1000 {
+                last_figures = Some((services, counter, target.id.clone(), product.clone()));
+            }
+        }
+    }
+    println!(
+        "  (with the check on, junk that Stripe itself delivers, from a Stripe account of the sender's pointed at the shared URL, costs what the check-off junk column says)"
+    );
+
+    // An app's own URL: one candidate, whatever the number of apps.
+    let (services, counter, app_id, product) = last_figures.unwrap();
+    let junk = event_of_exact_size(&product, MAX_BODY_BYTES);
+    let path = format!("{SHARED}/{app_id}");
+    let n = 200;
+    let request = webhook_request(&path, ELSEWHERE, &junk, "whsec_nobody_has_this_one");
+    counter.reset();
+    let (junk_cpu, junk_wall) = per_request(&services, vec![request; n], 400).await;
+    println!(
+        "  an app's own URL, 1000 apps, junk of {MAX_BODY_BYTES} bytes from anywhere: {} CPU, {:.2} ms wall, AWS calls per request: {}",
+        cpu(junk_cpu),
+        junk_wall.as_secs_f64() * 1e3,
+        per_purchase(&counter.snapshot(), n)
     );
 }

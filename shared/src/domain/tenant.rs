@@ -19,6 +19,10 @@ pub struct Tenant {
     pub signing_public_key: String,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
+    /// Optimistic concurrency for the key fields (active tenant key, signing key): each
+    /// rotation writes them on condition that the version it read is still current.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// A tenant data key as stored: only its KMS-wrapped form.

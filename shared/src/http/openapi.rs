@@ -244,6 +244,15 @@ impl Operation {
         self
     }
 
+    /// What the shared Stripe webhook URLs refuse before matching (`webhook::shared_url`).
+    fn shared_webhook_errors(self, shared: bool) -> Self {
+        if !shared {
+            return self;
+        }
+        self.error(403, "The request does not come from one of Stripe's webhook addresses (`not_from_stripe`): post to the app's own URL from elsewhere.")
+            .error(413, "The body is larger than 64 KiB, the shared URL's limit (`payload_too_large`); the app's own URL takes up to 256 KiB.")
+    }
+
     fn into_json(self, g: &mut Gen, path: &str, method: &str) -> Value {
         if self.html {
             return self.into_html_json(path, method);
@@ -479,6 +488,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         .body::<Value>(g)
         .ok::<Receipt>(g)
         .query_if(op == Op::StripeWebhook, &[("tenantId", "Only this tenant's apps."), ("teamId", "Alias of tenantId (Lukittu).")])
+        .shared_webhook_errors(op == Op::StripeWebhook)
         .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
         Op::LukittuStripeWebhook => O::new(
             "Receive a Stripe event at Lukittu's webhook URL shape (an alias of `POST /api/stripe/webhook`: matched by signature; `?teamId=` or `?tenantId=` narrows to one tenant). A merchant moving from Lukittu changes only the host of the Stripe endpoint.",
@@ -488,6 +498,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
         .body::<Value>(g)
         .ok::<Receipt>(g)
         .query_if(true, &[("teamId", "Only this tenant's apps (Lukittu's parameter)."), ("tenantId", "Same as teamId.")])
+        .shared_webhook_errors(true)
         .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
         Op::CreateCheckoutSession => O::new(
             "Create a Stripe Checkout session for a product (one-time, or subscription through a price mapping) and redirect the buyer to `url`. An `Idempotency-Key` header makes retries return the same session.",
@@ -587,8 +598,9 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .ok::<ListBody<tenant_keys::TenantKeyView>>(g),
         Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
             .created::<tenant_keys::TenantKeyView>(g),
-        Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it", "tenant keys", Token)
-            .ok::<tenant_keys::Activation>(g),
+        Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it. Each write is conditional on what the request read: a signing-key rotation or a secret changed meanwhile is kept", "tenant keys", Token)
+            .ok::<tenant_keys::Activation>(g)
+            .error(409, "The tenant's keys kept changing under the request; retry (`conflict`)."),
         Op::ListTokens => O::new("List API tokens (prefix and name only)", "api tokens", Token).list::<tokens::TokenView>(g, &[]),
         Op::CreateToken => O::new("Create an API token (shown once)", "api tokens", Token)
             .body_requiring::<tokens::TokenInput>(g, tokens::CREATE_REQUIRED)
@@ -635,7 +647,7 @@ fn describe(op: Op, g: &mut Gen) -> Operation {
             .created::<PublicKeyView>(g),
         Op::ActivateSigningKey => O::new("Sign with this key from now on; the previous key is retired and stays published for 366 days", "signing keys", Token)
             .ok::<PublicKeyView>(g)
-            .error(409, "The key is retired (`conflict`)."),
+            .error(409, "The key is retired, or the tenant's keys kept changing under the request; retry (`conflict`)."),
         Op::Dashboard(page) => O::new(
             page.summary(),
             "dashboard",

@@ -13,8 +13,23 @@ use crate::handlers::{admin, checkout, validate, webhook};
 use crate::http::{idempotency, openapi, ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
-/// Largest body any route accepts (Stripe's webhook included): 256 KiB.
+/// Largest body any route accepts (an app's own Stripe webhook URL included): 256 KiB.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Largest body the shared Stripe webhook URLs accept: 64 KiB, sized to Stripe's events
+/// (a Checkout Session's or an invoice's event is 3–10 KB; one of a subscription with many
+/// items, with its previous attributes, some tens of KB). Matching there costs one HMAC of
+/// the body per candidate app, so the cap bounds that work; a larger event still arrives on
+/// the app's own URL, and reconciliation fetches any event a URL refused from Stripe's API.
+pub const SHARED_WEBHOOK_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest body a route accepts.
+pub fn max_body_bytes(op: Op) -> usize {
+    match op {
+        Op::StripeWebhook | Op::LukittuStripeWebhook => SHARED_WEBHOOK_MAX_BODY_BYTES,
+        _ => MAX_BODY_BYTES,
+    }
+}
 
 /// The Lambda function that serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -554,10 +569,9 @@ async fn serve(
                 )));
             };
             cross_origin = is_cross_origin(route.op);
-            if req.body.len() > MAX_BODY_BYTES {
-                return Err(Error::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                });
+            let limit = max_body_bytes(route.op);
+            if req.body.len() > limit {
+                return Err(Error::PayloadTooLarge { limit });
             }
             idempotency::run(
                 services,

@@ -3,9 +3,16 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{dynamo_err, keys, Page, Store};
+use super::{applied, dynamo_err, keys, Page, Store};
 use crate::domain::StripeApp;
 use crate::Result;
+
+/// The stored attributes of an app's sealed secrets (as `StripeApp` serialises them).
+pub mod sealed_attributes {
+    pub const SECRET_KEY: &str = "secretKeySealed";
+    pub const WEBHOOK_SECRET: &str = "webhookSecretSealed";
+    pub const PREVIOUS_WEBHOOK_SECRET: &str = "previousWebhookSecretSealed";
+}
 
 impl Store {
     fn app_item(app: &StripeApp) -> Result<super::Item> {
@@ -38,6 +45,33 @@ impl Store {
     /// An app of this tenant.
     pub async fn get_tenant_app(&self, tenant_id: &str, app_id: &str) -> Result<Option<StripeApp>> {
         self.get_owned(keys::app(app_id), tenant_id).await
+    }
+
+    /// Replaces one sealed secret of an app (its stored attribute, e.g. `webhookSecretSealed`)
+    /// if it is still `old`: a re-seal never puts back a secret changed meanwhile. `Ok(false)`
+    /// when it changed (or the app is gone or not the tenant's).
+    pub async fn reseal_app_secret(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+        attribute: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(keys::app(app_id))))
+            .update_expression("SET #f = :new")
+            .condition_expression("#f = :old AND tenantId = :t")
+            .expression_attribute_names("#f", attribute)
+            .expression_attribute_values(":new", AttributeValue::S(new.into()))
+            .expression_attribute_values(":old", AttributeValue::S(old.into()))
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .send()
+            .await;
+        applied(result)
     }
 
     pub async fn delete_app(&self, tenant_id: &str, app_id: &str) -> Result<bool> {
@@ -137,5 +171,36 @@ impl Store {
             .await
             .map_err(dynamo_err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sealed_attributes;
+    use crate::domain::stripe_app::{ConnectSettings, StripeApp};
+
+    #[test]
+    fn sealed_attributes_are_the_stored_names() {
+        let now = crate::time::now();
+        let app = StripeApp {
+            id: "app_1".into(),
+            tenant_id: "ten_1".into(),
+            name: "App".into(),
+            publishable_key: None,
+            secret_key_sealed: Some("a".into()),
+            webhook_secret_sealed: Some("b".into()),
+            previous_webhook_secret_sealed: Some("c".into()),
+            default_currency: "usd".into(),
+            is_live: false,
+            active: true,
+            is_default: true,
+            connect: ConnectSettings::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        let stored = serde_json::to_value(&app).unwrap();
+        assert_eq!(stored[sealed_attributes::SECRET_KEY], "a");
+        assert_eq!(stored[sealed_attributes::WEBHOOK_SECRET], "b");
+        assert_eq!(stored[sealed_attributes::PREVIOUS_WEBHOOK_SECRET], "c");
     }
 }

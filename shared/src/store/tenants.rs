@@ -1,9 +1,11 @@
 //! Tenants, their wrapped keys and their API tokens.
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::{applied, dynamo_err, keys, Page, Store};
 use crate::domain::member::MAX_TOKENS_PER_MEMBER;
+use crate::domain::signing_key::SigningKeySet;
 use crate::domain::{ApiToken, Tenant, TenantKeyRecord};
 use crate::{Error, Result};
 
@@ -198,23 +200,86 @@ impl Store {
             .await
     }
 
+    /// Stores a new tenant key. Never replaces one: a key's wrapped form is the only way to
+    /// open what was sealed under it.
     pub async fn put_tenant_key(&self, key: &TenantKeyRecord) -> Result<()> {
-        self.put_tenant_item(&key.tenant_id, keys::kind::TENANT_KEY, &key.id, key)
-            .await
+        let item = Self::item(key, keys::tenant_key(&key.tenant_id, &key.id))?;
+        if !self.put_new(item).await? {
+            return Err(Error::Conflict(format!(
+                "tenant key {} already exists",
+                key.id
+            )));
+        }
+        Ok(())
     }
 
-    /// Replaces the tenant record (active key, re-sealed signing key).
-    pub async fn put_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let item = Self::item(tenant, keys::tenant(&tenant.id))?;
-        self.client
-            .put_item()
+    /// Writes a tenant's key fields as `tenant` holds them (the active tenant key, the signing
+    /// key and its public half), with the signing key set when one is given, in one
+    /// transaction, and only if neither changed since it was read (`tenant.version`,
+    /// `set.version`): a rotation never puts back a key another one replaced meanwhile. The
+    /// tenant's other fields are left as they are. `Ok(false)` when another write came first
+    /// (read again and decide again).
+    pub async fn save_tenant_keys(
+        &self,
+        tenant: &Tenant,
+        set: Option<&SigningKeySet>,
+    ) -> Result<bool> {
+        let condition = if tenant.version == 0 {
+            // Tenants created before the version was recorded have none.
+            "attribute_exists(pk) AND (attribute_not_exists(#v) OR #v = :v)"
+        } else {
+            "#v = :v"
+        };
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        let n = |v: u64| AttributeValue::N(v.to_string());
+        let update = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(pk)")
+            .set_key(Some(Self::key_attrs(keys::tenant(&tenant.id))))
+            .update_expression(
+                "SET activeKeyId = :active, signingKeySealed = :sealed, \
+                 signingPublicKey = :public, #v = :next",
+            )
+            .condition_expression(condition)
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":active", s(&tenant.active_key_id))
+            .expression_attribute_values(":sealed", s(&tenant.signing_key_sealed))
+            .expression_attribute_values(":public", s(&tenant.signing_public_key))
+            .expression_attribute_values(":v", n(tenant.version))
+            .expression_attribute_values(":next", n(tenant.version + 1))
+            .build()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(set) = set {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.signing_key_set_put(set)?)
+                    .build(),
+            );
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
-            .await
-            .map_err(dynamo_err)?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // A version moved on (condition failed) or another transaction held the item
+            // (conflict): nothing was written.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().iter().any(|r| matches!(
+                            r.code(),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        ))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
     }
 
     /// Deletes a tenant, its Stripe apps (so no webhook matches them: at once on their own

@@ -7,6 +7,7 @@ pub mod event;
 pub mod metadata;
 pub mod objects;
 pub mod signature;
+pub mod source_ips;
 pub mod test_events;
 
 pub use client::{RetryPolicy, StripeClient};

@@ -62,6 +62,8 @@ pub struct AppView {
     pub has_secret: bool,
     pub has_webhook_signing_secret: bool,
     pub has_previous_webhook_signing_secret: bool,
+    /// The URL to give Stripe for this app: its own, which answers any address and knows the
+    /// app at once (the shared `/api/stripe/webhook` answers only Stripe's webhook addresses).
     pub webhook_url: String,
     pub created_at: String,
     pub updated_at: String,

@@ -6,6 +6,10 @@
 //!   key is `retired` (its seed dropped) and stays published for 366 days, the longest life of
 //!   a license file, so every answer and file it signed keeps verifying until it expires.
 //!
+//! Every write is conditional on the versions read (the tenant record and the key set, in one
+//! transaction); a write that finds them changed reads again and decides again, so two
+//! rotations never undo each other and the set and the signing key always agree.
+//!
 //! Warm validation processes keep signing with the previous key for at most the key cache TTL
 //! (`KEYHOOK_KEY_CACHE_SECONDS`, 300 s by default), which apps accept since it stays published.
 
@@ -25,8 +29,12 @@ async fn tenant(s: &Services, tenant_id: &str) -> Result<crate::domain::Tenant> 
 }
 
 fn changed_concurrently() -> Error {
-    Error::Conflict("the signing keys were changed by another request; retry".into())
+    Error::Conflict("the signing keys were changed by other requests meanwhile; retry".into())
 }
+
+/// Attempts at a write before answering `409`: each reads the keys again and decides again, so
+/// a rotation racing another is applied after it, never over it.
+const SAVE_ATTEMPTS: usize = 5;
 
 /// `GET /api/signing-keys`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
@@ -53,66 +61,69 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         created_at: crate::time::now(),
         retired_at: None,
     };
-    let mut set = s.store.signing_key_set(tid).await?;
-    set.put(record.clone());
-    if !s.store.save_signing_key_set(&set).await? {
-        return Err(changed_concurrently());
+    for _ in 0..SAVE_ATTEMPTS {
+        let mut set = s.store.signing_key_set(tid).await?;
+        set.put(record.clone());
+        if s.store.save_signing_key_set(&set).await? {
+            tracing::info!(kid = %record.kid, "signing key created");
+            return Ok(ApiResponse::created(&view(&record)));
+        }
     }
-    tracing::info!(kid = %record.kid, "signing key created");
-    Ok(ApiResponse::created(&view(&record)))
+    Err(changed_concurrently())
 }
 
 /// `POST /api/signing-keys/{kid}/activate`.
 pub async fn activate(s: &Services, req: &ApiRequest, kid: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let tid = c.tenant_id.as_str();
-    let mut t = tenant(s, tid).await?;
-    let mut set = s.store.signing_key_set(tid).await?;
-    let current_kid = kid_of(&t.signing_public_key);
-    if kid == current_kid {
-        let active = key_set(&t, &set.keys, crate::time::now(), false).remove(0);
-        return Ok(ApiResponse::ok(&active));
-    }
-    let mut next = set
-        .get(kid)
-        .cloned()
-        .ok_or_else(|| Error::not_found(format!("Signing key {kid}")))?;
-    let Some(seed_sealed) = next.seed_sealed.clone() else {
-        return Err(Error::Conflict(format!(
-            "signing key {kid} is retired; create a new key instead"
-        )));
-    };
-    // The seed must open before anything changes.
-    s.keyring
-        .open(seal_context(tid), &seed_sealed)
-        .await?
-        .ok_or_else(|| Error::internal(format!("signing key {kid} does not open")))?;
-    let now = crate::time::now();
+    for _ in 0..SAVE_ATTEMPTS {
+        let mut t = tenant(s, tid).await?;
+        let mut set = s.store.signing_key_set(tid).await?;
+        let current_kid = kid_of(&t.signing_public_key);
+        if kid == current_kid {
+            let active = key_set(&t, &set.keys, crate::time::now(), false).remove(0);
+            return Ok(ApiResponse::ok(&active));
+        }
+        let mut next = set
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("Signing key {kid}")))?;
+        let Some(seed_sealed) = next.seed_sealed.clone() else {
+            return Err(Error::Conflict(format!(
+                "signing key {kid} is retired; create a new key instead"
+            )));
+        };
+        // The seed must open before anything changes.
+        s.keyring
+            .open(seal_context(tid), &seed_sealed)
+            .await?
+            .ok_or_else(|| Error::internal(format!("signing key {kid} does not open")))?;
+        let now = crate::time::now();
 
-    // 1. The set records the current key as retired (still published, seed dropped) and the
-    //    new one as active; 2. the tenant record signs with the new one. Between the two, both
-    //    keys are published, so no answer is ever signed by an unpublished key.
-    let created_at = set.get(&current_kid).map_or(t.created_at, |r| r.created_at);
-    set.put(SigningKeyRecord {
-        kid: current_kid.clone(),
-        tenant_id: tid.to_string(),
-        public_key: t.signing_public_key.clone(),
-        seed_sealed: None,
-        status: SigningKeyStatus::Retired,
-        created_at,
-        retired_at: Some(now),
-    });
-    next.status = SigningKeyStatus::Active;
-    set.put(next.clone());
-    if !s.store.save_signing_key_set(&set).await? {
-        return Err(changed_concurrently());
+        // In one write, conditional on both versions read: the set records the current key as
+        // retired (still published, seed dropped) and the new one as active, and the tenant
+        // record signs with the new one.
+        let created_at = set.get(&current_kid).map_or(t.created_at, |r| r.created_at);
+        set.put(SigningKeyRecord {
+            kid: current_kid.clone(),
+            tenant_id: tid.to_string(),
+            public_key: t.signing_public_key.clone(),
+            seed_sealed: None,
+            status: SigningKeyStatus::Retired,
+            created_at,
+            retired_at: Some(now),
+        });
+        next.status = SigningKeyStatus::Active;
+        set.put(next.clone());
+        t.signing_key_sealed = seed_sealed;
+        t.signing_public_key = next.public_key.clone();
+        if s.store.save_tenant_keys(&t, Some(&set)).await? {
+            s.signing_keys.forget(tid);
+            tracing::info!(kid, previous = %current_kid, "signing key activated");
+            return Ok(ApiResponse::ok(&view(&next)));
+        }
     }
-    t.signing_key_sealed = seed_sealed;
-    t.signing_public_key = next.public_key.clone();
-    s.store.put_tenant(&t).await?;
-    s.signing_keys.forget(tid);
-    tracing::info!(kid, previous = %current_kid, "signing key activated");
-    Ok(ApiResponse::ok(&view(&next)))
+    Err(changed_concurrently())
 }
 
 fn seal_context(tenant_id: &str) -> SealContext<'_> {

@@ -2,7 +2,10 @@
 //! key material; a new one can be generated and then activated. Activation makes it the key
 //! new values are sealed under and re-seals every existing secret of the tenant (Stripe app
 //! secrets, license keys, the signing key) under it. Old keys stay and keep opening anything
-//! not yet re-sealed, so activation is safe to repeat, and nothing is ever unreadable.
+//! not yet re-sealed, so activation is safe to repeat, and nothing is ever unreadable. Every
+//! write is conditional on what was read: the tenant record on its version (a signing-key
+//! rotation racing this one is kept), each secret on its sealed value (a secret changed
+//! meanwhile is kept).
 
 use serde::Serialize;
 
@@ -15,6 +18,7 @@ use crate::domain::TenantKeyRecord;
 use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
 use crate::http::input::ListBody;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::store::apps::sealed_attributes;
 use crate::{Error, Result, Services};
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -88,6 +92,48 @@ async fn reseal(
     Ok(Some(seal::seal(key, ctx, &plaintext)))
 }
 
+/// Attempts at the tenant record's write before answering `409`: each reads the tenant and its
+/// signing keys again and re-seals again, so a rotation racing another is applied after it.
+const SAVE_ATTEMPTS: usize = 5;
+
+/// Makes `key` the tenant's active key and re-seals the signing keys (the active one in the
+/// tenant record, and every `next` key's seed) under it, in one write conditional on the
+/// versions read.
+async fn make_active(s: &Services, tid: &str, key: &DataKey) -> Result<()> {
+    let ctx = SealContext {
+        tenant_id: tid,
+        owner: tid,
+        field: SIGNING_KEY_FIELD,
+    };
+    for _ in 0..SAVE_ATTEMPTS {
+        let mut t = tenant(s, tid).await?;
+        let mut set = s.store.signing_key_set(tid).await?;
+        t.active_key_id = key.id.clone();
+        if let Some(resealed) = reseal(s, key, ctx, &t.signing_key_sealed).await? {
+            t.signing_key_sealed = resealed;
+        }
+        let mut set_changed = false;
+        for record in &mut set.keys {
+            if let Some(sealed) = record.seed_sealed.as_deref() {
+                if let Some(resealed) = reseal(s, key, ctx, sealed).await? {
+                    record.seed_sealed = Some(resealed);
+                    set_changed = true;
+                }
+            }
+        }
+        if s.store
+            .save_tenant_keys(&t, set_changed.then_some(&set))
+            .await?
+        {
+            s.keyring.forget_active(tid);
+            return Ok(());
+        }
+    }
+    Err(Error::Conflict(
+        "the tenant's keys were changed by other requests meanwhile; retry".into(),
+    ))
+}
+
 /// `POST /api/tenant-keys/{keyId}/activate`.
 pub async fn activate(s: &Services, req: &ApiRequest, key_id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
@@ -104,46 +150,46 @@ pub async fn activate(s: &Services, req: &ApiRequest, key_id: &str) -> Result<Ap
         .ok_or_else(|| Error::not_found(format!("Tenant key {key_id}")))?;
 
     // 1. New values are sealed under the new key from now on.
-    let mut t = tenant(s, tid).await?;
-    t.active_key_id = key_id.to_string();
-    let ctx = SealContext {
-        tenant_id: tid,
-        owner: tid,
-        field: SIGNING_KEY_FIELD,
-    };
-    if let Some(resealed) = reseal(s, &key, ctx, &t.signing_key_sealed).await? {
-        t.signing_key_sealed = resealed;
-    }
-    s.store.put_tenant(&t).await?;
-    s.keyring.forget_active(tid);
+    make_active(s, tid, &key).await?;
 
-    // 2. Existing values move to it.
+    // 2. Existing values move to it, each on condition that it is still the value read (a
+    //    secret changed meanwhile stays as changed).
     let mut resealed_apps = 0;
-    for mut app in s.store.all_tenant_apps(tid).await? {
+    for app in s.store.all_tenant_apps(tid).await? {
         let mut changed = false;
-        let app_id = app.id.clone();
-        for (field, slot) in [
-            (fields::SECRET_KEY, &mut app.secret_key_sealed),
-            (fields::WEBHOOK_SECRET, &mut app.webhook_secret_sealed),
+        for (field, attribute, sealed) in [
+            (
+                fields::SECRET_KEY,
+                sealed_attributes::SECRET_KEY,
+                &app.secret_key_sealed,
+            ),
+            (
+                fields::WEBHOOK_SECRET,
+                sealed_attributes::WEBHOOK_SECRET,
+                &app.webhook_secret_sealed,
+            ),
             (
                 fields::PREVIOUS_WEBHOOK_SECRET,
-                &mut app.previous_webhook_secret_sealed,
+                sealed_attributes::PREVIOUS_WEBHOOK_SECRET,
+                &app.previous_webhook_secret_sealed,
             ),
         ] {
-            if let Some(sealed) = slot.as_deref() {
-                let ctx = SealContext {
-                    tenant_id: tid,
-                    owner: &app_id,
-                    field,
-                };
-                if let Some(resealed) = reseal(s, &key, ctx, sealed).await? {
-                    *slot = Some(resealed);
-                    changed = true;
-                }
+            let Some(sealed) = sealed.as_deref() else {
+                continue;
+            };
+            let ctx = SealContext {
+                tenant_id: tid,
+                owner: &app.id,
+                field,
+            };
+            if let Some(resealed) = reseal(s, &key, ctx, sealed).await? {
+                changed |= s
+                    .store
+                    .reseal_app_secret(tid, &app.id, attribute, sealed, &resealed)
+                    .await?;
             }
         }
         if changed {
-            s.store.save_apps(&app, false, &[]).await?;
             resealed_apps += 1;
         }
     }

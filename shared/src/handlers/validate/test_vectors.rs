@@ -53,6 +53,7 @@ fn published_keys(active: &Signer, retired: &Signer) -> Value {
         signing_key_sealed: String::new(),
         signing_public_key: public_key(active),
         created_at: t("2026-10-01T00:00:00Z"),
+        version: 0,
     };
     let record = |s: &Signer, status, created: &str, retired_at: Option<&str>| SigningKeyRecord {
         kid: s.kid.clone(),

@@ -8,7 +8,9 @@
 //!
 //! Cost of a signature that verifies nothing: one HMAC of the body per candidate secret (the
 //! scan stops at the first match), and at most one forced re-read of the list per interval per
-//! process ([`AppCache::refresh_after_miss`]); no other AWS call.
+//! process ([`AppCache::refresh_after_miss`]); no other AWS call. On the shared URL that is
+//! work per app of every tenant, so only requests from Stripe's webhook addresses, with bodies
+//! no larger than Stripe's events, get this far (`shared_url`).
 
 use super::app_cache::AppCache;
 use crate::domain::StripeApp;
