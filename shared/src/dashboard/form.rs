@@ -1,7 +1,9 @@
-//! Forms in, API bodies out: a page's form fields carry the API's own JSON field names, so a
-//! form becomes the body of the admin call it stands for, and the API's `validation_failed`
-//! errors (which name their field) are shown next to that very input.
+//! Forms in, typed inputs out: a page's form fields carry the API's own JSON field names, so a
+//! form becomes the body of the admin operation it stands for, read into that operation's
+//! input exactly as the API reads it ([`input`]); the errors (which name their field) are
+//! shown next to that very input.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::http::ApiRequest;
@@ -157,6 +159,16 @@ impl Form {
         }
         Ok(body)
     }
+}
+
+/// A form's body (from [`Form::body`]) as an operation's typed input, through the API's own
+/// schema check and deserialisation (`required`: a create's required fields), so a page says
+/// what the API would say about a bad field, at the same field.
+pub fn input<T: DeserializeOwned + schemars::JsonSchema>(
+    body: Value,
+    required: &[&str],
+) -> Result<T> {
+    crate::http::input::value_requiring(body, required)
 }
 
 /// The items of a list field: split at line breaks and commas, trimmed, empties dropped.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{caller, merge, ts};
-use crate::crypto::SealContext;
+use crate::crypto::{SealContext, Secret};
 use crate::domain::stripe_app::fields;
 use crate::domain::stripe_app::ConnectSettings;
 use crate::domain::{AppStatus, StripeApp};
@@ -372,6 +372,33 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let query = ListQuery::from_request(req)?;
     Ok(ApiResponse::ok(&list_apps(s, &c, query).await?))
+}
+
+/// What signing an event as Stripe would for one of the caller's apps takes (the dashboard's
+/// test purchase): the app's mode, and for a test app its webhook signing secret if one is
+/// stored and decrypts (a live app's is not opened: only test-mode events are signed). In
+/// process only: no route answers a secret.
+pub struct EventSigner {
+    pub app_id: String,
+    pub is_live: bool,
+    pub webhook_secret: Option<Secret>,
+}
+
+/// The [`EventSigner`] of one of the caller's apps; `None` when the tenant has no such app.
+pub async fn event_signer(s: &Services, c: &Caller, app_id: &str) -> Result<Option<EventSigner>> {
+    let Some(app) = s.store.get_tenant_app(&c.tenant_id, app_id).await? else {
+        return Ok(None);
+    };
+    let webhook_secret = if app.is_live {
+        None
+    } else {
+        app_secrets::open(s, &app, AppSecret::WebhookSecret).await?
+    };
+    Ok(Some(EventSigner {
+        app_id: app.id,
+        is_live: app.is_live,
+        webhook_secret,
+    }))
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
