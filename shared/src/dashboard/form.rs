@@ -278,4 +278,63 @@ mod tests {
             "must be a whole number (0 or more)"
         );
     }
+
+    /// The API's answer to `body` posted as JSON to a create (`required`) or an update.
+    fn api_reading<T: DeserializeOwned + schemars::JsonSchema>(
+        body: &Value,
+        required: &[&str],
+    ) -> Result<T> {
+        let req = ApiRequest {
+            method: http::Method::POST,
+            path: "/api/test".into(),
+            query: Vec::new(),
+            headers: http::HeaderMap::new(),
+            body: serde_json::to_vec(body).unwrap().into(),
+            source_ip: None,
+            request_id: "test".into(),
+        };
+        crate::http::input::json_body_requiring(&req, required)
+    }
+
+    #[test]
+    fn a_form_is_read_into_its_input_as_the_api_reads_the_body() {
+        use crate::handlers::admin::apps::{AppInput, CREATE_REQUIRED};
+        let fields = [
+            ("name", Kind::Text),
+            ("publishableKey", Kind::Text),
+            ("secretKey", Kind::Secret),
+            ("isLive", Kind::Bool),
+        ];
+        let good = form(&[("name", "Shop"), ("publishableKey", "pk_test_abcdef")])
+            .body(&fields)
+            .unwrap();
+        let app: AppInput = input(good, CREATE_REQUIRED).unwrap();
+        assert_eq!(app.name.as_deref(), Some("Shop"));
+        assert_eq!(app.publishable_key.as_deref(), Some("pk_test_abcdef"));
+        assert_eq!(app.is_live, Some(false));
+        assert!(app.secret_key.is_none());
+        // What the schema refuses, the form is refused for, at the same field, in the same words.
+        let long_name = "x".repeat(201);
+        for (pairs, required) in [
+            (&[("publishableKey", "nope")][..], &[][..]),
+            (&[("name", long_name.as_str())][..], &[][..]),
+            (&[("publishableKey", "pk_test_abcdef")][..], CREATE_REQUIRED),
+        ] {
+            let body = form(pairs).body(&fields).unwrap();
+            let (
+                Err(Error::Validation { field, message }),
+                Err(Error::Validation {
+                    field: api_field,
+                    message: api_message,
+                }),
+            ) = (
+                input::<AppInput>(body.clone(), required),
+                api_reading::<AppInput>(&body, required),
+            )
+            else {
+                panic!("{pairs:?} should be refused by both");
+            };
+            assert_eq!((field, message), (api_field, api_message), "{pairs:?}");
+        }
+    }
 }

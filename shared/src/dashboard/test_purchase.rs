@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use minijinja::context;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::form::{errors_of, form_status, Form};
 use super::session::{self, Signed};
@@ -21,10 +21,20 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
 use crate::{Error, Result, Services};
 
+/// The form's values when the page opens.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PurchaseValues<'a> {
+    quantity: &'a str,
+    email: String,
+    name: &'a str,
+    product_id: Option<&'a str>,
+}
+
 async fn page_with(
     s: &Services,
     me: &Signed,
-    values: Value,
+    values: impl Serialize,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
     let c = me.caller();
@@ -65,7 +75,12 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     page_with(
         s,
         &me,
-        json!({"quantity": "1", "email": email, "name": "Test Buyer", "productId": req.query_param("productId")}),
+        PurchaseValues {
+            quantity: "1",
+            email,
+            name: "Test Buyer",
+            product_id: req.query_param("productId"),
+        },
         None,
     )
     .await

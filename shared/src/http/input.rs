@@ -228,6 +228,31 @@ mod tests {
     }
 
     #[test]
+    fn a_list_query_reads_limit_and_cursor_as_the_api_does() {
+        let read = |pairs: &[(&'static str, &'static str)]| {
+            ListQuery::from_params(|k| pairs.iter().find(|(p, _)| *p == k).map(|(_, v)| *v))
+        };
+        assert_eq!(read(&[]).unwrap(), ListQuery::first(50));
+        assert_eq!(
+            read(&[("limit", "200"), ("cursor", "")]).unwrap(),
+            ListQuery::first(200)
+        );
+        assert_eq!(
+            read(&[("cursor", "c1")]).unwrap().cursor.as_deref(),
+            Some("c1")
+        );
+        for bad in ["", "0", "201", "+5", " 5", "5.0"] {
+            match read(&[("limit", bad)]) {
+                Err(Error::Validation { field, message }) => {
+                    assert_eq!(field.as_deref(), Some("limit"), "{bad:?}");
+                    assert_eq!(message, "must be a whole number from 1 to 200");
+                }
+                other => panic!("limit {bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn whole_floats_become_integers() {
         use serde_json::json;
         let v = whole_numbers_as_integers(json!({"a": 354.0, "b": [2.5, -3.0], "c": "1.0"}));

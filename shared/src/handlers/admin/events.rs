@@ -154,3 +154,48 @@ pub async fn get(s: &Services, req: &ApiRequest, event_id: &str) -> Result<ApiRe
     let c = caller(s, req).await?;
     Ok(ApiResponse::ok(&get_event(s, &c, event_id).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pairs: &[(&'static str, &'static str)]) -> Result<EventQuery> {
+        EventQuery::from_params(|k| pairs.iter().find(|(p, _)| *p == k).map(|(_, v)| *v))
+    }
+
+    fn refused_at(pairs: &[(&'static str, &'static str)]) -> Option<String> {
+        match read(pairs) {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("{pairs:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_log_query_is_read_and_checked_in_the_apis_order() {
+        let q = read(&[
+            ("status", "failed"),
+            ("type", "invoice.paid"),
+            ("livemode", "false"),
+            ("source", "reconcile"),
+            ("limit", "25"),
+        ])
+        .unwrap();
+        assert_eq!(q.status, Some(EventStatus::Failed));
+        assert_eq!(q.event_type.as_deref(), Some("invoice.paid"));
+        assert_eq!(q.livemode, Some(false));
+        assert_eq!(q.source, Some(EventSource::Reconcile));
+        assert_eq!(q.page, ListQuery::first(25));
+        // Empty filters are none.
+        let q = read(&[("status", ""), ("type", ""), ("source", "")]).unwrap();
+        assert!(q.status.is_none() && q.event_type.is_none() && q.source.is_none());
+        let all_bad = [
+            ("limit", "0"),
+            ("status", "done"),
+            ("livemode", "yes"),
+            ("source", "cron"),
+        ];
+        for n in 0..all_bad.len() {
+            assert_eq!(refused_at(&all_bad[n..]).as_deref(), Some(all_bad[n].0));
+        }
+    }
+}
