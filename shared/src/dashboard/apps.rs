@@ -13,6 +13,7 @@ use super::licenses::without_key;
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{notice, render, show, web};
+use crate::domain::currency::Currency;
 use crate::domain::EventStatus;
 use crate::handlers::admin::apps::{self, AppInput, AppView};
 use crate::handlers::admin::currencies::{self, CurrencyInput, CurrencyQuery};
@@ -127,9 +128,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     };
     let (active_currencies, inactive_currencies): (Vec<_>, Vec<_>) =
         currencies.items.into_iter().partition(|c| c.is_active);
-    let codes = |list: Vec<crate::domain::currency::Currency>| {
-        list.into_iter().map(|c| c.code).collect::<Vec<_>>()
-    };
+    let codes = |list: Vec<Currency>| list.into_iter().map(|c| c.code).collect::<Vec<_>>();
     show(
         s,
         &me,
