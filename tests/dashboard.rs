@@ -1876,3 +1876,90 @@ async fn the_apps_page_shows_each_apps_own_webhook_url_before_the_shared_one() {
     }
     assert!(card[shared..].contains("Stripe's webhook addresses"));
 }
+
+#[tokio::test]
+async fn a_test_purchase_reaches_the_apps_webhook_or_says_why_not_at_the_app() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let other = stack.tenant("Other").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
+    let app = stack.app(&t).await;
+    let live_app = stack.live_app(&t).await;
+    let others_app = stack.app(&other).await;
+    let (status, unsigned) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/stripe/apps",
+            Some(json!({"name": "No webhook secret yet"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{unsigned}");
+    let unsigned = unsigned["id"].as_str().unwrap().to_string();
+    let product = stack.product(&t, json!({})).await;
+    let d = stack.sign_in(&t, &owner).await;
+    let order = |app_id: &str| {
+        [
+            ("appId", app_id.to_string()),
+            ("productId", product.clone()),
+            ("quantity", "2".to_string()),
+            ("email", "buyer@example.com".to_string()),
+            ("name", "Ada".to_string()),
+        ]
+    };
+    let post = |app_id: String| {
+        let d = &d;
+        let fields = order(&app_id);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            d.post("/dashboard/test-purchase", &fields).await
+        }
+    };
+
+    // Delivered as Stripe would, to the app's own webhook: verified, licenses issued.
+    let page = post(app.id.clone()).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let location = page.location.expect("to the event's page");
+    let event_id = location
+        .strip_prefix("/dashboard/events/")
+        .and_then(|rest| rest.strip_suffix("?test=1"))
+        .unwrap_or_else(|| panic!("{location}"));
+    let (status, event) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/stripe/events/{event_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{event}");
+    assert_eq!(event["status"], "verified", "{event}");
+    assert_eq!(event["appId"], app.id.as_str());
+    assert_eq!(event["livemode"], false);
+    assert_eq!(event["licenseIds"].as_array().unwrap().len(), 2, "{event}");
+    assert_eq!(d.get(&location).await.status, 200);
+
+    // Refused at the app field, with the reason, and nothing delivered.
+    for (app_id, reason) in [
+        (live_app.id.clone(), "is a live app"),
+        (unsigned.clone(), "has no webhook signing secret yet"),
+        (others_app.id.clone(), "no such Stripe app"),
+        ("app_none".to_string(), "no such Stripe app"),
+    ] {
+        let page = post(app_id.clone()).await;
+        assert_eq!(page.status, 422, "{app_id}: {}", page.body);
+        let error = page
+            .body
+            .split("id=\"f-appId-error\">")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{app_id}: an error at the app field"));
+        assert!(error.starts_with(reason), "{app_id}: {error}");
+    }
+    let (_, events) = stack.api(&t.token, "GET", "/api/stripe/events", None).await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+    let (_, events) = stack
+        .api(&other.token, "GET", "/api/stripe/events", None)
+        .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 0, "{events}");
+}

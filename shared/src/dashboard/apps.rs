@@ -4,13 +4,24 @@
 
 use http::StatusCode;
 use minijinja::context;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::api::{enc, items, Api};
-use super::form::{errors_of, form_status, Form, Kind};
+use super::api::Api;
+use super::form::{self, errors_of, form_status, Form, Kind};
 use super::licenses::without_key;
 use super::session::{self, Signed};
+use super::web::enc;
 use super::{notice, render, show, web};
+use crate::domain::currency::Currency;
+use crate::domain::EventStatus;
+use crate::handlers::admin::apps::{self, AppInput, AppView};
+use crate::handlers::admin::currencies::{self, CurrencyInput, CurrencyQuery};
+use crate::handlers::admin::events::{self, EventQuery};
+use crate::handlers::admin::price_mappings::{self, PriceMappingInput, PriceMappingQuery};
+use crate::handlers::admin::products;
+use crate::http::auth::Caller;
+use crate::http::input::{ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -63,30 +74,61 @@ const SECRETS: &[&str] = &[
     "previousWebhookSigningSecret",
 ];
 
+/// The first 200 (the pages' lists show up to 200 of each).
+fn first_200() -> ListQuery {
+    ListQuery::first(200)
+}
+
 /// `GET /dashboard/apps` (`?status=&type=&cursor=` filter the event log).
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    let api = Api::new(s, &me, req);
-    let mut events_query = String::from("/api/stripe/events?limit=25");
-    for p in ["status", "type", "cursor"] {
-        if let Some(v) = req.query_param(p) {
-            events_query.push_str(&format!("&{p}={}", enc(v)));
-        }
-    }
+    let c = me.caller();
     let (apps, diagnostics, mappings, products, currencies) = futures::try_join!(
-        api.get("/api/stripe/apps?limit=200"),
-        api.get("/api/stripe/diagnostics"),
-        api.get("/api/stripe/price-mappings?limit=200"),
-        api.get("/api/products?limit=200"),
-        api.get("/api/currencies?limit=200"),
+        apps::list_apps(s, &c, first_200()),
+        apps::get_diagnostics(s, &c),
+        price_mappings::list_price_mappings(
+            s,
+            &c,
+            PriceMappingQuery {
+                page: first_200(),
+                ..Default::default()
+            }
+        ),
+        products::list_products(s, &c, first_200()),
+        currencies::list_currencies(
+            s,
+            &c,
+            CurrencyQuery {
+                page: first_200(),
+                only_active: false
+            }
+        ),
     )?;
+    // The log's page: 25 events, filtered as the page's own query says.
+    let events_query = EventQuery::from_params(|p| match p {
+        "limit" => Some("25"),
+        "status" | "type" | "cursor" => req.query_param(p),
+        _ => None,
+    });
     // A bad filter is the filter's error, shown at the filter, not a broken page.
-    let (events, events_error) = match api.get(&events_query).await {
+    let events = match events_query {
+        Ok(query) => events::list_events(s, &c, query).await,
+        Err(e) => Err(e),
+    };
+    let (events, events_error) = match events {
         Ok(e) => (e, None),
-        Err(e @ Error::Validation { .. }) => (json!({"items": []}), errors_of(&e)),
+        Err(e @ Error::Validation { .. }) => (
+            ListBody {
+                items: Vec::new(),
+                next_cursor: None,
+            },
+            errors_of(&e),
+        ),
         Err(e) => return Err(e),
     };
-    let currencies = items(&currencies);
+    let (active_currencies, inactive_currencies): (Vec<_>, Vec<_>) =
+        currencies.items.into_iter().partition(|c| c.is_active);
+    let codes = |list: Vec<Currency>| list.into_iter().map(|c| c.code).collect::<Vec<_>>();
     show(
         s,
         &me,
@@ -96,14 +138,14 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             title => "Stripe apps and events",
             nav => "apps",
             notice => notice(req),
-            apps => items(&apps),
-            diagnostics => diagnostics["items"],
-            mappings => items(&mappings),
-            products => items(&products),
-            active_currencies => currencies.iter().filter(|c| c["isActive"] == true).map(|c| c["code"].clone()).collect::<Vec<_>>(),
-            inactive_currencies => currencies.iter().filter(|c| c["isActive"] != true).map(|c| c["code"].clone()).collect::<Vec<_>>(),
-            events => items(&events),
-            next_cursor => events["nextCursor"],
+            apps => apps.items,
+            diagnostics => diagnostics.items,
+            mappings => mappings.items,
+            products => products.items,
+            active_currencies => codes(active_currencies),
+            inactive_currencies => codes(inactive_currencies),
+            events => events.items,
+            next_cursor => events.next_cursor,
             filter => context! { status => req.query_param("status"), type => req.query_param("type") },
             events_errors => events_error,
             shared_url => format!("{}/api/stripe/webhook", s.config.public_base_url),
@@ -113,24 +155,27 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     )
 }
 
-async fn currencies(api: &Api<'_>) -> Result<Vec<Value>> {
-    Ok(
-        items(&api.get("/api/currencies?active=true&limit=200").await?)
-            .into_iter()
-            .map(|c| c["code"].clone())
-            .collect(),
-    )
+/// The codes of the tenant's active currencies.
+async fn active_currencies(s: &Services, c: &Caller) -> Result<Vec<String>> {
+    let query = CurrencyQuery {
+        page: first_200(),
+        only_active: true,
+    };
+    Ok(currencies::list_currencies(s, c, query)
+        .await?
+        .items
+        .into_iter()
+        .map(|c| c.code)
+        .collect())
 }
 
 async fn form_page(
     s: &Services,
-    req: &ApiRequest,
     me: &Signed,
-    app: Option<Value>,
-    values: Value,
+    app: Option<AppView>,
+    values: impl Serialize,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
     let status = form_status(&errors);
     show(
         s,
@@ -143,37 +188,76 @@ async fn form_page(
             app => app,
             values => values,
             errors => errors,
-            currencies => currencies(&api).await?,
+            currencies => active_currencies(s, &me.caller()).await?,
             shared_url => format!("{}/api/stripe/webhook", s.config.public_base_url),
             stripe_events => STRIPE_EVENTS,
         },
     )
 }
 
+/// The app form's values (checkboxes as `on`; secrets are never shown).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppValues {
+    name: Option<String>,
+    publishable_key: Option<String>,
+    default_currency: String,
+    is_live: Option<&'static str>,
+    active: Option<&'static str>,
+    is_default: Option<&'static str>,
+}
+
+/// A checkbox's value.
+fn on(checked: bool) -> Option<&'static str> {
+    checked.then_some("on")
+}
+
+impl From<&AppView> for AppValues {
+    fn from(app: &AppView) -> Self {
+        AppValues {
+            name: Some(app.name.clone()),
+            publishable_key: app.publishable_key.clone(),
+            default_currency: app.default_currency.clone(),
+            is_live: on(app.is_live),
+            active: on(app.active),
+            is_default: on(app.is_default),
+        }
+    }
+}
+
 /// `GET /dashboard/apps/new`.
 pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     me.must_edit()?;
-    let values = json!({"defaultCurrency": "usd", "active": "on", "isDefault": "on"});
-    form_page(s, req, &me, None, values, None).await
+    let values = AppValues {
+        default_currency: "usd".into(),
+        active: on(true),
+        is_default: on(true),
+        ..AppValues::default()
+    };
+    form_page(s, &me, None, values, None).await
+}
+
+/// The app form as the API's app input (`required`: a create's fields).
+fn input(form: &Form, required: &[&str]) -> Result<AppInput> {
+    form::input(form.body(APP_FIELDS)?, required)
 }
 
 /// `POST /dashboard/apps`.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let result = match form.body(APP_FIELDS) {
-        Ok(body) => api.post("/api/stripe/apps", body).await,
+    let result = match input(&form, apps::CREATE_REQUIRED) {
+        Ok(input) => apps::create_app(s, &me.caller(), input).await,
         Err(e) => Err(e),
     };
     match result {
         Ok(app) => Ok(web::redirect(&format!(
             "/dashboard/apps/{}?notice=app_saved",
-            app["id"].as_str().unwrap_or_default()
+            app.id
         ))),
         Err(e) => match errors_of(&e) {
-            Some(errors) => form_page(s, req, &me, None, form.echo(SECRETS), Some(errors)).await,
+            Some(errors) => form_page(s, &me, None, form.echo(SECRETS), Some(errors)).await,
             None => Err(e),
         },
     }
@@ -182,12 +266,9 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// `GET /dashboard/apps/{appId}`.
 pub async fn edit(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    let api = Api::new(s, &me, req);
-    let app = api
-        .get(&format!("/api/stripe/apps/{}", enc(app_id)))
-        .await?;
-    let values = app_values(&app);
-    let mut res = form_page(s, req, &me, Some(app), values, None).await?;
+    let app = apps::get_app(s, &me.caller(), app_id).await?;
+    let values = AppValues::from(&app);
+    let mut res = form_page(s, &me, Some(app), values, None).await?;
     if let Some(n) = notice(req) {
         // The saved app's page says so above the form.
         let body = String::from_utf8_lossy(&res.body).replace(
@@ -199,27 +280,17 @@ pub async fn edit(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiRes
     Ok(res)
 }
 
-fn app_values(app: &Value) -> Value {
-    let on = |b: &Value| if b == true { json!("on") } else { Value::Null };
-    json!({
-        "name": app["name"], "publishableKey": app["publishableKey"],
-        "defaultCurrency": app["defaultCurrency"],
-        "isLive": on(&app["isLive"]), "active": on(&app["active"]), "isDefault": on(&app["isDefault"]),
-    })
-}
-
 /// `POST /dashboard/apps/{appId}`: `action=save` or `delete`.
 pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let path = format!("/api/stripe/apps/{}", enc(app_id));
+    let c = me.caller();
     if form.action() == "delete" {
-        api.delete(&path).await?;
+        apps::delete_app(s, &c, app_id).await?;
         return Ok(web::redirect("/dashboard/apps?notice=app_deleted"));
     }
-    let result = match form.body(APP_FIELDS) {
-        Ok(body) => api.put(&path, body).await,
+    let result = match input(&form, &[]) {
+        Ok(input) => apps::update_app(s, &c, app_id, input).await,
         Err(e) => Err(e),
     };
     match result {
@@ -229,8 +300,8 @@ pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiR
         ))),
         Err(e) => match errors_of(&e) {
             Some(errors) => {
-                let app = api.get(&path).await?;
-                form_page(s, req, &me, Some(app), form.echo(SECRETS), Some(errors)).await
+                let app = apps::get_app(s, &c, app_id).await?;
+                form_page(s, &me, Some(app), form.echo(SECRETS), Some(errors)).await
             }
             None => Err(e),
         },
@@ -242,18 +313,17 @@ pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiR
 async fn apps_post(
     s: &Services,
     req: &ApiRequest,
-    op: impl AsyncFnOnce(&Api<'_>, &Form) -> Result<&'static str>,
+    op: impl AsyncFnOnce(&Caller, &Form) -> Result<&'static str>,
 ) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let anchor = op(&api, &form).await?;
+    let anchor = op(&me.caller(), &form).await?;
     Ok(web::redirect(&format!("/dashboard/apps?{anchor}")))
 }
 
 /// `POST /dashboard/price-mappings`.
 pub async fn create_price_mapping(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    apps_post(s, req, async |api, form| {
+    apps_post(s, req, async |c, form| {
         let body = form.body(&[
             ("appId", Kind::Text),
             ("productId", Kind::Text),
@@ -261,7 +331,8 @@ pub async fn create_price_mapping(s: &Services, req: &ApiRequest) -> Result<ApiR
             ("displayName", Kind::Text),
             ("displayPrice", Kind::Text),
         ])?;
-        api.post("/api/stripe/price-mappings", body).await?;
+        let input: PriceMappingInput = form::input(body, price_mappings::CREATE_REQUIRED)?;
+        price_mappings::create_price_mapping(s, c, input).await?;
         Ok("notice=mapping_saved#price-mappings")
     })
     .await
@@ -269,9 +340,8 @@ pub async fn create_price_mapping(s: &Services, req: &ApiRequest) -> Result<ApiR
 
 /// `POST /dashboard/price-mappings/{id}` (`action=delete`).
 pub async fn delete_price_mapping(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
-    apps_post(s, req, async |api, _| {
-        api.delete(&format!("/api/stripe/price-mappings/{}", enc(id)))
-            .await?;
+    apps_post(s, req, async |c, _| {
+        price_mappings::delete_price_mapping(s, c, id).await?;
         Ok("notice=mapping_deleted#price-mappings")
     })
     .await
@@ -279,9 +349,10 @@ pub async fn delete_price_mapping(s: &Services, req: &ApiRequest, id: &str) -> R
 
 /// `POST /dashboard/currencies`: adds a code.
 pub async fn create_currency(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    apps_post(s, req, async |api, form| {
+    apps_post(s, req, async |c, form| {
         let body = form.body(&[("code", Kind::Text), ("zeroDecimal", Kind::Bool)])?;
-        api.post("/api/currencies", body).await?;
+        let input: CurrencyInput = form::input(body, currencies::CREATE_REQUIRED)?;
+        currencies::create_currency(s, c, input).await?;
         Ok("notice=currency_saved#currencies")
     })
     .await
@@ -290,17 +361,17 @@ pub async fn create_currency(s: &Services, req: &ApiRequest) -> Result<ApiRespon
 /// `POST /dashboard/currencies/{code}`: `action=activate` or `deactivate` (the apps page's
 /// form posts to `/dashboard/currencies/toggle` with the code as a field).
 pub async fn update_currency(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiResponse> {
-    apps_post(s, req, async |api, form| {
+    apps_post(s, req, async |c, form| {
         let code = match (code, form.get("code")) {
             ("toggle", Some(picked)) => picked,
             _ => code,
         };
-        let active = form.action() == "activate";
-        api.put(
-            &format!("/api/currencies/{}", enc(code)),
-            json!({"isActive": active}),
-        )
-        .await?;
+        let input = CurrencyInput {
+            code: None,
+            zero_decimal: None,
+            is_active: Some(form.action() == "activate"),
+        };
+        currencies::update_currency(s, c, code, input).await?;
         Ok("notice=currency_saved#currencies")
     })
     .await
@@ -311,29 +382,17 @@ pub async fn update_currency(s: &Services, req: &ApiRequest, code: &str) -> Resu
 /// the page refreshes its details by itself.
 pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
+    let c = me.caller();
+    let event = events::get_event(s, &c, event_id).await?;
+    let app = apps::get_app(s, &c, &event.app_id).await.ok();
     let api = Api::new(s, &me, req);
-    let event = api
-        .get(&format!("/api/stripe/events/{}", enc(event_id)))
-        .await?;
-    let app = api
-        .get(&format!(
-            "/api/stripe/apps/{}",
-            enc(event["appId"].as_str().unwrap_or_default())
-        ))
-        .await
-        .ok();
     let mut licenses = Vec::new();
-    for id in event["licenseIds"].as_array().cloned().unwrap_or_default() {
-        let l = api
-            .get(&format!(
-                "/api/licenses/{}",
-                enc(id.as_str().unwrap_or_default())
-            ))
-            .await?;
+    for id in &event.license_ids {
+        let l = api.get(&format!("/api/licenses/{}", enc(id))).await?;
         licenses.push(without_key(l));
     }
-    let settled =
-        event["status"] != "received" && licenses.iter().all(|l| l["emailStatus"] != "pending");
+    let settled = event.status != EventStatus::Received
+        && licenses.iter().all(|l| l["emailStatus"] != "pending");
     let test_purchase = req.query_param("test").is_some();
     let ctx = context! {
         title => if test_purchase { "Test purchase" } else { "Stripe event" },

@@ -1,7 +1,9 @@
-//! Forms in, API bodies out: a page's form fields carry the API's own JSON field names, so a
-//! form becomes the body of the admin call it stands for, and the API's `validation_failed`
-//! errors (which name their field) are shown next to that very input.
+//! Forms in, typed inputs out: a page's form fields carry the API's own JSON field names, so a
+//! form becomes the body of the admin operation it stands for, read into that operation's
+//! input exactly as the API reads it ([`input`]); the errors (which name their field) are
+//! shown next to that very input.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::http::ApiRequest;
@@ -159,6 +161,16 @@ impl Form {
     }
 }
 
+/// A form's body (from [`Form::body`]) as an operation's typed input, through the API's own
+/// schema check and deserialisation (`required`: a create's required fields), so a page says
+/// what the API would say about a bad field, at the same field.
+pub fn input<T: DeserializeOwned + schemars::JsonSchema>(
+    body: Value,
+    required: &[&str],
+) -> Result<T> {
+    crate::http::input::value_requiring(body, required)
+}
+
 /// The items of a list field: split at line breaks and commas, trimmed, empties dropped.
 pub fn list_items(text: &str) -> Vec<String> {
     text.split(['\n', ','])
@@ -265,5 +277,64 @@ mod tests {
             errors_of(&bad.unwrap_err()).unwrap()["trialDays"],
             "must be a whole number (0 or more)"
         );
+    }
+
+    /// The API's answer to `body` posted as JSON to a create (`required`) or an update.
+    fn api_reading<T: DeserializeOwned + schemars::JsonSchema>(
+        body: &Value,
+        required: &[&str],
+    ) -> Result<T> {
+        let req = ApiRequest {
+            method: http::Method::POST,
+            path: "/api/test".into(),
+            query: Vec::new(),
+            headers: http::HeaderMap::new(),
+            body: serde_json::to_vec(body).unwrap().into(),
+            source_ip: None,
+            request_id: "test".into(),
+        };
+        crate::http::input::json_body_requiring(&req, required)
+    }
+
+    #[test]
+    fn a_form_is_read_into_its_input_as_the_api_reads_the_body() {
+        use crate::handlers::admin::apps::{AppInput, CREATE_REQUIRED};
+        let fields = [
+            ("name", Kind::Text),
+            ("publishableKey", Kind::Text),
+            ("secretKey", Kind::Secret),
+            ("isLive", Kind::Bool),
+        ];
+        let good = form(&[("name", "Shop"), ("publishableKey", "pk_test_abcdef")])
+            .body(&fields)
+            .unwrap();
+        let app: AppInput = input(good, CREATE_REQUIRED).unwrap();
+        assert_eq!(app.name.as_deref(), Some("Shop"));
+        assert_eq!(app.publishable_key.as_deref(), Some("pk_test_abcdef"));
+        assert_eq!(app.is_live, Some(false));
+        assert!(app.secret_key.is_none());
+        // What the schema refuses, the form is refused for, at the same field, in the same words.
+        let long_name = "x".repeat(201);
+        for (pairs, required) in [
+            (&[("publishableKey", "nope")][..], &[][..]),
+            (&[("name", long_name.as_str())][..], &[][..]),
+            (&[("publishableKey", "pk_test_abcdef")][..], CREATE_REQUIRED),
+        ] {
+            let body = form(pairs).body(&fields).unwrap();
+            let (
+                Err(Error::Validation { field, message }),
+                Err(Error::Validation {
+                    field: api_field,
+                    message: api_message,
+                }),
+            ) = (
+                input::<AppInput>(body.clone(), required),
+                api_reading::<AppInput>(&body, required),
+            )
+            else {
+                panic!("{pairs:?} should be refused by both");
+            };
+            assert_eq!((field, message), (api_field, api_message), "{pairs:?}");
+        }
     }
 }

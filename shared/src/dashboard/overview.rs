@@ -8,6 +8,12 @@ use serde_json::Value;
 
 use super::api::{items, Api};
 use super::{session, show};
+use crate::domain::{AppStatus, EventStatus};
+use crate::handlers::admin::apps::{self, AppView};
+use crate::handlers::admin::events::{self, EventQuery, EventView};
+use crate::handlers::admin::price_mappings::{self, PriceMappingQuery, PriceMappingView};
+use crate::handlers::admin::products::{self, ProductView};
+use crate::http::input::ListQuery;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Result, Services};
 
@@ -48,31 +54,29 @@ fn done(ok: bool) -> &'static str {
 
 /// The checklist from the account's apps, products, price mappings, events and licenses.
 pub fn checklist(
-    apps: &[Value],
-    products: &[Value],
-    mappings: &[Value],
-    verified_events: &[Value],
+    apps: &[AppView],
+    products: &[ProductView],
+    mappings: &[PriceMappingView],
+    verified_events: &[EventView],
     licenses: &[Value],
 ) -> Vec<Step> {
-    let with_secret = apps.iter().any(|a| a["hasSecret"] == true);
-    let with_signing = apps.iter().any(|a| a["hasWebhookSigningSecret"] == true);
+    let with_secret = apps.iter().any(|a| a.has_secret);
+    let with_signing = apps.iter().any(|a| a.has_webhook_signing_secret);
     let ready = apps
         .iter()
-        .find(|a| a["status"] == "ready" && a["active"] == true);
-    let live: Vec<&Value> = products.iter().filter(|p| p["archived"] != true).collect();
-    let auto_email = live.iter().any(|p| p["autoEmail"] == true);
-    let template = live.iter().any(|p| !p["emailTemplate"].is_null());
+        .find(|a| a.status == AppStatus::Ready && a.active);
+    let live: Vec<&ProductView> = products.iter().filter(|p| !p.archived).collect();
+    let auto_email = live.iter().any(|p| p.auto_email);
+    let template = live.iter().any(|p| p.email_template.is_some());
     // Test purchases come from the dashboard too: only a live purchase proves the website.
-    let purchase = verified_events.iter().find(|e| {
-        e["livemode"] == true && e["licenseIds"].as_array().is_some_and(|l| !l.is_empty())
-    });
-    let test_purchase = verified_events.iter().find(|e| {
-        e["livemode"] == false && e["licenseIds"].as_array().is_some_and(|l| !l.is_empty())
-    });
+    let purchase = verified_events
+        .iter()
+        .find(|e| e.livemode && !e.license_ids.is_empty());
+    let test_purchase = verified_events
+        .iter()
+        .find(|e| !e.livemode && !e.license_ids.is_empty());
     let emailed = licenses.iter().find(|l| l["emailStatus"] == "sent");
-    let first_product = live
-        .first()
-        .map(|p| p["id"].as_str().unwrap_or_default().to_string());
+    let first_product = live.first().map(|p| p.id.clone());
     let product_link = match &first_product {
         Some(id) => format!("/dashboard/products/{id}"),
         None => "/dashboard/products/new".into(),
@@ -109,7 +113,7 @@ pub fn checklist(
             "Keyhook › Stripe apps",
             done(ready.is_some()),
             match ready {
-                Some(a) => format!("{} is Ready.", a["name"].as_str().unwrap_or_default()),
+                Some(a) => format!("{} is Ready.", a.name),
                 None if apps.is_empty() => "Add your Stripe app.".into(),
                 None => "Your app is not Ready yet: see its Status.".into(),
             },
@@ -191,14 +195,11 @@ pub fn checklist(
             "Keyhook › Stripe events",
             done(!verified_events.is_empty()),
             match verified_events.first() {
-                Some(e) => format!("Last verified: {}", e["type"].as_str().unwrap_or_default()),
+                Some(e) => format!("Last verified: {}", e.event_type),
                 None => "No verified event yet.".into(),
             },
             match verified_events.first() {
-                Some(e) => format!(
-                    "/dashboard/events/{}",
-                    e["eventId"].as_str().unwrap_or_default()
-                ),
+                Some(e) => format!("/dashboard/events/{}", e.event_id),
                 None => "/dashboard/apps#events".into(),
             },
         ),
@@ -226,23 +227,47 @@ pub fn checklist(
 
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
+    let c = me.caller();
     let api = Api::new(s, &me, req);
+    let first = ListQuery::first;
     let (apps, products, mappings, verified, recent_events, licenses) = futures::try_join!(
-        api.get("/api/stripe/apps?limit=200"),
-        api.get("/api/products?limit=200"),
-        api.get("/api/stripe/price-mappings?limit=200"),
-        api.get("/api/stripe/events?status=verified&limit=20"),
-        api.get("/api/stripe/events?limit=5"),
+        apps::list_apps(s, &c, first(200)),
+        products::list_products(s, &c, first(200)),
+        price_mappings::list_price_mappings(
+            s,
+            &c,
+            PriceMappingQuery {
+                page: first(200),
+                ..Default::default()
+            }
+        ),
+        events::list_events(
+            s,
+            &c,
+            EventQuery {
+                page: first(20),
+                status: Some(EventStatus::Verified),
+                ..Default::default()
+            }
+        ),
+        events::list_events(
+            s,
+            &c,
+            EventQuery {
+                page: first(5),
+                ..Default::default()
+            }
+        ),
         api.get("/api/licenses?limit=20"),
     )?;
-    let (apps, products, mappings, verified, licenses) = (
-        items(&apps),
-        items(&products),
-        items(&mappings),
-        items(&verified),
-        items(&licenses),
+    let licenses = items(&licenses);
+    let steps = checklist(
+        &apps.items,
+        &products.items,
+        &mappings.items,
+        &verified.items,
+        &licenses,
     );
-    let steps = checklist(&apps, &products, &mappings, &verified, &licenses);
     let remaining = steps.iter().filter(|s| s.state == "todo").count();
     show(
         s,
@@ -254,9 +279,9 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             nav => "overview",
             steps => steps,
             remaining => remaining,
-            events => items(&recent_events),
+            events => recent_events.items,
             licenses => licenses.into_iter().take(5).map(super::licenses::without_key).collect::<Vec<_>>(),
-            products => products,
+            products => products.items,
         },
     )
 }
@@ -264,10 +289,31 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{EmailTemplate, EventSource, Product};
     use serde_json::json;
 
     fn states(steps: &[Step]) -> Vec<&str> {
         steps.iter().map(|s| s.state).collect()
+    }
+
+    fn app(status: AppStatus, has_secret: bool, has_webhook_signing_secret: bool) -> AppView {
+        AppView {
+            id: "app_1".into(),
+            name: "A".into(),
+            publishable_key: None,
+            default_currency: "usd".into(),
+            is_live: false,
+            active: true,
+            is_default: false,
+            connect: Default::default(),
+            status,
+            has_secret,
+            has_webhook_signing_secret,
+            has_previous_webhook_signing_secret: false,
+            webhook_url: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
     }
 
     #[test]
@@ -283,13 +329,30 @@ mod tests {
         );
         assert_eq!(empty[0].link, "/dashboard/apps/new");
 
-        let partial = json!({"id": "app_1", "name": "A", "status": "partial", "active": true, "hasSecret": true, "hasWebhookSigningSecret": false});
+        let partial = app(AppStatus::Partial, true, false);
         let steps = checklist(&[partial], &[], &[], &[], &[]);
         assert_eq!(states(&steps)[..3], ["done", "todo", "todo"]);
 
-        let ready = json!({"id": "app_1", "name": "A", "status": "ready", "active": true, "hasSecret": true, "hasWebhookSigningSecret": true});
-        let product = json!({"id": "42", "autoEmail": true, "archived": false, "emailTemplate": {"subject": "s"}});
-        let test_event = json!({"eventId": "evt_1", "type": "checkout.session.completed", "livemode": false, "licenseIds": ["lic_1"]});
+        let ready = app(AppStatus::Ready, true, true);
+        let mut product = ProductView::from(Product::new("42", "ten_1", "P", crate::time::now()));
+        product.email_template = Some(EmailTemplate {
+            subject: "s".into(),
+            html: String::new(),
+            text: String::new(),
+        });
+        let test_event = EventView {
+            event_id: "evt_1".into(),
+            app_id: "app_1".into(),
+            event_type: "checkout.session.completed".into(),
+            status: EventStatus::Verified,
+            error: None,
+            livemode: false,
+            api_version: None,
+            received_at: String::new(),
+            license_ids: vec!["lic_1".into()],
+            purchase_ref: None,
+            source: EventSource::Webhook,
+        };
         let license = json!({"id": "lic_1", "emailStatus": "sent"});
         let steps = checklist(&[ready], &[product], &[], &[test_event], &[license]);
         assert_eq!(

@@ -4,13 +4,17 @@
 
 use http::{header, HeaderValue, StatusCode};
 use minijinja::context;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::api::{enc, items, Api};
-use super::form::{errors_of, form_status, Form, Kind};
+use super::form::{self, errors_of, form_status, set_path, Form, Kind};
 use super::session::{self, Signed};
+use super::web::enc;
 use super::{notice, render, show, web};
-use crate::domain::EmailTemplate;
+use crate::domain::{EmailTemplate, Product};
+use crate::handlers::admin::plans::{self, PlanInput};
+use crate::handlers::admin::products::{self, ProductInput, ProductView};
+use crate::http::input::ListQuery;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::mail::template::{default_template, render as render_email, TemplateValues};
 use crate::{Error, Result, Services};
@@ -73,14 +77,24 @@ fn prices(form: &Form) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// One price row of the form.
+#[derive(Debug, Serialize)]
+struct PriceRow {
+    currency: String,
+    amount: String,
+}
+
 /// The rows the form shows: `rows`, then one empty row to add a currency without the script.
-fn rows_for_form(rows: Vec<(String, String)>) -> Value {
-    let mut v: Vec<Value> = rows
+fn rows_for_form(rows: impl IntoIterator<Item = (String, String)>) -> Value {
+    let mut v: Vec<PriceRow> = rows
         .into_iter()
-        .map(|(c, a)| json!({"currency": c, "amount": a}))
+        .map(|(currency, amount)| PriceRow { currency, amount })
         .collect();
-    v.push(json!({"currency": "", "amount": ""}));
-    Value::Array(v)
+    v.push(PriceRow {
+        currency: String::new(),
+        amount: String::new(),
+    });
+    serde_json::to_value(v).expect("price rows serialise")
 }
 
 /// A failed form's values to show again: as typed, the price rows included.
@@ -98,24 +112,32 @@ pub const SAMPLE_NAME: &str = "Ada Lovelace";
 /// The API body of the product form: its fields, and the template (or `null`, the default).
 fn body(form: &Form) -> Result<Value> {
     let mut body = form.body(PRODUCT_FIELDS)?;
-    body["prices"] = prices(form)?;
-    body["emailTemplate"] = if form.checked("customTemplate") {
-        json!({
-            "subject": form.raw("emailTemplate.subject").unwrap_or_default().trim(),
-            "html": form.raw("emailTemplate.html").unwrap_or_default().replace("\r\n", "\n"),
-            "text": form.raw("emailTemplate.text").unwrap_or_default().replace("\r\n", "\n"),
-        })
+    set_path(&mut body, "prices", prices(form)?);
+    if form.checked("customTemplate") {
+        let field = |name: &str| form.raw(name).unwrap_or_default();
+        set_path(
+            &mut body,
+            "emailTemplate.subject",
+            field("emailTemplate.subject").trim().into(),
+        );
+        for part in ["emailTemplate.html", "emailTemplate.text"] {
+            set_path(&mut body, part, field(part).replace("\r\n", "\n").into());
+        }
     } else {
-        Value::Null
-    };
+        set_path(&mut body, "emailTemplate", Value::Null);
+    }
     Ok(body)
+}
+
+/// The product form as the API's product input (`required`: a create's fields).
+fn input(form: &Form, required: &[&str]) -> Result<ProductInput> {
+    form::input(body(form)?, required)
 }
 
 /// `GET /dashboard/products`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    let api = Api::new(s, &me, req);
-    let products = api.get("/api/products?limit=200").await?;
+    let products = products::list_products(s, &me.caller(), ListQuery::first(200)).await?;
     show(
         s,
         &me,
@@ -125,53 +147,32 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             title => "Products",
             nav => "products",
             notice => notice(req),
-            products => items(&products),
+            products => products.items,
         },
     )
 }
 
-/// The form's values from a product (checkboxes as `on`, template fields dotted).
-fn product_values(p: &Value) -> Value {
-    let mut v = p.clone();
-    for b in ["autoEmail", "archived", "acceptTestLicenses"] {
-        v[b] = if p[b] == true {
-            json!("on")
-        } else {
-            Value::Null
-        };
-    }
-    for list in ["externalIds", "entitlements"] {
-        v[list] = json!(p[list]
-            .as_array()
-            .map(|a| a
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n"))
-            .unwrap_or_default());
-    }
-    v["priceRows"] = rows_for_form(
-        p["prices"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(c, a)| (c.clone(), a.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    );
-    let t = &p["emailTemplate"];
+/// The form's values from a product (checkboxes as `on`, lists a line an item, template
+/// fields dotted).
+fn product_values(p: &ProductView) -> Value {
+    let mut v = serde_json::to_value(p).expect("a product view serialises");
+    let on = |b: bool| if b { Value::from("on") } else { Value::Null };
     let default = default_template();
-    v["customTemplate"] = if t.is_null() {
-        Value::Null
-    } else {
-        json!("on")
-    };
-    v["emailTemplate.subject"] = t["subject"]
-        .as_str()
-        .map_or(json!(default.subject), |s| json!(s));
-    v["emailTemplate.html"] = t["html"].as_str().map_or(json!(default.html), |s| json!(s));
-    v["emailTemplate.text"] = t["text"].as_str().map_or(json!(default.text), |s| json!(s));
+    let template = p.email_template.as_ref().unwrap_or(&default);
+    for (field, value) in [
+        ("autoEmail", on(p.auto_email)),
+        ("archived", on(p.archived)),
+        ("acceptTestLicenses", on(p.accept_test_licenses)),
+        ("externalIds", p.external_ids.join("\n").into()),
+        ("entitlements", p.entitlements.join("\n").into()),
+        ("priceRows", rows_for_form(p.prices.clone())),
+        ("customTemplate", on(p.email_template.is_some())),
+        ("emailTemplate.subject", template.subject.clone().into()),
+        ("emailTemplate.html", template.html.clone().into()),
+        ("emailTemplate.text", template.text.clone().into()),
+    ] {
+        v[field] = value;
+    }
     v
 }
 
@@ -179,15 +180,16 @@ async fn form_page(
     s: &Services,
     req: &ApiRequest,
     me: &Signed,
-    product: Option<Value>,
+    product: Option<ProductView>,
     values: Value,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
     let plans = match &product {
-        Some(p) => items(&api.get("/api/plans?limit=200").await?)
+        Some(p) => plans::list_plans(s, &me.caller(), ListQuery::first(200))
+            .await?
+            .items
             .into_iter()
-            .filter(|pl| pl["productId"] == p["id"])
+            .filter(|plan| plan.product_id == p.id)
             .collect(),
         None => Vec::new(),
     };
@@ -208,34 +210,38 @@ async fn form_page(
     )
 }
 
-/// `GET /dashboard/products/new`.
+/// `GET /dashboard/products/new`: the form with a new product's defaults.
 pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     me.must_edit()?;
-    let defaults = json!({
-        "price": "0", "autoEmail": true, "defaultLicenseDays": null, "trialDays": 0, "maxDevices": 0,
-        "maxIps": 0, "expirationStart": "creation", "renewalMode": "new_key", "graceDays": 3,
-        "refundAction": "revoke", "disputeAction": "suspend", "emailTemplate": null,
-        "prices": {}, "externalIds": [], "listedProducts": "separate", "acceptTestLicenses": false,
-        "entitlements": [], "licenseFileTtl": crate::domain::product::DEFAULT_FILE_TTL_SECONDS,
-        "licenseFileMaxTtl": crate::domain::product::DEFAULT_FILE_MAX_TTL_SECONDS,
-    });
-    form_page(s, req, &me, None, product_values(&defaults), None).await
+    let defaults = ProductView::from(Product::new(
+        "",
+        me.tenant_id.clone(),
+        "",
+        crate::time::now(),
+    ));
+    let mut values = product_values(&defaults);
+    if let Value::Object(fields) = &mut values {
+        // Not the form's: a new product has none yet.
+        for field in ["id", "name", "createdAt", "updatedAt"] {
+            fields.remove(field);
+        }
+    }
+    form_page(s, req, &me, None, values, None).await
 }
 
 /// `POST /dashboard/products`.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let result = match body(&form) {
-        Ok(b) => api.post("/api/products", b).await,
+    let result = match input(&form, products::CREATE_REQUIRED) {
+        Ok(input) => products::create_product(s, &me.caller(), input).await,
         Err(e) => Err(e),
     };
     match result {
         Ok(p) => Ok(web::redirect(&format!(
             "/dashboard/products/{}?notice=product_saved",
-            p["id"].as_str().unwrap_or_default()
+            p.id
         ))),
         Err(e) => match errors_of(&e) {
             Some(errors) => form_page(s, req, &me, None, echo(&form), Some(errors)).await,
@@ -247,8 +253,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// `GET /dashboard/products/{productId}`.
 pub async fn edit(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    let api = Api::new(s, &me, req);
-    let product = api.get(&format!("/api/products/{}", enc(id))).await?;
+    let product = products::get_product(s, &me.caller(), id).await?;
     let values = product_values(&product);
     form_page(s, req, &me, Some(product), values, None).await
 }
@@ -257,14 +262,13 @@ pub async fn edit(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespons
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let path = format!("/api/products/{}", enc(id));
+    let c = me.caller();
     if form.action() == "delete" {
-        api.delete(&path).await?;
+        products::delete_product(s, &c, id).await?;
         return Ok(web::redirect("/dashboard/products?notice=product_deleted"));
     }
-    let result = match body(&form) {
-        Ok(b) => api.put(&path, b).await,
+    let result = match input(&form, &[]) {
+        Ok(input) => products::update_product(s, &c, id, input).await,
         Err(e) => Err(e),
     };
     match result {
@@ -274,7 +278,7 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
         ))),
         Err(e) => match errors_of(&e) {
             Some(errors) => {
-                let product = api.get(&path).await?;
+                let product = products::get_product(s, &c, id).await?;
                 form_page(s, req, &me, Some(product), echo(&form), Some(errors)).await
             }
             None => Err(e),
@@ -344,17 +348,16 @@ pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn create_plan(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
     let body = form.body(&[
         ("productId", Kind::Text),
         ("name", Kind::Text),
         ("days", Kind::Number),
     ])?;
-    let product = body["productId"].as_str().unwrap_or_default().to_string();
-    api.post("/api/plans", body).await?;
+    let input: PlanInput = form::input(body, plans::CREATE_REQUIRED)?;
+    let plan = plans::create_plan(s, &me.caller(), input).await?;
     Ok(web::redirect(&format!(
         "/dashboard/products/{}?notice=plan_saved#plans",
-        enc(&product)
+        enc(&plan.product_id)
     )))
 }
 
@@ -362,15 +365,11 @@ pub async fn create_plan(s: &Services, req: &ApiRequest) -> Result<ApiResponse> 
 pub async fn delete_plan(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let path = format!("/api/plans/{}", enc(id));
-    let plan = api.get(&path).await?;
-    api.delete(&path).await?;
-    let product = plan["productId"]
-        .as_str()
-        .ok_or_else(|| Error::internal("plan without product"))?;
+    let c = me.caller();
+    let plan = plans::get_plan(s, &c, id).await?;
+    plans::delete_plan(s, &c, id).await?;
     Ok(web::redirect(&format!(
         "/dashboard/products/{}?notice=plan_deleted#plans",
-        enc(product)
+        enc(&plan.product_id)
     )))
 }

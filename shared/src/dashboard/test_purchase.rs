@@ -1,40 +1,54 @@
 //! Test Purchase (`/dashboard/test-purchase`): a realistic `checkout.session.completed` (built
 //! from Stripe's own example, `stripe::test_events`), signed with the chosen app's stored
-//! signing secret and posted through the real webhook path — the same dispatcher and handler
-//! Stripe's deliveries reach, signature check included. The merchant then watches the event's
+//! signing secret and delivered to the app's own webhook URL's handler
+//! (`handlers::webhook::receive`) as a request built like Stripe's, signature check included. The merchant then watches the event's
 //! page: the log entry, the licenses it issued and their emails, as they change.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use minijinja::context;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::api::{items, Api};
 use super::form::{errors_of, form_status, Form};
 use super::session::{self, Signed};
+use super::web::enc;
 use super::{show, web};
-use crate::handlers::app_secrets::{self, AppSecret};
-use crate::http::input::is_email;
-use crate::http::{dispatch_for_dashboard, ApiRequest, ApiResponse};
+use crate::handlers::admin::{apps, products};
+use crate::handlers::webhook;
+use crate::http::input::{is_email, ListQuery};
+use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
 use crate::{Error, Result, Services};
 
+/// The form's values when the page opens.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PurchaseValues<'a> {
+    quantity: &'a str,
+    email: String,
+    name: &'a str,
+    product_id: Option<&'a str>,
+}
+
 async fn page_with(
     s: &Services,
-    req: &ApiRequest,
     me: &Signed,
-    values: Value,
+    values: impl Serialize,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
+    let c = me.caller();
     let (apps, products) = futures::try_join!(
-        api.get("/api/stripe/apps?limit=200"),
-        api.get("/api/products?limit=200"),
+        apps::list_apps(s, &c, ListQuery::first(200)),
+        products::list_products(s, &c, ListQuery::first(200)),
     )?;
-    let apps: Vec<Value> = items(&apps)
+    // Test purchases are test-mode events: only active test apps take them.
+    let apps: Vec<_> = apps
+        .items
         .into_iter()
-        .filter(|a| a["isLive"] == false && a["active"] == true)
+        .filter(|a| !a.is_live && a.active)
         .collect();
+    let products: Vec<_> = products.items.into_iter().filter(|p| !p.archived).collect();
     show(
         s,
         me,
@@ -44,7 +58,7 @@ async fn page_with(
             title => "Test purchase",
             nav => "test",
             apps => apps,
-            products => items(&products).into_iter().filter(|p| p["archived"] != true).collect::<Vec<_>>(),
+            products => products,
             values => values,
             errors => errors,
         },
@@ -60,9 +74,13 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .unwrap_or_else(|| "buyer@example.com".into());
     page_with(
         s,
-        req,
         &me,
-        json!({"quantity": "1", "email": email, "name": "Test Buyer", "productId": req.query_param("productId")}),
+        PurchaseValues {
+            quantity: "1",
+            email,
+            name: "Test Buyer",
+            product_id: req.query_param("productId"),
+        },
         None,
     )
     .await
@@ -108,21 +126,26 @@ pub async fn run(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     match send(s, req, &me, &form).await {
         Ok(event_id) => Ok(web::redirect(&format!(
             "/dashboard/events/{}?test=1",
-            super::api::enc(&event_id)
+            enc(&event_id)
         ))),
         Err(e) => match errors_of(&e) {
-            Some(errors) => page_with(s, req, &me, form.echo(&[]), Some(errors)).await,
+            Some(errors) => page_with(s, &me, form.echo(&[]), Some(errors)).await,
             None => Err(e),
         },
     }
 }
 
+/// What the webhook answers a delivery (its receipt), as far as the page needs it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Delivered {
+    event_id: String,
+}
+
 /// Builds, signs and delivers the event; its id.
 async fn send(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Result<String> {
     let (app_id, options) = order(form)?;
-    let app = s
-        .store
-        .get_tenant_app(&me.tenant_id, &app_id)
+    let app = apps::event_signer(s, &me.caller(), &app_id)
         .await?
         .ok_or_else(|| Error::validation("appId", "no such Stripe app"))?;
     if app.is_live {
@@ -131,14 +154,12 @@ async fn send(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Resul
             "is a live app: test purchases are test-mode events, which a live app refuses",
         ));
     }
-    let secret = app_secrets::open(s, &app, AppSecret::WebhookSecret)
-        .await?
-        .ok_or_else(|| {
-            Error::validation(
-                "appId",
-                "has no webhook signing secret yet (its Status is not Ready): add it on the app's page",
-            )
-        })?;
+    let secret = app.webhook_secret.ok_or_else(|| {
+        Error::validation(
+            "appId",
+            "has no webhook signing secret yet (its Status is not Ready): add it on the app's page",
+        )
+    })?;
     let event = checkout_completed(&options);
     let (body, signature) = sign_event(&event, secret.expose());
     let mut headers = HeaderMap::new();
@@ -147,24 +168,25 @@ async fn send(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Resul
         "stripe-signature",
         HeaderValue::from_str(&signature).map_err(|e| Error::internal(e.to_string()))?,
     );
+    // The request Stripe would send to the app's own webhook URL, to that URL's handler.
     let delivery = ApiRequest {
         method: Method::POST,
-        path: format!("/api/stripe/webhook/{}", app.id),
+        path: format!("/api/stripe/webhook/{}", app.app_id),
         query: Vec::new(),
         headers,
         body: Bytes::from(body),
         source_ip: req.source_ip,
         request_id: req.request_id.clone(),
     };
-    let res = Box::pin(dispatch_for_dashboard(s, delivery)).await;
-    let receipt: Value = serde_json::from_slice(&res.body).unwrap_or(Value::Null);
-    if !res.status.is_success() {
-        let e = super::api::error_from(res.status.as_u16(), &receipt["error"]);
-        return Err(match e {
+    let res = Box::pin(webhook::receive(s, &delivery, Some(&app.app_id)))
+        .await
+        .map_err(|e| match e {
+            // The delivery's refusal (a bad signature, a payload the app refuses) concerns the app.
             Error::BadRequest { message, .. } => Error::validation("appId", message),
             other => other,
-        });
-    }
-    tracing::info!(event_id = %receipt["eventId"], "test purchase delivered");
-    Ok(event["id"].as_str().unwrap_or_default().to_string())
+        })?;
+    let delivered: Delivered = serde_json::from_slice(&res.body)
+        .map_err(|e| Error::internal(format!("the webhook's receipt: {e}")))?;
+    tracing::info!(event_id = %delivered.event_id, "test purchase delivered");
+    Ok(delivered.event_id)
 }

@@ -59,6 +59,11 @@ pub fn redirect(location: &str) -> ApiResponse {
     .with_header(header::LOCATION, value(&encoded))
 }
 
+/// Percent-encodes a path segment or query value of a dashboard location.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// Whether the dashboard's script asked for a page fragment (it swaps it into the page).
 pub fn is_fragment(req: &ApiRequest) -> bool {
     req.header("x-dashboard-fragment").is_some()

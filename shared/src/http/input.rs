@@ -31,6 +31,16 @@ pub fn json_body_requiring<T: DeserializeOwned + schemars::JsonSchema>(
             field: None,
             message: format!("the body is not valid JSON: {e}"),
         })?;
+    value_requiring(value, required)
+}
+
+/// A JSON value into `T` as a body is read: checked against `T`'s JSON Schema (`required`
+/// fields present and not null), then deserialised; the error names the offending field path.
+/// The dashboard's forms go through it too, so they answer exactly as the API does.
+pub fn value_requiring<T: DeserializeOwned + schemars::JsonSchema>(
+    value: serde_json::Value,
+    required: &[&str],
+) -> Result<T> {
     crate::http::schema::check::<T>(&value, required)?;
     serde_path_to_error::deserialize(whole_numbers_as_integers(value)).map_err(|e| {
         let path = e.path().to_string();
@@ -57,29 +67,76 @@ pub const MAX_LIMIT: usize = 200;
 
 /// `?limit=` (default 50, 1–200: digits only) and `?cursor=`.
 pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
-    let raw = req
-        .query
+    let page = ListQuery::from_params(|k| raw_param(req, k))?;
+    Ok((page.limit, page.cursor))
+}
+
+/// A query parameter as sent (empty included), for parameters whose emptiness is an error.
+pub fn raw_param<'a>(req: &'a ApiRequest, name: &str) -> Option<&'a str> {
+    req.query
         .iter()
-        .find(|(k, _)| k == "limit")
-        .map(|(_, v)| v.as_str());
-    let limit = match raw {
-        None => 50,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n)
-                if l.bytes().all(|b| b.is_ascii_digit())
-                    && (MIN_LIMIT..=MAX_LIMIT).contains(&n) =>
-            {
-                n
-            }
-            _ => {
-                return Err(Error::validation(
-                    "limit",
-                    "must be a whole number from 1 to 200",
-                ))
-            }
-        },
-    };
-    Ok((limit, req.query_param("cursor").map(str::to_string)))
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The page a list asks for: `limit` (1–200) items after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
+/// `?limit=` when none is given.
+pub const DEFAULT_LIMIT: usize = 50;
+
+impl ListQuery {
+    /// The first `limit` items.
+    pub fn first(limit: usize) -> Self {
+        ListQuery {
+            limit,
+            cursor: None,
+        }
+    }
+
+    /// A request's `?limit=` and `?cursor=`.
+    pub fn from_request(req: &ApiRequest) -> Result<Self> {
+        Self::from_params(|k| raw_param(req, k))
+    }
+
+    /// `limit` (default 50, 1–200: digits only; present but empty is an error) and `cursor`
+    /// (empty is none) from query parameters, `param` giving a parameter's raw value.
+    pub fn from_params<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Result<Self> {
+        let limit = match param("limit") {
+            None => DEFAULT_LIMIT,
+            Some(l) => match l.parse::<usize>() {
+                Ok(n)
+                    if l.bytes().all(|b| b.is_ascii_digit())
+                        && (MIN_LIMIT..=MAX_LIMIT).contains(&n) =>
+                {
+                    n
+                }
+                _ => {
+                    return Err(Error::validation(
+                        "limit",
+                        "must be a whole number from 1 to 200",
+                    ))
+                }
+            },
+        };
+        let cursor = param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        Ok(ListQuery { limit, cursor })
+    }
 }
 
 /// The contract's list body.
@@ -168,6 +225,31 @@ mod tests {
         assert!(!is_email("a b@c.de"));
         assert!(!is_email("@c.de"));
         assert!(!is_email("a@@c.de"));
+    }
+
+    #[test]
+    fn a_list_query_reads_limit_and_cursor_as_the_api_does() {
+        let read = |pairs: &[(&'static str, &'static str)]| {
+            ListQuery::from_params(|k| pairs.iter().find(|(p, _)| *p == k).map(|(_, v)| *v))
+        };
+        assert_eq!(read(&[]).unwrap(), ListQuery::first(50));
+        assert_eq!(
+            read(&[("limit", "200"), ("cursor", "")]).unwrap(),
+            ListQuery::first(200)
+        );
+        assert_eq!(
+            read(&[("cursor", "c1")]).unwrap().cursor.as_deref(),
+            Some("c1")
+        );
+        for bad in ["", "0", "201", "+5", " 5", "5.0"] {
+            match read(&[("limit", bad)]) {
+                Err(Error::Validation { field, message }) => {
+                    assert_eq!(field.as_deref(), Some("limit"), "{bad:?}");
+                    assert_eq!(message, "must be a whole number from 1 to 200");
+                }
+                other => panic!("limit {bad:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! Stripe apps: create, read, update, delete, and diagnostics. Secrets are write-only: they are
 //! sealed on the way in and never returned; `status` says whether they actually decrypt.
 
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{caller, merge, ts};
-use crate::crypto::SealContext;
+use crate::crypto::{SealContext, Secret};
 use crate::domain::stripe_app::fields;
 use crate::domain::stripe_app::ConnectSettings;
 use crate::domain::{AppStatus, StripeApp};
 use crate::handlers::app_secrets::{self, AppSecret};
-use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
+use crate::http::auth::Caller;
+use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
 use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
@@ -265,13 +265,12 @@ async fn save(s: &Services, app: &StripeApp, is_new: bool) -> Result<()> {
     s.store.save_apps(app, is_new, &demoted).await
 }
 
-pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let input: AppInput = json_body_requiring(req, CREATE_REQUIRED)?;
+/// Creates a Stripe app, sealing the secrets it carries.
+pub async fn create_app(s: &Services, c: &Caller, input: AppInput) -> Result<AppView> {
     let now = crate::time::now();
     let mut app = StripeApp {
         id: ids::new_id("app"),
-        tenant_id: c.tenant_id,
+        tenant_id: c.tenant_id.clone(),
         name: String::new(),
         publishable_key: None,
         secret_key_sealed: None,
@@ -287,10 +286,14 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     };
     apply(s, &mut app, input).await?;
     save(s, &app, true).await?;
-    Ok(ApiResponse::json(
-        StatusCode::CREATED,
-        &view(s, &app).await?,
-    ))
+    view(s, &app).await
+}
+
+/// `POST /api/stripe/apps`.
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: AppInput = json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(&create_app(s, &c, input).await?))
 }
 
 async fn load(s: &Services, tenant_id: &str, app_id: &str) -> Result<StripeApp> {
@@ -300,44 +303,101 @@ async fn load(s: &Services, tenant_id: &str, app_id: &str) -> Result<StripeApp> 
         .ok_or_else(|| Error::not_found(format!("Stripe app {app_id}")))
 }
 
-pub async fn get(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
+/// One Stripe app of the caller's tenant.
+pub async fn get_app(s: &Services, c: &Caller, app_id: &str) -> Result<AppView> {
     let app = load(s, &c.tenant_id, app_id).await?;
-    Ok(ApiResponse::ok(&view(s, &app).await?))
+    view(s, &app).await
 }
 
-pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+/// `GET /api/stripe/apps/{appId}`.
+pub async fn get(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: AppInput = json_body(req)?;
+    Ok(ApiResponse::ok(&get_app(s, &c, app_id).await?))
+}
+
+/// Changes a Stripe app: absent fields keep their value, a secret set to `""` is removed.
+pub async fn update_app(
+    s: &Services,
+    c: &Caller,
+    app_id: &str,
+    input: AppInput,
+) -> Result<AppView> {
     let mut app = load(s, &c.tenant_id, app_id).await?;
     apply(s, &mut app, input).await?;
     app.updated_at = crate::time::now();
     save(s, &app, false).await?;
-    Ok(ApiResponse::ok(&view(s, &app).await?))
+    view(s, &app).await
 }
 
-pub async fn delete(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+/// `PUT /api/stripe/apps/{appId}`.
+pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    let input: AppInput = json_body(req)?;
+    Ok(ApiResponse::ok(&update_app(s, &c, app_id, input).await?))
+}
+
+/// Deletes a Stripe app.
+pub async fn delete_app(s: &Services, c: &Caller, app_id: &str) -> Result<()> {
     if !s.store.delete_app(&c.tenant_id, app_id).await? {
         return Err(Error::not_found(format!("Stripe app {app_id}")));
     }
+    Ok(())
+}
+
+/// `DELETE /api/stripe/apps/{appId}`.
+pub async fn delete(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    delete_app(s, &c, app_id).await?;
     Ok(ApiResponse::no_content())
 }
 
-pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
+/// A page of the caller's Stripe apps.
+pub async fn list_apps(s: &Services, c: &Caller, query: ListQuery) -> Result<ListBody<AppView>> {
     let page = s
         .store
-        .list_apps(&c.tenant_id, limit, cursor.as_deref())
+        .list_apps(&c.tenant_id, query.limit, query.cursor.as_deref())
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for app in &page.items {
         items.push(view(s, app).await?);
     }
-    Ok(ApiResponse::ok(&ListBody {
+    Ok(ListBody {
         items,
         next_cursor: page.next_cursor,
+    })
+}
+
+/// `GET /api/stripe/apps`.
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let query = ListQuery::from_request(req)?;
+    Ok(ApiResponse::ok(&list_apps(s, &c, query).await?))
+}
+
+/// What signing an event as Stripe would for one of the caller's apps takes (the dashboard's
+/// test purchase): the app's mode, and for a test app its webhook signing secret if one is
+/// stored and decrypts (a live app's is not opened: only test-mode events are signed). In
+/// process only: no route answers a secret.
+pub struct EventSigner {
+    pub app_id: String,
+    pub is_live: bool,
+    pub webhook_secret: Option<Secret>,
+}
+
+/// The [`EventSigner`] of one of the caller's apps; `None` when the tenant has no such app.
+pub async fn event_signer(s: &Services, c: &Caller, app_id: &str) -> Result<Option<EventSigner>> {
+    let Some(app) = s.store.get_tenant_app(&c.tenant_id, app_id).await? else {
+        return Ok(None);
+    };
+    let webhook_secret = if app.is_live {
+        None
+    } else {
+        app_secrets::open(s, &app, AppSecret::WebhookSecret).await?
+    };
+    Ok(Some(EventSigner {
+        app_id: app.id,
+        is_live: app.is_live,
+        webhook_secret,
     }))
 }
 
@@ -357,9 +417,8 @@ pub struct Diagnostics {
     pub items: Vec<DiagnosticItem>,
 }
 
-/// `GET /api/stripe/diagnostics`: whether each app's secrets decrypt for this tenant.
-pub async fn diagnostics(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
+/// Whether each of the caller's apps' secrets decrypt for this tenant.
+pub async fn get_diagnostics(s: &Services, c: &Caller) -> Result<Diagnostics> {
     let mut items = Vec::new();
     for app in s.store.all_tenant_apps(&c.tenant_id).await? {
         let d = decryptable(s, &app).await?;
@@ -371,7 +430,13 @@ pub async fn diagnostics(s: &Services, req: &ApiRequest) -> Result<ApiResponse> 
             status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
         });
     }
-    Ok(ApiResponse::ok(&Diagnostics { items }))
+    Ok(Diagnostics { items })
+}
+
+/// `GET /api/stripe/diagnostics`.
+pub async fn diagnostics(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&get_diagnostics(s, &c).await?))
 }
 
 #[cfg(test)]

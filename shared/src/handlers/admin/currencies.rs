@@ -6,7 +6,8 @@ use serde::Deserialize;
 
 use super::caller;
 use crate::domain::currency::{self, decimals_of, is_code, Currency};
-use crate::http::input::{json_body, pagination, ListBody};
+use crate::http::auth::Caller;
+use crate::http::input::{bool_param, json_body, json_body_requiring, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -23,16 +24,36 @@ pub struct CurrencyInput {
 /// Fields a create must carry.
 pub const CREATE_REQUIRED: &[&str] = &["code"];
 
-/// `GET /api/currencies` (`?active=true` for active ones only), by code, paginated.
-pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
-    let only_active = match req.query_param("active") {
-        None => false,
-        Some("true") => true,
-        Some("false") => false,
-        Some(_) => return Err(Error::validation("active", "must be true or false")),
-    };
+/// A page of currencies, by code.
+#[derive(Debug, Clone, Default)]
+pub struct CurrencyQuery {
+    pub page: ListQuery,
+    /// `?active=true`: active ones only.
+    pub only_active: bool,
+}
+
+impl CurrencyQuery {
+    pub fn from_request(req: &ApiRequest) -> Result<Self> {
+        let page = ListQuery::from_request(req)?;
+        let only_active = match req.query_param("active") {
+            None => false,
+            Some(a) => bool_param("active", a)?,
+        };
+        Ok(CurrencyQuery { page, only_active })
+    }
+}
+
+/// The tenant's currencies (Stripe's list with the tenant's settings, its apps' currencies
+/// active), by code.
+pub async fn list_currencies(
+    s: &Services,
+    c: &Caller,
+    query: CurrencyQuery,
+) -> Result<ListBody<Currency>> {
+    let CurrencyQuery {
+        page: ListQuery { limit, cursor },
+        only_active,
+    } = query;
     let apps = s.store.all_tenant_apps(&c.tenant_id).await?;
     let app_currencies: Vec<&str> = apps.iter().map(|a| a.default_currency.as_str()).collect();
     let all: Vec<Currency> = currency::all_for_tenant(
@@ -48,16 +69,21 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     })
     .collect();
     let next_cursor = (all.len() > limit).then(|| all[limit - 1].code.clone());
-    Ok(ApiResponse::ok(&ListBody {
+    Ok(ListBody {
         items: all.into_iter().take(limit).collect(),
         next_cursor,
-    }))
+    })
 }
 
-/// `POST /api/currencies`: adds a code Stripe's shipped list lacks.
-pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+/// `GET /api/currencies` (`?active=true` for active ones only), by code, paginated.
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: CurrencyInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
+    let query = CurrencyQuery::from_request(req)?;
+    Ok(ApiResponse::ok(&list_currencies(s, &c, query).await?))
+}
+
+/// Adds a code Stripe's shipped list lacks.
+pub async fn create_currency(s: &Services, c: &Caller, input: CurrencyInput) -> Result<Currency> {
     let code = input
         .code
         .ok_or_else(|| Error::validation("code", "is required"))?;
@@ -87,14 +113,23 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         custom: true,
     };
     s.store.put_currency(&c.tenant_id, &currency).await?;
-    Ok(ApiResponse::created(&currency))
+    Ok(currency)
 }
 
-/// `PUT /api/currencies/{code}`: activates or deactivates a currency (and, for codes the
-/// tenant added, sets `zeroDecimal`).
-pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiResponse> {
+/// `POST /api/currencies`.
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: CurrencyInput = json_body(req)?;
+    let input: CurrencyInput = json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(&create_currency(s, &c, input).await?))
+}
+
+/// Activates or deactivates a currency (and, for codes the tenant added, sets `zeroDecimal`).
+pub async fn update_currency(
+    s: &Services,
+    c: &Caller,
+    code: &str,
+    input: CurrencyInput,
+) -> Result<Currency> {
     let mut currency = tenant_currency(s, &c.tenant_id, code, None)
         .await?
         .ok_or_else(|| Error::not_found(format!("Currency {code}")))?;
@@ -118,7 +153,14 @@ pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiRes
         currency.is_active = a;
     }
     s.store.put_currency(&c.tenant_id, &currency).await?;
-    Ok(ApiResponse::ok(&currency))
+    Ok(currency)
+}
+
+/// `PUT /api/currencies/{code}`.
+pub async fn update(s: &Services, req: &ApiRequest, code: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: CurrencyInput = json_body(req)?;
+    Ok(ApiResponse::ok(&update_currency(s, &c, code, input).await?))
 }
 
 /// The tenant's currency `code`, as `domain::currency::for_tenant` says; `app_currency` is a

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{caller, ts};
 use crate::domain::Plan;
-use crate::http::input::{json_body, pagination, text_field, ListBody};
+use crate::http::auth::Caller;
+use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
 
@@ -72,9 +73,8 @@ async fn apply(s: &Services, plan: &mut Plan, input: PlanInput) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let input: PlanInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
+/// Creates a plan of one of the tenant's products.
+pub async fn create_plan(s: &Services, c: &Caller, input: PlanInput) -> Result<PlanView> {
     for (field, missing) in [
         ("productId", input.product_id.is_none()),
         ("name", input.name.is_none()),
@@ -87,7 +87,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let now = crate::time::now();
     let mut plan = Plan {
         id: ids::new_id("pln"),
-        tenant_id: c.tenant_id,
+        tenant_id: c.tenant_id.clone(),
         product_id: String::new(),
         name: String::new(),
         days: 0,
@@ -96,7 +96,14 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     };
     apply(s, &mut plan, input).await?;
     s.store.put_plan(&plan).await?;
-    Ok(ApiResponse::created(&PlanView::from(plan)))
+    Ok(PlanView::from(plan))
+}
+
+/// `POST /api/plans`.
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PlanInput = json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(&create_plan(s, &c, input).await?))
 }
 
 async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Plan> {
@@ -106,37 +113,60 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Plan> {
         .ok_or_else(|| Error::not_found(format!("Plan {id}")))
 }
 
-pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&PlanView::from(
-        load(s, &c.tenant_id, id).await?,
-    )))
+/// One plan of the caller's tenant.
+pub async fn get_plan(s: &Services, c: &Caller, id: &str) -> Result<PlanView> {
+    Ok(PlanView::from(load(s, &c.tenant_id, id).await?))
 }
 
-pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+/// `GET /api/plans/{planId}`.
+pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: PlanInput = json_body(req)?;
+    Ok(ApiResponse::ok(&get_plan(s, &c, id).await?))
+}
+
+/// Changes a plan: absent fields keep their value.
+pub async fn update_plan(s: &Services, c: &Caller, id: &str, input: PlanInput) -> Result<PlanView> {
     let mut plan = load(s, &c.tenant_id, id).await?;
     apply(s, &mut plan, input).await?;
     plan.updated_at = crate::time::now();
     s.store.put_plan(&plan).await?;
-    Ok(ApiResponse::ok(&PlanView::from(plan)))
+    Ok(PlanView::from(plan))
 }
 
-pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+/// `PUT /api/plans/{planId}`.
+pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    let input: PlanInput = json_body(req)?;
+    Ok(ApiResponse::ok(&update_plan(s, &c, id, input).await?))
+}
+
+/// Deletes a plan.
+pub async fn delete_plan(s: &Services, c: &Caller, id: &str) -> Result<()> {
     if !s.store.delete_plan(&c.tenant_id, id).await? {
         return Err(Error::not_found(format!("Plan {id}")));
     }
+    Ok(())
+}
+
+/// `DELETE /api/plans/{planId}`.
+pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    delete_plan(s, &c, id).await?;
     Ok(ApiResponse::no_content())
 }
 
-pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
+/// A page of the caller's plans.
+pub async fn list_plans(s: &Services, c: &Caller, query: ListQuery) -> Result<ListBody<PlanView>> {
     let page = s
         .store
-        .list_plans(&c.tenant_id, limit, cursor.as_deref())
+        .list_plans(&c.tenant_id, query.limit, query.cursor.as_deref())
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(page, PlanView::from)))
+    Ok(ListBody::from_page(page, PlanView::from))
+}
+
+/// `GET /api/plans`.
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let query = ListQuery::from_request(req)?;
+    Ok(ApiResponse::ok(&list_plans(s, &c, query).await?))
 }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::{caller, ts};
 use crate::domain::money::parse_price;
 use crate::domain::PriceMapping;
-use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
+use crate::http::auth::Caller;
+use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
 use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
@@ -110,9 +111,12 @@ async fn apply(s: &Services, m: &mut PriceMapping, input: PriceMappingInput) -> 
     Ok(())
 }
 
-pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let input: PriceMappingInput = json_body_requiring(req, CREATE_REQUIRED)?;
+/// Maps a Stripe price of one of the tenant's apps to one of its products.
+pub async fn create_price_mapping(
+    s: &Services,
+    c: &Caller,
+    input: PriceMappingInput,
+) -> Result<PriceMappingView> {
     for (field, missing) in [
         ("appId", input.app_id.is_none()),
         ("productId", input.product_id.is_none()),
@@ -125,7 +129,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let now = crate::time::now();
     let mut m = PriceMapping {
         id: ids::new_id("pm"),
-        tenant_id: c.tenant_id,
+        tenant_id: c.tenant_id.clone(),
         app_id: String::new(),
         product_id: String::new(),
         stripe_price_id: String::new(),
@@ -136,7 +140,16 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     };
     apply(s, &mut m, input).await?;
     s.store.put_price_mapping(&m).await?;
-    Ok(ApiResponse::created(&PriceMappingView::from(m)))
+    Ok(PriceMappingView::from(m))
+}
+
+/// `POST /api/stripe/price-mappings`.
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: PriceMappingInput = json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(
+        &create_price_mapping(s, &c, input).await?,
+    ))
 }
 
 async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<PriceMapping> {
@@ -146,47 +159,97 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<PriceMapping> {
         .ok_or_else(|| Error::not_found(format!("Price mapping {id}")))
 }
 
-pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&PriceMappingView::from(
-        load(s, &c.tenant_id, id).await?,
-    )))
+/// One price mapping of the caller's tenant.
+pub async fn get_price_mapping(s: &Services, c: &Caller, id: &str) -> Result<PriceMappingView> {
+    Ok(PriceMappingView::from(load(s, &c.tenant_id, id).await?))
 }
 
-pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+/// `GET /api/stripe/price-mappings/{id}`.
+pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: PriceMappingInput = json_body(req)?;
+    Ok(ApiResponse::ok(&get_price_mapping(s, &c, id).await?))
+}
+
+/// Changes a price mapping: absent fields keep their value.
+pub async fn update_price_mapping(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+    input: PriceMappingInput,
+) -> Result<PriceMappingView> {
     let mut m = load(s, &c.tenant_id, id).await?;
     apply(s, &mut m, input).await?;
     m.updated_at = crate::time::now();
     s.store.put_price_mapping(&m).await?;
-    Ok(ApiResponse::ok(&PriceMappingView::from(m)))
+    Ok(PriceMappingView::from(m))
 }
 
-pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+/// `PUT /api/stripe/price-mappings/{id}`.
+pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    let input: PriceMappingInput = json_body(req)?;
+    Ok(ApiResponse::ok(
+        &update_price_mapping(s, &c, id, input).await?,
+    ))
+}
+
+/// Deletes a price mapping.
+pub async fn delete_price_mapping(s: &Services, c: &Caller, id: &str) -> Result<()> {
     if !s.store.delete_price_mapping(&c.tenant_id, id).await? {
         return Err(Error::not_found(format!("Price mapping {id}")));
     }
+    Ok(())
+}
+
+/// `DELETE /api/stripe/price-mappings/{id}`.
+pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    delete_price_mapping(s, &c, id).await?;
     Ok(ApiResponse::no_content())
+}
+
+/// A page of price mappings, filtered to one product and one app where given.
+#[derive(Debug, Clone, Default)]
+pub struct PriceMappingQuery {
+    pub page: ListQuery,
+    /// `?productId=`.
+    pub product_id: Option<String>,
+    /// `?appId=`.
+    pub app_id: Option<String>,
+}
+
+impl PriceMappingQuery {
+    pub fn from_request(req: &ApiRequest) -> Result<Self> {
+        Ok(PriceMappingQuery {
+            page: ListQuery::from_request(req)?,
+            product_id: req.query_param("productId").map(str::to_string),
+            app_id: req.query_param("appId").map(str::to_string),
+        })
+    }
+}
+
+/// A page of the caller's price mappings; the filters apply within the page.
+pub async fn list_price_mappings(
+    s: &Services,
+    c: &Caller,
+    query: PriceMappingQuery,
+) -> Result<ListBody<PriceMappingView>> {
+    let mut page = s
+        .store
+        .list_price_mappings(&c.tenant_id, query.page.limit, query.page.cursor.as_deref())
+        .await?;
+    if let Some(p) = &query.product_id {
+        page.items.retain(|m| &m.product_id == p);
+    }
+    if let Some(a) = &query.app_id {
+        page.items.retain(|m| &m.app_id == a);
+    }
+    Ok(ListBody::from_page(page, PriceMappingView::from))
 }
 
 /// `GET /api/stripe/price-mappings` (`?productId=`, `?appId=` filter the page).
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
-    let mut page = s
-        .store
-        .list_price_mappings(&c.tenant_id, limit, cursor.as_deref())
-        .await?;
-    if let Some(p) = req.query_param("productId") {
-        page.items.retain(|m| m.product_id == p);
-    }
-    if let Some(a) = req.query_param("appId") {
-        page.items.retain(|m| m.app_id == a);
-    }
-    Ok(ApiResponse::ok(&ListBody::from_page(
-        page,
-        PriceMappingView::from,
-    )))
+    let query = PriceMappingQuery::from_request(req)?;
+    Ok(ApiResponse::ok(&list_price_mappings(s, &c, query).await?))
 }

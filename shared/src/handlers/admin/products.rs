@@ -11,7 +11,8 @@ use crate::domain::money::parse_price;
 use crate::domain::product::ChargebackAction;
 use crate::domain::product::{MAX_FILE_TTL_SECONDS, MIN_FILE_TTL_SECONDS};
 use crate::domain::{EmailTemplate, ExpirationStart, ListedProducts, Product, RenewalMode};
-use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
+use crate::http::auth::Caller;
+use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
 use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::Filter;
@@ -317,14 +318,20 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let input: ProductInput = json_body_requiring(req, CREATE_REQUIRED)?;
-    let mut p = Product::new("", c.tenant_id, "", crate::time::now());
+/// Creates a product.
+pub async fn create_product(s: &Services, c: &Caller, input: ProductInput) -> Result<ProductView> {
+    let mut p = Product::new("", c.tenant_id.clone(), "", crate::time::now());
     apply(&mut p, input)?;
     p.id = s.store.next_product_id().await?;
     s.store.create_product_with_aliases(&p).await?;
-    Ok(ApiResponse::created(&ProductView::from(p)))
+    Ok(ProductView::from(p))
+}
+
+/// `POST /api/products`.
+pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let input: ProductInput = json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(&create_product(s, &c, input).await?))
 }
 
 async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Product> {
@@ -334,16 +341,24 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<Product> {
         .ok_or_else(|| Error::not_found(format!("Product {id}")))
 }
 
-pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&ProductView::from(
-        load(s, &c.tenant_id, id).await?,
-    )))
+/// One product of the caller's tenant.
+pub async fn get_product(s: &Services, c: &Caller, id: &str) -> Result<ProductView> {
+    Ok(ProductView::from(load(s, &c.tenant_id, id).await?))
 }
 
-pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+/// `GET /api/products/{productId}`.
+pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let input: ProductInput = json_body(req)?;
+    Ok(ApiResponse::ok(&get_product(s, &c, id).await?))
+}
+
+/// Changes a product: absent fields keep their value.
+pub async fn update_product(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+    input: ProductInput,
+) -> Result<ProductView> {
     let mut p = load(s, &c.tenant_id, id).await?;
     let aliases_before = p.external_ids.clone();
     apply(&mut p, input)?;
@@ -351,11 +366,18 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
     s.store
         .update_product_with_aliases(&p, &aliases_before)
         .await?;
-    Ok(ApiResponse::ok(&ProductView::from(p)))
+    Ok(ProductView::from(p))
 }
 
-pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+/// `PUT /api/products/{productId}`.
+pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    let input: ProductInput = json_body(req)?;
+    Ok(ApiResponse::ok(&update_product(s, &c, id, input).await?))
+}
+
+/// Deletes a product that has issued no license (one that has is archived instead).
+pub async fn delete_product(s: &Services, c: &Caller, id: &str) -> Result<()> {
     let product = load(s, &c.tenant_id, id).await?;
     let issued = s
         .store
@@ -377,18 +399,32 @@ pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
     if !s.store.delete_product_with_aliases(&product).await? {
         return Err(Error::not_found(format!("Product {id}")));
     }
+    Ok(())
+}
+
+/// `DELETE /api/products/{productId}`.
+pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    delete_product(s, &c, id).await?;
     Ok(ApiResponse::no_content())
 }
 
-pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
+/// A page of the caller's products.
+pub async fn list_products(
+    s: &Services,
+    c: &Caller,
+    query: ListQuery,
+) -> Result<ListBody<ProductView>> {
     let page = s
         .store
-        .list_products(&c.tenant_id, limit, cursor.as_deref())
+        .list_products(&c.tenant_id, query.limit, query.cursor.as_deref())
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(
-        page,
-        ProductView::from,
-    )))
+    Ok(ListBody::from_page(page, ProductView::from))
+}
+
+/// `GET /api/products`.
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let query = ListQuery::from_request(req)?;
+    Ok(ApiResponse::ok(&list_products(s, &c, query).await?))
 }

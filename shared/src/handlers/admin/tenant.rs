@@ -6,7 +6,7 @@ use super::{caller, ts};
 use crate::crypto::{seal, signing, SealContext};
 use crate::domain::tenant::Principal;
 use crate::domain::{ApiToken, Tenant};
-use crate::http::auth::{new_token, token_hash};
+use crate::http::auth::{new_token, token_hash, Caller};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
 
@@ -33,14 +33,20 @@ impl From<&Tenant> for TenantView {
     }
 }
 
-pub async fn get(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
+/// The caller's tenant.
+pub async fn get_tenant(s: &Services, c: &Caller) -> Result<TenantView> {
     let tenant = s
         .store
         .get_tenant(&c.tenant_id)
         .await?
         .ok_or_else(|| Error::Unauthorized("the API token's tenant no longer exists".into()))?;
-    Ok(ApiResponse::ok(&TenantView::from(&tenant)))
+    Ok(TenantView::from(&tenant))
+}
+
+/// `GET /api/tenant`.
+pub async fn get(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&get_tenant(s, &c).await?))
 }
 
 /// A new API token for a tenant, created by `created_by` (who then answers for it): the token
