@@ -159,6 +159,16 @@ impl Form {
     }
 }
 
+/// A form's body (from [`Form::body`]) as the typed input of the core it stands for, refused
+/// exactly as the API refuses that body (its published schema, then deserialisation, errors
+/// naming the field), so a form shows the API's own messages next to its inputs.
+pub fn typed<T: serde::de::DeserializeOwned + schemars::JsonSchema>(
+    value: Value,
+    required: &[&str],
+) -> Result<T> {
+    crate::http::input::from_value(value, required)
+}
+
 /// The items of a list field: split at line breaks and commas, trimmed, empties dropped.
 pub fn list_items(text: &str) -> Vec<String> {
     text.split(['\n', ','])

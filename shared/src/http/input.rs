@@ -31,6 +31,16 @@ pub fn json_body_requiring<T: DeserializeOwned + schemars::JsonSchema>(
             field: None,
             message: format!("the body is not valid JSON: {e}"),
         })?;
+    from_value(value, required)
+}
+
+/// A JSON value as `T`, with [`json_body_requiring`]'s checks (`T`'s published schema, then
+/// deserialisation, errors naming the field): for input built in-process (a dashboard form)
+/// that must be refused exactly as the same body sent to the API.
+pub fn from_value<T: DeserializeOwned + schemars::JsonSchema>(
+    value: serde_json::Value,
+    required: &[&str],
+) -> Result<T> {
     crate::http::schema::check::<T>(&value, required)?;
     serde_path_to_error::deserialize(whole_numbers_as_integers(value)).map_err(|e| {
         let path = e.path().to_string();
@@ -54,6 +64,8 @@ pub fn bool_param(field: &str, value: &str) -> Result<bool> {
 /// Bounds of `?limit=`.
 pub const MIN_LIMIT: usize = 1;
 pub const MAX_LIMIT: usize = 200;
+/// `?limit=` when absent.
+pub const DEFAULT_LIMIT: usize = 50;
 
 /// `?limit=` (default 50, 1–200: digits only) and `?cursor=`.
 pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
@@ -63,7 +75,7 @@ pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
         .find(|(k, _)| k == "limit")
         .map(|(_, v)| v.as_str());
     let limit = match raw {
-        None => 50,
+        None => DEFAULT_LIMIT,
         Some(l) => match l.parse::<usize>() {
             Ok(n)
                 if l.bytes().all(|b| b.is_ascii_digit())
@@ -80,6 +92,37 @@ pub fn pagination(req: &ApiRequest) -> Result<(usize, Option<String>)> {
         },
     };
     Ok((limit, req.query_param("cursor").map(str::to_string)))
+}
+
+/// A list's page: `?limit=` and `?cursor=`, as [`pagination`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The request's `?limit=` and `?cursor=` (a validation error at `limit` when it is out of
+    /// bounds).
+    pub fn of(req: &ApiRequest) -> Result<ListQuery> {
+        let (limit, cursor) = pagination(req)?;
+        Ok(ListQuery { limit, cursor })
+    }
+
+    /// The first `limit` items.
+    pub fn first(limit: usize) -> ListQuery {
+        ListQuery {
+            limit,
+            cursor: None,
+        }
+    }
+}
+
+impl Default for ListQuery {
+    /// The first page at the default limit.
+    fn default() -> Self {
+        ListQuery::first(DEFAULT_LIMIT)
+    }
 }
 
 /// The contract's list body.

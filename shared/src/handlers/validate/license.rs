@@ -8,6 +8,7 @@
 //! app that did not say `"environment": "test"`, unless its product accepts test licenses
 //! (read only in that case, so a live license still costs one read).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use rand::Rng;
@@ -99,13 +100,13 @@ async fn read_at(
 /// Reads and decides, writing what the rules ask; `None` when no license has this key.
 pub async fn decide(
     s: &Services,
-    req: &ApiRequest,
+    source_ip: Option<IpAddr>,
     route: Route,
     input: &ValidationInput,
     key: &AnyKey,
 ) -> Result<Option<Decided>> {
     let mut at = Lookup::of(key, &input.product_id);
-    let ip = client_ip_key(req.source_ip);
+    let ip = client_ip_key(source_ip);
     let mut test_accepted = None;
     for attempt in 0..MAX_ATTEMPTS {
         let now = crate::time::now();
@@ -204,6 +205,37 @@ pub async fn livemode_of(s: &Services, license: &License) -> Result<bool> {
         .is_none_or(|app| app.is_live))
 }
 
+/// What a request with a key comes to: the rules' decision, or no license for the key.
+#[derive(Debug)]
+pub enum Keyed {
+    Decided(Decided),
+    /// No license has this key (`license_id`: the id it derives, when it parses as a key).
+    NotFound {
+        license_id: Option<String>,
+    },
+}
+
+/// Decides a request that carries `key_text` (a request from `source_ip`).
+pub async fn decide_key(
+    s: &Services,
+    source_ip: Option<IpAddr>,
+    route: Route,
+    input: &ValidationInput,
+    key_text: &str,
+) -> Result<Keyed> {
+    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
+    let Ok(key) = AnyKey::parse(key_text) else {
+        return Ok(Keyed::NotFound { license_id: None });
+    };
+    let license_id = key.license_id(&input.product_id);
+    Ok(match decide(s, source_ip, route, input, &key).await? {
+        Some(decided) => Keyed::Decided(decided),
+        None => Keyed::NotFound {
+            license_id: Some(license_id),
+        },
+    })
+}
+
 /// Answers a request that carries `key_text`.
 pub async fn answer(
     s: &Services,
@@ -213,15 +245,14 @@ pub async fn answer(
     key_text: &str,
 ) -> Result<ApiResponse> {
     let device_hash = input.device_hash();
-    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
-    let Ok(key) = AnyKey::parse(key_text) else {
-        return not_found(s, input, device_hash.as_deref(), None).await;
-    };
-    let license_id = key.license_id(&input.product_id);
-    let Some(decided) = decide(s, req, route, input, &key).await? else {
-        return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
-    };
-    respond_decided(s, input, device_hash.as_deref(), &decided).await
+    match decide_key(s, req.source_ip, route, input, key_text).await? {
+        Keyed::Decided(decided) => {
+            respond_decided(s, input, device_hash.as_deref(), &decided).await
+        }
+        Keyed::NotFound { license_id } => {
+            not_found(s, input, device_hash.as_deref(), license_id.as_deref()).await
+        }
+    }
 }
 
 /// The signed answer of a decision.
