@@ -1,6 +1,7 @@
 //! Forms in, API bodies out: a page's form fields carry the API's own JSON field names, so a
-//! form becomes the body of the admin call it stands for, and the API's `validation_failed`
-//! errors (which name their field) are shown next to that very input.
+//! form becomes the body of the admin operation it stands for (its typed input through
+//! [`typed`]), and the API's `validation_failed` errors (which name their field) are shown next
+//! to that very input.
 
 use serde_json::{Map, Value};
 

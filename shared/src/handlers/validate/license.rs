@@ -205,37 +205,6 @@ pub async fn livemode_of(s: &Services, license: &License) -> Result<bool> {
         .is_none_or(|app| app.is_live))
 }
 
-/// What a request with a key comes to: the rules' decision, or no license for the key.
-#[derive(Debug)]
-pub enum Keyed {
-    Decided(Decided),
-    /// No license has this key (`license_id`: the id it derives, when it parses as a key).
-    NotFound {
-        license_id: Option<String>,
-    },
-}
-
-/// Decides a request that carries `key_text` (a request from `source_ip`).
-pub async fn decide_key(
-    s: &Services,
-    source_ip: Option<IpAddr>,
-    route: Route,
-    input: &ValidationInput,
-    key_text: &str,
-) -> Result<Keyed> {
-    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
-    let Ok(key) = AnyKey::parse(key_text) else {
-        return Ok(Keyed::NotFound { license_id: None });
-    };
-    let license_id = key.license_id(&input.product_id);
-    Ok(match decide(s, source_ip, route, input, &key).await? {
-        Some(decided) => Keyed::Decided(decided),
-        None => Keyed::NotFound {
-            license_id: Some(license_id),
-        },
-    })
-}
-
 /// Answers a request that carries `key_text`.
 pub async fn answer(
     s: &Services,
@@ -245,14 +214,15 @@ pub async fn answer(
     key_text: &str,
 ) -> Result<ApiResponse> {
     let device_hash = input.device_hash();
-    match decide_key(s, req.source_ip, route, input, key_text).await? {
-        Keyed::Decided(decided) => {
-            respond_decided(s, input, device_hash.as_deref(), &decided).await
-        }
-        Keyed::NotFound { license_id } => {
-            not_found(s, input, device_hash.as_deref(), license_id.as_deref()).await
-        }
-    }
+    // Native keys by their own normalisation; imported keys exactly (domain::license_key).
+    let Ok(key) = AnyKey::parse(key_text) else {
+        return not_found(s, input, device_hash.as_deref(), None).await;
+    };
+    let license_id = key.license_id(&input.product_id);
+    let Some(decided) = decide(s, req.source_ip, route, input, &key).await? else {
+        return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
+    };
+    respond_decided(s, input, device_hash.as_deref(), &decided).await
 }
 
 /// The signed answer of a decision.

@@ -23,6 +23,7 @@ pub use throttle::IpBudgets;
 
 use std::net::IpAddr;
 
+use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{Code, Verdict};
 use crate::http::{ApiRequest, ApiResponse};
@@ -89,10 +90,10 @@ pub async fn deactivate_device(
     input: &ValidationInput,
 ) -> Result<Verdict> {
     let key = admit_churn(s, source_ip, input)?;
-    Ok(
-        match license::decide_key(s, source_ip, Route::Deactivate, input, key).await? {
-            license::Keyed::Decided(decided) => decided.verdict,
-            license::Keyed::NotFound { .. } => Code::NotFound.verdict(),
-        },
-    )
+    // A key that does not parse has no license, as in `license::answer`.
+    let decided = match AnyKey::parse(key) {
+        Ok(key) => license::decide(s, source_ip, Route::Deactivate, input, &key).await?,
+        Err(_) => None,
+    };
+    Ok(decided.map_or(Code::NotFound.verdict(), |d| d.verdict))
 }
