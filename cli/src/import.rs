@@ -1,5 +1,6 @@
 //! `keyhook import --format exisone|lukittu|keygen FILE`: reads another licensing service's
-//! export with the shared reader ([`keyhook_shared::import`], also behind the dashboard's
+//! export with the shared reader
+//! ([`keyhook_shared::handlers::admin::license_import::exports`], also behind the dashboard's
 //! import page), and sends its licenses in batches to the admin API
 //! (`POST /api/licenses/import`) with the merchant's token, so the import goes through the
 //! same checks as any admin request and needs no AWS credentials. Re-running it changes
@@ -7,8 +8,10 @@
 
 use std::time::Duration;
 
+pub use keyhook_shared::handlers::admin::license_import::exports::{
+    parse, FileError, Format, Parsed, Skipped,
+};
 use keyhook_shared::handlers::admin::license_import::{ImportInput, ImportLicense, ImportReport};
-pub use keyhook_shared::import::{parse, FileError, Format, Parsed, Skipped};
 
 /// Licenses per request (well under the 256 KiB body limit and the route's 1000).
 pub const BATCH: usize = 500;

@@ -15,7 +15,6 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod ids;
-pub mod import;
 pub mod logging;
 pub mod mail;
 pub mod sdk;

@@ -1,23 +1,24 @@
 //! Import (`/dashboard/import`): an ExisOne, Lukittu or Keygen export (CSV or JSON) uploaded,
-//! read by the same reader as `keyhook import` ([`crate::import`]), and sent to the admin API's
-//! `POST /api/licenses/import` in-process, in the CLI's batches: a dry run first (what would be
-//! created, what fails and why), then the import, with one result per license. Re-importing
-//! the same file changes nothing (the API is idempotent per external id). The file's keys are
-//! never shown back: the results name licenses by their external id.
+//! read by the same reader as `keyhook import`
+//! ([`exports`](crate::handlers::admin::license_import::exports)), and given to the core of
+//! `POST /api/licenses/import` ([`import_licenses`]) in the CLI's batches: a dry run first
+//! (what would be created, what fails and why), then the import, with one result per license.
+//! Re-importing the same file changes nothing (the import is idempotent per external id). The
+//! file's keys are never shown back: the results name licenses by their external id.
 
 use minijinja::context;
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use super::api::{items, Api};
-use super::form::{form_status, Form};
+use super::form::{self, form_status, Form};
 use super::session::{self, Signed};
 use super::{notice, show};
-use crate::handlers::admin::license_import::{ImportReport, ImportStatus};
+use crate::handlers::admin::license_import::exports::{parse, Format, Skipped};
+use crate::handlers::admin::license_import::{import_licenses, ImportInput, ImportResult};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::import::{parse, Format, Skipped};
 use crate::{Error, Result, Services};
 
-/// Licenses per in-process request (the CLI's batch: well within the route's 1000).
+/// Licenses per batch (the CLI's: well within the route's 1000).
 const BATCH: usize = 500;
 
 /// What a run did, for the results table.
@@ -32,7 +33,7 @@ struct Outcome {
     failed: usize,
     /// Records the reader could not turn into a license (never sent).
     skipped: Vec<SkippedView>,
-    results: Vec<serde_json::Value>,
+    results: Vec<ImportResult>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -61,8 +62,8 @@ async fn page_with(
     s: &Services,
     req: &ApiRequest,
     me: &Signed,
-    values: serde_json::Value,
-    errors: Option<serde_json::Value>,
+    values: minijinja::Value,
+    errors: Option<Value>,
     outcome: Option<Outcome>,
 ) -> Result<ApiResponse> {
     let status = form_status(&errors);
@@ -88,7 +89,7 @@ async fn page_with(
 /// `GET /dashboard/import`.
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    page_with(s, req, &me, json!({"format": "exisone"}), None, None).await
+    page_with(s, req, &me, context! { format => "exisone" }, None, None).await
 }
 
 /// `POST /dashboard/import` (`multipart/form-data`: `format`, `file`; `action` = `dry_run`
@@ -96,24 +97,25 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn run(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let values = json!({"format": form.get("format")});
-    match outcome(s, req, &me, &form).await {
+    let values = context! { format => form.get("format") };
+    match outcome(s, &me, &form).await {
         Ok(outcome) => page_with(s, req, &me, values, None, Some(outcome)).await,
         Err(Error::Validation { field, message }) => {
             // The form's own fields at their input; anything the API says about the batch
             // (its fields are not inputs here) above the results.
-            let errors = match field.as_deref() {
-                Some(f @ ("file" | "format")) => json!({ f: message }),
-                Some(f) => json!({"_": format!("{f} {message}")}),
-                None => json!({"_": message}),
+            let (at, message) = match field {
+                Some(f) if f == "file" || f == "format" => (f, message),
+                Some(f) => ("_".to_string(), format!("{f} {message}")),
+                None => ("_".to_string(), message),
             };
-            page_with(s, req, &me, values, Some(errors), None).await
+            let errors = Map::from_iter([(at, Value::String(message))]);
+            page_with(s, req, &me, values, Some(Value::Object(errors)), None).await
         }
         Err(e) => Err(e),
     }
 }
 
-async fn outcome(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Result<Outcome> {
+async fn outcome(s: &Services, me: &Signed, form: &Form) -> Result<Outcome> {
     let format: Format = form
         .get("format")
         .unwrap_or_default()
@@ -128,7 +130,7 @@ async fn outcome(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Re
     }
     let parsed = parse(format, text).map_err(|e| Error::validation("file", e.to_string()))?;
     let dry_run = form.action() != "import";
-    let api = Api::new(s, me, req);
+    let c = me.caller();
     let mut out = Outcome {
         dry_run,
         file_name: form.get("file.filename").map(str::to_string),
@@ -138,30 +140,20 @@ async fn outcome(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Re
         ..Outcome::default()
     };
     for chunk in parsed.licenses.chunks(BATCH) {
-        let answer = api
-            .post(
-                "/api/licenses/import",
-                json!({"licenses": chunk, "dryRun": dry_run}),
-            )
-            .await?;
-        let report: ImportReport = serde_json::from_value(answer)
-            .map_err(|e| Error::internal(format!("import answer: {e}")))?;
+        let batch = ImportInput {
+            licenses: chunk.to_vec(),
+            dry_run,
+        };
+        // Checked against the route's schema as `keyhook import`'s batches are (an entry the
+        // reader let through may still be refused there, at its field).
+        let batch = serde_json::to_value(batch)
+            .map_err(|e| Error::internal(format!("an import batch as JSON: {e}")))?;
+        let input: ImportInput = form::input(batch, &[])?;
+        let report = import_licenses(s, &c, input).await?;
         out.created += report.created;
         out.unchanged += report.unchanged;
         out.failed += report.failed;
-        out.results.extend(report.results.into_iter().map(|r| {
-            json!({
-                "externalId": r.external_id,
-                "status": match r.status {
-                    ImportStatus::Created => "created",
-                    ImportStatus::WouldCreate => "would_create",
-                    ImportStatus::Unchanged => "unchanged",
-                    ImportStatus::Failed => "failed",
-                },
-                "licenseId": r.license_id,
-                "error": r.error,
-            })
-        }));
+        out.results.extend(report.results);
     }
     Ok(out)
 }

@@ -4,12 +4,19 @@
 
 use http::StatusCode;
 use minijinja::context;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::api::{enc, items, Api};
-use super::form::{errors_of, form_status, Form, Kind};
+use super::form::{self, errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
 use super::{notice, render, show, web};
+use crate::domain::validation::Code;
+use crate::domain::LicenseStatus;
+use crate::handlers::admin::licenses::{
+    self as core, IssueInput, LicenseQuery, LicenseView, PatchInput, CREATE_REQUIRED,
+};
+use crate::handlers::validate;
+use crate::http::input::{bool_param, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -21,25 +28,59 @@ pub fn without_key(mut l: Value) -> Value {
     l
 }
 
+/// A license's view and its key, apart: a page's license carries no key (it is shown only on
+/// request).
+fn key_apart(mut l: LicenseView) -> (LicenseView, String) {
+    let key = std::mem::take(&mut l.key);
+    (l, key)
+}
+
+/// Licenses a page of the list shows.
+const PAGE: usize = 25;
+
+/// The list's query from the page's: its filters (an email as typed, trimmed and lowercased).
+fn query_of(req: &ApiRequest) -> Result<LicenseQuery> {
+    let livemode = req
+        .query_param("livemode")
+        .map(|m| bool_param("livemode", m))
+        .transpose()?;
+    let status = req
+        .query_param("status")
+        .map(LicenseQuery::status)
+        .transpose()?;
+    Ok(LicenseQuery {
+        page: ListQuery {
+            limit: PAGE,
+            cursor: req.query_param("cursor").map(str::to_string),
+        },
+        product_id: req.query_param("productId").map(str::to_string),
+        customer_email: req
+            .query_param("customerEmail")
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty()),
+        status,
+        livemode,
+    })
+}
+
 /// `GET /dashboard/licenses?customerEmail=&productId=&status=&livemode=&cursor=`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let api = Api::new(s, &me, req);
-    let mut query = String::from("/api/licenses?limit=25");
-    for p in ["customerEmail", "productId", "status", "livemode", "cursor"] {
-        if let Some(v) = req.query_param(p) {
-            let v = if p == "customerEmail" {
-                v.trim().to_ascii_lowercase()
-            } else {
-                v.to_string()
-            };
-            query.push_str(&format!("&{p}={}", enc(&v)));
-        }
-    }
     let products = api.get("/api/products?limit=200").await?;
-    let (licenses, errors) = match api.get(&query).await {
+    let listed = match query_of(req) {
+        Ok(query) => core::list_licenses(s, &me.caller(), query).await,
+        Err(e) => Err(e),
+    };
+    let (licenses, errors) = match listed {
         Ok(l) => (l, None),
-        Err(e @ Error::Validation { .. }) => (json!({"items": []}), errors_of(&e)),
+        Err(e @ Error::Validation { .. }) => (
+            ListBody {
+                items: Vec::new(),
+                next_cursor: None,
+            },
+            errors_of(&e),
+        ),
         Err(e) => return Err(e),
     };
     show(
@@ -51,8 +92,8 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             title => "License keys",
             nav => "licenses",
             notice => notice(req),
-            licenses => items(&licenses).into_iter().map(without_key).collect::<Vec<_>>(),
-            next_cursor => licenses["nextCursor"],
+            licenses => licenses.items.into_iter().map(|l| key_apart(l).0).collect::<Vec<_>>(),
+            next_cursor => licenses.next_cursor,
             products => items(&products),
             filter => context! {
                 customerEmail => req.query_param("customerEmail"),
@@ -69,7 +110,7 @@ async fn new_page(
     s: &Services,
     req: &ApiRequest,
     me: &Signed,
-    values: Value,
+    values: minijinja::Value,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
     let api = Api::new(s, me, req);
@@ -99,7 +140,7 @@ pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         s,
         req,
         &me,
-        json!({"sendEmail": "on", "productId": req.query_param("productId")}),
+        context! { sendEmail => "on", productId => req.query_param("productId") },
         None,
     )
     .await
@@ -117,7 +158,7 @@ fn expiry(form: &Form, body: &mut Value) -> Result<()> {
                 "must be a date such as 2027-01-31",
             ));
         }
-        body["expiresAt"] = json!(ts);
+        body["expiresAt"] = Value::String(ts);
     }
     Ok(())
 }
@@ -126,7 +167,6 @@ fn expiry(form: &Form, body: &mut Value) -> Result<()> {
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
     let result = async {
         let mut body = form.body(&[
             ("productId", Kind::Text),
@@ -138,16 +178,20 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             ("sendEmail", Kind::Bool),
         ])?;
         expiry(&form, &mut body)?;
-        api.post("/api/licenses", body).await
+        let input: IssueInput = form::input(body, CREATE_REQUIRED)?;
+        core::create_license(s, &me.caller(), input).await
     }
     .await;
     match result {
         Ok(l) => Ok(web::redirect(&format!(
             "/dashboard/licenses/{}?notice=license_issued",
-            l["id"].as_str().unwrap_or_default()
+            l.id
         ))),
         Err(e) => match errors_of(&e) {
-            Some(errors) => new_page(s, req, &me, form.echo(&[]), Some(errors)).await,
+            Some(errors) => {
+                let values = minijinja::Value::from_serialize(form.echo(&[]));
+                new_page(s, req, &me, values, Some(errors)).await
+            }
             None => Err(e),
         },
     }
@@ -161,28 +205,15 @@ async fn license_page(
     extra: minijinja::Value,
     status: StatusCode,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
-    let license = api.get(&format!("/api/licenses/{}", enc(id))).await?;
-    let key = license["key"].as_str().map(str::to_string);
-    let license = without_key(license);
-    let product = api
-        .get(&format!(
-            "/api/products/{}",
-            enc(license["productId"].as_str().unwrap_or_default())
-        ))
+    let c = me.caller();
+    let (license, key) = key_apart(core::get_license(s, &c, id).await?);
+    let product = Api::new(s, me, req)
+        .get(&format!("/api/products/{}", enc(&license.product_id)))
         .await
         .ok();
-    // The IPs admitted under maxIps live beside the license (the validation routes' usage);
-    // the admin read above has already checked the license is this tenant's.
-    let ips = match s.store.get_license_with_usage(id).await? {
-        Some((l, usage)) if l.tenant_id == me.tenant_id => usage
-            .ips
-            .iter()
-            .map(|ip| json!({"ip": ip.ip, "admittedAt": crate::time::format(ip.admitted_at)}))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let expires_date = license["expiresAt"].as_str().map(|t| t[..10].to_string());
+    // The IPs admitted under maxIps live beside the license (the validation routes' usage).
+    let ips = core::list_license_ips(s, &c, id).await?;
+    let expires_date = license.expires_at.as_deref().map(|t| t[..10].to_string());
     show(
         s,
         me,
@@ -196,7 +227,7 @@ async fn license_page(
             product => product,
             ips => ips,
             expires_date => expires_date,
-            key => if extra.get_attr("reveal").is_ok_and(|v| v.is_true()) { key } else { None },
+            key => if extra.get_attr("reveal").is_ok_and(|v| v.is_true()) { Some(key) } else { None },
             ..extra
         },
     )
@@ -212,19 +243,26 @@ pub async fn show_page(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRe
 /// source before). The script swaps the fragment in; without it, the page shows the key.
 pub async fn reveal(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
-    let api = Api::new(s, &me, req);
     if web::is_fragment(req) {
-        let license = api.get(&format!("/api/licenses/{}", enc(id))).await?;
+        let license = core::get_license(s, &me.caller(), id).await?;
         return Ok(web::html(
             StatusCode::OK,
             render::fragment(
                 "license_key.html",
                 Some(&me),
-                context! { key => license["key"] },
+                context! { key => license.key },
             )?,
         ));
     }
     license_page(s, req, &me, id, context! { reveal => true }, StatusCode::OK).await
+}
+
+/// A change of status only.
+fn status_change(status: LicenseStatus) -> PatchInput {
+    PatchInput {
+        status: Some(status),
+        ..PatchInput::default()
+    }
 }
 
 /// `POST /dashboard/licenses/{licenseId}`: `action` = `suspend`, `reinstate`, `revoke`
@@ -233,8 +271,7 @@ pub async fn reveal(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let path = format!("/api/licenses/{}", enc(id));
+    let c = me.caller();
     let here = |notice: &str| {
         Ok(web::redirect(&format!(
             "/dashboard/licenses/{}?notice={notice}",
@@ -243,15 +280,15 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
     };
     match form.action() {
         "suspend" => {
-            api.patch(&path, json!({"status": "suspended"})).await?;
+            core::patch_license(s, &c, id, status_change(LicenseStatus::Suspended)).await?;
             here("license_suspended")
         }
         "reinstate" => {
-            api.patch(&path, json!({"status": "active"})).await?;
+            core::patch_license(s, &c, id, status_change(LicenseStatus::Active)).await?;
             here("license_reinstated")
         }
         "revoke" if form.get("confirm") == Some("yes") => {
-            api.patch(&path, json!({"status": "revoked"})).await?;
+            core::patch_license(s, &c, id, status_change(LicenseStatus::Revoked)).await?;
             here("license_revoked")
         }
         "revoke" => {
@@ -266,25 +303,21 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             .await
         }
         "resend" => {
-            api.post(&format!("{path}/resend-email"), json!({})).await?;
+            core::resend_license_email(s, &c, id).await?;
             here("email_queued")
         }
         "deactivate" => {
             let device = form
                 .get("deviceId")
                 .ok_or_else(|| Error::validation("deviceId", "is required"))?;
-            let license = api.get(&path).await?;
-            // The public deactivation route, in-process: the same rule a client app uses.
-            let answer = api
-                .post(
-                    "/api/licenses/deactivate",
-                    json!({"licenseKey": license["key"], "productId": license["productId"], "deviceId": device}),
-                )
-                .await?;
-            if answer["code"] != "VALID" && answer["code"] != "NOT_ACTIVATED" {
+            let license = core::get_license(s, &c, id).await?;
+            // The public deactivation's rule and budget: the same a client app goes through.
+            let input = validate::input::deactivation(&license.key, &license.product_id, device)?;
+            let verdict = validate::deactivate_device(s, req.source_ip, &input).await?;
+            if !matches!(verdict.code, Code::Valid | Code::NotActivated) {
                 return Err(Error::Conflict(format!(
                     "the device could not be deactivated: {}",
-                    answer["detail"].as_str().unwrap_or_default()
+                    verdict.detail
                 )));
             }
             here("device_freed")
@@ -298,7 +331,8 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
                     ("customerName", Kind::Text),
                 ])?;
                 expiry(&form, &mut body)?;
-                api.patch(&path, body).await
+                let input: PatchInput = form::input(body, &[])?;
+                core::patch_license(s, &c, id, input).await
             }
             .await;
             match result {

@@ -6,13 +6,15 @@
 
 use http::StatusCode;
 use minijinja::context;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::api::{enc, items, Api};
-use super::form::errors_of;
+use super::api::Api;
+use super::form::{self, errors_of, set_path, Kind};
 use super::session::{self, Signed};
 use super::{notice, show, team, web};
 use crate::domain::member::Role;
+use crate::handlers::admin::{signing_keys, tenant_keys, tokens};
+use crate::http::input::{ListQuery, MAX_LIMIT};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -24,20 +26,14 @@ async fn page_with(
     status: StatusCode,
 ) -> Result<ApiResponse> {
     let api = Api::new(s, me, req);
-    let (tenant, keys, tokens, signing) = futures::try_join!(
+    let c = me.caller();
+    let (tenant, keys, tokens, signing, members) = futures::try_join!(
         api.get("/api/tenant"),
-        api.get("/api/tenant-keys"),
-        api.get("/api/tokens?limit=200"),
-        api.get("/api/signing-keys"),
+        tenant_keys::list_tenant_keys(s, &c),
+        tokens::list_api_tokens(s, &c, ListQuery::first(MAX_LIMIT)),
+        signing_keys::list_signing_keys(s, &c),
+        team::members(s, me),
     )?;
-    let mut members: Vec<Value> = s
-        .store
-        .members(&me.tenant_id)
-        .await?
-        .into_iter()
-        .map(|m| json!({"id": m.id, "email": m.email, "role": m.role.as_str(), "createdAt": crate::time::format(m.created_at), "invitedBy": m.invited_by, "tokens": m.token_hashes.len()}))
-        .collect();
-    members.sort_by(|a, b| a["email"].as_str().cmp(&b["email"].as_str()));
     let count = |p: &str| req.query_param(p).and_then(|v| v.parse::<u32>().ok());
     show(
         s,
@@ -50,9 +46,9 @@ async fn page_with(
             notice => notice(req),
             resealed => count("apps").map(|a| context! { apps => a, licenses => count("licenses").unwrap_or(0) }),
             tenant => tenant,
-            keys => items(&keys),
-            tokens => items(&tokens),
-            signing_keys => signing["keys"].as_array().cloned().unwrap_or_default(),
+            keys => keys.items,
+            tokens => tokens.items,
+            signing_keys => signing.keys,
             members => members,
             roles => ["viewer", "admin", "owner"],
             team_webhook_url => format!("{}/api/stripe/webhook?teamId={}", s.config.public_base_url, me.tenant_id),
@@ -72,9 +68,7 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn create_tenant_key(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    Api::new(s, &me, req)
-        .post("/api/tenant-keys", Value::Null)
-        .await?;
+    tenant_keys::create_tenant_key(s, &me.caller()).await?;
     Ok(web::redirect("/dashboard/settings?notice=key_created#keys"))
 }
 
@@ -86,16 +80,10 @@ pub async fn activate_tenant_key(
 ) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    let done = Api::new(s, &me, req)
-        .post(
-            &format!("/api/tenant-keys/{}/activate", enc(key_id)),
-            Value::Null,
-        )
-        .await?;
+    let done = tenant_keys::activate_tenant_key(s, &me.caller(), key_id).await?;
     Ok(web::redirect(&format!(
         "/dashboard/settings?notice=key_activated&apps={}&licenses={}#keys",
-        done["resealedApps"].as_u64().unwrap_or(0),
-        done["resealedLicenses"].as_u64().unwrap_or(0)
+        done.resealed_apps, done.resealed_licenses
     )))
 }
 
@@ -103,9 +91,7 @@ pub async fn activate_tenant_key(
 pub async fn create_signing_key(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    Api::new(s, &me, req)
-        .post("/api/signing-keys", Value::Null)
-        .await?;
+    signing_keys::create_signing_key(s, &me.caller()).await?;
     Ok(web::redirect(
         "/dashboard/settings?notice=signing_key_created#signing-keys",
     ))
@@ -123,12 +109,7 @@ pub async fn activate_signing_key(
     if form.get("confirm") != Some("yes") {
         return page_with(s, req, &me, context! { confirm_kid => kid }, StatusCode::OK).await;
     }
-    Api::new(s, &me, req)
-        .post(
-            &format!("/api/signing-keys/{}/activate", enc(kid)),
-            Value::Null,
-        )
-        .await?;
+    signing_keys::activate_signing_key(s, &me.caller(), kid).await?;
     Ok(web::redirect(
         "/dashboard/settings?notice=signing_key_activated#signing-keys",
     ))
@@ -138,14 +119,17 @@ pub async fn activate_signing_key(
 pub async fn create_token(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    match api
-        .post(
-            "/api/tokens",
-            json!({"name": form.get("name").unwrap_or_default()}),
-        )
-        .await
-    {
+    let created = async {
+        let mut body = form.body(&[("name", Kind::Text)])?;
+        // An empty name is sent empty, for the API's check to refuse at the field.
+        if body.get("name").is_none() {
+            set_path(&mut body, "name", Value::from(""));
+        }
+        let input: tokens::TokenInput = form::input(body, tokens::CREATE_REQUIRED)?;
+        tokens::create_api_token(s, &me.caller(), input).await
+    }
+    .await;
+    match created {
         Ok(created) => {
             page_with(
                 s,
@@ -176,9 +160,7 @@ pub async fn create_token(s: &Services, req: &ApiRequest) -> Result<ApiResponse>
 pub async fn revoke_token(s: &Services, req: &ApiRequest, token_id: &str) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    Api::new(s, &me, req)
-        .delete(&format!("/api/tokens/{}", enc(token_id)))
-        .await?;
+    tokens::delete_api_token(s, &me.caller(), token_id).await?;
     Ok(web::redirect(
         "/dashboard/settings?notice=token_revoked#tokens",
     ))

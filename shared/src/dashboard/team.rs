@@ -109,6 +109,39 @@ pub async fn accounts(s: &Services, email: &str) -> Result<Vec<(Tenant, Member)>
     Ok(accounts)
 }
 
+/// A member as the settings page lists them.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    pub id: String,
+    pub email: String,
+    pub role: &'static str,
+    pub created_at: String,
+    pub invited_by: String,
+    /// How many API tokens they answer for.
+    pub tokens: usize,
+}
+
+/// The team of the signed-in member's tenant, by email.
+pub async fn members(s: &Services, me: &Signed) -> Result<Vec<MemberView>> {
+    let mut members: Vec<MemberView> = s
+        .store
+        .members(&me.tenant_id)
+        .await?
+        .into_iter()
+        .map(|m| MemberView {
+            role: m.role.as_str(),
+            created_at: crate::time::format(m.created_at),
+            tokens: m.token_hashes.len(),
+            id: m.id,
+            email: m.email,
+            invited_by: m.invited_by,
+        })
+        .collect();
+    members.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(members)
+}
+
 /// An owner invites `email` with `role`: the member, emailed a sign-in link.
 pub async fn invite(s: &Services, me: &Signed, email: &str, role: Role) -> Result<Member> {
     let email = normalize_email(email);

@@ -1,20 +1,27 @@
 //! Outgoing webhooks (`/dashboard/webhooks`): the tenant's endpoints (add, edit, pause,
 //! delete), the event types each is sent, its signing secret (on the answer that created or
 //! rolled it only), and its delivery log with status, latency, attempts and the next attempt;
-//! a delivery can be retried and a test event sent. Every change is the admin API's
-//! (`/api/webhook-endpoints`), called in-process. The settings form carries the endpoint's
-//! `version`, so a save decided on a page opened before the endpoint changed (the sender
-//! disabled it, say) changes nothing and shows the endpoint as it is now.
+//! a delivery can be retried and a test event sent. Every read and change is the admin API's
+//! (`/api/webhook-endpoints`), through its cores in `handlers::admin::webhook_endpoints`. The
+//! settings form carries the endpoint's `version`, so a save decided on a page opened before
+//! the endpoint changed (the sender disabled it, say) changes nothing and shows the endpoint
+//! as it is now.
+
+use std::collections::BTreeMap;
 
 use http::StatusCode;
 use minijinja::context;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::api::{enc, items, Api};
-use super::form::{errors_of, form_status, Form, Kind};
+use super::api::enc;
+use super::form::{self, errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
 use super::{notice, show, web};
 use crate::domain::webhooks::{EventType, ALL_EVENTS};
+use crate::handlers::admin::webhook_endpoints::{
+    self as core, DeliveryQuery, EndpointInput, EndpointUpdate, EndpointView, CREATE_REQUIRED,
+};
+use crate::http::input::ListQuery;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -56,17 +63,17 @@ fn body(form: &Form, editing: bool) -> Result<Value> {
     // Emptied optional fields are sent empty: the API removes them.
     for f in ["description", "alertEmail"] {
         if body.get(f).is_none() {
-            body[f] = json!("");
+            body[f] = Value::from("");
         }
     }
     let types = form.all("eventTypes");
     body["eventTypes"] = if types.contains(&ALL_EVENTS) {
-        json!([ALL_EVENTS])
+        Value::from(vec![ALL_EVENTS])
     } else {
-        json!(types)
+        Value::from(types)
     };
     if editing {
-        body["active"] = json!(form.checked("active"));
+        body["active"] = Value::Bool(form.checked("active"));
         if let Some(version) = form.body(&[("version", Kind::Number)])?.get("version") {
             body["version"] = version.clone();
         }
@@ -94,34 +101,53 @@ fn form_errors(e: &Error) -> Option<Value> {
     Some(errors)
 }
 
-/// The form's values from an endpoint (or a failed form): the checked types as a map.
-fn values_of(endpoint: &Value) -> Value {
-    let mut v = endpoint.clone();
-    let checked: Map<String, Value> = endpoint["eventTypes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|t| (t.to_string(), json!(true)))
-                .collect()
-        })
-        .unwrap_or_default();
-    v["checked"] = Value::Object(checked);
-    v["active"] = if endpoint["active"] == true {
-        json!("on")
-    } else {
-        Value::Null
-    };
-    v
+/// The endpoint form's values: an endpoint's settings, or a failed form as typed.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Values {
+    url: Option<String>,
+    description: Option<String>,
+    alert_email: Option<String>,
+    /// The event types ticked.
+    checked: BTreeMap<String, bool>,
+    /// The `active` checkbox: `on` when ticked.
+    active: Option<&'static str>,
+    /// The endpoint's version the form was opened on (its hidden field).
+    version: Option<String>,
 }
 
-fn echo(form: &Form) -> Value {
-    let mut v = form.echo(&[]);
-    v["eventTypes"] = json!(form.all("eventTypes"));
-    let active = form.checked("active");
-    let mut v = values_of(&v);
-    v["active"] = if active { json!("on") } else { Value::Null };
-    v
+/// `on` for a ticked checkbox.
+fn ticked(on: bool) -> Option<&'static str> {
+    on.then_some("on")
+}
+
+fn checked<'a>(types: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, bool> {
+    types.into_iter().map(|t| (t.to_string(), true)).collect()
+}
+
+/// The form's values from an endpoint.
+fn values_of(endpoint: &EndpointView) -> Values {
+    Values {
+        url: Some(endpoint.url.clone()),
+        description: endpoint.description.clone(),
+        alert_email: endpoint.alert_email.clone(),
+        checked: checked(endpoint.event_types.iter().map(String::as_str)),
+        active: ticked(endpoint.active),
+        version: Some(endpoint.version.to_string()),
+    }
+}
+
+/// A failed form's values, as typed.
+fn echo(form: &Form) -> Values {
+    let typed = |name: &str| form.raw(name).map(str::to_string);
+    Values {
+        url: typed("url"),
+        description: typed("description"),
+        alert_email: typed("alertEmail"),
+        checked: checked(form.all("eventTypes")),
+        active: ticked(form.checked("active")),
+        version: typed("version"),
+    }
 }
 
 /// `GET /dashboard/webhooks` (and the create form's answers).
@@ -129,11 +155,10 @@ async fn list_page(
     s: &Services,
     req: &ApiRequest,
     me: &Signed,
-    values: Value,
+    values: Values,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
-    let endpoints = api.get("/api/webhook-endpoints?limit=100").await?;
+    let endpoints = core::list_webhook_endpoints(s, &me.caller(), ListQuery::first(100)).await?;
     show(
         s,
         me,
@@ -143,7 +168,7 @@ async fn list_page(
             title => "Outgoing webhooks",
             nav => "webhooks",
             notice => notice(req),
-            endpoints => items(&endpoints),
+            endpoints => endpoints.items,
             events => event_choices(),
             values => values,
             errors => errors,
@@ -154,14 +179,11 @@ async fn list_page(
 /// `GET /dashboard/webhooks`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    list_page(
-        s,
-        req,
-        &me,
-        values_of(&json!({"eventTypes": [ALL_EVENTS]})),
-        None,
-    )
-    .await
+    let values = Values {
+        checked: checked([ALL_EVENTS]),
+        ..Values::default()
+    };
+    list_page(s, req, &me, values, None).await
 }
 
 /// `POST /dashboard/webhooks`: the answer is the new endpoint's page, with its secret shown
@@ -169,22 +191,20 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let result = match body(&form, false) {
-        Ok(b) => api.post("/api/webhook-endpoints", b).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let input: EndpointInput = form::input(body(&form, false)?, CREATE_REQUIRED)?;
+        core::create_webhook_endpoint(s, &me.caller(), input).await
+    }
+    .await;
     match result {
         Ok(created) => {
-            let id = created["id"].as_str().unwrap_or_default().to_string();
-            let secret = created["secret"].as_str().map(str::to_string);
             endpoint_page(
                 s,
                 req,
                 &me,
-                &id,
+                &created.id,
                 Shown {
-                    new_secret: secret,
+                    new_secret: created.secret,
                     created: true,
                     ..Shown::default()
                 },
@@ -206,20 +226,20 @@ struct Shown {
     new_secret: Option<String>,
     created: bool,
     /// A failed form, as typed, and its errors.
-    failed: Option<(Value, Value)>,
+    failed: Option<(Values, Value)>,
     /// The form failed because the endpoint changed since the page was opened: its state
     /// (`active`) and `version` are shown as they are now, the other fields as typed.
     changed: bool,
 }
 
 /// An endpoint's state in words, for the "changed meanwhile" message.
-fn state_now(endpoint: &Value) -> String {
-    if endpoint["disabledAt"].is_string() {
-        match endpoint["disabledReason"].as_str() {
+fn state_now(endpoint: &EndpointView) -> String {
+    if endpoint.disabled_at.is_some() {
+        match &endpoint.disabled_reason {
             Some(why) => format!("it is now disabled: {why}"),
             None => "it is now disabled".into(),
         }
-    } else if endpoint["active"] == true {
+    } else if endpoint.active {
         "it is now active".into()
     } else {
         "it is now paused".into()
@@ -235,26 +255,28 @@ async fn endpoint_page(
     shown: Shown,
     status: StatusCode,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
-    let path = format!("/api/webhook-endpoints/{}", enc(id));
+    let c = me.caller();
     let filter = req
         .query_param("status")
         .filter(|v| ["pending", "succeeded", "failed"].contains(v));
-    let mut log = format!("{path}/deliveries?limit=25");
-    if let Some(f) = filter {
-        log.push_str(&format!("&status={f}"));
-    }
-    if let Some(c) = req.query_param("cursor") {
-        log.push_str(&format!("&cursor={}", enc(c)));
-    }
-    let (endpoint, deliveries) = futures::try_join!(api.get(&path), api.get(&log))?;
+    let log = DeliveryQuery {
+        page: ListQuery {
+            limit: 25,
+            cursor: req.query_param("cursor").map(str::to_string),
+        },
+        status: filter.map(DeliveryQuery::status).transpose()?,
+    };
+    let (endpoint, deliveries) = futures::try_join!(
+        core::get_webhook_endpoint(s, &c, id),
+        core::list_deliveries(s, &c, id, log)
+    )?;
     let (values, errors) = match shown.failed {
         Some((mut values, mut errors)) => {
             if shown.changed {
                 let now = values_of(&endpoint);
-                values["active"] = now["active"].clone();
-                values["version"] = now["version"].clone();
-                errors["_"] = json!(format!(
+                values.active = now.active;
+                values.version = now.version;
+                errors["_"] = Value::String(format!(
                     "Not saved: this endpoint changed since you opened the page ({}). Its state \
                      below is as it is now, your other changes are kept: save again to apply them.",
                     state_now(&endpoint)
@@ -277,8 +299,8 @@ async fn endpoint_page(
             errors => errors,
             endpoint => endpoint,
             events => event_choices(),
-            deliveries => items(&deliveries),
-            next_cursor => deliveries["nextCursor"].as_str(),
+            deliveries => deliveries.items,
+            next_cursor => deliveries.next_cursor,
             filter => filter,
             new_secret => shown.new_secret,
             created => shown.created,
@@ -298,8 +320,7 @@ pub async fn edit(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespons
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let api = Api::new(s, &me, req);
-    let path = format!("/api/webhook-endpoints/{}", enc(id));
+    let c = me.caller();
     let here = |notice: &str| {
         Ok(web::redirect(&format!(
             "/dashboard/webhooks/{}?notice={notice}",
@@ -308,26 +329,25 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
     };
     match form.action() {
         "delete" => {
-            api.delete(&path).await?;
+            core::delete_webhook_endpoint(s, &c, id).await?;
             Ok(web::redirect("/dashboard/webhooks?notice=endpoint_deleted"))
         }
         "test" => {
-            api.post(&format!("{path}/test"), json!({})).await?;
+            core::send_test_event(s, &c, id).await?;
             Ok(web::redirect(&format!(
                 "/dashboard/webhooks/{}?notice=test_queued#deliveries",
                 enc(id)
             )))
         }
         "roll" => {
-            let rolled = api.post(&format!("{path}/roll-secret"), json!({})).await?;
-            let secret = rolled["secret"].as_str().map(str::to_string);
+            let rolled = core::roll_webhook_secret(s, &c, id).await?;
             endpoint_page(
                 s,
                 req,
                 &me,
                 id,
                 Shown {
-                    new_secret: secret,
+                    new_secret: rolled.secret,
                     ..Shown::default()
                 },
                 StatusCode::OK,
@@ -335,10 +355,11 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             .await
         }
         _ => {
-            let result = match body(&form, true) {
-                Ok(b) => api.put(&path, b).await,
-                Err(e) => Err(e),
-            };
+            let result = async {
+                let input: EndpointUpdate = form::input(body(&form, true)?, &[])?;
+                core::update_webhook_endpoint(s, &c, id, input).await
+            }
+            .await;
             match result {
                 Ok(_) => here("endpoint_saved"),
                 Err(e) => match form_errors(&e) {
@@ -378,16 +399,7 @@ pub async fn retry(
 ) -> Result<ApiResponse> {
     let (me, _) = session::post(s, req).await?;
     me.must_edit()?;
-    Api::new(s, &me, req)
-        .post(
-            &format!(
-                "/api/webhook-endpoints/{}/deliveries/{}/retry",
-                enc(id),
-                enc(delivery_id)
-            ),
-            json!({}),
-        )
-        .await?;
+    core::retry_delivery(s, &me.caller(), id, delivery_id).await?;
     Ok(web::redirect(&format!(
         "/dashboard/webhooks/{}?notice=delivery_retried#deliveries",
         enc(id)

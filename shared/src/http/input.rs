@@ -253,6 +253,38 @@ mod tests {
     }
 
     #[test]
+    fn a_value_is_refused_as_the_same_body_would_be() {
+        use crate::handlers::admin::tokens::{TokenInput, CREATE_REQUIRED};
+        let request = |body: &str| ApiRequest {
+            method: http::Method::POST,
+            path: "/api/tokens".into(),
+            query: vec![],
+            headers: Default::default(),
+            body: body.as_bytes().to_vec().into(),
+            source_ip: None,
+            request_id: "r".into(),
+        };
+        for body in [r#"{"name": ""}"#, r#"{}"#, r#"{"name": "ci", "extra": 1}"#] {
+            let from_body =
+                json_body_requiring::<TokenInput>(&request(body), CREATE_REQUIRED).expect_err(body);
+            let value = serde_json::from_str(body).unwrap();
+            let from_value = value_requiring::<TokenInput>(value, CREATE_REQUIRED).expect_err(body);
+            assert_eq!(
+                format!("{from_value:?}"),
+                format!("{from_body:?}"),
+                "{body}"
+            );
+            assert!(
+                matches!(from_value, Error::Validation { field: Some(_), .. }),
+                "{body}"
+            );
+        }
+        let ok: TokenInput =
+            value_requiring(serde_json::json!({"name": "ci"}), CREATE_REQUIRED).unwrap();
+        assert_eq!(ok.name.as_deref(), Some("ci"));
+    }
+
+    #[test]
     fn whole_floats_become_integers() {
         use serde_json::json;
         let v = whole_numbers_as_integers(json!({"a": 354.0, "b": [2.5, -3.0], "c": "1.0"}));

@@ -7,7 +7,8 @@ use crate::crypto::SealContext;
 use crate::domain::license::Device;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::{EmailStatus, License, LicenseSource, LicenseStatus};
-use crate::http::input::pagination;
+use crate::http::auth::Caller;
+use crate::http::input::{bool_param, ListBody, ListQuery};
 use crate::http::schema;
 
 /// Fields a create must carry.
@@ -77,59 +78,134 @@ pub(crate) async fn view(s: &Services, l: License) -> Result<LicenseView> {
     })
 }
 
+/// `GET /api/licenses/{id}`.
 pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&get_license(s, &c, id).await?))
+}
+
+/// A license of the caller's tenant, key included.
+pub async fn get_license(s: &Services, c: &Caller, id: &str) -> Result<LicenseView> {
     let l = s
         .store
         .get_tenant_license(&c.tenant_id, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("License {id}")))?;
-    Ok(ApiResponse::ok(&view(s, l).await?))
+    view(s, l).await
+}
+
+/// An IP admitted under a license's `maxIps`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmittedIpView {
+    pub ip: String,
+    pub admitted_at: String,
+}
+
+/// The IPs admitted under a license's `maxIps` (kept beside the license, in the validation
+/// routes' usage record); a license of another tenant is not found.
+pub async fn list_license_ips(s: &Services, c: &Caller, id: &str) -> Result<Vec<AdmittedIpView>> {
+    match s.store.get_license_with_usage(id).await? {
+        Some((l, usage)) if l.tenant_id == c.tenant_id => Ok(usage
+            .ips
+            .into_iter()
+            .map(|ip| AdmittedIpView {
+                ip: ip.ip,
+                admitted_at: ts(ip.admitted_at),
+            })
+            .collect()),
+        _ => Err(Error::not_found(format!("License {id}"))),
+    }
+}
+
+/// What `GET /api/licenses` lists: a page, and the filters.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseQuery {
+    pub page: ListQuery,
+    pub product_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub status: Option<LicenseStatus>,
+    pub livemode: Option<bool>,
+}
+
+impl LicenseQuery {
+    /// `?limit=&cursor=&productId=&customerEmail=&status=&livemode=`.
+    pub fn of(req: &ApiRequest) -> Result<LicenseQuery> {
+        let page = ListQuery::from_request(req)?;
+        let livemode = req
+            .query_param("livemode")
+            .map(|m| bool_param("livemode", m))
+            .transpose()?;
+        let status = req.query_param("status").map(Self::status).transpose()?;
+        Ok(LicenseQuery {
+            page,
+            product_id: req.query_param("productId").map(str::to_string),
+            customer_email: req.query_param("customerEmail").map(str::to_string),
+            status,
+            livemode,
+        })
+    }
+
+    /// The `status` filter: any status but a typo.
+    pub fn status(value: &str) -> Result<LicenseStatus> {
+        [
+            LicenseStatus::Active,
+            LicenseStatus::Suspended,
+            LicenseStatus::Revoked,
+            LicenseStatus::Expired,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == value)
+        .ok_or_else(|| {
+            Error::validation(
+                "status",
+                "must be one of active, suspended, revoked, expired",
+            )
+        })
+    }
 }
 
 /// `GET /api/licenses?productId=&customerEmail=&status=&livemode=`, newest first.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
+    let query = LicenseQuery::of(req)?;
+    Ok(ApiResponse::ok(&list_licenses(s, &c, query).await?))
+}
+
+/// The tenant's licenses matching `query`, newest first.
+pub async fn list_licenses(
+    s: &Services,
+    c: &Caller,
+    query: LicenseQuery,
+) -> Result<ListBody<LicenseView>> {
     let mut filters = Vec::new();
-    for (param, attribute) in [
-        ("productId", "productId"),
-        ("customerEmail", "customerEmail"),
-        ("status", "status"),
+    for (attribute, value) in [
+        ("productId", query.product_id),
+        ("customerEmail", query.customer_email),
+        ("status", query.status.map(|st| st.as_str().to_string())),
+        ("livemode", query.livemode.map(|m| m.to_string())),
     ] {
-        if let Some(v) = req.query_param(param) {
-            filters.push(Filter {
-                attribute,
-                value: v.to_string(),
-            });
-        }
-    }
-    if let Some(mode) = req.query_param("livemode") {
-        filters.push(Filter {
-            attribute: "livemode",
-            value: crate::http::input::bool_param("livemode", mode)?.to_string(),
-        });
-    }
-    if let Some(st) = req.query_param("status") {
-        if !["active", "suspended", "revoked", "expired"].contains(&st) {
-            return Err(Error::validation(
-                "status",
-                "must be one of active, suspended, revoked, expired",
-            ));
+        if let Some(value) = value {
+            filters.push(Filter { attribute, value });
         }
     }
     let page = s
         .store
-        .list_licenses(&c.tenant_id, limit, cursor.as_deref(), &filters)
+        .list_licenses(
+            &c.tenant_id,
+            query.page.limit,
+            query.page.cursor.as_deref(),
+            &filters,
+        )
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for l in page.items {
         items.push(view(s, l).await?);
     }
-    Ok(ApiResponse::ok(&crate::http::input::ListBody {
+    Ok(ListBody {
         items,
         next_cursor: page.next_cursor,
-    }))
+    })
 }
 
 /// `POST /api/licenses`: issue a license by hand (a sale outside Stripe, a replacement).
@@ -196,10 +272,15 @@ fn check_email(field: &str, email: Option<String>) -> Result<Option<String>> {
 }
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    use crate::domain::purchase::Customer;
-    use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
     let c = caller(s, req).await?;
     let input: IssueInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(&create_license(s, &c, input).await?))
+}
+
+/// Issues a license by hand (through `handlers::issuance`, like any purchase).
+pub async fn create_license(s: &Services, c: &Caller, input: IssueInput) -> Result<LicenseView> {
+    use crate::domain::purchase::Customer;
+    use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
     let product_id = input
         .product_id
         .ok_or_else(|| Error::validation("productId", "is required"))?;
@@ -258,11 +339,11 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .into_iter()
         .next()
         .ok_or_else(|| Error::internal("manual issuance created no license"))?;
-    Ok(ApiResponse::created(&view(s, license).await?))
+    view(s, license).await
 }
 
 /// `PATCH /api/licenses/{id}`: suspend, reinstate, revoke, change expiry, limits or customer.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchInput {
     /// `expired` is Keyhook's to set (from `expiresAt`); a revoked license stays revoked (409).
@@ -283,6 +364,17 @@ pub struct PatchInput {
 pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: PatchInput = crate::http::input::json_body(req)?;
+    Ok(ApiResponse::ok(&patch_license(s, &c, id, input).await?))
+}
+
+/// Changes what `input` names of a license: each field checked before any read, the edit
+/// written on the version read (see `Store::edit_license`).
+pub async fn patch_license(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+    input: PatchInput,
+) -> Result<LicenseView> {
     // Checked once, before any read: the edit below is re-run on a fresh read after a
     // conflict, and applies only the fields the request names.
     let expires_at = parse_expiry("expiresAt", input.expires_at)?;
@@ -345,7 +437,7 @@ pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespon
             .await?
     };
     let l = written.ok_or_else(|| Error::not_found(format!("License {id}")))?;
-    Ok(ApiResponse::ok(&view(s, l).await?))
+    view(s, l).await
 }
 
 /// `POST /api/licenses/{id}/resend-email`: emails the license's key again, to the license's
@@ -353,6 +445,14 @@ pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespon
 /// keys that belong to someone else).
 pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::json(
+        http::StatusCode::ACCEPTED,
+        &resend_license_email(s, &c, id).await?,
+    ))
+}
+
+/// Queues the license's email again (see [`resend_email`]).
+pub async fn resend_license_email(s: &Services, c: &Caller, id: &str) -> Result<ResendView> {
     let l = s
         .store
         .get_tenant_license(&c.tenant_id, id)
@@ -376,14 +476,11 @@ pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<Ap
             license_id: Some(l.id.clone()),
         })
         .await?;
-    Ok(ApiResponse::json(
-        http::StatusCode::ACCEPTED,
-        &ResendView {
-            license_id: l.id,
-            email_status: EmailStatus::Pending,
-            to: email,
-        },
-    ))
+    Ok(ResendView {
+        license_id: l.id,
+        email_status: EmailStatus::Pending,
+        to: email,
+    })
 }
 
 /// The answer to a resend: queued for the mailer.

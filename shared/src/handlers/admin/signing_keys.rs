@@ -18,6 +18,7 @@ use crate::crypto::{seal, signing, SealContext};
 use crate::domain::signing_key::{SigningKeyRecord, SigningKeyStatus};
 use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
 use crate::handlers::validate::signing_key::{key_set, kid_of, KeySetView, PublicKeyView};
+use crate::http::auth::Caller;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -39,16 +40,26 @@ const SAVE_ATTEMPTS: usize = 5;
 /// `GET /api/signing-keys`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&list_signing_keys(s, &c).await?))
+}
+
+/// Every signing key of the tenant, retired ones included.
+pub async fn list_signing_keys(s: &Services, c: &Caller) -> Result<KeySetView> {
     let t = tenant(s, &c.tenant_id).await?;
     let set = s.store.signing_key_set(&c.tenant_id).await?;
-    Ok(ApiResponse::ok(&KeySetView {
+    Ok(KeySetView {
         keys: key_set(&t, &set.keys, crate::time::now(), true),
-    }))
+    })
 }
 
 /// `POST /api/signing-keys` (no body): a new `next` key.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::created(&create_signing_key(s, &c).await?))
+}
+
+/// A new `next` key: published at once, signing only once activated.
+pub async fn create_signing_key(s: &Services, c: &Caller) -> Result<PublicKeyView> {
     let tid = c.tenant_id.as_str();
     let data_key = s.keyring.active_key(tid).await?;
     let (seed, public) = signing::generate();
@@ -66,7 +77,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         set.put(record.clone());
         if s.store.save_signing_key_set(&set).await? {
             tracing::info!(kid = %record.kid, "signing key created");
-            return Ok(ApiResponse::created(&view(&record)));
+            return Ok(view(&record));
         }
     }
     Err(changed_concurrently())
@@ -75,6 +86,12 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// `POST /api/signing-keys/{kid}/activate`.
 pub async fn activate(s: &Services, req: &ApiRequest, kid: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&activate_signing_key(s, &c, kid).await?))
+}
+
+/// Makes `kid` the signing key (the active one already is: answered as it is); the previous
+/// one is retired.
+pub async fn activate_signing_key(s: &Services, c: &Caller, kid: &str) -> Result<PublicKeyView> {
     let tid = c.tenant_id.as_str();
     for _ in 0..SAVE_ATTEMPTS {
         let mut t = tenant(s, tid).await?;
@@ -82,7 +99,7 @@ pub async fn activate(s: &Services, req: &ApiRequest, kid: &str) -> Result<ApiRe
         let current_kid = kid_of(&t.signing_public_key);
         if kid == current_kid {
             let active = key_set(&t, &set.keys, crate::time::now(), false).remove(0);
-            return Ok(ApiResponse::ok(&active));
+            return Ok(active);
         }
         let mut next = set
             .get(kid)
@@ -120,7 +137,7 @@ pub async fn activate(s: &Services, req: &ApiRequest, kid: &str) -> Result<ApiRe
         if s.store.save_tenant_keys(&t, Some(&set)).await? {
             s.signing_keys.forget(tid);
             tracing::info!(kid, previous = %current_kid, "signing key activated");
-            return Ok(ApiResponse::ok(&view(&next)));
+            return Ok(view(&next));
         }
     }
     Err(changed_concurrently())

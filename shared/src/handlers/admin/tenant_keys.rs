@@ -16,6 +16,7 @@ use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::stripe_app::fields;
 use crate::domain::TenantKeyRecord;
 use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
+use crate::http::auth::Caller;
 use crate::http::input::ListBody;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::apps::sealed_attributes;
@@ -47,21 +48,31 @@ async fn tenant(s: &Services, tenant_id: &str) -> Result<crate::domain::Tenant> 
 /// `GET /api/tenant-keys`, oldest first (a tenant has few keys).
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&list_tenant_keys(s, &c).await?))
+}
+
+/// The tenant's keys, oldest first, without key material.
+pub async fn list_tenant_keys(s: &Services, c: &Caller) -> Result<ListBody<TenantKeyView>> {
     let t = tenant(s, &c.tenant_id).await?;
     let mut keys = s.store.tenant_keys(&c.tenant_id).await?;
     keys.sort_by_key(|k| k.created_at);
-    Ok(ApiResponse::ok(&ListBody {
+    Ok(ListBody {
         items: keys.iter().map(|k| view(k, &t.active_key_id)).collect(),
         next_cursor: None,
-    }))
+    })
 }
 
 /// `POST /api/tenant-keys`: a new key from KMS, not active yet.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::created(&create_tenant_key(s, &c).await?))
+}
+
+/// A new data key from KMS, not active yet.
+pub async fn create_tenant_key(s: &Services, c: &Caller) -> Result<TenantKeyView> {
     let (record, _) = s.keyring.generate_key(&c.tenant_id).await?;
     s.store.put_tenant_key(&record).await?;
-    Ok(ApiResponse::created(&view(&record, "")))
+    Ok(view(&record, ""))
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -137,6 +148,12 @@ async fn make_active(s: &Services, tid: &str, key: &DataKey) -> Result<()> {
 /// `POST /api/tenant-keys/{keyId}/activate`.
 pub async fn activate(s: &Services, req: &ApiRequest, key_id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&activate_tenant_key(s, &c, key_id).await?))
+}
+
+/// Makes `key_id` the key new values are sealed under and re-seals every secret of the tenant
+/// under it (see the module's doc); how many apps and licenses were re-sealed.
+pub async fn activate_tenant_key(s: &Services, c: &Caller, key_id: &str) -> Result<Activation> {
     let tid = c.tenant_id.as_str();
     let record = s
         .store
@@ -226,9 +243,9 @@ pub async fn activate(s: &Services, req: &ApiRequest, key_id: &str) -> Result<Ap
         resealed_licenses,
         "tenant key activated"
     );
-    Ok(ApiResponse::ok(&Activation {
+    Ok(Activation {
         key: view(&record, key_id),
         resealed_apps,
         resealed_licenses,
-    }))
+    })
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::tenant::create_token;
 use super::{caller, ts};
 use crate::domain::ApiToken;
-use crate::http::input::{pagination, text_field, ListBody};
+use crate::http::auth::Caller;
+use crate::http::input::{text_field, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -59,28 +60,52 @@ impl From<ApiToken> for TokenView {
     }
 }
 
+/// `POST /api/tokens`: the token is in this answer only.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: TokenInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::created(&create_api_token(s, &c, input).await?))
+}
+
+/// A new token of the caller's tenant, created by who the caller acts for; the view carries
+/// the token itself, this once.
+pub async fn create_api_token(s: &Services, c: &Caller, input: TokenInput) -> Result<TokenView> {
     let name = text_field("name", input.name.as_deref().unwrap_or(""), 100)?;
     let (token, record) = create_token(s, &c.tenant_id, &name, c.principal.clone()).await?;
     let mut view = TokenView::from(record);
     view.token = Some(token);
-    Ok(ApiResponse::created(&view))
+    Ok(view)
 }
 
+/// `GET /api/tokens`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
-    let page = s
-        .store
-        .list_tokens(&c.tenant_id, limit, cursor.as_deref())
-        .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(page, TokenView::from)))
+    let query = ListQuery::from_request(req)?;
+    Ok(ApiResponse::ok(&list_api_tokens(s, &c, query).await?))
 }
 
+/// The tenant's tokens (never the tokens themselves).
+pub async fn list_api_tokens(
+    s: &Services,
+    c: &Caller,
+    query: ListQuery,
+) -> Result<ListBody<TokenView>> {
+    let page = s
+        .store
+        .list_tokens(&c.tenant_id, query.limit, query.cursor.as_deref())
+        .await?;
+    Ok(ListBody::from_page(page, TokenView::from))
+}
+
+/// `DELETE /api/tokens/{tokenId}`.
 pub async fn delete(s: &Services, req: &ApiRequest, token_id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    delete_api_token(s, &c, token_id).await?;
+    Ok(ApiResponse::no_content())
+}
+
+/// Revokes a token of the tenant (not the one making the request).
+pub async fn delete_api_token(s: &Services, c: &Caller, token_id: &str) -> Result<()> {
     let mut cursor = None;
     loop {
         let page = s
@@ -94,7 +119,7 @@ pub async fn delete(s: &Services, req: &ApiRequest, token_id: &str) -> Result<Ap
                 ));
             }
             s.store.delete_token(&c.tenant_id, &t.token_hash).await?;
-            return Ok(ApiResponse::no_content());
+            return Ok(());
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),

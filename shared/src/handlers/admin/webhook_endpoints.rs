@@ -22,8 +22,9 @@ use crate::domain::webhooks::{
 };
 use crate::handlers::deliveries::emit::{self, OutgoingEvent};
 use crate::handlers::deliveries::queue::DeliveryJob;
+use crate::http::auth::Caller;
 use crate::http::input::{
-    is_email, json_body, json_body_requiring, pagination, text_field, ListBody,
+    is_email, json_body, json_body_requiring, text_field, ListBody, ListQuery,
 };
 use crate::http::schema;
 
@@ -305,6 +306,18 @@ async fn load(s: &Services, tenant_id: &str, id: &str) -> Result<WebhookEndpoint
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: EndpointInput = json_body_requiring(req, CREATE_REQUIRED)?;
+    Ok(ApiResponse::json(
+        StatusCode::CREATED,
+        &create_webhook_endpoint(s, &c, input).await?,
+    ))
+}
+
+/// A new endpoint; its view carries the signing secret, this once.
+pub async fn create_webhook_endpoint(
+    s: &Services,
+    c: &Caller,
+    input: EndpointInput,
+) -> Result<EndpointView> {
     if input.url.is_none() {
         return Err(Error::validation("url", "is required"));
     }
@@ -316,7 +329,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let now = crate::time::now();
     let mut e = WebhookEndpoint {
         id: ids::new_id("whep"),
-        tenant_id: c.tenant_id,
+        tenant_id: c.tenant_id.clone(),
         url: String::new(),
         description: None,
         event_types: vec![ALL_EVENTS.to_string()],
@@ -336,30 +349,40 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let secret = standard_webhooks::new_secret();
     e.secret_sealed = seal_secret(s, &e, SECRET_FIELD, secret.expose()).await?;
     s.store.create_endpoint(&e).await?;
-    Ok(ApiResponse::json(
-        StatusCode::CREATED,
-        &view(&e, Some(secret.expose().to_string())),
+    Ok(view(&e, Some(secret.expose().to_string())))
+}
+
+/// `GET /api/webhook-endpoints`.
+pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    let query = ListQuery::from_request(req)?;
+    Ok(ApiResponse::ok(
+        &list_webhook_endpoints(s, &c, query).await?,
     ))
 }
 
-pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
+/// The tenant's endpoints (no secrets).
+pub async fn list_webhook_endpoints(
+    s: &Services,
+    c: &Caller,
+    query: ListQuery,
+) -> Result<ListBody<EndpointView>> {
     let page = s
         .store
-        .list_endpoints(&c.tenant_id, limit, cursor.as_deref())
+        .list_endpoints(&c.tenant_id, query.limit, query.cursor.as_deref())
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(page, |e| {
-        view(&e, None)
-    })))
+    Ok(ListBody::from_page(page, |e| view(&e, None)))
 }
 
+/// `GET /api/webhook-endpoints/{id}`.
 pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    Ok(ApiResponse::ok(&view(
-        &load(s, &c.tenant_id, id).await?,
-        None,
-    )))
+    Ok(ApiResponse::ok(&get_webhook_endpoint(s, &c, id).await?))
+}
+
+/// An endpoint of the tenant (no secret).
+pub async fn get_webhook_endpoint(s: &Services, c: &Caller, id: &str) -> Result<EndpointView> {
+    Ok(view(&load(s, &c.tenant_id, id).await?, None))
 }
 
 /// Where this deployment's webhooks may go.
@@ -374,7 +397,20 @@ fn reach(s: &Services) -> Reach {
 /// that no longer holds).
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let (input, pinned) = json_body::<EndpointUpdate>(req)?.split();
+    let input = json_body::<EndpointUpdate>(req)?;
+    Ok(ApiResponse::ok(
+        &update_webhook_endpoint(s, &c, id, input).await?,
+    ))
+}
+
+/// Applies `update` to an endpoint, conditional on its version (see [`update`]).
+pub async fn update_webhook_endpoint(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+    update: EndpointUpdate,
+) -> Result<EndpointView> {
+    let (input, pinned) = update.split();
     let first = load(s, &c.tenant_id, id).await?;
     let mut read = first.clone();
     for _ in 0..EDIT_ATTEMPTS {
@@ -401,7 +437,7 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             .update_endpoint_settings(&e, reenabled, read.version)
             .await?
         {
-            return Ok(ApiResponse::ok(&view(&e, None)));
+            return Ok(view(&e, None));
         }
         read = load(s, &c.tenant_id, id).await?;
     }
@@ -429,12 +465,19 @@ fn state_note(e: &WebhookEndpoint) -> String {
     }
 }
 
+/// `DELETE /api/webhook-endpoints/{id}`.
 pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    delete_webhook_endpoint(s, &c, id).await?;
+    Ok(ApiResponse::no_content())
+}
+
+/// Deletes an endpoint of the tenant.
+pub async fn delete_webhook_endpoint(s: &Services, c: &Caller, id: &str) -> Result<()> {
     if !s.store.delete_endpoint(&c.tenant_id, id).await? {
         return Err(Error::not_found(format!("Webhook endpoint {id}")));
     }
-    Ok(ApiResponse::no_content())
+    Ok(())
 }
 
 /// `POST /api/webhook-endpoints/{id}/roll-secret`: a new secret (shown once); the previous one
@@ -443,6 +486,11 @@ pub async fn delete(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
 /// rolls again from what is there, as the new secret has not been shown yet.
 pub async fn roll_secret(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&roll_webhook_secret(s, &c, id).await?))
+}
+
+/// A new secret for an endpoint (see [`roll_secret`]); its view carries it, this once.
+pub async fn roll_webhook_secret(s: &Services, c: &Caller, id: &str) -> Result<EndpointView> {
     for _ in 0..EDIT_ATTEMPTS {
         let e = load(s, &c.tenant_id, id).await?;
         if let Some(rolled) = try_roll(s, e).await? {
@@ -455,7 +503,7 @@ pub async fn roll_secret(s: &Services, req: &ApiRequest, id: &str) -> Result<Api
 }
 
 /// One roll of `e` as read; `None` if it changed meanwhile.
-async fn try_roll(s: &Services, mut e: WebhookEndpoint) -> Result<Option<ApiResponse>> {
+async fn try_roll(s: &Services, mut e: WebhookEndpoint) -> Result<Option<EndpointView>> {
     let current = s
         .keyring
         .open_secret(
@@ -493,43 +541,78 @@ async fn try_roll(s: &Services, mut e: WebhookEndpoint) -> Result<Option<ApiResp
     e.previous_secret_until = Some(until);
     e.updated_at = now;
     e.version += 1;
-    Ok(Some(ApiResponse::ok(&view(
-        &e,
-        Some(secret.expose().to_string()),
-    ))))
+    Ok(Some(view(&e, Some(secret.expose().to_string()))))
 }
 
 /// `GET /api/webhook-endpoints/{id}/deliveries?status=`, newest first.
 pub async fn deliveries(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
-    let (limit, cursor) = pagination(req)?;
-    let status = match req.query_param("status") {
-        None => None,
-        Some("pending") => Some(DeliveryStatus::Pending),
-        Some("succeeded") => Some(DeliveryStatus::Succeeded),
-        Some("failed") => Some(DeliveryStatus::Failed),
-        Some(_) => {
-            return Err(Error::validation(
+    let query = DeliveryQuery::of(req)?;
+    Ok(ApiResponse::ok(&list_deliveries(s, &c, id, query).await?))
+}
+
+/// What a delivery log lists: a page, and the deliveries of one status or all.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub page: ListQuery,
+    pub status: Option<DeliveryStatus>,
+}
+
+impl DeliveryQuery {
+    /// `?limit=&cursor=&status=`.
+    pub fn of(req: &ApiRequest) -> Result<DeliveryQuery> {
+        let page = ListQuery::from_request(req)?;
+        let status = req.query_param("status").map(Self::status).transpose()?;
+        Ok(DeliveryQuery { page, status })
+    }
+
+    /// The `status` filter.
+    pub fn status(value: &str) -> Result<DeliveryStatus> {
+        match value {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "succeeded" => Ok(DeliveryStatus::Succeeded),
+            "failed" => Ok(DeliveryStatus::Failed),
+            _ => Err(Error::validation(
                 "status",
                 "must be one of pending, succeeded, failed",
-            ))
+            )),
         }
-    };
+    }
+}
+
+/// An endpoint's deliveries, newest first.
+pub async fn list_deliveries(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+    query: DeliveryQuery,
+) -> Result<ListBody<DeliveryView>> {
     load(s, &c.tenant_id, id).await?;
     let page = s
         .store
-        .list_deliveries(&c.tenant_id, id, limit, cursor.as_deref(), status)
+        .list_deliveries(
+            &c.tenant_id,
+            id,
+            query.page.limit,
+            query.page.cursor.as_deref(),
+            query.status,
+        )
         .await?;
-    Ok(ApiResponse::ok(&ListBody::from_page(
-        page,
-        DeliveryView::from,
-    )))
+    Ok(ListBody::from_page(page, DeliveryView::from))
 }
 
 /// `POST /api/webhook-endpoints/{id}/test`: queues a `webhook.test` event to this endpoint
 /// (one attempt, no retries), at most [`TESTS_PER_WINDOW`] per endpoint per 15 minutes.
 pub async fn test(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::json(
+        StatusCode::ACCEPTED,
+        &send_test_event(s, &c, id).await?,
+    ))
+}
+
+/// Queues a `webhook.test` event to an endpoint (see [`test`]): the delivery.
+pub async fn send_test_event(s: &Services, c: &Caller, id: &str) -> Result<DeliveryView> {
     let e = load(s, &c.tenant_id, id).await?;
     if !e.active {
         return Err(Error::Conflict(
@@ -547,10 +630,7 @@ pub async fn test(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespons
         }),
     };
     let d = emit::deliver(s, &e, &event).await?;
-    Ok(ApiResponse::json(
-        StatusCode::ACCEPTED,
-        &DeliveryView::from(d),
-    ))
+    Ok(DeliveryView::from(d))
 }
 
 /// Counts a test event against the endpoint's budget; `429 rate_limited` past it.
@@ -589,6 +669,19 @@ pub async fn retry(
     delivery_id: &str,
 ) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
+    Ok(ApiResponse::json(
+        StatusCode::ACCEPTED,
+        &retry_delivery(s, &c, id, delivery_id).await?,
+    ))
+}
+
+/// Queues one more attempt of a delivery (see [`retry`]): the delivery.
+pub async fn retry_delivery(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+    delivery_id: &str,
+) -> Result<DeliveryView> {
     let e = load(s, &c.tenant_id, id).await?;
     let not_found = || Error::not_found(format!("Delivery {delivery_id}"));
     match s.store.get_delivery(&c.tenant_id, delivery_id).await? {
@@ -615,8 +708,5 @@ pub async fn retry(
             std::time::Duration::ZERO,
         )
         .await?;
-    Ok(ApiResponse::json(
-        StatusCode::ACCEPTED,
-        &DeliveryView::from(d),
-    ))
+    Ok(DeliveryView::from(d))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::domain::validation::device::MAX_DEVICE_ID_CHARS;
 use crate::domain::validation::DeviceId;
-use crate::http::input::json_body_requiring;
+use crate::http::input::{json_body_requiring, value_requiring};
 use crate::http::{schema, ApiRequest};
 use crate::{Error, Result};
 
@@ -143,7 +143,27 @@ pub fn parse(req: &ApiRequest) -> Result<ValidationInput> {
 
 /// Parses and checks the body of a validation route that requires `required`.
 pub fn parse_requiring(req: &ApiRequest, required: &[&str]) -> Result<ValidationInput> {
-    let body: Body = json_body_requiring(req, required)?;
+    checked(json_body_requiring(req, required)?)
+}
+
+/// The body a client app sends `POST /api/licenses/deactivate` to free `device_id` from the
+/// license of `license_key`, checked as that route checks it (for the dashboard, which frees a
+/// device through the same rule).
+pub fn deactivation(
+    license_key: &str,
+    product_id: &str,
+    device_id: &str,
+) -> Result<ValidationInput> {
+    let body = serde_json::json!({
+        "licenseKey": license_key,
+        "productId": product_id,
+        "deviceId": device_id,
+    });
+    checked(value_requiring(body, ACTIVATE_REQUIRED)?)
+}
+
+/// The checks of a body beyond its schema.
+fn checked(body: Body) -> Result<ValidationInput> {
     let product_id = body
         .product_id
         .map(|p| p.trim().to_string())

@@ -8,6 +8,7 @@
 //! app that did not say `"environment": "test"`, unless its product accepts test licenses
 //! (read only in that case, so a live license still costs one read).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use rand::Rng;
@@ -99,13 +100,13 @@ async fn read_at(
 /// Reads and decides, writing what the rules ask; `None` when no license has this key.
 pub async fn decide(
     s: &Services,
-    req: &ApiRequest,
+    source_ip: Option<IpAddr>,
     route: Route,
     input: &ValidationInput,
     key: &AnyKey,
 ) -> Result<Option<Decided>> {
     let mut at = Lookup::of(key, &input.product_id);
-    let ip = client_ip_key(req.source_ip);
+    let ip = client_ip_key(source_ip);
     let mut test_accepted = None;
     for attempt in 0..MAX_ATTEMPTS {
         let now = crate::time::now();
@@ -218,7 +219,7 @@ pub async fn answer(
         return not_found(s, input, device_hash.as_deref(), None).await;
     };
     let license_id = key.license_id(&input.product_id);
-    let Some(decided) = decide(s, req, route, input, &key).await? else {
+    let Some(decided) = decide(s, req.source_ip, route, input, &key).await? else {
         return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
     };
     respond_decided(s, input, device_hash.as_deref(), &decided).await

@@ -25,6 +25,7 @@ use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::rules::effective_status;
 use crate::domain::validation::DeviceId;
 use crate::domain::{License, LicenseStatus, Product};
+use crate::http::auth::Caller;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 use keyhook_format::file::{Encryption, FileLicense, FILE_FORMAT};
@@ -105,12 +106,12 @@ pub fn build(order: FileOrder) -> (LicenseFile, OffsetDateTime) {
     )
 }
 
-fn respond_file(signer: &Signer, file: LicenseFile, expires_at: OffsetDateTime) -> ApiResponse {
-    ApiResponse::ok(&LicenseFileView {
+fn file_view(signer: &Signer, file: LicenseFile, expires_at: OffsetDateTime) -> LicenseFileView {
+    LicenseFileView {
         file: file.0,
         expires_at: crate::time::format(expires_at),
         kid: signer.kid.clone(),
-    })
+    }
 }
 
 /// `POST /api/licenses/checkout`.
@@ -144,7 +145,8 @@ pub async fn checkout(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .await;
     };
     let ttl = ttl_of(&product, input.ttl)?;
-    let Some(decided) = license::decide(s, req, Route::Activate, &input, &key).await? else {
+    let Some(decided) = license::decide(s, req.source_ip, Route::Activate, &input, &key).await?
+    else {
         return license::not_found(
             s,
             &input,
@@ -168,38 +170,92 @@ pub async fn checkout(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         now: decided.now,
     });
     tracing::info!(license_id = %decided.license.id, kid = %signer.kid, "license file issued");
-    Ok(respond_file(&signer, file, expires_at))
+    Ok(ApiResponse::ok(&file_view(&signer, file, expires_at)))
+}
+
+/// What an admin asks a license file for: the device (activated on the license) and the file's
+/// lifetime and encryption.
+#[derive(Debug, Clone)]
+pub struct FileQuery {
+    pub device: DeviceId,
+    /// Seconds, within the product's bounds; `None`: the product's default.
+    pub ttl: Option<u64>,
+    /// Encrypt the file to the license key.
+    pub encrypt: bool,
+}
+
+impl FileQuery {
+    /// `?deviceId=&ttl=&encrypt=`.
+    pub fn of(req: &ApiRequest) -> Result<FileQuery> {
+        let device = req
+            .query_param("deviceId")
+            .ok_or_else(|| {
+                Error::validation("deviceId", "is required: a license file is for one device")
+            })
+            .and_then(|d| {
+                DeviceId::parse(d).map_err(|e| Error::validation("deviceId", e.to_string()))
+            })?;
+        let ttl = req
+            .query_param("ttl")
+            .map(|t| {
+                t.parse::<u64>()
+                    .map_err(|_| Error::validation("ttl", "must be a whole number of seconds"))
+            })
+            .transpose()?;
+        let encrypt = req
+            .query_param("encrypt")
+            .map(|e| crate::http::input::bool_param("encrypt", e))
+            .transpose()?
+            .unwrap_or(false);
+        Ok(FileQuery {
+            device,
+            ttl,
+            encrypt,
+        })
+    }
 }
 
 /// `GET /api/licenses/{licenseId}/file?deviceId=&ttl=&encrypt=` (admin).
 pub async fn admin_file(s: &Services, req: &ApiRequest, license_id: &str) -> Result<ApiResponse> {
     let c = crate::handlers::admin::caller(s, req).await?;
-    // Another tenant's license is not found, whatever the query says.
-    let license = s
-        .store
+    // Another tenant's license is not found, whatever the query says: read before the query.
+    let license = tenant_license(s, &c, license_id).await?;
+    let query = FileQuery::of(req)?;
+    Ok(ApiResponse::ok(&file_of(s, &c, license, query).await?))
+}
+
+/// A license file for a device already activated on a license of the caller's tenant (any
+/// device when the license has no device limit). It changes nothing.
+pub async fn license_file(
+    s: &Services,
+    c: &Caller,
+    license_id: &str,
+    query: FileQuery,
+) -> Result<LicenseFileView> {
+    let license = tenant_license(s, c, license_id).await?;
+    file_of(s, c, license, query).await
+}
+
+async fn tenant_license(s: &Services, c: &Caller, license_id: &str) -> Result<License> {
+    s.store
         .get_tenant_license(&c.tenant_id, license_id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("License {license_id}")))?;
-    let device = req
-        .query_param("deviceId")
-        .ok_or_else(|| {
-            Error::validation("deviceId", "is required: a license file is for one device")
-        })
-        .and_then(|d| {
-            DeviceId::parse(d).map_err(|e| Error::validation("deviceId", e.to_string()))
-        })?;
-    let ttl = req
-        .query_param("ttl")
-        .map(|t| {
-            t.parse::<u64>()
-                .map_err(|_| Error::validation("ttl", "must be a whole number of seconds"))
-        })
-        .transpose()?;
-    let encrypt = req
-        .query_param("encrypt")
-        .map(|e| crate::http::input::bool_param("encrypt", e))
-        .transpose()?
-        .unwrap_or(false);
+        .ok_or_else(|| Error::not_found(format!("License {license_id}")))
+}
+
+/// [`license_file`] of the license read.
+async fn file_of(
+    s: &Services,
+    c: &Caller,
+    license: License,
+    query: FileQuery,
+) -> Result<LicenseFileView> {
+    let FileQuery {
+        device,
+        ttl,
+        encrypt,
+    } = query;
+    let license_id = license.id.as_str();
     let product = s
         .store
         .get_tenant_product(&c.tenant_id, &license.product_id)
@@ -256,5 +312,5 @@ pub async fn admin_file(s: &Services, req: &ApiRequest, license_id: &str) -> Res
         encrypt_to: key.as_ref().map(|k| k.expose()),
         now,
     });
-    Ok(respond_file(&signer, file, expires_at))
+    Ok(file_view(&signer, file, expires_at))
 }

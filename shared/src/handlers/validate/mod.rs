@@ -21,9 +21,14 @@ pub use license_file::checkout;
 pub use signing_key::{signing_key, signing_keys};
 pub use throttle::IpBudgets;
 
+use std::net::IpAddr;
+
+use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
+use crate::domain::validation::{Code, Verdict};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
+use input::ValidationInput;
 use license::Route;
 
 /// `POST /api/licenses/validate`: a key's standing for a product (and device), or, without a
@@ -54,13 +59,41 @@ pub async fn deactivate(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// Activation and deactivation: the per-IP budget first (before any AWS call), then the key.
 async fn churn(s: &Services, req: &ApiRequest, route: Route) -> Result<ApiResponse> {
     let input = input::parse_requiring(req, input::ACTIVATE_REQUIRED)?;
+    let key = admit_churn(s, req.source_ip, &input)?;
+    license::answer(s, req, route, &input, key).await
+}
+
+/// The key of an activation or deactivation from `source_ip`, once the address's budget admits
+/// it.
+fn admit_churn<'a>(
+    s: &Services,
+    source_ip: Option<IpAddr>,
+    input: &'a ValidationInput,
+) -> Result<&'a str> {
     let Some(key) = input.license_key.as_deref() else {
         return Err(Error::validation("licenseKey", "is required"));
     };
-    if !s.ip_budgets.churn.allow(&client_ip_key(req.source_ip)) {
+    if !s.ip_budgets.churn.allow(&client_ip_key(source_ip)) {
         return Err(Error::RateLimited(
             "too many activations and deactivations from this address; retry in a minute".into(),
         ));
     }
-    license::answer(s, req, route, &input, key).await
+    Ok(key)
+}
+
+/// Frees a device as `POST /api/licenses/deactivate` does (the same per-IP budget and rule a
+/// client app's request goes through, `input` from [`input::deactivation`]): the rule's
+/// verdict, unsigned. The dashboard's "free this device" (a request from `source_ip`).
+pub async fn deactivate_device(
+    s: &Services,
+    source_ip: Option<IpAddr>,
+    input: &ValidationInput,
+) -> Result<Verdict> {
+    let key = admit_churn(s, source_ip, input)?;
+    // A key that does not parse has no license, as in `license::answer`.
+    let decided = match AnyKey::parse(key) {
+        Ok(key) => license::decide(s, source_ip, Route::Deactivate, input, &key).await?,
+        Err(_) => None,
+    };
+    Ok(decided.map_or(Code::NotFound.verdict(), |d| d.verdict))
 }

@@ -25,6 +25,8 @@
 //! Imported licenses are ordinary licenses: validation derives the same id from the key and
 //! the product it names, and finds them with one read.
 
+pub mod exports;
+
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,7 @@ use crate::domain::license_key::AnyKey;
 use crate::domain::validation::rules::{device_bytes, MAX_DEVICE_LIST_BYTES};
 use crate::domain::validation::DeviceId;
 use crate::domain::{EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus, Product};
+use crate::http::auth::Caller;
 use crate::http::input::{is_email, json_body};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::imports::{ImportWrite, LicenseImport};
@@ -293,21 +296,37 @@ fn result(
     }
 }
 
+/// `POST /api/licenses/import`. The request is counted before its body is read: a malformed
+/// one counts too, and one over the rate is refused with `Retry-After` whatever it holds.
 pub async fn import(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     if let Some(retry_after) = over_rate(s, &c.tenant_id).await? {
-        let refused = Error::RateLimited(format!(
-            "more than {IMPORT_REQUESTS_PER_MINUTE} import requests this minute for this \
-             tenant; retry in {retry_after} s"
-        ));
-        return Ok(ApiResponse::error(&refused).with_header(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from(retry_after),
-        ));
+        return Ok(
+            ApiResponse::error(&over_rate_error(retry_after)).with_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(retry_after),
+            ),
+        );
     }
     let input: ImportInput = json_body(req)?;
     let report = run(s, &c.tenant_id, input).await?;
     Ok(ApiResponse::ok(&report))
+}
+
+/// Imports a batch for the caller's tenant, counted against the tenant's imports of the
+/// minute (past them, `rate_limited`): what [`import`] does with a body already read.
+pub async fn import_licenses(s: &Services, c: &Caller, input: ImportInput) -> Result<ImportReport> {
+    if let Some(retry_after) = over_rate(s, &c.tenant_id).await? {
+        return Err(over_rate_error(retry_after));
+    }
+    run(s, &c.tenant_id, input).await
+}
+
+fn over_rate_error(retry_after: u64) -> Error {
+    Error::RateLimited(format!(
+        "more than {IMPORT_REQUESTS_PER_MINUTE} import requests this minute for this \
+         tenant; retry in {retry_after} s"
+    ))
 }
 
 /// Counts this request against the tenant's imports of the minute (exact under concurrency:

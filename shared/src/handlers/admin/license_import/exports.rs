@@ -1,8 +1,8 @@
 //! Other licensing services' exports (ExisOne, Lukittu, Keygen; CSV or JSON, told apart by
 //! the first character) read into entries of `POST /api/licenses/import`. One reader for both
 //! edges: `keyhook import` sends what it reads over HTTP with the merchant's token, the
-//! dashboard's import page through the in-process admin API; either way the import goes
-//! through the same checks as any admin request.
+//! dashboard's import page to the import's core ([`super::import_licenses`]); either way the
+//! import goes through the same checks as any admin request.
 //!
 //! Columns and fields read (CSV headers match case-insensitively, ignoring spaces, `_` and
 //! `-`; other columns are ignored) are listed per format in `docs/stripe-integration-guide.md`
@@ -10,9 +10,9 @@
 
 use std::collections::HashMap;
 
+use super::{ImportDevice, ImportLicense};
 use crate::domain::license_key::AnyKey;
 use crate::domain::LicenseStatus;
-use crate::handlers::admin::license_import::{ImportDevice, ImportLicense};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime};
