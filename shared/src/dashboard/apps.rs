@@ -7,17 +7,17 @@ use minijinja::context;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::api::Api;
 use super::form::{self, errors_of, form_status, Form, Kind};
 use super::licenses::without_key;
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{notice, render, show, web};
 use crate::domain::currency::Currency;
-use crate::domain::EventStatus;
+use crate::domain::{EmailStatus, EventStatus};
 use crate::handlers::admin::apps::{self, AppInput, AppView};
 use crate::handlers::admin::currencies::{self, CurrencyInput, CurrencyQuery};
 use crate::handlers::admin::events::{self, EventQuery};
+use crate::handlers::admin::licenses;
 use crate::handlers::admin::price_mappings::{self, PriceMappingInput, PriceMappingQuery};
 use crate::handlers::admin::products;
 use crate::http::auth::Caller;
@@ -385,21 +385,21 @@ pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<Api
     let c = me.caller();
     let event = events::get_event(s, &c, event_id).await?;
     let app = apps::get_app(s, &c, &event.app_id).await.ok();
-    let api = Api::new(s, &me, req);
-    let mut licenses = Vec::new();
+    let mut issued = Vec::new();
     for id in &event.license_ids {
-        let l = api.get(&format!("/api/licenses/{}", enc(id))).await?;
-        licenses.push(without_key(l));
+        issued.push(without_key(licenses::get_license(s, &c, id).await?));
     }
     let settled = event.status != EventStatus::Received
-        && licenses.iter().all(|l| l["emailStatus"] != "pending");
+        && issued
+            .iter()
+            .all(|l| l.email_status != EmailStatus::Pending);
     let test_purchase = req.query_param("test").is_some();
     let ctx = context! {
         title => if test_purchase { "Test purchase" } else { "Stripe event" },
         nav => if test_purchase { "test" } else { "apps" },
         event => event,
         app => app,
-        licenses => licenses,
+        licenses => issued,
         settled => settled,
         test_purchase => test_purchase,
     };

@@ -9,12 +9,13 @@
 use minijinja::context;
 use serde_json::{Map, Value};
 
-use super::api::{items, Api};
 use super::form::{self, form_status, Form};
 use super::session::{self, Signed};
 use super::{notice, show};
 use crate::handlers::admin::license_import::exports::{parse, Format, Skipped};
 use crate::handlers::admin::license_import::{import_licenses, ImportInput, ImportResult};
+use crate::handlers::admin::products;
+use crate::http::input::ListQuery;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -67,7 +68,7 @@ async fn page_with(
     outcome: Option<Outcome>,
 ) -> Result<ApiResponse> {
     let status = form_status(&errors);
-    let products = Api::new(s, me, req).get("/api/products?limit=200").await?;
+    let products = products::list_products(s, &me.caller(), ListQuery::first(200)).await?;
     show(
         s,
         me,
@@ -78,7 +79,7 @@ async fn page_with(
             nav => "import",
             notice => notice(req),
             formats => formats(),
-            products => items(&products),
+            products => products.items,
             values => values,
             errors => errors,
             outcome => outcome,

@@ -6,26 +6,24 @@ use http::StatusCode;
 use minijinja::context;
 use serde_json::Value;
 
-use super::api::{enc, items, Api};
 use super::form::{self, errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
+use super::web::enc;
 use super::{notice, render, show, web};
 use crate::domain::validation::Code;
 use crate::domain::LicenseStatus;
 use crate::handlers::admin::licenses::{
     self as core, IssueInput, LicenseQuery, LicenseView, PatchInput, CREATE_REQUIRED,
 };
+use crate::handlers::admin::{plans, products};
 use crate::handlers::validate;
 use crate::http::input::{bool_param, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
 /// A license as pages get it: everything but its key (shown only on request).
-pub fn without_key(mut l: Value) -> Value {
-    if let Some(o) = l.as_object_mut() {
-        o.remove("key");
-    }
-    l
+pub fn without_key(l: LicenseView) -> LicenseView {
+    key_apart(l).0
 }
 
 /// A license's view and its key, apart: a page's license carries no key (it is shown only on
@@ -66,8 +64,7 @@ fn query_of(req: &ApiRequest) -> Result<LicenseQuery> {
 /// `GET /dashboard/licenses?customerEmail=&productId=&status=&livemode=&cursor=`.
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
-    let api = Api::new(s, &me, req);
-    let products = api.get("/api/products?limit=200").await?;
+    let products = products::list_products(s, &me.caller(), ListQuery::first(200)).await?;
     let listed = match query_of(req) {
         Ok(query) => core::list_licenses(s, &me.caller(), query).await,
         Err(e) => Err(e),
@@ -94,7 +91,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             notice => notice(req),
             licenses => licenses.items.into_iter().map(|l| key_apart(l).0).collect::<Vec<_>>(),
             next_cursor => licenses.next_cursor,
-            products => items(&products),
+            products => products.items,
             filter => context! {
                 customerEmail => req.query_param("customerEmail"),
                 productId => req.query_param("productId"),
@@ -108,14 +105,15 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 
 async fn new_page(
     s: &Services,
-    req: &ApiRequest,
     me: &Signed,
     values: minijinja::Value,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
-    let products = api.get("/api/products?limit=200").await?;
-    let plans = api.get("/api/plans?limit=200").await?;
+    let c = me.caller();
+    let (products, plans) = futures::try_join!(
+        products::list_products(s, &c, ListQuery::first(200)),
+        plans::list_plans(s, &c, ListQuery::first(200)),
+    )?;
     show(
         s,
         me,
@@ -124,8 +122,8 @@ async fn new_page(
         context! {
             title => "Issue a license",
             nav => "licenses",
-            products => items(&products).into_iter().filter(|p| p["archived"] != true).collect::<Vec<_>>(),
-            plans => items(&plans),
+            products => products.items.into_iter().filter(|p| !p.archived).collect::<Vec<_>>(),
+            plans => plans.items,
             values => values,
             errors => errors,
         },
@@ -138,7 +136,6 @@ pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     me.must_edit()?;
     new_page(
         s,
-        req,
         &me,
         context! { sendEmail => "on", productId => req.query_param("productId") },
         None,
@@ -190,7 +187,7 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         Err(e) => match errors_of(&e) {
             Some(errors) => {
                 let values = minijinja::Value::from_serialize(form.echo(&[]));
-                new_page(s, req, &me, values, Some(errors)).await
+                new_page(s, &me, values, Some(errors)).await
             }
             None => Err(e),
         },
@@ -207,10 +204,7 @@ async fn license_page(
 ) -> Result<ApiResponse> {
     let c = me.caller();
     let (license, key) = key_apart(core::get_license(s, &c, id).await?);
-    let product = Api::new(s, me, req)
-        .get(&format!("/api/products/{}", enc(&license.product_id)))
-        .await
-        .ok();
+    let product = products::get_product(s, &c, &license.product_id).await.ok();
     // The IPs admitted under maxIps live beside the license (the validation routes' usage).
     let ips = core::list_license_ips(s, &c, id).await?;
     let expires_date = license.expires_at.as_deref().map(|t| t[..10].to_string());

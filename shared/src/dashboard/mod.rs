@@ -2,14 +2,14 @@
 //! function from the same route table as the API.
 //!
 //! The pages are another edge over the admin API, not a second implementation of it: every
-//! read and write a page makes is an in-process call of the admin handlers ([`api`]) as the
-//! signed-in member's tenant, so validation, rules and tenant isolation are exactly the API's.
+//! read and write a page makes is a call of the admin API's typed operations
+//! (`handlers::admin::*`) as the signed-in member (`Signed::caller()`), so validation, rules
+//! and tenant isolation are exactly the API's.
 //! What lives here is only what a browser needs: pages before sign-in ([`public`]), sign-in by
 //! one-time emailed link ([`link`], [`sign_in`]) or an API token, sessions in DynamoDB with
-//! CSRF tokens ([`session`]), team members and roles ([`team`]), forms turned into API bodies and API errors shown at their field ([`form`]),
+//! CSRF tokens ([`session`]), team members and roles ([`team`]), forms read into the operations' typed inputs through the API's own checks, errors shown at their field ([`form`]),
 //! templates ([`render`]) and a small script for progressive enhancement (`assets/`).
 
-pub mod api;
 pub mod apps;
 pub mod assets;
 pub mod form;

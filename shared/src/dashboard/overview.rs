@@ -4,13 +4,12 @@
 use http::StatusCode;
 use minijinja::context;
 use serde::Serialize;
-use serde_json::Value;
 
-use super::api::{items, Api};
 use super::{session, show};
-use crate::domain::{AppStatus, EventStatus};
+use crate::domain::{AppStatus, EmailStatus, EventStatus};
 use crate::handlers::admin::apps::{self, AppView};
 use crate::handlers::admin::events::{self, EventQuery, EventView};
+use crate::handlers::admin::licenses::{self, LicenseQuery};
 use crate::handlers::admin::price_mappings::{self, PriceMappingQuery, PriceMappingView};
 use crate::handlers::admin::products::{self, ProductView};
 use crate::http::input::ListQuery;
@@ -58,7 +57,7 @@ pub fn checklist(
     products: &[ProductView],
     mappings: &[PriceMappingView],
     verified_events: &[EventView],
-    licenses: &[Value],
+    licenses: &[(&str, EmailStatus)],
 ) -> Vec<Step> {
     let with_secret = apps.iter().any(|a| a.has_secret);
     let with_signing = apps.iter().any(|a| a.has_webhook_signing_secret);
@@ -75,7 +74,9 @@ pub fn checklist(
     let test_purchase = verified_events
         .iter()
         .find(|e| !e.livemode && !e.license_ids.is_empty());
-    let emailed = licenses.iter().find(|l| l["emailStatus"] == "sent");
+    let emailed = licenses
+        .iter()
+        .find(|(_, email)| *email == EmailStatus::Sent);
     let first_product = live.first().map(|p| p.id.clone());
     let product_link = match &first_product {
         Some(id) => format!("/dashboard/products/{id}"),
@@ -215,10 +216,7 @@ pub fn checklist(
                 "Licenses exist; none emailed yet."
             },
             match emailed {
-                Some(l) => format!(
-                    "/dashboard/licenses/{}",
-                    l["id"].as_str().unwrap_or_default()
-                ),
+                Some((id, _)) => format!("/dashboard/licenses/{id}"),
                 None => "/dashboard/licenses".into(),
             },
         ),
@@ -228,7 +226,6 @@ pub fn checklist(
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let c = me.caller();
-    let api = Api::new(s, &me, req);
     let first = ListQuery::first;
     let (apps, products, mappings, verified, recent_events, licenses) = futures::try_join!(
         apps::list_apps(s, &c, first(200)),
@@ -258,15 +255,26 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 ..Default::default()
             }
         ),
-        api.get("/api/licenses?limit=20"),
+        licenses::list_licenses(
+            s,
+            &c,
+            LicenseQuery {
+                page: first(20),
+                ..Default::default()
+            }
+        ),
     )?;
-    let licenses = items(&licenses);
+    let emails: Vec<(&str, EmailStatus)> = licenses
+        .items
+        .iter()
+        .map(|l| (l.id.as_str(), l.email_status))
+        .collect();
     let steps = checklist(
         &apps.items,
         &products.items,
         &mappings.items,
         &verified.items,
-        &licenses,
+        &emails,
     );
     let remaining = steps.iter().filter(|s| s.state == "todo").count();
     show(
@@ -280,7 +288,7 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             steps => steps,
             remaining => remaining,
             events => recent_events.items,
-            licenses => licenses.into_iter().take(5).map(super::licenses::without_key).collect::<Vec<_>>(),
+            licenses => licenses.items.into_iter().take(5).map(super::licenses::without_key).collect::<Vec<_>>(),
             products => products.items,
         },
     )
@@ -290,7 +298,6 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 mod tests {
     use super::*;
     use crate::domain::{EmailTemplate, EventSource, Product};
-    use serde_json::json;
 
     fn states(steps: &[Step]) -> Vec<&str> {
         steps.iter().map(|s| s.state).collect()
@@ -353,7 +360,7 @@ mod tests {
             purchase_ref: None,
             source: EventSource::Webhook,
         };
-        let license = json!({"id": "lic_1", "emailStatus": "sent"});
+        let license = ("lic_1", EmailStatus::Sent);
         let steps = checklist(&[ready], &[product], &[], &[test_event], &[license]);
         assert_eq!(
             states(&steps),

@@ -8,12 +8,11 @@ use http::StatusCode;
 use minijinja::context;
 use serde_json::Value;
 
-use super::api::Api;
 use super::form::{self, errors_of, set_path, Kind};
 use super::session::{self, Signed};
 use super::{notice, show, team, web};
 use crate::domain::member::Role;
-use crate::handlers::admin::{signing_keys, tenant_keys, tokens};
+use crate::handlers::admin::{signing_keys, tenant, tenant_keys, tokens};
 use crate::http::input::{ListQuery, MAX_LIMIT};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
@@ -25,10 +24,9 @@ async fn page_with(
     extra: minijinja::Value,
     status: StatusCode,
 ) -> Result<ApiResponse> {
-    let api = Api::new(s, me, req);
     let c = me.caller();
     let (tenant, keys, tokens, signing, members) = futures::try_join!(
-        api.get("/api/tenant"),
+        tenant::get_tenant(s, &c),
         tenant_keys::list_tenant_keys(s, &c),
         tokens::list_api_tokens(s, &c, ListQuery::first(MAX_LIMIT)),
         signing_keys::list_signing_keys(s, &c),

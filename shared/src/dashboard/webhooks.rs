@@ -13,9 +13,9 @@ use http::StatusCode;
 use minijinja::context;
 use serde_json::{Map, Value};
 
-use super::api::enc;
 use super::form::{self, errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
+use super::web::enc;
 use super::{notice, show, web};
 use crate::domain::webhooks::{EventType, ALL_EVENTS};
 use crate::handlers::admin::webhook_endpoints::{

@@ -54,28 +54,11 @@ fn bearer(req: &ApiRequest) -> Result<&str> {
     Ok(token)
 }
 
-tokio::task_local! {
-    /// The caller an in-process edge has already authenticated: the dashboard calls the admin
-    /// handlers in-process for a signed-in member, inside [`as_caller`], so every read and
-    /// write is scoped to that member's tenant exactly as for an API token. Requests from the
-    /// wire never carry it: it exists only inside that scope.
-    static IN_PROCESS_CALLER: Caller;
-}
-
-/// Runs `f` (in-process calls of the admin handlers) as `caller`.
-pub async fn as_caller<F: std::future::Future>(caller: Caller, f: F) -> F::Output {
-    IN_PROCESS_CALLER.scope(caller, f).await
-}
-
 /// Resolves the caller from the request's token: one strongly consistent read, reused by this
 /// process for `KEYHOOK_TOKEN_CACHE_SECONDS` (default 30 s; `store::read_cache`), so a warm
 /// admin request makes no read for its token. A revoked token stops working at once in the
-/// process that revoked it and within that time everywhere. Inside [`as_caller`], the caller
-/// given there.
+/// process that revoked it and within that time everywhere.
 pub async fn authenticate(store: &Store, req: &ApiRequest) -> Result<Caller> {
-    if let Ok(caller) = IN_PROCESS_CALLER.try_with(Caller::clone) {
-        return Ok(caller);
-    }
     let token = bearer(req)?;
     let record = store
         .authenticating_token(&token_hash(token))
