@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
+use keyhook_shared::app::ROUTES;
 use keyhook_shared::aws_lambda_events::event::sqs::SqsEvent;
-use keyhook_shared::http::ROUTES;
 use keyhook_tests::runtime_api::{function_binary, FunctionProcess, Outcome, RuntimeApi};
 use keyhook_tests::{unique, CheckoutOptions, Stack};
 use serde_json::{json, Value};

@@ -12,8 +12,8 @@ use keyhook_cli::provision::{
     table_definition, DELIVERY_MAX_RECEIVE_COUNT, DELIVERY_VISIBILITY_TIMEOUT,
     MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT, STREAM_VIEW,
 };
+use keyhook_shared::app::{Function, ROUTES};
 use keyhook_shared::handlers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
-use keyhook_shared::http::{Function, ROUTES};
 use serde_json::{json, Value};
 
 fn repo_file(path: &str) -> PathBuf {
@@ -176,7 +176,7 @@ fn the_http_api_has_exactly_the_routes_of_the_code() {
     let extra: Vec<_> = in_template.difference(&in_code).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "the template's routes differ from shared/src/http/routes.rs\n  \
+        "the template's routes differ from shared/src/app/routes.rs\n  \
          in the code, not in the template (method, path, function): {missing:?}\n  \
          in the template, not in the code: {extra:?}"
     );

@@ -7,8 +7,9 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
 use super::session::Signed;
+use crate::app::dispatch_for_dashboard;
 use crate::http::auth::{as_caller, Caller};
-use crate::http::{dispatch_for_dashboard, ApiRequest};
+use crate::http::ApiRequest;
 use crate::{Error, Result, Services};
 
 /// An in-process client of the API for one dashboard request.

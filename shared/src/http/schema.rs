@@ -1,6 +1,6 @@
 //! Request bodies are checked against the very JSON Schema the OpenAPI document publishes for
 //! them (generated with `schemars` from the handler's input type at build time, published in
-//! `shared/openapi/bodies/` and compiled into `http::request_bodies`: see `http::published`),
+//! `shared/openapi/bodies/` and compiled into `http::request_bodies`: see `app::published`),
 //! before the handler reads
 //! them: a body the document calls invalid is refused with `422 validation_failed` naming the
 //! field, so the document and the server cannot disagree on what is well formed. The handlers'

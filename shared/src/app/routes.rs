@@ -8,9 +8,10 @@ use futures::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 use tracing::Instrument;
 
+use crate::app::{idempotency, openapi};
 use crate::dashboard::{self, Page};
 use crate::handlers::{admin, checkout, validate, webhook};
-use crate::http::{idempotency, openapi, ApiRequest, ApiResponse};
+use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
 /// Largest body any route accepts (an app's own Stripe webhook URL included): 256 KiB.

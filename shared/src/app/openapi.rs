@@ -3,7 +3,7 @@
 //! very types the handlers read and write. Every `Op` must be described here (the `match` is
 //! exhaustive), so a new route cannot ship undocumented.
 //!
-//! The generation runs at build time, not in the functions (`http::published`): the document
+//! The generation runs at build time, not in the functions (`app::published`): the document
 //! and each request body's standalone schema are checked in under `shared/openapi/`, the admin
 //! function serves the document ([`PUBLISHED`]), and every function checks request bodies with
 //! validators compiled from those schemas (`http::schema`). So no binary links `schemars`'
@@ -17,6 +17,8 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
+use crate::app::idempotency;
+use crate::app::routes::{Op, ROUTES};
 use crate::domain::Currency;
 use crate::error::ErrorBody;
 use crate::handlers::admin::{
@@ -30,8 +32,7 @@ use crate::handlers::validate::license_file::LicenseFileView;
 use crate::handlers::validate::signing_key::{KeySetView, PublicKeyView, SigningKeyView};
 use crate::handlers::webhook::Receipt;
 use crate::http::input::ListBody;
-use crate::http::routes::{Op, ROUTES};
-use crate::http::{idempotency, schema};
+use crate::http::schema;
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
@@ -743,9 +744,9 @@ pub fn generate() -> (Value, Vec<RequestBody>) {
                 json!({"type": "string", "pattern": idempotency::KEY_PATTERN}),
             ));
         }
-        op.cross_origin = crate::http::routes::is_cross_origin(route.op);
+        op.cross_origin = crate::app::routes::is_cross_origin(route.op);
         let op = op.into_json(&mut g, route.path, &method);
-        if crate::http::routes::is_cross_origin(route.op) {
+        if crate::app::routes::is_cross_origin(route.op) {
             paths
                 .entry(route.path.to_string())
                 .or_insert_with(|| json!({}))

@@ -16,8 +16,8 @@ use std::future::Future;
 use http::{HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
+use crate::app::routes::{Op, Route};
 use crate::crypto::SealContext;
-use crate::http::routes::{Op, Route};
 use crate::http::{auth, ApiRequest, ApiResponse};
 use crate::store::idempotency::{IdempotencyRecord, DONE, PENDING};
 use crate::{Error, Result, Services};
