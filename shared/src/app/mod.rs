@@ -1,5 +1,6 @@
-//! The top of the application: what turns the handlers into one HTTP service. The route
-//! table and the dispatcher ([`routes`]), the OpenAPI document generated from them
+//! The top of the application: what turns the handlers into one HTTP service. Every operation
+//! declared once ([`operations`]: method, path, function, handler, OpenAPI description), the
+//! route matching and the dispatcher ([`routes`]), the OpenAPI document generated from them
 //! ([`openapi`], checked in by [`published`]'s test), `Idempotency-Key` on creates
 //! ([`idempotency`]) and the Lambda adapter ([`lambda`]). A Lambda converts API Gateway's
 //! event into an [`ApiRequest`](crate::http::ApiRequest) ([`lambda`]); the local server
@@ -11,6 +12,7 @@
 pub mod idempotency;
 pub mod lambda;
 pub mod openapi;
+pub mod operations;
 #[cfg(test)]
 mod published;
 pub mod routes;

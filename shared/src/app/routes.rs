@@ -1,6 +1,8 @@
-//! The route table: every HTTP route of Keyhook, the Lambda function that serves it, and its
-//! handler. The local server serves the whole table; each Lambda serves its own rows. The SAM
-//! template and the OpenAPI document are checked against this table by tests.
+//! Matching requests against the route table and serving them. The table itself, with every
+//! operation's handler and description, is declared once in [`super::operations`]; here is
+//! what is the same for every route: path templates and their parameters, `HEAD`, `OPTIONS`
+//! and CORS, 405 with `Allow`, body limits, the per-function dispatch, and the routes API
+//! Gateway must declare.
 
 use std::time::Instant;
 
@@ -8,9 +10,10 @@ use futures::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 use tracing::Instrument;
 
-use crate::app::{idempotency, openapi};
-use crate::dashboard::{self, Page};
-use crate::handlers::{admin, checkout, validate, webhook};
+use super::operations::{admin_handlers, checkout_handlers, validate_handlers, webhook_handlers};
+pub use super::operations::{Op, Page, ROUTES};
+use crate::app::idempotency;
+use crate::handlers::validate;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -23,14 +26,6 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// the body per candidate app, so the cap bounds that work; a larger event still arrives on
 /// the app's own URL, and reconciliation fetches any event a URL refused from Stripe's API.
 pub const SHARED_WEBHOOK_MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Largest body a route accepts.
-pub fn max_body_bytes(op: Op) -> usize {
-    match op {
-        Op::StripeWebhook | Op::LukittuStripeWebhook => SHARED_WEBHOOK_MAX_BODY_BYTES,
-        _ => MAX_BODY_BYTES,
-    }
-}
 
 /// The Lambda function that serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,80 +47,17 @@ impl Function {
     }
 }
 
-/// What a route does: one variant per handler.
+/// How API Gateway reaches a route's function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Health,
-    OpenApi,
-    ApiDocs,
-    StripeWebhook,
-    StripeWebhookForApp,
-    /// Lukittu's webhook URL shape, served as the shared webhook URL.
-    LukittuStripeWebhook,
-    CreateCheckoutSession,
-    GetCheckoutSession,
-    GetTenant,
-    ListApps,
-    CreateApp,
-    GetApp,
-    UpdateApp,
-    DeleteApp,
-    Diagnostics,
-    ListEvents,
-    GetEvent,
-    ListProducts,
-    CreateProduct,
-    GetProduct,
-    UpdateProduct,
-    DeleteProduct,
-    ListPlans,
-    CreatePlan,
-    GetPlan,
-    UpdatePlan,
-    DeletePlan,
-    ListPriceMappings,
-    CreatePriceMapping,
-    GetPriceMapping,
-    UpdatePriceMapping,
-    DeletePriceMapping,
-    ListCurrencies,
-    CreateCurrency,
-    UpdateCurrency,
-    ListLicenses,
-    CreateLicense,
-    GetLicense,
-    PatchLicense,
-    ResendLicenseEmail,
-    ImportLicenses,
-    ListTenantKeys,
-    CreateTenantKey,
-    ActivateTenantKey,
-    ListTokens,
-    CreateToken,
-    DeleteToken,
-    ValidateLicense,
-    ActivateLicense,
-    DeactivateLicense,
-    GetSigningKey,
-    GetSigningKeys,
-    CheckoutLicenseFile,
-    GetLicenseFile,
-    ListSigningKeys,
-    CreateSigningKey,
-    ActivateSigningKey,
-    /// A page (or form post) of the merchant dashboard.
-    Dashboard(Page),
-    ListWebhookEndpoints,
-    CreateWebhookEndpoint,
-    GetWebhookEndpoint,
-    UpdateWebhookEndpoint,
-    DeleteWebhookEndpoint,
-    RollWebhookEndpointSecret,
-    ListWebhookDeliveries,
-    TestWebhookEndpoint,
-    RetryWebhookDelivery,
+pub enum Gateway {
+    /// The route is declared in the template, with `ANY` on its path (`HEAD`, `OPTIONS` and
+    /// 405 answered by its own function, under the path's throttle).
+    OwnRoute,
+    /// Through `$default`, the admin function's catch-all: nothing in the template.
+    Default,
 }
 
+/// One row of the route table ([`ROUTES`], declared in [`super::operations`]).
 #[derive(Debug)]
 pub struct Route {
     pub method: Method,
@@ -133,135 +65,63 @@ pub struct Route {
     pub path: &'static str,
     pub function: Function,
     pub op: Op,
+    pub gateway: Gateway,
+    /// Browsers may call it from any origin (CORS): the public routes apps call from a web
+    /// page or a webview. Other routes stay same-origin: they answer no CORS headers.
+    pub cross_origin: bool,
+    /// Accepts `Idempotency-Key` ([`idempotency`]): the POSTs that create something.
+    pub idempotent: bool,
+    /// Largest body it accepts.
+    pub max_body: usize,
 }
 
-macro_rules! routes {
-    ($($method:ident $path:literal => $function:ident :: $op:ident $(($page:ident))?),* $(,)?) => {
-        &[$(Route { method: Method::$method, path: $path, function: Function::$function, op: Op::$op $((Page::$page))? }),*]
-    };
-}
+impl Route {
+    /// A row without flags: same-origin, no `Idempotency-Key`, bodies up to [`MAX_BODY_BYTES`].
+    pub(super) const fn new(
+        method: Method,
+        path: &'static str,
+        function: Function,
+        op: Op,
+        gateway: Gateway,
+    ) -> Self {
+        Route {
+            method,
+            path,
+            function,
+            op,
+            gateway,
+            cross_origin: false,
+            idempotent: false,
+            max_body: MAX_BODY_BYTES,
+        }
+    }
 
-/// Every route of the HTTP API.
-pub static ROUTES: &[Route] = routes![
-    GET "/health" => Admin::Health,
-    GET "/openapi.json" => Admin::OpenApi,
-    GET "/docs" => Admin::ApiDocs,
-    POST "/api/stripe/webhook" => Webhook::StripeWebhook,
-    POST "/api/stripe/webhook/{appId}" => Webhook::StripeWebhookForApp,
-    POST "/api/v1/integrations/stripe" => Webhook::LukittuStripeWebhook,
-    POST "/api/stripe/checkout/session" => Checkout::CreateCheckoutSession,
-    GET "/api/stripe/checkout/sessions/{sessionId}" => Checkout::GetCheckoutSession,
-    GET "/api/tenant" => Admin::GetTenant,
-    GET "/api/stripe/apps" => Admin::ListApps,
-    POST "/api/stripe/apps" => Admin::CreateApp,
-    GET "/api/stripe/apps/{appId}" => Admin::GetApp,
-    PUT "/api/stripe/apps/{appId}" => Admin::UpdateApp,
-    DELETE "/api/stripe/apps/{appId}" => Admin::DeleteApp,
-    GET "/api/stripe/diagnostics" => Admin::Diagnostics,
-    GET "/api/stripe/events" => Admin::ListEvents,
-    GET "/api/stripe/events/{eventId}" => Admin::GetEvent,
-    GET "/api/products" => Admin::ListProducts,
-    POST "/api/products" => Admin::CreateProduct,
-    GET "/api/products/{productId}" => Admin::GetProduct,
-    PUT "/api/products/{productId}" => Admin::UpdateProduct,
-    DELETE "/api/products/{productId}" => Admin::DeleteProduct,
-    GET "/api/plans" => Admin::ListPlans,
-    POST "/api/plans" => Admin::CreatePlan,
-    GET "/api/plans/{planId}" => Admin::GetPlan,
-    PUT "/api/plans/{planId}" => Admin::UpdatePlan,
-    DELETE "/api/plans/{planId}" => Admin::DeletePlan,
-    GET "/api/stripe/price-mappings" => Admin::ListPriceMappings,
-    POST "/api/stripe/price-mappings" => Admin::CreatePriceMapping,
-    GET "/api/stripe/price-mappings/{id}" => Admin::GetPriceMapping,
-    PUT "/api/stripe/price-mappings/{id}" => Admin::UpdatePriceMapping,
-    DELETE "/api/stripe/price-mappings/{id}" => Admin::DeletePriceMapping,
-    GET "/api/currencies" => Admin::ListCurrencies,
-    POST "/api/currencies" => Admin::CreateCurrency,
-    PUT "/api/currencies/{code}" => Admin::UpdateCurrency,
-    GET "/api/licenses" => Admin::ListLicenses,
-    POST "/api/licenses" => Admin::CreateLicense,
-    GET "/api/licenses/{licenseId}" => Admin::GetLicense,
-    PATCH "/api/licenses/{licenseId}" => Admin::PatchLicense,
-    POST "/api/licenses/{licenseId}/resend-email" => Admin::ResendLicenseEmail,
-    POST "/api/licenses/import" => Admin::ImportLicenses,
-    GET "/api/tenant-keys" => Admin::ListTenantKeys,
-    POST "/api/tenant-keys" => Admin::CreateTenantKey,
-    POST "/api/tenant-keys/{keyId}/activate" => Admin::ActivateTenantKey,
-    GET "/api/tokens" => Admin::ListTokens,
-    POST "/api/tokens" => Admin::CreateToken,
-    DELETE "/api/tokens/{tokenId}" => Admin::DeleteToken,
-    POST "/api/licenses/validate" => Validate::ValidateLicense,
-    POST "/api/licenses/activate" => Validate::ActivateLicense,
-    POST "/api/licenses/deactivate" => Validate::DeactivateLicense,
-    GET "/api/tenants/{tenantId}/signing-key" => Validate::GetSigningKey,
-    GET "/api/tenants/{tenantId}/signing-keys" => Validate::GetSigningKeys,
-    POST "/api/licenses/checkout" => Validate::CheckoutLicenseFile,
-    GET "/api/licenses/{licenseId}/file" => Admin::GetLicenseFile,
-    GET "/api/signing-keys" => Admin::ListSigningKeys,
-    POST "/api/signing-keys" => Admin::CreateSigningKey,
-    POST "/api/signing-keys/{kid}/activate" => Admin::ActivateSigningKey,
-    // The merchant dashboard (shared/src/dashboard): HTML pages and their form posts.
-    GET "/dashboard" => Admin::Dashboard(Overview),
-    GET "/dashboard/sign-in" => Admin::Dashboard(SignInPage),
-    POST "/dashboard/sign-in" => Admin::Dashboard(SignIn),
-    GET "/dashboard/sign-in/link" => Admin::Dashboard(SignInLink),
-    POST "/dashboard/sign-in/link" => Admin::Dashboard(UseSignInLink),
-    POST "/dashboard/sign-out" => Admin::Dashboard(SignOut),
-    GET "/dashboard/sign-up" => Admin::Dashboard(SignUpPage),
-    POST "/dashboard/sign-up" => Admin::Dashboard(SignUp),
-    GET "/dashboard/assets/{asset}" => Admin::Dashboard(Asset),
-    GET "/dashboard/apps" => Admin::Dashboard(Apps),
-    GET "/dashboard/apps/new" => Admin::Dashboard(NewApp),
-    POST "/dashboard/apps" => Admin::Dashboard(CreateApp),
-    GET "/dashboard/apps/{appId}" => Admin::Dashboard(AppPage),
-    POST "/dashboard/apps/{appId}" => Admin::Dashboard(UpdateApp),
-    POST "/dashboard/price-mappings" => Admin::Dashboard(CreatePriceMapping),
-    POST "/dashboard/price-mappings/{id}" => Admin::Dashboard(UpdatePriceMapping),
-    POST "/dashboard/currencies" => Admin::Dashboard(CreateCurrency),
-    POST "/dashboard/currencies/{code}" => Admin::Dashboard(UpdateCurrency),
-    GET "/dashboard/events/{eventId}" => Admin::Dashboard(Event),
-    GET "/dashboard/products" => Admin::Dashboard(Products),
-    GET "/dashboard/products/new" => Admin::Dashboard(NewProduct),
-    POST "/dashboard/products" => Admin::Dashboard(CreateProduct),
-    GET "/dashboard/products/{productId}" => Admin::Dashboard(ProductPage),
-    POST "/dashboard/products/{productId}" => Admin::Dashboard(UpdateProduct),
-    POST "/dashboard/email-preview" => Admin::Dashboard(EmailPreview),
-    POST "/dashboard/plans" => Admin::Dashboard(CreatePlan),
-    POST "/dashboard/plans/{planId}" => Admin::Dashboard(UpdatePlan),
-    GET "/dashboard/licenses" => Admin::Dashboard(Licenses),
-    GET "/dashboard/licenses/new" => Admin::Dashboard(NewLicense),
-    POST "/dashboard/licenses" => Admin::Dashboard(CreateLicense),
-    GET "/dashboard/licenses/{licenseId}" => Admin::Dashboard(LicensePage),
-    POST "/dashboard/licenses/{licenseId}" => Admin::Dashboard(UpdateLicense),
-    POST "/dashboard/licenses/{licenseId}/key" => Admin::Dashboard(RevealKey),
-    GET "/dashboard/test-purchase" => Admin::Dashboard(TestPurchase),
-    POST "/dashboard/test-purchase" => Admin::Dashboard(RunTestPurchase),
-    GET "/dashboard/settings" => Admin::Dashboard(Settings),
-    POST "/dashboard/settings/tenant-keys" => Admin::Dashboard(CreateTenantKey),
-    POST "/dashboard/settings/tenant-keys/{keyId}" => Admin::Dashboard(ActivateTenantKey),
-    POST "/dashboard/settings/tokens" => Admin::Dashboard(CreateToken),
-    POST "/dashboard/settings/tokens/{tokenId}" => Admin::Dashboard(RevokeToken),
-    POST "/dashboard/settings/members" => Admin::Dashboard(InviteMember),
-    POST "/dashboard/settings/members/{memberId}" => Admin::Dashboard(UpdateMember),
-    POST "/dashboard/settings/signing-keys" => Admin::Dashboard(CreateSigningKey),
-    POST "/dashboard/settings/signing-keys/{kid}" => Admin::Dashboard(ActivateSigningKey),
-    GET "/dashboard/webhooks" => Admin::Dashboard(Webhooks),
-    POST "/dashboard/webhooks" => Admin::Dashboard(CreateWebhookEndpoint),
-    GET "/dashboard/webhooks/{endpointId}" => Admin::Dashboard(WebhookEndpointPage),
-    POST "/dashboard/webhooks/{endpointId}" => Admin::Dashboard(UpdateWebhookEndpoint),
-    POST "/dashboard/webhooks/{endpointId}/deliveries/{deliveryId}" => Admin::Dashboard(RetryWebhookDelivery),
-    GET "/dashboard/import" => Admin::Dashboard(Import),
-    POST "/dashboard/import" => Admin::Dashboard(RunImport),
-    GET "/api/webhook-endpoints" => Admin::ListWebhookEndpoints,
-    POST "/api/webhook-endpoints" => Admin::CreateWebhookEndpoint,
-    GET "/api/webhook-endpoints/{endpointId}" => Admin::GetWebhookEndpoint,
-    PUT "/api/webhook-endpoints/{endpointId}" => Admin::UpdateWebhookEndpoint,
-    DELETE "/api/webhook-endpoints/{endpointId}" => Admin::DeleteWebhookEndpoint,
-    POST "/api/webhook-endpoints/{endpointId}/roll-secret" => Admin::RollWebhookEndpointSecret,
-    GET "/api/webhook-endpoints/{endpointId}/deliveries" => Admin::ListWebhookDeliveries,
-    POST "/api/webhook-endpoints/{endpointId}/test" => Admin::TestWebhookEndpoint,
-    POST "/api/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry" => Admin::RetryWebhookDelivery,
-];
+    /// Flag `cross_origin`.
+    pub(super) const fn cross_origin(mut self) -> Self {
+        self.cross_origin = true;
+        self
+    }
+
+    /// Flag `idempotent`.
+    pub(super) const fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// Flag `shared_webhook_body`: [`SHARED_WEBHOOK_MAX_BODY_BYTES`].
+    pub(super) const fn shared_webhook_body(mut self) -> Self {
+        self.max_body = SHARED_WEBHOOK_MAX_BODY_BYTES;
+        self
+    }
+
+    /// Flag `own_route`: declared in the template even in a group reached through `$default`
+    /// (a route of the admin function that needs its own throttle).
+    #[allow(dead_code)]
+    pub(super) const fn own_route(mut self) -> Self {
+        self.gateway = Gateway::OwnRoute;
+        self
+    }
+}
 
 /// Path parameters captured by a route.
 #[derive(Debug, Default)]
@@ -328,20 +188,6 @@ fn param_count(route: &Route) -> usize {
     route.path.matches('{').count()
 }
 
-/// Whether browsers may call an operation from any origin (CORS): the public routes apps call
-/// from a web page or a webview. Admin routes stay same-origin: they answer no CORS headers.
-pub fn is_cross_origin(op: Op) -> bool {
-    matches!(
-        op,
-        Op::ValidateLicense
-            | Op::ActivateLicense
-            | Op::DeactivateLicense
-            | Op::CheckoutLicenseFile
-            | Op::GetSigningKey
-            | Op::GetSigningKeys
-    )
-}
-
 /// The methods a path answers, for `Allow`: its routes' methods, `HEAD` where `GET` is, and
 /// `OPTIONS`; `None` when no route has this path.
 pub fn allowed_methods(path: &str) -> Option<String> {
@@ -390,20 +236,18 @@ pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
     }
 }
 
-/// The routes API Gateway must send to the functions: every row of [`ROUTES`]; `HEAD` beside
-/// each `GET` of a function other than the admin one; `OPTIONS` (CORS preflight) beside each
-/// cross-origin route; and `$default` (everything else: unknown paths, undeclared methods, the
-/// admin function's `HEAD`s), served by the admin function. `tests/template.rs` checks that
-/// the SAM template declares exactly these.
+/// The routes API Gateway must send to the functions, with the function each goes to: the
+/// rows of [`Gateway::OwnRoute`], and `ANY` on each of their paths (so `HEAD`, `OPTIONS` and
+/// 405 with `Allow` are answered by the same function, under the path's throttle); and
+/// `$default`, the admin function, for everything else (its own rows, unknown paths).
+/// `tests/template.rs` checks that the SAM template declares exactly these.
 pub fn gateway_routes() -> Vec<(String, Function)> {
     let mut out: Vec<(String, Function)> = Vec::new();
-    for r in ROUTES {
+    for r in ROUTES.iter().filter(|r| r.gateway == Gateway::OwnRoute) {
         out.push((format!("{} {}", r.method, r.path), r.function));
-        if r.method == Method::GET && r.function != Function::Admin {
-            out.push((format!("HEAD {}", r.path), r.function));
-        }
-        if is_cross_origin(r.op) {
-            out.push((format!("OPTIONS {}", r.path), r.function));
+        let any = format!("ANY {}", r.path);
+        if !out.iter().any(|(key, _)| *key == any) {
+            out.push((any, r.function));
         }
     }
     out.push(("$default".to_string(), Function::Admin));
@@ -421,7 +265,7 @@ fn options(req: &ApiRequest) -> Result<ApiResponse> {
     );
     let cross_origin = ROUTES
         .iter()
-        .any(|r| is_cross_origin(r.op) && path_fits(r.path, &req.path));
+        .any(|r| r.cross_origin && path_fits(r.path, &req.path));
     if cross_origin {
         let asked = req
             .header("access-control-request-headers")
@@ -569,8 +413,8 @@ async fn serve(
                     req.method, req.path
                 )));
             };
-            cross_origin = is_cross_origin(route.op);
-            let limit = max_body_bytes(route.op);
+            cross_origin = route.cross_origin;
+            let limit = route.max_body;
             if req.body.len() > limit {
                 return Err(Error::PayloadTooLarge { limit });
             }
@@ -616,163 +460,11 @@ async fn serve(
 
 /// A route's op reached a function that does not serve it: the route table and the handler
 /// tables disagree (a bug: tests/lambda_adapter.rs sends every route to its function).
-fn not_served(function: Function, op: Op) -> Error {
+pub(super) fn not_served(function: Function, op: Op) -> Error {
     Error::internal(format!(
         "{op:?} is not served by the {} function",
         function.name()
     ))
-}
-
-/// The handlers of the webhook function's routes.
-fn webhook_handlers<'a>(
-    s: &'a Services,
-    op: Op,
-    req: &'a ApiRequest,
-    p: &'a Params,
-) -> BoxFuture<'a, Result<ApiResponse>> {
-    Box::pin(async move {
-        match op {
-            Op::StripeWebhook => webhook::receive(s, req, None).await,
-            Op::StripeWebhookForApp => webhook::receive(s, req, Some(p.get("appId"))).await,
-            Op::LukittuStripeWebhook => webhook::receive(s, req, None).await,
-            other => Err(not_served(Function::Webhook, other)),
-        }
-    })
-}
-
-/// The handlers of the checkout function's routes.
-fn checkout_handlers<'a>(
-    s: &'a Services,
-    op: Op,
-    req: &'a ApiRequest,
-    p: &'a Params,
-) -> BoxFuture<'a, Result<ApiResponse>> {
-    Box::pin(async move {
-        match op {
-            Op::CreateCheckoutSession => checkout::create(s, req).await,
-            Op::GetCheckoutSession => checkout::get(s, req, p.get("sessionId")).await,
-            other => Err(not_served(Function::Checkout, other)),
-        }
-    })
-}
-
-/// The handlers of the validate function's routes.
-fn validate_handlers<'a>(
-    s: &'a Services,
-    op: Op,
-    req: &'a ApiRequest,
-    p: &'a Params,
-) -> BoxFuture<'a, Result<ApiResponse>> {
-    Box::pin(async move {
-        match op {
-            Op::ValidateLicense => validate::validate(s, req).await,
-            Op::ActivateLicense => validate::activate(s, req).await,
-            Op::DeactivateLicense => validate::deactivate(s, req).await,
-            Op::GetSigningKey => validate::signing_key(s, req, p.get("tenantId")).await,
-            Op::GetSigningKeys => validate::signing_keys(s, req, p.get("tenantId")).await,
-            Op::CheckoutLicenseFile => validate::checkout(s, req).await,
-            other => Err(not_served(Function::Validate, other)),
-        }
-    })
-}
-
-/// The handlers of the admin function's routes.
-fn admin_handlers<'a>(
-    s: &'a Services,
-    op: Op,
-    req: &'a ApiRequest,
-    p: &'a Params,
-) -> BoxFuture<'a, Result<ApiResponse>> {
-    Box::pin(async move {
-        match op {
-            Op::Health => Ok(ApiResponse::ok(&openapi::Health {
-                status: "ok".into(),
-            })),
-            Op::OpenApi => Ok(ApiResponse::text(
-                StatusCode::OK,
-                "application/json",
-                openapi::PUBLISHED,
-            )),
-            Op::ApiDocs => Ok(ApiResponse::text(
-                StatusCode::OK,
-                "text/html; charset=utf-8",
-                openapi::DOCS_PAGE,
-            )),
-            Op::GetTenant => admin::tenant::get(s, req).await,
-            Op::ListApps => admin::apps::list(s, req).await,
-            Op::CreateApp => admin::apps::create(s, req).await,
-            Op::GetApp => admin::apps::get(s, req, p.get("appId")).await,
-            Op::UpdateApp => admin::apps::update(s, req, p.get("appId")).await,
-            Op::DeleteApp => admin::apps::delete(s, req, p.get("appId")).await,
-            Op::Diagnostics => admin::apps::diagnostics(s, req).await,
-            Op::ListEvents => admin::events::list(s, req).await,
-            Op::GetEvent => admin::events::get(s, req, p.get("eventId")).await,
-            Op::ListProducts => admin::products::list(s, req).await,
-            Op::CreateProduct => admin::products::create(s, req).await,
-            Op::GetProduct => admin::products::get(s, req, p.get("productId")).await,
-            Op::UpdateProduct => admin::products::update(s, req, p.get("productId")).await,
-            Op::DeleteProduct => admin::products::delete(s, req, p.get("productId")).await,
-            Op::ListPlans => admin::plans::list(s, req).await,
-            Op::CreatePlan => admin::plans::create(s, req).await,
-            Op::GetPlan => admin::plans::get(s, req, p.get("planId")).await,
-            Op::UpdatePlan => admin::plans::update(s, req, p.get("planId")).await,
-            Op::DeletePlan => admin::plans::delete(s, req, p.get("planId")).await,
-            Op::ListPriceMappings => admin::price_mappings::list(s, req).await,
-            Op::CreatePriceMapping => admin::price_mappings::create(s, req).await,
-            Op::GetPriceMapping => admin::price_mappings::get(s, req, p.get("id")).await,
-            Op::UpdatePriceMapping => admin::price_mappings::update(s, req, p.get("id")).await,
-            Op::DeletePriceMapping => admin::price_mappings::delete(s, req, p.get("id")).await,
-            Op::ListCurrencies => admin::currencies::list(s, req).await,
-            Op::CreateCurrency => admin::currencies::create(s, req).await,
-            Op::UpdateCurrency => admin::currencies::update(s, req, p.get("code")).await,
-            Op::ListLicenses => admin::licenses::list(s, req).await,
-            Op::CreateLicense => admin::licenses::create(s, req).await,
-            Op::GetLicense => admin::licenses::get(s, req, p.get("licenseId")).await,
-            Op::PatchLicense => admin::licenses::patch(s, req, p.get("licenseId")).await,
-            Op::ResendLicenseEmail => {
-                admin::licenses::resend_email(s, req, p.get("licenseId")).await
-            }
-            Op::ImportLicenses => admin::license_import::import(s, req).await,
-            Op::ListTenantKeys => admin::tenant_keys::list(s, req).await,
-            Op::CreateTenantKey => admin::tenant_keys::create(s, req).await,
-            Op::ActivateTenantKey => admin::tenant_keys::activate(s, req, p.get("keyId")).await,
-            Op::ListTokens => admin::tokens::list(s, req).await,
-            Op::CreateToken => admin::tokens::create(s, req).await,
-            Op::DeleteToken => admin::tokens::delete(s, req, p.get("tokenId")).await,
-            Op::GetLicenseFile => {
-                validate::license_file::admin_file(s, req, p.get("licenseId")).await
-            }
-            Op::ListSigningKeys => admin::signing_keys::list(s, req).await,
-            Op::CreateSigningKey => admin::signing_keys::create(s, req).await,
-            Op::ActivateSigningKey => admin::signing_keys::activate(s, req, p.get("kid")).await,
-            Op::Dashboard(page) => dashboard::serve(s, page, req, p).await,
-            Op::ListWebhookEndpoints => admin::webhook_endpoints::list(s, req).await,
-            Op::CreateWebhookEndpoint => admin::webhook_endpoints::create(s, req).await,
-            Op::GetWebhookEndpoint => {
-                admin::webhook_endpoints::get(s, req, p.get("endpointId")).await
-            }
-            Op::UpdateWebhookEndpoint => {
-                admin::webhook_endpoints::update(s, req, p.get("endpointId")).await
-            }
-            Op::DeleteWebhookEndpoint => {
-                admin::webhook_endpoints::delete(s, req, p.get("endpointId")).await
-            }
-            Op::RollWebhookEndpointSecret => {
-                admin::webhook_endpoints::roll_secret(s, req, p.get("endpointId")).await
-            }
-            Op::ListWebhookDeliveries => {
-                admin::webhook_endpoints::deliveries(s, req, p.get("endpointId")).await
-            }
-            Op::TestWebhookEndpoint => {
-                admin::webhook_endpoints::test(s, req, p.get("endpointId")).await
-            }
-            Op::RetryWebhookDelivery => {
-                admin::webhook_endpoints::retry(s, req, p.get("endpointId"), p.get("deliveryId"))
-                    .await
-            }
-            other => Err(not_served(Function::Admin, other)),
-        }
-    })
 }
 
 #[cfg(test)]
