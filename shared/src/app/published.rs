@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::app::openapi::{self, RequestBody};
+use crate::http::schema;
+use crate::Error;
 
 /// `admin.apps.AppInput+name.json`: the type's path under `handlers`, then the required fields.
 fn body_file(body: &RequestBody) -> String {
@@ -163,4 +165,30 @@ fn every_published_body_has_a_validator() {
             body.type_id
         );
     }
+}
+
+/// `http::schema::check` finds a handler's body among the published ones and reports its
+/// first error at its field.
+#[test]
+fn bodies_are_checked_against_the_published_schema() {
+    use crate::handlers::admin::tokens::{TokenInput, CREATE_REQUIRED};
+    let missing = schema::check::<TokenInput>(&serde_json::json!({}), CREATE_REQUIRED);
+    assert!(
+        matches!(&missing, Err(Error::Validation { field: Some(f), .. }) if f == "name"),
+        "{missing:?}"
+    );
+    assert!(
+        schema::check::<TokenInput>(&serde_json::json!({"name": "ci"}), CREATE_REQUIRED).is_ok()
+    );
+    // A map's key names itself before what keys must be.
+    use crate::handlers::admin::products::ProductInput;
+    let bad_key = schema::check::<ProductInput>(&serde_json::json!({"prices": {"xx1": "5"}}), &[]);
+    let Err(Error::Validation { field, message }) = bad_key else {
+        panic!("{bad_key:?}");
+    };
+    assert_eq!(field.as_deref(), Some("prices"));
+    assert_eq!(
+        message,
+        "xx1: must be a lowercase ISO 4217 code such as \"usd\""
+    );
 }
