@@ -11,14 +11,14 @@
 //!   ([`FunctionRoutes`](super::routes::FunctionRoutes));
 //! - the OpenAPI document's operations ([`super::openapi`] calls the generated `describe`);
 //! - the routes the SAM template must declare ([`gateway_routes`](super::routes::gateway_routes),
-//!   checked by `tests/template.rs`): the rows of `gateway OwnRoute` groups (or marked
-//!   `own_route`) get their own, every other row reaches the admin function through `$default`.
+//!   checked by `tests/template.rs`): the rows of the `gateway OwnRoute` functions get their
+//!   own, the rows of the `gateway Default` one (admin) reach it through `$default`.
 //!
-//! A function's rows are grouped under `function Name: its_handlers, gateway ...`. A row reads
-//! `Op: METHOD "/path" [flags] => handler call, description;`. The flags are
+//! A function's rows are grouped under `function Name: its_handlers, gateway OwnRoute|Default`.
+//! A row reads `Op: METHOD "/path" [flags] => handler call, description;`. The flags are
 //! `cross_origin` (CORS: browsers may call it from any origin), `idempotent` (accepts
-//! `Idempotency-Key`), `shared_webhook_body` (the shared Stripe URLs' 64 KiB body limit) and
-//! `own_route`. A dashboard page reads `Page: METHOD "/path", Public|Session => call, summary;`.
+//! `Idempotency-Key`) and `shared_webhook_body` (the shared Stripe URLs' 64 KiB body limit). A
+//! dashboard page reads `Page: METHOD "/path", Public|Session => call, summary;`.
 //!
 //! Why a `macro_rules!` and not a crate: the handler-level OpenAPI crates (utoipa, aide) bring
 //! their own schema model or a `schemars` other than ours (aide 0.15 is on schemars 0.9, utoipa

@@ -113,14 +113,6 @@ impl Route {
         self.max_body = SHARED_WEBHOOK_MAX_BODY_BYTES;
         self
     }
-
-    /// Flag `own_route`: declared in the template even in a group reached through `$default`
-    /// (a route of the admin function that needs its own throttle).
-    #[allow(dead_code)]
-    pub(super) const fn own_route(mut self) -> Self {
-        self.gateway = Gateway::OwnRoute;
-        self
-    }
 }
 
 /// Path parameters captured by a route.
