@@ -1022,6 +1022,11 @@ fn the_alarms_worth_having_exist() {
     )
     .expect("the access log format is JSON");
     assert_eq!(line["routeKey"], "$context.routeKey");
+    // `$default` for every admin request: the line says which one.
+    assert_eq!(
+        (&line["method"], &line["path"]),
+        (&json!("$context.httpMethod"), &json!("$context.path"))
+    );
     assert_eq!(line["status"], 503, "status is a number (>= 500 compares)");
 }
 
