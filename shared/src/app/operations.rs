@@ -1,7 +1,7 @@
 //! Every operation of Keyhook's HTTP surface, declared once: its method and path, the Lambda
 //! function that serves it, the handler call, what API Gateway needs for it, and its OpenAPI
 //! description. Adding a route is adding one row here; everything else is derived from the
-//! rows by [`operations!`]:
+//! rows by the `operations!` macro below:
 //!
 //! - [`Op`] (one variant per row; a dashboard page is `Op::Dashboard(Page)`) and [`Page`]
 //!   (with each page's summary and whether it needs a session);
@@ -75,7 +75,8 @@ macro_rules! operations {
             )+
         }
     ) => {
-        /// What a route does: one variant per row of [`ROUTES`].
+        /// What a route does: one variant per API row of [`ROUTES`], and `Dashboard` with the
+        /// page for the dashboard's rows.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Op {
             $($( $(#[$odoc])* $op, )+)+
