@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use keyhook_shared::app::routes::{Op, ROUTES};
 use keyhook_shared::domain::member::Role;
-use keyhook_shared::http::routes::{Op, ROUTES};
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::dashboard::Dashboard;
 use keyhook_tests::{checkout_event, unique, Stack, TestTenant};

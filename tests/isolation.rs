@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
+use keyhook_shared::app::routes::Op;
+use keyhook_shared::app::{Function, ROUTES};
 use keyhook_shared::domain::member::Role;
-use keyhook_shared::http::routes::Op;
-use keyhook_shared::http::{Function, ROUTES};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};
 

@@ -3,9 +3,9 @@
 //! through the same dispatcher and verifies against the exact bytes Stripe signed.
 
 use base64::Engine;
-use keyhook_shared::http::lambda::{to_api_request, to_lambda_response};
-use keyhook_shared::http::routes::{serve_function, FunctionRoutes};
-use keyhook_shared::http::{dispatch, Function, ROUTES};
+use keyhook_shared::app::lambda::{to_api_request, to_lambda_response};
+use keyhook_shared::app::routes::{serve_function, FunctionRoutes};
+use keyhook_shared::app::{dispatch, Function, ROUTES};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::json;
 

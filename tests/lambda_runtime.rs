@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
+use keyhook_shared::app::routes::{find, Gateway};
+use keyhook_shared::app::ROUTES;
 use keyhook_shared::aws_lambda_events::event::sqs::SqsEvent;
-use keyhook_shared::http::ROUTES;
 use keyhook_tests::runtime_api::{function_binary, FunctionProcess, Outcome, RuntimeApi};
 use keyhook_tests::{unique, CheckoutOptions, Stack};
 use serde_json::{json, Value};
@@ -611,10 +612,40 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
         let ctx = &event["requestContext"];
         assert_eq!(ctx["routeKey"], route_key.as_str(), "{name}");
         assert_eq!(ctx["stage"], "$default", "{name}");
-        let (method, template) = route_key.split_once(' ').unwrap();
-        assert_eq!(ctx["http"]["method"], method, "{name}");
+        let method = ctx["http"]["method"].as_str().unwrap().to_string();
         let raw_path = event["rawPath"].as_str().unwrap();
         assert_eq!(ctx["http"]["path"], raw_path, "{name}");
+        // The route API Gateway matched: the route's own for the webhook, checkout and
+        // validate functions; `$default` (and no path parameters) for the admin function's.
+        let template = if route_key == "$default" {
+            assert!(
+                event["pathParameters"].is_null(),
+                "{name}: $default has none"
+            );
+            let (route, _) = find(&method.parse().unwrap(), raw_path)
+                .unwrap_or_else(|e| panic!("{name}: {method} {raw_path} is a route: {e}"));
+            assert_eq!(
+                route.gateway,
+                Gateway::Default,
+                "{name}: {} {} has its own route in the template",
+                route.method,
+                route.path
+            );
+            route.path
+        } else {
+            let (m, template) = route_key.split_once(' ').unwrap();
+            assert_eq!(m, method, "{name}");
+            let route = ROUTES
+                .iter()
+                .find(|r| r.method == m && r.path == template)
+                .unwrap_or_else(|| panic!("{name}: {route_key} is a route"));
+            assert_eq!(
+                route.gateway,
+                Gateway::OwnRoute,
+                "{name}: {route_key} reaches its function through $default"
+            );
+            route.path
+        };
         assert!(
             path_matches(template, raw_path),
             "{name}: {raw_path} is {template}"
@@ -635,7 +666,10 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
         let request = lambda_http::request::from_str(&event.to_string())
             .unwrap_or_else(|e| panic!("{name} is an API Gateway event: {e}"));
         assert_eq!(request.method().as_str(), method, "{name}");
-        by_route.entry(route_key).or_default().push(name);
+        by_route
+            .entry(format!("{method} {template}"))
+            .or_default()
+            .push(name);
     }
     let in_code: BTreeMap<String, ()> = ROUTES
         .iter()

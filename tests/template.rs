@@ -1,5 +1,6 @@
-//! The SAM template (`infra/template.yaml`) against the code: the HTTP API's routes equal the
-//! route table both ways, the table/key/queues equal what `keyhook provision` creates locally,
+//! The SAM template (`infra/template.yaml`) against the code: the HTTP API's routes are what
+//! the operations' declaration says API Gateway needs, both ways, and every route of the code
+//! reaches its function, the table/key/queues equal what `keyhook provision` creates locally,
 //! every setting of `Config` is set, and each function's role grants exactly the actions
 //! docs/deploy.md lists (no wildcards). No AWS needed: the template is parsed as YAML, with
 //! CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, ...) read as their long forms.
@@ -12,8 +13,9 @@ use keyhook_cli::provision::{
     table_definition, DELIVERY_MAX_RECEIVE_COUNT, DELIVERY_VISIBILITY_TIMEOUT,
     MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT, STREAM_VIEW,
 };
+use keyhook_shared::app::routes::gateway_routes;
+use keyhook_shared::app::{Function, ROUTES};
 use keyhook_shared::handlers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
-use keyhook_shared::http::{Function, ROUTES};
 use serde_json::{json, Value};
 
 fn repo_file(path: &str) -> PathBuf {
@@ -103,6 +105,78 @@ fn functions(t: &Value) -> BTreeMap<String, (&String, &Value)> {
         .collect()
 }
 
+/// The template's HTTP API routes: route key (`METHOD /path`, `ANY /path` or `$default`) ->
+/// the code's name of the function its integration invokes.
+fn template_routes(t: &Value) -> BTreeMap<String, String> {
+    let by_id: BTreeMap<&String, String> = functions(t)
+        .into_iter()
+        .map(|(name, (id, _))| (id, name))
+        .collect();
+    let mut routes = BTreeMap::new();
+    for (id, route) in resources_of_type(t, "AWS::ApiGatewayV2::Route") {
+        let props = &route["Properties"];
+        assert_eq!(
+            props["ApiId"],
+            json!({"Ref": "HttpApi"}),
+            "{id} is on HttpApi"
+        );
+        let key = props["RouteKey"].as_str().expect("RouteKey");
+        let target = props["Target"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: Target is !Sub integrations/${{...}}"));
+        let integration = target
+            .strip_prefix("integrations/${")
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("{id}: target {target}"));
+        let integration = resource(t, integration);
+        assert_eq!(integration["Type"], "AWS::ApiGatewayV2::Integration");
+        assert_eq!(integration["Properties"]["IntegrationType"], "AWS_PROXY");
+        assert_eq!(integration["Properties"]["PayloadFormatVersion"], "2.0");
+        let function_id = getatt_target(&integration["Properties"]["IntegrationUri"])
+            .unwrap_or_else(|| panic!("{id}: integration targets a function of the template"));
+        let function = by_id
+            .iter()
+            .find(|(fid, _)| fid.as_str() == function_id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| panic!("{id}: {function_id} is a Keyhook function"));
+        assert!(
+            routes.insert(key.to_string(), function).is_none(),
+            "{key} is declared twice"
+        );
+    }
+    routes
+}
+
+/// Whether a route's path template fits a request path (`{name}` is one segment).
+fn template_fits(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}')))
+}
+
+/// The route API Gateway picks for `method path` among `routes`, as HTTP APIs select: the
+/// most specific path (fewest `{params}`), the method's own route before `ANY` on that path,
+/// `$default` when no route fits.
+fn gateway_pick<'a>(routes: &'a BTreeMap<String, String>, method: &str, path: &str) -> &'a str {
+    let fitting: Vec<(&str, &str)> = routes
+        .keys()
+        .filter_map(|key| key.split_once(' '))
+        .filter(|(_, template)| template_fits(template, path))
+        .collect();
+    let fewest = fitting.iter().map(|(_, t)| t.matches('{').count()).min();
+    let best: Vec<&(&str, &str)> = fitting
+        .iter()
+        .filter(|(_, t)| Some(t.matches('{').count()) == fewest)
+        .collect();
+    best.iter()
+        .find(|(m, _)| *m == method)
+        .or_else(|| best.iter().find(|(m, _)| *m == "ANY"))
+        .map(|(m, t)| &routes[&format!("{m} {t}")])
+        .unwrap_or_else(|| &routes["$default"])
+}
+
 #[test]
 fn the_http_api_has_exactly_the_routes_of_the_code() {
     // One function per path, so `ANY <path>` has one target.
@@ -115,71 +189,52 @@ fn the_http_api_has_exactly_the_routes_of_the_code() {
             );
         }
     }
-    let t = template();
-    let by_id: BTreeMap<&String, String> = functions(&t)
+    let in_template = template_routes(&template());
+    // The template declares exactly what the code's declaration says API Gateway needs: the
+    // routes of the webhook, checkout and validate functions with `ANY` on their paths, and
+    // `$default` for the admin function (none of its routes is declared needlessly).
+    let in_code: BTreeMap<String, String> = gateway_routes()
         .into_iter()
-        .map(|(name, (id, _))| (id, name))
+        .map(|(key, function)| (key, function.name().to_string()))
         .collect();
-    let mut in_template = BTreeSet::new();
-    for (id, route) in resources_of_type(&t, "AWS::ApiGatewayV2::Route") {
-        let props = &route["Properties"];
-        assert_eq!(
-            props["ApiId"],
-            json!({"Ref": "HttpApi"}),
-            "{id} is on HttpApi"
-        );
-        let key = props["RouteKey"].as_str().expect("RouteKey");
-        let (method, path) = key.split_once(' ').expect("METHOD /path");
-        let target = props["Target"]["Fn::Sub"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{id}: Target is !Sub integrations/${{...}}"));
-        let integration = target
-            .strip_prefix("integrations/${")
-            .and_then(|s| s.strip_suffix('}'))
-            .unwrap_or_else(|| panic!("{id}: target {target}"));
-        let integration = resource(&t, integration);
-        assert_eq!(integration["Type"], "AWS::ApiGatewayV2::Integration");
-        assert_eq!(integration["Properties"]["IntegrationType"], "AWS_PROXY");
-        assert_eq!(integration["Properties"]["PayloadFormatVersion"], "2.0");
-        let function_id = getatt_target(&integration["Properties"]["IntegrationUri"])
-            .unwrap_or_else(|| panic!("{id}: integration targets a function of the template"));
-        let function = by_id
-            .iter()
-            .find(|(fid, _)| fid.as_str() == function_id)
-            .map(|(_, name)| name.clone())
-            .unwrap_or_else(|| panic!("{id}: {function_id} is a Keyhook function"));
-        assert!(
-            in_template.insert((method.to_string(), path.to_string(), function)),
-            "{key} is declared twice"
-        );
-    }
-    // Each route of the code, and `ANY` on each of its paths to the same function (HEAD,
-    // OPTIONS and 405 answered by the code, as the local server does).
-    let mut in_code: BTreeSet<(String, String, String)> = ROUTES
+    let missing: Vec<_> = in_code
         .iter()
-        .map(|r| {
-            (
-                r.method.to_string(),
-                r.path.to_string(),
-                r.function.name().to_string(),
-            )
-        })
+        .filter(|(k, f)| in_template.get(*k) != Some(f))
         .collect();
-    in_code.extend(ROUTES.iter().map(|r| {
-        (
-            "ANY".to_string(),
-            r.path.to_string(),
-            r.function.name().to_string(),
-        )
-    }));
-    let missing: Vec<_> = in_code.difference(&in_template).collect();
-    let extra: Vec<_> = in_template.difference(&in_code).collect();
+    let extra: Vec<_> = in_template
+        .iter()
+        .filter(|(k, f)| in_code.get(*k) != Some(f))
+        .collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "the template's routes differ from shared/src/http/routes.rs\n  \
-         in the code, not in the template (method, path, function): {missing:?}\n  \
+        "the template's routes differ from gateway_routes() (shared/src/app/operations.rs)\n  \
+         in the code, not in the template (route, function): {missing:?}\n  \
          in the template, not in the code: {extra:?}"
     );
+    assert!(
+        !ROUTES.iter().any(|r| r.function == Function::Admin
+            && in_template.contains_key(&format!("{} {}", r.method, r.path))),
+        "an admin route is declared needlessly: `$default` serves them"
+    );
+    // Every route of the code, its HEAD and its preflight reach the function serving it.
+    for r in ROUTES.iter() {
+        let mut methods = vec![r.method.as_str()];
+        if r.method == http::Method::GET {
+            methods.push("HEAD");
+        }
+        if r.cross_origin {
+            methods.push("OPTIONS");
+        }
+        for method in methods {
+            assert_eq!(
+                gateway_pick(&in_template, method, r.path),
+                r.function.name(),
+                "{method} {} reaches the {} function",
+                r.path,
+                r.function.name()
+            );
+        }
+    }
 }
 
 #[test]
@@ -967,6 +1022,11 @@ fn the_alarms_worth_having_exist() {
     )
     .expect("the access log format is JSON");
     assert_eq!(line["routeKey"], "$context.routeKey");
+    // `$default` for every admin request: the line says which one.
+    assert_eq!(
+        (&line["method"], &line["path"]),
+        (&json!("$context.httpMethod"), &json!("$context.path"))
+    );
     assert_eq!(line["status"], 503, "status is a number (>= 500 compares)");
 }
 

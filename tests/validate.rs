@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
+use keyhook_shared::app::lambda::to_api_request;
+use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::crypto::signed_answer::{verify_answer, AnswerError, Expected, PublicKeySet};
 use keyhook_shared::domain::validation::DeviceId;
-use keyhook_shared::http::lambda::to_api_request;
-use keyhook_shared::http::{dispatch, Function};
 use keyhook_shared::store::keys;
 use keyhook_tests::{checkout_event, live_checkout_event, Stack, TestApp, TestTenant};
 use serde_json::{json, Value};

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use keyhook_shared::http::{dispatch, ApiRequest, Function};
+use keyhook_shared::app::{dispatch, Function};
+use keyhook_shared::http::ApiRequest;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::{checkout_event, unique, Stack, TestApp, TestTenant};
 use serde_json::{json, Value};
@@ -363,7 +364,7 @@ async fn the_shared_urls_answer_only_stripes_addresses_and_read_nothing_for_othe
 
 #[tokio::test]
 async fn the_shared_urls_refuse_a_body_larger_than_stripes_events_before_any_read() {
-    use keyhook_shared::http::routes::{MAX_BODY_BYTES, SHARED_WEBHOOK_MAX_BODY_BYTES};
+    use keyhook_shared::app::routes::{MAX_BODY_BYTES, SHARED_WEBHOOK_MAX_BODY_BYTES};
     let stack = Stack::start().await;
     let (_tenant, app, product) = seller(&stack, "A").await;
     let counter = CallCounter::default();
@@ -462,7 +463,7 @@ async fn a_malformed_or_stale_signature_on_the_shared_url_reads_nothing() {
 /// `X-Forwarded-For` (written by the client).
 #[tokio::test]
 async fn the_address_checked_is_api_gateways_source_ip_not_a_forwarded_header() {
-    use keyhook_shared::http::lambda::to_api_request;
+    use keyhook_shared::app::lambda::to_api_request;
     let stack = Stack::start().await;
     let (_tenant, app, product) = seller(&stack, "A").await;
     let counter = CallCounter::default();

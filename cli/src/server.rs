@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::Router;
-use keyhook_shared::http::{dispatch, ApiRequest};
+use keyhook_shared::app::dispatch;
+use keyhook_shared::http::ApiRequest;
 use keyhook_shared::Services;
 use tokio::net::TcpListener;
 
@@ -26,7 +27,7 @@ async fn handle(
         Ok(b) => b,
         Err(_) => {
             let err = keyhook_shared::Error::PayloadTooLarge {
-                limit: keyhook_shared::http::routes::MAX_BODY_BYTES,
+                limit: keyhook_shared::app::routes::MAX_BODY_BYTES,
             };
             return to_response(keyhook_shared::http::ApiResponse::error(&err));
         }

@@ -1,10 +1,11 @@
 //! Keyhook's core crate. Every Lambda in `functions/` and the local server in `cli/` link it and
 //! call the same handlers, so behaviour lives here exactly once.
 //!
-//! A newcomer finds any behaviour in two hops: from the route table ([`http::routes`]) to its
+//! A newcomer finds any behaviour in two hops: from the route's row ([`app::operations`]) to its
 //! handler ([`handlers`]), and from the handler to the one module that owns the rule
 //! ([`domain`], [`stripe`], [`store`], [`crypto`], [`mail`]).
 
+pub mod app;
 pub mod cache;
 pub mod clock;
 pub mod config;

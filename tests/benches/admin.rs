@@ -2,7 +2,8 @@
 //! clients against the emulator: get, list and update of a product and of a Stripe app.
 //! Prints figures; asserts only that each request succeeded.
 
-use keyhook_shared::http::{dispatch, ApiRequest, Function};
+use keyhook_shared::app::{dispatch, Function};
+use keyhook_shared::http::ApiRequest;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::Stack;
 use serde_json::{json, Value};

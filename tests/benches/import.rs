@@ -8,8 +8,9 @@
 
 use std::time::Instant;
 
+use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::handlers::admin::license_import::{ImportInput, ImportLicense, ImportReport};
-use keyhook_shared::http::{dispatch, ApiRequest, Function};
+use keyhook_shared::http::ApiRequest;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::Stack;
 use serde_json::json;

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
+use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::crypto::SealContext;
 use keyhook_shared::domain::stripe_app::fields;
 use keyhook_shared::domain::StripeApp;
-use keyhook_shared::http::{dispatch, ApiRequest, Function};
+use keyhook_shared::http::ApiRequest;
 use keyhook_shared::stripe::signature::{self, SignatureHeader};
 use keyhook_shared::stripe::Event;
 use keyhook_tests::calls::{counted_services, CallCounter};
@@ -335,8 +336,8 @@ async fn add_apps(stack: &Stack, tenant: &str, count: usize, into: &mut HashMap<
 /// them), with the Stripe address check on and off. Timed in-process through the dispatcher
 /// (no HTTP), warm: the candidate list and every secret opened.
 async fn shared_url_costs() {
+    use keyhook_shared::app::routes::{MAX_BODY_BYTES, SHARED_WEBHOOK_MAX_BODY_BYTES};
     use keyhook_shared::config::StripeSourceIps;
-    use keyhook_shared::http::routes::{MAX_BODY_BYTES, SHARED_WEBHOOK_MAX_BODY_BYTES};
     const SHARED: &str = "/api/stripe/webhook";
     const ELSEWHERE: &str = "198.51.100.7";
     let stripe = keyhook_shared::stripe::source_ips::addresses()[0].to_string();

@@ -20,9 +20,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::domain::validation::{rules, Check, DeviceId, LicenseUsage};
 use keyhook_shared::handlers::validate::answer::{Answer, LicenseSummary};
-use keyhook_shared::http::{dispatch, ApiRequest, Function};
+use keyhook_shared::http::ApiRequest;
 use keyhook_shared::Services;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::dynamo_responder::DynamoResponder;

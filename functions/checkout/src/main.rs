@@ -1,9 +1,9 @@
-//! The checkout Lambda: serves the `checkout` rows of the route table (`keyhook_shared::http::routes`).
+//! The checkout Lambda: serves the `checkout` rows of the route table (`keyhook_shared::app::routes`).
 //! Wiring only: clients are built once, then its own routes are served (`FunctionRoutes`: the
 //! binary links no other function's handlers).
 
 // Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), keyhook_shared::lambda_http::Error> {
-    keyhook_shared::http::lambda::run(keyhook_shared::http::routes::FunctionRoutes::CHECKOUT).await
+    keyhook_shared::app::lambda::run(keyhook_shared::app::routes::FunctionRoutes::CHECKOUT).await
 }

@@ -1,4 +1,4 @@
-//! Idempotency records (`Idempotency-Key` on admin creates, see `http::idempotency`): one per
+//! Idempotency records (`Idempotency-Key` on admin creates, see `app::idempotency`): one per
 //! tenant, route and key, in the tenant's partition (`sk = IDEM#<sha256(route, key)>`), expiring
 //! by `ttl` after 24 hours. A record is `pending` while its first request runs (a lock that
 //! lapses, so a crashed request does not block the key for a day) and `done` once the answer is

@@ -5,7 +5,8 @@
 //! none of which reads anything:
 //! 1. the sender is one of Stripe's published webhook addresses (`KEYHOOK_STRIPE_SOURCE_IPS`;
 //!    the address is API Gateway's `requestContext.http.sourceIp`, never a header);
-//! 2. the body is no larger than Stripe's events (`routes::max_body_bytes`, before the handler);
+//! 2. the body is no larger than Stripe's events (the route's `shared_webhook_body` flag in
+//!    `app::operations`, checked before the handler);
 //! 3. the `Stripe-Signature` header is well formed and its timestamp recent (`receive`).
 //!
 //! An app's own URL (`/api/stripe/webhook/{appId}`) has one candidate whatever the number of

@@ -3,7 +3,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
-use crate::http::routes::{serve_function, FunctionRoutes};
+use crate::app::routes::{serve_function, FunctionRoutes};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::Services;
 

@@ -1,6 +1,6 @@
 //! `Idempotency-Key` on the API's creates: a retried create returns the first answer (same
 //! status and body) instead of creating twice. One mechanism, in the dispatcher, for every
-//! operation [`accepts_key`] names:
+//! route declared `idempotent` ([`Route::idempotent`]):
 //!
 //! - the key is scoped to the caller's tenant and the route, and kept 24 hours;
 //! - the first request claims the key with a conditional write, so concurrent duplicates never
@@ -16,8 +16,8 @@ use std::future::Future;
 use http::{HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
+use crate::app::routes::Route;
 use crate::crypto::SealContext;
-use crate::http::routes::{Op, Route};
 use crate::http::{auth, ApiRequest, ApiResponse};
 use crate::store::idempotency::{IdempotencyRecord, DONE, PENDING};
 use crate::{Error, Result, Services};
@@ -38,25 +38,6 @@ const SEAL_FIELD: &str = "idempotentResponse";
 /// The answer header that marks a replay.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-/// The operations that accept `Idempotency-Key`: the POSTs that create something.
-pub fn accepts_key(op: Op) -> bool {
-    matches!(
-        op,
-        Op::CreateCheckoutSession
-            | Op::CreateApp
-            | Op::CreateProduct
-            | Op::CreatePlan
-            | Op::CreatePriceMapping
-            | Op::CreateCurrency
-            | Op::CreateLicense
-            | Op::ImportLicenses
-            | Op::CreateTenantKey
-            | Op::CreateToken
-            | Op::CreateSigningKey
-            | Op::CreateWebhookEndpoint
-    )
-}
-
 fn valid_key(key: &str) -> bool {
     (1..=MAX_KEY_CHARS).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
@@ -69,7 +50,7 @@ pub async fn run(
     req: &ApiRequest,
     handler: impl Future<Output = Result<ApiResponse>>,
 ) -> Result<ApiResponse> {
-    if !accepts_key(route.op) {
+    if !route.idempotent {
         return handler.await;
     }
     let Some(raw) = req.headers.get(HEADER) else {

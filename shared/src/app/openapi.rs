@@ -1,9 +1,10 @@
 //! The OpenAPI 3.1 document of the whole HTTP surface, generated from the code: paths and
 //! methods from the route table, request and response schemas derived (`schemars`) from the
-//! very types the handlers read and write. Every `Op` must be described here (the `match` is
-//! exhaustive), so a new route cannot ship undocumented.
+//! very types the handlers read and write. Each operation's description is part of its row in
+//! [`super::operations`] (a row cannot be declared without one); this module is the builder
+//! those descriptions use, and the assembly of the document.
 //!
-//! The generation runs at build time, not in the functions (`http::published`): the document
+//! The generation runs at build time, not in the functions (`app::published`): the document
 //! and each request body's standalone schema are checked in under `shared/openapi/`, the admin
 //! function serves the document ([`PUBLISHED`]), and every function checks request bodies with
 //! validators compiled from those schemas (`http::schema`). So no binary links `schemars`'
@@ -17,38 +18,28 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::domain::Currency;
+use crate::app::idempotency;
+use crate::app::routes::{Op, ROUTES};
 use crate::error::ErrorBody;
-use crate::handlers::admin::{
-    apps, currencies, events, license_import, licenses, plans, price_mappings, products, tenant,
-    tenant_keys, tokens, webhook_endpoints as whe,
-};
-use crate::handlers::checkout;
-use crate::handlers::validate::answer::SignedAnswer;
-use crate::handlers::validate::input as validate_input;
-use crate::handlers::validate::license_file::LicenseFileView;
-use crate::handlers::validate::signing_key::{KeySetView, PublicKeyView, SigningKeyView};
-use crate::handlers::webhook::Receipt;
 use crate::http::input::ListBody;
-use crate::http::routes::{Op, ROUTES};
-use crate::http::{idempotency, schema};
+use crate::http::schema;
 
 /// Who may call an operation.
-#[derive(Clone, Copy)]
-enum Auth {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
     /// Admin API token.
     Token,
     /// Stripe's signature.
     Stripe,
     /// Public.
-    None,
+    Public,
     /// The dashboard's session cookie (and the CSRF token of its forms).
     Session,
 }
 
 /// Collects schemas: request bodies under the deserialisation contract, responses under
 /// the serialisation one, both into `components/schemas`.
-struct Gen {
+pub(crate) struct Gen {
     requests: SchemaGenerator,
     responses: SchemaGenerator,
     /// `<Type>Create` components to derive: (type's component, required fields, name).
@@ -59,7 +50,7 @@ struct Gen {
 }
 
 impl Gen {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let settings = |contract| {
             SchemaSettings::draft2020_12().with(|s| {
                 s.definitions_path = "/components/schemas".into();
@@ -133,7 +124,7 @@ fn any_as_object(schema: Value) -> Value {
 }
 
 /// One operation being described.
-struct Operation {
+pub(crate) struct Operation {
     summary: &'static str,
     tag: &'static str,
     auth: Auth,
@@ -150,7 +141,7 @@ struct Operation {
 }
 
 impl Operation {
-    fn new(summary: &'static str, tag: &'static str, auth: Auth) -> Self {
+    pub(crate) fn new(summary: &'static str, tag: &'static str, auth: Auth) -> Self {
         Operation {
             summary,
             tag,
@@ -166,7 +157,7 @@ impl Operation {
     }
 
     /// A dashboard route: an HTML page, or a form post answered by a page or a redirect.
-    fn html(mut self, method: &str) -> Self {
+    pub(crate) fn html(mut self, method: &str) -> Self {
         self.html = true;
         self.success = if method == "POST" {
             (303, "Done; redirects to the page that shows the result (or answers that page, with the form's errors)", None)
@@ -176,14 +167,14 @@ impl Operation {
         self
     }
 
-    fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+    pub(crate) fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
         g.body_schema::<T>(&[]);
         self.body = Some(g.request::<T>());
         self
     }
 
     /// A body with `required` fields (the list the handler checks with).
-    fn body_requiring<T: JsonSchema>(
+    pub(crate) fn body_requiring<T: JsonSchema>(
         mut self,
         g: &mut Gen,
         required: &'static [&'static str],
@@ -193,24 +184,24 @@ impl Operation {
         self
     }
 
-    fn ok<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+    pub(crate) fn ok<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
         self.success = (200, "OK", Some(g.response::<T>()));
         self
     }
 
     /// 200 with one of two bodies (a license file, or the refusal's answer).
-    fn ok_either<A: JsonSchema, B: JsonSchema>(mut self, g: &mut Gen) -> Self {
+    pub(crate) fn ok_either<A: JsonSchema, B: JsonSchema>(mut self, g: &mut Gen) -> Self {
         let either = json!({"anyOf": [g.response::<A>(), g.response::<B>()]});
         self.success = (200, "OK", Some(either));
         self
     }
 
-    fn created<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
+    pub(crate) fn created<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
         self.success = (201, "Created", Some(g.response::<T>()));
         self
     }
 
-    fn status<T: JsonSchema>(
+    pub(crate) fn status<T: JsonSchema>(
         mut self,
         g: &mut Gen,
         status: u16,
@@ -220,13 +211,13 @@ impl Operation {
         self
     }
 
-    fn no_content(mut self) -> Self {
+    pub(crate) fn no_content(mut self) -> Self {
         self.success = (204, "Deleted", None);
         self
     }
 
     /// A paginated list of `T`, with extra query filters.
-    fn list<T: JsonSchema>(
+    pub(crate) fn list<T: JsonSchema>(
         mut self,
         g: &mut Gen,
         filters: &[(&'static str, &'static str)],
@@ -239,16 +230,13 @@ impl Operation {
         self
     }
 
-    fn error(mut self, status: u16, description: &'static str) -> Self {
+    pub(crate) fn error(mut self, status: u16, description: &'static str) -> Self {
         self.extra_errors.push((status, description));
         self
     }
 
     /// What the shared Stripe webhook URLs refuse before matching (`webhook::shared_url`).
-    fn shared_webhook_errors(self, shared: bool) -> Self {
-        if !shared {
-            return self;
-        }
+    pub(crate) fn shared_webhook_errors(self) -> Self {
         self.error(403, "The request does not come from one of Stripe's webhook addresses (`not_from_stripe`): post to the app's own URL from elsewhere.")
             .error(413, "The body is larger than 64 KiB, the shared URL's limit (`payload_too_large`); the app's own URL takes up to 256 KiB.")
     }
@@ -355,7 +343,7 @@ impl Operation {
                 op["security"] = json!([{"bearer": []}, {"keyhookApi": []}, {"exisOneApi": []}])
             }
             Auth::Stripe => op["security"] = json!([{"stripeSignature": []}]),
-            Auth::None | Auth::Session => op["security"] = json!([]),
+            Auth::Public | Auth::Session => op["security"] = json!([]),
         }
         op
     }
@@ -437,7 +425,7 @@ impl Operation {
         if method == "post" {
             responses.insert("200".into(), json!({"description": "The page again, with the form's errors next to their fields (422) or the result (200)", "content": html}));
         }
-        if !matches!(self.auth, Auth::None) {
+        if !matches!(self.auth, Auth::Public) {
             responses.insert("303".into(), json!({"description": "Not signed in: redirects to /dashboard/sign-in (or, after a post, to the result's page)"}));
             responses.insert("403".into(), json!({"description": "The role may not do this (a viewer changes nothing), or the form's CSRF token does not match the session", "content": html}));
         }
@@ -456,7 +444,7 @@ impl Operation {
             "summary": self.summary,
             "tags": [self.tag],
             "responses": responses,
-            "security": if matches!(self.auth, Auth::None) { json!([]) } else { json!([{"dashboardSession": []}]) },
+            "security": if matches!(self.auth, Auth::Public) { json!([]) } else { json!([{"dashboardSession": []}]) },
         });
         if !parameters.is_empty() {
             op["parameters"] = Value::Array(parameters);
@@ -468,235 +456,17 @@ impl Operation {
     }
 }
 
-/// Describes one operation. Exhaustive: every route's `Op` has an entry.
-fn describe(op: Op, g: &mut Gen) -> Operation {
-    use Auth::*;
-    use Operation as O;
-    match op {
-        Op::Health => O::new("Liveness check", "system", None).ok::<Health>(g),
-        Op::OpenApi => O::new("This OpenAPI document", "system", None).ok::<Value>(g),
-        Op::ApiDocs => O::new("A browsable page of this document", "system", None),
-        Op::StripeWebhook | Op::StripeWebhookForApp => O::new(
-            if op == Op::StripeWebhook {
-                "Receive a Stripe event (any tenant's app, matched by signature; `?tenantId=` or `?teamId=` narrows)"
-            } else {
-                "Receive a Stripe event for one app"
-            },
-            "stripe webhooks",
-            Stripe,
-        )
-        .body::<Value>(g)
-        .ok::<Receipt>(g)
-        .query_if(op == Op::StripeWebhook, &[("tenantId", "Only this tenant's apps."), ("teamId", "Alias of tenantId (Lukittu).")])
-        .shared_webhook_errors(op == Op::StripeWebhook)
-        .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
-        Op::LukittuStripeWebhook => O::new(
-            "Receive a Stripe event at Lukittu's webhook URL shape (an alias of `POST /api/stripe/webhook`: matched by signature; `?teamId=` or `?tenantId=` narrows to one tenant). A merchant moving from Lukittu changes only the host of the Stripe endpoint.",
-            "stripe webhooks",
-            Stripe,
-        )
-        .body::<Value>(g)
-        .ok::<Receipt>(g)
-        .query_if(true, &[("teamId", "Only this tenant's apps (Lukittu's parameter)."), ("tenantId", "Same as teamId.")])
-        .shared_webhook_errors(true)
-        .error(400, "Signature missing, malformed, stale, or matching no app (`invalid_signature`, `no_app_matched_signature`, `invalid_payload`)."),
-        Op::CreateCheckoutSession => O::new(
-            "Create a Stripe Checkout session for a product (one-time, or subscription through a price mapping) and redirect the buyer to `url`. An `Idempotency-Key` header makes retries return the same session.",
-            "checkout",
-            Token,
-        )
-        .body_requiring::<checkout::CheckoutInput>(g, checkout::request::REQUIRED)
-        .created::<checkout::CheckoutSessionView>(g)
-        .error(422, "A field is invalid, or Stripe refused the request (`validation_failed`, with `field`; Stripe's parameter as `stripe.<param>`).")
-        .error(404, "The product, plan, price mapping or app named does not exist (`not_found`).")
-        .error(409, "The tenant's state cannot serve it: archived or free product, inactive app or currency, no price in the currency, mapping of another product or app, several mappings (`conflict`).")
-        .error(502, "Stripe is unreachable, timed out, kept failing, or refused the app's secret key (`upstream_unavailable`); retry."),
-        Op::GetCheckoutSession => O::new("A checkout session Keyhook created, with the purchase its webhook recorded", "checkout", Token)
-            .ok::<checkout::CheckoutSessionDetail>(g),
-        Op::GetTenant => O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g),
-        Op::ListApps => O::new("List Stripe apps", "stripe apps", Token).list::<apps::AppView>(g, &[]),
-        Op::CreateApp => O::new("Register a Stripe app (secrets are write-only)", "stripe apps", Token)
-            .body_requiring::<apps::AppInput>(g, apps::CREATE_REQUIRED)
-            .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`).")
-            .created::<apps::AppView>(g),
-        Op::GetApp => O::new("Get a Stripe app", "stripe apps", Token).ok::<apps::AppView>(g),
-        Op::UpdateApp => O::new("Update a Stripe app (absent fields keep their value; \"\" removes a secret)", "stripe apps", Token)
-            .body::<apps::AppInput>(g)
-            .ok::<apps::AppView>(g)
-            .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`)."),
-        Op::DeleteApp => O::new("Delete a Stripe app", "stripe apps", Token).no_content(),
-        Op::Diagnostics => O::new("Whether each app's secrets decrypt", "stripe apps", Token).ok::<apps::Diagnostics>(g),
-        Op::ListEvents => O::new("The Stripe event log, newest first", "event log", Token)
-            .list::<events::EventView>(g, &[("status@events", "received, verified or failed."), ("type", "A Stripe event type."), ("livemode", "true for live events, false for test-mode ones."), ("source", "webhook (Stripe delivered it) or reconcile (found by `keyhook reconcile`).")]),
-        Op::GetEvent => O::new("One logged Stripe event", "event log", Token).ok::<events::EventView>(g),
-        Op::ListPriceMappings => O::new("List subscription price mappings", "price mappings", Token)
-            .list::<price_mappings::PriceMappingView>(g, &[("productId", "Only this product's."), ("appId", "Only this app's.")]),
-        Op::CreatePriceMapping => O::new("Map a Stripe recurring price to a product", "price mappings", Token)
-            .body_requiring::<price_mappings::PriceMappingInput>(g, price_mappings::CREATE_REQUIRED)
-            .created::<price_mappings::PriceMappingView>(g)
-            .error(404, "The app or product named does not exist (`not_found`)."),
-        Op::GetPriceMapping => O::new("Get a price mapping", "price mappings", Token).ok::<price_mappings::PriceMappingView>(g),
-        Op::UpdatePriceMapping => O::new("Update a price mapping", "price mappings", Token)
-            .body::<price_mappings::PriceMappingInput>(g)
-            .ok::<price_mappings::PriceMappingView>(g)
-            .error(404, "The mapping, or the app or product named, does not exist (`not_found`)."),
-        Op::DeletePriceMapping => O::new("Delete a price mapping", "price mappings", Token).no_content(),
-        Op::ListProducts => O::new("List products", "products", Token).list::<products::ProductView>(g, &[]),
-        Op::CreateProduct => O::new("Create a product", "products", Token)
-            .body_requiring::<products::ProductInput>(g, products::CREATE_REQUIRED)
-            .created::<products::ProductView>(g)
-            .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, or an external id is another product's (`conflict`)."),
-        Op::GetProduct => O::new("Get a product", "products", Token).ok::<products::ProductView>(g),
-        Op::UpdateProduct => O::new("Update a product (absent fields keep their value)", "products", Token)
-            .body::<products::ProductInput>(g)
-            .ok::<products::ProductView>(g)
-            .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, or an external id is another product's (`conflict`)."),
-        Op::DeleteProduct => O::new("Delete a product without licenses (archive the others)", "products", Token)
-            .no_content()
-            .error(409, "The product has licenses (`conflict`); archive it instead."),
-        Op::ListPlans => O::new("List plans", "plans", Token).list::<plans::PlanView>(g, &[]),
-        Op::CreatePlan => O::new("Create a plan", "plans", Token).body_requiring::<plans::PlanInput>(g, plans::CREATE_REQUIRED).created::<plans::PlanView>(g)
-            .error(404, "The product named does not exist (`not_found`)."),
-        Op::GetPlan => O::new("Get a plan", "plans", Token).ok::<plans::PlanView>(g),
-        Op::UpdatePlan => O::new("Update a plan", "plans", Token).body::<plans::PlanInput>(g).ok::<plans::PlanView>(g)
-            .error(404, "The plan, or the product named, does not exist (`not_found`)."),
-        Op::DeletePlan => O::new("Delete a plan", "plans", Token).no_content(),
-        Op::ListCurrencies => O::new("List currencies (Stripe's, plus the tenant's own)", "currencies", Token)
-            .list::<Currency>(g, &[("active", "true for active currencies only.")]),
-        Op::CreateCurrency => O::new("Add a currency code", "currencies", Token)
-            .body_requiring::<currencies::CurrencyInput>(g, currencies::CREATE_REQUIRED)
-            .created::<Currency>(g)
-            .error(409, "The currency exists (`conflict`)."),
-        Op::UpdateCurrency => O::new("Activate or deactivate a currency", "currencies", Token)
-            .body::<currencies::CurrencyInput>(g)
-            .ok::<Currency>(g)
-            .error(409, "`code` is not the path's, or `zeroDecimal` of a Stripe currency changes (`conflict`)."),
-        Op::ListLicenses => O::new("List licenses, newest first", "licenses", Token).list::<licenses::LicenseView>(
-            g,
-            &[("productId", "Only this product's."), ("customerEmail", "Only this buyer's."), ("status@licenses", "active, suspended, revoked or expired."), ("livemode", "true for live licenses, false for test-mode ones (licenses without a recorded mode match neither).")],
-        ),
-        Op::CreateLicense => O::new("Issue a license by hand", "licenses", Token)
-            .body_requiring::<licenses::IssueInput>(g, licenses::CREATE_REQUIRED)
-            .created::<licenses::LicenseView>(g)
-            .error(404, "The product or plan named does not exist (`not_found`)."),
-        Op::GetLicense => O::new("Get a license (with its key)", "licenses", Token).ok::<licenses::LicenseView>(g),
-        Op::PatchLicense => O::new("Suspend, reinstate, revoke; change expiry, limits or customer. Writes only the fields named, conditionally on the license's version (a concurrent activation, refund or subscription change is never undone)", "licenses", Token)
-            .body::<licenses::PatchInput>(g)
-            .ok::<licenses::LicenseView>(g)
-            .error(409, "A revoked license cannot be reinstated, or the license kept changing under the request; retry (`conflict`)."),
-        Op::ResendLicenseEmail => O::new("Email the license's key again, to its current customerEmail, with the purchase's other keys that this address owns (never others' keys); delivered at least once", "licenses", Token)
-            .status::<licenses::ResendView>(g, 202, "Queued"),
-        Op::ImportLicenses => O::new(
-            "Import licenses from another licensing service (ExisOne, Lukittu, Keygen; see `keyhook import`) with their original keys: 1 to 1000 per request, idempotent per `externalId` (an id imported before is `unchanged`), each entry failing alone with its reason; `dryRun` says what would be created and writes nothing. Keys are any printable text up to 128 characters: one that reads as a Keyhook key keeps Keyhook's normalisation (one license across Keyhook), any other is matched exactly (trimmed) and belongs to the product it is imported for, so to the tenant (another tenant's license with the same key is neither read nor reported). `productId` is a product id or one of a product's `externalIds`. Nothing is overwritten: a license or external id created while the import ran makes that entry fail. 60 requests a minute per tenant, dry runs included.",
-            "licenses",
-            Token,
-        )
-        .body::<license_import::ImportInput>(g)
-        .ok::<license_import::ImportReport>(g)
-        .error(429, "More than 60 import requests this minute for this tenant (`rate_limited`); `Retry-After` says in how many seconds to retry."),
-        Op::ListTenantKeys => O::new("List the tenant's keys (never their material), oldest first, all in one page (a tenant has few)", "tenant keys", Token)
-            .ok::<ListBody<tenant_keys::TenantKeyView>>(g),
-        Op::CreateTenantKey => O::new("Generate a new tenant key (not active yet)", "tenant keys", Token)
-            .created::<tenant_keys::TenantKeyView>(g),
-        Op::ActivateTenantKey => O::new("Activate a key and re-seal every secret under it. Each write is conditional on what the request read: a signing-key rotation or a secret changed meanwhile is kept", "tenant keys", Token)
-            .ok::<tenant_keys::Activation>(g)
-            .error(409, "The tenant's keys kept changing under the request; retry (`conflict`)."),
-        Op::ListTokens => O::new("List API tokens (prefix and name only)", "api tokens", Token).list::<tokens::TokenView>(g, &[]),
-        Op::CreateToken => O::new("Create an API token (shown once)", "api tokens", Token)
-            .body_requiring::<tokens::TokenInput>(g, tokens::CREATE_REQUIRED)
-            .created::<tokens::TokenView>(g),
-        Op::DeleteToken => O::new("Revoke an API token. It stops being accepted within 30 seconds (`KEYHOOK_TOKEN_CACHE_SECONDS`): each server instance reuses a token it has checked for up to that long; the instance that revoked it refuses it at once", "api tokens", Token).no_content()
-            .error(409, "This is the token making the request: revoke it with another one (`conflict`)."),
-        Op::ValidateLicense => O::new(
-            "Check a key (or, without licenseKey, start or report a device's trial); 200 for every well-formed request",
-            "validation",
-            None,
-        )
-        .body_requiring::<validate_input::Body>(g, validate_input::VALIDATE_REQUIRED)
-        .ok::<SignedAnswer>(g)
-        .error(429, "Too many requests (`rate_limited`)."),
-        Op::ActivateLicense => O::new("Activate a device on a license", "validation", None)
-            .body_requiring::<validate_input::Body>(g, validate_input::ACTIVATE_REQUIRED)
-            .ok::<SignedAnswer>(g)
-            .error(429, "Too much activation churn (`rate_limited`)."),
-        Op::DeactivateLicense => O::new("Free a device of a license", "validation", None)
-            .body_requiring::<validate_input::Body>(g, validate_input::ACTIVATE_REQUIRED)
-            .ok::<SignedAnswer>(g)
-            .error(429, "Too much activation churn (`rate_limited`)."),
-        Op::GetSigningKey => O::new("A tenant's active public key (see signing-keys for the whole set)", "validation", None)
-            .ok::<SigningKeyView>(g),
-        Op::GetSigningKeys => O::new("Every public key of a tenant still valid for answers and license files, by kid", "validation", None)
-            .ok::<KeySetView>(g),
-        Op::CheckoutLicenseFile => O::new(
-            "Activate a device (like activate) and get a signed license file for offline use; a refusal answers the signed answer (valid: false) without a file",
-            "validation",
-            None,
-        )
-        .body_requiring::<validate_input::Body>(g, validate_input::CHECKOUT_REQUIRED)
-        .ok_either::<LicenseFileView, SignedAnswer>(g)
-        .error(409, "`ttl` is outside the product's bounds (`conflict`).")
-        .error(429, "Too much activation churn (`rate_limited`)."),
-        Op::GetLicenseFile => O::new("A signed license file for a device already activated on the license", "licenses", Token)
-            .ok::<LicenseFileView>(g)
-            .query_if(true, &[("deviceId", "The device (required)."), ("ttl", "Lifetime in seconds, within the product's bounds."), ("encrypt", "true to encrypt the file to the license key.")])
-            .error(409, "The license is not active, the device is not activated on it, or `ttl` is outside the product's bounds (`conflict`).")
-            .error(422, "`deviceId` is missing or malformed (`validation_failed`)."),
-        Op::ListSigningKeys => O::new("Every signing key of the tenant (active, next, retired)", "signing keys", Token)
-            .ok::<KeySetView>(g),
-        Op::CreateSigningKey => O::new("Create a signing key (published at once, signing once activated)", "signing keys", Token)
-            .created::<PublicKeyView>(g),
-        Op::ActivateSigningKey => O::new("Sign with this key from now on; the previous key is retired and stays published for 366 days", "signing keys", Token)
-            .ok::<PublicKeyView>(g)
-            .error(409, "The key is retired, or the tenant's keys kept changing under the request; retry (`conflict`)."),
-        Op::Dashboard(page) => O::new(
-            page.summary(),
-            "dashboard",
-            if page.is_public() { None } else { Session },
-        ),
-        Op::ListWebhookEndpoints => O::new("List webhook endpoints (secrets never shown)", "webhook endpoints", Token)
-            .list::<whe::EndpointView>(g, &[]),
-        Op::CreateWebhookEndpoint => O::new(
-            "Register an endpoint for Keyhook's events (signed per Standard Webhooks; the `whsec_` secret is in this answer only)",
-            "webhook endpoints",
-            Token,
-        )
-        .body_requiring::<whe::EndpointInput>(g, whe::CREATE_REQUIRED)
-        .created::<whe::EndpointView>(g)
-        .error(409, "The tenant has 20 endpoints already (`conflict`)."),
-        Op::GetWebhookEndpoint => O::new("Get a webhook endpoint", "webhook endpoints", Token).ok::<whe::EndpointView>(g),
-        Op::UpdateWebhookEndpoint => O::new(
-            "Update an endpoint (absent fields keep their value; `active: true` re-enables one disabled for failing; `version` makes the update conditional on the version read)",
-            "webhook endpoints",
-            Token,
-        )
-        .body::<whe::EndpointUpdate>(g)
-        .ok::<whe::EndpointView>(g)
-        .error(409, "The endpoint changed since the `version` given, or its state changed while an update setting `active` was applied (`conflict`): read it again."),
-        Op::DeleteWebhookEndpoint => O::new("Delete a webhook endpoint (its pending deliveries are dropped)", "webhook endpoints", Token).no_content(),
-        Op::RollWebhookEndpointSecret => O::new(
-            "Roll the signing secret: the new one is in this answer only; the previous one keeps signing, alongside, for 24 hours",
-            "webhook endpoints",
-            Token,
-        )
-        .ok::<whe::EndpointView>(g),
-        Op::ListWebhookDeliveries => O::new("The endpoint's delivery log, newest first (attempts, status codes, latency, next attempt)", "webhook endpoints", Token)
-            .list::<whe::DeliveryView>(g, &[("status@deliveries", "pending, succeeded or failed.")]),
-        Op::TestWebhookEndpoint => O::new("Queue a `webhook.test` event to this endpoint (one attempt, no retries)", "webhook endpoints", Token)
-            .status::<whe::DeliveryView>(g, 202, "Queued")
-            .error(409, "The endpoint is not active (`conflict`).")
-            .error(429, "The endpoint was sent 10 test events in this 15-minute window (`rate_limited`)."),
-        Op::RetryWebhookDelivery => O::new("Attempt a delivery again now (queued)", "webhook endpoints", Token)
-            .status::<whe::DeliveryView>(g, 202, "Queued")
-            .error(409, "The endpoint is not active, or an attempt is in progress (`conflict`)."),
-    }
-}
-
 impl Operation {
-    fn query_if(mut self, cond: bool, params: &[(&'static str, &'static str)]) -> Self {
-        if cond {
-            self.query.extend_from_slice(params);
-        }
+    /// Extra query parameters: (name, description); `name@context` picks the schema of
+    /// [`query_schema`].
+    pub(crate) fn query(mut self, params: &[(&'static str, &'static str)]) -> Self {
+        self.query.extend_from_slice(params);
         self
+    }
+
+    /// A dashboard page: HTML (see [`Operation::html`]), for anyone or for a session.
+    pub(crate) fn page(summary: &'static str, auth: Auth) -> Self {
+        Operation::new(summary, "dashboard", auth)
     }
 }
 
@@ -731,11 +501,11 @@ pub fn generate() -> (Value, Vec<RequestBody>) {
     let mut paths = Map::new();
     for route in ROUTES {
         let method = route.method.as_str().to_ascii_lowercase();
-        let mut op = describe(route.op, &mut g);
+        let mut op = super::operations::describe(&mut g, route.op);
         if matches!(route.op, Op::Dashboard(_)) {
             op = op.html(route.method.as_str());
         }
-        if idempotency::accepts_key(route.op) {
+        if route.idempotent {
             op.headers.push((
                 idempotency::HEADER,
                 false,
@@ -743,9 +513,9 @@ pub fn generate() -> (Value, Vec<RequestBody>) {
                 json!({"type": "string", "pattern": idempotency::KEY_PATTERN}),
             ));
         }
-        op.cross_origin = crate::http::routes::is_cross_origin(route.op);
+        op.cross_origin = route.cross_origin;
         let op = op.into_json(&mut g, route.path, &method);
-        if crate::http::routes::is_cross_origin(route.op) {
+        if route.cross_origin {
             paths
                 .entry(route.path.to_string())
                 .or_insert_with(|| json!({}))

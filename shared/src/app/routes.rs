@@ -1,0 +1,493 @@
+//! Matching requests against the route table and serving them. The table itself, with every
+//! operation's handler and description, is declared once in [`super::operations`]; here is
+//! what is the same for every route: path templates and their parameters, `HEAD`, `OPTIONS`
+//! and CORS, 405 with `Allow`, body limits, the per-function dispatch, and the routes API
+//! Gateway must declare.
+
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use http::{HeaderValue, Method, StatusCode};
+use tracing::Instrument;
+
+use super::operations::{admin_handlers, checkout_handlers, validate_handlers, webhook_handlers};
+pub use super::operations::{Op, Page, ROUTES};
+use crate::app::idempotency;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{Error, Result, Services};
+
+/// Largest body any route accepts (an app's own Stripe webhook URL included): 256 KiB.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Largest body the shared Stripe webhook URLs accept: 64 KiB, sized to Stripe's events
+/// (a Checkout Session's or an invoice's event is 3–10 KB; one of a subscription with many
+/// items, with its previous attributes, some tens of KB). Matching there costs one HMAC of
+/// the body per candidate app, so the cap bounds that work; a larger event still arrives on
+/// the app's own URL, and reconciliation fetches any event a URL refused from Stripe's API.
+pub const SHARED_WEBHOOK_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The Lambda function that serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Webhook,
+    Checkout,
+    Validate,
+    Admin,
+}
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Webhook => "webhook",
+            Function::Checkout => "checkout",
+            Function::Validate => "validate",
+            Function::Admin => "admin",
+        }
+    }
+}
+
+/// How API Gateway reaches a route's function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gateway {
+    /// The route is declared in the template, with `ANY` on its path (`HEAD`, `OPTIONS` and
+    /// 405 answered by its own function, under the path's throttle).
+    OwnRoute,
+    /// Through `$default`, the admin function's catch-all: nothing in the template.
+    Default,
+}
+
+/// One row of the route table ([`ROUTES`], declared in [`super::operations`]).
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    /// Path template; `{name}` matches one segment.
+    pub path: &'static str,
+    pub function: Function,
+    pub op: Op,
+    pub gateway: Gateway,
+    /// Browsers may call it from any origin (CORS): the public routes apps call from a web
+    /// page or a webview. Other routes stay same-origin: they answer no CORS headers.
+    pub cross_origin: bool,
+    /// Accepts `Idempotency-Key` ([`idempotency`]): the POSTs that create something.
+    pub idempotent: bool,
+    /// Largest body it accepts.
+    pub max_body: usize,
+}
+
+impl Route {
+    /// A row without flags: same-origin, no `Idempotency-Key`, bodies up to [`MAX_BODY_BYTES`].
+    pub(super) const fn new(
+        method: Method,
+        path: &'static str,
+        function: Function,
+        op: Op,
+        gateway: Gateway,
+    ) -> Self {
+        Route {
+            method,
+            path,
+            function,
+            op,
+            gateway,
+            cross_origin: false,
+            idempotent: false,
+            max_body: MAX_BODY_BYTES,
+        }
+    }
+
+    /// Flag `cross_origin`.
+    pub(super) const fn cross_origin(mut self) -> Self {
+        self.cross_origin = true;
+        self
+    }
+
+    /// Flag `idempotent`.
+    pub(super) const fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// Flag `shared_webhook_body`: [`SHARED_WEBHOOK_MAX_BODY_BYTES`].
+    pub(super) const fn shared_webhook_body(mut self) -> Self {
+        self.max_body = SHARED_WEBHOOK_MAX_BODY_BYTES;
+        self
+    }
+}
+
+/// Path parameters captured by a route.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    /// A captured parameter; routes guarantee their own parameters exist.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// The name of a `{name}` template segment.
+fn param_name(segment: &str) -> Option<&str> {
+    segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+}
+
+/// Whether `path` fits the route's `template` (`{name}` stands for one non-empty segment; a
+/// trailing `/` is ignored). Allocates nothing: every request tries it on many routes.
+fn path_fits(template: &str, path: &str) -> bool {
+    let mut t = template.split('/');
+    let mut p = path.trim_end_matches('/').split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) => {
+                let fits = match param_name(ts) {
+                    Some(_) => !ps.is_empty(),
+                    None => ts == ps,
+                };
+                if !fits {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The parameters `path` gives the route's `template` (which it fits), percent-decoded.
+fn captures(template: &'static str, path: &str) -> Params {
+    Params(
+        template
+            .split('/')
+            .zip(path.trim_end_matches('/').split('/'))
+            .filter_map(|(ts, ps)| {
+                let name = param_name(ts)?;
+                let value = url::form_urlencoded::parse(format!("v={ps}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                Some((name, value))
+            })
+            .collect(),
+    )
+}
+
+/// How many parameters a route's path has: fewer is more specific.
+fn param_count(route: &Route) -> usize {
+    route.path.matches('{').count()
+}
+
+/// The methods a path answers, for `Allow`: its routes' methods, `HEAD` where `GET` is, and
+/// `OPTIONS`; `None` when no route has this path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let mut methods: Vec<&str> = routes_of(path).map(|r| r.method.as_str()).collect();
+    if methods.is_empty() {
+        return None;
+    }
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.push("OPTIONS");
+    Some(methods.join(", "))
+}
+
+/// The routes of the most specific path template matching `path`: `/api/licenses/activate`
+/// is that literal path (POST), never `/api/licenses/{licenseId}` with the id "activate".
+fn routes_of(path: &str) -> impl Iterator<Item = &'static Route> + '_ {
+    let fewest = ROUTES
+        .iter()
+        .filter(|r| path_fits(r.path, path))
+        .map(param_count)
+        .min();
+    ROUTES
+        .iter()
+        .filter(move |r| Some(param_count(r)) == fewest && path_fits(r.path, path))
+}
+
+/// Finds the route for a request (`HEAD` is served by the `GET` route): 404 when no path
+/// matches, 405 (with the methods the path answers) when the path exists with other methods.
+pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
+    let wanted = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    if let Some(route) = routes_of(path).find(|r| r.method == *wanted) {
+        return Ok((route, captures(route.path, path)));
+    }
+    match allowed_methods(path) {
+        Some(allow) => Err(Error::MethodNotAllowed {
+            method: method.to_string(),
+            path: path.to_string(),
+            allow,
+        }),
+        None => Err(Error::not_found(format!("Route {method} {path}"))),
+    }
+}
+
+/// The routes API Gateway must send to the functions, with the function each goes to: the
+/// rows of [`Gateway::OwnRoute`], and `ANY` on each of their paths (so `HEAD`, `OPTIONS` and
+/// 405 with `Allow` are answered by the same function, under the path's throttle); and
+/// `$default`, the admin function, for everything else (its own rows, unknown paths).
+/// `tests/template.rs` checks that the SAM template declares exactly these.
+pub fn gateway_routes() -> Vec<(String, Function)> {
+    let mut out: Vec<(String, Function)> = Vec::new();
+    for r in ROUTES.iter().filter(|r| r.gateway == Gateway::OwnRoute) {
+        out.push((format!("{} {}", r.method, r.path), r.function));
+        let any = format!("ANY {}", r.path);
+        if !out.iter().any(|(key, _)| *key == any) {
+            out.push((any, r.function));
+        }
+    }
+    out.push(("$default".to_string(), Function::Admin));
+    out
+}
+
+/// `OPTIONS`: 204 with `Allow`; on a cross-origin path, also the CORS preflight answer
+/// (any origin, the path's methods, the headers the browser asks for, cached a day).
+fn options(req: &ApiRequest) -> Result<ApiResponse> {
+    let allow = allowed_methods(&req.path)
+        .ok_or_else(|| Error::not_found(format!("Route OPTIONS {}", req.path)))?;
+    let mut res = ApiResponse::empty(StatusCode::NO_CONTENT).with_header(
+        http::header::ALLOW,
+        HeaderValue::from_str(&allow).expect("method names are header-safe"),
+    );
+    let cross_origin = ROUTES
+        .iter()
+        .any(|r| r.cross_origin && path_fits(r.path, &req.path));
+    if cross_origin {
+        let asked = req
+            .header("access-control-request-headers")
+            .filter(|h| {
+                h.len() <= 1000
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b))
+            })
+            .unwrap_or("content-type");
+        res = with_cors(res)
+            .with_header(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_str(&allow).expect("method names are header-safe"),
+            )
+            .with_header(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_str(asked).expect("checked above"),
+            )
+            .with_header(
+                http::header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+    }
+    Ok(res)
+}
+
+/// The CORS header of a cross-origin route's answers (errors included, so a page can read
+/// them). No credentials: these routes take none.
+fn with_cors(res: ApiResponse) -> ApiResponse {
+    res.with_header(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    )
+}
+
+/// The code behind one function's routes: `op` is one of its rows (the dispatcher checked).
+pub type Handlers =
+    for<'a> fn(&'a Services, Op, &'a ApiRequest, &'a Params) -> BoxFuture<'a, Result<ApiResponse>>;
+
+/// A Lambda function's share of the route table: which rows it serves and the code serving
+/// them. Each function's binary names its own (`FunctionRoutes::VALIDATE`, ...), so it links
+/// only its own handlers: a dispatcher matching every `Op` put the dashboard, the admin API
+/// and their templates into every HTTP function's binary.
+#[derive(Clone, Copy)]
+pub struct FunctionRoutes {
+    pub function: Function,
+    pub handlers: Handlers,
+}
+
+impl FunctionRoutes {
+    pub const WEBHOOK: Self = Self::new(Function::Webhook, webhook_handlers);
+    pub const CHECKOUT: Self = Self::new(Function::Checkout, checkout_handlers);
+    pub const VALIDATE: Self = Self::new(Function::Validate, validate_handlers);
+    pub const ADMIN: Self = Self::new(Function::Admin, admin_handlers);
+
+    const fn new(function: Function, handlers: Handlers) -> Self {
+        Self { function, handlers }
+    }
+
+    /// A function's routes (the local server serves all four).
+    pub fn of(function: Function) -> Self {
+        match function {
+            Function::Webhook => Self::WEBHOOK,
+            Function::Checkout => Self::CHECKOUT,
+            Function::Validate => Self::VALIDATE,
+            Function::Admin => Self::ADMIN,
+        }
+    }
+}
+
+/// Serves one request with every function's routes (`only: None`, the local server) or one
+/// function's (as that Lambda would; tests and benches). A Lambda binary calls [`serve`] with
+/// its own [`FunctionRoutes`] instead, so it does not link the others.
+pub async fn dispatch(services: &Services, only: Option<Function>, req: ApiRequest) -> ApiResponse {
+    serve(services, req, |f| {
+        only.is_none_or(|o| o == f)
+            .then(|| FunctionRoutes::of(f).handlers)
+    })
+    .await
+}
+
+/// Serves one request in a Lambda: only `routes`' rows (others are 404, as API Gateway would
+/// never send them).
+pub async fn serve_function(
+    services: &Services,
+    routes: FunctionRoutes,
+    req: ApiRequest,
+) -> ApiResponse {
+    serve(services, req, move |f| {
+        (f == routes.function).then_some(routes.handlers)
+    })
+    .await
+}
+
+/// Serves one request: finds its route, takes the handlers `handlers_for` gives its function
+/// (none: 404), runs the handler, turns errors into the contract's error body, and logs the
+/// outcome with the request id.
+async fn serve(
+    services: &Services,
+    req: ApiRequest,
+    handlers_for: impl Fn(Function) -> Option<Handlers>,
+) -> ApiResponse {
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %req.request_id, method = %req.method, path = %req.path);
+    async move {
+        let mut cross_origin = false;
+        let result = async {
+            if req.method == Method::OPTIONS {
+                return options(&req);
+            }
+            let (route, params) = find(&req.method, &req.path)?;
+            let Some(handlers) = handlers_for(route.function) else {
+                return Err(Error::not_found(format!(
+                    "Route {} {}",
+                    req.method, req.path
+                )));
+            };
+            cross_origin = route.cross_origin;
+            let limit = route.max_body;
+            if req.body.len() > limit {
+                return Err(Error::PayloadTooLarge { limit });
+            }
+            idempotency::run(
+                services,
+                route,
+                &req,
+                handlers(services, route.op, &req, &params),
+            )
+            .await
+        }
+        .await;
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let r = ApiResponse::error(&e);
+                match &e {
+                    Error::MethodNotAllowed { allow, .. } => r.with_header(
+                        http::header::ALLOW,
+                        HeaderValue::from_str(allow).expect("method names are header-safe"),
+                    ),
+                    _ => r,
+                }
+            }
+        };
+        if cross_origin {
+            response = with_cors(response);
+        }
+        if req.method == Method::HEAD {
+            // The GET answer's status and headers, without its body.
+            response.body = bytes::Bytes::new();
+        }
+        tracing::info!(
+            status = response.status.as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request done"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// A route's op reached a function that does not serve it: the route table and the handler
+/// tables disagree (a bug: tests/lambda_adapter.rs sends every route to its function).
+pub(super) fn not_served(function: Function, op: Op) -> Error {
+    Error::internal(format!(
+        "{op:?} is not served by the {} function",
+        function.name()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_params() {
+        let (r, p) = find(&Method::POST, "/api/stripe/webhook/app_123").unwrap();
+        assert_eq!(r.op, Op::StripeWebhookForApp);
+        assert_eq!(p.get("appId"), "app_123");
+        let (r, _) = find(&Method::POST, "/api/stripe/webhook").unwrap();
+        assert_eq!(r.op, Op::StripeWebhook);
+        let (r, _) = find(&Method::POST, "/api/v1/integrations/stripe").unwrap();
+        assert_eq!(
+            (r.op, r.function),
+            (Op::LukittuStripeWebhook, Function::Webhook)
+        );
+        let (r, _) = find(&Method::POST, "/api/licenses/import").unwrap();
+        assert_eq!((r.op, r.function), (Op::ImportLicenses, Function::Admin));
+        assert_eq!(
+            find(&Method::GET, "/api/products/").unwrap().0.op,
+            Op::ListProducts
+        );
+    }
+
+    #[test]
+    fn validation_routes_are_served_by_the_validate_function() {
+        for path in [
+            "/api/licenses/validate",
+            "/api/licenses/activate",
+            "/api/licenses/deactivate",
+        ] {
+            assert_eq!(
+                find(&Method::POST, path).unwrap().0.function,
+                Function::Validate
+            );
+        }
+        let (r, p) = find(&Method::GET, "/api/tenants/ten_1/signing-key").unwrap();
+        assert_eq!((r.op, p.get("tenantId")), (Op::GetSigningKey, "ten_1"));
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        assert_eq!(find(&Method::GET, "/nope").unwrap_err().code(), "not_found");
+        assert_eq!(
+            find(&Method::PATCH, "/api/products").unwrap_err().code(),
+            "method_not_allowed"
+        );
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {}",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+}
