@@ -12,7 +12,7 @@ use keyhook_cli::provision::{
     table_definition, DELIVERY_MAX_RECEIVE_COUNT, DELIVERY_VISIBILITY_TIMEOUT,
     MAIL_MAX_RECEIVE_COUNT, MAIL_VISIBILITY_TIMEOUT, STREAM_VIEW,
 };
-use keyhook_shared::handlers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
+use keyhook_shared::consumers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
 use keyhook_shared::http::{Function, ROUTES};
 use serde_json::{json, Value};
 
@@ -357,7 +357,7 @@ fn the_table_is_the_one_keyhook_provision_creates() {
     // provision.rs enables the same time-to-live attribute (dashboard links and sessions).
     assert_eq!(
         p["TimeToLiveSpecification"],
-        json!({"AttributeName": keyhook_shared::store::keys::TTL, "Enabled": true})
+        json!({"AttributeName": keyhook_shared::store::table_keys::TTL, "Enabled": true})
     );
     assert_eq!(
         p["StreamSpecification"]["StreamViewType"],

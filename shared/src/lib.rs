@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod consumers;
 pub mod crypto;
 pub mod dashboard;
 pub mod domain;

@@ -31,7 +31,7 @@ pub mod webhooks;
 
 use http::{Method, StatusCode};
 
-use crate::http::routes::Params;
+use crate::http::Params;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 

@@ -15,7 +15,7 @@ use crate::domain::member::{
 use crate::domain::Tenant;
 use crate::http::input::is_email;
 use crate::mail::SignInMail;
-use crate::store::dashboard::TokensOfRemoved;
+use crate::store::members::TokensOfRemoved;
 use crate::{ids, Error, Result, Services};
 
 /// Invitations one tenant may send in 15 minutes.

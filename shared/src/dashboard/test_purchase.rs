@@ -13,9 +13,9 @@ use super::api::{items, Api};
 use super::form::{errors_of, form_status, Form};
 use super::session::{self, Signed};
 use super::{show, web};
-use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::input::is_email;
 use crate::http::{dispatch_for_dashboard, ApiRequest, ApiResponse};
+use crate::services::app_secrets::{self, AppSecret};
 use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
 use crate::{Error, Result, Services};
 

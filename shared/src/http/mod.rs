@@ -20,6 +20,6 @@ pub mod routes;
 pub mod schema;
 pub mod webhook_client;
 
-pub use request::ApiRequest;
+pub use request::{ApiRequest, Params};
 pub use response::ApiResponse;
 pub use routes::{dispatch, dispatch_for_dashboard, Function, Route, ROUTES};

@@ -43,3 +43,18 @@ impl ApiRequest {
         .unwrap_or_default()
     }
 }
+
+/// Path parameters captured by a route (`{name}` segments of its path, percent-decoded).
+#[derive(Debug, Default)]
+pub struct Params(pub(crate) Vec<(&'static str, String)>);
+
+impl Params {
+    /// A captured parameter; routes guarantee their own parameters exist.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+}

@@ -262,20 +262,7 @@ pub static ROUTES: &[Route] = routes![
     POST "/api/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry" => Admin::RetryWebhookDelivery,
 ];
 
-/// Path parameters captured by a route.
-#[derive(Debug, Default)]
-pub struct Params(Vec<(&'static str, String)>);
-
-impl Params {
-    /// A captured parameter; routes guarantee their own parameters exist.
-    pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    }
-}
+pub use super::request::Params;
 
 /// The name of a `{name}` template segment.
 fn param_name(segment: &str) -> Option<&str> {

@@ -6,19 +6,19 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{applied, updated_record};
-use super::{keys, Filter, Item, Page, Store};
+use super::{table_keys, Filter, Item, Page, Store};
 use crate::domain::License;
 use crate::{Error, Result};
 
 impl Store {
     pub(crate) fn license_item(l: &License) -> Result<Item> {
-        let item = Self::item(l, keys::license(&l.id))?;
+        let item = Self::item(l, table_keys::license(&l.id))?;
         Ok(Self::with_gsi1(
             item,
             &l.tenant_id,
             format!(
                 "{}{}#{}",
-                keys::listing::LICENSES,
+                table_keys::listing::LICENSES,
                 crate::time::format(l.created_at),
                 l.id
             ),
@@ -27,7 +27,7 @@ impl Store {
 
     /// A license by id, whoever owns it (validation).
     pub async fn get_license(&self, license_id: &str) -> Result<Option<License>> {
-        self.get(keys::license(license_id)).await
+        self.get(table_keys::license(license_id)).await
     }
 
     pub async fn get_tenant_license(
@@ -35,7 +35,8 @@ impl Store {
         tenant_id: &str,
         license_id: &str,
     ) -> Result<Option<License>> {
-        self.get_owned(keys::license(license_id), tenant_id).await
+        self.get_owned(table_keys::license(license_id), tenant_id)
+            .await
     }
 
     /// Several licenses of a tenant by id (BatchGetItem, strongly consistent), in the order
@@ -47,7 +48,7 @@ impl Store {
     ) -> Result<Vec<License>> {
         let mut found: HashMap<String, License> = HashMap::new();
         for item in self
-            .batch_get(ids.iter().map(|id| keys::license(id)).collect())
+            .batch_get(ids.iter().map(|id| table_keys::license(id)).collect())
             .await?
         {
             let l: License = Self::record(item)?;
@@ -75,14 +76,14 @@ impl Store {
     ) -> Result<(Vec<License>, Vec<crate::domain::Product>)> {
         let wanted = license_ids
             .iter()
-            .map(|id| keys::license(id))
-            .chain(product_ids.iter().map(|id| keys::product(id)))
+            .map(|id| table_keys::license(id))
+            .chain(product_ids.iter().map(|id| table_keys::product(id)))
             .collect();
         let mut licenses: HashMap<String, License> = HashMap::new();
         let mut products = Vec::new();
         for item in self.batch_get(wanted).await? {
             let is_product =
-                matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == "PRODUCT");
+                matches!(item.get(table_keys::SK), Some(AttributeValue::S(sk)) if sk == "PRODUCT");
             if is_product {
                 let p: crate::domain::Product = Self::record(item)?;
                 if p.tenant_id == tenant_id {
@@ -115,7 +116,7 @@ impl Store {
     ) -> Result<Page<License>> {
         self.list_tenant(
             tenant_id,
-            keys::listing::LICENSES,
+            table_keys::listing::LICENSES,
             limit,
             cursor,
             true,
@@ -132,7 +133,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::license(license_id))))
+            .set_key(Some(Self::key_attrs(table_keys::license(license_id))))
             .update_expression("SET keySealed = :new")
             .condition_expression("keySealed = :old")
             .expression_attribute_values(":new", AttributeValue::S(new.into()))
@@ -272,7 +273,7 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::license(&license.id))))
+                .set_key(Some(Self::key_attrs(table_keys::license(&license.id))))
                 .update_expression(format!("SET {}", sets.join(", ")))
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))

@@ -53,7 +53,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::keys::Key;
+use super::table_keys::Key;
 use super::{dynamo_err, Store};
 use crate::{Error, Result};
 

@@ -9,10 +9,10 @@ use crate::crypto::SealContext;
 use crate::domain::stripe_app::fields;
 use crate::domain::stripe_app::ConnectSettings;
 use crate::domain::{AppStatus, StripeApp};
-use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::input::{json_body, json_body_requiring, pagination, text_field, ListBody};
 use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::services::app_secrets::{self, AppSecret};
 use crate::{ids, Error, Result, Services};
 
 /// Fields a create must carry.

@@ -197,7 +197,7 @@ fn check_email(field: &str, email: Option<String>) -> Result<Option<String>> {
 
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     use crate::domain::purchase::Customer;
-    use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
+    use crate::services::issuance::{self, IssueLine, IssueOrder, Overrides};
     let c = caller(s, req).await?;
     let input: IssueInput = crate::http::input::json_body_requiring(req, CREATE_REQUIRED)?;
     let product_id = input

@@ -62,7 +62,7 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
         MailMessage::SignIn(job) => return crate::dashboard::mail::send(s, &job).await,
         // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
         MailMessage::Notice(notice) => {
-            return Box::pin(crate::handlers::deliveries::notice::send(s, &notice)).await
+            return Box::pin(crate::consumers::deliveries::notice::send(s, &notice)).await
         }
         MailMessage::Purchase {
             tenant_id,
