@@ -4,7 +4,8 @@
 //!
 //! The layers, bottom to top:
 //!
-//! 1. **foundations**: `error`, `time`, `ids`, `clock`, `config`, `logging`, `cache`;
+//! 1. **foundations**: `error`, `time`, `ids`, `clock`, `config`, `logging`, `cache`,
+//!    `backoff`;
 //! 2. **domain**: the rules and records (`domain`), with the API's text patterns
 //!    (`domain::patterns`);
 //! 3. **clients and their records**: `crypto` (the keyring caches tenant keys read from the
@@ -33,7 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
         &[
-            "error", "time", "ids", "clock", "config", "logging", "cache",
+            "error", "time", "ids", "clock", "config", "logging", "cache", "backoff",
         ],
     ),
     ("domain", &["domain"]),

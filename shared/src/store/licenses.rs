@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{applied, updated_record};
 use super::{table_keys, Filter, Item, Page, Store};
+use crate::backoff::Backoff;
 use crate::domain::License;
 use crate::{Error, Result};
 
@@ -185,7 +186,7 @@ impl Store {
                 return Ok(Some(written));
             }
             tracing::info!(license_id, attempt, "license changed meanwhile; read again");
-            edit_backoff(attempt).await;
+            EDIT_BACKOFF.sleep(attempt + 1).await;
         }
         Err(Error::Conflict(format!(
             "license {license_id} is being changed by other requests; retry"
@@ -288,13 +289,12 @@ impl Store {
 /// Read-modify-write attempts of [`Store::edit_license`].
 pub const EDIT_ATTEMPTS: u32 = 8;
 
-/// A short random pause before reading again, growing with the attempts.
-async fn edit_backoff(attempt: u32) {
-    use rand::Rng;
-    let ceiling_ms = (5u64 << attempt.min(4)).min(80);
-    let pause = rand::thread_rng().gen_range(0..=ceiling_ms);
-    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-}
+/// The pause before reading again after a lost race, growing with the attempts (5 ms
+/// doubling, at most 80 ms, jittered).
+const EDIT_BACKOFF: Backoff = Backoff::new(
+    std::time::Duration::from_millis(5),
+    std::time::Duration::from_millis(80),
+);
 
 /// The fields a license edit may change, as item attributes, where `after` differs from
 /// `before`. Devices, usage and the key are validation's and issuance's, never edited here.
