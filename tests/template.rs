@@ -809,7 +809,7 @@ fn each_function_touches_only_the_partitions_it_uses() {
     // Every partition the code builds is granted to some function (a new kind of record
     // needs its role updated, or it fails in AWS though the emulator, which ignores IAM,
     // lets it pass).
-    let keys_rs = std::fs::read_to_string(repo_file("shared/src/store/keys.rs")).unwrap();
+    let keys_rs = std::fs::read_to_string(repo_file("shared/src/store/table_keys.rs")).unwrap();
     let mut built: BTreeSet<String> = BTreeSet::new();
     // A partition key is the first element of a key tuple: `(format!("KIND#…"), …)`, or
     // `tenant_partition`'s `TENANT#`, or a fixed `("COUNTER".into(), …)`.
