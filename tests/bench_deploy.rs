@@ -116,7 +116,8 @@ async fn main() {
         .as_str()
         .unwrap()
         .to_string();
-    let job = json!({"tenantId": tenant.id, "purchaseRef": session}).to_string();
+    let job =
+        json!({"kind": "purchase", "tenantId": tenant.id, "purchaseRef": session}).to_string();
     let env = env_for(&stack, &stripe);
 
     let vars: Vec<(&str, &str)> = vec![

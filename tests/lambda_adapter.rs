@@ -252,7 +252,7 @@ async fn a_function_url_event_is_served_and_budgeted_by_its_source_ip() {
     );
     // The per-IP budget of activation churn is keyed by requestContext.http.sourceIp, which
     // Lambda sets, not by X-Forwarded-For, which the client writes. Spend 203.0.113.7's budget:
-    for _ in 0..2 * keyhook_shared::handlers::validate::throttle::CHURN.burst as usize {
+    for _ in 0..2 * keyhook_shared::services::ip_budgets::CHURN.burst as usize {
         stack.services.ip_budgets.churn.allow("203.0.113.7");
     }
     let spoofed = send("203.0.113.7", "203.0.113.8").await;

@@ -694,7 +694,7 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
     )
     .expect("events/sqs/delivery-batch.json is an SQS event");
     assert!(!deliveries.records.is_empty());
-    let stream: keyhook_shared::handlers::deliveries::stream::StreamEvent = serde_json::from_str(
+    let stream: keyhook_shared::consumers::deliveries::stream::StreamEvent = serde_json::from_str(
         &std::fs::read_to_string(events_dir().join("dynamodb/stream-batch.json")).unwrap(),
     )
     .expect("events/dynamodb/stream-batch.json is a DynamoDB stream event");

@@ -9,7 +9,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use keyhook_shared::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use keyhook_shared::handlers::mailer;
+use keyhook_shared::consumers::mailer;
 use keyhook_shared::mail::MailJob;
 use keyhook_shared::store::Store;
 use keyhook_shared::Services;

@@ -2,7 +2,7 @@
 //! listed from a fake Stripe API (at the HTTP level, events shaped like Stripe's) and issued
 //! through the same processing as a webhook — exactly once, however often it runs.
 
-use keyhook_shared::handlers::reconcile::{self, Options};
+use keyhook_shared::consumers::reconcile::{self, Options};
 use keyhook_tests::fake_stripe::FakeStripe;
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};

@@ -13,10 +13,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keyhook_cli::stream_worker::StreamReader;
+use keyhook_shared::consumers::deliveries::payload::{MAX_BODY_BYTES, MAX_PAYLOAD_DEVICES};
+use keyhook_shared::consumers::deliveries::stream::MAX_RECORD_AGE;
 use keyhook_shared::domain::validation::rules::{device_bytes, MAX_DEVICE_LIST_BYTES};
-use keyhook_shared::handlers::deliveries::payload::{MAX_BODY_BYTES, MAX_PAYLOAD_DEVICES};
-use keyhook_shared::handlers::deliveries::queue::DeliveryQueue;
-use keyhook_shared::handlers::deliveries::stream::MAX_RECORD_AGE;
+use keyhook_shared::services::delivery_queue::DeliveryQueue;
 use keyhook_tests::merchant::MerchantEndpoint;
 use keyhook_tests::{checkout_event, unique, Stack, TestTenant};
 use serde_json::{json, Value};
@@ -400,7 +400,7 @@ async fn a_license_whose_expiry_can_never_be_sent_does_not_stop_the_sweep() {
     stack.deliver().await;
 
     stack.services.clock.advance(time::Duration::days(2));
-    let report = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+    let report = keyhook_shared::consumers::deliveries::sweep::run(&stack.services)
         .await
         .expect("the sweep runs past the broken license");
     assert_eq!(report.timers, 2);
@@ -419,7 +419,7 @@ async fn a_license_whose_expiry_can_never_be_sent_does_not_stop_the_sweep() {
     assert_eq!(deliveries[0]["eventType"], "license.expired");
     assert_eq!(deliveries[0]["status"], "failed");
     // The next sweep starts after this one: nothing is sent twice, nothing is stuck.
-    let again = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+    let again = keyhook_shared::consumers::deliveries::sweep::run(&stack.services)
         .await
         .unwrap();
     assert_eq!(again.events, 0);

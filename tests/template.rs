@@ -15,7 +15,7 @@ use keyhook_cli::provision::{
 };
 use keyhook_shared::app::routes::gateway_routes;
 use keyhook_shared::app::{Function, ROUTES};
-use keyhook_shared::handlers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
+use keyhook_shared::consumers::deliveries::stream::{MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS};
 use serde_json::{json, Value};
 
 fn repo_file(path: &str) -> PathBuf {
@@ -412,7 +412,7 @@ fn the_table_is_the_one_keyhook_provision_creates() {
     // provision.rs enables the same time-to-live attribute (dashboard links and sessions).
     assert_eq!(
         p["TimeToLiveSpecification"],
-        json!({"AttributeName": keyhook_shared::store::keys::TTL, "Enabled": true})
+        json!({"AttributeName": keyhook_shared::store::table_keys::TTL, "Enabled": true})
     );
     assert_eq!(
         p["StreamSpecification"]["StreamViewType"],
@@ -864,7 +864,7 @@ fn each_function_touches_only_the_partitions_it_uses() {
     // Every partition the code builds is granted to some function (a new kind of record
     // needs its role updated, or it fails in AWS though the emulator, which ignores IAM,
     // lets it pass).
-    let keys_rs = std::fs::read_to_string(repo_file("shared/src/store/keys.rs")).unwrap();
+    let keys_rs = std::fs::read_to_string(repo_file("shared/src/store/table_keys.rs")).unwrap();
     let mut built: BTreeSet<String> = BTreeSet::new();
     // A partition key is the first element of a key tuple: `(format!("KIND#…"), …)`, or
     // `tenant_partition`'s `TENANT#`, or a fixed `("COUNTER".into(), …)`.

@@ -10,7 +10,7 @@ use keyhook_shared::app::lambda::to_api_request;
 use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::crypto::signed_answer::{verify_answer, AnswerError, Expected, PublicKeySet};
 use keyhook_shared::domain::validation::DeviceId;
-use keyhook_shared::store::keys;
+use keyhook_shared::store::table_keys as keys;
 use keyhook_tests::{checkout_event, live_checkout_event, Stack, TestApp, TestTenant};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
@@ -1230,7 +1230,7 @@ async fn validation_from_one_address_is_budgeted_before_any_read() {
         json!({"licenseKey": "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", "productId": product}).to_string();
     // Spend 127.0.0.10's validate budget (its burst) in the process, as a flood would.
     let budget = &shop.stack.services.ip_budgets.validate;
-    let burst = keyhook_shared::handlers::validate::throttle::VALIDATE.burst as usize;
+    let burst = keyhook_shared::services::ip_budgets::VALIDATE.burst as usize;
     for _ in 0..burst {
         budget.allow("127.0.0.10");
     }

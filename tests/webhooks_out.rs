@@ -585,16 +585,16 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
     stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
     stack.deliver().await;
     let before = merchant.received().len();
-    let report = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+    let report = keyhook_shared::consumers::deliveries::sweep::run(&stack.services)
         .await
         .unwrap();
     assert_eq!(report.events, 0, "not expired yet");
     stack.services.clock.advance(Duration::days(2));
-    let report = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+    let report = keyhook_shared::consumers::deliveries::sweep::run(&stack.services)
         .await
         .unwrap();
     assert_eq!(report.events, 1, "{report:?}");
-    let again = keyhook_shared::handlers::deliveries::sweep::run(&stack.services)
+    let again = keyhook_shared::consumers::deliveries::sweep::run(&stack.services)
         .await
         .unwrap();
     assert_eq!(again.events, 0, "a second sweep emits nothing new");
@@ -634,7 +634,7 @@ async fn a_retry_whose_message_was_lost_is_scheduled_again_when_the_attempts_mes
         .send()
         .await
         .unwrap();
-    let job = keyhook_shared::handlers::deliveries::queue::DeliveryJob {
+    let job = keyhook_shared::services::delivery_queue::DeliveryJob {
         tenant_id: tenant.id.clone(),
         delivery_id: d["id"].as_str().unwrap().to_string(),
         seq: 0,

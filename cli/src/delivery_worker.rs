@@ -2,8 +2,8 @@
 //! does for the mail queue), and the sweep's schedule: batches go to the same sender the
 //! deliveries Lambda runs.
 
-use keyhook_shared::handlers::deliveries::send::{self, Handled};
-use keyhook_shared::handlers::deliveries::sweep;
+use keyhook_shared::consumers::deliveries::send::{self, Handled};
+use keyhook_shared::consumers::deliveries::sweep;
 use keyhook_shared::{Result, Services};
 
 use crate::mail_worker::poll_queue_once;

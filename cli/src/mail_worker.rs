@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use keyhook_shared::handlers::mailer;
+use keyhook_shared::consumers::mailer;
 use keyhook_shared::{Error, Result, Services};
 
 /// One receive-and-handle round; how many messages it handled.

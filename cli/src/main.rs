@@ -295,9 +295,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Reconcile { app_id, since } => {
             let services = services_from_env().await?;
             let since = since.as_deref().map(parse_since).transpose()?;
-            let runs = keyhook_shared::handlers::reconcile::run(
+            let runs = keyhook_shared::consumers::reconcile::run(
                 &services,
-                &keyhook_shared::handlers::reconcile::Options { app_id, since },
+                &keyhook_shared::consumers::reconcile::Options { app_id, since },
             )
             .await?;
             println!("{}", serde_json::to_string_pretty(&runs)?);
@@ -308,7 +308,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::Sweep => {
             let services = services_from_env().await?;
-            let report = keyhook_shared::handlers::deliveries::sweep::run(&services).await?;
+            let report = keyhook_shared::consumers::deliveries::sweep::run(&services).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

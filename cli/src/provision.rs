@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use keyhook_shared::store::keys;
+use keyhook_shared::store::table_keys as keys;
 
 /// Redeliveries of a mail job before it goes to the dead-letter queue.
 pub const MAIL_MAX_RECEIVE_COUNT: u32 = 5;

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use keyhook_shared::handlers::deliveries::stream::{
+use keyhook_shared::consumers::deliveries::stream::{
     self, StreamChange, StreamEvent, StreamRecord, MAX_RECORD_AGE, MAX_RETRY_ATTEMPTS,
 };
 use keyhook_shared::{Error, Result, Services};

@@ -2,13 +2,17 @@
 //! call the same handlers, so behaviour lives here exactly once.
 //!
 //! A newcomer finds any behaviour in two hops: from the route's row ([`app::operations`]) to its
-//! handler ([`handlers`]), and from the handler to the one module that owns the rule
-//! ([`domain`], [`stripe`], [`store`], [`crypto`], [`mail`]).
+//! handler ([`handlers`]; what runs on a queue, a stream or a schedule is in [`consumers`]),
+//! and from there to the one module that owns the rule ([`domain`], [`services`], [`stripe`],
+//! [`store`], [`crypto`], [`mail`]). Imports only point down the layers `tests/layers.rs`
+//! lists.
 
 pub mod app;
+pub mod backoff;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod consumers;
 pub mod crypto;
 pub mod dashboard;
 pub mod domain;

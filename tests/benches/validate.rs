@@ -173,7 +173,7 @@ async fn run() {
     let counter = CallCounter::default();
     let mut services = counted_services(stack.config(), &stack.sdk, &counter);
     // One address sends everything here: the per-IP budgets would throttle it.
-    services.ip_budgets = keyhook_shared::handlers::validate::IpBudgets::unlimited();
+    services.ip_budgets = keyhook_shared::services::ip_budgets::IpBudgets::unlimited();
     let validate = json!({"licenseKey": key, "productId": product, "nonce": "bench"});
     // For profiling (`perf record`): the responder harness alone.
     if std::env::var("KEYHOOK_BENCH_HARNESS_ONLY").is_ok() {
@@ -274,7 +274,7 @@ async fn run() {
     );
     // The floor: the same strongly consistent GetItem of the license, bare, through the same
     // client (what the AWS SDK itself costs per call on this thread).
-    let license_key = keyhook_shared::store::keys::license(
+    let license_key = keyhook_shared::store::table_keys::license(
         &keyhook_shared::domain::LicenseKey::parse(&key)
             .unwrap()
             .license_id(),
@@ -366,7 +366,7 @@ async fn run() {
     let http = reqwest::Client::new();
     // The same stack served without per-IP budgets (the whole load comes from one address).
     let mut unthrottled = stack.services.clone();
-    unthrottled.ip_budgets = keyhook_shared::handlers::validate::IpBudgets::unlimited();
+    unthrottled.ip_budgets = keyhook_shared::services::ip_budgets::IpBudgets::unlimited();
     let base_url = stack.serve_with(unthrottled).await;
     let health_url = format!("{base_url}/health");
     let validate_url = format!("{base_url}/api/licenses/validate");
@@ -463,7 +463,7 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
             aws_sdk_sesv2::Client::new(&stack.sdk),
         );
         // One address sends everything here: the per-address budget would stop it at 300.
-        services.ip_budgets = keyhook_shared::handlers::validate::IpBudgets::unlimited();
+        services.ip_budgets = keyhook_shared::services::ip_budgets::IpBudgets::unlimited();
         let once = || {
             dispatch(
                 &services,
@@ -502,7 +502,7 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
             "one GetItem per validate, all answered by the responder"
         );
         // The bare call, same client.
-        let (pk, sk) = keyhook_shared::store::keys::license(
+        let (pk, sk) = keyhook_shared::store::table_keys::license(
             &keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
                 .unwrap()
                 .license_id(),
@@ -548,7 +548,7 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
         );
         keyhook = cpu;
     }
-    let (pk, sk) = keyhook_shared::store::keys::license(
+    let (pk, sk) = keyhook_shared::store::table_keys::license(
         &keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
             .unwrap()
             .license_id(),

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use keyhook_cli::{delivery_worker, stream_worker::StreamReader};
-use keyhook_shared::handlers::reconcile;
+use keyhook_shared::consumers::reconcile;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::fake_stripe::FakeStripe;
 use keyhook_tests::merchant::MerchantEndpoint;
@@ -56,7 +56,7 @@ async fn main() {
     let mut services = counted_services(stack.config(), &stack.sdk, &counter);
     services.deliveries = services.deliveries.clone().with_max_delay(Duration::ZERO);
     // Warm the tenant key (one KMS Decrypt per tenant per 5 minutes, not per event).
-    keyhook_shared::handlers::deliveries::sweep::run(&services)
+    keyhook_shared::consumers::deliveries::sweep::run(&services)
         .await
         .unwrap();
     services.keyring.active_key(&tenant.id).await.unwrap();

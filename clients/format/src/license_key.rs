@@ -6,11 +6,21 @@
 use sha2::{Digest, Sha256};
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-const KEY_SYMBOLS: usize = 25;
+/// Number of symbols in a key.
+pub const KEY_SYMBOLS: usize = 25;
 
-/// The canonical form of a Keyhook key (25 uppercase symbols), or `None` for text that is not
-/// one (keys imported from another system may have any shape).
-pub fn canonical(input: &str) -> Option<String> {
+/// Why text is not a Keyhook key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyParseError {
+    #[error("a license key has 25 characters (hyphens and spaces aside), this one has {0}")]
+    Length(usize),
+    #[error("a license key contains only letters and digits (Crockford base32); found {0:?}")]
+    Character(char),
+}
+
+/// The canonical form of a Keyhook key (25 uppercase symbols), or why the text is not one.
+/// The one canonicalisation of keys: the service's and the clients'.
+pub fn parse(input: &str) -> Result<String, KeyParseError> {
     let mut out = String::with_capacity(KEY_SYMBOLS);
     for c in input.chars() {
         if c == '-' || c.is_whitespace() {
@@ -20,11 +30,20 @@ pub fn canonical(input: &str) -> Option<String> {
             'I' | 'L' => '1',
             'O' => '0',
             c @ ('0'..='9' | 'A'..='Z') if c != 'U' => c,
-            _ => return None,
+            other => return Err(KeyParseError::Character(other)),
         };
         out.push(c);
     }
-    (out.len() == KEY_SYMBOLS).then_some(out)
+    if out.len() != KEY_SYMBOLS {
+        return Err(KeyParseError::Length(out.len()));
+    }
+    Ok(out)
+}
+
+/// The canonical form of a Keyhook key (25 uppercase symbols), or `None` for text that is not
+/// one (keys imported from another system may have any shape).
+pub fn canonical(input: &str) -> Option<String> {
+    parse(input).ok()
 }
 
 /// The license id of a Keyhook key, or `None` when the text is not a Keyhook key.
@@ -83,5 +102,18 @@ mod tests {
         assert_eq!(canonical("short"), None);
         assert_eq!(canonical("ABCDE-FGHJK-MNPQR-STVWX-YZ01U"), None);
         assert_eq!(secret_bytes("  legacy key 7 "), b"legacy key 7".to_vec());
+    }
+
+    #[test]
+    fn text_that_is_not_a_key_says_why() {
+        assert_eq!(parse("ab-c"), Err(KeyParseError::Length(3)));
+        assert_eq!(
+            parse("ABCDE-FGHJK-MNPQR-STVWX-YZ01U"),
+            Err(KeyParseError::Character('U'))
+        );
+        assert_eq!(
+            parse("abcde-fghjk-mnpqr-stvwx-yz0i2").as_deref(),
+            Ok("ABCDEFGHJKMNPQRSTVWXYZ012")
+        );
     }
 }

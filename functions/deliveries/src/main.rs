@@ -1,10 +1,10 @@
 //! The deliveries Lambda: outgoing webhooks. Triggered by the table's DynamoDB stream (derive
 //! events, write deliveries), the delivery queue (signed attempts, partial batch failures) and
 //! a schedule (`{"task": "sweep"}`: licenses that expired by themselves). Wiring only: see
-//! `keyhook_shared::handlers::deliveries`.
+//! `keyhook_shared::consumers::deliveries`.
 
 use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
-use keyhook_shared::{handlers::deliveries, Services};
+use keyhook_shared::{consumers::deliveries, Services};
 use serde_json::Value;
 
 // Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).

@@ -1,9 +1,9 @@
 //! The mailer Lambda: consumes the mail queue (SQS) and sends license emails with SES,
-//! reporting partial batch failures. Wiring only: see `keyhook_shared::handlers::mailer`.
+//! reporting partial batch failures. Wiring only: see `keyhook_shared::consumers::mailer`.
 
 use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
-use keyhook_shared::{handlers::mailer, Services};
+use keyhook_shared::{consumers::mailer, Services};
 
 // Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).
 #[tokio::main(flavor = "current_thread")]

@@ -1,9 +1,9 @@
 //! The reconcile Lambda: on a schedule, lists each active app's recent Stripe events and
 //! processes those Keyhook never recorded (webhooks that never arrived). Wiring only: see
-//! `keyhook_shared::handlers::reconcile`.
+//! `keyhook_shared::consumers::reconcile`.
 
 use keyhook_shared::lambda_runtime::{self, service_fn, LambdaEvent};
-use keyhook_shared::{handlers::reconcile, Services};
+use keyhook_shared::{consumers::reconcile, Services};
 use serde_json::Value;
 
 // Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::cache::LazyCache;
 use crate::crypto::{Keyring, SealContext};
-use crate::handlers::admin::tenant::SIGNING_KEY_FIELD;
+use crate::domain::signing_key::SIGNING_KEY_FIELD;
 use crate::store::Store;
 use crate::{Error, Result};
 

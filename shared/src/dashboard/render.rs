@@ -40,8 +40,6 @@ static TEMPLATES: &[(&str, &str)] = templates![
     "webhook.html",
     "import.html",
     "import_results.html",
-    "email_sign_in.html",
-    "email_sign_in.txt",
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -15,7 +15,7 @@ use crate::domain::member::{Role, Session};
 use crate::domain::tenant::Principal;
 use crate::http::auth::{token_hash, Caller};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::store::dashboard::SessionHolder;
+use crate::store::members::SessionHolder;
 use crate::{ids, Error, Result, Services};
 
 /// How long a session lasts (absolute; sign in again afterwards).

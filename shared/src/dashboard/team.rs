@@ -7,7 +7,6 @@
 //! one when it commits. Removing a member revokes the API tokens they answer for, or hands them
 //! over to the acting owner, in the same transaction.
 
-use super::mail::SignInMail;
 use super::public::{self, Limit};
 use super::session::Signed;
 use crate::domain::member::{
@@ -15,7 +14,8 @@ use crate::domain::member::{
 };
 use crate::domain::Tenant;
 use crate::http::input::is_email;
-use crate::store::dashboard::TokensOfRemoved;
+use crate::mail::SignInMail;
+use crate::store::members::TokensOfRemoved;
 use crate::{ids, Error, Result, Services};
 
 /// Invitations one tenant may send in 15 minutes.

@@ -30,21 +30,13 @@ use std::fmt;
 
 use crate::ids::{crockford_encode, random_symbols};
 
-/// Number of symbols in a key.
-pub const KEY_SYMBOLS: usize = 25;
+/// The canonicalisation of keys is `keyhook-format`'s, the clients' own.
+pub use keyhook_format::license_key::{KeyParseError, KEY_SYMBOLS};
 
 /// A license key in canonical form (25 uppercase symbols, no separators).
 /// `Debug` redacts it, so a key cannot slip into a log through `{:?}`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LicenseKey(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyParseError {
-    #[error("a license key has 25 characters (hyphens and spaces aside), this one has {0}")]
-    Length(usize),
-    #[error("a license key contains only letters and digits (Crockford base32); found {0:?}")]
-    Character(char),
-}
 
 impl LicenseKey {
     /// A new random key.
@@ -54,23 +46,7 @@ impl LicenseKey {
 
     /// Parses user input leniently (case, hyphens, spaces, look-alike letters).
     pub fn parse(input: &str) -> Result<Self, KeyParseError> {
-        let mut out = String::with_capacity(KEY_SYMBOLS);
-        for c in input.chars() {
-            if c == '-' || c.is_whitespace() {
-                continue;
-            }
-            let c = match c.to_ascii_uppercase() {
-                'I' | 'L' => '1',
-                'O' => '0',
-                c @ ('0'..='9' | 'A'..='Z') if c != 'U' => c,
-                other => return Err(KeyParseError::Character(other)),
-            };
-            out.push(c);
-        }
-        if out.len() != KEY_SYMBOLS {
-            return Err(KeyParseError::Length(out.len()));
-        }
-        Ok(LicenseKey(out))
+        keyhook_format::license_key::parse(input).map(LicenseKey)
     }
 
     /// The key as shown to people: five groups of five.

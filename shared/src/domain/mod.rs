@@ -11,6 +11,7 @@ pub mod license_key;
 pub mod member;
 pub mod money;
 pub mod one_time_link;
+pub mod patterns;
 pub mod plan;
 pub mod price_mapping;
 pub mod product;

@@ -99,7 +99,7 @@ fn default_file_max_ttl() -> u32 {
     {"properties": {"text": {"pattern": "\\{\\{ActivationKey\\}\\}"}}}
 ]))]
 pub struct EmailTemplate {
-    #[schemars(extend("pattern" = crate::http::schema::NON_BLANK, "maxLength" = 500))]
+    #[schemars(extend("pattern" = crate::domain::patterns::NON_BLANK, "maxLength" = 500))]
     pub subject: String,
     pub html: String,
     pub text: String,

@@ -14,6 +14,10 @@ use time::{Duration, OffsetDateTime};
 use crate::domain::product::MAX_FILE_TTL_SECONDS;
 use crate::time::serde_ts;
 
+/// The seal field of a tenant's Ed25519 signing key (its seed is sealed under the tenant key
+/// with this field in the context).
+pub const SIGNING_KEY_FIELD: &str = "signingKey";
+
 /// How long a retired key stays published: the longest life of a license file.
 pub const RETIRED_KEY_VALIDITY: Duration = Duration::seconds(MAX_FILE_TTL_SECONDS as i64);
 

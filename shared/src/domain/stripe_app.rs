@@ -43,7 +43,7 @@ pub struct ConnectSettings {
     pub enabled: bool,
     /// When not empty, only events of these connected accounts (`acct_…`) are accepted.
     #[serde(default)]
-    #[schemars(extend("maxItems" = ConnectSettings::MAX_ACCOUNTS, "items" = {"type": "string", "pattern": crate::http::schema::STRIPE_ACCOUNT_ID}))]
+    #[schemars(extend("maxItems" = ConnectSettings::MAX_ACCOUNTS, "items" = {"type": "string", "pattern": crate::domain::patterns::STRIPE_ACCOUNT_ID}))]
     pub account_ids: Vec<String>,
 }
 

@@ -1,10 +1,15 @@
-//! License email: rendering a product's template, the SQS outbox message that asks the mailer
-//! to send, and the SES sender.
+//! Email: the mail queue's one message type ([`MailMessage`]) and the outbox that sends it, the
+//! emails' composition (a product's license email template, the dashboard's sign-in email), and
+//! the SES sender.
 
+pub mod message;
 pub mod outbox;
 pub mod sender;
+pub mod sign_in;
 pub mod template;
 
+pub use message::MailMessage;
 pub use outbox::{MailJob, Notice, NoticeJob, Outbox};
 pub use sender::Sender;
+pub use sign_in::SignInMail;
 pub use template::{render, Rendered, TemplateValues};

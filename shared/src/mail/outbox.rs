@@ -1,13 +1,15 @@
-//! The outbox: a message on the mail queue asks the mailer to send a purchase's email, or to
-//! resend one license's keys. Messages carry ids only, never keys or addresses; the mailer
-//! reads the records (and opens the keys) itself when it sends.
+//! The outbox: a message on the mail queue ([`MailMessage`]) asks the mailer to send a
+//! purchase's email, to resend one license's keys, a notice, or a sign-in link. Messages carry
+//! ids only, never keys or addresses; the mailer reads the records (and opens the keys) itself
+//! when it sends.
 
 use serde::{Deserialize, Serialize};
 
+use super::MailMessage;
 use crate::sdk::LazyClient;
 use crate::{Error, Result};
 
-/// The body of a mail-queue message.
+/// A license email: a purchase's, or a resend of one license's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MailJob {
@@ -83,9 +85,11 @@ impl Outbox {
         self.enqueue_message(job).await
     }
 
-    /// Enqueues any message the mailer knows (license emails, notices, the dashboard's sign-in links).
-    pub async fn enqueue_message<T: Serialize>(&self, job: &T) -> Result<()> {
-        let body = serde_json::to_string(job).map_err(|e| Error::internal(e.to_string()))?;
+    /// Enqueues any message the mailer knows (license emails, notices, the dashboard's sign-in
+    /// links), tagged with its kind.
+    pub async fn enqueue_message(&self, message: impl Into<MailMessage>) -> Result<()> {
+        let body =
+            serde_json::to_string(&message.into()).map_err(|e| Error::internal(e.to_string()))?;
         self.sqs
             .get()
             .send_message()

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{dynamo_err, keys, Store};
+use super::{dynamo_err, table_keys, Store};
 use crate::domain::Product;
 use crate::{Error, Result};
 
@@ -32,7 +32,7 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(Self::item(
                 &record,
-                keys::product_alias(&p.tenant_id, external_id),
+                table_keys::product_alias(&p.tenant_id, external_id),
             )?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
@@ -43,7 +43,7 @@ impl Store {
     fn alias_delete(&self, p: &Product, external_id: &str) -> Result<TransactWriteItem> {
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::product_alias(
+            .set_key(Some(Self::key_attrs(table_keys::product_alias(
                 &p.tenant_id,
                 external_id,
             ))))
@@ -95,7 +95,7 @@ impl Store {
         for (i, a) in added.iter().enumerate() {
             if failed(i + 1) {
                 let owner = self
-                    .get::<ProductAlias>(keys::product_alias(&p.tenant_id, a))
+                    .get::<ProductAlias>(table_keys::product_alias(&p.tenant_id, a))
                     .await?
                     .map(|o| o.product_id)
                     .unwrap_or_else(|| "another product".into());
@@ -177,7 +177,7 @@ impl Store {
         }
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::product(&p.id))))
+            .set_key(Some(Self::key_attrs(table_keys::product(&p.id))))
             .condition_expression("attribute_exists(pk) AND tenantId = :t")
             .expression_attribute_values(":t", AttributeValue::S(p.tenant_id.clone()))
             .build()
@@ -223,15 +223,14 @@ impl Store {
         tenant_id: &str,
         reference: &str,
     ) -> Result<Option<Product>> {
-        let alias_key = keys::product_alias(tenant_id, reference);
+        let alias_key = table_keys::product_alias(tenant_id, reference);
         let mut product: Option<Product> = None;
         let mut alias: Option<ProductAlias> = None;
         for item in self
-            .batch_get(vec![keys::product(reference), alias_key.clone()])
+            .batch_get(vec![table_keys::product(reference), alias_key.clone()])
             .await?
         {
-            let is_alias =
-                matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if *sk == alias_key.1);
+            let is_alias = matches!(item.get(table_keys::SK), Some(AttributeValue::S(sk)) if *sk == alias_key.1);
             if is_alias {
                 alias = Some(Self::record(item)?);
             } else {

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{applied, dynamo_err, keys, Page, Store};
+use super::{applied, dynamo_err, table_keys, Page, Store};
 use crate::domain::StripeApp;
 use crate::Result;
 
@@ -16,35 +16,38 @@ pub mod sealed_attributes {
 
 impl Store {
     fn app_item(app: &StripeApp) -> Result<super::Item> {
-        let item = Self::item(app, keys::app(&app.id))?;
+        let item = Self::item(app, table_keys::app(&app.id))?;
         let mut item = Self::with_gsi1(
             item,
             &app.tenant_id,
             format!(
                 "{}{}#{}",
-                keys::listing::APPS,
+                table_keys::listing::APPS,
                 crate::time::format(app.created_at),
                 app.id
             ),
         );
         if app.active && app.webhook_secret_sealed.is_some() {
             item.insert(
-                keys::GSI2_PK.into(),
-                AttributeValue::S(keys::webhook_partition(app.is_live)),
+                table_keys::GSI2_PK.into(),
+                AttributeValue::S(table_keys::webhook_partition(app.is_live)),
             );
-            item.insert(keys::GSI2_SK.into(), AttributeValue::S(app.id.clone()));
+            item.insert(
+                table_keys::GSI2_SK.into(),
+                AttributeValue::S(app.id.clone()),
+            );
         }
         Ok(item)
     }
 
     /// An app by id, whoever owns it (webhook routing by URL).
     pub async fn get_app(&self, app_id: &str) -> Result<Option<StripeApp>> {
-        self.get(keys::app(app_id)).await
+        self.get(table_keys::app(app_id)).await
     }
 
     /// An app of this tenant.
     pub async fn get_tenant_app(&self, tenant_id: &str, app_id: &str) -> Result<Option<StripeApp>> {
-        self.get_owned(keys::app(app_id), tenant_id).await
+        self.get_owned(table_keys::app(app_id), tenant_id).await
     }
 
     /// Replaces one sealed secret of an app (its stored attribute, e.g. `webhookSecretSealed`)
@@ -62,7 +65,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::app(app_id))))
+            .set_key(Some(Self::key_attrs(table_keys::app(app_id))))
             .update_expression("SET #f = :new")
             .condition_expression("#f = :old AND tenantId = :t")
             .expression_attribute_names("#f", attribute)
@@ -75,7 +78,7 @@ impl Store {
     }
 
     pub async fn delete_app(&self, tenant_id: &str, app_id: &str) -> Result<bool> {
-        self.delete_owned(keys::app(app_id), tenant_id).await
+        self.delete_owned(table_keys::app(app_id), tenant_id).await
     }
 
     pub async fn list_apps(
@@ -84,8 +87,15 @@ impl Store {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<StripeApp>> {
-        self.list_tenant(tenant_id, keys::listing::APPS, limit, cursor, false, &[])
-            .await
+        self.list_tenant(
+            tenant_id,
+            table_keys::listing::APPS,
+            limit,
+            cursor,
+            false,
+            &[],
+        )
+        .await
     }
 
     /// Every app of a tenant (apps per tenant are few).
@@ -112,12 +122,12 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::GSI2)
+                .index_name(table_keys::GSI2)
                 .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI2_PK)
+                .expression_attribute_names("#pk", table_keys::GSI2_PK)
                 .expression_attribute_values(
                     ":pk",
-                    AttributeValue::S(keys::webhook_partition(is_live)),
+                    AttributeValue::S(table_keys::webhook_partition(is_live)),
                 )
                 .set_exclusive_start_key(start.take())
                 .send()

@@ -2,7 +2,7 @@
 //! `tenant_items`), keyed by the same Stripe id as the purchase the webhook records, so a
 //! session and what it issued are two reads by key apart.
 
-use super::keys::{self, kind};
+use super::table_keys::{self, kind};
 use super::Store;
 use crate::domain::checkout::CheckoutSessionRecord;
 use crate::Result;
@@ -41,7 +41,7 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs((
-                keys::tenant_partition(tenant_id),
+                table_keys::tenant_partition(tenant_id),
                 format!("{}{session_id}", kind::CHECKOUT_SESSION),
             ))))
             .update_expression("SET purchaseRef = :p")

@@ -2,7 +2,7 @@
 //! `CURRENCY#<code>`. What a tenant's currencies are, settings merged with Stripe's shipped
 //! list and its apps' currencies, is `domain::currency`'s rule.
 
-use super::keys::kind;
+use super::table_keys::kind;
 use super::Store;
 use crate::domain::currency::Currency;
 use crate::Result;

@@ -10,14 +10,14 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
-use super::{applied, keys, updated_record, Filter, Page, Store};
+use super::{applied, table_keys, updated_record, Filter, Page, Store};
 use crate::domain::webhooks::{Attempt, Delivery, DeliveryStatus};
 use crate::{Error, Result};
 
-fn key(tenant_id: &str, id: &str) -> keys::Key {
+fn key(tenant_id: &str, id: &str) -> table_keys::Key {
     (
-        keys::tenant_partition(tenant_id),
-        format!("{}{id}", keys::kind::DELIVERY),
+        table_keys::tenant_partition(tenant_id),
+        format!("{}{id}", table_keys::kind::DELIVERY),
     )
 }
 
@@ -52,7 +52,7 @@ impl Store {
             &d.tenant_id,
             format!(
                 "{}{}#{}#{}",
-                keys::listing::DELIVERIES,
+                table_keys::listing::DELIVERIES,
                 d.endpoint_id,
                 crate::time::format(d.created_at),
                 d.id
@@ -100,7 +100,7 @@ impl Store {
             .collect();
         self.list_tenant(
             tenant_id,
-            &format!("{}{endpoint_id}#", keys::listing::DELIVERIES),
+            &format!("{}{endpoint_id}#", table_keys::listing::DELIVERIES),
             limit,
             cursor,
             true,

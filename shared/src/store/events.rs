@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::applied;
-use super::{dynamo_err, keys, Filter, Item, Page, Store};
+use super::{dynamo_err, table_keys, Filter, Item, Page, Store};
 use crate::domain::{EventLogEntry, EventStatus};
 use crate::Result;
 
@@ -21,13 +21,13 @@ impl Store {
 
     /// An entry as stored, with its listing keys.
     fn event_item(entry: &EventLogEntry) -> Result<Item> {
-        let item = Self::item(entry, keys::event(&entry.tenant_id, &entry.event_id))?;
+        let item = Self::item(entry, table_keys::event(&entry.tenant_id, &entry.event_id))?;
         Ok(Self::with_gsi1(
             item,
             &entry.tenant_id,
             format!(
                 "{}{}#{}",
-                keys::listing::EVENTS,
+                table_keys::listing::EVENTS,
                 crate::time::format(entry.received_at),
                 entry.event_id
             ),
@@ -49,7 +49,7 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::event(
+                .set_key(Some(Self::key_attrs(table_keys::event(
                     &entry.tenant_id,
                     &entry.event_id,
                 ))))
@@ -67,7 +67,7 @@ impl Store {
         tenant_id: &str,
         event_id: &str,
     ) -> Result<Option<EventLogEntry>> {
-        self.get(keys::event(tenant_id, event_id)).await
+        self.get(table_keys::event(tenant_id, event_id)).await
     }
 
     /// Marks an event failed, keeping the first error. An event already verified stays so.
@@ -81,7 +81,9 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
+            .set_key(Some(Self::key_attrs(table_keys::event(
+                tenant_id, event_id,
+            ))))
             .update_expression("SET #s = :failed, #e = if_not_exists(#e, :err)")
             .condition_expression("attribute_exists(pk) AND #s <> :verified")
             .expression_attribute_names("#s", "status")
@@ -113,7 +115,9 @@ impl Store {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
+            .set_key(Some(Self::key_attrs(table_keys::event(
+                tenant_id, event_id,
+            ))))
             .update_expression(update.expression)
             .set_expression_attribute_names(Some(update.names))
             .set_expression_attribute_values(Some(update.values))
@@ -133,7 +137,9 @@ impl Store {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::event(tenant_id, event_id))))
+            .set_key(Some(Self::key_attrs(table_keys::event(
+                tenant_id, event_id,
+            ))))
             .update_expression("SET #src = :src")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#src", "source")
@@ -154,7 +160,7 @@ impl Store {
             .batch_get(
                 event_ids
                     .iter()
-                    .map(|id| keys::event(tenant_id, id))
+                    .map(|id| table_keys::event(tenant_id, id))
                     .collect(),
             )
             .await?;
@@ -175,7 +181,7 @@ impl Store {
     ) -> Result<Page<EventLogEntry>> {
         self.list_tenant(
             tenant_id,
-            keys::listing::EVENTS,
+            table_keys::listing::EVENTS,
             limit,
             cursor,
             true,
@@ -211,8 +217,8 @@ impl VerifiedUpsert {
         let mut set = vec![sets.to_string()];
         let written = ["status", "error", "licenseIds", "purchaseRef"];
         let mut item = Store::event_item(entry)?;
-        item.remove(keys::PK);
-        item.remove(keys::SK);
+        item.remove(table_keys::PK);
+        item.remove(table_keys::SK);
         let mut fields: Vec<(String, AttributeValue)> = item
             .into_iter()
             .filter(|(k, _)| !written.contains(&k.as_str()))

@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{applied, dynamo_err, keys, Store};
+use super::{applied, dynamo_err, table_keys, Store};
 use crate::Result;
 
 /// The stored state of one key.
@@ -34,8 +34,11 @@ pub struct IdempotencyRecord {
 pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
 
-fn key(tenant_id: &str, id: &str) -> keys::Key {
-    (keys::tenant_partition(tenant_id), format!("IDEM#{id}"))
+fn key(tenant_id: &str, id: &str) -> table_keys::Key {
+    (
+        table_keys::tenant_partition(tenant_id),
+        format!("IDEM#{id}"),
+    )
 }
 
 impl Store {
@@ -57,7 +60,7 @@ impl Store {
                 .condition_expression(
                     "attribute_not_exists(pk) OR #ttl < :now OR (#state = :pending AND lockedUntil < :now)",
                 )
-                .expression_attribute_names("#ttl", keys::TTL)
+                .expression_attribute_names("#ttl", table_keys::TTL)
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .expression_attribute_values(":pending", AttributeValue::S(PENDING.into()))

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{dynamo_err, keys, Item, Store};
+use super::{dynamo_err, table_keys, Item, Store};
 use crate::domain::License;
 use crate::time::serde_ts;
 use crate::{Error, Result};
@@ -85,17 +85,17 @@ impl Store {
     ) -> Result<ImportState> {
         let wanted = license_ids
             .iter()
-            .map(|id| keys::license(id))
+            .map(|id| table_keys::license(id))
             .chain(
                 external_ids
                     .iter()
-                    .map(|e| keys::license_import(tenant_id, e)),
+                    .map(|e| table_keys::license_import(tenant_id, e)),
             )
             .collect();
         let mut state = ImportState::default();
         for item in self.batch_get(wanted).await? {
             let is_license =
-                matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == "LICENSE");
+                matches!(item.get(table_keys::SK), Some(AttributeValue::S(sk)) if sk == "LICENSE");
             if is_license {
                 let l: License = Self::record(item)?;
                 state.licenses.insert(l.id.clone(), l);
@@ -119,7 +119,7 @@ impl Store {
                 Self::license_item(license)?,
                 Self::item(
                     record,
-                    keys::license_import(&record.tenant_id, &record.external_id),
+                    table_keys::license_import(&record.tenant_id, &record.external_id),
                 )?,
             ]);
         }

@@ -11,7 +11,7 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{dynamo_err, keys, Store};
+use super::{dynamo_err, table_keys, Store};
 use crate::domain::{EventLogEntry, License, Purchase};
 use crate::{Error, Result};
 
@@ -61,7 +61,7 @@ impl Store {
         };
         let mut items = vec![put_new(Self::item(
             purchase,
-            keys::purchase(&purchase.tenant_id, &purchase.purchase_ref),
+            table_keys::purchase(&purchase.tenant_id, &purchase.purchase_ref),
         )?)?];
         if let Some(subscription_id) = first_purchase_of {
             let claim = FirstPurchase {
@@ -70,7 +70,7 @@ impl Store {
             };
             items.push(put_new(Self::item(
                 &claim,
-                keys::first_purchase(&purchase.tenant_id, subscription_id),
+                table_keys::first_purchase(&purchase.tenant_id, subscription_id),
             )?)?);
         }
         for l in licenses {
@@ -107,7 +107,10 @@ impl Store {
             Some(purchase.purchase_ref.clone())
         } else if let (Some(subscription_id), true) = (first_purchase_of, failed_at(1)) {
             let claim: Option<FirstPurchaseRecord> = self
-                .get(keys::first_purchase(&purchase.tenant_id, subscription_id))
+                .get(table_keys::first_purchase(
+                    &purchase.tenant_id,
+                    subscription_id,
+                ))
                 .await?;
             Some(
                 claim
@@ -151,7 +154,7 @@ impl Store {
         )?;
         let event_update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::event(
+            .set_key(Some(Self::key_attrs(table_keys::event(
                 &purchase.tenant_id,
                 &entry.event_id,
             ))))

@@ -17,7 +17,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::applied;
-use super::{dynamo_err, keys, Store};
+use super::{dynamo_err, table_keys, Store};
 use crate::domain::validation::usage::ATTRIBUTES;
 use crate::domain::validation::{LicenseChange, LicenseUsage};
 use crate::domain::License;
@@ -43,7 +43,10 @@ impl Store {
         &self,
         license_id: &str,
     ) -> Result<Option<(License, LicenseUsage)>> {
-        let Some(mut item) = self.get_item_signed(keys::license(license_id)).await? else {
+        let Some(mut item) = self
+            .get_item_signed(table_keys::license(license_id))
+            .await?
+        else {
             return Ok(None);
         };
         let usage: HashMap<String, serde_dynamo::AttributeValue> = ATTRIBUTES
@@ -106,7 +109,7 @@ impl Store {
             );
             "attribute_exists(pk) AND #status = :status AND #version = :version"
         };
-        let key = Self::key_attrs(keys::license(&license.id));
+        let key = Self::key_attrs(table_keys::license(&license.id));
         let expression = format!("SET {}", sets.join(", "));
         let Some(device) = &change.activated else {
             let result = self

@@ -6,19 +6,20 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{applied, updated_record};
-use super::{keys, Filter, Item, Page, Store};
+use super::{table_keys, Filter, Item, Page, Store};
+use crate::backoff::Backoff;
 use crate::domain::License;
 use crate::{Error, Result};
 
 impl Store {
     pub(crate) fn license_item(l: &License) -> Result<Item> {
-        let item = Self::item(l, keys::license(&l.id))?;
+        let item = Self::item(l, table_keys::license(&l.id))?;
         Ok(Self::with_gsi1(
             item,
             &l.tenant_id,
             format!(
                 "{}{}#{}",
-                keys::listing::LICENSES,
+                table_keys::listing::LICENSES,
                 crate::time::format(l.created_at),
                 l.id
             ),
@@ -27,7 +28,7 @@ impl Store {
 
     /// A license by id, whoever owns it (validation).
     pub async fn get_license(&self, license_id: &str) -> Result<Option<License>> {
-        self.get(keys::license(license_id)).await
+        self.get(table_keys::license(license_id)).await
     }
 
     pub async fn get_tenant_license(
@@ -35,7 +36,8 @@ impl Store {
         tenant_id: &str,
         license_id: &str,
     ) -> Result<Option<License>> {
-        self.get_owned(keys::license(license_id), tenant_id).await
+        self.get_owned(table_keys::license(license_id), tenant_id)
+            .await
     }
 
     /// Several licenses of a tenant by id (BatchGetItem, strongly consistent), in the order
@@ -47,7 +49,7 @@ impl Store {
     ) -> Result<Vec<License>> {
         let mut found: HashMap<String, License> = HashMap::new();
         for item in self
-            .batch_get(ids.iter().map(|id| keys::license(id)).collect())
+            .batch_get(ids.iter().map(|id| table_keys::license(id)).collect())
             .await?
         {
             let l: License = Self::record(item)?;
@@ -75,14 +77,14 @@ impl Store {
     ) -> Result<(Vec<License>, Vec<crate::domain::Product>)> {
         let wanted = license_ids
             .iter()
-            .map(|id| keys::license(id))
-            .chain(product_ids.iter().map(|id| keys::product(id)))
+            .map(|id| table_keys::license(id))
+            .chain(product_ids.iter().map(|id| table_keys::product(id)))
             .collect();
         let mut licenses: HashMap<String, License> = HashMap::new();
         let mut products = Vec::new();
         for item in self.batch_get(wanted).await? {
             let is_product =
-                matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == "PRODUCT");
+                matches!(item.get(table_keys::SK), Some(AttributeValue::S(sk)) if sk == "PRODUCT");
             if is_product {
                 let p: crate::domain::Product = Self::record(item)?;
                 if p.tenant_id == tenant_id {
@@ -115,7 +117,7 @@ impl Store {
     ) -> Result<Page<License>> {
         self.list_tenant(
             tenant_id,
-            keys::listing::LICENSES,
+            table_keys::listing::LICENSES,
             limit,
             cursor,
             true,
@@ -132,7 +134,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::license(license_id))))
+            .set_key(Some(Self::key_attrs(table_keys::license(license_id))))
             .update_expression("SET keySealed = :new")
             .condition_expression("keySealed = :old")
             .expression_attribute_values(":new", AttributeValue::S(new.into()))
@@ -184,7 +186,7 @@ impl Store {
                 return Ok(Some(written));
             }
             tracing::info!(license_id, attempt, "license changed meanwhile; read again");
-            edit_backoff(attempt).await;
+            EDIT_BACKOFF.sleep(attempt + 1).await;
         }
         Err(Error::Conflict(format!(
             "license {license_id} is being changed by other requests; retry"
@@ -272,7 +274,7 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::license(&license.id))))
+                .set_key(Some(Self::key_attrs(table_keys::license(&license.id))))
                 .update_expression(format!("SET {}", sets.join(", ")))
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
@@ -287,13 +289,12 @@ impl Store {
 /// Read-modify-write attempts of [`Store::edit_license`].
 pub const EDIT_ATTEMPTS: u32 = 8;
 
-/// A short random pause before reading again, growing with the attempts.
-async fn edit_backoff(attempt: u32) {
-    use rand::Rng;
-    let ceiling_ms = (5u64 << attempt.min(4)).min(80);
-    let pause = rand::thread_rng().gen_range(0..=ceiling_ms);
-    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-}
+/// The pause before reading again after a lost race, growing with the attempts (5 ms
+/// doubling, at most 80 ms, jittered).
+const EDIT_BACKOFF: Backoff = Backoff::new(
+    std::time::Duration::from_millis(5),
+    std::time::Duration::from_millis(80),
+);
 
 /// The fields a license edit may change, as item attributes, where `after` differs from
 /// `before`. Devices, usage and the key are validation's and issuance's, never edited here.

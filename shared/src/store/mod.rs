@@ -1,19 +1,18 @@
-//! DynamoDB storage: one table, single-table design (see `keys` and `docs/data-model.md`).
+//! DynamoDB storage: one table, single-table design (see `table_keys` and `docs/data-model.md`).
 //! One module per entity; `issuance` holds the transaction that issues a purchase's licenses.
 
 pub mod aliases;
 pub mod apps;
 pub mod checkout_sessions;
 pub mod currencies;
-pub mod dashboard;
 pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod imports;
 pub mod issuance;
-pub mod keys;
 pub mod license_usage;
 pub mod licenses;
+pub mod members;
 pub mod plans;
 pub mod product_devices;
 pub mod products;
@@ -23,6 +22,7 @@ pub mod reconcile_marks;
 mod signed_get;
 pub mod signing_keys;
 pub mod subscriptions;
+pub mod table_keys;
 pub mod tenant_items;
 pub mod tenants;
 pub mod timers;
@@ -40,7 +40,7 @@ use base64::Engine;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{Error, Result};
-use keys::Key;
+use table_keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -173,17 +173,17 @@ impl Store {
     pub(crate) fn item<T: Serialize>(record: &T, key: Key) -> Result<Item> {
         let mut item: Item = serde_dynamo::to_item(record)
             .map_err(|e| Error::internal(format!("serialising record: {e}")))?;
-        item.insert(keys::PK.into(), AttributeValue::S(key.0));
-        item.insert(keys::SK.into(), AttributeValue::S(key.1));
+        item.insert(table_keys::PK.into(), AttributeValue::S(key.0));
+        item.insert(table_keys::SK.into(), AttributeValue::S(key.1));
         Ok(item)
     }
 
     pub(crate) fn with_gsi1(mut item: Item, tenant_id: &str, sort: String) -> Item {
         item.insert(
-            keys::GSI1_PK.into(),
-            AttributeValue::S(keys::tenant_partition(tenant_id)),
+            table_keys::GSI1_PK.into(),
+            AttributeValue::S(table_keys::tenant_partition(tenant_id)),
         );
-        item.insert(keys::GSI1_SK.into(), AttributeValue::S(sort));
+        item.insert(table_keys::GSI1_SK.into(), AttributeValue::S(sort));
         item
     }
 
@@ -194,8 +194,8 @@ impl Store {
 
     pub(crate) fn key_attrs(key: Key) -> Item {
         HashMap::from([
-            (keys::PK.to_string(), AttributeValue::S(key.0)),
-            (keys::SK.to_string(), AttributeValue::S(key.1)),
+            (table_keys::PK.to_string(), AttributeValue::S(key.0)),
+            (table_keys::SK.to_string(), AttributeValue::S(key.1)),
         ])
     }
 
@@ -320,15 +320,15 @@ impl Store {
         newest_first: bool,
         filters: &[Filter],
     ) -> Result<Page<T>> {
-        let partition = keys::tenant_partition(tenant_id);
+        let partition = table_keys::tenant_partition(tenant_id);
         let mut start = cursor
             .map(|c| decode_cursor(c, &partition, prefix))
             .transpose()?;
         let mut items = Vec::new();
         let mut filter_expr = Vec::new();
         let mut names = HashMap::from([
-            ("#pk".to_string(), keys::GSI1_PK.to_string()),
-            ("#sk".to_string(), keys::GSI1_SK.to_string()),
+            ("#pk".to_string(), table_keys::GSI1_PK.to_string()),
+            ("#sk".to_string(), table_keys::GSI1_SK.to_string()),
         ]);
         let mut values = HashMap::from([
             (":pk".to_string(), AttributeValue::S(partition.clone())),
@@ -350,7 +350,7 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::GSI1)
+                .index_name(table_keys::GSI1)
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .set_filter_expression((!filter_expr.is_empty()).then(|| filter_expr.join(" AND ")))
                 .set_expression_attribute_names(Some(names.clone()))
@@ -396,11 +396,11 @@ fn decode_cursor(cursor: &str, partition: &str, prefix: &str) -> Result<Item> {
     let unknown = || Error::not_found("Cursor");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| unknown())?;
     let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| unknown())?;
-    let is_position = map.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
+    let is_position = map.get(table_keys::GSI1_PK).map(String::as_str) == Some(partition)
         && map
-            .get(keys::GSI1_SK)
+            .get(table_keys::GSI1_SK)
             .is_some_and(|sk| sk.starts_with(prefix))
-        && [keys::PK, keys::SK]
+        && [table_keys::PK, table_keys::SK]
             .iter()
             .all(|k| map.get(*k).is_some_and(|v| !v.is_empty()))
         && map.len() == 4;

@@ -1,6 +1,6 @@
 //! Plans and price mappings: tenant-partition records (see `tenant_items`).
 
-use super::keys::kind;
+use super::table_keys::kind;
 use super::{Page, Store};
 use crate::domain::{Plan, PriceMapping};
 use crate::Result;

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::applied;
-use super::{keys, Store};
+use super::{table_keys, Store};
 use crate::domain::validation::trial::TrialPeriod;
 use crate::domain::validation::{DeviceId, ProductDevice};
 use crate::domain::Product;
@@ -19,15 +19,14 @@ impl Store {
         product_id: &str,
         device: &DeviceId,
     ) -> Result<(Option<Product>, Option<ProductDevice>)> {
-        let product_key = keys::product(product_id);
-        let device_key = keys::product_device(product_id, &device.key_hash());
+        let product_key = table_keys::product(product_id);
+        let device_key = table_keys::product_device(product_id, &device.key_hash());
         let (mut product, mut record) = (None, None);
         for item in self
             .batch_get(vec![product_key.clone(), device_key])
             .await?
         {
-            let is_product =
-                matches!(item.get(keys::PK), Some(AttributeValue::S(pk)) if *pk == product_key.0);
+            let is_product = matches!(item.get(table_keys::PK), Some(AttributeValue::S(pk)) if *pk == product_key.0);
             if is_product {
                 product = Some(Self::record(item)?);
             } else {
@@ -49,7 +48,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::product_device(
+            .set_key(Some(Self::key_attrs(table_keys::product_device(
                 &product.id,
                 &device.key_hash(),
             ))))
@@ -90,7 +89,7 @@ impl Store {
     ) -> Result<aws_sdk_dynamodb::types::Update> {
         aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::product_device(
+            .set_key(Some(Self::key_attrs(table_keys::product_device(
                 product_id,
                 &device.key_hash(),
             ))))

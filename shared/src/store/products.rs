@@ -1,18 +1,18 @@
 //! Products. Keyed by their numeric id, unique across the deployment (validation names a
 //! product without a tenant); listed per tenant through `gsi1`.
 
-use super::{keys, Page, Store};
+use super::{table_keys, Page, Store};
 use crate::domain::Product;
 use crate::{Error, Result};
 
 impl Store {
     pub(crate) fn product_item(p: &Product) -> Result<super::Item> {
-        let item = Self::item(p, keys::product(&p.id))?;
+        let item = Self::item(p, table_keys::product(&p.id))?;
         // Zero-padded so that numeric ids list in numeric order.
         Ok(Self::with_gsi1(
             item,
             &p.tenant_id,
-            format!("{}{:0>12}", keys::listing::PRODUCTS, p.id),
+            format!("{}{:0>12}", table_keys::listing::PRODUCTS, p.id),
         ))
     }
 
@@ -35,7 +35,7 @@ impl Store {
 
     /// A product by id, whoever owns it (validation).
     pub async fn get_product(&self, product_id: &str) -> Result<Option<Product>> {
-        self.get(keys::product(product_id)).await
+        self.get(table_keys::product(product_id)).await
     }
 
     pub async fn get_tenant_product(
@@ -43,12 +43,13 @@ impl Store {
         tenant_id: &str,
         product_id: &str,
     ) -> Result<Option<Product>> {
-        self.get_owned(keys::product(product_id), tenant_id).await
+        self.get_owned(table_keys::product(product_id), tenant_id)
+            .await
     }
 
     pub async fn delete_product(&self, tenant_id: &str, product_id: &str) -> Result<bool> {
         let deleted = self
-            .delete_owned(keys::product(product_id), tenant_id)
+            .delete_owned(table_keys::product(product_id), tenant_id)
             .await;
         self.caches.products.invalidate_all();
         deleted
@@ -62,7 +63,7 @@ impl Store {
     ) -> Result<Page<Product>> {
         self.list_tenant(
             tenant_id,
-            keys::listing::PRODUCTS,
+            table_keys::listing::PRODUCTS,
             limit,
             cursor,
             false,

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Up
 use time::OffsetDateTime;
 
 use super::{applied, updated_record};
-use super::{dynamo_err, keys, Store};
+use super::{dynamo_err, table_keys, Store};
 use crate::domain::{EmailStatus, Purchase};
 use crate::{Error, Result};
 
@@ -14,7 +14,8 @@ impl Store {
         tenant_id: &str,
         purchase_ref: &str,
     ) -> Result<Option<Purchase>> {
-        self.get(keys::purchase(tenant_id, purchase_ref)).await
+        self.get(table_keys::purchase(tenant_id, purchase_ref))
+            .await
     }
 
     /// Takes the right to send an email until `until`. `Ok(false)` when it was already sent,
@@ -58,7 +59,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::purchase(tenant_id, purchase_ref))))
+            .set_key(Some(Self::key_attrs(table_keys::purchase(tenant_id, purchase_ref))))
             .update_expression("SET emailClaimUntil = :until")
             .condition_expression(
                 "emailStatus = :pending AND (attribute_not_exists(emailClaimUntil) OR emailClaimUntil < :now)",
@@ -96,7 +97,7 @@ impl Store {
         status: EmailStatus,
     ) -> Result<()> {
         let status_value = AttributeValue::S(status.as_str().into());
-        let update = |key: keys::Key, remove_claim: bool| {
+        let update = |key: table_keys::Key, remove_claim: bool| {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(Self::key_attrs(key)))
@@ -114,7 +115,7 @@ impl Store {
         let mut items = vec![update(anchor.key(), true)?];
         for id in license_ids {
             if !matches!(anchor, EmailAnchor::License { license_id, .. } if license_id == id) {
-                items.push(update(keys::license(id), false)?);
+                items.push(update(table_keys::license(id), false)?);
             }
         }
         self.client
@@ -141,13 +142,13 @@ pub enum EmailAnchor {
 }
 
 impl EmailAnchor {
-    fn key(&self) -> keys::Key {
+    fn key(&self) -> table_keys::Key {
         match self {
             EmailAnchor::Purchase {
                 tenant_id,
                 purchase_ref,
-            } => keys::purchase(tenant_id, purchase_ref),
-            EmailAnchor::License { license_id } => keys::license(license_id),
+            } => table_keys::purchase(tenant_id, purchase_ref),
+            EmailAnchor::License { license_id } => table_keys::license(license_id),
         }
     }
 }
@@ -160,7 +161,7 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::license(license_id))))
+                .set_key(Some(Self::key_attrs(table_keys::license(license_id))))
                 .update_expression("SET emailStatus = :pending REMOVE emailClaimUntil")
                 .condition_expression("attribute_exists(pk) AND tenantId = :t")
                 .expression_attribute_values(":pending", AttributeValue::S("pending".into()))

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{dynamo_err, keys, Store};
+use super::{dynamo_err, table_keys, Store};
 use crate::time::serde_ts;
 use crate::Result;
 
@@ -29,11 +29,12 @@ impl Store {
         tenant_id: &str,
         app_id: &str,
     ) -> Result<Option<ReconcileMark>> {
-        self.get(keys::reconcile_mark(tenant_id, app_id)).await
+        self.get(table_keys::reconcile_mark(tenant_id, app_id))
+            .await
     }
 
     pub async fn put_reconcile_mark(&self, m: &ReconcileMark) -> Result<()> {
-        let item = Self::item(m, keys::reconcile_mark(&m.tenant_id, &m.app_id))?;
+        let item = Self::item(m, table_keys::reconcile_mark(&m.tenant_id, &m.app_id))?;
         self.client
             .put_item()
             .table_name(&self.table)

@@ -50,11 +50,11 @@ use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::keys::Key;
+use super::table_keys::Key;
 use super::{dynamo_err, Store};
+use crate::backoff::Backoff;
 use crate::{Error, Result};
 
 /// The SDK's name of the SigV4 auth scheme.
@@ -224,12 +224,7 @@ impl Resolved {
     /// Full jitter on an exponential backoff: a random share of `initial × 2^(attempt-1)`,
     /// capped at the maximum (the SDK's standard strategy).
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .retry
-            .initial_backoff()
-            .saturating_mul(1u32 << (attempt - 1).min(16))
-            .min(self.retry.max_backoff());
-        exp.mul_f64(rand::thread_rng().gen::<f64>())
+        Backoff::new(self.retry.initial_backoff(), self.retry.max_backoff()).jittered(attempt)
     }
 
     async fn attempt(

@@ -4,14 +4,14 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
 
-use super::{applied, keys, Item, Store};
+use super::{applied, table_keys, Item, Store};
 use crate::domain::signing_key::SigningKeySet;
 use crate::{Error, Result};
 
-fn key(tenant_id: &str) -> keys::Key {
+fn key(tenant_id: &str) -> table_keys::Key {
     (
-        keys::tenant_partition(tenant_id),
-        keys::SIGNING_KEY_SET.into(),
+        table_keys::tenant_partition(tenant_id),
+        table_keys::SIGNING_KEY_SET.into(),
     )
 }
 

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::applied;
-use super::keys::{self, kind};
+use super::table_keys::{self, kind};
 use super::Store;
 use crate::domain::subscription::SubscriptionRecord;
 use crate::Result;
@@ -26,7 +26,7 @@ impl Store {
         let item = Self::item(
             record,
             (
-                keys::tenant_partition(&record.tenant_id),
+                table_keys::tenant_partition(&record.tenant_id),
                 format!("{}{}", kind::SUBSCRIPTION, record.subscription_id),
             ),
         )?;

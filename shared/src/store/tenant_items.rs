@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{dynamo_err, keys, Page, Store};
+use super::{dynamo_err, table_keys, Page, Store};
 use crate::Result;
 
 impl Store {
@@ -18,7 +18,10 @@ impl Store {
     ) -> Result<()> {
         let item = Self::item(
             record,
-            (keys::tenant_partition(tenant_id), format!("{kind}{id}")),
+            (
+                table_keys::tenant_partition(tenant_id),
+                format!("{kind}{id}"),
+            ),
         )?;
         self.client
             .put_item()
@@ -36,8 +39,11 @@ impl Store {
         kind: &str,
         id: &str,
     ) -> Result<Option<T>> {
-        self.get((keys::tenant_partition(tenant_id), format!("{kind}{id}")))
-            .await
+        self.get((
+            table_keys::tenant_partition(tenant_id),
+            format!("{kind}{id}"),
+        ))
+        .await
     }
 
     /// Deletes a tenant record; `Ok(false)` when there was none.
@@ -48,7 +54,10 @@ impl Store {
         id: &str,
     ) -> Result<bool> {
         self.delete_owned(
-            (keys::tenant_partition(tenant_id), format!("{kind}{id}")),
+            (
+                table_keys::tenant_partition(tenant_id),
+                format!("{kind}{id}"),
+            ),
             tenant_id,
         )
         .await
@@ -62,7 +71,7 @@ impl Store {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<T>> {
-        let partition = keys::tenant_partition(tenant_id);
+        let partition = table_keys::tenant_partition(tenant_id);
         let out = self
             .client
             .query()

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
-use super::{applied, dynamo_err, keys, Page, Store};
+use super::{applied, dynamo_err, table_keys, Page, Store};
 use crate::domain::member::MAX_TOKENS_PER_MEMBER;
 use crate::domain::signing_key::SigningKeySet;
 use crate::domain::{ApiToken, Tenant, TenantKeyRecord};
@@ -12,8 +12,8 @@ use crate::{Error, Result};
 impl Store {
     /// Creates a tenant together with its first key, in one transaction.
     pub async fn create_tenant(&self, tenant: &Tenant, key: &TenantKeyRecord) -> Result<()> {
-        let tenant_item = Self::item(tenant, keys::tenant(&tenant.id))?;
-        let key_item = Self::item(key, keys::tenant_key(&tenant.id, &key.id))?;
+        let tenant_item = Self::item(tenant, table_keys::tenant(&tenant.id))?;
+        let key_item = Self::item(key, table_keys::tenant_key(&tenant.id, &key.id))?;
         let put = |item| {
             Put::builder()
                 .table_name(&self.table)
@@ -34,12 +34,12 @@ impl Store {
     }
 
     pub async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>> {
-        self.get(keys::tenant(tenant_id)).await
+        self.get(table_keys::tenant(tenant_id)).await
     }
 
     /// The tenants among `ids` that exist (one strongly consistent `BatchGetItem` per 100).
     pub async fn get_tenants(&self, ids: &[String]) -> Result<Vec<Tenant>> {
-        self.batch_get(ids.iter().map(|id| keys::tenant(id)).collect())
+        self.batch_get(ids.iter().map(|id| table_keys::tenant(id)).collect())
             .await?
             .into_iter()
             .map(Self::record)
@@ -51,20 +51,20 @@ impl Store {
         tenant_id: &str,
         key_id: &str,
     ) -> Result<Option<TenantKeyRecord>> {
-        self.get(keys::tenant_key(tenant_id, key_id)).await
+        self.get(table_keys::tenant_key(tenant_id, key_id)).await
     }
 
     /// Stores a new token. A token a member answers for is written together with its hash in
     /// that member's record, on condition that they are still a member with room for it
     /// ([`MAX_TOKENS_PER_MEMBER`]): a member removed meanwhile cannot leave a token behind.
     pub async fn put_token(&self, token: &ApiToken) -> Result<()> {
-        let item = Self::item(token, keys::token(&token.token_hash))?;
+        let item = Self::item(token, table_keys::token(&token.token_hash))?;
         let item = Self::with_gsi1(
             item,
             &token.tenant_id,
             format!(
                 "{}{}#{}",
-                keys::listing::TOKENS,
+                table_keys::listing::TOKENS,
                 crate::time::format(token.created_at),
                 token.id
             ),
@@ -86,7 +86,7 @@ impl Store {
             .map_err(|e| Error::internal(e.to_string()))?;
         let member = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::member(&token.tenant_id, &email))))
+            .set_key(Some(Self::key_attrs(table_keys::member(&token.tenant_id, &email))))
             .update_expression("ADD tokenHashes :hash, #version :one")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(tokenHashes) OR size(tokenHashes) < :max)",
@@ -119,7 +119,7 @@ impl Store {
 
     /// The token with this hash, if it exists.
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
-        self.get(keys::token(token_hash)).await
+        self.get(table_keys::token(token_hash)).await
     }
 
     /// The token with this hash as admin authentication reads it: from the per-process cache
@@ -142,8 +142,15 @@ impl Store {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<ApiToken>> {
-        self.list_tenant(tenant_id, keys::listing::TOKENS, limit, cursor, true, &[])
-            .await
+        self.list_tenant(
+            tenant_id,
+            table_keys::listing::TOKENS,
+            limit,
+            cursor,
+            true,
+            &[],
+        )
+        .await
     }
 
     /// Deletes a token of the tenant by its hash (in this process's cache too: it stops
@@ -154,7 +161,7 @@ impl Store {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::token(token_hash))))
+            .set_key(Some(Self::key_attrs(table_keys::token(token_hash))))
             .condition_expression("attribute_exists(pk) AND tenantId = :t")
             .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
             .return_values(ReturnValue::AllOld)
@@ -180,7 +187,7 @@ impl Store {
                 self.client
                     .update_item()
                     .table_name(&self.table)
-                    .set_key(Some(Self::key_attrs(keys::member(tenant_id, &email))))
+                    .set_key(Some(Self::key_attrs(table_keys::member(tenant_id, &email))))
                     .update_expression("DELETE tokenHashes :hash")
                     .condition_expression("attribute_exists(pk)")
                     .expression_attribute_values(
@@ -196,14 +203,14 @@ impl Store {
 
     /// Every key of a tenant (wrapped forms only).
     pub async fn tenant_keys(&self, tenant_id: &str) -> Result<Vec<TenantKeyRecord>> {
-        self.all_tenant_items(tenant_id, keys::kind::TENANT_KEY)
+        self.all_tenant_items(tenant_id, table_keys::kind::TENANT_KEY)
             .await
     }
 
     /// Stores a new tenant key. Never replaces one: a key's wrapped form is the only way to
     /// open what was sealed under it.
     pub async fn put_tenant_key(&self, key: &TenantKeyRecord) -> Result<()> {
-        let item = Self::item(key, keys::tenant_key(&key.tenant_id, &key.id))?;
+        let item = Self::item(key, table_keys::tenant_key(&key.tenant_id, &key.id))?;
         if !self.put_new(item).await? {
             return Err(Error::Conflict(format!(
                 "tenant key {} already exists",
@@ -234,7 +241,7 @@ impl Store {
         let n = |v: u64| AttributeValue::N(v.to_string());
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::tenant(&tenant.id))))
+            .set_key(Some(Self::key_attrs(table_keys::tenant(&tenant.id))))
             .update_expression(
                 "SET activeKeyId = :active, signingKeySealed = :sealed, \
                  signingPublicKey = :public, #v = :next",
@@ -307,7 +314,7 @@ impl Store {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::tenant(tenant_id))))
+            .set_key(Some(Self::key_attrs(table_keys::tenant(tenant_id))))
             .send()
             .await
             .map_err(dynamo_err)?;
@@ -320,7 +327,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::product_counter())))
+            .set_key(Some(Self::key_attrs(table_keys::product_counter())))
             .update_expression("ADD #v :one")
             .expression_attribute_names("#v", "value")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{dynamo_err, keys, Store};
+use super::{dynamo_err, table_keys, Store};
 use crate::domain::webhooks::derive::TimerKind;
 use crate::time::serde_ts;
 use crate::Result;
@@ -45,7 +45,7 @@ impl Store {
     /// Writes a timer (idempotent: the same moment for the same license is one item).
     pub async fn put_timer(&self, t: &Timer) -> Result<()> {
         let sk = format!("{}#{}#{}", crate::time::format(t.at), t.license_id, t.kind);
-        let item = Self::item(t, (keys::timer_partition(&day(t.at)), sk))?;
+        let item = Self::item(t, (table_keys::timer_partition(&day(t.at)), sk))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -70,7 +70,7 @@ impl Store {
                     .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
                     .expression_attribute_values(
                         ":pk",
-                        AttributeValue::S(keys::timer_partition(&day(d))),
+                        AttributeValue::S(table_keys::timer_partition(&day(d))),
                     )
                     .expression_attribute_values(
                         ":from",
@@ -106,13 +106,13 @@ impl Store {
     /// How far the sweep has read, if it ever ran.
     pub async fn sweep_mark(&self) -> Result<Option<OffsetDateTime>> {
         Ok(self
-            .get::<SweepMark>(keys::sweep_mark())
+            .get::<SweepMark>(table_keys::sweep_mark())
             .await?
             .map(|m| m.through))
     }
 
     pub async fn set_sweep_mark(&self, through: OffsetDateTime) -> Result<()> {
-        let item = Self::item(&SweepMark { through }, keys::sweep_mark())?;
+        let item = Self::item(&SweepMark { through }, table_keys::sweep_mark())?;
         self.client
             .put_item()
             .table_name(&self.table)

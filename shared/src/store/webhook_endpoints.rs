@@ -9,14 +9,17 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
-use super::{applied, keys, updated_record, Page, Store};
+use super::{applied, table_keys, updated_record, Page, Store};
 use crate::domain::webhooks::WebhookEndpoint;
 use crate::{Error, Result};
 
-const KIND: &str = keys::kind::WEBHOOK_ENDPOINT;
+const KIND: &str = table_keys::kind::WEBHOOK_ENDPOINT;
 
-fn key(tenant_id: &str, id: &str) -> keys::Key {
-    (keys::tenant_partition(tenant_id), format!("{KIND}{id}"))
+fn key(tenant_id: &str, id: &str) -> table_keys::Key {
+    (
+        table_keys::tenant_partition(tenant_id),
+        format!("{KIND}{id}"),
+    )
 }
 
 fn ts(t: OffsetDateTime) -> AttributeValue {

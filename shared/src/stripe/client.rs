@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::backoff::Backoff;
 use crate::crypto::Secret;
 use crate::Error;
 
@@ -47,10 +48,7 @@ impl RetryPolicy {
     /// `Retry-After` when it gave one, else exponential backoff; capped either way.
     fn wait_before(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         retry_after
-            .unwrap_or_else(|| {
-                self.first_backoff
-                    .saturating_mul(1 << (attempt - 1).min(16))
-            })
+            .unwrap_or_else(|| Backoff::new(self.first_backoff, self.max_backoff).ceiling(attempt))
             .min(self.max_backoff)
     }
 }

@@ -36,7 +36,7 @@ pub struct Change {
 }
 
 /// A license timer: the moment a stored `active` license turns expired or suspended on its own
-/// (no write happens then; a sweep notices, see `handlers::deliveries::sweep`).
+/// (no write happens then; a sweep notices, see `consumers::deliveries::sweep`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerKind {
     Expire,

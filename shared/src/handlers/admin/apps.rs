@@ -8,11 +8,11 @@ use crate::crypto::{SealContext, Secret};
 use crate::domain::stripe_app::fields;
 use crate::domain::stripe_app::ConnectSettings;
 use crate::domain::{AppStatus, StripeApp};
-use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::auth::Caller;
 use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
 use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::services::app_secrets::{self, AppSecret};
 use crate::{ids, Error, Result, Services};
 
 /// Fields a create must carry.

@@ -277,10 +277,10 @@ pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     Ok(ApiResponse::created(&create_license(s, &c, input).await?))
 }
 
-/// Issues a license by hand (through `handlers::issuance`, like any purchase).
+/// Issues a license by hand (through `services::issuance`, like any purchase).
 pub async fn create_license(s: &Services, c: &Caller, input: IssueInput) -> Result<LicenseView> {
     use crate::domain::purchase::Customer;
-    use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
+    use crate::services::issuance::{self, IssueLine, IssueOrder, Overrides};
     let product_id = input
         .product_id
         .ok_or_else(|| Error::validation("productId", "is required"))?;

@@ -10,8 +10,7 @@ use crate::http::auth::{new_token, token_hash, Caller};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ids, Error, Result, Services};
 
-/// The seal field of a tenant's Ed25519 signing key.
-pub const SIGNING_KEY_FIELD: &str = "signingKey";
+pub use crate::domain::signing_key::SIGNING_KEY_FIELD;
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

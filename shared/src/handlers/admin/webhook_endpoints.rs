@@ -1,6 +1,6 @@
 //! Outgoing webhook endpoints: create (the signing secret is shown once), read, update (re-
 //! enabling a disabled one), delete, roll the secret, the delivery log, a test event, and a
-//! manual retry. Deliveries themselves are made by `handlers::deliveries`, never inside these
+//! manual retry. Deliveries themselves are made by `consumers::deliveries`, never inside these
 //! requests: a test or a retry is queued and answered `202`.
 //!
 //! URLs are checked against `domain::webhooks::endpoint` with the deployment's [`Reach`] (public
@@ -14,19 +14,19 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use super::{caller, ts};
+use crate::consumers::deliveries::emit::{self, OutgoingEvent};
 use crate::crypto::{standard_webhooks, SealContext};
 use crate::domain::webhooks::{
     endpoint::{check_url, Reach},
     Attempt, Delivery, DeliveryStatus, EventType, WebhookEndpoint, ALL_EVENTS,
     PREVIOUS_SECRET_FIELD, SECRET_FIELD,
 };
-use crate::handlers::deliveries::emit::{self, OutgoingEvent};
-use crate::handlers::deliveries::queue::DeliveryJob;
 use crate::http::auth::Caller;
 use crate::http::input::{
     is_email, json_body, json_body_requiring, text_field, ListBody, ListQuery,
 };
 use crate::http::schema;
+use crate::services::delivery_queue::DeliveryJob;
 
 /// `"*"` and the event types an endpoint can subscribe to, for the schema.
 fn event_type_names() -> Vec<&'static str> {

@@ -13,8 +13,8 @@ use crate::domain::checkout::{
 use crate::domain::currency::decimals_of;
 use crate::domain::{Plan, PriceMapping, Product, StripeApp};
 use crate::handlers::admin::{caller, currencies};
-use crate::handlers::app_secrets::{self, AppSecret};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::services::app_secrets::{self, AppSecret};
 use crate::stripe::checkout::{
     session_form, CreatedSession, IssueMetadata, LineItem, SessionParams,
 };

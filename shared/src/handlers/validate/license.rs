@@ -11,10 +11,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use rand::Rng;
-
 use super::answer::{respond, Answer, LicenseSummary};
 use super::input::{Environment, ValidationInput};
+use crate::backoff::Backoff;
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{rules, Check, Code, Decision, LicenseUsage, Verdict};
@@ -170,7 +169,7 @@ pub async fn decide(
                         v
                     }
                     ChangeWrite::Stale => {
-                        backoff(attempt).await;
+                        RACE_BACKOFF.sleep(attempt + 1).await;
                         continue;
                     }
                 }
@@ -248,13 +247,9 @@ pub async fn respond_decided(
     .await
 }
 
-/// A short random pause before re-reading, growing with the attempts, so that racing requests
-/// spread out.
-async fn backoff(attempt: u32) {
-    let ceiling_ms = (5u64 << attempt.min(4)).min(80);
-    let pause = rand::thread_rng().gen_range(0..=ceiling_ms);
-    tokio::time::sleep(Duration::from_millis(pause)).await;
-}
+/// The pause before re-reading after a lost race, growing with the attempts (5 ms doubling,
+/// at most 80 ms, jittered), so that racing requests spread out.
+const RACE_BACKOFF: Backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(80));
 
 /// `NOT_FOUND`, signed by the tenant of the product asked about (the tenant the app trusts);
 /// unsigned when the product does not exist either.

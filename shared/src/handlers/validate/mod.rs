@@ -14,12 +14,10 @@ pub mod license_file;
 pub mod signing_key;
 #[cfg(test)]
 mod test_vectors;
-pub mod throttle;
 pub mod trial;
 
 pub use license_file::checkout;
 pub use signing_key::{signing_key, signing_keys};
-pub use throttle::IpBudgets;
 
 use std::net::IpAddr;
 

@@ -2,7 +2,7 @@
 //! and the (product, device) record); starting a trial is one conditional write that refuses a
 //! second trial and a device ever activated for the product, so it writes at most once per
 //! (product, device). New trials spend the client IP's trial-start budget
-//! ([`super::throttle::TRIAL_STARTS`]) before that write: a fresh `deviceId` per call is not an
+//! ([`crate::services::ip_budgets::TRIAL_STARTS`]) before that write: a fresh `deviceId` per call is not an
 //! endless trial.
 
 use super::answer::{respond, Answer};

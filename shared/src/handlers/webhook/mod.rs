@@ -5,7 +5,6 @@
 //! (unknown product, bad metadata, wrong mode, a Connect event the app does not accept) are
 //! recorded `failed` with the reason and answered 200, since retrying cannot fix them.
 
-pub mod app_cache;
 mod chargeback;
 mod checkout;
 mod invoice;
@@ -240,7 +239,7 @@ pub async fn record_and_process(
 /// to the mailer (the first delivery may have failed right there).
 async fn redelivered(s: &Services, app: &StripeApp, previous: EventLogEntry) -> Result<Processed> {
     if let Some(purchase_ref) = &previous.purchase_ref {
-        crate::handlers::issuance::ensure_email_enqueued(s, &app.tenant_id, purchase_ref).await?;
+        crate::services::issuance::ensure_email_enqueued(s, &app.tenant_id, purchase_ref).await?;
     }
     tracing::info!("duplicate delivery of a processed event");
     Ok(Processed {

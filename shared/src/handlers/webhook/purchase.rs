@@ -1,6 +1,6 @@
 //! From "a Stripe purchase happened" to issued licenses: decide what it asks for (ExisOne
 //! metadata, else the Lukittu metadata of its products), resolve the Keyhook products (by id or
-//! alias) and plans (refusing what cannot be sold), issue through `handlers::issuance`, and for
+//! alias) and plans (refusing what cannot be sold), issue through `services::issuance`, and for
 //! a subscription, link the licenses to it so its state drives them.
 
 use serde_json::{Map, Value};
@@ -11,7 +11,7 @@ use crate::domain::purchase::{days_after, license_days, Customer};
 use crate::domain::{
     EventLogEntry, LicenseSource, ListedProducts, Plan, Product, RenewalMode, StripeApp,
 };
-use crate::handlers::issuance::{self, IssueLine, IssueOrder, Overrides};
+use crate::services::issuance::{self, IssueLine, IssueOrder, Overrides};
 use crate::stripe::metadata::{self, MetadataError, ProductRequest};
 use crate::{Result, Services};
 

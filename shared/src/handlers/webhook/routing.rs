@@ -12,9 +12,9 @@
 //! work per app of every tenant, so only requests from Stripe's webhook addresses, with bodies
 //! no larger than Stripe's events, get this far (`shared_url`).
 
-use super::app_cache::AppCache;
 use crate::domain::StripeApp;
-use crate::handlers::app_secrets::AppSecret;
+use crate::services::app_cache::AppCache;
+use crate::services::app_secrets::AppSecret;
 use crate::stripe::signature::SignatureHeader;
 use crate::{Error, Result, Services};
 

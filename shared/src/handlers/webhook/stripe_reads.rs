@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::crypto::Secret;
 use crate::domain::StripeApp;
-use crate::handlers::app_secrets::{self, AppSecret};
+use crate::services::app_secrets::{self, AppSecret};
 use crate::stripe::client::Form;
 use crate::stripe::event::StripeObject;
 use crate::stripe::metadata::{self, MetadataError, ProductRequest};

@@ -10,7 +10,6 @@
 pub mod emit;
 pub mod notice;
 pub mod payload;
-pub mod queue;
 pub mod send;
 pub mod stream;
 pub mod sweep;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::cache::LazyCache;
 use crate::crypto::Secret;
 use crate::domain::StripeApp;
-use crate::handlers::app_secrets::{self, AppSecret};
+use crate::services::app_secrets::{self, AppSecret};
 use crate::{Result, Services};
 
 /// How long the list of candidate apps is reused. It only narrows the search: the app that

@@ -1,5 +1,14 @@
-//! The clients and configuration a handler needs, built once per process (outside the
-//! handler, so a warm Lambda reuses connections and caches).
+//! What the request handlers and the consumers share: [`Services`], the clients and
+//! configuration built once per process (outside the handler, so a warm Lambda reuses
+//! connections and caches) with the state they keep in memory (the per-IP budgets, the shared
+//! webhook URL's app cache), and the operations several of them run (issuing licenses, opening
+//! an app's Stripe secrets).
+
+pub mod app_cache;
+pub mod app_secrets;
+pub mod delivery_queue;
+pub mod ip_budgets;
+pub mod issuance;
 
 use std::sync::Arc;
 
@@ -7,11 +16,11 @@ use aws_config::SdkConfig;
 
 use crate::clock::Clock;
 use crate::crypto::{Keyring, SigningKeys};
-use crate::handlers::deliveries::queue::DeliveryQueue;
-use crate::handlers::validate::IpBudgets;
-use crate::handlers::webhook::app_cache::AppCache;
 use crate::mail::{Outbox, Sender};
 use crate::sdk::LazyClient;
+use crate::services::app_cache::AppCache;
+use crate::services::delivery_queue::DeliveryQueue;
+use crate::services::ip_budgets::IpBudgets;
 use crate::store::Store;
 use crate::stripe::StripeClient;
 use crate::{Config, Result};

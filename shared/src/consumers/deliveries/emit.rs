@@ -14,12 +14,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::queue::DeliveryJob;
 use super::{is_transient, payload};
 use crate::crypto::SealContext;
 use crate::domain::webhooks::{
     Delivery, DeliveryStatus, EventType, WebhookEndpoint, PAYLOAD_FIELD,
 };
+use crate::services::delivery_queue::DeliveryJob;
 use crate::{Error, Result, Services};
 
 /// The `closedReason` of an event that could not be prepared.

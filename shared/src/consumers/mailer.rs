@@ -1,4 +1,5 @@
-//! The mailer: consumes mail jobs from SQS, renders the license email and sends it with SES.
+//! The mailer: consumes the mail queue's messages ([`MailMessage`]) and sends each with SES: a
+//! purchase's license email or a resend (here), a merchant's notice, a dashboard sign-in link.
 //!
 //! Delivery is **at least once**. Each email has a record holding its state (the purchase for
 //! a purchase's email, the license for a resend): the mailer claims the send there (a
@@ -27,7 +28,7 @@ use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::license_key::AnyKey;
 use crate::domain::{EmailStatus, License, Product};
-use crate::mail::{render, MailJob, TemplateValues};
+use crate::mail::{render, MailJob, MailMessage, TemplateValues};
 use crate::store::purchases::EmailAnchor;
 use crate::{Error, Result, Services};
 
@@ -53,28 +54,33 @@ pub async fn handle_batch(s: &Services, event: SqsEvent) -> SqsBatchResponse {
 }
 
 async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
-    if let Some(job) = message
-        .body
-        .as_deref()
-        .and_then(crate::dashboard::mail::SignInMail::parse)
-    {
-        return crate::dashboard::mail::send(s, &job).await;
-    }
-    if let Some(notice) = message
-        .body
-        .as_deref()
-        .and_then(|b| serde_json::from_str::<crate::mail::NoticeJob>(b).ok())
-    {
-        // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
-        return Box::pin(crate::handlers::deliveries::notice::send(s, &notice)).await;
-    }
-    let Some(job) = message
-        .body
-        .as_deref()
-        .and_then(|b| serde_json::from_str::<MailJob>(b).ok())
-    else {
-        tracing::error!("mail job is not a MailJob; dropped");
+    let Some(mail) = message.body.as_deref().and_then(MailMessage::parse) else {
+        tracing::error!("not a mail-queue message; dropped");
         return Ok(());
+    };
+    let job = match mail {
+        MailMessage::SignIn(job) => return crate::dashboard::mail::send(s, &job).await,
+        // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
+        MailMessage::Notice(notice) => {
+            return Box::pin(crate::consumers::deliveries::notice::send(s, &notice)).await
+        }
+        MailMessage::Purchase {
+            tenant_id,
+            purchase_ref,
+        } => MailJob {
+            tenant_id,
+            purchase_ref,
+            license_id: None,
+        },
+        MailMessage::Resend {
+            tenant_id,
+            purchase_ref,
+            license_id,
+        } => MailJob {
+            tenant_id,
+            purchase_ref,
+            license_id: Some(license_id),
+        },
     };
     let receives: u32 = message
         .attributes

@@ -1,5 +1,5 @@
-//! The dashboard's records: team members, one-time links and the requests that email them,
-//! sessions, and the rate-limit counters of sign-in. Links and sessions are keyed by the
+//! Team members and their way in (the dashboard's records): members, one-time links and the
+//! requests that email them, sessions, and the rate-limit counters of sign-in. Links and sessions are keyed by the
 //! SHA-256 of their token (a read of the table gives nothing usable) and carry a `ttl`, so
 //! DynamoDB deletes them once expired; reads check the expiry too, since deletion by TTL is
 //! not immediate.
@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update,
 };
 
-use super::{applied, dynamo_err, keys, Item, Store};
+use super::{applied, dynamo_err, table_keys, Item, Store};
 use crate::domain::member::{Member, Role, Session, SignInRequest, MAX_TOKENS_PER_MEMBER};
 use crate::domain::one_time_link::OneTimeLink;
 use crate::domain::{ApiToken, Tenant};
@@ -60,12 +60,15 @@ fn version_is(version: u64) -> &'static str {
 
 impl Store {
     fn member_item(m: &Member) -> Result<Item> {
-        let mut item = Self::item(m, keys::member(&m.tenant_id, &m.email))?;
+        let mut item = Self::item(m, table_keys::member(&m.tenant_id, &m.email))?;
         item.insert(
-            keys::GSI2_PK.into(),
-            AttributeValue::S(keys::member_partition(&m.email)),
+            table_keys::GSI2_PK.into(),
+            AttributeValue::S(table_keys::member_partition(&m.email)),
         );
-        item.insert(keys::GSI2_SK.into(), AttributeValue::S(m.tenant_id.clone()));
+        item.insert(
+            table_keys::GSI2_SK.into(),
+            AttributeValue::S(m.tenant_id.clone()),
+        );
         Ok(item)
     }
 
@@ -98,18 +101,19 @@ impl Store {
     }
 
     pub async fn get_member(&self, tenant_id: &str, email: &str) -> Result<Option<Member>> {
-        self.get(keys::member(tenant_id, email)).await
+        self.get(table_keys::member(tenant_id, email)).await
     }
 
     /// A tenant's members (teams are small), strongly consistent.
     pub async fn members(&self, tenant_id: &str) -> Result<Vec<Member>> {
-        self.all_tenant_items(tenant_id, keys::kind::MEMBER).await
+        self.all_tenant_items(tenant_id, table_keys::kind::MEMBER)
+            .await
     }
 
     /// Deletes a member as it stands, whatever its version (tenant deletion). Team changes go
     /// through [`Store::remove_member`].
     pub async fn delete_member(&self, tenant_id: &str, email: &str) -> Result<bool> {
-        self.delete_owned(keys::member(tenant_id, email), tenant_id)
+        self.delete_owned(table_keys::member(tenant_id, email), tenant_id)
             .await
     }
 
@@ -122,10 +126,10 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::GSI2)
+                .index_name(table_keys::GSI2)
                 .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI2_PK)
-                .expression_attribute_values(":pk", s(&keys::member_partition(email)))
+                .expression_attribute_names("#pk", table_keys::GSI2_PK)
+                .expression_attribute_values(":pk", s(&table_keys::member_partition(email)))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -145,7 +149,7 @@ impl Store {
         let check = built(
             ConditionCheck::builder()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::member(tenant_id, email))))
+                .set_key(Some(Self::key_attrs(table_keys::member(tenant_id, email))))
                 .condition_expression("#role = :owner")
                 .expression_attribute_names("#role", "role")
                 .expression_attribute_values(":owner", s(Role::Owner.as_str()))
@@ -164,7 +168,7 @@ impl Store {
     ) -> Result<bool> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::member(
+            .set_key(Some(Self::key_attrs(table_keys::member(
                 &member.tenant_id,
                 &member.email,
             ))))
@@ -202,7 +206,7 @@ impl Store {
         let tenant_id = &member.tenant_id;
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::member(
+            .set_key(Some(Self::key_attrs(table_keys::member(
                 tenant_id,
                 &member.email,
             ))))
@@ -225,7 +229,7 @@ impl Store {
             items.push(self.owner_check(tenant_id, o)?);
         }
         for t in tokens {
-            let key = Some(Self::key_attrs(keys::token(&t.token_hash)));
+            let key = Some(Self::key_attrs(table_keys::token(&t.token_hash)));
             let item = match (fate, receiver) {
                 (TokensOfRemoved::HandOverTo(_), Some(to)) => TransactWriteItem::builder()
                     .update(built(
@@ -255,7 +259,7 @@ impl Store {
         if let Some(to) = receiver {
             let update = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::member(tenant_id, to))))
+                .set_key(Some(Self::key_attrs(table_keys::member(tenant_id, to))))
                 .update_expression("ADD tokenHashes :hashes, #version :one")
                 .condition_expression(
                     "#role = :owner AND (attribute_not_exists(tokenHashes) OR size(tokenHashes) <= :room)",
@@ -292,7 +296,7 @@ impl Store {
         hashes: &[String],
     ) -> Result<Vec<ApiToken>> {
         let found = self
-            .batch_get(hashes.iter().map(|h| keys::token(h)).collect())
+            .batch_get(hashes.iter().map(|h| table_keys::token(h)).collect())
             .await?;
         let mut tokens = Vec::with_capacity(found.len());
         for item in found {
@@ -312,17 +316,17 @@ impl Store {
         session: &Session,
     ) -> Result<Option<(SessionHolder, Tenant)>> {
         let holder_key = match (&session.email, &session.token_hash) {
-            (Some(email), _) => keys::member(&session.tenant_id, email),
-            (None, Some(hash)) => keys::token(hash),
+            (Some(email), _) => table_keys::member(&session.tenant_id, email),
+            (None, Some(hash)) => table_keys::token(hash),
             (None, None) => return Ok(None),
         };
-        let tenant_key = keys::tenant(&session.tenant_id);
+        let tenant_key = table_keys::tenant(&session.tenant_id);
         let items = self
             .batch_get(vec![holder_key.clone(), tenant_key.clone()])
             .await?;
-        let is = |item: &Item, key: &keys::Key| {
-            matches!(item.get(keys::PK), Some(AttributeValue::S(pk)) if *pk == key.0)
-                && matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if *sk == key.1)
+        let is = |item: &Item, key: &table_keys::Key| {
+            matches!(item.get(table_keys::PK), Some(AttributeValue::S(pk)) if *pk == key.0)
+                && matches!(item.get(table_keys::SK), Some(AttributeValue::S(sk)) if *sk == key.1)
         };
         let mut holder = None;
         let mut tenant = None;
@@ -341,7 +345,7 @@ impl Store {
     }
 
     pub async fn put_one_time_link(&self, token_hash: &str, link: &OneTimeLink) -> Result<()> {
-        let item = Self::item(link, keys::one_time_link(token_hash))?;
+        let item = Self::item(link, table_keys::one_time_link(token_hash))?;
         if !self.put_new(item).await? {
             return Err(Error::Conflict("one-time link already exists".into()));
         }
@@ -354,7 +358,7 @@ impl Store {
         token_hash: &str,
         purpose: &str,
     ) -> Result<Option<OneTimeLink>> {
-        let link: Option<OneTimeLink> = self.get(keys::one_time_link(token_hash)).await?;
+        let link: Option<OneTimeLink> = self.get(table_keys::one_time_link(token_hash)).await?;
         Ok(link.filter(|l| l.is_usable(purpose, crate::time::now())))
     }
 
@@ -370,7 +374,7 @@ impl Store {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::one_time_link(token_hash))))
+            .set_key(Some(Self::key_attrs(table_keys::one_time_link(token_hash))))
             .condition_expression("attribute_exists(pk) AND purpose = :purpose")
             .expression_attribute_values(":purpose", s(purpose))
             .return_values(ReturnValue::AllOld)
@@ -392,7 +396,7 @@ impl Store {
     }
 
     pub async fn put_sign_in_request(&self, request: &SignInRequest) -> Result<()> {
-        let item = Self::item(request, keys::sign_in_request(&request.id))?;
+        let item = Self::item(request, table_keys::sign_in_request(&request.id))?;
         if !self.put_new(item).await? {
             return Err(Error::Conflict("sign-in request already exists".into()));
         }
@@ -400,7 +404,7 @@ impl Store {
     }
 
     pub async fn get_sign_in_request(&self, request_id: &str) -> Result<Option<SignInRequest>> {
-        self.get(keys::sign_in_request(request_id)).await
+        self.get(table_keys::sign_in_request(request_id)).await
     }
 
     /// Records that a request's email was sent; `Ok(false)` if it already was.
@@ -409,7 +413,9 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::sign_in_request(request_id))))
+                .set_key(Some(Self::key_attrs(table_keys::sign_in_request(
+                    request_id,
+                ))))
                 .update_expression("SET sentAt = :now")
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(sentAt)")
                 .expression_attribute_values(":now", s(&crate::time::format(crate::time::now())))
@@ -419,7 +425,7 @@ impl Store {
     }
 
     pub async fn put_session(&self, session_hash: &str, session: &Session) -> Result<()> {
-        let item = Self::item(session, keys::session(session_hash))?;
+        let item = Self::item(session, table_keys::session(session_hash))?;
         if !self.put_new(item).await? {
             return Err(Error::Conflict("session already exists".into()));
         }
@@ -428,7 +434,7 @@ impl Store {
 
     /// A session, if it exists and has not expired.
     pub async fn get_session(&self, session_hash: &str) -> Result<Option<Session>> {
-        let session: Option<Session> = self.get(keys::session(session_hash)).await?;
+        let session: Option<Session> = self.get(table_keys::session(session_hash)).await?;
         Ok(session.filter(|s| s.expires_at > crate::time::now()))
     }
 
@@ -436,7 +442,7 @@ impl Store {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(keys::session(session_hash))))
+            .set_key(Some(Self::key_attrs(table_keys::session(session_hash))))
             .send()
             .await
             .map_err(dynamo_err)?;
@@ -458,7 +464,7 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(keys::rate_window(
+                .set_key(Some(Self::key_attrs(table_keys::rate_window(
                     scope,
                     subject_hash,
                     window,
@@ -466,7 +472,7 @@ impl Store {
                 .update_expression("ADD #n :one SET #ttl = :ttl")
                 .condition_expression("attribute_not_exists(#n) OR #n < :limit")
                 .expression_attribute_names("#n", "attempts")
-                .expression_attribute_names("#ttl", keys::TTL)
+                .expression_attribute_names("#ttl", table_keys::TTL)
                 .expression_attribute_values(":one", AttributeValue::N("1".into()))
                 .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
                 .expression_attribute_values(":ttl", AttributeValue::N(expires.to_string()))

@@ -18,7 +18,6 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use time::OffsetDateTime;
 use tracing::Instrument;
 
-use super::queue::DeliveryJob;
 use crate::crypto::{standard_webhooks, SealContext};
 use crate::domain::webhooks::endpoint::Reach;
 use crate::domain::webhooks::{
@@ -27,6 +26,7 @@ use crate::domain::webhooks::{
 };
 use crate::http::webhook_client::{Failure, SystemLookup, WebhookClient};
 use crate::mail::NoticeJob;
+use crate::services::delivery_queue::DeliveryJob;
 use crate::store::deliveries::Outcome;
 use crate::{Error, Result, Services};
 
