@@ -1,10 +1,26 @@
 //! The admin API, over HTTP against the emulator: validation, secrets, currencies, licenses,
 //! tenant keys, tokens and pagination.
 
-use keyhook_tests::{checkout_event, unique, Stack};
+use keyhook_tests::{assert_fields, assert_refused, checkout_event, unique, Shop, Stack, WEBHOOK};
 use serde_json::{json, Value};
 
-const WEBHOOK: &str = "/api/stripe/webhook";
+/// Sends each body of a table to `method path` and checks the refusal it gets: (body, the
+/// status, the field named), every refusal with a message.
+async fn assert_refusals(
+    stack: &Stack,
+    token: &str,
+    method: &str,
+    path: &str,
+    cases: &[(Value, u16, &str)],
+) {
+    for (body, status, field) in cases {
+        let (got, err) = stack.api(token, method, path, Some(body.clone())).await;
+        assert_eq!(got, *status, "{body}: {err}");
+        assert_refused(got, &err, field);
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{body}: {err}");
+    }
+}
 
 #[tokio::test]
 async fn stripe_apps_keep_secrets_write_only_and_report_status_from_decryption() {
@@ -63,56 +79,50 @@ async fn stripe_apps_keep_secrets_write_only_and_report_status_from_decryption()
 async fn stripe_app_input_is_validated_field_by_field() {
     let stack = Stack::start().await;
     let t = stack.tenant("Acme").await;
+    // Malformed: 422; well formed but at odds with the state (a live key on a test app, a
+    // currency Keyhook does not know): 409. Either way the field is named.
     let cases = [
         (
             json!({"name": "x", "secretKey": "pk_test_abcdefgh"}),
+            422,
             "secretKey",
         ),
         (
             json!({"name": "x", "secretKey": "sk_live_abcdefgh"}),
+            409,
             "secretKey",
         ),
         (
             json!({"name": "x", "isLive": true, "secretKey": "sk_test_abcdefgh"}),
+            409,
             "secretKey",
         ),
         (
             json!({"name": "x", "webhookSigningSecret": "abc"}),
+            422,
             "webhookSigningSecret",
         ),
         (
             json!({"name": "x", "publishableKey": "sk_test_abcdefgh"}),
+            422,
             "publishableKey",
         ),
         (
             json!({"name": "x", "defaultCurrency": "USD"}),
+            422,
             "defaultCurrency",
         ),
         (
             json!({"name": "x", "defaultCurrency": "zzz"}),
+            409,
             "defaultCurrency",
         ),
-        (json!({"name": ""}), "name"),
-        (json!({}), "name"),
-        (json!({"name": "x", "colour": "red"}), "colour"),
-        (json!({"name": 5}), "name"),
+        (json!({"name": ""}), 422, "name"),
+        (json!({}), 422, "name"),
+        (json!({"name": "x", "colour": "red"}), 422, "colour"),
+        (json!({"name": 5}), 422, "name"),
     ];
-    for (body, field) in cases {
-        let (status, err) = stack
-            .api(&t.token, "POST", "/api/stripe/apps", Some(body.clone()))
-            .await;
-        // Malformed: 422; well formed but at odds with the state (a live key on a test app, a
-        // currency Keyhook does not know): 409. Either way the field is named.
-        assert!(
-            matches!(
-                (status, err["error"]["code"].as_str()),
-                (422, Some("validation_failed")) | (409, Some("conflict"))
-            ),
-            "{body}: {err}"
-        );
-        assert_eq!(err["error"]["field"], field, "{body}: {err}");
-        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
-    }
+    assert_refusals(&stack, &t.token, "POST", "/api/stripe/apps", &cases).await;
     // Live keys on a live app, restricted keys: fine.
     let (status, app) = stack
         .api(
@@ -154,17 +164,17 @@ async fn one_default_app_per_mode() {
                 .1
         }
     };
-    assert_eq!(
-        get(a.id.clone()).await["isDefault"],
-        false,
-        "b took the test default"
-    );
-    assert_eq!(get(b.id.clone()).await["isDefault"], true);
-    assert_eq!(
-        get(live.id.clone()).await["isDefault"],
-        true,
-        "live has its own default"
-    );
+    let defaults = |expected: [(&'static str, bool); 3]| {
+        let ids = [a.id.clone(), b.id.clone(), live.id.clone()];
+        let get = &get;
+        async move {
+            for (id, (app, default)) in ids.into_iter().zip(expected) {
+                assert_eq!(get(id).await["isDefault"], default, "{app}");
+            }
+        }
+    };
+    // b took the test default; live has its own.
+    defaults([("a", false), ("b", true), ("live", true)]).await;
     stack
         .api(
             &t.token,
@@ -173,42 +183,37 @@ async fn one_default_app_per_mode() {
             Some(json!({"isDefault": true})),
         )
         .await;
-    assert_eq!(get(a.id.clone()).await["isDefault"], true);
-    assert_eq!(get(b.id).await["isDefault"], false);
-    assert_eq!(get(live.id).await["isDefault"], true);
+    defaults([("a", true), ("b", false), ("live", true)]).await;
 }
 
 #[tokio::test]
 async fn products_plans_and_price_mappings() {
-    let stack = Stack::start().await;
-    let t = stack.tenant("Acme").await;
-    let app = stack.app(&t).await;
-    for (body, field) in [
-        (json!({"name": "P", "price": "-1"}), "price"),
-        (json!({"name": "P", "price": "1.234"}), "price"),
+    let Shop {
+        stack,
+        tenant: t,
+        app,
+    } = Shop::open().await;
+    let cases = [
+        (json!({"name": "P", "price": "-1"}), 422, "price"),
+        (json!({"name": "P", "price": "1.234"}), 422, "price"),
         (
             json!({"name": "P", "defaultLicenseDays": -1}),
+            422,
             "defaultLicenseDays",
         ),
         (
             json!({"name": "P", "expirationStart": "later"}),
+            422,
             "expirationStart",
         ),
         (
             json!({"name": "P", "emailTemplate": {"subject": "s", "html": "<p>no key</p>", "text": ""}}),
+            422,
             "emailTemplate",
         ),
-        (json!({"name": "P", "nope": 1}), "nope"),
-    ] {
-        let (status, err) = stack
-            .api(&t.token, "POST", "/api/products", Some(body.clone()))
-            .await;
-        assert_eq!(
-            (status, err["error"]["field"].as_str()),
-            (422, Some(field)),
-            "{body}: {err}"
-        );
-    }
+        (json!({"name": "P", "nope": 1}), 422, "nope"),
+    ];
+    assert_refusals(&stack, &t.token, "POST", "/api/products", &cases).await;
     let product = stack
         .product(
             &t,
@@ -279,27 +284,31 @@ async fn products_plans_and_price_mappings() {
         .api(&t.token, "POST", "/api/stripe/price-mappings", Some(second))
         .await;
     assert_eq!(status, 201, "several mappings per product");
-    for (patch, field) in [
-        (json!({"stripePriceId": "prod_123"}), "stripePriceId"),
-        (json!({"appId": "app_nope"}), "appId"),
-        (json!({"displayPrice": "x"}), "displayPrice"),
-    ] {
+    // A malformed field: 422 naming it; an app that does not exist: 404 naming it.
+    let with = |patch: Value| {
         let mut body = mapping.clone();
         for (k, v) in patch.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let (status, err) = stack
-            .api(&t.token, "POST", "/api/stripe/price-mappings", Some(body))
-            .await;
-        // A malformed field: 422 naming it; an app that does not exist: 404 naming it.
-        let expected = if field == "appId" { 404 } else { 422 };
-        assert_eq!(status, expected, "{err}");
-        let named = err["error"]["field"].as_str() == Some(field)
-            || err["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains(&format!("({field})")));
-        assert!(named, "{err}");
-    }
+        body
+    };
+    let cases = [
+        (
+            with(json!({"stripePriceId": "prod_123"})),
+            422,
+            "stripePriceId",
+        ),
+        (with(json!({"appId": "app_nope"})), 404, "appId"),
+        (with(json!({"displayPrice": "x"})), 422, "displayPrice"),
+    ];
+    assert_refusals(
+        &stack,
+        &t.token,
+        "POST",
+        "/api/stripe/price-mappings",
+        &cases,
+    )
+    .await;
     let (_, list) = stack
         .api(
             &t.token,
@@ -319,37 +328,23 @@ async fn products_plans_and_price_mappings() {
         )
         .await;
     assert_eq!(m["displayName"], "Monthly Pro");
-    assert_eq!(
-        stack
-            .api(
-                &t.token,
-                "DELETE",
-                &format!("/api/stripe/price-mappings/{id}"),
-                None
-            )
-            .await
-            .0,
-        204
-    );
-    assert_eq!(
-        stack
-            .api(
-                &t.token,
-                "GET",
-                &format!("/api/stripe/price-mappings/{id}"),
-                None
-            )
-            .await
-            .0,
-        404
-    );
+    for (method, status) in [("DELETE", 204), ("GET", 404)] {
+        let path = format!("/api/stripe/price-mappings/{id}");
+        assert_eq!(
+            stack.api(&t.token, method, &path, None).await.0,
+            status,
+            "{method}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_product_with_licenses_is_archived_not_deleted() {
-    let stack = Stack::start().await;
-    let t = stack.tenant("Acme").await;
-    let app = stack.app(&t).await;
+    let Shop {
+        stack,
+        tenant: t,
+        app,
+    } = Shop::open().await;
     let sold = stack.product(&t, json!({})).await;
     let unsold = stack.product(&t, json!({})).await;
     let (event, _) = checkout_event(&sold, None);
@@ -406,16 +401,12 @@ async fn currencies_are_seeded_and_managed_per_tenant() {
     assert_eq!(find("krw")["zeroDecimal"], true);
     assert_eq!(find("usd")["zeroDecimal"], false);
 
-    for (body, field) in [
-        (json!({"code": "USD"}), "code"),
-        (json!({"code": "us"}), "code"),
-        (json!({}), "code"),
-    ] {
-        let (status, err) = stack
-            .api(&t.token, "POST", "/api/currencies", Some(body))
-            .await;
-        assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)));
-    }
+    let cases = [
+        (json!({"code": "USD"}), 422, "code"),
+        (json!({"code": "us"}), 422, "code"),
+        (json!({}), 422, "code"),
+    ];
+    assert_refusals(&stack, &t.token, "POST", "/api/currencies", &cases).await;
     let (status, _) = stack
         .api(
             &t.token,
@@ -476,36 +467,25 @@ async fn currencies_are_seeded_and_managed_per_tenant() {
         )
         .await;
     assert_eq!(status, 201);
-    let (_, active) = stack
-        .api(
-            &t.token,
-            "GET",
-            "/api/currencies?active=true&limit=200",
-            None,
-        )
-        .await;
-    let active: Vec<&str> = active["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
-    assert_eq!(active, ["xts"], "its app's currency; eur stays deactivated");
-    let (_, active) = stack
-        .api(
+    for (token, expected, why) in [
+        (&t.token, "xts", "its app's currency; eur stays deactivated"),
+        (
             &other.token,
-            "GET",
-            "/api/currencies?active=true&limit=200",
-            None,
-        )
-        .await;
-    let active: Vec<&str> = active["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
-    assert_eq!(active, ["eur"], "only the other tenant's app's currency");
+            "eur",
+            "only the other tenant's app's currency",
+        ),
+    ] {
+        let (_, active) = stack
+            .api(token, "GET", "/api/currencies?active=true&limit=200", None)
+            .await;
+        let active: Vec<&str> = active["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(active, [expected], "{why}");
+    }
     let (status, _) = stack
         .api(
             &t.token,
@@ -571,54 +551,40 @@ async fn licenses_are_issued_by_hand_changed_and_resent() {
         .contains(l["key"].as_str().unwrap()));
 
     let path = format!("/api/licenses/{id}");
-    let (_, l) = stack
-        .api(
-            &t.token,
-            "PATCH",
-            &path,
-            Some(json!({"status": "suspended"})),
-        )
-        .await;
-    assert_eq!(l["status"], "suspended");
-    let (_, l) = stack
-        .api(
-            &t.token,
-            "PATCH",
-            &path,
-            Some(json!({"status": "active", "expiresAt": "2031-01-01T00:00:00Z", "maxDevices": 1})),
-        )
-        .await;
-    assert_eq!(
+    let changes = [
         (
-            l["status"].as_str(),
-            l["expiresAt"].as_str(),
-            l["maxDevices"].as_u64()
+            json!({"status": "suspended"}),
+            vec![("/status", json!("suspended"))],
         ),
-        (Some("active"), Some("2031-01-01T00:00:00.000Z"), Some(1))
-    );
-    let (_, l) = stack
-        .api(&t.token, "PATCH", &path, Some(json!({"expiresAt": null})))
-        .await;
-    assert_eq!(l["expiresAt"], Value::Null, "perpetual");
-    for (body, code, field) in [
-        (json!({"status": "expired"}), 422, Some("status")),
-        (json!({"expiresAt": "tomorrow"}), 422, Some("expiresAt")),
-        (json!({"status": "paused"}), 422, Some("status")),
+        (
+            json!({"status": "active", "expiresAt": "2031-01-01T00:00:00Z", "maxDevices": 1}),
+            vec![
+                ("/status", json!("active")),
+                ("/expiresAt", json!("2031-01-01T00:00:00.000Z")),
+                ("/maxDevices", json!(1)),
+            ],
+        ),
+        // Perpetual.
+        (
+            json!({"expiresAt": null}),
+            vec![("/expiresAt", Value::Null)],
+        ),
+    ];
+    for (change, expected) in changes {
+        let (_, l) = stack.api(&t.token, "PATCH", &path, Some(change)).await;
+        assert_fields(&l, &expected);
+    }
+    let cases = [
+        (json!({"status": "expired"}), 422, "status"),
+        (json!({"expiresAt": "tomorrow"}), 422, "expiresAt"),
+        (json!({"status": "paused"}), 422, "status"),
         (
             json!({"customerEmail": "not-an-email"}),
             422,
-            Some("customerEmail"),
+            "customerEmail",
         ),
-    ] {
-        let (status, err) = stack
-            .api(&t.token, "PATCH", &path, Some(body.clone()))
-            .await;
-        assert_eq!(
-            (status, err["error"]["field"].as_str()),
-            (code, field),
-            "{body}: {err}"
-        );
-    }
+    ];
+    assert_refusals(&stack, &t.token, "PATCH", &path, &cases).await;
     let (status, r) = stack
         .api(&t.token, "POST", &format!("{path}/resend-email"), None)
         .await;
@@ -677,9 +643,11 @@ async fn licenses_are_issued_by_hand_changed_and_resent() {
 
 #[tokio::test]
 async fn activating_a_new_tenant_key_reseals_everything_and_nothing_breaks() {
-    let stack = Stack::start().await;
-    let t = stack.tenant("Acme").await;
-    let app = stack.app(&t).await;
+    let Shop {
+        stack,
+        tenant: t,
+        app,
+    } = Shop::open().await;
     let product = stack.product(&t, json!({})).await;
     let (event, _) = checkout_event(&product, Some(2));
     stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
@@ -697,38 +665,26 @@ async fn activating_a_new_tenant_key_reseals_everything_and_nothing_breaks() {
     assert_eq!((status, new_key["active"].as_bool()), (201, Some(false)));
     assert!(!new_key.to_string().contains("wrapped"), "no key material");
     let id = new_key["id"].as_str().unwrap();
-    let (status, activation) = stack
-        .api(
-            &t.token,
-            "POST",
-            &format!("/api/tenant-keys/{id}/activate"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{activation}");
-    assert_eq!(
-        (
-            activation["resealedApps"].as_u64(),
-            activation["resealedLicenses"].as_u64()
-        ),
-        (Some(1), Some(2))
-    );
-    let (_, again) = stack
-        .api(
-            &t.token,
-            "POST",
-            &format!("/api/tenant-keys/{id}/activate"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (
-            again["resealedApps"].as_u64(),
-            again["resealedLicenses"].as_u64()
-        ),
-        (Some(0), Some(0)),
-        "repeatable"
-    );
+    // The first activation reseals the app's secrets and both licenses; it is repeatable.
+    for (resealed, why) in [((1, 2), "first"), ((0, 0), "repeatable")] {
+        let (status, activation) = stack
+            .api(
+                &t.token,
+                "POST",
+                &format!("/api/tenant-keys/{id}/activate"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{activation}");
+        assert_eq!(
+            (
+                activation["resealedApps"].as_u64(),
+                activation["resealedLicenses"].as_u64()
+            ),
+            (Some(resealed.0), Some(resealed.1)),
+            "{why}"
+        );
+    }
 
     // Everything still opens, and new values use the new key.
     let keys_after: Vec<Value> = stack

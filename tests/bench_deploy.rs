@@ -11,11 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use keyhook_tests::fake_stripe::FakeStripe;
-use keyhook_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use keyhook_tests::runtime_api::{events_dir, FunctionProcess, Outcome, RuntimeApi, BASE_URL};
 use keyhook_tests::{checkout_event, Stack};
 use serde_json::{json, Value};
-
-const BASE_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
 
 fn env_for(stack: &Stack, stripe: &FakeStripe) -> Vec<(String, String)> {
     let r = &stack.resources;
@@ -37,10 +35,6 @@ fn env_for(stack: &Stack, stripe: &FakeStripe) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
-}
-
-fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
 fn event(path: &str, vars: &[(&str, &str)]) -> Value {

@@ -5,23 +5,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keyhook_shared::domain::license::Device;
-use keyhook_tests::stripe::{self as fake, FakeStripe, Sale, Shape};
-use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant};
+use keyhook_tests::stripe::{self as fake, Sale, Shape};
+use keyhook_tests::{checkout_event, now, Shop, Stack, World, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
-
-async fn shop() -> (FakeStripe, Stack, TestTenant, TestApp) {
-    let stripe = FakeStripe::start().await;
-    let stack = Stack::start_with_stripe(&stripe.uri()).await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
-    (stripe, stack, tenant, app)
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
 
 #[tokio::test]
 async fn signature_timestamps_at_the_ends_of_i64_are_refused_cleanly() {
@@ -41,7 +27,10 @@ async fn signature_timestamps_at_the_ends_of_i64_are_refused_cleanly() {
 
 #[tokio::test]
 async fn huge_line_quantities_fail_the_event_and_issue_nothing() {
-    let (stripe, stack, tenant, app) = shop().await;
+    let World {
+        stripe,
+        shop: Shop { stack, tenant, app },
+    } = World::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let sale = Sale::one_time(json!({}));
     let session = fake::session(&sale, "paid");
@@ -68,7 +57,10 @@ async fn huge_line_quantities_fail_the_event_and_issue_nothing() {
 
 #[tokio::test]
 async fn a_period_ending_at_the_end_of_time_issues_without_overflow() {
-    let (_stripe, stack, tenant, app) = shop().await;
+    let World {
+        stripe: _stripe,
+        shop: Shop { stack, tenant, app },
+    } = World::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let sale = Sale::subscription(json!({"productId": product}));
     // 9999-12-31T23:59:59Z: the last second a timestamp can name; plus the grace days.

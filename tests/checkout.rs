@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use keyhook_shared::Services;
 use keyhook_tests::fake_stripe::{stripe_error, FakeStripe};
-use keyhook_tests::{with_stripe, CheckoutOptions, Stack, TestApp, TestTenant};
+use keyhook_tests::{assert_refused, with_stripe, CheckoutOptions, Stack, TestApp, TestTenant};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -88,29 +88,6 @@ fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-/// A refused checkout: a malformed field is `422 validation_failed`, a well-formed one the
-/// tenant's state cannot serve `409 conflict`, both naming the field; a reference to nothing
-/// is `404 not_found`, its message naming the field.
-fn assert_refused(status: u16, body: &Value, field: &str) {
-    match status {
-        422 | 409 => {
-            let code = if status == 422 {
-                "validation_failed"
-            } else {
-                "conflict"
-            };
-            assert_eq!(body["error"]["code"], code, "{body}");
-            assert_eq!(body["error"]["field"], field, "{body}");
-        }
-        404 => {
-            assert_eq!(body["error"]["code"], "not_found", "{body}");
-            let message = body["error"]["message"].as_str().unwrap_or_default();
-            assert!(message.contains(&format!("({field})")), "{body}");
-        }
-        _ => panic!("{status}: {body}"),
-    }
 }
 
 #[tokio::test]

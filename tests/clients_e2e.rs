@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use keyhook_client::{Client, Config, Environment, Error, Source};
 use keyhook_format::VerifyError;
-use keyhook_tests::{checkout_event, Stack};
+use keyhook_tests::{checkout_event, Stack, DAY};
 use serde_json::{json, Value};
 
 /// The languages besides the Rust reference.
@@ -43,8 +43,6 @@ const LANGUAGES: &[&str] = &["python", "typescript", "go", "java"];
 
 /// The address the offline phases use: nothing listens there.
 const UNREACHABLE: &str = "http://127.0.0.1:9";
-
-const DAY: i64 = 86_400;
 
 /// How long one phase of one language may take (a first build of the Go or Java example
 /// included).

@@ -7,10 +7,9 @@
 
 use futures::future::join_all;
 use keyhook_tests::stripe::{self as fake, Shape};
-use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant};
+use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant, WEBHOOK};
 use serde_json::{json, Value};
 
-const WEBHOOK: &str = "/api/stripe/webhook";
 const ACTIVATE: &str = "/api/licenses/activate";
 const LICENSES: usize = 4;
 const PATCHES: usize = 12;

@@ -5,97 +5,9 @@
 //! activation and deactivation of the imported keys).
 
 use keyhook_cli::import::{self, Format};
-use keyhook_tests::stripe::{self as fake, FakeStripe, Sale, Shape};
-use keyhook_tests::{Stack, TestApp, TestTenant};
+use keyhook_tests::stripe::{self as fake, Sale, Shape};
+use keyhook_tests::{expiry, now, Stack, World, DAY};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
-const DAY: i64 = 86_400;
-
-struct World {
-    stack: Stack,
-    stripe: FakeStripe,
-    tenant: TestTenant,
-    app: TestApp,
-}
-
-async fn world() -> World {
-    let stripe = FakeStripe::start().await;
-    let stack = Stack::start_with_stripe(&stripe.uri()).await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
-    World {
-        stack,
-        stripe,
-        tenant,
-        app,
-    }
-}
-
-impl World {
-    async fn deliver_to(&self, path: &str, event: &Value) -> Value {
-        let (status, receipt) = self
-            .stack
-            .post_event(path, event, &self.app.webhook_secret)
-            .await;
-        assert_eq!(status, 200, "{}: {receipt}", event["type"]);
-        receipt
-    }
-
-    async fn deliver(&self, event: &Value) -> Value {
-        self.deliver_to(WEBHOOK, event).await
-    }
-
-    async fn licenses(&self) -> Vec<Value> {
-        self.stack.licenses(&self.tenant, "").await
-    }
-
-    async fn product(&self, body: Value) -> String {
-        self.stack.product(&self.tenant, body).await
-    }
-
-    /// A validation route's answer for a key and product.
-    async fn check(&self, route: &str, key: &str, product: &str, device: Option<&str>) -> Value {
-        // Purchases here are test mode; imported licenses are live: a test build accepts both.
-        let mut body = json!({"licenseKey": key, "productId": product, "environment": "test"});
-        if let Some(d) = device {
-            body["deviceId"] = json!(d);
-        }
-        let res = self
-            .stack
-            .http
-            .post(format!("{}/api/licenses/{route}", self.stack.base_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200);
-        res.json().await.unwrap()
-    }
-
-    async fn import(&self, body: Value) -> (u16, Value) {
-        self.stack
-            .api(
-                &self.tenant.token,
-                "POST",
-                "/api/licenses/import",
-                Some(body),
-            )
-            .await
-    }
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn expiry(license: &Value) -> Option<i64> {
-    license["expiresAt"].as_str().map(|t| {
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-            .unwrap()
-            .unix_timestamp()
-    })
-}
 
 // ---------------------------------------------------------------- their Stripe setup, unchanged
 
@@ -110,7 +22,7 @@ async fn exisone_subscription_checkout_with_metadata_only_in_subscription_data_i
         (Shape::Basil, true),
         (Shape::Basil, false),
     ] {
-        let w = world().await;
+        let w = World::open().await;
         let product = w.product(json!({})).await;
         // ExisOne's example: `subscription_data.metadata` only; the session's metadata is empty.
         let sale = Sale::subscription(json!({"productId": product}));
@@ -173,7 +85,7 @@ async fn exisone_subscription_checkout_with_metadata_only_in_subscription_data_i
 
 #[tokio::test]
 async fn payment_intent_backup_with_metadata_on_the_session_only_issues_the_same_purchase() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.product(json!({})).await;
     // ExisOne's documented one-time setup: metadata on the session, none on the intent.
     let sale = Sale::one_time(json!({"productId": product, "quantity": "2"}));
@@ -257,7 +169,7 @@ async fn exisone_api_authorization_is_accepted_like_bearer() {
 
 #[tokio::test]
 async fn lukittu_product_ids_and_expiration_days_resolve_through_external_ids() {
-    let w = world().await;
+    let w = World::open().await;
     let lukittu_id = "7f3c9a2e-1b4d-4e6f-8a0b-2c4d6e8f0a1b";
     // A new product: no default duration, so Lukittu's expiration_days decides.
     let (status, p) = w
@@ -374,7 +286,7 @@ async fn lukittu_product_ids_and_expiration_days_resolve_through_external_ids() 
 
 #[tokio::test]
 async fn huge_metadata_day_counts_are_a_failed_event_never_a_panic() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.product(json!({"defaultLicenseDays": 365})).await;
     for days in ["100001", "4294967295", "99999999999999"] {
         let sale = Sale::one_time(json!({}));
@@ -413,7 +325,7 @@ async fn huge_metadata_day_counts_are_a_failed_event_never_a_panic() {
 
 #[tokio::test]
 async fn lukittus_webhook_url_is_an_alias_of_the_shared_url() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.product(json!({})).await;
     let sale = Sale::one_time(json!({"productId": product}));
     let event = fake::event(
@@ -448,7 +360,7 @@ async fn lukittus_webhook_url_is_an_alias_of_the_shared_url() {
 
 #[tokio::test]
 async fn external_ids_are_unique_per_tenant() {
-    let w = world().await;
+    let w = World::open().await;
     let a = w.product(json!({"externalIds": ["lk-1", "lk-2"]})).await;
     let (status, body) = w
         .stack
@@ -532,7 +444,7 @@ async fn external_ids_are_unique_per_tenant() {
 
 #[tokio::test]
 async fn a_product_list_can_issue_one_license_valid_for_each_listed_product() {
-    let w = world().await;
+    let w = World::open().await;
     let suite = w
         .product(json!({"name": "Suite", "listedProducts": "one_license", "maxDevices": 0}))
         .await;
@@ -647,7 +559,7 @@ async fn license_by_key(w: &World, key: &str) -> Value {
 
 #[tokio::test]
 async fn exisone_csv_export_imports_and_its_keys_validate_activate_and_deactivate() {
-    let w = world().await;
+    let w = World::open().await;
     // ExisOne's product 42 became a Keyhook product with a different id: an alias bridges it.
     let product = w
         .product(json!({"name": "Pro", "externalIds": ["7"], "maxDevices": 5}))
@@ -707,7 +619,7 @@ async fn exisone_csv_export_imports_and_its_keys_validate_activate_and_deactivat
 
 #[tokio::test]
 async fn lukittu_json_export_imports_with_its_product_ids_limits_and_hwids() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w
         .product(json!({"name": "Pro", "externalIds": ["7f3c9a2e-1b4d-4e6f-8a0b-2c4d6e8f0a1b"]}))
         .await;
@@ -761,7 +673,7 @@ async fn lukittu_json_export_imports_with_its_product_ids_limits_and_hwids() {
 
 #[tokio::test]
 async fn keygen_json_export_imports_with_owners_machines_and_statuses() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w
         .product(json!({"name": "Pro", "externalIds": ["3ab38aae-bbf7-4846-9c32-af9d94bf5d0b"]}))
         .await;
@@ -796,7 +708,7 @@ async fn keygen_json_export_imports_with_owners_machines_and_statuses() {
 
 #[tokio::test]
 async fn import_entries_fail_alone_with_their_reason() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.product(json!({"externalIds": ["p-1"]})).await;
     // A native key already issued here, and another tenant's imported key (the same legacy
     // key in two tenants is two licenses).
@@ -883,7 +795,7 @@ async fn import_entries_fail_alone_with_their_reason() {
 /// that key exactly as the buyer knows it.
 #[tokio::test]
 async fn an_imported_license_can_be_resent_with_its_original_key() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.product(json!({"externalIds": ["lk-9"]})).await;
     let buyer = format!("{}@example.com", keyhook_tests::unique("buyer"));
     let key = "lk_OldService-Key.0042";

@@ -14,14 +14,6 @@ use keyhook_shared::store::imports::{ImportWrite, LicenseImport};
 use keyhook_tests::{unique, Stack, TestTenant};
 use serde_json::{json, Value};
 
-async fn import(stack: &Stack, tenant: &TestTenant, body: Value) -> Value {
-    let (status, report) = stack
-        .api(&tenant.token, "POST", "/api/licenses/import", Some(body))
-        .await;
-    assert_eq!(status, 200, "{report}");
-    report
-}
-
 fn entry(key: &str, product: &str, external_id: &str) -> Value {
     json!({"key": key, "productId": product, "externalId": external_id})
 }
@@ -61,13 +53,13 @@ async fn the_same_legacy_key_in_two_tenants_is_two_licenses_each_valid_under_its
         (&a, &product_a, "ada@example.com"),
         (&b, &product_b, "bob@example.com"),
     ] {
-        let report = import(
-            &stack,
-            tenant,
-            json!({"licenses": [{"key": key, "productId": product, "externalId": "x-1",
+        let report = stack
+            .imported(
+                tenant,
+                json!({"licenses": [{"key": key, "productId": product, "externalId": "x-1",
                                  "customerEmail": email, "maxDevices": 0}]}),
-        )
-        .await;
+            )
+            .await;
         assert_eq!(report["results"][0]["status"], "created", "{report}");
         let id = report["results"][0]["licenseId"]
             .as_str()
@@ -125,7 +117,7 @@ async fn a_dry_run_never_reports_another_tenants_key() {
         .enumerate()
         .map(|(i, k)| entry(k, &product_a, &format!("a-{i}")))
         .collect();
-    let report = import(&stack, &a, json!({"licenses": entries})).await;
+    let report = stack.imported(&a, json!({"licenses": entries})).await;
     assert_eq!(report["created"], 20, "{report}");
 
     // B guesses every one of them: a dry run, then for real.
@@ -134,7 +126,9 @@ async fn a_dry_run_never_reports_another_tenants_key() {
         .enumerate()
         .map(|(i, k)| entry(k, &product_b, &format!("b-{i}")))
         .collect();
-    let dry = import(&stack, &b, json!({"licenses": guesses, "dryRun": true})).await;
+    let dry = stack
+        .imported(&b, json!({"licenses": guesses, "dryRun": true}))
+        .await;
     assert_eq!(
         (dry["created"].as_u64(), dry["failed"].as_u64()),
         (Some(20), Some(0)),
@@ -145,7 +139,7 @@ async fn a_dry_run_never_reports_another_tenants_key() {
         .unwrap()
         .iter()
         .all(|r| r["status"] == "would_create" && r.get("error").is_none()));
-    let real = import(&stack, &b, json!({"licenses": guesses})).await;
+    let real = stack.imported(&b, json!({"licenses": guesses})).await;
     assert_eq!(real["created"], 20, "{real}");
     // And A's licenses are as they were.
     for k in &keys {
@@ -232,20 +226,20 @@ async fn licenses_imported_before_keys_were_scoped_keep_working_for_their_tenant
 
     // A re-run of A's import finds it; the same key under another external id is refused,
     // so the new scheme never shadows A's old license.
-    let again = import(
-        &stack,
-        &a,
-        json!({"licenses": [entry(&key, &product_a, "legacy-1")]}),
-    )
-    .await;
+    let again = stack
+        .imported(
+            &a,
+            json!({"licenses": [entry(&key, &product_a, "legacy-1")]}),
+        )
+        .await;
     assert_eq!(again["results"][0]["status"], "unchanged", "{again}");
     assert_eq!(again["results"][0]["licenseId"], legacy.as_str());
-    let other = import(
-        &stack,
-        &a,
-        json!({"licenses": [entry(&key, &product_a, "legacy-2")]}),
-    )
-    .await;
+    let other = stack
+        .imported(
+            &a,
+            json!({"licenses": [entry(&key, &product_a, "legacy-2")]}),
+        )
+        .await;
     assert!(
         other["results"][0]["error"]
             .as_str()
@@ -254,19 +248,16 @@ async fn licenses_imported_before_keys_were_scoped_keep_working_for_their_tenant
         "{other}"
     );
     // B's dry run and import see nothing of A's: B gets its own license.
-    let dry = import(
-        &stack,
-        &b,
-        json!({"licenses": [entry(&key, &product_b, "b-1")], "dryRun": true}),
-    )
-    .await;
+    let dry = stack
+        .imported(
+            &b,
+            json!({"licenses": [entry(&key, &product_b, "b-1")], "dryRun": true}),
+        )
+        .await;
     assert_eq!(dry["results"][0]["status"], "would_create", "{dry}");
-    let created = import(
-        &stack,
-        &b,
-        json!({"licenses": [entry(&key, &product_b, "b-1")]}),
-    )
-    .await;
+    let created = stack
+        .imported(&b, json!({"licenses": [entry(&key, &product_b, "b-1")]}))
+        .await;
     let b_id = created["results"][0]["licenseId"]
         .as_str()
         .unwrap()
@@ -306,7 +297,7 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
             json!({"key": key, "productId": product, "externalId": format!("race-{i}"),
                              "customerEmail": format!("buyer{i}@example.com")}),
         );
-        import(&stack, &tenant, json!({"licenses": licenses}))
+        stack.imported(&tenant, json!({"licenses": licenses}))
     });
     let reports = futures::future::join_all(imports).await;
     let outcomes: Vec<&Value> = reports.iter().map(|r| &r["results"][30]).collect();
@@ -400,12 +391,12 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
     assert_eq!(l["key"], issued["key"]);
     // Nothing half-written either: the external id was not recorded, so a later import of it
     // is free.
-    let later = import(
-        &stack,
-        &tenant,
-        json!({"licenses": [entry(&format!("LATE-{}", unique("k")), &product, "late")]}),
-    )
-    .await;
+    let later = stack
+        .imported(
+            &tenant,
+            json!({"licenses": [entry(&format!("LATE-{}", unique("k")), &product, "late")]}),
+        )
+        .await;
     assert_eq!(later["results"][0]["status"], "created", "{later}");
 }
 
@@ -467,9 +458,7 @@ async fn dates_at_the_end_of_year_9999_are_an_entrys_error_never_a_panic() {
     let product = stack.product(&tenant, json!({})).await;
     let key = |n: u32| format!("LATE{n}-{}", unique("k"));
     let last = key(1);
-    let report = import(
-        &stack,
-        &tenant,
+    let report = stack.imported(&tenant,
         json!({"licenses": [
             // Last second of 9999 in UTC: stored as it is, and validates.
             {"key": last, "productId": product, "externalId": "d-1", "expiresAt": "9999-12-31T23:59:59Z"},

@@ -8,10 +8,9 @@
 use futures::future::join_all;
 use keyhook_shared::crypto::SealContext;
 use keyhook_shared::domain::stripe_app::fields;
-use keyhook_tests::{checkout_event, Stack, TestTenant};
+use keyhook_tests::{checkout_event, Stack, TestTenant, WEBHOOK};
 use serde_json::{json, Value};
 
-const WEBHOOK: &str = "/api/stripe/webhook";
 const ROUNDS: usize = 6;
 
 /// `(status, body)` of a POST with no body.

@@ -10,23 +10,19 @@
 //! the tenant's token, ids, the signed Stripe body. Everything else is as AWS sends it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
 use keyhook_shared::app::routes::{find, Gateway};
 use keyhook_shared::app::ROUTES;
 use keyhook_shared::aws_lambda_events::event::sqs::SqsEvent;
-use keyhook_tests::runtime_api::{function_binary, FunctionProcess, Outcome, RuntimeApi};
+use keyhook_tests::runtime_api::{
+    events_dir, function_binary, FunctionProcess, Outcome, RuntimeApi, BASE_URL,
+};
 use keyhook_tests::{unique, CheckoutOptions, Stack};
 use serde_json::{json, Value};
 
-const BASE_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
-}
 
 /// Values for an event's placeholders.
 #[derive(Default, Clone)]

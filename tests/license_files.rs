@@ -4,44 +4,17 @@
 
 use keyhook_format::file::FILE_FORMAT;
 use keyhook_format::{device_hash, LicenseFile, PublicKeySet, VerifyError};
-use keyhook_tests::{live_checkout_event, Stack, TestApp, TestTenant};
+use keyhook_tests::Shop;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-struct Shop {
-    stack: Stack,
-    tenant: TestTenant,
-    app: TestApp,
+/// The license-file calls these tests make of a shop.
+trait FileCalls {
+    async fn post(&self, path: &str, body: Value) -> (u16, Value);
+    async fn keys(&self) -> (PublicKeySet, Value);
 }
 
-impl Shop {
-    async fn open() -> Shop {
-        let stack = Stack::start().await;
-        let tenant = stack.tenant("Acme").await;
-        let app = stack.live_app(&tenant).await;
-        Shop { stack, tenant, app }
-    }
-
-    async fn license(&self, product: &str) -> (String, String) {
-        let (event, _) = live_checkout_event(product, None);
-        let (status, receipt) = self
-            .stack
-            .post_event("/api/stripe/webhook", &event, &self.app.webhook_secret)
-            .await;
-        assert_eq!(status, 200, "{receipt}");
-        let id = receipt["licenseIds"][0].as_str().unwrap().to_string();
-        let (_, l) = self
-            .stack
-            .api(
-                &self.tenant.token,
-                "GET",
-                &format!("/api/licenses/{id}"),
-                None,
-            )
-            .await;
-        (id, l["key"].as_str().unwrap().to_string())
-    }
-
+impl FileCalls for Shop {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let res = self
             .stack
@@ -75,13 +48,9 @@ impl Shop {
     }
 }
 
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
 #[tokio::test]
 async fn a_checked_out_file_verifies_offline_for_its_product_and_device_only() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop
         .stack
         .product(
@@ -89,7 +58,7 @@ async fn a_checked_out_file_verifies_offline_for_its_product_and_device_only() {
             json!({"maxDevices": 1, "entitlements": ["pro", "export", "pro"]}),
         )
         .await;
-    let (license_id, key) = shop.license(&product).await;
+    let (license_id, key) = shop.license_with_id(&product).await;
     let (status, out) = shop
         .post(
             "/api/licenses/checkout",
@@ -113,17 +82,25 @@ async fn a_checked_out_file_verifies_offline_for_its_product_and_device_only() {
     assert!(payload.livemode);
     assert_eq!(payload.expires_at, out["expiresAt"].as_str().unwrap());
     let skew = Duration::minutes(5);
-    assert_eq!(payload.check(&product, "machine-1", now(), skew), Ok(()));
     assert_eq!(
-        payload.check(&product, "machine-2", now(), skew),
+        payload.check(&product, "machine-1", OffsetDateTime::now_utc(), skew),
+        Ok(())
+    );
+    assert_eq!(
+        payload.check(&product, "machine-2", OffsetDateTime::now_utc(), skew),
         Err(VerifyError::WrongDevice)
     );
     assert!(matches!(
-        payload.check("999", "machine-1", now(), skew),
+        payload.check("999", "machine-1", OffsetDateTime::now_utc(), skew),
         Err(VerifyError::WrongProduct { .. })
     ));
     assert!(matches!(
-        payload.check(&product, "machine-1", now() + Duration::days(2), skew),
+        payload.check(
+            &product,
+            "machine-1",
+            OffsetDateTime::now_utc() + Duration::days(2),
+            skew
+        ),
         Err(VerifyError::Expired(_))
     ));
 
@@ -188,7 +165,10 @@ async fn a_checked_out_file_verifies_offline_for_its_product_and_device_only() {
     let p = LicenseFile(admin["file"].as_str().unwrap().to_string())
         .verify(&keys, None)
         .unwrap();
-    assert_eq!(p.check(&product, "machine-1", now(), skew), Ok(()));
+    assert_eq!(
+        p.check(&product, "machine-1", OffsetDateTime::now_utc(), skew),
+        Ok(())
+    );
     let (status, _) = shop
         .stack
         .api(
@@ -203,9 +183,9 @@ async fn a_checked_out_file_verifies_offline_for_its_product_and_device_only() {
 
 #[tokio::test]
 async fn rotated_keys_stay_published_and_old_files_keep_verifying() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.stack.product(&shop.tenant, json!({})).await;
-    let (_, key) = shop.license(&product).await;
+    let (_, key) = shop.license_with_id(&product).await;
     let checkout = || {
         shop.post(
             "/api/licenses/checkout",

@@ -13,10 +13,8 @@ use keyhook_shared::consumers::mailer;
 use keyhook_shared::mail::MailJob;
 use keyhook_shared::store::Store;
 use keyhook_shared::Services;
-use keyhook_tests::{checkout_event, Stack};
+use keyhook_tests::{checkout_event, Stack, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
 
 fn batch(bodies: &[String]) -> SqsEvent {
     let mut event = SqsEvent::default();

@@ -4,11 +4,9 @@
 
 use keyhook_shared::consumers::reconcile::{self, Options};
 use keyhook_tests::fake_stripe::FakeStripe;
-use keyhook_tests::{checkout_event, Stack};
+use keyhook_tests::{checkout_event, Stack, WEBHOOK};
 use serde_json::{json, Value};
 use time::Duration;
-
-const WEBHOOK: &str = "/api/stripe/webhook";
 
 /// A Stripe event created `ago` before now.
 fn aged(mut event: Value, ago: Duration) -> Value {

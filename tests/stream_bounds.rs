@@ -18,10 +18,8 @@ use keyhook_shared::consumers::deliveries::stream::MAX_RECORD_AGE;
 use keyhook_shared::domain::validation::rules::{device_bytes, MAX_DEVICE_LIST_BYTES};
 use keyhook_shared::services::delivery_queue::DeliveryQueue;
 use keyhook_tests::merchant::MerchantEndpoint;
-use keyhook_tests::{checkout_event, unique, Stack, TestTenant};
+use keyhook_tests::{checkout_event, unique, Stack, TestTenant, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
 
 /// A device id unique per `i`, of the longest length 1,000 devices of one license may each
 /// have: together they fill the license's device list to its bound (`MAX_DEVICE_LIST_BYTES`,
@@ -33,16 +31,10 @@ fn long_device_id(i: usize) -> String {
 }
 
 /// Imports licenses for `tenant`; the created licenses' ids.
-async fn import(stack: &Stack, tenant: &TestTenant, licenses: Value) -> Vec<String> {
-    let (status, report) = stack
-        .api(
-            &tenant.token,
-            "POST",
-            "/api/licenses/import",
-            Some(json!({ "licenses": licenses })),
-        )
+async fn import_all(stack: &Stack, tenant: &TestTenant, licenses: Value) -> Vec<String> {
+    let report = stack
+        .imported(tenant, json!({ "licenses": licenses }))
         .await;
-    assert_eq!(status, 200, "{report}");
     let results = report["results"].as_array().unwrap();
     assert!(results.iter().all(|r| r["status"] == "created"), "{report}");
     results
@@ -108,7 +100,7 @@ async fn a_license_with_a_thousand_long_device_ids_does_not_delay_another_tenant
     let devices: Vec<Value> = (0..1000)
         .map(|i| json!({ "deviceId": long_device_id(i) }))
         .collect();
-    let license_id = import(
+    let license_id = import_all(
         &stack,
         &farm,
         json!([{
@@ -199,7 +191,7 @@ async fn an_event_that_can_never_be_prepared_is_a_failed_delivery_and_the_stream
         )
         .await;
     let endpoint_id = endpoint["id"].as_str().unwrap();
-    let license_id = import(
+    let license_id = import_all(
         &stack,
         &tenant,
         json!([{"key": unique("OLD").to_uppercase(), "productId": product, "externalId": "old-1"}]),
@@ -304,7 +296,7 @@ async fn the_local_stream_worker_retries_a_transient_failure_then_dead_letters_a
     )
     .with_dead_letter_queue(aws_sdk_sqs::Client::new(&stack.sdk), dlq.clone());
 
-    import(
+    import_all(
         &stack,
         &tenant,
         json!([{"key": unique("ONE").to_uppercase(), "productId": product, "externalId": "one"}]),
@@ -322,7 +314,7 @@ async fn the_local_stream_worker_retries_a_transient_failure_then_dead_letters_a
 
     // Another record fails through a longer outage, until it is older than the age Lambda
     // gives up at: then its position goes to the dead-letter queue and the stream moves on.
-    let second = import(
+    let second = import_all(
         &stack,
         &tenant,
         json!([{"key": unique("TWO").to_uppercase(), "productId": product, "externalId": "two"}]),
@@ -346,7 +338,7 @@ async fn the_local_stream_worker_retries_a_transient_failure_then_dead_letters_a
     assert_eq!(info["startSequenceNumber"], info["endSequenceNumber"]);
     assert_eq!(dead[0]["requestContext"]["condition"], "RecordAgeExceeded");
     // The next record is read as usual; the given-up one is not read again.
-    import(
+    import_all(
         &stack,
         &tenant,
         json!([{"key": unique("THREE").to_uppercase(), "productId": product, "externalId": "three"}]),
@@ -381,7 +373,7 @@ async fn a_license_whose_expiry_can_never_be_sent_does_not_stop_the_sweep() {
                 json!({"url": merchant.url, "eventTypes": ["license.expired"]}),
             )
             .await;
-        let license = import(
+        let license = import_all(
             &stack,
             &tenant,
             json!([{

@@ -2,84 +2,13 @@
 //! Stripe API, in both API shapes (before and after 2025-03-31), with duplicated and shuffled
 //! deliveries: licenses, expiries, statuses and emails must come out the same.
 
-use keyhook_tests::stripe::{self as fake, FakeStripe, Sale, Shape};
-use keyhook_tests::{Stack, TestApp, TestTenant};
+use keyhook_tests::stripe::{self as fake, Sale, Shape};
+use keyhook_tests::{expiry, now, World, DAY, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
-const DAY: i64 = 86_400;
-
-struct World {
-    stack: Stack,
-    stripe: FakeStripe,
-    tenant: TestTenant,
-    app: TestApp,
-}
-
-async fn world() -> World {
-    let stripe = FakeStripe::start().await;
-    let stack = Stack::start_with_stripe(&stripe.uri()).await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
-    World {
-        stack,
-        stripe,
-        tenant,
-        app,
-    }
-}
-
-impl World {
-    async fn deliver(&self, event: &Value) -> Value {
-        let (status, receipt) = self
-            .stack
-            .post_event(WEBHOOK, event, &self.app.webhook_secret)
-            .await;
-        assert_eq!(status, 200, "{}: {receipt}", event["type"]);
-        receipt
-    }
-
-    /// Delivers every event, each twice, in an order shuffled by `seed`.
-    async fn deliver_shuffled(&self, events: &[Value], seed: u64) {
-        let mut order: Vec<&Value> = events.iter().chain(events.iter()).collect();
-        // A small deterministic shuffle (xorshift), so a failure names its seed.
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        for i in (1..order.len()).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            order.swap(i, (x % (i as u64 + 1)) as usize);
-        }
-        for e in order {
-            self.deliver(e).await;
-        }
-    }
-
-    async fn licenses(&self) -> Vec<Value> {
-        self.stack.licenses(&self.tenant, "").await
-    }
-
-    async fn emails(&self, to: &str) -> usize {
-        self.stack.drain_mail().await;
-        self.stack.emails_to(to).await.len()
-    }
-}
-
-fn expiry(license: &Value) -> Option<i64> {
-    license["expiresAt"].as_str().map(|t| {
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-            .unwrap()
-            .unix_timestamp()
-    })
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
 
 #[tokio::test]
 async fn delayed_payments_issue_when_the_payment_succeeds() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.stack.product(&w.tenant, json!({})).await;
     let sale = Sale::one_time(json!({"productId": product}));
     let t = now();
@@ -121,7 +50,7 @@ async fn delayed_payments_issue_when_the_payment_succeeds() {
 
 #[tokio::test]
 async fn payment_intent_backup_and_the_session_are_one_purchase_in_any_order() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.stack.product(&w.tenant, json!({})).await;
     for seed in 1..=3 {
         let sale = Sale::one_time(json!({"productId": product, "quantity": "2"}));
@@ -156,7 +85,7 @@ async fn payment_intent_backup_and_the_session_are_one_purchase_in_any_order() {
 
 #[tokio::test]
 async fn a_payment_intent_alone_issues_only_with_keyhook_metadata_and_finds_the_buyer() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.stack.product(&w.tenant, json!({})).await;
     let sale = Sale::one_time(json!({}));
     let t = now();
@@ -192,7 +121,7 @@ async fn a_payment_intent_alone_issues_only_with_keyhook_metadata_and_finds_the_
 
 #[tokio::test]
 async fn lukittu_product_metadata_issues_one_license_per_listed_product_with_its_limits() {
-    let w = world().await;
+    let w = World::open().await;
     let a = w
         .stack
         .product(&w.tenant, json!({"name": "A", "defaultLicenseDays": 365}))
@@ -241,7 +170,7 @@ async fn lukittu_product_metadata_issues_one_license_per_listed_product_with_its
 
 #[tokio::test]
 async fn exisone_metadata_wins_over_product_metadata_and_nothing_is_refused() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.stack.product(&w.tenant, json!({})).await;
     let sale = Sale::one_time(json!({"productId": product}));
     let session = fake::session(&sale, "paid");
@@ -285,7 +214,7 @@ async fn exisone_metadata_wins_over_product_metadata_and_nothing_is_refused() {
 
 #[tokio::test]
 async fn stripe_being_down_answers_5xx_and_the_retry_issues_once() {
-    let w = world().await;
+    let w = World::open().await;
     let product = w.stack.product(&w.tenant, json!({})).await;
     let sale = Sale::one_time(json!({}));
     let session = fake::session(&sale, "paid");
@@ -362,7 +291,7 @@ fn of(licenses: &[Value], sale: &Sale) -> Vec<Value> {
 #[tokio::test]
 async fn new_key_subscriptions_issue_a_key_per_paid_cycle() {
     for shape in Shape::ALL {
-        let w = world().await;
+        let w = World::open().await;
         let product = w
             .stack
             .product(&w.tenant, json!({"renewalMode": "new_key", "graceDays": 3}))
@@ -420,7 +349,7 @@ async fn new_key_subscriptions_issue_a_key_per_paid_cycle() {
 #[tokio::test]
 async fn extend_subscriptions_keep_one_key_whose_expiry_follows_the_paid_period() {
     for shape in Shape::ALL {
-        let w = world().await;
+        let w = World::open().await;
         let product = w
             .stack
             .product(&w.tenant, json!({"renewalMode": "extend"}))
@@ -474,7 +403,7 @@ async fn extend_subscriptions_keep_one_key_whose_expiry_follows_the_paid_period(
 #[tokio::test]
 async fn subscription_states_suspend_reinstate_cancel_and_expire_whatever_the_order() {
     for shape in Shape::ALL {
-        let w = world().await;
+        let w = World::open().await;
         let product = w
             .stack
             .product(&w.tenant, json!({"renewalMode": "extend", "graceDays": 2}))
@@ -555,7 +484,7 @@ async fn subscription_states_suspend_reinstate_cancel_and_expire_whatever_the_or
 
 #[tokio::test]
 async fn refunds_revoke_and_disputes_suspend_by_default_as_products_say() {
-    let w = world().await;
+    let w = World::open().await;
     let default = w.stack.product(&w.tenant, json!({})).await;
     let lenient = w
         .stack

@@ -2,58 +2,16 @@
 //! in the same second, and a subscription's Checkout Session that does not name its invoice
 //! (on an app Keyhook cannot ask Stripe with) racing the invoice itself.
 
-use keyhook_tests::stripe::{self as fake, FakeStripe, Sale, Shape};
-use keyhook_tests::{Stack, TestApp, TestTenant};
+use keyhook_tests::stripe::{self as fake, Sale, Shape};
+use keyhook_tests::{now, World, DAY, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
-const DAY: i64 = 86_400;
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-struct World {
-    _stripe: FakeStripe,
-    stack: Stack,
-    tenant: TestTenant,
-    app: TestApp,
-    product: String,
-}
-
-/// A tenant selling a product; `app_extra` changes its app.
-async fn world(app_extra: Value) -> World {
-    let stripe = FakeStripe::start().await;
-    let stack = Stack::start_with_stripe(&stripe.uri()).await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app_with(&tenant, app_extra).await;
-    let product = stack.product(&tenant, json!({})).await;
-    World {
-        _stripe: stripe,
-        stack,
-        tenant,
-        app,
-        product,
-    }
-}
-
-impl World {
-    async fn deliver(&self, event: &Value) -> Value {
-        let (status, receipt) = self
-            .stack
-            .post_event(WEBHOOK, event, &self.app.webhook_secret)
-            .await;
-        assert_eq!(status, 200, "{}: {receipt}", event["type"]);
-        assert_eq!(receipt["status"], "verified", "{receipt}");
-        receipt
-    }
-}
 
 #[tokio::test]
 async fn two_states_in_one_second_end_the_same_whatever_the_order() {
     for (shape, cancellation_first) in [(Shape::Basil, true), (Shape::Legacy, false)] {
-        let w = world(json!({})).await;
-        let sale = Sale::subscription(json!({"productId": w.product}));
+        let w = World::open().await;
+        let product = w.product(json!({})).await;
+        let sale = Sale::subscription(json!({"productId": product}));
         let period_end = now() + 20 * DAY;
         let invoice = fake::invoice(
             &sale,
@@ -63,7 +21,7 @@ async fn two_states_in_one_second_end_the_same_whatever_the_order() {
             shape,
             true,
         );
-        w.deliver(&fake::event("invoice.paid", invoice, shape, now()))
+        w.deliver_verified(&fake::event("invoice.paid", invoice, shape, now()))
             .await;
         // The cancellation and an update of the same second (Stripe's `created` has one-second
         // resolution), delivered in either order: the subscription ended.
@@ -86,7 +44,7 @@ async fn two_states_in_one_second_end_the_same_whatever_the_order() {
             [updated, deleted]
         };
         for event in &order {
-            w.deliver(event).await;
+            w.deliver_verified(event).await;
         }
         let licenses = w.stack.licenses(&w.tenant, "").await;
         assert_eq!(licenses.len(), 1);
@@ -102,8 +60,9 @@ async fn two_states_in_one_second_end_the_same_whatever_the_order() {
 async fn a_session_without_its_invoice_and_the_invoice_issue_one_purchase_in_either_order() {
     for session_first in [true, false] {
         // No secret key: Keyhook cannot ask Stripe for the session's invoice.
-        let w = world(json!({"secretKey": ""})).await;
-        let sale = Sale::subscription(json!({"productId": w.product}));
+        let w = World::with_app(json!({"secretKey": ""})).await;
+        let product = w.product(json!({})).await;
+        let sale = Sale::subscription(json!({"productId": product}));
         let mut session = fake::session(&sale, "paid");
         session["invoice"] = Value::Null;
         let session = fake::event("checkout.session.completed", session, Shape::Basil, now());
@@ -125,8 +84,8 @@ async fn a_session_without_its_invoice_and_the_invoice_issue_one_purchase_in_eit
         } else {
             (&invoice, &session)
         };
-        let issued = w.deliver(first).await;
-        let again = w.deliver(second).await;
+        let issued = w.deliver_verified(first).await;
+        let again = w.deliver_verified(second).await;
         assert_eq!(
             again["licenseIds"], issued["licenseIds"],
             "session first: {session_first}"
@@ -145,7 +104,7 @@ async fn a_session_without_its_invoice_and_the_invoice_issue_one_purchase_in_eit
             Shape::Basil,
             now(),
         );
-        w.deliver(&renewal).await;
+        w.deliver_verified(&renewal).await;
         assert_eq!(
             w.stack.licenses(&w.tenant, "").await.len(),
             2,
@@ -158,8 +117,9 @@ async fn a_session_without_its_invoice_and_the_invoice_issue_one_purchase_in_eit
 
 #[tokio::test]
 async fn the_two_events_of_a_first_purchase_racing_issue_once() {
-    let w = world(json!({"secretKey": ""})).await;
-    let sale = Sale::subscription(json!({"productId": w.product}));
+    let w = World::with_app(json!({"secretKey": ""})).await;
+    let product = w.product(json!({})).await;
+    let sale = Sale::subscription(json!({"productId": product}));
     let mut session = fake::session(&sale, "paid");
     session["invoice"] = Value::Null;
     let events = [

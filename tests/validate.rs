@@ -11,20 +11,13 @@ use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::crypto::signed_answer::{verify_answer, AnswerError, Expected, PublicKeySet};
 use keyhook_shared::domain::validation::DeviceId;
 use keyhook_shared::store::table_keys as keys;
-use keyhook_tests::{checkout_event, live_checkout_event, Stack, TestApp, TestTenant};
+use keyhook_tests::{checkout_event, Shop};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 const VALIDATE: &str = "/api/licenses/validate";
 const ACTIVATE: &str = "/api/licenses/activate";
 const DEACTIVATE: &str = "/api/licenses/deactivate";
-
-/// A stack with a tenant and a Stripe app, ready to sell.
-struct Shop {
-    stack: Stack,
-    tenant: TestTenant,
-    app: TestApp,
-}
 
 /// One answer: status, parsed body, raw body (what the signature covers).
 struct Reply {
@@ -33,48 +26,22 @@ struct Reply {
     raw: String,
 }
 
-impl Shop {
-    async fn open() -> Shop {
-        let stack = Stack::start().await;
-        let tenant = stack.tenant("Acme").await;
-        // Live: its purchases issue live licenses, which validate for every app.
-        let app = stack.live_app(&tenant).await;
-        Shop { stack, tenant, app }
-    }
+/// The Validation API's calls these tests make of a shop.
+trait ValidationCalls {
+    async fn post(&self, path: &str, body: Value) -> Reply;
+    async fn post_from(
+        &self,
+        from: Option<&str>,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply;
+    async fn public_key(&self) -> PublicKeySet;
+    async fn single_public_key(&self) -> (String, String);
+    async fn set(&self, key: keys::Key, attrs: &[(&str, AttributeValue)]);
+}
 
-    async fn product(&self, extra: Value) -> String {
-        self.stack.product(&self.tenant, extra).await
-    }
-
-    /// Issues one license for the product through a signed checkout event; its key.
-    async fn license(&self, product: &str) -> String {
-        let (event, _) = live_checkout_event(product, None);
-        let (status, receipt) = self
-            .stack
-            .post_event("/api/stripe/webhook", &event, &self.app.webhook_secret)
-            .await;
-        assert_eq!(status, 200, "{receipt}");
-        let id = receipt["licenseIds"][0].as_str().unwrap();
-        self.admin_license(id).await["key"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    async fn admin_license(&self, id: &str) -> Value {
-        let (status, l) = self
-            .stack
-            .api(
-                &self.tenant.token,
-                "GET",
-                &format!("/api/licenses/{id}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{l}");
-        l
-    }
-
+impl ValidationCalls for Shop {
     async fn post(&self, path: &str, body: Value) -> Reply {
         self.post_from(None, path, &body.to_string(), &[]).await
     }
@@ -222,7 +189,7 @@ fn parse_ts(v: &Value) -> OffsetDateTime {
 
 #[tokio::test]
 async fn a_valid_key_gets_a_signed_answer_that_verifies_offline() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({})).await;
     let key = shop.license(&product).await;
     let public_key = shop.public_key().await;
@@ -256,7 +223,7 @@ async fn a_valid_key_gets_a_signed_answer_that_verifies_offline() {
         verifies(&public_key, &forged, asked_for),
         Err(AnswerError::BadSignature)
     );
-    let other = Shop::open().await;
+    let other = Shop::live().await;
     assert!(
         matches!(
             verifies(&other.public_key().await, &r.raw, asked_for),
@@ -281,7 +248,7 @@ async fn a_valid_key_gets_a_signed_answer_that_verifies_offline() {
 
 #[tokio::test]
 async fn unknown_keys_and_other_products_are_answered_not_errors() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({})).await;
     let other_product = shop.product(json!({"name": "Other"})).await;
     let key = shop.license(&product).await;
@@ -381,7 +348,7 @@ async fn unknown_keys_and_other_products_are_answered_not_errors() {
 
 #[tokio::test]
 async fn suspended_revoked_and_expired_licenses_are_refused_and_never_activated() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxDevices": 3})).await;
     let mut cases = Vec::new();
     for (attr, value, code, status) in [
@@ -448,7 +415,7 @@ async fn suspended_revoked_and_expired_licenses_are_refused_and_never_activated(
 
 #[tokio::test]
 async fn devices_are_limited_reactivation_is_idempotent_and_deactivation_frees_a_seat() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxDevices": 2})).await;
     let key = shop.license(&product).await;
     let call = |path: &'static str, device: Option<&str>| {
@@ -530,7 +497,7 @@ async fn devices_are_limited_reactivation_is_idempotent_and_deactivation_frees_a
 
 #[tokio::test]
 async fn fifty_simultaneous_activations_of_different_devices_leave_exactly_five() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxDevices": 5})).await;
     let key = shop.license(&product).await;
     let replies = join_all((0..50).map(|i| {
@@ -564,7 +531,7 @@ async fn fifty_simultaneous_activations_of_different_devices_leave_exactly_five(
 
 #[tokio::test]
 async fn activation_started_licenses_start_their_clock_at_the_first_activation() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop
         .product(json!({"expirationStart": "activation", "defaultLicenseDays": 30}))
         .await;
@@ -613,7 +580,7 @@ async fn activation_started_licenses_start_their_clock_at_the_first_activation()
 
 #[tokio::test]
 async fn a_device_gets_one_trial_per_product_ever_and_never_after_activation() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"trialDays": 7})).await;
     let public_key = shop.public_key().await;
     let trial = |device: Option<&str>, product: &str| {
@@ -715,7 +682,7 @@ async fn a_device_gets_one_trial_per_product_ever_and_never_after_activation() {
 
 #[tokio::test]
 async fn ip_limits_count_the_source_ip_never_forwarded_headers() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxIps": 2})).await;
     let key = shop.license(&product).await;
     let body = json!({"licenseKey": key, "productId": product}).to_string();
@@ -790,7 +757,7 @@ async fn ip_limits_count_the_source_ip_never_forwarded_headers() {
 
 #[tokio::test]
 async fn unknown_fields_are_ignored_and_only_malformed_requests_fail() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({})).await;
     let key = shop.license(&product).await;
 
@@ -850,7 +817,7 @@ async fn unknown_fields_are_ignored_and_only_malformed_requests_fail() {
 
 #[tokio::test]
 async fn activation_churn_is_rate_limited_per_license_and_per_ip() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxDevices": 1})).await;
     let key = shop.license(&product).await;
     let body = |d: &str| json!({"licenseKey": key, "productId": product, "deviceId": d});
@@ -900,7 +867,7 @@ async fn activation_churn_is_rate_limited_per_license_and_per_ip() {
 
 #[tokio::test]
 async fn a_trial_answer_is_refused_for_another_product_device_or_nonce() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let trial_product = shop.product(json!({"trialDays": 14})).await;
     let paid_product = shop.product(json!({"name": "Paid"})).await;
     let keys = shop.public_key().await;
@@ -967,7 +934,7 @@ async fn a_trial_answer_is_refused_for_another_product_device_or_nonce() {
 
 #[tokio::test]
 async fn a_license_answer_names_the_license_and_the_device() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxDevices": 2})).await;
     let key = shop.license(&product).await;
     let other_key = shop.license(&product).await;
@@ -1032,7 +999,7 @@ async fn a_license_answer_names_the_license_and_the_device() {
 
 #[tokio::test]
 async fn fresh_device_ids_from_one_address_do_not_make_endless_trials() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"trialDays": 7})).await;
     let from = Some("127.0.0.9");
     let body = |device: &str| json!({"productId": product, "deviceId": device}).to_string();
@@ -1069,7 +1036,7 @@ async fn fresh_device_ids_from_one_address_do_not_make_endless_trials() {
 
 #[tokio::test]
 async fn test_mode_licenses_never_validate_as_live() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({"maxDevices": 2})).await;
     let live_key = shop.license(&product).await;
     let test_app = shop.stack.app(&shop.tenant).await;
@@ -1224,7 +1191,7 @@ async fn test_mode_licenses_never_validate_as_live() {
 
 #[tokio::test]
 async fn validation_from_one_address_is_budgeted_before_any_read() {
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({})).await;
     let body =
         json!({"licenseKey": "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", "productId": product}).to_string();
@@ -1327,7 +1294,7 @@ async fn the_license_read_is_signed_with_the_sdks_credentials_and_retries_as_the
     use keyhook_shared::Error;
     use keyhook_tests::dynamo_responder::{table_items, DynamoResponder};
 
-    let shop = Shop::open().await;
+    let shop = Shop::live().await;
     let product = shop.product(json!({})).await;
     let key = shop.license(&product).await;
     let id = license_id(&key);

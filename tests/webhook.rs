@@ -4,16 +4,12 @@
 use std::collections::HashSet;
 
 use keyhook_shared::Services;
-use keyhook_tests::{checkout_event, unique, Stack};
+use keyhook_tests::{assert_fields, checkout_event, unique, Shop, Stack, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
 
 #[tokio::test]
 async fn one_time_purchase_issues_a_key_and_emails_it() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({"name": "Acme Pro"})).await;
     let (event, email) = checkout_event(&product, None);
 
@@ -28,16 +24,21 @@ async fn one_time_purchase_issues_a_key_and_emails_it() {
     let license = &licenses[0];
     let key = license["key"].as_str().unwrap();
     assert_eq!(key.len(), 29, "XXXXX-XXXXX-XXXXX-XXXXX-XXXXX: {key}");
-    assert_eq!(license["productId"], product.as_str());
-    assert_eq!(license["status"], "active");
-    assert_eq!(license["customerEmail"], email.as_str());
-    assert_eq!(license["customerName"], "Ada Lovelace");
-    assert_eq!(license["emailStatus"], "pending");
-    assert_eq!(
-        license["source"]["checkoutSessionId"],
-        event["data"]["object"]["id"]
+    assert_fields(
+        license,
+        &[
+            ("/productId", json!(product)),
+            ("/status", json!("active")),
+            ("/customerEmail", json!(email)),
+            ("/customerName", json!("Ada Lovelace")),
+            ("/emailStatus", json!("pending")),
+            (
+                "/source/checkoutSessionId",
+                event["data"]["object"]["id"].clone(),
+            ),
+            ("/source/eventId", event["id"].clone()),
+        ],
     );
-    assert_eq!(license["source"]["eventId"], event["id"]);
     assert!(license["expiresAt"]
         .as_str()
         .unwrap()
@@ -62,17 +63,20 @@ async fn one_time_purchase_issues_a_key_and_emails_it() {
         .event_log(&tenant, event["id"].as_str().unwrap())
         .await;
     assert_eq!(status, 200);
-    assert_eq!(entry["status"], "verified");
-    assert_eq!(entry["type"], "checkout.session.completed");
-    assert_eq!(entry["apiVersion"], "2025-03-31.basil");
-    assert_eq!(entry["licenseIds"], receipt["licenseIds"]);
+    assert_fields(
+        &entry,
+        &[
+            ("/status", json!("verified")),
+            ("/type", json!("checkout.session.completed")),
+            ("/apiVersion", json!("2025-03-31.basil")),
+            ("/licenseIds", receipt["licenseIds"].clone()),
+        ],
+    );
 }
 
 #[tokio::test]
 async fn quantity_three_issues_three_keys_in_one_email() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (event, email) = checkout_event(&product, Some(3));
 
@@ -96,9 +100,7 @@ async fn quantity_three_issues_three_keys_in_one_email() {
 
 #[tokio::test]
 async fn the_same_event_twice_issues_once() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (event, email) = checkout_event(&product, Some(2));
 
@@ -114,9 +116,7 @@ async fn the_same_event_twice_issues_once() {
 
 #[tokio::test]
 async fn ten_concurrent_deliveries_and_a_second_event_for_the_purchase_issue_once() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (event, email) = checkout_event(&product, Some(2));
     // Another event (new id) about the same checkout session: the same purchase.
@@ -148,9 +148,7 @@ async fn ten_concurrent_deliveries_and_a_second_event_for_the_purchase_issue_onc
 
 #[tokio::test]
 async fn events_that_cannot_issue_are_recorded_failed_and_answered_200() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
 
     // (No metadata at all sends Keyhook to the products' Lukittu metadata through Stripe's
@@ -190,9 +188,7 @@ async fn events_that_cannot_issue_are_recorded_failed_and_answered_200() {
 
 #[tokio::test]
 async fn livemode_must_match_the_app() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (mut event, _) = checkout_event(&product, None);
     event["livemode"] = json!(true);
@@ -215,9 +211,7 @@ async fn livemode_must_match_the_app() {
 
 #[tokio::test]
 async fn signatures_are_checked_as_stripe_does() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (event, _) = checkout_event(&product, None);
     let body = serde_json::to_string(&event).unwrap();
@@ -289,64 +283,60 @@ async fn apps_are_found_by_tenant_hint_and_direct_url_only_within_scope() {
     let app_b = stack.app(&b).await;
     let product = stack.product(&a, json!({})).await;
 
-    let (event, _) = checkout_event(&product, None);
-    let (status, r) = stack
-        .post_event(
-            &format!("{WEBHOOK}?tenantId={}", a.id),
-            &event,
-            &app_a.webhook_secret,
-        )
-        .await;
-    assert_eq!(
-        (status, r["appId"].as_str()),
-        (200, Some(app_a.id.as_str()))
-    );
-
-    let (event, _) = checkout_event(&product, None);
-    let (status, _) = stack
-        .post_event(
-            &format!("{WEBHOOK}?teamId={}", a.id),
-            &event,
-            &app_a.webhook_secret,
-        )
-        .await;
-    assert_eq!(status, 200, "Lukittu's teamId alias");
-
-    // Tenant A's event, narrowed to tenant B or sent to B's app URL, matches nothing.
-    let (event, _) = checkout_event(&product, None);
-    let (status, _) = stack
-        .post_event(
-            &format!("{WEBHOOK}?tenantId={}", b.id),
-            &event,
-            &app_a.webhook_secret,
-        )
-        .await;
-    assert_eq!(status, 400);
-    let (status, _) = stack
-        .post_event(
-            &format!("{WEBHOOK}/{}", app_b.id),
-            &event,
-            &app_a.webhook_secret,
-        )
-        .await;
-    assert_eq!(status, 400);
-    let (status, r) = stack
-        .post_event(
-            &format!("{WEBHOOK}/{}", app_a.id),
-            &event,
-            &app_a.webhook_secret,
-        )
-        .await;
-    assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
+    // Where tenant A's event is sent, whether it is a new event or the one before, and the
+    // answer: its status, the app matched and the receipt's status (none when refused).
+    let cases = [
+        (
+            format!("{WEBHOOK}?tenantId={}", a.id),
+            true,
+            (200, Some(app_a.id.as_str()), Some("verified")),
+            "the tenant hint",
+        ),
+        (
+            format!("{WEBHOOK}?teamId={}", a.id),
+            true,
+            (200, Some(app_a.id.as_str()), Some("verified")),
+            "Lukittu's teamId alias",
+        ),
+        // Narrowed to tenant B or sent to B's app URL, it matches nothing.
+        (
+            format!("{WEBHOOK}?tenantId={}", b.id),
+            true,
+            (400, None, None),
+            "narrowed to tenant B",
+        ),
+        (
+            format!("{WEBHOOK}/{}", app_b.id),
+            false,
+            (400, None, None),
+            "B's app URL",
+        ),
+        (
+            format!("{WEBHOOK}/{}", app_a.id),
+            false,
+            (200, Some(app_a.id.as_str()), Some("verified")),
+            "A's app URL",
+        ),
+    ];
+    let mut event = Value::Null;
+    for (path, new_event, expected, case) in cases {
+        if new_event {
+            event = checkout_event(&product, None).0;
+        }
+        let (status, r) = stack.post_event(&path, &event, &app_a.webhook_secret).await;
+        assert_eq!(
+            (status, r["appId"].as_str(), r["status"].as_str()),
+            expected,
+            "{case}: {r}"
+        );
+    }
     assert_eq!(stack.licenses(&a, "").await.len(), 3);
     assert!(stack.licenses(&b, "").await.is_empty());
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_413() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, app, .. } = Shop::open().await;
     let (mut event, _) = checkout_event("1", None);
     event["data"]["object"]["padding"] = json!("x".repeat(300 * 1024));
     let (status, body) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
@@ -385,24 +375,15 @@ fn services_with_dead(stack: &Stack, dead: &str) -> Services {
 
 #[tokio::test]
 async fn kms_unavailable_answers_5xx_writes_nothing_and_the_retry_issues_once() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (event, email) = checkout_event(&product, Some(2));
 
     let broken = stack.serve_with(services_with_dead(&stack, "kms")).await;
-    let (body, header) = keyhook_cli::trigger::sign_event(&event, &app.webhook_secret);
-    let res = stack
-        .http
-        .post(format!("{broken}{WEBHOOK}"))
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 503, "Stripe must retry");
-    let err: Value = res.json().await.unwrap();
+    let (status, err) = stack
+        .post_event_to(&broken, WEBHOOK, &event, &app.webhook_secret)
+        .await;
+    assert_eq!(status, 503, "Stripe must retry");
     assert_eq!(err["error"]["code"], "upstream_unavailable");
     assert!(stack.licenses(&tenant, "").await.is_empty());
     assert_eq!(stack.queued_mail().await, 0);
@@ -417,23 +398,15 @@ async fn kms_unavailable_answers_5xx_writes_nothing_and_the_retry_issues_once() 
 
 #[tokio::test]
 async fn queue_unavailable_answers_5xx_and_the_retry_enqueues_without_reissuing() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let (event, email) = checkout_event(&product, Some(2));
 
     let broken = stack.serve_with(services_with_dead(&stack, "sqs")).await;
-    let (body, header) = keyhook_cli::trigger::sign_event(&event, &app.webhook_secret);
-    let res = stack
-        .http
-        .post(format!("{broken}{WEBHOOK}"))
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 503);
+    let (status, _) = stack
+        .post_event_to(&broken, WEBHOOK, &event, &app.webhook_secret)
+        .await;
+    assert_eq!(status, 503);
     let issued = stack.licenses(&tenant, "").await;
     assert_eq!(issued.len(), 2, "the licenses are committed");
     assert_eq!(stack.queued_mail().await, 0);
@@ -449,9 +422,7 @@ async fn queue_unavailable_answers_5xx_and_the_retry_enqueues_without_reissuing(
 
 #[tokio::test]
 async fn products_without_auto_email_issue_without_sending() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({"autoEmail": false})).await;
     let (event, email) = checkout_event(&product, None);
     let (status, _) = stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
@@ -464,9 +435,7 @@ async fn products_without_auto_email_issue_without_sending() {
 
 #[tokio::test]
 async fn the_buyer_email_falls_back_to_customer_email_and_plans_set_the_duration() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack
         .product(&tenant, json!({"defaultLicenseDays": 365}))
         .await;
@@ -545,48 +514,34 @@ async fn the_shared_url_matches_new_apps_and_rolled_secrets_with_its_cache_warm(
     }
 }
 
-/// Posts a signed event to another server (its own process caches) over HTTP.
-async fn post_to(base: &str, event: &Value, secret: &str) -> (u16, Value) {
-    let (body, header) = keyhook_cli::trigger::sign_event(event, secret);
-    let res = reqwest::Client::new()
-        .post(format!("{base}{WEBHOOK}"))
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
-}
-
 /// Issue 17: a warm purchase webhook is the matched app's re-read, one transaction (purchase,
 /// licenses and the event's log entry, recorded there) and one enqueue; the entry is complete
 /// (listed, typed, timed) and a redelivery is still answered as a duplicate.
 #[tokio::test]
 async fn a_warm_purchase_is_two_dynamodb_calls_and_one_enqueue() {
     use keyhook_tests::calls::{counted_services, CallCounter};
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let counter = CallCounter::default();
     let base = stack
         .serve_with(counted_services(stack.config(), &stack.sdk, &counter))
         .await;
     // Warm-up: the candidate apps, the tenant key, the product.
-    let (status, _) = post_to(
-        &base,
-        &checkout_event(&product, Some(1)).0,
-        &app.webhook_secret,
-    )
-    .await;
+    let (status, _) = stack
+        .post_event_to(
+            &base,
+            WEBHOOK,
+            &checkout_event(&product, Some(1)).0,
+            &app.webhook_secret,
+        )
+        .await;
     assert_eq!(status, 200);
 
     counter.reset();
     let (event, _) = checkout_event(&product, Some(2));
-    let (status, receipt) = post_to(&base, &event, &app.webhook_secret).await;
+    let (status, receipt) = stack
+        .post_event_to(&base, WEBHOOK, &event, &app.webhook_secret)
+        .await;
     assert_eq!(
         (status, receipt["status"].as_str()),
         (200, Some("verified")),
@@ -602,11 +557,16 @@ async fn a_warm_purchase_is_two_dynamodb_calls_and_one_enqueue() {
     );
     let event_id = event["id"].as_str().unwrap();
     let (_, entry) = stack.event_log(&tenant, event_id).await;
-    assert_eq!(entry["status"], "verified");
-    assert_eq!(entry["type"], "checkout.session.completed");
-    assert_eq!(entry["source"], "webhook");
+    assert_fields(
+        &entry,
+        &[
+            ("/status", json!("verified")),
+            ("/type", json!("checkout.session.completed")),
+            ("/source", json!("webhook")),
+            ("/licenseIds", receipt["licenseIds"].clone()),
+        ],
+    );
     assert!(entry["receivedAt"].is_string(), "{entry}");
-    assert_eq!(entry["licenseIds"], receipt["licenseIds"]);
     let (_, listed) = stack
         .api(&tenant.token, "GET", "/api/stripe/events?limit=10", None)
         .await;
@@ -619,7 +579,9 @@ async fn a_warm_purchase_is_two_dynamodb_calls_and_one_enqueue() {
         "{listed}"
     );
 
-    let (status, again) = post_to(&base, &event, &app.webhook_secret).await;
+    let (status, again) = stack
+        .post_event_to(&base, WEBHOOK, &event, &app.webhook_secret)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["licenseIds"], receipt["licenseIds"]);
@@ -630,20 +592,20 @@ async fn a_warm_purchase_is_two_dynamodb_calls_and_one_enqueue() {
 /// once; through another, within the cache's lifetime (a short one here; 10 s by default).
 #[tokio::test]
 async fn a_product_changed_elsewhere_reaches_purchases_within_the_cache_bound() {
-    let stack = Stack::start().await;
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     let bound = std::time::Duration::from_secs(2);
     let mut config = stack.config();
     config.product_cache_ttl = bound;
     let other = stack.serve_with(Services::new(config, &stack.sdk)).await;
-    let (status, r) = post_to(
-        &other,
-        &checkout_event(&product, None).0,
-        &app.webhook_secret,
-    )
-    .await;
+    let (status, r) = stack
+        .post_event_to(
+            &other,
+            WEBHOOK,
+            &checkout_event(&product, None).0,
+            &app.webhook_secret,
+        )
+        .await;
     assert_eq!((status, r["status"].as_str()), (200, Some("verified")));
 
     let (status, _) = stack
@@ -668,7 +630,9 @@ async fn a_product_changed_elsewhere_reaches_purchases_within_the_cache_bound() 
     );
     tokio::time::sleep(bound + std::time::Duration::from_millis(200)).await;
     let (event, _) = checkout_event(&product, None);
-    let (status, r) = post_to(&other, &event, &app.webhook_secret).await;
+    let (status, r) = stack
+        .post_event_to(&other, WEBHOOK, &event, &app.webhook_secret)
+        .await;
     assert_eq!((status, r["status"].as_str()), (200, Some("failed")), "{r}");
     let (_, entry) = stack
         .event_log(&tenant, event["id"].as_str().unwrap())

@@ -12,24 +12,8 @@ use futures::future::join_all;
 use keyhook_shared::app::{dispatch, Function};
 use keyhook_shared::http::ApiRequest;
 use keyhook_tests::calls::{counted_services, CallCounter};
-use keyhook_tests::{checkout_event, unique, Stack, TestApp, TestTenant};
+use keyhook_tests::{checkout_event, unique, Stack, TestApp, TestTenant, WEBHOOK};
 use serde_json::{json, Value};
-
-const WEBHOOK: &str = "/api/stripe/webhook";
-
-async fn post(stack: &Stack, base: &str, path: &str, event: &Value, secret: &str) -> (u16, Value) {
-    let (body, header) = keyhook_cli::trigger::sign_event(event, secret);
-    let res = stack
-        .http
-        .post(format!("{base}{path}"))
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 /// A checkout event for `product` about connected account `account`.
 fn connect_event(product: &str, account: &str) -> Value {
@@ -132,14 +116,14 @@ async fn deleted_tenants_and_deactivated_or_rekeyed_apps_stop_matching_at_once()
         (&b_app, &b_product),
         (&c_app, &c_product),
     ] {
-        let (status, receipt) = post(
-            &stack,
-            &base,
-            WEBHOOK,
-            &checkout_event(product, None).0,
-            &app.webhook_secret,
-        )
-        .await;
+        let (status, receipt) = stack
+            .post_event_to(
+                &base,
+                WEBHOOK,
+                &checkout_event(product, None).0,
+                &app.webhook_secret,
+            )
+            .await;
         assert_eq!(
             (status, receipt["appId"].as_str()),
             (200, Some(app.id.as_str()))
@@ -175,25 +159,20 @@ async fn deleted_tenants_and_deactivated_or_rekeyed_apps_stop_matching_at_once()
         ("replaced secret", &a_app, &a_product, &a_app.webhook_secret),
     ] {
         for path in [WEBHOOK.to_string(), format!("{WEBHOOK}/{}", app.id)] {
-            let (status, body) = post(
-                &stack,
-                &base,
-                &path,
-                &checkout_event(product, None).0,
-                secret,
-            )
-            .await;
+            let (status, body) = stack
+                .post_event_to(&base, &path, &checkout_event(product, None).0, secret)
+                .await;
             assert_eq!(status, 400, "{who} at {path}: {body}");
         }
     }
-    let (status, receipt) = post(
-        &stack,
-        &base,
-        WEBHOOK,
-        &checkout_event(&a_product, None).0,
-        &new_secret,
-    )
-    .await;
+    let (status, receipt) = stack
+        .post_event_to(
+            &base,
+            WEBHOOK,
+            &checkout_event(&a_product, None).0,
+            &new_secret,
+        )
+        .await;
     assert_eq!(
         (status, receipt["appId"].as_str()),
         (200, Some(a_app.id.as_str()))

@@ -10,12 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use keyhook_tests::merchant::{dead_url, MerchantEndpoint, Received};
-use keyhook_tests::{checkout_event, unique, Stack, TestTenant};
+use keyhook_tests::{checkout_event, unique, Shop, Stack, WEBHOOK};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use time::Duration;
-
-const WEBHOOK: &str = "/api/stripe/webhook";
 
 /// The Standard Webhooks verification, as the specification writes it: the HMAC-SHA256 key is
 /// the base64-decoded secret after `whsec_`; the signed content is `id.timestamp.body`; any of
@@ -50,20 +48,9 @@ fn verify(secret: &str, r: &Received, now: i64) -> Result<(), String> {
     }
 }
 
-fn now(stack: &Stack) -> i64 {
-    stack.services.clock.now().unix_timestamp()
-}
-
-async fn shop(stack: &Stack) -> (TestTenant, keyhook_tests::TestApp) {
-    let tenant = stack.tenant("Acme").await;
-    let app = stack.app(&tenant).await;
-    (tenant, app)
-}
-
 #[tokio::test]
 async fn a_failing_endpoint_gets_exactly_one_accepted_signed_delivery_per_event() {
-    let stack = Stack::start().await;
-    let (tenant, app) = shop(&stack).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({})).await;
     // The merchant's server fails the first three requests, then accepts.
     let merchant = MerchantEndpoint::start(&stack.services.clock, &[500, 503, 500], 200).await;
@@ -181,8 +168,7 @@ fn stripe_like_secret() -> String {
 
 #[tokio::test]
 async fn a_dead_endpoint_is_given_up_after_three_days_and_disabled_after_five_with_an_email() {
-    let stack = Stack::start().await;
-    let (tenant, app) = shop(&stack).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({"autoEmail": false})).await;
     let owner = format!("{}@example.com", unique("ops"));
     let endpoint = stack
@@ -282,8 +268,7 @@ async fn a_dead_endpoint_is_given_up_after_three_days_and_disabled_after_five_wi
 
 #[tokio::test]
 async fn test_events_manual_retries_and_rolled_secrets() {
-    let stack = Stack::start().await;
-    let (tenant, _app) = shop(&stack).await;
+    let Shop { stack, tenant, .. } = Shop::open().await;
     let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
     let endpoint = stack
         .endpoint(
@@ -335,7 +320,7 @@ async fn test_events_manual_retries_and_rolled_secrets() {
     assert!(merchant.received().is_empty());
     assert_eq!(stack.deliver().await, 1);
     let first = &merchant.received()[0];
-    verify(&secret, first, now(&stack)).unwrap();
+    verify(&secret, first, stack.now()).unwrap();
     assert_eq!(first.json()["type"], "webhook.test");
     assert_eq!(first.json()["data"]["endpointId"], id.as_str());
 
@@ -382,8 +367,8 @@ async fn test_events_manual_retries_and_rolled_secrets() {
     stack.deliver().await;
     let third = merchant.received()[2].clone();
     assert_eq!(third.header("webhook-signature").split(' ').count(), 2);
-    verify(&new_secret, &third, now(&stack)).unwrap();
-    verify(&secret, &third, now(&stack)).unwrap();
+    verify(&new_secret, &third, stack.now()).unwrap();
+    verify(&secret, &third, stack.now()).unwrap();
     stack.services.clock.advance(Duration::hours(25));
     stack
         .api(
@@ -395,9 +380,9 @@ async fn test_events_manual_retries_and_rolled_secrets() {
         .await;
     stack.deliver().await;
     let fourth = merchant.received()[3].clone();
-    verify(&new_secret, &fourth, now(&stack)).unwrap();
+    verify(&new_secret, &fourth, stack.now()).unwrap();
     assert!(
-        verify(&secret, &fourth, now(&stack)).is_err(),
+        verify(&secret, &fourth, stack.now()).is_err(),
         "the old secret expired"
     );
 
@@ -458,8 +443,7 @@ async fn post_json(stack: &Stack, path: &str, body: Value) -> Value {
 
 #[tokio::test]
 async fn every_license_event_is_derived_from_the_change_that_caused_it() {
-    let stack = Stack::start().await;
-    let (tenant, app) = shop(&stack).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack
         .product(
             &tenant,
@@ -610,8 +594,7 @@ async fn every_license_event_is_derived_from_the_change_that_caused_it() {
 
 #[tokio::test]
 async fn a_retry_whose_message_was_lost_is_scheduled_again_when_the_attempts_message_returns() {
-    let stack = Stack::start().await;
-    let (tenant, app) = shop(&stack).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({"autoEmail": false})).await;
     let merchant = MerchantEndpoint::start(&stack.services.clock, &[500], 200).await;
     let endpoint = stack
@@ -678,8 +661,7 @@ const NO_ANSWER: &str = "could not connect (or no answer in time)";
 
 #[tokio::test]
 async fn a_deployment_sends_nothing_to_loopback_whether_written_as_a_name_or_an_address() {
-    let stack = Stack::start().await;
-    let (tenant, app) = shop(&stack).await;
+    let Shop { stack, tenant, app } = Shop::open().await;
     let product = stack.product(&tenant, json!({"autoEmail": false})).await;
     let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
     // Registered where loopback is allowed (as in `keyhook dev`): by name and by address.

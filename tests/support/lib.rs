@@ -6,10 +6,12 @@
 pub mod calls;
 pub mod cost;
 pub mod dashboard;
+pub mod dates;
 pub mod dynamo_responder;
 pub mod fake_stripe;
 pub mod figures;
 pub mod merchant;
+pub mod shop;
 pub mod stripe;
 
 use std::net::SocketAddr;
@@ -23,7 +25,12 @@ use keyhook_shared::stripe::{RetryPolicy, StripeClient};
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
 
+pub use dates::{expiry, now, DAY};
 pub use keyhook_cli::trigger::CheckoutOptions;
+pub use shop::{Shop, World};
+
+/// The shared Stripe webhook URL (an app's own is this followed by `/{appId}`).
+pub const WEBHOOK: &str = "/api/stripe/webhook";
 
 pub mod runtime_api;
 
@@ -206,6 +213,11 @@ impl Stack {
         format!("http://{addr}")
     }
 
+    /// The stack's clock (which tests move forward), in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.services.clock.now().unix_timestamp()
+    }
+
     pub fn config(&self) -> Config {
         let mut config = config_for(&self.resources, &self.kms_alias, &self.base_url);
         if let Some(base) = &self.stripe_api_base {
@@ -311,11 +323,36 @@ impl Stack {
         self.post_raw(path, body, &header).await
     }
 
+    /// Posts an event signed with `secret` to `path` on another server over the same
+    /// resources (its own process caches: [`Stack::serve_with`]'s `base`).
+    pub async fn post_event_to(
+        &self,
+        base: &str,
+        path: &str,
+        event: &Value,
+        secret: &str,
+    ) -> (u16, Value) {
+        let (body, header) = trigger::sign_event(event, secret);
+        self.post_raw_to(base, path, body, &header).await
+    }
+
     /// Posts a body with a given Stripe-Signature header.
     pub async fn post_raw(&self, path: &str, body: String, signature: &str) -> (u16, Value) {
+        self.post_raw_to(&self.base_url, path, body, signature)
+            .await
+    }
+
+    /// Posts a body with a given Stripe-Signature header to `path` on the server at `base`.
+    async fn post_raw_to(
+        &self,
+        base: &str,
+        path: &str,
+        body: String,
+        signature: &str,
+    ) -> (u16, Value) {
         let res = self
             .http
-            .post(format!("{}{path}", self.base_url))
+            .post(format!("{base}{path}"))
             .header("content-type", "application/json")
             .header("stripe-signature", signature)
             .body(body)
@@ -357,6 +394,19 @@ impl Stack {
                 return attempts;
             }
         }
+    }
+
+    /// Imports licenses for `tenant` through the admin API; (status, report).
+    pub async fn import(&self, tenant: &TestTenant, body: Value) -> (u16, Value) {
+        self.api(&tenant.token, "POST", "/api/licenses/import", Some(body))
+            .await
+    }
+
+    /// The report of an import that must be answered 200.
+    pub async fn imported(&self, tenant: &TestTenant, body: Value) -> Value {
+        let (status, report) = self.import(tenant, body).await;
+        assert_eq!(status, 200, "{report}");
+        report
     }
 
     /// Registers a webhook endpoint; its view (with the secret).
@@ -469,6 +519,38 @@ impl Stack {
             None,
         )
         .await
+    }
+}
+
+/// Asserts a refusal: a malformed field is `422 validation_failed`, a well-formed one the
+/// tenant's state cannot serve `409 conflict`, both naming the field; a reference to nothing
+/// is `404 not_found`, its message naming the field.
+pub fn assert_refused(status: u16, body: &Value, field: &str) {
+    match status {
+        422 | 409 => {
+            let code = if status == 422 {
+                "validation_failed"
+            } else {
+                "conflict"
+            };
+            assert_eq!(body["error"]["code"], code, "{body}");
+            assert_eq!(body["error"]["field"], field, "{body}");
+        }
+        404 => {
+            assert_eq!(body["error"]["code"], "not_found", "{body}");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(&format!("({field})")), "{body}");
+        }
+        _ => panic!("{status}: {body}"),
+    }
+}
+
+/// Asserts fields of a JSON answer from a table of (JSON pointer, expected value); a missing
+/// field reads as null, as indexing does.
+pub fn assert_fields(value: &Value, expected: &[(&str, Value)]) {
+    for (pointer, want) in expected {
+        let got = value.pointer(pointer).unwrap_or(&Value::Null);
+        assert_eq!(got, want, "{pointer} of {value}");
     }
 }
 

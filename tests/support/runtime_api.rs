@@ -284,6 +284,15 @@ impl Drop for FunctionProcess {
     }
 }
 
+/// The API Gateway base URL the functions are given (`KEYHOOK_PUBLIC_BASE_URL`) when run on
+/// the local Runtime API: the one the sample events' requests name.
+pub const BASE_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
+
+/// The sample events (`events/` at the workspace's root).
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
 /// Where cargo put this build's binaries (`target/<profile>/`), from the running executable
 /// (`target/<profile>/deps/<test>`), unless `KEYHOOK_FUNCTION_BIN_DIR` says otherwise.
 pub fn binary_dir() -> PathBuf {
