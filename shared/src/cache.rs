@@ -2,13 +2,13 @@
 //!
 //! Why built on first use: `Services` holds every cache any function uses (webhook secrets,
 //! tenant keys, signing keys, per-IP budgets, reads), and a moka cache allocates and
-//! initialises about 27 KB (its read and write logs) when it is built. Built eagerly, that was
-//! about 220 KB of heap and 60 page faults in every function's cold start, mostly for caches
-//! the function never touches (validation never reads a webhook secret). A [`LazyCache`]
+//! initialises its read and write logs when it is built. Built eagerly, every function's cold
+//! start would pay for caches it never touches (validation never reads a webhook secret;
+//! docs/deploy.md, "Performance", has the figures). A [`LazyCache`]
 //! builds its cache on the first call that uses it; its clones share the one cache.
 //!
 //! Why the values are stored type-erased: moka's code is generic over the key and value types,
-//! and each pair used was compiled again (ten pairs, about 0.5 MB of every function's code).
+//! and each pair used would be compiled again, in every function's binary.
 //! A [`LazyCache`] keeps each value behind an `Arc<dyn Any>`, so moka is compiled once per key
 //! type (three), while the cache's own methods stay typed: a cache only ever holds the `V` it
 //! was declared with.

@@ -10,7 +10,7 @@
 //!
 //! Why at build time: generating the document and compiling the schemas in each function
 //! linked `schemars`' generators, every answer type's schema and a whole JSON Schema compiler
-//! into every binary (docs/deploy.md, "Size"); and what is served is now what was reviewed.
+//! into every binary (docs/deploy.md, "Performance"); and what is served is what was reviewed.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -142,7 +142,7 @@ mod tests {
     }
 
     /// A path that is not ASCII comes back percent-encoded, and a redirect to any string
-    /// carries a valid header (it used to panic on non-ASCII).
+    /// carries a valid header, non-ASCII included, without a panic.
     #[test]
     fn next_with_non_ascii_is_encoded_not_a_panic() {
         let next = safe_next(Some("/dashboard/licenses?email=é@ü.example&q=日本"));

@@ -3,7 +3,7 @@
 //!
 //! Why not the defaults: each SDK client built with its default HTTP client loads and parses
 //! the system's trust roots when it is built (about 150 certificates, for each of DynamoDB,
-//! KMS, SQS, SES and the credential providers), which was most of a function's cold start.
+//! KMS, SQS, SES and the credential providers), the larger part of a cold start.
 //! Here one client serves them all and builds its TLS configuration once, on its first
 //! connection; connections are pooled across services.
 
@@ -32,8 +32,8 @@ pub mod reqwest_client;
 /// Why not `aws_config::defaults(..).load()`: on Lambda its default chains find the same
 /// variables first, but the loader also reads profile files and a dozen settings, and its
 /// chains link an STS client (web identity, assume-role), an IMDS client, SSO and the profile
-/// parser into every function: 0.65 MB of the validate binary (arm64, 9.26 to 8.61 MB;
-/// docs/deploy.md, "Performance") and work before the first `next`. An operator's machine
+/// parser into every function (docs/deploy.md, "Performance", has the sizes) and work before
+/// the first `next`. An operator's machine
 /// (the CLI and local server, with profiles and SSO) loads the full default chain instead
 /// (`keyhook-cli`).
 pub fn config_from_env() -> crate::Result<SdkConfig> {
@@ -91,7 +91,7 @@ impl LoadServiceConfig for EnvServiceConfig {
 }
 
 /// An AWS service client built on its first use. Building one parses the SDK's endpoint
-/// partitions and compiles their region patterns (about 0.2 ms per client at a cold start),
+/// partitions and compiles their region patterns (work at a cold start),
 /// and most functions never call most services: validation calls KMS once per tenant key and
 /// never SQS or SES. Clones share the client.
 pub struct LazyClient<C> {

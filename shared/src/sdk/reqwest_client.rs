@@ -4,8 +4,8 @@
 //!
 //! Why not the SDK's default client (`aws-smithy-http-client`): it always builds hyper with
 //! HTTP/2, which none of the services Keyhook calls speaks (DynamoDB, KMS, SQS and SES answer
-//! HTTP/1.1), and it is a second hyper client beside reqwest's. Together that was 0.6 MB of
-//! every function's binary (`h2` alone 0.52 MB; docs/deploy.md, "Size").
+//! HTTP/1.1), and it is a second hyper client beside reqwest's, both linked into every
+//! function's binary (docs/deploy.md, "Performance", has the sizes).
 //!
 //! What the SDK asks of a client, and where it is kept here:
 //! - the connect and read timeouts of the settings it passes: one `reqwest::Client` per

@@ -1,5 +1,5 @@
 //! Per-process caches of the reads on hot paths that tolerate a short, bounded staleness
-//! (issue 17: fewer AWS calls per request). Each is bounded in size and in age:
+//! (fewer AWS calls per request). Each is bounded in size and in age:
 //!
 //! - **API tokens** (admin authentication, [`Store::authenticating_token`]): a token found is
 //!   reused for `KEYHOOK_TOKEN_CACHE_SECONDS` (default 30 s). A token revoked (or its tenant

@@ -1,12 +1,11 @@
 //! The validation hot path's one read (the license's strongly consistent GetItem), signed with
 //! the SDK's own SigV4 crate (`aws-sigv4`) and sent over the SDK client's own HTTP connector.
 //!
-//! Why not the SDK's fluent `get_item()` here: on a keep-alive GetItem responder the SDK's
-//! orchestrator (interceptors, config bag layers, endpoint rules, auth scheme resolution,
-//! serialisers, retry strategy, body checks) cost about 400 µs of CPU per call, more than the
-//! whole request's budget of 100 µs (issue 17); tuning its configuration (no stalled-stream
-//! protection, no retries, no identity cache) saved tens of µs each. The request itself is the
-//! same one the SDK sends, built and signed directly.
+//! Why not the SDK's fluent `get_item()` here: the SDK's orchestrator (interceptors, config bag
+//! layers, endpoint rules, auth scheme resolution, serialisers, retry strategy, body checks)
+//! costs more CPU per call than the whole validation request's budget, whatever its
+//! configuration (docs/validation.md, "Online validation", has the figures). The request
+//! itself is the same one the SDK sends, built and signed directly.
 //!
 //! What is reused, so that nothing is resolved differently from the SDK client (`Store::client`):
 //! the first read of a process goes through the SDK client, and an interceptor on that one call
