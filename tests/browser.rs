@@ -674,3 +674,216 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     }
     println!("browser suite: {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// The newest customer-portal sign-in link SES delivered to `email`.
+async fn portal_link_from_ses(stack: &Stack, email: &str, after: usize) -> String {
+    let started = Instant::now();
+    loop {
+        let mails = stack.emails_to(email).await;
+        let links: Vec<String> = mails
+            .iter()
+            .filter_map(|m| m["body"].as_str())
+            .filter(|b| b.contains("/link?token="))
+            .map(str::to_string)
+            .collect();
+        if links.len() > after {
+            let body = links.last().unwrap();
+            let i = body.find("/link?token=").unwrap();
+            let start = body[..i].rfind("http").unwrap();
+            let end = body[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "/:?=._-".contains(c)))
+                .map_or(body.len(), |n| i + n);
+            return body[start..end].to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no portal link for {email}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The page's weight: its HTML and every resource it loaded, in bytes.
+async fn page_weight(b: &Browser) -> u64 {
+    let html = b
+        .js("return new TextEncoder().encode(document.documentElement.outerHTML).length;")
+        .await
+        .as_u64()
+        .unwrap();
+    let resources = b
+        .js("return performance.getEntriesByType('resource').reduce((n, r) => n + (r.decodedBodySize || 0), 0);")
+        .await
+        .as_u64()
+        .unwrap_or(0);
+    html + resources
+}
+
+/// A buyer in the customer portal, in a real browser: signs in from the emailed link, sees
+/// only their licenses, reveals a key, frees a device (the app's validate then answers
+/// NOT_ACTIVATED), hits the self-service limit, downloads a license file, and a second buyer
+/// sees none of it. Screenshots of each page at 1280 and 375 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_frees_a_device_in_the_customer_portal() {
+    let started = Instant::now();
+    let stack = Stack::start().await;
+    tokio::spawn(mail_worker::run(
+        stack.services.clone(),
+        aws_sdk_sqs::Client::new(&stack.sdk),
+        stack.resources.queue_url.clone(),
+    ));
+    let base = stack.base_url.clone();
+    let t = stack.tenant("Acme Software").await;
+    let (status, _) = stack
+        .api(&t.token, "PUT", "/api/portal-settings", Some(json!({
+            "displayName": "Acme Apps", "accentColour": "#0f766e",
+            "support": "help@acme.example", "freesPer30Days": 1
+        })))
+        .await;
+    assert_eq!(status, 200);
+    let product = stack.product(&t, json!({"name": "Pixel Studio"})).await;
+    let issue = |email: String, devices: u32| {
+        let stack = &stack;
+        let t = &t;
+        let product = product.clone();
+        async move {
+            let (status, l) = stack
+                .api(&t.token, "POST", "/api/licenses", Some(json!({
+                    "productId": product, "customerEmail": email, "maxDevices": devices,
+                    "sendEmail": false, "livemode": false
+                })))
+                .await;
+            assert_eq!(status, 201, "{l}");
+            (l["id"].as_str().unwrap().to_string(), l["key"].as_str().unwrap().to_string())
+        }
+    };
+    let alice = format!("{}@example.com", unique("alice"));
+    let bob = format!("{}@example.com", unique("bob"));
+    let (a1, key) = issue(alice.clone(), 2).await;
+    let (a2, _) = issue(alice.clone(), 1).await;
+    let (b1, _) = issue(bob.clone(), 2).await;
+    let app = |route: &'static str, device: &'static str| {
+        let key = key.clone();
+        let product = product.clone();
+        let base = base.clone();
+        async move {
+            let answer: Value = reqwest::Client::new()
+                .post(format!("{base}/api/licenses/{route}"))
+                .json(&json!({"licenseKey": key, "productId": product, "deviceId": device,
+                    "deviceName": format!("{device} (MacBook)"), "environment": "test"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["code"].as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(app("activate", "studio-1").await, "VALID");
+    assert_eq!(app("activate", "studio-2").await, "VALID");
+    assert_eq!(app("activate", "studio-3").await, "DEVICE_LIMIT_REACHED");
+
+    let mut driver = Driver::start().await;
+    let b = driver.browser().await;
+    let mut weights = Vec::new();
+
+    // 1. Sign in from the emailed link.
+    b.goto(&format!("{base}/portal/{}", t.id)).await;
+    b.wait_text("Acme Apps").await;
+    b.check_and_shoot("portal-01-sign-in").await;
+    weights.push(("sign-in", page_weight(&b).await));
+    b.fill("#email", &alice).await;
+    b.click("button.primary").await;
+    b.wait_text("a sign-in link is on its way").await;
+    let link = portal_link_from_ses(&stack, &alice, 0).await;
+    assert!(link.starts_with(&format!("{base}/portal/{}/link?token=", t.id)), "{link}");
+    b.goto(&link).await;
+    b.wait_text("Signing in as").await;
+    b.check_and_shoot("portal-02-link").await;
+    b.click("button.primary").await;
+    b.wait_text("Your licenses").await;
+    assert_eq!(b.path().await, format!("/portal/{}/licenses", t.id), "no token in the URL");
+
+    // 2. Only their licenses.
+    let source = b.c.source().await.unwrap();
+    assert!(source.contains(&a1) && source.contains(&a2), "both of Alice's licenses");
+    assert!(!source.contains(&b1) && !source.contains(&bob), "nothing of Bob's");
+    b.wait_text("Test").await;
+    b.check_and_shoot("portal-03-licenses").await;
+    weights.push(("licenses", page_weight(&b).await));
+
+    // 3. The key on request only, then copied.
+    b.click(&format!("a.title[href$='{a1}']")).await;
+    b.wait_text("License key").await;
+    assert!(!b.c.source().await.unwrap().contains(&key), "no key before the click");
+    b.wait_text("studio-1 (MacBook)").await;
+    b.wait_text("You can free 1 more device").await;
+    b.click("form[data-reveal] button").await;
+    b.wait_text(&key).await;
+    assert_eq!(b.path().await, format!("/portal/{}/licenses/{a1}", t.id), "revealed in place");
+    b.check_and_shoot("portal-04-license").await;
+    weights.push(("license", page_weight(&b).await));
+
+    // 4. A license file for an activated device (the form's own post, read by the page).
+    let file = b
+        .c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const body = new URLSearchParams({csrf: document.querySelector('[name=csrf]').value, action: 'file', deviceId: 'studio-2'});
+               fetch(location.pathname, {method: 'POST', body}).then(r => r.text()).then(done);"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        file.as_str().unwrap().contains("BEGIN KEYHOOK LICENSE FILE"),
+        "{file}"
+    );
+
+    // 5. Free a device (confirmed): the app's validate then answers NOT_ACTIVATED for it.
+    b.click("button[value=free]").await;
+    b.c.accept_alert().await.unwrap();
+    b.wait_text("Device freed").await;
+    assert_eq!(app("validate", "studio-1").await, "NOT_ACTIVATED");
+    assert_eq!(app("validate", "studio-2").await, "VALID");
+    assert_eq!(app("activate", "studio-3").await, "VALID", "the freed seat is usable");
+
+    // 6. The self-service limit: the page says so and names the support address.
+    b.wait_text("the most this portal allows").await;
+    b.wait_text("help@acme.example").await;
+    let enabled = b
+        .js("return [...document.querySelectorAll('button[value=free]')].filter(x => !x.disabled).length;")
+        .await;
+    assert_eq!(enabled, json!(0), "no free button left enabled");
+    b.check_and_shoot("portal-05-limit").await;
+
+    // 7. A second buyer sees none of it.
+    let o = driver.browser().await;
+    o.goto(&format!("{base}/portal/{}", t.id)).await;
+    o.fill("#email", &bob).await;
+    o.click("button.primary").await;
+    o.wait_text("a sign-in link is on its way").await;
+    o.goto(&portal_link_from_ses(&stack, &bob, 0).await).await;
+    o.click("button.primary").await;
+    o.wait_text("Your licenses").await;
+    let source = o.c.source().await.unwrap();
+    assert!(source.contains(&b1) && !source.contains(&a1) && !source.contains(&alice));
+    o.goto(&format!("{base}/portal/{}/licenses/{a1}", t.id)).await;
+    o.wait_text("Not found").await;
+    assert!(!o.c.source().await.unwrap().contains(&key));
+
+    // 8. Sign out.
+    b.click("form[action$='/sign-out'] button").await;
+    b.wait_text("You are signed out.").await;
+    b.goto(&format!("{base}/portal/{}/licenses", t.id)).await;
+    b.wait_text("Your session has ended").await;
+
+    for c in [b.c, o.c] {
+        let _ = c.close().await;
+    }
+    for (page, bytes) in &weights {
+        println!("portal page weight, {page}: {bytes} bytes");
+        assert!(*bytes < 100_000, "{page}: {bytes} bytes");
+    }
+    println!("portal browser test: {:.1} s", started.elapsed().as_secs_f64());
+}

@@ -16,7 +16,7 @@
 //! 5. **services**: `services` (`Services`, and what the edges share: issuance, app secrets,
 //!    the delivery queue, the per-IP budgets, the shared webhook URL's app cache);
 //! 6. **edges**: `handlers` (HTTP requests), `consumers` (queues, streams, schedules),
-//!    `dashboard`, `import`;
+//!    `dashboard`, `portal`, `import`;
 //! 7. **app**: the route table, the OpenAPI document, idempotency and the Lambda adapter
 //!    (`app`, or `http::{routes, openapi, published, idempotency, lambda}` where they still
 //!    are).
@@ -44,7 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("http plumbing", &["http"]),
     ("services", &["services"]),
-    ("edges", &["handlers", "consumers", "dashboard"]),
+    ("edges", &["handlers", "consumers", "dashboard", "portal"]),
     ("app", &["app"]),
 ];
 

@@ -10,6 +10,9 @@ use keyhook_cli::{
     delivery_worker, import, mail_worker, provision, server, stream_worker, trigger,
 };
 use keyhook_shared::dashboard::{link::DASHBOARD_SIGN_IN, team};
+use keyhook_shared::portal::sign_in::{
+    link_url as portal_link_url, subject as portal_subject, PORTAL_SIGN_IN,
+};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
@@ -532,6 +535,38 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         .json()
         .await?;
     let product_id = product["id"].as_str().unwrap_or_default();
+    // A demo buyer with a license whose two devices are both activated: they sign in to the
+    // customer portal with the link printed below and free one.
+    let buyer = std::env::var("KEYHOOK_DEMO_BUYER")
+        .unwrap_or_else(|_| "buyer@demo.example.com".into())
+        .to_ascii_lowercase();
+    let license: Value = http
+        .post(format!("{base_url}/api/licenses"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "productId": product_id, "customerEmail": buyer, "customerName": "Demo Buyer",
+            "maxDevices": 2, "sendEmail": false, "livemode": false
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    for (device, name) in [("demo-laptop", "Work laptop"), ("demo-desktop", "Home desktop")] {
+        http.post(format!("{base_url}/api/licenses/activate"))
+            .json(&json!({
+                "licenseKey": license["key"], "productId": product_id, "deviceId": device,
+                "deviceName": name, "environment": "test"
+            }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let portal_url = format!("{base_url}/portal/{}", tenant.id);
+    let portal_token = PORTAL_SIGN_IN
+        .issue(&services, &portal_subject(&tenant.id, &buyer))
+        .await?;
+    let portal_link = portal_link_url(&services, &tenant.id, &portal_token);
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     if let Some(dir) = std::path::Path::new(&args.env_file).parent() {
         std::fs::create_dir_all(dir)?;
@@ -551,6 +586,12 @@ Keyhook is running on http://{bound} (every route, the mailer, and outgoing webh
   Sign-in link          {sign_in_url}
                         (for {owner}; works once, for 15 minutes. Then ask for a new link
                         on the sign-in page and find it with `make emails`)
+
+  Customer portal       {portal_url}
+  Demo buyer            {buyer} (a license with both of its 2 devices in use)
+  Buyer's sign-in link  {portal_link}
+                        (works once, for 15 minutes; then ask for a new link on the
+                        portal's page and find it with `make emails`)
 
   Tenant                {tenant_id}
   Admin API token       {token}

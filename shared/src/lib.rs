@@ -22,6 +22,7 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod mail;
+pub mod portal;
 pub mod sdk;
 pub mod services;
 pub mod store;

@@ -226,7 +226,7 @@ impl Dashboard {
     }
 }
 
-async fn page(res: reqwest::Response) -> Page {
+pub async fn page(res: reqwest::Response) -> Page {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let location = headers

@@ -11,6 +11,7 @@ pub mod dynamo_responder;
 pub mod fake_stripe;
 pub mod figures;
 pub mod merchant;
+pub mod portal;
 pub mod shop;
 pub mod stripe;
 

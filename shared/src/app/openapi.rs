@@ -35,6 +35,8 @@ pub enum Auth {
     Public,
     /// The dashboard's session cookie (and the CSRF token of its forms).
     Session,
+    /// A buyer's customer-portal session cookie (and the CSRF token of its forms).
+    Portal,
 }
 
 /// Collects schemas: request bodies under the deserialisation contract, responses under
@@ -343,7 +345,7 @@ impl Operation {
                 op["security"] = json!([{"bearer": []}, {"keyhookApi": []}, {"exisOneApi": []}])
             }
             Auth::Stripe => op["security"] = json!([{"stripeSignature": []}]),
-            Auth::Public | Auth::Session => op["security"] = json!([]),
+            Auth::Public | Auth::Session | Auth::Portal => op["security"] = json!([]),
         }
         op
     }
@@ -425,9 +427,16 @@ impl Operation {
         if method == "post" {
             responses.insert("200".into(), json!({"description": "The page again, with the form's errors next to their fields (422) or the result (200)", "content": html}));
         }
-        if !matches!(self.auth, Auth::Public) {
-            responses.insert("303".into(), json!({"description": "Not signed in: redirects to /dashboard/sign-in (or, after a post, to the result's page)"}));
-            responses.insert("403".into(), json!({"description": "The role may not do this (a viewer changes nothing), or the form's CSRF token does not match the session", "content": html}));
+        match self.auth {
+            Auth::Portal => {
+                responses.insert("303".into(), json!({"description": "Not signed in: redirects to the portal's sign-in page /portal/{tenantId} (or, after a post, to the result's page)"}));
+                responses.insert("403".into(), json!({"description": "The portal is turned off, or the form's CSRF token does not match the session", "content": html}));
+            }
+            Auth::Public => {}
+            _ => {
+                responses.insert("303".into(), json!({"description": "Not signed in: redirects to /dashboard/sign-in (or, after a post, to the result's page)"}));
+                responses.insert("403".into(), json!({"description": "The role may not do this (a viewer changes nothing), or the form's CSRF token does not match the session", "content": html}));
+            }
         }
         responses.insert("404".into(), json!({"description": "No such page, or the resource belongs to another tenant", "content": html}));
         responses.insert(
@@ -444,7 +453,11 @@ impl Operation {
             "summary": self.summary,
             "tags": [self.tag],
             "responses": responses,
-            "security": if matches!(self.auth, Auth::Public) { json!([]) } else { json!([{"dashboardSession": []}]) },
+            "security": match self.auth {
+                Auth::Public => json!([]),
+                Auth::Portal => json!([{"portalSession": []}]),
+                _ => json!([{"dashboardSession": []}]),
+            },
         });
         if !parameters.is_empty() {
             op["parameters"] = Value::Array(parameters);
@@ -465,8 +478,13 @@ impl Operation {
     }
 
     /// A dashboard page: HTML (see [`Operation::html`]), for anyone or for a session.
-    pub(crate) fn page(summary: &'static str, auth: Auth) -> Self {
-        Operation::new(summary, "dashboard", auth)
+    pub(crate) fn page(summary: &'static str, auth: Auth, path: &str) -> Self {
+        let tag = if path.starts_with("/portal/") {
+            "customer portal"
+        } else {
+            "dashboard"
+        };
+        Operation::new(summary, tag, auth)
     }
 }
 
@@ -578,6 +596,7 @@ pub fn generate() -> (Value, Vec<RequestBody>) {
                 "exisOneApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: ExisOneApi <token>` (as in ExisOne's examples; the same token)"},
                 "stripeSignature": {"type": "apiKey", "in": "header", "name": "Stripe-Signature", "description": "Stripe's webhook signature (`t=…,v1=…`)."},
                 "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "kh_session", "description": "The dashboard's session cookie (`__Host-kh_session` over HTTPS), set by signing in at /dashboard/sign-in; form posts also carry the session's CSRF token."},
+                "portalSession": {"type": "apiKey", "in": "cookie", "name": "kh_portal", "description": "A buyer's customer-portal session cookie (`__Secure-kh_portal` over HTTPS, `Path=/portal/{tenantId}`), set by signing in with an emailed link at /portal/{tenantId}; form posts also carry the session's CSRF token. Never a dashboard session."},
             },
         },
     });

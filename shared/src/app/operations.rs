@@ -34,11 +34,11 @@ use serde_json::Value;
 
 use super::openapi::{self, Auth, Auth::*, Gen, Health, Operation, Operation as O};
 use super::routes::{not_served, Function, Gateway, Params, Route};
-use crate::dashboard;
+use crate::{dashboard, portal};
 use crate::domain::Currency;
 use crate::handlers::admin::{
-    self, apps, currencies, events, license_import, licenses, plans, price_mappings, products,
-    tenant, tenant_keys, tokens, webhook_endpoints as whe,
+    self, apps, currencies, events, license_import, licenses, plans, portal_settings,
+    price_mappings, products, tenant, tenant_keys, tokens, webhook_endpoints as whe,
 };
 use crate::handlers::validate::answer::SignedAnswer;
 use crate::handlers::validate::input as validate_input;
@@ -105,6 +105,13 @@ macro_rules! operations {
                 }
             }
 
+            /// Its path template.
+            pub fn path(self) -> &'static str {
+                match self {
+                    $( Page::$page => $ppath, )+
+                }
+            }
+
             /// Pages anyone may load (everything else needs a session).
             pub fn is_public(self) -> bool {
                 matches!(self.auth(), Auth::Public)
@@ -142,8 +149,9 @@ macro_rules! operations {
             }
         )+
 
-        /// Serves one dashboard route. Errors become pages (`dashboard::error_page`): not
-        /// signed in -> the sign-in page, others an error page with the error's status.
+        /// Serves one dashboard or portal route. Errors become pages (`dashboard::error_page`,
+        /// `portal::error_page` for `/portal/` routes): not signed in -> the sign-in page,
+        /// others an error page with the error's status.
         ///
         /// A boxed future of a named type: pages call the dispatcher in-process (the admin API,
         /// the webhook), and the dispatcher calls this, so the future type must not contain
@@ -158,7 +166,13 @@ macro_rules! operations {
                 let result = match page {
                     $( Page::$page => $pcall.await, )+
                 };
-                Ok(result.unwrap_or_else(|e| dashboard::error_page($s, $req, &e)))
+                Ok(result.unwrap_or_else(|e| {
+                    if page.path().starts_with("/portal/") {
+                        portal::error_page($s, $req, &e)
+                    } else {
+                        dashboard::error_page($s, $req, &e)
+                    }
+                }))
             })
         }
 
@@ -166,7 +180,7 @@ macro_rules! operations {
         pub(super) fn describe($g: &mut Gen, op: Op) -> Operation {
             match op {
                 $($( Op::$op => $describe, )+)+
-                Op::Dashboard(page) => Operation::page(page.summary(), page.auth()),
+                Op::Dashboard(page) => Operation::page(page.summary(), page.auth(), page.path()),
             }
         }
     };
@@ -272,6 +286,15 @@ operations! {
         GetTenant: GET "/api/tenant"
             => admin::tenant::get(s, req),
             O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g);
+        GetPortalSettings: GET "/api/portal-settings"
+            => admin::portal_settings::get(s, req),
+            O::new("The customer portal's settings (where the tenant's buyers free devices and find their keys)", "customer portal", Token)
+                .ok::<portal_settings::PortalSettingsView>(g);
+        UpdatePortalSettings: PUT "/api/portal-settings"
+            => admin::portal_settings::update(s, req),
+            O::new("Change the customer portal's settings (absent fields keep their value)", "customer portal", Token)
+                .body::<portal_settings::PortalSettingsInput>(g)
+                .ok::<portal_settings::PortalSettingsView>(g);
         ListApps: GET "/api/stripe/apps"
             => admin::apps::list(s, req),
             O::new("List Stripe apps", "stripe apps", Token).list::<apps::AppView>(g, &[]);
@@ -515,8 +538,9 @@ operations! {
                 .status::<whe::DeliveryView>(g, 202, "Queued")
                 .error(409, "The endpoint is not active, or an attempt is in progress (`conflict`).");
     }
-    // The merchant dashboard (`dashboard`): HTML pages and their form posts, answered as pages
-    // (errors too); `Public` pages need no session.
+    // The merchant dashboard (`dashboard`) and the customer portal (`portal`): HTML pages and
+    // their form posts, answered as pages (errors too); `Public` pages need no session,
+    // `Session` pages a dashboard session, `Portal` pages a buyer's portal session.
     pages dashboard_pages in Admin, gateway Default {
         Overview: GET "/dashboard", Session
             => dashboard::overview::page(s, req),
@@ -617,6 +641,9 @@ operations! {
         RevealKey: POST "/dashboard/licenses/{licenseId}/key", Session
             => dashboard::licenses::reveal(s, req, p.get("licenseId")),
             "Dashboard: show a license's key";
+        CustomerView: GET "/dashboard/licenses/{licenseId}/customer-view", Session
+            => portal::licenses::customer_view(s, req, p.get("licenseId")),
+            "Dashboard: the license as its buyer sees it in the customer portal (read-only)";
         TestPurchase: GET "/dashboard/test-purchase", Session
             => dashboard::test_purchase::page(s, req),
             "Dashboard: the test purchase form";
@@ -644,6 +671,9 @@ operations! {
         UpdateMember: POST "/dashboard/settings/members/{memberId}", Session
             => dashboard::settings::update_member(s, req, p.get("memberId")),
             "Dashboard: change a member's role or remove them";
+        UpdatePortalSettings: POST "/dashboard/settings/portal", Session
+            => dashboard::settings::update_portal(s, req),
+            "Dashboard: change the customer portal's settings";
         CreateSigningKey: POST "/dashboard/settings/signing-keys", Session
             => dashboard::settings::create_signing_key(s, req),
             "Dashboard: create the next signing key (published, not signing yet)";
@@ -665,6 +695,33 @@ operations! {
         RetryWebhookDelivery: POST "/dashboard/webhooks/{endpointId}/deliveries/{deliveryId}", Session
             => dashboard::webhooks::retry(s, req, p.get("endpointId"), p.get("deliveryId")),
             "Dashboard: retry a webhook delivery now";
+        PortalSignInPage: GET "/portal/{tenantId}", Public
+            => portal::sign_in::page(s, req, p.get("tenantId")),
+            "Customer portal: the merchant's branded sign-in page (the buyer's licenses when signed in)";
+        PortalSignIn: POST "/portal/{tenantId}/sign-in", Public
+            => portal::sign_in::submit(s, req, p.get("tenantId")),
+            "Customer portal: email a one-time sign-in link to an address that owns licenses of the tenant (the same answer for any address)";
+        PortalLinkPage: GET "/portal/{tenantId}/link", Public
+            => portal::sign_in::link_page(s, req, p.get("tenantId")),
+            "Customer portal: a one-time sign-in link's page (`?token=`), with the button that uses it; opening it uses nothing up";
+        PortalUseLink: POST "/portal/{tenantId}/link", Public
+            => portal::sign_in::use_link(s, req, p.get("tenantId")),
+            "Customer portal: sign in with a one-time link (its page's button): uses the link up, sets the portal session cookie";
+        PortalSignOut: POST "/portal/{tenantId}/sign-out", Portal
+            => portal::sign_in::sign_out(s, req, p.get("tenantId")),
+            "Customer portal: sign out (revokes the session)";
+        PortalLicenses: GET "/portal/{tenantId}/licenses", Portal
+            => portal::licenses::list(s, req, p.get("tenantId")),
+            "Customer portal: the buyer's licenses with this merchant";
+        PortalLicense: GET "/portal/{tenantId}/licenses/{licenseId}", Portal
+            => portal::licenses::show(s, req, p.get("tenantId"), p.get("licenseId")),
+            "Customer portal: one of the buyer's licenses, its devices and actions";
+        PortalLicenseAction: POST "/portal/{tenantId}/licenses/{licenseId}", Portal
+            => portal::licenses::act(s, req, p.get("tenantId"), p.get("licenseId")),
+            "Customer portal: free a device, download a license file, email the key again, open Stripe's billing portal";
+        PortalRevealKey: POST "/portal/{tenantId}/licenses/{licenseId}/key", Portal
+            => portal::licenses::reveal(s, req, p.get("tenantId"), p.get("licenseId")),
+            "Customer portal: show the license's key";
         Import: GET "/dashboard/import", Session
             => dashboard::import::page(s, req),
             "Dashboard: the form to import an ExisOne, Lukittu or Keygen export";

@@ -1,5 +1,5 @@
 //! The mailer: consumes the mail queue's messages ([`MailMessage`]) and sends each with SES: a
-//! purchase's license email or a resend (here), a merchant's notice, a dashboard sign-in link.
+//! purchase's license email or a resend (here), a merchant's notice, a dashboard or customer-portal sign-in link.
 //!
 //! Delivery is **at least once**. Each email has a record holding its state (the purchase for
 //! a purchase's email, the license for a resend): the mailer claims the send there (a
@@ -60,6 +60,7 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
     };
     let job = match mail {
         MailMessage::SignIn(job) => return crate::dashboard::mail::send(s, &job).await,
+        MailMessage::PortalSignIn(job) => return crate::portal::mail::send(s, &job).await,
         // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
         MailMessage::Notice(notice) => {
             return Box::pin(crate::consumers::deliveries::notice::send(s, &notice)).await

@@ -1,4 +1,5 @@
-//! The dashboard's stylesheet and script, embedded and served by Keyhook itself (no CDN, no
+//! The dashboard's stylesheet and script (and the customer portal's stylesheet, which uses
+//! the same script), embedded and served by Keyhook itself (no CDN, no
 //! fetch from elsewhere). Their URLs carry a hash of their content, so browsers may cache them
 //! for good and still get a new version at once.
 
@@ -15,6 +16,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "dashboard.css",
         "text/css; charset=utf-8",
         include_str!("assets/dashboard.css"),
+    ),
+    (
+        "portal.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/portal.css"),
     ),
     (
         "dashboard.js",

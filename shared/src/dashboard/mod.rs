@@ -144,6 +144,7 @@ pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {
         "signing_key_activated" => {
             "Signing key activated: answers and license files are signed with it from now on."
         }
+        "portal_saved" => "Customer portal settings saved.",
         "endpoint_saved" => "Webhook endpoint saved.",
         "endpoint_deleted" => "Webhook endpoint deleted.",
         "test_queued" => "Test event queued: it appears below in a moment.",

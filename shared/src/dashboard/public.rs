@@ -61,6 +61,26 @@ fn pre_cookie_name(s: &Services) -> &'static str {
     }
 }
 
+/// The pre-session token of a request: its cookie's, or a new one.
+pub fn pre_token(s: &Services, req: &ApiRequest) -> String {
+    web::cookie(req, pre_cookie_name(s))
+        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| ids::random_symbols(32))
+}
+
+/// A response that (re)sets the pre-session cookie to `pre`.
+pub fn with_pre_cookie(s: &Services, res: ApiResponse, pre: &str) -> ApiResponse {
+    res.with_header(
+        header::SET_COOKIE,
+        web::set_cookie(
+            pre_cookie_name(s),
+            pre,
+            3600,
+            web::is_https(&s.config.public_base_url),
+        ),
+    )
+}
+
 /// A page before sign-in, with its pre-session cookie (`pre` in the template).
 pub fn page(
     s: &Services,
@@ -69,24 +89,14 @@ pub fn page(
     template: &str,
     ctx: minijinja::Value,
 ) -> Result<ApiResponse> {
-    let pre = web::cookie(req, pre_cookie_name(s))
-        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| ids::random_symbols(32));
+    let pre = pre_token(s, req);
     let body = render::page(
         s,
         template,
         None,
         context! { pre => pre, signup_open => s.config.dashboard_signup, ..ctx },
     )?;
-    Ok(web::html(status, body).with_header(
-        header::SET_COOKIE,
-        web::set_cookie(
-            pre_cookie_name(s),
-            &pre,
-            3600,
-            web::is_https(&s.config.public_base_url),
-        ),
-    ))
+    Ok(with_pre_cookie(s, web::html(status, body), &pre))
 }
 
 /// The form of a page before sign-in, its pre-session token checked: only a page of ours, in

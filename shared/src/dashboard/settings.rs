@@ -12,6 +12,7 @@ use super::form::{self, errors_of, set_path, Kind};
 use super::session::{self, Signed};
 use super::{notice, show, team, web};
 use crate::domain::member::Role;
+use crate::handlers::admin::portal_settings::{self, PortalSettingsInput};
 use crate::handlers::admin::{signing_keys, tenant, tenant_keys, tokens};
 use crate::http::input::{ListQuery, MAX_LIMIT};
 use crate::http::{ApiRequest, ApiResponse};
@@ -25,8 +26,9 @@ async fn page_with(
     status: StatusCode,
 ) -> Result<ApiResponse> {
     let c = me.caller();
-    let (tenant, keys, tokens, signing, members) = futures::try_join!(
+    let (tenant, portal, keys, tokens, signing, members) = futures::try_join!(
         tenant::get_tenant(s, &c),
+        portal_settings::get_portal_settings(s, &c),
         tenant_keys::list_tenant_keys(s, &c),
         tokens::list_api_tokens(s, &c, ListQuery::first(MAX_LIMIT)),
         signing_keys::list_signing_keys(s, &c),
@@ -48,6 +50,7 @@ async fn page_with(
             tokens => tokens.items,
             signing_keys => signing.keys,
             members => members,
+            portal => portal,
             roles => ["viewer", "admin", "owner"],
             team_webhook_url => format!("{}/api/stripe/webhook?teamId={}", s.config.public_base_url, me.tenant_id),
             signing_key_url => format!("{}/api/tenants/{}/signing-key", s.config.public_base_url, me.tenant_id),
@@ -187,6 +190,44 @@ pub async fn invite(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                     req,
                     &me,
                     context! { member_errors => errors, member_values => form.echo(&[]) },
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            None => Err(e),
+        },
+    }
+}
+
+/// `POST /dashboard/settings/portal`: the customer portal's settings, through the API's
+/// operation (`PUT /api/portal-settings`).
+pub async fn update_portal(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
+    let (me, form) = session::post(s, req).await?;
+    me.must_edit()?;
+    let result = async {
+        let body = form.body(&[
+            ("enabled", Kind::Bool),
+            ("freesPer30Days", Kind::Number),
+            ("support", Kind::Text),
+            ("displayName", Kind::Text),
+            ("accentColour", Kind::Text),
+            ("logoUrl", Kind::Text),
+        ])?;
+        let input: PortalSettingsInput = form::input(body, &[])?;
+        portal_settings::update_portal_settings(s, &me.caller(), input).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(web::redirect(
+            "/dashboard/settings?notice=portal_saved#portal",
+        )),
+        Err(e) => match errors_of(&e) {
+            Some(errors) => {
+                page_with(
+                    s,
+                    req,
+                    &me,
+                    context! { portal_errors => errors, portal_values => form.echo(&[]) },
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await

@@ -23,6 +23,12 @@ pub struct Tenant {
     /// rotation writes them on condition that the version it read is still current.
     #[serde(default)]
     pub version: u64,
+    /// The customer portal's settings (defaults when never set).
+    #[serde(default)]
+    pub portal: crate::domain::portal::PortalSettings,
+    /// Optimistic concurrency for [`Tenant::portal`], apart from the key fields' `version`.
+    #[serde(default)]
+    pub portal_version: u64,
 }
 
 /// A tenant data key as stored: only its KMS-wrapped form.

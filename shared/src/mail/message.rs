@@ -1,5 +1,6 @@
 //! The one message type of the mail queue. Every producer sends a [`MailMessage`], tagged by
-//! `kind` (`purchase`, `resend`, `notice`, `sign_in`), and the mailer matches it once.
+//! `kind` (`purchase`, `resend`, `notice`, `sign_in`,
+//! `portal_sign_in`), and the mailer matches it once.
 //!
 //! Messages queued by a version before the tag (the same fields without `kind`) are still read
 //! ([`MailMessage::parse`] falls back to those shapes), so a deploy loses none of them.
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::outbox::{MailJob, NoticeJob};
+use super::portal_sign_in::PortalSignInMail;
 use super::sign_in::SignInMail;
 
 /// The body of a mail-queue message.
@@ -34,6 +36,8 @@ pub enum MailMessage {
     Notice(NoticeJob),
     /// A dashboard sign-in link (a requested sign-in, an invitation, a welcome).
     SignIn(SignInMail),
+    /// A customer-portal sign-in link, to a buyer.
+    PortalSignIn(PortalSignInMail),
 }
 
 impl MailMessage {
@@ -89,6 +93,12 @@ impl From<MailJob> for MailMessage {
 impl From<&NoticeJob> for MailMessage {
     fn from(job: &NoticeJob) -> Self {
         MailMessage::Notice(job.clone())
+    }
+}
+
+impl From<&PortalSignInMail> for MailMessage {
+    fn from(job: &PortalSignInMail) -> Self {
+        MailMessage::PortalSignIn(job.clone())
     }
 }
 
@@ -152,6 +162,12 @@ mod tests {
             (
                 sign_in(),
                 json!({"kind": "sign_in", "signInRequest": "sir_1"}),
+            ),
+            (
+                MailMessage::PortalSignIn(PortalSignInMail {
+                    sign_in_request: "psr_1".into(),
+                }),
+                json!({"kind": "portal_sign_in", "signInRequest": "psr_1"}),
             ),
         ];
         for (message, body) in cases {

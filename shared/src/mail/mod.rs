@@ -4,6 +4,7 @@
 
 pub mod message;
 pub mod outbox;
+pub mod portal_sign_in;
 pub mod sender;
 pub mod sign_in;
 pub mod template;
@@ -11,5 +12,6 @@ pub mod template;
 pub use message::MailMessage;
 pub use outbox::{MailJob, Notice, NoticeJob, Outbox};
 pub use sender::Sender;
+pub use portal_sign_in::PortalSignInMail;
 pub use sign_in::SignInMail;
 pub use template::{render, Rendered, TemplateValues};

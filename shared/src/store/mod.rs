@@ -14,6 +14,7 @@ pub mod license_usage;
 pub mod licenses;
 pub mod members;
 pub mod plans;
+pub mod portal;
 pub mod product_devices;
 pub mod products;
 pub mod purchases;

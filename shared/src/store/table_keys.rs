@@ -127,6 +127,12 @@ pub fn session(session_hash: &str) -> Key {
     (format!("SESSION#{session_hash}"), "SESSION".into())
 }
 
+/// A customer-portal session (`domain::portal::PortalSession`), by the SHA-256 of its cookie:
+/// its own partition family, so no dashboard session read can find it.
+pub fn portal_session(session_hash: &str) -> Key {
+    (format!("PSESSION#{session_hash}"), "PSESSION".into())
+}
+
 /// A one-time link (`domain::one_time_link`), by the SHA-256 of its token.
 pub fn one_time_link(token_hash: &str) -> Key {
     (format!("SIGNIN#{token_hash}"), "SIGNIN".into())

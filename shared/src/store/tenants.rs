@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 
 use super::{applied, dynamo_err, table_keys, Page, Store};
 use crate::domain::member::MAX_TOKENS_PER_MEMBER;
+use crate::domain::portal::PortalSettings;
 use crate::domain::signing_key::SigningKeySet;
 use crate::domain::{ApiToken, Tenant, TenantKeyRecord};
 use crate::{Error, Result};
@@ -35,6 +36,38 @@ impl Store {
 
     pub async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>> {
         self.get(table_keys::tenant(tenant_id)).await
+    }
+
+    /// Replaces a tenant's portal settings if they are still at `version` (the version read);
+    /// `Ok(false)` when they changed meanwhile (or the tenant is gone).
+    pub async fn set_portal_settings(
+        &self,
+        tenant_id: &str,
+        settings: &PortalSettings,
+        version: u64,
+    ) -> Result<bool> {
+        let condition = if version == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(#v) OR #v = :v)"
+        } else {
+            "attribute_exists(pk) AND #v = :v"
+        };
+        let value = serde_dynamo::to_attribute_value(settings)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        applied(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_attrs(table_keys::tenant(tenant_id))))
+                .update_expression("SET #p = :p, #v = :next")
+                .condition_expression(condition)
+                .expression_attribute_names("#p", "portal")
+                .expression_attribute_names("#v", "portalVersion")
+                .expression_attribute_values(":p", value)
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+                .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+                .send()
+                .await,
+        )
     }
 
     /// The tenants among `ids` that exist (one strongly consistent `BatchGetItem` per 100).

@@ -7,6 +7,7 @@ pub mod events;
 pub mod license_import;
 pub mod licenses;
 pub mod plans;
+pub mod portal_settings;
 pub mod price_mappings;
 pub mod products;
 pub mod signing_keys;

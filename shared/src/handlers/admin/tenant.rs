@@ -94,6 +94,8 @@ pub async fn create_tenant(s: &Services, name: &str) -> Result<(Tenant, String)>
         signing_public_key: public,
         created_at: crate::time::now(),
         version: 0,
+        portal: Default::default(),
+        portal_version: 0,
     };
     s.store.create_tenant(&tenant, &key_record).await?;
     let (token, _) = create_token(s, &tenant_id, "initial", Some(Principal::Operator)).await?;

@@ -54,6 +54,8 @@ fn published_keys(active: &Signer, retired: &Signer) -> Value {
         signing_public_key: public_key(active),
         created_at: t("2026-10-01T00:00:00Z"),
         version: 0,
+        portal: Default::default(),
+        portal_version: 0,
     };
     let record = |s: &Signer, status, created: &str, retired_at: Option<&str>| SigningKeyRecord {
         kid: s.kid.clone(),
