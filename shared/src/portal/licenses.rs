@@ -31,6 +31,7 @@ pub struct LicenseRow {
     pub test: bool,
     /// Paid by a subscription (billing can be managed).
     pub subscription: bool,
+    pub created_at: String,
 }
 
 impl LicenseRow {
@@ -49,6 +50,7 @@ impl LicenseRow {
             devices_allowed: l.max_devices,
             test: l.recorded_livemode() == Some(false),
             subscription: l.source.subscription_id.is_some(),
+            created_at: crate::time::format(l.created_at),
         }
     }
 }

@@ -158,7 +158,8 @@ pub fn page(
             viewer => viewer.map(Viewer::context),
             csrf => viewer.and_then(Viewer::csrf),
             read_only => viewer.is_some_and(Viewer::read_only),
-            base => format!("/portal/{}", web::enc(&brand.tenant_id)),
+            // Percent-encoded, so safe in an attribute as it is.
+            base => Value::from_safe_string(format!("/portal/{}", web::enc(&brand.tenant_id))),
             css => assets::url("portal.css"),
             js => assets::url("dashboard.js"),
             ..ctx
