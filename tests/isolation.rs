@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use keyhook_shared::app::routes::Op;
 use keyhook_shared::app::{Function, ROUTES};
 use keyhook_shared::domain::member::Role;
-use keyhook_tests::{checkout_event, Stack};
+use keyhook_tests::dashboard::client;
+use keyhook_tests::{checkout_event, unique, Stack};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -124,8 +125,10 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
     let mut exercised = 0;
     for route in ROUTES.iter().filter(|r| r.function == Function::Admin) {
         // The dashboard's routes answer pages to sessions, not tokens: the test below.
+        // The customer portal's answer buyers' sessions: `the_portal_shows_a_buyer_nothing_else`.
         if ["/health", "/openapi.json", "/docs", "/api/tenant"].contains(&route.path)
             || route.path.starts_with("/dashboard")
+            || route.path.starts_with("/portal/")
         {
             continue;
         }
@@ -348,7 +351,9 @@ async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
     let mut exercised = 0;
     for route in ROUTES
         .iter()
-        .filter(|r| matches!(r.op, Op::Dashboard(p) if !p.is_public()))
+        .filter(|r| {
+            matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.path.starts_with("/dashboard")
+        })
     {
         let names: Vec<&str> = route
             .path
@@ -411,4 +416,95 @@ async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
         stack.services.store.members(&a.id).await.unwrap().len(),
         members_before
     );
+}
+
+/// Every customer-portal route, driven by the route table: a buyer of tenant B (who also owns
+/// a license of tenant A under the same address) signed in to B's portal names A's license:
+/// not found; their cookie in A's portal is no session there; and nothing of A's shows.
+#[tokio::test]
+async fn the_portal_shows_a_buyer_nothing_else() {
+    let stack = Stack::start().await;
+    let a = stack.tenant("A").await;
+    let b = stack.tenant("B").await;
+    let buyer = format!("{}@example.com", unique("buyer"));
+    let issue = |t: &keyhook_tests::TestTenant, product: String, email: String| {
+        let stack = &stack;
+        let token = t.token.clone();
+        async move {
+            let (status, l) = stack
+                .api(&token, "POST", "/api/licenses", Some(json!({"productId": product, "customerEmail": email, "sendEmail": false})))
+                .await;
+            assert_eq!(status, 201, "{l}");
+            l["id"].as_str().unwrap().to_string()
+        }
+    };
+    let a_product = stack.product(&a, json!({"name": "A-only product"})).await;
+    let b_product = stack.product(&b, json!({})).await;
+    let a_license = issue(&a, a_product.clone(), buyer.clone()).await;
+    let a_other = issue(&a, a_product, format!("{}@example.com", unique("other"))).await;
+    issue(&b, b_product, buyer.clone()).await;
+    let p = stack.portal_sign_in(&b.id, &buyer).await;
+
+    let mut exercised = 0;
+    for route in ROUTES
+        .iter()
+        .filter(|r| matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.path.starts_with("/portal/"))
+    {
+        for (tenant, license) in [(&b.id, &a_license), (&b.id, &a_other), (&a.id, &a_license)] {
+            let path = route
+                .path
+                .replace("{tenantId}", tenant)
+                .replace("{licenseId}", license);
+            assert!(!path.contains('{'), "give {} its parameters", route.path);
+            let suffix = path.trim_start_matches(&format!("/portal/{tenant}"));
+            let page = if tenant == &b.id {
+                if route.method == http::Method::GET {
+                    p.get(suffix).await
+                } else if route.path.ends_with("/sign-out") {
+                    continue;
+                } else {
+                    p.post(suffix, &[("action", "resend")]).await
+                }
+            } else {
+                let req = if route.method == http::Method::GET {
+                    client().get(format!("{}{path}", stack.base_url))
+                } else {
+                    client()
+                        .post(format!("{}{path}", stack.base_url))
+                        .form(&[("csrf", p.csrf.as_str()), ("action", "resend")])
+                };
+                let res = req.header("cookie", &p.cookie).send().await.unwrap();
+                let status = res.status().as_u16();
+                keyhook_tests::dashboard::Page {
+                    status,
+                    location: None,
+                    headers: res.headers().clone(),
+                    body: res.text().await.unwrap(),
+                }
+            };
+            let expected: &[u16] = if tenant == &b.id && route.path.contains("{licenseId}") {
+                &[404]
+            } else if tenant == &b.id {
+                &[200]
+            } else {
+                // Not signed in to A's portal: the sign-in page (GET), or refused (POST).
+                &[303, 401]
+            };
+            assert!(
+                expected.contains(&page.status),
+                "{} {path}: {} {}",
+                route.method,
+                page.status,
+                page.body
+            );
+            assert!(!page.body.contains("A-only product"), "{path} shows A's product");
+            assert!(!page.body.contains(license.as_str()) || page.status != 200, "{path}");
+            exercised += 1;
+        }
+    }
+    assert!(exercised >= 10, "only {exercised} portal routes exercised");
+    let (_, l) = stack
+        .api(&a.token, "GET", &format!("/api/licenses/{a_license}"), None)
+        .await;
+    assert_eq!(l["emailStatus"], "disabled", "no email was sent for A's license: {l}");
 }
