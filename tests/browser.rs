@@ -734,10 +734,15 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     let base = stack.base_url.clone();
     let t = stack.tenant("Acme Software").await;
     let (status, _) = stack
-        .api(&t.token, "PUT", "/api/portal-settings", Some(json!({
-            "displayName": "Acme Apps", "accentColour": "#0f766e",
-            "support": "help@acme.example", "freesPer30Days": 1
-        })))
+        .api(
+            &t.token,
+            "PUT",
+            "/api/portal-settings",
+            Some(json!({
+                "displayName": "Acme Apps", "accentColour": "#0f766e",
+                "support": "help@acme.example", "freesPer30Days": 1
+            })),
+        )
         .await;
     assert_eq!(status, 200);
     let product = stack.product(&t, json!({"name": "Pixel Studio"})).await;
@@ -747,13 +752,21 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
         let product = product.clone();
         async move {
             let (status, l) = stack
-                .api(&t.token, "POST", "/api/licenses", Some(json!({
-                    "productId": product, "customerEmail": email, "maxDevices": devices,
-                    "sendEmail": false, "livemode": false
-                })))
+                .api(
+                    &t.token,
+                    "POST",
+                    "/api/licenses",
+                    Some(json!({
+                        "productId": product, "customerEmail": email, "maxDevices": devices,
+                        "sendEmail": false, "livemode": false
+                    })),
+                )
                 .await;
             assert_eq!(status, 201, "{l}");
-            (l["id"].as_str().unwrap().to_string(), l["key"].as_str().unwrap().to_string())
+            (
+                l["id"].as_str().unwrap().to_string(),
+                l["key"].as_str().unwrap().to_string(),
+            )
         }
     };
     let alice = format!("{}@example.com", unique("alice"));
@@ -768,8 +781,10 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
         async move {
             let answer: Value = reqwest::Client::new()
                 .post(format!("{base}/api/licenses/{route}"))
-                .json(&json!({"licenseKey": key, "productId": product, "deviceId": device,
-                    "deviceName": format!("{device} (MacBook)"), "environment": "test"}))
+                .json(
+                    &json!({"licenseKey": key, "productId": product, "deviceId": device,
+                    "deviceName": format!("{device} (MacBook)"), "environment": "test"}),
+                )
                 .send()
                 .await
                 .unwrap()
@@ -796,18 +811,31 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     b.click("button.primary").await;
     b.wait_text("a sign-in link is on its way").await;
     let link = portal_link_from_ses(&stack, &alice, 0).await;
-    assert!(link.starts_with(&format!("{base}/portal/{}/link?token=", t.id)), "{link}");
+    assert!(
+        link.starts_with(&format!("{base}/portal/{}/link?token=", t.id)),
+        "{link}"
+    );
     b.goto(&link).await;
     b.wait_text("Signing in as").await;
     b.check_and_shoot("portal-02-link").await;
     b.click("button.primary").await;
     b.wait_text("Your licenses").await;
-    assert_eq!(b.path().await, format!("/portal/{}/licenses", t.id), "no token in the URL");
+    assert_eq!(
+        b.path().await,
+        format!("/portal/{}/licenses", t.id),
+        "no token in the URL"
+    );
 
     // 2. Only their licenses.
     let source = b.c.source().await.unwrap();
-    assert!(source.contains(&a1) && source.contains(&a2), "both of Alice's licenses");
-    assert!(!source.contains(&b1) && !source.contains(&bob), "nothing of Bob's");
+    assert!(
+        source.contains(&a1) && source.contains(&a2),
+        "both of Alice's licenses"
+    );
+    assert!(
+        !source.contains(&b1) && !source.contains(&bob),
+        "nothing of Bob's"
+    );
     b.wait_text("Test").await;
     b.check_and_shoot("portal-03-licenses").await;
     weights.push(("licenses", page_weight(&b).await));
@@ -815,12 +843,19 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     // 3. The key on request only, then copied.
     b.click(&format!("a.title[href$='{a1}']")).await;
     b.wait_text("License key").await;
-    assert!(!b.c.source().await.unwrap().contains(&key), "no key before the click");
+    assert!(
+        !b.c.source().await.unwrap().contains(&key),
+        "no key before the click"
+    );
     b.wait_text("studio-1 (MacBook)").await;
     b.wait_text("You can free 1 more device").await;
     b.click("form[data-reveal] button").await;
     b.wait_text(&key).await;
-    assert_eq!(b.path().await, format!("/portal/{}/licenses/{a1}", t.id), "revealed in place");
+    assert_eq!(
+        b.path().await,
+        format!("/portal/{}/licenses/{a1}", t.id),
+        "revealed in place"
+    );
     b.check_and_shoot("portal-04-license").await;
     weights.push(("license", page_weight(&b).await));
 
@@ -836,7 +871,9 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
         .await
         .unwrap();
     assert!(
-        file.as_str().unwrap().contains("BEGIN KEYHOOK LICENSE FILE"),
+        file.as_str()
+            .unwrap()
+            .contains("BEGIN KEYHOOK LICENSE FILE"),
         "{file}"
     );
 
@@ -846,7 +883,11 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     b.wait_text("Device freed").await;
     assert_eq!(app("validate", "studio-1").await, "NOT_ACTIVATED");
     assert_eq!(app("validate", "studio-2").await, "VALID");
-    assert_eq!(app("activate", "studio-3").await, "VALID", "the freed seat is usable");
+    assert_eq!(
+        app("activate", "studio-3").await,
+        "VALID",
+        "the freed seat is usable"
+    );
 
     // 6. The self-service limit: the page says so and names the support address.
     b.wait_text("the most this portal allows").await;
@@ -868,7 +909,8 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     o.wait_text("Your licenses").await;
     let source = o.c.source().await.unwrap();
     assert!(source.contains(&b1) && !source.contains(&a1) && !source.contains(&alice));
-    o.goto(&format!("{base}/portal/{}/licenses/{a1}", t.id)).await;
+    o.goto(&format!("{base}/portal/{}/licenses/{a1}", t.id))
+        .await;
     o.wait_text("Not found").await;
     assert!(!o.c.source().await.unwrap().contains(&key));
 
@@ -885,5 +927,8 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
         println!("portal page weight, {page}: {bytes} bytes");
         assert!(*bytes < 100_000, "{page}: {bytes} bytes");
     }
-    println!("portal browser test: {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "portal browser test: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

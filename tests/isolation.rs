@@ -349,12 +349,9 @@ async fn tenant_b_sees_and_changes_nothing_of_tenant_a_in_the_dashboard() {
 
     let d = stack.sign_in(&b, &b_owner).await;
     let mut exercised = 0;
-    for route in ROUTES
-        .iter()
-        .filter(|r| {
-            matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.path.starts_with("/dashboard")
-        })
-    {
+    for route in ROUTES.iter().filter(|r| {
+        matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.path.starts_with("/dashboard")
+    }) {
         let names: Vec<&str> = route
             .path
             .split('/')
@@ -432,7 +429,12 @@ async fn the_portal_shows_a_buyer_nothing_else() {
         let token = t.token.clone();
         async move {
             let (status, l) = stack
-                .api(&token, "POST", "/api/licenses", Some(json!({"productId": product, "customerEmail": email, "sendEmail": false})))
+                .api(
+                    &token,
+                    "POST",
+                    "/api/licenses",
+                    Some(json!({"productId": product, "customerEmail": email, "sendEmail": false})),
+                )
                 .await;
             assert_eq!(status, 201, "{l}");
             l["id"].as_str().unwrap().to_string()
@@ -446,10 +448,9 @@ async fn the_portal_shows_a_buyer_nothing_else() {
     let p = stack.portal_sign_in(&b.id, &buyer).await;
 
     let mut exercised = 0;
-    for route in ROUTES
-        .iter()
-        .filter(|r| matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.path.starts_with("/portal/"))
-    {
+    for route in ROUTES.iter().filter(|r| {
+        matches!(r.op, Op::Dashboard(p) if !p.is_public()) && r.path.starts_with("/portal/")
+    }) {
         for (tenant, license) in [(&b.id, &a_license), (&b.id, &a_other), (&a.id, &a_license)] {
             let path = route
                 .path
@@ -497,8 +498,14 @@ async fn the_portal_shows_a_buyer_nothing_else() {
                 page.status,
                 page.body
             );
-            assert!(!page.body.contains("A-only product"), "{path} shows A's product");
-            assert!(!page.body.contains(license.as_str()) || page.status != 200, "{path}");
+            assert!(
+                !page.body.contains("A-only product"),
+                "{path} shows A's product"
+            );
+            assert!(
+                !page.body.contains(license.as_str()) || page.status != 200,
+                "{path}"
+            );
             exercised += 1;
         }
     }
@@ -506,5 +513,8 @@ async fn the_portal_shows_a_buyer_nothing_else() {
     let (_, l) = stack
         .api(&a.token, "GET", &format!("/api/licenses/{a_license}"), None)
         .await;
-    assert_eq!(l["emailStatus"], "disabled", "no email was sent for A's license: {l}");
+    assert_eq!(
+        l["emailStatus"], "disabled",
+        "no email was sent for A's license: {l}"
+    );
 }

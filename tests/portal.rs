@@ -15,7 +15,9 @@ use serde_json::json;
 async fn portal_settings_default_on_and_change_field_by_field() {
     let stack = Stack::start().await;
     let t = stack.tenant("Acme").await;
-    let (status, body) = stack.api(&t.token, "GET", "/api/portal-settings", None).await;
+    let (status, body) = stack
+        .api(&t.token, "GET", "/api/portal-settings", None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["enabled"], true);
     assert_eq!(body["freesPer30Days"], 3);
@@ -34,9 +36,17 @@ async fn portal_settings_default_on_and_change_field_by_field() {
         .await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = stack
-        .api(&t.token, "PUT", "/api/portal-settings", Some(json!({"logoUrl": "https://acme.example/logo.png"})))
+        .api(
+            &t.token,
+            "PUT",
+            "/api/portal-settings",
+            Some(json!({"logoUrl": "https://acme.example/logo.png"})),
+        )
         .await;
-    assert_eq!(body["freesPer30Days"], 1, "absent fields keep their value: {body}");
+    assert_eq!(
+        body["freesPer30Days"], 1,
+        "absent fields keep their value: {body}"
+    );
     assert_eq!(body["accentColour"], "#aa3300");
     assert_eq!(body["displayName"], "Acme Apps");
     assert_eq!(body["logoUrl"], "https://acme.example/logo.png");
@@ -45,7 +55,10 @@ async fn portal_settings_default_on_and_change_field_by_field() {
         (json!({"freesPer30Days": 101}), "freesPer30Days"),
         (json!({"freesPer30Days": -1}), "freesPer30Days"),
         (json!({"accentColour": "red"}), "accentColour"),
-        (json!({"logoUrl": "http://acme.example/logo.png"}), "logoUrl"),
+        (
+            json!({"logoUrl": "http://acme.example/logo.png"}),
+            "logoUrl",
+        ),
         (json!({"support": "call us"}), "support"),
         (json!({"colour": "#000000"}), "colour"),
     ] {
@@ -57,7 +70,9 @@ async fn portal_settings_default_on_and_change_field_by_field() {
 
     // Another tenant's settings are its own.
     let other = stack.tenant("Other").await;
-    let (_, body) = stack.api(&other.token, "GET", "/api/portal-settings", None).await;
+    let (_, body) = stack
+        .api(&other.token, "GET", "/api/portal-settings", None)
+        .await;
     assert_eq!(body["freesPer30Days"], 3);
     assert_eq!(body["displayName"], "");
 }
@@ -73,16 +88,28 @@ async fn the_dashboard_settings_page_edits_the_portal() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Customer portal"), "{}", page.body);
     // (MiniJinja escapes `/` in HTML as `&#x2f;`.)
-    assert!(page.body.contains(&format!("portal&#x2f;{}", t.id)), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("portal&#x2f;{}", t.id)),
+        "{}",
+        page.body
+    );
 
     let saved = d
         .post(
             "/dashboard/settings/portal",
-            &[("freesPer30Days", "0"), ("displayName", "Acme Apps"), ("support", ""), ("accentColour", ""), ("logoUrl", "")],
+            &[
+                ("freesPer30Days", "0"),
+                ("displayName", "Acme Apps"),
+                ("support", ""),
+                ("accentColour", ""),
+                ("logoUrl", ""),
+            ],
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
-    let (_, body) = stack.api(&t.token, "GET", "/api/portal-settings", None).await;
+    let (_, body) = stack
+        .api(&t.token, "GET", "/api/portal-settings", None)
+        .await;
     assert_eq!(body["enabled"], false, "an unchecked box turns it off");
     assert_eq!(body["freesPer30Days"], 0);
     assert_eq!(body["displayName"], "Acme Apps");
@@ -90,19 +117,32 @@ async fn the_dashboard_settings_page_edits_the_portal() {
     let refused = d
         .post(
             "/dashboard/settings/portal",
-            &[("enabled", "on"), ("freesPer30Days", "3"), ("accentColour", "blue")],
+            &[
+                ("enabled", "on"),
+                ("freesPer30Days", "3"),
+                ("accentColour", "blue"),
+            ],
         )
         .await;
     assert_eq!(refused.status, 422);
-    assert!(refused.body.contains("must be a colour such as #2457c5"), "{}", refused.body);
-    let (_, body) = stack.api(&t.token, "GET", "/api/portal-settings", None).await;
+    assert!(
+        refused.body.contains("must be a colour such as #2457c5"),
+        "{}",
+        refused.body
+    );
+    let (_, body) = stack
+        .api(&t.token, "GET", "/api/portal-settings", None)
+        .await;
     assert_eq!(body["enabled"], false, "a refused form changes nothing");
 
     let viewer = format!("{}@example.com", unique("viewer"));
     stack.member(&t, &viewer, Role::Viewer).await;
     let v = stack.sign_in(&t, &viewer).await;
     let refused = v
-        .post("/dashboard/settings/portal", &[("enabled", "on"), ("freesPer30Days", "3")])
+        .post(
+            "/dashboard/settings/portal",
+            &[("enabled", "on"), ("freesPer30Days", "3")],
+        )
         .await;
     assert_eq!(refused.status, 403);
 }
@@ -165,13 +205,28 @@ async fn the_same_answer_for_any_address_and_a_link_for_owners_only() {
             None => page,
         }
     };
-    assert_eq!(visible(&owner_page, &owner), visible(&stranger_page, &stranger));
-    assert!(owner_page.contains("a sign-in link is on its way"), "{owner_page}");
+    assert_eq!(
+        visible(&owner_page, &owner),
+        visible(&stranger_page, &stranger)
+    );
+    assert!(
+        owner_page.contains("a sign-in link is on its way"),
+        "{owner_page}"
+    );
 
-    let token = stack.portal_link_token(&owner).await.expect("the owner gets a link");
-    assert!(stack.portal_link_token(&stranger).await.is_none(), "a stranger gets nothing");
+    let token = stack
+        .portal_link_token(&owner)
+        .await
+        .expect("the owner gets a link");
+    assert!(
+        stack.portal_link_token(&stranger).await.is_none(),
+        "a stranger gets nothing"
+    );
     let mail = &stack.emails_to(&owner).await[0];
-    assert!(mail["body"].as_str().unwrap().contains(&format!("/portal/{t}/link?token=")));
+    assert!(mail["body"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("/portal/{t}/link?token=")));
 
     // Opening the link (a mail scanner, twice) uses nothing up.
     let http = client();
@@ -184,18 +239,29 @@ async fn the_same_answer_for_any_address_and_a_link_for_owners_only() {
     let res = stack.use_portal_link(&http, t, &page, &token).await;
     assert_eq!(res.status().as_u16(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(location, format!("/portal/{t}/licenses"), "no secret in the URL after sign-in");
+    assert_eq!(
+        location,
+        format!("/portal/{t}/licenses"),
+        "no secret in the URL after sign-in"
+    );
     let set_cookie = portal_set_cookie(&res).expect("the portal cookie");
     for attribute in ["HttpOnly", "SameSite=Lax", &format!("Path=/portal/{t};")] {
         assert!(set_cookie.contains(attribute), "{attribute}: {set_cookie}");
     }
-    assert!(!set_cookie.contains("Secure"), "not Secure on loopback: {set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "not Secure on loopback: {set_cookie}"
+    );
     assert!(!set_cookie.contains(&token));
 
     // Single use: the button again, and the link's page, now say it expired.
     let again = stack.use_portal_link(&http, t, &page, &token).await;
     assert_eq!(again.status().as_u16(), 400);
-    assert!(again.text().await.unwrap().contains("expired or was already used"));
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("expired or was already used"));
     let reopened = stack.open_portal_link(&http, t, &token).await;
     assert_eq!(reopened.status, 400);
 
@@ -205,7 +271,9 @@ async fn the_same_answer_for_any_address_and_a_link_for_owners_only() {
     let token2 = stack.portal_link_token(&owner).await.unwrap();
     let elsewhere = stack.open_portal_link(&http, &other.id, &token2).await;
     assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
-    let elsewhere = stack.use_portal_link(&http, &other.id, &page, &token2).await;
+    let elsewhere = stack
+        .use_portal_link(&http, &other.id, &page, &token2)
+        .await;
     assert_eq!(elsewhere.status().as_u16(), 400);
 }
 
@@ -261,7 +329,12 @@ async fn buyers_see_only_their_own_licenses_of_that_tenant() {
     let other = stack.tenant("Other").await;
     let other_product = stack.product(&other, json!({"name": "Elsewhere"})).await;
     let (status, o1) = stack
-        .api(&other.token, "POST", "/api/licenses", Some(json!({"productId": other_product, "customerEmail": a, "sendEmail": false})))
+        .api(
+            &other.token,
+            "POST",
+            "/api/licenses",
+            Some(json!({"productId": other_product, "customerEmail": a, "sendEmail": false})),
+        )
         .await;
     assert_eq!(status, 201);
     let o1 = o1["id"].as_str().unwrap().to_string();
@@ -269,7 +342,11 @@ async fn buyers_see_only_their_own_licenses_of_that_tenant() {
     let pa = stack.portal_sign_in(&shop.tenant.id, &a).await;
     let list = pa.get("/licenses").await;
     assert!(list.body.contains("Pixel Studio"));
-    assert!(list.body.contains(&a1) && list.body.contains(&a2), "{}", list.body);
+    assert!(
+        list.body.contains(&a1) && list.body.contains(&a2),
+        "{}",
+        list.body
+    );
     assert!(!list.body.contains(&b1) && !list.body.contains(&o1));
     assert!(!list.body.contains("Elsewhere"));
     assert!(list.body.contains("Test"), "test licenses are marked");
@@ -322,7 +399,10 @@ async fn buyers_see_only_their_own_licenses_of_that_tenant() {
     let d = stack.sign_in(&shop.tenant, &owner).await;
     let dvalue = d.cookie.split_once('=').unwrap().1;
     let res = http
-        .get(format!("{}/portal/{}/licenses", stack.base_url, shop.tenant.id))
+        .get(format!(
+            "{}/portal/{}/licenses",
+            stack.base_url, shop.tenant.id
+        ))
         .header("cookie", format!("kh_portal={dvalue}"))
         .send()
         .await
@@ -350,7 +430,10 @@ async fn forms_without_the_csrf_token_are_refused() {
     activate(&shop, &key, &product, "laptop-1").await;
     let p = shop.stack.portal_sign_in(&shop.tenant.id, &a).await;
     for (path, form) in [
-        (format!("/licenses/{id}"), vec![("action", "free"), ("deviceId", "laptop-1")]),
+        (
+            format!("/licenses/{id}"),
+            vec![("action", "free"), ("deviceId", "laptop-1")],
+        ),
         (format!("/licenses/{id}/key"), vec![]),
         ("/sign-out".to_string(), vec![]),
     ] {
@@ -362,7 +445,10 @@ async fn forms_without_the_csrf_token_are_refused() {
     }
     let cross = p
         .http
-        .post(format!("{}/portal/{}/licenses/{id}/key", p.base_url, p.tenant_id))
+        .post(format!(
+            "{}/portal/{}/licenses/{id}/key",
+            p.base_url, p.tenant_id
+        ))
         .header("cookie", &p.cookie)
         .header("sec-fetch-site", "cross-site")
         .form(&[("csrf", p.csrf.as_str())])
@@ -371,7 +457,13 @@ async fn forms_without_the_csrf_token_are_refused() {
         .unwrap();
     assert_eq!(cross.status().as_u16(), 403);
     // Nothing happened: the device is still there.
-    assert_eq!(shop.admin_license(&id).await["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        shop.admin_license(&id).await["devices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // The sign-in form needs its pre-session token too.
     let res = client()
         .post(format!("{}/portal/{}/sign-in", p.base_url, p.tenant_id))
@@ -411,7 +503,12 @@ async fn a_freed_device_is_not_activated_and_the_limit_holds() {
     let product = shop.product(json!({})).await;
     let stack = &shop.stack;
     let (status, _) = stack
-        .api(&shop.tenant.token, "PUT", "/api/portal-settings", Some(json!({"freesPer30Days": 1, "support": "help@acme.example"})))
+        .api(
+            &shop.tenant.token,
+            "PUT",
+            "/api/portal-settings",
+            Some(json!({"freesPer30Days": 1, "support": "help@acme.example"})),
+        )
         .await;
     assert_eq!(status, 200);
     let a = buyer();
@@ -422,26 +519,50 @@ async fn a_freed_device_is_not_activated_and_the_limit_holds() {
     let p = stack.portal_sign_in(&shop.tenant.id, &a).await;
     let page = p.get(&format!("/licenses/{id}")).await;
     assert!(page.body.contains("laptop-1 (Mac)"), "{}", page.body);
-    assert!(page.body.contains("You can free 1 more device"), "{}", page.body);
+    assert!(
+        page.body.contains("You can free 1 more device"),
+        "{}",
+        page.body
+    );
 
     let freed = p
-        .post(&format!("/licenses/{id}"), &[("action", "free"), ("deviceId", "laptop-1")])
+        .post(
+            &format!("/licenses/{id}"),
+            &[("action", "free"), ("deviceId", "laptop-1")],
+        )
         .await;
     assert_eq!(freed.status, 303, "{}", freed.body);
-    let answer = shop.check("validate", &key, &product, Some("laptop-1")).await;
+    let answer = shop
+        .check("validate", &key, &product, Some("laptop-1"))
+        .await;
     assert_eq!(answer["code"], "NOT_ACTIVATED", "{answer}");
-    let answer = shop.check("validate", &key, &product, Some("laptop-2")).await;
+    let answer = shop
+        .check("validate", &key, &product, Some("laptop-2"))
+        .await;
     assert_eq!(answer["code"], "VALID");
 
     let refused = p
-        .post(&format!("/licenses/{id}"), &[("action", "free"), ("deviceId", "laptop-2")])
+        .post(
+            &format!("/licenses/{id}"),
+            &[("action", "free"), ("deviceId", "laptop-2")],
+        )
         .await;
     assert_eq!(refused.status, 409, "{}", refused.body);
-    assert!(refused.body.contains("help@acme.example"), "{}", refused.body);
-    let answer = shop.check("validate", &key, &product, Some("laptop-2")).await;
+    assert!(
+        refused.body.contains("help@acme.example"),
+        "{}",
+        refused.body
+    );
+    let answer = shop
+        .check("validate", &key, &product, Some("laptop-2"))
+        .await;
     assert_eq!(answer["code"], "VALID", "the limit held");
     let page = p.get(&format!("/licenses/{id}")).await;
-    assert!(page.body.contains("the most this portal allows"), "{}", page.body);
+    assert!(
+        page.body.contains("the most this portal allows"),
+        "{}",
+        page.body
+    );
 }
 
 /// A license file for an activated device downloads; the key email is queued again.
@@ -454,23 +575,40 @@ async fn files_download_and_the_key_is_emailed_again() {
     activate(&shop, &key, &product, "desk-1").await;
     let p = shop.stack.portal_sign_in(&shop.tenant.id, &a).await;
     let file = p
-        .post(&format!("/licenses/{id}"), &[("action", "file"), ("deviceId", "desk-1")])
+        .post(
+            &format!("/licenses/{id}"),
+            &[("action", "file"), ("deviceId", "desk-1")],
+        )
         .await;
     assert_eq!(file.status, 200, "{}", file.body);
-    assert!(file.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
-    assert!(file.body.contains("BEGIN KEYHOOK LICENSE FILE"), "{}", file.body);
+    assert!(file.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert!(
+        file.body.contains("BEGIN KEYHOOK LICENSE FILE"),
+        "{}",
+        file.body
+    );
     let not_activated = p
-        .post(&format!("/licenses/{id}"), &[("action", "file"), ("deviceId", "other-9")])
+        .post(
+            &format!("/licenses/{id}"),
+            &[("action", "file"), ("deviceId", "other-9")],
+        )
         .await;
     assert_eq!(not_activated.status, 409);
 
     let before = shop.stack.emails_to(&a).await.len();
-    let sent = p.post(&format!("/licenses/{id}"), &[("action", "resend")]).await;
+    let sent = p
+        .post(&format!("/licenses/{id}"), &[("action", "resend")])
+        .await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     shop.stack.drain_mail().await;
     let mails = shop.stack.emails_to(&a).await;
     assert_eq!(mails.len(), before + 1);
-    assert!(mails.iter().any(|m| m["body"].as_str().unwrap().contains(&key)));
+    assert!(mails
+        .iter()
+        .any(|m| m["body"].as_str().unwrap().contains(&key)));
 }
 
 /// A merchant turns the portal off: its pages say so, no link is sent.
@@ -479,7 +617,12 @@ async fn a_closed_portal_says_so() {
     let shop = Shop::open().await;
     let stack = &shop.stack;
     stack
-        .api(&shop.tenant.token, "PUT", "/api/portal-settings", Some(json!({"enabled": false, "support": "https://acme.example/help"})))
+        .api(
+            &shop.tenant.token,
+            "PUT",
+            "/api/portal-settings",
+            Some(json!({"enabled": false, "support": "https://acme.example/help"})),
+        )
         .await;
     let page = client()
         .get(format!("{}/portal/{}", stack.base_url, shop.tenant.id))
@@ -512,23 +655,42 @@ async fn a_member_sees_what_the_customer_sees_read_only() {
     stack.member(&shop.tenant, &owner, Role::Viewer).await;
     let d = stack.sign_in(&shop.tenant, &owner).await;
     let license_page = d.get(&format!("/dashboard/licenses/{id}")).await;
-    assert!(license_page.body.contains(&format!("/dashboard/licenses/{id}/customer-view")));
-    let view = d.get(&format!("/dashboard/licenses/{id}/customer-view")).await;
+    assert!(license_page
+        .body
+        .contains(&format!("/dashboard/licenses/{id}/customer-view")));
+    let view = d
+        .get(&format!("/dashboard/licenses/{id}/customer-view"))
+        .await;
     assert_eq!(view.status, 200, "{}", view.body);
     assert!(view.body.contains("Pixel Studio") && view.body.contains("laptop-1 (Mac)"));
     assert!(view.body.contains(&format!("what {a} sees")));
     assert!(!view.body.contains(&key));
     assert!(view.body.contains("Free this device"));
-    assert!(!view.body.contains("name=\"csrf\" value=\"") || keyhook_tests::dashboard::csrf_of(&view.body).as_deref() == Some(""));
-    assert_eq!(view.body.matches(" disabled").count(), view.body.matches("<button").count(), "every button disabled");
+    assert!(
+        !view.body.contains("name=\"csrf\" value=\"")
+            || keyhook_tests::dashboard::csrf_of(&view.body).as_deref() == Some("")
+    );
+    assert_eq!(
+        view.body.matches(" disabled").count(),
+        view.body.matches("<button").count(),
+        "every button disabled"
+    );
 
     let other = stack.tenant("Other").await;
     let stranger = format!("{}@example.com", unique("owner"));
     stack.member(&other, &stranger, Role::Owner).await;
     let o = stack.sign_in(&other, &stranger).await;
-    assert_eq!(o.get(&format!("/dashboard/licenses/{id}/customer-view")).await.status, 404);
+    assert_eq!(
+        o.get(&format!("/dashboard/licenses/{id}/customer-view"))
+            .await
+            .status,
+        404
+    );
     let anonymous = client()
-        .get(format!("{}/dashboard/licenses/{id}/customer-view", stack.base_url))
+        .get(format!(
+            "{}/dashboard/licenses/{id}/customer-view",
+            stack.base_url
+        ))
         .send()
         .await
         .unwrap();
@@ -559,10 +721,17 @@ async fn aws_calls_per_portal_page_view() {
         p.get(&path).await; // warm
         counter.reset();
         let page = p.get(&path).await;
-        assert!(page.status == 200 || page.status == 303, "{name}: {}", page.status);
+        assert!(
+            page.status == 200 || page.status == 303,
+            "{name}: {}",
+            page.status
+        );
         let calls = counter.take();
         let total: usize = calls.values().sum();
-        println!("AWS calls per portal page view, {name}: {total} {calls:?}; {} bytes", page.body.len());
+        println!(
+            "AWS calls per portal page view, {name}: {total} {calls:?}; {} bytes",
+            page.body.len()
+        );
         figures.push((name, total));
     }
     for (name, total) in figures {

@@ -10,10 +10,10 @@ use keyhook_cli::{
     delivery_worker, import, mail_worker, provision, server, stream_worker, trigger,
 };
 use keyhook_shared::dashboard::{link::DASHBOARD_SIGN_IN, team};
+use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::portal::sign_in::{
     link_url as portal_link_url, subject as portal_subject, PORTAL_SIGN_IN,
 };
-use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::{Config, Services};
 use serde_json::{json, Value};
 
@@ -552,7 +552,10 @@ async fn dev(args: DevArgs) -> Result<(), BoxError> {
         .error_for_status()?
         .json()
         .await?;
-    for (device, name) in [("demo-laptop", "Work laptop"), ("demo-desktop", "Home desktop")] {
+    for (device, name) in [
+        ("demo-laptop", "Work laptop"),
+        ("demo-desktop", "Home desktop"),
+    ] {
         http.post(format!("{base_url}/api/licenses/activate"))
             .json(&json!({
                 "licenseKey": license["key"], "productId": product_id, "deviceId": device,

@@ -63,8 +63,8 @@ impl Stack {
             .iter()
             .filter_map(|m| m["body"].as_str())
             .filter(|b| b.contains("/portal/"))
-            .filter_map(token_in)
-            .last()
+            .rev()
+            .find_map(token_in)
     }
 
     /// Opens a portal link's page.

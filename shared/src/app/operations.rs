@@ -34,7 +34,6 @@ use serde_json::Value;
 
 use super::openapi::{self, Auth, Auth::*, Gen, Health, Operation, Operation as O};
 use super::routes::{not_served, Function, Gateway, Params, Route};
-use crate::{dashboard, portal};
 use crate::domain::Currency;
 use crate::handlers::admin::{
     self, apps, currencies, events, license_import, licenses, plans, portal_settings,
@@ -48,6 +47,7 @@ use crate::handlers::webhook::Receipt;
 use crate::handlers::{checkout, validate, webhook};
 use crate::http::input::ListBody;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::{dashboard, portal};
 use crate::{Result, Services};
 
 /// Derives everything listed in the module doc from the rows. The idents in the first two

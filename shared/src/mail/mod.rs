@@ -11,7 +11,7 @@ pub mod template;
 
 pub use message::MailMessage;
 pub use outbox::{MailJob, Notice, NoticeJob, Outbox};
-pub use sender::Sender;
 pub use portal_sign_in::PortalSignInMail;
+pub use sender::Sender;
 pub use sign_in::SignInMail;
 pub use template::{render, Rendered, TemplateValues};

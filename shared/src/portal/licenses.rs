@@ -294,7 +294,13 @@ pub async fn act(
 fn download(license: &License, device: &str, file: String) -> ApiResponse {
     let safe: String = device
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect();
     let name = format!("license-{}-{safe}.lic", license.id);
@@ -312,13 +318,18 @@ fn download(license: &License, device: &str, file: String) -> ApiResponse {
 /// `GET /dashboard/licenses/{licenseId}/customer-view`: "see what the customer sees", for a
 /// signed-in member of the license's tenant: the portal's page of the license as its owner
 /// sees it, every action disabled (the page has no form token, and no portal session exists).
-pub async fn customer_view(s: &Services, req: &ApiRequest, license_id: &str) -> Result<ApiResponse> {
+pub async fn customer_view(
+    s: &Services,
+    req: &ApiRequest,
+    license_id: &str,
+) -> Result<ApiResponse> {
     let me = crate::dashboard::session::require(s, req).await?;
     let (tenant, license) = futures::try_join!(
         s.store.get_tenant(&me.tenant_id),
         s.store.get_tenant_license(&me.tenant_id, license_id),
     )?;
-    let tenant = tenant.ok_or_else(|| Error::Unauthorized("the account no longer exists".into()))?;
+    let tenant =
+        tenant.ok_or_else(|| Error::Unauthorized("the account no longer exists".into()))?;
     let license = license.ok_or_else(|| Error::not_found(format!("License {license_id}")))?;
     let email = license.customer_email.clone().ok_or_else(|| {
         Error::Conflict(

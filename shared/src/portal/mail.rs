@@ -31,7 +31,9 @@ pub async fn send(s: &Services, job: &PortalSignInMail) -> Result<()> {
         .await?
         .is_empty()
     {
-        tracing::info!("portal sign-in link requested for an address without licenses; nothing sent");
+        tracing::info!(
+            "portal sign-in link requested for an address without licenses; nothing sent"
+        );
         s.store.mark_sign_in_request_sent(&request.id).await?;
         return Ok(());
     }

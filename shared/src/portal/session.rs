@@ -137,7 +137,11 @@ pub async fn start(s: &Services, tenant_id: &str, email: &str) -> Result<ApiResp
 
 /// The tenant whose portal a request is for, and its buyer if signed in: one `BatchGetItem`.
 /// A tenant that does not exist is not found; a closed portal says so.
-pub async fn load(s: &Services, req: &ApiRequest, tenant_id: &str) -> Result<(Tenant, Option<Buyer>)> {
+pub async fn load(
+    s: &Services,
+    req: &ApiRequest,
+    tenant_id: &str,
+) -> Result<(Tenant, Option<Buyer>)> {
     let hash = web::cookie(req, cookie_name(s))
         .filter(|c| !c.is_empty() && c.len() <= 100)
         .map(|c| token_hash(&c));

@@ -14,7 +14,11 @@ fn is(item: &Item, key: &table_keys::Key) -> bool {
 }
 
 impl Store {
-    pub async fn put_portal_session(&self, session_hash: &str, session: &PortalSession) -> Result<()> {
+    pub async fn put_portal_session(
+        &self,
+        session_hash: &str,
+        session: &PortalSession,
+    ) -> Result<()> {
         let item = Self::item(session, table_keys::portal_session(session_hash))?;
         if !self.put_new(item).await? {
             return Err(Error::Conflict("portal session already exists".into()));
@@ -65,7 +69,11 @@ impl Store {
 
     /// The tenant's products among `ids` (one `BatchGetItem`); missing or foreign ones are
     /// left out.
-    pub async fn get_tenant_products(&self, tenant_id: &str, ids: &[String]) -> Result<Vec<Product>> {
+    pub async fn get_tenant_products(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<Product>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
