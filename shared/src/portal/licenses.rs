@@ -257,37 +257,44 @@ pub async fn act(
     };
     match result {
         Ok(res) => Ok(res),
-        // A refusal is shown on the license's page, above its devices.
-        Err(e @ (Error::Conflict(_) | Error::Validation { .. } | Error::ConflictAt { .. })) => {
-            let status = if matches!(e, Error::Validation { .. }) {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
-            };
-            let message = match &e {
-                Error::Conflict(m) => m.clone(),
-                Error::Validation { message, .. } | Error::ConflictAt { message, .. } => {
-                    message.clone()
-                }
-                _ => unreachable!(),
-            };
-            let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
-            license_page(
-                s,
-                req,
-                &tenant,
-                &Viewer::Buyer(buyer),
-                &license,
-                Extra {
-                    error: Some(message),
-                    status: Some(status),
-                    ..Extra::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e),
+        Err(e) => match refusal(&e) {
+            // A refusal is shown on the license's page, above its devices.
+            Some((status, message)) => {
+                let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
+                license_page(
+                    s,
+                    req,
+                    &tenant,
+                    &Viewer::Buyer(buyer),
+                    &license,
+                    Extra {
+                        error: Some(message),
+                        status: Some(status),
+                        ..Extra::default()
+                    },
+                )
+                .await
+            }
+            None => Err(e),
+        },
     }
+}
+
+/// What a license page says about an action the rules refused (its status and message); other
+/// errors get the error page.
+fn refusal(e: &Error) -> Option<(StatusCode, String)> {
+    Some(match e {
+        Error::Validation { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
+        Error::Conflict(message)
+        | Error::ConflictAt { message, .. }
+        | Error::ConflictCode { message, .. } => (StatusCode::CONFLICT, message.clone()),
+        Error::RateLimited(message) => (StatusCode::TOO_MANY_REQUESTS, message.clone()),
+        Error::Upstream { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Stripe is unavailable at the moment; try again in a few minutes.".into(),
+        ),
+        _ => return None,
+    })
 }
 
 /// A license file as a download.

@@ -54,7 +54,9 @@ pub fn error_page(s: &Services, req: &ApiRequest, e: &Error) -> ApiResponse {
             "This page does not exist, or it is not yours.".to_string(),
         ),
         Error::RateLimited(m) => ("Too many attempts", m.clone()),
-        Error::Conflict(m) => ("Could not do that", m.clone()),
+        Error::Conflict(m) | Error::ConflictCode { message: m, .. } => {
+            ("Could not do that", m.clone())
+        }
         Error::Validation { message, .. } | Error::ConflictAt { message, .. } => {
             ("Could not do that", message.clone())
         }
