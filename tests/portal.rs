@@ -370,7 +370,10 @@ async fn buyers_see_only_their_own_licenses_of_that_tenant() {
     assert_eq!(there.status().as_u16(), 303);
     assert_eq!(
         there.headers()["location"].to_str().unwrap(),
-        format!("/portal/{}?expired=1", other.id)
+        format!(
+            "/portal/{0}?next=%2Fportal%2F{0}%2Flicenses&expired=1",
+            other.id
+        )
     );
 
     // The portal cookie's value as a dashboard session, and at the admin API.
@@ -737,4 +740,85 @@ async fn aws_calls_per_portal_page_view() {
     for (name, total) in figures {
         assert!(total <= 4, "{name}: {total} calls");
     }
+}
+
+/// A license's page opened signed out (an app's "manage your devices" link) asks to sign in,
+/// then lands on that very page; a `next` outside the tenant's licenses is ignored.
+#[tokio::test]
+async fn after_sign_in_the_buyer_lands_where_they_were_sent() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let a = buyer();
+    let (id, _) = license_for(&shop, &product, &a, 2).await;
+    let stack = &shop.stack;
+    let t = &shop.tenant.id;
+    let http = client();
+    let res = http
+        .get(format!("{}/portal/{t}/licenses/{id}", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let sign_in = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        sign_in,
+        format!("/portal/{t}?next=%2Fportal%2F{t}%2Flicenses%2F{id}")
+    );
+    let page = http
+        .get(format!("{}{sign_in}", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    let next_cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("kh_portal_next="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .expect("the page to come back to is remembered");
+    stack.ask_portal_link(&stack.base_url, t, &a).await;
+    let token = stack.portal_link_token(&a).await.unwrap();
+    let link = stack.open_portal_link(&http, t, &token).await;
+    let res = http
+        .post(format!("{}/portal/{t}/link", stack.base_url))
+        .header("cookie", format!("{}; {next_cookie}", link.pre_cookie))
+        .form(&[("pre", link.pre()), ("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/portal/{t}/licenses/{id}")
+    );
+
+    // Somewhere else is not followed.
+    for next in [
+        "https://evil.example/",
+        "/dashboard",
+        &format!("/portal/{t}/licenses//x"),
+    ] {
+        let page = http
+            .get(format!(
+                "{}/portal/{t}?next={}",
+                stack.base_url,
+                urlencoding(next)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !page
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("kh_portal_next=")),
+            "{next}"
+        );
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

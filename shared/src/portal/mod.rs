@@ -38,7 +38,18 @@ pub fn tenant_of_path(path: &str) -> Option<&str> {
 pub fn error_page(s: &Services, req: &ApiRequest, e: &Error) -> ApiResponse {
     let tenant_id = tenant_of_path(&req.path).unwrap_or_default().to_string();
     if matches!(e, Error::Unauthorized(_)) && req.method == Method::GET && !web::is_fragment(req) {
-        return web::redirect(&format!("/portal/{}?expired=1", web::enc(&tenant_id)));
+        // Back to this page after signing in (a license's page linked from an app's
+        // "manage your devices"); "session ended" only for a browser that had one.
+        let ended = if web::cookie(req, session::cookie_name(s)).is_some() {
+            "&expired=1"
+        } else {
+            ""
+        };
+        return web::redirect(&format!(
+            "/portal/{}?next={}{ended}",
+            web::enc(&tenant_id),
+            web::enc(&req.path)
+        ));
     }
     if e.is_retryable() {
         tracing::error!(code = e.code(), error = %e, "portal request failed");

@@ -44,17 +44,7 @@ fn is_loopback(base_url: &str) -> bool {
 
 /// The `Set-Cookie` of a portal session (`max_age` 0 clears it).
 pub fn set_cookie(s: &Services, tenant_id: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if is_loopback(&s.config.public_base_url) {
-        ""
-    } else {
-        "; Secure"
-    };
-    HeaderValue::from_str(&format!(
-        "{}={value}; Path=/portal/{}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
-        cookie_name(s),
-        web::enc(tenant_id)
-    ))
-    .expect("cookie values are ASCII")
+    portal_cookie(s, cookie_name(s), tenant_id, value, max_age)
 }
 
 /// A signed-in buyer.
@@ -108,9 +98,70 @@ impl Viewer {
     }
 }
 
-/// Starts a session for `email` in `tenant_id`'s portal: the cookie, and a redirect to the
-/// buyer's licenses (no secret in that URL).
-pub async fn start(s: &Services, tenant_id: &str, email: &str) -> Result<ApiResponse> {
+/// The cookie that keeps, while a buyer signs in, the portal page they were sent to.
+pub const NEXT_COOKIE: &str = "kh_portal_next";
+
+/// A page of this tenant's portal to go to after sign-in, or nothing (no open redirect: a
+/// path under `/portal/{tenantId}/licenses` of plain characters only).
+pub fn safe_next(tenant_id: &str, next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let home = format!("/portal/{}/licenses", web::enc(tenant_id));
+    let rest = next.strip_prefix(&home)?;
+    let plain = rest.is_empty()
+        || (rest.starts_with('/')
+            && !rest.contains("//")
+            && rest.len() <= 200
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-')));
+    plain.then(|| next.to_string())
+}
+
+/// A `Set-Cookie` of the portal, scoped to its tenant (`max_age` 0 clears it).
+fn portal_cookie(
+    s: &Services,
+    name: &str,
+    tenant_id: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if is_loopback(&s.config.public_base_url) {
+        ""
+    } else {
+        "; Secure"
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/portal/{}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        web::enc(tenant_id)
+    ))
+    .expect("cookie values are ASCII")
+}
+
+/// Remembers (or, with `None`, forgets) the page to go to after sign-in.
+pub fn remember_next(s: &Services, tenant_id: &str, next: Option<&str>) -> HeaderValue {
+    match next {
+        Some(n) => portal_cookie(s, NEXT_COOKIE, tenant_id, &web::enc(n), 3600),
+        None => portal_cookie(s, NEXT_COOKIE, tenant_id, "", 0),
+    }
+}
+
+/// The page remembered for after sign-in, if it is still a safe one.
+pub fn remembered_next(req: &ApiRequest, tenant_id: &str) -> Option<String> {
+    let raw = web::cookie(req, NEXT_COOKIE)?;
+    let decoded: String = url::form_urlencoded::parse(format!("n={raw}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    safe_next(tenant_id, Some(&decoded))
+}
+
+/// Starts a session for `email` in `tenant_id`'s portal: the cookie, and a redirect to `next`
+/// (a [`safe_next`]) or the buyer's licenses (no secret in that URL).
+pub async fn start(
+    s: &Services,
+    tenant_id: &str,
+    email: &str,
+    next: Option<&str>,
+) -> Result<ApiResponse> {
     let id = format!("kps_{}", ids::random_symbols(40).to_ascii_lowercase());
     let now = crate::time::now();
     let expires_at = now + LIFETIME;
@@ -127,12 +178,16 @@ pub async fn start(s: &Services, tenant_id: &str, email: &str) -> Result<ApiResp
             },
         )
         .await?;
-    Ok(
-        web::redirect(&format!("/portal/{}/licenses", web::enc(tenant_id))).with_header(
+    let home = format!("/portal/{}/licenses", web::enc(tenant_id));
+    let target = next
+        .and_then(|n| safe_next(tenant_id, Some(n)))
+        .unwrap_or(home);
+    Ok(web::redirect(&target)
+        .with_header(
             header::SET_COOKIE,
             set_cookie(s, tenant_id, &id, LIFETIME.whole_seconds()),
-        ),
-    )
+        )
+        .with_header(header::SET_COOKIE, remember_next(s, tenant_id, None)))
 }
 
 /// The tenant whose portal a request is for, and its buyer if signed in: one `BatchGetItem`.
@@ -218,6 +273,30 @@ pub async fn end(s: &Services, buyer: &Buyer) -> Result<ApiResponse> {
 #[cfg(test)]
 mod tests {
     use super::is_loopback;
+
+    #[test]
+    fn only_pages_of_the_tenants_portal_come_next() {
+        use super::safe_next;
+        let ok = |n: &str| safe_next("ten_1", Some(n));
+        assert_eq!(
+            ok("/portal/ten_1/licenses/lic_a").as_deref(),
+            Some("/portal/ten_1/licenses/lic_a")
+        );
+        assert_eq!(
+            ok("/portal/ten_1/licenses").as_deref(),
+            Some("/portal/ten_1/licenses")
+        );
+        for bad in [
+            "/portal/ten_2/licenses/lic_a",
+            "/portal/ten_1/licenses//evil.example",
+            "/portal/ten_1/licensesx",
+            "/portal/ten_1/licenses/../../dashboard",
+            "https://evil.example/portal/ten_1/licenses",
+            "/portal/ten_1/licenses/a?b",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_this_machine_is_loopback() {

@@ -104,13 +104,24 @@ pub async fn page(s: &Services, req: &ApiRequest, tenant_id: &str) -> Result<Api
     } else {
         super::notice(req)
     };
-    public_page(
+    let page = public_page(
         s,
         req,
         &tenant,
         StatusCode::OK,
         "sign_in.html",
         context! { title => "Sign in", notice => message },
+    )?;
+    // The page they were sent to, for after signing in (the emailed link opens in this
+    // browser, usually).
+    Ok(
+        match session::safe_next(&tenant.id, req.query_param("next")) {
+            Some(next) => page.with_header(
+                http::header::SET_COOKIE,
+                session::remember_next(s, &tenant.id, Some(&next)),
+            ),
+            None => page,
+        },
     )
 }
 
@@ -214,7 +225,8 @@ pub async fn use_link(s: &Services, req: &ApiRequest, tenant_id: &str) -> Result
         return link_expired(s, req, &tenant);
     };
     tracing::info!(tenant_id = %tenant.id, "portal sign-in with a link");
-    session::start(s, &tenant.id, email).await
+    let next = session::remembered_next(req, &tenant.id);
+    session::start(s, &tenant.id, email, next.as_deref()).await
 }
 
 /// `POST /portal/{tenantId}/sign-out`.
