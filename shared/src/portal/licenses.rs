@@ -70,6 +70,18 @@ pub async fn list_page(
     tenant: &Tenant,
     viewer: &Viewer,
 ) -> Result<ApiResponse> {
+    list_page_with(s, req, tenant, viewer, context! {}, StatusCode::OK).await
+}
+
+/// [`list_page`] with more for the template (a form's error) and a status.
+pub async fn list_page_with(
+    s: &Services,
+    req: &ApiRequest,
+    tenant: &Tenant,
+    viewer: &Viewer,
+    extra: minijinja::Value,
+    status: StatusCode,
+) -> Result<ApiResponse> {
     let licenses = buyer::licenses_of(s, &tenant.id, viewer.email()).await?;
     let ids: Vec<String> = licenses.iter().map(|l| l.product_id.clone()).collect();
     let products = s.store.get_tenant_products(&tenant.id, &ids).await?;
@@ -81,9 +93,9 @@ pub async fn list_page(
         s,
         &Brand::of(tenant),
         Some(viewer),
-        StatusCode::OK,
+        status,
         "licenses.html",
-        context! { title => "Your licenses", licenses => rows, notice => super::notice(req) },
+        context! { title => "Your licenses", licenses => rows, notice => super::notice(req), ..extra },
     )
 }
 

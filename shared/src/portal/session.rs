@@ -155,12 +155,14 @@ pub fn remembered_next(req: &ApiRequest, tenant_id: &str) -> Option<String> {
 }
 
 /// Starts a session for `email` in `tenant_id`'s portal: the cookie, and a redirect to `next`
-/// (a [`safe_next`]) or the buyer's licenses (no secret in that URL).
+/// (a [`safe_next`]) or the buyer's licenses, with `notice` (a key of `portal::notice`). No
+/// secret is in that URL.
 pub async fn start(
     s: &Services,
     tenant_id: &str,
     email: &str,
     next: Option<&str>,
+    notice: Option<&str>,
 ) -> Result<ApiResponse> {
     let id = format!("kps_{}", ids::random_symbols(40).to_ascii_lowercase());
     let now = crate::time::now();
@@ -179,9 +181,11 @@ pub async fn start(
         )
         .await?;
     let home = format!("/portal/{}/licenses", web::enc(tenant_id));
-    let target = next
-        .and_then(|n| safe_next(tenant_id, Some(n)))
-        .unwrap_or(home);
+    let target = match (next.and_then(|n| safe_next(tenant_id, Some(n))), notice) {
+        (Some(n), _) => n,
+        (None, Some(notice)) => format!("{home}?notice={notice}"),
+        (None, None) => home,
+    };
     Ok(web::redirect(&target)
         .with_header(
             header::SET_COOKIE,

@@ -226,7 +226,7 @@ pub async fn use_link(s: &Services, req: &ApiRequest, tenant_id: &str) -> Result
     };
     tracing::info!(tenant_id = %tenant.id, "portal sign-in with a link");
     let next = session::remembered_next(req, &tenant.id);
-    session::start(s, &tenant.id, email, next.as_deref()).await
+    session::start(s, &tenant.id, email, next.as_deref(), None).await
 }
 
 /// `POST /portal/{tenantId}/sign-out`.
