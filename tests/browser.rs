@@ -807,8 +807,22 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     b.wait_text("Acme Apps").await;
     b.check_and_shoot("portal-01-sign-in").await;
     weights.push(("sign-in", page_weight(&b).await));
-    b.fill("#email", &alice).await;
-    b.click("button.primary").await;
+    // By keyboard alone: Tab to the email field, type, Enter.
+    let body = b.css("body").await;
+    let mut focused = Value::Null;
+    for _ in 0..8 {
+        body.send_keys("\u{E004}").await.unwrap();
+        focused = b
+            .js("return document.activeElement && document.activeElement.id;")
+            .await;
+        if focused == "email" {
+            break;
+        }
+    }
+    assert_eq!(focused, "email", "the email field is reachable with Tab");
+    let email_field = b.css("#email").await;
+    email_field.send_keys(&alice).await.unwrap();
+    email_field.send_keys("\u{E007}").await.unwrap();
     b.wait_text("a sign-in link is on its way").await;
     let link = portal_link_from_ses(&stack, &alice, 0).await;
     assert!(
