@@ -27,6 +27,7 @@ use tracing::Instrument;
 use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::license_key::AnyKey;
+use crate::domain::portal_links;
 use crate::domain::{EmailStatus, License, Product};
 use crate::mail::{render, MailJob, MailMessage, TemplateValues};
 use crate::store::purchases::EmailAnchor;
@@ -360,6 +361,7 @@ async fn send(s: &Services, mail: &Mail) -> Result<String> {
         .map(|p| p.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
+    let portal_url = portal_links::portal_url(&s.config.public_base_url, &mail.tenant_id);
     let email = render(
         first.email_template.as_ref(),
         &TemplateValues {
@@ -367,6 +369,7 @@ async fn send(s: &Services, mail: &Mail) -> Result<String> {
             product_name: &product_name,
             customer_email: &mail.to,
             customer_name: mail.customer_name.as_deref(),
+            portal_url: Some(&portal_url),
         },
     );
     s.sender.send(&mail.to, &email).await

@@ -13,6 +13,7 @@ pub mod money;
 pub mod one_time_link;
 pub mod patterns;
 pub mod plan;
+pub mod portal_links;
 pub mod price_mapping;
 pub mod product;
 pub mod purchase;
