@@ -61,6 +61,9 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
     };
     let job = match mail {
         MailMessage::SignIn(job) => return crate::dashboard::mail::send(s, &job).await,
+        MailMessage::ContactChange(job) => {
+            return Box::pin(crate::services::contact_change::send(s, &job)).await
+        }
         // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
         MailMessage::Notice(notice) => {
             return Box::pin(crate::consumers::deliveries::notice::send(s, &notice)).await

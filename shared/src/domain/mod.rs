@@ -2,6 +2,7 @@
 //! HTTP API shows of them is built in `handlers` (secrets never leave this side).
 
 pub mod checkout;
+pub mod contact_change;
 pub mod currency;
 pub mod event_log;
 #[cfg(test)]
