@@ -167,6 +167,26 @@ async fn the_products_template_is_used_with_values_escaped_in_html() {
     );
 }
 
+#[tokio::test]
+async fn the_default_email_links_to_the_merchants_customer_portal() {
+    let stack = Stack::start().await;
+    let (tenant_id, _, email) = purchase(&stack, json!({})).await;
+    stack.drain_mail().await;
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    let portal = format!(
+        "{}/portal/{tenant_id}",
+        stack.services.config.public_base_url
+    );
+    let body = emails[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains(&format!(
+            "Manage your devices and keys: <a href=\"{portal}\">{portal}</a>"
+        )),
+        "{body}"
+    );
+}
+
 /// Fails the first `TransactWriteItems` call made through the client it is set on: the write
 /// that records an email as sent, once SES has accepted it.
 #[derive(Debug, Clone, Default)]

@@ -2,6 +2,7 @@
 //! HTTP API shows of them is built in `handlers` (secrets never leave this side).
 
 pub mod checkout;
+pub mod contact_change;
 pub mod currency;
 pub mod event_log;
 #[cfg(test)]
@@ -13,6 +14,7 @@ pub mod money;
 pub mod one_time_link;
 pub mod patterns;
 pub mod plan;
+pub mod portal_links;
 pub mod price_mapping;
 pub mod product;
 pub mod purchase;

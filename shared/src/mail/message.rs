@@ -1,5 +1,5 @@
 //! The one message type of the mail queue. Every producer sends a [`MailMessage`], tagged by
-//! `kind` (`purchase`, `resend`, `notice`, `sign_in`), and the mailer matches it once.
+//! `kind` (`purchase`, `resend`, `notice`, `sign_in`, `contact_change`), and the mailer matches it once.
 //!
 //! Messages queued by a version before the tag (the same fields without `kind`) are still read
 //! ([`MailMessage::parse`] falls back to those shapes), so a deploy loses none of them.
@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::contact_change::ContactChangeMail;
 use super::outbox::{MailJob, NoticeJob};
 use super::sign_in::SignInMail;
 
@@ -34,6 +35,8 @@ pub enum MailMessage {
     Notice(NoticeJob),
     /// A dashboard sign-in link (a requested sign-in, an invitation, a welcome).
     SignIn(SignInMail),
+    /// A buyer's contact-change confirmation link, to the new address.
+    ContactChange(ContactChangeMail),
 }
 
 impl MailMessage {
@@ -89,6 +92,12 @@ impl From<MailJob> for MailMessage {
 impl From<&NoticeJob> for MailMessage {
     fn from(job: &NoticeJob) -> Self {
         MailMessage::Notice(job.clone())
+    }
+}
+
+impl From<&ContactChangeMail> for MailMessage {
+    fn from(job: &ContactChangeMail) -> Self {
+        MailMessage::ContactChange(job.clone())
     }
 }
 
@@ -152,6 +161,12 @@ mod tests {
             (
                 sign_in(),
                 json!({"kind": "sign_in", "signInRequest": "sir_1"}),
+            ),
+            (
+                MailMessage::ContactChange(ContactChangeMail {
+                    contact_change_request: "ccr_1".into(),
+                }),
+                json!({"kind": "contact_change", "contactChangeRequest": "ccr_1"}),
             ),
         ];
         for (message, body) in cases {

@@ -4,6 +4,7 @@
 pub mod aliases;
 pub mod apps;
 pub mod checkout_sessions;
+pub mod contact_changes;
 pub mod currencies;
 pub mod deliveries;
 pub mod events;

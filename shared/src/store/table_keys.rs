@@ -127,6 +127,16 @@ pub fn session(session_hash: &str) -> Key {
     (format!("SESSION#{session_hash}"), "SESSION".into())
 }
 
+/// A buyer's contact-change request (`domain::contact_change`), by its id (`ccr_…`).
+pub fn contact_change_request(request_id: &str) -> Key {
+    (format!("CONTACT#{request_id}"), "REQUEST".into())
+}
+
+/// A contact-change confirmation link, by the SHA-256 of its token.
+pub fn contact_change_link(token_hash: &str) -> Key {
+    (format!("CONTACT#{token_hash}"), "LINK".into())
+}
+
 /// A one-time link (`domain::one_time_link`), by the SHA-256 of its token.
 pub fn one_time_link(token_hash: &str) -> Key {
     (format!("SIGNIN#{token_hash}"), "SIGNIN".into())

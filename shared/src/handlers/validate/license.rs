@@ -17,7 +17,7 @@ use crate::backoff::Backoff;
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{rules, Check, Code, Decision, LicenseUsage, Verdict};
-use crate::domain::License;
+use crate::domain::{portal_links, License};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::license_usage::ChangeWrite;
 use crate::{Error, Result, Services};
@@ -234,6 +234,8 @@ pub async fn respond_decided(
     // A key for another product says nothing about that product's license.
     let summary =
         (d.verdict.code != Code::ProductMismatch).then(|| LicenseSummary::of(&d.license, d.now));
+    let manage_url =
+        (d.verdict.code == Code::DeviceLimitReached).then(|| manage_url(s, &d.license));
     respond(
         s,
         Some(&d.license.tenant_id),
@@ -241,10 +243,16 @@ pub async fn respond_decided(
             license_id: Some(&d.license.id),
             livemode: d.livemode,
             license: summary,
+            manage_url: manage_url.as_deref(),
             ..Answer::to(input, device_hash, d.verdict, d.now)
         },
     )
     .await
+}
+
+/// Where the buyer of `license` frees a device: its page in the merchant's customer portal.
+pub fn manage_url(s: &Services, license: &License) -> String {
+    portal_links::license_url(&s.config.public_base_url, &license.tenant_id, &license.id)
 }
 
 /// The pause before re-reading after a lost race, growing with the attempts (5 ms doubling,
