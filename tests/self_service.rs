@@ -24,7 +24,11 @@ async fn license_for(
     event["data"]["object"]["customer_email"] = json!(email);
     let (status, receipt) = shop
         .stack
-        .post_event(WEBHOOK, &event, &app.webhook_secret)
+        .post_event(
+            &format!("{WEBHOOK}/{}", app.id),
+            &event,
+            &app.webhook_secret,
+        )
         .await;
     assert_eq!(status, 200, "{receipt}");
     let id = receipt["licenseIds"][0].as_str().unwrap().to_string();
