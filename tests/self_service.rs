@@ -3,6 +3,7 @@
 //! validating and is recorded as the customer's, and the 30-day limit holds under concurrent
 //! frees.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use keyhook_shared::handlers::self_service::{self as portal, SelfServiceError};
 use keyhook_tests::merchant::MerchantEndpoint;
@@ -297,4 +298,35 @@ async fn the_limit_holds_under_concurrent_frees_and_zero_turns_it_off() {
             .unwrap(),
         2
     );
+}
+
+#[tokio::test]
+async fn licenses_issued_before_the_buyer_index_join_it_once_indexed() {
+    let shop = Shop::open().await;
+    let s = &shop.stack.services;
+    let t = shop.tenant.id.clone();
+    let product = shop.product(json!({})).await;
+    let email = format!("{}@example.com", unique("ada"));
+    let (id, _) = license_for(&shop, (&shop.tenant, &shop.app), &product, &email).await;
+    let someone_else =
+        license_for(&shop, (&shop.tenant, &shop.app), &product, "x@example.com").await;
+    // As a license written before the index was: no `gsi2` keys.
+    let dynamo = aws_sdk_dynamodb::Client::new(&shop.stack.sdk);
+    for license in [&id, &someone_else.0] {
+        dynamo
+            .update_item()
+            .table_name(&shop.stack.resources.table)
+            .key("pk", AttributeValue::S(format!("LICENSE#{license}")))
+            .key("sk", AttributeValue::S("LICENSE".into()))
+            .update_expression("REMOVE gsi2pk, gsi2sk")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(portal::licenses_of(s, &t, &email).await.unwrap().is_empty());
+
+    assert_eq!(s.store.index_buyers(&t).await.unwrap(), 2);
+    let listed = portal::licenses_of(s, &t, &email).await.unwrap();
+    assert_eq!(ids(&listed), vec![id]);
+    assert_eq!(s.store.index_buyers(&t).await.unwrap(), 0, "idempotent");
 }

@@ -20,6 +20,49 @@ impl Store {
         Ok(item)
     }
 
+    /// Puts the tenant's licenses written before the buyer index (owner address, no `gsi2`
+    /// keys) into it; how many. Idempotent: each write is conditional on the keys being absent
+    /// and the address unchanged, so it never undoes a concurrent change of the address.
+    pub async fn index_buyers(&self, tenant_id: &str) -> Result<usize> {
+        let mut cursor = None;
+        let mut indexed = 0;
+        loop {
+            let page = self
+                .list_licenses(tenant_id, 200, cursor.as_deref(), &[])
+                .await?;
+            for l in &page.items {
+                let Some(email) = &l.customer_email else {
+                    continue;
+                };
+                let mut update = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_attrs(table_keys::license(&l.id))))
+                    .update_expression("SET #pk2 = :pk2, #sk2 = :sk2")
+                    .condition_expression("attribute_not_exists(#pk2) AND customerEmail = :e")
+                    .expression_attribute_names("#pk2", table_keys::GSI2_PK)
+                    .expression_attribute_names("#sk2", table_keys::GSI2_SK)
+                    .expression_attribute_values(":e", AttributeValue::S(email.clone()));
+                for (name, value) in buyer_keys(l) {
+                    let placeholder = if name == table_keys::GSI2_PK {
+                        ":pk2"
+                    } else {
+                        ":sk2"
+                    };
+                    update = update.expression_attribute_values(placeholder, value);
+                }
+                if applied(update.send().await)? {
+                    indexed += 1;
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(indexed),
+            }
+        }
+    }
+
     /// A buyer's licenses with one tenant, newest first (`gsi2`, by owner address, every page).
     pub async fn buyer_licenses(&self, tenant_id: &str, email: &str) -> Result<Vec<License>> {
         let partition = table_keys::buyer_partition(tenant_id, email);
