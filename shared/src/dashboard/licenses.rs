@@ -207,11 +207,10 @@ async fn license_page(
     let c = me.caller();
     let (license, key) = key_apart(core::get_license(s, &c, id).await?);
     let product = products::get_product(s, &c, &license.product_id).await.ok();
-    // The IPs admitted under maxIps live beside the license (the validation routes' usage).
-    let ips = core::list_license_ips(s, &c, id).await?;
+    // The IPs admitted under maxIps and the activity live beside the license (its usage).
+    let (ips, activity) = core::license_usage(s, &c, id).await?;
     let expires_date = license.expires_at.as_deref().map(|t| t[..10].to_string());
-    let activity: Vec<Value> = core::license_activity(s, &c, id)
-        .await?
+    let activity: Vec<Value> = activity
         .items
         .into_iter()
         .map(|e| {

@@ -1,25 +1,16 @@
-//! Who did what to a license, and when: its activity log, shown on the dashboard's license
-//! page and at `GET /api/licenses/{id}/activity`, and the `actor` of its outgoing webhooks.
+//! Who did what to a license, and when: its activity log (the dashboard's license page,
+//! `GET /api/licenses/{id}/activity`) and the `actor` of its outgoing webhooks.
 //!
-//! **Who** is one of four [`Actor`]s. The merchant is anyone acting with the tenant's
-//! authority: a member in the dashboard, an API token (the merchant's own scripts, an
-//! operator's `keyhook` CLI, which calls the same admin API, and an import of licenses). Stripe
-//! is what Stripe's events cause (purchases, refunds, disputes, subscription changes), whether
-//! they arrive by webhook or by reconciliation. The app is the merchant's software through the
-//! validation API (activating and deactivating devices). The customer is the buyer in the
-//! customer portal.
+//! The merchant is anyone with the tenant's authority (dashboard, API token, CLI, import);
+//! Stripe is what Stripe's events cause (webhook or reconciliation); the app is the validation
+//! API; the customer is the buyer in the portal.
 //!
-//! **Where it is stored**: a bounded list on the license item itself (attribute `activity`),
-//! never a separate item. So every entry is written by the very `UpdateItem` (or issuing
-//! `Put`) that makes the change it records: a change is never committed without its entry nor
-//! an entry without its change, with no transaction added to the hot validation path, and the
-//! table's stream shows the change and its entry in one record (which is how an outgoing
-//! webhook knows its `actor`: `domain::webhooks::derive`). Entries are appended with
-//! `list_append` (never conditional on the list), so two concurrent changes both keep theirs;
-//! the list is cut back to the newest [`MAX_ACTIVITY`] entries once it passes
-//! `MAX_ACTIVITY + TRIM_SLACK` (see `store::activity`). An entry is at most about 600 bytes, so
-//! the log stays under 40 KB beside the devices' 256 KiB: the item keeps far below DynamoDB's
-//! 400 KB.
+//! The log is a bounded list on the license item (attribute `activity`), appended to by the
+//! very write that makes the change: no change without its entry, no entry without its change,
+//! no transaction on the validation path, and the stream record that carries the change also
+//! carries its entry (how a webhook knows its actor, `domain::webhooks::derive`). Appends are
+//! unconditional `list_append`s so concurrent changes all keep theirs; `store::activity` cuts
+//! the list back to the newest [`MAX_ACTIVITY`] so the item stays far below DynamoDB's limit.
 
 use std::net::IpAddr;
 

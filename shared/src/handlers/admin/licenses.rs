@@ -129,18 +129,28 @@ pub struct AdmittedIpView {
     pub admitted_at: String,
 }
 
-/// The IPs admitted under a license's `maxIps` (kept beside the license, in the validation
-/// routes' usage record); a license of another tenant is not found.
-pub async fn list_license_ips(s: &Services, c: &Caller, id: &str) -> Result<Vec<AdmittedIpView>> {
+/// A license's IPs admitted under `maxIps` and its activity (newest first), kept beside it in
+/// the item's usage: one read for the dashboard's license page. Another tenant's: not found.
+pub async fn license_usage(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+) -> Result<(Vec<AdmittedIpView>, ActivityView)> {
     match s.store.get_license_with_usage(id).await? {
-        Some((l, usage)) if l.tenant_id == c.tenant_id => Ok(usage
-            .ips
-            .into_iter()
-            .map(|ip| AdmittedIpView {
-                ip: ip.ip,
-                admitted_at: ts(ip.admitted_at),
-            })
-            .collect()),
+        Some((l, usage)) if l.tenant_id == c.tenant_id => {
+            let ips = usage
+                .ips
+                .into_iter()
+                .map(|ip| AdmittedIpView {
+                    ip: ip.ip,
+                    admitted_at: ts(ip.admitted_at),
+                })
+                .collect();
+            let activity = ActivityView {
+                items: activity::newest_first(usage.activity),
+            };
+            Ok((ips, activity))
+        }
         _ => Err(Error::not_found(format!("License {id}"))),
     }
 }
