@@ -122,6 +122,15 @@ pub fn member_partition(email: &str) -> String {
     format!("{}{email}", kind::MEMBER)
 }
 
+/// `gsi2` partition of a buyer's licenses with one tenant (the customer portal's list): the
+/// owner address normalised (`domain::member::normalize_email`), so case never hides one.
+pub fn buyer_partition(tenant_id: &str, email: &str) -> String {
+    format!(
+        "BUYER#{tenant_id}#{}",
+        crate::domain::member::normalize_email(email)
+    )
+}
+
 /// A dashboard session, by the SHA-256 of its cookie.
 pub fn session(session_hash: &str) -> Key {
     (format!("SESSION#{session_hash}"), "SESSION".into())

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::answer::{respond, Answer, LicenseSummary};
 use super::input::{Environment, ValidationInput};
 use crate::backoff::Backoff;
+use crate::domain::activity::{Actor, Origin};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{rules, Check, Code, Decision, LicenseUsage, Verdict};
@@ -103,7 +104,9 @@ pub async fn decide(
     route: Route,
     input: &ValidationInput,
     key: &AnyKey,
+    actor: Actor,
 ) -> Result<Option<Decided>> {
+    let origin = Origin::new(actor, source_ip);
     let mut at = Lookup::of(key, &input.product_id);
     let ip = client_ip_key(source_ip);
     let mut test_accepted = None;
@@ -155,7 +158,7 @@ pub async fn decide(
             Decision::Change(v, change) => {
                 match s
                     .store
-                    .write_license_change(&license, &usage, &change, now)
+                    .write_license_change(&license, &usage, &change, now, &origin)
                     .await?
                 {
                     ChangeWrite::Written => {
@@ -218,7 +221,7 @@ pub async fn answer(
         return not_found(s, input, device_hash.as_deref(), None).await;
     };
     let license_id = key.license_id(&input.product_id);
-    let Some(decided) = decide(s, req.source_ip, route, input, &key).await? else {
+    let Some(decided) = decide(s, req.source_ip, route, input, &key, Actor::App).await? else {
         return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
     };
     respond_decided(s, input, device_hash.as_deref(), &decided).await
