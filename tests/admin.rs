@@ -1064,3 +1064,68 @@ async fn the_openapi_document_and_its_page_are_served() {
         .starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("/openapi.json"));
 }
+
+#[tokio::test]
+async fn a_licenses_activity_keeps_its_newest_entries_and_is_the_tenants_only() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({})).await;
+    let (id, _) = shop.license_with_id(&product).await;
+    let path = format!("/api/licenses/{id}");
+    // 70 changes: the log is cut back to the newest 50 once it passes 60.
+    for n in 1..=70 {
+        let (status, body) = shop
+            .stack
+            .api(
+                &shop.tenant.token,
+                "PATCH",
+                &path,
+                Some(json!({"maxDevices": n})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, activity) = shop
+        .stack
+        .api(&shop.tenant.token, "GET", &format!("{path}/activity"), None)
+        .await;
+    assert_eq!(status, 200, "{activity}");
+    let items = activity["items"].as_array().unwrap();
+    assert!((50..=60).contains(&items.len()), "{}", items.len());
+    assert_eq!(
+        (
+            &items[0]["action"],
+            &items[0]["from"],
+            &items[0]["to"],
+            &items[0]["actor"]
+        ),
+        (
+            &json!("max_devices_changed"),
+            &json!("69"),
+            &json!("70"),
+            &json!("merchant")
+        )
+    );
+    let tos: Vec<u64> = items
+        .iter()
+        .map(|e| e["to"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<u64> = (71 - items.len() as u64..=70).rev().collect();
+    assert_eq!(tos, expected, "newest first, the oldest cut");
+
+    let other = shop.stack.tenant("Other").await;
+    let (status, body) = shop
+        .stack
+        .api(&other.token, "GET", &format!("{path}/activity"), None)
+        .await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+    let (status, _) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "GET",
+            "/api/licenses/lic_nope/activity",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}

@@ -72,6 +72,15 @@ async fn the_client_validates_activates_checks_out_and_runs_offline() {
     let other = keyhook_client::fingerprint::device_id_from(&product, "another-machine");
     let s = client.activate(&key, &other, None).await.unwrap();
     assert_eq!(s.code, "DEVICE_LIMIT_REACHED");
+    // With where the buyer frees a seat: the license's page in the merchant's portal.
+    let license_id = receipt["licenseIds"][0].as_str().unwrap();
+    let portal = format!("/portal/{}/licenses/{license_id}", tenant.id);
+    assert!(
+        s.manage_url
+            .as_deref()
+            .is_some_and(|u| u.ends_with(&portal)),
+        "{s:?}"
+    );
     // A trial for a fresh device, verified as a trial of this product and device.
     let s = client.validate(None, &other).await.unwrap();
     assert_eq!((s.valid, s.code.as_str()), (true, "TRIAL"));
@@ -85,7 +94,8 @@ async fn the_client_validates_activates_checks_out_and_runs_offline() {
     assert_eq!(payload.entitlements, vec!["pro"]);
     let refused = client.checkout_file(&key, &other, None, false).await;
     assert!(
-        matches!(&refused, Err(Error::Refused { code, .. }) if code == "DEVICE_LIMIT_REACHED"),
+        matches!(&refused, Err(Error::Refused { code, manage_url: Some(u), .. })
+            if code == "DEVICE_LIMIT_REACHED" && u.ends_with(&portal)),
         "{refused:?}"
     );
 

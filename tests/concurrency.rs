@@ -6,6 +6,7 @@
 //! revocation stays, the devices stay, and the last PATCH's name and limit are the ones kept.
 
 use futures::future::join_all;
+use keyhook_shared::domain::activity::{Actor, Origin};
 use keyhook_tests::stripe::{self as fake, Shape};
 use keyhook_tests::{checkout_event, Stack, TestApp, TestTenant, WEBHOOK};
 use serde_json::{json, Value};
@@ -185,7 +186,13 @@ async fn a_rename_leaves_a_validation_decision_current_and_a_limit_change_does_n
             ..Default::default()
         };
         store
-            .write_license_change(&license, &usage, &change, time::OffsetDateTime::now_utc())
+            .write_license_change(
+                &license,
+                &usage,
+                &change,
+                time::OffsetDateTime::now_utc(),
+                &Origin::new(Actor::App, None),
+            )
             .await
             .unwrap()
     };

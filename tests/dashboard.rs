@@ -1048,6 +1048,18 @@ async fn license_actions_go_through_the_api_rules() {
         .await;
     assert_eq!(freed.status, 303, "{}", freed.body);
     assert_eq!(api_license().await["devices"], json!([]));
+    // The license page's Activity names who freed it: the merchant, after the app's activation.
+    let page = d.get(&path).await.body;
+    let activity = &page[page
+        .find("id=\"activity-title\"")
+        .expect("an Activity section")..];
+    let freed_at = activity.find("Device freed").expect("the free is listed");
+    let activated_at = activity
+        .find("Device activated")
+        .expect("the activation is listed");
+    assert!(freed_at < activated_at, "newest first");
+    assert!(activity[freed_at..activated_at].contains("merchant"));
+    assert!(activity[activated_at..].contains("app"));
 
     assert_eq!(d.post(&path, &[("action", "suspend")]).await.status, 303);
     assert_eq!(api_license().await["status"], "suspended");

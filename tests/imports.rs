@@ -6,6 +6,7 @@
 //! dates at the end of year 9999 are an entry's error, never a panic.
 
 use keyhook_shared::crypto::{seal, SealContext};
+use keyhook_shared::domain::activity::{Actor, Origin};
 use keyhook_shared::domain::license::KEY_SEAL_FIELD;
 use keyhook_shared::domain::license_key::AnyKey;
 use keyhook_shared::domain::{EmailStatus, ExpirationStart, License, LicenseSource, LicenseStatus};
@@ -196,7 +197,7 @@ async fn legacy_license(stack: &Stack, tenant: &TestTenant, product: &str, key: 
     let written = stack
         .services
         .store
-        .write_imported(&[(license, record)])
+        .write_imported(&[(license, record)], &merchant())
         .await
         .unwrap();
     assert_eq!(written, vec![ImportWrite::Written]);
@@ -382,7 +383,7 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
     let written = stack
         .services
         .store
-        .write_imported(&[(intruder, record)])
+        .write_imported(&[(intruder, record)], &merchant())
         .await
         .unwrap();
     assert_eq!(written, vec![ImportWrite::LicenseExists]);
@@ -514,4 +515,9 @@ async fn dates_at_the_end_of_year_9999_are_an_entrys_error_never_a_panic() {
         (422, Some("validation_failed"), Some("expiresAt")),
         "{body}"
     );
+}
+
+/// An import's origin: the merchant, from no known address.
+fn merchant() -> Origin {
+    Origin::new(Actor::Merchant, None)
 }

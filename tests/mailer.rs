@@ -10,7 +10,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use keyhook_shared::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use keyhook_shared::consumers::mailer;
-use keyhook_shared::mail::MailJob;
+use keyhook_shared::domain::member::{LinkReason, Role, SignInRequest};
+use keyhook_shared::mail::{MailJob, MailMessage, SignInMail};
 use keyhook_shared::store::Store;
 use keyhook_shared::Services;
 use keyhook_tests::{checkout_event, Stack, WEBHOOK};
@@ -59,6 +60,44 @@ async fn a_redelivered_job_for_a_sent_email_sends_nothing() {
     let response = mailer::handle_batch(&stack.services, batch(&[job.clone(), job])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(stack.emails_to(&email).await.len(), 1, "still one email");
+}
+
+#[tokio::test]
+async fn a_redelivered_sign_in_job_sends_one_email() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant("Acme").await;
+    let email = "owner@acme.example";
+    stack.member(&tenant, email, Role::Owner).await;
+    let now = keyhook_shared::time::now();
+    let request = SignInRequest {
+        id: "sir_redelivered".into(),
+        email: email.into(),
+        reason: LinkReason::SignIn,
+        tenant_id: None,
+        invited_by: None,
+        created_at: now,
+        sent_at: None,
+        ttl: now.unix_timestamp() + 3_600,
+    };
+    stack
+        .services
+        .store
+        .put_sign_in_request(&request)
+        .await
+        .unwrap();
+    let job = serde_json::to_string(&MailMessage::SignIn(SignInMail {
+        sign_in_request: request.id.clone(),
+    }))
+    .unwrap();
+    for _ in 0..2 {
+        let response = mailer::handle_batch(&stack.services, batch(&[job.clone()])).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    assert_eq!(
+        stack.emails_to(email).await.len(),
+        1,
+        "the second delivery sends nothing"
+    );
 }
 
 #[tokio::test]
@@ -164,6 +203,26 @@ async fn the_products_template_is_used_with_values_escaped_in_html() {
     assert_eq!(
         emails[0]["subject"],
         "Acme <Studio> for <script>alert(1)</script>"
+    );
+}
+
+#[tokio::test]
+async fn the_default_email_links_to_the_merchants_customer_portal() {
+    let stack = Stack::start().await;
+    let (tenant_id, _, email) = purchase(&stack, json!({})).await;
+    stack.drain_mail().await;
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    let portal = format!(
+        "{}/portal/{tenant_id}",
+        stack.services.config.public_base_url
+    );
+    let body = emails[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains(&format!(
+            "Manage your devices and keys: <a href=\"{portal}\">{portal}</a>"
+        )),
+        "{body}"
     );
 }
 

@@ -495,6 +495,44 @@ async fn devices_are_limited_reactivation_is_idempotent_and_deactivation_frees_a
     assert_eq!(devices, vec![("b", "b's laptop"), ("c", "c's laptop")]);
 }
 
+/// The app shows the buyer where to free a seat: the refusal links, signed, to the license's
+/// page in the merchant's customer portal; other answers carry no link.
+#[tokio::test]
+async fn an_activation_past_the_limit_links_to_the_licenses_portal_page() {
+    let shop = Shop::live().await;
+    let product = shop.product(json!({"maxDevices": 1})).await;
+    let (id, key) = shop.license_with_id(&product).await;
+    let activate = |device: &'static str| {
+        shop.post(
+            ACTIVATE,
+            json!({"licenseKey": key, "productId": product, "deviceId": device, "nonce": "n-1"}),
+        )
+    };
+    let first = activate("a").await;
+    assert_eq!(first.body["code"], "VALID", "{}", first.raw);
+    assert!(first.body.get("manageUrl").is_none(), "{}", first.raw);
+
+    let refused = activate("b").await;
+    assert_eq!(
+        refused.body["code"], "DEVICE_LIMIT_REACHED",
+        "{}",
+        refused.raw
+    );
+    let url = format!(
+        "{}/portal/{}/licenses/{id}",
+        shop.stack.base_url.trim_end_matches('/'),
+        shop.tenant.id
+    );
+    assert_eq!(refused.body["manageUrl"], json!(url));
+    // Signed: the verifier accepts the answer, and a changed link breaks the signature.
+    let keys = shop.public_key().await;
+    let expected = asked(&product, Some("b"), Some("n-1"), Some(&key));
+    assert_eq!(verifies(&keys, &refused.raw, expected), Ok(()));
+    let forged = refused.raw.replace(&url, "https://evil.example/portal");
+    let expected = asked(&product, Some("b"), Some("n-1"), Some(&key));
+    assert!(verifies(&keys, &forged, expected).is_err());
+}
+
 #[tokio::test]
 async fn fifty_simultaneous_activations_of_different_devices_leave_exactly_five() {
     let shop = Shop::live().await;

@@ -1037,3 +1037,120 @@ async fn concurrent_edits_of_different_fields_all_stay() {
         assert_eq!(e["version"], 5, "one version per edit: {e}");
     }
 }
+
+#[tokio::test]
+async fn a_device_freed_by_the_merchant_is_recorded_as_theirs_and_its_webhook_says_so() {
+    use keyhook_shared::domain::activity::Actor;
+    use keyhook_shared::handlers::validate;
+
+    let Shop { stack, tenant, app } = Shop::open().await;
+    let product = stack.product(&tenant, json!({"maxDevices": 2})).await;
+    let merchant = MerchantEndpoint::start(&stack.services.clock, &[], 200).await;
+    stack
+        .endpoint(
+            &tenant,
+            json!({"url": merchant.url, "eventTypes": ["license.activated", "license.deactivated", "license.suspended"]}),
+        )
+        .await;
+    let (event, _) = checkout_event(&product, None);
+    stack.post_event(WEBHOOK, &event, &app.webhook_secret).await;
+    let license = stack.licenses(&tenant, "").await[0].clone();
+    let (lid, key) = (
+        license["id"].as_str().unwrap(),
+        license["key"].as_str().unwrap(),
+    );
+    let activate = json!({"licenseKey": key, "productId": product, "deviceId": "mac-1", "environment": "test"});
+    assert_eq!(
+        post_json(&stack, "/api/licenses/activate", activate).await["valid"],
+        true
+    );
+    // The dashboard's "Deactivate" (the same core it calls), from the member's address.
+    let ip = "203.0.113.9".parse().ok();
+    let input = validate::input::deactivation(key, &product, "mac-1").unwrap();
+    let verdict = validate::deactivate_device(&stack.services, ip, &input, Actor::Merchant)
+        .await
+        .unwrap();
+    assert_eq!(
+        verdict.code,
+        keyhook_shared::domain::validation::Code::NotActivated
+    );
+    let (status, body) = stack
+        .api(
+            &tenant.token,
+            "PATCH",
+            &format!("/api/licenses/{lid}"),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    stack.deliver().await;
+
+    let mut actors: Vec<(String, Value)> = merchant
+        .received()
+        .iter()
+        .map(|r| {
+            let p = r.json();
+            (
+                p["type"].as_str().unwrap().to_string(),
+                p["data"]["actor"].clone(),
+            )
+        })
+        .collect();
+    actors.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        actors,
+        [
+            ("license.activated".to_string(), json!("app")),
+            ("license.deactivated".to_string(), json!("merchant")),
+            ("license.suspended".to_string(), json!("merchant")),
+        ]
+    );
+
+    // The activity, newest first, with who and from where.
+    let (status, activity) = stack
+        .api(
+            &tenant.token,
+            "GET",
+            &format!("/api/licenses/{lid}/activity"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{activity}");
+    let items = activity["items"].as_array().unwrap();
+    let seen: Vec<(&str, &str)> = items
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("status_changed", "merchant"),
+            ("device_deactivated", "merchant"),
+            ("device_activated", "app"),
+            ("issued", "stripe"),
+        ]
+    );
+    assert_eq!(
+        (&items[0]["from"], &items[0]["to"]),
+        (&json!("active"), &json!("suspended"))
+    );
+    assert_eq!(items[1]["ip"], "203.0.113.9");
+    assert_eq!(items[1]["deviceId"], "mac-1");
+    assert!(
+        items[3].get("ip").is_none(),
+        "Stripe's events have no client address"
+    );
+
+    // Another tenant's token: the license does not exist for it.
+    let other = stack.tenant("Other").await;
+    let (status, body) = stack
+        .api(
+            &other.token,
+            "GET",
+            &format!("/api/licenses/{lid}/activity"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+}

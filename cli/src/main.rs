@@ -140,6 +140,12 @@ enum TenantCommand {
         #[arg(long)]
         id: String,
     },
+    /// Put a tenant's licenses issued before the customer portal into its buyer index (each
+    /// buyer's list in the portal). Idempotent; run once per tenant after deploying it.
+    IndexBuyers {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +257,14 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 "tenant:    {}\napi token: {token}\n(the token is shown only now)",
                 t.id
             );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::IndexBuyers { id },
+        } => {
+            let services = services_from_env().await?;
+            let indexed = services.store.index_buyers(&id).await?;
+            println!("tenant {id}: {indexed} licenses added to the buyer index");
             Ok(())
         }
         Command::Tenant {

@@ -44,6 +44,9 @@ type Answer struct {
 	Nonce      string
 	SignedAt   string
 	Kid        string
+	// With DEVICE_LIMIT_REACHED: the license's page in the merchant's customer portal, where
+	// the buyer frees a device ("" otherwise).
+	ManageURL string
 
 	// As read: nil when absent (an empty member is not an absent one).
 	deviceHash, licenseID, nonce *string
@@ -128,6 +131,7 @@ func readAnswer(f *fields) (*Answer, error) {
 		Detail: f.str("detail"), Livemode: f.boolean("livemode"), ProductID: f.str("productId"),
 		deviceHash: f.optString("deviceHash"), licenseID: f.optString("licenseId"),
 		nonce: f.optString("nonce"), SignedAt: f.str("signedAt"), Kid: f.str("kid"),
+		ManageURL: deref(f.optString("manageUrl")),
 	}
 	if l := f.object("license"); l != nil {
 		a.License = &AnswerLicense{ID: l.str("id"), ProductID: l.str("productId"),

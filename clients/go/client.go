@@ -47,9 +47,12 @@ type Status struct {
 	Code     string // the answer's code (VALID, TRIAL, NOT_ACTIVATED, ...); VALID for a license file
 	Detail   string
 	Livemode bool // false for licenses from Stripe test-mode payments
-	Source   Source
-	Answer   *Answer      // the verified answer (online and cached answers)
-	File     *FilePayload // the verified license file (its entitlements, expiry, limits)
+	// With DEVICE_LIMIT_REACHED: where the buyer frees a device (the license's page in the
+	// merchant's customer portal); "" otherwise.
+	ManageURL string
+	Source    Source
+	Answer    *Answer      // the verified answer (online and cached answers)
+	File      *FilePayload // the verified license file (its entitlements, expiry, limits)
 }
 
 // Offline reports whether the status comes from something kept rather than from Keyhook now.
@@ -59,7 +62,7 @@ func (s *Status) Offline() bool { return s.Source != SourceOnline }
 func (s *Status) Has(entitlement string) bool { return s.File != nil && s.File.Has(entitlement) }
 
 func statusOfAnswer(a *Answer, source Source) *Status {
-	return &Status{Valid: a.Valid, Code: a.Code, Detail: a.Detail, Livemode: a.Livemode, Source: source, Answer: a}
+	return &Status{Valid: a.Valid, Code: a.Code, Detail: a.Detail, Livemode: a.Livemode, ManageURL: a.ManageURL, Source: source, Answer: a}
 }
 
 // Client is a Keyhook client for one product. It is safe for concurrent use.

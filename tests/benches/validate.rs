@@ -343,6 +343,7 @@ async fn run() {
             license_id: Some(&license.id),
             livemode: true,
             license: Some(LicenseSummary::of(&license, now)),
+            manage_url: None,
             trial: None,
             nonce: Some("bench"),
             now,

@@ -7,6 +7,8 @@
 //! - `GET /v1/prices/{id}` → the price registered with [`FakeStripe::price`], else Stripe's 404;
 //! - `GET /v1/checkout/sessions?payment_intent=…` → an empty list, as Stripe answers for an
 //!   intent no Checkout Session created (tests mount the sessions they want in front).
+//! - `POST /v1/billing_portal/sessions` → 200, a `billing_portal.session` for the form's
+//!   `customer` and `return_url`;
 //! - `GET /v1/events` → the events registered with [`FakeStripe::event`], as Stripe lists them:
 //!   newest first, `created[gte]`/`created[lte]` and `types[]` filters, `limit` and
 //!   `starting_after` pages with `has_more`.
@@ -20,6 +22,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Stripe's example Checkout Session.
 pub const SESSION_FIXTURE: &str = include_str!("../../events/stripe/objects/checkout.session.json");
+/// Stripe's example Billing Portal session.
+pub const BILLING_PORTAL_SESSION_FIXTURE: &str =
+    include_str!("../../events/stripe/objects/billing_portal.session.json");
 /// Stripe's example Price.
 pub const PRICE_FIXTURE: &str = include_str!("../../events/stripe/objects/price.json");
 
@@ -207,6 +212,26 @@ impl FakeStripe {
             .with_priority(DEFAULT_PRIORITY)
             .mount(&server)
             .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/billing_portal/sessions"))
+            .respond_with(|r: &Request| {
+                let form: BTreeMap<String, String> =
+                    url::form_urlencoded::parse(&r.body).into_owned().collect();
+                let mut session: Value =
+                    serde_json::from_str(BILLING_PORTAL_SESSION_FIXTURE).unwrap();
+                let id = stripe_id("bps");
+                session["id"] = json!(id);
+                session["customer"] = json!(form.get("customer"));
+                session["return_url"] = json!(form.get("return_url"));
+                session["url"] = json!(format!("https://billing.stripe.com/p/session/test_{id}"));
+                session["livemode"] = json!(false);
+                session["flow"] = Value::Null;
+                session["created"] = json!(time::OffsetDateTime::now_utc().unix_timestamp());
+                ResponseTemplate::new(200).set_body_json(session)
+            })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&server)
+            .await;
         Mock::given(method("GET"))
             .and(path_regex("^/v1/prices/"))
             .respond_with(|r: &Request| {
@@ -308,6 +333,25 @@ impl FakeStripe {
                 body: String::from_utf8_lossy(&r.body).into_owned(),
                 headers: r.headers.clone(),
             })
+            .collect()
+    }
+
+    /// Answers `GET /v1/<path>` with `object` (e.g. a Checkout Session with its customer).
+    pub async fn object(&self, path_after_v1: &str, object: Value) {
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/{path_after_v1}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(object))
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The Billing Portal session creations received.
+    pub async fn billing_portal_requests(&self) -> Vec<StripeRequest> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/billing_portal/sessions")
             .collect()
     }
 

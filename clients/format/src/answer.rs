@@ -107,6 +107,10 @@ pub struct Answer {
     pub license_id: Option<String>,
     #[serde(default)]
     pub license: Option<AnswerLicense>,
+    /// With `DEVICE_LIMIT_REACHED`: the license's page in the merchant's customer portal,
+    /// where the buyer frees a device (show it: "Too many devices — manage your devices").
+    #[serde(default)]
+    pub manage_url: Option<String>,
     #[serde(default)]
     pub trial: Option<AnswerTrial>,
     #[serde(default)]

@@ -30,6 +30,9 @@ pub struct Status {
     pub detail: String,
     /// False for licenses from Stripe test-mode payments.
     pub livemode: bool,
+    /// With `DEVICE_LIMIT_REACHED`: where the buyer frees a device (the license's page in the
+    /// merchant's customer portal). Show it: "Too many devices — manage your devices: …".
+    pub manage_url: Option<String>,
     pub source: Source,
     /// The verified answer (online and cached answers).
     pub answer: Option<Answer>,
@@ -44,6 +47,7 @@ impl Status {
             code: a.code.clone(),
             detail: a.detail.clone(),
             livemode: a.livemode,
+            manage_url: a.manage_url.clone(),
             source,
             answer: Some(a),
             file: None,
@@ -56,6 +60,7 @@ impl Status {
             code: "VALID".into(),
             detail: "The license file is valid.".into(),
             livemode: p.livemode,
+            manage_url: None,
             source: Source::LicenseFile {
                 expires_at: p.expires_at.clone(),
             },
@@ -383,6 +388,7 @@ impl Client {
             return Err(Error::Refused {
                 code: answer.code,
                 detail: answer.detail,
+                manage_url: answer.manage_url,
             });
         };
         // The file carries no nonce, so it proves nothing about the clock: checked against the

@@ -29,8 +29,13 @@ pub enum Error {
     #[error("Keyhook is unreachable and there is no offline proof: {0}")]
     NoOfflineProof(String),
     /// A license file was refused by Keyhook (the license's signed answer says why).
+    /// `manage_url`: with `DEVICE_LIMIT_REACHED`, where the buyer frees a device.
     #[error("refused: {code}: {detail}")]
-    Refused { code: String, detail: String },
+    Refused {
+        code: String,
+        detail: String,
+        manage_url: Option<String>,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("cache: {0}")]

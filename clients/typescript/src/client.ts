@@ -89,6 +89,11 @@ export class Status {
     readonly file: Answer | null = null,
   ) {}
 
+  /** With DEVICE_LIMIT_REACHED: where the buyer frees a device (the license's page in the merchant's customer portal). */
+  get manageUrl(): string | null {
+    return (this.answer?.manageUrl as string | undefined) ?? null;
+  }
+
   get offline(): boolean {
     return this.source !== "online";
   }

@@ -130,7 +130,7 @@ const FILE_LICENSE_SHAPE: Shape = { status: "str", expiresAt: "str?", maxDevices
 const NESTED: Record<string, Shape> = { license: ANSWER_LICENSE_SHAPE, trial: TRIAL_SHAPE, fileLicense: FILE_LICENSE_SHAPE };
 const ANSWER_SHAPE: Shape = {
   format: "str", valid: "bool", code: "str", detail: "str", livemode: "bool", productId: "str", deviceHash: "str?",
-  licenseId: "str?", license: "license?", trial: "trial?", nonce: "str?", signedAt: "str", kid: "str",
+  licenseId: "str?", license: "license?", trial: "trial?", nonce: "str?", signedAt: "str", kid: "str", manageUrl: "str?",
 };
 const PAYLOAD_SHAPE: Shape = {
   format: "str", kid: "str", tenantId: "str", licenseId: "str", productId: "str", deviceHash: "str", livemode: "bool",

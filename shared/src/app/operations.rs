@@ -425,6 +425,9 @@ operations! {
                 .body::<licenses::PatchInput>(g)
                 .ok::<licenses::LicenseView>(g)
                 .error(409, "A revoked license cannot be reinstated, or the license kept changing under the request; retry (`conflict`).");
+        GetLicenseActivity: GET "/api/licenses/{licenseId}/activity"
+            => admin::licenses::activity(s, req, p.get("licenseId")),
+            O::new("A license's activity, newest first: each change (who: customer, merchant, app or stripe; what; when; from which IP), the newest 50", "licenses", Token).ok::<licenses::ActivityView>(g);
         ResendLicenseEmail: POST "/api/licenses/{licenseId}/resend-email"
             => admin::licenses::resend_email(s, req, p.get("licenseId")),
             O::new("Email the license's key again, to its current customerEmail, with the purchase's other keys that this address owns (never others' keys); delivered at least once", "licenses", Token)

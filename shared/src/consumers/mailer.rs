@@ -27,6 +27,7 @@ use tracing::Instrument;
 use crate::crypto::SealContext;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::license_key::AnyKey;
+use crate::domain::portal_links;
 use crate::domain::{EmailStatus, License, Product};
 use crate::mail::{render, MailJob, MailMessage, TemplateValues};
 use crate::store::purchases::EmailAnchor;
@@ -61,6 +62,9 @@ async fn handle_message(s: &Services, message: &SqsMessage) -> Result<()> {
     let job = match mail {
         MailMessage::SignIn(job) => return crate::dashboard::mail::send(s, &job).await,
         MailMessage::PortalSignIn(job) => return crate::portal::mail::send(s, &job).await,
+        MailMessage::ContactChange(job) => {
+            return Box::pin(crate::services::contact_change::send(s, &job)).await
+        }
         // Boxed: keeps the mailer's future small (and within the compiler's layout depth).
         MailMessage::Notice(notice) => {
             return Box::pin(crate::consumers::deliveries::notice::send(s, &notice)).await
@@ -361,6 +365,7 @@ async fn send(s: &Services, mail: &Mail) -> Result<String> {
         .map(|p| p.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
+    let portal_url = portal_links::portal_url(&s.config.public_base_url, &mail.tenant_id);
     let email = render(
         first.email_template.as_ref(),
         &TemplateValues {
@@ -368,6 +373,7 @@ async fn send(s: &Services, mail: &Mail) -> Result<String> {
             product_name: &product_name,
             customer_email: &mail.to,
             customer_name: mail.customer_name.as_deref(),
+            portal_url: Some(&portal_url),
         },
     );
     s.sender.send(&mail.to, &email).await

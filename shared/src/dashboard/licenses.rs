@@ -1,6 +1,7 @@
 //! License keys (`/dashboard/licenses`): search by email, product and status; a license's page
 //! (key shown only when asked, devices, IPs, expiry, email status) with suspend, reinstate,
-//! revoke (confirmed), edit, resend, freeing a device; issuing a license by hand.
+//! revoke (confirmed), edit, resend, freeing a device, its activity (who changed what);
+//! issuing a license by hand.
 
 use http::StatusCode;
 use minijinja::context;
@@ -10,6 +11,7 @@ use super::form::{self, errors_of, form_status, Form, Kind};
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{notice, render, show, web};
+use crate::domain::activity::Actor;
 use crate::domain::validation::Code;
 use crate::domain::LicenseStatus;
 use crate::handlers::admin::licenses::{
@@ -205,9 +207,19 @@ async fn license_page(
     let c = me.caller();
     let (license, key) = key_apart(core::get_license(s, &c, id).await?);
     let product = products::get_product(s, &c, &license.product_id).await.ok();
-    // The IPs admitted under maxIps live beside the license (the validation routes' usage).
-    let ips = core::list_license_ips(s, &c, id).await?;
+    // The IPs admitted under maxIps and the activity live beside the license (its usage).
+    let (ips, activity) = core::license_usage(s, &c, id).await?;
     let expires_date = license.expires_at.as_deref().map(|t| t[..10].to_string());
+    let activity: Vec<Value> = activity
+        .items
+        .into_iter()
+        .map(|e| {
+            let label = e.action.label();
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["label"] = label.into();
+            v
+        })
+        .collect();
     show(
         s,
         me,
@@ -220,6 +232,7 @@ async fn license_page(
             license => license,
             product => product,
             ips => ips,
+            activity => activity,
             expires_date => expires_date,
             key => if extra.get_attr("reveal").is_ok_and(|v| v.is_true()) { Some(key) } else { None },
             ..extra
@@ -307,7 +320,8 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             let license = core::get_license(s, &c, id).await?;
             // The public deactivation's rule and budget: the same a client app goes through.
             let input = validate::input::deactivation(&license.key, &license.product_id, device)?;
-            let verdict = validate::deactivate_device(s, req.source_ip, &input).await?;
+            let verdict =
+                validate::deactivate_device(s, req.source_ip, &input, Actor::Merchant).await?;
             if !matches!(verdict.code, Code::Valid | Code::NotActivated) {
                 return Err(Error::Conflict(format!(
                     "the device could not be deactivated: {}",

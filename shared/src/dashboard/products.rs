@@ -11,7 +11,7 @@ use super::form::{self, errors_of, form_status, set_path, Form, Kind};
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{notice, render, show, web};
-use crate::domain::{EmailTemplate, Product};
+use crate::domain::{portal_links, EmailTemplate, Product};
 use crate::handlers::admin::plans::{self, PlanInput};
 use crate::handlers::admin::products::{self, ProductInput, ProductView};
 use crate::http::input::ListQuery;
@@ -290,7 +290,7 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
 /// the mailer's own renderer (so escaping is exactly the email's), as a sandboxed document the
 /// product page shows in a frame.
 pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
-    let (_, form) = session::post(s, req).await?;
+    let (me, form) = session::post(s, req).await?;
     let template = if form.checked("customTemplate") {
         Some(EmailTemplate {
             subject: form
@@ -311,6 +311,7 @@ pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     };
     let keys = [SAMPLE_KEY.to_string()];
     let product_name = form.get("name").unwrap_or("Your product");
+    let portal_url = portal_links::portal_url(&s.config.public_base_url, &me.tenant_id);
     let email = render_email(
         template.as_ref(),
         &TemplateValues {
@@ -318,6 +319,7 @@ pub async fn preview(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             product_name,
             customer_email: SAMPLE_EMAIL,
             customer_name: Some(SAMPLE_NAME),
+            portal_url: Some(&portal_url),
         },
     );
     let missing_key = template.as_ref().is_some_and(|t| {

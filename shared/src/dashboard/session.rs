@@ -46,6 +46,7 @@ pub struct Signed {
     pub principal: Option<Principal>,
     session_hash: String,
     token_id: String,
+    source_ip: Option<std::net::IpAddr>,
 }
 
 impl Signed {
@@ -55,6 +56,7 @@ impl Signed {
             tenant_id: self.tenant_id.clone(),
             token_id: self.token_id.clone(),
             principal: self.principal.clone(),
+            source_ip: self.source_ip,
         }
     }
 
@@ -162,6 +164,7 @@ pub async fn current(s: &Services, req: &ApiRequest) -> Result<Option<Signed>> {
         principal,
         session_hash: hash,
         token_id,
+        source_ip: req.source_ip,
     }))
 }
 

@@ -115,8 +115,13 @@ pub struct SignInRequest {
     pub invited_by: Option<String>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
-    /// Set once the mailer has sent its email (a redelivered job then sends nothing).
-    #[serde(default, with = "serde_ts::option")]
+    /// Set once the mailer has sent its email (a redelivered job then sends nothing). Never
+    /// written while unset: a stored NULL would fail the mark's `attribute_not_exists`.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sent_at: Option<OffsetDateTime>,
     /// DynamoDB's time to live (epoch seconds).
     pub ttl: i64,

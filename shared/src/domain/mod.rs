@@ -1,7 +1,9 @@
 //! Plain types and rules, no I/O. What is stored is exactly these types (see `store`); what the
 //! HTTP API shows of them is built in `handlers` (secrets never leave this side).
 
+pub mod activity;
 pub mod checkout;
+pub mod contact_change;
 pub mod currency;
 pub mod event_log;
 #[cfg(test)]
@@ -14,9 +16,11 @@ pub mod one_time_link;
 pub mod patterns;
 pub mod plan;
 pub mod portal;
+pub mod portal_links;
 pub mod price_mapping;
 pub mod product;
 pub mod purchase;
+pub mod self_service;
 pub mod signing_key;
 pub mod stripe_app;
 pub mod subscription;

@@ -4,10 +4,8 @@
 //! Everything has a default, so a merchant has nothing to turn on.
 
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-/// The window of the self-service free quota: frees older than this no longer count.
-pub const FREE_WINDOW: Duration = Duration::days(30);
 /// Most self-service frees a merchant can allow per license and window.
 pub const MAX_FREES: u32 = 100;
 /// The accent colour when none is set (the dashboard's own).
@@ -80,44 +78,6 @@ pub fn is_colour(s: &str) -> bool {
     s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The self-service frees of one license within the window (oldest first), and whether one
-/// more is allowed: the rule the quota's conditional write enforces.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FreeQuota {
-    /// When each recent free happened (epoch seconds).
-    pub frees: Vec<i64>,
-    /// Optimistic concurrency: a free is recorded only if the version read is still current.
-    #[serde(default)]
-    pub version: u64,
-}
-
-impl FreeQuota {
-    /// The frees still inside the window at `now`.
-    pub fn recent(&self, now: OffsetDateTime) -> Vec<i64> {
-        let since = (now - FREE_WINDOW).unix_timestamp();
-        self.frees.iter().copied().filter(|t| *t > since).collect()
-    }
-
-    /// How many frees remain at `now` under a limit of `allowed`.
-    pub fn remaining(&self, allowed: u32, now: OffsetDateTime) -> u32 {
-        allowed.saturating_sub(self.recent(now).len() as u32)
-    }
-
-    /// When the oldest counted free leaves the window (the next free becomes possible), if the
-    /// quota is used up.
-    pub fn next_free_at(&self, allowed: u32, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        if allowed == 0 || self.remaining(allowed, now) > 0 {
-            return None;
-        }
-        let recent = self.recent(now);
-        let oldest = recent.len().checked_sub(allowed as usize)?;
-        OffsetDateTime::from_unix_timestamp(recent[oldest])
-            .ok()
-            .map(|t| t + FREE_WINDOW)
-    }
-}
-
 /// A buyer signed in to one tenant's portal, stored under the SHA-256 of its cookie (apart
 /// from dashboard sessions: a portal cookie is never a dashboard session, nor the reverse).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,23 +108,6 @@ mod tests {
         assert_eq!(d.accent(), DEFAULT_ACCENT);
         assert_eq!(d.name("Acme"), "Acme");
         assert_eq!(d.support_href(), None);
-    }
-
-    #[test]
-    fn frees_leave_the_window_after_30_days() {
-        let now = crate::time::now();
-        let t = |days: i64| (now - Duration::days(days)).unix_timestamp();
-        let q = FreeQuota {
-            frees: vec![t(31), t(20), t(10), t(1)],
-            version: 4,
-        };
-        assert_eq!(q.recent(now).len(), 3);
-        assert_eq!(q.remaining(3, now), 0);
-        assert_eq!(q.remaining(5, now), 2);
-        assert_eq!(q.remaining(0, now), 0);
-        let next = q.next_free_at(3, now).unwrap();
-        assert_eq!(next.unix_timestamp(), t(20) + FREE_WINDOW.whole_seconds());
-        assert_eq!(q.next_free_at(5, now), None);
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn default_file_max_ttl() -> u32 {
 }
 
 /// A product's own email; placeholders `{{ActivationKey}}`, `{{ProductName}}`,
-/// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`.
+/// `{{CustomerEmail}}`, `{{PaymentProcessorCustomerName}}`, `{{portal_url}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(extend("anyOf" = [

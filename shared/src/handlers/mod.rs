@@ -4,5 +4,6 @@
 
 pub mod admin;
 pub mod checkout;
+pub mod self_service;
 pub mod validate;
 pub mod webhook;

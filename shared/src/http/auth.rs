@@ -5,6 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::activity::{Actor, Origin};
 use crate::domain::tenant::Principal;
 use crate::http::ApiRequest;
 use crate::store::Store;
@@ -18,6 +19,16 @@ pub struct Caller {
     /// Who the call acts for (a member, or the operator), and so who answers for an API token
     /// it creates; `None` for a token stored before creators were recorded.
     pub principal: Option<Principal>,
+    /// The client's address (recorded in a license's activity log).
+    pub source_ip: Option<std::net::IpAddr>,
+}
+
+impl Caller {
+    /// Who changes a license through this call, for its activity log: the merchant (a member,
+    /// an API token, the operator's CLI), from the caller's address.
+    pub fn origin(&self) -> Origin {
+        Origin::new(Actor::Merchant, self.source_ip)
+    }
 }
 
 /// The stored form of a token.
@@ -68,5 +79,6 @@ pub async fn authenticate(store: &Store, req: &ApiRequest) -> Result<Caller> {
         principal: record.answerable(),
         tenant_id: record.tenant_id,
         token_id: record.id,
+        source_ip: req.source_ip,
     })
 }

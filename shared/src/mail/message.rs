@@ -1,6 +1,6 @@
 //! The one message type of the mail queue. Every producer sends a [`MailMessage`], tagged by
-//! `kind` (`purchase`, `resend`, `notice`, `sign_in`,
-//! `portal_sign_in`), and the mailer matches it once.
+//! `kind` (`purchase`, `resend`, `notice`, `sign_in`, `portal_sign_in`, `contact_change`), and
+//! the mailer matches it once.
 //!
 //! Messages queued by a version before the tag (the same fields without `kind`) are still read
 //! ([`MailMessage::parse`] falls back to those shapes), so a deploy loses none of them.
@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::contact_change::ContactChangeMail;
 use super::outbox::{MailJob, NoticeJob};
 use super::portal_sign_in::PortalSignInMail;
 use super::sign_in::SignInMail;
@@ -38,6 +39,8 @@ pub enum MailMessage {
     SignIn(SignInMail),
     /// A customer-portal sign-in link, to a buyer.
     PortalSignIn(PortalSignInMail),
+    /// A buyer's contact-change confirmation link, to the new address.
+    ContactChange(ContactChangeMail),
 }
 
 impl MailMessage {
@@ -99,6 +102,12 @@ impl From<&NoticeJob> for MailMessage {
 impl From<&PortalSignInMail> for MailMessage {
     fn from(job: &PortalSignInMail) -> Self {
         MailMessage::PortalSignIn(job.clone())
+    }
+}
+
+impl From<&ContactChangeMail> for MailMessage {
+    fn from(job: &ContactChangeMail) -> Self {
+        MailMessage::ContactChange(job.clone())
     }
 }
 
@@ -168,6 +177,12 @@ mod tests {
                     sign_in_request: "psr_1".into(),
                 }),
                 json!({"kind": "portal_sign_in", "signInRequest": "psr_1"}),
+            ),
+            (
+                MailMessage::ContactChange(ContactChangeMail {
+                    contact_change_request: "ccr_1".into(),
+                }),
+                json!({"kind": "contact_change", "contactChangeRequest": "ccr_1"}),
             ),
         ];
         for (message, body) in cases {

@@ -1,108 +1,76 @@
-//! What a buyer may see and do in the portal, as calls of the typed cores: the pages call only
-//! these, so each rule is the core's and each is written once. Every function takes the
-//! tenant and the buyer's address, and a license is the buyer's only if it is of that tenant
-//! and its owner address is theirs ([`license_of`]); anything else is "not found".
+//! What a buyer may see and do in the portal: the self-service cores (`handlers::self_service`,
+//! `services::billing_portal`, `services::contact_change`) with this tenant's portal settings
+//! and the buyer's address. The pages call only these, so every rule (whose license it is, the
+//! 30-day free quota, the app's deactivation rule) is the core's, written once; each action is
+//! recorded on the license as the customer's, from the buyer's IP.
 
 use std::net::IpAddr;
 
-use crate::crypto::SealContext;
-use crate::domain::license::KEY_SEAL_FIELD;
-use crate::domain::validation::Code;
 use crate::domain::{License, Tenant};
-use crate::handlers::validate;
-use crate::handlers::validate::license_file::{self, FileQuery, LicenseFileView};
-use crate::http::auth::Caller;
-use crate::store::Filter;
+use crate::handlers::admin::licenses::LicenseView;
+use crate::handlers::self_service::{self as core, SelfServiceError};
+use crate::handlers::validate::license_file::LicenseFileView;
+use crate::services::billing_portal;
+use crate::store::licenses::owned_by;
 use crate::{Error, Result, Services};
-
-/// Most licenses one address is shown (a buyer with more is asked to contact the merchant).
-pub const MAX_LICENSES: usize = 200;
-
-/// Whether `email` (lowercase) owns `license`.
-pub fn owns(license: &License, email: &str) -> bool {
-    license
-        .customer_email
-        .as_deref()
-        .is_some_and(|e| e.eq_ignore_ascii_case(email))
-}
 
 /// The licenses of `tenant_id` whose owner address is `email`, newest first.
 pub async fn licenses_of(s: &Services, tenant_id: &str, email: &str) -> Result<Vec<License>> {
-    let page = s
-        .store
-        .list_licenses(
-            tenant_id,
-            MAX_LICENSES,
-            None,
-            &[Filter {
-                attribute: "customerEmail",
-                value: email.to_string(),
-            }],
-        )
-        .await?;
-    Ok(page.items.into_iter().filter(|l| owns(l, email)).collect())
+    Ok(core::licenses_of(s, tenant_id, email).await?)
 }
 
-/// One license of the buyer; another's (or another tenant's) is not found.
+/// One license of the buyer (its key included, shown only when asked); another's, or another
+/// tenant's, is not found.
 pub async fn license_of(
     s: &Services,
     tenant_id: &str,
     email: &str,
     license_id: &str,
-) -> Result<License> {
-    match s.store.get_tenant_license(tenant_id, license_id).await? {
-        Some(l) if owns(&l, email) => Ok(l),
-        _ => Err(Error::not_found("License")),
-    }
+) -> Result<LicenseView> {
+    Ok(core::license_of(s, tenant_id, email, license_id).await?)
 }
 
-/// The license's key, opened from its sealed form (shown only when the buyer asks).
-pub async fn key_of(s: &Services, license: &License) -> Result<String> {
-    let key = s
-        .keyring
-        .open_secret(
-            SealContext {
-                tenant_id: &license.tenant_id,
-                owner: &license.id,
-                field: KEY_SEAL_FIELD,
-            },
-            &license.key_sealed,
-        )
-        .await?
-        .ok_or_else(|| Error::internal(format!("license {} key does not open", license.id)))?;
-    Ok(key.expose().to_string())
+/// How many more devices the buyer may free on the license now.
+pub async fn frees_remaining(
+    s: &Services,
+    tenant: &Tenant,
+    email: &str,
+    license_id: &str,
+) -> Result<u32> {
+    Ok(core::frees_remaining(
+        s,
+        &tenant.id,
+        email,
+        license_id,
+        tenant.portal.frees_per_30_days,
+    )
+    .await?)
 }
 
-/// How many more devices the buyer may free on `license` now.
-pub async fn frees_remaining(_s: &Services, tenant: &Tenant, _license: &License) -> Result<u32> {
-    Ok(tenant.portal.frees_per_30_days)
-}
-
-/// Frees a device of the buyer's license, through the public deactivation's rule (the same a
-/// client app goes through), within the merchant's self-service allowance.
+/// Frees a device within the merchant's self-service allowance (the app's deactivation rule,
+/// the quota in the same write); past it, the page's message names the merchant's support.
 pub async fn free_device(
     s: &Services,
-    source_ip: Option<IpAddr>,
+    ip: Option<IpAddr>,
     tenant: &Tenant,
-    license: &License,
+    email: &str,
+    license_id: &str,
     device_id: &str,
-) -> Result<()> {
-    if frees_remaining(s, tenant, license).await? == 0 {
-        return Err(Error::Conflict(limit_message(tenant)));
+) -> Result<u32> {
+    let limit = tenant.portal.frees_per_30_days;
+    match core::free_device(s, &tenant.id, email, license_id, device_id, ip, limit).await {
+        Ok(left) => Ok(left),
+        Err(SelfServiceError::Off | SelfServiceError::LimitReached { .. }) => {
+            Err(Error::ConflictCode {
+                code: "self_service_limit_reached",
+                message: limit_message(tenant),
+            })
+        }
+        Err(e) => Err(e.into()),
     }
-    let key = key_of(s, license).await?;
-    let input = validate::input::deactivation(&key, &license.product_id, device_id)?;
-    let verdict = validate::deactivate_device(s, source_ip, &input).await?;
-    if !matches!(verdict.code, Code::Valid | Code::NotActivated) {
-        return Err(Error::Conflict(format!(
-            "The device could not be freed: {}",
-            verdict.detail
-        )));
-    }
-    Ok(())
 }
 
-/// What the page says when no free is left.
+/// What the page says when no free is left (or freeing here is off).
 pub fn limit_message(tenant: &Tenant) -> String {
     let p = &tenant.portal;
     let who = p.name(&tenant.name);
@@ -120,51 +88,42 @@ pub fn limit_message(tenant: &Tenant) -> String {
     }
 }
 
-/// The caller the validation cores see for a buyer: the tenant only (those cores read
-/// nothing else of it).
-fn customer(tenant_id: &str) -> Caller {
-    Caller {
-        tenant_id: tenant_id.to_string(),
-        token_id: "customer".into(),
-        principal: None,
-    }
-}
-
 /// A license file for a device already activated on the buyer's license.
 pub async fn license_file(
     s: &Services,
-    license: &License,
+    tenant: &Tenant,
+    email: &str,
+    license_id: &str,
     device_id: &str,
 ) -> Result<LicenseFileView> {
-    let device = crate::domain::validation::DeviceId::parse(device_id)
-        .map_err(|e| Error::validation("deviceId", e.to_string()))?;
-    license_file::license_file(
-        s,
-        &customer(&license.tenant_id),
-        &license.id,
-        FileQuery {
-            device,
-            ttl: None,
-            encrypt: false,
-        },
-    )
-    .await
+    Ok(core::license_file_for_device(s, &tenant.id, email, license_id, device_id).await?)
 }
 
 /// Emails the license's key again, to its owner address.
-pub async fn resend_key(s: &Services, license: &License) -> Result<()> {
-    crate::handlers::admin::licenses::resend_license_email(
-        s,
-        &customer(&license.tenant_id),
-        &license.id,
-    )
-    .await
-    .map(|_| ())
+pub async fn resend_key(
+    s: &Services,
+    ip: Option<IpAddr>,
+    tenant: &Tenant,
+    email: &str,
+    license_id: &str,
+) -> Result<()> {
+    core::resend_key(s, &tenant.id, email, license_id, ip).await?;
+    Ok(())
 }
 
-/// Stripe's billing portal for the buyer's subscription: the URL to send them to.
-pub async fn billing_url(_s: &Services, _license: &License, _return_url: &str) -> Result<String> {
-    Err(Error::Conflict(
-        "Billing cannot be managed here yet. Contact the seller.".into(),
-    ))
+/// Stripe's billing portal for the buyer's subscription: the URL to send them to (a bearer
+/// credential for their billing: redirected to, never logged).
+pub async fn billing_url(
+    s: &Services,
+    tenant: &Tenant,
+    email: &str,
+    license_id: &str,
+) -> Result<String> {
+    let license = s
+        .store
+        .get_tenant_license(&tenant.id, license_id)
+        .await?
+        .filter(|l| owned_by(l, email))
+        .ok_or_else(|| Error::not_found("License"))?;
+    Ok(billing_portal::create_session(s, &license).await?.url)
 }

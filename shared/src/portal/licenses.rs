@@ -13,6 +13,7 @@ use super::render::{self, Brand};
 use super::session::{self, Viewer};
 use crate::dashboard::web;
 use crate::domain::{License, LicenseStatus, Product, Tenant};
+use crate::handlers::admin::licenses::LicenseView;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -35,14 +36,12 @@ pub struct LicenseRow {
 }
 
 impl LicenseRow {
+    /// A license of the list (its product's name from `products`).
     fn of(l: &License, products: &[Product]) -> LicenseRow {
         let status = l.status_at(crate::time::now());
         LicenseRow {
             id: l.id.clone(),
-            product: products
-                .iter()
-                .find(|p| p.id == l.product_id)
-                .map_or_else(|| l.product_id.clone(), |p| p.name.clone()),
+            product: product_name(&l.product_id, products),
             status: status.as_str(),
             active: status == LicenseStatus::Active,
             expires_at: l.expires_at.map(crate::time::format),
@@ -53,6 +52,29 @@ impl LicenseRow {
             created_at: crate::time::format(l.created_at),
         }
     }
+
+    /// A license as the self-service core reads it (its key left out).
+    fn of_view(l: &LicenseView, products: &[Product]) -> LicenseRow {
+        LicenseRow {
+            id: l.id.clone(),
+            product: product_name(&l.product_id, products),
+            status: l.status.as_str(),
+            active: l.status == LicenseStatus::Active,
+            expires_at: l.expires_at.clone(),
+            devices_used: l.devices.len(),
+            devices_allowed: l.max_devices,
+            test: l.livemode == Some(false),
+            subscription: l.source.subscription_id.is_some(),
+            created_at: l.created_at.clone(),
+        }
+    }
+}
+
+fn product_name(id: &str, products: &[Product]) -> String {
+    products
+        .iter()
+        .find(|p| p.id == id)
+        .map_or_else(|| id.to_string(), |p| p.name.clone())
 }
 
 /// A device as the license page lists it.
@@ -113,21 +135,24 @@ pub struct Extra {
     pub status: Option<StatusCode>,
 }
 
-/// A license's page for `viewer`.
+/// A license's page for `viewer`. `frees`: how many the buyer may still free (`None`: not
+/// asked, for a merchant's read-only view, which shows the allowance).
 pub async fn license_page(
     s: &Services,
     req: &ApiRequest,
     tenant: &Tenant,
     viewer: &Viewer,
-    license: &License,
+    license: &LicenseView,
+    remaining: Option<u32>,
     extra: Extra,
 ) -> Result<ApiResponse> {
-    let (product, remaining) = futures::try_join!(
-        s.store.get_tenant_product(&tenant.id, &license.product_id),
-        buyer::frees_remaining(s, tenant, license),
-    )?;
+    // Through this process's product cache (the name changes rarely).
+    let product = s
+        .store
+        .resolve_product_cached(&tenant.id, &license.product_id)
+        .await?;
     let products: Vec<Product> = product.into_iter().collect();
-    let row = LicenseRow::of(license, &products);
+    let row = LicenseRow::of_view(license, &products);
     let devices: Vec<DeviceRow> = license
         .devices
         .iter()
@@ -138,6 +163,7 @@ pub async fn license_page(
         })
         .collect();
     let allowed = tenant.portal.frees_per_30_days;
+    let remaining = remaining.unwrap_or(allowed);
     render::page(
         s,
         &Brand::of(tenant),
@@ -160,6 +186,31 @@ pub async fn license_page(
     )
 }
 
+/// The buyer's license page (the license and the frees left, read together).
+async fn buyer_page(
+    s: &Services,
+    req: &ApiRequest,
+    tenant: &Tenant,
+    buyer: session::Buyer,
+    license_id: &str,
+    extra: Extra,
+) -> Result<ApiResponse> {
+    let (license, remaining) = futures::try_join!(
+        buyer::license_of(s, &tenant.id, &buyer.email, license_id),
+        buyer::frees_remaining(s, tenant, &buyer.email, license_id),
+    )?;
+    license_page(
+        s,
+        req,
+        tenant,
+        &Viewer::Buyer(buyer),
+        &license,
+        Some(remaining),
+        extra,
+    )
+    .await
+}
+
 /// `GET /portal/{tenantId}/licenses/{licenseId}`.
 pub async fn show(
     s: &Services,
@@ -168,16 +219,7 @@ pub async fn show(
     license_id: &str,
 ) -> Result<ApiResponse> {
     let (tenant, buyer) = session::require(s, req, tenant_id).await?;
-    let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
-    license_page(
-        s,
-        req,
-        &tenant,
-        &Viewer::Buyer(buyer),
-        &license,
-        Extra::default(),
-    )
-    .await
+    buyer_page(s, req, &tenant, buyer, license_id, Extra::default()).await
 }
 
 /// `POST /portal/{tenantId}/licenses/{licenseId}/key`: the key, on request only (never in the
@@ -189,24 +231,24 @@ pub async fn reveal(
     license_id: &str,
 ) -> Result<ApiResponse> {
     let (tenant, buyer, _) = session::post(s, req, tenant_id).await?;
-    let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
-    let key = buyer::key_of(s, &license).await?;
     if web::is_fragment(req) {
+        let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
         return render::fragment(
             s,
             &Brand::of(&tenant),
             "license_key.html",
-            context! { key => key },
+            context! { key => license.key },
         );
     }
-    license_page(
+    let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
+    buyer_page(
         s,
         req,
         &tenant,
-        &Viewer::Buyer(buyer),
-        &license,
+        buyer,
+        license_id,
         Extra {
-            key: Some(key),
+            key: Some(license.key),
             ..Extra::default()
         },
     )
@@ -223,45 +265,37 @@ pub async fn act(
     license_id: &str,
 ) -> Result<ApiResponse> {
     let (tenant, buyer, form) = session::post(s, req, tenant_id).await?;
-    let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
     let here = |notice: &str| {
         web::redirect(&format!(
             "/portal/{}/licenses/{}?notice={notice}",
             web::enc(&tenant.id),
-            web::enc(&license.id)
+            web::enc(license_id)
         ))
     };
     let device = || {
         form.get("deviceId")
             .ok_or_else(|| Error::validation("deviceId", "is required"))
     };
+    let email = buyer.email.as_str();
     let result = match form.action() {
         "free" => match device() {
-            Ok(d) => buyer::free_device(s, req.source_ip, &tenant, &license, d)
+            Ok(d) => buyer::free_device(s, req.source_ip, &tenant, email, license_id, d)
                 .await
                 .map(|_| here("device_freed")),
             Err(e) => Err(e),
         },
         "file" => match device() {
-            Ok(d) => buyer::license_file(s, &license, d)
+            Ok(d) => buyer::license_file(s, &tenant, email, license_id, d)
                 .await
-                .map(|file| download(&license, d, file.file)),
+                .map(|file| download(license_id, d, file.file)),
             Err(e) => Err(e),
         },
-        "resend" => buyer::resend_key(s, &license)
+        "resend" => buyer::resend_key(s, req.source_ip, &tenant, email, license_id)
             .await
             .map(|_| here("key_sent")),
-        "billing" => {
-            let back = format!(
-                "{}/portal/{}/licenses/{}",
-                s.config.public_base_url,
-                web::enc(&tenant.id),
-                web::enc(&license.id)
-            );
-            buyer::billing_url(s, &license, &back)
-                .await
-                .map(|url| web::redirect(&url))
-        }
+        "billing" => buyer::billing_url(s, &tenant, email, license_id)
+            .await
+            .map(|url| web::redirect(&url)),
         _ => Err(Error::BadRequest {
             code: "bad_request",
             message: "Use one of the page's buttons.".into(),
@@ -272,13 +306,12 @@ pub async fn act(
         Err(e) => match refusal(&e) {
             // A refusal is shown on the license's page, above its devices.
             Some((status, message)) => {
-                let license = buyer::license_of(s, &tenant.id, &buyer.email, license_id).await?;
-                license_page(
+                buyer_page(
                     s,
                     req,
                     &tenant,
-                    &Viewer::Buyer(buyer),
-                    &license,
+                    buyer,
+                    license_id,
                     Extra {
                         error: Some(message),
                         status: Some(status),
@@ -310,7 +343,7 @@ fn refusal(e: &Error) -> Option<(StatusCode, String)> {
 }
 
 /// A license file as a download.
-fn download(license: &License, device: &str, file: String) -> ApiResponse {
+fn download(license_id: &str, device: &str, file: String) -> ApiResponse {
     let safe: String = device
         .chars()
         .map(|c| {
@@ -322,7 +355,12 @@ fn download(license: &License, device: &str, file: String) -> ApiResponse {
         })
         .take(40)
         .collect();
-    let name = format!("license-{}-{safe}.lic", license.id);
+    let lic: String = license_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(60)
+        .collect();
+    let name = format!("license-{lic}-{safe}.lic");
     web::secure(
         ApiResponse::text(StatusCode::OK, "application/octet-stream", file),
         web::CSP,
@@ -343,13 +381,13 @@ pub async fn customer_view(
     license_id: &str,
 ) -> Result<ApiResponse> {
     let me = crate::dashboard::session::require(s, req).await?;
+    let caller = me.caller();
     let (tenant, license) = futures::try_join!(
         s.store.get_tenant(&me.tenant_id),
-        s.store.get_tenant_license(&me.tenant_id, license_id),
+        crate::handlers::admin::licenses::get_license(s, &caller, license_id),
     )?;
     let tenant =
         tenant.ok_or_else(|| Error::Unauthorized("the account no longer exists".into()))?;
-    let license = license.ok_or_else(|| Error::not_found(format!("License {license_id}")))?;
     let email = license.customer_email.clone().ok_or_else(|| {
         Error::Conflict(
             "This license has no customer email, so no buyer sees it in the portal. Set one first."
@@ -360,5 +398,5 @@ pub async fn customer_view(
         member: me.who.clone(),
         email,
     };
-    license_page(s, req, &tenant, &viewer, &license, Extra::default()).await
+    license_page(s, req, &tenant, &viewer, &license, None, Extra::default()).await
 }

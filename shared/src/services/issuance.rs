@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::seal;
 use crate::crypto::SealContext;
+use crate::domain::activity::Origin;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::purchase::{license_days, Customer, LicenseOrder};
 use crate::domain::{EmailStatus, EventLogEntry, License, LicenseSource, Plan, Product, Purchase};
@@ -57,6 +58,9 @@ pub struct IssueOrder<'a> {
     /// Whether the payment was live (the Stripe event's `livemode`); recorded on the purchase
     /// and its licenses, so test-mode money never becomes a live license.
     pub livemode: bool,
+    /// Who issues (Stripe, or the merchant by hand): the first entry of each license's
+    /// activity log.
+    pub origin: Origin,
 }
 
 /// What issuing came to.
@@ -158,6 +162,7 @@ pub async fn issue(s: &Services, order: IssueOrder<'_>) -> Result<Issued> {
             &licenses,
             order.first_purchase_of.as_deref(),
             order.event,
+            &order.origin,
         )
         .await?
     {

@@ -6,6 +6,8 @@
 
 pub mod app_cache;
 pub mod app_secrets;
+pub mod billing_portal;
+pub mod contact_change;
 pub mod delivery_queue;
 pub mod ip_budgets;
 pub mod issuance;

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{dynamo_err, table_keys, Item, Store};
+use crate::domain::activity::{Action, ActivityEntry, Origin};
 use crate::domain::License;
 use crate::time::serde_ts;
 use crate::{Error, Result};
@@ -112,11 +113,15 @@ impl Store {
     pub async fn write_imported(
         &self,
         pairs: &[(License, LicenseImport)],
+        origin: &Origin,
     ) -> Result<Vec<ImportWrite>> {
         let mut items: Vec<[Item; 2]> = Vec::with_capacity(pairs.len());
         for (license, record) in pairs {
             items.push([
-                Self::license_item(license)?,
+                Self::new_license_item(
+                    license,
+                    ActivityEntry::new(Action::Imported, origin, license.created_at),
+                )?,
                 Self::item(
                     record,
                     table_keys::license_import(&record.tenant_id, &record.external_id),

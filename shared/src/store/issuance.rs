@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{dynamo_err, table_keys, Store};
+use crate::domain::activity::{Action, ActivityEntry, Origin};
 use crate::domain::{EventLogEntry, License, Purchase};
 use crate::{Error, Result};
 
@@ -49,6 +50,7 @@ impl Store {
         licenses: &[License],
         first_purchase_of: Option<&str>,
         event: Option<&EventLogEntry>,
+        origin: &Origin,
     ) -> Result<IssueOutcome> {
         let put_new = |item| {
             Put::builder()
@@ -74,7 +76,8 @@ impl Store {
             )?)?);
         }
         for l in licenses {
-            items.push(put_new(Self::license_item(l)?)?);
+            let issued = ActivityEntry::new(Action::Issued, origin, l.created_at);
+            items.push(put_new(Self::new_license_item(l, issued)?)?);
         }
         // The log entry (recorded here if it was not yet: the purchase webhook records an
         // event first only when it must) fits unless the purchase is as large as a

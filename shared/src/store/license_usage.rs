@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::applied;
 use super::{dynamo_err, table_keys, Store};
+use crate::domain::activity::{self, Origin};
 use crate::domain::validation::usage::ATTRIBUTES;
 use crate::domain::validation::{LicenseChange, LicenseUsage};
 use crate::domain::License;
@@ -57,16 +58,18 @@ impl Store {
     }
 
     /// Writes `change`, decided from `license` and `usage` as read, if neither the version nor
-    /// the status changed since.
+    /// the status changed since. A device activated or freed is recorded in the license's
+    /// activity log by the same write, made by `origin`.
     pub async fn write_license_change(
         &self,
         license: &License,
         usage: &LicenseUsage,
         change: &LicenseChange,
         now: OffsetDateTime,
+        origin: &Origin,
     ) -> Result<ChangeWrite> {
         let mut sets = vec!["#version = :next", "updatedAt = :now"];
-        let names = HashMap::from([
+        let mut names = HashMap::from([
             ("#version".to_string(), "version".to_string()),
             ("#status".to_string(), "status".to_string()),
         ]);
@@ -81,13 +84,25 @@ impl Store {
             ),
             (":status".to_string(), value(&license.status)?),
         ]);
+        let mut entries = Vec::new();
         if let Some(devices) = &change.devices {
             sets.push("devices = :devices");
             values.insert(":devices".into(), value(devices)?);
+            entries = activity::describe_devices(&license.devices, devices, origin, now);
+        }
+        if !entries.is_empty() {
+            let (n, v) = super::activity::append_values(&entries)?;
+            sets.push(super::activity::APPEND);
+            names.extend(n);
+            values.extend(v);
         }
         if let Some(ips) = &change.ips {
             sets.push("ips = :ips");
             values.insert(":ips".into(), value(ips)?);
+        }
+        if let Some(frees) = &change.self_service_frees {
+            sets.push("selfServiceFrees = :frees");
+            values.insert(":frees".into(), value(frees)?);
         }
         if let Some(budget) = &change.device_changes {
             sets.push("deviceChanges = :changes");
@@ -126,6 +141,8 @@ impl Store {
             if !applied(result)? {
                 return Ok(ChangeWrite::Stale);
             }
+            self.trim_activity(&license.id, usage.activity.len() + entries.len())
+                .await;
             return Ok(ChangeWrite::Written);
         };
         let license_update = Update::builder()
@@ -167,6 +184,8 @@ impl Store {
             }
             Err(e) => return Err(dynamo_err(e)),
         }
+        self.trim_activity(&license.id, usage.activity.len() + entries.len())
+            .await;
         Ok(ChangeWrite::Written)
     }
 }

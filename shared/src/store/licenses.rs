@@ -8,22 +8,101 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::{applied, updated_record};
 use super::{table_keys, Filter, Item, Page, Store};
 use crate::backoff::Backoff;
+use crate::domain::activity::{self, Origin};
 use crate::domain::License;
 use crate::{Error, Result};
 
 impl Store {
     pub(crate) fn license_item(l: &License) -> Result<Item> {
         let item = Self::item(l, table_keys::license(&l.id))?;
-        Ok(Self::with_gsi1(
-            item,
-            &l.tenant_id,
-            format!(
-                "{}{}#{}",
-                table_keys::listing::LICENSES,
-                crate::time::format(l.created_at),
-                l.id
-            ),
-        ))
+        let mut item = Self::with_gsi1(item, &l.tenant_id, license_sort_key(l));
+        item.extend(buyer_keys(l));
+        Ok(item)
+    }
+
+    /// Puts the tenant's licenses written before the buyer index (owner address, no `gsi2`
+    /// keys) into it; how many. Idempotent: each write is conditional on the keys being absent
+    /// and the address unchanged, so it never undoes a concurrent change of the address.
+    pub async fn index_buyers(&self, tenant_id: &str) -> Result<usize> {
+        let mut cursor = None;
+        let mut indexed = 0;
+        loop {
+            let page = self
+                .list_licenses(tenant_id, 200, cursor.as_deref(), &[])
+                .await?;
+            for l in &page.items {
+                let Some(email) = &l.customer_email else {
+                    continue;
+                };
+                let mut update = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_attrs(table_keys::license(&l.id))))
+                    .update_expression("SET #pk2 = :pk2, #sk2 = :sk2")
+                    .condition_expression("attribute_not_exists(#pk2) AND customerEmail = :e")
+                    .expression_attribute_names("#pk2", table_keys::GSI2_PK)
+                    .expression_attribute_names("#sk2", table_keys::GSI2_SK)
+                    .expression_attribute_values(":e", AttributeValue::S(email.clone()));
+                for (name, value) in buyer_keys(l) {
+                    let placeholder = if name == table_keys::GSI2_PK {
+                        ":pk2"
+                    } else {
+                        ":sk2"
+                    };
+                    update = update.expression_attribute_values(placeholder, value);
+                }
+                if applied(update.send().await)? {
+                    indexed += 1;
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(indexed),
+            }
+        }
+    }
+
+    /// A buyer's licenses with one tenant, newest first (`gsi2`, by owner address, every page).
+    pub async fn buyer_licenses(&self, tenant_id: &str, email: &str) -> Result<Vec<License>> {
+        let partition = table_keys::buyer_partition(tenant_id, email);
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(table_keys::GSI2)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", table_keys::GSI2_PK)
+                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(super::dynamo_err)?;
+            for item in out.items.unwrap_or_default() {
+                let l: License = Self::record(item)?;
+                // The index is eventually consistent: an address changed a moment ago may
+                // still list the license under the old one.
+                if l.tenant_id == tenant_id && owned_by(&l, email) {
+                    all.push(l);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// A new license's item, its activity log opened with `entry` (issued, imported).
+    pub(crate) fn new_license_item(l: &License, entry: activity::ActivityEntry) -> Result<Item> {
+        let mut item = Self::license_item(l)?;
+        let (name, value) = super::activity::initial(&[entry])?;
+        item.insert(name, value);
+        Ok(item)
     }
 
     /// A license by id, whoever owns it (validation).
@@ -155,11 +234,15 @@ impl Store {
     /// never puts back a value another writer replaced meanwhile (a PATCH of the name cannot
     /// undo an activation's expiry or a refund's revocation).
     ///
+    /// The same write appends what changed to the license's activity log, made by `origin`
+    /// (`domain::activity`).
+    ///
     /// `Ok(None)` when the license does not exist for `tenant_id`; else the license as written.
     pub async fn edit_license<F>(
         &self,
         tenant_id: &str,
         license_id: &str,
+        origin: &Origin,
         mut edit: F,
     ) -> Result<Option<License>>
     where
@@ -179,10 +262,13 @@ impl Store {
                 return Ok(Some(before));
             }
             after.updated_at = crate::time::now();
+            let entries = activity::describe(&before, &after, origin, after.updated_at);
             if let Some(written) = self
-                .write_edit(&after, Some(usage.version), changes)
+                .write_edit(&after, Some(usage.version), changes, &entries)
                 .await?
             {
+                self.trim_activity(license_id, usage.activity.len() + entries.len())
+                    .await;
                 return Ok(Some(written));
             }
             tracing::info!(license_id, attempt, "license changed meanwhile; read again");
@@ -200,6 +286,8 @@ impl Store {
     /// makes an activation or a refund decide again, and no other field is written, so a
     /// concurrent change of one stays. The answer is the license as written (`ALL_NEW`).
     ///
+    /// The same write appends the change to the activity log, made by `origin`.
+    ///
     /// `Ok(None)` when the license does not exist for `tenant_id`.
     pub async fn set_license_contact(
         &self,
@@ -207,8 +295,13 @@ impl Store {
         license_id: &str,
         email: Option<Option<String>>,
         name: Option<Option<String>>,
+        origin: &Origin,
     ) -> Result<Option<License>> {
-        let Some(before) = self.get_tenant_license(tenant_id, license_id).await? else {
+        let Some((before, usage)) = self
+            .get_license_with_usage(license_id)
+            .await?
+            .filter(|(l, _)| l.tenant_id == tenant_id)
+        else {
             return Ok(None);
         };
         let mut after = before.clone();
@@ -223,18 +316,26 @@ impl Store {
             return Ok(Some(before));
         }
         after.updated_at = crate::time::now();
-        self.write_edit(&after, None, changes).await
+        let entries = activity::describe(&before, &after, origin, after.updated_at);
+        let written = self.write_edit(&after, None, changes, &entries).await?;
+        if written.is_some() {
+            self.trim_activity(license_id, usage.activity.len() + entries.len())
+                .await;
+        }
+        Ok(written)
     }
 
     /// Writes `changes` (and `updatedAt`) if the license is still the tenant's and, for a
     /// write decided on a read (`version: Some`), its version is still the one read (0: none
     /// yet); such a write moves the version. `version: None` writes the fields as given and
-    /// leaves the version. The license as written, or `None` when the condition failed.
+    /// leaves the version. `entries` are appended to the activity log in the same write. The
+    /// license as written, or `None` when the condition failed.
     async fn write_edit(
         &self,
         license: &License,
         version: Option<u64>,
         changes: Vec<(&'static str, AttributeValue)>,
+        entries: &[activity::ActivityEntry],
     ) -> Result<Option<License>> {
         let mut sets = vec!["#updatedAt = :up".to_string()];
         let mut names = HashMap::from([
@@ -251,10 +352,30 @@ impl Store {
                 AttributeValue::S(license.tenant_id.clone()),
             ),
         ]);
+        let email_changed = changes.iter().any(|(f, _)| *f == "customerEmail");
         for (i, (field, value)) in changes.into_iter().enumerate() {
             sets.push(format!("#f{i} = :f{i}"));
             names.insert(format!("#f{i}"), field.to_string());
             values.insert(format!(":f{i}"), value);
+        }
+        // The buyer's list follows the owner address (an index key cannot be null: removed).
+        let mut removes = Vec::new();
+        if email_changed {
+            let keys = buyer_keys(license);
+            if keys.is_empty() {
+                removes.extend([table_keys::GSI2_PK, table_keys::GSI2_SK]);
+            }
+            for (i, (attribute, value)) in keys.into_iter().enumerate() {
+                sets.push(format!("#b{i} = :b{i}"));
+                names.insert(format!("#b{i}"), attribute);
+                values.insert(format!(":b{i}"), value);
+            }
+        }
+        if !entries.is_empty() {
+            let (n, v) = super::activity::append_values(entries)?;
+            sets.push(super::activity::APPEND.into());
+            names.extend(n);
+            values.extend(v);
         }
         let condition = match version {
             None => "attribute_exists(pk) AND #tenantId = :t",
@@ -275,7 +396,11 @@ impl Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(Self::key_attrs(table_keys::license(&license.id))))
-                .update_expression(format!("SET {}", sets.join(", ")))
+                .update_expression(if removes.is_empty() {
+                    format!("SET {}", sets.join(", "))
+                } else {
+                    format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "))
+                })
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
@@ -286,12 +411,46 @@ impl Store {
     }
 }
 
+fn license_sort_key(l: &License) -> String {
+    format!(
+        "{}{}#{}",
+        table_keys::listing::LICENSES,
+        crate::time::format(l.created_at),
+        l.id
+    )
+}
+
+/// The license's `gsi2` keys (its buyer's list), none without an owner address.
+fn buyer_keys(l: &License) -> Vec<(String, AttributeValue)> {
+    let Some(email) = l.customer_email.as_deref() else {
+        return Vec::new();
+    };
+    vec![
+        (
+            table_keys::GSI2_PK.to_string(),
+            AttributeValue::S(table_keys::buyer_partition(&l.tenant_id, email)),
+        ),
+        (
+            table_keys::GSI2_SK.to_string(),
+            AttributeValue::S(license_sort_key(l)),
+        ),
+    ]
+}
+
+/// Whether `email` is the license's owner address (compared normalised).
+pub fn owned_by(l: &License, email: &str) -> bool {
+    use crate::domain::member::normalize_email;
+    l.customer_email
+        .as_deref()
+        .is_some_and(|e| normalize_email(e) == normalize_email(email))
+}
+
 /// Read-modify-write attempts of [`Store::edit_license`].
 pub const EDIT_ATTEMPTS: u32 = 8;
 
 /// The pause before reading again after a lost race, growing with the attempts (5 ms
 /// doubling, at most 80 ms, jittered).
-const EDIT_BACKOFF: Backoff = Backoff::new(
+pub const EDIT_BACKOFF: Backoff = Backoff::new(
     std::time::Duration::from_millis(5),
     std::time::Duration::from_millis(80),
 );

@@ -1,9 +1,11 @@
 //! DynamoDB storage: one table, single-table design (see `table_keys` and `docs/data-model.md`).
 //! One module per entity; `issuance` holds the transaction that issues a purchase's licenses.
 
+pub mod activity;
 pub mod aliases;
 pub mod apps;
 pub mod checkout_sessions;
+pub mod contact_changes;
 pub mod currencies;
 pub mod deliveries;
 pub mod events;

@@ -156,18 +156,45 @@ impl EmailAnchor {
 impl Store {
     /// Sets a license's email back to `pending` for a resend (the license's keys to its
     /// current customer email). `Ok(false)` when the license is not the tenant's.
-    pub async fn request_license_email(&self, tenant_id: &str, license_id: &str) -> Result<bool> {
-        applied(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Self::key_attrs(table_keys::license(license_id))))
-                .update_expression("SET emailStatus = :pending REMOVE emailClaimUntil")
-                .condition_expression("attribute_exists(pk) AND tenantId = :t")
-                .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
-                .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
-                .send()
-                .await,
-        )
+    pub async fn request_license_email(
+        &self,
+        tenant_id: &str,
+        license_id: &str,
+        origin: &crate::domain::activity::Origin,
+    ) -> Result<bool> {
+        use crate::domain::activity::{Action, ActivityEntry};
+        let entry = ActivityEntry::new(Action::EmailResent, origin, crate::time::now());
+        let (names, values) = super::activity::append_values(&[entry])?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(table_keys::license(license_id))))
+            .update_expression(format!(
+                "SET emailStatus = :pending, {} REMOVE emailClaimUntil",
+                super::activity::APPEND
+            ))
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        // The log's length as written (the resend did not read the license item).
+        let length = result.as_ref().ok().and_then(|out| {
+            out.attributes
+                .as_ref()?
+                .get("activity")?
+                .as_l()
+                .ok()
+                .map(Vec::len)
+        });
+        let written = applied(result)?;
+        if let Some(length) = length {
+            self.trim_activity(license_id, length).await;
+        }
+        Ok(written)
     }
 }

@@ -122,6 +122,15 @@ pub fn member_partition(email: &str) -> String {
     format!("{}{email}", kind::MEMBER)
 }
 
+/// `gsi2` partition of a buyer's licenses with one tenant (the customer portal's list): the
+/// owner address normalised (`domain::member::normalize_email`), so case never hides one.
+pub fn buyer_partition(tenant_id: &str, email: &str) -> String {
+    format!(
+        "BUYER#{tenant_id}#{}",
+        crate::domain::member::normalize_email(email)
+    )
+}
+
 /// A dashboard session, by the SHA-256 of its cookie.
 pub fn session(session_hash: &str) -> Key {
     (format!("SESSION#{session_hash}"), "SESSION".into())
@@ -131,6 +140,16 @@ pub fn session(session_hash: &str) -> Key {
 /// its own partition family, so no dashboard session read can find it.
 pub fn portal_session(session_hash: &str) -> Key {
     (format!("PSESSION#{session_hash}"), "PSESSION".into())
+}
+
+/// A buyer's contact-change request (`domain::contact_change`), by its id (`ccr_…`).
+pub fn contact_change_request(request_id: &str) -> Key {
+    (format!("CONTACT#{request_id}"), "REQUEST".into())
+}
+
+/// A contact-change confirmation link, by the SHA-256 of its token.
+pub fn contact_change_link(token_hash: &str) -> Key {
+    (format!("CONTACT#{token_hash}"), "LINK".into())
 }
 
 /// A one-time link (`domain::one_time_link`), by the SHA-256 of its token.

@@ -95,6 +95,12 @@ class Status:
     file: dict | None = None
 
     @property
+    def manage_url(self) -> str | None:
+        """With DEVICE_LIMIT_REACHED: where the buyer frees a device (the license's page in the
+        merchant's customer portal). Show it: "Too many devices — manage your devices"."""
+        return self.answer.get("manageUrl") if self.answer else None
+
+    @property
     def offline(self) -> bool:
         return self.source != ONLINE
 

@@ -187,7 +187,7 @@ def _json(data: bytes | str, what: str) -> Any:
 _ANSWER_SHAPE = {"format": "str", "valid": "bool", "code": "str", "detail": "str",
                  "livemode": "bool", "productId": "str", "deviceHash": "str?",
                  "licenseId": "str?", "license": "license?", "trial": "trial?",
-                 "nonce": "str?", "signedAt": "str", "kid": "str"}
+                 "nonce": "str?", "signedAt": "str", "kid": "str", "manageUrl": "str?"}
 _ANSWER_LICENSE_SHAPE = {"id": "str", "productId": "str", "status": "str",
                          "expiresAt": "str?", "maxDevices": "u32", "activeDevices": "u32"}
 _TRIAL_SHAPE = {"productId": "str", "deviceHash": "str", "startedAt": "str",

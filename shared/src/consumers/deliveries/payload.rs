@@ -16,6 +16,7 @@
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
+use crate::domain::activity::Actor;
 use crate::domain::license::Device;
 use crate::domain::webhooks::derive::Derived;
 use crate::domain::License;
@@ -42,12 +43,14 @@ const REFERENCE_FIELDS: [&str; 7] = [
     "deviceHash",
 ];
 
-/// `{ "license": LicenseView }`, devices summarised.
-pub async fn license(s: &Services, l: License) -> Result<Value> {
+/// `{ "license": LicenseView, "actor": … }`, devices summarised; `actor` is who made the
+/// change (`domain::activity`), `null` when no one did (the expiry passing) or it was not
+/// recorded.
+pub async fn license(s: &Services, l: License, actor: Option<Actor>) -> Result<Value> {
     let status = l.status_at(s.clock.now());
     let mut view = licenses::view(s, l).await?;
     view.status = status;
-    Ok(json!({ "license": summarised(view) }))
+    Ok(json!({ "license": summarised(view), "actor": actor }))
 }
 
 /// A license view with its device list cut to the most recent [`MAX_PAYLOAD_DEVICES`], and
@@ -90,9 +93,10 @@ pub async fn data(s: &Services, d: &Derived) -> Result<Value> {
             license: l,
             device,
             previous_expires_at,
+            actor,
             ..
         } => {
-            let mut data = license(s, (**l).clone()).await?;
+            let mut data = license(s, (**l).clone(), *actor).await?;
             if let Some(device) = device {
                 data["device"] = json!(device);
             }
@@ -138,11 +142,13 @@ fn stored(d: &Derived) -> Value {
 }
 
 /// The reference form of a license event's data, from the stored license alone: what is sent
-/// when the license's view cannot be built (its key does not open).
-pub fn license_reference(l: &License, at: OffsetDateTime) -> Value {
-    reference(&json!({
+/// when the license's view cannot be built (its key does not open). `actor` as in [`license`].
+pub fn license_reference(l: &License, at: OffsetDateTime, actor: Option<Actor>) -> Value {
+    let mut data = reference(&json!({
         "license": { "id": l.id, "productId": l.product_id, "status": l.status_at(at) }
-    }))
+    }));
+    data["actor"] = json!(actor);
+    data
 }
 
 /// The reference form of a derived event's data, without I/O.
@@ -152,9 +158,10 @@ pub fn reference_of(d: &Derived, at: OffsetDateTime) -> Value {
             license,
             device,
             previous_expires_at,
+            actor,
             ..
         } => {
-            let mut data = license_reference(license, at);
+            let mut data = license_reference(license, at, *actor);
             if let Some(device) = device {
                 data["device"] = json!({ "deviceId": device.device_id });
             }
@@ -369,6 +376,7 @@ mod tests {
             license: Box::new(l),
             device: Some(device(7, t0())),
             previous_expires_at: None,
+            actor: Some(Actor::Customer),
         };
         let r = reference_of(&d, t0());
         assert_eq!(
@@ -377,5 +385,6 @@ mod tests {
         );
         assert_eq!(r["device"]["deviceId"], device(7, t0()).device_id);
         assert_eq!(r["truncated"], true);
+        assert_eq!(r["actor"], "customer");
     }
 }

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::emit::{Emitter, OutgoingEvent};
 use super::{is_transient, payload};
+use crate::domain::activity::Actor;
 use crate::domain::webhooks::derive::{self, Change, Derived};
 use crate::domain::webhooks::EventType;
 use crate::store::timers::Timer;
@@ -234,9 +235,15 @@ async fn new_key_renewal(
             id: derive::event_id(&[id, &license.id]),
             kind: EventType::LicenseRenewed,
             at,
-            data: payload::reference(&renewal(payload::license_reference(&license, at))),
+            data: payload::reference(&renewal(payload::license_reference(
+                &license,
+                at,
+                Some(Actor::Stripe),
+            ))),
         };
-        let read = payload::license(s, license).await.map(renewal);
+        let read = payload::license(s, license, Some(Actor::Stripe))
+            .await
+            .map(renewal);
         emitter.emit_read(&endpoints, event, read).await?;
     }
     Ok(())

@@ -97,9 +97,9 @@ async fn sweep_timer(
         id: derive::event_id(&["timer", &t.license_id, kind.as_str(), &at]),
         kind: kind.event_type(),
         at: t.at,
-        data: payload::license_reference(&license, now),
+        data: payload::license_reference(&license, now, None),
     };
-    let read = payload::license(s, license).await;
+    let read = payload::license(s, license, None).await;
     emitter.emit_read(&endpoints, event, read).await?;
     Ok(true)
 }

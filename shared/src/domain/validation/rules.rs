@@ -45,6 +45,8 @@ pub struct LicenseChange {
     /// A device newly activated on this license; also recorded per (product, device), which
     /// rules out a trial for it from then on.
     pub activated: Option<DeviceId>,
+    /// The portal's frees after this one (`domain::self_service`).
+    pub self_service_frees: Option<Vec<i64>>,
 }
 
 impl LicenseChange {
@@ -58,6 +60,9 @@ impl LicenseChange {
         }
         if let Some(b) = self.device_changes {
             usage.device_changes = Some(b);
+        }
+        if let Some(f) = &self.self_service_frees {
+            usage.self_service_frees = f.clone();
         }
         if let Some(e) = self.expires_at {
             license.expires_at = Some(e);
@@ -248,6 +253,7 @@ pub fn activate(license: &License, usage: &LicenseUsage, check: &Check) -> Decis
             device_changes: Some(budget),
             expires_at,
             activated: Some(device.clone()),
+            self_service_frees: None,
         },
     )
 }

@@ -9,7 +9,13 @@ use super::budget::ChangeBudget;
 use super::ips::IpAdmission;
 
 /// Item attributes owned by [`LicenseUsage`] (split off the item before reading the license).
-pub const ATTRIBUTES: [&str; 3] = ["ips", "deviceChanges", "version"];
+pub const ATTRIBUTES: [&str; 5] = [
+    "ips",
+    "deviceChanges",
+    "version",
+    "activity",
+    "selfServiceFrees",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,4 +29,11 @@ pub struct LicenseUsage {
     /// Incremented by every validation write; 0 (absent) before the first.
     #[serde(default)]
     pub version: u64,
+    /// The license's activity log (`domain::activity`), read with the rest so that a write
+    /// knows how long the list it appends to is.
+    #[serde(default)]
+    pub activity: Vec<crate::domain::activity::ActivityEntry>,
+    /// When the buyer freed devices in the portal (epoch seconds, `domain::self_service`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub self_service_frees: Vec<i64>,
 }

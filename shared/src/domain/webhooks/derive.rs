@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::EventType;
+use crate::domain::activity::{self, Action, ActivityEntry, Actor};
 use crate::domain::license::Device;
 use crate::domain::validation::ProductDevice;
 use crate::domain::{EmailStatus, EventLogEntry, EventStatus, License, LicenseStatus, Purchase};
@@ -77,6 +78,10 @@ pub enum Derived {
         device: Option<Device>,
         /// A renewal: the expiry before it.
         previous_expires_at: Option<OffsetDateTime>,
+        /// Who made the change: from the activity entry the same write recorded
+        /// (`domain::activity`); `None` when it recorded none (a change made before Keyhook
+        /// recorded actors).
+        actor: Option<Actor>,
     },
     /// A new-key renewal: a subscription's current licenses were replaced.
     NewKeyRenewal {
@@ -154,16 +159,40 @@ pub fn derive(change: &Change) -> Vec<Derived> {
     }
 }
 
+/// A license image's activity log.
+fn activity_of(image: &Option<Image>) -> Vec<ActivityEntry> {
+    image
+        .as_ref()
+        .and_then(|i| i.get("activity"))
+        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
 fn license(change: &Change) -> Vec<Derived> {
     let Some(new) = read::<License>(&change.new) else {
         return Vec::new();
     };
     let old = read::<License>(&change.old);
+    let (before, after) = (activity_of(&change.old), activity_of(&change.new));
+    let recorded = activity::added(&before, &after);
+    // One write is one actor's; a device's own entry names the device's.
+    let actor_of = |device: Option<&Device>| {
+        let own = device.and_then(|d| {
+            recorded.iter().rev().find(|e| {
+                matches!(
+                    e.action,
+                    Action::DeviceActivated | Action::DeviceDeactivated
+                ) && e.device_id.as_deref() == Some(d.device_id.as_str())
+            })
+        });
+        own.or(recorded.last()).map(|e| e.actor)
+    };
     let mut out = Vec::new();
     let mut event = |kind: EventType, subject: &str, device: Option<Device>, previous| {
         out.push(Derived::License {
             id: event_id(&[&change.record_id, kind.as_str(), subject]),
             kind,
+            actor: actor_of(device.as_ref()),
             license: Box::new(new.clone()),
             device,
             previous_expires_at: previous,
@@ -375,6 +404,64 @@ mod tests {
                 Derived::NewKeyRenewal { .. } => "renewal",
             })
             .collect()
+    }
+
+    fn with_activity(mut image: Image, entries: &[ActivityEntry]) -> Image {
+        image.insert(
+            "activity".into(),
+            serde_dynamo::to_attribute_value(entries).unwrap(),
+        );
+        image
+    }
+
+    fn actors(d: &[Derived]) -> Vec<(&'static str, Option<Actor>)> {
+        d.iter()
+            .filter_map(|d| match d {
+                Derived::License { kind, actor, .. } => Some((kind.as_str(), *actor)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_license_event_names_the_actor_its_write_recorded() {
+        use crate::domain::activity::{Action, Origin};
+        let issued = ActivityEntry::new(Action::Issued, &Origin::stripe(), t0());
+        let mut old = license();
+        old.devices.push(Device {
+            device_id: "laptop".into(),
+            device_name: None,
+            activated_at: t0(),
+        });
+        let mut new = old.clone();
+        new.devices.clear();
+        let customer = Origin::new(Actor::Customer, "198.51.100.4".parse().ok());
+        let freed = activity::describe(&old, &new, &customer, t0());
+        let mut c = change(Some(&old), &new);
+        c.old = c
+            .old
+            .map(|i| with_activity(i, std::slice::from_ref(&issued)));
+        c.new = c
+            .new
+            .map(|i| with_activity(i, &[issued.clone(), freed[0].clone()]));
+        assert_eq!(
+            actors(&derive(&c)),
+            [("license.deactivated", Some(Actor::Customer))]
+        );
+
+        // Created: the issuing entry's actor.
+        let mut c = change(None, &old);
+        c.new = c
+            .new
+            .map(|i| with_activity(i, std::slice::from_ref(&issued)));
+        assert_eq!(
+            actors(&derive(&c)),
+            [("license.created", Some(Actor::Stripe))]
+        );
+
+        // A write that recorded nothing (an item from before actors were recorded) names none.
+        let c = change(Some(&old), &new);
+        assert_eq!(actors(&derive(&c)), [("license.deactivated", None)]);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{caller, ts};
 use crate::crypto::SealContext;
+use crate::domain::activity::{self, Origin};
 use crate::domain::license::Device;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::{EmailStatus, License, LicenseSource, LicenseStatus};
@@ -94,6 +95,32 @@ pub async fn get_license(s: &Services, c: &Caller, id: &str) -> Result<LicenseVi
     view(s, l).await
 }
 
+/// `GET /api/licenses/{id}/activity`.
+pub async fn activity(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&license_activity(s, &c, id).await?))
+}
+
+/// A license's activity log, newest first (another tenant's license is not found).
+pub async fn license_activity(s: &Services, c: &Caller, id: &str) -> Result<ActivityView> {
+    let entries = s
+        .store
+        .get_license_activity(&c.tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("License {id}")))?;
+    Ok(ActivityView {
+        items: activity::newest_first(entries),
+    })
+}
+
+/// A license's activity log (at most `MAX_ACTIVITY` entries, the newest).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityView {
+    /// Newest first.
+    pub items: Vec<activity::ActivityEntry>,
+}
+
 /// An IP admitted under a license's `maxIps`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,18 +129,28 @@ pub struct AdmittedIpView {
     pub admitted_at: String,
 }
 
-/// The IPs admitted under a license's `maxIps` (kept beside the license, in the validation
-/// routes' usage record); a license of another tenant is not found.
-pub async fn list_license_ips(s: &Services, c: &Caller, id: &str) -> Result<Vec<AdmittedIpView>> {
+/// A license's IPs admitted under `maxIps` and its activity (newest first), kept beside it in
+/// the item's usage: one read for the dashboard's license page. Another tenant's: not found.
+pub async fn license_usage(
+    s: &Services,
+    c: &Caller,
+    id: &str,
+) -> Result<(Vec<AdmittedIpView>, ActivityView)> {
     match s.store.get_license_with_usage(id).await? {
-        Some((l, usage)) if l.tenant_id == c.tenant_id => Ok(usage
-            .ips
-            .into_iter()
-            .map(|ip| AdmittedIpView {
-                ip: ip.ip,
-                admitted_at: ts(ip.admitted_at),
-            })
-            .collect()),
+        Some((l, usage)) if l.tenant_id == c.tenant_id => {
+            let ips = usage
+                .ips
+                .into_iter()
+                .map(|ip| AdmittedIpView {
+                    ip: ip.ip,
+                    admitted_at: ts(ip.admitted_at),
+                })
+                .collect();
+            let activity = ActivityView {
+                items: activity::newest_first(usage.activity),
+            };
+            Ok((ips, activity))
+        }
         _ => Err(Error::not_found(format!("License {id}"))),
     }
 }
@@ -331,6 +368,7 @@ pub async fn create_license(s: &Services, c: &Caller, input: IssueInput) -> Resu
             send_email: input.send_email.unwrap_or(true),
             first_purchase_of: None,
             livemode: input.livemode.unwrap_or(true),
+            origin: c.origin(),
         },
     )
     .await?;
@@ -394,11 +432,11 @@ pub async fn patch_license(
         // Contact details depend on nothing read: written as given, they never race the
         // validation routes' writes or a refund (see `Store::set_license_contact`).
         s.store
-            .set_license_contact(&c.tenant_id, id, customer_email, customer_name)
+            .set_license_contact(&c.tenant_id, id, customer_email, customer_name, &c.origin())
             .await?
     } else {
         s.store
-            .edit_license(&c.tenant_id, id, |l| {
+            .edit_license(&c.tenant_id, id, &c.origin(), |l| {
                 if let Some(expires_at) = expires_at {
                     l.expires_at = expires_at;
                     // A new expiry in the future (or none) brings an expired license back.
@@ -453,9 +491,20 @@ pub async fn resend_email(s: &Services, req: &ApiRequest, id: &str) -> Result<Ap
 
 /// Queues the license's email again (see [`resend_email`]).
 pub async fn resend_license_email(s: &Services, c: &Caller, id: &str) -> Result<ResendView> {
+    resend_as(s, &c.tenant_id, id, &c.origin()).await
+}
+
+/// [`resend_license_email`] for a tenant's license, recorded as made by `origin` (the
+/// merchant, or the buyer in the portal).
+pub async fn resend_as(
+    s: &Services,
+    tenant_id: &str,
+    id: &str,
+    origin: &Origin,
+) -> Result<ResendView> {
     let l = s
         .store
-        .get_tenant_license(&c.tenant_id, id)
+        .get_tenant_license(tenant_id, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("License {id}")))?;
     let email = l.customer_email.clone().ok_or_else(|| {
@@ -466,12 +515,16 @@ pub async fn resend_license_email(s: &Services, c: &Caller, id: &str) -> Result<
     })?;
     // A license without a purchase record (imported) is resent alone.
     let purchase_ref = l.purchase_ref.clone().unwrap_or_default();
-    if !s.store.request_license_email(&c.tenant_id, &l.id).await? {
+    if !s
+        .store
+        .request_license_email(tenant_id, &l.id, origin)
+        .await?
+    {
         return Err(Error::not_found(format!("License {id}")));
     }
     s.outbox
         .enqueue(&crate::mail::MailJob {
-            tenant_id: c.tenant_id.clone(),
+            tenant_id: tenant_id.to_string(),
             purchase_ref,
             license_id: Some(l.id.clone()),
         })

@@ -81,6 +81,10 @@ pub struct AnswerBody<'a> {
     license_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     license: Option<LicenseSummary<'a>>,
+    /// With `DEVICE_LIMIT_REACHED` about a license: the license's page in the merchant's
+    /// customer portal, where its buyer signs in by email and frees a device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manage_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trial: Option<TrialSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,6 +116,8 @@ pub struct Answer<'a> {
     pub license_id: Option<&'a str>,
     pub livemode: bool,
     pub license: Option<LicenseSummary<'a>>,
+    /// Where the buyer frees a device (answers refused with `DEVICE_LIMIT_REACHED`).
+    pub manage_url: Option<&'a str>,
     pub trial: Option<TrialPeriod>,
     pub nonce: Option<&'a str>,
     pub now: OffsetDateTime,
@@ -132,6 +138,7 @@ impl<'a> Answer<'a> {
             license_id: None,
             livemode: input.environment == Environment::Live,
             license: None,
+            manage_url: None,
             trial: None,
             nonce: input.nonce.as_deref(),
             now,
@@ -150,6 +157,7 @@ impl<'a> Answer<'a> {
             device_hash: self.device_hash,
             license_id: self.license_id,
             license: self.license,
+            manage_url: self.manage_url,
             trial: match (self.trial, self.device_hash) {
                 (Some(p), Some(device_hash)) => Some(TrialSummary {
                     product_id: self.product_id,

@@ -14,10 +14,11 @@ use std::time::Duration;
 use super::answer::{respond, Answer, LicenseSummary};
 use super::input::{Environment, ValidationInput};
 use crate::backoff::Backoff;
+use crate::domain::activity::{Actor, Origin};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{rules, Check, Code, Decision, LicenseUsage, Verdict};
-use crate::domain::License;
+use crate::domain::{portal_links, License};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::store::license_usage::ChangeWrite;
 use crate::{Error, Result, Services};
@@ -103,7 +104,9 @@ pub async fn decide(
     route: Route,
     input: &ValidationInput,
     key: &AnyKey,
+    actor: Actor,
 ) -> Result<Option<Decided>> {
+    let origin = Origin::new(actor, source_ip);
     let mut at = Lookup::of(key, &input.product_id);
     let ip = client_ip_key(source_ip);
     let mut test_accepted = None;
@@ -155,7 +158,7 @@ pub async fn decide(
             Decision::Change(v, change) => {
                 match s
                     .store
-                    .write_license_change(&license, &usage, &change, now)
+                    .write_license_change(&license, &usage, &change, now, &origin)
                     .await?
                 {
                     ChangeWrite::Written => {
@@ -218,7 +221,7 @@ pub async fn answer(
         return not_found(s, input, device_hash.as_deref(), None).await;
     };
     let license_id = key.license_id(&input.product_id);
-    let Some(decided) = decide(s, req.source_ip, route, input, &key).await? else {
+    let Some(decided) = decide(s, req.source_ip, route, input, &key, Actor::App).await? else {
         return not_found(s, input, device_hash.as_deref(), Some(&license_id)).await;
     };
     respond_decided(s, input, device_hash.as_deref(), &decided).await
@@ -234,6 +237,8 @@ pub async fn respond_decided(
     // A key for another product says nothing about that product's license.
     let summary =
         (d.verdict.code != Code::ProductMismatch).then(|| LicenseSummary::of(&d.license, d.now));
+    let manage_url =
+        (d.verdict.code == Code::DeviceLimitReached).then(|| manage_url(s, &d.license));
     respond(
         s,
         Some(&d.license.tenant_id),
@@ -241,10 +246,16 @@ pub async fn respond_decided(
             license_id: Some(&d.license.id),
             livemode: d.livemode,
             license: summary,
+            manage_url: manage_url.as_deref(),
             ..Answer::to(input, device_hash, d.verdict, d.now)
         },
     )
     .await
+}
+
+/// Where the buyer of `license` frees a device: its page in the merchant's customer portal.
+pub fn manage_url(s: &Services, license: &License) -> String {
+    portal_links::license_url(&s.config.public_base_url, &license.tenant_id, &license.id)
 }
 
 /// The pause before re-reading after a lost race, growing with the attempts (5 ms doubling,

@@ -18,6 +18,7 @@ use super::input::{self, ValidationInput};
 use super::license::{self, Route};
 use crate::crypto::signing_keys::Signer;
 use crate::crypto::SealContext;
+use crate::domain::activity::Actor;
 use crate::domain::license::KEY_SEAL_FIELD;
 use crate::domain::license_key::AnyKey;
 use crate::domain::product::MIN_FILE_TTL_SECONDS;
@@ -145,7 +146,8 @@ pub async fn checkout(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .await;
     };
     let ttl = ttl_of(&product, input.ttl)?;
-    let Some(decided) = license::decide(s, req.source_ip, Route::Activate, &input, &key).await?
+    let Some(decided) =
+        license::decide(s, req.source_ip, Route::Activate, &input, &key, Actor::App).await?
     else {
         return license::not_found(
             s,
@@ -221,7 +223,7 @@ pub async fn admin_file(s: &Services, req: &ApiRequest, license_id: &str) -> Res
     // Another tenant's license is not found, whatever the query says: read before the query.
     let license = tenant_license(s, &c, license_id).await?;
     let query = FileQuery::of(req)?;
-    Ok(ApiResponse::ok(&file_of(s, &c, license, query).await?))
+    Ok(ApiResponse::ok(&file_of(s, license, query).await?))
 }
 
 /// A license file for a device already activated on a license of the caller's tenant (any
@@ -233,7 +235,7 @@ pub async fn license_file(
     query: FileQuery,
 ) -> Result<LicenseFileView> {
     let license = tenant_license(s, c, license_id).await?;
-    file_of(s, c, license, query).await
+    file_of(s, license, query).await
 }
 
 async fn tenant_license(s: &Services, c: &Caller, license_id: &str) -> Result<License> {
@@ -243,13 +245,8 @@ async fn tenant_license(s: &Services, c: &Caller, license_id: &str) -> Result<Li
         .ok_or_else(|| Error::not_found(format!("License {license_id}")))
 }
 
-/// [`license_file`] of the license read.
-async fn file_of(
-    s: &Services,
-    c: &Caller,
-    license: License,
-    query: FileQuery,
-) -> Result<LicenseFileView> {
+/// [`license_file`] of a license already read for its tenant (the admin API, the portal).
+pub async fn file_of(s: &Services, license: License, query: FileQuery) -> Result<LicenseFileView> {
     let FileQuery {
         device,
         ttl,
@@ -258,7 +255,7 @@ async fn file_of(
     let license_id = license.id.as_str();
     let product = s
         .store
-        .get_tenant_product(&c.tenant_id, &license.product_id)
+        .get_tenant_product(&license.tenant_id, &license.product_id)
         .await?
         .ok_or_else(|| Error::internal(format!("license {license_id} without its product")))?;
     let ttl = ttl_of(&product, ttl)?;

@@ -21,6 +21,7 @@ pub use signing_key::{signing_key, signing_keys};
 
 use std::net::IpAddr;
 
+use crate::domain::activity::Actor;
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::{Code, Verdict};
@@ -81,16 +82,19 @@ fn admit_churn<'a>(
 
 /// Frees a device as `POST /api/licenses/deactivate` does (the same per-IP budget and rule a
 /// client app's request goes through, `input` from [`input::deactivation`]): the rule's
-/// verdict, unsigned. The dashboard's "free this device" (a request from `source_ip`).
+/// verdict, unsigned. The dashboard's "free this device" (`Actor::Merchant`) and the customer
+/// portal's (`Actor::Customer`), a request from `source_ip`: the license's activity log and
+/// the `license.deactivated` webhook name `actor`.
 pub async fn deactivate_device(
     s: &Services,
     source_ip: Option<IpAddr>,
     input: &ValidationInput,
+    actor: Actor,
 ) -> Result<Verdict> {
     let key = admit_churn(s, source_ip, input)?;
     // A key that does not parse has no license, as in `license::answer`.
     let decided = match AnyKey::parse(key) {
-        Ok(key) => license::decide(s, source_ip, Route::Deactivate, input, &key).await?,
+        Ok(key) => license::decide(s, source_ip, Route::Deactivate, input, &key, actor).await?,
         Err(_) => None,
     };
     Ok(decided.map_or(Code::NotFound.verdict(), |d| d.verdict))

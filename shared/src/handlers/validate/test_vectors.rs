@@ -151,6 +151,7 @@ fn vectors() -> Value {
             license_id: Some(&lic.id),
             livemode,
             license: Some(LicenseSummary::of(&lic, at)),
+            manage_url: None,
             trial: None,
             nonce: Some("n-1"),
             now: at,
@@ -171,6 +172,7 @@ fn vectors() -> Value {
         license_id: None,
         livemode: true,
         license: None,
+        manage_url: None,
         trial: Some(TrialPeriod {
             started_at: t("2026-11-20T00:00:00Z"),
             expires_at: t("2026-12-04T00:00:00Z"),
@@ -183,6 +185,26 @@ fn vectors() -> Value {
         .unwrap()
         .replace("\"maxDevices\":2", "\"maxDevices\":9")
         .into_bytes();
+    // An activation refused for too many devices: the signed answer links to the license's
+    // page in the merchant's customer portal.
+    let manage_url = crate::domain::portal_links::license_url(
+        "https://keyhook.example.com",
+        &lic.tenant_id,
+        &lic.id,
+    );
+    let device_limit = Answer {
+        verdict: Code::DeviceLimitReached.verdict(),
+        product_id: PRODUCT,
+        device_hash: Some(&device_hash),
+        license_id: Some(&lic.id),
+        livemode: true,
+        license: Some(LicenseSummary::of(&lic, signed_at)),
+        manage_url: Some(&manage_url),
+        trial: None,
+        nonce: Some("n-1"),
+        now: signed_at,
+    }
+    .to_body(Some(&a));
     let v1 = keyhook_format::answer::sign_answer(
         Some(&a.key),
         br#"{"valid":true,"code":"VALID","detail":"The license is valid.","nonce":"n-1","signedAt":"2026-11-24T10:00:00.000Z"}"#.to_vec(),
@@ -194,6 +216,7 @@ fn vectors() -> Value {
         license_id: None,
         livemode: true,
         license: None,
+        manage_url: None,
         trial: None,
         nonce: Some("n-3"),
         now: signed_at,
@@ -331,6 +354,13 @@ fn vectors() -> Value {
             now,
             "ok",
         )),
+        case(
+            "device-limit-reached-with-manage-url",
+            &device_limit,
+            mine.clone(),
+            now,
+            "ok",
+        ),
         case(
             "test-license-refused-in-a-live-build",
             &test_license_refused,

@@ -3,6 +3,7 @@
 //! revoke on refund, suspend on dispute). Partial refunds change nothing.
 
 use super::{stripe_reads, Outcome};
+use crate::domain::activity::Origin;
 use crate::domain::product::ChargebackAction;
 use crate::domain::{LicenseStatus, StripeApp};
 use crate::stripe::event::StripeObject;
@@ -77,7 +78,7 @@ async fn apply(s: &Services, app: &StripeApp, refs: &[String], kind: Kind) -> Re
             };
             // Decided on the license as the write finds it (a conditional read-modify-write).
             s.store
-                .edit_license(&app.tenant_id, &license.id, |l| {
+                .edit_license(&app.tenant_id, &license.id, &Origin::stripe(), |l| {
                     match action {
                         ChargebackAction::Revoke => l.status = LicenseStatus::Revoked,
                         ChargebackAction::Suspend if l.status != LicenseStatus::Revoked => {

@@ -222,6 +222,7 @@ pub(super) async fn issue(
                 .filter(|p| p.first)
                 .map(|p| p.subscription_id.to_string()),
             livemode: log.livemode,
+            origin: crate::domain::activity::Origin::stripe(),
         },
     )
     .await?;

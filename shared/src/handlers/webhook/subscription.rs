@@ -6,6 +6,7 @@
 //! Both sides write the record with optimistic concurrency, so any order of events converges.
 
 use super::Outcome;
+use crate::domain::activity::Origin;
 use crate::domain::subscription::{Observation, SubscriptionRecord};
 use crate::domain::RenewalMode;
 use crate::domain::StripeApp;
@@ -59,7 +60,7 @@ async fn apply(s: &Services, record: &SubscriptionRecord, license_ids: &[String]
     for id in license_ids {
         let mut applied = false;
         s.store
-            .edit_license(&record.tenant_id, id, |license| {
+            .edit_license(&record.tenant_id, id, &Origin::stripe(), |license| {
                 applied = record.apply_to(license, now);
                 Ok(())
             })
@@ -168,7 +169,7 @@ pub(super) async fn extend(
     };
     for id in &record.license_ids {
         s.store
-            .edit_license(&record.tenant_id, id, |license| {
+            .edit_license(&record.tenant_id, id, &Origin::stripe(), |license| {
                 if matches!(
                     license.status,
                     crate::domain::LicenseStatus::Revoked | crate::domain::LicenseStatus::Suspended

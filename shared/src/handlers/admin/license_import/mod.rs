@@ -35,6 +35,7 @@ use time::OffsetDateTime;
 
 use super::caller;
 use crate::crypto::{seal, SealContext};
+use crate::domain::activity::{Actor, Origin};
 use crate::domain::license::{Device, KEY_SEAL_FIELD};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::rules::{device_bytes, MAX_DEVICE_LIST_BYTES};
@@ -319,7 +320,7 @@ pub async fn import_licenses(s: &Services, c: &Caller, input: ImportInput) -> Re
     if let Some(retry_after) = over_rate(s, &c.tenant_id).await? {
         return Err(over_rate_error(retry_after));
     }
-    run(s, &c.tenant_id, input).await
+    run_by(s, &c.tenant_id, input, &c.origin()).await
 }
 
 fn over_rate_error(retry_after: u64) -> Error {
@@ -349,8 +350,20 @@ async fn over_rate(s: &Services, tenant_id: &str) -> Result<Option<u64>> {
     Ok((!admitted).then(|| (window + RATE_WINDOW_SECONDS - now).max(1) as u64))
 }
 
-/// Imports a batch for a tenant (the handler without HTTP; benchmarks call it too).
+/// Imports a batch for a tenant (the handler without HTTP; benchmarks call it too), as the
+/// merchant from no known address.
 pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<ImportReport> {
+    let origin = Origin::new(Actor::Merchant, None);
+    run_by(s, tenant_id, input, &origin).await
+}
+
+/// Imports a batch for a tenant, each license's activity log opened as made by `origin`.
+async fn run_by(
+    s: &Services,
+    tenant_id: &str,
+    input: ImportInput,
+    origin: &Origin,
+) -> Result<ImportReport> {
     if input.licenses.is_empty() || input.licenses.len() > MAX_IMPORT_BATCH {
         return Err(Error::validation(
             "licenses",
@@ -545,7 +558,7 @@ pub async fn run(s: &Services, tenant_id: &str, input: ImportInput) -> Result<Im
             pairs.push((license, record));
             positions.push(i);
         }
-        let written = s.store.write_imported(&pairs).await?;
+        let written = s.store.write_imported(&pairs, origin).await?;
         for (i, outcome) in positions.into_iter().zip(written) {
             let error = match outcome {
                 ImportWrite::Written => continue,

@@ -8,7 +8,8 @@ import java.util.Arrays;
 /**
  * A verified validation answer ({@code keyhook-answer-v2}). Unknown members are ignored (newer
  * servers may add some). Nullable: {@code deviceHash}, {@code licenseId}, {@code license}, {@code
- * trial}, {@code nonce}.
+ * trial}, {@code nonce}, {@code manageUrl} (with {@code DEVICE_LIMIT_REACHED}: the license's page
+ * in the merchant's customer portal, where the buyer frees a device).
  *
  * <p><b>Canonical form.</b> The body is compact JSON whose last member is {@code "signature"};
  * the signature (Ed25519, base64) covers the body up to its last {@code ,"signature":"},
@@ -27,7 +28,8 @@ public record Answer(
     Trial trial,
     String nonce,
     String signedAt,
-    String kid) {
+    String kid,
+    String manageUrl) {
 
   /** The format this client verifies. */
   public static final String FORMAT = "keyhook-answer-v2";
@@ -115,7 +117,8 @@ public record Answer(
             : new Trial(t.string("productId"), t.string("deviceHash"), t.string("startedAt"), t.string("expiresAt")),
         m.optString("nonce"),
         m.string("signedAt"),
-        m.string("kid"));
+        m.string("kid"),
+        m.optString("manageUrl"));
   }
 
   private void check(Expected e) {

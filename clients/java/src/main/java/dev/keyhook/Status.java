@@ -18,6 +18,14 @@ public record Status(
     return new Status(true, "VALID", "The license file is valid.", p.livemode(), Source.LICENSE_FILE, null, p);
   }
 
+  /**
+   * With {@code DEVICE_LIMIT_REACHED}: where the buyer frees a device (the license's page in the
+   * merchant's customer portal); else null. Show it: "Too many devices — manage your devices".
+   */
+  public String manageUrl() {
+    return answer == null ? null : answer.manageUrl();
+  }
+
   /** Whether the status comes from something kept rather than from Keyhook now. */
   public boolean offline() {
     return source != Source.ONLINE;
