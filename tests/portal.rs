@@ -822,3 +822,94 @@ async fn after_sign_in_the_buyer_lands_where_they_were_sent() {
 fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// "Change my address": nothing moves until the link sent to the new address is confirmed;
+/// then the licenses are the new address's, which is signed in, and the link is used up.
+#[tokio::test]
+async fn a_buyer_moves_their_licenses_to_a_new_address_once_confirmed() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"name": "Pixel Studio"})).await;
+    let stack = &shop.stack;
+    let t = &shop.tenant.id;
+    let old = buyer();
+    let new = buyer();
+    let (id, _) = license_for(&shop, &product, &old, 2).await;
+    let p = stack.portal_sign_in(t, &old).await;
+
+    let refused = p.post("/email", &[("email", "not an address")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("new-email-error"), "{}", refused.body);
+    let asked = p.post("/email", &[("email", new.as_str())]).await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    assert_eq!(
+        shop.admin_license(&id).await["customerEmail"],
+        old.as_str(),
+        "nothing moved yet"
+    );
+
+    stack.drain_mail().await;
+    let mail = stack.emails_to(&new).await;
+    assert_eq!(mail.len(), 1);
+    let body = mail[0]["body"].as_str().unwrap();
+    let i = body
+        .find("/email-change?token=")
+        .expect("a confirmation link")
+        + "/email-change?token=".len();
+    let token: String = body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let http = client();
+    let page = keyhook_tests::dashboard::public_get(
+        &http,
+        &format!("{}/portal/{t}/email-change?token={token}", stack.base_url),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Confirm"));
+    assert_eq!(
+        shop.admin_license(&id).await["customerEmail"],
+        old.as_str(),
+        "opening changes nothing"
+    );
+    let confirm = |http: reqwest::Client, pre_cookie: String, pre: String| {
+        let url = format!("{}/portal/{t}/email-change", stack.base_url);
+        let token = token.clone();
+        async move {
+            http.post(url)
+                .header("cookie", pre_cookie)
+                .form(&[("pre", pre.as_str()), ("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = confirm(
+        http.clone(),
+        page.pre_cookie.clone(),
+        page.pre().to_string(),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/portal/{t}/licenses?notice=contact_changed")
+    );
+    let cookie = portal_set_cookie(&res).expect("signed in as the new address");
+    assert_eq!(shop.admin_license(&id).await["customerEmail"], new.as_str());
+    let list = http
+        .get(format!("{}/portal/{t}/licenses", stack.base_url))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&id), "the new address sees the license: {list}");
+    // The old address's session sees nothing now; the link is used up.
+    assert!(!p.get("/licenses").await.body.contains(&id));
+    let again = confirm(http, page.pre_cookie.clone(), page.pre().to_string()).await;
+    assert_eq!(again.status().as_u16(), 400);
+}

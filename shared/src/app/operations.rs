@@ -725,6 +725,15 @@ operations! {
         PortalRevealKey: POST "/portal/{tenantId}/licenses/{licenseId}/key", Portal
             => portal::licenses::reveal(s, req, p.get("tenantId"), p.get("licenseId")),
             "Customer portal: show the license's key";
+        PortalChangeEmail: POST "/portal/{tenantId}/email", Portal
+            => portal::contact::request(s, req, p.get("tenantId")),
+            "Customer portal: change the buyer's address (a confirmation link goes to the new one; nothing changes until it is used)";
+        PortalEmailChangePage: GET "/portal/{tenantId}/email-change", Public
+            => portal::contact::confirm_page(s, req, p.get("tenantId")),
+            "Customer portal: an address change's confirmation link (`?token=`), with the button that confirms it; opening it changes nothing";
+        PortalConfirmEmailChange: POST "/portal/{tenantId}/email-change", Public
+            => portal::contact::confirm(s, req, p.get("tenantId")),
+            "Customer portal: confirm an address change (its page's button): the buyer's licenses with the tenant move to the new address, which is signed in";
         Import: GET "/dashboard/import", Session
             => dashboard::import::page(s, req),
             "Dashboard: the form to import an ExisOne, Lukittu or Keygen export";

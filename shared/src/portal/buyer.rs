@@ -11,6 +11,7 @@ use crate::handlers::admin::licenses::LicenseView;
 use crate::handlers::self_service::{self as core, SelfServiceError};
 use crate::handlers::validate::license_file::LicenseFileView;
 use crate::services::billing_portal;
+use crate::services::contact_change::{self, ContactChanged};
 use crate::store::licenses::owned_by;
 use crate::{Error, Result, Services};
 
@@ -126,4 +127,26 @@ pub async fn billing_url(
         .filter(|l| owned_by(l, email))
         .ok_or_else(|| Error::not_found("License"))?;
     Ok(billing_portal::create_session(s, &license).await?.url)
+}
+
+/// Asks to move the buyer's licenses with this tenant to `new_email`: a confirmation link goes
+/// to that address; nothing changes until it is used.
+pub async fn change_contact(
+    s: &Services,
+    tenant: &Tenant,
+    email: &str,
+    new_email: &str,
+) -> Result<()> {
+    contact_change::request(s, &tenant.id, email, new_email).await?;
+    Ok(())
+}
+
+/// Confirms a change with its emailed link's token: the licenses move to the new address.
+pub async fn confirm_contact(
+    s: &Services,
+    tenant: &Tenant,
+    token: &str,
+    _ip: Option<IpAddr>,
+) -> Result<ContactChanged> {
+    Ok(contact_change::confirm(s, &tenant.id, token).await?)
 }

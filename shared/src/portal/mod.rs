@@ -11,6 +11,7 @@
 //! tenant, and every read checks that a license belongs to both ([`buyer::license_of`]).
 
 pub mod buyer;
+pub mod contact;
 pub mod licenses;
 pub mod mail;
 pub mod render;
