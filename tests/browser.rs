@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use keyhook_cli::mail_worker;
 use keyhook_shared::dashboard::team;
-use keyhook_tests::{unique, Stack};
+use keyhook_tests::stripe as fake;
+use keyhook_tests::{unique, Stack, World};
 use serde_json::{json, Value};
 
 const FLAGS: &[&str] = &[
@@ -725,14 +726,16 @@ async fn page_weight(b: &Browser) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buyer_frees_a_device_in_the_customer_portal() {
     let started = Instant::now();
-    let stack = Stack::start().await;
+    // A fake Stripe API: "Manage billing" asks it for a Billing Portal session.
+    let world = World::open().await;
+    let stack = &world.stack;
     tokio::spawn(mail_worker::run(
         stack.services.clone(),
         aws_sdk_sqs::Client::new(&stack.sdk),
         stack.resources.queue_url.clone(),
     ));
     let base = stack.base_url.clone();
-    let t = stack.tenant("Acme Software").await;
+    let t = world.tenant.clone();
     let (status, _) = stack
         .api(
             &t.token,
@@ -747,7 +750,6 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     assert_eq!(status, 200);
     let product = stack.product(&t, json!({"name": "Pixel Studio"})).await;
     let issue = |email: String, devices: u32| {
-        let stack = &stack;
         let t = &t;
         let product = product.clone();
         async move {
@@ -794,6 +796,64 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
             answer["code"].as_str().unwrap().to_string()
         }
     };
+    // A subscription of Alice's, paid through the app's webhook; Stripe's billing portal
+    // session answers with a page of the fake's own (no network here).
+    let mut sale = fake::Sale::subscription(json!({"productId": product}));
+    sale.email = alice.clone();
+    let period_end = keyhook_tests::now() + 20 * keyhook_tests::DAY;
+    let invoice = fake::invoice(
+        &sale,
+        sale.invoice.as_deref().unwrap(),
+        "subscription_create",
+        period_end,
+        fake::Shape::Basil,
+        true,
+    );
+    world
+        .deliver_verified(&fake::event(
+            "invoice.paid",
+            invoice,
+            fake::Shape::Basil,
+            keyhook_tests::now(),
+        ))
+        .await;
+    let subscription = sale.subscription.clone().unwrap();
+    let mut sub = fake::subscription(&sale, "active", period_end, false, fake::Shape::Basil);
+    sub["customer"] = json!("cus_Alice");
+    world
+        .stripe
+        .object(&format!("subscriptions/{subscription}"), sub)
+        .await;
+    let stripe_page = format!("{}/p/session/test_alice", world.stripe.uri());
+    let session_url = stripe_page.clone();
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/billing_portal/sessions"))
+        .respond_with(move |_: &wiremock::Request| {
+            wiremock::ResponseTemplate::new(200).set_body_json(json!({
+                "id": "bps_alice", "object": "billing_portal.session", "customer": "cus_Alice",
+                "livemode": false, "url": session_url, "return_url": "", "created": 0
+            }))
+        })
+        .with_priority(1)
+        .mount(&world.stripe.server)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/p/session/test_alice"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_raw("<h1>Stripe billing portal (test)</h1>", "text/html"),
+        )
+        .mount(&world.stripe.server)
+        .await;
+    let subscribed = stack.licenses(&t, &format!("&customerEmail={alice}")).await;
+    let s1 = subscribed
+        .iter()
+        .find(|l| l["source"]["subscriptionId"] == subscription.as_str())
+        .expect("the subscription's license")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
     assert_eq!(app("activate", "studio-1").await, "VALID");
     assert_eq!(app("activate", "studio-2").await, "VALID");
     assert_eq!(app("activate", "studio-3").await, "DEVICE_LIMIT_REACHED");
@@ -912,6 +972,21 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     assert_eq!(enabled, json!(0), "no free button left enabled");
     b.check_and_shoot("portal-05-limit").await;
 
+    // 6b. Manage billing: Stripe's billing portal for the subscription's customer.
+    b.goto(&format!("{base}/portal/{}/licenses/{s1}", t.id))
+        .await;
+    b.wait_text("Manage billing").await;
+    b.click("button[value=billing]").await;
+    b.wait_text("Stripe billing portal (test)").await;
+    let asked = world.stripe.billing_portal_requests().await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].form.get("customer").map(String::as_str),
+        Some("cus_Alice")
+    );
+    b.goto(&format!("{base}/portal/{}/licenses", t.id)).await;
+    b.wait_text("Your licenses").await;
+
     // 7. A second buyer sees none of it.
     let o = driver.browser().await;
     o.goto(&format!("{base}/portal/{}", t.id)).await;
@@ -932,7 +1007,7 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     b.click("form[action$='/sign-out'] button").await;
     b.wait_text("You are signed out.").await;
     b.goto(&format!("{base}/portal/{}/licenses", t.id)).await;
-    b.wait_text("Your session has ended").await;
+    b.wait_text("Email me a sign-in link").await;
 
     for c in [b.c, o.c] {
         let _ = c.close().await;
