@@ -82,9 +82,10 @@ pub fn limit_message(tenant: &Tenant) -> String {
     if p.frees_per_30_days == 0 {
         format!("Devices cannot be freed here. {contact}")
     } else {
+        let n = p.frees_per_30_days;
+        let devices = if n == 1 { "device" } else { "devices" };
         format!(
-            "You have freed {} devices in the last 30 days, the most this portal allows. {contact}",
-            p.frees_per_30_days
+            "You have freed {n} {devices} in the last 30 days, the most this portal allows. {contact}"
         )
     }
 }
