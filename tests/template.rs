@@ -771,6 +771,7 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "SESSION#*",
             "PSESSION#*",
             "SIGNIN#*",
+            "CONTACT#*",
             "RATE#*",
         ],
         &[
@@ -784,13 +785,14 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "SESSION#*",
             "PSESSION#*",
             "SIGNIN#*",
+            "CONTACT#*",
             "RATE#*",
         ],
     ),
     (
         "mailer",
-        &["TENANT#*", "LICENSE#*", "PRODUCT#*", "SIGNIN#*"],
-        &["TENANT#*", "LICENSE#*", "SIGNIN#*"],
+        &["TENANT#*", "LICENSE#*", "PRODUCT#*", "SIGNIN#*", "CONTACT#*"],
+        &["TENANT#*", "LICENSE#*", "SIGNIN#*", "CONTACT#*"],
     ),
     (
         "deliveries",
