@@ -884,7 +884,7 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     email_field.send_keys(&alice).await.unwrap();
     email_field.send_keys("\u{E007}").await.unwrap();
     b.wait_text("a sign-in link is on its way").await;
-    let link = portal_link_from_ses(&stack, &alice, 0).await;
+    let link = portal_link_from_ses(stack, &alice, 0).await;
     assert!(
         link.starts_with(&format!("{base}/portal/{}/link?token=", t.id)),
         "{link}"
@@ -993,7 +993,7 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
     o.fill("#email", &bob).await;
     o.click("button.primary").await;
     o.wait_text("a sign-in link is on its way").await;
-    o.goto(&portal_link_from_ses(&stack, &bob, 0).await).await;
+    o.goto(&portal_link_from_ses(stack, &bob, 0).await).await;
     o.click("button.primary").await;
     o.wait_text("Your licenses").await;
     let source = o.c.source().await.unwrap();

@@ -791,7 +791,13 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "mailer",
-        &["TENANT#*", "LICENSE#*", "PRODUCT#*", "SIGNIN#*", "CONTACT#*"],
+        &[
+            "TENANT#*",
+            "LICENSE#*",
+            "PRODUCT#*",
+            "SIGNIN#*",
+            "CONTACT#*",
+        ],
         &["TENANT#*", "LICENSE#*", "SIGNIN#*", "CONTACT#*"],
     ),
     (
