@@ -29,6 +29,8 @@ pub struct PortalSignInEmail<'a> {
     pub minutes: i64,
     /// Where to ask for help, if the merchant says.
     pub support: Option<&'a str>,
+    /// The button's colour (a checked `#rrggbb`: the portal's accent).
+    pub accent: &'a str,
 }
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -65,6 +67,7 @@ pub fn compose(mail: &PortalSignInEmail) -> Result<Rendered> {
         url_html => minijinja::Value::from_safe_string(url_html),
         minutes => mail.minutes,
         support => mail.support,
+        accent => mail.accent,
     };
     let render = |name: &str| {
         TEMPLATES
@@ -90,6 +93,7 @@ mod tests {
             url: "https://k.example/portal/ten_1/link?token=kpl_a&b",
             minutes: 15,
             support: Some("help@acme.example"),
+            accent: "#0f766e",
         })
         .unwrap();
         assert_eq!(mail.subject, "Your sign-in link for Acme <Apps>");
@@ -102,5 +106,6 @@ mod tests {
             .contains("Sign in: https://k.example/portal/ten_1/link?token=kpl_a&b\n"));
         assert!(mail.text.contains("15 minutes"));
         assert!(mail.text.contains("help@acme.example"));
+        assert!(mail.html.contains("background:#0f766e"));
     }
 }

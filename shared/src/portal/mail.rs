@@ -47,6 +47,7 @@ pub async fn send(s: &Services, job: &PortalSignInMail) -> Result<()> {
         url: &url,
         minutes: PORTAL_SIGN_IN.lifetime.whole_minutes(),
         support,
+        accent: tenant.portal.accent(),
     })?;
     let id = s.sender.send(&request.email, &email).await?;
     s.store.mark_sign_in_request_sent(&request.id).await?;
