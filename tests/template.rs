@@ -771,6 +771,7 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "SESSION#*",
             "SIGNIN#*",
             "RATE#*",
+            "CONTACT#*",
         ],
         &[
             "TENANT#*",
@@ -783,12 +784,19 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "SESSION#*",
             "SIGNIN#*",
             "RATE#*",
+            "CONTACT#*",
         ],
     ),
     (
         "mailer",
-        &["TENANT#*", "LICENSE#*", "PRODUCT#*", "SIGNIN#*"],
-        &["TENANT#*", "LICENSE#*", "SIGNIN#*"],
+        &[
+            "TENANT#*",
+            "LICENSE#*",
+            "PRODUCT#*",
+            "SIGNIN#*",
+            "CONTACT#*",
+        ],
+        &["TENANT#*", "LICENSE#*", "SIGNIN#*", "CONTACT#*"],
     ),
     (
         "deliveries",
