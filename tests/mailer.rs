@@ -90,7 +90,8 @@ async fn a_redelivered_sign_in_job_sends_one_email() {
     }))
     .unwrap();
     for _ in 0..2 {
-        let response = mailer::handle_batch(&stack.services, batch(&[job.clone()])).await;
+        let response =
+            mailer::handle_batch(&stack.services, batch(std::slice::from_ref(&job))).await;
         assert!(response.batch_item_failures.is_empty());
     }
     assert_eq!(

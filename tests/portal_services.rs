@@ -3,6 +3,7 @@
 //! created with the issuing app's key) and the buyer's change of contact address (confirmed
 //! once, from the new address, for one merchant only).
 
+use keyhook_shared::domain::activity::{Actor, Origin};
 use keyhook_shared::domain::contact_change::ContactChange;
 use keyhook_shared::domain::License;
 use keyhook_shared::http::auth::token_hash;
@@ -206,7 +207,13 @@ async fn a_confirmed_contact_change_moves_the_buyers_licenses_with_that_merchant
     ];
     for (id, address) in mine.iter().zip([old.clone(), old.to_uppercase()]) {
         s.store
-            .set_license_contact(&tenant.id, id, Some(Some(address)), None)
+            .set_license_contact(
+                &tenant.id,
+                id,
+                Some(Some(address)),
+                None,
+                &Origin::new(Actor::Merchant, None),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -219,7 +226,13 @@ async fn a_confirmed_contact_change_moves_the_buyers_licenses_with_that_merchant
     let other_product = stack.product(&other, json!({})).await;
     let elsewhere = issue(&stack, &other_app, &other_product).await;
     s.store
-        .set_license_contact(&other.id, &elsewhere, Some(Some(old.clone())), None)
+        .set_license_contact(
+            &other.id,
+            &elsewhere,
+            Some(Some(old.clone())),
+            None,
+            &Origin::new(Actor::Merchant, None),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -237,12 +250,12 @@ async fn a_confirmed_contact_change_moves_the_buyers_licenses_with_that_merchant
     );
 
     // Another merchant's confirmation page does not take the link (nor burn it).
-    let e = contact_change::confirm(s, &other.id, &token)
+    let e = contact_change::confirm(s, &other.id, &token, None)
         .await
         .unwrap_err();
     assert!(matches!(e, ContactChangeError::LinkUnusable), "{e:?}");
 
-    let done = contact_change::confirm(s, &tenant.id, &token)
+    let done = contact_change::confirm(s, &tenant.id, &token, None)
         .await
         .unwrap();
     let mut moved = done.license_ids.clone();
@@ -267,7 +280,7 @@ async fn a_confirmed_contact_change_moves_the_buyers_licenses_with_that_merchant
     );
 
     // Once only.
-    let e = contact_change::confirm(s, &tenant.id, &token)
+    let e = contact_change::confirm(s, &tenant.id, &token, None)
         .await
         .unwrap_err();
     assert!(matches!(e, ContactChangeError::LinkUnusable), "{e:?}");
@@ -298,7 +311,7 @@ async fn a_contact_change_refuses_expired_links_and_bad_addresses() {
         .put_contact_change_link(&token_hash(token), &change)
         .await
         .unwrap();
-    let e = contact_change::confirm(s, &tenant.id, token)
+    let e = contact_change::confirm(s, &tenant.id, token, None)
         .await
         .unwrap_err();
     assert!(matches!(e, ContactChangeError::LinkExpired), "{e:?}");
@@ -313,7 +326,7 @@ async fn a_contact_change_refuses_expired_links_and_bad_addresses() {
             .unwrap_err();
         assert_eq!(e.code(), code, "{to}");
     }
-    let e = contact_change::confirm(s, &tenant.id, "khl_not-a-contact-link")
+    let e = contact_change::confirm(s, &tenant.id, "khl_not-a-contact-link", None)
         .await
         .unwrap_err();
     assert!(matches!(e, ContactChangeError::LinkUnusable), "{e:?}");

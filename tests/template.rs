@@ -771,8 +771,8 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "SESSION#*",
             "PSESSION#*",
             "SIGNIN#*",
-            "CONTACT#*",
             "RATE#*",
+            "CONTACT#*",
         ],
         &[
             "TENANT#*",
@@ -785,8 +785,8 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "SESSION#*",
             "PSESSION#*",
             "SIGNIN#*",
-            "CONTACT#*",
             "RATE#*",
+            "CONTACT#*",
         ],
     ),
     (

@@ -142,12 +142,13 @@ pub async fn change_contact(
     Ok(())
 }
 
-/// Confirms a change with its emailed link's token: the licenses move to the new address.
+/// Confirms a change with its emailed link's token: the licenses move to the new address,
+/// each move recorded as the customer's, from `ip`.
 pub async fn confirm_contact(
     s: &Services,
     tenant: &Tenant,
     token: &str,
-    _ip: Option<IpAddr>,
+    ip: Option<IpAddr>,
 ) -> Result<ContactChanged> {
-    Ok(contact_change::confirm(s, &tenant.id, token).await?)
+    Ok(contact_change::confirm(s, &tenant.id, token, ip).await?)
 }

@@ -11,6 +11,9 @@
 //!    confirmation gets it; expired or used links refuse), then moves every license of that
 //!    tenant owned by the old address to the new one. Other tenants' licenses are untouched.
 
+use std::net::IpAddr;
+
+use crate::domain::activity::{Actor, Origin};
 use crate::domain::contact_change::{ContactChange, LIFETIME};
 use crate::domain::portal_links;
 use crate::http::auth::token_hash;
@@ -166,11 +169,13 @@ fn token_of(raw: &str) -> Option<&str> {
 }
 
 /// Confirms a change with the emailed link's token (the portal's confirmation page posts it):
-/// uses the link up, then moves the tenant's licenses of the old address to the new one.
+/// uses the link up, then moves the tenant's licenses of the old address to the new one, each
+/// move recorded on the license as the customer's, from `ip`.
 pub async fn confirm(
     s: &Services,
     tenant_id: &str,
     token: &str,
+    ip: Option<IpAddr>,
 ) -> std::result::Result<ContactChanged, ContactChangeError> {
     let token = token_of(token).ok_or(ContactChangeError::LinkUnusable)?;
     let change = s
@@ -181,41 +186,26 @@ pub async fn confirm(
     if !change.is_usable(crate::time::now()) {
         return Err(ContactChangeError::LinkExpired);
     }
+    // The licenses the buyer sees in the portal: the owner-address index, not a scan.
+    let origin = Origin::new(Actor::Customer, ip);
     let mut moved = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = s
-            .store
-            .list_licenses(tenant_id, 100, cursor.as_deref(), &[])
-            .await?;
-        for license in page.items {
-            let owned = license
-                .customer_email
-                .as_deref()
-                .is_some_and(|e| e.trim().eq_ignore_ascii_case(&change.from_email));
-            if !owned {
-                continue;
-            }
-            if s.store
-                .set_license_contact(
-                    tenant_id,
-                    &license.id,
-                    Some(Some(change.to_email.clone())),
-                    None,
-                    &crate::domain::activity::Origin::new(
-                        crate::domain::activity::Actor::Customer,
-                        None,
-                    ),
-                )
-                .await?
-                .is_some()
-            {
-                moved.push(license.id);
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+    for license in s
+        .store
+        .buyer_licenses(tenant_id, &change.from_email)
+        .await?
+    {
+        if s.store
+            .set_license_contact(
+                tenant_id,
+                &license.id,
+                Some(Some(change.to_email.clone())),
+                None,
+                &origin,
+            )
+            .await?
+            .is_some()
+        {
+            moved.push(license.id);
         }
     }
     tracing::info!(request_id = %change.id, licenses = moved.len(), "contact change confirmed");
