@@ -676,6 +676,20 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     println!("browser suite: {:.1} s", started.elapsed().as_secs_f64());
 }
 
+/// Verifies a license file with the Python client's own verifier: `argv[1]` a folder with
+/// `file.lic` and `keys.json` (the tenant's published key set), `argv[2]` the product.
+const VERIFY_FILE_PY: &str = "
+import sys, pathlib, datetime
+from keyhook import verify as v
+d = pathlib.Path(sys.argv[1])
+keys = v.KeySet.from_json(d.joinpath('keys.json').read_text())
+p = v.verify_file(keys, d.joinpath('file.lic').read_text())
+v.check_file(p, product_id=sys.argv[2], device_id='studio-2',
+             now=datetime.datetime.now(datetime.timezone.utc), environment='test',
+             accept_test_licenses=True)
+print('verified', p['licenseId'])
+";
+
 /// The newest customer-portal sign-in link SES delivered to `email`.
 async fn portal_link_from_ses(stack: &Stack, email: &str, after: usize) -> String {
     let started = Instant::now();
@@ -944,12 +958,36 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
         )
         .await
         .unwrap();
+    let file = file.as_str().unwrap().to_string();
+    assert!(file.contains("BEGIN KEYHOOK LICENSE FILE"), "{file}");
+    // The Python client's verifier accepts it (signature by the tenant's published key, the
+    // product, the device, the times), as an app offline would.
+    let keys = reqwest::get(format!("{base}/api/tenants/{}/signing-keys", t.id))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(unique("portal-file"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("file.lic"), &file).unwrap();
+    std::fs::write(dir.join("keys.json"), &keys).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let verified = Command::new(root.join(".venv/py-client/bin/python"))
+        .env("PYTHONPATH", root.join("clients/python/src"))
+        .arg("-c")
+        .arg(VERIFY_FILE_PY)
+        .arg(&dir)
+        .arg(&product)
+        .output()
+        .expect("the Python client's virtualenv (make test creates .venv/py-client)");
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
-        file.as_str()
-            .unwrap()
-            .contains("BEGIN KEYHOOK LICENSE FILE"),
-        "{file}"
+        verified.status.success(),
+        "the Python verifier refused the file: {}",
+        String::from_utf8_lossy(&verified.stderr)
     );
+    assert!(String::from_utf8_lossy(&verified.stdout).starts_with("verified"));
 
     // 5. Free a device (confirmed): the app's validate then answers NOT_ACTIVATED for it.
     b.click("button[value=free]").await;
