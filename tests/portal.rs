@@ -433,6 +433,7 @@ async fn forms_without_the_csrf_token_are_refused() {
     activate(&shop, &key, &product, "laptop-1").await;
     let p = shop.stack.portal_sign_in(&shop.tenant.id, &a).await;
     for (path, form) in [
+        ("/email".to_string(), vec![("email", "new@example.com")]),
         (
             format!("/licenses/{id}"),
             vec![("action", "free"), ("deviceId", "laptop-1")],
@@ -543,6 +544,21 @@ async fn a_freed_device_is_not_activated_and_the_limit_holds() {
         .check("validate", &key, &product, Some("laptop-2"))
         .await;
     assert_eq!(answer["code"], "VALID");
+    // Recorded on the license as the customer's (the dashboard's Activity section).
+    let (_, activity) = stack
+        .api(
+            &shop.tenant.token,
+            "GET",
+            &format!("/api/licenses/{id}/activity"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        activity["items"][0]["action"], "device_deactivated",
+        "{activity}"
+    );
+    assert_eq!(activity["items"][0]["actor"], "customer");
+    assert_eq!(activity["items"][0]["deviceId"], "laptop-1");
 
     let refused = p
         .post(
