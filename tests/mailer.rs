@@ -66,11 +66,13 @@ async fn a_redelivered_job_for_a_sent_email_sends_nothing() {
 async fn a_redelivered_sign_in_job_sends_one_email() {
     let stack = Stack::start().await;
     let tenant = stack.tenant("Acme").await;
-    let email = "owner@acme.example";
+    // Unique per run: the emulator's SES keeps what earlier runs sent.
+    let email = format!("owner-{}@acme.example", tenant.id.to_ascii_lowercase());
+    let email = email.as_str();
     stack.member(&tenant, email, Role::Owner).await;
     let now = keyhook_shared::time::now();
     let request = SignInRequest {
-        id: "sir_redelivered".into(),
+        id: format!("sir_{}", tenant.id),
         email: email.into(),
         reason: LinkReason::SignIn,
         tenant_id: None,
