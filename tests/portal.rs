@@ -845,6 +845,38 @@ fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// Address changes are limited per buyer and per new address: a session cannot flood an
+/// address with confirmation emails.
+#[tokio::test]
+async fn address_change_requests_are_rate_limited() {
+    let shop = Shop::open().await;
+    let product = shop.product(json!({"name": "Pixel Studio"})).await;
+    let stack = &shop.stack;
+    let t = &shop.tenant.id;
+    let old = buyer();
+    let target = buyer();
+    license_for(&shop, &product, &old, 2).await;
+    let p = stack.portal_sign_in(t, &old).await;
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(p.post("/email", &[("email", target.as_str())]).await.status);
+        }
+        v
+    };
+    assert_eq!(statuses, vec![303, 303, 303, 429], "three per new address");
+    let mut last = 0;
+    for _ in 0..3 {
+        last = p
+            .post("/email", &[("email", buyer().as_str())])
+            .await
+            .status;
+    }
+    assert_eq!(last, 429, "five per buyer, whatever the address");
+    stack.drain_mail().await;
+    assert_eq!(stack.emails_to(&target).await.len(), 3);
+}
+
 /// "Change my address": nothing moves until the link sent to the new address is confirmed;
 /// then the licenses are the new address's, which is signed in, and the link is used up.
 #[tokio::test]

@@ -10,16 +10,38 @@ use minijinja::context;
 use super::render::{self, Brand};
 use super::{buyer, licenses, session};
 use crate::dashboard::link::LinkPage;
-use crate::dashboard::public;
+use crate::dashboard::public::{self, Limit};
 use crate::dashboard::web;
 use crate::domain::Tenant;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
+const TRY_LATER: &str = "Too many address changes asked for. Wait 15 minutes and try again.";
+/// Change requests per signed-in buyer, and confirmation emails per new address, in 15
+/// minutes: a session cannot be used to flood any address with Keyhook's emails.
+const CHANGES_PER_BUYER: Limit = Limit {
+    scope: "portal-contact-buyer",
+    max: 5,
+    message: TRY_LATER,
+};
+const CHANGES_PER_ADDRESS: Limit = Limit {
+    scope: "portal-contact-address",
+    max: 3,
+    message: TRY_LATER,
+};
+
 /// `POST /portal/{tenantId}/email`: asks for the change (`email`: the new address).
 pub async fn request(s: &Services, req: &ApiRequest, tenant_id: &str) -> Result<ApiResponse> {
     let (tenant, buyer, form) = session::post(s, req, tenant_id).await?;
     let new = form.get("email").unwrap_or_default().to_string();
+    public::limit(
+        s,
+        CHANGES_PER_BUYER,
+        &format!("{} {}", tenant.id, buyer.email),
+    )
+    .await?;
+    let address = new.trim().to_ascii_lowercase();
+    public::limit(s, CHANGES_PER_ADDRESS, &address).await?;
     match buyer::change_contact(s, &tenant, &buyer.email, &new).await {
         Ok(_) => Ok(web::redirect(&format!(
             "/portal/{}/licenses?notice=contact_sent",
