@@ -1083,7 +1083,10 @@ async fn the_openapi_document_and_its_page_are_served() {
     let header = |name: &str| js.headers()[name].to_str().unwrap().to_string();
     assert_eq!(header("content-encoding"), "gzip");
     assert!(header("content-type").starts_with("text/javascript"));
-    assert_eq!(header("cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(
+        header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
     let body = js.bytes().await.unwrap();
     assert_eq!(&body[..2], &[0x1f, 0x8b]);
     assert_eq!(body.len(), 217_516);

@@ -766,11 +766,19 @@ async fn the_api_reference_renders_every_operation() {
     let loaded = b
         .js("return performance.getEntriesByType('resource').map(e => e.name);")
         .await;
-    let mut loaded: Vec<&str> = loaded.as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    let mut loaded: Vec<&str> = loaded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
     loaded.sort();
     assert_eq!(
         loaded,
-        [format!("{base}/docs/assets/rapidoc-9.3.8.js"), format!("{base}/openapi.json")]
+        [
+            format!("{base}/docs/assets/rapidoc-9.3.8.js"),
+            format!("{base}/openapi.json")
+        ]
     );
     assert_eq!(b.console_errors().await, Vec::<String>::new());
     let width = b
@@ -786,7 +794,10 @@ async fn the_api_reference_renders_every_operation() {
         .await;
     let png = b.c.screenshot().await.unwrap();
     std::fs::write(screenshots_dir().join("api-reference-375.png"), png).unwrap();
-    assert!(width.as_i64().unwrap() <= 0, "sideways scroll at 375 px: {width}");
+    assert!(
+        width.as_i64().unwrap() <= 0,
+        "sideways scroll at 375 px: {width}"
+    );
     assert_eq!(b.console_errors().await, Vec::<String>::new());
     let _ = b.c.close().await;
 }

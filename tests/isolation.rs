@@ -124,8 +124,14 @@ async fn tenant_b_cannot_touch_anything_of_tenant_a_on_any_route() {
     let mut exercised = 0;
     for route in ROUTES.iter().filter(|r| r.function == Function::Admin) {
         // The dashboard's routes answer pages to sessions, not tokens: the test below.
-        if ["/health", "/openapi.json", "/docs", "/docs/assets/{asset}", "/api/tenant"]
-            .contains(&route.path)
+        if [
+            "/health",
+            "/openapi.json",
+            "/docs",
+            "/docs/assets/{asset}",
+            "/api/tenant",
+        ]
+        .contains(&route.path)
             || route.path.starts_with("/dashboard")
         {
             continue;

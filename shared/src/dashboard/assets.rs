@@ -45,7 +45,11 @@ pub fn serve(name: &str) -> Result<ApiResponse> {
         .iter()
         .find(|(n, _, _)| *n == name)
         .ok_or_else(|| Error::not_found(format!("Asset {name}")))?;
-    Ok(cached(ApiResponse::text(StatusCode::OK, content_type, *body)))
+    Ok(cached(ApiResponse::text(
+        StatusCode::OK,
+        content_type,
+        *body,
+    )))
 }
 
 /// The headers of a file whose URL changes with its content (a hash or a version in it):
