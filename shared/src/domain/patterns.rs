@@ -31,21 +31,27 @@ pub const PRINTABLE_NON_BLANK: &str =
 /// Printable (no control character), possibly empty: names, keys and nonces of the public
 /// validation routes.
 pub const PRINTABLE: &str = concat!("^[^", cc!(), "]*$");
+/// An email address's pattern without its anchors (for [`EMAIL`] and [`EMPTY_OR_CONTACT`]).
+macro_rules! email {
+    () => {
+        concat!(
+            "[^@,;",
+            ws!(),
+            "]+@[^@,;.",
+            ws!(),
+            "][^@,;",
+            ws!(),
+            "]*\\.[^@,;",
+            ws!(),
+            "]*[^@,;.",
+            ws!(),
+            "]"
+        )
+    };
+}
 /// An email address as `input::is_email` accepts it: one `@`, a dot inside the domain, no
 /// whitespace, `,` or `;`.
-pub const EMAIL: &str = concat!(
-    "^[^@,;",
-    ws!(),
-    "]+@[^@,;.",
-    ws!(),
-    "][^@,;",
-    ws!(),
-    "]*\\.[^@,;",
-    ws!(),
-    "]*[^@,;.",
-    ws!(),
-    "]$"
-);
+pub const EMAIL: &str = concat!("^", email!(), "$");
 /// Most characters in an email address.
 pub const EMAIL_MAX_CHARS: u64 = 254;
 
@@ -72,6 +78,12 @@ pub const WEB_URL: &str = concat!(
     rest!(),
     "$"
 );
+/// An `https` URL with a host name, or empty: what the portal settings take for a logo.
+pub const EMPTY_OR_HTTPS_URL: &str = concat!("^(?:https://", host!(), rest!(), ")?$");
+/// An email address or an `https` URL, or empty: where a merchant's buyers ask for help.
+pub const EMPTY_OR_CONTACT: &str = concat!("^(?:", email!(), "|https://", host!(), rest!(), ")?$");
+/// A colour as `#rrggbb`, or empty.
+pub const EMPTY_OR_COLOUR: &str = "^(?:#[0-9A-Fa-f]{6})?$";
 /// Longest URL accepted.
 pub const URL_MAX_CHARS: u64 = 2048;
 

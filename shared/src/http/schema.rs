@@ -18,10 +18,10 @@ use serde_json::Value;
 use crate::{Error, Result};
 
 pub use crate::domain::patterns::{
-    CURRENCY_CODE, EMAIL, EMAIL_MAX_CHARS, EMPTY_OR_NON_BLANK, EMPTY_OR_PRICE_3, NON_BLANK,
-    PRICE_2, PRICE_3, PRINTABLE, PRINTABLE_NON_BLANK, PUBLISHABLE_KEY, SECRET_KEY,
-    STRIPE_ACCOUNT_ID, STRIPE_KEY_MAX_CHARS, STRIPE_PRICE_ID, TIMESTAMP, URL_MAX_CHARS,
-    WEBHOOK_SECRET, WEB_URL,
+    CURRENCY_CODE, EMAIL, EMAIL_MAX_CHARS, EMPTY_OR_COLOUR, EMPTY_OR_CONTACT, EMPTY_OR_HTTPS_URL,
+    EMPTY_OR_NON_BLANK, EMPTY_OR_PRICE_3, NON_BLANK, PRICE_2, PRICE_3, PRINTABLE,
+    PRINTABLE_NON_BLANK, PUBLISHABLE_KEY, SECRET_KEY, STRIPE_ACCOUNT_ID, STRIPE_KEY_MAX_CHARS,
+    STRIPE_PRICE_ID, TIMESTAMP, URL_MAX_CHARS, WEBHOOK_SECRET, WEB_URL,
 };
 
 /// The messages of the patterns, for the error a client reads.
@@ -36,6 +36,9 @@ fn pattern_message(pattern: &str) -> String {
             WEB_URL,
             "must be an https URL with a host name (http only on localhost, 127.0.0.1 or [::1]), without credentials or fragment",
         ),
+        (EMPTY_OR_HTTPS_URL, "must be an https URL with a host name (or empty)"),
+        (EMPTY_OR_CONTACT, "must be an email address or an https URL (or empty)"),
+        (EMPTY_OR_COLOUR, "must be a colour such as #2457c5 (or empty)"),
         (PRICE_2, "must be a non-negative decimal with up to 2 decimals, such as \"29.99\""),
         (PRICE_3, "must be a non-negative decimal with up to 3 decimals, such as \"29.99\""),
         (EMPTY_OR_PRICE_3, "must be empty or a decimal with up to 3 decimals, such as \"29.99\""),

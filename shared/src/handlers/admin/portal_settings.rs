@@ -7,6 +7,7 @@ use super::caller;
 use crate::domain::portal::{is_colour, PortalSettings, MAX_FREES};
 use crate::http::auth::Caller;
 use crate::http::input::{is_email, json_body};
+use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
@@ -38,16 +39,16 @@ pub struct PortalSettingsInput {
     #[schemars(range(max = 100))]
     pub frees_per_30_days: Option<u32>,
     /// An email address or an https URL; "" for none.
-    #[schemars(length(max = 2048))]
+    #[schemars(extend("pattern" = schema::EMPTY_OR_CONTACT, "maxLength" = schema::URL_MAX_CHARS))]
     pub support: Option<String>,
     /// "" for the tenant's name.
-    #[schemars(length(max = 100))]
+    #[schemars(extend("pattern" = schema::PRINTABLE, "maxLength" = 100))]
     pub display_name: Option<String>,
     /// `#rrggbb`; "" for the default.
-    #[schemars(length(max = 7))]
+    #[schemars(extend("pattern" = schema::EMPTY_OR_COLOUR, "maxLength" = 7))]
     pub accent_colour: Option<String>,
     /// An https URL; "" for none.
-    #[schemars(length(max = 2048))]
+    #[schemars(extend("pattern" = schema::EMPTY_OR_HTTPS_URL, "maxLength" = schema::URL_MAX_CHARS))]
     pub logo_url: Option<String>,
 }
 
@@ -189,6 +190,62 @@ pub async fn update(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the published schema lets through, the settings' own checks take: a client
+    /// (or a fuzzer) that writes what the document says is never refused.
+    #[test]
+    fn what_the_schema_allows_the_checks_accept() {
+        let body = |field: &str, value: &str| serde_json::json!({ field: value });
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "support",
+                &[
+                    "",
+                    "help@acme.example",
+                    "https://acme.example/help?x=1",
+                    "https://a.b",
+                ],
+                &[
+                    "help",
+                    "0000",
+                    "http://acme.example",
+                    " help@acme.example",
+                    "javascript:x",
+                ],
+            ),
+            (
+                "logoUrl",
+                &["", "https://cdn.acme.example/logo.png", "https://a.b/%20x"],
+                &[
+                    "http://a.b/logo.png",
+                    "https://a.b/\"onerror=\"x",
+                    "logo.png",
+                    "https://",
+                ],
+            ),
+            (
+                "accentColour",
+                &["", "#2457c5", "#A1B2C3"],
+                &["red", "#12345", "#1234567", "#gggggg"],
+            ),
+            ("displayName", &["", "Acme Apps"], &["Acme\u{7}"]),
+        ];
+        for (field, good, bad) in cases {
+            for v in *good {
+                schema::check::<PortalSettingsInput>(&body(field, v), &[])
+                    .unwrap_or_else(|e| panic!("{field} {v:?} refused by the schema: {e:?}"));
+                let input: PortalSettingsInput = serde_json::from_value(body(field, v)).unwrap();
+                apply(&mut PortalSettings::default(), input)
+                    .unwrap_or_else(|e| panic!("{field} {v:?} refused by the checks: {e:?}"));
+            }
+            for v in *bad {
+                assert!(
+                    schema::check::<PortalSettingsInput>(&body(field, v), &[]).is_err(),
+                    "{field} {v:?} passes the schema"
+                );
+            }
+        }
+    }
 
     #[test]
     fn each_bad_field_is_named() {
