@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Rendered;
+use super::{escape_html as escape, Rendered};
 
 /// A mail-queue message asking for a contact-change request's confirmation email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,14 +25,6 @@ pub struct ContactChangeEmail<'a> {
     pub url: &'a str,
     /// How long the link works.
     pub hours: i64,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// The email: its subject and both bodies.

@@ -16,4 +16,4 @@ pub use outbox::{MailJob, Notice, NoticeJob, Outbox};
 pub use portal_sign_in::PortalSignInMail;
 pub use sender::Sender;
 pub use sign_in::SignInMail;
-pub use template::{render, Rendered, TemplateValues};
+pub use template::{escape_html, render, Rendered, TemplateValues};

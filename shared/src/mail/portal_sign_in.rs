@@ -55,12 +55,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 pub fn compose(mail: &PortalSignInEmail) -> Result<Rendered> {
     // Escaped by hand for the HTML body, as `sign_in::compose` does (MiniJinja would also
     // escape `/`, which some mail clients show as is).
-    let url_html = mail
-        .url
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
+    let url_html = super::escape_html(mail.url);
     let ctx = context! {
         merchant => mail.merchant,
         url => mail.url,

@@ -61,12 +61,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 pub fn compose(mail: &SignInEmail) -> Result<Rendered> {
     // Escaped by hand for the HTML body (MiniJinja would also escape `/`, which some mail
     // clients show as is); the text body gets it plain.
-    let url_html = mail
-        .url
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
+    let url_html = super::escape_html(mail.url);
     let ctx = context! {
         reason => reason_name(mail.reason),
         tenant_name => mail.tenant_name,

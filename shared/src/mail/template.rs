@@ -62,7 +62,10 @@ fn default_template_with_portal(portal: bool) -> EmailTemplate {
     }
 }
 
-fn escape_html(s: &str) -> String {
+/// Text for an HTML body: the five characters HTML gives meaning, as entities (every email
+/// escapes with this one function; MiniJinja's own escaping also escapes `/`, which some mail
+/// clients show as is).
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -3,15 +3,8 @@
 //! `alertEmail`. An endpoint without one is only logged (and shows `active: false` with
 //! `disabledReason` in the admin API).
 
-use crate::mail::{Notice, NoticeJob, Rendered};
+use crate::mail::{escape_html as escape, Notice, NoticeJob, Rendered};
 use crate::{Result, Services};
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 pub async fn send(s: &Services, job: &NoticeJob) -> Result<()> {
     match job.notice {
