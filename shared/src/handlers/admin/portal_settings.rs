@@ -38,8 +38,9 @@ pub struct PortalSettingsInput {
     pub enabled: Option<bool>,
     #[schemars(range(max = 100))]
     pub frees_per_30_days: Option<u32>,
-    /// An email address or an https URL; "" for none.
-    #[schemars(extend("pattern" = schema::EMPTY_OR_CONTACT, "maxLength" = schema::URL_MAX_CHARS))]
+    /// An email address or an https URL (at most 254 characters, an address's limit); "" for
+    /// none.
+    #[schemars(extend("pattern" = schema::EMPTY_OR_CONTACT, "maxLength" = schema::EMAIL_MAX_CHARS))]
     pub support: Option<String>,
     /// "" for the tenant's name.
     #[schemars(extend("pattern" = schema::PRINTABLE, "maxLength" = 100))]
@@ -191,6 +192,14 @@ pub async fn update(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 mod tests {
     use super::*;
 
+    /// An address one character past the 254 an email address may have.
+    const LONG_EMAIL: &str = concat!(
+        "0@0.",
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+        "000000000000000000000000000000000000000000000000000"
+    );
+
     /// Whatever the published schema lets through, the settings' own checks take: a client
     /// (or a fuzzer) that writes what the document says is never refused.
     #[test]
@@ -211,6 +220,7 @@ mod tests {
                     "http://acme.example",
                     " help@acme.example",
                     "javascript:x",
+                    LONG_EMAIL,
                 ],
             ),
             (
@@ -230,6 +240,8 @@ mod tests {
             ),
             ("displayName", &["", "Acme Apps"], &["Acme\u{7}"]),
         ];
+        assert_eq!(LONG_EMAIL.len(), 255);
+        assert!(!is_email(LONG_EMAIL));
         for (field, good, bad) in cases {
             for v in *good {
                 schema::check::<PortalSettingsInput>(&body(field, v), &[])
