@@ -100,6 +100,20 @@ pub async fn license_of(
     Ok(admin_licenses::view(s, license).await?)
 }
 
+/// One of the buyer's licenses as [`license_of`] gives it, with the frees left as
+/// [`frees_remaining`] counts them: both from one read, for the license's page.
+pub async fn license_with_frees(
+    s: &Services,
+    tenant_id: &str,
+    buyer_email: &str,
+    license_id: &str,
+    limit: u32,
+) -> Result<(LicenseView, u32)> {
+    let (license, usage) = owned(s, tenant_id, buyer_email, license_id).await?;
+    let remaining = self_service::remaining(&usage.self_service_frees, limit, crate::time::now());
+    Ok((admin_licenses::view(s, license).await?, remaining))
+}
+
 /// How many devices the buyer may still free on the license (`limit` per 30 days).
 pub async fn frees_remaining(
     s: &Services,

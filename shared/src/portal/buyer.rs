@@ -31,14 +31,14 @@ pub async fn license_of(
     Ok(core::license_of(s, tenant_id, email, license_id).await?)
 }
 
-/// How many more devices the buyer may free on the license now.
-pub async fn frees_remaining(
+/// One license of the buyer with how many more devices they may free on it now (one read).
+pub async fn license_with_frees(
     s: &Services,
     tenant: &Tenant,
     email: &str,
     license_id: &str,
-) -> Result<u32> {
-    Ok(core::frees_remaining(
+) -> Result<(LicenseView, u32)> {
+    Ok(core::license_with_frees(
         s,
         &tenant.id,
         email,

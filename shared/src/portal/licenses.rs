@@ -195,10 +195,8 @@ async fn buyer_page(
     license_id: &str,
     extra: Extra,
 ) -> Result<ApiResponse> {
-    let (license, remaining) = futures::try_join!(
-        buyer::license_of(s, &tenant.id, &buyer.email, license_id),
-        buyer::frees_remaining(s, tenant, &buyer.email, license_id),
-    )?;
+    let (license, remaining) =
+        buyer::license_with_frees(s, tenant, &buyer.email, license_id).await?;
     license_page(
         s,
         req,
