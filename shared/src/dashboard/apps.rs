@@ -25,37 +25,9 @@ use crate::http::input::{ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
-/// The events to select on Stripe's webhook endpoint, grouped by what they are for: exactly
-/// the types the webhook handler acts on.
-pub const STRIPE_EVENTS: &[(&str, &[&str])] = &[
-    (
-        "Every integration",
-        &[
-            "checkout.session.completed",
-            "payment_intent.succeeded",
-            "invoice.paid",
-        ],
-    ),
-    (
-        "Subscriptions",
-        &[
-            "customer.subscription.created",
-            "customer.subscription.updated",
-            "customer.subscription.deleted",
-        ],
-    ),
-    (
-        "Refunds and disputes",
-        &["charge.refunded", "charge.dispute.created"],
-    ),
-    (
-        "Delayed payment methods (bank debits)",
-        &[
-            "checkout.session.async_payment_succeeded",
-            "checkout.session.async_payment_failed",
-        ],
-    ),
-];
+/// The events to select on Stripe's webhook endpoint (the manual path), grouped: exactly the
+/// types the webhook handler acts on.
+use crate::domain::stripe_events::GROUPS as STRIPE_EVENTS;
 
 const APP_FIELDS: &[(&str, Kind)] = &[
     ("name", Kind::Text),
@@ -83,9 +55,9 @@ fn first_200() -> ListQuery {
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let c = me.caller();
-    let (apps, diagnostics, mappings, products, currencies) = futures::try_join!(
+    // Each app shows its last check (stored): the page never waits on Stripe; Re-check asks.
+    let (apps, mappings, products, currencies) = futures::try_join!(
         apps::list_apps(s, &c, first_200()),
-        apps::get_diagnostics(s, &c),
         price_mappings::list_price_mappings(
             s,
             &c,
@@ -139,7 +111,6 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             nav => "apps",
             notice => notice(req),
             apps => apps.items,
-            diagnostics => diagnostics.items,
             mappings => mappings.items,
             products => products.items,
             active_currencies => codes(active_currencies),
