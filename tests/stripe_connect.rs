@@ -489,3 +489,92 @@ async fn stripe_out_of_reach_is_a_clear_502_and_the_manual_path_still_saves() {
     );
     assert!(codes(&app).contains(&"secret_key".to_string()), "{app}");
 }
+
+#[tokio::test]
+async fn the_dashboard_connects_by_key_and_repairs_and_rechecks_with_one_click() {
+    use keyhook_shared::domain::member::Role;
+    let w = World::start().await;
+    w.stripe.account_with(|a| {
+        a["business_profile"]["name"] = json!("Acme Business");
+    });
+    let owner = format!("{}@example.com", unique("owner"));
+    w.stack.member(&w.tenant, &owner, Role::Owner).await;
+    let d = w.stack.sign_in(&w.tenant, &owner).await;
+
+    // The new-app form asks for the key; the rest is folded.
+    let form = d.get("/dashboard/apps/new").await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains("id=\"f-secretKey\"") && form.body.contains("Advanced / manual setup")
+    );
+    let empty = d
+        .post("/dashboard/apps", &[("secretKey", ""), ("mode", "auto")])
+        .await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    assert!(empty.body.contains("id=\"f-secretKey-error\""));
+
+    let sk = key("sk_test");
+    let saved = d
+        .post(
+            "/dashboard/apps",
+            &[
+                ("secretKey", sk.as_str()),
+                ("name", ""),
+                ("defaultCurrency", ""),
+                ("mode", "auto"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let location = saved.location.unwrap();
+    let id = location
+        .trim_start_matches("/dashboard/apps/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let app = w.app(&id).await;
+    assert_eq!(app["name"], "Acme Business");
+    assert_eq!(w.stripe.webhook_endpoints().len(), 1);
+    let page = d.get(&location).await;
+    assert!(page.body.contains("Stripe app saved."));
+    assert!(
+        page.body.contains("No event from Stripe has verified"),
+        "the missing check named"
+    );
+    assert!(page.body.contains("value=\"recheck\""));
+    assert!(
+        !page.body.contains("value=\"repair\""),
+        "nothing to repair yet"
+    );
+    assert!(!page.body.contains(&sk));
+
+    // Deleted in Stripe: Re-check shows it, Repair fixes it.
+    let endpoint = app["webhookEndpointId"].as_str().unwrap();
+    w.stripe.delete_webhook_endpoint(endpoint);
+    let checked = d
+        .post(&format!("/dashboard/apps/{id}"), &[("action", "recheck")])
+        .await;
+    assert_eq!(checked.status, 303, "{}", checked.body);
+    let page = d.get(checked.location.as_deref().unwrap()).await;
+    assert!(
+        page.body.contains("no longer exists in Stripe"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"repair\""));
+    let list = d.get("/dashboard/apps").await;
+    assert!(
+        list.body.contains("no longer exists in Stripe"),
+        "the table names it"
+    );
+    let repaired = d
+        .post(&format!("/dashboard/apps/{id}"), &[("action", "repair")])
+        .await;
+    assert_eq!(repaired.status, 303, "{}", repaired.body);
+    assert_eq!(w.stripe.webhook_endpoints().len(), 1);
+    let page = d.get(repaired.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Webhook endpoint repaired"));
+    assert!(!page.body.contains("no longer exists in Stripe"));
+}
