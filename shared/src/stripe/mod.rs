@@ -1,6 +1,7 @@
 //! Stripe: webhook signatures, version-tolerant reading of events, and the metadata rules that
 //! say what a purchase issues.
 
+pub mod catalog;
 pub mod checkout;
 pub mod client;
 pub mod event;
