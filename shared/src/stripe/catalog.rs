@@ -219,24 +219,16 @@ mod tests {
 
     #[test]
     fn one_time_links_carry_the_product_on_the_link_and_the_payment_intent() {
-        let f = fields(&payment_link_form(
-            "price_1",
-            LinkMode::Payment,
-            "42",
-            Some("Thanks"),
-        ));
+        let form = payment_link_form("price_1", LinkMode::Payment, "42", Some("Thanks"));
+        let f = fields(&form);
         assert_eq!(f["line_items[0][price]"], "price_1");
         assert_eq!(f["line_items[0][quantity]"], "1");
         assert_eq!(f["metadata[productId]"], "42");
         assert_eq!(f["payment_intent_data[metadata][productId]"], "42");
         assert_eq!(f["after_completion[type]"], "hosted_confirmation");
         assert!(!f.keys().any(|k| k.starts_with("subscription_data")));
-        let f = fields(&payment_link_form(
-            "price_2",
-            LinkMode::Subscription,
-            "42",
-            None,
-        ));
+        let form = payment_link_form("price_2", LinkMode::Subscription, "42", None);
+        let f = fields(&form);
         assert_eq!(f["subscription_data[metadata][productId]"], "42");
         // Stripe refuses payment_intent_data on a link with a recurring price.
         assert!(!f.keys().any(|k| k.starts_with("payment_intent_data")));
@@ -245,9 +237,11 @@ mod tests {
 
     #[test]
     fn products_and_prices_name_the_keyhook_product() {
-        let f = fields(&product_form("Pro", "42"));
+        let form = product_form("Pro", "42");
+        let f = fields(&form);
         assert_eq!((f["name"], f["metadata[product_id]"]), ("Pro", "42"));
-        let f = fields(&one_time_price_form("prod_1", "usd", 2999, "42"));
+        let form = one_time_price_form("prod_1", "usd", 2999, "42");
+        let f = fields(&form);
         assert_eq!(f["product"], "prod_1");
         assert_eq!(f["unit_amount"], "2999");
         assert!(!f.keys().any(|k| k.starts_with("recurring")));
