@@ -463,7 +463,8 @@ impl Respond for CatalogResponder {
         );
         if let Some(k) = &key {
             let catalog = self.catalog.lock().unwrap();
-            if let Some((first, status, answer)) = catalog.idempotent.get(&(auth.clone(), k.clone()))
+            if let Some((first, status, answer)) =
+                catalog.idempotent.get(&(auth.clone(), k.clone()))
             {
                 if *first != what {
                     return ResponseTemplate::new(400).set_body_json(stripe_error(
@@ -520,7 +521,13 @@ impl CatalogResponder {
         path: &str,
         form: &BTreeMap<String, String>,
     ) -> Option<(String, &'static str, String)> {
-        let missing = |p: &str| Some((p.to_string(), "parameter_missing", format!("Missing required param: {p}.")));
+        let missing = |p: &str| {
+            Some((
+                p.to_string(),
+                "parameter_missing",
+                format!("Missing required param: {p}."),
+            ))
+        };
         match path {
             "/v1/products" => {
                 if form.get("name").is_none_or(|n| n.trim().is_empty()) {
@@ -540,7 +547,11 @@ impl CatalogResponder {
                         return missing("product")
                     }
                     Some(p) if !self.catalog.lock().unwrap().products.contains_key(p) => {
-                        return Some(("product".into(), "resource_missing", format!("No such product: '{p}'")))
+                        return Some((
+                            "product".into(),
+                            "resource_missing",
+                            format!("No such product: '{p}'"),
+                        ))
                     }
                     _ => {}
                 }
@@ -565,7 +576,13 @@ impl CatalogResponder {
                     return missing("line_items[0][quantity]");
                 }
                 let recurring = match self.prices.lock().unwrap().get(price_id) {
-                    None => return Some(("line_items[0][price]".into(), "resource_missing", format!("No such price: '{price_id}'"))),
+                    None => {
+                        return Some((
+                            "line_items[0][price]".into(),
+                            "resource_missing",
+                            format!("No such price: '{price_id}'"),
+                        ))
+                    }
                     Some(p) => p["type"] == "recurring",
                 };
                 if recurring && form.keys().any(|k| k.starts_with("payment_intent_data[")) {
@@ -579,7 +596,11 @@ impl CatalogResponder {
             p => {
                 let id = p.strip_prefix("/v1/payment_links/").unwrap_or(p);
                 if !self.catalog.lock().unwrap().links.contains_key(id) {
-                    return Some(("id".into(), "not_found", format!("No such payment_link: '{id}'")));
+                    return Some((
+                        "id".into(),
+                        "not_found",
+                        format!("No such payment_link: '{id}'"),
+                    ));
                 }
                 None
             }
@@ -599,7 +620,11 @@ impl CatalogResponder {
         product["created"] = json!(now());
         product["updated"] = json!(now());
         product["type"] = json!("service");
-        self.catalog.lock().unwrap().products.insert(id, product.clone());
+        self.catalog
+            .lock()
+            .unwrap()
+            .products
+            .insert(id, product.clone());
         product
     }
 
@@ -632,7 +657,10 @@ impl CatalogResponder {
                 price["recurring"] = Value::Null;
             }
         }
-        self.prices.lock().unwrap().insert(id.clone(), price.clone());
+        self.prices
+            .lock()
+            .unwrap()
+            .insert(id.clone(), price.clone());
         self.catalog.lock().unwrap().price_order.push(id);
         price
     }
@@ -659,13 +687,18 @@ impl CatalogResponder {
                    "setup_future_usage": null, "statement_descriptor": null, "statement_descriptor_suffix": null, "transfer_group": null})
         };
         if recurring {
-            link["subscription_data"]["metadata"] = metadata_of(form, "subscription_data[metadata]");
+            link["subscription_data"]["metadata"] =
+                metadata_of(form, "subscription_data[metadata]");
         } else {
             link["subscription_data"] = Value::Null;
         }
         link["after_completion"] = match form.get("after_completion[type]").map(String::as_str) {
-            Some("redirect") => json!({"type": "redirect", "redirect": {"url": form.get("after_completion[redirect][url]")}}),
-            _ => json!({"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": form.get("after_completion[hosted_confirmation][custom_message]")}}),
+            Some("redirect") => {
+                json!({"type": "redirect", "redirect": {"url": form.get("after_completion[redirect][url]")}})
+            }
+            _ => {
+                json!({"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": form.get("after_completion[hosted_confirmation][custom_message]")}})
+            }
         };
         link["restrictions"] = Value::Null;
         link["shipping_address_collection"] = Value::Null;
@@ -703,18 +736,17 @@ impl Respond for PriceListResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
         let one = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
-        let limit = match one("limit").map(|l| l.parse::<i64>()) {
-            None => 10,
-            Some(Ok(l)) if (1..=100).contains(&l) => l as usize,
-            Some(_) => {
-                return ResponseTemplate::new(400).set_body_json(stripe_error(
+        let limit =
+            match one("limit").map(|l| l.parse::<i64>()) {
+                None => 10,
+                Some(Ok(l)) if (1..=100).contains(&l) => l as usize,
+                Some(_) => return ResponseTemplate::new(400).set_body_json(stripe_error(
                     "invalid_request_error",
                     Some("parameter_invalid_integer"),
                     Some("limit"),
                     "This value must be greater than or equal to 1 and less than or equal to 100.",
-                ))
-            }
-        };
+                )),
+            };
         if let Some(t) = one("type").filter(|t| t != "recurring" && t != "one_time") {
             return ResponseTemplate::new(400).set_body_json(stripe_error(
                 "invalid_request_error",
@@ -730,7 +762,10 @@ impl Respond for PriceListResponder {
         let prices = self.prices.lock().unwrap();
         // Newest first: created prices in reverse order, then those registered directly.
         let mut ids: Vec<&String> = catalog.price_order.iter().rev().collect();
-        let mut others: Vec<&String> = prices.keys().filter(|k| !catalog.price_order.contains(k)).collect();
+        let mut others: Vec<&String> = prices
+            .keys()
+            .filter(|k| !catalog.price_order.contains(k))
+            .collect();
         others.sort();
         ids.extend(others);
         let mut list: Vec<Value> = ids

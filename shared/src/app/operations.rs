@@ -36,8 +36,8 @@ use super::openapi::{self, Auth, Auth::*, Gen, Health, Operation, Operation as O
 use super::routes::{not_served, Function, Gateway, Params, Route};
 use crate::domain::Currency;
 use crate::handlers::admin::{
-    self, apps, currencies, events, license_import, licenses, plans, portal_settings,
-    payment_links, price_mappings, products, tenant, tenant_keys, tokens,
+    self, apps, currencies, events, license_import, licenses, payment_links, plans,
+    portal_settings, price_mappings, products, tenant, tenant_keys, tokens,
     webhook_endpoints as whe,
 };
 use crate::handlers::validate::answer::SignedAnswer;
@@ -640,6 +640,9 @@ operations! {
         UpdateProduct: POST "/dashboard/products/{productId}", Session
             => dashboard::products::update(s, req, p.get("productId")),
             "Dashboard: save or delete a product";
+        CreatePaymentLink: POST "/dashboard/products/{productId}/payment-link", Session
+            => dashboard::payment_links::create(s, req, p.get("productId")),
+            "Dashboard: make (or show again) the product's Stripe Payment Link";
         EmailPreview: POST "/dashboard/email-preview", Session
             => dashboard::products::preview(s, req),
             "Dashboard: preview an email template with sample values";

@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(prices[1].product_id.as_deref(), Some("prod_2"));
         assert_eq!(prices[1].product_name, None);
         assert!(price_page(&json!({"error": {}})).is_err());
-        let link = CreatedLink::from_json(&json!({"id": "plink_1", "url": "https://buy.stripe.com/test_1", "livemode": false})).unwrap();
+        let link = CreatedLink::from_json(
+            &json!({"id": "plink_1", "url": "https://buy.stripe.com/test_1", "livemode": false}),
+        )
+        .unwrap();
         assert_eq!(link.id, "plink_1");
         assert!(CreatedLink::from_json(&json!({"id": "plink_1"})).is_err());
     }

@@ -117,18 +117,19 @@ async fn choose_app(s: &Services, tenant_id: &str, input: &PaymentLinkInput) -> 
             let live = input.live.unwrap_or(false);
             let apps = s.store.all_tenant_apps(tenant_id).await?;
             let mut of_mode = apps.iter().filter(|a| a.is_default && a.is_live == live);
-            let app = of_mode.clone().find(|a| a.active).or_else(|| of_mode.next());
+            let app = of_mode
+                .clone()
+                .find(|a| a.active)
+                .or_else(|| of_mode.next());
             match app {
                 Some(a) => a.clone(),
-                None => {
-                    return Err(Error::conflict_at(
-                        "appId",
-                        format!(
-                            "there is no default {} Stripe app; pass appId, or mark an app as default",
-                            if live { "live" } else { "test" }
-                        ),
-                    ))
-                }
+                None => return Err(Error::conflict_at(
+                    "appId",
+                    format!(
+                        "there is no default {} Stripe app; pass appId, or mark an app as default",
+                        if live { "live" } else { "test" }
+                    ),
+                )),
             }
         }
     };
@@ -193,7 +194,11 @@ async fn charge(
         Sale::Subscription(m) => {
             let price = s
                 .stripe
-                .get(secret, &format!("prices/{}", m.stripe_price_id), &Form::new())
+                .get(
+                    secret,
+                    &format!("prices/{}", m.stripe_price_id),
+                    &Form::new(),
+                )
                 .await?;
             if price["type"].as_str() != Some("recurring") {
                 return Err(Refusal::PriceNotRecurring {
@@ -489,10 +494,7 @@ mod tests {
             mapped: None,
         };
         let k = idempotency_key("link", "t", &p, "app", &charge(2999), 0);
-        assert_eq!(
-            k,
-            idempotency_key("link", "t", &p, "app", &charge(2999), 0)
-        );
+        assert_eq!(k, idempotency_key("link", "t", &p, "app", &charge(2999), 0));
         assert!(k.starts_with("keyhook-plink-link-") && k.len() < 255);
         for other in [
             idempotency_key("price", "t", &p, "app", &charge(2999), 0),
