@@ -5,7 +5,10 @@ the Rust tests. Standard library only.
 
 - POST /v1/checkout/sessions -> 200, a checkout.session built from the form;
 - GET  /v1/prices/{id}       -> Stripe's 404 (no recurring prices are registered here);
-- GET  /v1/events            -> an empty list.
+- GET  /v1/events            -> an empty list;
+- POST /v1/products, /v1/prices, /v1/payment_links -> 200, the object built from the form
+  (payment links: "Create a payment link");
+- GET  /v1/prices            -> an empty list (the price picker).
 
 Usage: python3 fake_stripe.py PORT
 """
@@ -20,6 +23,11 @@ from urllib.parse import parse_qsl, urlparse
 
 OBJECTS = Path(__file__).resolve().parents[2] / "events" / "stripe" / "objects"
 SESSION = json.loads((OBJECTS / "checkout.session.json").read_text())
+CATALOG = {
+    "/v1/products": ("prod", json.loads((OBJECTS / "product.json").read_text())),
+    "/v1/prices": ("price", json.loads((OBJECTS / "price.json").read_text())),
+    "/v1/payment_links": ("plink", json.loads((OBJECTS / "payment_link.json").read_text())),
+}
 
 
 def stripe_error(code, param, message):
@@ -44,6 +52,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         if path == "/v1/events":
             return self.answer(200, {"object": "list", "url": "/v1/events", "has_more": False, "data": []})
+        if path == "/v1/prices":
+            return self.answer(200, {"object": "list", "url": "/v1/prices", "has_more": False, "data": []})
         if path.startswith("/v1/prices/"):
             price = path.removeprefix("/v1/prices/")
             return self.answer(404, stripe_error("resource_missing", "price", f"No such price: '{price}'"))
@@ -53,6 +63,15 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
         path = urlparse(self.path).path
+        if path in CATALOG:
+            prefix, fixture = CATALOG[path]
+            made = dict(fixture)
+            made.update(id=f"{prefix}_{secrets.token_hex(12)}", livemode=False)
+            if prefix == "plink":
+                made["url"] = f"https://buy.stripe.com/test_{secrets.token_hex(8)}"
+            return self.answer(200, made)
+        if path.startswith("/v1/payment_links/"):
+            return self.answer(200, dict(CATALOG["/v1/payment_links"][1], active=False))
         if path != "/v1/checkout/sessions":
             return self.answer(404, stripe_error("resource_missing", None, f"Unrecognized request URL (POST: {path})"))
         if "line_items[0][price]" in form:

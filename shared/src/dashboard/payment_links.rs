@@ -141,6 +141,9 @@ pub async fn create(s: &Services, req: &ApiRequest, product_id: &str) -> Result<
     }
 }
 
+/// Longest the apps page waits for the price list.
+const PICKER_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// One price of the picker.
 #[derive(Debug, Serialize)]
 struct PriceOption {
@@ -201,7 +204,19 @@ pub async fn price_picker(
             )),
         )
     } else {
-        match payment_links::list_prices(s, c, &app.id, PriceType::Recurring).await {
+        // A page waits for Stripe a few seconds at most (the client alone may retry for 30).
+        let listed = tokio::time::timeout(
+            PICKER_WAIT,
+            payment_links::list_prices(s, c, &app.id, PriceType::Recurring),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::Error::Upstream {
+                service: "stripe",
+                detail: "the price list took too long".into(),
+            })
+        });
+        match listed {
             Ok(list) if list.items.is_empty() => (
                 Vec::new(),
                 Some(format!(
@@ -222,7 +237,7 @@ pub async fn price_picker(
             Err(e) => (
                 Vec::new(),
                 Some(if e.status().is_server_error() {
-                    "Stripe could not be reached, or refused the app's secret key, so its prices cannot be listed: paste the price ID (price_…) instead.".to_string()
+                    "Stripe did not answer in time, could not be reached, or refused the app's secret key, so its prices cannot be listed: paste the price ID (price_…) instead.".to_string()
                 } else {
                     format!(
                         "Keyhook could not list the prices ({}): paste the price ID (price_…) instead.",

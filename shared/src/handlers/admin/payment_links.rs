@@ -123,13 +123,15 @@ async fn choose_app(s: &Services, tenant_id: &str, input: &PaymentLinkInput) -> 
                 .or_else(|| of_mode.next());
             match app {
                 Some(a) => a.clone(),
-                None => return Err(Error::conflict_at(
-                    "appId",
-                    format!(
+                None => {
+                    return Err(Error::conflict_at(
+                        "appId",
+                        format!(
                         "there is no default {} Stripe app; pass appId, or mark an app as default",
                         if live { "live" } else { "test" }
                     ),
-                )),
+                    ))
+                }
             }
         }
     };
