@@ -170,11 +170,33 @@ async fn a_double_click_makes_one_link_and_a_new_price_or_replace_makes_the_next
     let (a, b) = tokio::join!(shop.link(json!({})), shop.link(json!({})));
     assert_eq!((a.0, b.0), (201, 201), "{a:?} {b:?}");
     assert_eq!(a.1["paymentLinkId"], b.1["paymentLinkId"], "the same link");
-    // Stripe saw each create twice with the same key, and made each object once.
+    // However the two interleave, each object is made once at Stripe.
     let catalog = shop.stripe.catalog();
     assert_eq!(catalog.lock().unwrap().links.len(), 1);
     assert_eq!(catalog.lock().unwrap().products.len(), 1);
-    let first = a.1["paymentLinkId"].as_str().unwrap().to_string();
+    // On Stripe, the second of two concurrent requests with one key is told the first is
+    // still running (409): it asks again, and gets the first's link.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(stripe_error(
+            "idempotency_error",
+            None,
+            None,
+            "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through).",
+        )))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&shop.stripe.server)
+        .await;
+    let (status, c) = shop.link(json!({"replace": true})).await;
+    assert_eq!((status, c["created"].as_bool()), (201, Some(true)), "{c}");
+    let tries = shop.stripe.catalog_requests("payment_links").await;
+    let last_two = &tries[tries.len() - 2..];
+    assert_eq!(
+        last_two[0].header("idempotency-key"),
+        last_two[1].header("idempotency-key")
+    );
+    let first = c["paymentLinkId"].as_str().unwrap().to_string();
 
     // A new price: a new link; the old one stops selling at the old price.
     let (status, _) = shop

@@ -436,7 +436,9 @@ fn livemode_of(request: &Request) -> bool {
 
 /// Creates catalog objects as Stripe does, honouring `Idempotency-Key`: the same key with the
 /// same request answers the first answer again (`Idempotent-Replayed: true`); with another
-/// request, Stripe's `idempotency_error`.
+/// request, Stripe's `idempotency_error`. (Stripe answers a request made while another with its
+/// key is still running `409 idempotency_error`; this fake answers one at a time, so tests
+/// mount that answer themselves.)
 struct CatalogResponder {
     catalog: Arc<Mutex<Catalog>>,
     prices: Arc<Mutex<HashMap<String, Value>>>,
@@ -484,8 +486,9 @@ impl Respond for CatalogResponder {
             Ok(v) => (200, v),
             Err(e) => e,
         };
-        if let Some(k) = key {
-            // Stripe saves the answer, a refusal for bad params included.
+        if let (Some(k), 200) = (key, status) {
+            // Stripe saves an answer once the endpoint ran: not a refusal of bad params, so a
+            // corrected retry with the same key runs.
             self.catalog
                 .lock()
                 .unwrap()

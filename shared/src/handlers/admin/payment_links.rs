@@ -25,7 +25,7 @@ use crate::http::input::json_body;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::services::app_secrets::{self, AppSecret};
 use crate::stripe::catalog::{self, CreatedLink, LinkMode, ListedPrice, PriceType};
-use crate::stripe::client::Form;
+use crate::stripe::client::{Form, StripeError};
 use crate::{Error, Result, Services};
 
 /// `POST /api/products/{productId}/payment-link`.
@@ -249,6 +249,35 @@ fn idempotency_key(
     format!("keyhook-plink-{step}-{}", hex::encode(&digest[..20]))
 }
 
+/// `POST /v1/<path>` with `key`; when Stripe answers that a request with the same key is still
+/// running (a double click, a retry racing the first attempt: `409 idempotency_error`), asks
+/// again after a moment, and gets that request's result.
+async fn create_at_stripe(
+    s: &Services,
+    secret: &Secret,
+    path: &str,
+    form: &Form,
+    key: &str,
+) -> Result<serde_json::Value> {
+    let mut attempt = 0;
+    loop {
+        match s.stripe.post(secret, path, form, key).await {
+            Err(StripeError::Api {
+                status: 409, kind, ..
+            }) if kind == "idempotency_error" && attempt < IN_PROGRESS_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(IN_PROGRESS_WAIT * attempt).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// How often, and after how long, a create whose key is in use by a running request is asked
+/// again.
+const IN_PROGRESS_RETRIES: u32 = 4;
+const IN_PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Makes (or returns) the product's payment link.
 pub async fn create_payment_link(
     s: &Services,
@@ -287,15 +316,14 @@ pub async fn create_payment_link(
     let (stripe_product, stripe_price) = match &charge.mapped {
         Some((price, stripe_product, _)) => (stripe_product.clone(), price.clone()),
         None => {
-            let made = s
-                .stripe
-                .post(
-                    &secret,
-                    "products",
-                    &catalog::product_form(&product.name, &product.id),
-                    &key("product"),
-                )
-                .await?;
+            let made = create_at_stripe(
+                s,
+                &secret,
+                "products",
+                &catalog::product_form(&product.name, &product.id),
+                &key("product"),
+            )
+            .await?;
             let stripe_product = catalog::id_of(&made, "prod_", "a product id")?;
             let form = catalog::one_time_price_form(
                 &stripe_product,
@@ -303,10 +331,7 @@ pub async fn create_payment_link(
                 charge.unit_amount.unwrap_or_default(),
                 &product.id,
             );
-            let made = s
-                .stripe
-                .post(&secret, "prices", &form, &key("price"))
-                .await?;
+            let made = create_at_stripe(s, &secret, "prices", &form, &key("price")).await?;
             let price = catalog::id_of(&made, "price_", "a price id")?;
             (stripe_product, price)
         }
@@ -315,10 +340,7 @@ pub async fn create_payment_link(
         .auto_email
         .then_some("Thank you! Your license key is on its way to your email address.");
     let form = catalog::payment_link_form(&stripe_price, charge.mode, &product.id, confirmation);
-    let made = s
-        .stripe
-        .post(&secret, "payment_links", &form, &key("link"))
-        .await?;
+    let made = create_at_stripe(s, &secret, "payment_links", &form, &key("link")).await?;
     let link = CreatedLink::from_json(&made)?;
 
     let stored = ProductPaymentLink {
