@@ -326,6 +326,27 @@ async fn the_price_list_shows_the_accounts_active_recurring_prices() {
             asked.query
         );
     }
+    // Past Stripe's page of 100: the next page, after the last price seen.
+    for i in 0..100 {
+        shop.stripe
+            .catalog_price(&format!("Plan {i}"), "usd", 100 + i, Some("month"), true);
+    }
+    let (_, list) = shop.call("GET", &path, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 102);
+    let pages: Vec<_> = shop
+        .stripe
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/v1/prices")
+        .skip(1)
+        .collect();
+    assert_eq!(pages.len(), 2);
+    let after = pages[1].query.iter().find(|(k, _)| k == "starting_after");
+    assert_eq!(
+        after.map(|(_, v)| v.as_str()),
+        list["items"][99]["id"].as_str()
+    );
     let (status, e) = shop
         .call(
             "GET",
