@@ -397,7 +397,7 @@ pub async fn create_payment_link(
     Ok(PaymentLinkView::of(&stored, true))
 }
 
-/// `POST /api/products/{productId}/payment-link`.
+/// `POST /api/products/{productId}/payment-link` (`{}` for the defaults).
 pub async fn create(s: &Services, req: &ApiRequest, product_id: &str) -> Result<ApiResponse> {
     let c = caller(s, req).await?;
     let input: PaymentLinkInput = json_body(req)?;
