@@ -10,6 +10,9 @@ the Rust tests. Standard library only.
 - GET/POST /v1/webhook_endpoints, GET/POST/DELETE /v1/webhook_endpoints/{id} -> endpoints kept
   in memory (`secret` only in the create answer; Stripe's 404 for one not there), so connecting
   an app by its key (POST /api/stripe/apps with a secretKey alone) works here as with Stripe.
+- POST /v1/products, /v1/prices, /v1/payment_links -> 200, the object built from the form
+  (payment links: "Create a payment link");
+- GET  /v1/prices            -> an empty list (the price picker).
 
 Usage: python3 fake_stripe.py PORT
 """
@@ -27,6 +30,11 @@ SESSION = json.loads((OBJECTS / "checkout.session.json").read_text())
 ACCOUNT = json.loads((OBJECTS / "account.json").read_text())
 ENDPOINT = json.loads((OBJECTS / "webhook_endpoint.json").read_text())
 ENDPOINTS = {}
+CATALOG = {
+    "/v1/products": ("prod", json.loads((OBJECTS / "product.json").read_text())),
+    "/v1/prices": ("price", json.loads((OBJECTS / "price.json").read_text())),
+    "/v1/payment_links": ("plink", json.loads((OBJECTS / "payment_link.json").read_text())),
+}
 
 
 def stripe_error(code, param, message):
@@ -75,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, ENDPOINTS[endpoint_id])
         if path == "/v1/events":
             return self.answer(200, {"object": "list", "url": "/v1/events", "has_more": False, "data": []})
+        if path == "/v1/prices":
+            return self.answer(200, {"object": "list", "url": "/v1/prices", "has_more": False, "data": []})
         if path.startswith("/v1/prices/"):
             price = path.removeprefix("/v1/prices/")
             return self.answer(404, stripe_error("resource_missing", "price", f"No such price: '{price}'"))
@@ -106,6 +116,15 @@ class Handler(BaseHTTPRequestHandler):
                 endpoint["status"] = "disabled" if form["disabled"] == "true" else "enabled"
             endpoint["metadata"] = dict(endpoint.get("metadata") or {}, **metadata)
             return self.answer(200, endpoint)
+        if path in CATALOG:
+            prefix, fixture = CATALOG[path]
+            made = dict(fixture)
+            made.update(id=f"{prefix}_{secrets.token_hex(12)}", livemode=False)
+            if prefix == "plink":
+                made["url"] = f"https://buy.stripe.com/test_{secrets.token_hex(8)}"
+            return self.answer(200, made)
+        if path.startswith("/v1/payment_links/"):
+            return self.answer(200, dict(CATALOG["/v1/payment_links"][1], active=False))
         if path != "/v1/checkout/sessions":
             return self.answer(404, stripe_error("resource_missing", None, f"Unrecognized request URL (POST: {path})"))
         if "line_items[0][price]" in form:

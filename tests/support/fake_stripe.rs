@@ -9,6 +9,9 @@
 //!   intent no Checkout Session created (tests mount the sessions they want in front).
 //! - `POST /v1/billing_portal/sessions` → 200, a `billing_portal.session` for the form's
 //!   `customer` and `return_url`;
+//! - the catalog ([`FakeStripe::mount_catalog`]): `POST /v1/products`, `POST /v1/prices`,
+//!   `GET /v1/prices` (list) and `/v1/prices/{id}`, `POST /v1/payment_links` and
+//!   `/v1/payment_links/{id}`, with Stripe's idempotency keys and its errors for bad params;
 //! - `GET /v1/events` → the events registered with [`FakeStripe::event`], as Stripe lists them:
 //!   newest first, `created[gte]`/`created[lte]` and `types[]` filters, `limit` and
 //!   `starting_after` pages with `has_more`;
@@ -258,12 +261,14 @@ impl FakeStripe {
             .mount(&server)
             .await;
         let connect = super::fake_stripe_connect::mount(&server, DEFAULT_PRIORITY).await;
-        FakeStripe {
+        let fake = FakeStripe {
             server,
             prices,
             events,
             connect,
-        }
+        };
+        fake.mount_catalog().await;
+        fake
     }
 
     /// Registers an event (as Stripe would list it: `object: "event"`, `pending_webhooks`,
@@ -366,6 +371,553 @@ impl FakeStripe {
             .await
             .into_iter()
             .filter(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
+            .collect()
+    }
+}
+
+/// Stripe's example Product and Payment Link.
+pub const PRODUCT_FIXTURE: &str = include_str!("../../events/stripe/objects/product.json");
+pub const PAYMENT_LINK_FIXTURE: &str =
+    include_str!("../../events/stripe/objects/payment_link.json");
+
+/// What the catalog holds beyond the prices (`FakeStripe::prices`): the products and links
+/// made, and the answers given to each idempotency key.
+#[derive(Default)]
+pub struct Catalog {
+    pub products: HashMap<String, Value>,
+    pub links: HashMap<String, Value>,
+    /// By (secret key, idempotency key): the request (method, path, body) and its answer.
+    idempotent: HashMap<(String, String), (String, u16, Value)>,
+    /// Creation order of prices, for lists (newest first).
+    price_order: Vec<String>,
+}
+
+/// Each fake's catalog, by its server's URI: kept outside the struct so the catalog stays one
+/// block of its own.
+static CATALOGS: std::sync::LazyLock<Mutex<HashMap<String, Arc<Mutex<Catalog>>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn form_of(request: &Request) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// `metadata[k]` (or `<prefix>[metadata][k]`) fields of a form, as an object.
+fn metadata_of(form: &BTreeMap<String, String>, prefix: &str) -> Value {
+    let open = format!("{prefix}[");
+    let map: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(&open)
+                .and_then(|k| k.strip_suffix(']'))
+                .filter(|k| !k.contains('['))
+                .map(|k| (k.to_string(), json!(v)))
+        })
+        .collect();
+    Value::Object(map)
+}
+
+fn no_such(what: &str, param: &str, id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(stripe_error(
+        "invalid_request_error",
+        Some("resource_missing"),
+        Some(param),
+        &format!("No such {what}: '{id}'"),
+    ))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn livemode_of(request: &Request) -> bool {
+    request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("_live_"))
+}
+
+/// Creates catalog objects as Stripe does, honouring `Idempotency-Key`: the same key with the
+/// same request answers the first answer again (`Idempotent-Replayed: true`); with another
+/// request, Stripe's `idempotency_error`. (Stripe answers a request made while another with its
+/// key is still running `409 idempotency_error`; this fake answers one at a time, so tests
+/// mount that answer themselves.)
+struct CatalogResponder {
+    catalog: Arc<Mutex<Catalog>>,
+    prices: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl Respond for CatalogResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let key = request
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let path = request.url.path().to_string();
+        let what = format!(
+            "{} {path}\n{}",
+            request.method,
+            String::from_utf8_lossy(&request.body)
+        );
+        if let Some(k) = &key {
+            let catalog = self.catalog.lock().unwrap();
+            if let Some((first, status, answer)) =
+                catalog.idempotent.get(&(auth.clone(), k.clone()))
+            {
+                if *first != what {
+                    return ResponseTemplate::new(400).set_body_json(stripe_error(
+                        "idempotency_error",
+                        None,
+                        None,
+                        &format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{k}' if you meant to execute a different request."),
+                    ));
+                }
+                return ResponseTemplate::new(*status)
+                    .insert_header("Idempotent-Replayed", "true")
+                    .insert_header("Idempotency-Key", k.as_str())
+                    .set_body_json(answer.clone());
+            }
+        }
+        let (status, answer) = match self.create(request, &path) {
+            Ok(v) => (200, v),
+            Err(e) => e,
+        };
+        if let (Some(k), 200) = (key, status) {
+            // Stripe saves an answer once the endpoint ran: not a refusal of bad params, so a
+            // corrected retry with the same key runs.
+            self.catalog
+                .lock()
+                .unwrap()
+                .idempotent
+                .insert((auth, k), (what, status, answer.clone()));
+        }
+        ResponseTemplate::new(status).set_body_json(answer)
+    }
+}
+
+impl CatalogResponder {
+    fn create(&self, request: &Request, path: &str) -> Result<Value, (u16, Value)> {
+        let form = form_of(request);
+        if let Some((param, code, message)) = self.check(path, &form) {
+            let status = if code == "not_found" { 404 } else { 400 };
+            let code = Some(code).filter(|c| *c != "not_found");
+            return Err((
+                status,
+                stripe_error("invalid_request_error", code, Some(&param), &message),
+            ));
+        }
+        Ok(match path {
+            "/v1/products" => self.product(&form, request),
+            "/v1/prices" => self.price(&form, request),
+            "/v1/payment_links" => self.link(&form, request),
+            p => self.update_link(p.trim_start_matches("/v1/payment_links/"), &form),
+        })
+    }
+
+    /// Why Stripe refuses a create: (param, code, message), as Stripe words them.
+    fn check(
+        &self,
+        path: &str,
+        form: &BTreeMap<String, String>,
+    ) -> Option<(String, &'static str, String)> {
+        let missing = |p: &str| {
+            Some((
+                p.to_string(),
+                "parameter_missing",
+                format!("Missing required param: {p}."),
+            ))
+        };
+        match path {
+            "/v1/products" => {
+                if form.get("name").is_none_or(|n| n.trim().is_empty()) {
+                    return missing("name");
+                }
+                None
+            }
+            "/v1/prices" => {
+                let Some(currency) = form.get("currency") else {
+                    return missing("currency");
+                };
+                if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_lowercase()) {
+                    return Some(("currency".into(), "parameter_invalid", format!("Invalid currency: {currency}. Stripe currently supports these currencies: usd, aed, afn, ...")));
+                }
+                match form.get("product") {
+                    None if !form.keys().any(|k| k.starts_with("product_data[")) => {
+                        return missing("product")
+                    }
+                    Some(p) if !self.catalog.lock().unwrap().products.contains_key(p) => {
+                        return Some((
+                            "product".into(),
+                            "resource_missing",
+                            format!("No such product: '{p}'"),
+                        ))
+                    }
+                    _ => {}
+                }
+                match form.get("unit_amount") {
+                    None => missing("unit_amount"),
+                    Some(a) if a.parse::<i64>().map_or(true, |a| a < 0) => Some((
+                        "unit_amount".into(),
+                        "parameter_invalid_integer",
+                        format!("Invalid integer: {a}"),
+                    )),
+                    _ => match form.get("recurring[interval]").map(String::as_str) {
+                        Some("day" | "week" | "month" | "year") | None => None,
+                        Some(other) => Some(("recurring[interval]".into(), "parameter_invalid", format!("Invalid recurring[interval]: must be one of day, week, month, or year (got {other})"))),
+                    },
+                }
+            }
+            "/v1/payment_links" => {
+                let Some(price_id) = form.get("line_items[0][price]") else {
+                    return missing("line_items");
+                };
+                if form.get("line_items[0][quantity]").is_none() {
+                    return missing("line_items[0][quantity]");
+                }
+                let recurring = match self.prices.lock().unwrap().get(price_id) {
+                    None => {
+                        return Some((
+                            "line_items[0][price]".into(),
+                            "resource_missing",
+                            format!("No such price: '{price_id}'"),
+                        ))
+                    }
+                    Some(p) => p["type"] == "recurring",
+                };
+                if recurring && form.keys().any(|k| k.starts_with("payment_intent_data[")) {
+                    return Some(("payment_intent_data".into(), "parameter_invalid", "You can only specify `payment_intent_data` when the Payment Link is in `payment` mode; it has recurring prices.".into()));
+                }
+                if !recurring && form.keys().any(|k| k.starts_with("subscription_data[")) {
+                    return Some(("subscription_data".into(), "parameter_invalid", "You can only specify `subscription_data` when the Payment Link has recurring prices.".into()));
+                }
+                None
+            }
+            p => {
+                let id = p.strip_prefix("/v1/payment_links/").unwrap_or(p);
+                if !self.catalog.lock().unwrap().links.contains_key(id) {
+                    return Some((
+                        "id".into(),
+                        "not_found",
+                        format!("No such payment_link: '{id}'"),
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn product(&self, form: &BTreeMap<String, String>, request: &Request) -> Value {
+        let mut product: Value = serde_json::from_str(PRODUCT_FIXTURE).unwrap();
+        let id = stripe_id("prod");
+        product["id"] = json!(id);
+        product["name"] = json!(form["name"]);
+        product["description"] = json!(form.get("description"));
+        product["metadata"] = metadata_of(form, "metadata");
+        product["default_price"] = Value::Null;
+        product["package_dimensions"] = Value::Null;
+        product["livemode"] = json!(livemode_of(request));
+        product["created"] = json!(now());
+        product["updated"] = json!(now());
+        product["type"] = json!("service");
+        self.catalog
+            .lock()
+            .unwrap()
+            .products
+            .insert(id, product.clone());
+        product
+    }
+
+    fn price(&self, form: &BTreeMap<String, String>, request: &Request) -> Value {
+        let mut price: Value = serde_json::from_str(PRICE_FIXTURE).unwrap();
+        let id = stripe_id("price");
+        let amount: i64 = form["unit_amount"].parse().unwrap();
+        price["id"] = json!(id);
+        price["product"] = json!(form.get("product"));
+        price["currency"] = json!(form["currency"]);
+        price["unit_amount"] = json!(amount);
+        price["unit_amount_decimal"] = json!(amount.to_string());
+        price["metadata"] = metadata_of(form, "metadata");
+        price["nickname"] = json!(form.get("nickname"));
+        price["transform_quantity"] = Value::Null;
+        price["custom_unit_amount"] = Value::Null;
+        price["livemode"] = json!(livemode_of(request));
+        price["created"] = json!(now());
+        match form.get("recurring[interval]") {
+            Some(interval) => {
+                price["type"] = json!("recurring");
+                price["recurring"]["interval"] = json!(interval);
+                price["recurring"]["interval_count"] = json!(form
+                    .get("recurring[interval_count]")
+                    .and_then(|c| c.parse::<u32>().ok())
+                    .unwrap_or(1));
+            }
+            None => {
+                price["type"] = json!("one_time");
+                price["recurring"] = Value::Null;
+            }
+        }
+        self.prices
+            .lock()
+            .unwrap()
+            .insert(id.clone(), price.clone());
+        self.catalog.lock().unwrap().price_order.push(id);
+        price
+    }
+
+    fn link(&self, form: &BTreeMap<String, String>, request: &Request) -> Value {
+        let price = self.prices.lock().unwrap()[&form["line_items[0][price]"]].clone();
+        let recurring = price["type"] == "recurring";
+        let mut link: Value = serde_json::from_str(PAYMENT_LINK_FIXTURE).unwrap();
+        let id = stripe_id("plink");
+        let livemode = livemode_of(request);
+        link["id"] = json!(id);
+        link["url"] = json!(format!(
+            "https://buy.stripe.com/{}{}",
+            if livemode { "" } else { "test_" },
+            id.trim_start_matches("plink_")
+        ));
+        link["livemode"] = json!(livemode);
+        link["currency"] = price["currency"].clone();
+        link["metadata"] = metadata_of(form, "metadata");
+        link["payment_intent_data"] = if recurring {
+            Value::Null
+        } else {
+            json!({"capture_method": null, "description": null, "metadata": metadata_of(form, "payment_intent_data[metadata]"),
+                   "setup_future_usage": null, "statement_descriptor": null, "statement_descriptor_suffix": null, "transfer_group": null})
+        };
+        if recurring {
+            link["subscription_data"]["metadata"] =
+                metadata_of(form, "subscription_data[metadata]");
+        } else {
+            link["subscription_data"] = Value::Null;
+        }
+        link["after_completion"] = match form.get("after_completion[type]").map(String::as_str) {
+            Some("redirect") => {
+                json!({"type": "redirect", "redirect": {"url": form.get("after_completion[redirect][url]")}})
+            }
+            _ => {
+                json!({"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": form.get("after_completion[hosted_confirmation][custom_message]")}})
+            }
+        };
+        link["restrictions"] = Value::Null;
+        link["shipping_address_collection"] = Value::Null;
+        link["transfer_data"] = Value::Null;
+        link["custom_text"] = json!({"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null});
+        link["payment_method_options"] = Value::Null;
+        // Not a field of the object (expandable); kept for the fake's own reads.
+        link["line_items"] = json!({"object": "list", "data": [{"price": price, "quantity": 1}]});
+        self.catalog.lock().unwrap().links.insert(id, link.clone());
+        let mut answer = link;
+        answer.as_object_mut().unwrap().remove("line_items");
+        answer
+    }
+
+    fn update_link(&self, id: &str, form: &BTreeMap<String, String>) -> Value {
+        let mut catalog = self.catalog.lock().unwrap();
+        let link = catalog.links.get_mut(id).unwrap();
+        if let Some(active) = form.get("active") {
+            link["active"] = json!(active == "true");
+        }
+        let mut answer = link.clone();
+        answer.as_object_mut().unwrap().remove("line_items");
+        answer
+    }
+}
+
+/// `GET /v1/prices` as Stripe lists them: newest first, `active`, `type`, `product`,
+/// `currency` filters, `limit` (1–100) and `starting_after` pages, `expand[]=data.product`.
+struct PriceListResponder {
+    catalog: Arc<Mutex<Catalog>>,
+    prices: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl Respond for PriceListResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+        let one = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let limit =
+            match one("limit").map(|l| l.parse::<i64>()) {
+                None => 10,
+                Some(Ok(l)) if (1..=100).contains(&l) => l as usize,
+                Some(_) => return ResponseTemplate::new(400).set_body_json(stripe_error(
+                    "invalid_request_error",
+                    Some("parameter_invalid_integer"),
+                    Some("limit"),
+                    "This value must be greater than or equal to 1 and less than or equal to 100.",
+                )),
+            };
+        if let Some(t) = one("type").filter(|t| t != "recurring" && t != "one_time") {
+            return ResponseTemplate::new(400).set_body_json(stripe_error(
+                "invalid_request_error",
+                Some("parameter_invalid"),
+                Some("type"),
+                &format!("Invalid type: must be one of one_time or recurring (got {t})"),
+            ));
+        }
+        let expand_product = query
+            .iter()
+            .any(|(k, v)| k == "expand[]" && v == "data.product");
+        let catalog = self.catalog.lock().unwrap();
+        let prices = self.prices.lock().unwrap();
+        // Newest first: created prices in reverse order, then those registered directly.
+        let mut ids: Vec<&String> = catalog.price_order.iter().rev().collect();
+        let mut others: Vec<&String> = prices
+            .keys()
+            .filter(|k| !catalog.price_order.contains(k))
+            .collect();
+        others.sort();
+        ids.extend(others);
+        let mut list: Vec<Value> = ids
+            .into_iter()
+            .map(|id| prices[id].clone())
+            .filter(|p| {
+                one("active").is_none_or(|a| p["active"].as_bool() == Some(a == "true"))
+                    && one("type").is_none_or(|t| p["type"] == t.as_str())
+                    && one("product").is_none_or(|x| p["product"] == x.as_str())
+                    && one("currency").is_none_or(|c| p["currency"] == c.as_str())
+            })
+            .collect();
+        if let Some(after) = one("starting_after") {
+            match list.iter().position(|p| p["id"] == after.as_str()) {
+                Some(i) => list.drain(..=i).for_each(drop),
+                None => return no_such("price", "starting_after", &after),
+            }
+        }
+        let has_more = list.len() > limit;
+        list.truncate(limit);
+        if expand_product {
+            for p in &mut list {
+                let id = p["product"].as_str().unwrap_or_default().to_string();
+                p["product"] = catalog.products.get(&id).cloned().unwrap_or_else(|| {
+                    let mut product: Value = serde_json::from_str(PRODUCT_FIXTURE).unwrap();
+                    product["id"] = json!(id);
+                    product
+                });
+            }
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "url": "/v1/prices", "has_more": has_more, "data": list,
+        }))
+    }
+}
+
+/// The catalog: products, prices and Payment Links.
+impl FakeStripe {
+    /// Mounts the catalog's default answers (called by [`FakeStripe::start`]).
+    pub async fn mount_catalog(&self) {
+        let catalog = Arc::new(Mutex::new(Catalog::default()));
+        CATALOGS
+            .lock()
+            .unwrap()
+            .insert(self.uri(), Arc::clone(&catalog));
+        for p in ["/v1/products", "/v1/prices", "/v1/payment_links"] {
+            Mock::given(method("POST"))
+                .and(path(p))
+                .respond_with(CatalogResponder {
+                    catalog: Arc::clone(&catalog),
+                    prices: Arc::clone(&self.prices),
+                })
+                .with_priority(DEFAULT_PRIORITY)
+                .mount(&self.server)
+                .await;
+        }
+        Mock::given(method("POST"))
+            .and(path_regex("^/v1/payment_links/plink_[A-Za-z0-9]+$"))
+            .respond_with(CatalogResponder {
+                catalog: Arc::clone(&catalog),
+                prices: Arc::clone(&self.prices),
+            })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&self.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/prices"))
+            .respond_with(PriceListResponder {
+                catalog: Arc::clone(&catalog),
+                prices: Arc::clone(&self.prices),
+            })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&self.server)
+            .await;
+        let prices = Arc::clone(&self.prices);
+        // Prices made through the catalog, retrieved by id (registered ones answer first).
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/prices/[^/]+$"))
+            .respond_with(move |r: &Request| {
+                let id = r.url.path().trim_start_matches("/v1/prices/");
+                match prices.lock().unwrap().get(id) {
+                    Some(p) => ResponseTemplate::new(200).set_body_json(p.clone()),
+                    None => ResponseTemplate::new(404).set_body_json(stripe_error(
+                        "invalid_request_error",
+                        Some("resource_missing"),
+                        Some("price"),
+                        &format!("No such price: '{id}'"),
+                    )),
+                }
+            })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// This fake's catalog.
+    pub fn catalog(&self) -> Arc<Mutex<Catalog>> {
+        Arc::clone(&CATALOGS.lock().unwrap()[&self.uri()])
+    }
+
+    /// Adds a product and a price to the account, as if made in Stripe's dashboard
+    /// (`interval`: a recurring price; `active` false: an archived one). Returns the price.
+    pub fn catalog_price(
+        &self,
+        product_name: &str,
+        currency: &str,
+        unit_amount: i64,
+        interval: Option<&str>,
+        active: bool,
+    ) -> Value {
+        let catalog = self.catalog();
+        let mut product: Value = serde_json::from_str(PRODUCT_FIXTURE).unwrap();
+        let product_id = stripe_id("prod");
+        product["id"] = json!(product_id);
+        product["name"] = json!(product_name);
+        let mut price: Value = serde_json::from_str(PRICE_FIXTURE).unwrap();
+        let price_id = stripe_id("price");
+        price["id"] = json!(price_id);
+        price["product"] = json!(product_id);
+        price["currency"] = json!(currency);
+        price["unit_amount"] = json!(unit_amount);
+        price["unit_amount_decimal"] = json!(unit_amount.to_string());
+        price["active"] = json!(active);
+        match interval {
+            Some(i) => price["recurring"]["interval"] = json!(i),
+            None => {
+                price["type"] = json!("one_time");
+                price["recurring"] = Value::Null;
+            }
+        }
+        let mut c = catalog.lock().unwrap();
+        c.products.insert(product_id, product);
+        c.price_order.push(price_id.clone());
+        self.prices.lock().unwrap().insert(price_id, price.clone());
+        price
+    }
+
+    /// The catalog creations received (`POST /v1/products`, `/v1/prices`, `/v1/payment_links`).
+    pub async fn catalog_requests(&self, object: &str) -> Vec<StripeRequest> {
+        let p = format!("/v1/{object}");
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == p)
             .collect()
     }
 }

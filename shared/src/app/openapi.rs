@@ -406,6 +406,7 @@ fn query_schema(name: &str) -> Option<Value> {
             json!({"type": "string", "enum": ["pending", "succeeded", "failed"]})
         }
         "source" => json!({"type": "string", "enum": ["webhook", "reconcile"]}),
+        "type@prices" => json!({"type": "string", "enum": ["recurring", "one_time"]}),
         "ttl" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
         "deviceId" => {
             json!({"type": "string", "pattern": crate::http::schema::PRINTABLE_NON_BLANK, "maxLength": crate::domain::validation::device::MAX_DEVICE_ID_CHARS})

@@ -36,8 +36,9 @@ use super::openapi::{self, Auth, Auth::*, Gen, Health, Operation, Operation as O
 use super::routes::{not_served, Function, Gateway, Params, Route};
 use crate::domain::Currency;
 use crate::handlers::admin::{
-    self, apps, currencies, events, license_import, licenses, plans, portal_settings,
-    price_mappings, products, tenant, tenant_keys, tokens, webhook_endpoints as whe,
+    self, apps, currencies, events, license_import, licenses, payment_links, plans,
+    portal_settings, price_mappings, products, tenant, tenant_keys, tokens,
+    webhook_endpoints as whe,
 };
 use crate::handlers::validate::answer::SignedAnswer;
 use crate::handlers::validate::input as validate_input;
@@ -324,6 +325,15 @@ operations! {
         DeleteApp: DELETE "/api/stripe/apps/{appId}"
             => admin::apps::delete(s, req, p.get("appId")),
             O::new("Delete a Stripe app", "stripe apps", Token).no_content();
+        ListStripePrices: GET "/api/stripe/apps/{appId}/prices"
+            => admin::payment_links::prices(s, req, p.get("appId")),
+            O::new("The Stripe account's active prices (recurring by default), read from Stripe with the app's key, products' names included; at most 300", "stripe apps", Token)
+                .query(&[("type@prices", "recurring (default) or one_time.")])
+                .ok::<payment_links::StripePriceList>(g)
+                .error(404, "The app does not exist (`not_found`).")
+                .error(409, "The app has no secret key (`conflict`).")
+                .error(422, "`type` is not recurring or one_time, or Stripe refused the request (`validation_failed`).")
+                .error(502, "Stripe is unreachable, timed out, kept failing, or refused the app's secret key (`upstream_unavailable`); retry.");
         Diagnostics: GET "/api/stripe/diagnostics"
             => admin::apps::diagnostics(s, req),
             O::new("Each app checked with Stripe now: whether the key is accepted, the webhook endpoint exists, is enabled and sends every needed event, the signing secret is stored and an event verified (results stored on the apps)", "stripe apps", Token).ok::<apps::Diagnostics>(g);
@@ -357,6 +367,19 @@ operations! {
             O::new("Delete a product without licenses (archive the others)", "products", Token)
                 .no_content()
                 .error(409, "The product has licenses (`conflict`); archive it instead.");
+        CreatePaymentLink: POST "/api/products/{productId}/payment-link"
+            => admin::payment_links::create(s, req, p.get("productId")),
+            O::new(
+                "Make the product's Stripe Payment Link (a Stripe product, price and link whose metadata issues this product; a subscription when the product has a price mapping for the app) and keep it on the product. A second call returns the same link (`created: false`) unless `replace` is true or the price changed; the old link is then turned off.",
+                "products",
+                Token,
+            )
+            .body::<payment_links::PaymentLinkInput>(g)
+            .created::<payment_links::PaymentLinkView>(g)
+            .error(404, "The product, app or price mapping named does not exist (`not_found`).")
+            .error(409, "The product is archived or free, the app is inactive or has no secret key, there is no default app of the mode, or the product has several price mappings for the app (`conflict`, with `field`).")
+            .error(422, "A field is invalid, or Stripe refused a request (`validation_failed`; Stripe's parameter as `stripe.<param>`, Stripe's message).")
+            .error(502, "Stripe is unreachable, timed out, kept failing, or refused the app's secret key (`upstream_unavailable`); retry.");
         ListPlans: GET "/api/plans"
             => admin::plans::list(s, req),
             O::new("List plans", "plans", Token).list::<plans::PlanView>(g, &[]);
@@ -625,6 +648,9 @@ operations! {
         UpdateProduct: POST "/dashboard/products/{productId}", Session
             => dashboard::products::update(s, req, p.get("productId")),
             "Dashboard: save or delete a product";
+        CreatePaymentLink: POST "/dashboard/products/{productId}/payment-link", Session
+            => dashboard::payment_links::create(s, req, p.get("productId")),
+            "Dashboard: make (or show again) the product's Stripe Payment Link";
         EmailPreview: POST "/dashboard/email-preview", Session
             => dashboard::products::preview(s, req),
             "Dashboard: preview an email template with sample values";

@@ -98,6 +98,8 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         ),
         Err(e) => return Err(e),
     };
+    let price_picker =
+        super::payment_links::price_picker(s, &c, &apps.items, req.query_param("priceApp")).await;
     let (active_currencies, inactive_currencies): (Vec<_>, Vec<_>) =
         currencies.items.into_iter().partition(|c| c.is_active);
     let codes = |list: Vec<Currency>| list.into_iter().map(|c| c.code).collect::<Vec<_>>();
@@ -112,6 +114,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             notice => notice(req),
             apps => apps.items,
             mappings => mappings.items,
+            price_picker => price_picker,
             products => products.items,
             active_currencies => codes(active_currencies),
             inactive_currencies => codes(inactive_currencies),

@@ -18,6 +18,7 @@ pub mod licenses;
 pub mod link;
 pub mod mail;
 pub mod overview;
+pub mod payment_links;
 pub mod products;
 pub mod public;
 pub mod render;
@@ -121,6 +122,7 @@ pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {
         "product_deleted" => "Product deleted.",
         "plan_saved" => "Plan saved.",
         "plan_deleted" => "Plan deleted.",
+        "payment_link_made" => "Payment link ready: share its URL.",
         "license_issued" => "License issued.",
         "license_saved" => "License saved.",
         "license_suspended" => "License suspended: it no longer validates.",

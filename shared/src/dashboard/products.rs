@@ -184,6 +184,34 @@ async fn form_page(
     values: Value,
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
+    form_page_with(s, req, me, product, values, errors, None).await
+}
+
+/// The product page after its payment link section's form failed: `message` in that section.
+pub(super) async fn page_with_link_error(
+    s: &Services,
+    req: &ApiRequest,
+    me: &Signed,
+    id: &str,
+    status: StatusCode,
+    message: String,
+) -> Result<ApiResponse> {
+    let product = products::get_product(s, &me.caller(), id).await?;
+    let values = product_values(&product);
+    let mut page = form_page_with(s, req, me, Some(product), values, None, Some(message)).await?;
+    page.status = status;
+    Ok(page)
+}
+
+async fn form_page_with(
+    s: &Services,
+    req: &ApiRequest,
+    me: &Signed,
+    product: Option<ProductView>,
+    values: Value,
+    errors: Option<Value>,
+    link_error: Option<String>,
+) -> Result<ApiResponse> {
     let plans = match &product {
         Some(p) => plans::list_plans(s, &me.caller(), ListQuery::first(200))
             .await?
@@ -193,6 +221,7 @@ async fn form_page(
             .collect(),
         None => Vec::new(),
     };
+    let payment_link = super::payment_links::section(s, me, product.as_ref(), link_error).await?;
     show(
         s,
         me,
@@ -204,6 +233,7 @@ async fn form_page(
             notice => notice(req),
             product => product,
             plans => plans,
+            payment_link => payment_link,
             values => values,
             errors => errors,
         },

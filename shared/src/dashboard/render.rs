@@ -29,6 +29,8 @@ static TEMPLATES: &[(&str, &str)] = templates![
     "event_fragment.html",
     "products.html",
     "product_form.html",
+    "product_payment_link.html",
+    "price_picker.html",
     "preview.html",
     "licenses.html",
     "license_new.html",

@@ -35,7 +35,9 @@ pub use license::{EmailStatus, License, LicenseSource, LicenseStatus};
 pub use license_key::LicenseKey;
 pub use plan::Plan;
 pub use price_mapping::PriceMapping;
-pub use product::{EmailTemplate, ExpirationStart, ListedProducts, Product, RenewalMode};
+pub use product::{
+    EmailTemplate, ExpirationStart, ListedProducts, Product, ProductPaymentLink, RenewalMode,
+};
 pub use purchase::Purchase;
 pub use stripe_app::{AppStatus, StripeApp};
 pub use tenant::{ApiToken, Tenant, TenantKeyRecord};

@@ -167,13 +167,54 @@ pub struct Product {
     /// Longest lifetime an app may ask a license file for, in seconds.
     #[serde(default = "default_file_max_ttl")]
     pub license_file_max_ttl: u32,
+    /// The Stripe Payment Links Keyhook made for this product, one per Stripe app at most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payment_links: Vec<ProductPaymentLink>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
     pub updated_at: OffsetDateTime,
 }
 
+/// A Stripe Payment Link that sells a product through one Stripe app ("Create a payment
+/// link"): the Stripe objects it is made of and what it charges, so a second request returns
+/// it unless the charge changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductPaymentLink {
+    pub app_id: String,
+    pub livemode: bool,
+    /// `plink_…`.
+    pub payment_link_id: String,
+    /// The shareable URL.
+    pub url: String,
+    /// `prod_…`.
+    pub stripe_product_id: String,
+    /// `price_…`.
+    pub stripe_price_id: String,
+    /// `payment` (one-time, the product's price) or `subscription` (a mapped recurring price).
+    pub mode: String,
+    pub currency: String,
+    /// In the currency's minor unit; `null` for a tiered Stripe price.
+    pub unit_amount: Option<i64>,
+    /// The price mapping whose recurring price a subscription link sells.
+    #[serde(default)]
+    pub price_mapping_id: Option<String>,
+    /// How many links were made for this product and app before this one (part of the
+    /// idempotency keys, so a replacement is a new link, and a retry the same one).
+    #[serde(default)]
+    pub generation: u32,
+    #[serde(with = "serde_ts")]
+    #[schemars(with = "String")]
+    pub created_at: OffsetDateTime,
+}
+
 impl Product {
+    /// The payment link made for `app_id`, if any.
+    pub fn payment_link(&self, app_id: &str) -> Option<&ProductPaymentLink> {
+        self.payment_links.iter().find(|l| l.app_id == app_id)
+    }
+
     /// The product's price in `currency`, sold through an app whose currency is
     /// `app_currency`: the explicit price in that currency, else `price` when the currency is
     /// the app's; `None` when the product has no price in it.
@@ -218,6 +259,7 @@ impl Product {
             entitlements: Vec::new(),
             license_file_ttl: DEFAULT_FILE_TTL_SECONDS,
             license_file_max_ttl: DEFAULT_FILE_MAX_TTL_SECONDS,
+            payment_links: Vec::new(),
             created_at: now,
             updated_at: now,
         }

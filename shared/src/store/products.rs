@@ -1,8 +1,10 @@
 //! Products. Keyed by their numeric id, unique across the deployment (validation names a
 //! product without a tenant); listed per tenant through `gsi1`.
 
-use super::{table_keys, Page, Store};
-use crate::domain::Product;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{applied, table_keys, Page, Store};
+use crate::domain::{Product, ProductPaymentLink};
 use crate::{Error, Result};
 
 impl Store {
@@ -31,6 +33,31 @@ impl Store {
             .await;
         self.caches.products.invalidate_all();
         updated
+    }
+
+    /// Sets a product's payment links, and nothing else of it (a product saved meanwhile keeps
+    /// its edits). `false` when the product is gone or not the tenant's.
+    pub async fn set_product_payment_links(
+        &self,
+        tenant_id: &str,
+        product_id: &str,
+        links: &[ProductPaymentLink],
+    ) -> Result<bool> {
+        let list: AttributeValue = serde_dynamo::to_attribute_value(links)
+            .map_err(|e| Error::internal(format!("payment links do not serialise: {e}")))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(table_keys::product(product_id))))
+            .update_expression("SET paymentLinks = :l")
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .expression_attribute_values(":l", list)
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .send()
+            .await;
+        self.caches.products.invalidate_all();
+        applied(result)
     }
 
     /// A product by id, whoever owns it (validation).

@@ -2,6 +2,7 @@
 //! say what a purchase issues.
 
 pub mod account;
+pub mod catalog;
 pub mod checkout;
 pub mod client;
 pub mod event;

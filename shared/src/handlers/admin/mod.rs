@@ -6,6 +6,7 @@ pub mod currencies;
 pub mod events;
 pub mod license_import;
 pub mod licenses;
+pub mod payment_links;
 pub mod plans;
 pub mod portal_settings;
 pub mod price_mappings;

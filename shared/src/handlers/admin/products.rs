@@ -112,6 +112,9 @@ pub struct ProductView {
     pub entitlements: Vec<String>,
     pub license_file_ttl: u32,
     pub license_file_max_ttl: u32,
+    /// The product's Stripe Payment Links, one per app at most
+    /// (`POST /api/products/{productId}/payment-link`).
+    pub payment_links: Vec<super::payment_links::PaymentLinkView>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -141,6 +144,11 @@ impl From<Product> for ProductView {
             entitlements: p.entitlements,
             license_file_ttl: p.license_file_ttl,
             license_file_max_ttl: p.license_file_max_ttl,
+            payment_links: p
+                .payment_links
+                .iter()
+                .map(|l| super::payment_links::PaymentLinkView::of(l, false))
+                .collect(),
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
