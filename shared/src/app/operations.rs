@@ -91,7 +91,7 @@ macro_rules! operations {
         }
 
         impl Page {
-            /// What the route does, for the OpenAPI document.
+            /// What the route does (the document leaves pages out: this is their description).
             pub fn summary(self) -> &'static str {
                 match self {
                     $( Page::$page => $summary, )+
@@ -176,11 +176,12 @@ macro_rules! operations {
             })
         }
 
-        /// Describes one operation for the OpenAPI document.
-        pub(super) fn describe($g: &mut Gen, op: Op) -> Operation {
+        /// Describes one operation for the OpenAPI document; `None` for the dashboard's
+        /// routes, which the document leaves out (pages for people: docs/dashboard.md).
+        pub(super) fn describe($g: &mut Gen, op: Op) -> Option<Operation> {
             match op {
-                $($( Op::$op => $describe, )+)+
-                Op::Dashboard(page) => Operation::page(page.summary(), page.auth(), page.path()),
+                $($( Op::$op => Some($describe), )+)+
+                Op::Dashboard(_) => None,
             }
         }
     };
@@ -281,8 +282,12 @@ operations! {
             => openapi_document(),
             O::new("This OpenAPI document", "system", Public).ok::<Value>(g);
         ApiDocs: GET "/docs"
-            => docs_page(),
-            O::new("A browsable page of this document", "system", Public);
+            => async { Ok(super::docs::page()) },
+            O::new("The API reference: this document rendered as an HTML page (RapiDoc, served by Keyhook)", "system", Public);
+        ApiDocsAsset: GET "/docs/assets/{asset}"
+            => async { super::docs::serve(req, p.get("asset")) },
+            O::new("The API reference's renderer (`rapidoc-<version>.js`, gzip-compressed; cached for a year)", "system", Public)
+                .error(400, "The request does not accept gzip (`gzip_required`): send `Accept-Encoding: gzip`.");
         GetTenant: GET "/api/tenant"
             => admin::tenant::get(s, req),
             O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g);
@@ -756,15 +761,6 @@ async fn openapi_document() -> Result<ApiResponse> {
         StatusCode::OK,
         "application/json",
         openapi::PUBLISHED,
-    ))
-}
-
-/// `GET /docs`: the browsable page of the document.
-async fn docs_page() -> Result<ApiResponse> {
-    Ok(ApiResponse::text(
-        StatusCode::OK,
-        "text/html; charset=utf-8",
-        openapi::DOCS_PAGE,
     ))
 }
 
