@@ -6,8 +6,11 @@
 //! `<rapi-doc>` element's attributes.
 //!
 //! The bundle is embedded as the npm package's own gzip (217,516 bytes, 863,099 raw) and sent
-//! as is (`Content-Encoding: gzip`): the admin function's zip grows by the gzip's size either
-//! way, its binary by a quarter of the raw size, and every browser asks for gzip.
+//! as is (`Content-Encoding: gzip`): a function's zip grows by the gzip's size either way, its
+//! binary by a quarter of the raw size, and every browser asks for gzip. Only the docs
+//! function's handlers (`operations.rs`, `function Docs`) call this module, so only the
+//! `keyhook-docs` binary links the bundle: in the admin function it took that function's zip
+//! over 4 MB (tests/lambda_runtime.rs checks which binaries carry it).
 
 use http::{header, HeaderValue, StatusCode};
 
@@ -45,7 +48,7 @@ pub fn page() -> ApiResponse {
 
 /// `GET /docs/assets/{asset}`: the renderer, gzip-compressed, cached for good (the name
 /// carries the version). A client that does not accept gzip is told so (400 `gzip_required`):
-/// every browser accepts it, and keeping a raw copy would grow the admin function by 0.8 MB.
+/// every browser accepts it, and keeping a raw copy would grow the function by 0.8 MB.
 pub fn serve(req: &ApiRequest, name: &str) -> Result<ApiResponse> {
     if name != RENDERER {
         return Err(Error::not_found(format!("Asset {name}")));
