@@ -1186,3 +1186,33 @@ async fn the_api_reference_renders_every_operation() {
     assert_eq!(b.console_errors().await, Vec::<String>::new());
     let _ = b.c.close().await;
 }
+
+/// The Integrate page in Chromium: reached from the navigation, the merchant's own product id
+/// in the copyable metadata, every input labelled, no sideways scroll at 375 px (the snippets
+/// scroll inside their box), a clean console; screenshots at 1280 and 375 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integrate_page_fits_both_widths() {
+    let stack = Stack::start().await;
+    let base = stack.base_url.clone();
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack
+        .member(&t, &owner, keyhook_shared::domain::member::Role::Owner)
+        .await;
+    stack.app(&t).await;
+    let product = stack.product(&t, json!({"name": "Pro"})).await;
+    let token = stack.link_token(&owner).await;
+    let mut driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&format!("{base}/dashboard/sign-in/link?token={token}"))
+        .await;
+    b.click("button[name=choice]").await;
+    b.wait_text("Setup checklist").await;
+    b.click("nav a[href='/dashboard/integrate']").await;
+    b.wait_text("Check licenses in your app").await;
+    assert!(b.text().await.contains(&format!("productId={product}")));
+    b.check_and_shoot("integrate").await;
+    b.shoot_section("app", "integrate-snippets").await;
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    let _ = b.c.close().await;
+}
