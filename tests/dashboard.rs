@@ -2011,13 +2011,23 @@ async fn the_integrate_page_fills_in_the_tenants_own_values_and_no_secret() {
         .replace("&#x2f;", "/")
         .replace("&quot;", "\"")
         .replace("&#x27;", "'");
-    assert!(body.contains("aria-current=\"page\">Integrate<"), "its nav entry");
+    assert!(
+        body.contains("aria-current=\"page\">Integrate<"),
+        "its nav entry"
+    );
     assert!(
         body.contains(&format!("{}/api/stripe/webhook/{}", stack.base_url, app.id)),
         "the app's own webhook URL"
     );
-    for event in ["checkout.session.completed", "invoice.paid", "charge.refunded"] {
-        assert!(body.contains(event), "{event} is among the events to select");
+    for event in [
+        "checkout.session.completed",
+        "invoice.paid",
+        "charge.refunded",
+    ] {
+        assert!(
+            body.contains(event),
+            "{event} is among the events to select"
+        );
     }
     assert!(body.contains(&name), "the product is listed");
     assert!(
@@ -2025,8 +2035,18 @@ async fn the_integrate_page_fills_in_the_tenants_own_values_and_no_secret() {
         "the Checkout Session call names the product id"
     );
     assert!(body.contains(&format!("productId={product}")));
-    for key in ["product_id", "hwid_limit", "ip_limit", "expiration_days", "expiration_start", "planId"] {
-        assert!(body.contains(&format!("<code>{key}</code>")), "metadata key {key}");
+    for key in [
+        "product_id",
+        "hwid_limit",
+        "ip_limit",
+        "expiration_days",
+        "expiration_start",
+        "planId",
+    ] {
+        assert!(
+            body.contains(&format!("<code>{key}</code>")),
+            "metadata key {key}"
+        );
     }
     assert!(body.contains(&mine.id), "the tenant id");
     assert!(body.contains(&my_key), "the tenant's public key");
@@ -2041,11 +2061,17 @@ async fn the_integrate_page_fills_in_the_tenants_own_values_and_no_secret() {
             .unwrap_or_else(|| panic!("the {lang} snippet"));
         let snippet = &body[start..start + body[start..].find("</pre>").unwrap()];
         assert!(snippet.contains(marker), "{lang}: {snippet}");
-        assert!(snippet.contains(&format!("\"{}\"", stack.base_url)), "{lang}");
+        assert!(
+            snippet.contains(&format!("\"{}\"", stack.base_url)),
+            "{lang}"
+        );
         assert!(snippet.contains(&format!("\"{product}\"")), "{lang}");
         assert!(snippet.contains(&my_key), "{lang}: the key set");
     }
-    assert!(body.contains("href=\"/docs\""), "a link to the API reference");
+    assert!(
+        body.contains("href=\"/docs\""),
+        "a link to the API reference"
+    );
     // Nothing secret: not the app's Stripe key or signing secret, not the API token.
     for secret in [&app.secret_key, &app.webhook_secret, &mine.token] {
         assert!(!body.contains(secret.as_str()), "a secret on the page");
@@ -2063,7 +2089,12 @@ async fn the_integrate_page_fills_in_the_tenants_own_values_and_no_secret() {
 /// A tenant's active public signing key, as its public route publishes it.
 async fn public_key(stack: &Stack, t: &TestTenant) -> String {
     let (status, key) = stack
-        .api(&t.token, "GET", &format!("/api/tenants/{}/signing-key", t.id), None)
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/tenants/{}/signing-key", t.id),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{key}");
     key["publicKey"].as_str().unwrap().to_string()

@@ -178,6 +178,9 @@ mod tests {
         }
         let curl = checkout_curl("42");
         assert!(curl.contains("metadata[productId]=42"), "{curl}");
-        assert!(curl.contains("$STRIPE_SECRET_KEY"), "no key on the page: {curl}");
+        assert!(
+            curl.contains("$STRIPE_SECRET_KEY"),
+            "no key on the page: {curl}"
+        );
     }
 }

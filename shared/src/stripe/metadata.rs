@@ -235,7 +235,11 @@ pub fn lukittu_line(
     else {
         return Ok(Vec::new());
     };
-    let expiration_start = match metadata.get(key::EXPIRATION_START).and_then(text).as_deref() {
+    let expiration_start = match metadata
+        .get(key::EXPIRATION_START)
+        .and_then(text)
+        .as_deref()
+    {
         None | Some("") => None,
         Some(v) if v.eq_ignore_ascii_case("creation") => Some(ExpirationStart::Creation),
         Some(v) if v.eq_ignore_ascii_case("activation") => Some(ExpirationStart::Activation),
@@ -451,14 +455,24 @@ mod tests {
     fn every_listed_key_is_read() {
         let exisone = json!({key::PRODUCT_ID: "7", key::QUANTITY: "2", key::PLAN_ID: "pln_1"});
         let r = req(exisone).unwrap();
-        assert_eq!((r.product_id.as_str(), r.quantity, r.plan_id.as_deref()), ("7", 2, Some("pln_1")));
+        assert_eq!(
+            (r.product_id.as_str(), r.quantity, r.plan_id.as_deref()),
+            ("7", 2, Some("pln_1"))
+        );
         assert_eq!(EXISONE_KEYS.len(), 3);
         let read = |m: Value| lukittu_line(m.as_object().unwrap(), 1, 0).unwrap();
         let base = json!({key::LUKITTU_PRODUCT_ID: "7"});
         assert_eq!(read(base.clone())[0].limits, Limits::default());
-        for doc in LUKITTU_KEYS.iter().filter(|d| d.key != key::LUKITTU_PRODUCT_ID) {
+        for doc in LUKITTU_KEYS
+            .iter()
+            .filter(|d| d.key != key::LUKITTU_PRODUCT_ID)
+        {
             let mut m = base.clone();
-            let value = if doc.key == key::EXPIRATION_START { "ACTIVATION" } else { "5" };
+            let value = if doc.key == key::EXPIRATION_START {
+                "ACTIVATION"
+            } else {
+                "5"
+            };
             m[doc.key] = json!(value);
             assert_ne!(read(m)[0].limits, Limits::default(), "{} is read", doc.key);
         }
