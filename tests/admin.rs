@@ -1088,7 +1088,50 @@ async fn the_openapi_document_and_its_page_are_served() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    assert!(page.text().await.unwrap().contains("/openapi.json"));
+    // Its own policy: the dashboard's, with inline styles (the renderer's) and still no
+    // inline script.
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';") && csp.contains("style-src 'self' 'unsafe-inline'"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("spec-url=\"/openapi.json\""));
+    assert!(!html.contains("<script>"));
+    // The renderer is Keyhook's own copy, gzip as stored, cached for good.
+    let asset = format!("{}/docs/assets/rapidoc-9.3.8.js", stack.base_url);
+    assert!(html.contains("/docs/assets/rapidoc-9.3.8.js"));
+    let js = stack
+        .http
+        .get(&asset)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    let header = |name: &str| js.headers()[name].to_str().unwrap().to_string();
+    assert_eq!(header("content-encoding"), "gzip");
+    assert!(header("content-type").starts_with("text/javascript"));
+    assert_eq!(
+        header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    let body = js.bytes().await.unwrap();
+    assert_eq!(&body[..2], &[0x1f, 0x8b]);
+    assert_eq!(body.len(), 217_516);
+    // A client without gzip is told what to send; an unknown asset is not found.
+    let plain = stack.http.get(&asset).send().await.unwrap();
+    assert_eq!(plain.status(), 400);
+    let error: Value = plain.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "gzip_required");
+    let missing = stack
+        .http
+        .get(format!("{}/docs/assets/redoc.js", stack.base_url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    // The document is the API's: the dashboard's pages are not in it.
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.keys().all(|p| !p.starts_with("/dashboard")));
 }
 
 #[tokio::test]

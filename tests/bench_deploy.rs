@@ -130,6 +130,7 @@ async fn main() {
         "keyhook-checkout",
         "keyhook-validate",
         "keyhook-admin",
+        "keyhook-docs",
         "keyhook-mailer",
         "keyhook-deliveries",
         "keyhook-reconcile",
@@ -169,6 +170,10 @@ async fn main() {
             "keyhook-admin" => (
                 "GET /api/licenses/{id} (token check, read, key opened)",
                 Box::new(|_| event("apigw/license.get.json", &vars)),
+            ),
+            "keyhook-docs" => (
+                "GET /docs (the API reference's page; no AWS call)",
+                Box::new(|_| event("apigw/docs.get.json", &vars)),
             ),
             "keyhook-mailer" => (
                 "an SQS batch of one mail job (the first sends the email, the rest find it sent)",

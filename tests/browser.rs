@@ -88,6 +88,8 @@ impl Driver {
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+            // The console, for `Browser::console_errors`.
+            "goog:loggingPrefs": {"browser": "ALL"},
         });
         let client = ClientBuilder::rustls()
             .unwrap()
@@ -95,7 +97,10 @@ impl Driver {
             .connect(&self.url)
             .await
             .expect("a Chromium session");
-        Browser { c: client }
+        Browser {
+            c: client,
+            driver: self.url.clone(),
+        }
     }
 }
 
@@ -111,6 +116,8 @@ impl Drop for Driver {
 
 struct Browser {
     c: Client,
+    /// chromedriver's URL, for what WebDriver has no command for (the console).
+    driver: String,
 }
 
 impl Browser {
@@ -176,6 +183,28 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The console's errors since the last call (CSP violations are among them), from
+    /// chromedriver's log endpoint.
+    async fn console_errors(&self) -> Vec<String> {
+        let session = self.c.session_id().await.unwrap().unwrap();
+        let log: Value = reqwest::Client::new()
+            .post(format!("{}/session/{session}/se/log", self.driver))
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        log["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     async fn js(&self, script: &str) -> Value {
@@ -310,6 +339,8 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     b.goto(&format!("{base}/dashboard")).await;
     b.wait_text("Setup checklist").await;
     b.check_and_shoot("02-overview-empty").await;
+    let reference = b.css("nav.side a[href='/docs']").await;
+    assert_eq!(reference.text().await.unwrap(), "API reference");
 
     // 2. A Stripe app by its secret key alone: Keyhook makes the endpoint in Stripe; Partial
     // until an event Stripe signed verifies, then Ready.
@@ -1067,4 +1098,138 @@ async fn a_buyer_frees_a_device_in_the_customer_portal() {
         "portal browser test: {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// `/docs`, the API reference: the renderer Keyhook serves draws every operation of the
+/// published document, under the page's own policy, with no console error or CSP violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reference_renders_every_operation() {
+    let stack = Stack::start().await;
+    let base = stack.base_url.clone();
+    let doc: Value = stack
+        .http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summaries: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| op["summary"].as_str().unwrap().to_string())
+        .collect();
+    let validate = doc["paths"]["/api/licenses/validate"]["post"]["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&format!("{base}/docs")).await;
+    // RapiDoc draws into its element's shadow root; the text, whitespace collapsed.
+    let rendered = || async {
+        match b
+            .js("const d = document.querySelector('rapi-doc'); \
+                 return d && d.shadowRoot ? d.shadowRoot.textContent.replace(/\\s+/g, ' ') : '';")
+            .await
+        {
+            Value::String(s) => s,
+            _ => String::new(),
+        }
+    };
+    let started = Instant::now();
+    while !rendered().await.contains(&validate) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{validate:?} never rendered:\n{}",
+            rendered().await
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Every operation, by its summary (as written: RapiDoc shows summaries as text).
+    let text = rendered().await;
+    let missing: Vec<&String> = summaries
+        .iter()
+        .filter(|s| !text.contains(&s.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .collect();
+    assert!(missing.is_empty(), "not rendered: {missing:#?}");
+    // The renderer is Keyhook's own copy (nothing else loaded), and the console is clean.
+    let loaded = b
+        .js("return performance.getEntriesByType('resource').map(e => e.name);")
+        .await;
+    let mut loaded: Vec<&str> = loaded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    loaded.sort();
+    assert_eq!(
+        loaded,
+        [
+            format!("{base}/docs/assets/rapidoc-9.3.8.js"),
+            format!("{base}/openapi.json")
+        ]
+    );
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    let width = b
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(width.as_i64().unwrap() <= 0, "sideways scroll: {width}");
+    let png = b.c.screenshot().await.unwrap();
+    std::fs::write(screenshots_dir().join("api-reference.png"), png).unwrap();
+    b.c.set_window_size(375, 812).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let width = b
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    let png = b.c.screenshot().await.unwrap();
+    std::fs::write(screenshots_dir().join("api-reference-375.png"), png).unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 0,
+        "sideways scroll at 375 px: {width}"
+    );
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    let _ = b.c.close().await;
+}
+
+/// The Integrate page in Chromium: reached from the navigation, the merchant's own product id
+/// in the copyable metadata, every input labelled, no sideways scroll at 375 px (the snippets
+/// scroll inside their box), a clean console; screenshots at 1280 and 375 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integrate_page_fits_both_widths() {
+    let stack = Stack::start().await;
+    let base = stack.base_url.clone();
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack
+        .member(&t, &owner, keyhook_shared::domain::member::Role::Owner)
+        .await;
+    stack.app(&t).await;
+    let product = stack.product(&t, json!({"name": "Pro"})).await;
+    let token = stack.link_token(&owner).await;
+    let mut driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&format!("{base}/dashboard/sign-in/link?token={token}"))
+        .await;
+    b.click("button[name=choice]").await;
+    b.wait_text("Setup checklist").await;
+    b.click("nav a[href='/dashboard/integrate']").await;
+    b.wait_text("Check licenses in your app").await;
+    assert!(b.text().await.contains(&format!("productId={product}")));
+    b.check_and_shoot("integrate").await;
+    b.shoot_section("app", "integrate-snippets").await;
+    // The dashboard's layout names no icon, so Chromium asks for /favicon.ico (404): the
+    // layout's matter, not this page's.
+    let errors: Vec<String> = b
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|e| !e.contains("/favicon.ico"))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    let _ = b.c.close().await;
 }

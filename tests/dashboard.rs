@@ -1005,6 +1005,7 @@ async fn aws_calls_per_page_view() {
         "/dashboard/webhooks".into(),
         format!("/dashboard/webhooks/{}", ids["endpointId"]),
         "/dashboard/import".into(),
+        "/dashboard/integrate".into(),
     ] {
         assert_eq!(d.get(&path).await.status, 200, "{path}");
         counter.reset();
@@ -1978,4 +1979,123 @@ async fn a_test_purchase_reaches_the_apps_webhook_or_says_why_not_at_the_app() {
         .api(&other.token, "GET", "/api/stripe/events", None)
         .await;
     assert_eq!(events["items"].as_array().unwrap().len(), 0, "{events}");
+}
+
+/// The Integrate page fills in the signed-in tenant's own values (its apps' webhook URLs, its
+/// product ids in the Checkout call and the metadata, its tenant id and published keys in the
+/// snippets), never a secret, never another tenant's.
+#[tokio::test]
+async fn the_integrate_page_fills_in_the_tenants_own_values_and_no_secret() {
+    let stack = Stack::start().await;
+    let mine = stack.tenant("Acme").await;
+    let theirs = stack.tenant("Other").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&mine, &owner, Role::Owner).await;
+    let app = stack.app(&mine).await;
+    let other_app = stack.app(&theirs).await;
+    let name = unique("Pro");
+    let product = stack.product(&mine, json!({"name": name})).await;
+    let other_name = unique("Theirs");
+    stack.product(&theirs, json!({"name": other_name})).await;
+    let (my_key, their_key) = (
+        public_key(&stack, &mine).await,
+        public_key(&stack, &theirs).await,
+    );
+    let d = stack.sign_in(&mine, &owner).await;
+
+    let page = d.get("/dashboard/integrate").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Values are HTML-escaped (`/` as `&#x2f;`, `"` as `&quot;`).
+    let body = page
+        .body
+        .replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'");
+    assert!(
+        body.contains("aria-current=\"page\">Integrate<"),
+        "its nav entry"
+    );
+    assert!(
+        body.contains(&format!("{}/api/stripe/webhook/{}", stack.base_url, app.id)),
+        "the app's own webhook URL"
+    );
+    for event in [
+        "checkout.session.completed",
+        "invoice.paid",
+        "charge.refunded",
+    ] {
+        assert!(
+            body.contains(event),
+            "{event} is among the events to select"
+        );
+    }
+    assert!(body.contains(&name), "the product is listed");
+    assert!(
+        body.contains(&format!("metadata[productId]={product}")),
+        "the Checkout Session call names the product id"
+    );
+    assert!(body.contains(&format!("productId={product}")));
+    for key in [
+        "product_id",
+        "hwid_limit",
+        "ip_limit",
+        "expiration_days",
+        "expiration_start",
+        "planId",
+    ] {
+        assert!(
+            body.contains(&format!("<code>{key}</code>")),
+            "metadata key {key}"
+        );
+    }
+    assert!(body.contains(&mine.id), "the tenant id");
+    assert!(body.contains(&my_key), "the tenant's public key");
+    // The snippets, each with the base URL, the product and the key set.
+    for (lang, marker) in [
+        ("rust", "Config::new("),
+        ("python", "keyhook.Client("),
+        ("typescript", "new Client({"),
+    ] {
+        let start = body
+            .find(&format!("id=\"snippet-{lang}\""))
+            .unwrap_or_else(|| panic!("the {lang} snippet"));
+        let snippet = &body[start..start + body[start..].find("</pre>").unwrap()];
+        assert!(snippet.contains(marker), "{lang}: {snippet}");
+        assert!(
+            snippet.contains(&format!("\"{}\"", stack.base_url)),
+            "{lang}"
+        );
+        assert!(snippet.contains(&format!("\"{product}\"")), "{lang}");
+        assert!(snippet.contains(&my_key), "{lang}: the key set");
+    }
+    assert!(
+        body.contains("href=\"/docs\""),
+        "a link to the API reference"
+    );
+    // Nothing secret: not the app's Stripe key or signing secret, not the API token.
+    for secret in [&app.secret_key, &app.webhook_secret, &mine.token] {
+        assert!(!body.contains(secret.as_str()), "a secret on the page");
+    }
+    assert!(!body.contains("sk_test_") && !body.contains("whsec_"));
+    // Nothing of the other tenant.
+    for theirs_value in [&theirs.id, &other_app.id, &other_name, &their_key] {
+        assert!(
+            !body.contains(theirs_value.as_str()),
+            "another tenant's {theirs_value} on the page"
+        );
+    }
+}
+
+/// A tenant's active public signing key, as its public route publishes it.
+async fn public_key(stack: &Stack, t: &TestTenant) -> String {
+    let (status, key) = stack
+        .api(
+            &t.token,
+            "GET",
+            &format!("/api/tenants/{}/signing-key", t.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{key}");
+    key["publicKey"].as_str().unwrap().to_string()
 }

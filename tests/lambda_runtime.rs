@@ -978,3 +978,59 @@ async fn outgoing_webhook_events_run_through_the_admin_deliveries_and_reconcile_
         .await;
     assert_eq!(status, 404);
 }
+
+/// The API reference through its own binary, and the renderer's bytes in that binary only: in
+/// the admin binary they took the admin function's zip over 4 MB (docs/deploy.md, "Size").
+#[tokio::test]
+async fn docs_events_run_through_the_docs_binary_which_alone_carries_the_renderer() {
+    let stack = Stack::start().await;
+    let docs = Lambda::start(&stack, "keyhook-docs").await;
+    let vars = Vars::default();
+
+    let page = docs.invoke(&load("apigw/docs.get.json", &vars)).await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    let html = page["body"].as_str().unwrap();
+    assert!(
+        html.contains("<rapi-doc") && html.contains("spec-url=\"/openapi.json\""),
+        "{html}"
+    );
+    let csp = page["headers"]["content-security-policy"].as_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+
+    let vendored = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/vendor/rapidoc/rapidoc-min.js.gz"),
+    )
+    .unwrap();
+    let asset = docs
+        .invoke(&load("apigw/docs-assets-asset.get.json", &vars))
+        .await;
+    assert_eq!(asset["statusCode"], 200, "{}", asset["headers"]);
+    assert_eq!(asset["headers"]["content-encoding"], "gzip");
+    assert_eq!(asset["isBase64Encoded"], true, "gzip bytes go as binary");
+    let sent = base64::engine::general_purpose::STANDARD
+        .decode(asset["body"].as_str().unwrap())
+        .unwrap();
+    assert!(sent == vendored, "the vendored gzip, byte for byte");
+
+    // 64 bytes from the middle of the gzip: compressed data, found only where it is embedded.
+    let middle = vendored.len() / 2;
+    let needle = &vendored[middle..middle + 64];
+    let carries = |binary: &str| {
+        let bytes = std::fs::read(function_binary(binary)).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    };
+    assert!(carries("keyhook-docs"), "the docs binary serves it");
+    assert!(
+        !carries("keyhook-admin"),
+        "the admin binary links no renderer"
+    );
+    // And the admin function no longer answers the docs' routes (API Gateway sends them to
+    // the docs function; tests/template.rs).
+    let admin = Lambda::start(&stack, "keyhook-admin").await;
+    let mut to_admin = load("apigw/docs.get.json", &vars);
+    to_admin["routeKey"] = json!("$default");
+    to_admin["requestContext"]["routeKey"] = json!("$default");
+    let (status, _) = admin.http(&to_admin).await;
+    assert_eq!(status, 404);
+}

@@ -251,6 +251,7 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_a_workspace_binary() {
         Function::Checkout,
         Function::Validate,
         Function::Admin,
+        Function::Docs,
     ]
     .iter()
     .map(|f| f.name())
@@ -642,6 +643,8 @@ fn expected_actions(function: &str) -> BTreeSet<&'static str> {
             "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes",
         ],
+        // The API reference: a page and its renderer, compiled in; nothing in AWS but its logs.
+        "docs" => &[],
         // The webhook's processing, reached through Stripe's event list.
         "reconcile" => &[
             "dynamodb:GetItem",
@@ -790,6 +793,7 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
             "CONTACT#*",
         ],
     ),
+    ("docs", &[], &[]),
     (
         "mailer",
         &[

@@ -19,7 +19,7 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::app::idempotency;
-use crate::app::routes::{Op, ROUTES};
+use crate::app::routes::ROUTES;
 use crate::error::ErrorBody;
 use crate::http::input::ListBody;
 use crate::http::schema;
@@ -138,8 +138,6 @@ pub(crate) struct Operation {
     /// Answers whose headers matter: CORS on the public routes.
     cross_origin: bool,
     extra_errors: Vec<(u16, &'static str)>,
-    /// An HTML page (the dashboard) rather than JSON: `text/html` answers, form bodies.
-    html: bool,
 }
 
 impl Operation {
@@ -154,19 +152,7 @@ impl Operation {
             headers: Vec::new(),
             cross_origin: false,
             extra_errors: Vec::new(),
-            html: false,
         }
-    }
-
-    /// A dashboard route: an HTML page, or a form post answered by a page or a redirect.
-    pub(crate) fn html(mut self, method: &str) -> Self {
-        self.html = true;
-        self.success = if method == "POST" {
-            (303, "Done; redirects to the page that shows the result (or answers that page, with the form's errors)", None)
-        } else {
-            (200, "An HTML page", None)
-        };
-        self
     }
 
     pub(crate) fn body<T: JsonSchema>(mut self, g: &mut Gen) -> Self {
@@ -244,9 +230,6 @@ impl Operation {
     }
 
     fn into_json(self, g: &mut Gen, path: &str, method: &str) -> Value {
-        if self.html {
-            return self.into_html_json(path, method);
-        }
         let error_schema = g.response::<ErrorBody>();
         let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": error_schema}}});
         let mut responses = Map::new();
@@ -416,76 +399,11 @@ fn query_schema(name: &str) -> Option<Value> {
 }
 
 impl Operation {
-    /// A dashboard operation: HTML in and out, errors as pages.
-    fn into_html_json(self, path: &str, method: &str) -> Value {
-        let html = json!({"text/html": {"schema": {"type": "string"}}});
-        let (status, description, _) = self.success;
-        let mut responses = Map::new();
-        responses.insert(
-            status.to_string(),
-            json!({"description": description, "content": html}),
-        );
-        if method == "post" {
-            responses.insert("200".into(), json!({"description": "The page again, with the form's errors next to their fields (422) or the result (200)", "content": html}));
-        }
-        match self.auth {
-            Auth::Portal => {
-                responses.insert("303".into(), json!({"description": "Not signed in: redirects to the portal's sign-in page /portal/{tenantId} (or, after a post, to the result's page)"}));
-                responses.insert("403".into(), json!({"description": "The portal is turned off, or the form's CSRF token does not match the session", "content": html}));
-            }
-            Auth::Public => {}
-            _ => {
-                responses.insert("303".into(), json!({"description": "Not signed in: redirects to /dashboard/sign-in (or, after a post, to the result's page)"}));
-                responses.insert("403".into(), json!({"description": "The role may not do this (a viewer changes nothing), or the form's CSRF token does not match the session", "content": html}));
-            }
-        }
-        responses.insert("404".into(), json!({"description": "No such page, or the resource belongs to another tenant", "content": html}));
-        responses.insert(
-            "429".into(),
-            json!({"description": "Too many sign-in attempts", "content": html}),
-        );
-        let parameters: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        let mut op = json!({
-            "operationId": format!("{}{}", method, path.replace(['/', '{', '}', '-'], "_")),
-            "summary": self.summary,
-            "tags": [self.tag],
-            "responses": responses,
-            "security": match self.auth {
-                Auth::Public => json!([]),
-                Auth::Portal => json!([{"portalSession": []}]),
-                _ => json!([{"dashboardSession": []}]),
-            },
-        });
-        if !parameters.is_empty() {
-            op["parameters"] = Value::Array(parameters);
-        }
-        if method == "post" {
-            op["requestBody"] = json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "description": "The page's form: fields named as the API's JSON fields, plus `csrf` (the session's token) and, where a form has several buttons, `action`."}}}});
-        }
-        op
-    }
-}
-
-impl Operation {
     /// Extra query parameters: (name, description); `name@context` picks the schema of
     /// [`query_schema`].
     pub(crate) fn query(mut self, params: &[(&'static str, &'static str)]) -> Self {
         self.query.extend_from_slice(params);
         self
-    }
-
-    /// A dashboard page: HTML (see [`Operation::html`]), for anyone or for a session.
-    pub(crate) fn page(summary: &'static str, auth: Auth, path: &str) -> Self {
-        let tag = if path.starts_with("/portal/") {
-            "customer portal"
-        } else {
-            "dashboard"
-        };
-        Operation::new(summary, tag, auth)
     }
 }
 
@@ -498,7 +416,9 @@ pub struct Health {
 /// The published document (`shared/openapi/openapi.json`), which `/openapi.json` serves.
 pub const PUBLISHED: &str = include_str!("../../openapi/openapi.json");
 
-/// The whole document, generated from the code (at build time: see the module doc).
+/// The whole document, generated from the code (at build time: see the module doc). It
+/// describes the API, for programs: the dashboard's routes, pages and form posts for people
+/// (docs/dashboard.md), are left out ([`super::operations`]' `describe` answers `None`).
 pub fn document() -> Value {
     generate().0
 }
@@ -520,10 +440,9 @@ pub fn generate() -> (Value, Vec<RequestBody>) {
     let mut paths = Map::new();
     for route in ROUTES {
         let method = route.method.as_str().to_ascii_lowercase();
-        let mut op = super::operations::describe(&mut g, route.op);
-        if matches!(route.op, Op::Dashboard(_)) {
-            op = op.html(route.method.as_str());
-        }
+        let Some(mut op) = super::operations::describe(&mut g, route.op) else {
+            continue;
+        };
         if route.idempotent {
             op.headers.push((
                 idempotency::HEADER,
@@ -596,8 +515,6 @@ pub fn generate() -> (Value, Vec<RequestBody>) {
                 "keyhookApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: KeyhookApi <token>`"},
                 "exisOneApi": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: ExisOneApi <token>` (as in ExisOne's examples; the same token)"},
                 "stripeSignature": {"type": "apiKey", "in": "header", "name": "Stripe-Signature", "description": "Stripe's webhook signature (`t=…,v1=…`)."},
-                "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "kh_session", "description": "The dashboard's session cookie (`__Host-kh_session` over HTTPS), set by signing in at /dashboard/sign-in; form posts also carry the session's CSRF token."},
-                "portalSession": {"type": "apiKey", "in": "cookie", "name": "kh_portal", "description": "A buyer's customer-portal session cookie (`__Secure-kh_portal` over HTTPS, `Path=/portal/{tenantId}`), set by signing in with an emailed link at /portal/{tenantId}; form posts also carry the session's CSRF token. Never a dashboard session."},
             },
         },
     });
@@ -631,12 +548,10 @@ fn input_refs(value: &mut Value, names: &HashSet<String>) {
     }
 }
 
-/// The browsable page: renders `/openapi.json` in the browser, with no external assets.
-pub const DOCS_PAGE: &str = include_str!("openapi_page.html");
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::routes::Op;
 
     fn refs(v: &Value, out: &mut Vec<String>) {
         match v {
@@ -669,6 +584,7 @@ mod tests {
             .collect();
         let mut routed: Vec<(String, String)> = ROUTES
             .iter()
+            .filter(|r| !matches!(r.op, Op::Dashboard(_)))
             .map(|r| (r.method.to_string(), r.path.to_string()))
             .collect();
         documented.sort();
@@ -704,18 +620,24 @@ mod tests {
     }
 
     #[test]
-    fn dashboard_routes_are_html_operations() {
+    fn the_dashboards_and_portals_routes_are_not_in_the_document() {
         let doc = document();
-        let page = &doc["paths"]["/dashboard/licenses/{licenseId}"];
-        assert!(page["get"]["responses"]["200"]["content"]["text/html"].is_object());
-        assert_eq!(page["get"]["security"], json!([{"dashboardSession": []}]));
-        assert!(
-            page["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object()
-        );
-        assert_eq!(
-            doc["paths"]["/dashboard/sign-in"]["get"]["security"],
-            json!([])
-        );
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths
+            .keys()
+            .all(|p| !p.starts_with("/dashboard") && !p.starts_with("/portal/")));
+        assert!(ROUTES
+            .iter()
+            .any(|r| matches!(r.op, Op::Dashboard(_)) && r.path.starts_with("/portal/")));
+        assert!(ROUTES
+            .iter()
+            .any(|r| matches!(r.op, Op::Dashboard(_)) && r.path == "/dashboard/sign-in"));
+        // Nothing left in the document is for a browser session or answers HTML.
+        let text = doc.to_string();
+        assert!(!text.contains("dashboardSession") && !text.contains("portalSession"));
+        assert!(!text.contains("text/html"));
+        assert!(!text.contains("x-www-form-urlencoded"));
+        assert!(paths.contains_key("/docs") && paths.contains_key("/docs/assets/{asset}"));
     }
 
     #[test]

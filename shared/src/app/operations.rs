@@ -6,7 +6,7 @@
 //! - [`Op`] (one variant per row; a dashboard page is `Op::Dashboard(Page)`) and [`Page`]
 //!   (with each page's summary and whether it needs a session);
 //! - [`ROUTES`], the table the dispatcher matches requests against ([`super::routes`]);
-//! - one handler table per function (`webhook_handlers`, ..., `admin_handlers`), each
+//! - one handler table per function (`webhook_handlers`, ..., `admin_handlers`, `docs_handlers`), each
 //!   matching only its own rows, so each Lambda binary links only its own handlers
 //!   ([`FunctionRoutes`](super::routes::FunctionRoutes));
 //! - the OpenAPI document's operations ([`super::openapi`] calls the generated `describe`);
@@ -92,7 +92,7 @@ macro_rules! operations {
         }
 
         impl Page {
-            /// What the route does, for the OpenAPI document.
+            /// What the route does (the document leaves pages out: this is their description).
             pub fn summary(self) -> &'static str {
                 match self {
                     $( Page::$page => $summary, )+
@@ -133,6 +133,7 @@ macro_rules! operations {
         $(
             /// The handlers of one function's rows: the match names only them, so a binary
             /// serving this function links no other function's handlers.
+            #[allow(unused_variables)] // the docs function's rows use no services
             pub(super) fn $handlers<'a>(
                 $s: &'a Services,
                 op: Op,
@@ -177,11 +178,12 @@ macro_rules! operations {
             })
         }
 
-        /// Describes one operation for the OpenAPI document.
-        pub(super) fn describe($g: &mut Gen, op: Op) -> Operation {
+        /// Describes one operation for the OpenAPI document; `None` for the dashboard's
+        /// routes, which the document leaves out (pages for people: docs/dashboard.md).
+        pub(super) fn describe($g: &mut Gen, op: Op) -> Option<Operation> {
             match op {
-                $($( Op::$op => $describe, )+)+
-                Op::Dashboard(page) => Operation::page(page.summary(), page.auth(), page.path()),
+                $($( Op::$op => Some($describe), )+)+
+                Op::Dashboard(_) => None,
             }
         }
     };
@@ -272,6 +274,17 @@ operations! {
             .error(409, "`ttl` is outside the product's bounds (`conflict`).")
             .error(429, "Too much activation churn (`rate_limited`).");
     }
+    // The docs function: the API reference and its renderer, apart from the admin function so
+    // that the admin binary does not carry the renderer (its zip stays under 4 MB).
+    function Docs: docs_handlers, gateway OwnRoute {
+        ApiDocs: GET "/docs"
+            => async { Ok(super::docs::page()) },
+            O::new("The API reference: this document rendered as an HTML page (RapiDoc, served by Keyhook)", "system", Public);
+        ApiDocsAsset: GET "/docs/assets/{asset}"
+            => async { super::docs::serve(req, p.get("asset")) },
+            O::new("The API reference's renderer (`rapidoc-<version>.js`, gzip-compressed; cached for a year)", "system", Public)
+                .error(400, "The request does not accept gzip (`gzip_required`): send `Accept-Encoding: gzip`.");
+    }
     // The admin function: the admin API, the document, and the dashboard (below); API Gateway sends it
     // every request no other route takes (`$default`).
     function Admin: admin_handlers + dashboard_pages, gateway Default {
@@ -281,9 +294,6 @@ operations! {
         OpenApi: GET "/openapi.json"
             => openapi_document(),
             O::new("This OpenAPI document", "system", Public).ok::<Value>(g);
-        ApiDocs: GET "/docs"
-            => docs_page(),
-            O::new("A browsable page of this document", "system", Public);
         GetTenant: GET "/api/tenant"
             => admin::tenant::get(s, req),
             O::new("The token's tenant", "tenant", Token).ok::<tenant::TenantView>(g);
@@ -606,6 +616,9 @@ operations! {
         Apps: GET "/dashboard/apps", Session
             => dashboard::apps::list(s, req),
             "Dashboard: Stripe apps, webhook setup, diagnostics, price mappings, currencies and the event log";
+        Integrate: GET "/dashboard/integrate", Session
+            => dashboard::integrate::page(s, req),
+            "Dashboard: what to paste into Stripe and into the app (webhook URLs and events, product metadata, a Checkout Session call, client snippets with the tenant's public keys)";
         NewApp: GET "/dashboard/apps/new", Session
             => dashboard::apps::new(s, req),
             "Dashboard: the form to add a Stripe app";
@@ -790,15 +803,6 @@ async fn openapi_document() -> Result<ApiResponse> {
         StatusCode::OK,
         "application/json",
         openapi::PUBLISHED,
-    ))
-}
-
-/// `GET /docs`: the browsable page of the document.
-async fn docs_page() -> Result<ApiResponse> {
-    Ok(ApiResponse::text(
-        StatusCode::OK,
-        "text/html; charset=utf-8",
-        openapi::DOCS_PAGE,
     ))
 }
 

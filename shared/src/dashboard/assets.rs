@@ -51,14 +51,22 @@ pub fn serve(name: &str) -> Result<ApiResponse> {
         .iter()
         .find(|(n, _, _)| *n == name)
         .ok_or_else(|| Error::not_found(format!("Asset {name}")))?;
-    let res = ApiResponse::text(StatusCode::OK, content_type, *body);
-    Ok(res
-        .with_header(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        )
-        .with_header(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        ))
+    Ok(cached(ApiResponse::text(
+        StatusCode::OK,
+        content_type,
+        *body,
+    )))
+}
+
+/// The headers of a file whose URL changes with its content (a hash or a version in it):
+/// cached for a year, never sniffed. The API reference's renderer is served the same way.
+pub fn cached(res: ApiResponse) -> ApiResponse {
+    res.with_header(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    )
+    .with_header(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    )
 }

@@ -14,6 +14,7 @@ pub mod apps;
 pub mod assets;
 pub mod form;
 pub mod import;
+pub mod integrate;
 pub mod licenses;
 pub mod link;
 pub mod mail;

@@ -42,6 +42,7 @@ static TEMPLATES: &[(&str, &str)] = templates![
     "webhook.html",
     "import.html",
     "import_results.html",
+    "integrate.html",
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -19,6 +19,82 @@ use serde_json::{Map, Value};
 use crate::domain::purchase::{MAX_LICENSES_PER_PURCHASE, MAX_LICENSE_DAYS};
 use crate::domain::ExpirationStart;
 
+/// The metadata keys read, each once: the parsers below and the dashboard's Integrate page
+/// (which lists [`EXISONE_KEYS`] and [`LUKITTU_KEYS`]) use these names.
+pub mod key {
+    pub const PRODUCT_ID: &str = "productId";
+    pub const QUANTITY: &str = "quantity";
+    pub const PLAN_ID: &str = "planId";
+    pub const LUKITTU_PRODUCT_ID: &str = "product_id";
+    pub const IP_LIMIT: &str = "ip_limit";
+    pub const HWID_LIMIT: &str = "hwid_limit";
+    pub const SEATS: &str = "seats";
+    pub const EXPIRATION_DAYS: &str = "expiration_days";
+    pub const EXPIRATION_START: &str = "expiration_start";
+}
+
+/// One key a merchant may set: its name, whether a sale needs it, what it does.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct KeyDoc {
+    pub key: &'static str,
+    pub required: bool,
+    pub meaning: &'static str,
+}
+
+/// ExisOne style: on the Checkout Session, the Payment Link or `subscription_data`.
+pub const EXISONE_KEYS: &[KeyDoc] = &[
+    KeyDoc {
+        key: key::PRODUCT_ID,
+        required: true,
+        meaning: "your Keyhook product id (or one of its external ids); decides alone when present",
+    },
+    KeyDoc {
+        key: key::QUANTITY,
+        required: false,
+        meaning: "how many keys to issue (default 1)",
+    },
+    KeyDoc {
+        key: key::PLAN_ID,
+        required: false,
+        meaning: "a plan of that product, overriding its default duration",
+    },
+];
+
+/// Lukittu style: on each Stripe Product sold (read from the line items; only without
+/// `productId` on the session).
+pub const LUKITTU_KEYS: &[KeyDoc] = &[
+    KeyDoc {
+        key: key::LUKITTU_PRODUCT_ID,
+        required: true,
+        meaning: "your Keyhook product id or ids, comma-separated (or their external ids)",
+    },
+    KeyDoc {
+        key: key::HWID_LIMIT,
+        required: false,
+        meaning: "device limit of each license",
+    },
+    KeyDoc {
+        key: key::SEATS,
+        required: false,
+        meaning: "legacy name of hwid_limit (read when hwid_limit is absent)",
+    },
+    KeyDoc {
+        key: key::IP_LIMIT,
+        required: false,
+        meaning: "IP limit of each license",
+    },
+    KeyDoc {
+        key: key::EXPIRATION_DAYS,
+        required: false,
+        meaning: "how long each license runs, in days (0: perpetual)",
+    },
+    KeyDoc {
+        key: key::EXPIRATION_START,
+        required: false,
+        meaning: "CREATION (default) or ACTIVATION: when the clock starts",
+    },
+];
+
 /// What one line of a purchase asks for: which product, how many keys, which plan, and the
 /// limits the Stripe Product's metadata sets (Lukittu).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -85,14 +161,14 @@ pub fn product_request(
     let empty = Map::new();
     let m = metadata.unwrap_or(&empty);
     let product_id = m
-        .get("productId")
+        .get(key::PRODUCT_ID)
         .and_then(text)
         .filter(|s| !s.is_empty())
         .ok_or(MetadataError::MissingProductId)?;
     if !is_product_ref(&product_id) {
         return Err(MetadataError::InvalidProductId(product_id));
     }
-    let quantity = match m.get("quantity").and_then(text) {
+    let quantity = match m.get(key::QUANTITY).and_then(text) {
         None => 1,
         Some(q) if q.is_empty() => 1,
         Some(q) => match q.parse::<u32>() {
@@ -100,7 +176,7 @@ pub fn product_request(
             _ => return Err(MetadataError::InvalidQuantity(q)),
         },
     };
-    let plan_id = m.get("planId").and_then(text).filter(|s| !s.is_empty());
+    let plan_id = m.get(key::PLAN_ID).and_then(text).filter(|s| !s.is_empty());
     Ok(ProductRequest {
         product_id,
         quantity,
@@ -113,7 +189,7 @@ pub fn product_request(
 /// Whether ExisOne metadata is present (it then decides alone).
 pub fn has_product_id(metadata: Option<&Map<String, Value>>) -> bool {
     metadata.is_some_and(|m| {
-        m.get("productId")
+        m.get(key::PRODUCT_ID)
             .and_then(text)
             .is_some_and(|s| !s.is_empty())
     })
@@ -153,31 +229,35 @@ pub fn lukittu_line(
     group: usize,
 ) -> Result<Vec<ProductRequest>, MetadataError> {
     let Some(ids) = metadata
-        .get("product_id")
+        .get(key::LUKITTU_PRODUCT_ID)
         .and_then(text)
         .filter(|s| !s.is_empty())
     else {
         return Ok(Vec::new());
     };
-    let expiration_start = match metadata.get("expiration_start").and_then(text).as_deref() {
+    let expiration_start = match metadata
+        .get(key::EXPIRATION_START)
+        .and_then(text)
+        .as_deref()
+    {
         None | Some("") => None,
         Some(v) if v.eq_ignore_ascii_case("creation") => Some(ExpirationStart::Creation),
         Some(v) if v.eq_ignore_ascii_case("activation") => Some(ExpirationStart::Activation),
         Some(v) => {
             return Err(MetadataError::InvalidProductMetadata {
-                key: "expiration_start",
+                key: key::EXPIRATION_START,
                 value: v.to_string(),
                 why: "must be CREATION or ACTIVATION",
             })
         }
     };
     let limits = Limits {
-        max_ips: number(metadata, "ip_limit")?,
-        max_devices: match number(metadata, "hwid_limit")? {
+        max_ips: number(metadata, key::IP_LIMIT)?,
+        max_devices: match number(metadata, key::HWID_LIMIT)? {
             Some(n) => Some(n),
-            None => number(metadata, "seats")?,
+            None => number(metadata, key::SEATS)?,
         },
-        expiration_days: days(metadata, "expiration_days")?,
+        expiration_days: days(metadata, key::EXPIRATION_DAYS)?,
         expiration_start,
     };
     ids.split(',')
@@ -368,6 +448,33 @@ mod tests {
             if let Err(e) = r {
                 assert!(e.to_string().contains("expiration_days"), "{e}");
             }
+        }
+    }
+
+    #[test]
+    fn every_listed_key_is_read() {
+        let exisone = json!({key::PRODUCT_ID: "7", key::QUANTITY: "2", key::PLAN_ID: "pln_1"});
+        let r = req(exisone).unwrap();
+        assert_eq!(
+            (r.product_id.as_str(), r.quantity, r.plan_id.as_deref()),
+            ("7", 2, Some("pln_1"))
+        );
+        assert_eq!(EXISONE_KEYS.len(), 3);
+        let read = |m: Value| lukittu_line(m.as_object().unwrap(), 1, 0).unwrap();
+        let base = json!({key::LUKITTU_PRODUCT_ID: "7"});
+        assert_eq!(read(base.clone())[0].limits, Limits::default());
+        for doc in LUKITTU_KEYS
+            .iter()
+            .filter(|d| d.key != key::LUKITTU_PRODUCT_ID)
+        {
+            let mut m = base.clone();
+            let value = if doc.key == key::EXPIRATION_START {
+                "ACTIVATION"
+            } else {
+                "5"
+            };
+            m[doc.key] = json!(value);
+            assert_ne!(read(m)[0].limits, Limits::default(), "{} is read", doc.key);
         }
     }
 }

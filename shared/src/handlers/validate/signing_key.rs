@@ -130,9 +130,15 @@ pub async fn signing_key(s: &Services, _req: &ApiRequest, tenant_id: &str) -> Re
 
 /// `GET /api/tenants/{tenantId}/signing-keys`.
 pub async fn signing_keys(s: &Services, _req: &ApiRequest, tenant_id: &str) -> Result<ApiResponse> {
+    Ok(ApiResponse::ok(&published_key_set(s, tenant_id).await?))
+}
+
+/// The keys a tenant publishes now (what apps embed): the dashboard's Integrate page shows the
+/// same set this route answers.
+pub async fn published_key_set(s: &Services, tenant_id: &str) -> Result<KeySetView> {
     let tenant = tenant(s, tenant_id).await?;
     let set = s.store.signing_key_set(tenant_id).await?;
-    Ok(ApiResponse::ok(&KeySetView {
+    Ok(KeySetView {
         keys: key_set(&tenant, &set.keys, crate::time::now(), false),
-    }))
+    })
 }
