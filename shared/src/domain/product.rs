@@ -167,6 +167,15 @@ pub struct Product {
     /// Longest lifetime an app may ask a license file for, in seconds.
     #[serde(default = "default_file_max_ttl")]
     pub license_file_max_ttl: u32,
+    /// Floating licenses: how many devices may hold a lease at once (`None`: not floating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// A lease lapses this long after its last heartbeat (10 to 86,400; default 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u32>,
+    /// Longest a lease may be borrowed for offline use, in seconds (`None`/0: no borrowing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_borrow_seconds: Option<u32>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -218,6 +227,9 @@ impl Product {
             entitlements: Vec::new(),
             license_file_ttl: DEFAULT_FILE_TTL_SECONDS,
             license_file_max_ttl: DEFAULT_FILE_MAX_TTL_SECONDS,
+            max_concurrent: None,
+            lease_seconds: None,
+            max_borrow_seconds: None,
             created_at: now,
             updated_at: now,
         }
