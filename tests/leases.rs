@@ -321,8 +321,18 @@ async fn leases_are_refused_as_validation_refuses_and_isolated_between_tenants()
         .stack
         .product(&other, json!({"maxConcurrent": 2}))
         .await;
+    // The key answers there as validation answers it (a native key names its license
+    // whatever the product: PRODUCT_MISMATCH, no seat, signed by the license's tenant).
     let found = lease(&shop, &key, &theirs, "pc").await;
-    assert_eq!(found["code"], "NOT_FOUND", "{found}");
+    let (_, validated, _) = post(
+        &shop,
+        "/api/licenses/validate",
+        json!({"licenseKey": key, "productId": theirs, "deviceId": "pc"}),
+    )
+    .await;
+    assert_eq!(found["code"], validated["code"], "{found}");
+    assert_eq!(found["code"], "PRODUCT_MISMATCH", "{found}");
+    assert!(found.get("lease").is_none() && found.get("license").is_none());
     let beat = heartbeat(&shop, &id, &theirs, "pc").await;
     assert_eq!(beat["code"], "NOT_FOUND", "{beat}");
     assert!(beat.get("lease").is_none());
