@@ -510,3 +510,83 @@ async fn a_lease_and_a_heartbeat_cost_one_read_and_one_write() {
         );
     }
 }
+
+/// The Rust client: `lease()` holds the seat with a background heartbeat, reports its loss
+/// (a merchant's release), gives it back on drop, and borrows a license file.
+#[tokio::test]
+async fn the_rust_client_holds_reports_and_returns_its_seat() {
+    use keyhook_client::{Client, Config, Error, SeatState};
+    use std::sync::Arc;
+    let (shop, product, key) =
+        floating(json!({"maxConcurrent": 1, "leaseSeconds": 10, "maxBorrowSeconds": 3600})).await;
+    let keys = shop
+        .stack
+        .http
+        .get(format!(
+            "{}/api/tenants/{}/signing-keys",
+            shop.stack.base_url, shop.tenant.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut config = Config::new(&shop.stack.base_url, &product, &keys).unwrap();
+    config.cache_dir =
+        Some(std::env::temp_dir().join(format!("keyhook-leases-{}", shop.tenant.id)));
+    let client = Arc::new(Client::new(config).unwrap());
+    let guard = client.lease(&key, "laptop").await.unwrap();
+    assert_eq!(guard.lease().heartbeat_seconds, 3);
+    let first_expiry = guard.lease().expires_at.clone();
+    // The seat is held: another device is refused with the signed counts.
+    match client.lease(&key, "desktop").await {
+        Err(Error::ConcurrencyLimit {
+            in_use,
+            max_concurrent,
+        }) => assert_eq!((in_use, max_concurrent), (1, 1)),
+        other => panic!("{other:?}"),
+    }
+    // The task heartbeats (every 3 s): the expiry moves.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    match guard.state() {
+        SeatState::Held { expires_at } => assert!(expires_at > first_expiry, "{expires_at}"),
+        lost => panic!("{lost:?}"),
+    }
+    // Borrowed: a verified file for this device.
+    let (_, file) = guard.borrow(time::Duration::seconds(600)).await.unwrap();
+    assert_eq!(file.product_id, product);
+    // Dropped: the seat comes back without waiting for the lease to lapse.
+    drop(guard);
+    let mut next = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Ok(g) = client.lease(&key, "desktop").await {
+            next = Some(g);
+            break;
+        }
+    }
+    let mut next = next.expect("the dropped guard gave its seat back");
+    // A merchant releases it from the dashboard's operation: the guard reports the loss.
+    let license_id = next.answer().license_id.clone().unwrap();
+    assert!(keyhook_shared::handlers::validate::leases::release_device(
+        &shop.stack.services,
+        &shop.tenant.id,
+        &license_id,
+        "desktop",
+    )
+    .await
+    .unwrap());
+    let lost = tokio::time::timeout(std::time::Duration::from_secs(10), next.lost())
+        .await
+        .expect("the loss is reported within a heartbeat");
+    assert_eq!(
+        lost,
+        SeatState::Lost {
+            code: "LEASE_EXPIRED".into(),
+            detail:
+                "The lease has lapsed or was released; take a new one (POST /api/licenses/leases)."
+                    .into()
+        }
+    );
+}

@@ -344,6 +344,8 @@ async fn run() {
             livemode: true,
             license: Some(LicenseSummary::of(&license, now)),
             manage_url: None,
+            lease: None,
+            seats: None,
             trial: None,
             nonce: Some("bench"),
             now,
