@@ -590,3 +590,127 @@ async fn the_rust_client_holds_reports_and_returns_its_seat() {
         }
     );
 }
+
+/// The dashboard: the product form sets the terms; the license page lists the seats in use
+/// (device, since, last heartbeat, expiry; never a lease id) and releases one.
+#[tokio::test]
+async fn the_dashboard_sets_terms_shows_seats_and_releases_one() {
+    use keyhook_shared::domain::member::Role;
+    let (shop, product, _) = floating(json!({"maxConcurrent": 2})).await;
+    let owner = format!("{}@example.com", keyhook_tests::unique("owner"));
+    shop.stack.member(&shop.tenant, &owner, Role::Owner).await;
+    let d = shop.stack.sign_in(&shop.tenant, &owner).await;
+    // The product form's floating fields reach the API's rules.
+    let form = d.get(&format!("/dashboard/products/{product}")).await;
+    assert!(
+        form.body.contains("name=\"leaseSeconds\""),
+        "the form has the field"
+    );
+    let save = |lease: &'static str| {
+        let (d, path) = (&d, format!("/dashboard/products/{product}"));
+        async move {
+            d.post(
+                &path,
+                &[
+                    ("name", "Floating"),
+                    ("price", "10"),
+                    ("maxConcurrent", "3"),
+                    ("leaseSeconds", lease),
+                ],
+            )
+            .await
+        }
+    };
+    let refused = save("5").await;
+    assert!(
+        refused.status >= 400
+            && refused
+                .body
+                .contains("id=\"f-leaseSeconds-error\">must be at least 10<"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(save("30").await.status, 303);
+    let (_, p) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "GET",
+            &format!("/api/products/{product}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            p["maxConcurrent"].clone(),
+            p["leaseSeconds"].clone(),
+            p["maxBorrowSeconds"].clone()
+        ),
+        (json!(3), json!(30), Value::Null)
+    );
+    let (license_id, key) = shop.license_with_id(&product).await;
+    let a = lease(&shop, &key, &product, "desktop-7").await;
+    let id = a["lease"]["id"].as_str().unwrap().to_string();
+    let path = format!("/dashboard/licenses/{license_id}");
+    let page = d.get(&path).await.body;
+    let seats = &page[page.find("id=\"seats-title\"").expect("a Seats section")..];
+    assert!(seats.contains("Seats in use (1 / 3)"), "{seats}");
+    assert!(seats.contains("desktop-7"));
+    assert!(
+        !page.contains(&id) && !page.contains("lse_"),
+        "no lease id in the page"
+    );
+    let released = d
+        .post(&path, &[("action", "release"), ("deviceId", "desktop-7")])
+        .await;
+    assert_eq!(released.status, 303, "{}", released.body);
+    let beat = heartbeat(&shop, &id, &product, "desktop-7").await;
+    assert_eq!(beat["code"], "LEASE_EXPIRED");
+    let again = d
+        .post(&path, &[("action", "release"), ("deviceId", "desktop-7")])
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+}
+
+/// `license.lease_limit_reached`: sent when a device is refused for want of seats, by the app,
+/// at most once an hour per license.
+#[tokio::test]
+async fn running_out_of_seats_is_one_webhook_an_hour() {
+    use keyhook_tests::merchant::MerchantEndpoint;
+    let (shop, product, key) = floating(json!({"maxConcurrent": 1})).await;
+    let merchant = MerchantEndpoint::start(&shop.stack.services.clock, &[], 200).await;
+    shop.stack
+        .endpoint(
+            &shop.tenant,
+            json!({"url": merchant.url, "eventTypes": ["license.lease_limit_reached"]}),
+        )
+        .await;
+    assert_eq!(lease(&shop, &key, &product, "a").await["valid"], true);
+    for device in ["b", "c", "d"] {
+        let refused = lease(&shop, &key, &product, device).await;
+        assert_eq!(refused["code"], "CONCURRENCY_LIMIT_REACHED");
+    }
+    shop.stack.deliver().await;
+    let events: Vec<Value> = merchant
+        .received()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "license.lease_limit_reached");
+    assert_eq!(events[0]["data"]["actor"], "app");
+    assert!(events[0]["data"]["license"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("lic_"));
+    // An hour later the seats run out again: one more.
+    shop.stack.services.clock.advance(Duration::minutes(61));
+    // (a's lease lapsed meanwhile: it takes the seat again.)
+    assert_eq!(lease(&shop, &key, &product, "a").await["valid"], true);
+    assert_eq!(
+        lease(&shop, &key, &product, "e").await["code"],
+        "CONCURRENCY_LIMIT_REACHED"
+    );
+    shop.stack.deliver().await;
+    assert_eq!(merchant.received().len(), 2);
+}
