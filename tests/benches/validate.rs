@@ -262,12 +262,9 @@ async fn run() {
     println!("validate, unknown key:                 {nf} -> {codes:?}");
 
     // Floating licenses: a seat taken by a new device, a heartbeat of each lease (the seats
-    // never run out here: 10,000).
+    // never run out here: 1,000).
     let floating = stack
-        .product(
-            &tenant,
-            json!({"name": "Floating", "maxConcurrent": 10_000}),
-        )
+        .product(&tenant, json!({"name": "Floating", "maxConcurrent": 1_000}))
         .await;
     let floating_key = key_of(floating.clone(), 1).await.remove(0);
     let seat = |i: usize| json!({"licenseKey": floating_key, "productId": floating, "deviceId": format!("seat-{i}")});

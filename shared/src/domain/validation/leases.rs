@@ -20,8 +20,19 @@ pub const MIN_LEASE_SECONDS: u32 = 10;
 pub const MAX_LEASE_SECONDS: u32 = 86_400;
 /// `leaseSeconds` when neither the license nor the product sets it: 15 minutes.
 pub const DEFAULT_LEASE_SECONDS: u32 = 900;
-/// Bounds of `maxConcurrent` (the leases live in the license's item, at most 400 KB).
-pub const MAX_CONCURRENT: u32 = 10_000;
+/// Bounds of `maxConcurrent` (the leases live in the license's item, at most 400 KB; see
+/// [`MAX_LEASE_LIST_BYTES`]).
+pub const MAX_CONCURRENT: u32 = 1_000;
+/// The most bytes of leases one license holds (next to at most 256 KiB of devices, the item's
+/// other attributes keeping the rest of DynamoDB's 400 KB): about 500 leases of 64-character
+/// device ids without names. A lease past it is refused like one past `maxConcurrent`.
+pub const MAX_LEASE_LIST_BYTES: usize = 128 * 1024;
+
+/// Bytes a lease takes in the list: its id, device id and name, and the fixed part (attribute
+/// names, three times).
+pub fn lease_bytes(l: &Lease) -> usize {
+    l.id.len() + l.device_id.len() + l.device_name.as_ref().map_or(0, String::len) + 160
+}
 /// Longest borrow any product may allow (`maxBorrowSeconds`): 30 days.
 pub const MAX_BORROW_SECONDS: u32 = 30 * 86_400;
 
@@ -153,6 +164,8 @@ pub enum Take {
     Held(Lease),
     /// Every seat is taken by another device.
     Full { in_use: u32 },
+    /// Seats are left, but the license's item holds no more leases ([`MAX_LEASE_LIST_BYTES`]).
+    NoRoom { in_use: u32 },
 }
 
 /// A device asks for a seat: its own live lease back (extended), else a free seat, else
@@ -193,6 +206,12 @@ pub fn take(
         expires_at: until,
         borrowed_until: None,
     };
+    let used: usize = kept.iter().map(lease_bytes).sum();
+    if used + lease_bytes(&lease) > MAX_LEASE_LIST_BYTES {
+        return Take::NoRoom {
+            in_use: kept.len() as u32,
+        };
+    }
     kept.push(lease.clone());
     Take::Write {
         leases: kept,
@@ -362,6 +381,31 @@ mod tests {
             take(&leases, &seats(1), "b", None, LIC, after),
             Take::Write { .. }
         ));
+    }
+
+    #[test]
+    fn the_leases_fit_the_license_item() {
+        let now = crate::time::now();
+        let many = Seats {
+            max_concurrent: MAX_CONCURRENT,
+            ..seats(1)
+        };
+        let mut leases = Vec::new();
+        let long = "d".repeat(200);
+        loop {
+            let device = format!("{}{}", leases.len(), long);
+            match take(&leases, &many, &device, Some(&"n".repeat(200)), LIC, now) {
+                Take::Write { leases: next, .. } => leases = next,
+                Take::NoRoom { in_use } => {
+                    assert_eq!(in_use as usize, leases.len());
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let bytes = serde_json::to_vec(&leases).unwrap().len();
+        assert!(bytes <= MAX_LEASE_LIST_BYTES, "{bytes} bytes of leases");
+        assert!(leases.len() > 100, "{} leases", leases.len());
     }
 
     #[test]

@@ -405,7 +405,7 @@ pub struct PatchInput {
     #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
-    /// Floating seats of this license, overriding its product's (1 to 10,000; `null`: the
+    /// Floating seats of this license, overriding its product's (1 to 1,000; `null`: the
     /// product's).
     #[serde(default, deserialize_with = "nullable")]
     #[schemars(with = "Option<u32>", extend("minimum" = 1, "maximum" = leases::MAX_CONCURRENT))]

@@ -77,7 +77,7 @@ pub struct ProductInput {
     /// days; at most 31622400 = 366 days).
     #[schemars(extend("minimum" = MIN_FILE_TTL_SECONDS, "maximum" = MAX_FILE_TTL_SECONDS))]
     pub license_file_max_ttl: Option<u32>,
-    /// Floating licenses: devices that may hold a lease at once (1 to 10,000); `null`: not
+    /// Floating licenses: devices that may hold a lease at once (1 to 1,000); `null`: not
     /// floating (the default).
     #[serde(default, deserialize_with = "double_option")]
     #[schemars(with = "Option<u32>", extend("minimum" = 1, "maximum" = leases::MAX_CONCURRENT))]

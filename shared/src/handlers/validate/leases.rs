@@ -179,10 +179,19 @@ pub async fn take(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             &license.id,
             now,
         );
+        let no_room = matches!(taken, Take::NoRoom { .. });
         let lease = match taken {
             Take::Held(lease) => lease,
-            Take::Full { in_use } => {
+            Take::Full { in_use } | Take::NoRoom { in_use } => {
                 limit_reached(s, &license, &usage, now).await;
+                let verdict = if no_room {
+                    Verdict::with_detail(
+                        Code::ConcurrencyLimitReached,
+                        "The license holds as many leases as it can store (128 KiB of device ids and names); retry when one is released.",
+                    )
+                } else {
+                    Code::ConcurrencyLimitReached.verdict()
+                };
                 let seats = SeatsSummary {
                     in_use,
                     max_concurrent: seats.max_concurrent,
@@ -192,7 +201,6 @@ pub async fn take(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                     seats: Some(seats),
                     ..Extra::default()
                 };
-                let verdict = Code::ConcurrencyLimitReached.verdict();
                 return answer(s, &input, &license, verdict, now, extra).await;
             }
             Take::Write { leases, lease } => {
