@@ -149,7 +149,7 @@ fn kind(e: &Error) -> &'static str {
         Error::ClockRollback(_) => "rollback",
         Error::GraceExpired { .. } => "grace_expired",
         Error::NoOfflineProof(_) => "no_offline_proof",
-        Error::Refused { .. } => "refused",
+        Error::Refused { .. } | Error::ConcurrencyLimit { .. } => "refused",
         Error::Config(_) => "config",
         Error::Cache(_) => "cache",
         Error::Fingerprint(_) => "fingerprint",

@@ -185,6 +185,9 @@ async fn legacy_license(stack: &Stack, tenant: &TestTenant, product: &str, key: 
         also_product_ids: Vec::new(),
         external_id: Some("legacy-1".into()),
         livemode: Some(true),
+        max_concurrent: None,
+        lease_seconds: None,
+        max_borrow_seconds: None,
         created_at: now,
         updated_at: now,
     };
@@ -370,6 +373,9 @@ async fn an_import_never_overwrites_a_license_created_while_it_ran() {
         also_product_ids: Vec::new(),
         external_id: Some("late".into()),
         livemode: Some(true),
+        max_concurrent: None,
+        lease_seconds: None,
+        max_borrow_seconds: None,
         created_at: now,
         updated_at: now,
     };

@@ -6,7 +6,8 @@
 //! emulator is a separate process. Printed:
 //! 1. AWS calls per request, counted by an SDK interceptor on the clients the handlers use
 //!    plus the license reads the store signs itself (`store::signed_get`; measured, per
-//!    operation): validate cold and warm, activate (new device, again), trial;
+//!    operation): validate cold and warm, activate (new device, again), trial, a floating
+//!    lease and its heartbeat;
 //! 2. CPU µs per validate in the handler, excluding the network: this thread's CPU time
 //!    (`CLOCK_THREAD_CPUTIME_ID`) over N validations dispatched directly (so it includes our
 //!    rules, signing, JSON and the SDK's request/response work, and excludes time waiting for
@@ -63,11 +64,22 @@ async fn per_request(
     n: usize,
     body: impl Fn(usize) -> Value,
 ) -> (String, BTreeMap<String, u64>, f64) {
+    per_request_at(services, counter, n, |i| (path.to_string(), body(i))).await
+}
+
+/// [`per_request`] with a path per request (a lease's heartbeat names the lease).
+async fn per_request_at(
+    services: &Services,
+    counter: &CallCounter,
+    n: usize,
+    call: impl Fn(usize) -> (String, Value),
+) -> (String, BTreeMap<String, u64>, f64) {
     counter.take();
     let signed0 = services.store.signed_get_items();
     let mut codes = BTreeMap::<String, u64>::new();
     for i in 0..n {
-        let res = dispatch(services, Some(Function::Validate), request(path, &body(i))).await;
+        let (path, body) = call(i);
+        let res = dispatch(services, Some(Function::Validate), request(&path, &body)).await;
         let v: Value = serde_json::from_slice(&res.body).unwrap();
         let code = v["code"]
             .as_str()
@@ -249,6 +261,45 @@ async fn run() {
     .await;
     println!("validate, unknown key:                 {nf} -> {codes:?}");
 
+    // Floating licenses: a seat taken by a new device, a heartbeat of each lease (the seats
+    // never run out here: 1,000).
+    let floating = stack
+        .product(&tenant, json!({"name": "Floating", "maxConcurrent": 1_000}))
+        .await;
+    let floating_key = key_of(floating.clone(), 1).await.remove(0);
+    let seat = |i: usize| json!({"licenseKey": floating_key, "productId": floating, "deviceId": format!("seat-{i}")});
+    per_request(&services, &counter, "/api/licenses/leases", 1, |_| {
+        seat(1_000_000)
+    })
+    .await; // warm
+    let cpu0 = thread_cpu();
+    let (ls, codes, lease_calls) =
+        per_request(&services, &counter, "/api/licenses/leases", 50, seat).await;
+    let lease_cpu_us = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / 50.0;
+    println!("lease, new device:                     {ls} -> {codes:?}");
+    let mut lease_ids = Vec::new();
+    for i in 0..50 {
+        // The same device again gets its own lease back (not counted: per_request resets).
+        let res = dispatch(
+            &services,
+            Some(Function::Validate),
+            request("/api/licenses/leases", &seat(i)),
+        )
+        .await;
+        let v: Value = serde_json::from_slice(&res.body).unwrap();
+        lease_ids.push(v["lease"]["id"].as_str().unwrap().to_string());
+    }
+    let cpu0 = thread_cpu();
+    let (hb, codes, heartbeat_calls) = per_request_at(&services, &counter, 50, |i| {
+        (
+            format!("/api/licenses/leases/{}/heartbeat", lease_ids[i]),
+            json!({"productId": floating, "deviceId": format!("seat-{i}")}),
+        )
+    })
+    .await;
+    let heartbeat_cpu_us = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / 50.0;
+    println!("heartbeat:                             {hb} -> {codes:?}");
+
     println!();
     println!("== CPU per validate on this thread, excluding the network ==");
     let n = 2000;
@@ -344,6 +395,8 @@ async fn run() {
             livemode: true,
             license: Some(LicenseSummary::of(&license, now)),
             manage_url: None,
+            lease: None,
+            seats: None,
             trial: None,
             nonce: Some("bench"),
             now,
@@ -385,6 +438,8 @@ async fn run() {
         ("dynamodb_calls_warm", json!(warm_calls)),
         ("answer_bytes", json!(bytes / m)),
         ("license_item_bytes", json!(item_bytes)),
+        ("lease_calls", json!(lease_calls)),
+        ("heartbeat_calls", json!(heartbeat_calls)),
     ];
     // CPU figures only from an optimised build (`cargo bench`), never a debug one.
     if !cfg!(debug_assertions) {
@@ -393,6 +448,8 @@ async fn run() {
             ("cpu_us_round_trip", json!(round_trip_us)),
             ("cpu_us_emulator", json!(emulator_us)),
             ("cpu_us_in_memory", json!(in_memory_us)),
+            ("cpu_us_lease_emulator", json!(lease_cpu_us)),
+            ("cpu_us_heartbeat_emulator", json!(heartbeat_cpu_us)),
         ]);
     }
     keyhook_tests::figures::record("validate", &figures);

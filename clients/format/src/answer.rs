@@ -91,6 +91,25 @@ pub struct AnswerTrial {
     pub expires_at: String,
 }
 
+/// The lease a lease or heartbeat answer describes (floating licenses).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerLease {
+    pub id: String,
+    pub expires_at: String,
+    pub heartbeat_seconds: u32,
+    #[serde(default)]
+    pub borrowed_until: Option<String>,
+}
+
+/// With `CONCURRENCY_LIMIT_REACHED`: the seats in use, of how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerSeats {
+    pub in_use: u32,
+    pub max_concurrent: u32,
+}
+
 /// A verified answer. Unknown fields are ignored (newer servers may add some).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -111,6 +130,12 @@ pub struct Answer {
     /// where the buyer frees a device (show it: "Too many devices — manage your devices").
     #[serde(default)]
     pub manage_url: Option<String>,
+    /// Lease and heartbeat answers: the seat the device holds.
+    #[serde(default)]
+    pub lease: Option<AnswerLease>,
+    /// With `CONCURRENCY_LIMIT_REACHED`.
+    #[serde(default)]
+    pub seats: Option<AnswerSeats>,
     #[serde(default)]
     pub trial: Option<AnswerTrial>,
     #[serde(default)]

@@ -78,8 +78,8 @@ impl Status {
 /// A Keyhook client for one product.
 #[derive(Debug)]
 pub struct Client {
-    config: Config,
-    http: reqwest::Client,
+    pub(crate) config: Config,
+    pub(crate) http: reqwest::Client,
     cache: Cache,
 }
 
@@ -157,7 +157,7 @@ impl Client {
         )
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Result<(u16, Vec<u8>), Error> {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<(u16, Vec<u8>), Error> {
         let res = self
             .http
             .post(format!("{}{path}", self.config.base_url))
@@ -173,7 +173,7 @@ impl Client {
         Ok((status, bytes.to_vec()))
     }
 
-    fn server_error(status: u16, body: &[u8]) -> Error {
+    pub(crate) fn server_error(status: u16, body: &[u8]) -> Error {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         Error::Server {
             status,
@@ -221,7 +221,7 @@ impl Client {
         nonce()
     }
 
-    fn accept_answer(
+    pub(crate) fn accept_answer(
         &self,
         body: &[u8],
         key: Option<&str>,
@@ -246,7 +246,7 @@ impl Client {
     }
 
     /// One online call of a validation route; the verified answer and its raw body.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         path: &str,
         key: Option<&str>,

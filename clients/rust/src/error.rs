@@ -36,6 +36,9 @@ pub enum Error {
         detail: String,
         manage_url: Option<String>,
     },
+    /// Every floating seat of the license is in use (`CONCURRENCY_LIMIT_REACHED`, signed).
+    #[error("every seat is in use ({in_use} of {max_concurrent})")]
+    ConcurrencyLimit { in_use: u32, max_concurrent: u32 },
     #[error("configuration: {0}")]
     Config(String),
     #[error("cache: {0}")]

@@ -31,8 +31,10 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod fingerprint;
+pub mod lease;
 
 pub use client::{Client, Source, Status};
 pub use config::{Config, Environment};
 pub use error::Error;
 pub use keyhook_format::{Answer, FilePayload, PublicKeySet};
+pub use lease::{LeaseGuard, SeatState};

@@ -127,10 +127,15 @@ type Shape = Record<string, string>;
 const ANSWER_LICENSE_SHAPE: Shape = { id: "str", productId: "str", status: "str", expiresAt: "str?", maxDevices: "u32", activeDevices: "u32" };
 const TRIAL_SHAPE: Shape = { productId: "str", deviceHash: "str", startedAt: "str", expiresAt: "str" };
 const FILE_LICENSE_SHAPE: Shape = { status: "str", expiresAt: "str?", maxDevices: "u32", maxIps: "u32" };
-const NESTED: Record<string, Shape> = { license: ANSWER_LICENSE_SHAPE, trial: TRIAL_SHAPE, fileLicense: FILE_LICENSE_SHAPE };
+const LEASE_SHAPE: Shape = { id: "str", expiresAt: "str", heartbeatSeconds: "u32", borrowedUntil: "str?" };
+const SEATS_SHAPE: Shape = { inUse: "u32", maxConcurrent: "u32" };
+const NESTED: Record<string, Shape> = {
+  license: ANSWER_LICENSE_SHAPE, trial: TRIAL_SHAPE, fileLicense: FILE_LICENSE_SHAPE, lease: LEASE_SHAPE, seats: SEATS_SHAPE,
+};
 const ANSWER_SHAPE: Shape = {
   format: "str", valid: "bool", code: "str", detail: "str", livemode: "bool", productId: "str", deviceHash: "str?",
   licenseId: "str?", license: "license?", trial: "trial?", nonce: "str?", signedAt: "str", kid: "str", manageUrl: "str?",
+  lease: "lease?", seats: "seats?",
 };
 const PAYLOAD_SHAPE: Shape = {
   format: "str", kid: "str", tenantId: "str", licenseId: "str", productId: "str", deviceHash: "str", livemode: "bool",

@@ -273,6 +273,45 @@ operations! {
             .ok_either::<LicenseFileView, SignedAnswer>(g)
             .error(409, "`ttl` is outside the product's bounds (`conflict`).")
             .error(429, "Too much activation churn (`rate_limited`).");
+        TakeLease: POST "/api/licenses/leases" [cross_origin]
+            => validate::leases::take(s, req),
+            O::new(
+                "Take a floating seat (or get the device's own lease back, extended): valid with `lease`, or CONCURRENCY_LIMIT_REACHED with `seats`",
+                "floating licenses",
+                Public,
+            )
+            .body_requiring::<validate_input::Body>(g, validate_input::LEASE_REQUIRED)
+            .ok::<SignedAnswer>(g)
+            .error(409, "The license has no floating seats (no `maxConcurrent`), or the seats are changing too fast (`conflict`).")
+            .error(429, "Too many requests from this address (`rate_limited`).");
+        HeartbeatLease: POST "/api/licenses/leases/{leaseId}/heartbeat" [cross_origin]
+            => validate::leases::heartbeat(s, req, p.get("leaseId")),
+            O::new(
+                "Extend a lease by the license's leaseSeconds: valid with `lease`, or LEASE_EXPIRED once it lapsed or was released",
+                "floating licenses",
+                Public,
+            )
+            .body_requiring::<validate_input::Body>(g, validate_input::HEARTBEAT_REQUIRED)
+            .ok::<SignedAnswer>(g)
+            .error(409, "The license has no floating seats (`conflict`).")
+            .error(429, "Too many requests from this address (`rate_limited`).");
+        BorrowLease: POST "/api/licenses/leases/{leaseId}/borrow" [cross_origin]
+            => validate::leases::borrow(s, req, p.get("leaseId")),
+            O::new(
+                "Borrow a lease for offline use: a license file valid until the borrow ends; the seat stays taken until then (a refusal answers the signed answer without a file)",
+                "floating licenses",
+                Public,
+            )
+            .body_requiring::<validate_input::Body>(g, validate_input::BORROW_REQUIRED)
+            .ok_either::<LicenseFileView, SignedAnswer>(g)
+            .error(409, "`seconds` is beyond the license's `maxBorrowSeconds`, or the license has no floating seats (`conflict`).")
+            .error(429, "Too many requests from this address (`rate_limited`).");
+        ReleaseLease: DELETE "/api/licenses/leases/{leaseId}" [cross_origin]
+            => validate::leases::release(s, req, p.get("leaseId")),
+            O::new("Give a seat back before its lease lapses", "floating licenses", Public)
+                .no_content()
+                .error(404, "No live lease has this id (`not_found`).")
+                .error(429, "Too many requests from this address (`rate_limited`).");
     }
     // The docs function: the API reference and its renderer, apart from the admin function so
     // that the admin binary does not carry the renderer (its zip stays under 4 MB).

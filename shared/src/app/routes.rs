@@ -466,12 +466,20 @@ mod tests {
             "/api/licenses/validate",
             "/api/licenses/activate",
             "/api/licenses/deactivate",
+            "/api/licenses/leases",
+            "/api/licenses/leases/lse_x_y/heartbeat",
+            "/api/licenses/leases/lse_x_y/borrow",
         ] {
             assert_eq!(
                 find(&Method::POST, path).unwrap().0.function,
                 Function::Validate
             );
         }
+        let (r, p) = find(&Method::DELETE, "/api/licenses/leases/lse_x_y").unwrap();
+        assert_eq!(
+            (r.op, r.function, p.get("leaseId")),
+            (Op::ReleaseLease, Function::Validate, "lse_x_y")
+        );
         let (r, p) = find(&Method::GET, "/api/tenants/ten_1/signing-key").unwrap();
         assert_eq!((r.op, p.get("tenantId")), (Op::GetSigningKey, "ten_1"));
     }

@@ -209,6 +209,22 @@ async fn license_page(
     let product = products::get_product(s, &c, &license.product_id).await.ok();
     // The IPs admitted under maxIps and the activity live beside the license (its usage).
     let (ips, activity) = core::license_usage(s, &c, id).await?;
+    // Floating seats in use (device, since, last heartbeat, expiry); lease ids stay out of
+    // the page: they are what apps present.
+    let seats: Vec<Value> = validate::leases::seats_in_use(s, &c.tenant_id, id)
+        .await?
+        .into_iter()
+        .map(|l| {
+            serde_json::json!({
+                "deviceId": l.device_id,
+                "deviceName": l.device_name,
+                "since": crate::time::format(l.since),
+                "heartbeatAt": crate::time::format(l.heartbeat_at),
+                "expiresAt": crate::time::format(l.expires_at),
+                "borrowed": l.borrowed_until.is_some(),
+            })
+        })
+        .collect();
     let expires_date = license.expires_at.as_deref().map(|t| t[..10].to_string());
     let activity: Vec<Value> = activity
         .items
@@ -232,6 +248,7 @@ async fn license_page(
             license => license,
             product => product,
             ips => ips,
+            seats => seats,
             activity => activity,
             expires_date => expires_date,
             key => if extra.get_attr("reveal").is_ok_and(|v| v.is_true()) { Some(key) } else { None },
@@ -274,7 +291,7 @@ fn status_change(status: LicenseStatus) -> PatchInput {
 
 /// `POST /dashboard/licenses/{licenseId}`: `action` = `suspend`, `reinstate`, `revoke`
 /// (asks for confirmation first), `save` (expiry, limits, customer), `resend`, or
-/// `deactivate` (a device, `deviceId`).
+/// `deactivate` (a device, `deviceId`), or `release` (the floating seat a device holds).
 pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
@@ -312,6 +329,17 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
         "resend" => {
             core::resend_license_email(s, &c, id).await?;
             here("email_queued")
+        }
+        "release" => {
+            let device = form
+                .get("deviceId")
+                .ok_or_else(|| Error::validation("deviceId", "is required"))?;
+            if !validate::leases::release_device(s, &c.tenant_id, id, device).await? {
+                return Err(Error::Conflict(
+                    "this device holds no seat any more (its lease lapsed or was released)".into(),
+                ));
+            }
+            here("seat_released")
         }
         "deactivate" => {
             let device = form

@@ -131,6 +131,7 @@ pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {
         "license_revoked" => "License revoked for good.",
         "email_queued" => "The email is on its way (status: pending).",
         "device_freed" => "Device deactivated.",
+        "seat_released" => "Seat released.",
         "key_created" => "Tenant key generated. Activate it to seal new secrets under it.",
         "key_activated" => "Tenant key activated; every secret is re-sealed under it.",
         "token_revoked" => "API token revoked.",

@@ -39,6 +39,9 @@ const PRODUCT_FIELDS: &[(&str, Kind)] = &[
     ("entitlements", Kind::List),
     ("licenseFileTtl", Kind::Number),
     ("licenseFileMaxTtl", Kind::Number),
+    ("maxConcurrent", Kind::OptionalNumber),
+    ("leaseSeconds", Kind::OptionalNumber),
+    ("maxBorrowSeconds", Kind::OptionalNumber),
 ];
 
 /// The price rows of the form (`priceCurrency` and `priceAmount`, one pair a row) as typed;

@@ -44,6 +44,9 @@ fn event_choices() -> Vec<(&'static str, &'static str)> {
                     EventType::TrialStarted => "a trial starts",
                     EventType::PurchaseFailed => "a Stripe event can never issue",
                     EventType::EmailFailed => "a license email cannot be sent",
+                    EventType::LicenseLeaseLimitReached => {
+                        "every floating seat of a license is in use"
+                    }
                     EventType::WebhookTest => "a test event",
                 },
             )

@@ -36,6 +36,9 @@ pub fn license() -> License {
         also_product_ids: Vec::new(),
         external_id: None,
         livemode: Some(true),
+        max_concurrent: None,
+        lease_seconds: None,
+        max_borrow_seconds: None,
         created_at: now,
         updated_at: now,
     }

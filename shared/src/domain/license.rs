@@ -115,6 +115,13 @@ pub struct License {
     /// written before Keyhook recorded the mode; see [`License::recorded_livemode`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub livemode: Option<bool>,
+    /// Floating terms of this license, overriding its product's (`None`: the product's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_borrow_seconds: Option<u32>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]

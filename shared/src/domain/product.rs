@@ -170,6 +170,15 @@ pub struct Product {
     /// The Stripe Payment Links Keyhook made for this product, one per Stripe app at most.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub payment_links: Vec<ProductPaymentLink>,
+    /// Floating licenses: how many devices may hold a lease at once (`None`: not floating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// A lease lapses this long after its last heartbeat (10 to 86,400; default 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u32>,
+    /// Longest a lease may be borrowed for offline use, in seconds (`None`/0: no borrowing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_borrow_seconds: Option<u32>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -260,6 +269,9 @@ impl Product {
             license_file_ttl: DEFAULT_FILE_TTL_SECONDS,
             license_file_max_ttl: DEFAULT_FILE_MAX_TTL_SECONDS,
             payment_links: Vec::new(),
+            max_concurrent: None,
+            lease_seconds: None,
+            max_borrow_seconds: None,
             created_at: now,
             updated_at: now,
         }

@@ -152,6 +152,9 @@ impl LicenseOrder<'_> {
             also_product_ids: self.also_product_ids.clone(),
             external_id: None,
             livemode: Some(self.livemode),
+            max_concurrent: None,
+            lease_seconds: None,
+            max_borrow_seconds: None,
             created_at: now,
             updated_at: now,
         };

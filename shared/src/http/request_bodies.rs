@@ -192,6 +192,22 @@ struct Body20;
 )]
 struct Body21;
 
+#[jsonschema::validator(
+    path = "openapi/bodies/validate.input.Body+productId+deviceId.json",
+    validate_formats = true,
+    pattern_options = { engine = regex },
+    methods = { validate = false }
+)]
+struct Body22;
+
+#[jsonschema::validator(
+    path = "openapi/bodies/validate.input.Body+productId+deviceId+seconds.json",
+    validate_formats = true,
+    pattern_options = { engine = regex },
+    methods = { validate = false }
+)]
+struct Body23;
+
 /// The first error of `body` against the published schema of a body of type `type_id` (its
 /// `schemars` schema id) with `required` fields: `Some(None)` when it is valid, `None` when no
 /// operation publishes that body.
@@ -223,6 +239,8 @@ pub(crate) fn first_error<'b>(
         ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId"]) => first_error!(Body19, body),
         ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId", "deviceId"]) => first_error!(Body20, body),
         ("keyhook_shared::handlers::validate::input::Body", ["productId"]) => first_error!(Body21, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["productId", "deviceId"]) => first_error!(Body22, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["productId", "deviceId", "seconds"]) => first_error!(Body23, body),
         _ => return None,
     })
 }

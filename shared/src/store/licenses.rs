@@ -486,6 +486,23 @@ fn edited_fields(before: &License, after: &License) -> Vec<(&'static str, Attrib
     if before.max_ips != after.max_ips {
         changes.push(("maxIps", AttributeValue::N(after.max_ips.to_string())));
     }
+    let number = |n: Option<u32>| {
+        n.map(|n| AttributeValue::N(n.to_string()))
+            .unwrap_or(AttributeValue::Null(true))
+    };
+    for (field, b, a) in [
+        ("maxConcurrent", before.max_concurrent, after.max_concurrent),
+        ("leaseSeconds", before.lease_seconds, after.lease_seconds),
+        (
+            "maxBorrowSeconds",
+            before.max_borrow_seconds,
+            after.max_borrow_seconds,
+        ),
+    ] {
+        if b != a {
+            changes.push((field, number(a)));
+        }
+    }
     if before.customer_email != after.customer_email {
         changes.push(("customerEmail", text(&after.customer_email)));
     }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod idempotency;
 pub mod imports;
 pub mod issuance;
+pub mod leases;
 pub mod license_usage;
 pub mod licenses;
 pub mod members;

@@ -65,6 +65,25 @@ impl Store {
         self.get(table_keys::product(product_id)).await
     }
 
+    /// A license's product, from the per-process product cache (`read_cache`, at most
+    /// `KEYHOOK_PRODUCT_CACHE_SECONDS` old) else one read: the floating terms a lease reads
+    /// (`handlers::validate::leases`). Keyed apart from references, which may be aliases.
+    pub async fn get_product_cached(
+        &self,
+        tenant_id: &str,
+        product_id: &str,
+    ) -> Result<Option<Product>> {
+        let key = (format!("{tenant_id}\u{0}id"), product_id.to_string());
+        if let Some(p) = self.caches.products.get(&key) {
+            return Ok(Some(p));
+        }
+        let product = self.get_tenant_product(tenant_id, product_id).await?;
+        if let Some(p) = &product {
+            self.caches.products.insert(key, p.clone());
+        }
+        Ok(product)
+    }
+
     pub async fn get_tenant_product(
         &self,
         tenant_id: &str,

@@ -187,7 +187,8 @@ def _json(data: bytes | str, what: str) -> Any:
 _ANSWER_SHAPE = {"format": "str", "valid": "bool", "code": "str", "detail": "str",
                  "livemode": "bool", "productId": "str", "deviceHash": "str?",
                  "licenseId": "str?", "license": "license?", "trial": "trial?",
-                 "nonce": "str?", "signedAt": "str", "kid": "str", "manageUrl": "str?"}
+                 "nonce": "str?", "signedAt": "str", "kid": "str", "manageUrl": "str?",
+                 "lease": "lease?", "seats": "seats?"}
 _ANSWER_LICENSE_SHAPE = {"id": "str", "productId": "str", "status": "str",
                          "expiresAt": "str?", "maxDevices": "u32", "activeDevices": "u32"}
 _TRIAL_SHAPE = {"productId": "str", "deviceHash": "str", "startedAt": "str",
@@ -200,8 +201,12 @@ _FILE_LICENSE_SHAPE = {"status": "str", "expiresAt": "str?", "maxDevices": "u32"
                        "maxIps": "u32"}
 _ENVELOPE_SHAPE = {"format": "str", "alg": "str", "kid": "str", "enc": "str",
                    "payload": "str", "signature": "str"}
+# Floating licenses: the seat a lease answer grants, the counts of CONCURRENCY_LIMIT_REACHED.
+_LEASE_SHAPE = {"id": "str", "expiresAt": "str", "heartbeatSeconds": "u32",
+                "borrowedUntil": "str?"}
+_SEATS_SHAPE = {"inUse": "u32", "maxConcurrent": "u32"}
 _NESTED = {"license": _ANSWER_LICENSE_SHAPE, "trial": _TRIAL_SHAPE,
-           "file_license": _FILE_LICENSE_SHAPE}
+           "file_license": _FILE_LICENSE_SHAPE, "lease": _LEASE_SHAPE, "seats": _SEATS_SHAPE}
 
 
 def _has_type(value: Any, kind: str) -> bool:

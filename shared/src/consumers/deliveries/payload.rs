@@ -260,6 +260,9 @@ mod tests {
             product_ids: vec!["42".into()],
             external_id: Some("e".repeat(200)),
             livemode: Some(true),
+            max_concurrent: None,
+            lease_seconds: None,
+            max_borrow_seconds: None,
             created_at: crate::time::format(t0()),
         }
     }
@@ -367,6 +370,9 @@ mod tests {
             also_product_ids: vec![],
             external_id: None,
             livemode: Some(true),
+            max_concurrent: None,
+            lease_seconds: None,
+            max_borrow_seconds: None,
             created_at: t0(),
             updated_at: t0(),
         };

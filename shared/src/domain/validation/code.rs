@@ -21,6 +21,10 @@ pub enum Code {
     NoTrial,
     /// A license from a test-mode payment, asked about by an app that is not in test mode.
     TestLicense,
+    /// Every floating seat of the license is held by another device.
+    ConcurrencyLimitReached,
+    /// The lease presented has lapsed or was released: take a new one.
+    LeaseExpired,
 }
 
 impl Code {
@@ -49,6 +53,12 @@ impl Code {
             Code::DeviceRequired => "A deviceId is required.",
             Code::TrialExpired => "The trial has ended.",
             Code::NoTrial => "No trial is available for this device and product.",
+            Code::ConcurrencyLimitReached => {
+                "Every seat of this license is in use; retry when one is released."
+            }
+            Code::LeaseExpired => {
+                "The lease has lapsed or was released; take a new one (POST /api/licenses/leases)."
+            }
             Code::TestLicense => {
                 "The license was issued in test mode; it is valid only for apps that send \"environment\": \"test\", unless the product accepts test licenses."
             }

@@ -5,6 +5,7 @@
 //! - [`code`]: the contract's answer codes and their default sentences;
 //! - [`device`]: device ids and the per-(product, device) record (activated ever? trial?);
 //! - [`ips`]: the distinct-IP window behind `maxIps`;
+//! - [`leases`]: floating seats (`POST /api/licenses/leases`);
 //! - [`budget`]: the per-license budget of device changes (activation churn);
 //! - [`usage`]: the validation state kept on the license item next to the license;
 //! - [`rules`]: what each route decides for a license;
@@ -14,6 +15,7 @@ pub mod budget;
 pub mod code;
 pub mod device;
 pub mod ips;
+pub mod leases;
 pub mod rules;
 pub mod trial;
 pub mod usage;

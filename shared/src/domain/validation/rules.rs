@@ -90,7 +90,7 @@ pub fn effective_status(license: &License, now: OffsetDateTime) -> LicenseStatus
 
 /// Product, mode and standing: the verdict that stops the request, if any. Test-mode money
 /// never makes a license valid for a live app.
-fn standing(license: &License, check: &Check) -> Option<Verdict> {
+pub fn standing(license: &License, check: &Check) -> Option<Verdict> {
     if !license.covers(check.product_id) {
         return Some(Code::ProductMismatch.verdict());
     }

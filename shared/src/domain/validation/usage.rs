@@ -9,8 +9,11 @@ use super::budget::ChangeBudget;
 use super::ips::IpAdmission;
 
 /// Item attributes owned by [`LicenseUsage`] (split off the item before reading the license).
-pub const ATTRIBUTES: [&str; 5] = [
+pub const ATTRIBUTES: [&str; 8] = [
     "ips",
+    "leaseLimitReachedAt",
+    "leases",
+    "leaseVersion",
     "deviceChanges",
     "version",
     "activity",
@@ -36,4 +39,16 @@ pub struct LicenseUsage {
     /// When the buyer freed devices in the portal (epoch seconds, `domain::self_service`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub self_service_frees: Vec<i64>,
+    /// Floating seats held (`domain::validation::leases`); lapsed ones are dropped by the next
+    /// lease write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<super::leases::Lease>,
+    /// Incremented by every lease write (its own version, so that leases and activations never
+    /// make each other retry); 0 (absent) before the first.
+    #[serde(default)]
+    pub lease_version: u64,
+    /// When the seats last ran out (epoch seconds), recorded at most once an hour: the
+    /// stream makes each record a `license.lease_limit_reached` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_limit_reached_at: Option<i64>,
 }

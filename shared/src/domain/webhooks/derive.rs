@@ -248,6 +248,31 @@ fn license(change: &Change) -> Vec<Derived> {
             }
         }
     }
+    // The seats ran out (`handlers::validate::leases` records it at most once an hour): the
+    // app asked, so the app is the actor.
+    let limit_at = |image: &Option<Image>| {
+        image
+            .as_ref()
+            .and_then(|i| i.get("leaseLimitReachedAt"))
+            .and_then(|v| v.as_n().ok())
+            .cloned()
+    };
+    if let Some(reached) =
+        limit_at(&change.new).filter(|n| limit_at(&change.old).as_ref() != Some(n))
+    {
+        out.push(Derived::License {
+            id: event_id(&[
+                &change.record_id,
+                EventType::LicenseLeaseLimitReached.as_str(),
+                &reached,
+            ]),
+            kind: EventType::LicenseLeaseLimitReached,
+            actor: Some(Actor::App),
+            license: Box::new(new.clone()),
+            device: None,
+            previous_expires_at: None,
+        });
+    }
     // Timers for a stored `active` license that will turn expired or suspended by itself.
     let changed = |f: fn(&License) -> Option<OffsetDateTime>| {
         f(&new).filter(|t| *t > at && old.as_ref().and_then(f) != Some(*t))
@@ -372,6 +397,9 @@ mod tests {
             also_product_ids: vec![],
             external_id: None,
             livemode: Some(true),
+            max_concurrent: None,
+            lease_seconds: None,
+            max_borrow_seconds: None,
             created_at: t0(),
             updated_at: t0(),
         }
@@ -462,6 +490,28 @@ mod tests {
         // A write that recorded nothing (an item from before actors were recorded) names none.
         let c = change(Some(&old), &new);
         assert_eq!(actors(&derive(&c)), [("license.deactivated", None)]);
+    }
+
+    #[test]
+    fn seats_running_out_is_an_event_by_the_app_once_per_record() {
+        let l = license();
+        let marked = |at: &str| {
+            let mut i = image(&l);
+            i.insert("leaseLimitReachedAt".into(), AttributeValue::N(at.into()));
+            i
+        };
+        let mut c = change(Some(&l), &l);
+        c.new = Some(marked("1800003600"));
+        assert_eq!(
+            actors(&derive(&c)),
+            [("license.lease_limit_reached", Some(Actor::App))]
+        );
+        // The same record again (another lease write): no new event.
+        c.old = Some(marked("1800003600"));
+        assert!(actors(&derive(&c)).is_empty());
+        // An hour later, recorded again: a new event.
+        c.new = Some(marked("1800007200"));
+        assert_eq!(actors(&derive(&c)).len(), 1);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum EventType {
     LicenseExpired,
     LicenseActivated,
     LicenseDeactivated,
+    /// Every floating seat of a license was in use when a device asked for one (at most once
+    /// an hour per license).
+    LicenseLeaseLimitReached,
     TrialStarted,
     /// A Stripe event was recorded `failed` (it can never issue).
     PurchaseFailed,
@@ -36,7 +39,7 @@ pub enum EventType {
 
 impl EventType {
     /// The types an endpoint can ask for (every one but the test event).
-    pub const SUBSCRIBABLE: [EventType; 11] = [
+    pub const SUBSCRIBABLE: [EventType; 12] = [
         EventType::LicenseCreated,
         EventType::LicenseRenewed,
         EventType::LicenseSuspended,
@@ -45,6 +48,7 @@ impl EventType {
         EventType::LicenseExpired,
         EventType::LicenseActivated,
         EventType::LicenseDeactivated,
+        EventType::LicenseLeaseLimitReached,
         EventType::TrialStarted,
         EventType::PurchaseFailed,
         EventType::EmailFailed,
@@ -60,6 +64,7 @@ impl EventType {
             EventType::LicenseExpired => "license.expired",
             EventType::LicenseActivated => "license.activated",
             EventType::LicenseDeactivated => "license.deactivated",
+            EventType::LicenseLeaseLimitReached => "license.lease_limit_reached",
             EventType::TrialStarted => "trial.started",
             EventType::PurchaseFailed => "purchase.failed",
             EventType::EmailFailed => "email.failed",

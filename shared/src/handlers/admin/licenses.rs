@@ -7,6 +7,7 @@ use crate::crypto::SealContext;
 use crate::domain::activity::{self, Origin};
 use crate::domain::license::Device;
 use crate::domain::license::KEY_SEAL_FIELD;
+use crate::domain::validation::leases;
 use crate::domain::{EmailStatus, License, LicenseSource, LicenseStatus};
 use crate::http::auth::Caller;
 use crate::http::input::{bool_param, ListBody, ListQuery};
@@ -40,6 +41,10 @@ pub struct LicenseView {
     /// `false` for licenses from test-mode payments; `null` for licenses issued before Keyhook
     /// recorded the mode (validation then reads it from the issuing Stripe app).
     pub livemode: Option<bool>,
+    /// Floating terms of this license (`null`: its product's).
+    pub max_concurrent: Option<u32>,
+    pub lease_seconds: Option<u32>,
+    pub max_borrow_seconds: Option<u32>,
     pub created_at: String,
 }
 
@@ -75,6 +80,9 @@ pub(crate) async fn view(s: &Services, l: License) -> Result<LicenseView> {
         product_ids,
         external_id: l.external_id,
         livemode,
+        max_concurrent: l.max_concurrent,
+        lease_seconds: l.lease_seconds,
+        max_borrow_seconds: l.max_borrow_seconds,
         created_at: ts(l.created_at),
     })
 }
@@ -397,6 +405,19 @@ pub struct PatchInput {
     #[schemars(extend("anyOf" = [{"maxLength": 0}, {"pattern": schema::EMAIL, "maxLength": schema::EMAIL_MAX_CHARS}]))]
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
+    /// Floating seats of this license, overriding its product's (1 to 1,000; `null`: the
+    /// product's).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<u32>", extend("minimum" = 1, "maximum" = leases::MAX_CONCURRENT))]
+    pub max_concurrent: Option<Option<u32>>,
+    /// Seconds a lease lasts after its last heartbeat (10 to 86,400; `null`: the product's).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<u32>", extend("minimum" = leases::MIN_LEASE_SECONDS, "maximum" = leases::MAX_LEASE_SECONDS))]
+    pub lease_seconds: Option<Option<u32>>,
+    /// Longest borrow, in seconds (at most 2,592,000; `null`: the product's).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<u32>", extend("maximum" = leases::MAX_BORROW_SECONDS))]
+    pub max_borrow_seconds: Option<Option<u32>>,
 }
 
 pub async fn patch(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse> {
@@ -423,7 +444,19 @@ pub async fn patch_license(
     let customer_name = input
         .customer_name
         .map(|n| Some(n.trim().to_string()).filter(|n| !n.is_empty()));
+    leases::check_terms(
+        input.max_concurrent.flatten(),
+        input.lease_seconds.flatten(),
+        input.max_borrow_seconds.flatten(),
+    )
+    .map_err(|(field, message)| Error::validation(field, message))?;
+    let floating = [
+        input.max_concurrent,
+        input.lease_seconds,
+        input.max_borrow_seconds,
+    ];
     let contact_only = input.status.is_none()
+        && floating.iter().all(Option::is_none)
         && expires_at.is_none()
         && input.max_devices.is_none()
         && input.max_ips.is_none();
@@ -463,6 +496,15 @@ pub async fn patch_license(
                 }
                 if let Some(n) = input.max_ips {
                     l.max_ips = n;
+                }
+                if let Some(n) = input.max_concurrent {
+                    l.max_concurrent = n;
+                }
+                if let Some(n) = input.lease_seconds {
+                    l.lease_seconds = n;
+                }
+                if let Some(n) = input.max_borrow_seconds {
+                    l.max_borrow_seconds = n;
                 }
                 if let Some(e) = &customer_email {
                     l.customer_email = e.clone();

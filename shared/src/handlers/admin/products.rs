@@ -10,6 +10,7 @@ use super::{caller, merge, ts};
 use crate::domain::money::parse_price;
 use crate::domain::product::ChargebackAction;
 use crate::domain::product::{MAX_FILE_TTL_SECONDS, MIN_FILE_TTL_SECONDS};
+use crate::domain::validation::leases;
 use crate::domain::{EmailTemplate, ExpirationStart, ListedProducts, Product, RenewalMode};
 use crate::http::auth::Caller;
 use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
@@ -76,6 +77,21 @@ pub struct ProductInput {
     /// days; at most 31622400 = 366 days).
     #[schemars(extend("minimum" = MIN_FILE_TTL_SECONDS, "maximum" = MAX_FILE_TTL_SECONDS))]
     pub license_file_max_ttl: Option<u32>,
+    /// Floating licenses: devices that may hold a lease at once (1 to 1,000); `null`: not
+    /// floating (the default).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<u32>", extend("minimum" = 1, "maximum" = leases::MAX_CONCURRENT))]
+    pub max_concurrent: Option<Option<u32>>,
+    /// A lease lapses this long after its last heartbeat, in seconds (10 to 86,400; `null`:
+    /// the default, 900).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<u32>", extend("minimum" = leases::MIN_LEASE_SECONDS, "maximum" = leases::MAX_LEASE_SECONDS))]
+    pub lease_seconds: Option<Option<u32>>,
+    /// Longest a lease may be borrowed for offline use, in seconds (at most 2,592,000 = 30
+    /// days; `null` or 0: no borrowing).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<u32>", extend("maximum" = leases::MAX_BORROW_SECONDS))]
+    pub max_borrow_seconds: Option<Option<u32>>,
 }
 
 fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -115,6 +131,9 @@ pub struct ProductView {
     /// The product's Stripe Payment Links, one per app at most
     /// (`POST /api/products/{productId}/payment-link`).
     pub payment_links: Vec<super::payment_links::PaymentLinkView>,
+    pub max_concurrent: Option<u32>,
+    pub lease_seconds: Option<u32>,
+    pub max_borrow_seconds: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -149,6 +168,9 @@ impl From<Product> for ProductView {
                 .iter()
                 .map(|l| super::payment_links::PaymentLinkView::of(l, false))
                 .collect(),
+            max_concurrent: p.max_concurrent,
+            lease_seconds: p.lease_seconds,
+            max_borrow_seconds: p.max_borrow_seconds,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -323,6 +345,16 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
     }
     p.license_file_max_ttl = max;
     p.license_file_ttl = ttl;
+    let (concurrent, lease, borrow) = (
+        input.max_concurrent.flatten(),
+        input.lease_seconds.flatten(),
+        input.max_borrow_seconds.flatten(),
+    );
+    leases::check_terms(concurrent, lease, borrow)
+        .map_err(|(field, message)| Error::validation(field, message))?;
+    p.max_concurrent = merge(p.max_concurrent, input.max_concurrent);
+    p.lease_seconds = merge(p.lease_seconds, input.lease_seconds);
+    p.max_borrow_seconds = merge(p.max_borrow_seconds, input.max_borrow_seconds);
     Ok(())
 }
 

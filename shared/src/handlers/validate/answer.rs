@@ -58,6 +58,30 @@ pub struct TrialSummary<'a> {
     pub expires_at: String,
 }
 
+/// What a lease answer says about the seat the device holds.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseSummary<'a> {
+    /// `lse_…`: what heartbeats, borrows and releases name.
+    pub id: &'a str,
+    /// The seat is free from this time unless a heartbeat extends it.
+    pub expires_at: String,
+    /// How often to heartbeat (a third of the lease).
+    pub heartbeat_seconds: u32,
+    /// Set while borrowed: the seat is held (no heartbeat needed) until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub borrowed_until: Option<String>,
+}
+
+/// The floating seats of a license, with `CONCURRENCY_LIMIT_REACHED`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatsSummary {
+    /// Seats held by live leases.
+    pub in_use: u32,
+    pub max_concurrent: u32,
+}
+
 /// The unsigned answer, in wire order.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -85,6 +109,12 @@ pub struct AnswerBody<'a> {
     /// customer portal, where its buyer signs in by email and frees a device.
     #[serde(skip_serializing_if = "Option::is_none")]
     manage_url: Option<&'a str>,
+    /// The lease a device holds (`POST /api/licenses/leases`, heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease: Option<LeaseSummary<'a>>,
+    /// With `CONCURRENCY_LIMIT_REACHED`: how many seats are in use, of how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seats: Option<SeatsSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trial: Option<TrialSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +148,8 @@ pub struct Answer<'a> {
     pub license: Option<LicenseSummary<'a>>,
     /// Where the buyer frees a device (answers refused with `DEVICE_LIMIT_REACHED`).
     pub manage_url: Option<&'a str>,
+    pub lease: Option<LeaseSummary<'a>>,
+    pub seats: Option<SeatsSummary>,
     pub trial: Option<TrialPeriod>,
     pub nonce: Option<&'a str>,
     pub now: OffsetDateTime,
@@ -139,6 +171,8 @@ impl<'a> Answer<'a> {
             livemode: input.environment == Environment::Live,
             license: None,
             manage_url: None,
+            lease: None,
+            seats: None,
             trial: None,
             nonce: input.nonce.as_deref(),
             now,
@@ -158,6 +192,8 @@ impl<'a> Answer<'a> {
             license_id: self.license_id,
             license: self.license,
             manage_url: self.manage_url,
+            lease: self.lease,
+            seats: self.seats,
             trial: match (self.trial, self.device_hash) {
                 (Some(p), Some(device_hash)) => Some(TrialSummary {
                     product_id: self.product_id,

@@ -51,6 +51,11 @@ pub struct Body {
     /// License checkout only: encrypt the file to the license key (default false).
     #[serde(default)]
     encrypt: Option<bool>,
+    /// Lease borrow only: how long to borrow the seat, in seconds (at most the license's
+    /// `maxBorrowSeconds`; beyond it: 409).
+    #[serde(default)]
+    #[schemars(extend("minimum" = 1, "maximum" = u64::MAX))]
+    seconds: Option<u64>,
 }
 
 /// Where the app runs: its production build (`live`, the default) or a test build (`test`),
@@ -77,6 +82,9 @@ fn product_id_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 pub const VALIDATE_REQUIRED: &[&str] = &["productId"];
 pub const ACTIVATE_REQUIRED: &[&str] = &["licenseKey", "productId"];
 pub const CHECKOUT_REQUIRED: &[&str] = &["licenseKey", "productId", "deviceId"];
+pub const LEASE_REQUIRED: &[&str] = &["licenseKey", "productId", "deviceId"];
+pub const HEARTBEAT_REQUIRED: &[&str] = &["productId", "deviceId"];
+pub const BORROW_REQUIRED: &[&str] = &["productId", "deviceId", "seconds"];
 
 fn string_or_number<'de, D: Deserializer<'de>>(
     d: D,
@@ -109,6 +117,8 @@ pub struct ValidationInput {
     pub ttl: Option<u64>,
     /// License checkout: encrypt the file to the license key.
     pub encrypt: bool,
+    /// Lease borrow: seconds asked for.
+    pub seconds: Option<u64>,
 }
 
 impl ValidationInput {
@@ -208,6 +218,7 @@ fn checked(body: Body) -> Result<ValidationInput> {
         environment,
         ttl: body.ttl,
         encrypt: body.encrypt.unwrap_or(false),
+        seconds: body.seconds,
     })
 }
 

@@ -24,7 +24,7 @@ use crate::store::license_usage::ChangeWrite;
 use crate::{Error, Result, Services};
 
 /// Reads-and-writes one request may try before giving up with `409 conflict`.
-const MAX_ATTEMPTS: u32 = 10;
+pub(super) const MAX_ATTEMPTS: u32 = 10;
 
 /// Which route is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,20 @@ async fn read_at(
         .get_license_with_usage(&at.license_id)
         .await?
         .filter(|(license, _)| at.accepts(license, product_id)))
+}
+
+/// The license (and usage) of `key` for `product_id`, where [`Lookup`] says it is (the
+/// fallback location read only for imported keys found nowhere else).
+pub async fn find(
+    s: &Services,
+    key: &AnyKey,
+    product_id: &str,
+) -> Result<Option<(License, LicenseUsage)>> {
+    let found = read_at(s, &Lookup::of(key, product_id), product_id).await?;
+    match (found, Lookup::fallback(key)) {
+        (None, Some(fallback)) => read_at(s, &fallback, product_id).await,
+        (found, _) => Ok(found),
+    }
 }
 
 /// Reads and decides, writing what the rules ask; `None` when no license has this key.
@@ -260,7 +274,8 @@ pub fn manage_url(s: &Services, license: &License) -> String {
 
 /// The pause before re-reading after a lost race, growing with the attempts (5 ms doubling,
 /// at most 80 ms, jittered), so that racing requests spread out.
-const RACE_BACKOFF: Backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(80));
+pub(super) const RACE_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(5), Duration::from_millis(80));
 
 /// `NOT_FOUND`, signed by the tenant of the product asked about (the tenant the app trusts);
 /// unsigned when the product does not exist either.

@@ -107,7 +107,11 @@ pub fn build(order: FileOrder) -> (LicenseFile, OffsetDateTime) {
     )
 }
 
-fn file_view(signer: &Signer, file: LicenseFile, expires_at: OffsetDateTime) -> LicenseFileView {
+pub(super) fn file_view(
+    signer: &Signer,
+    file: LicenseFile,
+    expires_at: OffsetDateTime,
+) -> LicenseFileView {
     LicenseFileView {
         file: file.0,
         expires_at: crate::time::format(expires_at),

@@ -1,6 +1,7 @@
 //! The public Validation API (no authentication; called from end-user apps):
 //! `POST /api/licenses/validate`, `/activate`, `/deactivate`, and the tenant's public key at
-//! `GET /api/tenants/{tenantId}/signing-key`.
+//! `GET /api/tenants/{tenantId}/signing-key`, and floating seats (`POST /api/licenses/leases`,
+//! [`leases`]).
 //!
 //! Every well-formed request answers `200` with a signed answer ([`answer`]), valid or not;
 //! malformed requests get `422`, activation churn over budget `429`. The flow of a request with
@@ -9,6 +10,7 @@
 
 pub mod answer;
 pub mod input;
+pub mod leases;
 pub mod license;
 pub mod license_file;
 pub mod signing_key;

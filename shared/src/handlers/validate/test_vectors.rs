@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::answer::{Answer, LicenseSummary};
+use super::answer::{Answer, LeaseSummary, LicenseSummary, SeatsSummary};
 use super::license_file::{build, FileOrder};
 use super::signing_key::{key_set, KeySetView};
 use crate::crypto::signing_keys::Signer;
@@ -152,6 +152,8 @@ fn vectors() -> Value {
             livemode,
             license: Some(LicenseSummary::of(&lic, at)),
             manage_url: None,
+            lease: None,
+            seats: None,
             trial: None,
             nonce: Some("n-1"),
             now: at,
@@ -173,6 +175,8 @@ fn vectors() -> Value {
         livemode: true,
         license: None,
         manage_url: None,
+        lease: None,
+        seats: None,
         trial: Some(TrialPeriod {
             started_at: t("2026-11-20T00:00:00Z"),
             expires_at: t("2026-12-04T00:00:00Z"),
@@ -200,11 +204,49 @@ fn vectors() -> Value {
         livemode: true,
         license: Some(LicenseSummary::of(&lic, signed_at)),
         manage_url: Some(&manage_url),
+        lease: None,
+        seats: None,
         trial: None,
         nonce: Some("n-1"),
         now: signed_at,
     }
     .to_body(Some(&a));
+    // Floating licenses: a lease taken (valid, with the lease), and the seats all in use.
+    let lease_at = |code: Code, lease: Option<LeaseSummary>, seats: Option<SeatsSummary>| {
+        Answer {
+            verdict: code.verdict(),
+            product_id: PRODUCT,
+            device_hash: Some(&device_hash),
+            license_id: Some(&lic.id),
+            livemode: true,
+            license: Some(LicenseSummary::of(&lic, signed_at)),
+            manage_url: None,
+            lease,
+            seats,
+            trial: None,
+            nonce: Some("n-4"),
+            now: signed_at,
+        }
+        .to_body(Some(&a))
+    };
+    let lease_body = lease_at(
+        Code::Valid,
+        Some(LeaseSummary {
+            id: "lse_0123456789abcdefghjkmnpqrs_7k2m9q4x1c8v3b6n0d5f",
+            expires_at: crate::time::format(signed_at + Duration::minutes(15)),
+            heartbeat_seconds: 300,
+            borrowed_until: None,
+        }),
+        None,
+    );
+    let limit_body = lease_at(
+        Code::ConcurrencyLimitReached,
+        None,
+        Some(SeatsSummary {
+            in_use: 5,
+            max_concurrent: 5,
+        }),
+    );
     let v1 = keyhook_format::answer::sign_answer(
         Some(&a.key),
         br#"{"valid":true,"code":"VALID","detail":"The license is valid.","nonce":"n-1","signedAt":"2026-11-24T10:00:00.000Z"}"#.to_vec(),
@@ -217,6 +259,8 @@ fn vectors() -> Value {
         livemode: true,
         license: None,
         manage_url: None,
+        lease: None,
+        seats: None,
         trial: None,
         nonce: Some("n-3"),
         now: signed_at,
@@ -240,8 +284,18 @@ fn vectors() -> Value {
         "\"productId\":\"42\",\"ProductId\":\"43\"",
     );
     let mine = expect(PRODUCT, Some(DEVICE), Some("n-1"), Some(KEY));
+    let leased = expect(PRODUCT, Some(DEVICE), Some("n-4"), Some(KEY));
     let answers = vec![
         case("valid", &valid_body, mine.clone(), now, "ok"),
+        case("lease", &lease_body, leased.clone(), now, "ok"),
+        case("concurrency-limit", &limit_body, leased.clone(), now, "ok"),
+        case(
+            "lease-for-another-device",
+            &lease_body,
+            expect(PRODUCT, Some("machine-other"), Some("n-4"), Some(KEY)),
+            now,
+            "wrong_device",
+        ),
         case(
             "valid-lenient-key-input",
             &valid_body,

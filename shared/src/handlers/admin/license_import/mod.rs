@@ -552,6 +552,9 @@ async fn run_by(
                 // Keys sold by another service to real customers: live.
                 livemode: Some(true),
                 external_id: Some(external_id),
+                max_concurrent: None,
+                lease_seconds: None,
+                max_borrow_seconds: None,
                 created_at: now,
                 updated_at: now,
             };
