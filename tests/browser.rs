@@ -346,11 +346,14 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     // until an event Stripe signed verifies, then Ready.
     b.goto(&format!("{base}/dashboard/apps")).await;
     b.click("a[href='/dashboard/apps/new']").await;
+    b.wait_text("Advanced / manual setup").await;
+    b.check_and_shoot("03a-app-new").await;
     b.fill("#f-secretKey", "sk_test_51AcmeTestKey000").await;
     b.click("button[value=save]").await;
     b.wait_text("Stripe app saved.").await;
     b.wait_text("Partial").await;
     b.wait_text("No event from Stripe has verified").await;
+    b.check_and_shoot("03b-app-connected").await;
     assert!(
         !b.c.source()
             .await

@@ -566,9 +566,15 @@ pub struct Diagnostics {
 
 /// Each of the caller's apps checked with Stripe now (results stored on the apps).
 pub async fn get_diagnostics(s: &Services, c: &Caller) -> Result<Diagnostics> {
+    let mut apps = s.store.all_tenant_apps(&c.tenant_id).await?;
+    // The apps' Stripe accounts are asked at once (the admin function's time is bounded).
+    futures::future::try_join_all(
+        apps.iter_mut()
+            .map(|app| stripe_connect::check_and_store(s, app)),
+    )
+    .await?;
     let mut items = Vec::new();
-    for mut app in s.store.all_tenant_apps(&c.tenant_id).await? {
-        stripe_connect::check_and_store(s, &mut app).await?;
+    for app in apps {
         let d = decryptable(s, &app).await?;
         let checks = all_checks(&app, &d);
         items.push(DiagnosticItem {
