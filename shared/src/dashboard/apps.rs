@@ -63,7 +63,7 @@ const APP_FIELDS: &[(&str, Kind)] = &[
     ("secretKey", Kind::Secret),
     ("webhookSigningSecret", Kind::Secret),
     ("previousWebhookSigningSecret", Kind::Secret),
-    ("defaultCurrency", Kind::Text),
+    ("defaultCurrency", Kind::Code),
     ("isLive", Kind::Bool),
     ("active", Kind::Bool),
     ("isDefault", Kind::Bool),
@@ -177,6 +177,8 @@ async fn form_page(
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
     let status = form_status(&errors);
+    let values = serde_json::to_value(values).map_err(|e| Error::internal(e.to_string()))?;
+    let errors = form::secrets_to_retype(errors, &values);
     show(
         s,
         me,
@@ -270,14 +272,31 @@ pub async fn edit(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiRes
     let values = AppValues::from(&app);
     let mut res = form_page(s, &me, Some(app), values, None).await?;
     if let Some(n) = notice(req) {
-        // The saved app's page says so above the form.
+        // The saved app's page says so above the form, with the setup's next step.
+        let next = match req.query_param("notice") {
+            Some("app_saved") if me.role.can_edit() => next_after_app(s, &me).await?,
+            _ => String::new(),
+        };
         let body = String::from_utf8_lossy(&res.body).replace(
             "<!--notice-->",
-            &format!("<p class=\"notice\" role=\"status\">{n}</p>"),
+            &format!("<p class=\"notice\" role=\"status\">{n}{next}</p>"),
         );
         res.body = body.into();
     }
     Ok(res)
+}
+
+/// The button after an app is saved: a product to sell, or (with one) a test purchase.
+async fn next_after_app(s: &Services, me: &Signed) -> Result<String> {
+    let products = products::list_products(s, &me.caller(), ListQuery::first(1)).await?;
+    let (label, href) = if products.items.is_empty() {
+        ("Next: add a product", "/dashboard/products/new")
+    } else {
+        ("Next: make a test purchase", "/dashboard/test-purchase")
+    };
+    Ok(format!(
+        " <a class=\"btn primary\" href=\"{href}\" data-next>{label}</a>"
+    ))
 }
 
 /// `POST /dashboard/apps/{appId}`: `action=save` or `delete`.

@@ -49,6 +49,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             .unwrap_or_else(|e| panic!("dashboard template {name}: {e:#}"));
     }
     env.add_filter("when", when);
+    env.add_filter("label", |field: String| super::form::label_of(&field));
     env
 });
 
