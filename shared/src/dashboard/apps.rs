@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::form::{self, errors_of, form_status, Form, Kind};
-use super::licenses::without_key;
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{notice, render, show, web};
@@ -406,12 +405,14 @@ pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<Api
     let app = apps::get_app(s, &c, &event.app_id).await.ok();
     let mut issued = Vec::new();
     for id in &event.license_ids {
-        issued.push(without_key(licenses::get_license(s, &c, id).await?));
+        issued.push(licenses::get_license(s, &c, id).await?);
     }
     let settled = event.status != EventStatus::Received
         && issued
             .iter()
             .all(|l| l.email_status != EmailStatus::Pending);
+    let products = products::list_products(s, &c, first_200()).await?.items;
+    let issued = super::licenses::listed(issued, &products);
     let test_purchase = req.query_param("test").is_some();
     let ctx = context! {
         title => if test_purchase { "Test purchase" } else { "Stripe event" },

@@ -288,7 +288,7 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             steps => steps,
             remaining => remaining,
             events => recent_events.items,
-            licenses => licenses.items.into_iter().take(5).map(super::licenses::without_key).collect::<Vec<_>>(),
+            licenses => super::licenses::listed(licenses.items.into_iter().take(5).collect(), &products.items),
             products => products.items,
         },
     )

@@ -21,7 +21,8 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
 use crate::{Error, Result, Services};
 
-/// The form's values when the page opens.
+/// The form's values when the page opens: the default test app and the newest product (or the
+/// one the link names), the signed-in member as the buyer, so one click sends it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PurchaseValues<'a> {
@@ -49,6 +50,16 @@ async fn page_with(
         .filter(|a| !a.is_live && a.active)
         .collect();
     let products: Vec<_> = products.items.into_iter().filter(|p| !p.archived).collect();
+    let mut values = serde_json::to_value(values).map_err(|e| Error::internal(e.to_string()))?;
+    if values["appId"].is_null() {
+        let default = apps.iter().find(|a| a.is_default).or(apps.first());
+        values["appId"] = default.map(|a| a.id.clone()).into();
+    }
+    if values["productId"].is_null() {
+        // Timestamps are RFC 3339 in UTC: their text sorts as their time.
+        let newest = products.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
+        values["productId"] = newest.map(|p| p.id.clone()).into();
+    }
     show(
         s,
         me,
@@ -65,7 +76,7 @@ async fn page_with(
     )
 }
 
-/// `GET /dashboard/test-purchase`.
+/// `GET /dashboard/test-purchase` (`?productId=`: that product chosen).
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let email = me
