@@ -511,6 +511,67 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_form_with_several_bad_fields_lists_them_all_in_its_words() {
+        use crate::handlers::admin::products::{ProductInput, CREATE_REQUIRED};
+        let fields = [
+            ("name", Kind::Text),
+            ("price", Kind::Text),
+            ("trialDays", Kind::Number),
+            ("maxDevices", Kind::Number),
+            ("graceDays", Kind::Number),
+        ];
+        let f = form(&[
+            ("price", "1234567890123.00"),
+            ("trialDays", "seven"),
+            ("maxDevices", "99999999999"),
+            ("graceDays", "-1"),
+        ]);
+        let Err(Refused::Fields(errors)) =
+            input_all::<ProductInput>(f.body_and_errors(&fields), CREATE_REQUIRED)
+        else {
+            panic!("refused");
+        };
+        assert_eq!(errors["name"], "is required");
+        assert_eq!(
+            errors["price"],
+            "is too large (at most 12 digits before the decimal point)"
+        );
+        assert_eq!(errors["trialDays"], "must be a whole number (0 or more)");
+        assert_eq!(errors["maxDevices"], "is too large (at most 4294967295)");
+        assert_eq!(errors["graceDays"], "must be 0 or more");
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        // A good form is still the operation's input.
+        let ok = form(&[("name", "Pro"), ("price", "29.99")]);
+        let input: ProductInput = input_all(ok.body_and_errors(&fields), CREATE_REQUIRED).unwrap();
+        assert_eq!(input.name.as_deref(), Some("Pro"));
+    }
+
+    #[test]
+    fn messages_name_checkboxes_by_their_label_and_keys_by_their_real_fault() {
+        assert_eq!(
+            in_page_words("is a live-mode key but the app is a test app (set isLive: true for live keys)"),
+            "is a live-mode key but the app is a test app (tick “Is live” for live keys)"
+        );
+        use crate::handlers::admin::apps::{AppInput, CREATE_REQUIRED};
+        let short = form(&[("name", "Shop"), ("secretKey", "sk_test_1")])
+            .body(&[("name", Kind::Text), ("secretKey", Kind::Secret)])
+            .unwrap();
+        let Err(Error::Validation { field, message }) = input::<AppInput>(short, CREATE_REQUIRED)
+        else {
+            panic!("a short key is refused");
+        };
+        assert_eq!(field.as_deref(), Some("secretKey"));
+        assert!(message.starts_with("is too short"), "{message}");
+        // A typed secret comes back as a request to type it again.
+        let echoed = form(&[("secretKey", "sk_test_x"), ("name", "")]).echo(&["secretKey"]);
+        let errors = secrets_to_retype(Some(serde_json::json!({"name": "is required"})), &echoed);
+        assert!(errors.unwrap()["secretKey"]
+            .as_str()
+            .unwrap()
+            .starts_with("re-enter it"));
+    }
+
     /// The API's answer to `body` posted as JSON to a create (`required`) or an update.
     fn api_reading<T: DeserializeOwned + schemars::JsonSchema>(
         body: &Value,
