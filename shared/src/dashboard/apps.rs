@@ -416,7 +416,7 @@ pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<Api
     let test_purchase = req.query_param("test").is_some();
     let ctx = context! {
         title => if test_purchase { "Test purchase" } else { "Stripe event" },
-        nav => if test_purchase { "test" } else { "apps" },
+        nav => if test_purchase { "test" } else { "events" },
         event => event,
         app => app,
         licenses => issued,
