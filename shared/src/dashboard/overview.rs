@@ -291,6 +291,7 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .iter()
         .map(|l| (l.id.as_str(), l.email_status))
         .collect();
+    let no_apps = apps.items.is_empty();
     let steps = checklist(
         &apps.items,
         &products.items,
@@ -307,6 +308,7 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         context! {
             title => "Overview",
             nav => "overview",
+            apps => !no_apps,
             steps => steps,
             remaining => remaining,
             events => recent_events.items,
