@@ -413,6 +413,7 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     b.check_and_shoot("07-test-purchase-result").await;
+    b.shoot_section("issued-title", "07b-test-purchase-licenses").await;
     assert_eq!(
         stack.emails_to(&buyer).await.len(),
         1,
@@ -458,6 +459,7 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
         .await;
     b.wait_text("revoked").await;
     b.check_and_shoot("09-licenses").await;
+    b.shoot_section("licenses-table", "09b-licenses-table").await;
 
     // 6. The checklist now shows the work done.
     b.goto(&format!("{base}/dashboard")).await;

@@ -2125,6 +2125,24 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
     );
     assert!(form.body.contains(&format!("value=\"{owner}\"")));
     let app_id = between(&form.body, "<option value=\"", "\"").to_string();
+    let bad = d
+        .post(
+            "/dashboard/test-purchase",
+            &[
+                ("appId", &app_id),
+                ("productId", &product_id),
+                ("quantity", "0"),
+                ("email", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let summary = between(&bad.body, "id=\"error-summary\"", "</div>");
+    assert!(
+        summary.contains("Quantity</a>: must be a whole number from 1 to 10")
+            && summary.contains("Buyer email</a>: is not an email address"),
+        "{summary}"
+    );
     let sent = d
         .post(
             "/dashboard/test-purchase",
