@@ -413,7 +413,8 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     b.check_and_shoot("07-test-purchase-result").await;
-    b.shoot_section("issued-title", "07b-test-purchase-licenses").await;
+    b.shoot_section("issued-title", "07b-test-purchase-licenses")
+        .await;
     assert_eq!(
         stack.emails_to(&buyer).await.len(),
         1,
@@ -459,7 +460,8 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
         .await;
     b.wait_text("revoked").await;
     b.check_and_shoot("09-licenses").await;
-    b.shoot_section("licenses-table", "09b-licenses-table").await;
+    b.shoot_section("licenses-table", "09b-licenses-table")
+        .await;
 
     // 6. The checklist now shows the work done.
     b.goto(&format!("{base}/dashboard")).await;
@@ -748,7 +750,8 @@ async fn a_new_merchant_sells_in_ten_actions() {
     walk.open(&link).await;
     walk.click("button[name=choice]").await;
     b.wait_text("Connect your Stripe account").await;
-    walk.fill("#f-secretKey", "sk_test_51NewcoSecretKey0000").await;
+    walk.fill("#f-secretKey", "sk_test_51NewcoSecretKey0000")
+        .await;
     walk.click("form.connect button.primary").await;
     b.wait_text("Stripe app saved.").await;
     b.check_and_shoot("20-walk-app-connected").await;

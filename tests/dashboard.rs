@@ -2023,7 +2023,11 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
         ("name", "Name", "is required"),
         ("price", "Price", "is too large"),
         ("trialDays", "Trial days", "must be a whole number"),
-        ("maxDevices", "Device limit", "is too large (at most 4294967295)"),
+        (
+            "maxDevices",
+            "Device limit",
+            "is too large (at most 4294967295)",
+        ),
     ] {
         assert!(
             summary.contains(&format!("<a href=\"#f-{field}\">{label}</a>: {message}")),
@@ -2050,10 +2054,7 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
         .await;
     assert_eq!(page.status, 422, "{}", page.body);
     let summary = between(&page.body, "id=\"error-summary\"", "</div>");
-    assert!(
-        summary.contains("Secret key</a>: re-enter it"),
-        "{summary}"
-    );
+    assert!(summary.contains("Secret key</a>: re-enter it"), "{summary}");
     assert!(!page.body.contains("sk_test_51AcmeTestKey000"));
     let page = d
         .post(
@@ -2088,7 +2089,8 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
     assert_eq!(page.status, 303, "{}", page.body);
     let app_page = d.get(&page.location.unwrap()).await;
     assert!(
-        unescaped(&app_page.body).contains("href=\"/dashboard/products/new\" data-next>Next: add a product</a>"),
+        unescaped(&app_page.body)
+            .contains("href=\"/dashboard/products/new\" data-next>Next: add a product</a>"),
         "{}",
         app_page.body
     );
@@ -2113,8 +2115,9 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
     // The test purchase opens ready to send: the default app, the newest product, the member.
     let form = d.get("/dashboard/test-purchase").await;
     assert!(
-        form.body
-            .contains(&format!("<option value=\"{product_id}\" selected>Studio &lt;Pro&gt;</option>")),
+        form.body.contains(&format!(
+            "<option value=\"{product_id}\" selected>Studio &lt;Pro&gt;</option>"
+        )),
         "{}",
         form.body
     );
@@ -2163,8 +2166,16 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
         .chars()
         .map(|c| if c == '-' { '-' } else { '•' })
         .collect();
-    assert!(result.body.contains("Studio &lt;Pro&gt;"), "{}", result.body);
-    assert!(result.body.contains(&mask), "the key's shape: {}", result.body);
+    assert!(
+        result.body.contains("Studio &lt;Pro&gt;"),
+        "{}",
+        result.body
+    );
+    assert!(
+        result.body.contains(&mask),
+        "the key's shape: {}",
+        result.body
+    );
     assert!(unescaped(&result.body).contains(&format!(
         "action=\"/dashboard/licenses/{id}/key\" data-reveal=\"key-{id}\""
     )));
@@ -2173,23 +2184,43 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
     // Product names wherever licenses are listed.
     for path in ["/dashboard/licenses", "/dashboard"] {
         let list = d.get(path).await;
-        assert!(list.body.contains("<td>Studio &lt;Pro&gt;</td>"), "{path}: {}", list.body);
+        assert!(
+            list.body.contains("<td>Studio &lt;Pro&gt;</td>"),
+            "{path}: {}",
+            list.body
+        );
     }
 
     // The license page: the perpetual box as the license is, no resend once revoked.
     let path = format!("/dashboard/licenses/{id}");
     let page = d.get(&path).await;
     assert!(page.body.contains(&mask));
-    assert!(page.body.contains("name=\"perpetual\" value=\"on\" checked"), "perpetual");
+    assert!(
+        page.body
+            .contains("name=\"perpetual\" value=\"on\" checked"),
+        "perpetual"
+    );
     assert!(page.body.contains("value=\"resend\""));
     let both = d
-        .post(&path, &[("action", "save"), ("perpetual", "on"), ("expiresAt", "2031-01-31")])
+        .post(
+            &path,
+            &[
+                ("action", "save"),
+                ("perpetual", "on"),
+                ("expiresAt", "2031-01-31"),
+            ],
+        )
         .await;
     assert_eq!(both.status, 422, "a date and perpetual: {}", both.body);
-    let revoked = d.post(&path, &[("action", "revoke"), ("confirm", "yes")]).await;
+    let revoked = d
+        .post(&path, &[("action", "revoke"), ("confirm", "yes")])
+        .await;
     assert_eq!(revoked.status, 303, "{}", revoked.body);
     let page = d.get(&path).await;
-    assert!(!page.body.contains("value=\"resend\""), "no resend after revoke");
+    assert!(
+        !page.body.contains("value=\"resend\""),
+        "no resend after revoke"
+    );
     let resend = d.post(&path, &[("action", "resend")]).await;
     assert_eq!(resend.status, 409, "{}", resend.body);
     // Every destructive button asks in the page (the script), none by the browser's dialog.

@@ -154,7 +154,9 @@ impl Form {
             let value = match kind {
                 Kind::Bool => Some(Value::Bool(self.checked(name))),
                 Kind::Text => self.get(name).map(|v| Value::String(v.to_string())),
-                Kind::Code => self.get(name).map(|v| Value::String(v.to_ascii_lowercase())),
+                Kind::Code => self
+                    .get(name)
+                    .map(|v| Value::String(v.to_ascii_lowercase())),
                 Kind::Secret => self.get(name).map(|v| Value::String(v.to_string())),
                 Kind::Multiline => self
                     .raw(name)
@@ -200,11 +202,13 @@ impl Form {
 /// too large is "too large", not "not a number").
 fn whole_number(text: &str) -> std::result::Result<u32, String> {
     if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(if text.starts_with('-') && text[1..].bytes().all(|b| b.is_ascii_digit()) {
-            "must be 0 or more".into()
-        } else {
-            "must be a whole number (0 or more)".into()
-        });
+        return Err(
+            if text.starts_with('-') && text[1..].bytes().all(|b| b.is_ascii_digit()) {
+                "must be 0 or more".into()
+            } else {
+                "must be a whole number (0 or more)".into()
+            },
+        );
     }
     text.parse::<u32>()
         .map_err(|_| format!("is too large (at most {})", u32::MAX))
@@ -550,7 +554,9 @@ mod tests {
     #[test]
     fn messages_name_checkboxes_by_their_label_and_keys_by_their_real_fault() {
         assert_eq!(
-            in_page_words("is a live-mode key but the app is a test app (set isLive: true for live keys)"),
+            in_page_words(
+                "is a live-mode key but the app is a test app (set isLive: true for live keys)"
+            ),
             "is a live-mode key but the app is a test app (tick “Is live” for live keys)"
         );
         use crate::handlers::admin::apps::{AppInput, CREATE_REQUIRED};

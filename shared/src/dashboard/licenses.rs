@@ -17,8 +17,8 @@ use crate::domain::LicenseStatus;
 use crate::handlers::admin::licenses::{
     self as core, IssueInput, LicenseQuery, LicenseView, PatchInput, CREATE_REQUIRED,
 };
-use crate::handlers::admin::products::{self, ProductView};
 use crate::handlers::admin::plans;
+use crate::handlers::admin::products::{self, ProductView};
 use crate::handlers::validate;
 use crate::http::input::{bool_param, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};

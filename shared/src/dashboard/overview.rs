@@ -85,9 +85,7 @@ pub fn checklist(
         .iter()
         .find(|(_, email)| *email == EmailStatus::Sent);
     // The merchant's newest product (RFC 3339 UTC timestamps sort as text), named.
-    let newest = live
-        .iter()
-        .max_by(|a, b| a.created_at.cmp(&b.created_at));
+    let newest = live.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
     let product_link = match newest {
         Some(p) => format!("/dashboard/products/{}", p.id),
         None => "/dashboard/products/new".into(),

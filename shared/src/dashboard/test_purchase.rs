@@ -57,7 +57,9 @@ async fn page_with(
     }
     if values["productId"].is_null() {
         // Timestamps are RFC 3339 in UTC: their text sorts as their time.
-        let newest = products.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
+        let newest = products
+            .iter()
+            .max_by(|a, b| a.created_at.cmp(&b.created_at));
         values["productId"] = newest.map(|p| p.id.clone()).into();
     }
     show(

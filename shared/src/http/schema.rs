@@ -63,7 +63,10 @@ fn pattern_message(pattern: &str) -> String {
 fn precise_pattern_message(pattern: &str, value: &str) -> Option<String> {
     let keys: &[(&str, &[&str])] = &[
         (PUBLISHABLE_KEY, &["pk_test_", "pk_live_"]),
-        (SECRET_KEY, &["sk_test_", "sk_live_", "rk_test_", "rk_live_"]),
+        (
+            SECRET_KEY,
+            &["sk_test_", "sk_live_", "rk_test_", "rk_live_"],
+        ),
         (WEBHOOK_SECRET, &["whsec_"]),
     ];
     if let Some((_, prefixes)) = keys.iter().find(|(p, _)| *p == pattern) {
