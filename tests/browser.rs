@@ -320,6 +320,14 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
     b.wait_text("is a live-mode key but the app is a test app")
         .await;
     b.css("#f-secretKey-error").await;
+    // The summary at the top lists it, in the page's words, and has the focus.
+    b.wait_text("tick “Is live”").await;
+    assert_eq!(
+        b.js("return document.activeElement && document.activeElement.id;")
+            .await,
+        "error-summary"
+    );
+    b.check_and_shoot("03a-app-form-errors").await;
     b.fill("#f-secretKey", "sk_test_51AcmeTestKey000").await;
     b.click("button[value=save]").await;
     b.wait_text("Stripe app saved.").await;
