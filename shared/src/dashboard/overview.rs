@@ -112,7 +112,9 @@ pub fn checklist(
             "Stripe Dashboard › Developers › Webhooks",
             done(endpoint),
             match (ready, endpoint_app) {
-                (Some(a), _) => format!("“{}”'s webhook endpoint is confirmed (Ready).", a.name),
+                (Some(a), _) => {
+                    format!("The webhook endpoint of “{}” is confirmed (Ready).", a.name)
+                }
                 (None, Some(a)) => format!("A verified event arrived for “{}”.", a.name),
                 (None, None) if endpoint => "A verified event arrived.".to_string(),
                 (None, None) => match first_app {
