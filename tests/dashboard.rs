@@ -2035,6 +2035,13 @@ async fn a_new_merchants_pages_lead_to_the_next_step() {
         );
     }
     assert!(summary.contains("Check these 4 fields"), "{summary}");
+    // In the order the form shows them.
+    let at = |label: &str| summary.find(&format!(">{label}</a>")).unwrap();
+    assert!(
+        at("Name") < at("Price") && at("Price") < at("Trial days"),
+        "{summary}"
+    );
+    assert!(at("Trial days") < at("Device limit"), "{summary}");
     // The folded settings open when the form comes back with errors.
     assert!(page.body.contains("id=\"advanced\" open"), "{}", page.body);
 

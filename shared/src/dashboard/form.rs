@@ -402,6 +402,27 @@ pub fn label_of(field: &str) -> String {
         .map_or_else(|| field.to_string(), |(_, label)| label.to_string())
 }
 
+/// The fields of a form's errors in the order the forms show them ([`LABELS`]' order; the
+/// whole form's error, `_`, first), for the summary.
+pub fn in_form_order(mut fields: Vec<String>) -> Vec<String> {
+    let rank = |f: &str| {
+        if f == "_" {
+            return 0;
+        }
+        let f = if f.starts_with("prices.") {
+            "prices"
+        } else {
+            f
+        };
+        1 + LABELS
+            .iter()
+            .position(|(name, _)| *name == f)
+            .unwrap_or(LABELS.len())
+    };
+    fields.sort_by_key(|f| rank(f));
+    fields
+}
+
 /// A message in the page's words: a checkbox named by its JSON field (`set isLive: true`,
 /// `(isLive: true)`) becomes its label.
 pub fn in_page_words(message: &str) -> String {
