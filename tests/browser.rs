@@ -479,6 +479,20 @@ async fn a_merchant_completes_the_checklist_in_the_browser() {
         .await;
     assert!(done.as_u64().unwrap() >= 8, "{done} steps done");
     b.check_and_shoot("10-overview").await;
+    // At 375 px the navigation is one button naming the page; it opens the menu.
+    b.c.set_window_size(375, 812).await.unwrap();
+    b.click("details.nav-compact summary").await;
+    b.wait_text("Stripe event log").await;
+    let current = b
+        .js("return document.querySelector('details.nav-compact summary strong').innerText;")
+        .await;
+    assert_eq!(current, "Overview");
+    std::fs::write(
+        screenshots_dir().join("10b-menu-375.png"),
+        b.c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.c.set_window_size(1280, 1000).await.unwrap();
 
     // 7. Settings: invite a viewer.
     let viewer = format!("{}@example.com", unique("viewer"));
