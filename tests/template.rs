@@ -746,7 +746,8 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
     (
         "webhook",
         &["APP#*", "PRODUCT#*", "LICENSE#*", "TENANT#*"],
-        &["TENANT#*", "LICENSE#*"],
+        // APP#*: an app's `lastVerifiedEventAt` only (`dynamodb:Attributes`).
+        &["TENANT#*", "LICENSE#*", "APP#*"],
     ),
     (
         "checkout",
@@ -808,7 +809,8 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
     (
         "reconcile",
         &["APP#*", "PRODUCT#*", "LICENSE#*", "TENANT#*"],
-        &["TENANT#*", "LICENSE#*"],
+        // APP#*: an app's check with Stripe only (`dynamodb:Attributes`).
+        &["TENANT#*", "LICENSE#*", "APP#*"],
     ),
 ];
 

@@ -146,6 +146,9 @@ impl Error {
     /// The body of the contract. Server errors get a generic message.
     pub fn body(&self) -> ErrorBody {
         let message = match self {
+            Error::Upstream { service, .. } if *service == "stripe" => {
+                "Stripe could not be reached (or failed to answer); retry later.".to_string()
+            }
             Error::Upstream { service, .. } => {
                 format!("A service Keyhook depends on ({service}) is unavailable; retry later.")
             }

@@ -319,6 +319,7 @@ async fn add_apps(stack: &Stack, tenant: &str, count: usize, into: &mut HashMap<
             active: true,
             is_default: false,
             connect: Default::default(),
+            link: Default::default(),
             created_at: now,
             updated_at: now,
         };

@@ -5,7 +5,11 @@ the Rust tests. Standard library only.
 
 - POST /v1/checkout/sessions -> 200, a checkout.session built from the form;
 - GET  /v1/prices/{id}       -> Stripe's 404 (no recurring prices are registered here);
-- GET  /v1/events            -> an empty list.
+- GET  /v1/events            -> an empty list;
+- GET  /v1/account           -> Stripe's example account (any sk_/rk_ key is accepted);
+- GET/POST /v1/webhook_endpoints, GET/POST/DELETE /v1/webhook_endpoints/{id} -> endpoints kept
+  in memory (`secret` only in the create answer; Stripe's 404 for one not there), so connecting
+  an app by its key (POST /api/stripe/apps with a secretKey alone) works here as with Stripe.
 
 Usage: python3 fake_stripe.py PORT
 """
@@ -20,6 +24,9 @@ from urllib.parse import parse_qsl, urlparse
 
 OBJECTS = Path(__file__).resolve().parents[2] / "events" / "stripe" / "objects"
 SESSION = json.loads((OBJECTS / "checkout.session.json").read_text())
+ACCOUNT = json.loads((OBJECTS / "account.json").read_text())
+ENDPOINT = json.loads((OBJECTS / "webhook_endpoint.json").read_text())
+ENDPOINTS = {}
 
 
 def stripe_error(code, param, message):
@@ -40,8 +47,32 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def form(self):
+        length = int(self.headers.get("content-length") or 0)
+        return parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)
+
+    def endpoint_missing(self, endpoint_id):
+        return self.answer(404, stripe_error("resource_missing", "id", f"No such webhook endpoint: '{endpoint_id}'"))
+
+    def do_DELETE(self):
+        path = urlparse(self.path).path
+        endpoint_id = path.removeprefix("/v1/webhook_endpoints/")
+        if not path.startswith("/v1/webhook_endpoints/") or ENDPOINTS.pop(endpoint_id, None) is None:
+            return self.endpoint_missing(endpoint_id)
+        return self.answer(200, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
     def do_GET(self):
         path = urlparse(self.path).path
+        if path == "/v1/account":
+            return self.answer(200, ACCOUNT)
+        if path == "/v1/webhook_endpoints":
+            data = list(reversed(ENDPOINTS.values()))
+            return self.answer(200, {"object": "list", "url": path, "has_more": False, "data": data})
+        if path.startswith("/v1/webhook_endpoints/"):
+            endpoint_id = path.removeprefix("/v1/webhook_endpoints/")
+            if endpoint_id not in ENDPOINTS:
+                return self.endpoint_missing(endpoint_id)
+            return self.answer(200, ENDPOINTS[endpoint_id])
         if path == "/v1/events":
             return self.answer(200, {"object": "list", "url": "/v1/events", "has_more": False, "data": []})
         if path.startswith("/v1/prices/"):
@@ -50,9 +81,31 @@ class Handler(BaseHTTPRequestHandler):
         return self.answer(404, stripe_error("resource_missing", None, f"Unrecognized request URL (GET: {path})"))
 
     def do_POST(self):
-        length = int(self.headers.get("content-length") or 0)
-        form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+        pairs = self.form()
+        form = dict(pairs)
         path = urlparse(self.path).path
+        if path.startswith("/v1/webhook_endpoints"):
+            events = [v for k, v in pairs if k == "enabled_events[]"]
+            metadata = {k[len("metadata["):-1]: v for k, v in pairs if k.startswith("metadata[")}
+            if path == "/v1/webhook_endpoints":
+                endpoint = dict(ENDPOINT)
+                endpoint.update(id="we_" + secrets.token_hex(12), url=form.get("url"), enabled_events=events,
+                                description=form.get("description"), metadata=metadata, created=int(time.time()))
+                ENDPOINTS[endpoint["id"]] = endpoint
+                return self.answer(200, dict(endpoint, secret="whsec_" + secrets.token_hex(16)))
+            endpoint_id = path.removeprefix("/v1/webhook_endpoints/")
+            if endpoint_id not in ENDPOINTS:
+                return self.endpoint_missing(endpoint_id)
+            endpoint = ENDPOINTS[endpoint_id]
+            for key in ("url", "description"):
+                if key in form:
+                    endpoint[key] = form[key]
+            if events:
+                endpoint["enabled_events"] = events
+            if "disabled" in form:
+                endpoint["status"] = "disabled" if form["disabled"] == "true" else "enabled"
+            endpoint["metadata"] = dict(endpoint.get("metadata") or {}, **metadata)
+            return self.answer(200, endpoint)
         if path != "/v1/checkout/sessions":
             return self.answer(404, stripe_error("resource_missing", None, f"Unrecognized request URL (POST: {path})"))
         if "line_items[0][price]" in form:

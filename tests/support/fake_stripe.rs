@@ -11,7 +11,8 @@
 //!   `customer` and `return_url`;
 //! - `GET /v1/events` → the events registered with [`FakeStripe::event`], as Stripe lists them:
 //!   newest first, `created[gte]`/`created[lte]` and `types[]` filters, `limit` and
-//!   `starting_after` pages with `has_more`.
+//!   `starting_after` pages with `has_more`;
+//! - accounts and webhook endpoints: see `fake_stripe_connect`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,8 @@ pub struct FakeStripe {
     pub server: MockServer,
     prices: Arc<Mutex<HashMap<String, Value>>>,
     events: Arc<Mutex<Vec<Value>>>,
+    /// Accounts and webhook endpoints (`fake_stripe_connect`).
+    pub(crate) connect: Arc<super::fake_stripe_connect::ConnectState>,
 }
 
 /// Lists events as `GET /v1/events` does.
@@ -254,10 +257,12 @@ impl FakeStripe {
             .with_priority(DEFAULT_PRIORITY)
             .mount(&server)
             .await;
+        let connect = super::fake_stripe_connect::mount(&server, DEFAULT_PRIORITY).await;
         FakeStripe {
             server,
             prices,
             events,
+            connect,
         }
     }
 

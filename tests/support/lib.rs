@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod dates;
 pub mod dynamo_responder;
 pub mod fake_stripe;
+pub mod fake_stripe_connect;
 pub mod figures;
 pub mod merchant;
 pub mod portal;

@@ -300,9 +300,10 @@ operations! {
             O::new("List Stripe apps", "stripe apps", Token).list::<apps::AppView>(g, &[]);
         CreateApp: POST "/api/stripe/apps" [idempotent]
             => admin::apps::create(s, req),
-            O::new("Register a Stripe app (secrets are write-only)", "stripe apps", Token)
+            O::new("Register a Stripe app (secrets are write-only). A `secretKey` without `webhookSigningSecret` connects it: Keyhook checks the key with Stripe and makes the webhook endpoint in the account itself; what it could not do is a failing check (`status` partial).", "stripe apps", Token)
                 .body_requiring::<apps::AppInput>(g, apps::CREATE_REQUIRED)
                 .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`).")
+                .error(502, "Stripe could not be reached to connect the key (`upstream_unavailable`); the manual path (with `webhookSigningSecret`) does not call Stripe.")
                 .created::<apps::AppView>(g);
         GetApp: GET "/api/stripe/apps/{appId}"
             => admin::apps::get(s, req, p.get("appId")),
@@ -312,13 +313,20 @@ operations! {
             O::new("Update a Stripe app (absent fields keep their value; \"\" removes a secret)", "stripe apps", Token)
                 .body::<apps::AppInput>(g)
                 .ok::<apps::AppView>(g)
-                .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`).");
+                .error(409, "A key's mode (test/live) is not the app's (`isLive`), or `defaultCurrency` is not an active currency (`conflict`).")
+                .error(502, "Stripe could not be reached to reconnect a new `secretKey` (`upstream_unavailable`).");
+        RepairApp: POST "/api/stripe/apps/{appId}/repair"
+            => admin::apps::repair(s, req, p.get("appId")),
+            O::new("Repair the app's webhook endpoint in Stripe through its secret key (its events, enabled, its URL; a new endpoint and signing secret when it is gone) and check the app again", "stripe apps", Token)
+                .ok::<apps::AppView>(g)
+                .error(422, "The app has no secret key, or Stripe refuses it (`validation_failed`, field `secretKey`).")
+                .error(502, "Stripe could not be reached (`upstream_unavailable`).");
         DeleteApp: DELETE "/api/stripe/apps/{appId}"
             => admin::apps::delete(s, req, p.get("appId")),
             O::new("Delete a Stripe app", "stripe apps", Token).no_content();
         Diagnostics: GET "/api/stripe/diagnostics"
             => admin::apps::diagnostics(s, req),
-            O::new("Whether each app's secrets decrypt", "stripe apps", Token).ok::<apps::Diagnostics>(g);
+            O::new("Each app checked with Stripe now: whether the key is accepted, the webhook endpoint exists, is enabled and sends every needed event, the signing secret is stored and an event verified (results stored on the apps)", "stripe apps", Token).ok::<apps::Diagnostics>(g);
         ListEvents: GET "/api/stripe/events"
             => admin::events::list(s, req),
             O::new("The Stripe event log, newest first", "event log", Token)

@@ -10,6 +10,9 @@
 //! Idempotent: processing is (recorded events are duplicates), so a second run changes nothing.
 //! A per-app watermark keeps runs small: each lists from its last run's end (less an overlap)
 //! to a few minutes ago (events still in flight as webhooks are left to their webhook).
+//!
+//! Each run also checks the app with Stripe (`stripe_connect::check_and_store`), so an
+//! endpoint deleted or disabled in Stripe turns the app Partial without anyone asking.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -18,24 +21,14 @@ use tracing::Instrument;
 
 use crate::domain::{EventSource, EventStatus, StripeApp};
 use crate::handlers::webhook::{self, stripe_reads};
+use crate::services::stripe_connect;
 use crate::store::reconcile_marks::ReconcileMark;
 use crate::stripe::client::Form;
 use crate::stripe::Event;
 use crate::{Error, Result, Services};
 
-/// The event types Keyhook processes (what `process` in `handlers::webhook` dispatches on).
-pub const HANDLED_TYPES: [&str; 10] = [
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "payment_intent.succeeded",
-    "invoice.paid",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "charge.refunded",
-    "charge.dispute.created",
-];
+/// The event types Keyhook processes (the one list: [`stripe_events::HANDLED`]).
+pub use crate::domain::stripe_events::HANDLED as HANDLED_TYPES;
 
 /// Events younger than this are left to their webhook (Stripe sends it within seconds).
 pub const SETTLE: Duration = Duration::minutes(5);
@@ -117,6 +110,11 @@ async fn run_app(s: &Services, app: &StripeApp, since: Option<OffsetDateTime>) -
         skipped: None,
         error: None,
     };
+    // What Stripe says of the app now (a failure here is the check's, never the run's).
+    let mut checked = app.clone();
+    if let Err(e) = stripe_connect::check_and_store(s, &mut checked).await {
+        tracing::warn!(error = %e, "could not check the app with Stripe");
+    }
     if let Err(e) = reconcile_window(s, app, from, to, &mut run).await {
         tracing::error!(error = %e, "reconciliation stopped; the watermark stays");
         run.error = Some(e.to_string());

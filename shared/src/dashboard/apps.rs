@@ -24,37 +24,9 @@ use crate::http::input::{ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{Error, Result, Services};
 
-/// The events to select on Stripe's webhook endpoint, grouped by what they are for: exactly
-/// the types the webhook handler acts on.
-pub const STRIPE_EVENTS: &[(&str, &[&str])] = &[
-    (
-        "Every integration",
-        &[
-            "checkout.session.completed",
-            "payment_intent.succeeded",
-            "invoice.paid",
-        ],
-    ),
-    (
-        "Subscriptions",
-        &[
-            "customer.subscription.created",
-            "customer.subscription.updated",
-            "customer.subscription.deleted",
-        ],
-    ),
-    (
-        "Refunds and disputes",
-        &["charge.refunded", "charge.dispute.created"],
-    ),
-    (
-        "Delayed payment methods (bank debits)",
-        &[
-            "checkout.session.async_payment_succeeded",
-            "checkout.session.async_payment_failed",
-        ],
-    ),
-];
+/// The events to select on Stripe's webhook endpoint (the manual path), grouped: exactly the
+/// types the webhook handler acts on.
+use crate::domain::stripe_events::GROUPS as STRIPE_EVENTS;
 
 const APP_FIELDS: &[(&str, Kind)] = &[
     ("name", Kind::Text),
@@ -82,9 +54,9 @@ fn first_200() -> ListQuery {
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let c = me.caller();
-    let (apps, diagnostics, mappings, products, currencies) = futures::try_join!(
+    // Each app shows its last check (stored): the page never waits on Stripe; Re-check asks.
+    let (apps, mappings, products, currencies) = futures::try_join!(
         apps::list_apps(s, &c, first_200()),
-        apps::get_diagnostics(s, &c),
         price_mappings::list_price_mappings(
             s,
             &c,
@@ -138,7 +110,6 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             nav => "apps",
             notice => notice(req),
             apps => apps.items,
-            diagnostics => diagnostics.items,
             mappings => mappings.items,
             products => products.items,
             active_currencies => codes(active_currencies),
@@ -178,6 +149,9 @@ async fn form_page(
     let status = form_status(&errors);
     let values = serde_json::to_value(values).map_err(|e| Error::internal(e.to_string()))?;
     let errors = form::secrets_to_retype(errors, &values);
+    let can_repair = app
+        .as_ref()
+        .is_some_and(|a| a.has_secret && a.checks.iter().any(|c| !c.ok && c.repairable));
     show(
         s,
         me,
@@ -187,6 +161,7 @@ async fn form_page(
             title => if app.is_some() { "Edit Stripe app" } else { "Add a Stripe app" },
             nav => "apps",
             app => app,
+            can_repair => can_repair,
             values => values,
             errors => errors,
             currencies => active_currencies(s, &me.caller()).await?,
@@ -231,7 +206,8 @@ pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     me.must_edit()?;
     let values = AppValues {
-        default_currency: "usd".into(),
+        // Empty: the Stripe account's.
+        default_currency: String::new(),
         active: on(true),
         is_default: on(true),
         ..AppValues::default()
@@ -244,15 +220,48 @@ fn input(form: &Form, required: &[&str]) -> Result<AppInput> {
     form::input(form.body(APP_FIELDS)?, required)
 }
 
+/// The new-app form as the API's app input: the secret key is what the page asks for (the
+/// rest is optional: Stripe's account names the app and gives its currency); the mode follows
+/// the key unless the form's `mode` says (a post without `mode` reads the `isLive` checkbox).
+fn new_app_input(form: &Form) -> Result<AppInput> {
+    if form.get("secretKey").is_none_or(|k| k.trim().is_empty()) {
+        return Err(Error::validation(
+            "secretKey",
+            "is required: paste the secret key (sk_… or a restricted rk_…) from Stripe › Developers › API keys",
+        ));
+    }
+    let mut input = input(form, apps::CREATE_REQUIRED)?;
+    match form.get("mode") {
+        Some("live") => input.is_live = Some(true),
+        Some("test") => input.is_live = Some(false),
+        Some(_) => input.is_live = None,
+        None => {}
+    }
+    Ok(input)
+}
+
+/// Stripe out of reach while connecting: said at the key, with the way that needs no Stripe.
+fn at_the_key(e: Error) -> Error {
+    match e {
+        Error::Upstream {
+            service: "stripe", ..
+        } => Error::validation(
+            "secretKey",
+            "Stripe could not be reached to check this key: try again, or give the webhook signing secret too (Advanced / manual setup), which saves the app without calling Stripe",
+        ),
+        e => e,
+    }
+}
+
 /// `POST /dashboard/apps`.
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let result = match input(&form, apps::CREATE_REQUIRED) {
+    let result = match new_app_input(&form) {
         Ok(input) => apps::create_app(s, &me.caller(), input).await,
         Err(e) => Err(e),
     };
-    match result {
+    match result.map_err(at_the_key) {
         Ok(app) => Ok(web::redirect(&format!(
             "/dashboard/apps/{}?notice=app_saved",
             app.id
@@ -298,22 +307,31 @@ async fn next_after_app(s: &Services, me: &Signed) -> Result<String> {
     ))
 }
 
-/// `POST /dashboard/apps/{appId}`: `action=save` or `delete`.
+/// `POST /dashboard/apps/{appId}`: `action=save`, `delete`, `repair` (the webhook endpoint in
+/// Stripe) or `recheck` (ask Stripe now).
 pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
     let c = me.caller();
-    if form.action() == "delete" {
-        apps::delete_app(s, &c, app_id).await?;
-        return Ok(web::redirect("/dashboard/apps?notice=app_deleted"));
-    }
-    let result = match input(&form, &[]) {
-        Ok(input) => apps::update_app(s, &c, app_id, input).await,
-        Err(e) => Err(e),
+    let (result, notice) = match form.action() {
+        "delete" => {
+            apps::delete_app(s, &c, app_id).await?;
+            return Ok(web::redirect("/dashboard/apps?notice=app_deleted"));
+        }
+        // The same operations as `POST /api/stripe/apps/{appId}/repair` and diagnostics.
+        "repair" => (apps::repair_app(s, &c, app_id).await, "app_repaired"),
+        "recheck" => (apps::recheck_app(s, &c, app_id).await, "app_checked"),
+        _ => {
+            let result = match input(&form, &[]) {
+                Ok(input) => apps::update_app(s, &c, app_id, input).await,
+                Err(e) => Err(e),
+            };
+            (result, "app_saved")
+        }
     };
-    match result {
+    match result.map_err(at_the_key) {
         Ok(_) => Ok(web::redirect(&format!(
-            "/dashboard/apps/{}?notice=app_saved",
+            "/dashboard/apps/{}?notice={notice}",
             enc(app_id)
         ))),
         Err(e) => match errors_of(&e) {

@@ -638,7 +638,7 @@ mod tests {
         for (pairs, required) in [
             (&[("publishableKey", "nope")][..], &[][..]),
             (&[("name", long_name.as_str())][..], &[][..]),
-            (&[("publishableKey", "pk_test_abcdef")][..], CREATE_REQUIRED),
+            (&[("secretKey", "whsec_abcdef")][..], CREATE_REQUIRED),
         ] {
             let body = form(pairs).body(&fields).unwrap();
             let (

@@ -119,6 +119,8 @@ pub(crate) struct NextStep {
 pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {
     Some(match req.query_param("notice")? {
         "app_saved" => "Stripe app saved.",
+        "app_repaired" => "Webhook endpoint repaired in Stripe; the app was checked again.",
+        "app_checked" => "Checked with Stripe just now.",
         "app_deleted" => "Stripe app deleted.",
         "mapping_saved" => "Price mapping saved.",
         "mapping_deleted" => "Price mapping deleted.",

@@ -206,7 +206,7 @@ async fn send(
         source_ip: req.source_ip,
         request_id: req.request_id.clone(),
     };
-    let res = Box::pin(webhook::receive(s, &delivery, Some(&app.app_id)))
+    let res = Box::pin(webhook::receive_own(s, &delivery, &app.app_id))
         .await
         .map_err(|e| match e {
             // The delivery's refusal (a bad signature, a payload the app refuses) concerns the app.

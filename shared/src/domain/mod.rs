@@ -23,6 +23,7 @@ pub mod purchase;
 pub mod self_service;
 pub mod signing_key;
 pub mod stripe_app;
+pub mod stripe_events;
 pub mod subscription;
 pub mod tenant;
 pub mod validation;

@@ -26,6 +26,9 @@ pub struct StripeApp {
     /// Which Stripe Connect events the app accepts (none unless configured).
     #[serde(default)]
     pub connect: ConnectSettings,
+    /// What Keyhook knows of the app's Stripe side (account, endpoint, last check).
+    #[serde(default, flatten)]
+    pub link: StripeLink,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -73,7 +76,86 @@ impl ConnectSettings {
     }
 }
 
-/// The contract's readiness of an app, computed from whether its secrets actually decrypt.
+/// What Keyhook knows of an app's Stripe side. Stored flat on the app (older apps have none
+/// of these attributes: all default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeLink {
+    /// The Stripe account (`acct_…`) the secret key belongs to, as Stripe said.
+    #[serde(default)]
+    pub stripe_account_id: Option<String>,
+    /// The webhook endpoint (`we_…`) Keyhook created in that account; none on the manual path.
+    #[serde(default)]
+    pub webhook_endpoint_id: Option<String>,
+    /// When the last check with Stripe ran, and what it found ([`AppCheck`]s about the key and
+    /// the endpoint; the local ones are computed when shown).
+    #[serde(default, with = "serde_ts::option")]
+    pub checked_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub checks: Vec<AppCheck>,
+    /// When an event Stripe sent for this app last verified with its signing secret (noted at
+    /// most once per [`VERIFIED_EVENT_NOTE_EVERY`]).
+    #[serde(default, with = "serde_ts::option")]
+    pub last_verified_event_at: Option<OffsetDateTime>,
+}
+
+/// How often a verified event's time is written on its app (a write per event would cost a
+/// write per sale).
+pub const VERIFIED_EVENT_NOTE_EVERY: time::Duration = time::Duration::hours(1);
+
+/// What one check of an app is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckCode {
+    /// Stripe accepts the secret key (and could be asked).
+    SecretKey,
+    /// The webhook endpoint exists in Stripe, at the app's own URL (or can be made).
+    WebhookEndpoint,
+    /// The endpoint is enabled.
+    EndpointEnabled,
+    /// The endpoint subscribes to every event type Keyhook handles.
+    EndpointEvents,
+    /// A webhook signing secret is stored and opens.
+    SigningSecret,
+    /// An event signed by Stripe verified with that secret.
+    VerifiedEvent,
+}
+
+/// One check of an app: what, whether it passed, and in words what it found (and, when it
+/// failed, what to do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppCheck {
+    pub code: CheckCode,
+    pub ok: bool,
+    pub message: String,
+    /// `POST /api/stripe/apps/{appId}/repair` can fix it (a missing, disabled or outdated
+    /// endpoint, or a missing secret, when the key may manage endpoints).
+    #[serde(default)]
+    pub repairable: bool,
+}
+
+impl AppCheck {
+    pub fn ok(code: CheckCode, message: impl Into<String>) -> Self {
+        AppCheck {
+            code,
+            ok: true,
+            message: message.into(),
+            repairable: false,
+        }
+    }
+
+    pub fn failed(code: CheckCode, message: impl Into<String>, repairable: bool) -> Self {
+        AppCheck {
+            code,
+            ok: false,
+            message: message.into(),
+            repairable,
+        }
+    }
+}
+
+/// The contract's readiness of an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppStatus {
@@ -83,11 +165,15 @@ pub enum AppStatus {
 }
 
 impl AppStatus {
-    pub fn from_decryptable(secret_key: bool, webhook_secret: bool) -> Self {
-        match (secret_key, webhook_secret) {
-            (true, true) => AppStatus::Ready,
-            (true, false) => AppStatus::Partial,
-            (false, _) => AppStatus::NotConfigured,
+    /// Not configured without a secret key that opens; Ready when every check passed (so never
+    /// before Stripe was asked); else Partial.
+    pub fn from_checks(secret_key: bool, checks: &[AppCheck]) -> Self {
+        if !secret_key {
+            AppStatus::NotConfigured
+        } else if !checks.is_empty() && checks.iter().all(|c| c.ok) {
+            AppStatus::Ready
+        } else {
+            AppStatus::Partial
         }
     }
 }
@@ -102,6 +188,22 @@ pub mod fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ready_only_when_every_check_passed() {
+        let ok = AppCheck::ok(CheckCode::SecretKey, "accepted");
+        let bad = AppCheck::failed(CheckCode::VerifiedEvent, "none yet", false);
+        assert_eq!(
+            AppStatus::from_checks(false, std::slice::from_ref(&ok)),
+            AppStatus::NotConfigured
+        );
+        assert_eq!(AppStatus::from_checks(true, &[]), AppStatus::Partial);
+        assert_eq!(
+            AppStatus::from_checks(true, &[ok.clone(), bad]),
+            AppStatus::Partial
+        );
+        assert_eq!(AppStatus::from_checks(true, &[ok]), AppStatus::Ready);
+    }
 
     #[test]
     fn connect_events_are_accepted_only_as_configured() {

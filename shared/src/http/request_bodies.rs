@@ -33,7 +33,7 @@ struct Body0;
 struct Body1;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.apps.AppInput+name.json",
+    path = "openapi/bodies/admin.currencies.CurrencyInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -41,7 +41,7 @@ struct Body1;
 struct Body2;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.currencies.CurrencyInput.json",
+    path = "openapi/bodies/admin.currencies.CurrencyInput+code.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -49,7 +49,7 @@ struct Body2;
 struct Body3;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.currencies.CurrencyInput+code.json",
+    path = "openapi/bodies/admin.license_import.ImportInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -57,7 +57,7 @@ struct Body3;
 struct Body4;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.license_import.ImportInput.json",
+    path = "openapi/bodies/admin.licenses.IssueInput+productId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -65,7 +65,7 @@ struct Body4;
 struct Body5;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.licenses.IssueInput+productId.json",
+    path = "openapi/bodies/admin.licenses.PatchInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -73,7 +73,7 @@ struct Body5;
 struct Body6;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.licenses.PatchInput.json",
+    path = "openapi/bodies/admin.plans.PlanInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -81,7 +81,7 @@ struct Body6;
 struct Body7;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.plans.PlanInput.json",
+    path = "openapi/bodies/admin.plans.PlanInput+productId+name+days.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -89,7 +89,7 @@ struct Body7;
 struct Body8;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.plans.PlanInput+productId+name+days.json",
+    path = "openapi/bodies/admin.portal_settings.PortalSettingsInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -97,7 +97,7 @@ struct Body8;
 struct Body9;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.portal_settings.PortalSettingsInput.json",
+    path = "openapi/bodies/admin.price_mappings.PriceMappingInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -105,7 +105,7 @@ struct Body9;
 struct Body10;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.price_mappings.PriceMappingInput.json",
+    path = "openapi/bodies/admin.price_mappings.PriceMappingInput+appId+productId+stripePriceId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -113,7 +113,7 @@ struct Body10;
 struct Body11;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.price_mappings.PriceMappingInput+appId+productId+stripePriceId.json",
+    path = "openapi/bodies/admin.products.ProductInput.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -121,7 +121,7 @@ struct Body11;
 struct Body12;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.products.ProductInput.json",
+    path = "openapi/bodies/admin.products.ProductInput+name.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -129,7 +129,7 @@ struct Body12;
 struct Body13;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.products.ProductInput+name.json",
+    path = "openapi/bodies/admin.tokens.TokenInput+name.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -137,7 +137,7 @@ struct Body13;
 struct Body14;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.tokens.TokenInput+name.json",
+    path = "openapi/bodies/admin.webhook_endpoints.EndpointInput+url.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -145,7 +145,7 @@ struct Body14;
 struct Body15;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.webhook_endpoints.EndpointInput+url.json",
+    path = "openapi/bodies/admin.webhook_endpoints.EndpointUpdate.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -153,7 +153,7 @@ struct Body15;
 struct Body16;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/admin.webhook_endpoints.EndpointUpdate.json",
+    path = "openapi/bodies/checkout.request.CheckoutInput+productId+successUrl+cancelUrl.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -161,7 +161,7 @@ struct Body16;
 struct Body17;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/checkout.request.CheckoutInput+productId+successUrl+cancelUrl.json",
+    path = "openapi/bodies/validate.input.Body+licenseKey+productId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -169,7 +169,7 @@ struct Body17;
 struct Body18;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/validate.input.Body+licenseKey+productId.json",
+    path = "openapi/bodies/validate.input.Body+licenseKey+productId+deviceId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -177,20 +177,12 @@ struct Body18;
 struct Body19;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/validate.input.Body+licenseKey+productId+deviceId.json",
-    validate_formats = true,
-    pattern_options = { engine = regex },
-    methods = { validate = false }
-)]
-struct Body20;
-
-#[jsonschema::validator(
     path = "openapi/bodies/validate.input.Body+productId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
 )]
-struct Body21;
+struct Body20;
 
 /// The first error of `body` against the published schema of a body of type `type_id` (its
 /// `schemars` schema id) with `required` fields: `Some(None)` when it is valid, `None` when no
@@ -203,26 +195,25 @@ pub(crate) fn first_error<'b>(
     Some(match (type_id, required) {
         ("AnyValue", []) => first_error!(Body0, body),
         ("keyhook_shared::handlers::admin::apps::AppInput", []) => first_error!(Body1, body),
-        ("keyhook_shared::handlers::admin::apps::AppInput", ["name"]) => first_error!(Body2, body),
-        ("keyhook_shared::handlers::admin::currencies::CurrencyInput", []) => first_error!(Body3, body),
-        ("keyhook_shared::handlers::admin::currencies::CurrencyInput", ["code"]) => first_error!(Body4, body),
-        ("keyhook_shared::handlers::admin::license_import::ImportInput", []) => first_error!(Body5, body),
-        ("keyhook_shared::handlers::admin::licenses::IssueInput", ["productId"]) => first_error!(Body6, body),
-        ("keyhook_shared::handlers::admin::licenses::PatchInput", []) => first_error!(Body7, body),
-        ("keyhook_shared::handlers::admin::plans::PlanInput", []) => first_error!(Body8, body),
-        ("keyhook_shared::handlers::admin::plans::PlanInput", ["productId", "name", "days"]) => first_error!(Body9, body),
-        ("keyhook_shared::handlers::admin::portal_settings::PortalSettingsInput", []) => first_error!(Body10, body),
-        ("keyhook_shared::handlers::admin::price_mappings::PriceMappingInput", []) => first_error!(Body11, body),
-        ("keyhook_shared::handlers::admin::price_mappings::PriceMappingInput", ["appId", "productId", "stripePriceId"]) => first_error!(Body12, body),
-        ("keyhook_shared::handlers::admin::products::ProductInput", []) => first_error!(Body13, body),
-        ("keyhook_shared::handlers::admin::products::ProductInput", ["name"]) => first_error!(Body14, body),
-        ("keyhook_shared::handlers::admin::tokens::TokenInput", ["name"]) => first_error!(Body15, body),
-        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointInput", ["url"]) => first_error!(Body16, body),
-        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointUpdate", []) => first_error!(Body17, body),
-        ("keyhook_shared::handlers::checkout::request::CheckoutInput", ["productId", "successUrl", "cancelUrl"]) => first_error!(Body18, body),
-        ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId"]) => first_error!(Body19, body),
-        ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId", "deviceId"]) => first_error!(Body20, body),
-        ("keyhook_shared::handlers::validate::input::Body", ["productId"]) => first_error!(Body21, body),
+        ("keyhook_shared::handlers::admin::currencies::CurrencyInput", []) => first_error!(Body2, body),
+        ("keyhook_shared::handlers::admin::currencies::CurrencyInput", ["code"]) => first_error!(Body3, body),
+        ("keyhook_shared::handlers::admin::license_import::ImportInput", []) => first_error!(Body4, body),
+        ("keyhook_shared::handlers::admin::licenses::IssueInput", ["productId"]) => first_error!(Body5, body),
+        ("keyhook_shared::handlers::admin::licenses::PatchInput", []) => first_error!(Body6, body),
+        ("keyhook_shared::handlers::admin::plans::PlanInput", []) => first_error!(Body7, body),
+        ("keyhook_shared::handlers::admin::plans::PlanInput", ["productId", "name", "days"]) => first_error!(Body8, body),
+        ("keyhook_shared::handlers::admin::portal_settings::PortalSettingsInput", []) => first_error!(Body9, body),
+        ("keyhook_shared::handlers::admin::price_mappings::PriceMappingInput", []) => first_error!(Body10, body),
+        ("keyhook_shared::handlers::admin::price_mappings::PriceMappingInput", ["appId", "productId", "stripePriceId"]) => first_error!(Body11, body),
+        ("keyhook_shared::handlers::admin::products::ProductInput", []) => first_error!(Body12, body),
+        ("keyhook_shared::handlers::admin::products::ProductInput", ["name"]) => first_error!(Body13, body),
+        ("keyhook_shared::handlers::admin::tokens::TokenInput", ["name"]) => first_error!(Body14, body),
+        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointInput", ["url"]) => first_error!(Body15, body),
+        ("keyhook_shared::handlers::admin::webhook_endpoints::EndpointUpdate", []) => first_error!(Body16, body),
+        ("keyhook_shared::handlers::checkout::request::CheckoutInput", ["productId", "successUrl", "cancelUrl"]) => first_error!(Body17, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId"]) => first_error!(Body18, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId", "deviceId"]) => first_error!(Body19, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["productId"]) => first_error!(Body20, body),
         _ => return None,
     })
 }

@@ -45,3 +45,28 @@ pub async fn open(s: &Services, app: &StripeApp, which: AppSecret) -> Result<Opt
     };
     s.keyring.open_secret(ctx, sealed).await
 }
+
+/// Seals `value` as the app's `which` secret (bound to the tenant, the app and the field).
+pub async fn seal(s: &Services, app: &StripeApp, which: AppSecret, value: &str) -> Result<String> {
+    let ctx = SealContext {
+        tenant_id: &app.tenant_id,
+        owner: &app.id,
+        field: which.field(),
+    };
+    s.keyring.seal(ctx, value.as_bytes()).await
+}
+
+/// Opens a sealed value of the app's `which` field that is not (or no longer) on the app.
+pub async fn open_sealed(
+    s: &Services,
+    app: &StripeApp,
+    which: AppSecret,
+    sealed: &str,
+) -> Result<Option<Secret>> {
+    let ctx = SealContext {
+        tenant_id: &app.tenant_id,
+        owner: &app.id,
+        field: which.field(),
+    };
+    s.keyring.open_secret(ctx, sealed).await
+}

@@ -77,6 +77,51 @@ impl Store {
         applied(result)
     }
 
+    /// Writes the result of a check with Stripe on an app (only those attributes, so a check
+    /// never undoes an edit made meanwhile). `Ok(false)` when the app is gone.
+    pub async fn set_app_checks(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+        checked_at: time::OffsetDateTime,
+        checks: &[crate::domain::stripe_app::AppCheck],
+    ) -> Result<bool> {
+        let checks = serde_dynamo::to_attribute_value(checks)
+            .map_err(|e| crate::Error::internal(format!("writing checks: {e}")))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(table_keys::app(app_id))))
+            .update_expression("SET checkedAt = :at, checks = :c")
+            .condition_expression("attribute_exists(pk) AND tenantId = :t")
+            .expression_attribute_values(":at", AttributeValue::S(crate::time::format(checked_at)))
+            .expression_attribute_values(":c", checks)
+            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .send()
+            .await;
+        applied(result)
+    }
+
+    /// Notes that an event Stripe sent for the app verified (its time only).
+    pub async fn note_app_verified_event(
+        &self,
+        app_id: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(table_keys::app(app_id))))
+            .update_expression("SET lastVerifiedEventAt = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", AttributeValue::S(crate::time::format(at)))
+            .send()
+            .await;
+        applied(result)
+    }
+
     pub async fn delete_app(&self, tenant_id: &str, app_id: &str) -> Result<bool> {
         self.delete_owned(table_keys::app(app_id), tenant_id).await
     }
@@ -205,6 +250,7 @@ mod tests {
             active: true,
             is_default: true,
             connect: ConnectSettings::default(),
+            link: Default::default(),
             created_at: now,
             updated_at: now,
         };

@@ -227,6 +227,13 @@ impl StripeClient {
         .await
     }
 
+    /// `DELETE /v1/<path>`.
+    pub async fn delete(&self, secret: &Secret, path: &str) -> Result<Value, StripeError> {
+        let url = format!("{}/v1/{path}", self.base);
+        self.send(|| self.http().delete(&url).bearer_auth(secret.expose()))
+            .await
+    }
+
     async fn send(
         &self,
         request: impl Fn() -> reqwest::RequestBuilder,

@@ -1,6 +1,7 @@
 //! Stripe: webhook signatures, version-tolerant reading of events, and the metadata rules that
 //! say what a purchase issues.
 
+pub mod account;
 pub mod checkout;
 pub mod client;
 pub mod event;
@@ -9,6 +10,7 @@ pub mod objects;
 pub mod signature;
 pub mod source_ips;
 pub mod test_events;
+pub mod webhook_endpoints;
 
 pub use client::{RetryPolicy, StripeClient};
 pub use event::Event;

@@ -152,6 +152,7 @@ mod tests {
             active,
             is_default,
             connect: Default::default(),
+            link: Default::default(),
             created_at: now,
             updated_at: now,
         }

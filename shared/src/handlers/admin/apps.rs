@@ -1,25 +1,35 @@
-//! Stripe apps: create, read, update, delete, and diagnostics. Secrets are write-only: they are
-//! sealed on the way in and never returned; `status` says whether they actually decrypt.
+//! Stripe apps: create, read, update, delete, repair, and diagnostics. Secrets are write-only:
+//! they are sealed on the way in and never returned. A secret key given without a webhook
+//! signing secret connects the app (`services::stripe_connect`: Keyhook makes the webhook
+//! endpoint itself); `status` follows what Stripe said at the last check and what arrived.
 
 use serde::{Deserialize, Serialize};
 
 use super::{caller, merge, ts};
 use crate::crypto::{SealContext, Secret};
 use crate::domain::stripe_app::fields;
-use crate::domain::stripe_app::ConnectSettings;
+use crate::domain::stripe_app::{AppCheck, CheckCode, ConnectSettings};
 use crate::domain::{AppStatus, StripeApp};
 use crate::http::auth::Caller;
 use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
 use crate::http::schema;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::services::app_secrets::{self, AppSecret};
+use crate::services::stripe_connect;
 use crate::{ids, Error, Result, Services};
 
-/// Fields a create must carry.
-pub const CREATE_REQUIRED: &[&str] = &["name"];
+/// Fields a create must carry (none: a secret key alone connects an app, named after its
+/// Stripe account).
+pub const CREATE_REQUIRED: &[&str] = &[];
+
+/// The name of an app nobody named and whose Stripe account has none.
+pub const DEFAULT_NAME: &str = "Stripe app";
 
 /// Create and update body. On update, absent fields keep their value; a secret set to `""`
-/// is removed.
+/// is removed. `secretKey` without `webhookSigningSecret` connects the app: Keyhook asks
+/// Stripe for the account (its name and default currency fill `name` and `defaultCurrency`
+/// when absent; on create the key's mode sets `isLive` when absent) and makes the webhook
+/// endpoint in it, storing its signing secret.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppInput {
@@ -29,6 +39,8 @@ pub struct AppInput {
     #[schemars(extend("pattern" = schema::PUBLISHABLE_KEY, "maxLength" = schema::STRIPE_KEY_MAX_CHARS))]
     pub publishable_key: Option<String>,
     /// `sk_…` or restricted `rk_…` (its mode must match `isLive`); write-only; `""` removes it.
+    /// Without `webhookSigningSecret`, Keyhook connects the app with it (checks it with
+    /// Stripe, makes the webhook endpoint).
     #[schemars(extend("pattern" = schema::SECRET_KEY, "maxLength" = schema::STRIPE_KEY_MAX_CHARS, "writeOnly" = true))]
     pub secret_key: Option<String>,
     /// The endpoint's `whsec_…` signing secret; write-only; `""` removes it.
@@ -58,7 +70,20 @@ pub struct AppView {
     pub active: bool,
     pub is_default: bool,
     pub connect: ConnectSettings,
+    /// `ready` when every check passed: Stripe accepts the key, Keyhook's endpoint exists,
+    /// is enabled and sends every needed event, and an event Stripe signed verified.
     pub status: AppStatus,
+    /// What was checked, what passed, and for what failed, what to do (the Stripe side as of
+    /// `checkedAt`; the signing secret and verified event as of now).
+    pub checks: Vec<AppCheck>,
+    /// When Stripe was last asked (none: never).
+    pub checked_at: Option<String>,
+    /// When an event Stripe signed last verified for this app (noted at most hourly).
+    pub last_verified_event_at: Option<String>,
+    /// The Stripe account (`acct_…`) of the secret key, as Stripe said.
+    pub stripe_account_id: Option<String>,
+    /// The webhook endpoint (`we_…`) Keyhook made in that account (none on the manual path).
+    pub webhook_endpoint_id: Option<String>,
     pub has_secret: bool,
     pub has_webhook_signing_secret: bool,
     pub has_previous_webhook_signing_secret: bool,
@@ -86,8 +111,24 @@ async fn decryptable(s: &Services, app: &StripeApp) -> Result<Decryptable> {
     })
 }
 
+/// Every check of an app: the stored Stripe ones and the local ones.
+fn all_checks(app: &StripeApp, d: &Decryptable) -> Vec<AppCheck> {
+    let mut checks = if d.secret_key {
+        app.link.checks.clone()
+    } else {
+        Vec::new()
+    };
+    checks.extend(stripe_connect::local_checks(
+        app,
+        d.secret_key,
+        d.webhook_secret,
+    ));
+    checks
+}
+
 async fn view(s: &Services, app: &StripeApp) -> Result<AppView> {
     let d = decryptable(s, app).await?;
+    let checks = all_checks(app, &d);
     Ok(AppView {
         id: app.id.clone(),
         name: app.name.clone(),
@@ -97,11 +138,16 @@ async fn view(s: &Services, app: &StripeApp) -> Result<AppView> {
         active: app.active,
         is_default: app.is_default,
         connect: app.connect.clone(),
-        status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
+        status: AppStatus::from_checks(d.secret_key, &checks),
+        checks,
+        checked_at: app.link.checked_at.map(ts),
+        last_verified_event_at: app.link.last_verified_event_at.map(ts),
+        stripe_account_id: app.link.stripe_account_id.clone(),
+        webhook_endpoint_id: app.link.webhook_endpoint_id.clone(),
         has_secret: d.secret_key,
         has_webhook_signing_secret: d.webhook_secret,
         has_previous_webhook_signing_secret: d.previous_webhook_secret,
-        webhook_url: format!("{}/api/stripe/webhook/{}", s.config.public_base_url, app.id),
+        webhook_url: stripe_connect::webhook_url(s, &app.id),
         created_at: ts(app.created_at),
         updated_at: ts(app.updated_at),
     })
@@ -235,8 +281,21 @@ async fn apply(s: &Services, app: &mut StripeApp, input: AppInput) -> Result<()>
             )
         };
         match seal_field {
-            fields::SECRET_KEY => app.secret_key_sealed = sealed,
-            fields::WEBHOOK_SECRET => app.webhook_secret_sealed = sealed,
+            fields::SECRET_KEY => {
+                // Another key: what Stripe said of the old one no longer holds.
+                app.secret_key_sealed = sealed;
+                app.link.checks.clear();
+                app.link.checked_at = None;
+                app.link.stripe_account_id = None;
+            }
+            fields::WEBHOOK_SECRET => {
+                // A pasted secret is the manual path's: no endpoint of Keyhook's, and no
+                // event verified with it yet.
+                app.webhook_secret_sealed = sealed;
+                app.link.webhook_endpoint_id = None;
+                app.link.last_verified_event_at = None;
+                app.link.checks.retain(|c| c.code == CheckCode::SecretKey);
+            }
             _ => app.previous_webhook_secret_sealed = sealed,
         }
     }
@@ -265,13 +324,57 @@ async fn save(s: &Services, app: &StripeApp, is_new: bool) -> Result<()> {
     s.store.save_apps(app, is_new, &demoted).await
 }
 
-/// Creates a Stripe app, sealing the secrets it carries.
-pub async fn create_app(s: &Services, c: &Caller, input: AppInput) -> Result<AppView> {
+/// The key to connect with: a secret key given without a webhook signing secret.
+fn connect_key(input: &AppInput) -> Option<Secret> {
+    match (&input.secret_key, &input.webhook_signing_secret) {
+        (Some(key), None) if !key.trim().is_empty() => Some(Secret::new(key.trim())),
+        _ => None,
+    }
+}
+
+/// Connects an app by its key (see [`stripe_connect::connect`]) and fills what the input left
+/// out from the Stripe account: the name (`named`: the input gave one) and the currency.
+async fn connect(
+    s: &Services,
+    app: &mut StripeApp,
+    key: &Secret,
+    named: bool,
+    currency_given: bool,
+) -> Result<()> {
+    let (account, _) = stripe_connect::connect(s, app, key).await?;
+    if !named {
+        if let Some(name) = account.as_ref().and_then(|a| a.name()) {
+            app.name = name.chars().take(200).collect();
+        }
+    }
+    if !currency_given {
+        if let Some(code) = account.and_then(|a| a.default_currency) {
+            // Used when the tenant takes it (not deactivated); else the app keeps its own.
+            let usable = check_currency(&code).is_ok()
+                && super::currencies::active(
+                    s,
+                    &app.tenant_id,
+                    &code,
+                    "defaultCurrency",
+                    Some(&code),
+                )
+                .await
+                .is_ok();
+            if usable {
+                app.default_currency = code;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a Stripe app, sealing the secrets it carries; a secret key alone connects it.
+pub async fn create_app(s: &Services, c: &Caller, mut input: AppInput) -> Result<AppView> {
     let now = crate::time::now();
     let mut app = StripeApp {
         id: ids::new_id("app"),
         tenant_id: c.tenant_id.clone(),
-        name: String::new(),
+        name: DEFAULT_NAME.into(),
         publishable_key: None,
         secret_key_sealed: None,
         webhook_secret_sealed: None,
@@ -281,10 +384,20 @@ pub async fn create_app(s: &Services, c: &Caller, input: AppInput) -> Result<App
         active: true,
         is_default: false,
         connect: ConnectSettings::default(),
+        link: Default::default(),
         created_at: now,
         updated_at: now,
     };
+    // A new app's mode follows its key unless the input says (a conflict is the input's).
+    if input.is_live.is_none() {
+        input.is_live = input.secret_key.as_deref().map(stripe_connect::key_is_live);
+    }
+    let key = connect_key(&input);
+    let (named, currency_given) = (input.name.is_some(), input.default_currency.is_some());
     apply(s, &mut app, input).await?;
+    if let Some(key) = key {
+        connect(s, &mut app, &key, named, currency_given).await?;
+    }
     save(s, &app, true).await?;
     view(s, &app).await
 }
@@ -315,7 +428,8 @@ pub async fn get(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResp
     Ok(ApiResponse::ok(&get_app(s, &c, app_id).await?))
 }
 
-/// Changes a Stripe app: absent fields keep their value, a secret set to `""` is removed.
+/// Changes a Stripe app: absent fields keep their value, a secret set to `""` is removed; a new
+/// secret key without a signing secret reconnects the app.
 pub async fn update_app(
     s: &Services,
     c: &Caller,
@@ -323,9 +437,36 @@ pub async fn update_app(
     input: AppInput,
 ) -> Result<AppView> {
     let mut app = load(s, &c.tenant_id, app_id).await?;
+    let key = connect_key(&input);
     apply(s, &mut app, input).await?;
+    if let Some(key) = key {
+        connect(s, &mut app, &key, true, true).await?;
+    }
     app.updated_at = crate::time::now();
     save(s, &app, false).await?;
+    view(s, &app).await
+}
+
+/// Repairs an app's webhook endpoint in Stripe (its events, enabled, its URL, or a new
+/// endpoint and secret) and checks it again.
+pub async fn repair_app(s: &Services, c: &Caller, app_id: &str) -> Result<AppView> {
+    let mut app = load(s, &c.tenant_id, app_id).await?;
+    stripe_connect::repair(s, &mut app).await?;
+    app.updated_at = crate::time::now();
+    save(s, &app, false).await?;
+    view(s, &app).await
+}
+
+/// `POST /api/stripe/apps/{appId}/repair`.
+pub async fn repair(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+    let c = caller(s, req).await?;
+    Ok(ApiResponse::ok(&repair_app(s, &c, app_id).await?))
+}
+
+/// Checks an app with Stripe now and stores the result.
+pub async fn recheck_app(s: &Services, c: &Caller, app_id: &str) -> Result<AppView> {
+    let mut app = load(s, &c.tenant_id, app_id).await?;
+    stripe_connect::check_and_store(s, &mut app).await?;
     view(s, &app).await
 }
 
@@ -337,10 +478,13 @@ pub async fn update(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiR
 }
 
 /// Deletes a Stripe app.
+/// Deletes a Stripe app, and the webhook endpoint Keyhook made for it in Stripe.
 pub async fn delete_app(s: &Services, c: &Caller, app_id: &str) -> Result<()> {
+    let app = load(s, &c.tenant_id, app_id).await?;
     if !s.store.delete_app(&c.tenant_id, app_id).await? {
         return Err(Error::not_found(format!("Stripe app {app_id}")));
     }
+    stripe_connect::forget(s, &app).await;
     Ok(())
 }
 
@@ -409,6 +553,9 @@ pub struct DiagnosticItem {
     pub has_secret: bool,
     pub has_webhook_signing_secret: bool,
     pub status: AppStatus,
+    /// What was checked (Stripe asked just now), what failed and what to do.
+    pub checks: Vec<AppCheck>,
+    pub checked_at: Option<String>,
 }
 
 /// `GET /api/stripe/diagnostics`.
@@ -417,17 +564,21 @@ pub struct Diagnostics {
     pub items: Vec<DiagnosticItem>,
 }
 
-/// Whether each of the caller's apps' secrets decrypt for this tenant.
+/// Each of the caller's apps checked with Stripe now (results stored on the apps).
 pub async fn get_diagnostics(s: &Services, c: &Caller) -> Result<Diagnostics> {
     let mut items = Vec::new();
-    for app in s.store.all_tenant_apps(&c.tenant_id).await? {
+    for mut app in s.store.all_tenant_apps(&c.tenant_id).await? {
+        stripe_connect::check_and_store(s, &mut app).await?;
         let d = decryptable(s, &app).await?;
+        let checks = all_checks(&app, &d);
         items.push(DiagnosticItem {
             app_id: app.id.clone(),
             name: app.name.clone(),
             has_secret: d.secret_key,
             has_webhook_signing_secret: d.webhook_secret,
-            status: AppStatus::from_decryptable(d.secret_key, d.webhook_secret),
+            status: AppStatus::from_checks(d.secret_key, &checks),
+            checks,
+            checked_at: app.link.checked_at.map(ts),
         });
     }
     Ok(Diagnostics { items })

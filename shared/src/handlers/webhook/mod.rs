@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::domain::{EventLogEntry, EventSource, EventStatus, StripeApp};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::services::stripe_connect;
 use crate::stripe::signature::SignatureHeader;
 use crate::stripe::Event;
 use crate::{Error, Result, Services};
@@ -71,7 +72,24 @@ fn bad_signature(message: impl Into<String>) -> Error {
     }
 }
 
+/// `POST /api/stripe/webhook[/{appId}]`: an event Stripe sent. One that verifies is noted on
+/// its app (the app's status needs a verified event).
 pub async fn receive(s: &Services, req: &ApiRequest, app_id: Option<&str>) -> Result<ApiResponse> {
+    receive_signed(s, req, app_id, true).await
+}
+
+/// An event the dashboard signed itself (a test purchase) with the app's stored secret: it
+/// proves nothing of Stripe's side, so the app's verified-event time is left alone.
+pub async fn receive_own(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiResponse> {
+    receive_signed(s, req, Some(app_id), false).await
+}
+
+async fn receive_signed(
+    s: &Services,
+    req: &ApiRequest,
+    app_id: Option<&str>,
+    from_stripe: bool,
+) -> Result<ApiResponse> {
     // The shared URLs' candidates are every tenant's apps: only Stripe may make them try.
     if app_id.is_none() {
         shared_url::admit(&s.config, req)?;
@@ -104,6 +122,9 @@ pub async fn receive(s: &Services, req: &ApiRequest, app_id: Option<&str>) -> Re
         event.livemode,
     )
     .await?;
+    if from_stripe {
+        stripe_connect::note_verified_event(s, &app).await;
+    }
 
     let span = tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type, app_id = %app.id, tenant_id = %app.tenant_id);
     async {
