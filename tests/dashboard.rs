@@ -2098,6 +2098,8 @@ async fn public_key(stack: &Stack, t: &TestTenant) -> String {
         .await;
     assert_eq!(status, 200, "{key}");
     key["publicKey"].as_str().unwrap().to_string()
+}
+
 /// A page's HTML with the slashes the templates escape (`&#x2f;`) as slashes.
 fn unescaped(body: &str) -> String {
     body.replace("&#x2f;", "/")
