@@ -1362,7 +1362,8 @@ async fn the_integrate_page_fits_both_widths() {
         .await;
     b.click("button[name=choice]").await;
     b.wait_text("Setup checklist").await;
-    b.click("nav .nav-full a[href='/dashboard/integrate']").await;
+    b.click("nav .nav-full a[href='/dashboard/integrate']")
+        .await;
     b.wait_text("Check licenses in your app").await;
     assert!(b.text().await.contains(&format!("productId={product}")));
     b.check_and_shoot("integrate").await;
