@@ -405,6 +405,10 @@ mod tests {
     fn keys_and_prices() {
         assert!(matches(SECRET_KEY, "") && matches(SECRET_KEY, "sk_test_abcde"));
         assert!(!matches(SECRET_KEY, "sk_test_abcd") && !matches(SECRET_KEY, "pk_test_abcde"));
+        // A key goes into an HTTP header: printable ASCII only, as `apps::check_key` holds.
+        assert!(
+            !matches(SECRET_KEY, "sk_test_abcdé") && !matches(SECRET_KEY, "sk_test_ab\u{13}cd")
+        );
         assert!(matches(WEBHOOK_SECRET, "whsec_abcdef") && !matches(WEBHOOK_SECRET, "whsec_ab cd"));
         assert!(
             matches(PRICE_2, "29.99") && !matches(PRICE_2, "29.999") && !matches(PRICE_2, "1.")

@@ -168,6 +168,13 @@ fn check_key(field: &str, value: &str, prefixes: &[&str], is_live: bool) -> Resu
     {
         return Err(Error::validation(field, "is not a complete key"));
     }
+    // It travels in an HTTP header (`Authorization: Bearer …`): printable ASCII only.
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Error::validation(
+            field,
+            "has a character no Stripe key has (keys are letters, digits and _)",
+        ));
+    }
     let live = value.contains("_live_");
     let test = value.contains("_test_");
     if (live || test) && live != is_live {
@@ -609,6 +616,8 @@ mod tests {
         assert!(check_key("secretKey", "sk_test_abcdefgh", &sk, true).is_err());
         assert!(check_key("secretKey", "pk_test_abcdefgh", &sk, false).is_err());
         assert!(check_key("secretKey", "sk_test_", &sk, false).is_err());
+        assert!(check_key("secretKey", "sk_test_abcdé", &sk, false).is_err());
+        assert!(check_key("secretKey", "sk_test_ab\u{13}cd", &sk, false).is_err());
         assert!(check_key("webhookSigningSecret", "whsec_abcdefgh", &["whsec_"], true).is_ok());
         assert!(check_currency("usd").is_ok());
         assert!(check_currency("USD").is_err());
