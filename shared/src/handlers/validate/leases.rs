@@ -281,31 +281,15 @@ pub async fn heartbeat(s: &Services, req: &ApiRequest, lease_id: &str) -> Result
             Ok(st) => st,
             Err(v) => return answer(s, &input, &license, v, now, Extra::default()).await,
         };
-        let lease =
-            match leases::heartbeat(&usage.leases, &st.seats, lease_id, device.as_str(), now) {
-                Extend::Gone => {
-                    let extra = Extra {
-                        livemode: Some(st.livemode),
-                        ..Extra::default()
-                    };
-                    let verdict = Code::LeaseExpired.verdict();
-                    return answer(s, &input, &license, verdict, now, extra).await;
-                }
-                Extend::Held(lease) => lease,
-                Extend::Write { leases, lease } => {
-                    match s
-                        .store
-                        .write_leases(&license, usage.lease_version, &leases)
-                        .await?
-                    {
-                        ChangeWrite::Written => lease,
-                        ChangeWrite::Stale => {
-                            RACE_BACKOFF.sleep(attempt + 1).await;
-                            continue;
-                        }
-                    }
-                }
-            };
+        let extend = leases::heartbeat(&usage.leases, &st.seats, lease_id, device.as_str(), now);
+        let lease = match settle(s, &input, &license, &usage, &st, extend, now).await? {
+            Settled::Lease(lease) => lease,
+            Settled::Answered(response) => return Ok(response),
+            Settled::Stale => {
+                RACE_BACKOFF.sleep(attempt + 1).await;
+                continue;
+            }
+        };
         let extra = Extra {
             livemode: Some(st.livemode),
             lease: Some((&lease, st.seats)),
@@ -314,6 +298,49 @@ pub async fn heartbeat(s: &Services, req: &ApiRequest, lease_id: &str) -> Result
         return answer(s, &input, &license, Code::Valid.verdict(), now, extra).await;
     }
     Err(busy())
+}
+
+/// What extending a lease (a heartbeat, a borrow) comes to.
+enum Settled {
+    /// The lease as it now stands (written, or held by a borrow).
+    Lease(Lease),
+    /// `LEASE_EXPIRED`, signed.
+    Answered(ApiResponse),
+    /// Another request changed the leases since the read: decide again.
+    Stale,
+}
+
+/// Writes an extension conditionally on the lease version read (one write at most).
+async fn settle(
+    s: &Services,
+    input: &ValidationInput,
+    license: &License,
+    usage: &LicenseUsage,
+    st: &Standing,
+    extend: Extend,
+    now: OffsetDateTime,
+) -> Result<Settled> {
+    Ok(match extend {
+        Extend::Gone => {
+            let extra = Extra {
+                livemode: Some(st.livemode),
+                ..Extra::default()
+            };
+            let verdict = Code::LeaseExpired.verdict();
+            Settled::Answered(answer(s, input, license, verdict, now, extra).await?)
+        }
+        Extend::Held(lease) => Settled::Lease(lease),
+        Extend::Write { leases, lease } => {
+            match s
+                .store
+                .write_leases(license, usage.lease_version, &leases)
+                .await?
+            {
+                ChangeWrite::Written => Settled::Lease(lease),
+                ChangeWrite::Stale => Settled::Stale,
+            }
+        }
+    })
 }
 
 /// `POST /api/licenses/leases/{leaseId}/borrow`: a license file for offline use until the
@@ -343,34 +370,19 @@ pub async fn borrow(s: &Services, req: &ApiRequest, lease_id: &str) -> Result<Ap
                 },
             ));
         }
-        let lease = match leases::borrow(
+        let extend = leases::borrow(
             &usage.leases,
             lease_id,
             device.as_str(),
             seconds as u32,
             now,
-        ) {
-            Extend::Gone => {
-                let extra = Extra {
-                    livemode: Some(st.livemode),
-                    ..Extra::default()
-                };
-                let verdict = Code::LeaseExpired.verdict();
-                return answer(s, &input, &license, verdict, now, extra).await;
-            }
-            Extend::Held(lease) => lease,
-            Extend::Write { leases, lease } => {
-                match s
-                    .store
-                    .write_leases(&license, usage.lease_version, &leases)
-                    .await?
-                {
-                    ChangeWrite::Written => lease,
-                    ChangeWrite::Stale => {
-                        RACE_BACKOFF.sleep(attempt + 1).await;
-                        continue;
-                    }
-                }
+        );
+        let lease = match settle(s, &input, &license, &usage, &st, extend, now).await? {
+            Settled::Lease(lease) => lease,
+            Settled::Answered(response) => return Ok(response),
+            Settled::Stale => {
+                RACE_BACKOFF.sleep(attempt + 1).await;
+                continue;
             }
         };
         let signer = s.signing_keys.get(&license.tenant_id).await?;
