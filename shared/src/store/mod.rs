@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod issuance;
 pub mod leases;
+pub mod meters;
 pub mod license_usage;
 pub mod licenses;
 pub mod members;

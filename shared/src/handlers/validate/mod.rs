@@ -11,6 +11,7 @@
 pub mod answer;
 pub mod input;
 pub mod leases;
+pub mod usage;
 pub mod license;
 pub mod license_file;
 pub mod signing_key;
