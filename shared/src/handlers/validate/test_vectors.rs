@@ -251,12 +251,13 @@ fn vectors() -> Value {
             max_concurrent: 5,
         }),
     );
-    // Usage limits: a record accepted (what remains), and one refused at the limit.
+    // Usage limits: a record accepted (what remains), and one refused at the limit (sent
+    // with the app's optional deviceId, echoed as deviceHash).
     let usage_at = |code: Code, used: u64| {
         Answer {
             verdict: code.verdict(),
             product_id: PRODUCT,
-            device_hash: None,
+            device_hash: Some(&device_hash),
             license_id: Some(&lic.id),
             livemode: true,
             license: Some(LicenseSummary::of(&lic, signed_at)),
@@ -318,7 +319,7 @@ fn vectors() -> Value {
     );
     let mine = expect(PRODUCT, Some(DEVICE), Some("n-1"), Some(KEY));
     let leased = expect(PRODUCT, Some(DEVICE), Some("n-4"), Some(KEY));
-    let metered = expect(PRODUCT, None, Some("n-5"), Some(KEY));
+    let metered = expect(PRODUCT, Some(DEVICE), Some("n-5"), Some(KEY));
     let answers = vec![
         case("valid", &valid_body, mine.clone(), now, "ok"),
         case("lease", &lease_body, leased.clone(), now, "ok"),

@@ -1,6 +1,6 @@
 //! Usage limits (public, called from end-user apps; rules in `domain::validation::meters`):
 //! `POST /api/licenses/usage` `{ licenseKey, productId, meter, quantity, idempotencyKey,
-//! nonce?, environment? }` records `quantity` on the product's meter for the current period.
+//! deviceId?, nonce?, environment? }` (a `deviceId` is echoed as the answer's `deviceHash`) records `quantity` on the product's meter for the current period.
 //! A signed answer: `valid: true` with `usage` (what remains), or `USAGE_LIMIT_REACHED` with
 //! the same numbers and nothing recorded. A retry with the same `idempotencyKey` counts once
 //! and answers the count it answered the first time.
@@ -62,13 +62,14 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let key_id = input.idempotency_key.clone().unwrap_or_default();
     let key_text = input.license_key.as_deref().unwrap_or_default();
     let Ok(key) = AnyKey::parse(key_text) else {
-        return license::not_found(s, &input, None, None).await;
+        return license::not_found(s, &input, input.device_hash().as_deref(), None).await;
     };
     for attempt in 0..USAGE_ATTEMPTS {
         let now = s.clock.now();
         let Some((license, usage)) = license::find(s, &key, &input.product_id).await? else {
             let id = key.license_id(&input.product_id);
-            return license::not_found(s, &input, None, Some(&id)).await;
+            let hash = input.device_hash();
+            return license::not_found(s, &input, hash.as_deref(), Some(&id)).await;
         };
         let product = s
             .store
@@ -80,7 +81,7 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         let livemode = license::livemode_of(s, &license).await?;
         let check = Check {
             product_id: &input.product_id,
-            device: None,
+            device: input.device.as_ref(),
             device_name: None,
             ip: "",
             now,
@@ -149,6 +150,7 @@ async fn answer(
     usage: Option<UsageSummary<'_>>,
     now: OffsetDateTime,
 ) -> Result<ApiResponse> {
+    let device_hash = input.device_hash();
     respond(
         s,
         Some(&license.tenant_id),
@@ -158,7 +160,7 @@ async fn answer(
             license: (verdict.code != Code::ProductMismatch)
                 .then(|| LicenseSummary::of(license, now)),
             usage,
-            ..Answer::to(input, None, verdict, now)
+            ..Answer::to(input, device_hash.as_deref(), verdict, now)
         },
     )
     .await
