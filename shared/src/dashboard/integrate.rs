@@ -12,9 +12,9 @@ use http::StatusCode;
 use minijinja::context;
 use serde::Serialize;
 
-use crate::domain::stripe_events::{GROUPS as STRIPE_EVENTS, HANDLED};
 use super::session;
 use super::show;
+use crate::domain::stripe_events::{GROUPS as STRIPE_EVENTS, HANDLED};
 use crate::handlers::admin::{apps, products};
 use crate::handlers::validate::signing_key::{published_key_set, KeySetView};
 use crate::http::input::ListQuery;

@@ -11,13 +11,13 @@
 pub mod answer;
 pub mod input;
 pub mod leases;
-pub mod usage;
 pub mod license;
 pub mod license_file;
 pub mod signing_key;
 #[cfg(test)]
 mod test_vectors;
 pub mod trial;
+pub mod usage;
 
 pub use license_file::checkout;
 pub use signing_key::{signing_key, signing_keys};

@@ -112,7 +112,11 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             Record::Repeat { period, used } => {
                 // The count it answered, in its own period (a retry across a reset still
                 // answers what the first request was told).
-                let used = if period == window.key { used } else { used.min(meter.limit) };
+                let used = if period == window.key {
+                    used
+                } else {
+                    used.min(meter.limit)
+                };
                 (Code::Valid, used)
             }
             Record::Full { used } => (Code::UsageLimitReached, used),
@@ -134,7 +138,16 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             }
         };
         let usage = summary(meter, &window, used);
-        return answer(s, &input, &license, livemode, code.verdict(), Some(usage), now).await;
+        return answer(
+            s,
+            &input,
+            &license,
+            livemode,
+            code.verdict(),
+            Some(usage),
+            now,
+        )
+        .await;
     }
     Err(Error::Conflict(
         "the license's usage is being recorded by many requests at once; retry with the same idempotencyKey".into(),
