@@ -342,3 +342,59 @@ async fn a_record_costs_one_read_and_one_write() {
         );
     }
 }
+
+#[tokio::test]
+async fn running_out_of_a_meter_is_one_webhook_an_hour_per_meter() {
+    use keyhook_tests::merchant::MerchantEndpoint;
+    let (shop, product, key) = metered(json!([
+        {"name": "exports", "limit": 1, "period": "lifetime"},
+        {"name": "pages", "limit": 1, "period": "lifetime"}
+    ]))
+    .await;
+    let merchant = MerchantEndpoint::start(&shop.stack.services.clock, &[], 200).await;
+    shop.stack
+        .endpoint(
+            &shop.tenant,
+            json!({"url": merchant.url, "eventTypes": ["license.usage_limit_reached"]}),
+        )
+        .await;
+    for meter in ["exports", "pages"] {
+        assert_eq!(
+            record(&shop, &key, &product, meter, 1, meter).await["valid"],
+            true
+        );
+        for i in 0..3 {
+            let refused = record(&shop, &key, &product, meter, 1, &format!("{meter}-{i}")).await;
+            assert_eq!(refused["code"], "USAGE_LIMIT_REACHED");
+        }
+    }
+    shop.stack.deliver().await;
+    let events: Vec<Value> = merchant
+        .received()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let mut meters: Vec<&str> = events
+        .iter()
+        .map(|e| e["data"]["meter"].as_str().unwrap())
+        .collect();
+    meters.sort_unstable();
+    assert_eq!(meters, ["exports", "pages"]);
+    for e in &events {
+        assert_eq!(e["type"], "license.usage_limit_reached");
+        assert_eq!(e["data"]["actor"], "app");
+        assert!(e["data"]["license"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("lic_"));
+    }
+    // An hour later, refused again: one more.
+    shop.stack.services.clock.advance(Duration::minutes(61));
+    assert_eq!(
+        record(&shop, &key, &product, "exports", 1, "later").await["code"],
+        "USAGE_LIMIT_REACHED"
+    );
+    shop.stack.deliver().await;
+    assert_eq!(merchant.received().len(), 3);
+}

@@ -179,6 +179,10 @@ pub struct MeterCount {
     /// The most recent records, oldest first (at most [`KEPT_KEYS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<Recorded>,
+    /// When a record was last refused at the limit (epoch seconds), recorded at most once an
+    /// hour: the stream makes each record a `license.usage_limit_reached` event.
+    #[serde(rename = "reachedAt", default, skip_serializing_if = "Option::is_none")]
+    pub reached_at: Option<i64>,
 }
 
 /// What the license used of `meter` in `window` (0 when it recorded nothing there).
@@ -244,9 +248,38 @@ pub fn record(
             period: window.key.clone(),
             used,
             keys,
+            reached_at: current.reached_at,
         },
     );
     Record::Write { counts, used }
+}
+
+/// `license.usage_limit_reached` is sent at most once an hour per license and meter.
+pub const LIMIT_EVENT_EVERY_SECONDS: i64 = 3600;
+
+/// The counts with `meter` marked as refused at `at`, when the last mark is an hour old or
+/// more; `None` when it is recent (nothing to write).
+pub fn mark_reached(
+    counts: &BTreeMap<String, MeterCount>,
+    meter: &str,
+    at: i64,
+) -> Option<BTreeMap<String, MeterCount>> {
+    let current = counts.get(meter).cloned().unwrap_or_default();
+    if current
+        .reached_at
+        .is_some_and(|last| at - last < LIMIT_EVENT_EVERY_SECONDS)
+    {
+        return None;
+    }
+    let mut counts = counts.clone();
+    counts.insert(
+        meter.to_string(),
+        MeterCount {
+            reached_at: Some(at),
+            ..current
+        },
+    );
+    Some(counts)
 }
 
 #[cfg(test)]

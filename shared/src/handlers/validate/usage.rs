@@ -119,7 +119,10 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 };
                 (Code::Valid, used)
             }
-            Record::Full { used } => (Code::UsageLimitReached, used),
+            Record::Full { used } => {
+                limit_reached(s, &license, &usage, &meter.name, now).await;
+                (Code::UsageLimitReached, used)
+            }
             Record::Write { counts, used } => {
                 match s
                     .store
@@ -152,6 +155,28 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     Err(Error::Conflict(
         "the license's usage is being recorded by many requests at once; retry with the same idempotencyKey".into(),
     ))
+}
+
+/// Records that `meter` ran out (`meters.{meter}.reachedAt`), at most once an hour per license
+/// and meter: the table's stream turns the change into `license.usage_limit_reached`. A lost
+/// race means another refusal recorded it; a failure never fails the answer.
+async fn limit_reached(
+    s: &Services,
+    license: &License,
+    usage: &crate::domain::validation::LicenseUsage,
+    meter: &str,
+    now: OffsetDateTime,
+) {
+    let Some(counts) = meters::mark_reached(&usage.meters, meter, now.unix_timestamp()) else {
+        return;
+    };
+    if let Err(e) = s
+        .store
+        .write_meters(license, usage.meter_version, &counts)
+        .await
+    {
+        tracing::warn!(license_id = %license.id, error = %e, "usage limit not recorded");
+    }
 }
 
 async fn answer(
