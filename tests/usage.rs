@@ -398,3 +398,65 @@ async fn running_out_of_a_meter_is_one_webhook_an_hour_per_meter() {
     shop.stack.deliver().await;
     assert_eq!(merchant.received().len(), 3);
 }
+
+#[tokio::test]
+async fn the_dashboard_sets_meters_one_a_line() {
+    use keyhook_shared::domain::member::Role;
+    let (shop, product, _) =
+        metered(json!([{"name": "exports", "limit": 5, "period": "month"}])).await;
+    let owner = format!("{}@example.com", keyhook_tests::unique("owner"));
+    shop.stack.member(&shop.tenant, &owner, Role::Owner).await;
+    let d = shop.stack.sign_in(&shop.tenant, &owner).await;
+    let form = d.get(&format!("/dashboard/products/{product}")).await;
+    assert!(
+        form.body.contains("exports 5 month"),
+        "the form shows the meter"
+    );
+    let save = |meters: &'static str| {
+        let (d, path) = (&d, format!("/dashboard/products/{product}"));
+        async move {
+            d.post(
+                &path,
+                &[("name", "Metered"), ("price", "10"), ("meters", meters)],
+            )
+            .await
+        }
+    };
+    let refused = save("exports lots month").await;
+    assert!(
+        refused.status >= 400
+            && refused
+                .body
+                .contains("line 1: the limit lots is not a whole number"),
+        "{}",
+        refused.body
+    );
+    let refused = save("Exports 5 month").await;
+    assert!(
+        refused.status >= 400 && refused.body.contains("line 1: name "),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        save("exports 1000 month\npages 20 lifetime api_pages")
+            .await
+            .status,
+        303
+    );
+    let (_, p) = shop
+        .stack
+        .api(
+            &shop.tenant.token,
+            "GET",
+            &format!("/api/products/{product}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        p["meters"],
+        json!([
+            {"name": "exports", "limit": 1000, "period": "month"},
+            {"name": "pages", "limit": 20, "period": "lifetime", "stripeMeterEvent": "api_pages"}
+        ])
+    );
+}

@@ -107,6 +107,59 @@ fn echo(form: &Form) -> Value {
     v
 }
 
+/// The usage meters block: one meter a line, `name limit period [stripeMeterEvent]`, as the
+/// API's `meters` list. Only the line's shape is checked here; the API judges the values.
+fn meters(text: &str) -> Result<Value> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().map(str::trim).enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (name, limit, period, event) = match words[..] {
+            [n, l, p] => (n, l, p, None),
+            [n, l, p, e] => (n, l, p, Some(e)),
+            _ => {
+                return Err(Error::validation(
+                    "meters",
+                    format!(
+                        "line {}: write name, limit, period and optionally the Stripe meter event, separated by spaces",
+                        i + 1
+                    ),
+                ))
+            }
+        };
+        let limit: u64 = limit.replace([',', '_'], "").parse().map_err(|_| {
+            Error::validation(
+                "meters",
+                format!("line {}: the limit {limit} is not a whole number", i + 1),
+            )
+        })?;
+        let mut m = serde_json::json!({"name": name, "limit": limit, "period": period});
+        if let Some(e) = event {
+            m["stripeMeterEvent"] = e.into();
+        }
+        out.push(m);
+    }
+    Ok(Value::Array(out))
+}
+
+/// The lines of the usage meters block for `meters`.
+fn meter_lines(meters: &[crate::domain::validation::meters::Meter]) -> String {
+    meters
+        .iter()
+        .map(|m| {
+            let period = serde_json::to_value(m.period).expect("a period serialises");
+            let mut line = format!("{} {} {}", m.name, m.limit, period.as_str().unwrap_or(""));
+            if let Some(e) = &m.stripe_meter_event {
+                line = format!("{line} {e}");
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The sample values of the preview.
 pub const SAMPLE_KEY: &str = "ABCDE-FGHJK-MNPQR-STVWX";
 pub const SAMPLE_EMAIL: &str = "buyer@example.com";
@@ -116,6 +169,9 @@ pub const SAMPLE_NAME: &str = "Ada Lovelace";
 fn body(form: &Form) -> Result<Value> {
     let mut body = form.body(PRODUCT_FIELDS)?;
     set_path(&mut body, "prices", prices(form)?);
+    if let Some(text) = form.raw("meters") {
+        set_path(&mut body, "meters", meters(&text)?);
+    }
     if form.checked("customTemplate") {
         let field = |name: &str| form.raw(name).unwrap_or_default();
         set_path(
@@ -134,7 +190,22 @@ fn body(form: &Form) -> Result<Value> {
 
 /// The product form as the API's product input (`required`: a create's fields).
 fn input(form: &Form, required: &[&str]) -> Result<ProductInput> {
-    form::input(body(form)?, required)
+    form::input(body(form)?, required).map_err(|e| match e {
+        // A meter's field (`meters[1].name`) is shown on the meters block, naming its line.
+        Error::Validation {
+            field: Some(field),
+            message,
+        } if field.starts_with("meters[") => {
+            let line = field["meters[".len()..]
+                .split(']')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .map_or(0, |n| n + 1);
+            let what = field.rsplit('.').next().unwrap_or("meter");
+            Error::validation("meters", format!("line {line}: {what} {message}"))
+        }
+        e => e,
+    })
 }
 
 /// `GET /dashboard/products`.
@@ -168,6 +239,7 @@ fn product_values(p: &ProductView) -> Value {
         ("acceptTestLicenses", on(p.accept_test_licenses)),
         ("externalIds", p.external_ids.join("\n").into()),
         ("entitlements", p.entitlements.join("\n").into()),
+        ("meters", meter_lines(&p.meters).into()),
         ("priceRows", rows_for_form(p.prices.clone())),
         ("customTemplate", on(p.email_template.is_some())),
         ("emailTemplate.subject", template.subject.clone().into()),
