@@ -400,13 +400,24 @@ async fn running_out_of_a_meter_is_one_webhook_an_hour_per_meter() {
 }
 
 #[tokio::test]
-async fn the_dashboard_sets_meters_one_a_line() {
+async fn the_dashboard_sets_meters_and_shows_usage_per_license() {
     use keyhook_shared::domain::member::Role;
     let (shop, product, _) =
         metered(json!([{"name": "exports", "limit": 5, "period": "month"}])).await;
     let owner = format!("{}@example.com", keyhook_tests::unique("owner"));
     shop.stack.member(&shop.tenant, &owner, Role::Owner).await;
     let d = shop.stack.sign_in(&shop.tenant, &owner).await;
+    // The license page shows what the license used this period.
+    let (license_id, key) = shop.license_with_id(&product).await;
+    record(&shop, &key, &product, "exports", 3, "seen").await;
+    let page = d.get(&format!("/dashboard/licenses/{license_id}")).await;
+    assert!(page.body.contains("Usage this period"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<td class=\"mono\">exports</td><td>3</td><td>5 / month</td><td>2</td>"),
+        "{}",
+        page.body
+    );
     let form = d.get(&format!("/dashboard/products/{product}")).await;
     assert!(
         form.body.contains("exports 5 month"),

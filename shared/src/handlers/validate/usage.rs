@@ -203,3 +203,37 @@ async fn answer(
     )
     .await
 }
+
+/// What a license used of each meter of its product this period (the dashboard's license
+/// page): (meter, period, used, limit, resetsAt); empty when the license is not the tenant's.
+pub async fn meters_in_use(
+    s: &Services,
+    tenant_id: &str,
+    license_id: &str,
+) -> Result<Vec<serde_json::Value>> {
+    let now = s.clock.now();
+    let Some((license, usage)) = s
+        .store
+        .get_license_with_usage(license_id)
+        .await?
+        .filter(|(l, _)| l.tenant_id == tenant_id)
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(product) = s
+        .store
+        .get_product_cached(&license.tenant_id, &license.product_id)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(product
+        .meters
+        .iter()
+        .map(|m| {
+            let window = meters::window(m.period, &license, now);
+            let used = meters::used(&usage.meters, &m.name, &window);
+            serde_json::to_value(summary(m, &window, used)).unwrap_or_default()
+        })
+        .collect())
+}
