@@ -170,7 +170,7 @@ fn body(form: &Form) -> Result<Value> {
     let mut body = form.body(PRODUCT_FIELDS)?;
     set_path(&mut body, "prices", prices(form)?);
     if let Some(text) = form.raw("meters") {
-        set_path(&mut body, "meters", meters(&text)?);
+        set_path(&mut body, "meters", meters(text)?);
     }
     if form.checked("customTemplate") {
         let field = |name: &str| form.raw(name).unwrap_or_default();

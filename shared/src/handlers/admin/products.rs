@@ -362,8 +362,7 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
     p.lease_seconds = merge(p.lease_seconds, input.lease_seconds);
     p.max_borrow_seconds = merge(p.max_borrow_seconds, input.max_borrow_seconds);
     if let Some(list) = &input.meters {
-        meters::check_meters(&list)
-            .map_err(|(field, message)| Error::validation(field, message))?;
+        meters::check_meters(list).map_err(|(field, message)| Error::validation(field, message))?;
         p.meters = list.clone();
     }
     Ok(())
