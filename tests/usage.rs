@@ -471,3 +471,74 @@ async fn the_dashboard_sets_meters_and_shows_usage_per_license() {
         ])
     );
 }
+
+#[tokio::test]
+async fn a_validation_including_usage_carries_every_meters_remainder() {
+    let (shop, product, key) = metered(json!([
+        {"name": "exports", "limit": 10, "period": "month"},
+        {"name": "projects", "limit": 3, "period": "lifetime"}
+    ]))
+    .await;
+    record(&shop, &key, &product, "exports", 4, "a").await;
+    let (status, a, raw) = post_to_path(
+        &shop,
+        "/api/licenses/validate",
+        json!({"licenseKey": key, "productId": product, "include": ["usage"], "nonce": "n-1"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+    let verified = verify_answer(
+        &keys(&shop).await,
+        &raw,
+        &Expected {
+            product_id: &product,
+            device_id: None,
+            nonce: Some("n-1"),
+            license_key: Some(&key),
+        },
+    )
+    .unwrap();
+    let meters = verified.meters.expect("meters with include usage");
+    let got: Vec<(&str, u64, u64)> = meters
+        .iter()
+        .map(|m| (m.meter.as_str(), m.used, m.remaining))
+        .collect();
+    assert_eq!(got, [("exports", 4, 6), ("projects", 0, 3)]);
+    // Without include: no meters; an unknown include is named.
+    let (_, plain, _) = post_to_path(
+        &shop,
+        "/api/licenses/validate",
+        json!({"licenseKey": key, "productId": product}),
+    )
+    .await;
+    assert!(plain.get("meters").is_none(), "{plain}");
+    let (status, e, _) = post_to_path(
+        &shop,
+        "/api/licenses/validate",
+        json!({"licenseKey": key, "productId": product, "include": ["devices"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (422, Some("include[0]")),
+        "{e}"
+    );
+}
+
+async fn post_to_path(shop: &Shop, path: &str, body: Value) -> (u16, Value, Vec<u8>) {
+    let res = shop
+        .stack
+        .http
+        .post(format!("{}{path}", shop.stack.base_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.bytes().await.unwrap().to_vec();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        bytes,
+    )
+}

@@ -417,6 +417,7 @@ async fn run() {
             lease: None,
             seats: None,
             usage: None,
+            meters: None,
             trial: None,
             nonce: Some("bench"),
             now,

@@ -155,6 +155,9 @@ pub struct Answer {
     /// Usage answers: the meter recorded on.
     #[serde(default)]
     pub usage: Option<AnswerUsage>,
+    /// Validation with `include: ["usage"]`: each meter of the product, used this period.
+    #[serde(default)]
+    pub meters: Option<Vec<AnswerUsage>>,
     #[serde(default)]
     pub trial: Option<AnswerTrial>,
     #[serde(default)]

@@ -138,7 +138,7 @@ const NESTED: Record<string, Shape> = {
 const ANSWER_SHAPE: Shape = {
   format: "str", valid: "bool", code: "str", detail: "str", livemode: "bool", productId: "str", deviceHash: "str?",
   licenseId: "str?", license: "license?", trial: "trial?", nonce: "str?", signedAt: "str", kid: "str", manageUrl: "str?",
-  lease: "lease?", seats: "seats?", usage: "usage?",
+  lease: "lease?", seats: "seats?", usage: "usage?", meters: "usages?",
 };
 const PAYLOAD_SHAPE: Shape = {
   format: "str", kid: "str", tenantId: "str", licenseId: "str", productId: "str", deviceHash: "str", livemode: "bool",
@@ -155,6 +155,8 @@ function hasType(value: unknown, kind: string): boolean {
       return typeof value === "boolean";
     case "u32":
       return typeof value === "number" && Number.isInteger(value) && value >= 0 && value < 2 ** 32;
+    case "usages":
+      return Array.isArray(value) && value.every((v) => hasType(v, "usage"));
     case "u53":
       return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
     case "strs":

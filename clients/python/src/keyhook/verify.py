@@ -188,7 +188,8 @@ _ANSWER_SHAPE = {"format": "str", "valid": "bool", "code": "str", "detail": "str
                  "livemode": "bool", "productId": "str", "deviceHash": "str?",
                  "licenseId": "str?", "license": "license?", "trial": "trial?",
                  "nonce": "str?", "signedAt": "str", "kid": "str", "manageUrl": "str?",
-                 "lease": "lease?", "seats": "seats?", "usage": "usage?"}
+                 "lease": "lease?", "seats": "seats?", "usage": "usage?",
+                 "meters": "usages?"}
 _ANSWER_LICENSE_SHAPE = {"id": "str", "productId": "str", "status": "str",
                          "expiresAt": "str?", "maxDevices": "u32", "activeDevices": "u32"}
 _TRIAL_SHAPE = {"productId": "str", "deviceHash": "str", "startedAt": "str",
@@ -220,6 +221,8 @@ def _has_type(value: Any, kind: str) -> bool:
         return isinstance(value, bool)
     if kind == "u32":
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32
+    if kind == "usages":
+        return isinstance(value, list) and all(_has_type(v, "usage") for v in value)
     if kind == "u53":
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
     if kind == "strs":

@@ -135,6 +135,9 @@ pub struct AnswerBody<'a> {
     /// The meter recorded on (`POST /api/licenses/usage`).
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<UsageSummary<'a>>,
+    /// With `include: ["usage"]`: each meter of the product, used this period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meters: Option<Vec<UsageSummary<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trial: Option<TrialSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +174,7 @@ pub struct Answer<'a> {
     pub lease: Option<LeaseSummary<'a>>,
     pub seats: Option<SeatsSummary>,
     pub usage: Option<UsageSummary<'a>>,
+    pub meters: Option<Vec<UsageSummary<'a>>>,
     pub trial: Option<TrialPeriod>,
     pub nonce: Option<&'a str>,
     pub now: OffsetDateTime,
@@ -195,6 +199,7 @@ impl<'a> Answer<'a> {
             lease: None,
             seats: None,
             usage: None,
+            meters: None,
             trial: None,
             nonce: input.nonce.as_deref(),
             now,
@@ -217,6 +222,7 @@ impl<'a> Answer<'a> {
             lease: self.lease,
             seats: self.seats,
             usage: self.usage,
+            meters: self.meters,
             trial: match (self.trial, self.device_hash) {
                 (Some(p), Some(device_hash)) => Some(TrialSummary {
                     product_id: self.product_id,

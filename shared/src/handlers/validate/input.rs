@@ -69,6 +69,10 @@ pub struct Body {
     #[serde(default)]
     #[schemars(extend("pattern" = crate::domain::validation::meters::IDEMPOTENCY_KEY_PATTERN))]
     idempotency_key: Option<String>,
+    /// Validate only: more to answer; `["usage"]`: each meter's use this period (`meters`).
+    #[serde(default)]
+    #[schemars(extend("maxItems" = 1, "items" = {"type": "string", "enum": ["usage"]}))]
+    include: Option<Vec<String>>,
 }
 
 /// Where the app runs: its production build (`live`, the default) or a test build (`test`),
@@ -143,6 +147,8 @@ pub struct ValidationInput {
     pub meter: Option<String>,
     pub quantity: Option<u64>,
     pub idempotency_key: Option<String>,
+    /// `include: ["usage"]`.
+    pub include_usage: bool,
 }
 
 impl ValidationInput {
@@ -259,6 +265,13 @@ fn checked(body: Body) -> Result<ValidationInput> {
             "must be 1 to 64 printable ASCII characters without spaces",
         ));
     }
+    let mut include_usage = false;
+    for item in body.include.iter().flatten() {
+        match item.as_str() {
+            "usage" => include_usage = true,
+            _ => return Err(Error::validation("include", "may list only \"usage\"")),
+        }
+    }
     Ok(ValidationInput {
         license_key,
         product_id,
@@ -272,6 +285,7 @@ fn checked(body: Body) -> Result<ValidationInput> {
         meter: body.meter,
         quantity: body.quantity,
         idempotency_key: body.idempotency_key,
+        include_usage,
     })
 }
 

@@ -155,6 +155,7 @@ fn vectors() -> Value {
             lease: None,
             seats: None,
             usage: None,
+            meters: None,
             trial: None,
             nonce: Some("n-1"),
             now: at,
@@ -179,6 +180,7 @@ fn vectors() -> Value {
         lease: None,
         seats: None,
         usage: None,
+        meters: None,
         trial: Some(TrialPeriod {
             started_at: t("2026-11-20T00:00:00Z"),
             expires_at: t("2026-12-04T00:00:00Z"),
@@ -209,6 +211,7 @@ fn vectors() -> Value {
         lease: None,
         seats: None,
         usage: None,
+        meters: None,
         trial: None,
         nonce: Some("n-1"),
         now: signed_at,
@@ -227,6 +230,7 @@ fn vectors() -> Value {
             lease,
             seats,
             usage: None,
+            meters: None,
             trial: None,
             nonce: Some("n-4"),
             now: signed_at,
@@ -272,6 +276,7 @@ fn vectors() -> Value {
                 remaining: 1000 - used,
                 resets_at: Some("2026-12-01T00:00:00.000Z".into()),
             }),
+            meters: None,
             trial: None,
             nonce: Some("n-5"),
             now: signed_at,
@@ -280,6 +285,41 @@ fn vectors() -> Value {
     };
     let usage_body = usage_at(Code::Valid, 998);
     let usage_limit_body = usage_at(Code::UsageLimitReached, 998);
+    // A validation with `include: ["usage"]`: every meter of the product, used this period.
+    let meters_body = Answer {
+        verdict: Code::Valid.verdict(),
+        product_id: PRODUCT,
+        device_hash: Some(&device_hash),
+        license_id: Some(&lic.id),
+        livemode: true,
+        license: Some(LicenseSummary::of(&lic, signed_at)),
+        manage_url: None,
+        lease: None,
+        seats: None,
+        usage: None,
+        meters: Some(vec![
+            UsageSummary {
+                meter: "exports",
+                period: "month",
+                used: 998,
+                limit: 1000,
+                remaining: 2,
+                resets_at: Some("2026-12-01T00:00:00.000Z".into()),
+            },
+            UsageSummary {
+                meter: "projects",
+                period: "lifetime",
+                used: 3,
+                limit: 1_000_000_000_000,
+                remaining: 999_999_999_997,
+                resets_at: None,
+            },
+        ]),
+        trial: None,
+        nonce: Some("n-5"),
+        now: signed_at,
+    }
+    .to_body(Some(&a));
     let v1 = keyhook_format::answer::sign_answer(
         Some(&a.key),
         br#"{"valid":true,"code":"VALID","detail":"The license is valid.","nonce":"n-1","signedAt":"2026-11-24T10:00:00.000Z"}"#.to_vec(),
@@ -295,6 +335,7 @@ fn vectors() -> Value {
         lease: None,
         seats: None,
         usage: None,
+        meters: None,
         trial: None,
         nonce: Some("n-3"),
         now: signed_at,
@@ -326,6 +367,7 @@ fn vectors() -> Value {
         case("concurrency-limit", &limit_body, leased.clone(), now, "ok"),
         case("usage", &usage_body, metered.clone(), now, "ok"),
         case("usage-limit", &usage_limit_body, metered.clone(), now, "ok"),
+        case("valid-with-usage", &meters_body, metered.clone(), now, "ok"),
         case(
             "lease-for-another-device",
             &lease_body,
