@@ -542,3 +542,53 @@ async fn post_to_path(shop: &Shop, path: &str, body: Value) -> (u16, Value, Vec<
         bytes,
     )
 }
+
+#[tokio::test]
+async fn the_rust_client_records_usage_and_reports_the_limit() {
+    use keyhook_client::{Client, Config, Error};
+    let (shop, product, key) =
+        metered(json!([{"name": "exports", "limit": 3, "period": "month"}])).await;
+    let keys = shop
+        .stack
+        .http
+        .get(format!(
+            "{}/api/tenants/{}/signing-keys",
+            shop.stack.base_url, shop.tenant.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut config = Config::new(&shop.stack.base_url, &product, &keys).unwrap();
+    config.cache_dir = Some(std::env::temp_dir().join(format!("keyhook-usage-{}", shop.tenant.id)));
+    let client = Client::new(config).unwrap();
+    let u = client
+        .record_usage(&key, "laptop", "exports", 2, "job-1")
+        .await
+        .unwrap();
+    assert_eq!((u.used, u.remaining), (2, 1));
+    let again = client
+        .record_usage(&key, "laptop", "exports", 2, "job-1")
+        .await
+        .unwrap();
+    assert_eq!(again.used, 2, "a retry counts once");
+    match client
+        .record_usage(&key, "laptop", "exports", 2, "job-2")
+        .await
+    {
+        Err(Error::UsageLimit {
+            meter,
+            used,
+            limit,
+            remaining,
+        }) => {
+            assert_eq!(
+                (meter.as_str(), used, limit, remaining),
+                ("exports", 2, 3, 1)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
