@@ -2099,3 +2099,258 @@ async fn public_key(stack: &Stack, t: &TestTenant) -> String {
     assert_eq!(status, 200, "{key}");
     key["publicKey"].as_str().unwrap().to_string()
 }
+
+/// A page's HTML with the slashes the templates escape (`&#x2f;`) as slashes.
+fn unescaped(body: &str) -> String {
+    body.replace("&#x2f;", "/")
+}
+
+/// The text of `body` between `start` and the next `end`.
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in {body}"))
+        + start.len();
+    let to = body[from..].find(end).map_or(body.len(), |i| from + i);
+    &body[from..to]
+}
+
+/// What stood in a new merchant's way (issue 30's walk-through), page by page: the next step
+/// after each save, a test purchase that needs no typing and shows names and keys, every form
+/// error listed at the top in the page's words, and a license page that says what it is.
+#[tokio::test]
+async fn a_new_merchants_pages_lead_to_the_next_step() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let owner = format!("{}@example.com", unique("owner"));
+    stack.member(&t, &owner, Role::Owner).await;
+    let d = stack.sign_in(&t, &owner).await;
+
+    // Every bad field at once, each linked from the summary, in the page's words.
+    let page = d
+        .post(
+            "/dashboard/products",
+            &[
+                ("price", "1234567890123"),
+                ("trialDays", "seven"),
+                ("maxDevices", "99999999999"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    let summary = between(&page.body, "id=\"error-summary\"", "</div>");
+    for (field, label, message) in [
+        ("name", "Name", "is required"),
+        ("price", "Price", "is too large"),
+        ("trialDays", "Trial days", "must be a whole number"),
+        (
+            "maxDevices",
+            "Device limit",
+            "is too large (at most 4294967295)",
+        ),
+    ] {
+        assert!(
+            summary.contains(&format!("<a href=\"#f-{field}\">{label}</a>: {message}")),
+            "{field}: {summary}"
+        );
+    }
+    assert!(summary.contains("Check these 4 fields"), "{summary}");
+    // In the order the form shows them.
+    let at = |label: &str| summary.find(&format!(">{label}</a>")).unwrap();
+    assert!(
+        at("Name") < at("Price") && at("Price") < at("Trial days"),
+        "{summary}"
+    );
+    assert!(at("Trial days") < at("Device limit"), "{summary}");
+    // The folded settings open when the form comes back with errors.
+    assert!(page.body.contains("id=\"advanced\" open"), "{}", page.body);
+
+    // A typed secret is asked for again, not silently dropped; a checkbox is named by its label.
+    let page = d
+        .post(
+            "/dashboard/apps",
+            &[
+                ("name", "Shop"),
+                ("publishableKey", "pk_test_"),
+                ("secretKey", "sk_test_51AcmeTestKey000"),
+                ("webhookSigningSecret", "whsec_1"),
+                ("defaultCurrency", "USD"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    let summary = between(&page.body, "id=\"error-summary\"", "</div>");
+    assert!(summary.contains("Secret key</a>: re-enter it"), "{summary}");
+    assert!(!page.body.contains("sk_test_51AcmeTestKey000"));
+    let page = d
+        .post(
+            "/dashboard/apps",
+            &[
+                ("name", "Shop"),
+                ("secretKey", "sk_live_51AcmeLiveKey000"),
+                ("defaultCurrency", "usd"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(page.body.contains("tick “Is live”"), "{}", page.body);
+    assert!(!page.body.contains("isLive: true"));
+    // The currency is typed with suggestions, and case does not matter.
+    assert!(page.body.contains("list=\"currency-codes\""));
+
+    // App saved -> "Next: add a product".
+    let page = d
+        .post(
+            "/dashboard/apps",
+            &[
+                ("name", "Shop"),
+                ("secretKey", "sk_test_51AcmeTestKey000"),
+                ("webhookSigningSecret", "whsec_51AcmeSigning000"),
+                ("defaultCurrency", "EUR"),
+                ("active", "on"),
+                ("isDefault", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let app_page = d.get(&page.location.unwrap()).await;
+    assert!(
+        unescaped(&app_page.body)
+            .contains("href=\"/dashboard/products/new\" data-next>Next: add a product</a>"),
+        "{}",
+        app_page.body
+    );
+    // A second, older product, so "newest" means something.
+    stack.product(&t, json!({"name": "Old edition"})).await;
+    // Product saved -> "Next: make a test purchase" of that product.
+    let page = d
+        .post("/dashboard/products", &[("name", "Studio <Pro>")])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let location = page.location.unwrap();
+    let product_id = between(&location, "/dashboard/products/", "?").to_string();
+    let product_page = d.get(&location).await;
+    assert!(
+        unescaped(&product_page.body).contains(&format!(
+            "href=\"/dashboard/test-purchase?productId={product_id}\" data-next>Next: make a test purchase</a>"
+        )),
+        "{}",
+        product_page.body
+    );
+
+    // The test purchase opens ready to send: the default app, the newest product, the member.
+    let form = d.get("/dashboard/test-purchase").await;
+    assert!(
+        form.body.contains(&format!(
+            "<option value=\"{product_id}\" selected>Studio &lt;Pro&gt;</option>"
+        )),
+        "{}",
+        form.body
+    );
+    assert!(
+        form.body.contains("\" selected>Shop (default) — "),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains(&format!("value=\"{owner}\"")));
+    let app_id = between(&form.body, "<option value=\"", "\"").to_string();
+    let bad = d
+        .post(
+            "/dashboard/test-purchase",
+            &[
+                ("appId", &app_id),
+                ("productId", &product_id),
+                ("quantity", "0"),
+                ("email", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let summary = between(&bad.body, "id=\"error-summary\"", "</div>");
+    assert!(
+        summary.contains("Quantity</a>: must be a whole number from 1 to 10")
+            && summary.contains("Buyer email</a>: is not an email address"),
+        "{summary}"
+    );
+    let sent = d
+        .post(
+            "/dashboard/test-purchase",
+            &[
+                ("appId", &app_id),
+                ("productId", &product_id),
+                ("email", &owner),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let result = d.get(&sent.location.unwrap()).await;
+    let licenses = stack.licenses(&t, "").await;
+    let license = &licenses[0];
+    let key = license["key"].as_str().unwrap();
+    let id = license["id"].as_str().unwrap();
+    let mask: String = key
+        .chars()
+        .map(|c| if c == '-' { '-' } else { '•' })
+        .collect();
+    assert!(
+        result.body.contains("Studio &lt;Pro&gt;"),
+        "{}",
+        result.body
+    );
+    assert!(
+        result.body.contains(&mask),
+        "the key's shape: {}",
+        result.body
+    );
+    assert!(unescaped(&result.body).contains(&format!(
+        "action=\"/dashboard/licenses/{id}/key\" data-reveal=\"key-{id}\""
+    )));
+    assert!(!result.body.contains(key), "the key only on request");
+
+    // Product names wherever licenses are listed.
+    for path in ["/dashboard/licenses", "/dashboard"] {
+        let list = d.get(path).await;
+        assert!(
+            list.body.contains("<td>Studio &lt;Pro&gt;</td>"),
+            "{path}: {}",
+            list.body
+        );
+    }
+
+    // The license page: the perpetual box as the license is, no resend once revoked.
+    let path = format!("/dashboard/licenses/{id}");
+    let page = d.get(&path).await;
+    assert!(page.body.contains(&mask));
+    assert!(
+        page.body
+            .contains("name=\"perpetual\" value=\"on\" checked"),
+        "perpetual"
+    );
+    assert!(page.body.contains("value=\"resend\""));
+    let both = d
+        .post(
+            &path,
+            &[
+                ("action", "save"),
+                ("perpetual", "on"),
+                ("expiresAt", "2031-01-31"),
+            ],
+        )
+        .await;
+    assert_eq!(both.status, 422, "a date and perpetual: {}", both.body);
+    let revoked = d
+        .post(&path, &[("action", "revoke"), ("confirm", "yes")])
+        .await;
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    let page = d.get(&path).await;
+    assert!(
+        !page.body.contains("value=\"resend\""),
+        "no resend after revoke"
+    );
+    let resend = d.post(&path, &[("action", "resend")]).await;
+    assert_eq!(resend.status, 409, "{}", resend.body);
+    // Every destructive button asks in the page (the script), none by the browser's dialog.
+    let script = d.get("/dashboard/assets/dashboard.js").await;
+    assert!(!script.body.contains("window.confirm"));
+}

@@ -252,6 +252,15 @@ async fn admin_webhook_and_mailer_events_run_through_their_binaries() {
         diagnostics["items"][0]["status"], "partial",
         "Stripe (out of reach here) never said the key works"
     );
+    // Repair goes through Stripe, out of reach here: said so, nothing changed.
+    let (status, repair) = admin
+        .http(&load("apigw/stripe-app-repair.post.json", &vars))
+        .await;
+    assert_eq!(
+        (status, &repair["error"]["code"]),
+        (502, &json!("upstream_unavailable")),
+        "{repair}"
+    );
 
     // Product and plan.
     let (status, product) = admin.http(&load("apigw/products.create.json", &vars)).await;

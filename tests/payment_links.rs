@@ -452,7 +452,7 @@ async fn refusals_are_clear_and_stripe_errors_keep_stripes_words() {
             body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("stripe"),
+                .contains("Stripe could not be reached"),
             "{body}"
         );
     }

@@ -155,6 +155,12 @@ async fn a_secret_key_alone_connects_the_app_and_ready_needs_a_verified_event() 
     let app = w.app(id).await;
     assert_eq!(app["status"], "ready", "{app}");
     assert!(app["lastVerifiedEventAt"].is_string());
+    // Noted at most hourly: the next event writes nothing on the app.
+    w.stripe_sends(id, e["id"].as_str().unwrap()).await;
+    assert_eq!(
+        w.app(id).await["lastVerifiedEventAt"],
+        app["lastVerifiedEventAt"]
+    );
 }
 
 #[tokio::test]

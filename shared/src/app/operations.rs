@@ -380,7 +380,7 @@ operations! {
             => admin::apps::repair(s, req, p.get("appId")),
             O::new("Repair the app's webhook endpoint in Stripe through its secret key (its events, enabled, its URL; a new endpoint and signing secret when it is gone) and check the app again", "stripe apps", Token)
                 .ok::<apps::AppView>(g)
-                .error(422, "The app has no secret key, or Stripe refuses it (`validation_failed`, field `secretKey`).")
+                .error(409, "The app has no secret key, or Stripe refuses the one it has (`conflict`, field `secretKey`).")
                 .error(502, "Stripe could not be reached (`upstream_unavailable`).");
         DeleteApp: DELETE "/api/stripe/apps/{appId}"
             => admin::apps::delete(s, req, p.get("appId")),

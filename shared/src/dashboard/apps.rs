@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::form::{self, errors_of, form_status, Form, Kind};
-use super::licenses::without_key;
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{notice, render, show, web};
@@ -35,7 +34,7 @@ const APP_FIELDS: &[(&str, Kind)] = &[
     ("secretKey", Kind::Secret),
     ("webhookSigningSecret", Kind::Secret),
     ("previousWebhookSigningSecret", Kind::Secret),
-    ("defaultCurrency", Kind::Text),
+    ("defaultCurrency", Kind::Code),
     ("isLive", Kind::Bool),
     ("active", Kind::Bool),
     ("isDefault", Kind::Bool),
@@ -151,6 +150,8 @@ async fn form_page(
     errors: Option<Value>,
 ) -> Result<ApiResponse> {
     let status = form_status(&errors);
+    let values = serde_json::to_value(values).map_err(|e| Error::internal(e.to_string()))?;
+    let errors = form::secrets_to_retype(errors, &values);
     let can_repair = app
         .as_ref()
         .is_some_and(|a| a.has_secret && a.checks.iter().any(|c| !c.ok && c.repairable));
@@ -282,14 +283,31 @@ pub async fn edit(s: &Services, req: &ApiRequest, app_id: &str) -> Result<ApiRes
     let values = AppValues::from(&app);
     let mut res = form_page(s, &me, Some(app), values, None).await?;
     if let Some(n) = notice(req) {
-        // The saved app's page says so above the form.
+        // The saved app's page says so above the form, with the setup's next step.
+        let next = match req.query_param("notice") {
+            Some("app_saved") if me.role.can_edit() => next_after_app(s, &me).await?,
+            _ => String::new(),
+        };
         let body = String::from_utf8_lossy(&res.body).replace(
             "<!--notice-->",
-            &format!("<p class=\"notice\" role=\"status\">{n}</p>"),
+            &format!("<p class=\"notice\" role=\"status\">{n}{next}</p>"),
         );
         res.body = body.into();
     }
     Ok(res)
+}
+
+/// The button after an app is saved: a product to sell, or (with one) a test purchase.
+async fn next_after_app(s: &Services, me: &Signed) -> Result<String> {
+    let products = products::list_products(s, &me.caller(), ListQuery::first(1)).await?;
+    let (label, href) = if products.items.is_empty() {
+        ("Next: add a product", "/dashboard/products/new")
+    } else {
+        ("Next: make a test purchase", "/dashboard/test-purchase")
+    };
+    Ok(format!(
+        " <a class=\"btn primary\" href=\"{href}\" data-next>{label}</a>"
+    ))
 }
 
 /// `POST /dashboard/apps/{appId}`: `action=save`, `delete`, `repair` (the webhook endpoint in
@@ -408,16 +426,18 @@ pub async fn event(s: &Services, req: &ApiRequest, event_id: &str) -> Result<Api
     let app = apps::get_app(s, &c, &event.app_id).await.ok();
     let mut issued = Vec::new();
     for id in &event.license_ids {
-        issued.push(without_key(licenses::get_license(s, &c, id).await?));
+        issued.push(licenses::get_license(s, &c, id).await?);
     }
     let settled = event.status != EventStatus::Received
         && issued
             .iter()
             .all(|l| l.email_status != EmailStatus::Pending);
+    let products = products::list_products(s, &c, first_200()).await?.items;
+    let issued = super::licenses::listed(issued, &products);
     let test_purchase = req.query_param("test").is_some();
     let ctx = context! {
         title => if test_purchase { "Test purchase" } else { "Stripe event" },
-        nav => if test_purchase { "test" } else { "apps" },
+        nav => if test_purchase { "test" } else { "events" },
         event => event,
         app => app,
         licenses => issued,

@@ -17,7 +17,8 @@ use crate::domain::LicenseStatus;
 use crate::handlers::admin::licenses::{
     self as core, IssueInput, LicenseQuery, LicenseView, PatchInput, CREATE_REQUIRED,
 };
-use crate::handlers::admin::{plans, products};
+use crate::handlers::admin::plans;
+use crate::handlers::admin::products::{self, ProductView};
 use crate::handlers::validate;
 use crate::http::input::{bool_param, ListBody, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
@@ -33,6 +34,34 @@ pub fn without_key(l: LicenseView) -> LicenseView {
 fn key_apart(mut l: LicenseView) -> (LicenseView, String) {
     let key = std::mem::take(&mut l.key);
     (l, key)
+}
+
+/// A key's shape without the key: each character a dot, its dashes kept (a
+/// `XXXXX-XXXXX-XXXXX-XXXXX` key shows as `•••••-•••••-•••••-•••••`), so the hidden key looks
+/// like the one a click reveals.
+pub fn key_mask(key: &str) -> String {
+    key.chars()
+        .map(|c| if c == '-' { '-' } else { '•' })
+        .collect()
+}
+
+/// Licenses as lists show them: no key (its mask instead, `keyMask`), and their product's
+/// name (`productName`), not only its id.
+pub fn listed(licenses: Vec<LicenseView>, products: &[ProductView]) -> Vec<Value> {
+    licenses
+        .into_iter()
+        .map(|l| {
+            let (l, key) = key_apart(l);
+            let name = products
+                .iter()
+                .find(|p| p.id == l.product_id)
+                .map(|p| p.name.clone());
+            let mut v = serde_json::to_value(l).unwrap_or_default();
+            v["productName"] = name.into();
+            v["keyMask"] = key_mask(&key).into();
+            v
+        })
+        .collect()
 }
 
 /// Licenses a page of the list shows.
@@ -67,11 +96,11 @@ fn query_of(req: &ApiRequest) -> Result<LicenseQuery> {
 pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let products = products::list_products(s, &me.caller(), ListQuery::first(200)).await?;
-    let listed = match query_of(req) {
+    let found = match query_of(req) {
         Ok(query) => core::list_licenses(s, &me.caller(), query).await,
         Err(e) => Err(e),
     };
-    let (licenses, errors) = match listed {
+    let (licenses, errors) = match found {
         Ok(l) => (l, None),
         Err(e @ Error::Validation { .. }) => (
             ListBody {
@@ -91,7 +120,7 @@ pub async fn list(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             title => "License keys",
             nav => "licenses",
             notice => notice(req),
-            licenses => licenses.items.into_iter().map(|l| key_apart(l).0).collect::<Vec<_>>(),
+            licenses => listed(licenses.items, &products.items),
             next_cursor => licenses.next_cursor,
             products => products.items,
             filter => context! {
@@ -148,6 +177,12 @@ pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 /// A date input (`2027-01-31`) as the API's timestamp (the end of that day, UTC).
 fn expiry(form: &Form, body: &mut Value) -> Result<()> {
     if form.checked("perpetual") {
+        if form.get("expiresAt").is_some() {
+            return Err(Error::validation(
+                "expiresAt",
+                "is set while “Perpetual” is ticked: clear the date, or untick Perpetual",
+            ));
+        }
         body["expiresAt"] = Value::Null;
     } else if let Some(d) = form.get("expiresAt") {
         let ts = format!("{d}T23:59:59Z");
@@ -254,6 +289,7 @@ async fn license_page(
             meters => meters,
             activity => activity,
             expires_date => expires_date,
+            key_mask => key_mask(&key),
             key => if extra.get_attr("reveal").is_ok_and(|v| v.is_true()) { Some(key) } else { None },
             ..extra
         },
@@ -277,7 +313,7 @@ pub async fn reveal(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             render::fragment(
                 "license_key.html",
                 Some(&me),
-                context! { key => license.key },
+                context! { key => license.key, license_id => license.id },
             )?,
         ));
     }
@@ -330,6 +366,11 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
             .await
         }
         "resend" => {
+            if core::get_license(s, &c, id).await?.status == LicenseStatus::Revoked {
+                return Err(Error::Conflict(
+                    "a revoked license no longer validates: its key is not emailed again".into(),
+                ));
+            }
             core::resend_license_email(s, &c, id).await?;
             here("email_queued")
         }

@@ -108,6 +108,14 @@ pub(crate) fn show(
     Ok(web::html(status, render::page(s, template, Some(me), ctx)?))
 }
 
+/// The step a page offers after a save, as its main button (a new merchant's way through:
+/// app → product → test purchase).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct NextStep {
+    pub label: &'static str,
+    pub href: String,
+}
+
 /// Messages shown after a form post redirected back (`?notice=`): fixed texts, so a link can
 /// never make a page say something else.
 pub(crate) fn notice(req: &ApiRequest) -> Option<&'static str> {

@@ -59,11 +59,18 @@ pub fn checklist(
     verified_events: &[EventView],
     licenses: &[(&str, EmailStatus)],
 ) -> Vec<Step> {
-    let with_secret = apps.iter().any(|a| a.has_secret);
-    let with_signing = apps.iter().any(|a| a.has_webhook_signing_secret);
+    let with_secret = apps.iter().find(|a| a.has_secret);
     let ready = apps
         .iter()
         .find(|a| a.status == AppStatus::Ready && a.active);
+    // The endpoint counts once Stripe confirmed it (the app is Ready) or a verified event came
+    // through it: a stored signing secret alone proves nothing.
+    let endpoint_app = ready.or_else(|| {
+        verified_events
+            .first()
+            .and_then(|e| apps.iter().find(|a| a.id == e.app_id))
+    });
+    let endpoint = endpoint_app.is_some() || !verified_events.is_empty();
     let live: Vec<&ProductView> = products.iter().filter(|p| !p.archived).collect();
     let auto_email = live.iter().any(|p| p.auto_email);
     let template = live.iter().any(|p| p.email_template.is_some());
@@ -77,46 +84,60 @@ pub fn checklist(
     let emailed = licenses
         .iter()
         .find(|(_, email)| *email == EmailStatus::Sent);
-    let first_product = live.first().map(|p| p.id.clone());
-    let product_link = match &first_product {
-        Some(id) => format!("/dashboard/products/{id}"),
+    // The merchant's newest product (RFC 3339 UTC timestamps sort as text), named.
+    let newest = live.iter().max_by(|a, b| a.created_at.cmp(&b.created_at));
+    let product_link = match newest {
+        Some(p) => format!("/dashboard/products/{}", p.id),
         None => "/dashboard/products/new".into(),
     };
+    let first_app = apps.first();
     vec![
         step(
             "Stripe API keys obtained",
             "Stripe Dashboard › Developers › API keys",
-            done(with_secret),
-            if with_secret {
-                "A secret key is stored and decrypts."
-            } else {
-                "Copy your secret key (sk_test_… or sk_live_…) into a Stripe app."
+            done(with_secret.is_some()),
+            match with_secret {
+                Some(a) => format!("“{}” has its secret key stored.", a.name),
+                None => {
+                    "Copy your secret key (sk_test_… or sk_live_…) into a Stripe app.".to_string()
+                }
             },
-            if apps.is_empty() {
-                "/dashboard/apps/new".to_string()
-            } else {
-                "/dashboard/apps".to_string()
+            match first_app {
+                None => "/dashboard/apps/new".to_string(),
+                Some(a) => format!("/dashboard/apps/{}", a.id),
             },
         ),
         step(
             "Webhook endpoint created pointing to Keyhook",
             "Stripe Dashboard › Developers › Webhooks",
-            done(with_signing),
-            if with_signing {
-                "A webhook signing secret (whsec_…) is stored."
-            } else {
-                "Add the endpoint shown on Stripe apps and events, then paste its signing secret."
+            done(endpoint),
+            match (ready, endpoint_app) {
+                (Some(a), _) => {
+                    format!("The webhook endpoint of “{}” is confirmed (Ready).", a.name)
+                }
+                (None, Some(a)) => format!("A verified event arrived for “{}”.", a.name),
+                (None, None) if endpoint => "A verified event arrived.".to_string(),
+                (None, None) => match first_app {
+                    Some(a) => format!(
+                        "Not confirmed yet for “{}”: see its Status, or run a test purchase.",
+                        a.name
+                    ),
+                    None => "Add a Stripe app: Keyhook sets up its endpoint.".to_string(),
+                },
             },
-            "/dashboard/apps#webhook",
+            match first_app {
+                None => "/dashboard/apps/new".to_string(),
+                Some(a) => format!("/dashboard/apps/{}", a.id),
+            },
         ),
         step(
             "Stripe app registered with keys and webhook secret",
             "Keyhook › Stripe apps",
             done(ready.is_some()),
-            match ready {
-                Some(a) => format!("{} is Ready.", a.name),
-                None if apps.is_empty() => "Add your Stripe app.".into(),
-                None => "Your app is not Ready yet: see its Status.".into(),
+            match (ready, first_app) {
+                (Some(a), _) => format!("“{}” is Ready.", a.name),
+                (None, None) => "Add your Stripe app.".into(),
+                (None, Some(a)) => format!("“{}” is not Ready yet: see its Status.", a.name),
             },
             "/dashboard/apps",
         ),
@@ -124,10 +145,11 @@ pub fn checklist(
             "Product created",
             "Keyhook › Products",
             done(!live.is_empty()),
-            match &first_product {
-                Some(id) => {
-                    format!("Product ID {id}: use \"productId\": \"{id}\" in your Stripe metadata.")
-                }
+            match newest {
+                Some(p) => format!(
+                    "“{}”: use \"productId\": \"{}\" in your Stripe metadata.",
+                    p.name, p.id
+                ),
                 None => "Create the product you sell.".into(),
             },
             product_link.clone(),
@@ -269,6 +291,7 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         .iter()
         .map(|l| (l.id.as_str(), l.email_status))
         .collect();
+    let no_apps = apps.items.is_empty();
     let steps = checklist(
         &apps.items,
         &products.items,
@@ -285,10 +308,11 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
         context! {
             title => "Overview",
             nav => "overview",
+            apps => !no_apps,
             steps => steps,
             remaining => remaining,
             events => recent_events.items,
-            licenses => licenses.items.into_iter().take(5).map(super::licenses::without_key).collect::<Vec<_>>(),
+            licenses => super::licenses::listed(licenses.items.into_iter().take(5).collect(), &products.items),
             products => products.items,
         },
     )
@@ -341,9 +365,11 @@ mod tests {
         );
         assert_eq!(empty[0].link, "/dashboard/apps/new");
 
-        let partial = app(AppStatus::Partial, true, false);
+        // A signing secret stored is not an endpoint confirmed.
+        let partial = app(AppStatus::Partial, true, true);
         let steps = checklist(&[partial], &[], &[], &[], &[]);
         assert_eq!(states(&steps)[..3], ["done", "todo", "todo"]);
+        assert!(steps[1].detail.contains("“A”"), "{}", steps[1].detail);
 
         let ready = app(AppStatus::Ready, true, true);
         let mut product = ProductView::from(Product::new("42", "ten_1", "P", crate::time::now()));
@@ -365,6 +391,11 @@ mod tests {
             purchase_ref: None,
             source: EventSource::Webhook,
         };
+        // A verified event proves the endpoint even before the app shows Ready.
+        let partial = app(AppStatus::Partial, true, true);
+        let steps = checklist(&[partial], &[], &[], std::slice::from_ref(&test_event), &[]);
+        assert_eq!(steps[1].state, "done");
+        assert!(steps[1].detail.contains("“A”"), "{}", steps[1].detail);
         let license = ("lic_1", EmailStatus::Sent);
         let steps = checklist(&[ready], &[product], &[], &[test_event], &[license]);
         assert_eq!(
@@ -375,6 +406,8 @@ mod tests {
             ]
         );
         assert!(steps[3].detail.contains("\"productId\": \"42\""));
+        assert!(steps[3].detail.contains("“P”"), "{}", steps[3].detail);
+        assert_eq!(steps[2].detail, "“A” is Ready.");
         assert_eq!(steps[9].link, "/dashboard/events/evt_1");
     }
 }

@@ -7,11 +7,12 @@ use minijinja::context;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::form::{self, errors_of, form_status, set_path, Form, Kind};
+use super::form::{self, form_status, set_path, Form, Kind, Refused};
 use super::session::{self, Signed};
 use super::web::enc;
-use super::{notice, render, show, web};
+use super::{notice, render, show, web, NextStep};
 use crate::domain::{portal_links, EmailTemplate, Product};
+use crate::handlers::admin::currencies::{self, CurrencyQuery};
 use crate::handlers::admin::plans::{self, PlanInput};
 use crate::handlers::admin::products::{self, ProductInput, ProductView};
 use crate::http::input::ListQuery;
@@ -165,12 +166,29 @@ pub const SAMPLE_KEY: &str = "ABCDE-FGHJK-MNPQR-STVWX";
 pub const SAMPLE_EMAIL: &str = "buyer@example.com";
 pub const SAMPLE_NAME: &str = "Ada Lovelace";
 
-/// The API body of the product form: its fields, and the template (or `null`, the default).
-fn body(form: &Form) -> Result<Value> {
-    let mut body = form.body(PRODUCT_FIELDS)?;
-    set_path(&mut body, "prices", prices(form)?);
+/// The API body of the product form: its fields, and the template (or `null`, the default);
+/// and every field it could not read.
+fn body(form: &Form) -> (Value, serde_json::Map<String, Value>) {
+    let (mut body, mut errors) = form.body_and_errors(PRODUCT_FIELDS);
+    match prices(form) {
+        Ok(prices) => set_path(&mut body, "prices", prices),
+        Err(Error::Validation {
+            field: Some(field),
+            message,
+        }) => {
+            errors.insert(field, message.into());
+        }
+        Err(e) => {
+            errors.insert("prices".into(), e.to_string().into());
+        }
+    }
     if let Some(text) = form.raw("meters") {
-        set_path(&mut body, "meters", meters(text)?);
+        match meters(text) {
+            Ok(list) => set_path(&mut body, "meters", list),
+            Err(e) => {
+                errors.insert("meters".into(), e.to_string().into());
+            }
+        }
     }
     if form.checked("customTemplate") {
         let field = |name: &str| form.raw(name).unwrap_or_default();
@@ -185,27 +203,39 @@ fn body(form: &Form) -> Result<Value> {
     } else {
         set_path(&mut body, "emailTemplate", Value::Null);
     }
-    Ok(body)
+    (body, errors)
 }
 
-/// The product form as the API's product input (`required`: a create's fields).
-fn input(form: &Form, required: &[&str]) -> Result<ProductInput> {
-    form::input(body(form)?, required).map_err(|e| match e {
-        // A meter's field (`meters[1].name`) is shown on the meters block, naming its line.
-        Error::Validation {
-            field: Some(field),
-            message,
-        } if field.starts_with("meters[") => {
-            let line = field["meters[".len()..]
-                .split(']')
-                .next()
-                .and_then(|n| n.parse::<usize>().ok())
-                .map_or(0, |n| n + 1);
-            let what = field.rsplit('.').next().unwrap_or("meter");
-            Error::validation("meters", format!("line {line}: {what} {message}"))
-        }
-        e => e,
+/// The product form as the API's product input (`required`: a create's fields), or every
+/// invalid field.
+fn input(form: &Form, required: &[&str]) -> std::result::Result<ProductInput, Refused> {
+    form::input_all(body(form), required).map_err(|r| match r {
+        Refused::Fields(fields) => Refused::Fields(
+            fields
+                .into_iter()
+                .map(|(field, message)| meter_error(field, message))
+                .collect(),
+        ),
+        other => other,
     })
+}
+
+/// A meter's field (`meters[1].name`) is shown on the meters block, naming its line.
+fn meter_error(field: String, message: Value) -> (String, Value) {
+    let Some(rest) = field.strip_prefix("meters[") else {
+        return (field, message);
+    };
+    let line = rest
+        .split(']')
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(0, |n| n + 1);
+    let what = field.rsplit('.').next().unwrap_or("meter");
+    let text = message.as_str().unwrap_or_default();
+    (
+        "meters".to_string(),
+        format!("line {line}: {what} {text}").into(),
+    )
 }
 
 /// `GET /dashboard/products`.
@@ -297,6 +327,27 @@ async fn form_page_with(
         None => Vec::new(),
     };
     let payment_link = super::payment_links::section(s, me, product.as_ref(), link_error).await?;
+    let currencies = currencies::list_currencies(
+        s,
+        &me.caller(),
+        CurrencyQuery {
+            page: ListQuery::first(200),
+            only_active: true,
+        },
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(|c| c.code)
+    .collect::<Vec<_>>();
+    // Saved: the next step of a new merchant's setup, a test purchase of this product.
+    let next = match (&product, req.query_param("notice")) {
+        (Some(p), Some("product_saved")) if me.role.can_edit() => Some(NextStep {
+            label: "Next: make a test purchase",
+            href: format!("/dashboard/test-purchase?productId={}", enc(&p.id)),
+        }),
+        _ => None,
+    };
     show(
         s,
         me,
@@ -306,6 +357,8 @@ async fn form_page_with(
             title => if product.is_some() { "Edit product" } else { "New product" },
             nav => "products",
             notice => notice(req),
+            next => next,
+            currencies => currencies,
             product => product,
             plans => plans,
             payment_link => payment_link,
@@ -339,19 +392,20 @@ pub async fn new(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
 pub async fn create(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    let result = match input(&form, products::CREATE_REQUIRED) {
-        Ok(input) => products::create_product(s, &me.caller(), input).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let input = input(&form, products::CREATE_REQUIRED)?;
+        Ok::<_, Refused>(products::create_product(s, &me.caller(), input).await?)
+    }
+    .await;
     match result {
         Ok(p) => Ok(web::redirect(&format!(
             "/dashboard/products/{}?notice=product_saved",
             p.id
         ))),
-        Err(e) => match errors_of(&e) {
-            Some(errors) => form_page(s, req, &me, None, echo(&form), Some(errors)).await,
-            None => Err(e),
-        },
+        Err(refused) => {
+            let errors = refused.errors()?;
+            form_page(s, req, &me, None, echo(&form), Some(errors)).await
+        }
     }
 }
 
@@ -372,22 +426,21 @@ pub async fn update(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiRespo
         products::delete_product(s, &c, id).await?;
         return Ok(web::redirect("/dashboard/products?notice=product_deleted"));
     }
-    let result = match input(&form, &[]) {
-        Ok(input) => products::update_product(s, &c, id, input).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let input = input(&form, &[])?;
+        Ok::<_, Refused>(products::update_product(s, &c, id, input).await?)
+    }
+    .await;
     match result {
         Ok(_) => Ok(web::redirect(&format!(
             "/dashboard/products/{}?notice=product_saved",
             enc(id)
         ))),
-        Err(e) => match errors_of(&e) {
-            Some(errors) => {
-                let product = products::get_product(s, &c, id).await?;
-                form_page(s, req, &me, Some(product), echo(&form), Some(errors)).await
-            }
-            None => Err(e),
-        },
+        Err(refused) => {
+            let errors = refused.errors()?;
+            let product = products::get_product(s, &c, id).await?;
+            form_page(s, req, &me, Some(product), echo(&form), Some(errors)).await
+        }
     }
 }
 

@@ -52,6 +52,17 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             .unwrap_or_else(|e| panic!("dashboard template {name}: {e:#}"));
     }
     env.add_filter("when", when);
+    env.add_filter("label", |field: String| super::form::label_of(&field));
+    env.add_filter("in_form_order", |errors: Value| {
+        let fields = errors
+            .try_iter()
+            .map(|keys| {
+                keys.filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        super::form::in_form_order(fields)
+    });
     env
 });
 

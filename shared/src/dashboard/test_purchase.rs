@@ -10,7 +10,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::form::{errors_of, form_status, Form};
+use super::form::{form_status, Form, Refused};
 use super::session::{self, Signed};
 use super::web::enc;
 use super::{show, web};
@@ -21,7 +21,8 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
 use crate::{Error, Result, Services};
 
-/// The form's values when the page opens.
+/// The form's values when the page opens: the default test app and the newest product (or the
+/// one the link names), the signed-in member as the buyer, so one click sends it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PurchaseValues<'a> {
@@ -49,6 +50,18 @@ async fn page_with(
         .filter(|a| !a.is_live && a.active)
         .collect();
     let products: Vec<_> = products.items.into_iter().filter(|p| !p.archived).collect();
+    let mut values = serde_json::to_value(values).map_err(|e| Error::internal(e.to_string()))?;
+    if values["appId"].is_null() {
+        let default = apps.iter().find(|a| a.is_default).or(apps.first());
+        values["appId"] = default.map(|a| a.id.clone()).into();
+    }
+    if values["productId"].is_null() {
+        // Timestamps are RFC 3339 in UTC: their text sorts as their time.
+        let newest = products
+            .iter()
+            .max_by(|a, b| a.created_at.cmp(&b.created_at));
+        values["productId"] = newest.map(|p| p.id.clone()).into();
+    }
     show(
         s,
         me,
@@ -65,7 +78,7 @@ async fn page_with(
     )
 }
 
-/// `GET /dashboard/test-purchase`.
+/// `GET /dashboard/test-purchase` (`?productId=`: that product chosen).
 pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let me = session::require(s, req).await?;
     let email = me
@@ -86,26 +99,36 @@ pub async fn page(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     .await
 }
 
-/// What the form asks for, checked.
-fn order(form: &Form) -> Result<(String, CheckoutOptions)> {
-    let app_id = form
-        .get("appId")
-        .ok_or_else(|| Error::validation("appId", "choose the Stripe app to send through"))?;
-    let product_id = form
-        .get("productId")
-        .ok_or_else(|| Error::validation("productId", "choose a product"))?;
-    let quantity = match form.get("quantity") {
-        None => 1,
-        Some(q) => q
-            .parse::<u32>()
-            .ok()
-            .filter(|q| (1..=10).contains(q))
-            .ok_or_else(|| Error::validation("quantity", "must be a whole number from 1 to 10"))?,
+/// What the form asks for, checked: every field's error at once.
+fn order(form: &Form) -> std::result::Result<(String, CheckoutOptions), Refused> {
+    let mut errors = serde_json::Map::new();
+    let mut refuse = |field: &str, message: &str| {
+        errors.insert(field.to_string(), message.into());
     };
+    let app_id = form.get("appId");
+    if app_id.is_none() {
+        refuse("appId", "choose the Stripe app to send through");
+    }
+    let product_id = form.get("productId");
+    if product_id.is_none() {
+        refuse("productId", "choose a product");
+    }
+    let quantity = match form.get("quantity") {
+        None => Some(1),
+        Some(q) => q.parse::<u32>().ok().filter(|q| (1..=10).contains(q)),
+    };
+    if quantity.is_none() {
+        refuse("quantity", "must be a whole number from 1 to 10");
+    }
     let email = form.get("email").unwrap_or_default().to_ascii_lowercase();
     if !is_email(&email) {
-        return Err(Error::validation("email", "is not an email address"));
+        refuse("email", "is not an email address");
     }
+    let (Some(app_id), Some(product_id), Some(quantity), true) =
+        (app_id, product_id, quantity, errors.is_empty())
+    else {
+        return Err(Refused::Fields(errors));
+    };
     Ok((
         app_id.to_string(),
         CheckoutOptions {
@@ -128,10 +151,10 @@ pub async fn run(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             "/dashboard/events/{}?test=1",
             enc(&event_id)
         ))),
-        Err(e) => match errors_of(&e) {
-            Some(errors) => page_with(s, &me, form.echo(&[]), Some(errors)).await,
-            None => Err(e),
-        },
+        Err(refused) => {
+            let errors = refused.errors()?;
+            page_with(s, &me, form.echo(&[]), Some(errors)).await
+        }
     }
 }
 
@@ -143,16 +166,21 @@ struct Delivered {
 }
 
 /// Builds, signs and delivers the event; its id.
-async fn send(s: &Services, req: &ApiRequest, me: &Signed, form: &Form) -> Result<String> {
+async fn send(
+    s: &Services,
+    req: &ApiRequest,
+    me: &Signed,
+    form: &Form,
+) -> std::result::Result<String, Refused> {
     let (app_id, options) = order(form)?;
     let app = apps::event_signer(s, &me.caller(), &app_id)
         .await?
         .ok_or_else(|| Error::validation("appId", "no such Stripe app"))?;
     if app.is_live {
-        return Err(Error::validation(
+        return Err(Refused::from(Error::validation(
             "appId",
             "is a live app: test purchases are test-mode events, which a live app refuses",
-        ));
+        )));
     }
     let secret = app.webhook_secret.ok_or_else(|| {
         Error::validation(

@@ -108,10 +108,10 @@ pub const TIMESTAMP: &str = concat!(
 );
 
 /// Empty (removes the key), or a Stripe key with one of the prefixes and at least five more
-/// characters, without whitespace (`apps::check_key`).
+/// characters, all printable ASCII (what an HTTP header carries; `apps::check_key`).
 macro_rules! stripe_key {
     ($prefixes:literal) => {
-        concat!("^$|^(?:", $prefixes, ")[^", ws!(), "]{5,}$")
+        concat!("^$|^(?:", $prefixes, ")[!-~]{5,}$")
     };
 }
 pub const PUBLISHABLE_KEY: &str = stripe_key!("pk_test_|pk_live_");

@@ -57,6 +57,45 @@ fn pattern_message(pattern: &str) -> String {
         .unwrap_or_else(|| format!("must match the pattern {pattern}"))
 }
 
+/// What is wrong with `value`, more exactly than the pattern's general rule, where the value
+/// shows it: a key with the right prefix that is too short is "too short", a price with too
+/// many digits is "too large".
+fn precise_pattern_message(pattern: &str, value: &str) -> Option<String> {
+    let keys: &[(&str, &[&str])] = &[
+        (PUBLISHABLE_KEY, &["pk_test_", "pk_live_"]),
+        (
+            SECRET_KEY,
+            &["sk_test_", "sk_live_", "rk_test_", "rk_live_"],
+        ),
+        (WEBHOOK_SECRET, &["whsec_"]),
+    ];
+    if let Some((_, prefixes)) = keys.iter().find(|(p, _)| *p == pattern) {
+        let prefix = prefixes.iter().find(|p| value.starts_with(*p))?;
+        return Some(if value.chars().any(char::is_whitespace) {
+            "must not contain spaces or line breaks".to_string()
+        } else {
+            format!(
+                "is too short: a key is {prefix} and then its characters (copy it whole from Stripe)"
+            )
+        });
+    }
+    let decimals = match pattern {
+        PRICE_2 => 2,
+        PRICE_3 | EMPTY_OR_PRICE_3 => 3,
+        _ => return None,
+    };
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !(fraction.is_empty() || digits(fraction)) || value.ends_with('.') {
+        return None;
+    }
+    Some(if whole.len() > 12 {
+        "is too large (at most 12 digits before the decimal point)".to_string()
+    } else {
+        format!("has too many decimals (at most {decimals})")
+    })
+}
+
 /// The schema of a request body of type `T`, as the document publishes it (deserialisation
 /// contract), standalone (`$defs`), with `required` fields added: present, and not null.
 pub fn request_schema<T: JsonSchema>(required: &[&str]) -> Value {
@@ -207,7 +246,13 @@ fn field_and_message(e: &jsonschema::ValidationError<'_>) -> (String, String) {
             join(unexpected.first().map(String::as_str).unwrap_or_default()),
             "is not a field of this request".to_string(),
         ),
-        ValidationErrorKind::Pattern { pattern } => (path, pattern_message(pattern)),
+        ValidationErrorKind::Pattern { pattern } => (
+            path,
+            e.instance()
+                .as_str()
+                .and_then(|value| precise_pattern_message(pattern, value))
+                .unwrap_or_else(|| pattern_message(pattern)),
+        ),
         ValidationErrorKind::MaxLength { limit } => {
             (path, format!("must be at most {limit} characters"))
         }
@@ -360,6 +405,10 @@ mod tests {
     fn keys_and_prices() {
         assert!(matches(SECRET_KEY, "") && matches(SECRET_KEY, "sk_test_abcde"));
         assert!(!matches(SECRET_KEY, "sk_test_abcd") && !matches(SECRET_KEY, "pk_test_abcde"));
+        // A key goes into an HTTP header: printable ASCII only, as `apps::check_key` holds.
+        assert!(
+            !matches(SECRET_KEY, "sk_test_abcdé") && !matches(SECRET_KEY, "sk_test_ab\u{13}cd")
+        );
         assert!(matches(WEBHOOK_SECRET, "whsec_abcdef") && !matches(WEBHOOK_SECRET, "whsec_ab cd"));
         assert!(
             matches(PRICE_2, "29.99") && !matches(PRICE_2, "29.999") && !matches(PRICE_2, "1.")

@@ -345,17 +345,25 @@ pub async fn check_and_store(s: &Services, app: &mut StripeApp) -> Result<Vec<Ap
 }
 
 /// Repairs the app's endpoint (events, enabled, URL; a new endpoint and secret when it is gone
-/// or its secret is not held) through its secret key; the caller saves the app.
+/// or its secret is not held) through its secret key; the caller saves the app. The request
+/// carries nothing: a key missing, or one Stripe now refuses, is the app's state (409).
 pub async fn repair(s: &Services, app: &mut StripeApp) -> Result<Vec<AppCheck>> {
     let key = app_secrets::open(s, app, AppSecret::SecretKey)
         .await?
         .ok_or_else(|| {
-            Error::validation(
+            Error::conflict_at(
                 "secretKey",
                 "is missing: Keyhook repairs the webhook endpoint through the app's secret key",
             )
         })?;
-    Ok(connect(s, app, &key).await?.1)
+    match connect(s, app, &key).await {
+        Ok((_, checks)) => Ok(checks),
+        Err(Error::Validation {
+            field: Some(field),
+            message,
+        }) => Err(Error::conflict_at(field, message)),
+        Err(e) => Err(e),
+    }
 }
 
 /// The checks computed from what Keyhook holds, added to the stored ones when an app is shown:

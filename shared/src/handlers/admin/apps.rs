@@ -168,6 +168,13 @@ fn check_key(field: &str, value: &str, prefixes: &[&str], is_live: bool) -> Resu
     {
         return Err(Error::validation(field, "is not a complete key"));
     }
+    // It travels in an HTTP header (`Authorization: Bearer …`): printable ASCII only.
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Error::validation(
+            field,
+            "has a character no Stripe key has (keys are letters, digits and _)",
+        ));
+    }
     let live = value.contains("_live_");
     let test = value.contains("_test_");
     if (live || test) && live != is_live {
@@ -566,9 +573,15 @@ pub struct Diagnostics {
 
 /// Each of the caller's apps checked with Stripe now (results stored on the apps).
 pub async fn get_diagnostics(s: &Services, c: &Caller) -> Result<Diagnostics> {
+    let mut apps = s.store.all_tenant_apps(&c.tenant_id).await?;
+    // The apps' Stripe accounts are asked at once (the admin function's time is bounded).
+    futures::future::try_join_all(
+        apps.iter_mut()
+            .map(|app| stripe_connect::check_and_store(s, app)),
+    )
+    .await?;
     let mut items = Vec::new();
-    for mut app in s.store.all_tenant_apps(&c.tenant_id).await? {
-        stripe_connect::check_and_store(s, &mut app).await?;
+    for app in apps {
         let d = decryptable(s, &app).await?;
         let checks = all_checks(&app, &d);
         items.push(DiagnosticItem {
@@ -603,6 +616,8 @@ mod tests {
         assert!(check_key("secretKey", "sk_test_abcdefgh", &sk, true).is_err());
         assert!(check_key("secretKey", "pk_test_abcdefgh", &sk, false).is_err());
         assert!(check_key("secretKey", "sk_test_", &sk, false).is_err());
+        assert!(check_key("secretKey", "sk_test_abcdé", &sk, false).is_err());
+        assert!(check_key("secretKey", "sk_test_ab\u{13}cd", &sk, false).is_err());
         assert!(check_key("webhookSigningSecret", "whsec_abcdefgh", &["whsec_"], true).is_ok());
         assert!(check_currency("usd").is_ok());
         assert!(check_currency("USD").is_err());

@@ -32,8 +32,8 @@ use crate::{Error, Result, Services};
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaymentLinkInput {
-    /// The Stripe app to sell through (default: the tenant's default test app, or its default
-    /// live app with `live: true`).
+    /// The Stripe app to sell through (absent or blank: the tenant's default test app, or its
+    /// default live app with `live: true`).
     pub app_id: Option<String>,
     /// Without `appId`: sell through the default live app rather than the test one.
     pub live: Option<bool>,
@@ -283,8 +283,14 @@ pub async fn create_payment_link(
     s: &Services,
     c: &Caller,
     product_id: &str,
-    input: PaymentLinkInput,
+    mut input: PaymentLinkInput,
 ) -> Result<PaymentLinkView> {
+    // A blank id is no id (as a checkout reads them): the default applies.
+    for id in [&mut input.app_id, &mut input.price_mapping_id] {
+        if id.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            *id = None;
+        }
+    }
     let tenant_id = c.tenant_id.as_str();
     let product = s
         .store
