@@ -149,7 +149,9 @@ fn kind(e: &Error) -> &'static str {
         Error::ClockRollback(_) => "rollback",
         Error::GraceExpired { .. } => "grace_expired",
         Error::NoOfflineProof(_) => "no_offline_proof",
-        Error::Refused { .. } | Error::ConcurrencyLimit { .. } => "refused",
+        Error::Refused { .. } | Error::ConcurrencyLimit { .. } | Error::UsageLimit { .. } => {
+            "refused"
+        }
         Error::Config(_) => "config",
         Error::Cache(_) => "cache",
         Error::Fingerprint(_) => "fingerprint",

@@ -7,7 +7,7 @@
 //! 1. AWS calls per request, counted by an SDK interceptor on the clients the handlers use
 //!    plus the license reads the store signs itself (`store::signed_get`; measured, per
 //!    operation): validate cold and warm, activate (new device, again), trial, a floating
-//!    lease and its heartbeat;
+//!    lease and its heartbeat; a usage record;
 //! 2. CPU µs per validate in the handler, excluding the network: this thread's CPU time
 //!    (`CLOCK_THREAD_CPUTIME_ID`) over N validations dispatched directly (so it includes our
 //!    rules, signing, JSON and the SDK's request/response work, and excludes time waiting for
@@ -300,6 +300,25 @@ async fn run() {
     let heartbeat_cpu_us = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / 50.0;
     println!("heartbeat:                             {hb} -> {codes:?}");
 
+    // Usage limits: a record of 1 on a meter that never runs out here.
+    let metered = stack
+        .product(
+            &tenant,
+            json!({"name": "Metered", "meters": [{"name": "exports", "limit": 1_000_000, "period": "month"}]}),
+        )
+        .await;
+    let metered_key = key_of(metered.clone(), 1).await.remove(0);
+    let use_one = |i: usize| json!({"licenseKey": metered_key, "productId": metered, "meter": "exports", "quantity": 1, "idempotencyKey": format!("bench-{i}")});
+    per_request(&services, &counter, "/api/licenses/usage", 1, |_| {
+        use_one(1_000_000)
+    })
+    .await; // warm
+    let cpu0 = thread_cpu();
+    let (us, codes, usage_calls) =
+        per_request(&services, &counter, "/api/licenses/usage", 50, use_one).await;
+    let usage_cpu_us = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / 50.0;
+    println!("usage record:                          {us} -> {codes:?}");
+
     println!();
     println!("== CPU per validate on this thread, excluding the network ==");
     let n = 2000;
@@ -397,6 +416,8 @@ async fn run() {
             manage_url: None,
             lease: None,
             seats: None,
+            usage: None,
+            meters: None,
             trial: None,
             nonce: Some("bench"),
             now,
@@ -440,6 +461,7 @@ async fn run() {
         ("license_item_bytes", json!(item_bytes)),
         ("lease_calls", json!(lease_calls)),
         ("heartbeat_calls", json!(heartbeat_calls)),
+        ("usage_calls", json!(usage_calls)),
     ];
     // CPU figures only from an optimised build (`cargo bench`), never a debug one.
     if !cfg!(debug_assertions) {
@@ -450,6 +472,7 @@ async fn run() {
             ("cpu_us_in_memory", json!(in_memory_us)),
             ("cpu_us_lease_emulator", json!(lease_cpu_us)),
             ("cpu_us_heartbeat_emulator", json!(heartbeat_cpu_us)),
+            ("cpu_us_usage_emulator", json!(usage_cpu_us)),
         ]);
     }
     keyhook_tests::figures::record("validate", &figures);

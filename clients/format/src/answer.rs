@@ -110,6 +110,22 @@ pub struct AnswerSeats {
     pub max_concurrent: u32,
 }
 
+/// A usage answer's meter (`POST /api/licenses/usage`): what the license used of it this
+/// period, and what remains (with `USAGE_LIMIT_REACHED`: the numbers that refused it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerUsage {
+    pub meter: String,
+    /// `month`, `subscription` or `lifetime`.
+    pub period: String,
+    pub used: u64,
+    pub limit: u64,
+    pub remaining: u64,
+    /// When the count starts again (absent for `lifetime`).
+    #[serde(default)]
+    pub resets_at: Option<String>,
+}
+
 /// A verified answer. Unknown fields are ignored (newer servers may add some).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -136,6 +152,12 @@ pub struct Answer {
     /// With `CONCURRENCY_LIMIT_REACHED`.
     #[serde(default)]
     pub seats: Option<AnswerSeats>,
+    /// Usage answers: the meter recorded on.
+    #[serde(default)]
+    pub usage: Option<AnswerUsage>,
+    /// Validation with `include: ["usage"]`: each meter of the product, used this period.
+    #[serde(default)]
+    pub meters: Option<Vec<AnswerUsage>>,
     #[serde(default)]
     pub trial: Option<AnswerTrial>,
     #[serde(default)]

@@ -345,6 +345,45 @@ impl Client {
         Ok(Status::of_answer(answer, Source::Online))
     }
 
+    /// `POST /api/licenses/usage`: records `quantity` on the product's `meter`, from
+    /// `device_id`. Make `idempotency_key` once per unit of work and send it again on retries:
+    /// the record counts once. The verified `usage` (what remains); `Error::UsageLimit` when the
+    /// quantity does not fit (nothing recorded); `Error::Refused` for any other refusal.
+    pub async fn record_usage(
+        &self,
+        key: &str,
+        device_id: &str,
+        meter: &str,
+        quantity: u64,
+        idempotency_key: &str,
+    ) -> Result<keyhook_format::answer::AnswerUsage, Error> {
+        let extra = [
+            ("meter", json!(meter)),
+            ("quantity", json!(quantity)),
+            ("idempotencyKey", json!(idempotency_key)),
+        ];
+        let (answer, _, _) = self
+            .call("/api/licenses/usage", Some(key), Some(device_id), &extra)
+            .await?;
+        match (answer.valid, answer.usage) {
+            (true, Some(usage)) => Ok(usage),
+            (false, Some(u)) if answer.code == "USAGE_LIMIT_REACHED" => Err(Error::UsageLimit {
+                meter: u.meter,
+                used: u.used,
+                limit: u.limit,
+                remaining: u.remaining,
+            }),
+            (true, None) => Err(Error::Verify(keyhook_format::VerifyError::Malformed(
+                "a usage answer without its usage".into(),
+            ))),
+            (false, _) => Err(Error::Refused {
+                code: answer.code,
+                detail: answer.detail,
+                manage_url: answer.manage_url,
+            }),
+        }
+    }
+
     /// `POST /api/licenses/deactivate` (frees the seat; forgets the offline proofs).
     pub async fn deactivate(&self, key: &str, device_id: &str) -> Result<Status, Error> {
         let (answer, _, _) = self

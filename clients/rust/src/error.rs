@@ -39,6 +39,15 @@ pub enum Error {
     /// Every floating seat of the license is in use (`CONCURRENCY_LIMIT_REACHED`, signed).
     #[error("every seat is in use ({in_use} of {max_concurrent})")]
     ConcurrencyLimit { in_use: u32, max_concurrent: u32 },
+    /// The quantity does not fit what remains of the meter this period (`USAGE_LIMIT_REACHED`,
+    /// signed); nothing was recorded.
+    #[error("the {meter} limit is reached ({used} of {limit} used, {remaining} left)")]
+    UsageLimit {
+        meter: String,
+        used: u64,
+        limit: u64,
+        remaining: u64,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("cache: {0}")]

@@ -129,13 +129,16 @@ const TRIAL_SHAPE: Shape = { productId: "str", deviceHash: "str", startedAt: "st
 const FILE_LICENSE_SHAPE: Shape = { status: "str", expiresAt: "str?", maxDevices: "u32", maxIps: "u32" };
 const LEASE_SHAPE: Shape = { id: "str", expiresAt: "str", heartbeatSeconds: "u32", borrowedUntil: "str?" };
 const SEATS_SHAPE: Shape = { inUse: "u32", maxConcurrent: "u32" };
+// Usage limits: the meter a usage answer recorded on (counts up to 10^12).
+const USAGE_SHAPE: Shape = { meter: "str", period: "str", used: "u53", limit: "u53", remaining: "u53", resetsAt: "str?" };
 const NESTED: Record<string, Shape> = {
   license: ANSWER_LICENSE_SHAPE, trial: TRIAL_SHAPE, fileLicense: FILE_LICENSE_SHAPE, lease: LEASE_SHAPE, seats: SEATS_SHAPE,
+  usage: USAGE_SHAPE,
 };
 const ANSWER_SHAPE: Shape = {
   format: "str", valid: "bool", code: "str", detail: "str", livemode: "bool", productId: "str", deviceHash: "str?",
   licenseId: "str?", license: "license?", trial: "trial?", nonce: "str?", signedAt: "str", kid: "str", manageUrl: "str?",
-  lease: "lease?", seats: "seats?",
+  lease: "lease?", seats: "seats?", usage: "usage?", meters: "usages?",
 };
 const PAYLOAD_SHAPE: Shape = {
   format: "str", kid: "str", tenantId: "str", licenseId: "str", productId: "str", deviceHash: "str", livemode: "bool",
@@ -152,6 +155,10 @@ function hasType(value: unknown, kind: string): boolean {
       return typeof value === "boolean";
     case "u32":
       return typeof value === "number" && Number.isInteger(value) && value >= 0 && value < 2 ** 32;
+    case "usages":
+      return Array.isArray(value) && value.every((v) => hasType(v, "usage"));
+    case "u53":
+      return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
     case "strs":
       return Array.isArray(value) && value.every((v) => typeof v === "string");
     default:

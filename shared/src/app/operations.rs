@@ -312,6 +312,17 @@ operations! {
                 .no_content()
                 .error(404, "No live lease has this id (`not_found`).")
                 .error(429, "Too many requests from this address (`rate_limited`).");
+        RecordUsage: POST "/api/licenses/usage" [cross_origin]
+            => validate::usage::record(s, req),
+            O::new(
+                "Record usage on a meter of the product for the current period: valid with `usage` (what remains), or USAGE_LIMIT_REACHED with the same numbers and nothing recorded; a retry with the same idempotencyKey counts once",
+                "usage limits",
+                Public,
+            )
+            .body_requiring::<validate_input::Body>(g, validate_input::USAGE_REQUIRED)
+            .ok::<SignedAnswer>(g)
+            .error(409, "The product has no meter by this name, or the usage is changing too fast (`conflict`).")
+            .error(429, "Too many requests from this address (`rate_limited`).");
     }
     // The docs function: the API reference and its renderer, apart from the admin function so
     // that the admin binary does not carry the renderer (its zip stays under 4 MB).

@@ -260,6 +260,8 @@ async fn license_page(
             })
         })
         .collect();
+    // What the license used of each meter this period.
+    let meters = validate::usage::meters_in_use(s, &c.tenant_id, id).await?;
     let expires_date = license.expires_at.as_deref().map(|t| t[..10].to_string());
     let activity: Vec<Value> = activity
         .items
@@ -284,6 +286,7 @@ async fn license_page(
             product => product,
             ips => ips,
             seats => seats,
+            meters => meters,
             activity => activity,
             expires_date => expires_date,
             key_mask => key_mask(&key),

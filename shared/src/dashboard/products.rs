@@ -108,6 +108,59 @@ fn echo(form: &Form) -> Value {
     v
 }
 
+/// The usage meters block: one meter a line, `name limit period [stripeMeterEvent]`, as the
+/// API's `meters` list. Only the line's shape is checked here; the API judges the values.
+fn meters(text: &str) -> Result<Value> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().map(str::trim).enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (name, limit, period, event) = match words[..] {
+            [n, l, p] => (n, l, p, None),
+            [n, l, p, e] => (n, l, p, Some(e)),
+            _ => {
+                return Err(Error::validation(
+                    "meters",
+                    format!(
+                        "line {}: write name, limit, period and optionally the Stripe meter event, separated by spaces",
+                        i + 1
+                    ),
+                ))
+            }
+        };
+        let limit: u64 = limit.replace([',', '_'], "").parse().map_err(|_| {
+            Error::validation(
+                "meters",
+                format!("line {}: the limit {limit} is not a whole number", i + 1),
+            )
+        })?;
+        let mut m = serde_json::json!({"name": name, "limit": limit, "period": period});
+        if let Some(e) = event {
+            m["stripeMeterEvent"] = e.into();
+        }
+        out.push(m);
+    }
+    Ok(Value::Array(out))
+}
+
+/// The lines of the usage meters block for `meters`.
+fn meter_lines(meters: &[crate::domain::validation::meters::Meter]) -> String {
+    meters
+        .iter()
+        .map(|m| {
+            let period = serde_json::to_value(m.period).expect("a period serialises");
+            let mut line = format!("{} {} {}", m.name, m.limit, period.as_str().unwrap_or(""));
+            if let Some(e) = &m.stripe_meter_event {
+                line = format!("{line} {e}");
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The sample values of the preview.
 pub const SAMPLE_KEY: &str = "ABCDE-FGHJK-MNPQR-STVWX";
 pub const SAMPLE_EMAIL: &str = "buyer@example.com";
@@ -129,6 +182,14 @@ fn body(form: &Form) -> (Value, serde_json::Map<String, Value>) {
             errors.insert("prices".into(), e.to_string().into());
         }
     }
+    if let Some(text) = form.raw("meters") {
+        match meters(text) {
+            Ok(list) => set_path(&mut body, "meters", list),
+            Err(e) => {
+                errors.insert("meters".into(), e.to_string().into());
+            }
+        }
+    }
     if form.checked("customTemplate") {
         let field = |name: &str| form.raw(name).unwrap_or_default();
         set_path(
@@ -148,7 +209,33 @@ fn body(form: &Form) -> (Value, serde_json::Map<String, Value>) {
 /// The product form as the API's product input (`required`: a create's fields), or every
 /// invalid field.
 fn input(form: &Form, required: &[&str]) -> std::result::Result<ProductInput, Refused> {
-    form::input_all(body(form), required)
+    form::input_all(body(form), required).map_err(|r| match r {
+        Refused::Fields(fields) => Refused::Fields(
+            fields
+                .into_iter()
+                .map(|(field, message)| meter_error(field, message))
+                .collect(),
+        ),
+        other => other,
+    })
+}
+
+/// A meter's field (`meters[1].name`) is shown on the meters block, naming its line.
+fn meter_error(field: String, message: Value) -> (String, Value) {
+    let Some(rest) = field.strip_prefix("meters[") else {
+        return (field, message);
+    };
+    let line = rest
+        .split(']')
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(0, |n| n + 1);
+    let what = field.rsplit('.').next().unwrap_or("meter");
+    let text = message.as_str().unwrap_or_default();
+    (
+        "meters".to_string(),
+        format!("line {line}: {what} {text}").into(),
+    )
 }
 
 /// `GET /dashboard/products`.
@@ -182,6 +269,7 @@ fn product_values(p: &ProductView) -> Value {
         ("acceptTestLicenses", on(p.accept_test_licenses)),
         ("externalIds", p.external_ids.join("\n").into()),
         ("entitlements", p.entitlements.join("\n").into()),
+        ("meters", meter_lines(&p.meters).into()),
         ("priceRows", rows_for_form(p.prices.clone())),
         ("customTemplate", on(p.email_template.is_some())),
         ("emailTemplate.subject", template.subject.clone().into()),

@@ -47,6 +47,9 @@ fn event_choices() -> Vec<(&'static str, &'static str)> {
                     EventType::LicenseLeaseLimitReached => {
                         "every floating seat of a license is in use"
                     }
+                    EventType::LicenseUsageLimitReached => {
+                        "a license used its limit of a usage meter"
+                    }
                     EventType::WebhookTest => "a test event",
                 },
             )

@@ -179,6 +179,9 @@ pub struct Product {
     /// Longest a lease may be borrowed for offline use, in seconds (`None`/0: no borrowing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_borrow_seconds: Option<u32>,
+    /// Usage limits (`domain::validation::meters`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<crate::domain::validation::meters::Meter>,
     #[serde(with = "serde_ts")]
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_ts")]
@@ -272,6 +275,7 @@ impl Product {
             max_concurrent: None,
             lease_seconds: None,
             max_borrow_seconds: None,
+            meters: Vec::new(),
             created_at: now,
             updated_at: now,
         }

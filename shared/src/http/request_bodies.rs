@@ -185,7 +185,7 @@ struct Body19;
 struct Body20;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/validate.input.Body+productId.json",
+    path = "openapi/bodies/validate.input.Body+licenseKey+productId+meter+quantity+idempotencyKey.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -193,7 +193,7 @@ struct Body20;
 struct Body21;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/validate.input.Body+productId+deviceId.json",
+    path = "openapi/bodies/validate.input.Body+productId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
@@ -201,12 +201,20 @@ struct Body21;
 struct Body22;
 
 #[jsonschema::validator(
-    path = "openapi/bodies/validate.input.Body+productId+deviceId+seconds.json",
+    path = "openapi/bodies/validate.input.Body+productId+deviceId.json",
     validate_formats = true,
     pattern_options = { engine = regex },
     methods = { validate = false }
 )]
 struct Body23;
+
+#[jsonschema::validator(
+    path = "openapi/bodies/validate.input.Body+productId+deviceId+seconds.json",
+    validate_formats = true,
+    pattern_options = { engine = regex },
+    methods = { validate = false }
+)]
+struct Body24;
 
 /// The first error of `body` against the published schema of a body of type `type_id` (its
 /// `schemars` schema id) with `required` fields: `Some(None)` when it is valid, `None` when no
@@ -238,9 +246,10 @@ pub(crate) fn first_error<'b>(
         ("keyhook_shared::handlers::checkout::request::CheckoutInput", ["productId", "successUrl", "cancelUrl"]) => first_error!(Body18, body),
         ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId"]) => first_error!(Body19, body),
         ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId", "deviceId"]) => first_error!(Body20, body),
-        ("keyhook_shared::handlers::validate::input::Body", ["productId"]) => first_error!(Body21, body),
-        ("keyhook_shared::handlers::validate::input::Body", ["productId", "deviceId"]) => first_error!(Body22, body),
-        ("keyhook_shared::handlers::validate::input::Body", ["productId", "deviceId", "seconds"]) => first_error!(Body23, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["licenseKey", "productId", "meter", "quantity", "idempotencyKey"]) => first_error!(Body21, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["productId"]) => first_error!(Body22, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["productId", "deviceId"]) => first_error!(Body23, body),
+        ("keyhook_shared::handlers::validate::input::Body", ["productId", "deviceId", "seconds"]) => first_error!(Body24, body),
         _ => return None,
     })
 }

@@ -16,6 +16,7 @@ pub mod leases;
 pub mod license_usage;
 pub mod licenses;
 pub mod members;
+pub mod meters;
 pub mod plans;
 pub mod portal;
 pub mod product_devices;

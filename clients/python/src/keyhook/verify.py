@@ -188,7 +188,8 @@ _ANSWER_SHAPE = {"format": "str", "valid": "bool", "code": "str", "detail": "str
                  "livemode": "bool", "productId": "str", "deviceHash": "str?",
                  "licenseId": "str?", "license": "license?", "trial": "trial?",
                  "nonce": "str?", "signedAt": "str", "kid": "str", "manageUrl": "str?",
-                 "lease": "lease?", "seats": "seats?"}
+                 "lease": "lease?", "seats": "seats?", "usage": "usage?",
+                 "meters": "usages?"}
 _ANSWER_LICENSE_SHAPE = {"id": "str", "productId": "str", "status": "str",
                          "expiresAt": "str?", "maxDevices": "u32", "activeDevices": "u32"}
 _TRIAL_SHAPE = {"productId": "str", "deviceHash": "str", "startedAt": "str",
@@ -205,8 +206,12 @@ _ENVELOPE_SHAPE = {"format": "str", "alg": "str", "kid": "str", "enc": "str",
 _LEASE_SHAPE = {"id": "str", "expiresAt": "str", "heartbeatSeconds": "u32",
                 "borrowedUntil": "str?"}
 _SEATS_SHAPE = {"inUse": "u32", "maxConcurrent": "u32"}
+# Usage limits: the meter a usage answer recorded on (counts up to 10^12).
+_USAGE_SHAPE = {"meter": "str", "period": "str", "used": "u53", "limit": "u53",
+                "remaining": "u53", "resetsAt": "str?"}
 _NESTED = {"license": _ANSWER_LICENSE_SHAPE, "trial": _TRIAL_SHAPE,
-           "file_license": _FILE_LICENSE_SHAPE, "lease": _LEASE_SHAPE, "seats": _SEATS_SHAPE}
+           "file_license": _FILE_LICENSE_SHAPE, "lease": _LEASE_SHAPE, "seats": _SEATS_SHAPE,
+           "usage": _USAGE_SHAPE}
 
 
 def _has_type(value: Any, kind: str) -> bool:
@@ -216,6 +221,10 @@ def _has_type(value: Any, kind: str) -> bool:
         return isinstance(value, bool)
     if kind == "u32":
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32
+    if kind == "usages":
+        return isinstance(value, list) and all(_has_type(v, "usage") for v in value)
+    if kind == "u53":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
     if kind == "strs":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return isinstance(value, dict) and _shape_errors(value, _NESTED[kind]) is None

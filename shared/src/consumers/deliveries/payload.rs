@@ -94,9 +94,13 @@ pub async fn data(s: &Services, d: &Derived) -> Result<Value> {
             device,
             previous_expires_at,
             actor,
+            meter,
             ..
         } => {
             let mut data = license(s, (**l).clone(), *actor).await?;
+            if let Some(m) = meter {
+                data["meter"] = json!(m);
+            }
             if let Some(device) = device {
                 data["device"] = json!(device);
             }
@@ -159,9 +163,13 @@ pub fn reference_of(d: &Derived, at: OffsetDateTime) -> Value {
             device,
             previous_expires_at,
             actor,
+            meter,
             ..
         } => {
             let mut data = license_reference(license, at, *actor);
+            if let Some(m) = meter {
+                data["meter"] = json!(m);
+            }
             if let Some(device) = device {
                 data["device"] = json!({ "deviceId": device.device_id });
             }
@@ -383,6 +391,7 @@ mod tests {
             device: Some(device(7, t0())),
             previous_expires_at: None,
             actor: Some(Actor::Customer),
+            meter: None,
         };
         let r = reference_of(&d, t0());
         assert_eq!(

@@ -25,6 +25,8 @@ pub enum Code {
     ConcurrencyLimitReached,
     /// The lease presented has lapsed or was released: take a new one.
     LeaseExpired,
+    /// The quantity does not fit what remains of the meter's limit this period.
+    UsageLimitReached,
 }
 
 impl Code {
@@ -55,6 +57,9 @@ impl Code {
             Code::NoTrial => "No trial is available for this device and product.",
             Code::ConcurrencyLimitReached => {
                 "Every seat of this license is in use; retry when one is released."
+            }
+            Code::UsageLimitReached => {
+                "This license has used its limit of this meter for the period; nothing was recorded."
             }
             Code::LeaseExpired => {
                 "The lease has lapsed or was released; take a new one (POST /api/licenses/leases)."

@@ -6,6 +6,7 @@
 //! - [`device`]: device ids and the per-(product, device) record (activated ever? trial?);
 //! - [`ips`]: the distinct-IP window behind `maxIps`;
 //! - [`leases`]: floating seats (`POST /api/licenses/leases`);
+//! - [`meters`]: usage limits (`POST /api/licenses/usage`);
 //! - [`budget`]: the per-license budget of device changes (activation churn);
 //! - [`usage`]: the validation state kept on the license item next to the license;
 //! - [`rules`]: what each route decides for a license;
@@ -16,6 +17,7 @@ pub mod code;
 pub mod device;
 pub mod ips;
 pub mod leases;
+pub mod meters;
 pub mod rules;
 pub mod trial;
 pub mod usage;

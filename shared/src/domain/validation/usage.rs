@@ -9,8 +9,10 @@ use super::budget::ChangeBudget;
 use super::ips::IpAdmission;
 
 /// Item attributes owned by [`LicenseUsage`] (split off the item before reading the license).
-pub const ATTRIBUTES: [&str; 8] = [
+pub const ATTRIBUTES: [&str; 10] = [
     "ips",
+    "meters",
+    "meterVersion",
     "leaseLimitReachedAt",
     "leases",
     "leaseVersion",
@@ -51,4 +53,10 @@ pub struct LicenseUsage {
     /// stream makes each record a `license.lease_limit_reached` event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_limit_reached_at: Option<i64>,
+    /// What the license used of each meter (`domain::validation::meters`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub meters: std::collections::BTreeMap<String, super::meters::MeterCount>,
+    /// Incremented by every usage write (its own version, like `leaseVersion`).
+    #[serde(default)]
+    pub meter_version: u64,
 }

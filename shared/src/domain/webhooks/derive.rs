@@ -25,6 +25,20 @@ use crate::domain::{EmailStatus, EventLogEntry, EventStatus, License, LicenseSta
 
 pub type Image = HashMap<String, AttributeValue>;
 
+/// When each meter of a license image last ran out (`meters.{name}.reachedAt`), by meter.
+fn usage_limits(image: &Option<Image>) -> std::collections::BTreeMap<String, String> {
+    let Some(AttributeValue::M(meters)) = image.as_ref().and_then(|i| i.get("meters")) else {
+        return Default::default();
+    };
+    meters
+        .iter()
+        .filter_map(|(name, v)| {
+            let at = v.as_m().ok()?.get("reachedAt")?.as_n().ok()?;
+            Some((name.clone(), at.clone()))
+        })
+        .collect()
+}
+
 /// One change of one item, as the stream tells it.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -78,6 +92,8 @@ pub enum Derived {
         device: Option<Device>,
         /// A renewal: the expiry before it.
         previous_expires_at: Option<OffsetDateTime>,
+        /// `license.usage_limit_reached`: the meter that ran out.
+        meter: Option<String>,
         /// Who made the change: from the activity entry the same write recorded
         /// (`domain::activity`); `None` when it recorded none (a change made before Keyhook
         /// recorded actors).
@@ -196,6 +212,7 @@ fn license(change: &Change) -> Vec<Derived> {
             license: Box::new(new.clone()),
             device,
             previous_expires_at: previous,
+            meter: None,
         })
     };
     let at = change.at;
@@ -271,6 +288,28 @@ fn license(change: &Change) -> Vec<Derived> {
             license: Box::new(new.clone()),
             device: None,
             previous_expires_at: None,
+            meter: None,
+        });
+    }
+    // A meter ran out (`handlers::validate::usage` records it in `meters.{name}.reachedAt` at
+    // most once an hour per meter): the app asked, so the app is the actor.
+    for (meter, reached) in usage_limits(&change.new) {
+        if usage_limits(&change.old).get(&meter) == Some(&reached) {
+            continue;
+        }
+        out.push(Derived::License {
+            id: event_id(&[
+                &change.record_id,
+                EventType::LicenseUsageLimitReached.as_str(),
+                &meter,
+                &reached,
+            ]),
+            kind: EventType::LicenseUsageLimitReached,
+            actor: Some(Actor::App),
+            license: Box::new(new.clone()),
+            device: None,
+            previous_expires_at: None,
+            meter: Some(meter),
         });
     }
     // Timers for a stored `active` license that will turn expired or suspended by itself.

@@ -28,6 +28,9 @@ pub enum EventType {
     /// Every floating seat of a license was in use when a device asked for one (at most once
     /// an hour per license).
     LicenseLeaseLimitReached,
+    /// A usage record was refused at a meter's limit (at most once an hour per license and
+    /// meter).
+    LicenseUsageLimitReached,
     TrialStarted,
     /// A Stripe event was recorded `failed` (it can never issue).
     PurchaseFailed,
@@ -39,7 +42,7 @@ pub enum EventType {
 
 impl EventType {
     /// The types an endpoint can ask for (every one but the test event).
-    pub const SUBSCRIBABLE: [EventType; 12] = [
+    pub const SUBSCRIBABLE: [EventType; 13] = [
         EventType::LicenseCreated,
         EventType::LicenseRenewed,
         EventType::LicenseSuspended,
@@ -49,6 +52,7 @@ impl EventType {
         EventType::LicenseActivated,
         EventType::LicenseDeactivated,
         EventType::LicenseLeaseLimitReached,
+        EventType::LicenseUsageLimitReached,
         EventType::TrialStarted,
         EventType::PurchaseFailed,
         EventType::EmailFailed,
@@ -65,6 +69,7 @@ impl EventType {
             EventType::LicenseActivated => "license.activated",
             EventType::LicenseDeactivated => "license.deactivated",
             EventType::LicenseLeaseLimitReached => "license.lease_limit_reached",
+            EventType::LicenseUsageLimitReached => "license.usage_limit_reached",
             EventType::TrialStarted => "trial.started",
             EventType::PurchaseFailed => "purchase.failed",
             EventType::EmailFailed => "email.failed",

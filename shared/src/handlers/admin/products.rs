@@ -11,6 +11,7 @@ use crate::domain::money::parse_price;
 use crate::domain::product::ChargebackAction;
 use crate::domain::product::{MAX_FILE_TTL_SECONDS, MIN_FILE_TTL_SECONDS};
 use crate::domain::validation::leases;
+use crate::domain::validation::meters::{self, Meter};
 use crate::domain::{EmailTemplate, ExpirationStart, ListedProducts, Product, RenewalMode};
 use crate::http::auth::Caller;
 use crate::http::input::{json_body, json_body_requiring, text_field, ListBody, ListQuery};
@@ -92,6 +93,9 @@ pub struct ProductInput {
     #[serde(default, deserialize_with = "double_option")]
     #[schemars(with = "Option<u32>", extend("maximum" = leases::MAX_BORROW_SECONDS))]
     pub max_borrow_seconds: Option<Option<u32>>,
+    /// Usage limits: at most 20 meters with unique names; replaces the list.
+    #[schemars(extend("maxItems" = meters::MAX_METERS))]
+    pub meters: Option<Vec<Meter>>,
 }
 
 fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
@@ -134,6 +138,7 @@ pub struct ProductView {
     pub max_concurrent: Option<u32>,
     pub lease_seconds: Option<u32>,
     pub max_borrow_seconds: Option<u32>,
+    pub meters: Vec<Meter>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -171,6 +176,7 @@ impl From<Product> for ProductView {
             max_concurrent: p.max_concurrent,
             lease_seconds: p.lease_seconds,
             max_borrow_seconds: p.max_borrow_seconds,
+            meters: p.meters,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -355,6 +361,10 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
     p.max_concurrent = merge(p.max_concurrent, input.max_concurrent);
     p.lease_seconds = merge(p.lease_seconds, input.lease_seconds);
     p.max_borrow_seconds = merge(p.max_borrow_seconds, input.max_borrow_seconds);
+    if let Some(list) = &input.meters {
+        meters::check_meters(list).map_err(|(field, message)| Error::validation(field, message))?;
+        p.meters = list.clone();
+    }
     Ok(())
 }
 

@@ -82,6 +82,23 @@ pub struct SeatsSummary {
     pub max_concurrent: u32,
 }
 
+/// What a usage answer says about a meter (`POST /api/licenses/usage`; with
+/// `USAGE_LIMIT_REACHED`, the numbers that refused it).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSummary<'a> {
+    pub meter: &'a str,
+    /// `month`, `subscription` or `lifetime`.
+    pub period: &'a str,
+    /// Recorded in the current period (after this record).
+    pub used: u64,
+    pub limit: u64,
+    pub remaining: u64,
+    /// When the period ends and the count starts again (absent for `lifetime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
+}
+
 /// The unsigned answer, in wire order.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -115,6 +132,12 @@ pub struct AnswerBody<'a> {
     /// With `CONCURRENCY_LIMIT_REACHED`: how many seats are in use, of how many.
     #[serde(skip_serializing_if = "Option::is_none")]
     seats: Option<SeatsSummary>,
+    /// The meter recorded on (`POST /api/licenses/usage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageSummary<'a>>,
+    /// With `include: ["usage"]`: each meter of the product, used this period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meters: Option<Vec<UsageSummary<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trial: Option<TrialSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +173,8 @@ pub struct Answer<'a> {
     pub manage_url: Option<&'a str>,
     pub lease: Option<LeaseSummary<'a>>,
     pub seats: Option<SeatsSummary>,
+    pub usage: Option<UsageSummary<'a>>,
+    pub meters: Option<Vec<UsageSummary<'a>>>,
     pub trial: Option<TrialPeriod>,
     pub nonce: Option<&'a str>,
     pub now: OffsetDateTime,
@@ -173,6 +198,8 @@ impl<'a> Answer<'a> {
             manage_url: None,
             lease: None,
             seats: None,
+            usage: None,
+            meters: None,
             trial: None,
             nonce: input.nonce.as_deref(),
             now,
@@ -194,6 +221,8 @@ impl<'a> Answer<'a> {
             manage_url: self.manage_url,
             lease: self.lease,
             seats: self.seats,
+            usage: self.usage,
+            meters: self.meters,
             trial: match (self.trial, self.device_hash) {
                 (Some(p), Some(device_hash)) => Some(TrialSummary {
                     product_id: self.product_id,

@@ -56,6 +56,23 @@ pub struct Body {
     #[serde(default)]
     #[schemars(extend("minimum" = 1, "maximum" = u64::MAX))]
     seconds: Option<u64>,
+    /// Usage only: the meter to record on (one of the product's `meters`).
+    #[serde(default)]
+    #[schemars(extend("pattern" = crate::domain::validation::meters::NAME_PATTERN))]
+    meter: Option<String>,
+    /// Usage only: how much to record (1 to 10^12).
+    #[serde(default)]
+    #[schemars(extend("minimum" = 1, "maximum" = crate::domain::validation::meters::MAX_LIMIT))]
+    quantity: Option<u64>,
+    /// Usage only: names the record, so that a retry counts once (1–64 printable ASCII
+    /// characters, no spaces).
+    #[serde(default)]
+    #[schemars(extend("pattern" = crate::domain::validation::meters::IDEMPOTENCY_KEY_PATTERN))]
+    idempotency_key: Option<String>,
+    /// Validate only: more to answer; `["usage"]`: each meter's use this period (`meters`).
+    #[serde(default)]
+    #[schemars(extend("maxItems" = 1, "items" = {"type": "string", "enum": ["usage"]}))]
+    include: Option<Vec<String>>,
 }
 
 /// Where the app runs: its production build (`live`, the default) or a test build (`test`),
@@ -85,6 +102,13 @@ pub const CHECKOUT_REQUIRED: &[&str] = &["licenseKey", "productId", "deviceId"];
 pub const LEASE_REQUIRED: &[&str] = &["licenseKey", "productId", "deviceId"];
 pub const HEARTBEAT_REQUIRED: &[&str] = &["productId", "deviceId"];
 pub const BORROW_REQUIRED: &[&str] = &["productId", "deviceId", "seconds"];
+pub const USAGE_REQUIRED: &[&str] = &[
+    "licenseKey",
+    "productId",
+    "meter",
+    "quantity",
+    "idempotencyKey",
+];
 
 fn string_or_number<'de, D: Deserializer<'de>>(
     d: D,
@@ -119,6 +143,12 @@ pub struct ValidationInput {
     pub encrypt: bool,
     /// Lease borrow: seconds asked for.
     pub seconds: Option<u64>,
+    /// Usage: the meter, the quantity and the idempotency key (checked).
+    pub meter: Option<String>,
+    pub quantity: Option<u64>,
+    pub idempotency_key: Option<String>,
+    /// `include: ["usage"]`.
+    pub include_usage: bool,
 }
 
 impl ValidationInput {
@@ -209,6 +239,39 @@ fn checked(body: Body) -> Result<ValidationInput> {
         Some("test") => Environment::Test,
         Some(_) => return Err(Error::validation("environment", "must be live or test")),
     };
+    use crate::domain::validation::meters;
+    if body.meter.as_deref().is_some_and(|m| !meters::is_name(m)) {
+        return Err(Error::validation(
+            "meter",
+            "must be 1 to 40 of a-z, 0-9, _ . - (a meter of the product)",
+        ));
+    }
+    if body
+        .quantity
+        .is_some_and(|q| !(1..=meters::MAX_LIMIT).contains(&q))
+    {
+        return Err(Error::validation(
+            "quantity",
+            format!("must be 1 to {}", meters::MAX_LIMIT),
+        ));
+    }
+    if body
+        .idempotency_key
+        .as_deref()
+        .is_some_and(|k| !meters::is_idempotency_key(k))
+    {
+        return Err(Error::validation(
+            "idempotencyKey",
+            "must be 1 to 64 printable ASCII characters without spaces",
+        ));
+    }
+    let mut include_usage = false;
+    for item in body.include.iter().flatten() {
+        match item.as_str() {
+            "usage" => include_usage = true,
+            _ => return Err(Error::validation("include", "may list only \"usage\"")),
+        }
+    }
     Ok(ValidationInput {
         license_key,
         product_id,
@@ -219,6 +282,10 @@ fn checked(body: Body) -> Result<ValidationInput> {
         ttl: body.ttl,
         encrypt: body.encrypt.unwrap_or(false),
         seconds: body.seconds,
+        meter: body.meter,
+        quantity: body.quantity,
+        idempotency_key: body.idempotency_key,
+        include_usage,
     })
 }
 

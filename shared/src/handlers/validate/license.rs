@@ -43,6 +43,8 @@ pub struct Decided {
     /// The license's mode (recorded, or read from its Stripe app for older licenses).
     pub livemode: bool,
     pub now: time::OffsetDateTime,
+    /// What the license used of its meters (read with it; answered with `include: ["usage"]`).
+    pub meters: std::collections::BTreeMap<String, crate::domain::validation::meters::MeterCount>,
 }
 
 /// Where the license of a key presented for a product is read: the id the key derives for that
@@ -197,6 +199,7 @@ pub async fn decide(
             verdict,
             livemode,
             now,
+            meters: usage.meters,
         }));
     }
     Err(Error::Conflict(
@@ -253,6 +256,25 @@ pub async fn respond_decided(
         (d.verdict.code != Code::ProductMismatch).then(|| LicenseSummary::of(&d.license, d.now));
     let manage_url =
         (d.verdict.code == Code::DeviceLimitReached).then(|| manage_url(s, &d.license));
+    // `include: ["usage"]`: each meter's use this period (the product from the cache).
+    let product = match input.include_usage && summary.is_some() {
+        true => {
+            s.store
+                .get_product_cached(&d.license.tenant_id, &d.license.product_id)
+                .await?
+        }
+        false => None,
+    };
+    let meters = product.as_ref().map(|p| {
+        p.meters
+            .iter()
+            .map(|m| {
+                let window = crate::domain::validation::meters::window(m.period, &d.license, d.now);
+                let used = crate::domain::validation::meters::used(&d.meters, &m.name, &window);
+                super::usage::summary(m, &window, used)
+            })
+            .collect::<Vec<_>>()
+    });
     respond(
         s,
         Some(&d.license.tenant_id),
@@ -261,6 +283,7 @@ pub async fn respond_decided(
             livemode: d.livemode,
             license: summary,
             manage_url: manage_url.as_deref(),
+            meters,
             ..Answer::to(input, device_hash, d.verdict, d.now)
         },
     )

@@ -17,6 +17,7 @@ pub mod signing_key;
 #[cfg(test)]
 mod test_vectors;
 pub mod trial;
+pub mod usage;
 
 pub use license_file::checkout;
 pub use signing_key::{signing_key, signing_keys};

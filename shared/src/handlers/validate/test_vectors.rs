@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::answer::{Answer, LeaseSummary, LicenseSummary, SeatsSummary};
+use super::answer::{Answer, LeaseSummary, LicenseSummary, SeatsSummary, UsageSummary};
 use super::license_file::{build, FileOrder};
 use super::signing_key::{key_set, KeySetView};
 use crate::crypto::signing_keys::Signer;
@@ -154,6 +154,8 @@ fn vectors() -> Value {
             manage_url: None,
             lease: None,
             seats: None,
+            usage: None,
+            meters: None,
             trial: None,
             nonce: Some("n-1"),
             now: at,
@@ -177,6 +179,8 @@ fn vectors() -> Value {
         manage_url: None,
         lease: None,
         seats: None,
+        usage: None,
+        meters: None,
         trial: Some(TrialPeriod {
             started_at: t("2026-11-20T00:00:00Z"),
             expires_at: t("2026-12-04T00:00:00Z"),
@@ -206,6 +210,8 @@ fn vectors() -> Value {
         manage_url: Some(&manage_url),
         lease: None,
         seats: None,
+        usage: None,
+        meters: None,
         trial: None,
         nonce: Some("n-1"),
         now: signed_at,
@@ -223,6 +229,8 @@ fn vectors() -> Value {
             manage_url: None,
             lease,
             seats,
+            usage: None,
+            meters: None,
             trial: None,
             nonce: Some("n-4"),
             now: signed_at,
@@ -247,6 +255,71 @@ fn vectors() -> Value {
             max_concurrent: 5,
         }),
     );
+    // Usage limits: a record accepted (what remains), and one refused at the limit (sent
+    // with the app's optional deviceId, echoed as deviceHash).
+    let usage_at = |code: Code, used: u64| {
+        Answer {
+            verdict: code.verdict(),
+            product_id: PRODUCT,
+            device_hash: Some(&device_hash),
+            license_id: Some(&lic.id),
+            livemode: true,
+            license: Some(LicenseSummary::of(&lic, signed_at)),
+            manage_url: None,
+            lease: None,
+            seats: None,
+            usage: Some(UsageSummary {
+                meter: "exports",
+                period: "month",
+                used,
+                limit: 1000,
+                remaining: 1000 - used,
+                resets_at: Some("2026-12-01T00:00:00.000Z".into()),
+            }),
+            meters: None,
+            trial: None,
+            nonce: Some("n-5"),
+            now: signed_at,
+        }
+        .to_body(Some(&a))
+    };
+    let usage_body = usage_at(Code::Valid, 998);
+    let usage_limit_body = usage_at(Code::UsageLimitReached, 998);
+    // A validation with `include: ["usage"]`: every meter of the product, used this period.
+    let meters_body = Answer {
+        verdict: Code::Valid.verdict(),
+        product_id: PRODUCT,
+        device_hash: Some(&device_hash),
+        license_id: Some(&lic.id),
+        livemode: true,
+        license: Some(LicenseSummary::of(&lic, signed_at)),
+        manage_url: None,
+        lease: None,
+        seats: None,
+        usage: None,
+        meters: Some(vec![
+            UsageSummary {
+                meter: "exports",
+                period: "month",
+                used: 998,
+                limit: 1000,
+                remaining: 2,
+                resets_at: Some("2026-12-01T00:00:00.000Z".into()),
+            },
+            UsageSummary {
+                meter: "projects",
+                period: "lifetime",
+                used: 3,
+                limit: 1_000_000_000_000,
+                remaining: 999_999_999_997,
+                resets_at: None,
+            },
+        ]),
+        trial: None,
+        nonce: Some("n-5"),
+        now: signed_at,
+    }
+    .to_body(Some(&a));
     let v1 = keyhook_format::answer::sign_answer(
         Some(&a.key),
         br#"{"valid":true,"code":"VALID","detail":"The license is valid.","nonce":"n-1","signedAt":"2026-11-24T10:00:00.000Z"}"#.to_vec(),
@@ -261,6 +334,8 @@ fn vectors() -> Value {
         manage_url: None,
         lease: None,
         seats: None,
+        usage: None,
+        meters: None,
         trial: None,
         nonce: Some("n-3"),
         now: signed_at,
@@ -285,10 +360,14 @@ fn vectors() -> Value {
     );
     let mine = expect(PRODUCT, Some(DEVICE), Some("n-1"), Some(KEY));
     let leased = expect(PRODUCT, Some(DEVICE), Some("n-4"), Some(KEY));
+    let metered = expect(PRODUCT, Some(DEVICE), Some("n-5"), Some(KEY));
     let answers = vec![
         case("valid", &valid_body, mine.clone(), now, "ok"),
         case("lease", &lease_body, leased.clone(), now, "ok"),
         case("concurrency-limit", &limit_body, leased.clone(), now, "ok"),
+        case("usage", &usage_body, metered.clone(), now, "ok"),
+        case("usage-limit", &usage_limit_body, metered.clone(), now, "ok"),
+        case("valid-with-usage", &meters_body, metered.clone(), now, "ok"),
         case(
             "lease-for-another-device",
             &lease_body,
