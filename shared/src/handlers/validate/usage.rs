@@ -123,7 +123,16 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 limit_reached(s, &license, &usage, &meter.name, now).await;
                 (Code::UsageLimitReached, used)
             }
-            Record::Write { counts, used } => {
+            Record::Write { mut counts, used } => {
+                if let Some(event) = &meter.stripe_meter_event {
+                    let report = meters::MeterReport {
+                        id: meters::report_id(&license.id, &meter.name, &key_id),
+                        event: event.clone(),
+                        value: quantity,
+                        at: now.unix_timestamp(),
+                    };
+                    meters::with_report(&mut counts, &meter.name, report);
+                }
                 match s
                     .store
                     .write_meters(&license, usage.meter_version, &counts)
