@@ -40,7 +40,9 @@ pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
         return Ok(0);
     }
     let app_id = license.source.stripe_app_id.as_deref().ok_or_else(|| {
-        Error::internal(format!("license {license_id} was not sold through Stripe: usage not reported"))
+        Error::internal(format!(
+            "license {license_id} was not sold through Stripe: usage not reported"
+        ))
     })?;
     let app = s
         .store
@@ -49,7 +51,11 @@ pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
         .ok_or_else(|| Error::internal(format!("license {license_id}: its Stripe app is gone")))?;
     let secret = app_secrets::open(s, &app, AppSecret::SecretKey)
         .await?
-        .ok_or_else(|| Error::internal(format!("license {license_id}: its Stripe app has no secret key")))?;
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "license {license_id}: its Stripe app has no secret key"
+            ))
+        })?;
     let customer = billing_portal::stripe_customer(s, &secret, &license)
         .await
         .map_err(|e| match e {
@@ -67,14 +73,19 @@ pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
             .set("timestamp", r.at);
         match s
             .stripe
-            .post(&secret, "billing/meter_events", &form, &format!("keyhook-meter-{}", r.id))
+            .post(
+                &secret,
+                "billing/meter_events",
+                &form,
+                &format!("keyhook-meter-{}", r.id),
+            )
             .await
         {
             Ok(_) => {}
             Err(e) if already_sent(&e) => {}
-            Err(StripeError::Api { status, message, .. })
-                if (400..500).contains(&status) && status != 429 =>
-            {
+            Err(StripeError::Api {
+                status, message, ..
+            }) if (400..500).contains(&status) && status != 429 => {
                 return Err(Error::internal(format!(
                     "license {license_id}: Stripe refused meter event {}: {message}",
                     r.event
@@ -112,5 +123,7 @@ async fn mark_sent(s: &Services, license_id: &str, id: &str) -> Result<()> {
             return Ok(());
         }
     }
-    Err(upstream(format!("license {license_id}: usage report not marked sent (busy)")))
+    Err(upstream(format!(
+        "license {license_id}: usage report not marked sent (busy)"
+    )))
 }

@@ -10,8 +10,8 @@ pub mod billing_portal;
 pub mod contact_change;
 pub mod delivery_queue;
 pub mod ip_budgets;
-pub mod meter_reports;
 pub mod issuance;
+pub mod meter_reports;
 pub mod stripe_connect;
 
 use std::sync::Arc;

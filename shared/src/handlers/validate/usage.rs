@@ -214,7 +214,8 @@ async fn answer(
 }
 
 /// What a license used of each meter of its product this period (the dashboard's license
-/// page): (meter, period, used, limit, resetsAt); empty when the license is not the tenant's.
+/// page): (meter, period, used, limit, resetsAt, and for meters billed through Stripe the
+/// units reported and pending); empty when the license is not the tenant's.
 pub async fn meters_in_use(
     s: &Services,
     tenant_id: &str,
@@ -242,7 +243,17 @@ pub async fn meters_in_use(
         .map(|m| {
             let window = meters::window(m.period, &license, now);
             let used = meters::used(&usage.meters, &m.name, &window);
-            serde_json::to_value(summary(m, &window, used)).unwrap_or_default()
+            let mut v = serde_json::to_value(summary(m, &window, used)).unwrap_or_default();
+            // Billed through Stripe: units reported this period, and records still to send.
+            if m.stripe_meter_event.is_some() {
+                let count = usage.meters.get(&m.name);
+                let current = count.filter(|c| c.period == window.key);
+                v["reported"] = current.map_or(0, |c| c.reported).into();
+                v["pending"] = count
+                    .map_or(0, |c| c.pending.iter().map(|r| r.value).sum::<u64>())
+                    .into();
+            }
+            v
         })
         .collect())
 }
