@@ -611,6 +611,12 @@ async fn billed() -> (keyhook_tests::World, String, String, String) {
         .await
         .unwrap()
         .unwrap();
+    mount_buyer(&world, &lic).await;
+    (world, product, id, key)
+}
+
+/// The license's Checkout Session, bought by `cus_Buyer1`, and Stripe's meter events.
+async fn mount_buyer(world: &keyhook_tests::World, lic: &keyhook_shared::domain::License) {
     let cs = lic.source.checkout_session_id.clone().unwrap();
     let mut session: Value =
         serde_json::from_str(keyhook_tests::fake_stripe::SESSION_FIXTURE).unwrap();
@@ -621,7 +627,6 @@ async fn billed() -> (keyhook_tests::World, String, String, String) {
         .object(&format!("checkout/sessions/{cs}"), session)
         .await;
     world.stripe.mount_meter_events().await;
-    (world, product, id, key)
 }
 
 /// Records in a test build (the license is a test-mode one): the answer's code.
@@ -687,12 +692,12 @@ async fn usage_is_reported_once_stripe_is_back() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     let (world, product, id, key) = billed().await;
-    let down = Mock::given(method("POST"))
+    Mock::given(method("POST"))
         .and(path("/v1/billing/meter_events"))
         .respond_with(ResponseTemplate::new(503).set_body_json(json!({"error": {
             "type": "api_error", "message": "Stripe is having trouble"}})))
         .with_priority(1)
-        .mount_as_scoped(&world.stripe.server)
+        .mount(&world.stripe.server)
         .await;
     assert_eq!(record_test(&world, &key, &product, 4, "x").await, "VALID");
     assert!(world.stack.try_drain_stream().await.is_err());
@@ -706,7 +711,17 @@ async fn usage_is_reported_once_stripe_is_back() {
         .unwrap()
         .unwrap();
     assert_eq!(usage.meters["api"].pending.len(), 1, "still pending");
-    drop(down);
+    // Stripe is back.
+    world.stripe.server.reset().await;
+    let (lic, _) = world
+        .stack
+        .services
+        .store
+        .get_license_with_usage(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    mount_buyer(&world, &lic).await;
     world.stack.deliver().await;
     let events = world.stripe.meter_events();
     assert_eq!(events.len(), 1, "{events:?}");

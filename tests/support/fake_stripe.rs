@@ -985,9 +985,11 @@ impl Respond for MeterEventResponder {
 
 /// Stripe Billing meter events.
 impl FakeStripe {
-    /// Mounts `POST /v1/billing/meter_events` ([`MeterEventResponder`]).
+    /// Mounts `POST /v1/billing/meter_events` ([`MeterEventResponder`]) with no events yet
+    /// (wiremock pools its servers: a URI can be an earlier test's).
     pub async fn mount_meter_events(&self) {
         let events = self.meter_event_log();
+        events.lock().unwrap().clear();
         Mock::given(method("POST"))
             .and(path("/v1/billing/meter_events"))
             .respond_with(MeterEventResponder { events })
