@@ -209,9 +209,19 @@ pub struct MeterReport {
     pub at: i64,
 }
 
-/// The meter event identifier of a record.
+/// Longest meter event `identifier` Stripe takes.
+pub const REPORT_ID_MAX: usize = 100;
+
+/// The meter event identifier of a record: `{licenseId}:{meter}:{idempotencyKey}`, or, when
+/// that is longer than Stripe takes, `{licenseId}:` and a digest of the rest.
 pub fn report_id(license_id: &str, meter: &str, key: &str) -> String {
-    format!("{license_id}:{meter}:{key}")
+    use sha2::{Digest, Sha256};
+    let id = format!("{license_id}:{meter}:{key}");
+    if id.len() <= REPORT_ID_MAX {
+        return id;
+    }
+    let digest = Sha256::digest(format!("{meter}:{key}").as_bytes());
+    format!("{license_id}:{}", hex::encode(&digest[..24]))
 }
 
 /// `counts` with `report` pending on `meter` (a record just accepted there).
@@ -371,6 +381,25 @@ mod tests {
         let mut m = meter("a");
         m.stripe_meter_event = Some("api requests".into());
         assert!(check_meters(&[m]).is_err());
+    }
+
+    #[test]
+    fn report_ids_fit_stripes_identifier() {
+        assert_eq!(report_id("lic_1", "api", "k1"), "lic_1:api:k1");
+        let long = report_id(
+            &format!("lic_{}", "A".repeat(26)),
+            &"m".repeat(40),
+            &"k".repeat(64),
+        );
+        assert!(long.len() <= REPORT_ID_MAX, "{long}");
+        assert_ne!(
+            long,
+            report_id(
+                &format!("lic_{}", "A".repeat(26)),
+                &"m".repeat(40),
+                &"j".repeat(64)
+            )
+        );
     }
 
     #[test]
