@@ -1,7 +1,8 @@
 //! Usage limits end to end over HTTP against the emulator: records stay within the meter's
 //! limit under concurrent requests; a retry with the same idempotencyKey counts once; a
 //! refusal records nothing; periods roll with the clock; another tenant's product finds
-//! nothing; a record costs one read and one conditional write.
+//! nothing; a record costs one read and one conditional write; a meter billed through Stripe
+//! reports each accepted record once (retries and refusals none), also after Stripe was down.
 
 use futures::future::join_all;
 use keyhook_format::answer::{verify_answer, Expected};
