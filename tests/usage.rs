@@ -1,7 +1,8 @@
 //! Usage limits end to end over HTTP against the emulator: records stay within the meter's
 //! limit under concurrent requests; a retry with the same idempotencyKey counts once; a
 //! refusal records nothing; periods roll with the clock; another tenant's product finds
-//! nothing; a record costs one read and one conditional write.
+//! nothing; a record costs one read and one conditional write; a meter billed through Stripe
+//! reports each accepted record once (retries and refusals none), also after Stripe was down.
 
 use futures::future::join_all;
 use keyhook_format::answer::{verify_answer, Expected};
@@ -591,4 +592,140 @@ async fn the_rust_client_records_usage_and_reports_the_limit() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A test-mode shop on a fake Stripe, a product with a meter billed through Stripe, and one
+/// license bought by `cus_Buyer1`: (world, product, license id, key).
+async fn billed() -> (keyhook_tests::World, String, String, String) {
+    let world = keyhook_tests::World::open().await;
+    let product = world
+        .product(json!({"meters": [
+            {"name": "api", "limit": 10, "period": "month", "stripeMeterEvent": "api_calls"}
+        ]}))
+        .await;
+    let (id, key) = world.license_with_id(&product).await;
+    let lic = world
+        .stack
+        .services
+        .store
+        .get_tenant_license(&world.tenant.id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    mount_buyer(&world, &lic).await;
+    (world, product, id, key)
+}
+
+/// The license's Checkout Session, bought by `cus_Buyer1`, and Stripe's meter events.
+async fn mount_buyer(world: &keyhook_tests::World, lic: &keyhook_shared::domain::License) {
+    let cs = lic.source.checkout_session_id.clone().unwrap();
+    let mut session: Value =
+        serde_json::from_str(keyhook_tests::fake_stripe::SESSION_FIXTURE).unwrap();
+    session["id"] = json!(cs);
+    session["customer"] = json!("cus_Buyer1");
+    world
+        .stripe
+        .object(&format!("checkout/sessions/{cs}"), session)
+        .await;
+    world.stripe.mount_meter_events().await;
+}
+
+/// Records in a test build (the license is a test-mode one): the answer's code.
+async fn record_test(shop: &Shop, key: &str, product: &str, quantity: u64, idem: &str) -> Value {
+    let (status, a, _) = post(
+        shop,
+        json!({"licenseKey": key, "productId": product, "meter": "api", "quantity": quantity,
+               "idempotencyKey": idem, "environment": "test"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+    a["code"].clone()
+}
+
+#[tokio::test]
+async fn accepted_usage_is_reported_to_stripe_once_per_record() {
+    let (world, product, id, key) = billed().await;
+    assert_eq!(record_test(&world, &key, &product, 3, "a").await, "VALID");
+    assert_eq!(record_test(&world, &key, &product, 3, "a").await, "VALID");
+    assert_eq!(record_test(&world, &key, &product, 2, "b").await, "VALID");
+    assert_eq!(
+        record_test(&world, &key, &product, 9, "c").await,
+        "USAGE_LIMIT_REACHED"
+    );
+    world.stack.deliver().await;
+    // Sent again (a stream record read twice): Stripe keeps one per identifier.
+    keyhook_shared::services::meter_reports::report_pending(&world.stack.services, &id)
+        .await
+        .unwrap();
+    let events = world.stripe.meter_events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (e, (idem, value)) in events.iter().zip([("a", "3"), ("b", "2")]) {
+        assert_eq!(e["event_name"], "api_calls");
+        assert_eq!(e["identifier"], format!("{id}:api:{idem}"));
+        assert_eq!(e["payload"]["stripe_customer_id"], "cus_Buyer1");
+        assert_eq!(e["payload"]["value"], value);
+    }
+    let posts: Vec<_> = world
+        .stripe
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.path == "/v1/billing/meter_events")
+        .collect();
+    let bearer = format!("Bearer {}", world.app.secret_key);
+    assert!(posts
+        .iter()
+        .all(|r| r.header("authorization") == Some(bearer.as_str())));
+    let (_, usage) = world
+        .stack
+        .services
+        .store
+        .get_license_with_usage(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(usage.meters["api"].pending.is_empty());
+    assert_eq!(usage.meters["api"].reported, 5);
+}
+
+#[tokio::test]
+async fn usage_is_reported_once_stripe_is_back() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (world, product, id, key) = billed().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"error": {
+            "type": "api_error", "message": "Stripe is having trouble"}})))
+        .with_priority(1)
+        .mount(&world.stripe.server)
+        .await;
+    assert_eq!(record_test(&world, &key, &product, 4, "x").await, "VALID");
+    assert!(world.stack.try_drain_stream().await.is_err());
+    assert!(world.stripe.meter_events().is_empty());
+    let (_, usage) = world
+        .stack
+        .services
+        .store
+        .get_license_with_usage(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(usage.meters["api"].pending.len(), 1, "still pending");
+    // Stripe is back.
+    world.stripe.server.reset().await;
+    let (lic, _) = world
+        .stack
+        .services
+        .store
+        .get_license_with_usage(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    mount_buyer(&world, &lic).await;
+    world.stack.deliver().await;
+    let events = world.stripe.meter_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["identifier"], format!("{id}:api:x"));
+    assert_eq!(events[0]["payload"]["value"], "4");
 }

@@ -921,3 +921,94 @@ impl FakeStripe {
             .collect()
     }
 }
+
+/// The meter events each fake accepted, by its server's URI (kept outside the struct, as the
+/// catalog is).
+type MeterEventLog = Arc<Mutex<Vec<Value>>>;
+static METER_EVENTS: std::sync::LazyLock<Mutex<HashMap<String, MeterEventLog>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// `POST /v1/billing/meter_events`: accepts an event once per `identifier`, as Stripe does; a
+/// second one with the same identifier is Stripe's 400.
+struct MeterEventResponder {
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Respond for MeterEventResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let form = form_of(request);
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        for required in [
+            "event_name",
+            "payload[stripe_customer_id]",
+            "payload[value]",
+        ] {
+            if field(required).is_empty() {
+                return ResponseTemplate::new(400).set_body_json(stripe_error(
+                    "invalid_request_error",
+                    Some("parameter_missing"),
+                    Some(required),
+                    &format!("Missing required param: {required}."),
+                ));
+            }
+        }
+        let identifier = field("identifier");
+        let mut events = self.events.lock().unwrap();
+        if !identifier.is_empty()
+            && events
+                .iter()
+                .any(|e| e["identifier"] == identifier.as_str())
+        {
+            return ResponseTemplate::new(400).set_body_json(stripe_error(
+                "invalid_request_error",
+                None,
+                Some("identifier"),
+                &format!("An event already exists with identifier {identifier}."),
+            ));
+        }
+        let event = json!({
+            "object": "billing.meter_event",
+            "created": now(),
+            "event_name": field("event_name"),
+            "identifier": identifier,
+            "livemode": livemode_of(request),
+            "payload": {
+                "stripe_customer_id": field("payload[stripe_customer_id]"),
+                "value": field("payload[value]"),
+            },
+            "timestamp": field("timestamp").parse::<i64>().unwrap_or_else(|_| now()),
+        });
+        events.push(event.clone());
+        ResponseTemplate::new(200).set_body_json(event)
+    }
+}
+
+/// Stripe Billing meter events.
+impl FakeStripe {
+    /// Mounts `POST /v1/billing/meter_events` ([`MeterEventResponder`]) with no events yet
+    /// (wiremock pools its servers: a URI can be an earlier test's).
+    pub async fn mount_meter_events(&self) {
+        let events = self.meter_event_log();
+        events.lock().unwrap().clear();
+        Mock::given(method("POST"))
+            .and(path("/v1/billing/meter_events"))
+            .respond_with(MeterEventResponder { events })
+            .with_priority(DEFAULT_PRIORITY)
+            .mount(&self.server)
+            .await;
+    }
+
+    fn meter_event_log(&self) -> Arc<Mutex<Vec<Value>>> {
+        METER_EVENTS
+            .lock()
+            .unwrap()
+            .entry(self.uri())
+            .or_default()
+            .clone()
+    }
+
+    /// The meter events Stripe accepted (one per identifier), in order.
+    pub fn meter_events(&self) -> Vec<Value> {
+        self.meter_event_log().lock().unwrap().clone()
+    }
+}

@@ -377,6 +377,17 @@ impl Stack {
             .expect("stream worker runs")
     }
 
+    /// Reads the stream until it has nothing new, or a record fails (it is read again next
+    /// time, as Lambda retries it): records handled, or the failure.
+    pub async fn try_drain_stream(&self) -> Result<usize, String> {
+        self.stream
+            .lock()
+            .await
+            .drain(&self.services)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Runs the sender until a round makes no attempt (what is left waits for the clock);
     /// attempts made.
     pub async fn drain_deliveries(&self) -> usize {

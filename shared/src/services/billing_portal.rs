@@ -148,7 +148,7 @@ pub async fn create_session(
 
 /// The Stripe customer of the object the license came from: its subscription, else its
 /// Checkout Session, invoice or payment intent (the first the license records).
-async fn stripe_customer(
+pub(crate) async fn stripe_customer(
     s: &Services,
     secret: &crate::crypto::Secret,
     license: &License,

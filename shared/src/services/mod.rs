@@ -11,6 +11,7 @@ pub mod contact_change;
 pub mod delivery_queue;
 pub mod ip_budgets;
 pub mod issuance;
+pub mod meter_reports;
 pub mod stripe_connect;
 
 use std::sync::Arc;

@@ -144,6 +144,9 @@ async fn handle_record(
     record: &StreamRecord,
 ) -> Result<()> {
     let change = record.change();
+    if let Some(license_id) = derive::pending_meter_reports(&change) {
+        crate::services::meter_reports::report_pending(s, &license_id).await?;
+    }
     for d in derive::derive(&change) {
         let (tenant_id, kind, id) = match &d {
             Derived::Timer {

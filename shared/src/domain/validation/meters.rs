@@ -183,6 +183,68 @@ pub struct MeterCount {
     /// hour: the stream makes each record a `license.usage_limit_reached` event.
     #[serde(rename = "reachedAt", default, skip_serializing_if = "Option::is_none")]
     pub reached_at: Option<i64>,
+    /// Accepted records still to report to Stripe (meters with a `stripeMeterEvent`): written
+    /// with the record in the same conditional write, removed once Stripe has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<MeterReport>,
+    /// Units reported to Stripe in this period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reported: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One accepted record to report as a Stripe Billing Meter event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterReport {
+    /// The meter event's `identifier` (`{licenseId}:{meter}:{idempotencyKey}`): Stripe drops
+    /// a second event with the same one, so a report sent twice bills once.
+    pub id: String,
+    /// The Stripe Billing Meter's `event_name`.
+    pub event: String,
+    pub value: u64,
+    /// When the record was accepted (epoch seconds): the event's `timestamp`.
+    pub at: i64,
+}
+
+/// Longest meter event `identifier` Stripe takes.
+pub const REPORT_ID_MAX: usize = 100;
+
+/// The meter event identifier of a record: `{licenseId}:{meter}:{idempotencyKey}`, or, when
+/// that is longer than Stripe takes, `{licenseId}:` and a digest of the rest.
+pub fn report_id(license_id: &str, meter: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let id = format!("{license_id}:{meter}:{key}");
+    if id.len() <= REPORT_ID_MAX {
+        return id;
+    }
+    let digest = Sha256::digest(format!("{meter}:{key}").as_bytes());
+    format!("{license_id}:{}", hex::encode(&digest[..24]))
+}
+
+/// `counts` with `report` pending on `meter` (a record just accepted there).
+pub fn with_report(counts: &mut BTreeMap<String, MeterCount>, meter: &str, report: MeterReport) {
+    if let Some(c) = counts.get_mut(meter) {
+        c.pending.push(report);
+    }
+}
+
+/// The counts with the report `id` sent: removed from its meter's pending list and counted as
+/// reported (when its meter is still in that period's count). `None` when it is not pending.
+pub fn mark_reported(
+    counts: &BTreeMap<String, MeterCount>,
+    id: &str,
+) -> Option<BTreeMap<String, MeterCount>> {
+    let mut counts = counts.clone();
+    let c = counts
+        .values_mut()
+        .find(|c| c.pending.iter().any(|r| r.id == id))?;
+    let value = c.pending.iter().find(|r| r.id == id).map_or(0, |r| r.value);
+    c.pending.retain(|r| r.id != id);
+    c.reported += value;
+    Some(counts)
 }
 
 /// What the license used of `meter` in `window` (0 when it recorded nothing there).
@@ -241,6 +303,11 @@ pub fn record(
     if keys.len() > KEPT_KEYS {
         keys.drain(..keys.len() - KEPT_KEYS);
     }
+    let reported = if current.period == window.key {
+        current.reported
+    } else {
+        0
+    };
     let mut counts = counts.clone();
     counts.insert(
         meter.to_string(),
@@ -249,6 +316,8 @@ pub fn record(
             used,
             keys,
             reached_at: current.reached_at,
+            pending: current.pending,
+            reported,
         },
     );
     Record::Write { counts, used }
@@ -312,6 +381,25 @@ mod tests {
         let mut m = meter("a");
         m.stripe_meter_event = Some("api requests".into());
         assert!(check_meters(&[m]).is_err());
+    }
+
+    #[test]
+    fn report_ids_fit_stripes_identifier() {
+        assert_eq!(report_id("lic_1", "api", "k1"), "lic_1:api:k1");
+        let long = report_id(
+            &format!("lic_{}", "A".repeat(26)),
+            &"m".repeat(40),
+            &"k".repeat(64),
+        );
+        assert!(long.len() <= REPORT_ID_MAX, "{long}");
+        assert_ne!(
+            long,
+            report_id(
+                &format!("lic_{}", "A".repeat(26)),
+                &"m".repeat(40),
+                &"j".repeat(64)
+            )
+        );
     }
 
     #[test]

@@ -39,6 +39,27 @@ fn usage_limits(image: &Option<Image>) -> std::collections::BTreeMap<String, Str
         .collect()
 }
 
+/// The license whose new image has usage still to report to Stripe (`meters.*.pending`):
+/// the stream consumer sends it (`services::meter_reports`).
+pub fn pending_meter_reports(change: &Change) -> Option<String> {
+    let image = change.new.as_ref()?;
+    let pk = key(image, "pk")?;
+    let license_id = pk.strip_prefix("LICENSE#")?;
+    let AttributeValue::M(meters) = image.get("meters")? else {
+        return None;
+    };
+    meters
+        .values()
+        .any(|v| {
+            v.as_m()
+                .ok()
+                .and_then(|m| m.get("pending"))
+                .and_then(|p| p.as_l().ok())
+                .is_some_and(|l| !l.is_empty())
+        })
+        .then(|| license_id.to_string())
+}
+
 /// One change of one item, as the stream tells it.
 #[derive(Debug, Clone)]
 pub struct Change {

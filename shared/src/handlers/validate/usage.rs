@@ -123,7 +123,16 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                 limit_reached(s, &license, &usage, &meter.name, now).await;
                 (Code::UsageLimitReached, used)
             }
-            Record::Write { counts, used } => {
+            Record::Write { mut counts, used } => {
+                if let Some(event) = &meter.stripe_meter_event {
+                    let report = meters::MeterReport {
+                        id: meters::report_id(&license.id, &meter.name, &key_id),
+                        event: event.clone(),
+                        value: quantity,
+                        at: now.unix_timestamp(),
+                    };
+                    meters::with_report(&mut counts, &meter.name, report);
+                }
                 match s
                     .store
                     .write_meters(&license, usage.meter_version, &counts)
@@ -205,7 +214,8 @@ async fn answer(
 }
 
 /// What a license used of each meter of its product this period (the dashboard's license
-/// page): (meter, period, used, limit, resetsAt); empty when the license is not the tenant's.
+/// page): (meter, period, used, limit, resetsAt, and for meters billed through Stripe the
+/// units reported and pending); empty when the license is not the tenant's.
 pub async fn meters_in_use(
     s: &Services,
     tenant_id: &str,
@@ -233,7 +243,17 @@ pub async fn meters_in_use(
         .map(|m| {
             let window = meters::window(m.period, &license, now);
             let used = meters::used(&usage.meters, &m.name, &window);
-            serde_json::to_value(summary(m, &window, used)).unwrap_or_default()
+            let mut v = serde_json::to_value(summary(m, &window, used)).unwrap_or_default();
+            // Billed through Stripe: units reported this period, and records still to send.
+            if m.stripe_meter_event.is_some() {
+                let count = usage.meters.get(&m.name);
+                let current = count.filter(|c| c.period == window.key);
+                v["reported"] = current.map_or(0, |c| c.reported).into();
+                v["pending"] = count
+                    .map_or(0, |c| c.pending.iter().map(|r| r.value).sum::<u64>())
+                    .into();
+            }
+            v
         })
         .collect())
 }
