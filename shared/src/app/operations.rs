@@ -412,7 +412,7 @@ operations! {
             O::new("Create a product", "products", Token)
                 .body_requiring::<products::ProductInput>(g, products::CREATE_REQUIRED)
                 .created::<products::ProductView>(g)
-                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, or an external id is another product's (`conflict`).");
+                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, an external id is another product's, or two meters share a name (`conflict`).");
         GetProduct: GET "/api/products/{productId}"
             => admin::products::get(s, req, p.get("productId")),
             O::new("Get a product", "products", Token).ok::<products::ProductView>(g);
@@ -421,7 +421,7 @@ operations! {
             O::new("Update a product (absent fields keep their value)", "products", Token)
                 .body::<products::ProductInput>(g)
                 .ok::<products::ProductView>(g)
-                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, or an external id is another product's (`conflict`).");
+                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, an external id is another product's, or two meters share a name (`conflict`).");
         DeleteProduct: DELETE "/api/products/{productId}"
             => admin::products::delete(s, req, p.get("productId")),
             O::new("Delete a product without licenses (archive the others)", "products", Token)

@@ -78,8 +78,32 @@ pub fn is_idempotency_key(key: &str) -> bool {
     matches(|b| (0x21..=0x7e).contains(&b), key, 64)
 }
 
-/// Checks a product's meters as the admin API receives them; the field and what is wrong.
-pub fn check_meters(meters: &[Meter]) -> Result<(), (&'static str, String)> {
+/// Why a product's meters are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterRefusal {
+    /// A meter breaks a rule of its own (published in the schema): a validation error.
+    Invalid(String),
+    /// Two meters share a name: each is valid alone (the schema cannot say "unique by name"),
+    /// so this is a conflict between them.
+    NamedTwice(String),
+}
+
+/// Checks a product's meters as the admin API receives them.
+pub fn check_meters(meters: &[Meter]) -> Result<(), MeterRefusal> {
+    check_each(meters).map_err(|(_, message)| MeterRefusal::Invalid(message))?;
+    for (i, m) in meters.iter().enumerate() {
+        if meters[..i].iter().any(|o| o.name == m.name) {
+            return Err(MeterRefusal::NamedTwice(format!(
+                "meter {} is named twice",
+                m.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The rules each meter keeps alone; the field and what is wrong.
+fn check_each(meters: &[Meter]) -> Result<(), (&'static str, String)> {
     if meters.len() > MAX_METERS {
         return Err(("meters", format!("must be at most {MAX_METERS} meters")));
     }
@@ -107,9 +131,6 @@ pub fn check_meters(meters: &[Meter]) -> Result<(), (&'static str, String)> {
                     ),
                 ));
             }
-        }
-        if meters[..i].iter().any(|o| o.name == m.name) {
-            return Err(("meters", format!("meter {} is named twice", m.name)));
         }
     }
     Ok(())
@@ -370,7 +391,10 @@ mod tests {
         assert!(check_meters(&[meter("exports"), meter("api.calls-2")]).is_ok());
         assert!(check_meters(&[meter("Exports")]).is_err());
         assert!(check_meters(&[meter(&"a".repeat(41))]).is_err());
-        assert!(check_meters(&[meter("a"), meter("a")]).is_err());
+        assert!(matches!(
+            check_meters(&[meter("a"), meter("a")]),
+            Err(MeterRefusal::NamedTwice(_))
+        ));
         let mut m = meter("a");
         m.limit = 0;
         assert!(check_meters(&[m.clone()]).is_err());

@@ -362,7 +362,10 @@ fn apply_client_fields(p: &mut Product, input: &ProductInput) -> Result<()> {
     p.lease_seconds = merge(p.lease_seconds, input.lease_seconds);
     p.max_borrow_seconds = merge(p.max_borrow_seconds, input.max_borrow_seconds);
     if let Some(list) = &input.meters {
-        meters::check_meters(list).map_err(|(field, message)| Error::validation(field, message))?;
+        meters::check_meters(list).map_err(|refusal| match refusal {
+            meters::MeterRefusal::Invalid(message) => Error::validation("meters", message),
+            meters::MeterRefusal::NamedTwice(message) => Error::conflict_at("meters", message),
+        })?;
         p.meters = list.clone();
     }
     Ok(())
