@@ -117,6 +117,25 @@ ensure_py_client() {
   echo "$ROOT/.venv/py-client/bin"
 }
 
+# Stripe's own Python library, the reference `make bench` times webhook verification against
+# (scripts/stripe_verify_bench.py): the same payloads, verified and parsed by
+# `stripe.Webhook.construct_event`, in the same run. STRIPE_PYTHON_VENV puts it elsewhere.
+STRIPE_PYTHON_VERSION="${STRIPE_PYTHON_VERSION:-16.1.0}"
+STRIPE_PYTHON_VENV="${STRIPE_PYTHON_VENV:-$ROOT/.venv/stripe-python}"
+ensure_stripe_python() {
+  local venv="$STRIPE_PYTHON_VENV"
+  if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "stripe==$STRIPE_PYTHON_VERSION at $venv" ]; then
+    echo "$venv/bin"
+    return 0
+  fi
+  log "installing stripe $STRIPE_PYTHON_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "stripe==$STRIPE_PYTHON_VERSION" >&2
+  echo "stripe==$STRIPE_PYTHON_VERSION at $venv" >"$venv/.installed"
+  echo "$venv/bin"
+}
+
 # Node and npm for the TypeScript client (clients/typescript): Debian's packages when absent;
 # its dev dependencies (TypeScript) go into its git-ignored node_modules from the lock file.
 ensure_node() {
