@@ -293,12 +293,19 @@ async fn usage_is_refused_as_validation_refuses_and_isolated_between_tenants() {
         record(&shop, &revoked_key, &product, "exports", 1, "e").await["code"],
         "REVOKED"
     );
-    // Meters are checked where they are set.
-    for meters in [
-        json!([{"name": "Exports", "limit": 5, "period": "month"}]),
-        json!([{"name": "a", "limit": 0, "period": "month"}]),
-        json!([{"name": "a", "limit": 1, "period": "month"}, {"name": "a", "limit": 2, "period": "month"}]),
-        json!([{"name": "a", "limit": 1, "period": "week"}]),
+    // Meters are checked where they are set: a meter breaking a rule of its own is 422; two
+    // valid meters sharing a name conflict (409).
+    for (meters, expected) in [
+        (
+            json!([{"name": "Exports", "limit": 5, "period": "month"}]),
+            422,
+        ),
+        (json!([{"name": "a", "limit": 0, "period": "month"}]), 422),
+        (
+            json!([{"name": "a", "limit": 1, "period": "month"}, {"name": "a", "limit": 2, "period": "month"}]),
+            409,
+        ),
+        (json!([{"name": "a", "limit": 1, "period": "week"}]), 422),
     ] {
         let (status, e) = shop
             .stack
@@ -309,7 +316,7 @@ async fn usage_is_refused_as_validation_refuses_and_isolated_between_tenants() {
                 Some(json!({"meters": meters})),
             )
             .await;
-        assert_eq!(status, 422, "{meters} -> {e}");
+        assert_eq!(status, expected, "{meters} -> {e}");
     }
 }
 
