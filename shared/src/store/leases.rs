@@ -6,8 +6,6 @@
 //! so the list never holds more than `maxConcurrent` live leases plus the lapsed ones since the
 //! last write.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::applied;
@@ -15,7 +13,7 @@ use super::license_usage::ChangeWrite;
 use super::{table_keys, Store};
 use crate::domain::validation::leases::Lease;
 use crate::domain::License;
-use crate::{Error, Result};
+use crate::Result;
 
 impl Store {
     /// Writes `leases` as the license's seats if its lease version is still `version` (0:
@@ -26,41 +24,8 @@ impl Store {
         version: u64,
         leases: &[Lease],
     ) -> Result<ChangeWrite> {
-        let list = serde_dynamo::to_attribute_value(leases)
-            .map_err(|e| Error::internal(format!("serialising leases: {e}")))?;
-        let status = serde_dynamo::to_attribute_value(license.status)
-            .map_err(|e| Error::internal(format!("serialising status: {e}")))?;
-        let mut values = HashMap::from([
-            (":leases".to_string(), list),
-            (
-                ":next".to_string(),
-                AttributeValue::N((version + 1).to_string()),
-            ),
-            (":status".to_string(), status),
-        ]);
-        let condition = if version == 0 {
-            "attribute_exists(pk) AND #status = :status AND attribute_not_exists(#lv)"
-        } else {
-            values.insert(":lv".into(), AttributeValue::N(version.to_string()));
-            "attribute_exists(pk) AND #status = :status AND #lv = :lv"
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(table_keys::license(&license.id))))
-            .update_expression("SET leases = :leases, #lv = :next")
-            .condition_expression(condition)
-            .expression_attribute_names("#lv", "leaseVersion")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        Ok(if applied(result)? {
-            ChangeWrite::Written
-        } else {
-            ChangeWrite::Stale
-        })
+        self.write_versioned(license, "leases", "leaseVersion", version, &leases)
+            .await
     }
 
     /// Records that the seats of `license_id` ran out at `at` (epoch seconds), if the last

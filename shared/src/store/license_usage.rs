@@ -38,6 +38,52 @@ fn value<T: Serialize>(v: &T) -> Result<AttributeValue> {
 }
 
 impl Store {
+    /// Writes `part` as the license item's `attribute` if the item's `version_attribute` is
+    /// still `version` (0: never written) and its status the one read, and bumps the version:
+    /// the seats (`leases`) and the usage counts (`meters`) each change under their own version,
+    /// so neither makes the other retry.
+    pub(super) async fn write_versioned<T: Serialize>(
+        &self,
+        license: &License,
+        attribute: &str,
+        version_attribute: &str,
+        version: u64,
+        part: &T,
+    ) -> Result<ChangeWrite> {
+        let mut values = HashMap::from([
+            (":part".to_string(), value(part)?),
+            (
+                ":next".to_string(),
+                AttributeValue::N((version + 1).to_string()),
+            ),
+            (":status".to_string(), value(&license.status)?),
+        ]);
+        let condition = if version == 0 {
+            "attribute_exists(pk) AND #status = :status AND attribute_not_exists(#v)"
+        } else {
+            values.insert(":v".into(), AttributeValue::N(version.to_string()));
+            "attribute_exists(pk) AND #status = :status AND #v = :v"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(table_keys::license(&license.id))))
+            .update_expression("SET #part = :part, #v = :next")
+            .condition_expression(condition)
+            .expression_attribute_names("#part", attribute)
+            .expression_attribute_names("#v", version_attribute)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        Ok(if applied(result)? {
+            ChangeWrite::Written
+        } else {
+            ChangeWrite::Stale
+        })
+    }
+
     /// The license with this id and its usage: one GetItem (strongly consistent), the hot
     /// path of the validation routes, signed directly (`signed_get`).
     pub async fn get_license_with_usage(
