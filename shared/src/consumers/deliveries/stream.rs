@@ -145,7 +145,12 @@ async fn handle_record(
 ) -> Result<()> {
     let change = record.change();
     if let Some(license_id) = derive::pending_meter_reports(&change) {
-        crate::services::meter_reports::report_pending(s, &license_id).await?;
+        // Boxed: keeps the stream consumer's future shallow enough for rustc's layout query.
+        Box::pin(crate::services::meter_reports::report_pending(
+            s,
+            &license_id,
+        ))
+        .await?;
     }
     for d in derive::derive(&change) {
         let (tenant_id, kind, id) = match &d {
