@@ -179,6 +179,35 @@ fn main() {
             .map(|(h, t)| h / t <= VALIDATE_OVER_ROUND_TRIP + 1e-9),
     });
 
+    // Floating licenses and usage limits (issue 31): each call at most one read and one
+    // conditional write; their CPU (handler and SDK, the emulator answering) for reference.
+    for (kind, label) in [
+        ("lease", "lease (a new device takes a seat)"),
+        ("heartbeat", "lease heartbeat"),
+        ("usage", "usage record"),
+    ] {
+        let detail = validate
+            .get(&format!("{kind}_calls_detail"))
+            .and_then(Value::as_str)
+            .and_then(|d| d.split_once(" calls/request "))
+            .map(|(_, ops)| format!(" {ops}"))
+            .unwrap_or_default();
+        rows.push(at_most(
+            &format!("{label}: AWS calls per call (one read + one conditional write)"),
+            get(validate, &format!("{kind}_calls")),
+            2.0,
+            calls,
+            &detail,
+        ));
+        rows.push(Row {
+            figure: format!("{label}: CPU per call, handler and SDK (emulator answering)"),
+            measured: get(validate, &format!("cpu_us_{kind}_emulator"))
+                .map(|v| format!("{v:.0} µs")),
+            target: "-".into(),
+            met: None,
+        });
+    }
+
     // Cold start: each function's median start over hello-lambda's, the worst function. The
     // median, not the fastest run: on a shared VM hello-lambda's own fastest start moves by half
     // a millisecond between runs (1.09 to 1.63 ms on 2026-11-29), so a ratio of two minima is
@@ -255,7 +284,7 @@ fn main() {
     });
 
     println!();
-    println!("== Issues 17 and 33, lean and fast hot paths: measured in this run / target ==");
+    println!("== Issues 17, 31 and 33, lean and fast hot paths: measured in this run / target ==");
     println!();
     println!("| figure | measured | target | met |");
     println!("|---|---|---|---|");

@@ -2,7 +2,8 @@
 //! limit under concurrent requests; a retry with the same idempotencyKey counts once; a
 //! refusal records nothing; periods roll with the clock; another tenant's product finds
 //! nothing; a record costs one read and one conditional write; a meter billed through Stripe
-//! reports each accepted record once (retries and refusals none), also after Stripe was down.
+//! reports each accepted record once (retries and refusals none), also after Stripe was down;
+//! a report Stripe refuses is marked failed and shown; a full report backlog refuses records.
 
 use futures::future::join_all;
 use keyhook_format::answer::{verify_answer, Expected};
@@ -735,4 +736,109 @@ async fn usage_is_reported_once_stripe_is_back() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["identifier"], format!("{id}:api:x"));
     assert_eq!(events[0]["payload"]["value"], "4");
+}
+
+#[tokio::test]
+async fn a_report_stripe_refuses_is_marked_failed_shown_and_does_not_hold_the_others() {
+    use keyhook_shared::domain::member::Role;
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (world, product, id, key) = billed().await;
+    // Stripe refuses the first record's event for good, as it does an event of no meter.
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .and(body_string_contains("refused-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "type": "invalid_request_error",
+            "message": "No active meter was found matching event_name api_calls."}})))
+        .with_priority(1)
+        .mount(&world.stripe.server)
+        .await;
+    assert_eq!(
+        record_test(&world, &key, &product, 3, "refused-1").await,
+        "VALID"
+    );
+    assert_eq!(
+        record_test(&world, &key, &product, 2, "taken-1").await,
+        "VALID"
+    );
+    world.stack.deliver().await;
+    let events = world.stripe.meter_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["identifier"], format!("{id}:api:taken-1"));
+    let (_, usage) = world
+        .stack
+        .services
+        .store
+        .get_license_with_usage(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    let api = &usage.meters["api"];
+    assert!(api.pending.is_empty(), "nothing left to retry: {api:?}");
+    assert_eq!((api.reported, api.failed), (2, 3));
+    // The license page says what Stripe refused, in Stripe's words.
+    let owner = format!("{}@example.com", keyhook_tests::unique("owner"));
+    world.stack.member(&world.tenant, &owner, Role::Owner).await;
+    let d = world.stack.sign_in(&world.tenant, &owner).await;
+    let page = d.get(&format!("/dashboard/licenses/{id}")).await;
+    assert!(
+        page.body.contains("2 reported, 0 pending")
+            && page.body.contains(
+                "3 refused by Stripe: Stripe refused meter event api_calls: No active meter was found matching event_name api_calls."
+            ),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn a_full_report_backlog_refuses_the_record_and_counts_nothing() {
+    use keyhook_shared::domain::validation::meters::{self, MeterCount, MeterReport};
+    let (world, product, id, key) = billed().await;
+    assert_eq!(
+        record_test(&world, &key, &product, 1, "first").await,
+        "VALID"
+    );
+    // Stripe has been unreachable for long: the license has the most reports that may wait.
+    let store = &world.stack.services.store;
+    let (lic, usage) = store.get_license_with_usage(&id).await.unwrap().unwrap();
+    let mut counts = usage.meters.clone();
+    let api: &mut MeterCount = counts.get_mut("api").unwrap();
+    api.pending = (0..meters::MAX_PENDING_REPORTS)
+        .map(|i| MeterReport {
+            id: format!("{id}:api:old-{i}"),
+            event: "api_calls".into(),
+            value: 0,
+            at: 0,
+        })
+        .collect();
+    store
+        .write_meters(&lic, usage.meter_version, &counts)
+        .await
+        .unwrap();
+    let body = json!({"licenseKey": key, "productId": product, "meter": "api", "quantity": 1,
+                      "idempotencyKey": "one-too-many", "environment": "test"});
+    let (status, a, _) = post(&world, body.clone()).await;
+    assert_eq!(status, 502, "{a}");
+    assert_eq!(a["error"]["code"], "upstream_unavailable");
+    let (_, after) = store.get_license_with_usage(&id).await.unwrap().unwrap();
+    assert_eq!(
+        after.meters["api"].used, 1,
+        "the refused record counted nothing"
+    );
+    assert_eq!(
+        after.meters["api"].pending.len(),
+        meters::MAX_PENDING_REPORTS
+    );
+    // Once the backlog drains, the same request (same idempotencyKey) counts.
+    let mut drained = after.meters.clone();
+    drained.get_mut("api").unwrap().pending.clear();
+    store
+        .write_meters(&lic, after.meter_version, &drained)
+        .await
+        .unwrap();
+    let (status, a, _) = post(&world, body).await;
+    assert_eq!((status, &a["code"]), (200, &json!("VALID")), "{a}");
+    assert_eq!(a["usage"]["used"], 2);
 }

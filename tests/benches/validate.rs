@@ -462,6 +462,9 @@ async fn run() {
         ("lease_calls", json!(lease_calls)),
         ("heartbeat_calls", json!(heartbeat_calls)),
         ("usage_calls", json!(usage_calls)),
+        ("lease_calls_detail", json!(ls)),
+        ("heartbeat_calls_detail", json!(hb)),
+        ("usage_calls_detail", json!(us)),
     ];
     // CPU figures only from an optimised build (`cargo bench`), never a debug one.
     if !cfg!(debug_assertions) {

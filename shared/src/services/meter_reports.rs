@@ -5,9 +5,12 @@
 //! every license change with pending reports; Stripe unreachable is transient, so the stream
 //! record is retried. Each event's `identifier` is derived from the record
 //! (`{licenseId}:{meter}:{idempotencyKey}`): a report sent twice is dropped by Stripe, and one
-//! Stripe already has is marked sent.
+//! Stripe already has is marked sent. One Stripe refuses for good (an unknown event name, a
+//! deleted customer) is marked failed with Stripe's words, shown on the license page.
 
-use crate::domain::validation::meters::{self, MeterReport};
+use std::collections::BTreeMap;
+
+use crate::domain::validation::meters::{self, MeterCount, MeterReport};
 use crate::services::app_secrets::{self, AppSecret};
 use crate::services::billing_portal::{self, BillingPortalError};
 use crate::store::license_usage::ChangeWrite;
@@ -24,9 +27,9 @@ fn upstream(detail: String) -> Error {
     }
 }
 
-/// Sends the license's pending reports; how many were sent. `Err(Upstream)` when Stripe could
-/// not be reached (retried); any other error can never pass by retrying and leaves the
-/// reports pending (the license page shows them).
+/// Sends the license's pending reports; how many Stripe took. `Err(Upstream)` when Stripe
+/// could not be reached (retried); a report Stripe refuses is marked failed; any other error
+/// can never pass by retrying and leaves the reports pending (the license page shows them).
 pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
     let Some((license, usage)) = s.store.get_license_with_usage(license_id).await? else {
         return Ok(0);
@@ -86,14 +89,22 @@ pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
             Err(StripeError::Api {
                 status, message, ..
             }) if (400..500).contains(&status) && status != 429 => {
-                return Err(Error::internal(format!(
-                    "license {license_id}: Stripe refused meter event {}: {message}",
-                    r.event
-                )));
+                // Refused for good (sending it again gets the same answer): taken off the
+                // pending list so it neither blocks the others nor piles up.
+                tracing::warn!(license_id, event = %r.event, value = r.value, %message, "Stripe refused a usage report");
+                settle(s, license_id, |counts| {
+                    meters::mark_failed(
+                        counts,
+                        &r.id,
+                        &format!("Stripe refused meter event {}: {message}", r.event),
+                    )
+                })
+                .await?;
+                continue;
             }
             Err(e) => return Err(upstream(e.to_string())),
         }
-        mark_sent(s, license_id, &r.id).await?;
+        settle(s, license_id, |counts| meters::mark_reported(counts, &r.id)).await?;
         tracing::info!(license_id, event = %r.event, value = r.value, "usage reported to Stripe");
         sent += 1;
     }
@@ -107,12 +118,19 @@ fn already_sent(e: &StripeError) -> bool {
             || message.contains("identifier") && message.contains("already"))
 }
 
-async fn mark_sent(s: &Services, license_id: &str, id: &str) -> Result<()> {
+/// Writes what `change` makes of the license's meter counts (a report sent or refused), on a
+/// fresh read each time a concurrent record wins the race; nothing when the report is no
+/// longer pending.
+async fn settle(
+    s: &Services,
+    license_id: &str,
+    change: impl Fn(&BTreeMap<String, MeterCount>) -> Option<BTreeMap<String, MeterCount>>,
+) -> Result<()> {
     for _ in 0..MARK_ATTEMPTS {
         let Some((license, usage)) = s.store.get_license_with_usage(license_id).await? else {
             return Ok(());
         };
-        let Some(counts) = meters::mark_reported(&usage.meters, id) else {
+        let Some(counts) = change(&usage.meters) else {
             return Ok(());
         };
         if let ChangeWrite::Written = s
@@ -124,6 +142,6 @@ async fn mark_sent(s: &Services, license_id: &str, id: &str) -> Result<()> {
         }
     }
     Err(upstream(format!(
-        "license {license_id}: usage report not marked sent (busy)"
+        "license {license_id}: usage report not settled (busy)"
     )))
 }

@@ -30,6 +30,13 @@ pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\x21-\\x7e]{1,64}$";
 /// Idempotency keys remembered per meter (a retry after this many other records of the same
 /// meter counts again): at most 20 meters × 32 × ~100 bytes on the license item.
 pub const KEPT_KEYS: usize = 32;
+/// Reports to Stripe a license keeps waiting, all meters together (~250 bytes each on the
+/// license item). Reached only when Stripe has been unreachable for a long time: a record
+/// that would add one more is refused (retried later with its idempotency key), never
+/// counted without its bill.
+pub const MAX_PENDING_REPORTS: usize = 200;
+/// Longest Stripe refusal kept on a meter (`lastFailure`).
+const FAILURE_MAX: usize = 300;
 
 /// The window a meter's limit counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -211,6 +218,17 @@ pub struct MeterCount {
     /// Units reported to Stripe in this period.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reported: u64,
+    /// Units Stripe refused for good (a meter event name it does not know, a customer it
+    /// deleted): taken off `pending` so they neither block nor pile up, and shown with
+    /// Stripe's words (`last_failure`) on the license page.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: u64,
+    #[serde(
+        rename = "lastFailure",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_failure: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -245,11 +263,48 @@ pub fn report_id(license_id: &str, meter: &str, key: &str) -> String {
     format!("{license_id}:{}", hex::encode(&digest[..24]))
 }
 
-/// `counts` with `report` pending on `meter` (a record just accepted there).
-pub fn with_report(counts: &mut BTreeMap<String, MeterCount>, meter: &str, report: MeterReport) {
+/// Reports waiting for Stripe on the license, all meters together.
+pub fn pending_reports(counts: &BTreeMap<String, MeterCount>) -> usize {
+    counts.values().map(|c| c.pending.len()).sum()
+}
+
+/// The backlog is full: [`MAX_PENDING_REPORTS`] reports wait for Stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportBacklogFull;
+
+/// `counts` with `report` pending on `meter` (a record just accepted there), unless the
+/// license already has [`MAX_PENDING_REPORTS`] waiting.
+pub fn with_report(
+    counts: &mut BTreeMap<String, MeterCount>,
+    meter: &str,
+    report: MeterReport,
+) -> Result<(), ReportBacklogFull> {
+    if pending_reports(counts) >= MAX_PENDING_REPORTS {
+        return Err(ReportBacklogFull);
+    }
     if let Some(c) = counts.get_mut(meter) {
         c.pending.push(report);
     }
+    Ok(())
+}
+
+/// The counts with the report `id` refused by Stripe for good: removed from its meter's
+/// pending list, its units counted as failed with Stripe's `message`. `None` when it is not
+/// pending.
+pub fn mark_failed(
+    counts: &BTreeMap<String, MeterCount>,
+    id: &str,
+    message: &str,
+) -> Option<BTreeMap<String, MeterCount>> {
+    let mut counts = counts.clone();
+    let c = counts
+        .values_mut()
+        .find(|c| c.pending.iter().any(|r| r.id == id))?;
+    let value = c.pending.iter().find(|r| r.id == id).map_or(0, |r| r.value);
+    c.pending.retain(|r| r.id != id);
+    c.failed += value;
+    c.last_failure = Some(message.chars().take(FAILURE_MAX).collect());
+    Some(counts)
 }
 
 /// The counts with the report `id` sent: removed from its meter's pending list and counted as
@@ -339,6 +394,8 @@ pub fn record(
             reached_at: current.reached_at,
             pending: current.pending,
             reported,
+            failed: current.failed,
+            last_failure: current.last_failure,
         },
     );
     Record::Write { counts, used }
@@ -480,5 +537,49 @@ mod tests {
         }
         assert_eq!(counts["n"].keys.len(), KEPT_KEYS);
         assert_eq!(counts["n"].used, 100);
+    }
+
+    fn report(id: &str, value: u64) -> MeterReport {
+        MeterReport {
+            id: id.into(),
+            event: "api_calls".into(),
+            value,
+            at: 0,
+        }
+    }
+
+    #[test]
+    fn reports_wait_up_to_the_backlog_and_leave_it_sent_or_failed() {
+        let mut counts = BTreeMap::from([("a".to_string(), MeterCount::default())]);
+        counts.insert("b".into(), MeterCount::default());
+        for i in 0..MAX_PENDING_REPORTS {
+            let meter = if i % 2 == 0 { "a" } else { "b" };
+            assert_eq!(
+                with_report(&mut counts, meter, report(&format!("r{i}"), 2)),
+                Ok(())
+            );
+        }
+        // Full across meters: the next record is refused, whichever meter it is on.
+        assert_eq!(
+            with_report(&mut counts, "a", report("over", 1)),
+            Err(ReportBacklogFull)
+        );
+        assert_eq!(pending_reports(&counts), MAX_PENDING_REPORTS);
+        let sent = mark_reported(&counts, "r0").unwrap();
+        assert_eq!(sent["a"].reported, 2);
+        let failed = mark_failed(&sent, "r1", &"No meter named x. ".repeat(40)).unwrap();
+        assert_eq!(failed["b"].failed, 2);
+        assert_eq!(failed["b"].reported, 0);
+        assert_eq!(
+            failed["b"].last_failure.as_deref().unwrap().chars().count(),
+            FAILURE_MAX
+        );
+        assert_eq!(pending_reports(&failed), MAX_PENDING_REPORTS - 2);
+        assert!(
+            mark_failed(&failed, "r1", "again").is_none(),
+            "not pending any more"
+        );
+        let mut room = failed;
+        assert_eq!(with_report(&mut room, "a", report("next", 1)), Ok(()));
     }
 }

@@ -131,7 +131,18 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
                         value: quantity,
                         at: now.unix_timestamp(),
                     };
-                    meters::with_report(&mut counts, &meter.name, report);
+                    // Stripe unreachable for long: refuse rather than count usage that
+                    // would not be billed; the app retries with the same idempotencyKey.
+                    if meters::with_report(&mut counts, &meter.name, report).is_err() {
+                        return Err(Error::Upstream {
+                            service: "stripe",
+                            detail: format!(
+                                "license {}: {} usage reports wait for Stripe",
+                                license.id,
+                                meters::MAX_PENDING_REPORTS
+                            ),
+                        });
+                    }
                 }
                 match s
                     .store
@@ -215,7 +226,7 @@ async fn answer(
 
 /// What a license used of each meter of its product this period (the dashboard's license
 /// page): (meter, period, used, limit, resetsAt, and for meters billed through Stripe the
-/// units reported and pending); empty when the license is not the tenant's.
+/// units reported, pending and refused, with Stripe's last refusal); empty when the license is not the tenant's.
 pub async fn meters_in_use(
     s: &Services,
     tenant_id: &str,
@@ -252,6 +263,10 @@ pub async fn meters_in_use(
                 v["pending"] = count
                     .map_or(0, |c| c.pending.iter().map(|r| r.value).sum::<u64>())
                     .into();
+                v["failed"] = count.map_or(0, |c| c.failed).into();
+                if let Some(why) = count.and_then(|c| c.last_failure.as_deref()) {
+                    v["lastFailure"] = why.into();
+                }
             }
             v
         })
