@@ -322,7 +322,8 @@ operations! {
             .body_requiring::<validate_input::Body>(g, validate_input::USAGE_REQUIRED)
             .ok::<SignedAnswer>(g)
             .error(409, "The product has no meter by this name, or the usage is changing too fast (`conflict`).")
-            .error(429, "Too many requests from this address (`rate_limited`).");
+            .error(429, "Too many requests from this address (`rate_limited`).")
+            .error(502, "A meter billed through Stripe has 200 reports waiting for an unreachable Stripe (`upstream_unavailable`): nothing recorded; retry later with the same idempotencyKey.");
     }
     // The docs function: the API reference and its renderer, apart from the admin function so
     // that the admin binary does not carry the renderer (its zip stays under 4 MB).
