@@ -1,39 +1,19 @@
 //! Stripe events, read tolerantly: we keep the object as JSON and read fields through
 //! accessors that know where each field lives across API versions, instead of typed structs
-//! that break when Stripe moves a field.
+//! that break when Stripe moves a field. The envelope and its parse are `keyhook-stripe-event`
+//! (a crate built for speed).
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// The envelope of a Stripe event.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Event {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    #[serde(default)]
-    pub api_version: Option<String>,
-    pub created: i64,
-    pub livemode: bool,
-    pub data: EventData,
-    /// Set for Connect events: the connected account.
-    #[serde(default)]
-    pub account: Option<String>,
+pub use keyhook_stripe_event::{Event, EventData};
+
+/// The event's object, for typed accessors (a trait: [`Event`] lives in its own crate).
+pub trait EventObject {
+    fn object(&self) -> StripeObject<'_>;
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct EventData {
-    pub object: Value,
-}
-
-impl Event {
-    /// Parses an event; the error names what is missing.
-    pub fn parse(body: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice::<Event>(body).map_err(|e| format!("not a Stripe event: {e}"))
-    }
-
-    /// The event's object, for typed accessors.
-    pub fn object(&self) -> StripeObject<'_> {
+impl EventObject for Event {
+    fn object(&self) -> StripeObject<'_> {
         StripeObject(&self.data.object)
     }
 }

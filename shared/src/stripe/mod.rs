@@ -14,4 +14,4 @@ pub mod test_events;
 pub mod webhook_endpoints;
 
 pub use client::{RetryPolicy, StripeClient};
-pub use event::Event;
+pub use event::{Event, EventObject};

@@ -8,7 +8,7 @@ use crate::domain::product::ChargebackAction;
 use crate::domain::{LicenseStatus, StripeApp};
 use crate::stripe::event::StripeObject;
 use crate::stripe::objects::{Charge, Dispute};
-use crate::stripe::Event;
+use crate::stripe::{Event, EventObject};
 use crate::{Result, Services};
 
 #[derive(Clone, Copy)]

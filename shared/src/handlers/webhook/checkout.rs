@@ -18,8 +18,8 @@ use crate::domain::{EventLogEntry, LicenseSource, StripeApp};
 use crate::stripe::event::CheckoutSession;
 use crate::stripe::event::StripeObject;
 use crate::stripe::objects::{Invoice, Subscription};
-use crate::stripe::Event;
 use crate::stripe::{checkout, metadata};
+use crate::stripe::{Event, EventObject};
 use crate::{Result, Services};
 
 /// `checkout.session.completed` (issues if paid) and `…async_payment_succeeded` (issues).

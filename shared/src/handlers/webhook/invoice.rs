@@ -9,7 +9,7 @@ use crate::domain::purchase::Customer;
 use crate::domain::{EventLogEntry, LicenseSource, RenewalMode, StripeApp};
 use crate::stripe::event::StripeObject;
 use crate::stripe::objects::{Invoice, Subscription};
-use crate::stripe::Event;
+use crate::stripe::{Event, EventObject};
 use crate::{Result, Services};
 
 /// `log`: the event's log entry, recorded verified by the issuing transaction.

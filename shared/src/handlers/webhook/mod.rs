@@ -23,7 +23,7 @@ use crate::domain::{EventLogEntry, EventSource, EventStatus, StripeApp};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::services::stripe_connect;
 use crate::stripe::signature::SignatureHeader;
-use crate::stripe::Event;
+use crate::stripe::{Event, EventObject};
 use crate::{Error, Result, Services};
 
 /// What processing an event came to.

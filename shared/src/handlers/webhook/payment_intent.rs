@@ -13,7 +13,7 @@ use crate::domain::{EventLogEntry, LicenseSource, StripeApp};
 use crate::stripe::event::{CheckoutSession, StripeObject};
 use crate::stripe::metadata;
 use crate::stripe::objects::PaymentIntent;
-use crate::stripe::Event;
+use crate::stripe::{Event, EventObject};
 use crate::{Result, Services};
 
 /// `log`: the event's log entry, recorded verified by the issuing transaction.

@@ -11,7 +11,7 @@ use crate::domain::subscription::{Observation, SubscriptionRecord};
 use crate::domain::RenewalMode;
 use crate::domain::StripeApp;
 use crate::stripe::objects::Subscription;
-use crate::stripe::Event;
+use crate::stripe::{Event, EventObject};
 use crate::{Error, Result, Services};
 
 /// Attempts at a contended record before answering 5xx (Stripe then retries).
