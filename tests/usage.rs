@@ -842,3 +842,39 @@ async fn a_full_report_backlog_refuses_the_record_and_counts_nothing() {
     assert_eq!((status, &a["code"]), (200, &json!("VALID")), "{a}");
     assert_eq!(a["usage"]["used"], 2);
 }
+
+#[tokio::test]
+async fn usage_of_a_license_not_sold_through_stripe_is_marked_unbillable_not_kept_pending() {
+    let (world, product, _, _) = billed().await;
+    let (status, l) = world
+        .stack
+        .api(
+            &world.tenant.token,
+            "POST",
+            "/api/licenses",
+            Some(json!({"productId": product, "customerEmail": "by-hand@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{l}");
+    let (id, key) = (l["id"].as_str().unwrap(), l["key"].as_str().unwrap());
+    assert_eq!(
+        record_test(&world, key, &product, 4, "by-hand").await,
+        "VALID"
+    );
+    world.stack.deliver().await;
+    assert!(world.stripe.meter_events().is_empty());
+    let (_, usage) = world
+        .stack
+        .services
+        .store
+        .get_license_with_usage(id)
+        .await
+        .unwrap()
+        .unwrap();
+    let api = &usage.meters["api"];
+    assert_eq!((api.used, api.pending.len(), api.failed), (4, 0, 4));
+    assert_eq!(
+        api.last_failure.as_deref(),
+        Some("the license was not sold through Stripe")
+    );
+}

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::crypto::secret::Secret;
 use crate::domain::validation::meters::{self, MeterCount, MeterReport};
 use crate::services::app_secrets::{self, AppSecret};
 use crate::services::billing_portal::{self, BillingPortalError};
@@ -27,9 +28,10 @@ fn upstream(detail: String) -> Error {
     }
 }
 
-/// Sends the license's pending reports; how many Stripe took. `Err(Upstream)` when Stripe
-/// could not be reached (retried); a report Stripe refuses is marked failed; any other error
-/// can never pass by retrying and leaves the reports pending (the license page shows them).
+/// Sends the license's pending reports; how many Stripe took. `Err(Upstream)` (or a failure of
+/// Keyhook's store) when Stripe could not be reached: retried. A report Stripe refuses, or one
+/// that has nowhere to go (the license not sold through Stripe, its app deleted, no customer),
+/// is marked failed with why: the license page shows it.
 pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
     let Some((license, usage)) = s.store.get_license_with_usage(license_id).await? else {
         return Ok(0);
@@ -42,30 +44,22 @@ pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
     if pending.is_empty() {
         return Ok(0);
     }
-    let app_id = license.source.stripe_app_id.as_deref().ok_or_else(|| {
-        Error::internal(format!(
-            "license {license_id} was not sold through Stripe: usage not reported"
-        ))
-    })?;
-    let app = s
-        .store
-        .get_tenant_app(&license.tenant_id, app_id)
-        .await?
-        .ok_or_else(|| Error::internal(format!("license {license_id}: its Stripe app is gone")))?;
-    let secret = app_secrets::open(s, &app, AppSecret::SecretKey)
-        .await?
-        .ok_or_else(|| {
-            Error::internal(format!(
-                "license {license_id}: its Stripe app has no secret key"
-            ))
-        })?;
-    let customer = billing_portal::stripe_customer(s, &secret, &license)
-        .await
-        .map_err(|e| match e {
-            BillingPortalError::StripeUnavailable(d) => upstream(d),
-            BillingPortalError::Internal(e) => e,
-            other => Error::internal(format!("license {license_id}: {other}")),
-        })?;
+    let (secret, customer) = match destination(s, &license).await {
+        Ok(d) => d,
+        Err(Destination::Unavailable(e)) => return Err(e),
+        // Never sendable as things stand: each report is marked failed, with why, rather
+        // than kept pending (where it would count against the license's backlog).
+        Err(Destination::Never(why)) => {
+            tracing::warn!(license_id, %why, "usage reports cannot be sent to Stripe");
+            for r in &pending {
+                settle(s, license_id, |counts| {
+                    meters::mark_failed(counts, &r.id, &why)
+                })
+                .await?;
+            }
+            return Ok(0);
+        }
+    };
     let mut sent = 0;
     for r in &pending {
         let form = Form::new()
@@ -109,6 +103,45 @@ pub async fn report_pending(s: &Services, license_id: &str) -> Result<usize> {
         sent += 1;
     }
     Ok(sent)
+}
+
+/// Why reports cannot go to Stripe now: [`Destination::Unavailable`] passes by retrying;
+/// [`Destination::Never`] (in the merchant's words) does not.
+enum Destination {
+    Unavailable(Error),
+    Never(String),
+}
+
+/// The selling app's secret key and the buyer's Stripe customer.
+async fn destination(
+    s: &Services,
+    license: &crate::domain::License,
+) -> std::result::Result<(Secret, String), Destination> {
+    let never = |why: &str| Destination::Never(why.to_string());
+    let Some(app_id) = license.source.stripe_app_id.as_deref() else {
+        return Err(never("the license was not sold through Stripe"));
+    };
+    let app = s
+        .store
+        .get_tenant_app(&license.tenant_id, app_id)
+        .await
+        .map_err(Destination::Unavailable)?
+        .ok_or_else(|| never("the Stripe app that sold the license was deleted"))?;
+    let secret = app_secrets::open(s, &app, AppSecret::SecretKey)
+        .await
+        .map_err(Destination::Unavailable)?
+        .ok_or_else(|| never("the Stripe app that sold the license has no secret key"))?;
+    let customer = billing_portal::stripe_customer(s, &secret, license)
+        .await
+        .map_err(|e| match e {
+            BillingPortalError::StripeUnavailable(d) => Destination::Unavailable(upstream(d)),
+            BillingPortalError::Internal(e) => Destination::Unavailable(e),
+            BillingPortalError::NoStripeCustomer => {
+                never("Stripe has no customer for this license's payment")
+            }
+            other => Destination::Never(other.to_string()),
+        })?;
+    Ok((secret, customer))
 }
 
 /// Stripe already has an event with this identifier (a report sent before its mark was lost).
