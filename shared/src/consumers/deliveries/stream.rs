@@ -337,3 +337,41 @@ async fn new_key_renewal(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u32, pk: &str, sk: &str) -> StreamRecord {
+        let keys: serde_dynamo::Item = serde_dynamo::to_item(json!({"pk": pk, "sk": sk})).unwrap();
+        StreamRecord {
+            event_id: format!("ev-{seq}"),
+            event_name: "MODIFY".into(),
+            event_source: None,
+            dynamodb: StreamChange {
+                keys: Some(keys),
+                sequence_number: Some(seq.to_string()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_batch_is_grouped_by_item_each_in_stream_order() {
+        let records = [
+            record(1, "T#1", "LIC#a"),
+            record(2, "T#1", "LIC#b"),
+            record(3, "T#1", "LIC#a"),
+            record(4, "T#2", "LIC#a"),
+            record(5, "T#1", "LIC#b"),
+            StreamRecord {
+                dynamodb: StreamChange::default(),
+                ..record(6, "", "")
+            },
+        ];
+        assert_eq!(
+            by_item(&records),
+            vec![vec![0, 2], vec![1, 4], vec![3], vec![5]]
+        );
+    }
+}
