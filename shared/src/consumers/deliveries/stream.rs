@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -127,14 +127,16 @@ pub async fn handle(s: &Services, event: StreamEvent) -> StreamResponse {
     // The tenants' endpoints, read once per batch before the items fan out. A failure here
     // is left to the records (each reads what it needs, and fails or is stepped over).
     for tenant_id in batch_tenants(records) {
-        if let Err(e) = emitter.prefetch(&tenant_id).await {
+        // Boxed, as the records' futures: the consumer's future stays within rustc's layout depth.
+        if let Err(e) = Box::pin(emitter.prefetch(&tenant_id)).await {
             tracing::warn!(tenant_id, error = %e, "endpoints not read ahead; read per record");
         }
     }
     let emitter = &emitter;
     let outcomes: Vec<(Emitter<'_>, Option<usize>)> =
         futures::stream::iter(by_item(records).into_iter().map(|indexes| {
-            Box::pin(async move {
+            // Type-erased: keeps the consumer's future within rustc's layout depth.
+            async move {
                 let mut emitter = emitter.fork();
                 for i in indexes {
                     let record = &records[i];
@@ -150,7 +152,8 @@ pub async fn handle(s: &Services, event: StreamEvent) -> StreamResponse {
                     }
                 }
                 (emitter, None)
-            })
+            }
+            .boxed()
         }))
         .buffer_unordered(ITEMS_AT_ONCE)
         .collect()
