@@ -3,9 +3,10 @@
 //! stored for the sweep). Lambda's DynamoDB event source delivers the records in order per
 //! item; locally `keyhook`'s stream worker reads the same stream and calls the same handler.
 //!
-//! A batch is processed in order. A record that fails for a transient reason (an AWS service
-//! failing: [`is_transient`](super::is_transient)) stops it; its sequence number is reported
-//! (`batchItemFailures`), so Lambda retries from there, at most [`MAX_RETRY_ATTEMPTS`] times
+//! Each item's records are processed in order, items side by side ([`ITEMS_AT_ONCE`]). A record
+//! that fails for a transient reason (an AWS service failing:
+//! [`is_transient`](super::is_transient)) stops its item; the batch's earliest such record's
+//! sequence number is reported (`batchItemFailures`), so Lambda retries from there, at most [`MAX_RETRY_ATTEMPTS`] times
 //! and until the record is [`MAX_RECORD_AGE`] old; then its position goes to the dead-letter
 //! queue and the shard moves on (infra/template.yaml; the local stream worker does the same).
 //! A failure that can never pass is not retried: the event is recorded as a failed delivery
