@@ -5,7 +5,7 @@
 //!
 //! Each item's records are processed in order, items side by side ([`ITEMS_AT_ONCE`]). A record
 //! that fails for a transient reason (an AWS service failing:
-//! [`is_transient`](super::is_transient)) stops its item; the batch's earliest such record's
+//! [`is_transient`]) stops its item; the batch's earliest such record's
 //! sequence number is reported (`batchItemFailures`), so Lambda retries from there, at most [`MAX_RETRY_ATTEMPTS`] times
 //! and until the record is [`MAX_RECORD_AGE`] old; then its position goes to the dead-letter
 //! queue and the shard moves on (infra/template.yaml; the local stream worker does the same).
