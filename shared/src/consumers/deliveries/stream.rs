@@ -4,15 +4,15 @@
 //! item; locally `keyhook`'s stream worker reads the same stream and calls the same handler.
 //!
 //! Each item's records are processed in order, items side by side ([`ITEMS_AT_ONCE`]). A record
-//! that fails for a transient reason (an AWS service failing:
-//! [`is_transient`]) stops its item; the batch's earliest such record's
-//! sequence number is reported (`batchItemFailures`), so Lambda retries from there, at most [`MAX_RETRY_ATTEMPTS`] times
-//! and until the record is [`MAX_RECORD_AGE`] old; then its position goes to the dead-letter
-//! queue and the shard moves on (infra/template.yaml; the local stream worker does the same).
-//! A failure that can never pass is not retried: the event is recorded as a failed delivery
-//! the tenant sees (`emit`), or, when it cannot be tied to one, logged, and the batch goes on.
-//! So no tenant's record holds the others' events behind it for longer than an AWS outage.
-//! Records processed twice emit nothing new: event and delivery ids are derived from them.
+//! that fails for a transient reason (an AWS service failing: [`is_transient`]) stops its item; the
+//! batch's earliest such record's sequence number is reported (`batchItemFailures`), so Lambda
+//! retries from there, at most [`MAX_RETRY_ATTEMPTS`] times and until the record is
+//! [`MAX_RECORD_AGE`] old; then its position goes to the dead-letter queue and the shard moves on
+//! (infra/template.yaml; the local stream worker does the same). A failure that can never pass is
+//! not retried: the event is recorded as a failed delivery the tenant sees (`emit`), or, when it
+//! cannot be tied to one, logged, and the batch goes on. So no tenant's record holds the others'
+//! events behind it for longer than an AWS outage. Records processed twice emit nothing new: event
+//! and delivery ids are derived from them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
