@@ -13,6 +13,13 @@ own copies the whole table once per action before writing (to put it back on a c
 which grows with the table: a 100-action transaction on a table of 100,000 licenses (the import
 benchmark) took minutes and gigabytes.
 
+moto's dispatcher finds each request's service under one lock, listing its own package
+directory (a stat per module, about 150) and matching the host against every service's URL
+patterns: under 16 concurrent clients most request time went to waiting on that lock (issue 33,
+docs/deploy.md "Local stack"). The answer depends only on the host, so it is remembered per
+host. Its request log (werkzeug's line per request, written under one lock by every thread)
+is off: errors and tracebacks still go to the log.
+
 `/moto-api/data.json?service=ses` answers one service's models: moto's page serialises every
 model of every service (every item of every test's table), which grows through a test run and
 holds the server's one core (a late read took seconds); the tests and `keyhook emails` read only
@@ -22,11 +29,13 @@ the sent emails. Without `service`, the page is moto's own.
 import copy
 import functools
 import json
+import logging
 import threading
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.moto_api._internal.responses import MotoAPIResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _LOCK = threading.RLock()
@@ -135,6 +144,24 @@ for _backend in (DynamoDBBackend, DynamoDBStreamsBackend):
         _attr = getattr(_backend, _name)
         if callable(_attr) and not _name.startswith("_"):
             setattr(_backend, _name, _serialised(_attr))
+
+_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+_BACKENDS_BY_HOST = {}
+
+
+def _cached_backend_for_host(self, host):
+    """moto's lookup, remembered per host (its module list and URL patterns never change)."""
+    try:
+        return _BACKENDS_BY_HOST[host]
+    except KeyError:
+        backend = _backend_for_host(self, host)
+        _BACKENDS_BY_HOST[host] = backend
+        return backend
+
+
+DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 _all_model_data = MotoAPIResponse.model_data
 

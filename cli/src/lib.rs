@@ -12,3 +12,4 @@ pub mod provision;
 pub mod server;
 pub mod stream_worker;
 pub mod trigger;
+pub mod workers;

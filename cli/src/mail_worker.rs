@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use keyhook_shared::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use keyhook_shared::consumers::mailer;
 use keyhook_shared::{Error, Result, Services};
@@ -24,7 +24,8 @@ pub async fn poll_once(
 }
 
 /// One receive-and-handle round on any queue, as Lambda's SQS event source does it: a batch
-/// of up to 10 messages to `handle`, then the messages it did not report as failed deleted.
+/// of up to 10 messages to `handle`, then the messages it did not report as failed deleted (in
+/// one DeleteMessageBatch).
 pub async fn poll_queue_once<F, Fut>(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
@@ -74,13 +75,39 @@ where
     for failure in &response.batch_item_failures {
         receipts.remove(&failure.item_identifier);
     }
-    for handle in receipts.into_values() {
-        sqs.delete_message()
-            .queue_url(queue_url)
-            .receipt_handle(handle)
-            .send()
-            .await
-            .map_err(|e| Error::aws("sqs", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    // One DeleteMessageBatch for the batch's handled messages, as Lambda's event source does.
+    let entries = receipts
+        .into_values()
+        .enumerate()
+        .map(|(i, handle)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .build()
+                .map_err(|e| Error::internal(format!("delete entry: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if entries.is_empty() {
+        return Ok(count);
+    }
+    let out = sqs
+        .delete_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| Error::aws("sqs", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    if let Some(failed) = out.failed.first() {
+        // Not deleted: handled again when it reappears (every handler is idempotent).
+        return Err(Error::aws(
+            "sqs",
+            format!(
+                "{} of the batch's messages not deleted: {} {}",
+                out.failed.len(),
+                failed.code,
+                failed.message.as_deref().unwrap_or_default()
+            ),
+        ));
     }
     Ok(count)
 }

@@ -6,9 +6,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
-use keyhook_cli::{
-    delivery_worker, import, mail_worker, provision, server, stream_worker, trigger,
-};
+use keyhook_cli::{import, provision, server, trigger, workers};
 use keyhook_shared::dashboard::{link::DASHBOARD_SIGN_IN, team};
 use keyhook_shared::handlers::admin::tenant;
 use keyhook_shared::portal::sign_in::{
@@ -415,11 +413,7 @@ async fn services_from_env() -> Result<Services, BoxError> {
 }
 
 fn spawn_mail_worker(services: &Services, sdk: &SdkConfig) {
-    tokio::spawn(mail_worker::run(
-        services.clone(),
-        aws_sdk_sqs::Client::new(sdk),
-        services.config.mail_queue_url.clone(),
-    ));
+    workers::spawn_mail_worker(services, aws_sdk_sqs::Client::new(sdk));
 }
 
 /// The outgoing-webhook workers: the stream consumer (the table's stream, found with
@@ -441,18 +435,12 @@ async fn spawn_webhook_workers(
             .and_then(|t| t.latest_stream_arn)
             .ok_or("the table has no stream (run `keyhook provision`)")?,
     };
-    // The delivery queue's dead-letter queue (`<name>-dlq`, as provision.rs names it).
-    let reader =
-        stream_worker::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(sdk), stream_arn)
-            .with_dead_letter_queue(
-                aws_sdk_sqs::Client::new(sdk),
-                format!("{}-dlq", services.config.delivery_queue_url),
-            );
-    tokio::spawn(reader.run(services.clone()));
-    tokio::spawn(delivery_worker::run(
-        services.clone(),
+    workers::spawn_webhook_workers(
+        services,
+        aws_sdk_dynamodbstreams::Client::new(sdk),
         aws_sdk_sqs::Client::new(sdk),
-    ));
+        stream_arn,
+    );
     Ok(())
 }
 

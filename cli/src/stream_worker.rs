@@ -8,10 +8,16 @@
 //! in the shape of Lambda's on-failure record (`DDBStreamBatchInfo`), and the shard moves on.
 //! One shard's failing record never stops the others from being read.
 //!
-//! A fresh iterator is asked for on every read (after the last sequence number handled):
-//! the emulator's iterators can go stale when a transaction is cancelled.
+//! Like Lambda's poller, it reads on from each read's `NextShardIterator`: one GetRecords per
+//! shard per poll. A fresh iterator (after the last sequence number handled) is asked for only
+//! when a record is to be read again, when a read fails (an expired iterator), and when the
+//! shard list is refreshed ([`SHARD_REFRESH`], or as soon as a shard ends), so an iterator the
+//! emulator let go stale is replaced within seconds. An idle stream is polled at Lambda's pace
+//! (4 reads a second), slowing to one a second after [`IDLE_POLLS`] empty reads.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use keyhook_shared::consumers::deliveries::stream::{
@@ -28,6 +34,15 @@ fn streams_err(e: impl std::error::Error + 'static) -> Error {
     )
 }
 
+/// How often the shard list is read again (DescribeStream), and every kept iterator with it.
+pub const SHARD_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Empty reads in a row before an idle stream is polled once a second instead of four times.
+pub const IDLE_POLLS: u32 = 20;
+
+/// Records asked for per GetRecords (Lambda's batch size for the deliveries function).
+const BATCH: i32 = 100;
+
 /// The record a shard is stuck on, and how many times it has failed.
 struct Failing {
     position: String,
@@ -41,16 +56,66 @@ enum GivenUp {
     RecordAgeExceeded,
 }
 
+/// What a reader has done, for the local-stack benchmark and anyone watching `keyhook dev`:
+/// records handled, and their lag (from the change's commit, by the stream's clock, to the
+/// end of the batch that handled it).
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    records: AtomicU64,
+    lag_total_ms: AtomicU64,
+    lag_max_ms: AtomicU64,
+}
+
+impl StreamStats {
+    fn handled(&self, lag: Option<std::time::Duration>) {
+        self.records.fetch_add(1, Ordering::Relaxed);
+        if let Some(lag) = lag {
+            let ms = lag.as_millis() as u64;
+            self.lag_total_ms.fetch_add(ms, Ordering::Relaxed);
+            self.lag_max_ms.fetch_max(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// Records handled (given-up ones included).
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    /// The mean and the largest lag of the records handled so far.
+    pub fn lag(&self) -> (std::time::Duration, std::time::Duration) {
+        let n = self.records().max(1);
+        (
+            std::time::Duration::from_millis(self.lag_total_ms.load(Ordering::Relaxed) / n),
+            std::time::Duration::from_millis(self.lag_max_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Clears the counters (a benchmark's warm-up done).
+    pub fn reset(&self) {
+        self.records.store(0, Ordering::Relaxed);
+        self.lag_total_ms.store(0, Ordering::Relaxed);
+        self.lag_max_ms.store(0, Ordering::Relaxed);
+    }
+}
+
 /// A reader of one table's stream, from its beginning.
 pub struct StreamReader {
     client: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
     /// Per shard, the last sequence number handled.
     positions: HashMap<String, String>,
+    /// Per shard, the iterator that reads on after its position (the last read's
+    /// `NextShardIterator`); absent when the next read starts afresh from the position.
+    iterators: HashMap<String, String>,
+    /// The shards listed by the last DescribeStream, and when it was made.
+    shards: Option<(Vec<String>, std::time::Instant)>,
+    /// Shards read to their end (closed, nothing more will come).
+    ended: HashSet<String>,
     /// Per shard, the record being retried.
     failing: HashMap<String, Failing>,
     /// Where given-up records' positions go (the delivery queue's dead-letter queue).
     dead_letter: Option<(aws_sdk_sqs::Client, String)>,
+    stats: Arc<StreamStats>,
 }
 
 impl StreamReader {
@@ -59,9 +124,18 @@ impl StreamReader {
             client,
             stream_arn: stream_arn.into(),
             positions: HashMap::new(),
+            iterators: HashMap::new(),
+            shards: None,
+            ended: HashSet::new(),
             failing: HashMap::new(),
             dead_letter: None,
+            stats: Arc::default(),
         }
+    }
+
+    /// The reader's counters (shared: they keep counting once the reader runs).
+    pub fn stats(&self) -> Arc<StreamStats> {
+        self.stats.clone()
     }
 
     /// Sends the positions of given-up records to the SQS queue at `queue_url` (without one,
@@ -78,6 +152,42 @@ impl StreamReader {
     /// One read of every shard; how many records were handled (given up ones included).
     /// `Err` when a shard's record failed and will be read again (after the other shards).
     pub async fn poll_once(&mut self, services: &Services) -> Result<usize> {
+        let shards = self.shards().await?;
+        let mut handled = 0;
+        let mut retrying = Vec::new();
+        for shard in shards {
+            if self.ended.contains(&shard) {
+                continue;
+            }
+            let (n, failed) = match self.poll_shard(services, &shard).await {
+                Ok(read) => read,
+                Err(e) => {
+                    // Read again from the position, with a fresh iterator and shard list.
+                    self.iterators.remove(&shard);
+                    self.shards = None;
+                    return Err(e);
+                }
+            };
+            handled += n;
+            retrying.extend(failed);
+        }
+        if !retrying.is_empty() {
+            return Err(Error::internal(format!(
+                "stream record {} failed; it will be read again",
+                retrying.join(", ")
+            )));
+        }
+        Ok(handled)
+    }
+
+    /// The stream's shards: the cached list, or a fresh one (DescribeStream) when it is older
+    /// than [`SHARD_REFRESH`] or was dropped; a fresh list drops the kept iterators too.
+    async fn shards(&mut self) -> Result<Vec<String>> {
+        if let Some((shards, at)) = &self.shards {
+            if at.elapsed() < SHARD_REFRESH {
+                return Ok(shards.clone());
+            }
+        }
         let described = self
             .client
             .describe_stream()
@@ -92,28 +202,16 @@ impl StreamReader {
             .into_iter()
             .filter_map(|s| s.shard_id)
             .collect();
-        let mut handled = 0;
-        let mut retrying = Vec::new();
-        for shard in shards {
-            let (n, failed) = self.poll_shard(services, &shard).await?;
-            handled += n;
-            retrying.extend(failed);
-        }
-        if !retrying.is_empty() {
-            return Err(Error::internal(format!(
-                "stream record {} failed; it will be read again",
-                retrying.join(", ")
-            )));
-        }
-        Ok(handled)
+        self.iterators.clear();
+        self.shards = Some((shards.clone(), std::time::Instant::now()));
+        Ok(shards)
     }
 
-    /// One read of one shard: records handled, and the record that failed (to be read again).
-    async fn poll_shard(
-        &mut self,
-        services: &Services,
-        shard: &str,
-    ) -> Result<(usize, Option<String>)> {
+    /// An iterator reading `shard` after its last handled record: the kept one, or a fresh one.
+    async fn iterator(&mut self, shard: &str) -> Result<Option<String>> {
+        if let Some(kept) = self.iterators.remove(shard) {
+            return Ok(Some(kept));
+        }
         let mut req = self
             .client
             .get_shard_iterator()
@@ -125,18 +223,29 @@ impl StreamReader {
                 .sequence_number(seq),
             None => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
-        let iterator = req.send().await.map_err(streams_err)?.shard_iterator;
-        let Some(iterator) = iterator else {
+        Ok(req.send().await.map_err(streams_err)?.shard_iterator)
+    }
+
+    /// One read of one shard: records handled, and the record that failed (to be read again).
+    async fn poll_shard(
+        &mut self,
+        services: &Services,
+        shard: &str,
+    ) -> Result<(usize, Option<String>)> {
+        let Some(iterator) = self.iterator(shard).await? else {
             return Ok((0, None));
         };
         let out = self
             .client
             .get_records()
             .shard_iterator(iterator)
-            .limit(100)
+            .limit(BATCH)
             .send()
             .await
             .map_err(streams_err)?;
+        // Where the next read goes on from, once every record read here is handled; a shard
+        // without one has ended (its records all read).
+        let next = out.next_shard_iterator.clone();
         let records: Vec<StreamRecord> = out
             .records
             .unwrap_or_default()
@@ -144,6 +253,7 @@ impl StreamReader {
             .filter_map(convert)
             .collect();
         if records.is_empty() {
+            self.keep(shard, next);
             return Ok((0, None));
         }
         let response = stream::handle(
@@ -157,11 +267,13 @@ impl StreamReader {
             .batch_item_failures
             .first()
             .map(|f| f.item_identifier.clone());
+        let done = keyhook_shared::time::now();
         let mut handled = 0;
         for r in &records {
             let position = r.position();
             if Some(&position) == failed_at.as_ref() {
                 match self.failed(services.clock.now(), shard, r) {
+                    // Read again from here: with a fresh iterator after the position.
                     None => return Ok((handled, Some(r.event_id.clone()))),
                     Some(condition) => {
                         self.give_up(shard, r, condition).await?;
@@ -176,9 +288,26 @@ impl StreamReader {
                 self.failing.remove(shard);
             }
             self.positions.insert(shard.to_string(), position);
+            self.stats
+                .handled(r.created_at().map(|t| (done - t).unsigned_abs()));
             handled += 1;
         }
+        self.keep(shard, next);
         Ok((handled, None))
+    }
+
+    /// Keeps `next` to read `shard` on from, or marks the shard ended (and the shard list due
+    /// for a refresh: its children are to be read).
+    fn keep(&mut self, shard: &str, next: Option<String>) {
+        match next {
+            Some(next) => {
+                self.iterators.insert(shard.to_string(), next);
+            }
+            None => {
+                self.ended.insert(shard.to_string());
+                self.shards = None;
+            }
+        }
     }
 
     /// Counts a failure of `r` at `now`; whether it is now to be given up, and why.
@@ -266,10 +395,21 @@ impl StreamReader {
 
     /// Runs forever (the local stack's stream consumer).
     pub async fn run(mut self, services: Services) {
+        let mut empty = 0;
         loop {
             match self.poll_once(&services).await {
-                Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
-                Ok(_) => {}
+                Ok(0) => {
+                    empty += 1;
+                    let pause = if empty > IDLE_POLLS { 1000 } else { 250 };
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Ok(n) => {
+                    empty = 0;
+                    // A short batch: the stream is caught up; let the next one gather.
+                    if n < 10 {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "stream worker poll failed; retrying");
                     tokio::time::sleep(std::time::Duration::from_secs(2)).await;

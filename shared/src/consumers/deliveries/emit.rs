@@ -61,6 +61,7 @@ pub fn delivery_id(event_id: &str, endpoint_id: &str) -> String {
 }
 
 /// Emits events, reading each tenant's endpoints once (per stream batch or sweep run).
+#[derive(Clone)]
 pub struct Emitter<'a> {
     s: &'a Services,
     endpoints: HashMap<String, Vec<WebhookEndpoint>>,
@@ -77,6 +78,23 @@ impl<'a> Emitter<'a> {
             endpoints: HashMap::new(),
             enqueued: 0,
             failed: 0,
+        }
+    }
+
+    /// Reads the tenant's endpoints now (once per emitter), so that clones of this emitter
+    /// share them.
+    pub async fn prefetch(&mut self, tenant_id: &str) -> Result<()> {
+        self.wanting(tenant_id, EventType::LicenseCreated)
+            .await
+            .map(|_| ())
+    }
+
+    /// An emitter sharing this one's endpoints, with its own counts.
+    pub fn fork(&self) -> Self {
+        Emitter {
+            enqueued: 0,
+            failed: 0,
+            ..self.clone()
         }
     }
 
