@@ -17,7 +17,7 @@ cd "$ROOT"
 
 N="${N:-100}"
 RUNS="${RUNS:-20}"
-BINARIES=(hello-lambda keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-docs keyhook-mailer keyhook-deliveries keyhook-reconcile)
+BINARIES=(hello-lambda keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-docs keyhook-pages keyhook-mailer keyhook-deliveries keyhook-reconcile)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 PATH="$(ensure_cargo_lambda):$PATH"

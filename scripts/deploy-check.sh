@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 TEMPLATE=infra/template.yaml
-FUNCTIONS=(keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-docs keyhook-mailer keyhook-deliveries keyhook-reconcile)
+FUNCTIONS=(keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-docs keyhook-pages keyhook-mailer keyhook-deliveries keyhook-reconcile)
 STEPS="${1:-all}"
 
 lint() {

@@ -131,6 +131,7 @@ async fn main() {
         "keyhook-validate",
         "keyhook-admin",
         "keyhook-docs",
+        "keyhook-pages",
         "keyhook-mailer",
         "keyhook-deliveries",
         "keyhook-reconcile",
@@ -174,6 +175,10 @@ async fn main() {
             "keyhook-docs" => (
                 "GET /docs (the API reference's page; no AWS call)",
                 Box::new(|_| event("apigw/docs.get.json", &vars)),
+            ),
+            "keyhook-pages" => (
+                "GET /dashboard/sign-in (the sign-in page, without a session)",
+                Box::new(|_| event("apigw/dashboard-sign-in.get.json", &vars)),
             ),
             "keyhook-mailer" => (
                 "an SQS batch of one mail job (the first sends the email, the rest find it sent)",

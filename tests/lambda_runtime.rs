@@ -628,9 +628,28 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
         let method = ctx["http"]["method"].as_str().unwrap().to_string();
         let raw_path = event["rawPath"].as_str().unwrap();
         assert_eq!(ctx["http"]["path"], raw_path, "{name}");
-        // The route API Gateway matched: the route's own for the webhook, checkout and
-        // validate functions; `$default` (and no path parameters) for the admin function's.
-        let template = if route_key == "$default" {
+        // The route API Gateway matched: the route's own for the webhook, checkout, validate
+        // and docs functions; a greedy `ANY /<segment>/{proxy+}` (the rest of the path as
+        // `proxy`) or `ANY /<segment>` for the pages; `$default` (and no path parameters) for
+        // the admin function's.
+        let is_prefix = ROUTES
+            .iter()
+            .any(|r| r.gateway == Gateway::Prefix && r.prefix_route_key() == route_key);
+        let template = if is_prefix {
+            let (route, _) = find(&method.parse().unwrap(), raw_path)
+                .unwrap_or_else(|e| panic!("{name}: {method} {raw_path} is a route: {e}"));
+            assert_eq!(route.gateway, Gateway::Prefix, "{name}: {route_key}");
+            assert_eq!(route.prefix_route_key(), route_key, "{name}");
+            match route_key["ANY ".len()..].strip_suffix("/{proxy+}") {
+                Some(segment) => assert_eq!(
+                    event["pathParameters"]["proxy"].as_str(),
+                    raw_path.strip_prefix(&format!("{segment}/")),
+                    "{name}: proxy is the rest of the path"
+                ),
+                None => assert!(event["pathParameters"].is_null(), "{name}"),
+            }
+            route.path
+        } else if route_key == "$default" {
             assert!(
                 event["pathParameters"].is_null(),
                 "{name}: $default has none"
@@ -727,20 +746,20 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
     }
 }
 
-/// The dashboard through the admin binary: pages with their headers and cookies as API Gateway
+/// The dashboard through the pages binary: pages with their headers and cookies as API Gateway
 /// (payload 2.0) carries them, a sign-in link used once, and the session it starts.
 #[tokio::test]
-async fn dashboard_events_run_through_the_admin_binary() {
+async fn dashboard_events_run_through_the_pages_binary() {
     let stack = Stack::start().await;
     let tenant = stack.tenant("Acme").await;
     let owner = format!("{}@example.com", unique("owner"));
     stack
         .member(&tenant, &owner, keyhook_shared::domain::member::Role::Owner)
         .await;
-    let admin = Lambda::start(&stack, "keyhook-admin").await;
+    let pages = Lambda::start(&stack, "keyhook-pages").await;
     let vars = Vars::default();
 
-    let page = admin
+    let page = pages
         .invoke(&load("apigw/dashboard-sign-in.get.json", &vars))
         .await;
     assert_eq!(page["statusCode"], 200, "{page}");
@@ -759,7 +778,7 @@ async fn dashboard_events_run_through_the_admin_binary() {
         "an https base URL gets __Host- Secure cookies: {page}"
     );
 
-    let home = admin.invoke(&load("apigw/dashboard.get.json", &vars)).await;
+    let home = pages.invoke(&load("apigw/dashboard.get.json", &vars)).await;
     assert_eq!(home["statusCode"], 303, "{home}");
     assert_eq!(
         home["headers"]["location"],
@@ -770,7 +789,7 @@ async fn dashboard_events_run_through_the_admin_binary() {
     let mut event = load("apigw/dashboard-sign-in-link.get.json", &vars);
     event["rawQueryString"] = json!(format!("token={token}"));
     event["queryStringParameters"] = json!({ "token": token });
-    let link_page = admin.invoke(&event).await;
+    let link_page = pages.invoke(&event).await;
     assert_eq!(
         link_page["statusCode"], 200,
         "opening a link uses nothing up: {link_page}"
@@ -794,7 +813,7 @@ async fn dashboard_events_run_through_the_admin_binary() {
     );
     press["cookies"] = json!([pre_cookie]);
     press["body"] = json!(format!("pre={pre}&token={token}&choice={}", tenant.id));
-    let signed = admin.invoke(&press).await;
+    let signed = pages.invoke(&press).await;
     assert_eq!(signed["statusCode"], 303, "{signed}");
     assert_eq!(signed["headers"]["location"], "/dashboard");
     let cookie = signed["cookies"]
@@ -806,14 +825,41 @@ async fn dashboard_events_run_through_the_admin_binary() {
         .unwrap()
         .to_string();
     assert!(cookie.contains("HttpOnly"));
-    let again = admin.invoke(&press).await;
+    let again = pages.invoke(&press).await;
     assert_eq!(again["statusCode"], 400, "a link works once");
 
     let mut overview = load("apigw/dashboard.get.json", &vars);
     overview["cookies"] = json!([cookie.split(';').next().unwrap()]);
-    let page = admin.invoke(&overview).await;
+    let page = pages.invoke(&overview).await;
     assert_eq!(page["statusCode"], 200, "{page}");
     assert!(page["body"].as_str().unwrap().contains("Setup checklist"));
+
+    // The pages' code is in the pages binary only: in the admin binary it took the admin
+    // function's zip over 4 MiB (docs/deploy.md, "Size"). The stylesheet stands for it.
+    let css = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/src/dashboard/assets/dashboard.css"),
+    )
+    .unwrap();
+    let needle = &css.as_bytes()[css.len() / 2..css.len() / 2 + 64];
+    let carries = |binary: &str| {
+        let bytes = std::fs::read(function_binary(binary)).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    };
+    assert!(carries("keyhook-pages"), "the pages binary serves it");
+    assert!(!carries("keyhook-admin"), "the admin binary links no pages");
+    // And the admin function does not answer the pages' routes (API Gateway sends them to the
+    // pages function; tests/template.rs): a clear 404, not a page.
+    let admin = Lambda::start(&stack, "keyhook-admin").await;
+    let mut to_admin = load("apigw/dashboard-sign-in.get.json", &vars);
+    to_admin["routeKey"] = json!("$default");
+    to_admin["requestContext"]["routeKey"] = json!("$default");
+    let (status, body) = admin.http(&to_admin).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

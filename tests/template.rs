@@ -147,8 +147,15 @@ fn template_routes(t: &Value) -> BTreeMap<String, String> {
     routes
 }
 
-/// Whether a route's path template fits a request path (`{name}` is one segment).
+/// Whether a route's path template fits a request path (`{name}` is one segment; a greedy
+/// `{proxy+}` last segment is one or more).
 fn template_fits(template: &str, path: &str) -> bool {
+    if let Some(prefix) = template.strip_suffix("/{proxy+}") {
+        return path
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| !rest.is_empty());
+    }
     let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
     t.len() == p.len()
         && t.iter()
@@ -157,18 +164,25 @@ fn template_fits(template: &str, path: &str) -> bool {
 }
 
 /// The route API Gateway picks for `method path` among `routes`, as HTTP APIs select: the
-/// most specific path (fewest `{params}`), the method's own route before `ANY` on that path,
-/// `$default` when no route fits.
+/// most specific path (fewest `{params}`, a greedy `{proxy+}` last), the method's own route
+/// before `ANY` on that path, `$default` when no route fits.
 fn gateway_pick<'a>(routes: &'a BTreeMap<String, String>, method: &str, path: &str) -> &'a str {
     let fitting: Vec<(&str, &str)> = routes
         .keys()
         .filter_map(|key| key.split_once(' '))
         .filter(|(_, template)| template_fits(template, path))
         .collect();
-    let fewest = fitting.iter().map(|(_, t)| t.matches('{').count()).min();
+    let rank = |t: &str| {
+        if t.ends_with("{proxy+}") {
+            usize::MAX
+        } else {
+            t.matches('{').count()
+        }
+    };
+    let fewest = fitting.iter().map(|(_, t)| rank(t)).min();
     let best: Vec<&(&str, &str)> = fitting
         .iter()
-        .filter(|(_, t)| Some(t.matches('{').count()) == fewest)
+        .filter(|(_, t)| Some(rank(t)) == fewest)
         .collect();
     best.iter()
         .find(|(m, _)| *m == method)
@@ -191,8 +205,9 @@ fn the_http_api_has_exactly_the_routes_of_the_code() {
     }
     let in_template = template_routes(&template());
     // The template declares exactly what the code's declaration says API Gateway needs: the
-    // routes of the webhook, checkout and validate functions with `ANY` on their paths, and
-    // `$default` for the admin function (none of its routes is declared needlessly).
+    // routes of the webhook, checkout, validate and docs functions with `ANY` on their paths,
+    // the pages' greedy routes, and `$default` for the admin function (none of its routes is
+    // declared needlessly).
     let in_code: BTreeMap<String, String> = gateway_routes()
         .into_iter()
         .map(|(key, function)| (key, function.name().to_string()))
@@ -217,7 +232,14 @@ fn the_http_api_has_exactly_the_routes_of_the_code() {
         "an admin route is declared needlessly: `$default` serves them"
     );
     // Every route of the code, its HEAD and its preflight reach the function serving it.
+    // (A path parameter stands as a value: a greedy route's rest is never empty.)
     for r in ROUTES.iter() {
+        let path = r
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
         let mut methods = vec![r.method.as_str()];
         if r.method == http::Method::GET {
             methods.push("HEAD");
@@ -227,7 +249,7 @@ fn the_http_api_has_exactly_the_routes_of_the_code() {
         }
         for method in methods {
             assert_eq!(
-                gateway_pick(&in_template, method, r.path),
+                gateway_pick(&in_template, method, &path),
                 r.function.name(),
                 "{method} {} reaches the {} function",
                 r.path,
@@ -252,6 +274,7 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_a_workspace_binary() {
         Function::Validate,
         Function::Admin,
         Function::Docs,
+        Function::Pages,
     ]
     .iter()
     .map(|f| f.name())
@@ -598,7 +621,8 @@ fn expected_actions(function: &str) -> BTreeSet<&'static str> {
             "dynamodb:UpdateItem",
             "kms:Decrypt",
         ],
-        "admin" => &[
+        // The admin API; the pages call the same operations, so they may do what it does.
+        "admin" | "pages" => &[
             "dynamodb:GetItem",
             "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
@@ -764,6 +788,30 @@ const LEADING_KEYS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "admin",
+        &[
+            "TENANT#*",
+            "TOKEN#*",
+            "APP#*",
+            "PRODUCT#*",
+            "LICENSE#*",
+            "DEVICE#*",
+            "COUNTER",
+            "RATE#*",
+        ],
+        &[
+            "TENANT#*",
+            "TOKEN#*",
+            "APP#*",
+            "PRODUCT#*",
+            "LICENSE#*",
+            "DEVICE#*",
+            "COUNTER",
+            "RATE#*",
+        ],
+    ),
+    // The admin API's partitions, and the pages' own: sessions, sign-in links, address changes.
+    (
+        "pages",
         &[
             "TENANT#*",
             "TOKEN#*",

@@ -6,15 +6,17 @@
 //! - [`Op`] (one variant per row; a dashboard page is `Op::Dashboard(Page)`) and [`Page`]
 //!   (with each page's summary and whether it needs a session);
 //! - [`ROUTES`], the table the dispatcher matches requests against ([`super::routes`]);
-//! - one handler table per function (`webhook_handlers`, ..., `admin_handlers`, `docs_handlers`), each
-//!   matching only its own rows, so each Lambda binary links only its own handlers
+//! - one handler table per function (`webhook_handlers`, ..., `admin_handlers`, `docs_handlers`,
+//!   `pages_handlers`), each matching only its own rows, so each Lambda binary links only its own handlers
 //!   ([`FunctionRoutes`](super::routes::FunctionRoutes));
 //! - the OpenAPI document's operations ([`super::openapi`] calls the generated `describe`);
 //! - the routes the SAM template must declare ([`gateway_routes`](super::routes::gateway_routes),
 //!   checked by `tests/template.rs`): the rows of the `gateway OwnRoute` functions get their
-//!   own, the rows of the `gateway Default` one (admin) reach it through `$default`.
+//!   own, the rows of the `gateway Default` one (admin) reach it through `$default`, and the
+//!   pages (`gateway Prefix`) through a greedy route per first path segment.
 //!
-//! A function's rows are grouped under `function Name: its_handlers, gateway OwnRoute|Default`.
+//! A function's rows are grouped under `function Name: its_handlers, gateway OwnRoute|Default`;
+//! the pages under `pages their_dispatch in Function: its_handlers, gateway Prefix`.
 //! A row reads `Op: METHOD "/path" [flags] => handler call, description;`. The flags are
 //! `cross_origin` (CORS: browsers may call it from any origin), `idempotent` (accepts
 //! `Idempotency-Key`) and `shared_webhook_body` (the shared Stripe URLs' 64 KiB body limit). A
@@ -59,7 +61,7 @@ macro_rules! operations {
         handlers($s:ident, $req:ident, $p:ident);
         describe($g:ident);
         $(
-            function $function:ident: $handlers:ident $(+ $pages:ident)?, gateway $gateway:ident {
+            function $function:ident: $handlers:ident, gateway $gateway:ident {
                 $(
                     $(#[$odoc:meta])*
                     $op:ident: $method:ident $path:literal $([$($flag:ident),+])?
@@ -68,7 +70,7 @@ macro_rules! operations {
                 )+
             }
         )+
-        pages $pages_fn:ident in $pfunction:ident, gateway $pgateway:ident {
+        pages $pages_fn:ident in $pfunction:ident: $phandlers:ident, gateway $pgateway:ident {
             $(
                 $page:ident: $pmethod:ident $ppath:literal, $auth:ident
                     => $pcall:expr,
@@ -143,13 +145,25 @@ macro_rules! operations {
                 Box::pin(async move {
                     match op {
                         $( Op::$op => $call.await, )+
-                        $( Op::Dashboard(page) => $pages($s, page, $req, $p).await, )?
                         #[allow(unreachable_patterns)]
                         other => Err(not_served(Function::$function, other)),
                     }
                 })
             }
         )+
+
+        /// The handlers of the pages' function: its rows are the pages, nothing else.
+        pub(super) fn $phandlers<'a>(
+            services: &'a Services,
+            op: Op,
+            req: &'a ApiRequest,
+            params: &'a Params,
+        ) -> futures::future::BoxFuture<'a, Result<ApiResponse>> {
+            match op {
+                Op::Dashboard(page) => $pages_fn(services, page, req, params),
+                other => Box::pin(async move { Err(not_served(Function::$pfunction, other)) }),
+            }
+        }
 
         /// Serves one dashboard or portal route. Errors become pages (`dashboard::error_page`,
         /// `portal::error_page` for `/portal/` routes): not signed in -> the sign-in page,
@@ -336,9 +350,9 @@ operations! {
             O::new("The API reference's renderer (`rapidoc-<version>.js`, gzip-compressed; cached for a year)", "system", Public)
                 .error(400, "The request does not accept gzip (`gzip_required`): send `Accept-Encoding: gzip`.");
     }
-    // The admin function: the admin API, the document, and the dashboard (below); API Gateway sends it
-    // every request no other route takes (`$default`).
-    function Admin: admin_handlers + dashboard_pages, gateway Default {
+    // The admin function: the admin API and the document; API Gateway sends it every request
+    // no other route takes (`$default`: its own rows, and unknown paths, answered 404).
+    function Admin: admin_handlers, gateway Default {
         Health: GET "/health"
             => health(),
             O::new("Liveness check", "system", Public).ok::<Health>(g);
@@ -633,10 +647,13 @@ operations! {
                 .status::<whe::DeliveryView>(g, 202, "Queued")
                 .error(409, "The endpoint is not active, or an attempt is in progress (`conflict`).");
     }
-    // The merchant dashboard (`dashboard`) and the customer portal (`portal`): HTML pages and
-    // their form posts, answered as pages (errors too); `Public` pages need no session,
-    // `Session` pages a dashboard session, `Portal` pages a buyer's portal session.
-    pages dashboard_pages in Admin, gateway Default {
+    // The pages function: the merchant dashboard (`dashboard`) and the customer portal
+    // (`portal`), HTML pages, their assets and their form posts, answered as pages (errors
+    // too); `Public` pages need no session, `Session` pages a dashboard session, `Portal` pages
+    // a buyer's portal session. A function of its own so that the admin binary does not link
+    // the pages' templates and code (its zip stays under 4 MiB); API Gateway reaches it through
+    // one greedy route per first path segment (`Gateway::Prefix`).
+    pages dashboard_pages in Pages: pages_handlers, gateway Prefix {
         Overview: GET "/dashboard", Session
             => dashboard::overview::page(s, req),
             "Dashboard: the setup checklist, recent events and licenses";

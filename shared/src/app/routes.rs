@@ -11,7 +11,8 @@ use http::{HeaderValue, Method, StatusCode};
 use tracing::Instrument;
 
 use super::operations::{
-    admin_handlers, checkout_handlers, docs_handlers, validate_handlers, webhook_handlers,
+    admin_handlers, checkout_handlers, docs_handlers, pages_handlers, validate_handlers,
+    webhook_handlers,
 };
 pub use super::operations::{Op, Page, ROUTES};
 use crate::app::idempotency;
@@ -38,6 +39,9 @@ pub enum Function {
     /// The API reference (`/docs`) and its renderer: the admin function would carry the
     /// renderer's 217 KB over its 4 MB budget.
     Docs,
+    /// The merchant dashboard and the customer portal (pages, their assets and form posts):
+    /// in the admin function their templates and code took its zip over its 4 MiB budget.
+    Pages,
 }
 
 impl Function {
@@ -48,6 +52,7 @@ impl Function {
             Function::Validate => "validate",
             Function::Admin => "admin",
             Function::Docs => "docs",
+            Function::Pages => "pages",
         }
     }
 }
@@ -60,6 +65,22 @@ pub enum Gateway {
     OwnRoute,
     /// Through `$default`, the admin function's catch-all: nothing in the template.
     Default,
+    /// Through a greedy route on the path's first segment, `ANY /dashboard/{proxy+}` (and
+    /// `ANY /dashboard` for a row of that very path): the pages' many rows in a few routes.
+    /// Every row under such a segment must be its function's (a unit test checks).
+    Prefix,
+}
+
+impl Route {
+    /// The API Gateway route key reaching a [`Gateway::Prefix`] row: `ANY /first-segment` for
+    /// a one-segment path, else `ANY /first-segment/{proxy+}`.
+    pub fn prefix_route_key(&self) -> String {
+        let rest = self.path.trim_start_matches('/');
+        match rest.split_once('/') {
+            None => format!("ANY /{rest}"),
+            Some((first, _)) => format!("ANY /{first}/{{proxy+}}"),
+        }
+    }
 }
 
 /// One row of the route table ([`ROUTES`], declared in [`super::operations`]).
@@ -235,8 +256,9 @@ pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params)> {
 
 /// The routes API Gateway must send to the functions, with the function each goes to: the
 /// rows of [`Gateway::OwnRoute`], and `ANY` on each of their paths (so `HEAD`, `OPTIONS` and
-/// 405 with `Allow` are answered by the same function, under the path's throttle); and
-/// `$default`, the admin function, for everything else (its own rows, unknown paths).
+/// 405 with `Allow` are answered by the same function, under the path's throttle); the greedy
+/// routes of the [`Gateway::Prefix`] rows (the pages); and `$default`, the admin function, for
+/// everything else (its own rows, unknown paths).
 /// `tests/template.rs` checks that the SAM template declares exactly these.
 pub fn gateway_routes() -> Vec<(String, Function)> {
     let mut out: Vec<(String, Function)> = Vec::new();
@@ -245,6 +267,12 @@ pub fn gateway_routes() -> Vec<(String, Function)> {
         let any = format!("ANY {}", r.path);
         if !out.iter().any(|(key, _)| *key == any) {
             out.push((any, r.function));
+        }
+    }
+    for r in ROUTES.iter().filter(|r| r.gateway == Gateway::Prefix) {
+        let key = r.prefix_route_key();
+        if !out.iter().any(|(k, _)| *k == key) {
+            out.push((key, r.function));
         }
     }
     out.push(("$default".to_string(), Function::Admin));
@@ -318,6 +346,7 @@ impl FunctionRoutes {
     pub const VALIDATE: Self = Self::new(Function::Validate, validate_handlers);
     pub const ADMIN: Self = Self::new(Function::Admin, admin_handlers);
     pub const DOCS: Self = Self::new(Function::Docs, docs_handlers);
+    pub const PAGES: Self = Self::new(Function::Pages, pages_handlers);
 
     const fn new(function: Function, handlers: Handlers) -> Self {
         Self { function, handlers }
@@ -331,6 +360,7 @@ impl FunctionRoutes {
             Function::Validate => Self::VALIDATE,
             Function::Admin => Self::ADMIN,
             Function::Docs => Self::DOCS,
+            Function::Pages => Self::PAGES,
         }
     }
 }
@@ -491,6 +521,60 @@ mod tests {
             find(&Method::PATCH, "/api/products").unwrap_err().code(),
             "method_not_allowed"
         );
+    }
+
+    #[test]
+    fn the_pages_are_their_own_function_reached_by_prefix() {
+        for (method, path) in [
+            (Method::GET, "/dashboard"),
+            (Method::GET, "/dashboard/assets/app.css"),
+            (Method::POST, "/dashboard/licenses/lic_1"),
+            (Method::GET, "/portal/ten_1"),
+            (Method::POST, "/portal/ten_1/licenses/lic_1/key"),
+        ] {
+            let (r, _) = find(&method, path).unwrap();
+            assert_eq!(
+                (r.function, r.gateway),
+                (Function::Pages, Gateway::Prefix),
+                "{path}"
+            );
+        }
+        let (r, _) = find(&Method::GET, "/api/portal-settings").unwrap();
+        assert_eq!(r.function, Function::Admin);
+        let routes = gateway_routes();
+        let pages: Vec<&str> = routes
+            .iter()
+            .filter(|(_, f)| *f == Function::Pages)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            pages,
+            [
+                "ANY /dashboard",
+                "ANY /dashboard/{proxy+}",
+                "ANY /portal/{proxy+}"
+            ]
+        );
+        // A greedy route takes every path under its segment that has no route of its own:
+        // a row there of another function reached through `$default` would never get it.
+        let first = |path: &str| {
+            path.trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        for p in ROUTES.iter().filter(|r| r.gateway == Gateway::Prefix) {
+            for r in ROUTES.iter().filter(|r| first(r.path) == first(p.path)) {
+                assert!(
+                    r.function == p.function || r.gateway == Gateway::OwnRoute,
+                    "{} {} is under the greedy route of the {} function",
+                    r.method,
+                    r.path,
+                    p.function.name()
+                );
+            }
+        }
     }
 
     #[test]
