@@ -624,6 +624,23 @@ async fn billed() -> (keyhook_tests::World, String, String, String) {
     (world, product, id, key)
 }
 
+/// The license `id` as stored, with its usage counts.
+async fn stored(
+    shop: &Shop,
+    id: &str,
+) -> (
+    keyhook_shared::domain::License,
+    keyhook_shared::domain::validation::LicenseUsage,
+) {
+    shop.stack
+        .services
+        .store
+        .get_license_with_usage(id)
+        .await
+        .unwrap()
+        .expect("the license is stored")
+}
+
 /// The license's Checkout Session, bought by `cus_Buyer1`, and Stripe's meter events.
 async fn mount_buyer(world: &keyhook_tests::World, lic: &keyhook_shared::domain::License) {
     let cs = lic.source.checkout_session_id.clone().unwrap();
@@ -684,14 +701,7 @@ async fn accepted_usage_is_reported_to_stripe_once_per_record() {
     assert!(posts
         .iter()
         .all(|r| r.header("authorization") == Some(bearer.as_str())));
-    let (_, usage) = world
-        .stack
-        .services
-        .store
-        .get_license_with_usage(&id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, usage) = stored(&world, &id).await;
     assert!(usage.meters["api"].pending.is_empty());
     assert_eq!(usage.meters["api"].reported, 5);
 }
@@ -711,25 +721,11 @@ async fn usage_is_reported_once_stripe_is_back() {
     assert_eq!(record_test(&world, &key, &product, 4, "x").await, "VALID");
     assert!(world.stack.try_drain_stream().await.is_err());
     assert!(world.stripe.meter_events().is_empty());
-    let (_, usage) = world
-        .stack
-        .services
-        .store
-        .get_license_with_usage(&id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, usage) = stored(&world, &id).await;
     assert_eq!(usage.meters["api"].pending.len(), 1, "still pending");
     // Stripe is back.
     world.stripe.server.reset().await;
-    let (lic, _) = world
-        .stack
-        .services
-        .store
-        .get_license_with_usage(&id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (lic, _) = stored(&world, &id).await;
     mount_buyer(&world, &lic).await;
     world.stack.deliver().await;
     let events = world.stripe.meter_events();
@@ -766,14 +762,7 @@ async fn a_report_stripe_refuses_is_marked_failed_shown_and_does_not_hold_the_ot
     let events = world.stripe.meter_events();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["identifier"], format!("{id}:api:taken-1"));
-    let (_, usage) = world
-        .stack
-        .services
-        .store
-        .get_license_with_usage(&id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, usage) = stored(&world, &id).await;
     let api = &usage.meters["api"];
     assert!(api.pending.is_empty(), "nothing left to retry: {api:?}");
     assert_eq!((api.reported, api.failed), (2, 3));
@@ -802,7 +791,7 @@ async fn a_full_report_backlog_refuses_the_record_and_counts_nothing() {
     );
     // Stripe has been unreachable for long: the license has the most reports that may wait.
     let store = &world.stack.services.store;
-    let (lic, usage) = store.get_license_with_usage(&id).await.unwrap().unwrap();
+    let (lic, usage) = stored(&world, &id).await;
     let mut counts = usage.meters.clone();
     let api: &mut MeterCount = counts.get_mut("api").unwrap();
     api.pending = (0..meters::MAX_PENDING_REPORTS)
@@ -822,7 +811,7 @@ async fn a_full_report_backlog_refuses_the_record_and_counts_nothing() {
     let (status, a, _) = post(&world, body.clone()).await;
     assert_eq!(status, 502, "{a}");
     assert_eq!(a["error"]["code"], "upstream_unavailable");
-    let (_, after) = store.get_license_with_usage(&id).await.unwrap().unwrap();
+    let (_, after) = stored(&world, &id).await;
     assert_eq!(
         after.meters["api"].used, 1,
         "the refused record counted nothing"
@@ -863,14 +852,7 @@ async fn usage_of_a_license_not_sold_through_stripe_is_marked_unbillable_not_kep
     );
     world.stack.deliver().await;
     assert!(world.stripe.meter_events().is_empty());
-    let (_, usage) = world
-        .stack
-        .services
-        .store
-        .get_license_with_usage(id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, usage) = stored(&world, id).await;
     let api = &usage.meters["api"];
     assert_eq!((api.used, api.pending.len(), api.failed), (4, 0, 4));
     assert_eq!(

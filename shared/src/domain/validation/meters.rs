@@ -288,39 +288,43 @@ pub fn with_report(
     Ok(())
 }
 
-/// The counts with the report `id` refused by Stripe for good: removed from its meter's
-/// pending list, its units counted as failed with Stripe's `message`. `None` when it is not
-/// pending.
+/// The counts with the pending report `id` taken off its meter's list and its units handed
+/// to `count` (as sent, or as refused). `None` when it is not pending.
+fn settle_report(
+    counts: &BTreeMap<String, MeterCount>,
+    id: &str,
+    count: impl FnOnce(&mut MeterCount, u64),
+) -> Option<BTreeMap<String, MeterCount>> {
+    let mut counts = counts.clone();
+    let c = counts
+        .values_mut()
+        .find(|c| c.pending.iter().any(|r| r.id == id))?;
+    let value = c.pending.iter().find(|r| r.id == id).map_or(0, |r| r.value);
+    c.pending.retain(|r| r.id != id);
+    count(c, value);
+    Some(counts)
+}
+
+/// The counts with the report `id` refused for good: its units counted as failed, with why
+/// (Stripe's `message`). `None` when it is not pending.
 pub fn mark_failed(
     counts: &BTreeMap<String, MeterCount>,
     id: &str,
     message: &str,
 ) -> Option<BTreeMap<String, MeterCount>> {
-    let mut counts = counts.clone();
-    let c = counts
-        .values_mut()
-        .find(|c| c.pending.iter().any(|r| r.id == id))?;
-    let value = c.pending.iter().find(|r| r.id == id).map_or(0, |r| r.value);
-    c.pending.retain(|r| r.id != id);
-    c.failed += value;
-    c.last_failure = Some(message.chars().take(FAILURE_MAX).collect());
-    Some(counts)
+    settle_report(counts, id, |c, value| {
+        c.failed += value;
+        c.last_failure = Some(message.chars().take(FAILURE_MAX).collect());
+    })
 }
 
-/// The counts with the report `id` sent: removed from its meter's pending list and counted as
-/// reported (when its meter is still in that period's count). `None` when it is not pending.
+/// The counts with the report `id` sent: counted as reported (when its meter is still in
+/// that period's count). `None` when it is not pending.
 pub fn mark_reported(
     counts: &BTreeMap<String, MeterCount>,
     id: &str,
 ) -> Option<BTreeMap<String, MeterCount>> {
-    let mut counts = counts.clone();
-    let c = counts
-        .values_mut()
-        .find(|c| c.pending.iter().any(|r| r.id == id))?;
-    let value = c.pending.iter().find(|r| r.id == id).map_or(0, |r| r.value);
-    c.pending.retain(|r| r.id != id);
-    c.reported += value;
-    Some(counts)
+    settle_report(counts, id, |c, value| c.reported += value)
 }
 
 /// What the license used of `meter` in `window` (0 when it recorded nothing there).
