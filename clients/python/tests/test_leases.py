@@ -109,7 +109,7 @@ class LeaseTest(Base):
             text, payload = seat.borrow(timedelta(hours=1))
             self.assertIn(kv.BEGIN, text)
             self.assertEqual(payload["deviceHash"], kv.device_hash(PRODUCT, self.device))
-            borrow = [r for p, r in self.server.requests if p.endswith("/borrow")][0]
+            borrow = next(r for p, r in self.server.requests if p.endswith("/borrow"))
             self.assertEqual(borrow["seconds"], 3600)
             s = self.client.check_offline(KEY, self.device)
             self.assertEqual(s.source, keyhook.LICENSE_FILE)

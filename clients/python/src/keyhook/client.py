@@ -327,7 +327,7 @@ class Client:
 
     # --- floating seats (leases) ---------------------------------------------------------
 
-    def lease(self, key: str, device_id: str, device_name: str | None = None) -> "Lease":
+    def lease(self, key: str, device_id: str, device_name: str | None = None) -> Lease:
         """POST /api/licenses/leases: takes a floating seat for `device_id` (or gets the
         device's own lease back, extended) and heartbeats it from a daemon thread. Use it as
         a context manager (the seat is given back on exit) or call `release()`. Raises
@@ -371,7 +371,7 @@ class Client:
             return False
         raise self._server_error(status, raw)
 
-    def borrow(self, lease: "Lease", seconds: timedelta | int) -> tuple[str, dict]:
+    def borrow(self, lease: Lease, seconds: timedelta | int) -> tuple[str, dict]:
         """POST /api/licenses/leases/{id}/borrow: a verified license file (text, payload) valid
         for `seconds` (at most the license's maxBorrowSeconds), also kept for check_offline;
         the seat stays taken until then, heartbeats or not. Raises RefusedError with the
@@ -612,7 +612,7 @@ class Lease:
         except KeyhookError:
             pass
 
-    def __enter__(self) -> "Lease":
+    def __enter__(self) -> Lease:
         return self
 
     def __exit__(self, *exc: object) -> None:
