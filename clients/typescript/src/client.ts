@@ -685,6 +685,17 @@ export class Lease {
     return this.client.borrow(this, seconds);
   }
 
+  /**
+   * `await using seat = await client.lease(…)` (TypeScript 5.2+, Node 18.18+): release() at the
+   * end of the scope, ignoring a Keyhook that cannot be reached (the seat frees itself when its
+   * lease lapses).
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release().catch((e) => {
+      if (!(e instanceof KeyhookError)) throw e;
+    });
+  }
+
   /** Stops the heartbeats and gives the seat back now (DELETE); false when it had lapsed, or was released before. */
   async release(): Promise<boolean> {
     this.stopped = true;

@@ -84,6 +84,18 @@ test("a lease heartbeats, and release gives the seat back", async (t) => {
   assert.equal(server.requests.filter(([p]) => p === `DELETE /api/licenses/leases/${seat.id}`).length, 1);
 });
 
+test("await using releases the seat at the end of its scope", async (t) => {
+  const { server, client, device } = await setup(t);
+  let id = "";
+  {
+    await using seat = await client.lease(KEY, device);
+    id = seat.id;
+    assert.equal(server.leases.size, 1);
+  }
+  assert.deepEqual(server.deleted, [id]);
+  assert.equal(server.leases.size, 0);
+});
+
 test("a seat lost on Keyhook is reported", async (t) => {
   const { server, client, device } = await setup(t);
   const seat = await client.lease(KEY, device);
