@@ -29,6 +29,9 @@ DETAILS = {
     "NOT_ACTIVATED": "The device is not activated on this license.",
     "DEVICE_LIMIT_REACHED": "The license is activated on its maximum number of devices.",
     "REVOKED": "The license has been revoked.",
+    "CONCURRENCY_LIMIT_REACHED": "Every seat of the license is in use.",
+    "LEASE_EXPIRED": "The lease has lapsed or was released.",
+    "USAGE_LIMIT_REACHED": "The quantity exceeds what remains of the meter this period.",
 }
 
 
@@ -54,6 +57,10 @@ class FakeKeyhook:
         self.rewrite = None                    # dict -> None, before signing
         self.livemode = True
         self.last_body: bytes | None = None
+        # Floating seats: lease id -> {license, device, expiresAt}; heartbeat = lease / 3.
+        self.lease_seconds = 900
+        self.leases: dict[str, dict] = {}
+        self.deleted: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
@@ -70,11 +77,15 @@ class FakeKeyhook:
             key["retiredAt"] = retired_at
         return json.dumps({"keys": [key]})
 
-    def add_license(self, key: str, max_devices: int = 2, status: str = "active") -> str:
+    def add_license(self, key: str, max_devices: int = 2, status: str = "active",
+                    max_concurrent: int = 1, meters: dict[str, int] | None = None) -> str:
         lid = kv.license_id(key)
         self.licenses[kv.canonical_key(key)] = {
             "id": lid, "status": status, "maxDevices": max_devices, "devices": [],
-            "expiresAt": "2099-01-01T00:00:00.000Z"}
+            "expiresAt": "2099-01-01T00:00:00.000Z", "maxConcurrent": max_concurrent,
+            # meter -> {limit, used, seen idempotency keys}
+            "meters": {m: {"limit": n, "used": 0, "keys": set()}
+                       for m, n in (meters or {}).items()}}
         return lid
 
     def license(self, key: str) -> dict:
@@ -89,7 +100,8 @@ class FakeKeyhook:
         signature = base64.b64encode(self.signing_key.sign(message))
         return message[:-1] + b',"signature":"' + signature + b'"}'
 
-    def answer(self, req: dict, code: str, lic: dict | None, trial: dict | None = None) -> bytes:
+    def answer(self, req: dict, code: str, lic: dict | None, trial: dict | None = None,
+               extra: dict | None = None) -> bytes:
         product, device = req.get("productId"), req.get("deviceId")
         a: dict = {"format": kv.ANSWER_FORMAT, "valid": code in ("VALID", "TRIAL"),
                    "code": code, "detail": DETAILS[code], "livemode": self.livemode,
@@ -103,6 +115,7 @@ class FakeKeyhook:
                             "activeDevices": len(lic["devices"])}
         if trial is not None:
             a["trial"] = trial
+        a.update(extra or {})
         a["nonce"] = req.get("nonce")
         a["signedAt"] = kv.format_time(self.now())
         a["kid"] = self.kid
@@ -144,11 +157,49 @@ class FakeKeyhook:
 
     # --- the routes --------------------------------------------------------------------
 
+    def live_leases(self, lic: dict) -> list[dict]:
+        return [le for le in self.leases.values()
+                if le["license"] is lic and le["expiresAt"] > self.now()]
+
+    def lease_answer(self, req: dict, lease_id: str) -> bytes:
+        le = self.leases[lease_id]
+        lease = {"id": lease_id, "expiresAt": kv.format_time(le["expiresAt"]),
+                 "heartbeatSeconds": max(self.lease_seconds // 3, 1)}
+        return self.answer(req, "VALID", le["license"], extra={"lease": lease})
+
+    def lease_route(self, path: str, req: dict) -> tuple[int, bytes]:
+        """POST /api/licenses/leases/{id}/heartbeat and /borrow."""
+        lease_id, _, action = path[len("/api/licenses/leases/"):].partition("/")
+        le = self.leases.get(lease_id)
+        if le is None or le["device"] != req.get("deviceId"):
+            return 404, b'{"error":{"code":"not_found","message":"no such lease"}}'
+        if le["expiresAt"] <= self.now():
+            return 200, self.answer(req, "LEASE_EXPIRED", le["license"])
+        if action == "heartbeat":
+            le["expiresAt"] = self.now() + timedelta(seconds=self.lease_seconds)
+            return 200, self.lease_answer(req, lease_id)
+        if action == "borrow":
+            le["expiresAt"] = self.now() + timedelta(seconds=req["seconds"])
+            req = dict(req, licenseKey=le["key"])
+            text = self.license_file(req, le["license"], req["seconds"], False)
+            out = json.dumps({"file": text, "kid": self.kid}).encode()
+            return 200, self.tamper(out) if self.tamper is not None else out
+        return 404, b'{"error":{"code":"not_found","message":"no such route"}}'
+
+    def delete(self, path: str) -> int:
+        self.requests.append(("DELETE " + path, {}))
+        lease_id = path[len("/api/licenses/leases/"):]
+        le = self.leases.pop(lease_id, None)
+        self.deleted.append(lease_id)
+        return 204 if le is not None and le["expiresAt"] > self.now() else 404
+
     def route(self, path: str, req: dict) -> tuple[int, bytes]:
         self.requests.append((path, req))
         if self.fail_status is not None:
             return self.fail_status, json.dumps(
                 {"error": {"code": "unavailable", "message": "try again"}}).encode()
+        if path.startswith("/api/licenses/leases/"):
+            return self.lease_route(path, req)
         key, device = req.get("licenseKey"), req.get("deviceId")
         if path == "/api/licenses/validate" and key is None:
             started = self.trials.setdefault(device, self.now())
@@ -162,6 +213,30 @@ class FakeKeyhook:
             return 200, self.answer(req, "NOT_FOUND", None)
         if lic["status"] == "revoked":
             return 200, self.answer(req, "REVOKED", lic)
+        if path == "/api/licenses/leases":
+            live = self.live_leases(lic)
+            mine = [i for i, le in self.leases.items()
+                    if le in live and le["device"] == device]
+            if not mine and len(live) >= lic["maxConcurrent"]:
+                return 200, self.answer(req, "CONCURRENCY_LIMIT_REACHED", lic, extra={
+                    "seats": {"inUse": len(live), "maxConcurrent": lic["maxConcurrent"]}})
+            lease_id = mine[0] if mine else f"lse_{lic['id']}_{os.urandom(10).hex()}"
+            self.leases[lease_id] = {"license": lic, "device": device, "key": key,
+                                     "expiresAt": self.now()
+                                     + timedelta(seconds=self.lease_seconds)}
+            return 200, self.lease_answer(req, lease_id)
+        if path == "/api/licenses/usage":
+            m = lic["meters"][req["meter"]]
+            counted = req["idempotencyKey"] in m["keys"]
+            fits = counted or m["used"] + req["quantity"] <= m["limit"]
+            if fits and not counted:
+                m["used"] += req["quantity"]
+                m["keys"].add(req["idempotencyKey"])
+            usage = {"meter": req["meter"], "period": "month", "used": m["used"],
+                     "limit": m["limit"], "remaining": m["limit"] - m["used"],
+                     "resetsAt": "2099-01-01T00:00:00.000Z"}
+            return 200, self.answer(req, "VALID" if fits else "USAGE_LIMIT_REACHED", lic,
+                                    extra={"usage": usage})
         active = device in lic["devices"]
         if path == "/api/licenses/validate":
             return 200, self.answer(req, "VALID" if active else "NOT_ACTIVATED", lic)
@@ -193,6 +268,11 @@ class FakeKeyhook:
                 self.send_header("content-length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self.send_response(fake.delete(self.path))
+                self.send_header("content-length", "0")
+                self.end_headers()
 
             def log_message(self, *args) -> None:
                 pass

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 
 import { Cache, slot } from "./cache";
 import {
+  ConcurrencyLimitError,
   ConfigError,
   GraceExpiredError,
   KeyhookError,
@@ -17,6 +18,7 @@ import {
   RollbackError,
   ServerError,
   TestLicenseError,
+  UsageLimitError,
   VerificationError,
 } from "./errors";
 import {
@@ -187,6 +189,11 @@ export class Client {
 
   // --- the clock ------------------------------------------------------------------------
 
+  /** @internal The client's clock. */
+  now(): Date {
+    return this.clock();
+  }
+
   private markSlot(key: string | null, deviceId: string): MarkSlot {
     return { productId: this.productId, licenseKey: key, deviceId };
   }
@@ -217,12 +224,18 @@ export class Client {
 
   // --- HTTP -----------------------------------------------------------------------------
 
-  private async post(path: string, body: Record<string, unknown>): Promise<{ status: number; raw: Buffer }> {
+  private post(path: string, body: Record<string, unknown>): Promise<{ status: number; raw: Buffer }> {
+    return this.send("POST", path, body);
+  }
+
+  private async send(method: string, path: string, body: Record<string, unknown> | null): Promise<{ status: number; raw: Buffer }> {
+    const headers: Record<string, string> = { "user-agent": `keyhook-client-typescript/${VERSION}` };
+    if (body !== null) headers["content-type"] = "application/json";
     try {
       const res = await this.fetchFn(this.baseUrl + path, {
-        method: "POST",
-        headers: { "content-type": "application/json", "user-agent": `keyhook-client-typescript/${VERSION}` },
-        body: JSON.stringify(body),
+        method,
+        headers,
+        body: body === null ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       return { status: res.status, raw: Buffer.from(await res.arrayBuffer()) };
@@ -336,6 +349,86 @@ export class Client {
     return Status.ofAnswer(answer, "online");
   }
 
+  // --- floating seats (leases) ----------------------------------------------------------
+
+  /**
+   * POST /api/licenses/leases: takes a floating seat for `deviceId` (or gets the device's own
+   * lease back, extended) and heartbeats it from an unref()ed timer (it does not keep the process
+   * alive). Call `release()` when done. Throws ConcurrencyLimitError when every seat is in use,
+   * RefusedError for any other refusal (REVOKED, NOT_FOUND, …).
+   */
+  async lease(key: string, deviceId: string, deviceName?: string): Promise<Lease> {
+    const extra = deviceName === undefined ? {} : { deviceName };
+    const { answer } = await this.call("/api/licenses/leases", key, deviceId, extra);
+    if (!answer.valid) {
+      if (answer.code === "CONCURRENCY_LIMIT_REACHED" && answer.seats) throw new ConcurrencyLimitError(answer.seats.inUse, answer.seats.maxConcurrent);
+      throw new RefusedError(answer.code, answer.detail);
+    }
+    if (!answer.lease) throw new VerificationError("malformed", "a lease answer without its lease");
+    return new Lease(this, key, deviceId, answer);
+  }
+
+  private leaseBody(deviceId: string, nonce: string): Record<string, unknown> {
+    return { productId: this.productId, deviceId, nonce, environment: this.environment };
+  }
+
+  /** @internal POST /api/licenses/leases/{id}/heartbeat, verified as an answer about `key`'s license. */
+  async heartbeat(key: string, leaseId: string, deviceId: string): Promise<Answer> {
+    const nonce = newNonce();
+    const { status, raw } = await this.post(`/api/licenses/leases/${encodeURIComponent(leaseId)}/heartbeat`, this.leaseBody(deviceId, nonce));
+    if (status !== 200) throw Client.serverError(status, raw);
+    return this.verifyAnswer(raw, key, deviceId, nonce);
+  }
+
+  /** @internal DELETE /api/licenses/leases/{id}: false when the lease was no longer live. */
+  async releaseLease(leaseId: string): Promise<boolean> {
+    const { status, raw } = await this.send("DELETE", `/api/licenses/leases/${encodeURIComponent(leaseId)}`, null);
+    if (status === 204) return true;
+    if (status === 404) return false;
+    throw Client.serverError(status, raw);
+  }
+
+  /**
+   * POST /api/licenses/leases/{id}/borrow: a verified license file valid for `seconds` (at most
+   * the license's maxBorrowSeconds), also kept for checkOffline; the seat stays taken until then,
+   * heartbeats or not. Throws RefusedError with the signed code when refused.
+   */
+  async borrow(lease: Lease, seconds: number): Promise<{ text: string; payload: Answer }> {
+    const nonce = newNonce();
+    const body = { ...this.leaseBody(lease.deviceId, nonce), seconds: Math.floor(seconds) };
+    const { status, raw } = await this.post(`/api/licenses/leases/${encodeURIComponent(lease.id)}/borrow`, body);
+    return this.fileAnswer(status, raw, lease.key, lease.deviceId, nonce);
+  }
+
+  // --- usage limits ---------------------------------------------------------------------
+
+  /**
+   * POST /api/licenses/usage: records `quantity` on the product's `meter` (from `deviceId`, if
+   * given); the verified `usage` { meter, period, used, limit, remaining, resetsAt }. Throws
+   * UsageLimitError when the quantity does not fit (nothing recorded), RefusedError for any other
+   * refusal.
+   *
+   * Keyhook counts a record once per idempotency key. Without `idempotencyKey` a fresh one is
+   * made, so each call counts: to make your retries safe, make the key once per unit of work and
+   * pass the same key again when you retry it.
+   */
+  async recordUsage(
+    key: string,
+    meter: string,
+    quantity: number,
+    options: { idempotencyKey?: string; deviceId?: string } = {},
+  ): Promise<Usage> {
+    const extra = { meter, quantity, idempotencyKey: options.idempotencyKey ?? randomBytes(16).toString("hex") };
+    const { answer } = await this.call("/api/licenses/usage", key, options.deviceId ?? null, extra);
+    const usage = answer.usage as Usage | undefined;
+    if (answer.valid) {
+      if (!usage) throw new VerificationError("malformed", "a usage answer without its usage");
+      return usage;
+    }
+    if (answer.code === "USAGE_LIMIT_REACHED" && usage) throw new UsageLimitError(usage.meter, usage.used, usage.limit, usage.remaining);
+    throw new RefusedError(answer.code, answer.detail);
+  }
+
   // --- license files --------------------------------------------------------------------
 
   /**
@@ -354,6 +447,11 @@ export class Client {
     if (options.ttlSeconds !== undefined) body.ttl = Math.floor(options.ttlSeconds);
     body.encrypt = options.encrypt ?? false;
     const { status, raw } = await this.post("/api/licenses/checkout", body);
+    return this.fileAnswer(status, raw, key, deviceId, nonce);
+  }
+
+  /** A route's `{ file }` answer (checkout, borrow): the verified file, or the refusal's verified signed answer thrown as RefusedError. */
+  private fileAnswer(status: number, raw: Buffer, key: string, deviceId: string, nonce: string): { text: string; payload: Answer } {
     if (status !== 200) throw Client.serverError(status, raw);
     let v: { file?: unknown };
     try {
@@ -455,5 +553,156 @@ export class Client {
       return Status.ofAnswer(answer, "cached_answer");
     }
     throw lastError ?? new NoOfflineProofError();
+  }
+}
+
+/** A meter as a usage answer states it (verified). */
+export interface Usage {
+  meter: string;
+  /** `month`, `subscription` or `lifetime`. */
+  period: string;
+  /** Recorded in the current period (after this record). */
+  used: number;
+  limit: number;
+  remaining: number;
+  /** When the period ends and the count starts again (absent for `lifetime`). */
+  resetsAt?: string | null;
+}
+
+/** The lease as Keyhook answered it. */
+export interface LeaseInfo {
+  /** `lse_…`. */
+  id: string;
+  /** The seat is free from this time unless a heartbeat extends it. */
+  expiresAt: string;
+  /** How often to heartbeat (a third of the lease). */
+  heartbeatSeconds: number;
+  borrowedUntil?: string | null;
+}
+
+/**
+ * Where a seat stands, as the heartbeats last learnt it. Lost: Keyhook answered `code`
+ * (LEASE_EXPIRED: the lease lapsed or a merchant released it; REVOKED, SUSPENDED, EXPIRED: the
+ * license), or the lease lapsed while Keyhook could not be reached (UNREACHABLE). Stop the
+ * licensed features then, or lease again.
+ */
+export type SeatState = { held: true; expiresAt: string } | { held: false; code: string; detail: string };
+
+/** While Keyhook cannot be reached, heartbeats are retried this often until the lease lapses. */
+const RETRY_MS = 5_000;
+
+/**
+ * A held floating seat (Client.lease): an unref()ed timer heartbeats every `heartbeatSeconds`
+ * and records the loss of the seat (`state`, `held`, `lost()`). `release()` stops the heartbeats
+ * and gives the seat back.
+ */
+export class Lease {
+  /** The lease as Keyhook first answered it. */
+  readonly lease: LeaseInfo;
+  readonly id: string;
+  private current: SeatState;
+  private timer: NodeJS.Timeout | null = null;
+  private beat: Promise<void> | null = null;
+  private stopped = false;
+  private released = false;
+  private readonly onLost: Array<(s: SeatState) => void> = [];
+
+  constructor(
+    private readonly client: Client,
+    readonly key: string,
+    readonly deviceId: string,
+    /** The verified answer that granted the seat. */
+    readonly answer: Answer,
+  ) {
+    this.lease = answer.lease as LeaseInfo;
+    this.id = this.lease.id;
+    this.current = { held: true, expiresAt: this.lease.expiresAt };
+    this.schedule(Math.max(this.lease.heartbeatSeconds, 1) * 1000);
+  }
+
+  /** Where the seat stands now. */
+  get state(): SeatState {
+    return this.current;
+  }
+
+  /** Whether the seat is still held (false once lost or released). */
+  get held(): boolean {
+    return this.current.held && !this.released;
+  }
+
+  /** Resolves when the seat is lost (never while it is held), with the loss. */
+  lost(): Promise<SeatState> {
+    if (!this.current.held) return Promise.resolve(this.current);
+    return new Promise((resolve) => this.onLost.push(resolve));
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.beat = this.heartbeat().finally(() => {
+        this.beat = null;
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private lose(code: string, detail: string): void {
+    this.current = { held: false, code, detail };
+    for (const resolve of this.onLost.splice(0)) resolve(this.current);
+  }
+
+  private async heartbeat(): Promise<void> {
+    let a: Answer;
+    try {
+      a = await this.client.heartbeat(this.key, this.id, this.deviceId);
+    } catch (e) {
+      if (this.stopped) return;
+      // Unreachable or not trusted: the seat is held until its lease lapses.
+      const expiresAt = this.current.held ? parseTime(this.current.expiresAt, "expiresAt") : 0;
+      if (expiresAt <= this.client.now().getTime()) {
+        this.lose("UNREACHABLE", e instanceof Error ? e.message : String(e));
+        return;
+      }
+      this.schedule(Math.min(RETRY_MS, Math.max(this.lease.heartbeatSeconds, 1) * 1000));
+      return;
+    }
+    if (this.stopped) return;
+    if (!a.valid) {
+      this.lose(a.code, a.detail);
+      return;
+    }
+    const lease = a.lease as LeaseInfo | undefined;
+    let period = Math.max(this.lease.heartbeatSeconds, 1);
+    if (lease) {
+      this.current = { held: true, expiresAt: lease.expiresAt };
+      period = Math.max(lease.heartbeatSeconds, 1);
+    }
+    this.schedule(period * 1000);
+  }
+
+  /** Client.borrow on this seat. */
+  borrow(seconds: number): Promise<{ text: string; payload: Answer }> {
+    return this.client.borrow(this, seconds);
+  }
+
+  /**
+   * `await using seat = await client.lease(…)` (TypeScript 5.2+, Node 18.18+): release() at the
+   * end of the scope, ignoring a Keyhook that cannot be reached (the seat frees itself when its
+   * lease lapses).
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release().catch((e) => {
+      if (!(e instanceof KeyhookError)) throw e;
+    });
+  }
+
+  /** Stops the heartbeats and gives the seat back now (DELETE); false when it had lapsed, or was released before. */
+  async release(): Promise<boolean> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.beat) await this.beat;
+    if (this.released) return false;
+    this.released = true;
+    return this.client.releaseLease(this.id);
   }
 }

@@ -2,7 +2,8 @@
  * Typed errors: what went wrong, so the app can tell "refused" from "offline" from "tampered".
  * Every error is a `KeyhookError` whose `kind` names it the same way in every Keyhook client
  * (Rust, Python, TypeScript, Go, Java): network, server, verification, test_license,
- * retired_key, rollback, grace_expired, refused, no_offline_proof, config, cache, fingerprint.
+ * retired_key, rollback, grace_expired, refused, concurrency_limit, usage_limit, no_offline_proof,
+ * config, cache, fingerprint.
  */
 
 export type ErrorKind =
@@ -14,6 +15,8 @@ export type ErrorKind =
   | "rollback"
   | "grace_expired"
   | "refused"
+  | "concurrency_limit"
+  | "usage_limit"
   | "no_offline_proof"
   | "config"
   | "cache"
@@ -118,6 +121,28 @@ export class RefusedError extends KeyhookError {
     public readonly detail: string,
   ) {
     super("refused", `refused: ${code}: ${detail}`);
+  }
+}
+
+/** Every floating seat of the license is in use (CONCURRENCY_LIMIT_REACHED, signed). */
+export class ConcurrencyLimitError extends KeyhookError {
+  constructor(
+    public readonly inUse: number,
+    public readonly maxConcurrent: number,
+  ) {
+    super("concurrency_limit", `every seat is in use (${inUse} of ${maxConcurrent})`);
+  }
+}
+
+/** The quantity does not fit what remains of the meter this period (USAGE_LIMIT_REACHED, signed); nothing was recorded. */
+export class UsageLimitError extends KeyhookError {
+  constructor(
+    public readonly meter: string,
+    public readonly used: number,
+    public readonly limit: number,
+    public readonly remaining: number,
+  ) {
+    super("usage_limit", `the ${meter} limit is reached (${used} of ${limit} used, ${remaining} left)`);
   }
 }
 

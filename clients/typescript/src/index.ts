@@ -1,6 +1,7 @@
 /**
  * Keyhook licensing for Node and Electron apps: validate license keys, activate and deactivate
- * devices, start trials, and check out signed license files that keep the app working offline.
+ * devices, start trials, hold floating seats (leases), record metered usage, and check out signed
+ * license files that keep the app working offline.
  * Every answer is verified before you see it (Ed25519 signature against your tenant's published
  * keys, product, device, license, a fresh nonce, freshness, the build's mode); offline, a kept
  * license file or the last good answer carries the app through the grace period you choose, and a
@@ -12,6 +13,6 @@ export * from "./verify";
 export * from "./errors";
 export { Cache, slot } from "./cache";
 export type { KeptAnswer } from "./cache";
-export { Client, Status, newNonce, typedError, VERSION } from "./client";
-export type { ClientOptions, Source } from "./client";
+export { Client, Lease, Status, newNonce, typedError, VERSION } from "./client";
+export type { ClientOptions, LeaseInfo, SeatState, Source, Usage } from "./client";
 export { deviceId, deviceIdFrom, machineId } from "./fingerprint";

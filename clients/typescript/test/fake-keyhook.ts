@@ -16,6 +16,9 @@ const DETAILS: Record<string, string> = {
   NOT_ACTIVATED: "The device is not activated on this license.",
   DEVICE_LIMIT_REACHED: "The license is activated on its maximum number of devices.",
   REVOKED: "The license has been revoked.",
+  CONCURRENCY_LIMIT_REACHED: "Every seat of the license is in use.",
+  LEASE_EXPIRED: "The lease has lapsed or was released.",
+  USAGE_LIMIT_REACHED: "The quantity exceeds what remains of the meter this period.",
 };
 
 export interface FakeLicense {
@@ -24,6 +27,16 @@ export interface FakeLicense {
   maxDevices: number;
   devices: string[];
   expiresAt: string;
+  maxConcurrent: number;
+  /** meter -> its limit, what is used, the idempotency keys counted. */
+  meters: Map<string, { limit: number; used: number; keys: Set<string> }>;
+}
+
+export interface FakeLease {
+  license: FakeLicense;
+  device: string;
+  key: string;
+  expiresAt: number;
 }
 
 type Req = Record<string, unknown> & { productId: string; deviceId?: string; licenseKey?: string; nonce?: string };
@@ -42,6 +55,10 @@ export class FakeKeyhook {
   rewrite: ((a: Record<string, unknown>) => void) | null = null;
   livemode = true;
   url = "";
+  // Floating seats: lease id -> its lease; heartbeatSeconds = leaseSeconds / 3.
+  leaseSeconds = 900;
+  readonly leases = new Map<string, FakeLease>();
+  readonly deleted: string[] = [];
   private lastBody: Buffer | null = null;
   private readonly privateKey: KeyObject;
   private readonly server: Server;
@@ -56,6 +73,11 @@ export class FakeKeyhook {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
+        if (req.method === "DELETE") {
+          res.writeHead(this.delete(req.url ?? ""), { "content-length": 0 });
+          res.end();
+          return;
+        }
         const [status, out] = this.route(req.url ?? "", JSON.parse(Buffer.concat(chunks).toString()));
         res.writeHead(status, { "content-type": "application/json", "content-length": out.length });
         res.end(out);
@@ -87,9 +109,17 @@ export class FakeKeyhook {
     return JSON.stringify({ keys: [key] });
   }
 
-  addLicense(key: string, maxDevices = 2, status = "active"): string {
+  addLicense(key: string, maxDevices = 2, status = "active", maxConcurrent = 1, meters: Record<string, number> = {}): string {
     const id = kv.licenseId(key)!;
-    this.licenses.set(kv.canonicalKey(key)!, { id, status, maxDevices, devices: [], expiresAt: "2099-01-01T00:00:00.000Z" });
+    this.licenses.set(kv.canonicalKey(key)!, {
+      id,
+      status,
+      maxDevices,
+      devices: [],
+      expiresAt: "2099-01-01T00:00:00.000Z",
+      maxConcurrent,
+      meters: new Map(Object.entries(meters).map(([m, limit]) => [m, { limit, used: 0, keys: new Set<string>() }])),
+    });
     return id;
   }
 
@@ -106,7 +136,13 @@ export class FakeKeyhook {
     return Buffer.concat([message.subarray(0, message.length - 1), Buffer.from(`,"signature":"${signature}"}`)]);
   }
 
-  private answer(req: Req, code: string, lic: FakeLicense | null, trial: Record<string, string> | null = null): Buffer {
+  private answer(
+    req: Req,
+    code: string,
+    lic: FakeLicense | null,
+    trial: Record<string, string> | null = null,
+    extra: Record<string, unknown> = {},
+  ): Buffer {
     const a: Record<string, unknown> = {
       format: kv.ANSWER_FORMAT,
       valid: code === "VALID" || code === "TRIAL",
@@ -128,6 +164,7 @@ export class FakeKeyhook {
       };
     }
     if (trial) a.trial = trial;
+    Object.assign(a, extra);
     a.nonce = req.nonce;
     a.signedAt = kv.formatTime(this.now());
     a.kid = this.kid;
@@ -169,11 +206,47 @@ export class FakeKeyhook {
     return [kv.BEGIN, ...lines, kv.END].join("\n") + "\n";
   }
 
+  private leaseAnswer(req: Req, leaseId: string): Buffer {
+    const le = this.leases.get(leaseId)!;
+    const lease = { id: leaseId, expiresAt: kv.formatTime(le.expiresAt), heartbeatSeconds: Math.max(Math.floor(this.leaseSeconds / 3), 1) };
+    return this.answer(req, "VALID", le.license, null, { lease });
+  }
+
+  /** POST /api/licenses/leases/{id}/heartbeat and /borrow. */
+  private leaseRoute(path: string, req: Req): [number, Buffer] {
+    const [leaseId, action] = path.slice("/api/licenses/leases/".length).split("/");
+    const le = this.leases.get(leaseId);
+    if (!le || le.device !== req.deviceId) return [404, Buffer.from('{"error":{"code":"not_found","message":"no such lease"}}')];
+    if (le.expiresAt <= this.now()) return [200, this.answer(req, "LEASE_EXPIRED", le.license)];
+    if (action === "heartbeat") {
+      le.expiresAt = this.now() + this.leaseSeconds * 1000;
+      return [200, this.leaseAnswer(req, leaseId)];
+    }
+    if (action === "borrow") {
+      const seconds = req.seconds as number;
+      le.expiresAt = this.now() + seconds * 1000;
+      const file = this.licenseFile({ ...req, licenseKey: le.key }, le.license, seconds, false);
+      const out = Buffer.from(JSON.stringify({ file, kid: this.kid }));
+      return [200, this.tamper ? this.tamper(out) : out];
+    }
+    return [404, Buffer.from('{"error":{"code":"not_found","message":"no such route"}}')];
+  }
+
+  private delete(path: string): number {
+    this.requests.push([`DELETE ${path}`, { productId: "" }]);
+    const leaseId = path.slice("/api/licenses/leases/".length);
+    const le = this.leases.get(leaseId);
+    this.leases.delete(leaseId);
+    this.deleted.push(leaseId);
+    return le && le.expiresAt > this.now() ? 204 : 404;
+  }
+
   private route(path: string, req: Req): [number, Buffer] {
     this.requests.push([path, req]);
     if (this.failStatus !== null) {
       return [this.failStatus, Buffer.from(JSON.stringify({ error: { code: "unavailable", message: "try again" } }))];
     }
+    if (path.startsWith("/api/licenses/leases/")) return this.leaseRoute(path, req);
     const { licenseKey: key, deviceId: device } = req;
     if (path === "/api/licenses/validate" && key === undefined) {
       if (!this.trials.has(device!)) this.trials.set(device!, this.now());
@@ -189,6 +262,29 @@ export class FakeKeyhook {
     const lic = this.licenses.get(kv.canonicalKey(key ?? "") ?? "");
     if (!lic) return [200, this.answer(req, "NOT_FOUND", null)];
     if (lic.status === "revoked") return [200, this.answer(req, "REVOKED", lic)];
+    if (path === "/api/licenses/leases") {
+      const live = [...this.leases].filter(([, le]) => le.license === lic && le.expiresAt > this.now());
+      const mine = live.find(([, le]) => le.device === device);
+      if (!mine && live.length >= lic.maxConcurrent) {
+        return [200, this.answer(req, "CONCURRENCY_LIMIT_REACHED", lic, null, { seats: { inUse: live.length, maxConcurrent: lic.maxConcurrent } })];
+      }
+      const leaseId = mine ? mine[0] : `lse_${lic.id}_${randomBytes(10).toString("hex")}`;
+      this.leases.set(leaseId, { license: lic, device: device!, key: key!, expiresAt: this.now() + this.leaseSeconds * 1000 });
+      return [200, this.leaseAnswer(req, leaseId)];
+    }
+    if (path === "/api/licenses/usage") {
+      const m = lic.meters.get(req.meter as string)!;
+      const idem = req.idempotencyKey as string;
+      const quantity = req.quantity as number;
+      const counted = m.keys.has(idem);
+      const fits = counted || m.used + quantity <= m.limit;
+      if (fits && !counted) {
+        m.used += quantity;
+        m.keys.add(idem);
+      }
+      const usage = { meter: req.meter, period: "month", used: m.used, limit: m.limit, remaining: m.limit - m.used, resetsAt: "2099-01-01T00:00:00.000Z" };
+      return [200, this.answer(req, fits ? "VALID" : "USAGE_LIMIT_REACHED", lic, null, { usage })];
+    }
     const active = lic.devices.includes(device!);
     if (path === "/api/licenses/validate") return [200, this.answer(req, active ? "VALID" : "NOT_ACTIVATED", lic)];
     if (path === "/api/licenses/deactivate") {

@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import secrets
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -17,9 +18,10 @@ from typing import Any, Callable, Iterator
 from . import __version__
 from . import verify as fmt
 from .cache import Cache, slot
-from .errors import (ConfigError, GraceExpiredError, KeyhookError, NetworkError,
-                     NoOfflineProofError, RefusedError, RetiredKeyError, RollbackError,
-                     ServerError, TestLicenseError, VerificationError)
+from .errors import (ConcurrencyLimitError, ConfigError, GraceExpiredError, KeyhookError,
+                     NetworkError, NoOfflineProofError, RefusedError, RetiredKeyError,
+                     RollbackError, ServerError, TestLicenseError, UsageLimitError,
+                     VerificationError)
 
 #: Where a Status comes from.
 ONLINE = "online"
@@ -200,10 +202,16 @@ class Client:
     # --- HTTP ----------------------------------------------------------------------------
 
     def _post(self, path: str, body: dict) -> tuple[int, bytes]:
+        return self._send("POST", path, body)
+
+    def _send(self, method: str, path: str, body: dict | None) -> tuple[int, bytes]:
+        headers = {"user-agent": f"keyhook-client-python/{__version__}"}
+        if body is not None:
+            headers["content-type"] = "application/json"
         request = urllib.request.Request(
-            self.config.base_url + path, data=json.dumps(body).encode(), method="POST",
-            headers={"content-type": "application/json",
-                     "user-agent": f"keyhook-client-python/{__version__}"})
+            self.config.base_url + path,
+            data=json.dumps(body).encode() if body is not None else None, method=method,
+            headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.config.timeout) as res:
                 return res.status, res.read()
@@ -317,6 +325,90 @@ class Client:
         self.cache.forget(self._slot(key, device_id))
         return Status._of_answer(answer, ONLINE)
 
+    # --- floating seats (leases) ---------------------------------------------------------
+
+    def lease(self, key: str, device_id: str, device_name: str | None = None) -> Lease:
+        """POST /api/licenses/leases: takes a floating seat for `device_id` (or gets the
+        device's own lease back, extended) and heartbeats it from a daemon thread. Use it as
+        a context manager (the seat is given back on exit) or call `release()`. Raises
+        ConcurrencyLimitError when every seat is in use, RefusedError for any other refusal
+        (REVOKED, NOT_FOUND, …).
+
+            with client.lease(key, device) as seat:
+                while seat.held: work()
+        """
+        extra = {"deviceName": device_name} if device_name is not None else None
+        answer, _, _ = self._call("/api/licenses/leases", key, device_id, extra)
+        if not answer["valid"]:
+            seats = answer.get("seats")
+            if answer["code"] == "CONCURRENCY_LIMIT_REACHED" and seats is not None:
+                raise ConcurrencyLimitError(seats["inUse"], seats["maxConcurrent"])
+            raise RefusedError(answer["code"], answer["detail"])
+        if answer.get("lease") is None:
+            raise VerificationError("malformed", "a lease answer without its lease")
+        return Lease(self, key, device_id, answer)
+
+    def _lease_body(self, device_id: str, nonce: str) -> dict:
+        return {"productId": self.config.product_id, "deviceId": device_id, "nonce": nonce,
+                "environment": self.config.environment}
+
+    def _heartbeat(self, key: str, lease_id: str, device_id: str) -> dict:
+        """POST /api/licenses/leases/{id}/heartbeat, verified as an answer about `key`'s
+        license."""
+        nonce = new_nonce()
+        status, raw = self._post(f"/api/licenses/leases/{lease_id}/heartbeat",
+                                 self._lease_body(device_id, nonce))
+        if status != 200:
+            raise self._server_error(status, raw)
+        return self.verify_answer(raw, key, device_id, nonce)
+
+    def _release_lease(self, lease_id: str) -> bool:
+        """DELETE /api/licenses/leases/{id}: False when the lease was no longer live."""
+        status, raw = self._send("DELETE", f"/api/licenses/leases/{lease_id}", None)
+        if status == 204:
+            return True
+        if status == 404:
+            return False
+        raise self._server_error(status, raw)
+
+    def borrow(self, lease: Lease, seconds: timedelta | int) -> tuple[str, dict]:
+        """POST /api/licenses/leases/{id}/borrow: a verified license file (text, payload) valid
+        for `seconds` (at most the license's maxBorrowSeconds), also kept for check_offline;
+        the seat stays taken until then, heartbeats or not. Raises RefusedError with the
+        signed code when refused."""
+        nonce = new_nonce()
+        body = self._lease_body(lease.device_id, nonce)
+        body["seconds"] = (int(seconds.total_seconds()) if isinstance(seconds, timedelta)
+                           else int(seconds))
+        status, raw = self._post(f"/api/licenses/leases/{lease.id}/borrow", body)
+        return self._file_answer(status, raw, lease.key, lease.device_id, nonce)
+
+    # --- usage limits --------------------------------------------------------------------
+
+    def record_usage(self, key: str, meter: str, quantity: int,
+                     idempotency_key: str | None = None,
+                     device_id: str | None = None) -> dict:
+        """POST /api/licenses/usage: records `quantity` on the product's `meter` (from
+        `device_id`, if given). Returns the verified `usage` {meter, period, used, limit,
+        remaining, resetsAt}. Raises UsageLimitError when the quantity does not fit (nothing
+        recorded), RefusedError for any other refusal.
+
+        Keyhook counts a record once per `idempotency_key`. Without one a fresh key is made,
+        so each call counts: to make your retries safe, make the key once per unit of work
+        and pass the same key again when you retry it."""
+        extra = {"meter": meter, "quantity": quantity,
+                 "idempotencyKey": idempotency_key or secrets.token_hex(16)}
+        answer, _, _ = self._call("/api/licenses/usage", key, device_id, extra)
+        usage = answer.get("usage")
+        if answer["valid"]:
+            if usage is None:
+                raise VerificationError("malformed", "a usage answer without its usage")
+            return usage
+        if answer["code"] == "USAGE_LIMIT_REACHED" and usage is not None:
+            raise UsageLimitError(usage["meter"], usage["used"], usage["limit"],
+                                  usage["remaining"])
+        raise RefusedError(answer["code"], answer["detail"])
+
     # --- license files -------------------------------------------------------------------
 
     def checkout_file(self, key: str, device_id: str, ttl: timedelta | int | None = None,
@@ -331,6 +423,12 @@ class Client:
             body["ttl"] = int(ttl.total_seconds()) if isinstance(ttl, timedelta) else int(ttl)
         body["encrypt"] = bool(encrypt)
         status, raw = self._post("/api/licenses/checkout", body)
+        return self._file_answer(status, raw, key, device_id, nonce)
+
+    def _file_answer(self, status: int, raw: bytes, key: str, device_id: str,
+                     nonce: str) -> tuple[str, dict]:
+        """A route's `{ file }` answer (checkout, borrow): the verified file, or the refusal's
+        verified signed answer raised as RefusedError."""
         if status != 200:
             raise self._server_error(status, raw)
         try:
@@ -420,3 +518,102 @@ class Client:
         if last_error is not None:
             raise last_error
         raise NoOfflineProofError("nothing kept for this license and device")
+
+
+#: While Keyhook cannot be reached, heartbeats are retried this often (in seconds) until the
+#: lease lapses.
+_RETRY_SECONDS = 5.0
+
+
+class Lease:
+    """A held floating seat (Client.lease). A daemon thread heartbeats every
+    `heartbeatSeconds` (a third of the lease, so two heartbeats may fail before it lapses) and
+    records the loss of the seat: `held` turns False and `lost_code` / `lost_detail` say why
+    (LEASE_EXPIRED: the lease lapsed or a merchant released it; REVOKED, SUSPENDED, EXPIRED:
+    the license; UNREACHABLE: the lease lapsed while Keyhook could not be reached). Stop the
+    licensed features then, or lease again. `release()` (or leaving the `with` block) stops
+    the thread and gives the seat back."""
+
+    def __init__(self, client: Client, key: str, device_id: str, answer: dict):
+        self.client = client
+        self.key = key
+        self.device_id = device_id
+        #: The verified answer that granted the seat.
+        self.answer = answer
+        #: The lease as Keyhook first answered it: id, expiresAt, heartbeatSeconds.
+        self.lease: dict = answer["lease"]
+        self.id: str = self.lease["id"]
+        self.expires_at: str = self.lease["expiresAt"]
+        self.heartbeat_seconds: int = self.lease["heartbeatSeconds"]
+        self.lost_code: str | None = None
+        self.lost_detail: str | None = None
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._released = False
+        self._thread = threading.Thread(target=self._heartbeats, daemon=True,
+                                        name=f"keyhook-lease-{self.id[-8:]}")
+        self._thread.start()
+
+    @property
+    def held(self) -> bool:
+        """Whether the seat is still held (as the last heartbeat learnt)."""
+        return not self._lost.is_set() and not self._released
+
+    def wait_lost(self, timeout: float | None = None) -> bool:
+        """Blocks until the seat is lost (True) or `timeout` seconds passed (False)."""
+        return self._lost.wait(timeout)
+
+    def _lose(self, code: str, detail: str) -> None:
+        self.lost_code, self.lost_detail = code, detail
+        self._lost.set()
+
+    def _heartbeats(self) -> None:
+        period = float(max(self.heartbeat_seconds, 1))
+        while not self._stop.wait(period):
+            try:
+                a = self.client._heartbeat(self.key, self.id, self.device_id)
+            except KeyhookError as e:
+                # Unreachable or refused: the seat is held until its lease lapses.
+                expires = fmt.parse_time(self.expires_at, "expiresAt")
+                if expires <= self.client._now():
+                    self._lose("UNREACHABLE", str(e))
+                    return
+                period = min(_RETRY_SECONDS, float(max(self.heartbeat_seconds, 1)))
+                continue
+            if not a["valid"]:
+                self._lose(a["code"], a["detail"])
+                return
+            lease = a.get("lease")
+            if lease is not None:
+                self.expires_at = lease["expiresAt"]
+                self.heartbeat_seconds = lease["heartbeatSeconds"]
+            period = float(max(self.heartbeat_seconds, 1))
+
+    def borrow(self, seconds: timedelta | int) -> tuple[str, dict]:
+        """Client.borrow on this seat."""
+        return self.client.borrow(self, seconds)
+
+    def release(self) -> bool:
+        """Stops the heartbeats and gives the seat back now (DELETE); False when it had
+        lapsed already, or was released before."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        if self._released:
+            return False
+        self._released = True
+        return self.client._release_lease(self.id)
+
+    def close(self) -> None:
+        """release(), ignoring a Keyhook that cannot be reached (the seat frees itself when
+        its lease lapses)."""
+        try:
+            self.release()
+        except KeyhookError:
+            pass
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,7 +2,8 @@
 
 Every error is a `KeyhookError` whose `kind` names it the same way in every Keyhook client
 (Rust, Python, TypeScript, Go, Java): network, server, verification, test_license, retired_key,
-rollback, grace_expired, refused, no_offline_proof, config, cache, fingerprint.
+rollback, grace_expired, refused, concurrency_limit, usage_limit, no_offline_proof, config,
+cache, fingerprint.
 """
 
 from __future__ import annotations
@@ -99,6 +100,33 @@ class RefusedError(KeyhookError):
         super().__init__(f"refused: {code}: {detail}")
         self.code = code
         self.detail = detail
+
+
+class ConcurrencyLimitError(KeyhookError):
+    """Every floating seat of the license is in use (CONCURRENCY_LIMIT_REACHED, signed): lease
+    again later, or tell the user how many seats are taken."""
+
+    kind = "concurrency_limit"
+
+    def __init__(self, in_use: int, max_concurrent: int):
+        super().__init__(f"every seat is in use ({in_use} of {max_concurrent})")
+        self.in_use = in_use
+        self.max_concurrent = max_concurrent
+
+
+class UsageLimitError(KeyhookError):
+    """The quantity does not fit what remains of the meter this period (USAGE_LIMIT_REACHED,
+    signed); nothing was recorded."""
+
+    kind = "usage_limit"
+
+    def __init__(self, meter: str, used: int, limit: int, remaining: int):
+        super().__init__(f"the {meter} limit is reached ({used} of {limit} used, "
+                         f"{remaining} left)")
+        self.meter = meter
+        self.used = used
+        self.limit = limit
+        self.remaining = remaining
 
 
 class ConfigError(KeyhookError):
