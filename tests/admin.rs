@@ -1198,3 +1198,28 @@ async fn a_licenses_activity_keeps_its_newest_entries_and_is_the_tenants_only() 
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn resending_a_license_without_an_email_is_a_conflict_naming_the_field() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let product = stack.product(&t, json!({})).await;
+    let (status, l) = stack
+        .api(
+            &t.token,
+            "POST",
+            "/api/licenses",
+            Some(json!({"productId": product})),
+        )
+        .await;
+    assert_eq!(status, 201, "{l}");
+    let path = format!("/api/licenses/{}/resend-email", l["id"].as_str().unwrap());
+    let (status, e) = stack.api(&t.token, "POST", &path, None).await;
+    assert_eq!(status, 409, "{e}");
+    assert_eq!(e["error"]["code"], "conflict");
+    assert_eq!(e["error"]["field"], "customerEmail");
+    assert_eq!(
+        e["error"]["message"],
+        "the license has no customer email; set one with PATCH first"
+    );
+}

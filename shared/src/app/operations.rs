@@ -537,7 +537,8 @@ operations! {
         ResendLicenseEmail: POST "/api/licenses/{licenseId}/resend-email"
             => admin::licenses::resend_email(s, req, p.get("licenseId")),
             O::new("Email the license's key again, to its current customerEmail, with the purchase's other keys that this address owns (never others' keys); delivered at least once", "licenses", Token)
-                .status::<licenses::ResendView>(g, 202, "Queued");
+                .status::<licenses::ResendView>(g, 202, "Queued")
+                .error(409, "The license has no customer email to send to; set one with PATCH first (`conflict`, field `customerEmail`).");
         ImportLicenses: POST "/api/licenses/import" [idempotent]
             => admin::license_import::import(s, req),
             O::new(

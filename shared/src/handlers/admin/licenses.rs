@@ -549,8 +549,9 @@ pub async fn resend_as(
         .get_tenant_license(tenant_id, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("License {id}")))?;
+    // The license's state, not the request, is what stands in the way: a conflict (409).
     let email = l.customer_email.clone().ok_or_else(|| {
-        Error::validation(
+        Error::conflict_at(
             "customerEmail",
             "the license has no customer email; set one with PATCH first",
         )
