@@ -18,13 +18,12 @@
 use time::OffsetDateTime;
 
 use super::answer::{respond, Answer, LeaseSummary, LicenseSummary, SeatsSummary};
-use super::input::{self, Environment, ValidationInput};
+use super::input::{self, ValidationInput};
 use super::license::{self, MAX_ATTEMPTS, RACE_BACKOFF};
 use super::license_file::{self, FileOrder};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::leases::{self, Extend, Lease, Seats, Take};
-use crate::domain::validation::rules::{self, Check};
 use crate::domain::validation::{Code, DeviceId, LicenseUsage, Verdict};
 use crate::domain::License;
 use crate::http::{ApiRequest, ApiResponse};
@@ -67,24 +66,12 @@ async fn standing(
     input: &ValidationInput,
     now: OffsetDateTime,
 ) -> Result<std::result::Result<Standing, Verdict>> {
-    let product = s
-        .store
-        .get_product_cached(&license.tenant_id, &license.product_id)
-        .await?
-        .ok_or_else(|| Error::internal(format!("license {} without its product", license.id)))?;
-    let livemode = license::livemode_of(s, license).await?;
-    let check = Check {
-        product_id: &input.product_id,
-        device: input.device.as_ref(),
-        device_name: None,
-        ip: "",
-        now,
+    let license::Standing {
+        product,
         livemode,
-        test_accepted: livemode
-            || input.environment == Environment::Test
-            || product.accept_test_licenses,
-    };
-    if let Some(v) = rules::standing(license, &check) {
+        refusal,
+    } = license::standing(s, license, input, now).await?;
+    if let Some(v) = refusal {
         return Ok(Err(v));
     }
     let Some(seats) = Seats::of(license, &product) else {

@@ -224,6 +224,47 @@ pub async fn livemode_of(s: &Services, license: &License) -> Result<bool> {
         .is_none_or(|app| app.is_live))
 }
 
+/// What a lease or a usage record reads before its own rule: the license's product and mode,
+/// and validation's refusal (product, mode, status) when the license does not stand.
+pub struct Standing {
+    pub product: crate::domain::Product,
+    pub livemode: bool,
+    pub refusal: Option<Verdict>,
+}
+
+/// [`Standing`] of `license` for `input` at `now` (one cached product read; the app's mode
+/// only for a license that does not record its own).
+pub async fn standing(
+    s: &Services,
+    license: &License,
+    input: &ValidationInput,
+    now: time::OffsetDateTime,
+) -> Result<Standing> {
+    let product = s
+        .store
+        .get_product_cached(&license.tenant_id, &license.product_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("license {} without its product", license.id)))?;
+    let livemode = livemode_of(s, license).await?;
+    let check = Check {
+        product_id: &input.product_id,
+        device: input.device.as_ref(),
+        device_name: None,
+        ip: "",
+        now,
+        livemode,
+        test_accepted: livemode
+            || input.environment == Environment::Test
+            || product.accept_test_licenses,
+    };
+    let refusal = rules::standing(license, &check);
+    Ok(Standing {
+        product,
+        livemode,
+        refusal,
+    })
+}
+
 /// Answers a request that carries `key_text`.
 pub async fn answer(
     s: &Services,

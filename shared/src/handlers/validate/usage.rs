@@ -13,12 +13,11 @@
 use time::OffsetDateTime;
 
 use super::answer::{respond, Answer, LicenseSummary, UsageSummary};
-use super::input::{self, Environment, ValidationInput};
+use super::input::{self, ValidationInput};
 use super::license::{self, MAX_ATTEMPTS, RACE_BACKOFF};
 use crate::domain::license_key::AnyKey;
 use crate::domain::validation::ips::client_ip_key;
 use crate::domain::validation::meters::{self, Meter, MeterPeriod, Record, Window};
-use crate::domain::validation::rules::{self, Check};
 use crate::domain::validation::{Code, Verdict};
 use crate::domain::License;
 use crate::http::{ApiRequest, ApiResponse};
@@ -71,26 +70,12 @@ pub async fn record(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
             let hash = input.device_hash();
             return license::not_found(s, &input, hash.as_deref(), Some(&id)).await;
         };
-        let product = s
-            .store
-            .get_product_cached(&license.tenant_id, &license.product_id)
-            .await?
-            .ok_or_else(|| {
-                Error::internal(format!("license {} without its product", license.id))
-            })?;
-        let livemode = license::livemode_of(s, &license).await?;
-        let check = Check {
-            product_id: &input.product_id,
-            device: input.device.as_ref(),
-            device_name: None,
-            ip: "",
-            now,
+        let license::Standing {
+            product,
             livemode,
-            test_accepted: livemode
-                || input.environment == Environment::Test
-                || product.accept_test_licenses,
-        };
-        if let Some(v) = rules::standing(&license, &check) {
+            refusal,
+        } = license::standing(s, &license, &input, now).await?;
+        if let Some(v) = refusal {
             return answer(s, &input, &license, livemode, v, None, now).await;
         }
         let Some(meter) = product.meters.iter().find(|m| m.name == meter_name) else {
