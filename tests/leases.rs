@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use futures::future::join_all;
 use keyhook_format::answer::{verify_answer, Expected};
-use keyhook_format::{LicenseFile, PublicKeySet};
+use keyhook_format::LicenseFile;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::Shop;
 use serde_json::{json, Value};
@@ -78,20 +78,6 @@ async fn release(shop: &Shop, lease_id: &str) -> u16 {
     .0
 }
 
-async fn keys(shop: &Shop) -> PublicKeySet {
-    let res = shop
-        .stack
-        .http
-        .get(format!(
-            "{}/api/tenants/{}/signing-keys",
-            shop.stack.base_url, shop.tenant.id
-        ))
-        .send()
-        .await
-        .unwrap();
-    PublicKeySet::from_json(&res.bytes().await.unwrap()).unwrap()
-}
-
 /// A live shop, a floating product with `extra`, and one license of it: (shop, product, key).
 async fn floating(extra: Value) -> (Shop, String, String) {
     let shop = Shop::live().await;
@@ -118,7 +104,7 @@ async fn fifty_simultaneous_requests_on_five_seats_take_exactly_five() {
         }
     }))
     .await;
-    let keys = keys(&shop).await;
+    let keys = shop.signing_keys().await;
     let mut holders = BTreeSet::new();
     let mut ids = BTreeSet::new();
     for (i, (device, a, raw)) in answers.iter().enumerate() {
@@ -281,7 +267,7 @@ async fn a_borrowed_lease_holds_its_seat_offline_until_returned() {
     .await;
     assert_eq!(status, 200, "{out}");
     let payload = LicenseFile(out["file"].as_str().unwrap().to_string())
-        .verify(&keys(&shop).await, None)
+        .verify(&shop.signing_keys().await, None)
         .unwrap();
     let now = shop.stack.services.clock.now();
     assert_eq!(

@@ -7,7 +7,6 @@
 
 use futures::future::join_all;
 use keyhook_format::answer::{verify_answer, Expected};
-use keyhook_format::PublicKeySet;
 use keyhook_tests::calls::{counted_services, CallCounter};
 use keyhook_tests::Shop;
 use serde_json::{json, Value};
@@ -52,20 +51,6 @@ async fn record(
     a
 }
 
-async fn keys(shop: &Shop) -> PublicKeySet {
-    let res = shop
-        .stack
-        .http
-        .get(format!(
-            "{}/api/tenants/{}/signing-keys",
-            shop.stack.base_url, shop.tenant.id
-        ))
-        .send()
-        .await
-        .unwrap();
-    PublicKeySet::from_json(&res.bytes().await.unwrap()).unwrap()
-}
-
 /// A live shop, a product with `meters`, and one license of it: (shop, product, key).
 async fn metered(meters: Value) -> (Shop, String, String) {
     let shop = Shop::live().await;
@@ -92,7 +77,7 @@ async fn fifty_simultaneous_records_on_a_limit_of_twenty_record_exactly_twenty()
         }
     }))
     .await;
-    let keys = keys(&shop).await;
+    let keys = shop.signing_keys().await;
     let mut accepted = Vec::new();
     for (i, (a, raw)) in answers.iter().enumerate() {
         let nonce = format!("n-{i}");
@@ -497,7 +482,7 @@ async fn a_validation_including_usage_carries_every_meters_remainder() {
     .await;
     assert_eq!(status, 200, "{a}");
     let verified = verify_answer(
-        &keys(&shop).await,
+        &shop.signing_keys().await,
         &raw,
         &Expected {
             product_id: &product,
