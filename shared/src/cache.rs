@@ -7,16 +7,16 @@
 //! docs/deploy.md, "Performance", has the figures). A [`LazyCache`]
 //! builds its cache on the first call that uses it; its clones share the one cache.
 //!
-//! Why the values are stored type-erased: moka's code is generic over the key and value types,
-//! and each pair used would be compiled again, in every function's binary.
-//! A [`LazyCache`] keeps each value behind an `Arc<dyn Any>`, so moka is compiled once per key
-//! type (three), while the cache's own methods stay typed: a cache only ever holds the `V` it
-//! was declared with.
+//! Why the keys are stored as text and the values type-erased: moka's code is generic over the
+//! key and value types, and each pair used would be compiled again, in every function's binary
+//! (some 65 KB of code per pair). A [`LazyCache`] stores each key as its [`CacheKey`] text and
+//! each value behind an `Arc<dyn Any>`, so moka is compiled once, while the cache's own methods
+//! stay typed: a cache only ever takes the `K` and holds the `V` it was declared with.
 
 use std::any::Any;
 use std::borrow::Borrow;
+use std::borrow::Cow;
 use std::fmt;
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -26,24 +26,58 @@ use moka::sync::Cache;
 /// A value as the moka cache holds it.
 type Erased = Arc<dyn Any + Send + Sync>;
 
+/// The one moka cache type every [`LazyCache`] is.
+type Store = Cache<String, Erased>;
+
+/// A key as a [`LazyCache`] stores it: text that tells keys apart as the key's own equality
+/// does.
+pub trait CacheKey {
+    fn cache_key(&self) -> Cow<'_, str>;
+}
+
+impl CacheKey for str {
+    fn cache_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl CacheKey for String {
+    fn cache_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl CacheKey for bool {
+    fn cache_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(if *self { "true" } else { "false" })
+    }
+}
+
+/// The first part's length in front: `("a:b", "c")` and `("a", "b:c")` stay two keys.
+impl CacheKey for (String, String) {
+    fn cache_key(&self) -> Cow<'_, str> {
+        Cow::Owned(format!("{}:{}{}", self.0.len(), self.0, self.1))
+    }
+}
+
 /// A bounded moka cache of `V` by `K`, built on first use (see the module doc), with the
 /// policy its constructor names.
 pub struct LazyCache<K, V> {
-    cell: Arc<OnceLock<Cache<K, Erased>>>,
-    build: Arc<dyn Fn() -> Cache<K, Erased> + Send + Sync>,
-    values: PhantomData<fn() -> V>,
+    cell: Arc<OnceLock<Store>>,
+    build: Arc<dyn Fn() -> Store + Send + Sync>,
+    types: PhantomData<fn(K) -> V>,
 }
 
 impl<K, V> LazyCache<K, V>
 where
-    K: Hash + Eq + Send + Sync + 'static,
+    K: CacheKey + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(build: impl Fn() -> Cache<K, Erased> + Send + Sync + 'static) -> Self {
+    fn new(build: impl Fn() -> Store + Send + Sync + 'static) -> Self {
         LazyCache {
             cell: Arc::new(OnceLock::new()),
             build: Arc::new(build),
-            values: PhantomData,
+            types: PhantomData,
         }
     }
 
@@ -72,7 +106,7 @@ where
         })
     }
 
-    fn cache(&self) -> &Cache<K, Erased> {
+    fn cache(&self) -> &Store {
         self.cell.get_or_init(|| (self.build)())
     }
 
@@ -80,13 +114,16 @@ where
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: CacheKey + ?Sized,
     {
-        self.cache().get(key).map(|value| typed::<V>(&value))
+        self.cache()
+            .get(key.cache_key().as_ref())
+            .map(|value| typed::<V>(&value))
     }
 
     pub fn insert(&self, key: K, value: V) {
-        self.cache().insert(key, Arc::new(value));
+        self.cache()
+            .insert(key.cache_key().into_owned(), Arc::new(value));
     }
 
     /// The value stored for `key`, or the one `init` makes, stored; concurrent callers for
@@ -94,20 +131,20 @@ where
     pub fn get_with_by_ref<Q>(&self, key: &Q, init: impl FnOnce() -> V) -> V
     where
         K: Borrow<Q>,
-        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+        Q: CacheKey + ?Sized,
     {
         let value = self
             .cache()
-            .get_with_by_ref(key, || Arc::new(init()) as Erased);
+            .get_with_by_ref(key.cache_key().as_ref(), || Arc::new(init()) as Erased);
         typed::<V>(&value)
     }
 
     pub fn invalidate<Q>(&self, key: &Q)
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: CacheKey + ?Sized,
     {
-        self.cache().invalidate(key);
+        self.cache().invalidate(key.cache_key().as_ref());
     }
 
     pub fn invalidate_all(&self) {
@@ -134,7 +171,7 @@ impl<K, V> Clone for LazyCache<K, V> {
         LazyCache {
             cell: Arc::clone(&self.cell),
             build: Arc::clone(&self.build),
-            values: PhantomData,
+            types: PhantomData,
         }
     }
 }
@@ -183,5 +220,17 @@ mod tests {
         );
         cache.invalidate_all();
         assert_eq!(cache.get("ip"), None);
+    }
+
+    #[test]
+    fn keys_stay_apart_as_their_own_equality_says() {
+        let pairs: LazyCache<(String, String), u32> = LazyCache::bounded(10);
+        pairs.insert(("a:b".into(), "c".into()), 1);
+        pairs.insert(("a".into(), "b:c".into()), 2);
+        assert_eq!(pairs.get(&("a:b".to_string(), "c".to_string())), Some(1));
+        assert_eq!(pairs.get(&("a".to_string(), "b:c".to_string())), Some(2));
+        let flags: LazyCache<bool, u32> = LazyCache::bounded(2);
+        flags.insert(true, 1);
+        assert_eq!((flags.get(&true), flags.get(&false)), (Some(1), None));
     }
 }

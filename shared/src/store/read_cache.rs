@@ -34,7 +34,7 @@ pub(crate) struct ReadCaches {
 
 fn cache<K, V>(ttl: Duration) -> LazyCache<K, V>
 where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    K: crate::cache::CacheKey + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     // moka refuses a zero lifetime; 1 ns caches nothing in practice.
