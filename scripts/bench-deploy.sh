@@ -19,6 +19,15 @@ N="${N:-100}"
 RUNS="${RUNS:-20}"
 BINARIES=(hello-lambda keyhook-webhook keyhook-checkout keyhook-validate keyhook-admin keyhook-docs keyhook-pages keyhook-mailer keyhook-deliveries keyhook-reconcile)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# KEYHOOK_BENCH_PHASES: a file to which each part's wall time is written ("name|seconds"),
+# for the per-phase table `make bench` ends with.
+PHASES_FILE="${KEYHOOK_BENCH_PHASES:-/dev/null}"
+: >"$PHASES_FILE"
+part_start=$SECONDS
+part() {
+  echo "$1|$((SECONDS - part_start))" >>"$PHASES_FILE"
+  part_start=$SECONDS
+}
 
 PATH="$(ensure_cargo_lambda):$PATH"
 export PATH
@@ -54,6 +63,7 @@ case "${KEYHOOK_BENCH_SIZES:-build}" in
     cargo lambda build --release --arm64 --lambda-dir "$TARGET/lambda" "${args[@]}" ;;
   *) echo "KEYHOOK_BENCH_SIZES is build, reuse or skip" >&2; exit 2 ;;
 esac
+part "arm64 release build of the functions (sizes; cargo lambda)"
 host="$(uname -m)"
 if [ "$host" = aarch64 ]; then
   run_dir="$TARGET/lambda"
@@ -68,6 +78,7 @@ else
     cp "$TARGET/release/$b" "$run_dir/$b/bootstrap"
   done
 fi
+part "$host release build of the functions (cold starts)"
 
 log "sizes"
 FIGURES="${KEYHOOK_BENCH_FIGURES:-$TARGET/bench-figures}"
@@ -105,3 +116,4 @@ trap stop_moto EXIT INT TERM
 start_moto "$MOTO_PORT" "$ROOT/.venv/moto-bench.log"
 log "cold starts ($RUNS runs each) and peak RSS after $N invocations ($host)"
 cargo run --quiet -p keyhook-tests --bin bench-deploy -- "$run_dir" "$N" "$RUNS"
+part "cold starts (${RUNS} runs each) and peak RSS after ${N} invocations"

@@ -21,12 +21,15 @@ phase() {
   PHASES+=("$1|$((SECONDS - phase_start))")
   phase_start=$SECONDS
 }
+# The benchmarks are one binary (tests/benches/main.rs): one release link with fat LTO.
+cargo bench -p keyhook-tests --no-run
+phase "release build of the benchmarks (tests/benches, one binary)"
 (
   trap stop_moto EXIT INT TERM
   start_moto "$(free_port)" "$ROOT/.venv/moto-bench.log"
-  cargo bench -p keyhook-tests "$@"
+  cargo bench -p keyhook-tests -- "$@"
 )
-phase "cargo bench -p keyhook-tests $* (build + run, emulator)"
+phase "benchmarks run against the emulator ${*:-(all)}"
 # Stripe's library on the same payloads, when the purchase benchmark ran.
 if [ -f "$KEYHOOK_BENCH_FIGURES/verify-small.body" ]; then
   log "stripe-python: construct_event on the purchase benchmark's payloads"
@@ -34,7 +37,8 @@ if [ -f "$KEYHOOK_BENCH_FIGURES/verify-small.body" ]; then
   "$STRIPE_BIN/python" "$ROOT/scripts/stripe_verify_bench.py" "$KEYHOOK_BENCH_FIGURES"
   phase "stripe-python reference"
 fi
-# Offline verification in the other languages, on the same vectors (`--bench NAME` skips them):
+# Offline verification in the other languages, on the same vectors (naming benchmarks,
+# `./scripts/bench.sh validate`, skips them):
 # CPU time per signed answer, per license file and per encrypted license file.
 if [ $# -eq 0 ]; then
   log "offline verification, Rust, Python, TypeScript, Go and Java"
@@ -51,8 +55,16 @@ if [ $# -eq 0 ]; then
   phase "offline verification, five languages"
 fi
 if [ "${KEYHOOK_BENCH_SKIP_DEPLOY:-}" != 1 ]; then
-  N=0 RUNS="${RUNS:-20}" KEYHOOK_BENCH_SIZES="${KEYHOOK_BENCH_SIZES:-reuse}" "$ROOT/scripts/bench-deploy.sh"
-  phase "release builds, sizes and cold starts (scripts/bench-deploy.sh)"
+  N=0 RUNS="${RUNS:-20}" KEYHOOK_BENCH_SIZES="${KEYHOOK_BENCH_SIZES:-reuse}" \
+    KEYHOOK_BENCH_PHASES="$KEYHOOK_BENCH_FIGURES/deploy-phases" "$ROOT/scripts/bench-deploy.sh"
+  # Its parts, as it timed them.
+  while IFS= read -r line; do PHASES+=("$line"); done <"$KEYHOOK_BENCH_FIGURES/deploy-phases"
+  phase_start=$SECONDS
+fi
+# The whole run's wall time so far, for the table's `make bench` row (a run of named
+# benchmarks is not the whole: no figure then).
+if [ $# -eq 0 ] && [ "${KEYHOOK_BENCH_SKIP_DEPLOY:-}" != 1 ]; then
+  export KEYHOOK_BENCH_WALL_SECONDS=$SECONDS
 fi
 cargo run --quiet -p keyhook-tests --bin bench-summary
 phase "summary"

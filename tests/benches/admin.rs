@@ -26,7 +26,7 @@ fn request(method: &str, path: &str, token: &str, body: Option<Value>) -> ApiReq
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         println!("(AWS_ENDPOINT_URL not set: run `make bench`)");
         return;

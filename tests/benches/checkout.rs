@@ -74,7 +74,7 @@ fn ms(d: Duration) -> String {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     println!("== Checkout: our CPU work per session (request, amount, Stripe form) ==");
     bench_pure(2_000);
     println!(

@@ -47,7 +47,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         println!("(AWS_ENDPOINT_URL not set: run `make bench`)");
         return;

@@ -88,7 +88,7 @@ fn per_purchase(calls: &std::collections::BTreeMap<String, usize>, n: usize) -> 
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     println!("== Signature verification + event parsing (CPU only) ==");
     let mut verify = Vec::new();
     for (name, target) in [("small", 2 * 1024), ("large", 50 * 1024)] {

@@ -706,7 +706,7 @@ fn item_size(
     item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
-fn main() {
+pub fn main() {
     // Quiet: the request log would dominate the measurement.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

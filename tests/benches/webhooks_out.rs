@@ -26,7 +26,7 @@ fn per(calls: &std::collections::BTreeMap<String, usize>, n: usize) -> String {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         println!("(AWS_ENDPOINT_URL not set: run `make bench`)");
         return;
