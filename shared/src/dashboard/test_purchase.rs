@@ -1,11 +1,9 @@
 //! Test Purchase (`/dashboard/test-purchase`): a realistic `checkout.session.completed` (built
 //! from Stripe's own example, `stripe::test_events`), signed with the chosen app's stored
-//! signing secret and delivered to the app's own webhook URL's handler
-//! (`handlers::webhook::receive`) as a request built like Stripe's, signature check included. The merchant then watches the event's
-//! page: the log entry, the licenses it issued and their emails, as they change.
+//! signing secret and posted to the app's own webhook URL on Keyhook's public address, as
+//! Stripe posts it: the webhook verifies, records and processes it. The merchant then watches
+//! the event's page: the log entry, the licenses it issued and their emails, as they change.
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,10 +13,11 @@ use super::session::{self, Signed};
 use super::web::enc;
 use super::{show, web};
 use crate::handlers::admin::{apps, products};
-use crate::handlers::webhook;
 use crate::http::input::{is_email, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::stripe::test_events::{checkout_completed, sign_event, CheckoutOptions};
+use crate::stripe::test_events::{
+    checkout_completed, keyhook_event_id, sign_event, CheckoutOptions,
+};
 use crate::{Error, Result, Services};
 
 /// The form's values when the page opens: the default test app and the newest product (or the
@@ -146,7 +145,7 @@ fn order(form: &Form) -> std::result::Result<(String, CheckoutOptions), Refused>
 pub async fn run(s: &Services, req: &ApiRequest) -> Result<ApiResponse> {
     let (me, form) = session::post(s, req).await?;
     me.must_edit()?;
-    match send(s, req, &me, &form).await {
+    match send(s, &me, &form).await {
         Ok(event_id) => Ok(web::redirect(&format!(
             "/dashboard/events/{}?test=1",
             enc(&event_id)
@@ -165,13 +164,38 @@ struct Delivered {
     event_id: String,
 }
 
-/// Builds, signs and delivers the event; its id.
-async fn send(
-    s: &Services,
-    req: &ApiRequest,
-    me: &Signed,
-    form: &Form,
-) -> std::result::Result<String, Refused> {
+/// What the webhook answers a refused delivery, as far as the page needs it.
+#[derive(Debug, Deserialize)]
+struct Refusal {
+    error: RefusalError,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefusalError {
+    message: String,
+}
+
+/// The HTTP client that posts test purchases to Keyhook's own webhook URL (built once; no
+/// redirects: the webhook answers, it does not send elsewhere).
+fn poster() -> Result<&'static reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let client = crate::http::outbound::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| Error::internal(format!("the test purchase's HTTP client: {e}")))?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
+/// Builds, signs and posts the event to the app's own webhook URL on Keyhook's public address,
+/// exactly as Stripe would: the webhook function verifies, records and processes it (so the
+/// pages function does not carry the webhook's processing). Its id is Keyhook's own
+/// (`test_events::keyhook_event_id`), so the webhook does not take it for Stripe reaching the
+/// app. Returns the event's id.
+async fn send(s: &Services, me: &Signed, form: &Form) -> std::result::Result<String, Refused> {
     let (app_id, options) = order(form)?;
     let app = apps::event_signer(s, &me.caller(), &app_id)
         .await?
@@ -188,33 +212,45 @@ async fn send(
             "has no webhook signing secret yet (its Status is not Ready): add it on the app's page",
         )
     })?;
-    let event = checkout_completed(&options);
+    let mut event = checkout_completed(&options);
+    event["id"] = keyhook_event_id().into();
     let (body, signature) = sign_event(&event, secret.expose());
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    headers.insert(
-        "stripe-signature",
-        HeaderValue::from_str(&signature).map_err(|e| Error::internal(e.to_string()))?,
+    let url = format!(
+        "{}/api/stripe/webhook/{}",
+        s.config.public_base_url,
+        enc(&app.app_id)
     );
-    // The request Stripe would send to the app's own webhook URL, to that URL's handler.
-    let delivery = ApiRequest {
-        method: Method::POST,
-        path: format!("/api/stripe/webhook/{}", app.app_id),
-        query: Vec::new(),
-        headers,
-        body: Bytes::from(body),
-        source_ip: req.source_ip,
-        request_id: req.request_id.clone(),
-    };
-    let res = Box::pin(webhook::receive_own(s, &delivery, &app.app_id))
+    let res = poster()?
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
         .await
-        .map_err(|e| match e {
-            // The delivery's refusal (a bad signature, a payload the app refuses) concerns the app.
-            Error::BadRequest { message, .. } => Error::validation("appId", message),
-            other => other,
+        .map_err(|e| {
+            Error::validation(
+                "appId",
+                format!("could not be reached at its webhook URL {url} ({e}): try again"),
+            )
         })?;
-    let delivered: Delivered = serde_json::from_slice(&res.body)
-        .map_err(|e| Error::internal(format!("the webhook's receipt: {e}")))?;
-    tracing::info!(event_id = %delivered.event_id, "test purchase delivered");
-    Ok(delivered.event_id)
+    let status = res.status();
+    let answer = res.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        let delivered: Delivered = serde_json::from_slice(&answer)
+            .map_err(|e| Error::internal(format!("the webhook's receipt: {e}")))?;
+        tracing::info!(event_id = %delivered.event_id, "test purchase delivered");
+        return Ok(delivered.event_id);
+    }
+    // The delivery's refusal (a bad signature, a payload the app refuses) concerns the app.
+    let reason = serde_json::from_slice::<Refusal>(&answer)
+        .map(|r| r.error.message)
+        .unwrap_or_else(|_| format!("the webhook answered {status}"));
+    Err(Refused::from(Error::validation(
+        "appId",
+        if status.is_server_error() {
+            format!("was not delivered: {reason}; try again")
+        } else {
+            reason
+        },
+    )))
 }

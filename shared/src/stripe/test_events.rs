@@ -22,6 +22,22 @@ pub struct CheckoutOptions {
     pub livemode: bool,
 }
 
+/// The start of the id of an event Keyhook makes and signs itself (the dashboard's test
+/// purchase). Stripe's event ids are `evt_` and base-62 characters, never a second underscore,
+/// so an event verified with an app's signing secret whose id starts so was made by Keyhook: it
+/// does not show that Stripe reaches the app ([`made_by_keyhook`]).
+pub const KEYHOOK_EVENT_ID_PREFIX: &str = "evt_keyhook_";
+
+/// Whether Keyhook made this event ([`KEYHOOK_EVENT_ID_PREFIX`]), not Stripe.
+pub fn made_by_keyhook(event_id: &str) -> bool {
+    event_id.starts_with(KEYHOOK_EVENT_ID_PREFIX)
+}
+
+/// A new id for an event Keyhook makes.
+pub fn keyhook_event_id() -> String {
+    format!("{KEYHOOK_EVENT_ID_PREFIX}{}", random_symbols(24))
+}
+
 fn stripe_id(prefix: &str, len: usize) -> String {
     // Stripe ids are base62; our Crockford symbols are a subset, which is all a parser sees.
     format!("{prefix}_{}", random_symbols(len))
