@@ -713,14 +713,7 @@ async fn activating_a_new_tenant_key_reseals_everything_and_nothing_breaks() {
         .map(|l| l["key"].clone())
         .collect();
     assert_eq!(keys_before, keys_after);
-    let (_, a) = stack
-        .api(
-            &t.token,
-            "GET",
-            &format!("/api/stripe/apps/{}", app.id),
-            None,
-        )
-        .await;
+    let a = stack.app_view(&t, &app.id).await;
     assert_eq!(
         (
             a["hasSecret"].as_bool(),

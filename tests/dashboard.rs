@@ -1959,14 +1959,7 @@ async fn a_test_purchase_reaches_the_apps_webhook_or_says_why_not_at_the_app() {
     // Posted to the app's own URL over HTTP, with an id Stripe never makes: the webhook took
     // it, and did not take it for Stripe reaching the app (only Stripe's events make it Ready).
     assert!(event_id.starts_with("evt_keyhook_"), "{event_id}");
-    let (_, seen) = stack
-        .api(
-            &t.token,
-            "GET",
-            &format!("/api/stripe/apps/{}", app.id),
-            None,
-        )
-        .await;
+    let seen = stack.app_view(&t, &app.id).await;
     assert!(seen["lastVerifiedEventAt"].is_null(), "{seen}");
 
     // Refused at the app field, with the reason, and nothing delivered.

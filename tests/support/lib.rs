@@ -256,6 +256,20 @@ impl Stack {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The admin API's view of a Stripe app (`GET /api/stripe/apps/{id}`), which must exist.
+    pub async fn app_view(&self, tenant: &TestTenant, app_id: &str) -> Value {
+        let (status, app) = self
+            .api(
+                &tenant.token,
+                "GET",
+                &format!("/api/stripe/apps/{app_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{app}");
+        app
+    }
+
     /// Registers a test-mode Stripe app with fresh secrets.
     pub async fn app(&self, tenant: &TestTenant) -> TestApp {
         self.app_with(tenant, json!({})).await
