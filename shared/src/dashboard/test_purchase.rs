@@ -176,7 +176,8 @@ struct RefusalError {
 }
 
 /// The HTTP client that posts test purchases to Keyhook's own webhook URL (built once; no
-/// redirects: the webhook answers, it does not send elsewhere).
+/// redirects: the webhook answers, it does not send elsewhere). 10 s, inside the pages
+/// function's 15 s, so a slow delivery is the page's clear error, not a function timeout.
 fn poster() -> Result<&'static reqwest::Client> {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     if let Some(c) = CLIENT.get() {
@@ -184,7 +185,7 @@ fn poster() -> Result<&'static reqwest::Client> {
     }
     let client = crate::http::outbound::client_builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(20))
+        .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|e| Error::internal(format!("the test purchase's HTTP client: {e}")))?;
     Ok(CLIENT.get_or_init(|| client))
