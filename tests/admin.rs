@@ -1216,3 +1216,63 @@ async fn resending_a_license_without_an_email_is_a_conflict_naming_the_field() {
         "the license has no customer email; set one with PATCH first"
     );
 }
+
+/// Saves of one product at the same time each keep the others' changes: every write is
+/// conditional on the version it read, and a save that lost the race applies its change again
+/// to what was written meanwhile. A write from a stale read is refused by the store itself.
+#[tokio::test]
+async fn concurrent_product_saves_keep_each_others_changes() {
+    let stack = Stack::start().await;
+    let t = stack.tenant("Acme").await;
+    let product = stack.product(&t, json!({})).await;
+    let path = format!("/api/products/{product}");
+    // Eight saves at once, each changing a field of its own: a save that undid another would
+    // leave that field as it was.
+    let saves = [
+        json!({"trialDays": 7}),
+        json!({"maxDevices": 3}),
+        json!({"maxIps": 5}),
+        json!({"graceDays": 9}),
+        json!({"name": "Renamed"}),
+        json!({"acceptTestLicenses": true}),
+        json!({"autoEmail": false}),
+        json!({"price": "19.99"}),
+    ];
+    let answers = futures::future::join_all(
+        saves
+            .iter()
+            .map(|body| stack.api(&t.token, "PUT", &path, Some(body.clone()))),
+    )
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let (_, p) = stack.api(&t.token, "GET", &path, None).await;
+    for body in &saves {
+        for (field, value) in body.as_object().unwrap() {
+            assert_eq!(&p[field], value, "{field} was undone: {p}");
+        }
+    }
+    // The store refuses a write from a read another write has overtaken.
+    let store = &stack.services.store;
+    let read = store
+        .get_tenant_product(&t.id, &product)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut first = read.clone();
+    first.trial_days = 1;
+    assert!(store.update_product(&first).await.unwrap());
+    let mut second = read;
+    second.max_devices = 1;
+    assert!(
+        !store.update_product(&second).await.unwrap(),
+        "a write from a stale read"
+    );
+    let now = store
+        .get_tenant_product(&t.id, &product)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((now.trial_days, now.max_devices), (1, 3));
+}

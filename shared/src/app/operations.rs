@@ -427,7 +427,7 @@ operations! {
             O::new("Create a product", "products", Token)
                 .body_requiring::<products::ProductInput>(g, products::CREATE_REQUIRED)
                 .created::<products::ProductView>(g)
-                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, an external id is another product's, or two meters share a name (`conflict`).");
+                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, an external id is another product's, two meters share a name, or the product kept changing under other writes while it was saved (`conflict`; a save written meanwhile by someone else is applied again to their product, never over it).");
         GetProduct: GET "/api/products/{productId}"
             => admin::products::get(s, req, p.get("productId")),
             O::new("Get a product", "products", Token).ok::<products::ProductView>(g);
@@ -436,7 +436,7 @@ operations! {
             O::new("Update a product (absent fields keep their value)", "products", Token)
                 .body::<products::ProductInput>(g)
                 .ok::<products::ProductView>(g)
-                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, an external id is another product's, or two meters share a name (`conflict`).");
+                .error(409, "`licenseFileTtl` is longer than `licenseFileMaxTtl`, an external id is another product's, two meters share a name, or the product kept changing under other writes while it was saved (`conflict`; a save written meanwhile by someone else is applied again to their product, never over it).");
         DeleteProduct: DELETE "/api/products/{productId}"
             => admin::products::delete(s, req, p.get("productId")),
             O::new("Delete a product without licenses (archive the others)", "products", Token)
@@ -452,7 +452,7 @@ operations! {
             .body::<payment_links::PaymentLinkInput>(g)
             .created::<payment_links::PaymentLinkView>(g)
             .error(404, "The product, app or price mapping named does not exist (`not_found`).")
-            .error(409, "The product is archived or free, the app is inactive or has no secret key, there is no default app of the mode, or the product has several price mappings for the app (`conflict`, with `field`).")
+            .error(409, "The product is archived or free, the app is inactive or has no secret key, there is no default app of the mode, the product has several price mappings for the app (`conflict`, with `field`), or it kept changing under other writes while the link was recorded (`conflict`: create it again; the same link comes back).")
             .error(422, "A field is invalid, or Stripe refused a request (`validation_failed`; Stripe's parameter as `stripe.<param>`, Stripe's message).")
             .error(502, "Stripe is unreachable, timed out, kept failing, or refused the app's secret key (`upstream_unavailable`); retry.");
         ListPlans: GET "/api/plans"

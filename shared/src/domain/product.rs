@@ -170,6 +170,11 @@ pub struct Product {
     /// The Stripe Payment Links Keyhook made for this product, one per Stripe app at most.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub payment_links: Vec<ProductPaymentLink>,
+    /// Bumped by every write of the product's item, each conditional on the version it read
+    /// (`store::products`), so that a save never silently undoes a concurrent one. Items
+    /// written before versions existed read as 0.
+    #[serde(default)]
+    pub version: u64,
     /// Floating licenses: how many devices may hold a lease at once (`None`: not floating).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
@@ -272,6 +277,7 @@ impl Product {
             license_file_ttl: DEFAULT_FILE_TTL_SECONDS,
             license_file_max_ttl: DEFAULT_FILE_MAX_TTL_SECONDS,
             payment_links: Vec::new(),
+            version: 0,
             max_concurrent: None,
             lease_seconds: None,
             max_borrow_seconds: None,

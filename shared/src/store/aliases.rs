@@ -138,8 +138,13 @@ impl Store {
         .await
     }
 
-    /// Updates a product whose aliases were `before`.
-    pub async fn update_product_with_aliases(&self, p: &Product, before: &[String]) -> Result<()> {
+    /// Updates a product whose aliases were `before`, as [`Store::update_product`]: `false`
+    /// when somebody wrote it since it was read (or it is gone).
+    pub async fn update_product_with_aliases(
+        &self,
+        p: &Product,
+        before: &[String],
+    ) -> Result<bool> {
         let added: Vec<String> = p
             .external_ids
             .iter()
@@ -154,20 +159,29 @@ impl Store {
         if added.is_empty() && removed.is_empty() {
             return self.update_product(p).await;
         }
+        let (condition, names, values) = Self::product_read_at(p);
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::product_item(p)?))
-            .condition_expression("attribute_exists(pk) AND tenantId = :t")
-            .expression_attribute_values(":t", AttributeValue::S(p.tenant_id.clone()))
+            .set_item(Some(Self::next_product_item(p)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| Error::internal(e.to_string()))?;
-        self.write_with_aliases(
-            p,
-            TransactWriteItem::builder().put(put).build(),
-            &added,
-            &removed,
-        )
-        .await
+        match self
+            .write_with_aliases(
+                p,
+                TransactWriteItem::builder().put(put).build(),
+                &added,
+                &removed,
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            // The product's own condition failed: written meanwhile, or gone.
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes a product and its aliases. `Ok(false)` when there was no such product.

@@ -283,23 +283,6 @@ impl Store {
         )
     }
 
-    /// Writes a record that must already exist and belong to `tenant_id`.
-    pub(crate) async fn put_existing(&self, item: Item, tenant_id: &str) -> Result<()> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(pk) AND tenantId = :t")
-            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
-            .send()
-            .await;
-        if !applied(result)? {
-            return Err(Error::not_found("Resource"));
-        }
-        Ok(())
-    }
-
     /// Deletes a record of `tenant_id`. `Ok(false)` when there was none.
     pub(crate) async fn delete_owned(&self, key: Key, tenant_id: &str) -> Result<bool> {
         applied(

@@ -27,33 +27,82 @@ impl Store {
         Ok(())
     }
 
-    pub async fn update_product(&self, p: &Product) -> Result<()> {
-        let updated = self
-            .put_existing(Self::product_item(p)?, &p.tenant_id)
+    /// Writes `p`, changed from the product as read at `p.version`, as the next version, if
+    /// nobody wrote it since. `false` when somebody did (or it is gone): read it again, apply
+    /// the change again and retry (`handlers::admin::products::update_product`).
+    pub async fn update_product(&self, p: &Product) -> Result<bool> {
+        let (condition, names, values) = Self::product_read_at(p);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::next_product_item(p)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
             .await;
         self.caches.products.invalidate_all();
-        updated
+        applied(result)
     }
 
-    /// Sets a product's payment links, and nothing else of it (a product saved meanwhile keeps
-    /// its edits). `false` when the product is gone or not the tenant's.
+    /// The item of the version after `p`'s.
+    pub(crate) fn next_product_item(p: &Product) -> Result<super::Item> {
+        let mut next = p.clone();
+        next.version += 1;
+        Self::product_item(&next)
+    }
+
+    /// The condition that the product is still the tenant's and still at the version `p` was
+    /// read at (an item written before versions existed has none: version 0), with its names
+    /// and values.
+    pub(crate) fn product_read_at(
+        p: &Product,
+    ) -> (
+        &'static str,
+        std::collections::HashMap<String, String>,
+        std::collections::HashMap<String, AttributeValue>,
+    ) {
+        let condition = if p.version == 0 {
+            "attribute_exists(pk) AND tenantId = :t AND (attribute_not_exists(#ver) OR #ver = :ver)"
+        } else {
+            "attribute_exists(pk) AND tenantId = :t AND #ver = :ver"
+        };
+        (
+            condition,
+            std::collections::HashMap::from([("#ver".to_string(), "version".to_string())]),
+            std::collections::HashMap::from([
+                (":t".to_string(), AttributeValue::S(p.tenant_id.clone())),
+                (":ver".to_string(), AttributeValue::N(p.version.to_string())),
+            ]),
+        )
+    }
+
+    /// Sets the payment links of `product` (as read), and nothing else of it, as its next
+    /// version, if nobody wrote it since. `false` when somebody did, or it is gone, or it is not
+    /// the tenant's.
     pub async fn set_product_payment_links(
         &self,
-        tenant_id: &str,
-        product_id: &str,
+        product: &Product,
         links: &[ProductPaymentLink],
     ) -> Result<bool> {
         let list: AttributeValue = serde_dynamo::to_attribute_value(links)
             .map_err(|e| Error::internal(format!("payment links do not serialise: {e}")))?;
+        let (condition, names, mut values) = Self::product_read_at(product);
+        values.insert(":l".into(), list);
+        values.insert(
+            ":next".into(),
+            AttributeValue::N((product.version + 1).to_string()),
+        );
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(table_keys::product(product_id))))
-            .update_expression("SET paymentLinks = :l")
-            .condition_expression("attribute_exists(pk) AND tenantId = :t")
-            .expression_attribute_values(":l", list)
-            .expression_attribute_values(":t", AttributeValue::S(tenant_id.into()))
+            .set_key(Some(Self::key_attrs(table_keys::product(&product.id))))
+            .update_expression("SET paymentLinks = :l, #ver = :next")
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .send()
             .await;
         self.caches.products.invalidate_all();

@@ -28,6 +28,9 @@ use crate::stripe::catalog::{self, CreatedLink, LinkMode, ListedPrice, PriceType
 use crate::stripe::client::{Form, StripeError};
 use crate::{Error, Result, Services};
 
+/// How many times a link's record is placed again on a product written meanwhile.
+const RECORD_ATTEMPTS: usize = 10;
+
 /// `POST /api/products/{productId}/payment-link`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -363,19 +366,32 @@ pub async fn create_payment_link(
         generation,
         created_at: crate::time::now(),
     };
-    let mut links: Vec<ProductPaymentLink> = product
-        .payment_links
-        .iter()
-        .filter(|l| l.app_id != app.id)
-        .cloned()
-        .collect();
-    links.push(stored.clone());
-    if !s
-        .store
-        .set_product_payment_links(tenant_id, &product.id, &links)
-        .await?
-    {
-        return Err(Error::not_found(format!("Product {product_id}")));
+    // Recorded on the product as read, unless somebody wrote it meanwhile: then on what they
+    // wrote (the link is made; only its record is placed again).
+    let mut current = product.clone();
+    let mut recorded = false;
+    for _ in 0..RECORD_ATTEMPTS {
+        let mut links: Vec<ProductPaymentLink> = current
+            .payment_links
+            .iter()
+            .filter(|l| l.app_id != app.id)
+            .cloned()
+            .collect();
+        links.push(stored.clone());
+        if s.store.set_product_payment_links(&current, &links).await? {
+            recorded = true;
+            break;
+        }
+        current = s
+            .store
+            .get_tenant_product(tenant_id, product_id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Product {product_id}")))?;
+    }
+    if !recorded {
+        return Err(Error::Conflict(format!(
+            "product {product_id} kept changing while its payment link was recorded; create it again (the same link comes back)"
+        )));
     }
     if let Some(old) = existing.filter(|l| l.payment_link_id != link.id) {
         // The old link would keep selling at its old price: turn it off. Best effort: the new

@@ -21,7 +21,7 @@ use crate::store::Filter;
 use crate::{Error, Result, Services};
 
 /// Create and update body; on update, absent fields keep their value.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductInput {
     #[schemars(extend("pattern" = schema::NON_BLANK, "maxLength" = 200))]
@@ -405,21 +405,35 @@ pub async fn get(s: &Services, req: &ApiRequest, id: &str) -> Result<ApiResponse
     Ok(ApiResponse::ok(&get_product(s, &c, id).await?))
 }
 
-/// Changes a product: absent fields keep their value.
+/// How many times a change is applied again to a product written meanwhile before the save
+/// gives up with a conflict.
+const SAVE_ATTEMPTS: usize = 10;
+
+/// Changes a product: absent fields keep their value. The change is applied to the product as
+/// read and written only if nobody wrote it since; if somebody did (another save, a payment
+/// link), it is applied again to what they wrote, so neither undoes the other.
 pub async fn update_product(
     s: &Services,
     c: &Caller,
     id: &str,
     input: ProductInput,
 ) -> Result<ProductView> {
-    let mut p = load(s, &c.tenant_id, id).await?;
-    let aliases_before = p.external_ids.clone();
-    apply(&mut p, input)?;
-    p.updated_at = crate::time::now();
-    s.store
-        .update_product_with_aliases(&p, &aliases_before)
-        .await?;
-    Ok(ProductView::from(p))
+    for _ in 0..SAVE_ATTEMPTS {
+        let mut p = load(s, &c.tenant_id, id).await?;
+        let aliases_before = p.external_ids.clone();
+        apply(&mut p, input.clone())?;
+        p.updated_at = crate::time::now();
+        if s.store
+            .update_product_with_aliases(&p, &aliases_before)
+            .await?
+        {
+            p.version += 1;
+            return Ok(ProductView::from(p));
+        }
+    }
+    Err(Error::Conflict(format!(
+        "product {id} kept changing while it was saved; try again"
+    )))
 }
 
 /// `PUT /api/products/{productId}`.
