@@ -4,7 +4,7 @@
 //! and posts it. Our offline stand-in for `stripe trigger`.
 
 pub use keyhook_shared::stripe::test_events::{
-    checkout_completed, sign_event, CheckoutOptions, CHECKOUT_COMPLETED,
+    checkout_completed, delivery, sign_event, CheckoutOptions, CHECKOUT_COMPLETED,
 };
 
 /// Posts a signed event to a webhook URL; (status, response body).
@@ -13,11 +13,7 @@ pub async fn post(
     body: String,
     signature_header: &str,
 ) -> Result<(u16, String), reqwest::Error> {
-    let res = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature_header)
-        .body(body)
+    let res = delivery(&reqwest::Client::new(), url, body, signature_header)
         .send()
         .await?;
     let status = res.status().as_u16();

@@ -137,14 +137,12 @@ pub async fn main() {
                         return latencies;
                     };
                     let sent = Instant::now();
-                    let res = http
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("stripe-signature", signature)
-                        .body(body)
-                        .send()
-                        .await
-                        .expect("server answers");
+                    let res = keyhook_shared::stripe::test_events::delivery(
+                        &http, &url, body, &signature,
+                    )
+                    .send()
+                    .await
+                    .expect("server answers");
                     let status = res.status().as_u16();
                     let _ = res.bytes().await;
                     assert_eq!(status, 200, "every delivery is accepted");

@@ -366,15 +366,15 @@ impl Stack {
         body: String,
         signature: &str,
     ) -> (u16, Value) {
-        let res = self
-            .http
-            .post(format!("{base}{path}"))
-            .header("content-type", "application/json")
-            .header("stripe-signature", signature)
-            .body(body)
-            .send()
-            .await
-            .expect("server answers");
+        let res = keyhook_shared::stripe::test_events::delivery(
+            &self.http,
+            &format!("{base}{path}"),
+            body,
+            signature,
+        )
+        .send()
+        .await
+        .expect("server answers");
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))

@@ -16,7 +16,7 @@ use crate::handlers::admin::{apps, products};
 use crate::http::input::{is_email, ListQuery};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::stripe::test_events::{
-    checkout_completed, keyhook_event_id, sign_event, CheckoutOptions,
+    checkout_completed, delivery, keyhook_event_id, sign_event, CheckoutOptions,
 };
 use crate::{Error, Result, Services};
 
@@ -221,11 +221,7 @@ async fn send(s: &Services, me: &Signed, form: &Form) -> std::result::Result<Str
         s.config.public_base_url,
         enc(&app.app_id)
     );
-    let res = poster()?
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(body)
+    let res = delivery(poster()?, &url, body, &signature)
         .send()
         .await
         .map_err(|e| {

@@ -69,6 +69,22 @@ pub fn checkout_completed(opts: &CheckoutOptions) -> Value {
     event
 }
 
+/// The request Stripe sends a webhook endpoint: a `POST` of the event's JSON with its
+/// `Stripe-Signature` header ([`sign_event`]'s pair). What `keyhook trigger`, the dashboard's
+/// test purchase and the tests send.
+pub fn delivery(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+    signature: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body)
+}
+
 /// Serialises an event and signs it: (body, `Stripe-Signature` header).
 pub fn sign_event(event: &Value, secret: &str) -> (String, String) {
     let body = serde_json::to_string(event).expect("event serialises");
