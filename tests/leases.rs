@@ -505,19 +505,7 @@ async fn the_rust_client_holds_reports_and_returns_its_seat() {
     use std::sync::Arc;
     let (shop, product, key) =
         floating(json!({"maxConcurrent": 1, "leaseSeconds": 10, "maxBorrowSeconds": 3600})).await;
-    let keys = shop
-        .stack
-        .http
-        .get(format!(
-            "{}/api/tenants/{}/signing-keys",
-            shop.stack.base_url, shop.tenant.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let keys = String::from_utf8(shop.stack.published_keys(&shop.tenant.id).await).unwrap();
     let mut config = Config::new(&shop.stack.base_url, &product, &keys).unwrap();
     config.cache_dir =
         Some(std::env::temp_dir().join(format!("keyhook-leases-{}", shop.tenant.id)));

@@ -29,18 +29,7 @@ impl FileCalls for Shop {
     }
 
     async fn keys(&self) -> (PublicKeySet, Value) {
-        let res = self
-            .stack
-            .http
-            .get(format!(
-                "{}/api/tenants/{}/signing-keys",
-                self.stack.base_url, self.tenant.id
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200);
-        let body = res.bytes().await.unwrap();
+        let body = self.stack.published_keys(&self.tenant.id).await;
         (
             PublicKeySet::from_json(&body).unwrap(),
             serde_json::from_slice(&body).unwrap(),

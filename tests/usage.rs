@@ -542,19 +542,7 @@ async fn the_rust_client_records_usage_and_reports_the_limit() {
     use keyhook_client::{Client, Config, Error};
     let (shop, product, key) =
         metered(json!([{"name": "exports", "limit": 3, "period": "month"}])).await;
-    let keys = shop
-        .stack
-        .http
-        .get(format!(
-            "{}/api/tenants/{}/signing-keys",
-            shop.stack.base_url, shop.tenant.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let keys = String::from_utf8(shop.stack.published_keys(&shop.tenant.id).await).unwrap();
     let mut config = Config::new(&shop.stack.base_url, &product, &keys).unwrap();
     config.cache_dir = Some(std::env::temp_dir().join(format!("keyhook-usage-{}", shop.tenant.id)));
     let client = Client::new(config).unwrap();

@@ -82,18 +82,8 @@ impl ValidationCalls for Shop {
     /// route.
     async fn public_key(&self) -> PublicKeySet {
         let single = self.single_public_key().await;
-        let res = self
-            .stack
-            .http
-            .get(format!(
-                "{}/api/tenants/{}/signing-keys",
-                self.stack.base_url, self.tenant.id
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200);
-        let set = PublicKeySet::from_json(&res.bytes().await.unwrap()).unwrap();
+        let set =
+            PublicKeySet::from_json(&self.stack.published_keys(&self.tenant.id).await).unwrap();
         assert!(
             set.kids().any(|k| k == single.1),
             "the active key is published"

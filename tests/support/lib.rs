@@ -256,6 +256,22 @@ impl Stack {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// A tenant's published signing keys as served (`GET /api/tenants/{id}/signing-keys`, which
+    /// must answer 200): what a client app verifies answers with.
+    pub async fn published_keys(&self, tenant_id: &str) -> Vec<u8> {
+        let res = self
+            .http
+            .get(format!(
+                "{}/api/tenants/{tenant_id}/signing-keys",
+                self.base_url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        res.bytes().await.unwrap().to_vec()
+    }
+
     /// The admin API's view of a Stripe app (`GET /api/stripe/apps/{id}`), which must exist.
     pub async fn app_view(&self, tenant: &TestTenant, app_id: &str) -> Value {
         let (status, app) = self

@@ -143,17 +143,8 @@ impl Shop {
     /// The tenant's published signing keys (`GET /api/tenants/{id}/signing-keys`), to verify
     /// its signed answers as a client app does.
     pub async fn signing_keys(&self) -> keyhook_format::PublicKeySet {
-        let res = self
-            .stack
-            .http
-            .get(format!(
-                "{}/api/tenants/{}/signing-keys",
-                self.stack.base_url, self.tenant.id
-            ))
-            .send()
-            .await
-            .unwrap();
-        keyhook_format::PublicKeySet::from_json(&res.bytes().await.unwrap()).unwrap()
+        keyhook_format::PublicKeySet::from_json(&self.stack.published_keys(&self.tenant.id).await)
+            .unwrap()
     }
 
     /// A validation route's answer (`validate`, `activate`, ...) for a key and product, from a

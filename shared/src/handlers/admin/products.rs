@@ -427,7 +427,6 @@ pub async fn update_product(
             .update_product_with_aliases(&p, &aliases_before)
             .await?
         {
-            p.version += 1;
             return Ok(ProductView::from(p));
         }
     }
