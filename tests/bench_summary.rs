@@ -178,6 +178,22 @@ fn main() {
             .zip(trip)
             .map(|(h, t)| h / t <= VALIDATE_OVER_ROUND_TRIP + 1e-9),
     });
+    // The closest sound version of that target: an answer must be signed (Ed25519, about
+    // 12 µs alone), which no way of reading the license removes, so the floor is the round
+    // trip plus the answer made and signed in memory, both measured in this run.
+    let answer = get(validate, "cpu_us_in_memory");
+    let fixed = trip.zip(answer).map(|(t, a)| t + a);
+    rows.push(Row {
+        figure: "validate CPU / (the bare round trip + the answer made and signed), same run"
+            .into(),
+        measured: harness
+            .zip(fixed)
+            .map(|(h, f)| format!("{:.2}x ({h:.0} µs / {f:.0} µs)", h / f)),
+        target: format!("≤ {VALIDATE_OVER_ROUND_TRIP:.1}x"),
+        met: harness
+            .zip(fixed)
+            .map(|(h, f)| h / f <= VALIDATE_OVER_ROUND_TRIP + 1e-9),
+    });
 
     // Floating licenses and usage limits (issue 31): each call at most one read and one
     // conditional write; their CPU (handler and SDK, the emulator answering) for reference.

@@ -200,6 +200,11 @@ struct ImportArgs {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+// The allocator of the webhook and validate functions (functions/*/src/main.rs), whose code
+// carries the local stack's load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     keyhook_shared::logging::init_text();
     // 8 MiB worker stacks: a dashboard page calls the admin API in-process (a dispatch inside

@@ -6,6 +6,11 @@
 //! `cargo bench -p keyhook-tests` runs them all, in the order below; `cargo bench -p
 //! keyhook-tests validate purchase` runs those named.
 
+// The allocator of the webhook and validate functions (functions/*/src/main.rs), whose hot
+// paths these benchmarks measure.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod checkout;
 mod import;

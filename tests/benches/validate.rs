@@ -16,6 +16,10 @@
 //!    with `GET /health` on the same server, same client, same concurrency.
 //!
 //! All loops are bounded and all traffic goes to 127.0.0.1.
+//!
+//! For profiling (`perf record`): `KEYHOOK_BENCH_HARNESS_ONLY=1` runs the responder harness
+//! alone, and `KEYHOOK_BENCH_PROFILE=validate|read|floor` with it loops that one part for 20 s
+//! (a whole validate, the signed license read, or the bare round trip) and exits.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -560,6 +564,39 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
             let res = once().await;
             let v: Value = serde_json::from_slice(&res.body).unwrap();
             assert_eq!(v["code"], "VALID", "{v}");
+        }
+        // For profiling one part (`perf record`): KEYHOOK_BENCH_PROFILE=validate|read|floor loops
+        // that part alone for 20 s on the client as Keyhook builds it, then exits.
+        if let (Ok(part), "SDK client as Keyhook builds it") =
+            (std::env::var("KEYHOOK_BENCH_PROFILE"), label)
+        {
+            let license_id =
+                keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
+                    .unwrap()
+                    .license_id();
+            let until = Instant::now() + Duration::from_secs(20);
+            let mut count = 0u64;
+            while Instant::now() < until {
+                match part.as_str() {
+                    "validate" => assert_eq!(once().await.status.as_u16(), 200),
+                    "read" => assert!(services
+                        .store
+                        .get_license_with_usage(&license_id)
+                        .await
+                        .unwrap()
+                        .is_some()),
+                    "floor" => {
+                        let (pk, sk) = keyhook_shared::store::table_keys::license(&license_id);
+                        round_trip_floor(&responder, stack.services.store.table(), &pk, &sk).await;
+                    }
+                    other => {
+                        panic!("KEYHOOK_BENCH_PROFILE is validate, read or floor, not {other}")
+                    }
+                }
+                count += 1;
+            }
+            println!("profiled {part}: {count} iterations");
+            std::process::exit(0);
         }
         let n = 5000;
         let served = responder.served();

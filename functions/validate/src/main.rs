@@ -2,6 +2,12 @@
 //! Wiring only: clients are built once, then its own routes are served (`FunctionRoutes`: the
 //! binary links no other function's handlers).
 
+// mimalloc on the hot paths (the webhook and validation): parsing JSON and reading items is
+// mostly allocation, which it makes cheaper; the other functions keep the system allocator,
+// which starts faster (docs/deploy.md, "Performance", has both measured).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // Lambda sends one invocation at a time: one thread, no worker threads to start (docs/deploy.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), keyhook_shared::lambda_http::Error> {
