@@ -29,6 +29,31 @@ type AnswerTrial struct {
 	ExpiresAt  string
 }
 
+// AnswerLease: the floating seat a lease or heartbeat answer describes.
+type AnswerLease struct {
+	ID               string // lse_…: what heartbeats, borrows and releases name
+	ExpiresAt        string // the seat is free from then unless a heartbeat extends it
+	HeartbeatSeconds uint32 // how often to heartbeat (a third of the lease)
+	BorrowedUntil    string // while borrowed: the seat is held until then; "" otherwise
+}
+
+// AnswerSeats: with CONCURRENCY_LIMIT_REACHED, the seats in use, of how many.
+type AnswerSeats struct {
+	InUse         uint32
+	MaxConcurrent uint32
+}
+
+// Usage: a meter as a usage answer states it (with USAGE_LIMIT_REACHED, the numbers that
+// refused the record).
+type Usage struct {
+	Meter     string
+	Period    string // month, subscription or lifetime
+	Used      uint64 // recorded in the current period (after this record)
+	Limit     uint64
+	Remaining uint64
+	ResetsAt  string // when the count starts again; "" for lifetime
+}
+
 // Answer: a verified validation answer (keyhook-answer-v2). Unknown fields are ignored.
 type Answer struct {
 	Format     string
@@ -47,6 +72,14 @@ type Answer struct {
 	// With DEVICE_LIMIT_REACHED: the license's page in the merchant's customer portal, where
 	// the buyer frees a device ("" otherwise).
 	ManageURL string
+	// Lease and heartbeat answers: the seat (nil otherwise).
+	Lease *AnswerLease
+	// With CONCURRENCY_LIMIT_REACHED: the seats in use (nil otherwise).
+	Seats *AnswerSeats
+	// Usage answers: the meter recorded on (nil otherwise).
+	Usage *Usage
+	// Validation with include ["usage"]: each meter of the product (nil otherwise).
+	Meters []Usage
 
 	// As read: nil when absent (an empty member is not an absent one).
 	deviceHash, licenseID, nonce *string
@@ -148,11 +181,50 @@ func readAnswer(f *fields) (*Answer, error) {
 			return nil, t.err
 		}
 	}
+	if l := f.object("lease"); l != nil {
+		a.Lease = &AnswerLease{ID: l.str("id"), ExpiresAt: l.str("expiresAt"),
+			HeartbeatSeconds: l.u32("heartbeatSeconds"), BorrowedUntil: deref(l.optString("borrowedUntil"))}
+		if l.err != nil {
+			return nil, l.err
+		}
+	}
+	if s := f.object("seats"); s != nil {
+		a.Seats = &AnswerSeats{InUse: s.u32("inUse"), MaxConcurrent: s.u32("maxConcurrent")}
+		if s.err != nil {
+			return nil, s.err
+		}
+	}
+	if u := f.object("usage"); u != nil {
+		usage, err := readUsage(u)
+		if err != nil {
+			return nil, err
+		}
+		a.Usage = usage
+	}
+	if meters := f.objects("meters"); meters != nil {
+		a.Meters = make([]Usage, 0, len(meters))
+		for _, m := range meters {
+			usage, err := readUsage(m)
+			if err != nil {
+				return nil, err
+			}
+			a.Meters = append(a.Meters, *usage)
+		}
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
 	a.DeviceHash, a.LicenseID, a.Nonce = deref(a.deviceHash), deref(a.licenseID), deref(a.nonce)
 	return a, nil
+}
+
+func readUsage(u *fields) (*Usage, error) {
+	usage := &Usage{Meter: u.str("meter"), Period: u.str("period"), Used: u.u64("used"),
+		Limit: u.u64("limit"), Remaining: u.u64("remaining"), ResetsAt: deref(u.optString("resetsAt"))}
+	if u.err != nil {
+		return nil, u.err
+	}
+	return usage, nil
 }
 
 func deref(s *string) string {

@@ -70,6 +70,8 @@ type Client struct {
 	config Config
 	http   *http.Client
 	cache  *cache
+	// heartbeatUnit is what one of a lease's heartbeatSeconds lasts (a second; tests shorten it).
+	heartbeatUnit time.Duration
 }
 
 // NewClient makes a client with a copy of cfg.
@@ -80,7 +82,7 @@ func NewClient(cfg *Config) (*Client, error) {
 	if cfg.Environment != Live && cfg.Environment != Test {
 		return nil, &ConfigError{"environment is live or test, not " + string(cfg.Environment)}
 	}
-	c := &Client{config: *cfg, http: cfg.HTTPClient}
+	c := &Client{config: *cfg, http: cfg.HTTPClient, heartbeatUnit: time.Second}
 	if c.config.Clock == nil {
 		c.config.Clock = time.Now
 	}
@@ -138,11 +140,22 @@ func (c *Client) post(ctx context.Context, path string, body map[string]interfac
 	if err != nil {
 		return nil, &ConfigError{err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.config.BaseURL+path, bytes.NewReader(payload))
+	return c.send(ctx, http.MethodPost, path, payload)
+}
+
+// send makes one request (a JSON body unless payload is nil) and reads its response.
+func (c *Client) send(ctx context.Context, method, path string, payload []byte) (*response, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.config.BaseURL+path, body)
 	if err != nil {
 		return nil, &ConfigError{err.Error()}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", "keyhook-client-go/"+Version)
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -313,15 +326,20 @@ func (c *Client) CheckoutFile(ctx context.Context, key, deviceID string, ttl tim
 	if err != nil {
 		return "", nil, err
 	}
+	return c.fileAnswer("checkout", res, key, deviceID, nonce)
+}
+
+// fileAnswer: a route's {file} answer (checkout, borrow): the verified file, or the refusal's
+// verified signed answer returned as a RefusedError.
+func (c *Client) fileAnswer(what string, res *response, key, deviceID, nonce string) (string, *FilePayload, error) {
 	if res.status != http.StatusOK {
 		return "", nil, serverError(res)
 	}
-	f := readObject("checkout", res.body)
+	f := readObject(what, res.body)
 	text := f.optString("file")
 	if f.err != nil {
 		return "", nil, f.err
 	}
-	slot := c.slot(key, deviceID)
 	if text == nil {
 		// Refused: the signed answer says why.
 		a, err := c.VerifyAnswer(res.body, key, deviceID, nonce)
@@ -329,7 +347,7 @@ func (c *Client) CheckoutFile(ctx context.Context, key, deviceID string, ttl tim
 			return "", nil, err
 		}
 		if !a.Valid {
-			c.cache.forget(slot)
+			c.cache.forget(c.slot(key, deviceID))
 		}
 		return "", nil, &RefusedError{Code: a.Code, Detail: a.Detail}
 	}

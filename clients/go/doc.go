@@ -1,6 +1,7 @@
 // Package keyhook is the Go client of Keyhook licensing: validate a license key, activate and
-// deactivate devices, start trials, and check out signed license files that keep the app
-// working offline.
+// deactivate devices, start trials, check out signed license files that keep the app working
+// offline, hold floating seats (Client.Lease) and record usage against a meter's limit
+// (Client.RecordUsage).
 //
 // Every answer is verified before the app sees it: its Ed25519 signature against the tenant's
 // published keys (embedded in the app), that it answers this very request (the product, the

@@ -7,14 +7,16 @@ import (
 
 // The kinds of error, named the same in every Keyhook client (Kind returns them).
 const (
-	KindNetwork      = "network"       // Keyhook unreachable, nothing usable kept offline
-	KindServer       = "server"        // Keyhook answered an HTTP error
-	KindVerification = "verification"  // an answer or file that is not trusted
-	KindRollback     = "rollback"      // the clock was set back, or the clock mark deleted or edited
-	KindGraceExpired = "grace_expired" // offline longer than the grace period
-	KindRefused      = "refused"       // a license file refused by Keyhook
-	KindTestLicense  = "test_license"  // a test license in a live build
-	KindRetiredKey   = "retired_key"   // signed by a key after its retirement
+	KindNetwork          = "network"           // Keyhook unreachable, nothing usable kept offline
+	KindServer           = "server"            // Keyhook answered an HTTP error
+	KindVerification     = "verification"      // an answer or file that is not trusted
+	KindRollback         = "rollback"          // the clock was set back, or the clock mark deleted or edited
+	KindGraceExpired     = "grace_expired"     // offline longer than the grace period
+	KindRefused          = "refused"           // a license file, lease or usage record refused by Keyhook
+	KindConcurrencyLimit = "concurrency_limit" // every floating seat of the license is in use
+	KindUsageLimit       = "usage_limit"       // the quantity does not fit what remains of the meter
+	KindTestLicense      = "test_license"      // a test license in a live build
+	KindRetiredKey       = "retired_key"       // signed by a key after its retirement
 )
 
 // Why a signed answer or license file is refused: VerifyError.Reason, the names the shared
@@ -106,14 +108,39 @@ func (e *GraceExpiredError) Error() string {
 	return "offline since " + e.Since + ", longer than the grace period"
 }
 
-// RefusedError: Keyhook refused a license file; Code is the signed answer's code
-// (DEVICE_LIMIT_REACHED, REVOKED, ...).
+// RefusedError: Keyhook refused a license file, a lease or a usage record; Code is the signed
+// answer's code (DEVICE_LIMIT_REACHED, REVOKED, NOT_FOUND, ...).
 type RefusedError struct {
 	Code   string
 	Detail string
 }
 
 func (e *RefusedError) Error() string { return "refused: " + e.Code + ": " + e.Detail }
+
+// ConcurrencyLimitError: every floating seat of the license is in use
+// (CONCURRENCY_LIMIT_REACHED, signed, with these numbers): lease again later, or tell the user
+// how many seats are taken.
+type ConcurrencyLimitError struct {
+	InUse         uint32
+	MaxConcurrent uint32
+}
+
+func (e *ConcurrencyLimitError) Error() string {
+	return fmt.Sprintf("every seat is in use (%d of %d)", e.InUse, e.MaxConcurrent)
+}
+
+// UsageLimitError: the quantity does not fit what remains of the meter this period
+// (USAGE_LIMIT_REACHED, signed, with these numbers); nothing was recorded.
+type UsageLimitError struct {
+	Meter     string
+	Used      uint64
+	Limit     uint64
+	Remaining uint64
+}
+
+func (e *UsageLimitError) Error() string {
+	return fmt.Sprintf("the %s limit is reached (%d of %d used, %d left)", e.Meter, e.Used, e.Limit, e.Remaining)
+}
 
 // NoOfflineProofError: nothing is kept for this license and device (CheckOffline). Validate
 // returns the network error instead.
@@ -140,8 +167,9 @@ type FingerprintError struct{ Detail string }
 func (e *FingerprintError) Error() string { return "device fingerprint: " + e.Detail }
 
 // Kind is the error's kind, named the same in every Keyhook client: network, server,
-// verification, rollback, grace_expired, refused, test_license, retired_key; and for errors
-// outside those, no_offline_proof, config, cache, fingerprint, or "" for nil.
+// verification, rollback, grace_expired, refused, concurrency_limit, usage_limit, test_license,
+// retired_key; and for errors outside those, no_offline_proof, config, cache, fingerprint, or
+// "" for nil.
 func Kind(err error) string {
 	var (
 		v  *VerifyError
@@ -150,6 +178,8 @@ func Kind(err error) string {
 		s  *ServerError
 		g  *GraceExpiredError
 		rf *RefusedError
+		cl *ConcurrencyLimitError
+		ul *UsageLimitError
 		no *NoOfflineProofError
 		c  *ConfigError
 		ca *CacheError
@@ -176,6 +206,10 @@ func Kind(err error) string {
 		return KindGraceExpired
 	case errors.As(err, &rf):
 		return KindRefused
+	case errors.As(err, &cl):
+		return KindConcurrencyLimit
+	case errors.As(err, &ul):
+		return KindUsageLimit
 	case errors.As(err, &no):
 		return "no_offline_proof"
 	case errors.As(err, &c):

@@ -17,8 +17,9 @@ import (
 )
 
 // fakeKeyhook answers the validation routes the way Keyhook does (the signed answer format,
-// the device limit, license files) for one license, with hooks that make it misbehave: an
-// answer about something else, signed too long ago, altered after signing.
+// the device limit, license files, floating seats, usage meters) for one license, with hooks
+// that make it misbehave: an answer about something else, signed too long ago, altered after
+// signing, replayed.
 type fakeKeyhook struct {
 	t       *testing.T
 	srv     *httptest.Server
@@ -34,9 +35,68 @@ type fakeKeyhook struct {
 	status     string // active, revoked
 	livemode   bool
 	down       int // answer this HTTP status instead (e.g. 503)
-	// edit changes an answer before it is signed; alter changes the signed body.
-	edit  func(a *fakeAnswer)
-	alter func(body []byte) []byte
+	// edit changes an answer before it is signed; alter changes the signed body (and a
+	// borrowed file's); replay answers with the previous answer's body instead.
+	edit     func(a *fakeAnswer)
+	alter    func(body []byte) []byte
+	replay   bool
+	lastBody []byte
+	// Floating seats: maxConcurrent live leases of leaseSeconds (heartbeats a third of it).
+	maxConcurrent int
+	leaseSeconds  int
+	leases        map[string]*fakeLease
+	deleted       []string
+	// Usage meters by name (a month's period).
+	meters map[string]*fakeMeter
+	// Every request as received.
+	requests []fakeRequest
+}
+
+type fakeLease struct {
+	device        string
+	expiresAt     time.Time
+	borrowedUntil time.Time // zero unless borrowed
+}
+
+type fakeMeter struct {
+	limit, used int64
+	keys        map[string]bool
+}
+
+// fakeRequest: a request's route ("POST /api/licenses/leases") and body.
+type fakeRequest struct {
+	Route          string `json:"-"`
+	LicenseKey     string `json:"licenseKey"`
+	ProductID      string `json:"productId"`
+	DeviceID       string `json:"deviceId"`
+	Nonce          string `json:"nonce"`
+	TTL            int64  `json:"ttl"`
+	Encrypt        bool   `json:"encrypt"`
+	Seconds        int64  `json:"seconds"`
+	Meter          string `json:"meter"`
+	Quantity       int64  `json:"quantity"`
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type fakeLeaseView struct {
+	ID               string `json:"id"`
+	ExpiresAt        string `json:"expiresAt"`
+	HeartbeatSeconds int    `json:"heartbeatSeconds"`
+	BorrowedUntil    string `json:"borrowedUntil,omitempty"`
+}
+
+type fakeSeats struct {
+	InUse         int `json:"inUse"`
+	MaxConcurrent int `json:"maxConcurrent"`
+}
+
+type fakeUsage struct {
+	Meter     string `json:"meter"`
+	Period    string `json:"period"`
+	Used      int64  `json:"used"`
+	Limit     int64  `json:"limit"`
+	Remaining int64  `json:"remaining"`
+	ResetsAt  string `json:"resetsAt,omitempty"`
 }
 
 type fakeLicense struct {
@@ -57,19 +117,22 @@ type fakeTrial struct {
 
 // fakeAnswer has the members of keyhook-answer-v2 in their order.
 type fakeAnswer struct {
-	Format     string       `json:"format"`
-	Valid      bool         `json:"valid"`
-	Code       string       `json:"code"`
-	Detail     string       `json:"detail"`
-	Livemode   bool         `json:"livemode"`
-	ProductID  string       `json:"productId"`
-	DeviceHash string       `json:"deviceHash,omitempty"`
-	LicenseID  string       `json:"licenseId,omitempty"`
-	License    *fakeLicense `json:"license,omitempty"`
-	Trial      *fakeTrial   `json:"trial,omitempty"`
-	Nonce      string       `json:"nonce,omitempty"`
-	SignedAt   string       `json:"signedAt"`
-	Kid        string       `json:"kid"`
+	Format     string         `json:"format"`
+	Valid      bool           `json:"valid"`
+	Code       string         `json:"code"`
+	Detail     string         `json:"detail"`
+	Livemode   bool           `json:"livemode"`
+	ProductID  string         `json:"productId"`
+	DeviceHash string         `json:"deviceHash,omitempty"`
+	LicenseID  string         `json:"licenseId,omitempty"`
+	License    *fakeLicense   `json:"license,omitempty"`
+	Trial      *fakeTrial     `json:"trial,omitempty"`
+	Lease      *fakeLeaseView `json:"lease,omitempty"`
+	Seats      *fakeSeats     `json:"seats,omitempty"`
+	Usage      *fakeUsage     `json:"usage,omitempty"`
+	Nonce      string         `json:"nonce,omitempty"`
+	SignedAt   string         `json:"signedAt"`
+	Kid        string         `json:"kid"`
 }
 
 const fakeKey = "7K2M9-Q4X1C-8V3B6-N0D5F-HJKMP"
@@ -80,7 +143,9 @@ func newFakeKeyhook(t *testing.T, now time.Time) *fakeKeyhook {
 		t.Fatal(err)
 	}
 	f := &fakeKeyhook{t: t, priv: priv, kid: KeyID(pub), product: "42", key: fakeKey,
-		now: now, maxDevices: 2, status: "active", livemode: true}
+		now: now, maxDevices: 2, status: "active", livemode: true,
+		maxConcurrent: 1, leaseSeconds: 900, leases: map[string]*fakeLease{},
+		meters: map[string]*fakeMeter{"exports": {limit: 5, keys: map[string]bool{}}}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -114,6 +179,10 @@ func (f *fakeKeyhook) signAnswer(a *fakeAnswer) []byte {
 		f.t.Fatal(err)
 	}
 	body := append(unsigned[:len(unsigned)-1], []byte(`,"signature":"`+f.sign(unsigned)+`"}`)...)
+	if f.replay && f.lastBody != nil {
+		body = f.lastBody
+	}
+	f.lastBody = body
 	if f.alter != nil {
 		body = f.alter(body)
 	}
@@ -151,26 +220,65 @@ func (f *fakeKeyhook) licenseFile(device string, ttl time.Duration, encrypt bool
 	return text.String()
 }
 
+// seen: the requests received on routes ending with suffix (under f.mu).
+func (f *fakeKeyhook) seen(suffix string) []fakeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fakeRequest
+	for _, r := range f.requests {
+		if strings.HasSuffix(r.Route, suffix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (f *fakeKeyhook) leaseView(id string) *fakeLeaseView {
+	beat := f.leaseSeconds / 3
+	if beat < 1 {
+		beat = 1
+	}
+	le := f.leases[id]
+	v := &fakeLeaseView{ID: id, ExpiresAt: FormatTime(le.expiresAt), HeartbeatSeconds: beat}
+	if le.borrowedUntil.After(f.now) {
+		v.BorrowedUntil = FormatTime(le.borrowedUntil)
+	}
+	return v
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":{"code":"` + code + `","message":"` + message + `"}}`))
+}
+
 func (f *fakeKeyhook) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	raw, _ := io.ReadAll(r.Body)
+	var req fakeRequest
+	bad := json.Unmarshal(raw, &req) != nil
+	req.Route = r.Method + " " + r.URL.Path
+	f.requests = append(f.requests, req)
 	if f.down != 0 {
-		w.WriteHeader(f.down)
-		_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"try later"}}`))
+		writeError(w, f.down, "unavailable", "try later")
 		return
 	}
-	raw, _ := io.ReadAll(r.Body)
-	var req struct {
-		LicenseKey string `json:"licenseKey"`
-		ProductID  string `json:"productId"`
-		DeviceID   string `json:"deviceId"`
-		Nonce      string `json:"nonce"`
-		TTL        int64  `json:"ttl"`
-		Encrypt    bool   `json:"encrypt"`
+	route := strings.TrimPrefix(r.URL.Path, "/api/licenses/")
+	if r.Method == http.MethodDelete && strings.HasPrefix(route, "leases/") {
+		// Give a seat back: 204, or 404 when no live lease has this id.
+		id := strings.TrimPrefix(route, "leases/")
+		le := f.leases[id]
+		delete(f.leases, id)
+		f.deleted = append(f.deleted, id)
+		if le == nil || !le.expiresAt.After(f.now) {
+			writeError(w, 404, "not_found", "no live lease has this id")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
-	if err := json.Unmarshal(raw, &req); err != nil || req.ProductID == "" {
-		w.WriteHeader(422)
-		_, _ = w.Write([]byte(`{"error":{"code":"validation_failed","message":"productId is required"}}`))
+	if bad || req.ProductID == "" {
+		writeError(w, 422, "validation_failed", "productId is required")
 		return
 	}
 	a := &fakeAnswer{Format: AnswerFormat, Livemode: f.livemode, ProductID: req.ProductID,
@@ -181,8 +289,46 @@ func (f *fakeKeyhook) serve(w http.ResponseWriter, r *http.Request) {
 	answer := func(valid bool, code, detail string) {
 		a.Valid, a.Code, a.Detail = valid, code, detail
 	}
-	route := strings.TrimPrefix(r.URL.Path, "/api/licenses/")
+	licenseID, _ := LicenseID(f.key)
 	switch {
+	case strings.HasPrefix(route, "leases/"):
+		// A lease's heartbeat or borrow: the lease id names the license (no key is sent).
+		parts := strings.SplitN(strings.TrimPrefix(route, "leases/"), "/", 2)
+		le := f.leases[parts[0]]
+		if le == nil || len(parts) != 2 || le.device != req.DeviceID {
+			writeError(w, 404, "not_found", "no such lease")
+			return
+		}
+		a.LicenseID = licenseID
+		switch {
+		case f.status != "active":
+			answer(false, strings.ToUpper(f.status), "The license is "+f.status+".")
+		case !le.expiresAt.After(f.now):
+			answer(false, "LEASE_EXPIRED", "The lease has lapsed or was released.")
+		case parts[1] == "heartbeat":
+			// A borrowed lease is held until the borrow ends, heartbeats or not.
+			le.expiresAt = f.now.Add(time.Duration(f.leaseSeconds) * time.Second)
+			if le.borrowedUntil.After(le.expiresAt) {
+				le.expiresAt = le.borrowedUntil
+			}
+			answer(true, "VALID", "The license is valid.")
+			a.Lease = f.leaseView(parts[0])
+		case parts[1] == "borrow":
+			ttl := time.Duration(req.Seconds) * time.Second
+			le.expiresAt, le.borrowedUntil = f.now.Add(ttl), f.now.Add(ttl)
+			body, _ := json.Marshal(map[string]string{"file": f.licenseFile(req.DeviceID, ttl, false),
+				"expiresAt": FormatTime(f.now.Add(ttl)), "kid": f.kid})
+			if f.alter != nil {
+				body = f.alter(body)
+			}
+			_, _ = w.Write(body)
+			return
+		default:
+			writeError(w, 404, "not_found", "no such route")
+			return
+		}
+		a.License = &fakeLicense{ID: licenseID, ProductID: req.ProductID, Status: f.status,
+			MaxDevices: f.maxDevices, ActiveDevices: len(f.devices)}
 	case req.LicenseKey == "" && route == "validate":
 		a.Livemode = true
 		a.Trial = &fakeTrial{ProductID: req.ProductID, DeviceHash: a.DeviceHash,
@@ -208,6 +354,47 @@ func (f *fakeKeyhook) serve(w http.ResponseWriter, r *http.Request) {
 			answer(false, "NOT_ACTIVATED", "The device was deactivated.")
 		case f.status != "active":
 			answer(false, strings.ToUpper(f.status), "The license is "+f.status+".")
+		case route == "leases":
+			// One device holds one seat: its own live lease back, extended.
+			live, mine := 0, ""
+			for id, le := range f.leases {
+				if le.expiresAt.After(f.now) {
+					live++
+					if le.device == req.DeviceID {
+						mine = id
+					}
+				}
+			}
+			if mine == "" && live >= f.maxConcurrent {
+				answer(false, "CONCURRENCY_LIMIT_REACHED", "Every seat of the license is in use.")
+				a.Seats = &fakeSeats{InUse: live, MaxConcurrent: f.maxConcurrent}
+				break
+			}
+			if mine == "" {
+				mine = "lse_" + licenseID + "_" + NewNonce()[:20]
+			}
+			f.leases[mine] = &fakeLease{device: req.DeviceID, expiresAt: f.now.Add(time.Duration(f.leaseSeconds) * time.Second)}
+			answer(true, "VALID", "The seat is taken.")
+			a.Lease = f.leaseView(mine)
+		case route == "usage":
+			m := f.meters[req.Meter]
+			if m == nil {
+				writeError(w, 409, "conflict", "the product has no meter "+req.Meter)
+				return
+			}
+			counted := m.keys[req.IdempotencyKey]
+			fits := counted || m.used+req.Quantity <= m.limit
+			if fits && !counted {
+				m.used += req.Quantity
+				m.keys[req.IdempotencyKey] = true
+			}
+			a.Usage = &fakeUsage{Meter: req.Meter, Period: "month", Used: m.used, Limit: m.limit,
+				Remaining: m.limit - m.used, ResetsAt: "2026-12-01T00:00:00.000Z"}
+			if fits {
+				answer(true, "VALID", "The usage was recorded.")
+			} else {
+				answer(false, "USAGE_LIMIT_REACHED", "The quantity exceeds what remains of the meter this period.")
+			}
 		case active >= 0:
 			answer(true, "VALID", "The license is valid.")
 		case route == "validate":

@@ -109,6 +109,12 @@ func (f *fields) u32(name string) uint32 {
 	return n
 }
 
+func (f *fields) u64(name string) uint64 {
+	var n uint64
+	f.required(name, f.get(name, &n))
+	return n
+}
+
 func (f *fields) strings(name string) []string {
 	var s []string
 	f.required(name, f.get(name, &s))
@@ -126,4 +132,24 @@ func (f *fields) object(name string) *fields {
 		f.err = sub.err
 	}
 	return sub
+}
+
+// objects reads member name as an array of objects (nil when absent or null).
+func (f *fields) objects(name string) []*fields {
+	var raws []json.RawMessage
+	if !f.get(name, &raws) {
+		return nil
+	}
+	out := make([]*fields, 0, len(raws))
+	for i, raw := range raws {
+		sub := readObject(fmt.Sprintf("%s.%s[%d]", f.what, name, i), raw)
+		if sub.err != nil {
+			if f.err == nil {
+				f.err = sub.err
+			}
+			return nil
+		}
+		out = append(out, sub)
+	}
+	return out
 }
