@@ -30,7 +30,7 @@ val runTests by tasks.registering(JavaExec::class) {
     classpath = sourceSets["test"].runtimeClasspath
     mainClass.set("dev.keyhook.TestRunner")
     args("dev.keyhook.HkdfTest", "dev.keyhook.JsonTest", "dev.keyhook.FormatTest",
-         "dev.keyhook.VectorsTest", "dev.keyhook.ClientTest")
+         "dev.keyhook.VectorsTest", "dev.keyhook.ClientTest", "dev.keyhook.LeaseTest")
     workingDir = projectDir
 }
 tasks.check { dependsOn(runTests) }
@@ -41,7 +41,7 @@ publishing {
             from(components["java"])
             pom {
                 name.set("Keyhook client")
-                description.set("Keyhook license client for Java and Kotlin: validate, activate and check out license files, every answer verified; offline license files, grace period and clock-rollback detection. No dependency beyond the JDK.")
+                description.set("Keyhook license client for Java and Kotlin: validate, activate and check out license files, floating seats and usage limits, every answer verified; offline license files, grace period and clock-rollback detection. No dependency beyond the JDK.")
                 url.set("https://github.com/keyhook/keyhook/tree/main/clients/java")
                 licenses { license { name.set("Apache-2.0"); url.set("https://www.apache.org/licenses/LICENSE-2.0.txt") } }
                 developers { developer { name.set("Keyhook"); url.set("https://github.com/keyhook/keyhook") } }

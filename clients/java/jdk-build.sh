@@ -38,7 +38,8 @@ case "${1:-test}" in
     tests
     # C1 only and the serial collector: a short run starts sooner (about 2 s of 9 here).
     (cd "$here" && java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$build/main:$build/test" dev.keyhook.TestRunner \
-      dev.keyhook.HkdfTest dev.keyhook.JsonTest dev.keyhook.FormatTest dev.keyhook.VectorsTest dev.keyhook.ClientTest)
+      dev.keyhook.HkdfTest dev.keyhook.JsonTest dev.keyhook.FormatTest dev.keyhook.VectorsTest dev.keyhook.ClientTest \
+      dev.keyhook.LeaseTest)
     ;;
   bench)
     tests

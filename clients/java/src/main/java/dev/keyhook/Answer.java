@@ -4,12 +4,16 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * A verified validation answer ({@code keyhook-answer-v2}). Unknown members are ignored (newer
  * servers may add some). Nullable: {@code deviceHash}, {@code licenseId}, {@code license}, {@code
  * trial}, {@code nonce}, {@code manageUrl} (with {@code DEVICE_LIMIT_REACHED}: the license's page
- * in the merchant's customer portal, where the buyer frees a device).
+ * in the merchant's customer portal, where the buyer frees a device), {@code lease} (lease and
+ * heartbeat answers), {@code seats} (with {@code CONCURRENCY_LIMIT_REACHED}), {@code usage}
+ * (usage answers), {@code meters} (validation with {@code include: ["usage"]}). All of them are
+ * inside the signature.
  *
  * <p><b>Canonical form.</b> The body is compact JSON whose last member is {@code "signature"};
  * the signature (Ed25519, base64) covers the body up to its last {@code ,"signature":"},
@@ -29,7 +33,11 @@ public record Answer(
     String nonce,
     String signedAt,
     String kid,
-    String manageUrl) {
+    String manageUrl,
+    LeaseInfo lease,
+    Seats seats,
+    Usage usage,
+    List<Usage> meters) {
 
   /** The format this client verifies. */
   public static final String FORMAT = "keyhook-answer-v2";
@@ -43,6 +51,25 @@ public record Answer(
 
   /** The trial an answer describes. */
   public record Trial(String productId, String deviceHash, String startedAt, String expiresAt) {}
+
+  /**
+   * The floating seat a lease or heartbeat answer describes: {@code id} ({@code lse_…}, what
+   * heartbeats, borrows and releases name), {@code expiresAt} (the seat is free from then unless
+   * a heartbeat extends it), {@code heartbeatSeconds} (how often to heartbeat: a third of the
+   * lease), {@code borrowedUntil} (null unless borrowed: held without heartbeats until then).
+   */
+  public record LeaseInfo(String id, String expiresAt, long heartbeatSeconds, String borrowedUntil) {}
+
+  /** With {@code CONCURRENCY_LIMIT_REACHED}: the seats in use, of how many. */
+  public record Seats(long inUse, long maxConcurrent) {}
+
+  /**
+   * A meter as a usage answer states it: {@code period} ({@code month}, {@code subscription} or
+   * {@code lifetime}), {@code used} in the current period (after this record), {@code limit},
+   * {@code remaining}, {@code resetsAt} (when the count starts again; null for {@code lifetime}).
+   * With {@code USAGE_LIMIT_REACHED}: the numbers that refused the record.
+   */
+  public record Usage(String meter, String period, long used, long limit, long remaining, String resetsAt) {}
 
   /**
    * What the caller asked; an answer about anything else is refused. Null {@code deviceId},
@@ -98,6 +125,10 @@ public record Answer(
   private static Answer read(Members m) {
     Members l = m.optObject("license");
     Members t = m.optObject("trial");
+    Members lease = m.optObject("lease");
+    Members seats = m.optObject("seats");
+    Members usage = m.optObject("usage");
+    List<Members> meters = m.optObjects("meters");
     return new Answer(
         m.string("format"),
         m.bool("valid"),
@@ -118,7 +149,21 @@ public record Answer(
         m.optString("nonce"),
         m.string("signedAt"),
         m.string("kid"),
-        m.optString("manageUrl"));
+        m.optString("manageUrl"),
+        lease == null
+            ? null
+            : new LeaseInfo(
+                lease.string("id"), lease.string("expiresAt"), lease.u32("heartbeatSeconds"),
+                lease.optString("borrowedUntil")),
+        seats == null ? null : new Seats(seats.u32("inUse"), seats.u32("maxConcurrent")),
+        usage == null ? null : readUsage(usage),
+        meters == null ? null : meters.stream().map(Answer::readUsage).toList());
+  }
+
+  private static Usage readUsage(Members u) {
+    return new Usage(
+        u.string("meter"), u.string("period"), u.u53("used"), u.u53("limit"), u.u53("remaining"),
+        u.optString("resetsAt"));
   }
 
   private void check(Expected e) {

@@ -3,6 +3,7 @@ package dev.keyhook;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -16,8 +17,9 @@ import java.util.Map;
 
 /**
  * A Keyhook client for one product: validate, activate, deactivate, trials, license files and
- * the offline fallback, every answer and file verified before it is returned. Safe for
- * concurrent use. Every method throws only unchecked {@link KeyhookException}s.
+ * the offline fallback, floating seats ({@link #lease}) and usage limits ({@link #recordUsage}),
+ * every answer and file verified before it is returned. Safe for concurrent use. Every method
+ * throws only unchecked {@link KeyhookException}s.
  *
  * <pre>{@code
  * Client client = new Client(Config.of("https://keyhook.example.com", "42", keysJson)
@@ -67,7 +69,7 @@ public final class Client {
     return new ClockMark.Slot(config.productId(), key, deviceId);
   }
 
-  private Instant now() {
+  Instant now() {
     return config.clock().instant();
   }
 
@@ -87,14 +89,26 @@ public final class Client {
   private record Response(int status, byte[] body) {}
 
   private Response post(String path, Map<String, Object> body) {
+    return send("POST", path, body);
+  }
+
+  /** One request: {@code body} (null: none) as JSON. */
+  private Response send(String method, String path, Map<String, Object> body) {
     HttpRequest request;
     try {
-      request =
+      HttpRequest.Builder b =
           HttpRequest.newBuilder(URI.create(config.baseUrl() + path))
               .timeout(config.timeout())
-              .header("Content-Type", "application/json")
-              .header("User-Agent", "keyhook-client-java/" + VERSION)
-              .POST(HttpRequest.BodyPublishers.ofString(Json.write(body), StandardCharsets.UTF_8))
+              .header("User-Agent", "keyhook-client-java/" + VERSION);
+      if (body != null) {
+        b.header("Content-Type", "application/json");
+      }
+      request =
+          b.method(
+                  method,
+                  body == null
+                      ? HttpRequest.BodyPublishers.noBody()
+                      : HttpRequest.BodyPublishers.ofString(Json.write(body), StandardCharsets.UTF_8))
               .build();
     } catch (IllegalArgumentException e) {
       throw new ConfigException("configuration: base URL: " + e.getMessage(), e);
@@ -155,7 +169,9 @@ public final class Client {
     a.checkLivemode(config.acceptsTestLicenses());
     Instant now = now();
     a.checkFresh(now, config.maxAnswerAge(), config.clockSkew());
-    cache.putMark(slot(key, deviceId), ClockMark.seal(markSlot(key, deviceId), now));
+    // An answer about no device (a usage record without one) proves the clock of the key's slot.
+    String device = deviceId == null ? "" : deviceId;
+    cache.putMark(slot(key, device), ClockMark.seal(markSlot(key, device), now));
     return a;
   }
 
@@ -241,23 +257,169 @@ public final class Client {
       body.put("ttl", ttl.getSeconds());
     }
     body.put("encrypt", encrypt);
-    Response res = post("/api/licenses/checkout", body);
+    return fileAnswer("checkout", post("/api/licenses/checkout", body), key, deviceId, nonce);
+  }
+
+  /**
+   * A route's {@code {file}} answer (checkout, borrow): the verified file, or the refusal's
+   * verified signed answer thrown as a {@link RefusedException}.
+   */
+  private CheckedOut fileAnswer(String what, Response res, String key, String deviceId, String nonce) {
     if (res.status() != 200) {
       throw serverError(res);
     }
-    String text = Members.parse("checkout", res.body()).optString("file");
-    String slot = slot(key, deviceId);
+    String text = Members.parse(what, res.body()).optString("file");
     if (text == null) {
       // Refused: the signed answer says why.
       Answer a = verifyAnswer(res.body(), key, deviceId, nonce);
       if (!a.valid()) {
-        cache.forget(slot);
+        cache.forget(slot(key, deviceId));
       }
       throw new RefusedException(a.code(), a.detail());
     }
     // A file carries no nonce, so it proves nothing about the clock: checked against the mark
     // like any file (after a rollback, validate online first).
     return new CheckedOut(text, verifyFile(text, key, deviceId));
+  }
+
+  // --- floating seats (leases) ---------------------------------------------------------------
+
+  /** {@link #lease(String, String, String)} without a device name. */
+  public Lease lease(String key, String deviceId) {
+    return lease(key, deviceId, null);
+  }
+
+  /**
+   * {@code POST /api/licenses/leases}: takes a floating seat for {@code deviceId} (or gets the
+   * device's own lease back, extended) and heartbeats it from a daemon thread every {@code
+   * heartbeatSeconds}, each answer verified like {@link #validate}'s. Close the lease (it is
+   * {@link AutoCloseable}) or {@link Lease#release()} it to give the seat back; a seat lost on
+   * the way is reported to {@link Lease#addLossListener} listeners. {@code deviceName} may be
+   * null.
+   *
+   * <pre>{@code
+   * try (Lease seat = client.lease(key, device)) {
+   *   seat.addLossListener((lease, loss) -> stopProFeatures(loss.code()));
+   *   runTheApp();
+   * }
+   * }</pre>
+   *
+   * @throws ConcurrencyLimitException when every seat is in use ({@code CONCURRENCY_LIMIT_REACHED})
+   * @throws RefusedException with the signed code for any other refusal ({@code REVOKED}, {@code
+   *     NOT_FOUND}, ...)
+   */
+  public Lease lease(String key, String deviceId, String deviceName) {
+    Map<String, Object> extra = new LinkedHashMap<>();
+    if (deviceName != null) {
+      extra.put("deviceName", deviceName);
+    }
+    Answer a = call("/api/licenses/leases", key, deviceId, extra).answer();
+    if (!a.valid()) {
+      if (a.code().equals(ConcurrencyLimitException.CODE) && a.seats() != null) {
+        throw new ConcurrencyLimitException(a.seats().inUse(), a.seats().maxConcurrent());
+      }
+      throw new RefusedException(a.code(), a.detail());
+    }
+    if (a.lease() == null) {
+      throw Members.malformed("a lease answer without its lease");
+    }
+    return Lease.start(this, key, deviceId, a);
+  }
+
+  private Map<String, Object> leaseBody(String deviceId, String nonce) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("productId", config.productId());
+    body.put("deviceId", deviceId);
+    body.put("nonce", nonce);
+    body.put("environment", config.environment().wire());
+    return body;
+  }
+
+  private static String leasePath(String leaseId) {
+    return "/api/licenses/leases/" + URLEncoder.encode(leaseId, StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
+  /** {@code POST /api/licenses/leases/{id}/heartbeat}, verified as an answer about {@code key}'s license. */
+  Answer heartbeat(String key, String leaseId, String deviceId) {
+    String nonce = newNonce();
+    Response res = post(leasePath(leaseId) + "/heartbeat", leaseBody(deviceId, nonce));
+    if (res.status() != 200) {
+      throw serverError(res);
+    }
+    return verifyAnswer(res.body(), key, deviceId, nonce);
+  }
+
+  /** {@code DELETE /api/licenses/leases/{id}}: false when the lease was no longer live. */
+  boolean releaseLease(String leaseId) {
+    Response res = send("DELETE", leasePath(leaseId), null);
+    if (res.status() == 204) {
+      return true;
+    }
+    if (res.status() == 404) {
+      return false;
+    }
+    throw serverError(res);
+  }
+
+  /**
+   * {@code POST /api/licenses/leases/{id}/borrow}: the seat as a verified license file valid for
+   * {@code duration} (whole seconds, at most the license's {@code maxBorrowSeconds}), for
+   * offline use, also kept for {@link #checkOffline}; the seat stays taken until it ends,
+   * heartbeats or not. The same as {@link Lease#borrow}.
+   *
+   * @throws RefusedException with the signed code when refused ({@code LEASE_EXPIRED}, {@code
+   *     REVOKED}, ...)
+   * @throws ServerException 409 beyond {@code maxBorrowSeconds}
+   */
+  public CheckedOut borrow(Lease lease, Duration duration) {
+    String nonce = newNonce();
+    Map<String, Object> body = leaseBody(lease.deviceId(), nonce);
+    body.put("seconds", duration.getSeconds());
+    Response res = post(leasePath(lease.id()) + "/borrow", body);
+    return fileAnswer("borrow", res, lease.key(), lease.deviceId(), nonce);
+  }
+
+  // --- usage limits ----------------------------------------------------------------------------
+
+  /**
+   * {@link #recordUsage(String, String, long, String, String)} with a fresh idempotency key (so
+   * each call counts) and no device.
+   */
+  public Answer.Usage recordUsage(String key, String meter, long quantity) {
+    return recordUsage(key, meter, quantity, null, null);
+  }
+
+  /**
+   * {@code POST /api/licenses/usage}: records {@code quantity} on the product's {@code meter}
+   * (from {@code deviceId}, if not null) and returns the verified usage ({@code meter}, {@code
+   * period}, {@code used}, {@code limit}, {@code remaining}, {@code resetsAt}).
+   *
+   * <p>Keyhook counts a record once per {@code idempotencyKey}. Null: a fresh key is made, so
+   * each call counts; to make your retries safe, make the key once per unit of work and pass the
+   * same key again when you retry it.
+   *
+   * @throws UsageLimitException when the quantity does not fit what remains (nothing recorded)
+   * @throws RefusedException with the signed code for any other refusal ({@code REVOKED}, {@code
+   *     NOT_FOUND}, ...)
+   * @throws ServerException 409 for a meter the product does not define
+   */
+  public Answer.Usage recordUsage(String key, String meter, long quantity, String idempotencyKey, String deviceId) {
+    Map<String, Object> extra = new LinkedHashMap<>();
+    extra.put("meter", meter);
+    extra.put("quantity", quantity);
+    extra.put("idempotencyKey", idempotencyKey != null ? idempotencyKey : newNonce());
+    Answer a = call("/api/licenses/usage", key, deviceId, extra).answer();
+    Answer.Usage usage = a.usage();
+    if (a.valid()) {
+      if (usage == null) {
+        throw Members.malformed("a usage answer without its usage");
+      }
+      return usage;
+    }
+    if (a.code().equals(UsageLimitException.CODE) && usage != null) {
+      throw new UsageLimitException(usage.meter(), usage.used(), usage.limit(), usage.remaining());
+    }
+    throw new RefusedException(a.code(), a.detail());
   }
 
   /**

@@ -7,8 +7,9 @@ package dev.keyhook;
  *
  * <p>{@link #kind()} is named the same in every Keyhook client: {@code network}, {@code server},
  * {@code verification}, {@code rollback}, {@code grace_expired}, {@code refused}, {@code
- * test_license}, {@code retired_key}; and for errors outside those, {@code no_offline_proof},
- * {@code config}, {@code cache}, {@code fingerprint}.
+ * concurrency_limit}, {@code usage_limit}, {@code test_license}, {@code retired_key}; and for
+ * errors outside those, {@code no_offline_proof}, {@code config}, {@code cache}, {@code
+ * fingerprint}.
  */
 public abstract class KeyhookException extends RuntimeException {
   private static final long serialVersionUID = 1L;

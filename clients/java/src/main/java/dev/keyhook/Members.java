@@ -93,6 +93,24 @@ final class Members {
     }
   }
 
+  /** An integer from 0 to 2^53 - 1 (the counts of usage meters, up to 10^12). */
+  long u53(String name) {
+    Object v = required(name);
+    if (!(v instanceof BigDecimal)) {
+      throw wrongType(name, "a number");
+    }
+    BigDecimal d = (BigDecimal) v;
+    try {
+      long n = d.longValueExact();
+      if (n < 0 || n > (1L << 53) - 1 || d.scale() != 0) {
+        throw wrongType(name, "an unsigned 53-bit integer");
+      }
+      return n;
+    } catch (ArithmeticException e) {
+      throw wrongType(name, "an unsigned 53-bit integer");
+    }
+  }
+
   List<String> strings(String name) {
     Object v = required(name);
     if (!(v instanceof List)) {
@@ -112,6 +130,11 @@ final class Members {
   Members optObject(String name) {
     Object v = members.get(name);
     return v == null ? null : of(what + "." + name, v);
+  }
+
+  /** The member as an array of objects, or null when absent. */
+  List<Members> optObjects(String name) {
+    return members.get(name) == null ? null : objects(name);
   }
 
   /** The member as an array of objects. */

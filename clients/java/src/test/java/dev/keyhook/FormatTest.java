@@ -89,6 +89,12 @@ public final class FormatTest {
     Check.reason(VerificationException.MALFORMED, () -> m.u32("n"));
     Check.reason(VerificationException.MALFORMED, () -> m.u32("f"));
     Check.reason(VerificationException.MALFORMED, () -> m.bool("s"));
+    Check.equal(m.u53("n"), 4294967296L, "u53");
+    Members big = Members.parse("usage", "{\"max\":9007199254740991,\"over\":9007199254740992,\"neg\":-1}".getBytes(StandardCharsets.UTF_8));
+    Check.equal(big.u53("max"), (1L << 53) - 1, "the largest u53");
+    Check.reason(VerificationException.MALFORMED, () -> big.u53("over"));
+    Check.reason(VerificationException.MALFORMED, () -> big.u53("neg"));
+    Check.reason(VerificationException.MALFORMED, () -> m.u53("f"));
     Check.reason(VerificationException.MALFORMED, () -> m.string("absent"));
     Check.reason(VerificationException.MALFORMED, () -> Members.parse("answer", "[]".getBytes(StandardCharsets.UTF_8)));
     Check.reason(VerificationException.MALFORMED, () -> Members.parse("answer", "{\"a\":1,\"a\":1}".getBytes(StandardCharsets.UTF_8)));

@@ -41,6 +41,46 @@ public final class VectorsTest {
     }
   }
 
+  /** The floating-seat and usage members of the server's own answers, read as they are signed. */
+  @Test
+  void leaseAndUsageVectorsCarryTheirSignedMembers(Cases cases) {
+    Answer.Usage exports = new Answer.Usage("exports", "month", 998, 1000, 2, "2026-12-01T00:00:00.000Z");
+    for (String name : new String[] {"lease", "concurrency-limit", "usage", "usage-limit", "valid-with-usage"}) {
+      cases.run(name, () -> {
+        Map<String, Object> c =
+            Vectors.section("answers").stream().filter(v -> v.get("name").equals(name)).findFirst().orElseThrow();
+        Map<?, ?> e = (Map<?, ?>) c.get("expect");
+        Answer a = client(c, (String) e.get("productId"), null).verifyAnswer(
+            ((String) c.get("body")).getBytes(StandardCharsets.UTF_8),
+            (String) e.get("licenseKey"), (String) e.get("deviceId"), (String) e.get("nonce"));
+        switch (name) {
+          case "lease":
+            Check.isTrue(a.valid(), "valid");
+            Check.equal(a.lease(), new Answer.LeaseInfo(
+                "lse_0123456789abcdefghjkmnpqrs_7k2m9q4x1c8v3b6n0d5f", "2026-11-24T10:15:00.000Z", 300, null), "lease");
+            Check.isTrue(a.seats() == null && a.usage() == null && a.meters() == null, "nothing else");
+            break;
+          case "concurrency-limit":
+            Check.isTrue(!a.valid() && a.code().equals(ConcurrencyLimitException.CODE), "refused: " + a.code());
+            Check.equal(a.seats(), new Answer.Seats(5, 5), "seats");
+            Check.equal(a.lease(), null, "no lease");
+            break;
+          case "usage":
+            Check.isTrue(a.valid(), "valid");
+            Check.equal(a.usage(), exports, "usage");
+            break;
+          case "usage-limit":
+            Check.isTrue(!a.valid() && a.code().equals(UsageLimitException.CODE), "refused: " + a.code());
+            Check.equal(a.usage(), exports, "usage");
+            break;
+          default:
+            Check.equal(a.meters(), List.of(exports, new Answer.Usage("projects", "lifetime", 3, 1_000_000_000_000L, 999_999_999_997L, null)), "meters");
+            Check.equal(a.usage(), null, "no usage");
+        }
+      });
+    }
+  }
+
   @Test
   void everyFileVectorGivesItsResultAndLeavesItsMark(Cases cases) throws Exception {
     List<Map<String, Object>> files = Vectors.section("files");
