@@ -3,8 +3,7 @@
 //! binary links no other function's handlers).
 
 // mimalloc on the hot paths (the webhook and validation): parsing JSON and reading items is
-// mostly allocation, which it makes cheaper; the other functions keep the system allocator,
-// which starts faster (docs/deploy.md, "Performance", has both measured).
+// mostly allocation, which it makes cheaper (docs/deploy.md, "Performance", has it measured).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
