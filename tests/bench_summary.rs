@@ -24,6 +24,17 @@ struct Row {
     met: Option<bool>,
 }
 
+/// Validate's CPU as a multiple of `floor` (`what`), judged against [`VALIDATE_OVER_ROUND_TRIP`].
+fn validate_over(what: &str, validate: Option<f64>, floor: Option<f64>) -> Row {
+    let both = validate.zip(floor);
+    Row {
+        figure: format!("validate CPU / {what}"),
+        measured: both.map(|(v, f)| format!("{:.2}x ({v:.0} µs / {f:.0} µs)", v / f)),
+        target: format!("≤ {VALIDATE_OVER_ROUND_TRIP:.1}x"),
+        met: both.map(|(v, f)| v / f <= VALIDATE_OVER_ROUND_TRIP + 1e-9),
+    }
+}
+
 fn num(v: &Value) -> Option<f64> {
     v.as_f64()
 }
@@ -168,32 +179,20 @@ fn main() {
     // The same figure judged against this run's floor, the bare keep-alive round trip of the
     // same read (issue 33): a slower or busier machine moves both.
     let trip = get(validate, "cpu_us_round_trip");
-    rows.push(Row {
-        figure: "validate CPU / the bare keep-alive round trip of the same run".into(),
-        measured: harness
-            .zip(trip)
-            .map(|(h, t)| format!("{:.2}x ({h:.0} µs / {t:.0} µs)", h / t)),
-        target: format!("≤ {VALIDATE_OVER_ROUND_TRIP:.1}x"),
-        met: harness
-            .zip(trip)
-            .map(|(h, t)| h / t <= VALIDATE_OVER_ROUND_TRIP + 1e-9),
-    });
+    rows.push(validate_over(
+        "the bare keep-alive round trip of the same run",
+        harness,
+        trip,
+    ));
     // The closest sound version of that target: an answer must be signed (Ed25519, about
     // 12 µs alone), which no way of reading the license removes, so the floor is the round
     // trip plus the answer made and signed in memory, both measured in this run.
     let answer = get(validate, "cpu_us_in_memory");
-    let fixed = trip.zip(answer).map(|(t, a)| t + a);
-    rows.push(Row {
-        figure: "validate CPU / (the bare round trip + the answer made and signed), same run"
-            .into(),
-        measured: harness
-            .zip(fixed)
-            .map(|(h, f)| format!("{:.2}x ({h:.0} µs / {f:.0} µs)", h / f)),
-        target: format!("≤ {VALIDATE_OVER_ROUND_TRIP:.1}x"),
-        met: harness
-            .zip(fixed)
-            .map(|(h, f)| h / f <= VALIDATE_OVER_ROUND_TRIP + 1e-9),
-    });
+    rows.push(validate_over(
+        "(the bare round trip + the answer made and signed), same run",
+        harness,
+        trip.zip(answer).map(|(t, a)| t + a),
+    ));
 
     // Floating licenses and usage limits (issue 31): each call at most one read and one
     // conditional write; their CPU (handler and SDK, the emulator answering) for reference.

@@ -77,24 +77,16 @@ final class Members {
 
   /** An integer from 0 to 2^32 - 1. */
   long u32(String name) {
-    Object v = required(name);
-    if (!(v instanceof BigDecimal)) {
-      throw wrongType(name, "a number");
-    }
-    BigDecimal d = (BigDecimal) v;
-    try {
-      long n = d.longValueExact();
-      if (n < 0 || n > 0xffffffffL || d.scale() != 0) {
-        throw wrongType(name, "an unsigned 32-bit integer");
-      }
-      return n;
-    } catch (ArithmeticException e) {
-      throw wrongType(name, "an unsigned 32-bit integer");
-    }
+    return unsigned(name, 0xffffffffL, "an unsigned 32-bit integer");
   }
 
   /** An integer from 0 to 2^53 - 1 (the counts of usage meters, up to 10^12). */
   long u53(String name) {
+    return unsigned(name, (1L << 53) - 1, "an unsigned 53-bit integer");
+  }
+
+  /** A whole number from 0 to {@code max}; else the member is of the wrong type ({@code what}). */
+  private long unsigned(String name, long max, String what) {
     Object v = required(name);
     if (!(v instanceof BigDecimal)) {
       throw wrongType(name, "a number");
@@ -102,12 +94,12 @@ final class Members {
     BigDecimal d = (BigDecimal) v;
     try {
       long n = d.longValueExact();
-      if (n < 0 || n > (1L << 53) - 1 || d.scale() != 0) {
-        throw wrongType(name, "an unsigned 53-bit integer");
+      if (n < 0 || n > max || d.scale() != 0) {
+        throw wrongType(name, what);
       }
       return n;
     } catch (ArithmeticException e) {
-      throw wrongType(name, "an unsigned 53-bit integer");
+      throw wrongType(name, what);
     }
   }
 
