@@ -12,7 +12,11 @@
 //! deactivate, activate, validate, check out a license file), `offline` (Keyhook unreachable,
 //! three days later: valid from the kept file) and `rollback` (unreachable, the clock then set
 //! two days back, to a day inside the file's life and after everything signed: only the clock
-//! mark can refuse it).
+//! mark can refuse it), then `seats`, on a floating product of its own (one seat, a meter
+//! `exports` of 2 a month; its license, its product id and a fresh cache directory in the same
+//! variables): a seat taken, a second device refused with the signed counts, the seat given
+//! back and taken by the second device, usage recorded up to the limit and refused past it
+//! (`VALID used/limit`, `USAGE_LIMIT_REACHED used/limit`), the seat given back (`RELEASED`).
 //! Device ids are derived from the names `dev-A`, `dev-B`, `dev-C` as machine ids
 //! (docs/integrate.md), so every language sends the same ids.
 //!
@@ -68,7 +72,27 @@ const PHASES: &[(&str, i64, Steps)] = &[
     ),
     ("offline", 3 * DAY, &[("validate", "dev-A")]),
     ("rollback", DAY, &[("validate", "dev-A")]),
+    (
+        "seats",
+        0,
+        &[
+            ("lease", "dev-A"),
+            ("lease", "dev-B"),
+            ("release", "dev-A"),
+            ("lease", "dev-B"),
+            ("usage", "dev-B"),
+            ("usage", "dev-B"),
+            ("usage", "dev-B"),
+            ("release", "dev-B"),
+        ],
+    ),
 ];
+
+/// The phases that talk to Keyhook (and fetch its key set first); the others find it
+/// unreachable.
+fn is_online(phase: &str) -> bool {
+    matches!(phase, "online" | "seats")
+}
 
 /// What the script must give, line by line.
 fn expected() -> Vec<Value> {
@@ -89,6 +113,24 @@ fn expected() -> Vec<Value> {
         line("online.8.checkout dev-A", true, "VALID", false),
         line("offline.1.validate dev-A", true, "VALID", true),
         line("rollback.1.validate dev-A", false, "rollback", true),
+        line("seats.1.lease dev-A", true, "VALID", false),
+        line(
+            "seats.2.lease dev-B",
+            false,
+            "CONCURRENCY_LIMIT_REACHED 1/1",
+            false,
+        ),
+        line("seats.3.release dev-A", true, "RELEASED", false),
+        line("seats.4.lease dev-B", true, "VALID", false),
+        line("seats.5.usage dev-B", true, "VALID 1/2", false),
+        line("seats.6.usage dev-B", true, "VALID 2/2", false),
+        line(
+            "seats.7.usage dev-B",
+            false,
+            "USAGE_LIMIT_REACHED 2/2",
+            false,
+        ),
+        line("seats.8.release dev-B", true, "RELEASED", false),
     ]
 }
 
@@ -136,6 +178,24 @@ struct Run {
     product_id: String,
     key: String,
     cache: PathBuf,
+    /// The floating, metered product of the `seats` phase and this run's license of it.
+    seats_product_id: String,
+    seats_key: String,
+}
+
+impl Run {
+    /// The settings of `phase`: `seats` has its own product, license and cache directory.
+    fn for_phase(&self, phase: &str) -> Run {
+        if phase != "seats" {
+            return self.clone();
+        }
+        Run {
+            product_id: self.seats_product_id.clone(),
+            key: self.seats_key.clone(),
+            cache: self.cache.join("seats"),
+            ..self.clone()
+        }
+    }
 }
 
 /// The kind of a client error, as every client names it.
@@ -175,12 +235,13 @@ fn clock_for(offset: i64) -> fn() -> time::OffsetDateTime {
 }
 
 /// The script with the Rust client, in-process: the reference.
-async fn rust_reference(run: &Run) -> Vec<Value> {
-    std::fs::create_dir_all(&run.cache).unwrap();
-    let keys_path = run.cache.join("keys.json");
+async fn rust_reference(all: &Run) -> Vec<Value> {
     let mut lines = Vec::new();
     for (phase, offset, steps) in PHASES {
-        if *phase == "online" {
+        let run = &all.for_phase(phase);
+        std::fs::create_dir_all(&run.cache).unwrap();
+        let keys_path = run.cache.join("keys.json");
+        if is_online(phase) {
             let keys = reqwest::get(format!(
                 "{}/api/tenants/{}/signing-keys",
                 run.base_url, run.tenant_id
@@ -192,7 +253,7 @@ async fn rust_reference(run: &Run) -> Vec<Value> {
             .unwrap();
             std::fs::write(&keys_path, keys).unwrap();
         }
-        let base_url = if *phase == "online" {
+        let base_url = if is_online(phase) {
             run.base_url.as_str()
         } else {
             UNREACHABLE
@@ -202,10 +263,18 @@ async fn rust_reference(run: &Run) -> Vec<Value> {
         config.cache_dir = Some(run.cache.clone());
         config.environment = Environment::Test;
         config.clock = clock_for(*offset);
-        let client = Client::new(config).unwrap();
+        let client = std::sync::Arc::new(Client::new(config).unwrap());
+        let mut seats = std::collections::HashMap::new();
         for (n, (action, name)) in steps.iter().enumerate() {
+            let step = format!("{phase}.{}.{action} {name}", n + 1);
             let device = keyhook_client::fingerprint::device_id_from(&run.product_id, name);
             let key = run.key.as_str();
+            if let Some(line) =
+                seats_step(&client, &mut seats, &step, action, name, key, &device).await
+            {
+                lines.push(line);
+                continue;
+            }
             let outcome = match *action {
                 "validate" => client.validate(Some(key), &device).await,
                 "activate" => client.activate(key, &device, None).await,
@@ -232,22 +301,80 @@ async fn rust_reference(run: &Run) -> Vec<Value> {
                     (false, k.to_string(), offline)
                 }
             };
-            lines.push(json!({"step": format!("{phase}.{}.{action} {name}", n + 1),
-                              "ok": ok, "code": code, "offline": offline}));
+            lines.push(json!({"step": step, "ok": ok, "code": code, "offline": offline}));
         }
     }
     lines
 }
 
+/// The `seats` phase's actions (`lease`, `release`, `usage`) with the Rust client: the step's
+/// line, or `None` for another action. Leases are kept by device name until released.
+async fn seats_step(
+    client: &std::sync::Arc<Client>,
+    seats: &mut std::collections::HashMap<String, keyhook_client::LeaseGuard>,
+    step: &str,
+    action: &str,
+    name: &str,
+    key: &str,
+    device: &str,
+) -> Option<Value> {
+    let line =
+        |ok: bool, code: String| json!({"step": step, "ok": ok, "code": code, "offline": false});
+    let refused = |e: Error| match e {
+        Error::ConcurrencyLimit {
+            in_use,
+            max_concurrent,
+        } => line(
+            false,
+            format!("CONCURRENCY_LIMIT_REACHED {in_use}/{max_concurrent}"),
+        ),
+        Error::UsageLimit { used, limit, .. } => {
+            line(false, format!("USAGE_LIMIT_REACHED {used}/{limit}"))
+        }
+        Error::Refused { code, .. } => line(false, code),
+        e => line(false, kind(&e).to_string()),
+    };
+    Some(match action {
+        "lease" => match client.lease(key, device).await {
+            Ok(seat) => {
+                seats.insert(name.to_string(), seat);
+                line(true, "VALID".into())
+            }
+            Err(e) => refused(e),
+        },
+        // No lease kept for the device (its `lease` step failed): nothing live to give back.
+        "release" => match seats.remove(name) {
+            None => line(false, "NOT_LIVE".into()),
+            Some(seat) => match seat.release().await {
+                Ok(true) => line(true, "RELEASED".into()),
+                Ok(false) => line(false, "NOT_LIVE".into()),
+                Err(e) => refused(e),
+            },
+        },
+        "usage" => {
+            let n = step.split('.').nth(1).unwrap();
+            match client
+                .record_usage(key, device, "exports", 1, &format!("e2e-seats-{n}"))
+                .await
+            {
+                Ok(u) => line(true, format!("VALID {}/{}", u.used, u.limit)),
+                Err(e) => refused(e),
+            }
+        }
+        _ => return None,
+    })
+}
+
 /// One phase of `language`'s e2e.sh: its stdout's lines, or why it failed.
 fn run_phase(language: &str, phase: &str, offset: i64, run: &Run) -> Result<Vec<Value>, String> {
+    let run = &run.for_phase(phase);
     let mut command = Command::new("bash");
     command
         .arg(script(language))
         .arg(phase)
         .env(
             "KEYHOOK_URL",
-            if phase == "online" {
+            if is_online(phase) {
                 run.base_url.as_str()
             } else {
                 UNREACHABLE
@@ -335,13 +462,36 @@ async fn every_client_language_gives_the_rust_clients_outcomes_against_a_running
         .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
         .await;
     assert_eq!(status, 200, "{receipt}");
-    let keys: Vec<String> = stack
-        .licenses(&tenant, "")
-        .await
-        .iter()
-        .map(|l| l["key"].as_str().unwrap().to_string())
-        .collect();
+    // The `seats` phase's product: one floating seat, 2 exports a month.
+    let seats_product = stack
+        .product(
+            &tenant,
+            json!({"maxConcurrent": 1, "leaseSeconds": 60,
+                   "meters": [{"name": "exports", "limit": 2, "period": "month"}]}),
+        )
+        .await;
+    let (event, _) = checkout_event(&seats_product, Some(languages.len() as u32 + 1));
+    let (status, receipt) = stack
+        .post_event("/api/stripe/webhook", &event, &app.webhook_secret)
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    let keys_of = |product: &str| {
+        let (stack, tenant, product) = (&stack, &tenant, product.to_string());
+        async move {
+            let keys: Vec<String> = stack
+                .licenses(tenant, "")
+                .await
+                .iter()
+                .filter(|l| l["productId"] == product.as_str())
+                .map(|l| l["key"].as_str().unwrap().to_string())
+                .collect();
+            keys
+        }
+    };
+    let keys = keys_of(&product).await;
+    let seats_keys = keys_of(&seats_product).await;
     assert_eq!(keys.len(), languages.len() + 1);
+    assert_eq!(seats_keys.len(), languages.len() + 1);
     let caches = std::env::temp_dir().join(format!("keyhook-clients-e2e-{}", tenant.id));
     let run_of = |i: usize, name: &str| Run {
         base_url: stack.base_url.clone(),
@@ -349,6 +499,8 @@ async fn every_client_language_gives_the_rust_clients_outcomes_against_a_running
         product_id: product.clone(),
         key: keys[i].clone(),
         cache: caches.join(name),
+        seats_product_id: seats_product.clone(),
+        seats_key: seats_keys[i].clone(),
     };
 
     // The other languages run beside the reference, each on its own license.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cross-language end-to-end script in Go (tests/clients_e2e.rs runs it):
 # builds examples/e2e once (quietly, no network: the module has no dependencies), then runs
-# the phase given (online, offline, rollback). Output: one JSON line per step on stdout.
+# the phase given (online, offline, rollback, seats). Output: one JSON line per step on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="${KEYHOOK_GO_E2E_BIN:-$here/.build/keyhook-e2e}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cross-language end-to-end script, Python (tests/clients_e2e.rs runs every language's
-# e2e.sh and compares their lines): e2e.sh online|offline|rollback. Runs examples/e2e.py with the
+# e2e.sh and compares their lines): e2e.sh online|offline|rollback|seats. Runs examples/e2e.py with the
 # package from src/ and the project's Python environment (.venv/py-client: `cryptography`),
 # which make test installs; fails when it is missing.
 set -euo pipefail

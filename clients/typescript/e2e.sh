@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cross-language end-to-end script, TypeScript (tests/clients_e2e.rs runs every language's
-# e2e.sh and compares their lines): e2e.sh online|offline|rollback. Compiles the package when a
+# e2e.sh and compares their lines): e2e.sh online|offline|rollback|seats. Compiles the package when a
 # source is newer than its build (the TypeScript compiler from node_modules, which make test
 # installs with Node), then runs examples/e2e.ts on Node; fails when either is missing.
 set -euo pipefail

@@ -1,6 +1,7 @@
 // The cross-language end-to-end script (tests/clients_e2e.rs, docs: clients/go/e2e.sh): one
-// phase of buy-validate-activate-offline against a running Keyhook, one JSON line per step on
-// stdout: {"step","ok","code","offline"}.
+// phase of buy-validate-activate-offline (online, offline, rollback), or of floating seats and a
+// usage meter (seats), against a running Keyhook, one JSON line per step on stdout:
+// {"step","ok","code","offline"}.
 //
 // Environment: KEYHOOK_URL, KEYHOOK_TENANT_ID, KEYHOOK_PRODUCT_ID, KEYHOOK_LICENSE_KEY,
 // KEYHOOK_CACHE_DIR, KEYHOOK_ENVIRONMENT (test or live), KEYHOOK_CLOCK_OFFSET_SECONDS.
@@ -60,6 +61,32 @@ func report(step string, s *keyhook.Status, err error) {
 	fmt.Println(string(line))
 }
 
+// reportSeat prints a step of the seats phase: ok and code when err is nil; else the limit's
+// numbers (CONCURRENCY_LIMIT_REACHED 1/1, USAGE_LIMIT_REACHED 2/2), the signed code of any other
+// refusal, or the error's kind.
+func reportSeat(step string, ok bool, code string, err error) {
+	o := outcome{Step: step, OK: ok, Code: code}
+	var (
+		refused *keyhook.RefusedError
+		seats   *keyhook.ConcurrencyLimitError
+		usage   *keyhook.UsageLimitError
+	)
+	switch {
+	case err == nil:
+	case errors.As(err, &seats):
+		o.OK, o.Code = false, fmt.Sprintf("CONCURRENCY_LIMIT_REACHED %d/%d", seats.InUse, seats.MaxConcurrent)
+	case errors.As(err, &usage):
+		o.OK, o.Code = false, fmt.Sprintf("USAGE_LIMIT_REACHED %d/%d", usage.Used, usage.Limit)
+	case errors.As(err, &refused):
+		o.OK, o.Code = false, refused.Code
+	default:
+		o.OK, o.Code = false, keyhook.Kind(err)
+		fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", step, err)
+	}
+	line, _ := json.Marshal(o)
+	fmt.Println(string(line))
+}
+
 // keySet fetches the tenant's signing keys online and keeps them in the cache directory; the
 // offline phases read the kept copy (an app embeds its set).
 func keySet(url, tenant, dir string) []byte {
@@ -87,7 +114,7 @@ func keySet(url, tenant, dir string) []byte {
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: e2e online|offline|rollback")
+		fmt.Fprintln(os.Stderr, "usage: e2e online|offline|rollback|seats")
 		os.Exit(2)
 	}
 	phase := os.Args[1]
@@ -150,6 +177,50 @@ func main() {
 		report(step("checkout", "dev-A"), s, err)
 	case "offline", "rollback":
 		validate("dev-A")
+	case "seats":
+		leases := map[string]*keyhook.Lease{}
+		lease := func(name string) {
+			l, err := client.Lease(ctx, key, device(name), "")
+			code := ""
+			if err == nil {
+				leases[name] = l
+				code = l.Answer.Code
+			}
+			reportSeat(step("lease", name), err == nil, code, err)
+		}
+		release := func(name string) {
+			// A lease never granted is not live either.
+			var (
+				released bool
+				err      error
+			)
+			if l := leases[name]; l != nil {
+				released, err = l.Release(ctx)
+			}
+			code := "RELEASED"
+			if !released {
+				code = "NOT_LIVE"
+			}
+			reportSeat(step("release", name), released, code, err)
+		}
+		usage := func(name string) {
+			s := step("usage", name)
+			u, err := client.RecordUsage(ctx, key, "exports", 1,
+				&keyhook.UsageOptions{IdempotencyKey: fmt.Sprintf("e2e-seats-%d", n), DeviceID: device(name)})
+			code := ""
+			if err == nil {
+				code = fmt.Sprintf("VALID %d/%d", u.Used, u.Limit)
+			}
+			reportSeat(s, err == nil, code, err)
+		}
+		lease("dev-A")
+		lease("dev-B")
+		release("dev-A")
+		lease("dev-B")
+		usage("dev-B")
+		usage("dev-B")
+		usage("dev-B")
+		release("dev-B")
 	default:
 		fmt.Fprintln(os.Stderr, "e2e: unknown phase", phase)
 		os.Exit(2)

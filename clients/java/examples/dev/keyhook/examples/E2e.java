@@ -1,13 +1,17 @@
 package dev.keyhook.examples;
 
+import dev.keyhook.Answer;
 import dev.keyhook.Client;
+import dev.keyhook.ConcurrencyLimitException;
 import dev.keyhook.Config;
 import dev.keyhook.Devices;
 import dev.keyhook.Environment;
 import dev.keyhook.Json;
 import dev.keyhook.KeyhookException;
+import dev.keyhook.Lease;
 import dev.keyhook.RefusedException;
 import dev.keyhook.Status;
+import dev.keyhook.UsageLimitException;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,14 +21,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 /**
  * The cross-language end-to-end script (tests/clients_e2e.rs runs it through clients/java/e2e.sh):
- * one phase against a running Keyhook, one JSON line per step on stdout: {@code {"step", "ok",
- * "code", "offline"}}.
+ * one phase against a running Keyhook (online, offline, rollback; or seats: floating seats and a
+ * usage meter), one JSON line per step on stdout: {@code {"step", "ok", "code", "offline"}}.
  *
  * <p>Environment: KEYHOOK_URL, KEYHOOK_TENANT_ID, KEYHOOK_PRODUCT_ID, KEYHOOK_LICENSE_KEY,
  * KEYHOOK_CACHE_DIR, KEYHOOK_ENVIRONMENT (test or live), KEYHOOK_CLOCK_OFFSET_SECONDS.
@@ -71,6 +77,40 @@ public final class E2e {
     System.out.println(Json.write(line));
   }
 
+  /** A step of the seats phase: its line's ok and code when no error is thrown. */
+  private record Seat(boolean ok, String code) {}
+
+  /**
+   * A step of the seats phase: its outcome, else the limit's numbers ({@code
+   * CONCURRENCY_LIMIT_REACHED 1/1}, {@code USAGE_LIMIT_REACHED 2/2}), the signed code of any other
+   * refusal, or the error's kind. {@code run} is given the step's number (1-based).
+   */
+  private void seat(String action, String device, IntFunction<Seat> run) {
+    String name = phase + "." + (++n) + "." + action + " " + device;
+    Map<String, Object> line = new LinkedHashMap<>();
+    line.put("step", name);
+    try {
+      Seat s = run.apply(n);
+      line.put("ok", s.ok());
+      line.put("code", s.code());
+    } catch (ConcurrencyLimitException e) {
+      line.put("ok", false);
+      line.put("code", "CONCURRENCY_LIMIT_REACHED " + e.inUse() + "/" + e.maxConcurrent());
+    } catch (UsageLimitException e) {
+      line.put("ok", false);
+      line.put("code", "USAGE_LIMIT_REACHED " + e.used() + "/" + e.limit());
+    } catch (RefusedException e) {
+      line.put("ok", false);
+      line.put("code", e.code());
+    } catch (KeyhookException e) {
+      line.put("ok", false);
+      line.put("code", e.kind());
+      System.err.println("e2e: " + name + ": " + e.getMessage());
+    }
+    line.put("offline", false);
+    System.out.println(Json.write(line));
+  }
+
   /** The tenant's signing keys, fetched online once and kept in the cache directory. */
   private static String keySet(String url, String tenant, Path dir) throws IOException, InterruptedException {
     Path kept = dir.resolve("signing-keys.json");
@@ -91,7 +131,7 @@ public final class E2e {
 
   public static void main(String[] args) throws Exception {
     if (args.length != 1) {
-      System.err.println("usage: E2e online|offline|rollback");
+      System.err.println("usage: E2e online|offline|rollback|seats");
       System.exit(2);
     }
     String phase = args[0];
@@ -130,6 +170,38 @@ public final class E2e {
       case "offline":
       case "rollback":
         e2e.step("validate", "dev-A", () -> client.validate(key, Devices.deviceIdFrom(product, "dev-A")));
+        break;
+      case "seats":
+        Map<String, Lease> leases = new HashMap<>();
+        String[][] steps = {
+          {"lease", "dev-A"}, {"lease", "dev-B"}, {"release", "dev-A"}, {"lease", "dev-B"},
+          {"usage", "dev-B"}, {"usage", "dev-B"}, {"usage", "dev-B"}, {"release", "dev-B"},
+        };
+        for (String[] s : steps) {
+          String d = s[1];
+          String device = Devices.deviceIdFrom(product, d);
+          switch (s[0]) {
+            case "lease":
+              e2e.seat("lease", d, step -> {
+                Lease l = client.lease(key, device);
+                leases.put(d, l);
+                return new Seat(true, l.answer().code());
+              });
+              break;
+            case "release":
+              e2e.seat("release", d, step -> {
+                // A lease never granted is not live either.
+                Lease l = leases.get(d);
+                return l != null && l.release() ? new Seat(true, "RELEASED") : new Seat(false, "NOT_LIVE");
+              });
+              break;
+            default:
+              e2e.seat("usage", d, step -> {
+                Answer.Usage u = client.recordUsage(key, "exports", 1, "e2e-seats-" + step, device);
+                return new Seat(true, "VALID " + u.used() + "/" + u.limit());
+              });
+          }
+        }
         break;
       default:
         System.err.println("e2e: unknown phase " + phase);
