@@ -1071,6 +1071,39 @@ async fn the_openapi_document_and_its_page_are_served() {
         .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/stripe/apps/{appId}"]["put"].is_object());
+    // To a client that takes gzip (a browser, the reference page), the same document gzipped.
+    let raw = stack
+        .http
+        .get(format!("{}/openapi.json", stack.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(raw.headers().get("content-encoding").is_none());
+    let raw = raw.bytes().await.unwrap();
+    let gzipped = stack
+        .http
+        .get(format!("{}/openapi.json", stack.base_url))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["vary"], "Accept-Encoding");
+    assert_eq!(gzipped.headers()["content-type"], "application/json");
+    let gzipped = gzipped.bytes().await.unwrap();
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, raw, "the gzip is of the document served raw");
+    assert!(
+        gzipped.len() * 10 < raw.len(),
+        "{} bytes of gzip for {} of JSON",
+        gzipped.len(),
+        raw.len()
+    );
     let page = stack
         .http
         .get(format!("{}/docs", stack.base_url))

@@ -53,7 +53,7 @@ pub fn serve(req: &ApiRequest, name: &str) -> Result<ApiResponse> {
     if name != RENDERER {
         return Err(Error::not_found(format!("Asset {name}")));
     }
-    if !accepts_gzip(req.header("accept-encoding").unwrap_or("")) {
+    if !req.accepts_gzip() {
         return Err(Error::BadRequest {
             code: "gzip_required",
             message: "This file is served gzip-compressed only: send `Accept-Encoding: gzip`."
@@ -70,33 +70,9 @@ pub fn serve(req: &ApiRequest, name: &str) -> Result<ApiResponse> {
         .with_header(header::VARY, HeaderValue::from_static("Accept-Encoding")))
 }
 
-/// Whether an `Accept-Encoding` header takes gzip (`gzip` or `*`, not with `q=0`).
-fn accepts_gzip(accept: &str) -> bool {
-    accept.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or("");
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q == 0.0)
-        });
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gzip_is_accepted_unless_refused() {
-        assert!(accepts_gzip("gzip, deflate, br"));
-        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
-        assert!(accepts_gzip("*"));
-        assert!(!accepts_gzip(""));
-        assert!(!accepts_gzip("br, deflate"));
-        assert!(!accepts_gzip("gzip;q=0"));
-    }
 
     #[test]
     fn the_page_loads_the_served_renderer_and_the_vendor_script_fetches_that_version() {

@@ -416,6 +416,10 @@ pub struct Health {
 /// The published document (`shared/openapi/openapi.json`), which `/openapi.json` serves.
 pub const PUBLISHED: &str = include_str!("../../openapi/openapi.json");
 
+/// [`PUBLISHED`], gzip-compressed at build time (`shared/build.rs`): what `GET /openapi.json`
+/// sends to clients that accept gzip (442,033 bytes of JSON, 31,455 of gzip on 2026-12-08).
+pub const PUBLISHED_GZIP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.gz"));
+
 /// The whole document, generated from the code (at build time: see the module doc). It
 /// describes the API, for programs: the dashboard's routes, pages and form posts for people
 /// (docs/dashboard.md), are left out ([`super::operations`]' `describe` answers `None`).

@@ -31,7 +31,7 @@
 //! paths to answer them. One small macro keeps the document byte for byte, the handlers as
 //! they are, and a compile error for a row missing any part.
 
-use http::{Method, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
 use super::openapi::{self, Auth, Auth::*, Gen, Health, Operation, Operation as O};
@@ -357,7 +357,7 @@ operations! {
             => health(),
             O::new("Liveness check", "system", Public).ok::<Health>(g);
         OpenApi: GET "/openapi.json"
-            => openapi_document(),
+            => openapi_document(req),
             O::new("This OpenAPI document", "system", Public).ok::<Value>(g);
         GetTenant: GET "/api/tenant"
             => admin::tenant::get(s, req),
@@ -866,13 +866,25 @@ async fn health() -> Result<ApiResponse> {
     }))
 }
 
-/// `GET /openapi.json`: the published document.
-async fn openapi_document() -> Result<ApiResponse> {
-    Ok(ApiResponse::text(
+/// `GET /openapi.json`: the published document, gzip-compressed for clients that take it
+/// (every browser, `curl --compressed`), else as is.
+async fn openapi_document(req: &ApiRequest) -> Result<ApiResponse> {
+    let vary = |res: ApiResponse| {
+        res.with_header(header::VARY, HeaderValue::from_static("Accept-Encoding"))
+    };
+    if req.accepts_gzip() {
+        return Ok(vary(ApiResponse::text(
+            StatusCode::OK,
+            "application/json",
+            openapi::PUBLISHED_GZIP,
+        ))
+        .with_header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+    }
+    Ok(vary(ApiResponse::text(
         StatusCode::OK,
         "application/json",
         openapi::PUBLISHED,
-    ))
+    )))
 }
 
 /// A Stripe event received (any of the webhook URLs): the event as Stripe signs it, answered

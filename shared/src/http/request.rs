@@ -24,6 +24,11 @@ impl ApiRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Whether the client takes a gzip-compressed body (its `Accept-Encoding`).
+    pub fn accepts_gzip(&self) -> bool {
+        accepts_gzip(self.header("accept-encoding").unwrap_or(""))
+    }
+
     /// The first value of a query parameter, if present and non-empty.
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query
@@ -41,5 +46,34 @@ impl ApiRequest {
                 .collect()
         })
         .unwrap_or_default()
+    }
+}
+
+/// Whether an `Accept-Encoding` header takes gzip (`gzip` or `*`, not with `q=0`).
+fn accepts_gzip(accept: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_accepted_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip(""));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("gzip;q=0"));
     }
 }
