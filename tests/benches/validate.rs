@@ -495,6 +495,12 @@ async fn run() {
 /// ([`round_trip_floor`]) and the size of the license item read (DynamoDB's item size: names +
 /// values).
 async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
+    // The license every validate here reads, and its item's key.
+    let license_id =
+        keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
+            .unwrap()
+            .license_id();
+    let (pk, sk) = keyhook_shared::store::table_keys::license(&license_id);
     let items = keyhook_tests::dynamo_responder::table_items(
         stack.services.store.client(),
         stack.services.store.table(),
@@ -570,10 +576,6 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
         if let (Ok(part), "SDK client as Keyhook builds it") =
             (std::env::var("KEYHOOK_BENCH_PROFILE"), label)
         {
-            let license_id =
-                keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
-                    .unwrap()
-                    .license_id();
             let until = Instant::now() + Duration::from_secs(20);
             let mut count = 0u64;
             while Instant::now() < until {
@@ -586,7 +588,6 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
                         .unwrap()
                         .is_some()),
                     "floor" => {
-                        let (pk, sk) = keyhook_shared::store::table_keys::license(&license_id);
                         round_trip_floor(&responder, stack.services.store.table(), &pk, &sk).await;
                     }
                     other => {
@@ -623,11 +624,6 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
             "one GetItem per validate, all answered by the responder"
         );
         // The bare call, same client.
-        let (pk, sk) = keyhook_shared::store::table_keys::license(
-            &keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
-                .unwrap()
-                .license_id(),
-        );
         let cpu0 = thread_cpu();
         for _ in 0..n {
             let out = client
@@ -644,10 +640,6 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
         let bare = (thread_cpu() - cpu0).as_secs_f64() * 1e6 / n as f64;
         // The store's license read as validation makes it: the GetItem signed directly
         // (`store::signed_get`) and the item read into the license and its usage.
-        let license_id =
-            keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
-                .unwrap()
-                .license_id();
         let signed0 = services.store.signed_get_items();
         let cpu0 = thread_cpu();
         for _ in 0..n {
@@ -669,11 +661,6 @@ async fn sdk_harness(stack: &Stack, validate: &Value) -> (f64, f64, usize) {
         );
         keyhook = cpu;
     }
-    let (pk, sk) = keyhook_shared::store::table_keys::license(
-        &keyhook_shared::domain::LicenseKey::parse(validate["licenseKey"].as_str().unwrap())
-            .unwrap()
-            .license_id(),
-    );
     let round_trip = round_trip_floor(&responder, stack.services.store.table(), &pk, &sk).await;
     println!(
         "floor: the same GetItem as a bare keep-alive HTTP round trip (reqwest on hyper, unsigned, body prebuilt, answer not parsed): {round_trip:.1} µs CPU"
